@@ -1,0 +1,26 @@
+#include "core/error.h"
+
+namespace bluegreen {
+
+std::string_view to_string(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::invalid_input: return "invalid_input";
+    case ErrorKind::not_found: return "not_found";
+    case ErrorKind::permission_denied: return "permission_denied";
+    case ErrorKind::conflict: return "conflict";
+    case ErrorKind::throttled: return "throttled";
+    case ErrorKind::timeout: return "timeout";
+    case ErrorKind::unavailable: return "unavailable";
+    case ErrorKind::failed: return "failed";
+    case ErrorKind::internal: return "internal";
+  }
+  return "internal";
+}
+
+Error Error::with_context(std::string_view context) const {
+  Error copy = *this;
+  copy.message = std::string(context) + ": " + message;
+  return copy;
+}
+
+}  // namespace bluegreen

@@ -1,0 +1,359 @@
+#include "core/spec.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace bluegreen {
+namespace {
+
+using nlohmann::json;
+
+const std::set<std::string_view> kS3Keys = {"S3_BUCKET", "S3_KEY", "S3_BUNDLE"};
+const std::set<std::string_view> kGitHubKeys = {"GITHUB_REPO"};
+
+std::unexpected<Error> invalid(std::string message) {
+  return fail(ErrorKind::invalid_input, std::move(message));
+}
+
+// Reads a string-valued key. Numbers are accepted and kept in their JSON spelling, since
+// CodePipeline users often write "TIMEOUT": 600 and "TIMEOUT": "600" interchangeably.
+Result<std::optional<std::string>> string_value(const json& params, std::string_view key) {
+  auto it = params.find(key);
+  if (it == params.end() || it->is_null()) return std::optional<std::string>{};
+  if (it->is_string()) return std::optional<std::string>{it->get<std::string>()};
+  if (it->is_number_integer() || it->is_number_unsigned()) {
+    return std::optional<std::string>{it->dump()};
+  }
+  if (it->is_number_float()) return std::optional<std::string>{it->dump()};
+  return invalid(fmt::format("{} must be a string", key));
+}
+
+Result<std::string> required_string(const json& params, std::string_view key) {
+  auto value = string_value(params, key);
+  if (!value) return std::unexpected(value.error());
+  if (!*value || (*value)->empty()) return invalid(fmt::format("missing key {}", key));
+  return **value;
+}
+
+Result<long long> positive_integer(std::string_view key, const std::string& text) {
+  long long value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size() || value <= 0) {
+    return invalid(fmt::format("{} must be a positive integer, got \"{}\"", key, text));
+  }
+  return value;
+}
+
+// Durations are seconds, whole or fractional ("0.5"), and may be zero.
+Result<std::chrono::milliseconds> seconds_value(std::string_view key, const std::string& text) {
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(value) ||
+      value < 0 || value > 7 * 24 * 3600) {
+    return invalid(fmt::format("{} must be a number of seconds between 0 and 604800, got \"{}\"",
+                               key, text));
+  }
+  return std::chrono::milliseconds(static_cast<long long>(std::llround(value * 1000)));
+}
+
+Result<BundleType> bundle_type(const std::string& text) {
+  std::string lower = text;
+  std::ranges::transform(lower, lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (lower == "tar") return BundleType::tar;
+  if (lower == "tgz") return BundleType::tgz;
+  if (lower == "zip") return BundleType::zip;
+  if (lower == "yaml") return BundleType::yaml;
+  if (lower == "json") return BundleType::json;
+  return invalid(fmt::format("S3_BUNDLE must be one of tar, tgz, zip, YAML, JSON, got \"{}\"", text));
+}
+
+bool valid_address(const std::string& address) {
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  int port = 0;
+  auto text = std::string_view(address).substr(colon + 1);
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
+  return ec == std::errc{} && end == text.data() + text.size() && port >= 0 && port <= 65535;
+}
+
+Result<RevisionSource> parse_revision(const json& params, Provider provider) {
+  auto has = [&](std::string_view key) {
+    auto it = params.find(key);
+    return it != params.end() && !it->is_null() && !(it->is_string() && it->get<std::string>().empty());
+  };
+  bool s3 = std::ranges::any_of(kS3Keys, has);
+  bool local = has("LOCAL_PATH");
+  bool github = has("GITHUB_REPO") || (has("COMMIT_ID") && !local);
+
+  std::vector<std::string_view> given;
+  if (s3) given.push_back("S3 (S3_BUCKET, S3_KEY, S3_BUNDLE)");
+  if (github) given.push_back("GitHub (GITHUB_REPO, COMMIT_ID)");
+  if (local) given.push_back("LOCAL_PATH");
+  if (given.empty()) {
+    return invalid(provider == Provider::local
+                       ? "no revision source: give LOCAL_PATH, or S3_BUCKET, S3_KEY and S3_BUNDLE, "
+                         "or GITHUB_REPO and COMMIT_ID"
+                       : "no revision source: give S3_BUCKET, S3_KEY and S3_BUNDLE, or "
+                         "GITHUB_REPO and COMMIT_ID");
+  }
+  if (given.size() > 1) {
+    return invalid(fmt::format("more than one revision source given: {}; give exactly one",
+                               fmt::join(given, " and ")));
+  }
+  if (s3) {
+    for (auto key : {"S3_BUCKET", "S3_KEY", "S3_BUNDLE"}) {
+      if (!has(key)) return invalid(fmt::format("S3 revision incomplete: missing key {}", key));
+    }
+    S3Revision revision;
+    revision.bucket = *required_string(params, "S3_BUCKET");
+    revision.key = *required_string(params, "S3_KEY");
+    auto bundle = bundle_type(*required_string(params, "S3_BUNDLE"));
+    if (!bundle) return std::unexpected(bundle.error());
+    revision.bundle = *bundle;
+    return revision;
+  }
+  if (github) {
+    for (auto key : {"GITHUB_REPO", "COMMIT_ID"}) {
+      if (!has(key)) return invalid(fmt::format("GitHub revision incomplete: missing key {}", key));
+    }
+    GitHubRevision revision;
+    revision.repository = *required_string(params, "GITHUB_REPO");
+    revision.commit = *required_string(params, "COMMIT_ID");
+    auto slash = revision.repository.find('/');
+    if (slash == std::string::npos || slash == 0 || slash + 1 == revision.repository.size() ||
+        revision.repository.find('/', slash + 1) != std::string::npos) {
+      return invalid(fmt::format("GITHUB_REPO must be owner/repo, got \"{}\"", revision.repository));
+    }
+    return revision;
+  }
+  if (provider != Provider::local) {
+    return invalid("LOCAL_PATH is only for PROVIDER local; give an S3 or GitHub revision");
+  }
+  LocalRevision revision;
+  revision.path = *required_string(params, "LOCAL_PATH");
+  if (has("COMMIT_ID")) revision.commit = *required_string(params, "COMMIT_ID");
+  return revision;
+}
+
+}  // namespace
+
+const std::vector<std::string_view>& spec_keys() {
+  static const std::vector<std::string_view> keys = {
+      "API_TOKEN", "ACCOUNT_ID", "GROUP_ID", "APP_NAME", "DEPLOYMENT_GROUP", "TIMEOUT",
+      "S3_BUCKET", "S3_KEY", "S3_BUNDLE", "GITHUB_REPO", "COMMIT_ID",
+      "PROVIDER", "LOCAL_PATH", "CAPACITY", "LISTEN", "PREVIEW_LISTEN", "HEALTH_CHECK_PATH",
+      "HEALTH_CHECK_INTERVAL", "HEALTHY_THRESHOLD", "DRAIN_TIMEOUT", "BLUE_TERMINATION_WAIT",
+      "PROMOTION"};
+  return keys;
+}
+
+Result<DeploymentSpec> parse_spec(std::string_view user_parameters) {
+  json params = json::parse(user_parameters, nullptr, /*allow_exceptions=*/false);
+  if (params.is_discarded()) {
+    return invalid("UserParameters is not valid JSON");
+  }
+  return parse_spec(params);
+}
+
+Result<DeploymentSpec> parse_spec(const json& params) {
+  if (!params.is_object()) return invalid("UserParameters must be a JSON object");
+  for (const auto& [key, value] : params.items()) {
+    if (std::ranges::find(spec_keys(), key) == spec_keys().end()) {
+      return invalid(fmt::format("unknown key {}", key));
+    }
+  }
+
+  DeploymentSpec spec;
+  auto token = string_value(params, "API_TOKEN");
+  if (!token) return std::unexpected(token.error());
+  if (*token && !(*token)->empty()) spec.api_token = Secret(**token);
+
+  auto provider = string_value(params, "PROVIDER");
+  if (!provider) return std::unexpected(provider.error());
+  if (!*provider || (*provider)->empty()) {
+    spec.provider = spec.api_token.empty() ? Provider::local : Provider::elastigroup;
+  } else if (**provider == "local") {
+    spec.provider = Provider::local;
+  } else if (**provider == "elastigroup") {
+    spec.provider = Provider::elastigroup;
+  } else {
+    return invalid(fmt::format("PROVIDER must be local or elastigroup, got \"{}\"", **provider));
+  }
+
+  std::vector<std::string_view> required = {"GROUP_ID", "APP_NAME", "DEPLOYMENT_GROUP", "TIMEOUT"};
+  if (spec.provider == Provider::elastigroup) {
+    required.insert(required.begin(), {"API_TOKEN", "ACCOUNT_ID"});
+  }
+  for (auto key : required) {
+    auto value = required_string(params, key);
+    if (!value) return std::unexpected(value.error());
+  }
+  auto account = string_value(params, "ACCOUNT_ID");
+  if (!account) return std::unexpected(account.error());
+  spec.account_id = account->value_or("");
+  spec.group_id = *required_string(params, "GROUP_ID");
+  spec.app_name = *required_string(params, "APP_NAME");
+  spec.deployment_group = *required_string(params, "DEPLOYMENT_GROUP");
+  auto timeout = positive_integer("TIMEOUT", *required_string(params, "TIMEOUT"));
+  if (!timeout) return std::unexpected(timeout.error());
+  spec.timeout = std::chrono::seconds(*timeout);
+
+  auto revision = parse_revision(params, spec.provider);
+  if (!revision) return std::unexpected(revision.error());
+  spec.revision = *revision;
+
+  // Optional keys; absent means the default in DeploymentSpec.
+  auto optional = [&](std::string_view key) { return string_value(params, key); };
+  if (auto v = optional("CAPACITY"); !v) {
+    return std::unexpected(v.error());
+  } else if (*v) {
+    auto capacity = positive_integer("CAPACITY", **v);
+    if (!capacity) return std::unexpected(capacity.error());
+    if (*capacity > 1000) return invalid("CAPACITY must be at most 1000");
+    spec.capacity = static_cast<int>(*capacity);
+  }
+  if (auto v = optional("HEALTHY_THRESHOLD"); !v) {
+    return std::unexpected(v.error());
+  } else if (*v) {
+    auto threshold = positive_integer("HEALTHY_THRESHOLD", **v);
+    if (!threshold) return std::unexpected(threshold.error());
+    if (*threshold > 100) return invalid("HEALTHY_THRESHOLD must be at most 100");
+    spec.healthy_threshold = static_cast<int>(*threshold);
+  }
+  for (auto [key, target] : {std::pair{"LISTEN", &spec.listen},
+                             std::pair{"PREVIEW_LISTEN", &spec.preview_listen}}) {
+    auto v = optional(key);
+    if (!v) return std::unexpected(v.error());
+    if (!*v) continue;
+    if (!valid_address(**v)) {
+      return invalid(fmt::format("{} must be host:port, got \"{}\"", key, **v));
+    }
+    *target = **v;
+  }
+  if (!spec.preview_listen.empty() && spec.preview_listen == spec.listen) {
+    return invalid("PREVIEW_LISTEN must differ from LISTEN");
+  }
+  if (auto v = optional("HEALTH_CHECK_PATH"); !v) {
+    return std::unexpected(v.error());
+  } else if (*v) {
+    if ((*v)->empty() || (**v)[0] != '/') {
+      return invalid(fmt::format("HEALTH_CHECK_PATH must start with /, got \"{}\"", **v));
+    }
+    spec.health_check_path = **v;
+  }
+  for (auto [key, target] :
+       {std::pair{"HEALTH_CHECK_INTERVAL", &spec.health_check_interval},
+        std::pair{"DRAIN_TIMEOUT", &spec.drain_timeout},
+        std::pair{"BLUE_TERMINATION_WAIT", &spec.blue_termination_wait}}) {
+    auto v = optional(key);
+    if (!v) return std::unexpected(v.error());
+    if (!*v) continue;
+    auto duration = seconds_value(key, **v);
+    if (!duration) return std::unexpected(duration.error());
+    *target = *duration;
+  }
+  if (spec.health_check_interval.count() == 0) {
+    return invalid("HEALTH_CHECK_INTERVAL must be greater than 0");
+  }
+  if (auto v = optional("PROMOTION"); !v) {
+    return std::unexpected(v.error());
+  } else if (*v) {
+    if (**v == "auto") {
+      spec.promotion = Promotion::automatic;
+    } else if (**v == "manual") {
+      spec.promotion = Promotion::manual;
+    } else {
+      return invalid(fmt::format("PROMOTION must be auto or manual, got \"{}\"", **v));
+    }
+  }
+  return spec;
+}
+
+bool is_secret_reference(std::string_view token) {
+  return token.starts_with("ssm:") || token.starts_with("secretsmanager:");
+}
+
+json to_json(const DeploymentSpec& spec) {
+  json out;
+  if (!spec.api_token.empty()) {
+    out["API_TOKEN"] = is_secret_reference(spec.api_token.reveal()) ? spec.api_token.reveal()
+                                                                   : Secret::kRedacted;
+  }
+  if (!spec.account_id.empty()) out["ACCOUNT_ID"] = spec.account_id;
+  out["PROVIDER"] = to_string(spec.provider);
+  out["GROUP_ID"] = spec.group_id;
+  out["APP_NAME"] = spec.app_name;
+  out["DEPLOYMENT_GROUP"] = spec.deployment_group;
+  out["TIMEOUT"] = spec.timeout.count();
+  std::visit(
+      [&](const auto& revision) {
+        using T = std::decay_t<decltype(revision)>;
+        if constexpr (std::is_same_v<T, S3Revision>) {
+          out["S3_BUCKET"] = revision.bucket;
+          out["S3_KEY"] = revision.key;
+          out["S3_BUNDLE"] = to_string(revision.bundle);
+        } else if constexpr (std::is_same_v<T, GitHubRevision>) {
+          out["GITHUB_REPO"] = revision.repository;
+          out["COMMIT_ID"] = revision.commit;
+        } else {
+          out["LOCAL_PATH"] = revision.path;
+          if (revision.commit) out["COMMIT_ID"] = *revision.commit;
+        }
+      },
+      spec.revision);
+  auto seconds = [](std::chrono::milliseconds ms) {
+    return ms.count() % 1000 == 0 ? json(ms.count() / 1000) : json(ms.count() / 1000.0);
+  };
+  out["CAPACITY"] = spec.capacity;
+  out["LISTEN"] = spec.listen;
+  if (!spec.preview_listen.empty()) out["PREVIEW_LISTEN"] = spec.preview_listen;
+  out["HEALTH_CHECK_PATH"] = spec.health_check_path;
+  out["HEALTH_CHECK_INTERVAL"] = seconds(spec.health_check_interval);
+  out["HEALTHY_THRESHOLD"] = spec.healthy_threshold;
+  out["DRAIN_TIMEOUT"] = seconds(spec.drain_timeout);
+  out["BLUE_TERMINATION_WAIT"] = seconds(spec.blue_termination_wait);
+  out["PROMOTION"] = to_string(spec.promotion);
+  return out;
+}
+
+std::string_view to_string(Provider provider) {
+  return provider == Provider::local ? "local" : "elastigroup";
+}
+
+std::string_view to_string(BundleType bundle) {
+  switch (bundle) {
+    case BundleType::tar: return "tar";
+    case BundleType::tgz: return "tgz";
+    case BundleType::zip: return "zip";
+    case BundleType::yaml: return "YAML";
+    case BundleType::json: return "JSON";
+  }
+  return "zip";
+}
+
+std::string_view to_string(Promotion promotion) {
+  return promotion == Promotion::automatic ? "auto" : "manual";
+}
+
+std::string describe(const RevisionSource& revision) {
+  return std::visit(
+      [](const auto& r) -> std::string {
+        using T = std::decay_t<decltype(r)>;
+        if constexpr (std::is_same_v<T, S3Revision>) {
+          return fmt::format("s3://{}/{} ({})", r.bucket, r.key, to_string(r.bundle));
+        } else if constexpr (std::is_same_v<T, GitHubRevision>) {
+          return fmt::format("github:{}@{}", r.repository, r.commit);
+        } else {
+          return r.commit ? fmt::format("local:{}@{}", r.path, *r.commit)
+                          : fmt::format("local:{}", r.path);
+        }
+      },
+      revision);
+}
+
+}  // namespace bluegreen

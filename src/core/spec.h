@@ -1,0 +1,100 @@
+// DeploymentSpec: the validated form of the seed's UserParameters, the contract shared by
+// the Lambda action (`UserParameters`) and `bluegreen deploy --params`. parse_spec() is the
+// only way to build one from outside input; every error names the offending key.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/error.h"
+#include "core/secret.h"
+
+namespace bluegreen {
+
+enum class Provider {
+  local,        // instances are local processes behind the built-in proxy
+  elastigroup,  // Spot Elastigroup launches greens, AWS CodeDeploy installs the revision
+};
+
+// Bundle formats CodeDeploy knows (S3_BUNDLE); YAML and JSON are AppSpec-only revisions.
+enum class BundleType { tar, tgz, zip, yaml, json };
+
+enum class Promotion {
+  automatic,  // traffic moves to green as soon as green passes the health gate
+  manual,     // the deployment waits, green reachable on PREVIEW_LISTEN, until `promote`
+};
+
+struct S3Revision {
+  std::string bucket;
+  std::string key;
+  BundleType bundle = BundleType::zip;
+};
+
+struct GitHubRevision {
+  std::string repository;  // owner/repo
+  std::string commit;
+};
+
+struct LocalRevision {
+  std::string path;                   // directory, .tar, .tgz/.tar.gz or .zip; or a git repository
+  std::optional<std::string> commit;  // with a git repository: the commit to deploy
+};
+
+using RevisionSource = std::variant<S3Revision, GitHubRevision, LocalRevision>;
+
+struct DeploymentSpec {
+  Provider provider = Provider::local;
+
+  // Spot credentials: a literal token, or a reference resolved at run time
+  // (`ssm:/path`, `secretsmanager:<id>`). Never printed.
+  Secret api_token;
+  std::string account_id;
+  std::string group_id;
+  std::string app_name;
+  std::string deployment_group;
+  std::chrono::seconds timeout{0};
+  RevisionSource revision;
+
+  int capacity = 2;
+  std::string listen = "127.0.0.1:8080";
+  std::string preview_listen;  // empty: no preview listener
+  std::string health_check_path = "/healthz";
+  std::chrono::milliseconds health_check_interval{1000};
+  int healthy_threshold = 2;
+  std::chrono::milliseconds drain_timeout{30'000};
+  std::chrono::milliseconds blue_termination_wait{60'000};
+  Promotion promotion = Promotion::automatic;
+};
+
+// Every key parse_spec accepts, in the order the README documents them.
+const std::vector<std::string_view>& spec_keys();
+
+// Parses and validates UserParameters text (a JSON object). Errors are invalid_input and name
+// the key: missing, unknown, wrong type, out of range, no or several revision sources, an
+// incomplete S3 or GitHub source, an S3_BUNDLE outside tar/tgz/zip/YAML/JSON.
+Result<DeploymentSpec> parse_spec(std::string_view user_parameters);
+Result<DeploymentSpec> parse_spec(const nlohmann::json& user_parameters);
+
+// The spec as UserParameters JSON, safe to store and show: a literal API_TOKEN is replaced by
+// "***", a reference (ssm:/…, secretsmanager:…) is kept. parse_spec(to_json(s)) round-trips
+// every other field.
+nlohmann::json to_json(const DeploymentSpec& spec);
+
+// True when the token is a reference to be resolved at run time rather than the token itself.
+bool is_secret_reference(std::string_view token);
+
+std::string_view to_string(Provider provider);
+std::string_view to_string(BundleType bundle);
+std::string_view to_string(Promotion promotion);
+
+// A one-line description of the revision, e.g. "s3://bucket/key (zip)" or
+// "github:owner/repo@abc123" or "local:/path/to/bundle".
+std::string describe(const RevisionSource& revision);
+
+}  // namespace bluegreen

@@ -1,0 +1,142 @@
+// Ports: the narrow interfaces through which the engine touches the world. Each has a real
+// implementation in src/adapters (or src/proxy) and a fake for tests. The engine never
+// includes an adapter header; the frontends wire real implementations in.
+//
+// Colours are roles within one deployment: blue is the fleet that served when the deployment
+// started, green the fleet it creates. A fleet is named by the id of the deployment that
+// created it, so after a successful deployment the green fleet is simply the fleet that serves,
+// and it is the blue of the next deployment.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/spec.h"
+
+namespace bluegreen {
+
+enum class Colour { blue, green };
+std::string_view to_string(Colour colour);
+
+enum class InstanceState {
+  pending,      // launched, not yet installed
+  running,      // its processes run; not yet proven healthy
+  healthy,      // passed the health gate
+  unhealthy,    // failed the health gate or a lifecycle hook
+  terminated,   // stopped; none of its processes remain
+};
+std::string_view to_string(InstanceState state);
+
+struct Instance {
+  std::string id;        // unique for the life of the server, e.g. "i-3f2a9c01"
+  std::string fleet_id;  // the deployment that launched it
+  std::string host = "127.0.0.1";
+  int port = 0;                    // loopback port given to its hooks as PORT
+  std::filesystem::path root;      // its own directory; absolute appspec destinations land below
+  std::map<std::string, std::string> tags;  // includes GreenIdentifier=<uuid>
+  InstanceState state = InstanceState::pending;
+};
+
+struct LaunchRequest {
+  std::string fleet_id;
+  int count = 1;
+  std::map<std::string, std::string> tags;
+};
+
+// Launches, lists and terminates instances.
+class Fleet {
+ public:
+  virtual ~Fleet() = default;
+  virtual Result<std::vector<Instance>> launch(const LaunchRequest& request) = 0;
+  virtual std::vector<Instance> list() const = 0;
+  // Stops every process of each instance, including ones its hooks detached, and removes it
+  // from list(). Terminating an unknown or terminated instance succeeds.
+  virtual Result<void> terminate(const std::vector<std::string>& instance_ids) = 0;
+};
+
+// Where a revision was unpacked on this machine; `root` holds appspec.yml.
+struct Bundle {
+  std::filesystem::path root;
+  std::string description;  // what was fetched, for logs ("local:/path", "s3://b/k (zip)")
+};
+
+// Fetches a revision and unpacks it into `destination` (an empty directory it owns).
+class RevisionFetcher {
+ public:
+  virtual ~RevisionFetcher() = default;
+  virtual Result<Bundle> fetch(const RevisionSource& revision,
+                               const std::filesystem::path& destination, TimePoint deadline) = 0;
+};
+
+// The outcome of one lifecycle hook script on one instance.
+struct HookResult {
+  std::string instance_id;
+  std::string lifecycle_event;  // "BeforeInstall", "ValidateService", ...
+  std::string script;           // the hook's location in the bundle
+  int exit_code = 0;            // -1 when it was killed at its timeout
+  bool timed_out = false;
+  std::string output_tail;      // the last lines of its standard output and error
+  long long duration_ms = 0;
+};
+
+struct LifecycleContext {
+  std::string deployment_id;
+  std::string application_name;
+  std::string deployment_group_name;
+  std::string deployment_group_id;
+};
+
+// Runs appspec.yml lifecycle events on instances, as the CodeDeploy agent would.
+class Installer {
+ public:
+  virtual ~Installer() = default;
+  // Runs `events` in order on each instance (instances may run in parallel). Stops at the
+  // first failing hook; the error names the event, the instance and the output tail. Every
+  // hook result, passed or failed, is appended to `results`.
+  virtual Result<void> run(const Bundle& bundle, const std::vector<Instance>& instances,
+                           const std::vector<std::string>& events,
+                           const LifecycleContext& context, TimePoint deadline,
+                           std::vector<HookResult>& results) = 0;
+};
+
+// One HTTP health check of one instance.
+class HealthProbe {
+ public:
+  virtual ~HealthProbe() = default;
+  // Succeeds on a 2xx answer to GET `path` before `deadline`; otherwise says what it saw.
+  virtual Result<void> check(const Instance& instance, const std::string& path,
+                             TimePoint deadline) = 0;
+};
+
+struct FleetTraffic {
+  std::string fleet_id;
+  long long active_connections = 0;  // client connections currently bound to this fleet
+  long long active_requests = 0;     // requests in flight
+  long long requests_total = 0;
+  long long errors_total = 0;
+};
+
+// The traffic switch (the built-in proxy).
+class Traffic {
+ public:
+  virtual ~Traffic() = default;
+  // Makes a fleet's instances known (replacing any earlier list for that fleet).
+  virtual void register_fleet(const std::string& fleet_id, const std::vector<Instance>& instances) = 0;
+  virtual void remove_fleet(const std::string& fleet_id) = 0;
+  // Atomically routes every request that starts after this call to `fleet_id`.
+  virtual void route(const std::string& fleet_id) = 0;
+  // The fleet served on the preview listener (none: the preview listener answers 503).
+  virtual void preview(std::optional<std::string> fleet_id) = 0;
+  virtual std::optional<std::string> routed_fleet() const = 0;
+  // Waits until `fleet_id` holds no request or connection, or `deadline`; then closes what is
+  // left. Returns how many connections had to be closed at the deadline.
+  virtual int drain(const std::string& fleet_id, TimePoint deadline) = 0;
+  virtual std::vector<FleetTraffic> stats() const = 0;
+};
+
+}  // namespace bluegreen
