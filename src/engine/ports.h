@@ -6,6 +6,9 @@
 // started, green the fleet it creates. A fleet is named by the id of the deployment that
 // created it, so after a successful deployment the green fleet is simply the fleet that serves,
 // and it is the blue of the next deployment.
+//
+// Colour, InstanceState, Instance and HookResult live in core/instance.h (the deployment
+// record holds them) and are part of this header's vocabulary.
 #pragma once
 
 #include <filesystem>
@@ -16,31 +19,10 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/instance.h"
 #include "core/spec.h"
 
 namespace bluegreen {
-
-enum class Colour { blue, green };
-std::string_view to_string(Colour colour);
-
-enum class InstanceState {
-  pending,      // launched, not yet installed
-  running,      // its processes run; not yet proven healthy
-  healthy,      // passed the health gate
-  unhealthy,    // failed the health gate or a lifecycle hook
-  terminated,   // stopped; none of its processes remain
-};
-std::string_view to_string(InstanceState state);
-
-struct Instance {
-  std::string id;        // unique for the life of the server, e.g. "i-3f2a9c01"
-  std::string fleet_id;  // the deployment that launched it
-  std::string host = "127.0.0.1";
-  int port = 0;                    // loopback port given to its hooks as PORT
-  std::filesystem::path root;      // its own directory; absolute appspec destinations land below
-  std::map<std::string, std::string> tags;  // includes GreenIdentifier=<uuid>
-  InstanceState state = InstanceState::pending;
-};
 
 struct LaunchRequest {
   std::string fleet_id;
@@ -71,17 +53,6 @@ class RevisionFetcher {
   virtual ~RevisionFetcher() = default;
   virtual Result<Bundle> fetch(const RevisionSource& revision,
                                const std::filesystem::path& destination, TimePoint deadline) = 0;
-};
-
-// The outcome of one lifecycle hook script on one instance.
-struct HookResult {
-  std::string instance_id;
-  std::string lifecycle_event;  // "BeforeInstall", "ValidateService", ...
-  std::string script;           // the hook's location in the bundle
-  int exit_code = 0;            // -1 when it was killed at its timeout
-  bool timed_out = false;
-  std::string output_tail;      // the last lines of its standard output and error
-  long long duration_ms = 0;
 };
 
 struct LifecycleContext {

@@ -1,0 +1,26 @@
+#include "core/instance.h"
+
+namespace bluegreen {
+
+std::string_view to_string(Colour colour) { return colour == Colour::blue ? "blue" : "green"; }
+
+std::string_view to_string(InstanceState state) {
+  switch (state) {
+    case InstanceState::pending: return "pending";
+    case InstanceState::running: return "running";
+    case InstanceState::healthy: return "healthy";
+    case InstanceState::unhealthy: return "unhealthy";
+    case InstanceState::terminated: return "terminated";
+  }
+  return "terminated";
+}
+
+InstanceState instance_state_from_string(std::string_view text) {
+  for (auto state : {InstanceState::pending, InstanceState::running, InstanceState::healthy,
+                     InstanceState::unhealthy}) {
+    if (text == to_string(state)) return state;
+  }
+  return InstanceState::terminated;
+}
+
+}  // namespace bluegreen

@@ -1,0 +1,49 @@
+// Instance and HookResult: what the deployment record knows about the machines it launched
+// and the lifecycle hooks it ran on them. Plain values; the ports in src/engine/ports.h
+// (Fleet, Installer) produce them and the journal stores them.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <string_view>
+
+namespace bluegreen {
+
+enum class Colour { blue, green };
+std::string_view to_string(Colour colour);
+
+enum class InstanceState {
+  pending,     // launched, not yet installed
+  running,     // its processes run; not yet proven healthy
+  healthy,     // passed the health gate
+  unhealthy,   // failed the health gate or a lifecycle hook
+  terminated,  // stopped; none of its processes remain
+};
+std::string_view to_string(InstanceState state);
+// The inverse of to_string; unknown text reads as `terminated`, the state that asks nothing
+// of anyone.
+InstanceState instance_state_from_string(std::string_view text);
+
+struct Instance {
+  std::string id;        // unique for the life of the server, e.g. "i-3f2a9c01"
+  std::string fleet_id;  // the deployment that launched it
+  std::string host = "127.0.0.1";
+  int port = 0;                             // loopback port given to its hooks as PORT
+  std::filesystem::path root;               // its own directory; absolute appspec destinations land below
+  std::map<std::string, std::string> tags;  // includes GreenIdentifier=<uuid>
+  InstanceState state = InstanceState::pending;
+};
+
+// The outcome of one lifecycle hook script on one instance.
+struct HookResult {
+  std::string instance_id;
+  std::string lifecycle_event;  // "BeforeInstall", "ValidateService", ...
+  std::string script;           // the hook's location in the bundle
+  int exit_code = 0;            // -1 when it was killed at its timeout
+  bool timed_out = false;
+  std::string output_tail;  // the last lines of its standard output and error
+  long long duration_ms = 0;
+};
+
+}  // namespace bluegreen
