@@ -1,0 +1,244 @@
+#include "infra/http/curl_http_client.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <sstream>
+
+#include "loopback_server.h"
+
+namespace bluegreen::http {
+namespace {
+
+using testing::CannedResponse;
+using testing::LoopbackServer;
+using testing::ReceivedRequest;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "bg-http-XXXXXX").string();
+    path_ = ::mkdtemp(pattern.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream content;
+  content << in.rdbuf();
+  return content.str();
+}
+
+// Proxy variables of the machine running the tests must not reroute loopback requests.
+class CurlHttpClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* name : {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "ALL_PROXY",
+                             "all_proxy", "NO_PROXY", "no_proxy"}) {
+      ::unsetenv(name);
+    }
+  }
+  CurlHttpClient client_;
+};
+
+TEST_F(CurlHttpClientTest, SendsMethodHeadersAndBodyAndReadsTheAnswer) {
+  LoopbackServer server([](const ReceivedRequest&) {
+    return CannedResponse{201, {{"X-Answer", "  yes  "}}, "created", false};
+  });
+  Request request{.method = "PUT",
+                  .url = server.url() + "/things/a%20b?x=1",
+                  .headers = {{"Content-Type", "application/json"}, {"X-Empty", ""}},
+                  .body = R"({"k":1})"};
+  auto response = client_.send(request);
+  ASSERT_TRUE(response) << response.error().message;
+  EXPECT_EQ(response->status, 201);
+  EXPECT_EQ(response->body, "created");
+  EXPECT_EQ(response->header("x-answer"), "yes");
+
+  const auto seen = server.requests();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].method, "PUT");
+  EXPECT_EQ(seen[0].target, "/things/a%20b?x=1");
+  EXPECT_EQ(seen[0].body, R"({"k":1})");
+  EXPECT_EQ(seen[0].header("Content-Type"), "application/json");
+  EXPECT_EQ(seen[0].header("X-Empty"), "");
+  EXPECT_EQ(seen[0].header("Host"), "127.0.0.1:" + std::to_string(server.port()));
+  EXPECT_FALSE(seen[0].header("Expect"));
+}
+
+TEST_F(CurlHttpClientTest, ErrorStatusesAreAnswersNotFailures) {
+  LoopbackServer server([](const ReceivedRequest&) {
+    return testing::json_response(503, R"({"__type":"ServiceUnavailable"})");
+  });
+  auto response = client_.send({.url = server.url() + "/"});
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 503);
+  EXPECT_FALSE(response->ok());
+}
+
+TEST_F(CurlHttpClientTest, ReusesTheConnectionForSequentialRequests) {
+  LoopbackServer server([](const ReceivedRequest&) { return CannedResponse{200, {}, "x", false}; });
+  for (int i = 0; i < 3; ++i) {
+    auto response = client_.send({.method = "POST", .url = server.url() + "/", .body = "b"});
+    ASSERT_TRUE(response);
+  }
+  EXPECT_EQ(server.requests().size(), 3u);
+  EXPECT_EQ(server.connections_accepted(), 1);
+}
+
+TEST_F(CurlHttpClientTest, HeadReadsHeadersWithoutABody) {
+  LoopbackServer server([](const ReceivedRequest&) {
+    return CannedResponse{200, {{"Content-Length", "42"}, {"ETag", "\"abc\""}}, "", false};
+  });
+  auto response = client_.send({.method = "HEAD", .url = server.url() + "/obj"});
+  ASSERT_TRUE(response) << response.error().message;
+  EXPECT_EQ(response->header("ETag"), "\"abc\"");
+  EXPECT_EQ(server.requests().at(0).method, "HEAD");
+}
+
+TEST_F(CurlHttpClientTest, StreamsASuccessfulDownloadToTheFile) {
+  const std::string content(300'000, 'z');
+  LoopbackServer server([&](const ReceivedRequest&) {
+    return CannedResponse{200, {}, content, false};
+  });
+  TempDir dir;
+  const auto target = dir.path() / "bundle.zip";
+  auto response = client_.send({.url = server.url() + "/b", .download_to = target});
+  ASSERT_TRUE(response) << response.error().message;
+  EXPECT_EQ(response->downloaded_bytes, content.size());
+  EXPECT_TRUE(response->body.empty());
+  EXPECT_EQ(read_file(target), content);
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "bundle.zip.part"));
+}
+
+TEST_F(CurlHttpClientTest, KeepsAFailedDownloadsErrorBodyAndWritesNoFile) {
+  LoopbackServer server([](const ReceivedRequest&) {
+    return CannedResponse{404, {}, "<Error><Code>NoSuchKey</Code></Error>", false};
+  });
+  TempDir dir;
+  const auto target = dir.path() / "bundle.zip";
+  auto response = client_.send({.url = server.url() + "/b", .download_to = target});
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 404);
+  EXPECT_EQ(response->body, "<Error><Code>NoSuchKey</Code></Error>");
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
+}
+
+TEST_F(CurlHttpClientTest, ADroppedConnectionIsUnavailable) {
+  LoopbackServer server(
+      [](const ReceivedRequest&) { return CannedResponse{.drop_connection = true}; });
+  TempDir dir;
+  auto response =
+      client_.send({.url = server.url() + "/b?token=abc", .download_to = dir.path() / "f"});
+  ASSERT_FALSE(response);
+  EXPECT_EQ(response.error().kind, ErrorKind::unavailable);
+  EXPECT_NE(response.error().message.find("GET " + server.url() + "/b"), std::string::npos);
+  EXPECT_EQ(response.error().message.find("token=abc"), std::string::npos);
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
+}
+
+TEST_F(CurlHttpClientTest, ARefusedConnectionIsUnavailable) {
+  int port;
+  {
+    LoopbackServer closed([](const ReceivedRequest&) { return CannedResponse{}; });
+    port = closed.port();
+  }
+  auto response = client_.send({.url = "http://127.0.0.1:" + std::to_string(port) + "/"});
+  ASSERT_FALSE(response);
+  EXPECT_EQ(response.error().kind, ErrorKind::unavailable);
+}
+
+TEST_F(CurlHttpClientTest, FollowsRedirectsOnlyWhenAsked) {
+  LoopbackServer target([](const ReceivedRequest&) {
+    return CannedResponse{200, {}, "tarball", false};
+  });
+  LoopbackServer redirector([&](const ReceivedRequest&) {
+    return CannedResponse{302, {{"Location", target.url() + "/codeload"}}, "", false};
+  });
+  auto not_followed = client_.send({.url = redirector.url() + "/tarball"});
+  ASSERT_TRUE(not_followed);
+  EXPECT_EQ(not_followed->status, 302);
+
+  auto followed = client_.send({.url = redirector.url() + "/tarball",
+                                .headers = {{"Authorization", "Bearer planted-token"}},
+                                .follow_redirects = true});
+  ASSERT_TRUE(followed) << followed.error().message;
+  EXPECT_EQ(followed->status, 200);
+  EXPECT_EQ(followed->body, "tarball");
+  // The credential went to the host it was meant for, not to the redirect's target host
+  // (same IP, different port: libcurl treats that as another host).
+  ASSERT_EQ(target.requests().size(), 1u);
+  EXPECT_FALSE(target.requests()[0].header("Authorization"));
+}
+
+TEST_F(CurlHttpClientTest, HonoursHttpProxyAndNoProxyFromTheEnvironment) {
+  LoopbackServer proxy([](const ReceivedRequest&) {
+    return CannedResponse{200, {}, "via proxy", false};
+  });
+  LoopbackServer origin([](const ReceivedRequest&) {
+    return CannedResponse{200, {}, "direct", false};
+  });
+  ::setenv("http_proxy", proxy.url().c_str(), 1);
+  auto proxied = client_.send({.url = origin.url() + "/p"});
+  ASSERT_TRUE(proxied) << proxied.error().message;
+  EXPECT_EQ(proxied->body, "via proxy");
+  ASSERT_EQ(proxy.requests().size(), 1u);
+  EXPECT_EQ(proxy.requests()[0].target, origin.url() + "/p");
+
+  ::setenv("NO_PROXY", "127.0.0.1", 1);
+  auto direct = client_.send({.url = origin.url() + "/p"});
+  ASSERT_TRUE(direct);
+  EXPECT_EQ(direct->body, "direct");
+  EXPECT_EQ(proxy.requests().size(), 1u);
+}
+
+TEST_F(CurlHttpClientTest, TunnelsHttpsThroughHttpsProxy) {
+  LoopbackServer proxy([](const ReceivedRequest&) { return CannedResponse{403, {}, "", false}; });
+  ::setenv("HTTPS_PROXY", proxy.url().c_str(), 1);
+  auto response = client_.send({.url = "https://codedeploy.us-east-1.amazonaws.com/"});
+  ASSERT_FALSE(response);  // the proxy refused the tunnel
+  ASSERT_EQ(proxy.requests().size(), 1u);
+  EXPECT_EQ(proxy.requests()[0].method, "CONNECT");
+  EXPECT_EQ(proxy.requests()[0].target, "codedeploy.us-east-1.amazonaws.com:443");
+}
+
+TEST_F(CurlHttpClientTest, ATimeoutIsReportedAsTimeout) {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  LoopbackServer server([released](const ReceivedRequest&) {
+    released.wait();  // answers only after the client has given up
+    return CannedResponse{};
+  });
+  auto response =
+      client_.send({.url = server.url() + "/", .timeout = std::chrono::milliseconds(200)});
+  release.set_value();
+  ASSERT_FALSE(response);
+  EXPECT_EQ(response.error().kind, ErrorKind::timeout);
+}
+
+TEST_F(CurlHttpClientTest, RefusesMalformedRequests) {
+  EXPECT_EQ(client_.send({.url = "not a url"}).error().kind, ErrorKind::invalid_input);
+  EXPECT_EQ(client_.send({.method = "BREW", .url = "http://127.0.0.1:9/"}).error().kind,
+            ErrorKind::invalid_input);
+}
+
+TEST(HttpHeaders, LookupIsCaseInsensitiveAndSetReplaces) {
+  Headers headers{{"Content-Type", "a"}, {"x-amz-date", "1"}};
+  EXPECT_EQ(find_header(headers, "content-type"), "a");
+  set_header(headers, "X-Amz-Date", "2");
+  EXPECT_EQ(headers.size(), 2u);
+  EXPECT_EQ(find_header(headers, "x-amz-date"), "2");
+  remove_header(headers, "CONTENT-TYPE");
+  EXPECT_FALSE(find_header(headers, "content-type"));
+}
+
+}  // namespace
+}  // namespace bluegreen::http
