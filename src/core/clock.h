@@ -4,6 +4,9 @@
 
 #include <chrono>
 #include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
 
 namespace bluegreen {
 
@@ -28,7 +31,8 @@ class SystemClock final : public Clock {
 // Thread-safe. sleep_until advances the fake time instead of waiting.
 class FakeClock final : public Clock {
  public:
-  explicit FakeClock(TimePoint start = TimePoint{} + std::chrono::hours(24 * 365 * 50)) : now_(start) {}
+  explicit FakeClock(TimePoint start = TimePoint{} + std::chrono::hours(24 * 365 * 50))
+      : now_(start) {}
   TimePoint now() const override;
   void sleep_until(TimePoint until) override;
   void advance(Duration d);
@@ -41,5 +45,10 @@ class FakeClock final : public Clock {
 // Milliseconds since the Unix epoch, the timestamp format of events and journals.
 long long to_epoch_ms(TimePoint t);
 TimePoint from_epoch_ms(long long ms);
+
+// UTC with milliseconds, "2024-05-01T12:00:00.123Z": how times appear in JSON answers.
+std::string to_iso8601(TimePoint t);
+// Reads what to_iso8601 writes (the fraction is optional); nullopt for anything else.
+std::optional<TimePoint> from_iso8601(std::string_view text);
 
 }  // namespace bluegreen

@@ -2,15 +2,22 @@
 
 namespace bluegreen {
 
-std::string_view to_string(Colour colour) { return colour == Colour::blue ? "blue" : "green"; }
+std::string_view to_string(Colour colour) {
+  return colour == Colour::blue ? "blue" : "green";
+}
 
 std::string_view to_string(InstanceState state) {
   switch (state) {
-    case InstanceState::pending: return "pending";
-    case InstanceState::running: return "running";
-    case InstanceState::healthy: return "healthy";
-    case InstanceState::unhealthy: return "unhealthy";
-    case InstanceState::terminated: return "terminated";
+    case InstanceState::pending:
+      return "pending";
+    case InstanceState::running:
+      return "running";
+    case InstanceState::healthy:
+      return "healthy";
+    case InstanceState::unhealthy:
+      return "unhealthy";
+    case InstanceState::terminated:
+      return "terminated";
   }
   return "terminated";
 }

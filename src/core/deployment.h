@@ -1,0 +1,157 @@
+// Deployment: the record of one blue/green deployment of one group. It is plain data: the
+// state machine in core/flow.h moves it forward, the engine persists it after every step, and
+// the server answers questions about it. Everything needed to continue a deployment after a
+// restart is in here (the cursor `step`, the deadlines, both fleets), so the journal holds
+// exactly this record.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/instance.h"
+#include "core/spec.h"
+
+namespace bluegreen {
+
+// The phases a user sees, in the order a successful deployment passes them. `clean_up` and
+// `roll_back` are the unhappy endings.
+enum class Phase {
+  validate,         // parameters checked, the group's serving fleet taken as blue
+  fetch_revision,   // the revision unpacked on this machine
+  launch_green,     // CAPACITY green instances launched, tagged GreenIdentifier=<uuid>
+  install,          // the appspec lifecycle up to ValidateService on every green
+  health_gate,      // HEALTH_CHECK_PATH answered HEALTHY_THRESHOLD times in a row by each green
+  await_promotion,  // PROMOTION=manual: green on the preview listener until `promote`
+  allow_traffic,    // BeforeAllowTraffic, the switch to green, AfterAllowTraffic
+  block_traffic,    // BeforeBlockTraffic, blue drained (DRAIN_TIMEOUT), AfterBlockTraffic
+  keep_blue,        // blue kept for BLUE_TERMINATION_WAIT; `rollback` switches back at once
+  terminate_blue,   // blue's instances stopped
+  clean_up,         // failure or rollback before the switch: greens terminated, blue untouched
+  roll_back,        // after the switch: traffic back to blue, green drained and terminated
+};
+std::string_view to_string(Phase phase);
+std::optional<Phase> phase_from_string(std::string_view text);
+
+// The exact position inside a phase: the one action the deployment waits on next. Several
+// steps make up a phase (allow_traffic = before_allow_traffic, route_to_green,
+// after_allow_traffic). See next_action() in core/flow.h for what each step does.
+enum class Step {
+  fetch_revision,
+  launch_green,
+  install,
+  check_health,
+  show_preview,
+  await_promotion,
+  before_allow_traffic,
+  route_to_green,
+  after_allow_traffic,
+  before_block_traffic,
+  drain_blue,
+  after_block_traffic,
+  keep_blue,
+  terminate_blue,
+  route_to_blue,  // clean_up / roll_back: traffic back on blue
+  hide_preview,   // clean_up / roll_back: the preview listener no longer reaches green
+  drain_green,    // roll_back: green's in-flight requests finish
+  terminate_green,
+  done,  // the deployment has ended; `status` says how
+};
+std::string_view to_string(Step step);
+std::optional<Step> step_from_string(std::string_view text);
+
+enum class DeploymentStatus {
+  running,      // in progress: blue serves until the switch, green after it
+  succeeded,    // green serves; blue is terminated (or there was none)
+  failed,       // something failed; greens are terminated and blue serves as before
+  rolled_back,  // stopped on request (`rollback`); greens are terminated and blue serves
+};
+std::string_view to_string(DeploymentStatus status);
+std::optional<DeploymentStatus> status_from_string(std::string_view text);
+
+enum class PhaseOutcome {
+  running,  // the phase has not ended yet
+  passed,   // the phase did its job
+  failed,   // the phase failed; `message` says why
+  stopped,  // the phase was cut short (rollback request, restart, earlier failure)
+};
+std::string_view to_string(PhaseOutcome outcome);
+std::optional<PhaseOutcome> phase_outcome_from_string(std::string_view text);
+
+struct PhaseRecord {
+  Phase phase = Phase::validate;
+  TimePoint started;
+  std::optional<TimePoint> ended;
+  PhaseOutcome outcome = PhaseOutcome::running;
+  std::string message;  // what happened, in words: "2 instances healthy", the failure's cause
+};
+
+// The fleet that served when the deployment started.
+struct BlueFleet {
+  std::string fleet_id;  // the deployment that created it
+  std::vector<Instance> instances;
+  std::filesystem::path bundle_root;  // its revision, for the BlockTraffic hooks
+};
+
+struct Deployment {
+  std::string id;  // also the green fleet's id
+  DeploymentSpec spec;
+  std::string started_by;        // who or what asked for it: "cli:alice@host", "api"
+  std::string green_identifier;  // the GreenIdentifier tag (a UUID) of the green instances
+
+  DeploymentStatus status = DeploymentStatus::running;
+  Phase phase = Phase::validate;
+  Step step = Step::fetch_revision;
+
+  TimePoint created;
+  TimePoint deadline;  // created + TIMEOUT; bounds every step until green serves
+  std::optional<TimePoint> finished;
+
+  std::optional<BlueFleet> blue;  // none for the first deployment of a group
+  std::vector<Instance> green;
+  std::filesystem::path green_bundle_root;
+  std::string revision;  // what was deployed, e.g. "local:/srv/hello-2.tgz"
+
+  std::vector<PhaseRecord> phases;
+  std::vector<HookResult> hooks;
+  std::vector<std::string> warnings;  // things that went wrong without failing the deployment
+  std::optional<Error> error;         // why it failed or was rolled back
+
+  // Where the step stands; the state machine keeps these.
+  std::map<std::string, int> health_streak;        // instance id -> consecutive good checks
+  std::map<std::string, std::string> health_last;  // instance id -> last failed check, in words
+  TimePoint next_check;                            // check_health: not before this
+  TimePoint wait_until;                            // keep_blue, drain_blue, drain_green
+  bool preview_shown = false;                      // the preview listener reaches green
+  bool traffic_moved = false;                      // the switch to green may have happened
+  std::string promoted_by;  // who promoted green (PROMOTION=manual), if anyone
+  std::string rollback_by;  // who asked for the rollback, if anyone
+
+  bool finished_running() const { return status != DeploymentStatus::running; }
+};
+
+// A new deployment, ready for start() in core/flow.h. `blue` is the group's serving fleet.
+Deployment new_deployment(std::string id, DeploymentSpec spec, std::string started_by,
+                          std::string green_identifier, TimePoint created,
+                          std::optional<BlueFleet> blue);
+
+// One line of a deployment's log: a phase starting or ending, a hook's result, a warning.
+enum class EventKind { phase_started, phase_ended, info, warning, error };
+std::string_view to_string(EventKind kind);
+std::optional<EventKind> event_kind_from_string(std::string_view text);
+
+struct DeploymentEvent {
+  std::string deployment_id;
+  TimePoint at;
+  Phase phase = Phase::validate;
+  EventKind kind = EventKind::info;
+  std::string message;
+  std::string instance_id;  // empty when not about one instance
+};
+
+}  // namespace bluegreen

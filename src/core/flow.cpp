@@ -1,0 +1,615 @@
+#include "core/flow.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace bluegreen {
+namespace {
+
+template <class... Fs>
+struct Overloaded : Fs... {
+  using Fs::operator()...;
+};
+
+// Blue's BlockTraffic hooks are not bounded by TIMEOUT (green already serves); appspec
+// timeouts bound each hook, and this bounds the lot (CodeDeploy's longest hook timeout).
+constexpr Duration kBlueHookBound = std::chrono::hours(1);
+
+// Everything until green serves is bounded by the deployment's deadline.
+bool bounded_by_deadline(Step step) {
+  return step <= Step::after_allow_traffic;
+}
+
+bool is_unwinding(Step step) {
+  return step == Step::route_to_blue || step == Step::hide_preview || step == Step::drain_green ||
+         step == Step::terminate_green;
+}
+
+Phase phase_of(Step step) {
+  switch (step) {
+    case Step::fetch_revision:
+      return Phase::fetch_revision;
+    case Step::launch_green:
+      return Phase::launch_green;
+    case Step::install:
+      return Phase::install;
+    case Step::check_health:
+      return Phase::health_gate;
+    case Step::show_preview:
+    case Step::await_promotion:
+      return Phase::await_promotion;
+    case Step::before_allow_traffic:
+    case Step::route_to_green:
+    case Step::after_allow_traffic:
+      return Phase::allow_traffic;
+    case Step::before_block_traffic:
+    case Step::drain_blue:
+    case Step::after_block_traffic:
+      return Phase::block_traffic;
+    case Step::keep_blue:
+      return Phase::keep_blue;
+    case Step::terminate_blue:
+      return Phase::terminate_blue;
+    default:
+      return Phase::clean_up;  // the unwinding steps; the caller picks clean_up/roll_back
+  }
+}
+
+std::string seconds_text(Duration d) {
+  return d.count() % 1000 == 0 ? fmt::format("{} s", d.count() / 1000)
+                               : fmt::format("{:.1f} s", static_cast<double>(d.count()) / 1000);
+}
+
+std::string instance_list(const std::vector<Instance>& instances) {
+  std::vector<std::string> parts;
+  for (const auto& instance : instances) {
+    parts.push_back(fmt::format("{} (port {})", instance.id, instance.port));
+  }
+  return fmt::format("{}", fmt::join(parts, ", "));
+}
+
+class Machine {
+ public:
+  Machine(Deployment deployment, TimePoint at) : d_(std::move(deployment)), at_(at) {}
+
+  Transition finish() {
+    auto action = next_action(d_);
+    return Transition{std::move(d_), std::move(action), std::move(events_)};
+  }
+
+  void start() {
+    begin_phase(Phase::validate);
+    std::string blue =
+        d_.blue ? fmt::format("blue is fleet {} ({} instances)", d_.blue->fleet_id,
+                              d_.blue->instances.size())
+                : fmt::format("no blue fleet: first deployment of group {}", d_.spec.group_id);
+    advance(Step::fetch_revision, fmt::format("parameters valid; {}", blue));
+  }
+
+  void apply(const InputEvent& event) {
+    if (d_.finished_running()) {
+      if (!std::holds_alternative<input::Resume>(event)) warn("the deployment has already ended");
+      return;
+    }
+    bool exempt = std::holds_alternative<input::Start>(event) ||
+                  std::holds_alternative<input::Resume>(event) ||
+                  std::holds_alternative<input::RollbackRequested>(event);
+    if (!exempt && bounded_by_deadline(d_.step) && at_ >= d_.deadline) {
+      std::string cause = fmt::format("TIMEOUT of {} passed during {}",
+                                      seconds_text(d_.spec.timeout), to_string(d_.phase));
+      if (const auto* failed = std::get_if<input::Failed>(&event)) {
+        record_hooks(failed->results);
+        cause += ": " + failed->error.message;
+      } else if (d_.step == Step::await_promotion) {
+        cause += " (nobody ran `promote`)";
+      }
+      unwind(Error{ErrorKind::timeout, cause}, PhaseOutcome::failed);
+      return;
+    }
+    std::visit(Overloaded{
+                   [&](const input::Start&) { start(); },
+                   [&](const input::Resume&) { on_resume(); },
+                   [&](const input::RevisionFetched& e) { on_fetched(e); },
+                   [&](const input::GreenLaunched& e) { on_launched(e); },
+                   [&](const input::HooksRan& e) { on_hooks(e); },
+                   [&](const input::HealthChecked& e) { on_health(e); },
+                   [&](const input::ActionDone&) { on_done(); },
+                   [&](const input::Drained& e) { on_drained(e); },
+                   [&](const input::WaitEnded&) { on_wait_ended(); },
+                   [&](const input::Failed& e) { on_failed(e); },
+                   [&](const input::PromoteRequested& e) { on_promote(e); },
+                   [&](const input::RollbackRequested& e) { on_rollback(e); },
+               },
+               event);
+  }
+
+ private:
+  void emit(EventKind kind, std::string message, std::string instance_id = {}) {
+    events_.push_back(
+        DeploymentEvent{d_.id, at_, d_.phase, kind, std::move(message), std::move(instance_id)});
+  }
+  void warn(std::string message) {
+    d_.warnings.push_back(message);
+    emit(EventKind::warning, std::move(message));
+  }
+  void unexpected() {
+    emit(EventKind::warning,
+         fmt::format("ignored a result that does not belong to step {}", to_string(d_.step)));
+  }
+
+  void begin_phase(Phase phase) {
+    d_.phase = phase;
+    d_.phases.push_back(PhaseRecord{phase, at_, std::nullopt, PhaseOutcome::running, ""});
+    emit(EventKind::phase_started, std::string(to_string(phase)));
+  }
+
+  void end_phase(PhaseOutcome outcome, std::string message) {
+    if (d_.phases.empty() || d_.phases.back().ended) return;
+    auto& record = d_.phases.back();
+    record.ended = at_;
+    record.outcome = outcome;
+    record.message = message;
+    emit(EventKind::phase_ended, message.empty()
+                                     ? std::string(to_string(outcome))
+                                     : fmt::format("{}: {}", to_string(outcome), message));
+  }
+
+  // Enters `next` on the happy path; `summary` closes the current phase when `next` is in
+  // another one.
+  void advance(Step next, std::string summary) {
+    if (next == Step::done) {
+      end_phase(PhaseOutcome::passed, std::move(summary));
+      finish_with(DeploymentStatus::succeeded);
+      return;
+    }
+    if (phase_of(next) != d_.phase || d_.phases.empty()) {
+      end_phase(PhaseOutcome::passed, std::move(summary));
+      begin_phase(phase_of(next));
+    }
+    enter(next);
+  }
+
+  void enter(Step next) {
+    d_.step = next;
+    switch (next) {
+      case Step::check_health:
+        d_.next_check = at_;
+        d_.health_streak.clear();
+        break;
+      case Step::route_to_green:
+        d_.traffic_moved = true;
+        break;
+      case Step::before_block_traffic:
+      case Step::after_block_traffic:
+        d_.wait_until = at_ + kBlueHookBound;
+        break;
+      case Step::drain_blue:
+      case Step::drain_green:
+        d_.wait_until = at_ + d_.spec.drain_timeout;
+        break;
+      case Step::keep_blue:
+        d_.wait_until = at_ + d_.spec.blue_termination_wait;
+        break;
+      default:
+        break;
+    }
+  }
+
+  void finish_with(DeploymentStatus status) {
+    d_.step = Step::done;
+    d_.status = status;
+    d_.finished = at_;
+  }
+
+  Step after(Step step) const {
+    switch (step) {
+      case Step::fetch_revision:
+        return Step::launch_green;
+      case Step::launch_green:
+        return Step::install;
+      case Step::install:
+        return Step::check_health;
+      case Step::check_health:
+        return d_.spec.promotion == Promotion::manual ? Step::show_preview
+                                                      : Step::before_allow_traffic;
+      case Step::show_preview:
+        return d_.promoted_by.empty() ? Step::await_promotion : Step::before_allow_traffic;
+      case Step::await_promotion:
+        return Step::before_allow_traffic;
+      case Step::before_allow_traffic:
+        return Step::route_to_green;
+      case Step::route_to_green:
+        return Step::after_allow_traffic;
+      case Step::after_allow_traffic:
+        return d_.blue ? Step::before_block_traffic : Step::done;
+      case Step::before_block_traffic:
+        return Step::drain_blue;
+      case Step::drain_blue:
+        return Step::after_block_traffic;
+      case Step::after_block_traffic:
+        return Step::keep_blue;
+      case Step::keep_blue:
+        return Step::terminate_blue;
+      default:
+        return Step::done;
+    }
+  }
+
+  // The unwinding steps in order, each only when it has something to undo.
+  Step next_unwinding(std::optional<Step> current) const {
+    const std::pair<Step, bool> plan[] = {
+        {Step::route_to_blue, d_.traffic_moved && d_.blue.has_value()},
+        {Step::hide_preview, d_.preview_shown},
+        {Step::drain_green, d_.traffic_moved},
+        {Step::terminate_green, true},
+    };
+    bool passed_current = !current;
+    for (auto [step, needed] : plan) {
+      if (passed_current && needed) return step;
+      if (current && step == *current) passed_current = true;
+    }
+    return Step::done;
+  }
+
+  // Leaves the happy path: records why, then walks the unwinding steps.
+  void unwind(Error cause, PhaseOutcome outcome) {
+    emit(outcome == PhaseOutcome::failed ? EventKind::error : EventKind::info, cause.message);
+    end_phase(outcome, cause.message);
+    d_.error = std::move(cause);
+    begin_phase(d_.traffic_moved ? Phase::roll_back : Phase::clean_up);
+    continue_unwinding(std::nullopt);
+  }
+
+  void continue_unwinding(std::optional<Step> current) {
+    Step next = next_unwinding(current);
+    if (next != Step::done) {
+      enter(next);
+      return;
+    }
+    std::string summary =
+        d_.traffic_moved && d_.blue
+            ? "traffic is back on blue; green terminated"
+            : (d_.blue ? "green terminated; blue kept serving" : "green terminated");
+    end_phase(PhaseOutcome::passed, summary);
+    finish_with(d_.rollback_by.empty() ? DeploymentStatus::failed : DeploymentStatus::rolled_back);
+  }
+
+  void record_hooks(const std::vector<HookResult>& results) {
+    for (const auto& hook : results) {
+      d_.hooks.push_back(hook);
+      if (hook.exit_code == 0 && !hook.timed_out) {
+        emit(EventKind::info,
+             fmt::format("{} passed in {} ms", hook.lifecycle_event, hook.duration_ms),
+             hook.instance_id);
+      } else {
+        std::string how = hook.timed_out ? "timed out" : fmt::format("exit {}", hook.exit_code);
+        emit(EventKind::error,
+             fmt::format("{} ({}) failed: {}{}{}", hook.lifecycle_event, hook.script, how,
+                         hook.output_tail.empty() ? "" : "; output: ", hook.output_tail),
+             hook.instance_id);
+      }
+    }
+  }
+
+  void set_state(std::vector<Instance>& instances, InstanceState state) {
+    for (auto& instance : instances) instance.state = state;
+  }
+
+  void on_resume() {
+    emit(EventKind::info, fmt::format("the server restarted during step {}", to_string(d_.step)));
+    if (bounded_by_deadline(d_.step)) {
+      unwind(Error{ErrorKind::failed,
+                   fmt::format("interrupted: the server restarted during {}", to_string(d_.phase))},
+             PhaseOutcome::stopped);
+    }
+    // Later steps repeat their action: green already serves, and each of them is safe to redo.
+  }
+
+  void on_fetched(const input::RevisionFetched& e) {
+    if (d_.step != Step::fetch_revision) return unexpected();
+    d_.green_bundle_root = e.bundle_root;
+    advance(after(d_.step), e.description);
+  }
+
+  void on_launched(const input::GreenLaunched& e) {
+    if (d_.step != Step::launch_green) return unexpected();
+    d_.green = e.instances;
+    for (const auto& instance : d_.green) {
+      emit(EventKind::info, fmt::format("launched on port {}", instance.port), instance.id);
+    }
+    advance(after(d_.step),
+            fmt::format("{} instance(s): {}", d_.green.size(), instance_list(d_.green)));
+  }
+
+  void on_hooks(const input::HooksRan& e) {
+    record_hooks(e.results);
+    switch (d_.step) {
+      case Step::install:
+        set_state(d_.green, InstanceState::running);
+        return advance(after(d_.step), fmt::format("{} hook run(s) passed on {} instance(s)",
+                                                   e.results.size(), d_.green.size()));
+      case Step::before_allow_traffic:
+      case Step::before_block_traffic:
+        return advance(after(d_.step), "");
+      case Step::after_allow_traffic:
+        return advance(after(d_.step), fmt::format("green ({}) serves", d_.id));
+      case Step::after_block_traffic:
+        return advance(after(d_.step), "blue no longer serves");
+      default:
+        return unexpected();
+    }
+  }
+
+  void on_health(const input::HealthChecked& e) {
+    if (d_.step != Step::check_health) return unexpected();
+    for (const auto& instance : d_.green) {
+      auto it = std::ranges::find(e.checks, instance.id, &HealthCheck::instance_id);
+      bool healthy = it != e.checks.end() && it->healthy;
+      std::string detail = it == e.checks.end() ? "not checked" : it->detail;
+      if (healthy) {
+        ++d_.health_streak[instance.id];
+        d_.health_last.erase(instance.id);
+        continue;
+      }
+      d_.health_streak[instance.id] = 0;
+      if (d_.health_last[instance.id] != detail) {
+        emit(EventKind::info, fmt::format("not healthy yet: {}", detail), instance.id);
+      }
+      d_.health_last[instance.id] = detail;
+    }
+    bool all_healthy = !d_.green.empty() && std::ranges::all_of(d_.green, [&](const auto& i) {
+      return d_.health_streak[i.id] >= d_.spec.healthy_threshold;
+    });
+    if (all_healthy) {
+      set_state(d_.green, InstanceState::healthy);
+      return advance(after(d_.step),
+                     fmt::format("{} instance(s) answered {} {} time(s) in a row", d_.green.size(),
+                                 d_.spec.health_check_path, d_.spec.healthy_threshold));
+    }
+    d_.next_check = at_ + d_.spec.health_check_interval;
+    if (d_.next_check >= d_.deadline) {
+      std::vector<std::string> causes;
+      for (const auto& [id, detail] : d_.health_last) causes.push_back(id + ": " + detail);
+      for (auto& instance : d_.green) {
+        if (d_.health_last.contains(instance.id)) instance.state = InstanceState::unhealthy;
+      }
+      unwind(Error{ErrorKind::timeout,
+                   fmt::format("green not healthy before the TIMEOUT of {}: {}",
+                               seconds_text(d_.spec.timeout), fmt::join(causes, "; "))},
+             PhaseOutcome::failed);
+    }
+  }
+
+  void on_done() {
+    switch (d_.step) {
+      case Step::show_preview:
+        d_.preview_shown = true;
+        emit(EventKind::info, "green is on the preview listener");
+        return advance(after(d_.step), fmt::format("promoted by {}", d_.promoted_by));
+      case Step::route_to_green:
+        emit(EventKind::info, "traffic switched to green");
+        return advance(after(d_.step), "");
+      case Step::terminate_blue:
+        set_state(d_.blue->instances, InstanceState::terminated);
+        return advance(Step::done, fmt::format("terminated {}", d_.blue->fleet_id));
+      case Step::route_to_blue:
+        emit(EventKind::info, "traffic switched back to blue");
+        return continue_unwinding(d_.step);
+      case Step::hide_preview:
+        d_.preview_shown = false;
+        return continue_unwinding(d_.step);
+      case Step::terminate_green:
+        set_state(d_.green, InstanceState::terminated);
+        return continue_unwinding(d_.step);
+      default:
+        return unexpected();
+    }
+  }
+
+  void on_drained(const input::Drained& e) {
+    if (d_.step != Step::drain_blue && d_.step != Step::drain_green) return unexpected();
+    std::string which = d_.step == Step::drain_blue ? "blue" : "green";
+    if (e.connections_closed > 0) {
+      emit(EventKind::warning,
+           fmt::format("{} connection(s) still open on {} after DRAIN_TIMEOUT were closed",
+                       e.connections_closed, which));
+    } else {
+      emit(EventKind::info, fmt::format("{} drained", which));
+    }
+    if (d_.step == Step::drain_green) return continue_unwinding(d_.step);
+    advance(after(d_.step), "");
+  }
+
+  void on_wait_ended() {
+    if (d_.step != Step::keep_blue) return unexpected();
+    advance(after(d_.step),
+            fmt::format("kept blue for {}", seconds_text(d_.spec.blue_termination_wait)));
+  }
+
+  void on_failed(const input::Failed& e) {
+    record_hooks(e.results);
+    if (bounded_by_deadline(d_.step)) {
+      if (d_.step == Step::install) {
+        for (auto& instance : d_.green) {
+          bool failed_here = std::ranges::any_of(e.results, [&](const HookResult& hook) {
+            return hook.instance_id == instance.id && (hook.exit_code != 0 || hook.timed_out);
+          });
+          if (failed_here) instance.state = InstanceState::unhealthy;
+        }
+      }
+      return unwind(e.error, PhaseOutcome::failed);
+    }
+    warn(fmt::format("{} ({}): {}", to_string(d_.step), to_string(e.error.kind), e.error.message));
+    if (is_unwinding(d_.step)) return continue_unwinding(d_.step);
+    if (d_.step == Step::done) return;
+    // Blue's hooks, the drain and blue's termination cannot undo a verified green.
+    std::string summary =
+        d_.step == Step::terminate_blue ? "blue termination reported an error" : "";
+    advance(after(d_.step), summary);
+  }
+
+  void on_promote(const input::PromoteRequested& e) {
+    if (auto allowed = can_promote(d_); !allowed) return warn(allowed.error().message);
+    d_.promoted_by = e.by;
+    emit(EventKind::info, fmt::format("promoted by {}", e.by));
+    if (d_.step == Step::await_promotion) {
+      advance(after(d_.step), fmt::format("promoted by {}", e.by));
+    }
+  }
+
+  void on_rollback(const input::RollbackRequested& e) {
+    if (auto allowed = can_roll_back(d_); !allowed) return warn(allowed.error().message);
+    d_.rollback_by = e.by;
+    unwind(Error{ErrorKind::failed, fmt::format("rolled back on request of {}", e.by)},
+           PhaseOutcome::stopped);
+  }
+
+  Deployment d_;
+  TimePoint at_;
+  std::vector<DeploymentEvent> events_;
+};
+
+}  // namespace
+
+const std::vector<std::string>& install_lifecycle_events() {
+  static const std::vector<std::string> events = {"DownloadBundle",   "BeforeInstall",
+                                                  "Install",          "AfterInstall",
+                                                  "ApplicationStart", "ValidateService"};
+  return events;
+}
+
+std::string describe(const Action& action) {
+  return std::visit(
+      Overloaded{
+          [](const action::FetchRevision&) -> std::string { return "fetch the revision"; },
+          [](const action::LaunchGreen& a) -> std::string {
+            return fmt::format("launch {} green instance(s)", a.count);
+          },
+          [](const action::RunHooks& a) -> std::string {
+            return fmt::format("run {} on {}", fmt::join(a.lifecycle_events, ", "),
+                               to_string(a.colour));
+          },
+          [](const action::CheckHealth&) -> std::string { return "check green's health"; },
+          [](const action::Preview& a) -> std::string {
+            return a.fleet_id ? "show " + *a.fleet_id + " on the preview listener"
+                              : "hide the preview listener";
+          },
+          [](const action::Route& a) -> std::string { return "route traffic to " + a.fleet_id; },
+          [](const action::Drain& a) -> std::string { return "drain " + a.fleet_id; },
+          [](const action::Wait&) -> std::string { return "wait"; },
+          [](const action::Terminate& a) -> std::string {
+            return fmt::format("terminate {}", to_string(a.colour));
+          },
+      },
+      action);
+}
+
+Transition start(Deployment deployment, TimePoint at) {
+  Machine machine(std::move(deployment), at);
+  machine.apply(input::Start{});
+  return machine.finish();
+}
+
+Transition step(Deployment deployment, const Input& input) {
+  Machine machine(std::move(deployment), input.at);
+  machine.apply(input.event);
+  return machine.finish();
+}
+
+std::optional<Action> next_action(const Deployment& d) {
+  std::string blue_id = d.blue ? d.blue->fleet_id : std::string();
+  switch (d.step) {
+    case Step::fetch_revision:
+      return action::FetchRevision{};
+    case Step::launch_green: {
+      action::LaunchGreen launch{d.spec.capacity, {}};
+      launch.tags = {{"GreenIdentifier", d.green_identifier},
+                     {"bluegreen:deployment-id", d.id},
+                     {"bluegreen:group", d.spec.group_id}};
+      return launch;
+    }
+    case Step::install:
+      return action::RunHooks{Colour::green, install_lifecycle_events(), d.deadline};
+    case Step::check_health: {
+      Duration probe = std::clamp(d.spec.health_check_interval, Duration(1000), Duration(5000));
+      return action::CheckHealth{d.next_check, probe};
+    }
+    case Step::show_preview:
+      return action::Preview{d.id};
+    case Step::await_promotion:
+      return action::Wait{d.deadline};
+    case Step::before_allow_traffic:
+      return action::RunHooks{Colour::green, {"BeforeAllowTraffic"}, d.deadline};
+    case Step::route_to_green:
+      return action::Route{d.id};
+    case Step::after_allow_traffic:
+      return action::RunHooks{Colour::green, {"AfterAllowTraffic"}, d.deadline};
+    case Step::before_block_traffic:
+      return action::RunHooks{Colour::blue, {"BeforeBlockTraffic"}, d.wait_until};
+    case Step::drain_blue:
+      return action::Drain{blue_id, d.wait_until};
+    case Step::after_block_traffic:
+      return action::RunHooks{Colour::blue, {"AfterBlockTraffic"}, d.wait_until};
+    case Step::keep_blue:
+      return action::Wait{d.wait_until};
+    case Step::terminate_blue:
+      return action::Terminate{Colour::blue};
+    case Step::route_to_blue:
+      return action::Route{blue_id};
+    case Step::hide_preview:
+      return action::Preview{std::nullopt};
+    case Step::drain_green:
+      return action::Drain{d.id, d.wait_until};
+    case Step::terminate_green:
+      return action::Terminate{Colour::green};
+    case Step::done:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+Result<void> can_promote(const Deployment& d) {
+  if (d.finished_running()) {
+    return fail(ErrorKind::conflict,
+                fmt::format("deployment {} has ended ({})", d.id, to_string(d.status)));
+  }
+  if (d.spec.promotion != Promotion::manual) {
+    return fail(ErrorKind::conflict,
+                fmt::format("deployment {} promotes itself (PROMOTION is auto)", d.id));
+  }
+  if (d.step != Step::show_preview && d.step != Step::await_promotion) {
+    return fail(ErrorKind::conflict,
+                fmt::format("deployment {} is not waiting for promotion; it is in {}", d.id,
+                            to_string(d.phase)));
+  }
+  return {};
+}
+
+Result<void> can_roll_back(const Deployment& d) {
+  if (d.finished_running()) {
+    std::string hint = d.status == DeploymentStatus::succeeded && d.blue
+                           ? "; its blue fleet is terminated, so deploy the earlier revision again"
+                           : "";
+    return fail(ErrorKind::conflict,
+                fmt::format("deployment {} has ended ({}){}", d.id, to_string(d.status), hint));
+  }
+  if (is_unwinding(d.step)) {
+    return fail(ErrorKind::conflict,
+                fmt::format("deployment {} is already in {}", d.id, to_string(d.phase)));
+  }
+  if (d.step == Step::terminate_blue) {
+    return fail(
+        ErrorKind::conflict,
+        fmt::format("deployment {} is terminating blue; there is nothing to roll back to", d.id));
+  }
+  if (d.traffic_moved && !d.blue) {
+    return fail(ErrorKind::conflict,
+                fmt::format("deployment {} is the first of group {}: there is no blue fleet to "
+                            "roll back to",
+                            d.id, d.spec.group_id));
+  }
+  return {};
+}
+
+}  // namespace bluegreen

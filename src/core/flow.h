@@ -1,0 +1,147 @@
+// The local blue/green flow as a pure function: (deployment, input) -> (deployment, action).
+//
+// The state machine decides; the engine's executor does. Each Transition carries the one
+// action the deployment now waits on (none once it has ended) and the events to log. The
+// executor performs the action through its ports and feeds the outcome back as an Input
+// with the time it happened. Nothing here reads a clock, touches a file or blocks, so a test
+// can walk a deployment through every phase with made-up inputs.
+//
+// The happy path (see Phase and Step in core/deployment.h):
+//   validate -> fetch_revision -> launch_green -> install -> health_gate
+//   -> [await_promotion, PROMOTION=manual] -> allow_traffic
+//   -> [with a blue fleet: block_traffic -> keep_blue -> terminate_blue] -> succeeded
+// Any failure before green serves (and anything past the deadline) ends in clean_up: greens
+// terminated, blue untouched, status failed. A failing AfterAllowTraffic hook, or a rollback
+// request while blue still exists, ends in roll_back: traffic back to blue, green drained and
+// terminated. Failures of blue's BlockTraffic hooks are warnings: blue is on its way out, and
+// an old fleet's flaky hook must not fail a good deployment.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/deployment.h"
+
+namespace bluegreen {
+
+// The lifecycle events run on each green instance during `install`, in CodeDeploy's order
+// for a replacement instance (ApplicationStop is skipped: a new instance has no earlier
+// revision).
+const std::vector<std::string>& install_lifecycle_events();
+
+namespace action {
+struct FetchRevision {};  // unpack spec.revision; the deployment's deadline bounds it
+struct LaunchGreen {
+  int count = 0;
+  std::map<std::string, std::string> tags;
+};
+struct RunHooks {  // run lifecycle events, in order, on every instance of one colour
+  Colour colour = Colour::green;
+  std::vector<std::string> lifecycle_events;
+  TimePoint deadline;
+};
+struct CheckHealth {  // probe every green once, not before `not_before`
+  TimePoint not_before;
+  Duration probe_timeout{0};  // one probe's budget (never past the deployment's deadline)
+};
+struct Preview {  // what the preview listener reaches; none: nothing (it answers 503)
+  std::optional<std::string> fleet_id;
+};
+struct Route {  // atomically send every new request to this fleet
+  std::string fleet_id;
+};
+struct Drain {  // wait until the fleet holds no request or connection, at most until `until`
+  std::string fleet_id;
+  TimePoint until;
+};
+struct Wait {  // wait until `until` unless a promote or rollback request comes first
+  TimePoint until;
+};
+struct Terminate {  // stop every instance of one colour, so that no process of them remains
+  Colour colour = Colour::green;
+};
+}  // namespace action
+
+using Action =
+    std::variant<action::FetchRevision, action::LaunchGreen, action::RunHooks, action::CheckHealth,
+                 action::Preview, action::Route, action::Drain, action::Wait, action::Terminate>;
+
+// What a user would read in a log: "run BeforeInstall, ... on green", "route to d-1a2b".
+std::string describe(const Action& action);
+
+struct HealthCheck {
+  std::string instance_id;
+  bool healthy = false;
+  std::string detail;  // what the probe saw when it was not healthy
+};
+
+namespace input {
+struct Start {};   // the deployment was created and begins now
+struct Resume {};  // the server restarted while this deployment was running
+struct RevisionFetched {
+  std::filesystem::path bundle_root;
+  std::string description;
+};
+struct GreenLaunched {
+  std::vector<Instance> instances;
+};
+struct HooksRan {  // every hook passed
+  std::vector<HookResult> results;
+};
+struct HealthChecked {
+  std::vector<HealthCheck> checks;
+};
+struct ActionDone {};  // Preview, Route or Terminate did its job
+struct Drained {
+  int connections_closed = 0;  // still open at the drain deadline, closed by force
+};
+struct WaitEnded {};  // a Wait reached its `until`
+struct Failed {       // the action failed
+  Error error;
+  std::vector<HookResult> results;  // hooks that ran before and including the failing one
+};
+struct PromoteRequested {
+  std::string by;
+};
+struct RollbackRequested {
+  std::string by;
+};
+}  // namespace input
+
+using InputEvent = std::variant<input::Start, input::Resume, input::RevisionFetched,
+                                input::GreenLaunched, input::HooksRan, input::HealthChecked,
+                                input::ActionDone, input::Drained, input::WaitEnded, input::Failed,
+                                input::PromoteRequested, input::RollbackRequested>;
+
+struct Input {
+  TimePoint at;  // when it happened; phase timestamps and deadlines use it
+  InputEvent event;
+};
+
+struct Transition {
+  Deployment deployment;
+  std::optional<Action> action;         // what to do next; none once the deployment ended
+  std::vector<DeploymentEvent> events;  // what happened, in order, to log and show
+};
+
+// Begins a deployment made by new_deployment(): validate, then fetch the revision.
+Transition start(Deployment deployment, TimePoint at);
+
+// Applies one input. Inputs that make no sense in the current step (a promote during
+// install, a result for an action that was superseded) leave the deployment where it is,
+// with a warning event, and repeat the pending action.
+Transition step(Deployment deployment, const Input& input);
+
+// The action the deployment waits on in its current step; none once it has ended.
+std::optional<Action> next_action(const Deployment& deployment);
+
+// Whether a promote or rollback request would be acted on now; the error says why not
+// (kind conflict), in words a user can act on.
+Result<void> can_promote(const Deployment& deployment);
+Result<void> can_roll_back(const Deployment& deployment);
+
+}  // namespace bluegreen

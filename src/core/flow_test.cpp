@@ -1,0 +1,409 @@
+#include "core/flow.h"
+
+#include <gtest/gtest.h>
+
+#include "core/deployment_json.h"
+
+namespace bluegreen {
+namespace {
+
+using namespace std::chrono_literals;
+
+DeploymentSpec spec_with(std::string extra = "") {
+  std::string text = R"({"GROUP_ID":"web","APP_NAME":"hello","DEPLOYMENT_GROUP":"dg",
+      "TIMEOUT":"30","LOCAL_PATH":"/srv/hello","HEALTHY_THRESHOLD":"2",
+      "HEALTH_CHECK_INTERVAL":"1","DRAIN_TIMEOUT":"5","BLUE_TERMINATION_WAIT":"60")" +
+                     extra + "}";
+  auto spec = parse_spec(std::string_view(text));
+  EXPECT_TRUE(spec) << spec.error().message;
+  return *spec;
+}
+
+Instance instance(std::string id, std::string fleet, int port) {
+  Instance i;
+  i.id = std::move(id);
+  i.fleet_id = std::move(fleet);
+  i.port = port;
+  i.state = InstanceState::healthy;
+  return i;
+}
+
+BlueFleet blue_fleet() {
+  return BlueFleet{"d-blue",
+                   {instance("i-b1", "d-blue", 9001), instance("i-b2", "d-blue", 9002)},
+                   "/state/bundles/d-blue"};
+}
+
+HookResult passed(const std::string& instance_id, const std::string& event) {
+  return HookResult{instance_id, event, "scripts/" + event, 0, false, "", 5};
+}
+
+// Walks one deployment through the machine, keeping the time and the last transition.
+class Walk {
+ public:
+  explicit Walk(DeploymentSpec spec, std::optional<BlueFleet> blue = std::nullopt) {
+    t_ = start(new_deployment("d-green", std::move(spec), "test", "uuid-1", now_, std::move(blue)),
+               now_);
+  }
+
+  const Transition& feed(InputEvent event, Duration later = 10ms) {
+    now_ += later;
+    for (const auto& e : t_.events) log_.push_back(e);
+    t_ = step(t_.deployment, Input{now_, std::move(event)});
+    return t_;
+  }
+
+  template <typename A>
+  const A& expect_action() const {
+    EXPECT_TRUE(t_.action.has_value()) << "no action in step " << to_string(d().step);
+    const A* a = t_.action ? std::get_if<A>(&*t_.action) : nullptr;
+    EXPECT_NE(a, nullptr) << "step " << to_string(d().step)
+                          << " wants: " << (t_.action ? describe(*t_.action) : "nothing");
+    static const A empty{};
+    return a ? *a : empty;
+  }
+
+  // Drives from the start to the health gate with two launched greens.
+  void to_health_gate() {
+    feed(input::RevisionFetched{"/state/bundles/d-green", "local:/srv/hello"});
+    feed(input::GreenLaunched{
+        {instance("i-g1", "d-green", 9101), instance("i-g2", "d-green", 9102)}});
+    feed(input::HooksRan{{passed("i-g1", "ValidateService"), passed("i-g2", "ValidateService")}});
+  }
+
+  void pass_health_gate() {
+    for (int round = 0; round < 2; ++round) {
+      feed(input::HealthChecked{{{"i-g1", true, ""}, {"i-g2", true, ""}}}, 1s);
+    }
+  }
+
+  // From the start until traffic is on green and AfterAllowTraffic passed.
+  void to_green_serving() {
+    to_health_gate();
+    pass_health_gate();
+    feed(input::HooksRan{{passed("i-g1", "BeforeAllowTraffic")}});
+    feed(input::ActionDone{});
+    feed(input::HooksRan{{passed("i-g1", "AfterAllowTraffic")}});
+  }
+
+  std::vector<Phase> phases() const {
+    std::vector<Phase> out;
+    for (const auto& p : d().phases) out.push_back(p.phase);
+    return out;
+  }
+
+  bool logged(const std::string& text) const {
+    auto all = log_;
+    all.insert(all.end(), t_.events.begin(), t_.events.end());
+    return std::ranges::any_of(
+        all, [&](const auto& e) { return e.message.find(text) != std::string::npos; });
+  }
+
+  const Deployment& d() const { return t_.deployment; }
+  TimePoint now() const { return now_; }
+
+ private:
+  TimePoint now_ = from_epoch_ms(1'700'000'000'000);
+  Transition t_;
+  std::vector<DeploymentEvent> log_;
+};
+
+TEST(Flow, FirstDeploymentOfAGroupRunsEveryPhaseAndSucceeds) {
+  Walk walk(spec_with());
+  walk.expect_action<action::FetchRevision>();
+  walk.feed(input::RevisionFetched{"/state/bundles/d-green", "local:/srv/hello"});
+  auto launch = walk.expect_action<action::LaunchGreen>();
+  EXPECT_EQ(launch.count, 2);
+  EXPECT_EQ(launch.tags.at("GreenIdentifier"), "uuid-1");
+
+  walk.feed(
+      input::GreenLaunched{{instance("i-g1", "d-green", 9101), instance("i-g2", "d-green", 9102)}});
+  auto install = walk.expect_action<action::RunHooks>();
+  EXPECT_EQ(install.colour, Colour::green);
+  EXPECT_EQ(install.lifecycle_events.back(), "ValidateService");
+  EXPECT_EQ(install.deadline, walk.d().deadline);
+
+  walk.feed(
+      input::HooksRan{{passed("i-g1", "ValidateService"), passed("i-g2", "ValidateService")}});
+  walk.pass_health_gate();
+  EXPECT_EQ(walk.expect_action<action::RunHooks>().lifecycle_events,
+            std::vector<std::string>{"BeforeAllowTraffic"});
+  walk.feed(input::HooksRan{});
+  EXPECT_EQ(walk.expect_action<action::Route>().fleet_id, "d-green");
+  walk.feed(input::ActionDone{});
+  EXPECT_EQ(walk.expect_action<action::RunHooks>().lifecycle_events,
+            std::vector<std::string>{"AfterAllowTraffic"});
+  walk.feed(input::HooksRan{});
+
+  EXPECT_EQ(walk.d().status, DeploymentStatus::succeeded);
+  EXPECT_FALSE(next_action(walk.d()));
+  EXPECT_EQ(walk.phases(),
+            (std::vector<Phase>{Phase::validate, Phase::fetch_revision, Phase::launch_green,
+                                Phase::install, Phase::health_gate, Phase::allow_traffic}));
+  for (const auto& phase : walk.d().phases) {
+    EXPECT_EQ(phase.outcome, PhaseOutcome::passed) << to_string(phase.phase);
+    ASSERT_TRUE(phase.ended);
+    EXPECT_LE(phase.started, *phase.ended);
+  }
+  EXPECT_EQ(walk.d().green[0].state, InstanceState::healthy);
+  EXPECT_EQ(walk.d().hooks.size(), 2u);
+}
+
+TEST(Flow, WithABlueFleetDrainsKeepsThenTerminatesBlue) {
+  Walk walk(spec_with(), blue_fleet());
+  walk.to_green_serving();
+
+  auto before_block = walk.expect_action<action::RunHooks>();
+  EXPECT_EQ(before_block.colour, Colour::blue);
+  EXPECT_EQ(before_block.lifecycle_events, std::vector<std::string>{"BeforeBlockTraffic"});
+  walk.feed(input::HooksRan{});
+  auto drain = walk.expect_action<action::Drain>();
+  EXPECT_EQ(drain.fleet_id, "d-blue");
+  EXPECT_EQ(drain.until, walk.now() + 5s);
+  walk.feed(input::Drained{0});
+  walk.feed(input::HooksRan{});
+  auto keep = walk.expect_action<action::Wait>();
+  EXPECT_EQ(keep.until, walk.now() + 60s);
+  EXPECT_EQ(walk.d().phase, Phase::keep_blue);
+  EXPECT_TRUE(can_roll_back(walk.d()));
+
+  walk.feed(input::WaitEnded{}, 60s);
+  EXPECT_EQ(walk.expect_action<action::Terminate>().colour, Colour::blue);
+  EXPECT_FALSE(can_roll_back(walk.d()));
+  walk.feed(input::ActionDone{});
+
+  EXPECT_EQ(walk.d().status, DeploymentStatus::succeeded);
+  EXPECT_EQ(walk.d().blue->instances[0].state, InstanceState::terminated);
+  EXPECT_EQ(walk.phases().back(), Phase::terminate_blue);
+  auto refused = can_roll_back(walk.d());
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("deploy the earlier revision"), std::string::npos);
+}
+
+TEST(Flow, FailingValidateServiceTerminatesGreenAndNeverTouchesTraffic) {
+  Walk walk(spec_with(), blue_fleet());
+  walk.feed(input::RevisionFetched{"/b", "local:/srv/hello"});
+  walk.feed(input::GreenLaunched{{instance("i-g1", "d-green", 9101)}});
+  HookResult bad{"i-g1", "ValidateService", "scripts/validate.sh", 3, false, "not ready", 40};
+  walk.feed(input::Failed{Error{ErrorKind::failed, "ValidateService failed on i-g1"}, {bad}});
+
+  EXPECT_EQ(walk.d().phase, Phase::clean_up);
+  EXPECT_EQ(walk.expect_action<action::Terminate>().colour, Colour::green);
+  walk.feed(input::ActionDone{});
+
+  EXPECT_EQ(walk.d().status, DeploymentStatus::failed);
+  ASSERT_TRUE(walk.d().error);
+  EXPECT_NE(walk.d().error->message.find("ValidateService"), std::string::npos);
+  EXPECT_EQ(walk.d().green[0].state, InstanceState::terminated);
+  EXPECT_FALSE(walk.d().traffic_moved);
+  EXPECT_TRUE(walk.logged("not ready"));
+  auto install = std::ranges::find(walk.d().phases, Phase::install, &PhaseRecord::phase);
+  EXPECT_EQ(install->outcome, PhaseOutcome::failed);
+}
+
+TEST(Flow, AnythingPastTheDeadlineFailsWithATimeoutNamingThePhase) {
+  Walk walk(spec_with());
+  walk.feed(input::RevisionFetched{"/b", "local:/srv/hello"});
+  walk.feed(input::GreenLaunched{{instance("i-g1", "d-green", 9101)}});
+  walk.feed(input::HooksRan{{passed("i-g1", "ValidateService")}}, 31s);
+
+  ASSERT_TRUE(walk.d().error);
+  EXPECT_EQ(walk.d().error->kind, ErrorKind::timeout);
+  EXPECT_NE(walk.d().error->message.find("TIMEOUT of 30 s passed during install"),
+            std::string::npos)
+      << walk.d().error->message;
+  walk.expect_action<action::Terminate>();
+  walk.feed(input::ActionDone{});
+  EXPECT_EQ(walk.d().status, DeploymentStatus::failed);
+}
+
+TEST(Flow, HealthGateNeedsConsecutiveSuccessesAndGivesUpBeforeTheDeadline) {
+  Walk walk(spec_with());
+  walk.to_health_gate();
+  auto first = walk.expect_action<action::CheckHealth>();
+  EXPECT_EQ(first.not_before, walk.d().next_check);
+
+  walk.feed(input::HealthChecked{{{"i-g1", true, ""}, {"i-g2", true, ""}}}, 1s);
+  walk.feed(input::HealthChecked{{{"i-g1", true, ""}, {"i-g2", false, "HTTP 503"}}}, 1s);
+  EXPECT_EQ(walk.expect_action<action::CheckHealth>().not_before, walk.now() + 1s);
+  walk.feed(input::HealthChecked{{{"i-g1", true, ""}, {"i-g2", true, ""}}}, 1s);
+  EXPECT_EQ(walk.d().phase, Phase::health_gate) << "one success after a failure is not enough";
+
+  for (int i = 0; i < 30 && walk.d().phase == Phase::health_gate; ++i) {
+    walk.feed(input::HealthChecked{{{"i-g1", true, ""}, {"i-g2", false, "connection refused"}}},
+              1s);
+  }
+  ASSERT_TRUE(walk.d().error);
+  EXPECT_EQ(walk.d().error->kind, ErrorKind::timeout);
+  EXPECT_NE(walk.d().error->message.find("i-g2: connection refused"), std::string::npos)
+      << walk.d().error->message;
+  EXPECT_LT(walk.now(), walk.d().deadline) << "gives up when the next check would be too late";
+  EXPECT_EQ(walk.d().green[1].state, InstanceState::unhealthy);
+}
+
+TEST(Flow, ManualPromotionShowsPreviewAndWaitsForPromote) {
+  Walk walk(spec_with(R"(,"PROMOTION":"manual","PREVIEW_LISTEN":"127.0.0.1:8081")"));
+  walk.to_health_gate();
+  EXPECT_FALSE(can_promote(walk.d())) << "not before the health gate passed";
+  walk.pass_health_gate();
+  EXPECT_EQ(walk.expect_action<action::Preview>().fleet_id, std::optional<std::string>("d-green"));
+  walk.feed(input::ActionDone{});
+  EXPECT_EQ(walk.expect_action<action::Wait>().until, walk.d().deadline);
+  EXPECT_TRUE(can_promote(walk.d()));
+
+  walk.feed(input::PromoteRequested{"alice"});
+  EXPECT_EQ(walk.d().phase, Phase::allow_traffic);
+  EXPECT_EQ(walk.d().promoted_by, "alice");
+  walk.expect_action<action::RunHooks>();
+}
+
+TEST(Flow, UnansweredManualPromotionTimesOutAndHidesThePreview) {
+  Walk walk(spec_with(R"(,"PROMOTION":"manual","PREVIEW_LISTEN":"127.0.0.1:8081")"));
+  walk.to_health_gate();
+  walk.pass_health_gate();
+  walk.feed(input::ActionDone{});
+  walk.feed(input::WaitEnded{}, 30s);
+
+  ASSERT_TRUE(walk.d().error);
+  EXPECT_NE(walk.d().error->message.find("promote"), std::string::npos);
+  EXPECT_EQ(walk.expect_action<action::Preview>().fleet_id, std::nullopt);
+  walk.feed(input::ActionDone{});
+  walk.expect_action<action::Terminate>();
+  walk.feed(input::ActionDone{});
+  EXPECT_EQ(walk.d().status, DeploymentStatus::failed);
+}
+
+TEST(Flow, RollbackWhileBlueIsKeptRoutesBackDrainsAndTerminatesGreen) {
+  Walk walk(spec_with(), blue_fleet());
+  walk.to_green_serving();
+  walk.feed(input::HooksRan{});
+  walk.feed(input::Drained{0});
+  walk.feed(input::HooksRan{});
+  walk.expect_action<action::Wait>();
+
+  walk.feed(input::RollbackRequested{"bob"}, 5s);
+  EXPECT_EQ(walk.d().phase, Phase::roll_back);
+  EXPECT_EQ(walk.expect_action<action::Route>().fleet_id, "d-blue");
+  walk.feed(input::ActionDone{});
+  EXPECT_EQ(walk.expect_action<action::Drain>().fleet_id, "d-green");
+  walk.feed(input::Drained{1});
+  EXPECT_EQ(walk.expect_action<action::Terminate>().colour, Colour::green);
+  walk.feed(input::ActionDone{});
+
+  EXPECT_EQ(walk.d().status, DeploymentStatus::rolled_back);
+  EXPECT_NE(walk.d().error->message.find("bob"), std::string::npos);
+  auto keep = std::ranges::find(walk.d().phases, Phase::keep_blue, &PhaseRecord::phase);
+  EXPECT_EQ(keep->outcome, PhaseOutcome::stopped);
+  EXPECT_TRUE(walk.logged("1 connection(s) still open"));
+}
+
+TEST(Flow, RollbackBeforeTheSwitchOnlyCleansUpGreen) {
+  Walk walk(spec_with(), blue_fleet());
+  walk.to_health_gate();
+  walk.feed(input::RollbackRequested{"bob"});
+  EXPECT_EQ(walk.d().phase, Phase::clean_up);
+  EXPECT_EQ(walk.expect_action<action::Terminate>().colour, Colour::green);
+  walk.feed(input::ActionDone{});
+  EXPECT_EQ(walk.d().status, DeploymentStatus::rolled_back);
+}
+
+TEST(Flow, FailingAfterAllowTrafficRollsBackToBlue) {
+  Walk walk(spec_with(), blue_fleet());
+  walk.to_health_gate();
+  walk.pass_health_gate();
+  walk.feed(input::HooksRan{});
+  walk.feed(input::ActionDone{});
+  walk.feed(input::Failed{Error{ErrorKind::failed, "AfterAllowTraffic failed on i-g1"}, {}});
+  EXPECT_EQ(walk.d().phase, Phase::roll_back);
+  EXPECT_EQ(walk.expect_action<action::Route>().fleet_id, "d-blue");
+  walk.feed(input::ActionDone{});
+  walk.feed(input::Drained{0});
+  walk.feed(input::ActionDone{});
+  EXPECT_EQ(walk.d().status, DeploymentStatus::failed);
+}
+
+TEST(Flow, TheFirstDeploymentCannotRollBackOnceItServes) {
+  Walk walk(spec_with());
+  walk.to_health_gate();
+  walk.pass_health_gate();
+  walk.feed(input::HooksRan{});
+  walk.feed(input::ActionDone{});
+  auto refused = can_roll_back(walk.d());
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("no blue fleet"), std::string::npos);
+  walk.feed(input::RollbackRequested{"bob"});
+  EXPECT_EQ(walk.d().status, DeploymentStatus::running);
+  walk.expect_action<action::RunHooks>();
+}
+
+TEST(Flow, BlueHookFailuresAreWarningsNotFailures) {
+  Walk walk(spec_with(), blue_fleet());
+  walk.to_green_serving();
+  walk.feed(input::Failed{Error{ErrorKind::failed, "BeforeBlockTraffic failed on i-b1"}, {}});
+  walk.expect_action<action::Drain>();
+  EXPECT_EQ(walk.d().warnings.size(), 1u);
+  EXPECT_EQ(walk.d().status, DeploymentStatus::running);
+}
+
+TEST(Flow, ARestartBeforeTheSwitchCleansUpAndAfterItCarriesOn) {
+  Walk before(spec_with(), blue_fleet());
+  before.to_health_gate();
+  before.feed(input::Resume{});
+  EXPECT_EQ(before.d().phase, Phase::clean_up);
+  before.expect_action<action::Terminate>();
+  EXPECT_NE(before.d().error->message.find("restarted"), std::string::npos);
+
+  Walk after(spec_with(), blue_fleet());
+  after.to_green_serving();
+  after.feed(input::HooksRan{});
+  after.feed(input::Drained{0});
+  after.feed(input::HooksRan{});
+  auto until = after.expect_action<action::Wait>().until;
+  after.feed(input::Resume{});
+  EXPECT_EQ(after.expect_action<action::Wait>().until, until);
+  EXPECT_EQ(after.d().status, DeploymentStatus::running);
+}
+
+TEST(Flow, AResultForAnotherStepIsIgnoredAndTheActionRepeats) {
+  Walk walk(spec_with());
+  walk.feed(input::ActionDone{});
+  walk.expect_action<action::FetchRevision>();
+  EXPECT_TRUE(walk.logged("ignored"));
+  walk.feed(input::PromoteRequested{"alice"});
+  walk.expect_action<action::FetchRevision>();
+  EXPECT_EQ(walk.d().promoted_by, "");
+}
+
+TEST(Flow, TheRecordSurvivesAJsonRoundTripMidFlight) {
+  Walk walk(spec_with(R"(,"API_TOKEN":"secret-token-value","PROVIDER":"local")"), blue_fleet());
+  walk.to_green_serving();
+  walk.feed(input::HooksRan{});
+  auto json = to_json(walk.d());
+  EXPECT_EQ(json.dump().find("secret-token-value"), std::string::npos);
+
+  auto back = deployment_from_json(json);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(to_json(*back), json);
+  EXPECT_EQ(back->step, Step::drain_blue);
+  EXPECT_EQ(back->wait_until, walk.d().wait_until);
+}
+
+TEST(Flow, MalformedRecordsAreRejectedNamingTheField) {
+  auto json = to_json(Walk(spec_with()).d());
+  json["step"] = "flying";
+  auto back = deployment_from_json(json);
+  ASSERT_FALSE(back);
+  EXPECT_NE(back.error().message.find("step"), std::string::npos);
+}
+
+TEST(Clock, Iso8601RoundTripsWithMilliseconds) {
+  auto t = from_epoch_ms(1'700'000'123'456);
+  EXPECT_EQ(to_iso8601(t), "2023-11-14T22:15:23.456Z");
+  EXPECT_EQ(from_iso8601("2023-11-14T22:15:23.456Z"), t);
+  EXPECT_EQ(from_iso8601("2023-11-14T22:15:23.4Z"), from_epoch_ms(1'700'000'123'400));
+  EXPECT_EQ(from_iso8601("2023-11-14 22:15:23Z"), std::nullopt);
+  EXPECT_EQ(from_iso8601("2023-02-30T00:00:00Z"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace bluegreen
