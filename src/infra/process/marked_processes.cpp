@@ -1,0 +1,148 @@
+#include "infra/process/marked_processes.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <sstream>
+#include <thread>
+
+namespace bluegreen {
+namespace {
+
+struct ProcessInfo {
+  pid_t pid = 0;
+  char state = '?';
+  pid_t process_group = 0;
+  pid_t session = 0;
+  std::string command;
+  bool marked = false;
+};
+
+std::string read_proc_file(pid_t pid, const char* name) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/" + name, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// /proc/<pid>/stat: "pid (comm) state ppid pgrp session ..."; comm may hold spaces and
+// parentheses, so parse from the last ')'.
+bool read_stat(pid_t pid, ProcessInfo& info) {
+  std::string stat = read_proc_file(pid, "stat");
+  auto open = stat.find('(');
+  auto close = stat.rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close < open) return false;
+  info.command = stat.substr(open + 1, close - open - 1);
+  std::istringstream fields(stat.substr(close + 1));
+  pid_t parent = 0;
+  fields >> info.state >> parent >> info.process_group >> info.session;
+  return static_cast<bool>(fields);
+}
+
+bool carries_marker(pid_t pid, const std::vector<std::string>& markers) {
+  std::string environ = read_proc_file(pid, "environ");
+  std::size_t start = 0;
+  while (start < environ.size()) {
+    std::size_t end = environ.find('\0', start);
+    if (end == std::string::npos) end = environ.size();
+    std::string_view entry(environ.data() + start, end - start);
+    if (std::find(markers.begin(), markers.end(), entry) != markers.end()) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+std::vector<ProcessInfo> scan(const std::vector<std::string>& markers) {
+  std::vector<ProcessInfo> processes;
+  pid_t self = getpid();
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/proc", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    char* end = nullptr;
+    long pid = std::strtol(name.c_str(), &end, 10);
+    if (end == name.c_str() || *end != '\0' || pid <= 1 || pid == self) continue;
+    ProcessInfo info;
+    info.pid = static_cast<pid_t>(pid);
+    if (!read_stat(info.pid, info) || info.state == 'Z' || info.state == 'X') continue;
+    info.marked = carries_marker(info.pid, markers);
+    processes.push_back(std::move(info));
+  }
+  return processes;
+}
+
+std::string describe(const std::vector<ProcessInfo>& processes) {
+  std::string text;
+  for (const auto& p : processes) {
+    if (!text.empty()) text += ", ";
+    text += std::to_string(p.pid) + " (" + p.command + ")";
+  }
+  return text;
+}
+
+std::vector<ProcessInfo> find_owned(const std::vector<std::string>& markers) {
+  std::vector<ProcessInfo> all = scan(markers);
+  std::set<pid_t> sessions, groups;
+  for (const auto& p : all) {
+    if (!p.marked) continue;
+    sessions.insert(p.session);
+    groups.insert(p.process_group);
+  }
+  // Our own session and group are never an instance's, even if a marked process joined them.
+  sessions.erase(getsid(0));
+  groups.erase(getpgid(0));
+  std::vector<ProcessInfo> owned;
+  for (auto& p : all) {
+    if (p.marked || sessions.count(p.session) || groups.count(p.process_group)) {
+      owned.push_back(std::move(p));
+    }
+  }
+  return owned;
+}
+
+}  // namespace
+
+std::string process_marker(std::string_view variable, std::string_view owner) {
+  return std::string(variable) + "=" + std::string(owner);
+}
+
+std::vector<pid_t> find_marked_processes(const std::vector<std::string>& markers) {
+  std::vector<pid_t> pids;
+  for (const auto& p : find_owned(markers)) pids.push_back(p.pid);
+  return pids;
+}
+
+Result<int> kill_marked_processes(const std::vector<std::string>& markers, Duration grace,
+                                  TimePoint deadline) {
+  std::set<pid_t> signalled;
+  auto grace_ends = std::chrono::system_clock::now() + grace;
+  // Processes may fork while we scan, so scan again until a scan finds nothing. Killed
+  // processes cannot fork, so the SIGKILL rounds converge.
+  while (true) {
+    auto owned = find_owned(markers);
+    if (owned.empty()) return static_cast<int>(signalled.size());
+    auto now = std::chrono::system_clock::now();
+    if (now >= deadline) {
+      return fail(ErrorKind::timeout,
+                  "processes still running after the kill deadline: " + describe(owned));
+    }
+    bool gentle = now < grace_ends;
+    for (const auto& p : owned) {
+      bool first_time = signalled.insert(p.pid).second;
+      if (!gentle) {
+        kill(p.pid, SIGKILL);
+      } else if (first_time) {
+        kill(p.pid, SIGTERM);
+        kill(p.pid, SIGCONT);
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(gentle ? 20 : 5));
+  }
+}
+
+}  // namespace bluegreen

@@ -1,0 +1,115 @@
+#include "infra/process/marked_processes.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <random>
+#include <sstream>
+
+#include "infra/process/process.h"
+#include "infra/process/process_test_support.h"
+
+namespace bluegreen {
+namespace {
+
+using testing_support::process_is_alive;
+using testing_support::read_text;
+using testing_support::TempDir;
+using testing_support::wait_for_file;
+
+TimePoint in(Duration d) {
+  return std::chrono::system_clock::now() + d;
+}
+
+std::string unique_marker() {
+  std::random_device random;
+  return process_marker("BLUEGREEN_TEST_OWNER", "owner-" + std::to_string(random()));
+}
+
+std::vector<pid_t> read_pids(const std::filesystem::path& file) {
+  std::istringstream text(read_text(file));
+  std::vector<pid_t> pids;
+  for (pid_t pid; text >> pid;) pids.push_back(pid);
+  return pids;
+}
+
+// Runs `script` marked with `marker` and waits for it to finish; whatever it left running in
+// the background writes its pid to pids.txt first.
+std::vector<pid_t> run_detaching_script(const TempDir& dir, const std::string& marker,
+                                        const std::string& script, std::size_t expected_pids) {
+  SpawnOptions options{.argv = {"/bin/sh", "-c", script},
+                       .environment = {"PATH=/usr/bin:/bin", marker},
+                       .working_directory = dir.path(),
+                       .output_path = dir.path() / "output.log"};
+  auto child = Process::spawn(options);
+  EXPECT_TRUE(child) << child.error().message;
+  if (!child) return {};
+  EXPECT_TRUE(child->wait(in(std::chrono::seconds(30)), Duration(100)).succeeded());
+  testing_support::wait_for(
+      [&] { return read_pids(dir.path() / "pids.txt").size() >= expected_pids; });
+  auto pids = read_pids(dir.path() / "pids.txt");
+  EXPECT_EQ(pids.size(), expected_pids) << read_text(dir.path() / "output.log");
+  return pids;
+}
+
+TEST(MarkedProcesses, EndsDetachedAndDoubleForkedProcesses) {
+  TempDir dir;
+  std::string marker = unique_marker();
+  auto pids = run_detaching_script(dir, marker,
+                                   "setsid sh -c 'echo $$ >> pids.txt; exec sleep 1000' & "
+                                   "(sh -c 'echo $$ >> pids.txt; exec sleep 1000' &) ; "
+                                   "sleep 0; exit 0",
+                                   2);
+  for (pid_t pid : pids) EXPECT_TRUE(process_is_alive(pid));
+  auto found = find_marked_processes({marker});
+  for (pid_t pid : pids) EXPECT_NE(std::find(found.begin(), found.end(), pid), found.end());
+
+  auto killed = kill_marked_processes({marker}, Duration(500), in(std::chrono::seconds(10)));
+  ASSERT_TRUE(killed) << killed.error().message;
+  EXPECT_GE(*killed, 2);
+  for (pid_t pid : pids) EXPECT_FALSE(process_is_alive(pid));
+  EXPECT_TRUE(find_marked_processes({marker}).empty());
+}
+
+TEST(MarkedProcesses, FindsAnUnmarkedProcessInAMarkedSession) {
+  TempDir dir;
+  std::string marker = unique_marker();
+  SpawnOptions options{.argv = {"/bin/sh", "-c",
+                                "env -i /bin/sh -c 'echo $$ > pids.txt; exec sleep 1000' & "
+                                "exec sleep 1000"},
+                       .environment = {"PATH=/usr/bin:/bin", marker},
+                       .working_directory = dir.path(),
+                       .output_path = dir.path() / "output.log"};
+  auto child = Process::spawn(options);
+  ASSERT_TRUE(child) << child.error().message;
+  ASSERT_TRUE(wait_for_file(dir.path() / "pids.txt"));
+  pid_t unmarked = read_pids(dir.path() / "pids.txt").at(0);
+  auto found = find_marked_processes({marker});
+  EXPECT_NE(std::find(found.begin(), found.end(), unmarked), found.end());
+  ASSERT_TRUE(kill_marked_processes({marker}, Duration(500), in(std::chrono::seconds(10))));
+  EXPECT_FALSE(process_is_alive(unmarked));
+}
+
+TEST(MarkedProcesses, LeavesOtherOwnersAlone) {
+  TempDir mine, theirs;
+  std::string my_marker = unique_marker(), their_marker = unique_marker();
+  run_detaching_script(mine, my_marker, "setsid sh -c 'echo $$ > pids.txt; exec sleep 1000' &", 1);
+  auto their_pids = run_detaching_script(theirs, their_marker,
+                                         "setsid sh -c 'echo $$ > pids.txt; exec sleep 1000' &", 1);
+  ASSERT_TRUE(kill_marked_processes({my_marker}, Duration(500), in(std::chrono::seconds(10))));
+  ASSERT_EQ(their_pids.size(), 1u);
+  EXPECT_TRUE(process_is_alive(their_pids[0]));
+  ASSERT_TRUE(kill_marked_processes({their_marker}, Duration(500), in(std::chrono::seconds(10))));
+  EXPECT_FALSE(process_is_alive(their_pids[0]));
+}
+
+TEST(MarkedProcesses, NothingToKillIsSuccess) {
+  auto killed = kill_marked_processes({unique_marker()}, Duration(0), in(std::chrono::seconds(1)));
+  ASSERT_TRUE(killed);
+  EXPECT_EQ(*killed, 0);
+}
+
+}  // namespace
+}  // namespace bluegreen

@@ -1,0 +1,348 @@
+#include "infra/process/process.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <thread>
+#include <utility>
+
+namespace bluegreen {
+namespace {
+
+namespace fs = std::filesystem;
+
+// What the child was doing when it failed before exec, reported through the error pipe.
+enum class ChildStep : int { working_directory, output, groups, user, exec };
+
+std::string_view describe(ChildStep step) {
+  switch (step) {
+    case ChildStep::working_directory:
+      return "cannot enter its working directory";
+    case ChildStep::output:
+      return "cannot redirect its output";
+    case ChildStep::groups:
+      return "cannot set its groups";
+    case ChildStep::user:
+      return "cannot switch to its user";
+    case ChildStep::exec:
+      return "cannot execute";
+  }
+  return "cannot start";
+}
+
+struct ChildFailure {
+  ChildStep step;
+  int error;
+};
+
+UserAccount account_from(const passwd& entry) {
+  return UserAccount{entry.pw_name, entry.pw_uid, entry.pw_gid, entry.pw_dir,
+                     entry.pw_shell ? entry.pw_shell : ""};
+}
+
+std::string find_variable(const std::vector<std::string>& environment, std::string_view name) {
+  for (const auto& entry : environment) {
+    if (entry.size() > name.size() && entry.compare(0, name.size(), name) == 0 &&
+        entry[name.size()] == '=') {
+      return entry.substr(name.size() + 1);
+    }
+  }
+  return {};
+}
+
+Result<std::string> resolve_program(const std::string& program,
+                                    const std::vector<std::string>& environment) {
+  if (program.find('/') != std::string::npos) return program;
+  std::string path = find_variable(environment, "PATH");
+  if (path.empty() && getenv("PATH") != nullptr) path = getenv("PATH");
+  if (path.empty()) path = "/usr/local/bin:/usr/bin:/bin";
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    std::size_t end = std::min(path.find(':', start), path.size());
+    fs::path candidate = fs::path(path.substr(start, end - start)) / program;
+    if (access(candidate.c_str(), X_OK) == 0) return candidate.string();
+    start = end + 1;
+  }
+  return fail(ErrorKind::invalid_input, "program not found on PATH: " + program);
+}
+
+std::vector<char*> c_strings(std::vector<std::string>& strings) {
+  std::vector<char*> pointers;
+  for (auto& s : strings) pointers.push_back(s.data());
+  pointers.push_back(nullptr);
+  return pointers;
+}
+
+struct Credentials {
+  uid_t uid;
+  gid_t gid;
+  std::vector<gid_t> groups;
+};
+
+Result<std::optional<Credentials>> credentials_for(const std::optional<std::string>& run_as) {
+  if (!run_as || run_as->empty()) return std::nullopt;
+  auto user = lookup_user(*run_as);
+  if (!user) return std::unexpected(user.error());
+  if (user->uid == geteuid()) return std::nullopt;
+  if (geteuid() != 0) {
+    return fail(ErrorKind::permission_denied,
+                "running as user " + *run_as +
+                    " needs this server to run as root (it runs as uid " +
+                    std::to_string(geteuid()) + ")");
+  }
+  int count = 64;
+  std::vector<gid_t> groups(count);
+  while (getgrouplist(user->name.c_str(), user->gid, groups.data(), &count) < 0) {
+    groups.resize(count);
+  }
+  groups.resize(count);
+  return Credentials{user->uid, user->gid, std::move(groups)};
+}
+
+[[noreturn]] void child_fail(int error_pipe, ChildStep step) {
+  ChildFailure failure{step, errno};
+  [[maybe_unused]] auto written = write(error_pipe, &failure, sizeof failure);
+  _exit(127);
+}
+
+// Runs in the forked child: only async-signal-safe calls until execve.
+[[noreturn]] void become_child(const char* program, char* const* argv, char* const* envp,
+                               const char* working_directory, int input_fd, int output_fd,
+                               const std::optional<Credentials>& credentials, int error_pipe) {
+  setsid();
+  sigset_t all;
+  sigemptyset(&all);
+  sigprocmask(SIG_SETMASK, &all, nullptr);
+  for (int signal_number = 1; signal_number < NSIG; ++signal_number) {
+    if (signal_number != SIGKILL && signal_number != SIGSTOP) signal(signal_number, SIG_DFL);
+  }
+  if (working_directory[0] != '\0' && chdir(working_directory) != 0) {
+    child_fail(error_pipe, ChildStep::working_directory);
+  }
+  if (dup2(input_fd, STDIN_FILENO) < 0 || dup2(output_fd, STDOUT_FILENO) < 0 ||
+      dup2(output_fd, STDERR_FILENO) < 0) {
+    child_fail(error_pipe, ChildStep::output);
+  }
+  if (credentials) {
+    if (setgroups(credentials->groups.size(), credentials->groups.data()) != 0) {
+      child_fail(error_pipe, ChildStep::groups);
+    }
+    if (setgid(credentials->gid) != 0) child_fail(error_pipe, ChildStep::user);
+    if (setuid(credentials->uid) != 0) child_fail(error_pipe, ChildStep::user);
+  }
+  // Descriptors other threads opened without O_CLOEXEC (sockets, files) must not leak into
+  // hook scripts; the error pipe is close-on-exec already.
+  close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+  execve(program, argv, envp);
+  child_fail(error_pipe, ChildStep::exec);
+}
+
+class Descriptor {
+ public:
+  explicit Descriptor(int fd = -1) : fd_(fd) {}
+  Descriptor(const Descriptor&) = delete;
+  Descriptor& operator=(const Descriptor&) = delete;
+  ~Descriptor() { reset(); }
+  int get() const { return fd_; }
+  void reset() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+UserAccount current_user() {
+  uid_t uid = geteuid();
+  std::vector<char> buffer(16384);
+  passwd entry{};
+  passwd* found = nullptr;
+  if (getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found) == 0 && found != nullptr) {
+    return account_from(entry);
+  }
+  return UserAccount{std::to_string(uid), uid, getegid(), "/", "/bin/sh"};
+}
+
+Result<UserAccount> lookup_user(const std::string& name) {
+  std::vector<char> buffer(16384);
+  passwd entry{};
+  passwd* found = nullptr;
+  if (getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found) != 0 ||
+      found == nullptr) {
+    return fail(ErrorKind::not_found, "no such user: " + name);
+  }
+  return account_from(entry);
+}
+
+Result<Process> Process::spawn(const SpawnOptions& options) {
+  if (options.argv.empty()) return fail(ErrorKind::invalid_input, "no program to run");
+  auto program = resolve_program(options.argv.front(), options.environment);
+  if (!program) return std::unexpected(program.error());
+  auto credentials = credentials_for(options.run_as);
+  if (!credentials) return std::unexpected(credentials.error());
+
+  Descriptor input(open("/dev/null", O_RDONLY | O_CLOEXEC));
+  const char* output_name = options.output_path.empty() ? "/dev/null" : options.output_path.c_str();
+  Descriptor output(open(output_name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+  if (input.get() < 0 || output.get() < 0) {
+    return fail(ErrorKind::failed, std::string("cannot open output file ") + output_name + ": " +
+                                       std::strerror(errno));
+  }
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    return fail(ErrorKind::internal, std::string("pipe: ") + std::strerror(errno));
+  }
+  Descriptor error_read(pipe_fds[0]), error_write(pipe_fds[1]);
+
+  std::vector<std::string> argv_copy = options.argv, env_copy = options.environment;
+  std::vector<char*> argv = c_strings(argv_copy), envp = c_strings(env_copy);
+  std::string working_directory = options.working_directory.string();
+
+  pid_t pid = fork();
+  if (pid < 0) return fail(ErrorKind::internal, std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    become_child(program->c_str(), argv.data(), envp.data(), working_directory.c_str(), input.get(),
+                 output.get(), *credentials, error_write.get());
+  }
+  error_write.reset();
+  ChildFailure failure{};
+  ssize_t got;
+  do {
+    got = read(error_read.get(), &failure, sizeof failure);
+  } while (got < 0 && errno == EINTR);
+  if (got == static_cast<ssize_t>(sizeof failure)) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return fail(ErrorKind::failed, options.argv.front() + ": " +
+                                       std::string(describe(failure.step)) + ": " +
+                                       std::strerror(failure.error));
+  }
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd >= 0) fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+  return Process(pid, pidfd);
+}
+
+Process::Process(Process&& other) noexcept
+    : pid_(std::exchange(other.pid_, -1)),
+      pidfd_(std::exchange(other.pidfd_, -1)),
+      reaped_(std::exchange(other.reaped_, true)) {}
+
+Process& Process::operator=(Process&& other) noexcept {
+  if (this != &other) {
+    release();
+    pid_ = std::exchange(other.pid_, -1);
+    pidfd_ = std::exchange(other.pidfd_, -1);
+    reaped_ = std::exchange(other.reaped_, true);
+  }
+  return *this;
+}
+
+Process::~Process() {
+  release();
+}
+
+void Process::release() {
+  if (pid_ > 0 && !reaped_) kill_group(Duration(0));
+  if (pidfd_ >= 0) close(pidfd_);
+  pidfd_ = -1;
+  pid_ = -1;
+}
+
+std::optional<int> Process::reap_within(Duration timeout) {
+  if (reaped_) return std::nullopt;
+  auto until = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    int status = 0;
+    pid_t done = waitpid(pid_, &status, WNOHANG);
+    if (done == pid_) {
+      reaped_ = true;
+      return status;
+    }
+    if (done < 0 && errno != EINTR) {  // not our child any more: nothing to wait for
+      reaped_ = true;
+      return std::nullopt;
+    }
+    auto left = std::chrono::duration_cast<Duration>(until - std::chrono::steady_clock::now());
+    if (left <= Duration(0)) return std::nullopt;
+    if (pidfd_ >= 0) {
+      pollfd ready{pidfd_, POLLIN, 0};
+      poll(&ready, 1, static_cast<int>(left.count()));
+    } else {
+      std::this_thread::sleep_for(std::min(left, Duration(20)));
+    }
+  }
+}
+
+void Process::kill_group(Duration grace) {
+  kill(-pid_, SIGTERM);
+  kill(-pid_, SIGCONT);  // a stopped process only acts on SIGTERM once it runs again
+  auto until = std::chrono::steady_clock::now() + grace;
+  // Wait for the leader first, then for the rest of the group, both within the grace period.
+  while (std::chrono::steady_clock::now() < until) {
+    auto left = std::chrono::duration_cast<Duration>(until - std::chrono::steady_clock::now());
+    if (!reaped_) {
+      reap_within(std::min(left, Duration(20)));
+    } else if (kill(-pid_, 0) != 0) {
+      break;
+    } else {
+      std::this_thread::sleep_for(std::min(left, Duration(20)));
+    }
+  }
+  kill(-pid_, SIGKILL);
+  if (!reaped_) {
+    int status = 0;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    reaped_ = true;
+  }
+}
+
+ExitStatus Process::wait(TimePoint deadline, Duration kill_grace, const std::atomic<bool>* cancel) {
+  while (true) {
+    auto left = std::chrono::duration_cast<Duration>(deadline - std::chrono::system_clock::now());
+    if (cancel != nullptr && cancel->load()) {
+      kill_group(kill_grace);
+      return ExitStatus{ExitKind::cancelled, -1};
+    }
+    if (left <= Duration(0)) {
+      kill_group(kill_grace);
+      return ExitStatus{ExitKind::timed_out, -1};
+    }
+    if (auto status = reap_within(cancel != nullptr ? std::min(left, Duration(50)) : left)) {
+      if (WIFSIGNALED(*status)) return ExitStatus{ExitKind::signalled, WTERMSIG(*status)};
+      return ExitStatus{ExitKind::exited, WEXITSTATUS(*status)};
+    }
+    if (reaped_) return ExitStatus{ExitKind::lost, -1};
+  }
+}
+
+std::string read_file_tail(const fs::path& path, std::size_t max_bytes) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {};
+  in.seekg(0, std::ios::end);
+  auto size = static_cast<std::size_t>(std::max<std::streamoff>(in.tellg(), 0));
+  std::size_t start = size > max_bytes ? size - max_bytes : 0;
+  in.seekg(static_cast<std::streamoff>(start));
+  std::string tail(size - start, '\0');
+  in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
+  if (start > 0) {
+    auto newline = tail.find('\n');
+    if (newline != std::string::npos && newline + 1 < tail.size()) tail.erase(0, newline + 1);
+  }
+  return tail;
+}
+
+}  // namespace bluegreen

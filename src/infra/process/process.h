@@ -1,0 +1,102 @@
+// Process: spawning one child program and waiting for it with a deadline.
+//
+// The child runs in its own session (so its own process group, led by itself), with exactly
+// the environment it is given, in the directory it is given, optionally as another user
+// (setgid/setuid, which needs a server running as root), with standard input from /dev/null
+// and standard output and error appended to one file. The output goes to a file rather than
+// a pipe so that programs the child leaves running in the background (daemons started by a
+// hook) never keep the caller waiting for end-of-file.
+//
+// A Process owns its child: destroying one that still runs kills its process group and reaps
+// it. Not thread-safe; one thread owns a Process. Spawning is safe from any thread (only
+// async-signal-safe calls run between fork and exec).
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/error.h"
+
+namespace bluegreen {
+
+struct UserAccount {
+  std::string name;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::filesystem::path home;
+  std::string shell;
+};
+
+// The account a child runs as by default: the one running this process.
+UserAccount current_user();
+// Looks up a local account by name. Errors: not_found.
+Result<UserAccount> lookup_user(const std::string& name);
+
+struct SpawnOptions {
+  // argv[0] is a path, or a name looked up in the PATH of `environment` (or of this process
+  // when `environment` has none).
+  std::vector<std::string> argv;
+  std::vector<std::string> environment;     // "NAME=value" entries: the child's whole environment
+  std::filesystem::path working_directory;  // empty: this process's directory
+  std::optional<std::string> run_as;        // a user name; empty: the current user
+  std::filesystem::path output_path;        // stdout+stderr appended here; empty: /dev/null
+};
+
+enum class ExitKind {
+  exited,     // it ended by itself; `code` is its exit status
+  signalled,  // a signal we did not send ended it; `code` is the signal number
+  timed_out,  // it passed its deadline; its whole process group was killed
+  cancelled,  // the caller cancelled the wait; its whole process group was killed
+  lost,       // its status could not be collected (SIGCHLD ignored here); treat as a failure
+};
+
+struct ExitStatus {
+  ExitKind kind = ExitKind::exited;
+  int code = 0;
+  bool succeeded() const { return kind == ExitKind::exited && code == 0; }
+};
+
+class Process {
+ public:
+  // Starts the child. Errors: invalid_input (empty argv, program not found),
+  // permission_denied (run_as another user without root), not_found (no such user),
+  // failed (the child could not start: working directory, exec, output file), naming the step.
+  static Result<Process> spawn(const SpawnOptions& options);
+
+  Process(Process&& other) noexcept;
+  Process& operator=(Process&& other) noexcept;
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+  ~Process();
+
+  pid_t pid() const { return pid_; }  // also its process group and session id
+
+  // Waits until the child exits, `deadline` passes or `*cancel` becomes true (checked every
+  // 50 ms). On deadline or cancel the process group gets SIGTERM, then SIGKILL after
+  // `kill_grace`, and the child is reaped. Call once.
+  ExitStatus wait(TimePoint deadline, Duration kill_grace,
+                  const std::atomic<bool>* cancel = nullptr);
+
+ private:
+  Process(pid_t pid, int pidfd) : pid_(pid), pidfd_(pidfd) {}
+  // Blocks up to `timeout` for the child to exit; reaps it and returns its status if it did.
+  std::optional<int> reap_within(Duration timeout);
+  void kill_group(Duration grace);
+  void release();
+
+  pid_t pid_ = -1;
+  int pidfd_ = -1;  // -1 when the kernel has no pidfd_open; we poll waitpid instead
+  bool reaped_ = false;
+};
+
+// The last `max_bytes` of a file, starting at a line boundary when one is in reach; empty when
+// the file is missing. For showing what a failed program printed.
+std::string read_file_tail(const std::filesystem::path& path, std::size_t max_bytes = 4096);
+
+}  // namespace bluegreen

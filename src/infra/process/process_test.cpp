@@ -1,0 +1,169 @@
+#include "infra/process/process.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "infra/process/process_test_support.h"
+
+namespace bluegreen {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::seconds;
+using testing_support::process_is_alive;
+using testing_support::read_text;
+using testing_support::TempDir;
+using testing_support::wait_for_file;
+
+TimePoint in(Duration d) {
+  return std::chrono::system_clock::now() + d;
+}
+
+SpawnOptions shell(const std::string& script, const TempDir& dir) {
+  return SpawnOptions{.argv = {"/bin/sh", "-c", script},
+                      .environment = {"PATH=/usr/bin:/bin"},
+                      .working_directory = dir.path(),
+                      .output_path = dir.path() / "output.log"};
+}
+
+TEST(Process, CapturesBothStreamsAndTheExitStatus) {
+  TempDir dir;
+  auto child = Process::spawn(shell("echo to-out; echo to-err >&2; exit 3", dir));
+  ASSERT_TRUE(child) << child.error().message;
+  auto status = child->wait(in(seconds(30)), Duration(100));
+  EXPECT_EQ(status.kind, ExitKind::exited);
+  EXPECT_EQ(status.code, 3);
+  EXPECT_FALSE(status.succeeded());
+  EXPECT_EQ(read_text(dir.path() / "output.log"), "to-out\nto-err\n");
+}
+
+TEST(Process, GivesExactlyTheEnvironmentAndDirectoryAsked) {
+  TempDir dir;
+  setenv("BLUEGREEN_TEST_LEAK", "leaked", 1);
+  auto options = shell("echo \"$GREETING|${BLUEGREEN_TEST_LEAK:-unset}|$(pwd)\"", dir);
+  options.environment.push_back("GREETING=hi");
+  auto child = Process::spawn(options);
+  ASSERT_TRUE(child) << child.error().message;
+  EXPECT_TRUE(child->wait(in(seconds(30)), Duration(100)).succeeded());
+  EXPECT_EQ(read_text(dir.path() / "output.log"),
+            "hi|unset|" + fs::canonical(dir.path()).string() + "\n");
+  unsetenv("BLUEGREEN_TEST_LEAK");
+}
+
+TEST(Process, LeadsItsOwnSessionAndProcessGroup) {
+  TempDir dir;
+  auto child = Process::spawn(shell("echo started; exec sleep 1000", dir));
+  ASSERT_TRUE(child) << child.error().message;
+  EXPECT_EQ(getpgid(child->pid()), child->pid());
+  EXPECT_EQ(getsid(child->pid()), child->pid());
+  EXPECT_NE(getpgid(child->pid()), getpgid(0));
+}
+
+TEST(Process, KillsTheWholeGroupAtTheDeadline) {
+  TempDir dir;
+  auto child = Process::spawn(shell("sleep 1000 & echo $! > background.pid; sleep 1000", dir));
+  ASSERT_TRUE(child) << child.error().message;
+  ASSERT_TRUE(wait_for_file(dir.path() / "background.pid"));
+  pid_t background = std::atoi(read_text(dir.path() / "background.pid").c_str());
+  ASSERT_GT(background, 0);
+  auto status = child->wait(in(Duration(200)), Duration(100));
+  EXPECT_EQ(status.kind, ExitKind::timed_out);
+  EXPECT_FALSE(process_is_alive(child->pid()));
+  EXPECT_FALSE(process_is_alive(background));
+}
+
+TEST(Process, KillsWhatIgnoresSigtermAfterTheGrace) {
+  TempDir dir;
+  auto child =
+      Process::spawn(shell("trap '' TERM; echo ready > ready; while :; do sleep 0.05; done", dir));
+  ASSERT_TRUE(child) << child.error().message;
+  ASSERT_TRUE(wait_for_file(dir.path() / "ready"));
+  auto status = child->wait(in(Duration(50)), Duration(100));
+  EXPECT_EQ(status.kind, ExitKind::timed_out);
+  EXPECT_FALSE(process_is_alive(child->pid()));
+}
+
+TEST(Process, StopsWhenCancelled) {
+  TempDir dir;
+  auto child = Process::spawn(shell("exec sleep 1000", dir));
+  ASSERT_TRUE(child) << child.error().message;
+  std::atomic<bool> cancel{true};
+  EXPECT_EQ(child->wait(in(seconds(600)), Duration(100), &cancel).kind, ExitKind::cancelled);
+  EXPECT_FALSE(process_is_alive(child->pid()));
+}
+
+TEST(Process, DestroyingARunningProcessKillsIt) {
+  TempDir dir;
+  pid_t pid = 0;
+  {
+    auto child = Process::spawn(shell("exec sleep 1000", dir));
+    ASSERT_TRUE(child) << child.error().message;
+    pid = child->pid();
+  }
+  EXPECT_FALSE(process_is_alive(pid));
+}
+
+TEST(Process, ReportsAProgramThatCannotStart) {
+  TempDir dir;
+  auto missing = Process::spawn(SpawnOptions{.argv = {"no-such-program-xyz"}});
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message.find("no-such-program-xyz"), std::string::npos);
+
+  auto options = shell("true", dir);
+  options.working_directory = dir.path() / "absent";
+  auto no_directory = Process::spawn(options);
+  ASSERT_FALSE(no_directory);
+  EXPECT_NE(no_directory.error().message.find("working directory"), std::string::npos)
+      << no_directory.error().message;
+}
+
+TEST(Process, RunsAsAnotherUserWhenRoot) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  TempDir dir;
+  fs::permissions(dir.path(), fs::perms::all);
+  auto options = shell("id -u; id -g", dir);
+  options.run_as = "nobody";
+  auto child = Process::spawn(options);
+  ASSERT_TRUE(child) << child.error().message;
+  EXPECT_TRUE(child->wait(in(seconds(30)), Duration(100)).succeeded());
+  auto nobody = lookup_user("nobody");
+  ASSERT_TRUE(nobody);
+  EXPECT_EQ(read_text(dir.path() / "output.log"),
+            std::to_string(nobody->uid) + "\n" + std::to_string(nobody->gid) + "\n");
+}
+
+TEST(Process, RefusesAnotherUserWithoutRoot) {
+  if (geteuid() == 0) GTEST_SKIP() << "only meaningful without root";
+  TempDir dir;
+  auto options = shell("true", dir);
+  options.run_as = "root";
+  auto child = Process::spawn(options);
+  ASSERT_FALSE(child);
+  EXPECT_EQ(child.error().kind, ErrorKind::permission_denied);
+  EXPECT_NE(child.error().message.find("needs this server to run as root"), std::string::npos);
+}
+
+TEST(Process, ReportsAnUnknownUser) {
+  TempDir dir;
+  auto options = shell("true", dir);
+  options.run_as = "no-such-user-xyz";
+  auto child = Process::spawn(options);
+  ASSERT_FALSE(child);
+  EXPECT_EQ(child.error().kind, ErrorKind::not_found);
+}
+
+TEST(ReadFileTail, KeepsTheLastWholeLines) {
+  TempDir dir;
+  std::ofstream(dir.path() / "log") << "first line\nsecond line\nthird\n";
+  EXPECT_EQ(read_file_tail(dir.path() / "log", 14), "third\n");
+  EXPECT_EQ(read_file_tail(dir.path() / "log", 4096), "first line\nsecond line\nthird\n");
+  EXPECT_EQ(read_file_tail(dir.path() / "missing"), "");
+}
+
+}  // namespace
+}  // namespace bluegreen

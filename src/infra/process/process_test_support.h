@@ -1,0 +1,67 @@
+// Helpers for tests that run real processes: a temporary directory that removes itself, and
+// ways to look at processes from the outside. Header-only; included by test files only.
+#pragma once
+
+#include <stdlib.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <thread>
+
+namespace bluegreen::testing_support {
+
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix = "bg-test") {
+    std::string pattern = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
+    path_ = mkdtemp(pattern.data());
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// True while `pid` exists and is not a zombie.
+inline bool process_is_alive(pid_t pid) {
+  std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
+  auto close = stat.rfind(')');
+  if (close == std::string::npos || close + 2 >= stat.size()) return false;
+  char state = stat[close + 2];
+  return state != 'Z' && state != 'X';
+}
+
+// Waits (bounded, 10 s) until `condition` holds, for what child processes do on their own.
+template <typename Condition>
+bool wait_for(Condition condition) {
+  for (int i = 0; i < 1000; ++i) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return condition();
+}
+
+// Waits for a file a child writes once it has reached a point of interest.
+inline bool wait_for_file(const std::filesystem::path& path) {
+  return wait_for([&] {
+    std::error_code ignored;
+    return std::filesystem::file_size(path, ignored) > 0 && !ignored;
+  });
+}
+
+}  // namespace bluegreen::testing_support
