@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/deployment.h"
 #include "core/error.h"
 #include "core/instance.h"
 #include "core/spec.h"
@@ -70,9 +71,8 @@ class Installer {
   // first failing hook; the error names the event, the instance and the output tail. Every
   // hook result, passed or failed, is appended to `results`.
   virtual Result<void> run(const Bundle& bundle, const std::vector<Instance>& instances,
-                           const std::vector<std::string>& events,
-                           const LifecycleContext& context, TimePoint deadline,
-                           std::vector<HookResult>& results) = 0;
+                           const std::vector<std::string>& events, const LifecycleContext& context,
+                           TimePoint deadline, std::vector<HookResult>& results) = 0;
 };
 
 // One HTTP health check of one instance.
@@ -97,7 +97,8 @@ class Traffic {
  public:
   virtual ~Traffic() = default;
   // Makes a fleet's instances known (replacing any earlier list for that fleet).
-  virtual void register_fleet(const std::string& fleet_id, const std::vector<Instance>& instances) = 0;
+  virtual void register_fleet(const std::string& fleet_id,
+                              const std::vector<Instance>& instances) = 0;
   virtual void remove_fleet(const std::string& fleet_id) = 0;
   // Atomically routes every request that starts after this call to `fleet_id`.
   virtual void route(const std::string& fleet_id) = 0;
@@ -108,6 +109,29 @@ class Traffic {
   // left. Returns how many connections had to be closed at the deadline.
   virtual int drain(const std::string& fleet_id, TimePoint deadline) = 0;
   virtual std::vector<FleetTraffic> stats() const = 0;
+};
+
+// Persists deployments, so that history, the serving fleet of each group and deployments
+// interrupted by a restart survive the server. Called from the deployment's worker thread;
+// implementations are thread-safe.
+class Journal {
+ public:
+  virtual ~Journal() = default;
+  // Stores the whole record (replacing the earlier one with the same id), atomically.
+  virtual Result<void> save(const Deployment& deployment) = 0;
+  // Appends one line of the deployment's log.
+  virtual Result<void> append(const DeploymentEvent& event) = 0;
+  // Records which fleet now receives the group's traffic.
+  virtual Result<void> set_serving(const std::string& group_id, const std::string& fleet_id) = 0;
+};
+
+// Receives what a deployment does as it happens: each event, and the record after each step
+// (for live views). Called from the deployment's worker thread; must not block for long.
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual void publish(const DeploymentEvent& event) = 0;
+  virtual void update(const Deployment& deployment) = 0;
 };
 
 }  // namespace bluegreen

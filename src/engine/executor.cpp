@@ -1,0 +1,205 @@
+#include "engine/executor.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+#include <system_error>
+
+namespace bluegreen {
+namespace {
+
+template <class... Fs>
+struct Overloaded : Fs... {
+  using Fs::operator()...;
+};
+
+// How often a waiting deployment looks for promote and rollback requests: small enough that
+// a rollback during keep_blue feels instant, large enough to cost nothing.
+constexpr Duration kInboxSlice{20};
+
+input::Failed failed(Error error, std::vector<HookResult> results = {}) {
+  return input::Failed{std::move(error), std::move(results)};
+}
+
+const std::vector<Instance>& instances_of(const Deployment& d, Colour colour) {
+  static const std::vector<Instance> none;
+  if (colour == Colour::green) return d.green;
+  return d.blue ? d.blue->instances : none;
+}
+
+std::string fleet_of(const Deployment& d, Colour colour) {
+  if (colour == Colour::green) return d.id;
+  return d.blue ? d.blue->fleet_id : std::string();
+}
+
+}  // namespace
+
+void Inbox::post(InputEvent request) {
+  std::lock_guard lock(mutex_);
+  requests_.push_back(std::move(request));
+}
+
+std::optional<InputEvent> Inbox::take() {
+  std::lock_guard lock(mutex_);
+  if (requests_.empty()) return std::nullopt;
+  InputEvent request = std::move(requests_.front());
+  requests_.pop_front();
+  return request;
+}
+
+std::optional<InputEvent> Inbox::wait_until(Clock& clock, TimePoint until) {
+  for (;;) {
+    if (auto request = take()) return request;
+    TimePoint now = clock.now();
+    if (now >= until) return std::nullopt;
+    clock.sleep_until(std::min(until, now + kInboxSlice));
+  }
+}
+
+Executor::Executor(ExecutorPorts ports, std::filesystem::path bundles_dir)
+    : ports_(ports), bundles_dir_(std::move(bundles_dir)) {}
+
+Deployment Executor::run(Deployment deployment, Inbox& inbox) {
+  return drive(start(std::move(deployment), ports_.clock.now()), inbox);
+}
+
+Deployment Executor::resume(Deployment deployment, Inbox& inbox) {
+  return drive(step(std::move(deployment), Input{ports_.clock.now(), input::Resume{}}), inbox);
+}
+
+Deployment Executor::drive(Transition transition, Inbox& inbox) {
+  for (;;) {
+    record(transition);
+    if (!transition.action) return std::move(transition.deployment);
+    InputEvent outcome;
+    if (auto request = inbox.take()) {
+      outcome = std::move(*request);
+    } else {
+      outcome = perform(transition.deployment, *transition.action, inbox);
+    }
+    transition = step(std::move(transition.deployment), Input{ports_.clock.now(), outcome});
+  }
+}
+
+void Executor::record(const Transition& transition) {
+  for (const auto& event : transition.events) {
+    ports_.sink.publish(event);
+    if (auto appended = ports_.journal.append(event); !appended) {
+      // The record below still carries the state; a lost log line is not worth failing for.
+      ports_.sink.publish(DeploymentEvent{event.deployment_id, event.at, event.phase,
+                                          EventKind::warning,
+                                          "journal: " + appended.error().message, ""});
+    }
+  }
+  if (auto saved = ports_.journal.save(transition.deployment); !saved) {
+    warn(transition.deployment, "journal: could not save the deployment: " + saved.error().message);
+  }
+  ports_.sink.update(transition.deployment);
+}
+
+void Executor::warn(const Deployment& deployment, std::string message) {
+  ports_.sink.publish(DeploymentEvent{deployment.id, ports_.clock.now(), deployment.phase,
+                                      EventKind::warning, std::move(message), ""});
+}
+
+InputEvent Executor::perform(const Deployment& d, const Action& action, Inbox& inbox) {
+  return std::visit(
+      Overloaded{
+          [&](const action::FetchRevision&) -> InputEvent {
+            auto destination = bundles_dir_ / d.id;
+            std::error_code ec;
+            std::filesystem::remove_all(destination, ec);
+            std::filesystem::create_directories(destination, ec);
+            if (ec) {
+              return failed(
+                  Error{ErrorKind::internal,
+                        fmt::format("cannot create {}: {}", destination.string(), ec.message())});
+            }
+            auto bundle = ports_.fetcher.fetch(d.spec.revision, destination, d.deadline);
+            if (!bundle) return failed(bundle.error().with_context("fetch revision"));
+            return input::RevisionFetched{bundle->root, bundle->description};
+          },
+          [&](const action::LaunchGreen& launch) -> InputEvent {
+            auto instances = ports_.fleet.launch(LaunchRequest{d.id, launch.count, launch.tags});
+            if (!instances) return failed(instances.error().with_context("launch green"));
+            return input::GreenLaunched{*instances};
+          },
+          [&](const action::RunHooks& hooks) -> InputEvent { return run_hooks(d, hooks); },
+          [&](const action::CheckHealth& check) -> InputEvent {
+            return check_health(d, check, inbox);
+          },
+          [&](const action::Preview& preview) -> InputEvent {
+            if (preview.fleet_id) ports_.traffic.register_fleet(*preview.fleet_id, d.green);
+            ports_.traffic.preview(preview.fleet_id);
+            return input::ActionDone{};
+          },
+          [&](const action::Route& route) -> InputEvent {
+            Colour colour = route.fleet_id == d.id ? Colour::green : Colour::blue;
+            ports_.traffic.register_fleet(route.fleet_id, instances_of(d, colour));
+            ports_.traffic.route(route.fleet_id);
+            if (auto saved = ports_.journal.set_serving(d.spec.group_id, route.fleet_id); !saved) {
+              warn(d, "journal: could not record the serving fleet: " + saved.error().message);
+            }
+            return input::ActionDone{};
+          },
+          [&](const action::Drain& drain) -> InputEvent {
+            return input::Drained{ports_.traffic.drain(drain.fleet_id, drain.until)};
+          },
+          [&](const action::Wait& wait) -> InputEvent {
+            if (auto request = inbox.wait_until(ports_.clock, wait.until)) return *request;
+            return input::WaitEnded{};
+          },
+          [&](const action::Terminate& terminate_action) -> InputEvent {
+            return terminate(d, terminate_action.colour);
+          },
+      },
+      action);
+}
+
+InputEvent Executor::run_hooks(const Deployment& d, const action::RunHooks& hooks) {
+  const auto& instances = instances_of(d, hooks.colour);
+  if (instances.empty()) return input::HooksRan{};
+  Bundle bundle{hooks.colour == Colour::green ? d.green_bundle_root : d.blue->bundle_root,
+                hooks.colour == Colour::green ? d.revision : d.blue->fleet_id};
+  LifecycleContext context{d.id, d.spec.app_name, d.spec.deployment_group, d.spec.group_id};
+  std::vector<HookResult> results;
+  auto ran = ports_.installer.run(bundle, instances, hooks.lifecycle_events, context,
+                                  hooks.deadline, results);
+  if (!ran) return failed(ran.error(), std::move(results));
+  return input::HooksRan{std::move(results)};
+}
+
+InputEvent Executor::check_health(const Deployment& d, const action::CheckHealth& check,
+                                  Inbox& inbox) {
+  if (auto request = inbox.wait_until(ports_.clock, check.not_before)) return *request;
+  input::HealthChecked result;
+  for (const auto& instance : d.green) {
+    TimePoint deadline = std::min(ports_.clock.now() + check.probe_timeout, d.deadline);
+    auto answer = ports_.probe.check(instance, d.spec.health_check_path, deadline);
+    result.checks.push_back(
+        HealthCheck{instance.id, answer.has_value(), answer ? "" : answer.error().message});
+  }
+  return result;
+}
+
+InputEvent Executor::terminate(const Deployment& d, Colour colour) {
+  std::string fleet_id = fleet_of(d, colour);
+  // The record's list, and whatever the fleet knows under this fleet id: a launch that
+  // failed half-way may have started instances the record never heard of.
+  std::set<std::string> ids;
+  for (const auto& instance : instances_of(d, colour)) ids.insert(instance.id);
+  for (const auto& instance : ports_.fleet.list()) {
+    if (instance.fleet_id == fleet_id) ids.insert(instance.id);
+  }
+  auto stopped = ports_.fleet.terminate(std::vector<std::string>(ids.begin(), ids.end()));
+  ports_.traffic.remove_fleet(fleet_id);
+  if (!stopped) {
+    return failed(stopped.error().with_context(fmt::format("terminate {}", to_string(colour))));
+  }
+  std::error_code ec;
+  if (!fleet_id.empty()) std::filesystem::remove_all(bundles_dir_ / fleet_id, ec);
+  return input::ActionDone{};
+}
+
+}  // namespace bluegreen

@@ -1,0 +1,74 @@
+// Executor: drives one deployment through the state machine of core/flow.h. It performs each
+// action through the ports, feeds the outcome back with the time it happened, and after every
+// step writes the record to the journal and the events to the sink. It never decides: what
+// happens next, and what a failure means, is the state machine's business.
+//
+// Thread-safety: run() and resume() block the calling thread until the deployment ends; one
+// Executor serves one deployment at a time. Requests from other threads (promote, rollback)
+// arrive through an Inbox.
+#pragma once
+
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+
+#include "core/flow.h"
+#include "engine/ports.h"
+
+namespace bluegreen {
+
+// Requests for a running deployment from outside its worker thread: promote and rollback.
+// Thread-safe. The executor looks at it between actions and while it waits, so a request
+// takes effect at the latest when the action in progress ends.
+class Inbox {
+ public:
+  void post(InputEvent request);
+  std::optional<InputEvent> take();
+  // Returns the first request that arrives before `until`, or nullopt at `until`. Waits in
+  // short slices of `clock` time, so a FakeClock makes it return at once.
+  std::optional<InputEvent> wait_until(Clock& clock, TimePoint until);
+
+ private:
+  std::mutex mutex_;
+  std::deque<InputEvent> requests_;
+};
+
+struct ExecutorPorts {
+  Fleet& fleet;
+  RevisionFetcher& fetcher;
+  Installer& installer;
+  HealthProbe& probe;
+  Traffic& traffic;
+  Clock& clock;
+  Journal& journal;
+  EventSink& sink;
+};
+
+class Executor {
+ public:
+  // Revisions are unpacked below `bundles_dir`, one directory per deployment; a fleet's
+  // directory is removed when the fleet is terminated.
+  Executor(ExecutorPorts ports, std::filesystem::path bundles_dir);
+
+  // Runs a deployment made by new_deployment() until it ends; returns the final record.
+  Deployment run(Deployment deployment, Inbox& inbox);
+  // Continues a deployment read back from the journal after a restart: the state machine
+  // decides whether it carries on or cleans up.
+  Deployment resume(Deployment deployment, Inbox& inbox);
+
+ private:
+  Deployment drive(Transition transition, Inbox& inbox);
+  void record(const Transition& transition);
+  InputEvent perform(const Deployment& deployment, const Action& action, Inbox& inbox);
+  InputEvent check_health(const Deployment& deployment, const action::CheckHealth& check,
+                          Inbox& inbox);
+  InputEvent run_hooks(const Deployment& deployment, const action::RunHooks& hooks);
+  InputEvent terminate(const Deployment& deployment, Colour colour);
+  void warn(const Deployment& deployment, std::string message);
+
+  ExecutorPorts ports_;
+  std::filesystem::path bundles_dir_;
+};
+
+}  // namespace bluegreen
