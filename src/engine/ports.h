@@ -46,6 +46,9 @@ class Fleet {
 struct Bundle {
   std::filesystem::path root;
   std::string description;  // what was fetched, for logs ("local:/path", "s3://b/k (zip)")
+  // What the CodeDeploy agent tells hooks about the revision's origin, set by the fetcher:
+  // BUNDLE_BUCKET, BUNDLE_KEY, BUNDLE_VERSION, BUNDLE_ETAG (S3); BUNDLE_COMMIT (GitHub, git).
+  std::map<std::string, std::string> environment;
 };
 
 // Fetches a revision and unpacks it into `destination` (an empty directory it owns).
