@@ -1,0 +1,386 @@
+// The Elastigroup + CodeDeploy blue/green flow (the CodePipeline Lambda action), as a pure
+// state machine: step(config, state, event) -> (state, decision). No I/O, no clock reads:
+// every event carries the time it was observed at, and every decision names exactly one next
+// thing to do (one cloud request, a wait, or a report). src/engine/elastigroup_executor.h
+// performs the decisions.
+//
+// Phases (see design.md section 4). Every invocation first resolves API_TOKEN when it is an
+// ssm:/secretsmanager: reference (ResolveApiToken), then goes on from its phase:
+//   read_group         Spot: the group's target capacity and current (blue) instances
+//   find_spot          Spot: is there already a B/G deployment tagged with our GreenIdentifier?
+//   create_spot        Spot: create the CodeDeploy B/G deployment with the tag and the timeout
+//   wait_greens        EC2: the tagged greens are running and pass their status checks
+//   find_codedeploy    CodeDeploy: did this job already create a deployment on our greens?
+//   create_codedeploy  CodeDeploy: CreateDeployment targeted at GreenIdentifier=<value>
+//   follow             CodeDeploy to a terminal status, logging per-instance lifecycle events
+//   wait_blue_detached Spot: the blue instances have left the group
+//   stopping           something failed: stop CodeDeploy (with rollback), stop the Spot B/G
+//                      deployment, make sure no green is left running, then report the failure
+//   done               reported
+//
+// Idempotency per job. CodePipeline invokes the function asynchronously and may deliver one
+// job twice (or again after a crash). Three things make a repeated delivery join the first
+// one instead of starting another deployment:
+//   1. GreenIdentifier is derived from the job id (green_identifier_for_job), so every
+//      delivery of one job looks for the same tag.
+//   2. Before creating the Spot B/G deployment the flow lists the group's B/G deployments and
+//      adopts one whose tag is ours; a deployment of ours that already ended is never
+//      followed by a new one.
+//   3. Before CodeDeploy CreateDeployment it reads the deployment group's last attempted
+//      deployment and adopts it when it targets our tag. CodeDeploy runs one deployment per
+//      deployment group at a time, so two deliveries racing past the check cannot both
+//      create: the loser gets DeploymentLimitExceeded, looks again and adopts the winner's.
+// A continued job (continuationToken) resumes from the token; the token is written only
+// between requests, so it always describes what is known to exist.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/error.h"
+#include "core/spec.h"
+
+namespace bluegreen::elastigroup {
+
+enum class Phase {
+  read_group,
+  find_spot,
+  create_spot,
+  wait_greens,
+  find_codedeploy,
+  create_codedeploy,
+  follow,
+  wait_blue_detached,
+  stopping,
+  done,
+};
+std::string_view to_string(Phase phase);
+std::optional<Phase> phase_from_string(std::string_view text);
+
+// CodePipeline failureDetails.type values this flow reports.
+enum class FailureType {
+  configuration_error,   // ConfigurationError: UserParameters or the setup they name is wrong
+  permission_error,      // PermissionError: AWS or Spot refused a call (AccessDenied, 401/403)
+  revision_unavailable,  // RevisionUnavailable: the S3 object or GitHub commit cannot be found
+  job_failed,            // JobFailed: the deployment failed or ran out of time
+};
+std::string_view to_string(FailureType type);  // the CodePipeline spelling
+
+// ---- What the cloud tells us (results of requests) ---------------------------------------
+
+struct SpotDeployment {
+  std::string id;     // cdbg-…
+  std::string state;  // raw Spot values, kept for messages ("STARTING", …)
+  std::string status;
+  std::string green_identifier;  // the GreenIdentifier tag value of its config, if any
+};
+
+// How this flow reads Spot's state/status words (the full list is not published): unknown
+// words mean "still going".
+enum class SpotProgress {
+  running,   // keep following
+  finished,  // Spot finalised the deployment (blue detached)
+  failed,    // Spot failed, stopped or timed it out
+};
+SpotProgress classify(const SpotDeployment& deployment);
+
+struct Ec2Instance {
+  std::string id;
+  std::string state;  // EC2 instance-state-name: pending, running, shutting-down, terminated…
+};
+
+struct InstanceHealth {
+  std::string id;
+  bool system_ok = false;    // SystemStatus.Status == ok
+  bool instance_ok = false;  // InstanceStatus.Status == ok
+};
+
+struct CodeDeployDeployment {
+  std::string id;
+  std::string status;  // Created|Queued|InProgress|Baking|Ready|Succeeded|Failed|Stopped
+  std::string error_code;
+  std::string error_message;
+  std::vector<std::string> green_tag_values;  // values of GreenIdentifier tag filters
+  long long pending = 0, in_progress = 0, succeeded = 0, failed = 0, skipped = 0, ready = 0;
+};
+
+struct LifecycleEvent {
+  std::string name;         // BeforeInstall, ValidateService, …
+  std::string status;       // Pending|InProgress|Succeeded|Failed|Skipped|Unknown
+  std::string error_code;   // diagnostics.errorCode (ScriptFailed, …)
+  std::string script_name;  // diagnostics.scriptName
+  std::string message;      // diagnostics.message
+  std::string log_tail;     // diagnostics.logTail
+};
+
+struct InstanceTarget {
+  std::string instance_id;
+  std::string status;  // Pending|InProgress|Succeeded|Failed|Skipped|Unknown|Ready
+  std::vector<LifecycleEvent> events;
+};
+
+// A failed request. `code` is the service's error code (AccessDeniedException,
+// RevisionDoesNotExistException, DEPLOYMENT_ALREADY_IN_PROGRESS…), empty when unknown.
+struct CallError {
+  ErrorKind kind = ErrorKind::unavailable;
+  std::string code;
+  std::string message;
+};
+
+// ---- Decisions: the one next thing to do ---------------------------------------------------
+
+struct ResolveApiToken {};
+struct ReadGroup {};
+struct ListSpotDeployments {};
+struct CreateSpotDeployment {
+  std::string green_identifier;
+  long long timeout_seconds = 0;  // what is left of TIMEOUT
+};
+struct StopSpotDeployment {
+  std::string deployment_id;
+};
+struct DescribeGreens {
+  std::string green_identifier;
+};
+struct DescribeInstanceHealth {
+  std::vector<std::string> instance_ids;  // never empty
+};
+struct DetachGreens {
+  std::vector<std::string> instance_ids;  // terminate them and shrink the group back
+};
+struct FindLastCodeDeployDeployment {};
+struct GetCodeDeployDeployment {
+  std::string deployment_id;
+};
+struct CreateCodeDeployDeployment {
+  std::string green_identifier;
+  std::string description;
+};
+struct ListCodeDeployTargets {
+  std::string deployment_id;
+};
+struct GetCodeDeployTargets {
+  std::string deployment_id;
+  std::vector<std::string> target_ids;  // at most 25
+};
+struct StopCodeDeployDeployment {
+  std::string deployment_id;  // stopped with autoRollbackEnabled
+};
+struct Wait {
+  long long until_ms = 0;
+  std::string reason;
+};
+
+struct ExecutionDetails {
+  std::string summary;
+  std::string external_execution_id;  // the CodeDeploy deployment id, when there is one
+  int percent_complete = 0;
+};
+struct ReportSuccess {
+  ExecutionDetails details;
+  std::map<std::string, std::string> output_variables;  // GreenIdentifier, DeploymentId, …
+};
+struct ReportFailure {
+  FailureType type = FailureType::job_failed;
+  std::string message;
+  std::string external_execution_id;
+};
+struct ReportProgress {
+  ExecutionDetails details;
+  std::string continuation_token;  // at most kMaxTokenLength characters
+};
+
+using Action =
+    std::variant<ResolveApiToken, ReadGroup, ListSpotDeployments, CreateSpotDeployment,
+                 StopSpotDeployment, DescribeGreens, DescribeInstanceHealth, DetachGreens,
+                 FindLastCodeDeployDeployment, GetCodeDeployDeployment, CreateCodeDeployDeployment,
+                 ListCodeDeployTargets, GetCodeDeployTargets, StopCodeDeployDeployment, Wait,
+                 ReportSuccess, ReportFailure, ReportProgress>;
+
+// True for the actions that end the invocation (the three reports).
+bool is_report(const Action& action);
+// True for the actions that are a request to Spot or AWS.
+bool is_request(const Action& action);
+std::string_view action_name(const Action& action);
+
+// ---- Events: what happened since the last decision -----------------------------------------
+
+struct Started {
+  std::optional<std::string> continuation_token;
+};
+struct TokenResolved {};
+struct GroupRead {
+  int target_capacity = 0;
+  std::vector<std::string> instance_ids;  // every instance in the group now
+};
+struct SpotDeploymentsListed {
+  std::vector<SpotDeployment> deployments;
+};
+struct SpotDeploymentCreated {
+  SpotDeployment deployment;
+};
+struct GreensDescribed {
+  std::vector<Ec2Instance> instances;  // every instance carrying our tag, any state
+};
+struct InstanceHealthDescribed {
+  std::vector<InstanceHealth> instances;  // instances EC2 has no status for are absent
+};
+struct LastCodeDeployDeployment {
+  std::optional<std::string> deployment_id;
+};
+struct CodeDeployDeploymentRead {
+  CodeDeployDeployment deployment;
+};
+struct CodeDeployCreated {
+  std::string deployment_id;
+};
+struct CodeDeployTargetsListed {
+  std::vector<std::string> target_ids;
+};
+struct CodeDeployTargetsRead {
+  std::vector<InstanceTarget> targets;
+};
+struct Done {};  // a stop or detach request succeeded
+struct CallFailed {
+  CallError error;
+};
+struct Woke {};
+// The invocation must end soon: hand the state over as a continuation token.
+struct InvocationEnding {};
+
+using EventBody =
+    std::variant<Started, TokenResolved, GroupRead, SpotDeploymentsListed, SpotDeploymentCreated,
+                 GreensDescribed, InstanceHealthDescribed, LastCodeDeployDeployment,
+                 CodeDeployDeploymentRead, CodeDeployCreated, CodeDeployTargetsListed,
+                 CodeDeployTargetsRead, Done, CallFailed, Woke, InvocationEnding>;
+
+struct Event {
+  long long now_ms = 0;  // when it was observed (Unix epoch milliseconds)
+  EventBody body;
+};
+
+// ---- Configuration and state ---------------------------------------------------------------
+
+struct FlowConfig {
+  std::string job_id;            // the CodePipeline job being served now
+  std::string green_identifier;  // green_identifier_for_job(original job id)
+  std::string token_reference;   // API_TOKEN when it is ssm:/… or secretsmanager:…, else empty
+  std::string group_id;
+  std::string app_name;
+  std::string deployment_group;
+  long long timeout_seconds = 0;
+  std::string revision;  // describe(spec.revision), for messages
+
+  // While waiting, requests are at least this far apart (10 s: at most 6 a minute), and the
+  // pause between two polling rounds grows from `poll_interval_ms` up to `max_poll_interval_ms`
+  // while nothing changes.
+  long long min_request_spacing_ms = 10'000;
+  long long poll_interval_ms = 15'000;
+  long long max_poll_interval_ms = 60'000;
+  // After a failure, how long cleanup may keep waiting for the greens to go away.
+  long long cleanup_grace_ms = 300'000;
+};
+
+// Builds the flow's configuration from validated parameters. Checks what parse_spec cannot
+// know is wrong for this flow (provider, GROUP_ID/ACCOUNT_ID shape, revision kind); errors
+// are invalid_input and name the key.
+Result<FlowConfig> make_flow_config(const DeploymentSpec& spec, std::string job_id);
+
+// The GreenIdentifier of a job: a UUID-shaped value derived from the job id, the same for
+// every delivery of the job and different for different jobs.
+std::string green_identifier_for_job(std::string_view job_id);
+
+// The failure being cleaned up after, kept until it is reported.
+struct PendingFailure {
+  FailureType type = FailureType::job_failed;
+  std::string message;
+};
+
+struct FlowState {
+  Phase phase = Phase::read_group;
+  std::string original_job_id;  // the job that started the deployment
+  std::string green_identifier;
+  std::string spot_deployment_id;
+  std::string codedeploy_deployment_id;
+  long long started_ms = 0;
+  long long deadline_ms = 0;           // started + TIMEOUT
+  int target_capacity = 0;             // greens expected (the group's target capacity)
+  int blue_count = 0;                  // instances in the group when the deployment began
+  std::vector<std::string> green_ids;  // live tagged instances last seen
+  int greens_running = 0;
+  int greens_passing = 0;
+  std::string codedeploy_status;
+  std::string codedeploy_overview;  // counts last seen, to notice progress
+  bool codedeploy_terminal = false;
+  std::string spot_state;        // "state/status" last logged
+  bool spot_ended = false;       // Spot reports our deployment finished or failed: never stop it
+  bool spot_finished = false;    // Spot finalised our deployment (blue detached)
+  std::string failed_lifecycle;  // "ValidateService failed on i-…: …" once a target failed
+
+  // Polling. A round is the requests of one look at the world; rounds are paced.
+  long long last_request_ms = 0;   // when the last request was answered
+  long long poll_interval_ms = 0;  // current pause between rounds; 0 = the configured start
+  int round = 0;                   // rounds in this phase
+  int round_step = 0;              // which request of the round is next
+  int transient_failures = 0;      // consecutive retryable failures
+  std::string last_transient_error;
+
+  // Per instance, "<lifecycle event>:<status>" as last logged, so only changes are logged.
+  std::map<std::string, std::string> instance_progress;
+  std::vector<std::string> pending_target_ids;  // targets still to read in this round
+
+  std::optional<PendingFailure> failure;
+  long long cleanup_deadline_ms = 0;
+  bool codedeploy_stop_sent = false;
+  bool spot_stop_sent = false;
+  bool detach_sent = false;
+
+  std::string codedeploy_error;  // errorInformation "code: message" last seen
+  std::string cleanup_note;      // what cleanup could not do, appended to the failure
+
+  // Per invocation, never in the token.
+  bool api_token_ready = false;
+  std::string awaiting;        // what the last decision asked for, to interpret its answer
+  bool round_changed = false;  // something moved in this polling round
+  std::vector<std::string> group_instance_ids;  // the group's instances, read this round
+  std::string codedeploy_candidate;             // the deployment group's last deployment
+};
+
+// ---- Logs ----------------------------------------------------------------------------------
+
+enum class LogLevel { info, warning, error };
+std::string_view to_string(LogLevel level);
+
+// One structured log line. The executor adds time, job id, deployment ids and phase.
+struct LogEntry {
+  LogLevel level = LogLevel::info;
+  std::string event;    // a stable name: "green_ready", "lifecycle_event", …
+  std::string message;  // for people
+  std::map<std::string, std::string> fields;  // instance, lifecycle_event, status, …
+};
+
+struct Decision {
+  std::vector<LogEntry> logs;  // to write before doing `next`
+  Action next;
+};
+
+// The transition function. `state` is updated in place; the returned decision holds the
+// logs of this step and the one next action. After a report action the flow is done and
+// takes no further events.
+Decision step(const FlowConfig& config, FlowState& state, const Event& event);
+
+// ---- Continuation token --------------------------------------------------------------------
+
+inline constexpr std::size_t kMaxTokenLength = 2048;
+
+// The state as a compact JSON string of at most kMaxTokenLength characters. What does not
+// fit is dropped in order of least use (per-instance log memory, the green id list, the tail
+// of a failure message); the ids and the phase always fit.
+std::string to_token(const FlowState& state);
+// Reads a token written by to_token. Errors are invalid_input.
+Result<FlowState> from_token(std::string_view token);
+
+}  // namespace bluegreen::elastigroup

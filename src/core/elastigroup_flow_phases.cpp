@@ -1,0 +1,422 @@
+// Phase decisions of the Elastigroup flow: which request comes next, when to wait, when to
+// give up, and the words of every report.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "core/elastigroup_flow.h"
+#include "core/elastigroup_flow_stepper.h"
+
+namespace bluegreen::elastigroup::detail {
+namespace {
+
+// CodeDeploy reads at most 25 targets per BatchGetDeploymentTargets.
+constexpr std::size_t kTargetBatch = 25;
+// While waiting, the Spot deployment is checked every this many rounds.
+constexpr int kSpotCheckEvery = 3;
+// How many rounds cleanup gives Spot to remove the greens before detaching them itself.
+constexpr int kRoundsBeforeDetach = 2;
+
+// Every request is paced except those that stop what was started (and the API token
+// lookup, which is not a cloud poll): a deployment that runs for an hour makes at most six
+// requests a minute.
+bool is_paced(const Action& action) {
+  return !std::holds_alternative<StopCodeDeployDeployment>(action) &&
+         !std::holds_alternative<StopSpotDeployment>(action) &&
+         !std::holds_alternative<DetachGreens>(action) &&
+         !std::holds_alternative<ResolveApiToken>(action);
+}
+
+struct Overview {
+  long long total = 0, succeeded = 0;
+};
+
+// The counts part of FlowState::codedeploy_overview ("status/pending/inprogress/succeeded/…").
+Overview parse_overview(const std::string& overview) {
+  Overview out;
+  std::vector<long long> numbers;
+  std::size_t pos = overview.find('/');
+  while (pos != std::string::npos) {
+    std::size_t next = overview.find('/', pos + 1);
+    numbers.push_back(std::atoll(overview.substr(pos + 1, next - pos - 1).c_str()));
+    pos = next;
+  }
+  for (auto n : numbers) out.total += n;
+  if (numbers.size() >= 3) out.succeeded = numbers[2];
+  if (numbers.size() >= 6) out.total -= numbers[5];  // Ready instances are also counted above
+  return out;
+}
+
+}  // namespace
+
+Decision Stepper::enter(Phase phase) {
+  s_.phase = phase;
+  s_.round = 0;
+  s_.round_step = 0;
+  s_.poll_interval_ms = 0;
+  s_.round_changed = false;
+  return advance();
+}
+
+Decision Stepper::next_step(int step) {
+  s_.round_step = step;
+  return advance();
+}
+
+Decision Stepper::advance() {
+  if (!c_.token_reference.empty() && !s_.api_token_ready) {
+    return issue(ResolveApiToken{}, "resolve");
+  }
+  if (s_.phase == Phase::stopping) return advance_stopping();
+  if (now_ >= s_.deadline_ms) return timed_out();
+  const std::string& gid = s_.green_identifier;
+  switch (s_.phase) {
+    case Phase::read_group:
+      return issue(ReadGroup{}, "group");
+    case Phase::find_spot:
+      return issue(ListSpotDeployments{}, "spot_list");
+    case Phase::create_spot:
+      return issue(CreateSpotDeployment{gid, std::max(1LL, (s_.deadline_ms - now_) / 1000)},
+                   "spot_create");
+    case Phase::wait_greens:
+      if (s_.round_step == 0) return issue(DescribeGreens{gid}, "greens");
+      if (s_.round_step == 1) return issue(DescribeInstanceHealth{s_.green_ids}, "health");
+      if (s_.round_step == 2 && s_.round % kSpotCheckEvery == kSpotCheckEvery - 1) {
+        return issue(ListSpotDeployments{}, "spot_check");
+      }
+      return end_round();
+    case Phase::find_codedeploy:
+      if (s_.round_step == 0) return issue(FindLastCodeDeployDeployment{}, "cd_last");
+      return issue(GetCodeDeployDeployment{s_.codedeploy_candidate}, "cd_last_get");
+    case Phase::create_codedeploy:
+      return issue(
+          CreateCodeDeployDeployment{
+              gid, fmt::format("bluegreen: CodePipeline job {}, GreenIdentifier={}",
+                               s_.original_job_id, gid)},
+          "cd_create");
+    case Phase::follow:
+      if (s_.round_step == 0) {
+        return issue(GetCodeDeployDeployment{s_.codedeploy_deployment_id}, "cd_get");
+      }
+      if (s_.round_step == 1) {
+        return issue(ListCodeDeployTargets{s_.codedeploy_deployment_id}, "cd_targets");
+      }
+      if (s_.round_step == 2) {
+        if (s_.pending_target_ids.empty()) return after_targets();
+        if (auto pause = pace(GetCodeDeployTargets{})) return std::move(*pause);
+        auto& pending = s_.pending_target_ids;
+        std::size_t n = std::min(kTargetBatch, pending.size());
+        GetCodeDeployTargets request{s_.codedeploy_deployment_id,
+                                     {pending.begin(), pending.begin() + n}};
+        pending.erase(pending.begin(), pending.begin() + n);
+        return issue(std::move(request), "cd_target_batch");
+      }
+      if (s_.round_step == 3 && !s_.spot_deployment_id.empty() &&
+          s_.round % kSpotCheckEvery == kSpotCheckEvery - 1) {
+        return issue(ListSpotDeployments{}, "spot_check");
+      }
+      return end_round();
+    case Phase::wait_blue_detached:
+      if (s_.round_step == 0) return issue(ReadGroup{}, "group");
+      if (s_.round_step == 1) return issue(DescribeGreens{gid}, "greens");
+      if (!s_.spot_deployment_id.empty()) return issue(ListSpotDeployments{}, "spot_check");
+      return after_spot_check();
+    case Phase::stopping:
+    case Phase::done:
+      break;
+  }
+  return finish(ReportFailure{FailureType::job_failed, "internal error: no next step",
+                              s_.codedeploy_deployment_id});
+}
+
+Decision Stepper::advance_stopping() {
+  if (!s_.codedeploy_deployment_id.empty() && !s_.codedeploy_terminal && !s_.codedeploy_stop_sent) {
+    return issue(StopCodeDeployDeployment{s_.codedeploy_deployment_id}, "cd_stop");
+  }
+  if (!s_.spot_deployment_id.empty() && !s_.spot_ended && !s_.spot_stop_sent) {
+    return issue(StopSpotDeployment{s_.spot_deployment_id}, "spot_stop");
+  }
+  if (s_.spot_deployment_id.empty() && s_.green_ids.empty()) return report_failure();
+  return issue(DescribeGreens{s_.green_identifier}, "cleanup_greens");
+}
+
+Decision Stepper::cleanup_greens_seen() {
+  if (s_.green_ids.empty()) {
+    log(LogLevel::info, "greens_gone", "no green instance is left running");
+    return report_failure();
+  }
+  if (now_ >= s_.cleanup_deadline_ms) {
+    std::string note = fmt::format(
+        "green instance(s) {} are still running; terminate them in EC2 or detach them from the "
+        "Elastigroup",
+        fmt::join(s_.green_ids, ", "));
+    s_.cleanup_note = clip(s_.cleanup_note.empty() ? note : s_.cleanup_note + "; " + note, 600);
+    return report_failure();
+  }
+  if (!s_.detach_sent && s_.round >= kRoundsBeforeDetach && !s_.spot_deployment_id.empty()) {
+    return issue(DetachGreens{s_.green_ids}, "detach");
+  }
+  return end_round();
+}
+
+Decision Stepper::blue_detached_check() {
+  std::vector<std::string> blue_left;
+  for (const auto& id : s_.group_instance_ids) {
+    if (std::ranges::find(s_.green_ids, id) == s_.green_ids.end()) blue_left.push_back(id);
+  }
+  s_.group_instance_ids = blue_left;
+  if (blue_left.empty()) {
+    log(LogLevel::info, "blue_detached", "the blue instances have left the Elastigroup");
+  } else if (s_.round == 0 || s_.round_changed) {
+    log(LogLevel::info, "waiting_blue_detach",
+        fmt::format("waiting for Spot to detach blue instance(s) {}", fmt::join(blue_left, ",")));
+  }
+  return next_step(2);
+}
+
+Decision Stepper::after_spot_check() {
+  if (s_.phase == Phase::wait_blue_detached && s_.group_instance_ids.empty()) return succeed();
+  return end_round();
+}
+
+Decision Stepper::no_codedeploy_of_ours() {
+  if (s_.spot_finished) {
+    log(LogLevel::info, "already_finished",
+        "Spot had already finished this job's deployment; checking that blue is detached");
+    return enter(Phase::wait_blue_detached);
+  }
+  return enter(Phase::create_codedeploy);
+}
+
+Decision Stepper::after_targets() {
+  if (!s_.codedeploy_terminal) return next_step(3);
+  const std::string& id = s_.codedeploy_deployment_id;
+  if (s_.codedeploy_status == "Succeeded") {
+    log(LogLevel::info, "codedeploy_succeeded",
+        fmt::format("CodeDeploy deployment {} succeeded on the greens", id));
+    return enter(Phase::wait_blue_detached);
+  }
+  bool revision_missing = s_.codedeploy_error.starts_with("REVISION_MISSING") ||
+                          s_.codedeploy_error.starts_with("INVALID_REVISION");
+  std::string cause = s_.failed_lifecycle.empty()
+                          ? std::string("no lifecycle event failed on the green instances")
+                          : fmt::format("lifecycle event {}", s_.failed_lifecycle);
+  std::string says =
+      s_.codedeploy_error.empty() ? "" : fmt::format(" CodeDeploy says {}.", s_.codedeploy_error);
+  std::string check =
+      revision_missing
+          ? "Check that the revision exists (S3_BUCKET/S3_KEY or GITHUB_REPO/COMMIT_ID)."
+      : s_.failed_lifecycle.empty() ? "Check the deployment in the CodeDeploy console."
+                                    : "Check that hook's script and its log on the instance "
+                                      "(/opt/codedeploy-agent/deployment-root/…/logs/scripts.log).";
+  return fail(revision_missing ? FailureType::revision_unavailable : FailureType::job_failed,
+              fmt::format("CodeDeploy deployment {} {}: {}.{} {}", id, s_.codedeploy_status, cause,
+                          says, check));
+}
+
+Decision Stepper::end_round() {
+  long long start = c_.poll_interval_ms;
+  if (s_.round_changed || s_.poll_interval_ms == 0) {
+    s_.poll_interval_ms = start;
+  } else {
+    s_.poll_interval_ms = std::min(c_.max_poll_interval_ms, s_.poll_interval_ms * 3 / 2);
+  }
+  s_.round_changed = false;
+  return wait_until(now_ + s_.poll_interval_ms, "round",
+                    fmt::format("polling ({})", to_string(s_.phase)));
+}
+
+Decision Stepper::spot_failed(const SpotDeployment& deployment) {
+  s_.spot_ended = true;
+  return fail(
+      FailureType::job_failed,
+      fmt::format("Spot B/G deployment {} ended in state {} (status {}) during {}; check "
+                  "the Elastigroup's CodeDeploy B/G tab and its log",
+                  deployment.id, deployment.state.empty() ? "?" : deployment.state,
+                  deployment.status.empty() ? "?" : deployment.status, to_string(s_.phase)));
+}
+
+Decision Stepper::retry_later(const CallError& error, Phase resume_in) {
+  ++s_.transient_failures;
+  std::string detail =
+      error.code.empty() ? error.message : fmt::format("{}: {}", error.code, error.message);
+  s_.last_transient_error = clip(detail, 300);
+  if (resume_in != s_.phase) {
+    s_.phase = resume_in;
+    s_.round = 0;
+    s_.round_step = 0;
+  }
+  int doublings = std::min(s_.transient_failures - 1, 8);
+  long long backoff =
+      std::min(c_.max_poll_interval_ms, c_.min_request_spacing_ms * (1LL << doublings));
+  log(LogLevel::warning, "retrying",
+      fmt::format("{} (attempt {}); trying again in {} s", s_.last_transient_error,
+                  s_.transient_failures, backoff / 1000),
+      {{"code", error.code}});
+  return wait_until(now_ + backoff, "retry", "retrying after a transient failure");
+}
+
+Decision Stepper::fail(FailureType type, std::string message) {
+  s_.failure = PendingFailure{type, clip(message, 1500)};
+  log(LogLevel::error, "failed", s_.failure->message,
+      {{"failure_type", std::string(to_string(type))}});
+  s_.cleanup_deadline_ms = now_ + c_.cleanup_grace_ms;
+  return enter(Phase::stopping);
+}
+
+Decision Stepper::timed_out() {
+  std::string limit = fmt::format("TIMEOUT ({} s) passed", c_.timeout_seconds);
+  std::string last = s_.last_transient_error.empty()
+                         ? ""
+                         : fmt::format(" (last error: {})", s_.last_transient_error);
+  switch (s_.phase) {
+    case Phase::wait_greens:
+      return fail(FailureType::job_failed,
+                  fmt::format("{} while waiting for the green instances tagged GreenIdentifier={}: "
+                              "{} of {} running, {} passing EC2 status checks{}. Check the "
+                              "Elastigroup's log for launch errors and the instances' status "
+                              "checks in EC2",
+                              limit, s_.green_identifier, s_.greens_running, s_.target_capacity,
+                              s_.greens_passing, last));
+    case Phase::follow: {
+      std::string where = s_.failed_lifecycle.empty()
+                              ? std::string()
+                              : fmt::format("; lifecycle event {}", s_.failed_lifecycle);
+      std::string latest;
+      for (const auto& [instance, progress] : s_.instance_progress) {
+        latest +=
+            fmt::format("{}{} at {}", latest.empty() ? "; last seen: " : ", ", instance, progress);
+      }
+      return fail(FailureType::job_failed,
+                  fmt::format("{} while CodeDeploy deployment {} was {}{}{}{}. Check its lifecycle "
+                              "events in the CodeDeploy console",
+                              limit, s_.codedeploy_deployment_id, s_.codedeploy_status, where,
+                              latest, last));
+    }
+    case Phase::wait_blue_detached:
+      return fail(FailureType::job_failed,
+                  fmt::format("{}: CodeDeploy deployment {} succeeded but Spot did not detach the "
+                              "blue instance(s) {}{}. Check the Elastigroup's CodeDeploy B/G tab",
+                              limit, s_.codedeploy_deployment_id,
+                              fmt::join(s_.group_instance_ids, ", "), last));
+    default:
+      return fail(FailureType::job_failed,
+                  fmt::format("{} during {}{}", limit, to_string(s_.phase), last));
+  }
+}
+
+Decision Stepper::report_failure() {
+  PendingFailure failure = s_.failure.value_or(PendingFailure{});
+  std::string message = failure.message;
+  if (!s_.cleanup_note.empty()) {
+    message += fmt::format(". Cleanup was incomplete: {}", s_.cleanup_note);
+  } else if (!s_.spot_deployment_id.empty()) {
+    message +=
+        ". What was started has been stopped: no green instance is left running and the "
+        "blue instances keep serving";
+  }
+  log(LogLevel::error, "reporting_failure", message);
+  return finish(ReportFailure{failure.type, clip(message, 5000), s_.codedeploy_deployment_id});
+}
+
+Decision Stepper::succeed() {
+  std::string summary = fmt::format(
+      "Deployed {} to {} green instance(s) tagged GreenIdentifier={}: CodeDeploy deployment {} "
+      "succeeded and Spot B/G deployment {} detached the blue instances",
+      c_.revision, s_.green_ids.size(), s_.green_identifier,
+      s_.codedeploy_deployment_id.empty() ? "(earlier run)" : s_.codedeploy_deployment_id,
+      s_.spot_deployment_id);
+  log(LogLevel::info, "succeeded", summary);
+  std::map<std::string, std::string> variables{{"GreenIdentifier", s_.green_identifier}};
+  if (!s_.codedeploy_deployment_id.empty()) {
+    variables["DeploymentId"] = s_.codedeploy_deployment_id;
+  }
+  if (!s_.spot_deployment_id.empty()) variables["SpotDeploymentId"] = s_.spot_deployment_id;
+  return finish(ReportSuccess{
+      ExecutionDetails{clip(summary, 2048), s_.codedeploy_deployment_id, 100}, variables});
+}
+
+ExecutionDetails Stepper::details() const {
+  ExecutionDetails d;
+  d.external_execution_id = s_.codedeploy_deployment_id;
+  switch (s_.phase) {
+    case Phase::read_group:
+    case Phase::find_spot:
+    case Phase::create_spot:
+      d.summary = fmt::format("Starting the Spot B/G deployment on Elastigroup {}", c_.group_id);
+      d.percent_complete = 5;
+      break;
+    case Phase::wait_greens: {
+      int target = std::max(1, s_.target_capacity);
+      d.summary = fmt::format(
+          "Waiting for green instances (GreenIdentifier={}): {} of {} running, {} passing status "
+          "checks",
+          s_.green_identifier, s_.greens_running, target, s_.greens_passing);
+      d.percent_complete = 10 + 20 * std::min(s_.greens_passing, target) / target;
+      break;
+    }
+    case Phase::find_codedeploy:
+    case Phase::create_codedeploy:
+      d.summary = fmt::format("Starting the CodeDeploy deployment of {}", c_.revision);
+      d.percent_complete = 35;
+      break;
+    case Phase::follow: {
+      Overview o = parse_overview(s_.codedeploy_overview);
+      d.summary =
+          fmt::format("CodeDeploy deployment {} is {}: {} of {} instance(s) done",
+                      s_.codedeploy_deployment_id, s_.codedeploy_status, o.succeeded, o.total);
+      d.percent_complete =
+          40 + static_cast<int>(o.total > 0 ? 50 * std::min(o.succeeded, o.total) / o.total : 0);
+      break;
+    }
+    case Phase::wait_blue_detached:
+      d.summary = fmt::format(
+          "CodeDeploy deployment {} succeeded; waiting for Spot to detach the "
+          "blue instances",
+          s_.codedeploy_deployment_id);
+      d.percent_complete = 92;
+      break;
+    case Phase::stopping:
+    case Phase::done:
+      d.summary = fmt::format("Failed, cleaning up: {}",
+                              s_.failure ? s_.failure->message : std::string("unknown"));
+      d.percent_complete = 95;
+      break;
+  }
+  d.summary = clip(d.summary, 2048);
+  return d;
+}
+
+std::optional<Decision> Stepper::pace(const Action& action) {
+  if (is_paced(action) && s_.last_request_ms > 0 &&
+      now_ < s_.last_request_ms + c_.min_request_spacing_ms) {
+    return wait_until(s_.last_request_ms + c_.min_request_spacing_ms, "pace", "pacing requests");
+  }
+  return std::nullopt;
+}
+
+Decision Stepper::issue(Action action, std::string awaiting) {
+  if (auto pause = pace(action)) return std::move(*pause);
+  s_.awaiting = std::move(awaiting);
+  return Decision{std::move(logs_), std::move(action)};
+}
+
+Decision Stepper::wait_until(long long until, std::string awaiting, std::string reason) {
+  long long limit = s_.phase == Phase::stopping ? s_.cleanup_deadline_ms : s_.deadline_ms;
+  s_.awaiting = std::move(awaiting);
+  return Decision{std::move(logs_),
+                  Wait{std::max(now_, std::min(until, limit)), std::move(reason)}};
+}
+
+Decision Stepper::finish(Action report) {
+  s_.phase = Phase::done;
+  s_.awaiting.clear();
+  return Decision{std::move(logs_), std::move(report)};
+}
+
+void Stepper::log(LogLevel level, std::string event, std::string message,
+                  std::map<std::string, std::string> fields) {
+  logs_.push_back(LogEntry{level, std::move(event), std::move(message), std::move(fields)});
+}
+
+}  // namespace bluegreen::elastigroup::detail

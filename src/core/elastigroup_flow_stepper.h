@@ -1,0 +1,85 @@
+// Internal to the Elastigroup flow: the object that applies one event to the state. Event
+// handlers live in elastigroup_flow.cpp, phase decisions and reports in
+// elastigroup_flow_phases.cpp. Nothing outside the flow includes this header.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/elastigroup_flow.h"
+
+namespace bluegreen::elastigroup::detail {
+
+// Cuts `text` to at most `max` bytes (on a UTF-8 boundary), marking the cut with "...".
+std::string clip(std::string_view text, std::size_t max);
+
+// Retrying may help: the service throttled, was unreachable or timed out.
+bool is_transient(const CallError& error);
+// The failure type CodePipeline should see for a failed request.
+FailureType failure_type_of(const CallError& error);
+
+class Stepper {
+ public:
+  Stepper(const FlowConfig& config, FlowState& state, long long now)
+      : c_(config), s_(state), now_(now) {}
+
+  Decision on(const EventBody& body);
+
+ private:
+  // Events (elastigroup_flow.cpp).
+  Decision handle(const Started& e);
+  Decision handle(const TokenResolved& e);
+  Decision handle(const GroupRead& e);
+  Decision handle(const SpotDeploymentsListed& e);
+  Decision handle(const SpotDeploymentCreated& e);
+  Decision handle(const GreensDescribed& e);
+  Decision handle(const InstanceHealthDescribed& e);
+  Decision handle(const LastCodeDeployDeployment& e);
+  Decision handle(const CodeDeployDeploymentRead& e);
+  Decision handle(const CodeDeployCreated& e);
+  Decision handle(const CodeDeployTargetsListed& e);
+  Decision handle(const CodeDeployTargetsRead& e);
+  Decision handle(const Done& e);
+  Decision handle(const Woke& e);
+  Decision handle(const InvocationEnding& e);
+  Decision handle(const CallFailed& e);
+
+  // Phases (elastigroup_flow_phases.cpp).
+  Decision enter(Phase phase);
+  Decision next_step(int step);
+  Decision advance();
+  Decision advance_stopping();
+  Decision cleanup_greens_seen();
+  Decision blue_detached_check();
+  Decision after_spot_check();
+  Decision no_codedeploy_of_ours();
+  Decision end_round();
+  Decision after_targets();
+  Decision spot_failed(const SpotDeployment& deployment);
+  Decision retry_later(const CallError& error, Phase resume_in);
+  Decision fail(FailureType type, std::string message);
+  Decision timed_out();
+  Decision report_failure();
+  Decision succeed();
+  ExecutionDetails details() const;
+
+  // Building decisions. pace() is the wait owed before a polling request, if any.
+  std::optional<Decision> pace(const Action& action);
+  Decision issue(Action action, std::string awaiting);
+  Decision wait_until(long long until, std::string awaiting, std::string reason);
+  Decision finish(Action report);
+  void log(LogLevel level, std::string event, std::string message,
+           std::map<std::string, std::string> fields = {});
+  void log_target(const InstanceTarget& target);
+  void log_spot_state(const SpotDeployment& deployment);
+
+  const FlowConfig& c_;
+  FlowState& s_;
+  long long now_;
+  std::vector<LogEntry> logs_;
+};
+
+}  // namespace bluegreen::elastigroup::detail
