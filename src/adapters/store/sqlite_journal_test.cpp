@@ -1,0 +1,129 @@
+#include "adapters/store/sqlite_journal.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "core/flow.h"
+
+namespace bluegreen {
+namespace {
+
+using namespace std::chrono_literals;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "journal-XXXXXX").string();
+    path_ = ::mkdtemp(pattern.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+constexpr const char* kToken = "tok-5f1c9e0d-never-stored";
+
+Deployment launched(const std::string& id, TimePoint at) {
+  auto spec = parse_spec(std::string_view(std::string(R"({"GROUP_ID":"web","APP_NAME":"a",
+      "DEPLOYMENT_GROUP":"dg","TIMEOUT":"60","LOCAL_PATH":"/srv/app","PROVIDER":"local",
+      "API_TOKEN":")") + kToken + R"("})"));
+  EXPECT_TRUE(spec) << spec.error().message;
+  auto t = start(new_deployment(id, *spec, "test", "uuid-" + id, at, std::nullopt), at);
+  t = step(t.deployment, Input{at + 1s, input::RevisionFetched{"/state/bundles/" + id, "local"}});
+  Instance instance;
+  instance.id = "i-" + id;
+  instance.fleet_id = id;
+  instance.port = 9000;
+  instance.tags = {{"GreenIdentifier", "uuid-" + id}};
+  t = step(t.deployment, Input{at + 2s, input::GreenLaunched{{instance}}});
+  return t.deployment;
+}
+
+std::string file_bytes(const std::filesystem::path& dir) {
+  std::string all;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    all += buffer.str();
+  }
+  return all;
+}
+
+TEST(SqliteJournal, ARecordReadBackAfterReopeningIsTheSame) {
+  TempDir dir;
+  auto at = from_epoch_ms(1'700'000'000'000);
+  auto first = launched("d-1", at);
+  auto second = launched("d-2", at + 1min);
+  {
+    auto journal = SqliteJournal::open(dir.path() / "journal.db");
+    ASSERT_TRUE(journal) << journal.error().message;
+    ASSERT_TRUE((*journal)->save(first));
+    ASSERT_TRUE((*journal)->save(second));
+    ASSERT_TRUE((*journal)->save(second));  // saving again replaces, never duplicates
+  }
+  auto journal = SqliteJournal::open(dir.path() / "journal.db");
+  ASSERT_TRUE(journal);
+  auto all = (*journal)->deployments();
+  ASSERT_TRUE(all) << all.error().message;
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].id, "d-2") << "newest first";
+  auto back = (*journal)->deployment("d-1");
+  ASSERT_TRUE(back && *back);
+  EXPECT_EQ((*back)->step, Step::install);
+  EXPECT_EQ((*back)->phases.size(), first.phases.size());
+  EXPECT_EQ((*back)->green.at(0).tags.at("GreenIdentifier"), "uuid-d-1");
+  EXPECT_EQ((*journal)->running()->size(), 2u);
+  EXPECT_FALSE(*(*journal)->deployment("d-404"));
+}
+
+TEST(SqliteJournal, KeepsEventsServingFleetsAndLiveInstances) {
+  TempDir dir;
+  auto journal = *SqliteJournal::open(dir.path() / "journal.db");
+  auto at = from_epoch_ms(1'700'000'000'000);
+  auto d = launched("d-1", at);
+  ASSERT_TRUE(journal->save(d));
+  ASSERT_TRUE(journal->append({"d-1", at, Phase::install, EventKind::info, "first", "i-d-1"}));
+  ASSERT_TRUE(journal->append({"d-1", at, Phase::install, EventKind::error, "second", ""}));
+  ASSERT_TRUE(journal->set_serving("web", "d-0"));
+  ASSERT_TRUE(journal->set_serving("web", "d-1"));
+
+  auto events = journal->events("d-1");
+  ASSERT_TRUE(events);
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[0].message, "first");
+  EXPECT_EQ((*events)[0].instance_id, "i-d-1");
+  EXPECT_EQ((*events)[1].kind, EventKind::error);
+  EXPECT_EQ(journal->serving()->at("web"), "d-1");
+  ASSERT_EQ(journal->live_instances()->size(), 1u);
+
+  d.green[0].state = InstanceState::terminated;
+  ASSERT_TRUE(journal->save(d));
+  EXPECT_TRUE(journal->live_instances()->empty());
+}
+
+TEST(SqliteJournal, NeverStoresALiteralApiToken) {
+  TempDir dir;
+  {
+    auto journal = *SqliteJournal::open(dir.path() / "journal.db");
+    ASSERT_TRUE(journal->save(launched("d-1", from_epoch_ms(1'700'000'000'000))));
+  }
+  EXPECT_EQ(file_bytes(dir.path()).find(kToken), std::string::npos);
+}
+
+TEST(SqliteJournal, AnUnwritablePlaceIsAnErrorNotACrash) {
+  auto journal = SqliteJournal::open("/proc/no-such-dir/journal.db");
+  ASSERT_FALSE(journal);
+  EXPECT_NE(journal.error().message.find("journal.db"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace bluegreen
