@@ -39,7 +39,7 @@ constexpr std::array<std::pair<Phase, std::string_view>, 12> kPhaseNames{{
     {Phase::roll_back, "roll_back"},
 }};
 
-constexpr std::array<std::pair<Step, std::string_view>, 19> kStepNames{{
+constexpr std::array<std::pair<Step, std::string_view>, 21> kStepNames{{
     {Step::fetch_revision, "fetch_revision"},
     {Step::launch_green, "launch_green"},
     {Step::install, "install"},
@@ -53,10 +53,12 @@ constexpr std::array<std::pair<Step, std::string_view>, 19> kStepNames{{
     {Step::drain_blue, "drain_blue"},
     {Step::after_block_traffic, "after_block_traffic"},
     {Step::keep_blue, "keep_blue"},
+    {Step::stop_blue, "stop_blue"},
     {Step::terminate_blue, "terminate_blue"},
     {Step::route_to_blue, "route_to_blue"},
     {Step::hide_preview, "hide_preview"},
     {Step::drain_green, "drain_green"},
+    {Step::stop_green, "stop_green"},
     {Step::terminate_green, "terminate_green"},
     {Step::done, "done"},
 }};

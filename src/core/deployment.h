@@ -31,7 +31,7 @@ enum class Phase {
   allow_traffic,    // BeforeAllowTraffic, the switch to green, AfterAllowTraffic
   block_traffic,    // BeforeBlockTraffic, blue drained (DRAIN_TIMEOUT), AfterBlockTraffic
   keep_blue,        // blue kept for BLUE_TERMINATION_WAIT; `rollback` switches back at once
-  terminate_blue,   // blue's instances stopped
+  terminate_blue,   // ApplicationStop on blue, then blue's instances stopped
   clean_up,         // failure or rollback before the switch: greens terminated, blue untouched
   roll_back,        // after the switch: traffic back to blue, green drained and terminated
 };
@@ -55,10 +55,12 @@ enum class Step {
   drain_blue,
   after_block_traffic,
   keep_blue,
+  stop_blue,  // ApplicationStop on blue, so the application shuts down on its own terms
   terminate_blue,
   route_to_blue,  // clean_up / roll_back: traffic back on blue
   hide_preview,   // clean_up / roll_back: the preview listener no longer reaches green
   drain_green,    // roll_back: green's in-flight requests finish
+  stop_green,     // clean_up / roll_back: ApplicationStop on green
   terminate_green,
   done,  // the deployment has ended; `status` says how
 };

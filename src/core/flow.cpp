@@ -23,7 +23,7 @@ bool bounded_by_deadline(Step step) {
 
 bool is_unwinding(Step step) {
   return step == Step::route_to_blue || step == Step::hide_preview || step == Step::drain_green ||
-         step == Step::terminate_green;
+         step == Step::stop_green || step == Step::terminate_green;
 }
 
 Phase phase_of(Step step) {
@@ -49,6 +49,7 @@ Phase phase_of(Step step) {
       return Phase::block_traffic;
     case Step::keep_blue:
       return Phase::keep_blue;
+    case Step::stop_blue:
     case Step::terminate_blue:
       return Phase::terminate_blue;
     default:
@@ -182,6 +183,8 @@ class Machine {
         break;
       case Step::before_block_traffic:
       case Step::after_block_traffic:
+      case Step::stop_blue:
+      case Step::stop_green:
         d_.wait_until = at_ + kBlueHookBound;
         break;
       case Step::drain_blue:
@@ -230,6 +233,8 @@ class Machine {
       case Step::after_block_traffic:
         return Step::keep_blue;
       case Step::keep_blue:
+        return Step::stop_blue;
+      case Step::stop_blue:
         return Step::terminate_blue;
       default:
         return Step::done;
@@ -242,6 +247,7 @@ class Machine {
         {Step::route_to_blue, d_.traffic_moved && d_.blue.has_value()},
         {Step::hide_preview, d_.preview_shown},
         {Step::drain_green, d_.traffic_moved},
+        {Step::stop_green, !d_.green.empty()},
         {Step::terminate_green, true},
     };
     bool passed_current = !current;
@@ -336,6 +342,10 @@ class Machine {
         return advance(after(d_.step), fmt::format("green ({}) serves", d_.id));
       case Step::after_block_traffic:
         return advance(after(d_.step), "blue no longer serves");
+      case Step::stop_blue:
+        return advance(after(d_.step), "");
+      case Step::stop_green:
+        return continue_unwinding(d_.step);
       default:
         return unexpected();
     }
@@ -553,6 +563,8 @@ std::optional<Action> next_action(const Deployment& d) {
       return action::RunHooks{Colour::blue, {"AfterBlockTraffic"}, d.wait_until};
     case Step::keep_blue:
       return action::Wait{d.wait_until};
+    case Step::stop_blue:
+      return action::RunHooks{Colour::blue, {"ApplicationStop"}, d.wait_until};
     case Step::terminate_blue:
       return action::Terminate{Colour::blue};
     case Step::route_to_blue:
@@ -561,6 +573,8 @@ std::optional<Action> next_action(const Deployment& d) {
       return action::Preview{std::nullopt};
     case Step::drain_green:
       return action::Drain{d.id, d.wait_until};
+    case Step::stop_green:
+      return action::RunHooks{Colour::green, {"ApplicationStop"}, d.wait_until};
     case Step::terminate_green:
       return action::Terminate{Colour::green};
     case Step::done:
@@ -598,7 +612,7 @@ Result<void> can_roll_back(const Deployment& d) {
     return fail(ErrorKind::conflict,
                 fmt::format("deployment {} is already in {}", d.id, to_string(d.phase)));
   }
-  if (d.step == Step::terminate_blue) {
+  if (d.step == Step::stop_blue || d.step == Step::terminate_blue) {
     return fail(
         ErrorKind::conflict,
         fmt::format("deployment {} is terminating blue; there is nothing to roll back to", d.id));

@@ -13,7 +13,8 @@
 // Any failure before green serves (and anything past the deadline) ends in clean_up: greens
 // terminated, blue untouched, status failed. A failing AfterAllowTraffic hook, or a rollback
 // request while blue still exists, ends in roll_back: traffic back to blue, green drained and
-// terminated. Failures of blue's BlockTraffic hooks are warnings: blue is on its way out, and
+// terminated. ApplicationStop runs on a fleet before it is terminated. Failures of blue's
+// BlockTraffic hooks and of any ApplicationStop are warnings: that fleet is on its way out, and
 // an old fleet's flaky hook must not fail a good deployment.
 #pragma once
 

@@ -168,6 +168,11 @@ TEST(Flow, WithABlueFleetDrainsKeepsThenTerminatesBlue) {
   EXPECT_TRUE(can_roll_back(walk.d()));
 
   walk.feed(input::WaitEnded{}, 60s);
+  auto stop = walk.expect_action<action::RunHooks>();
+  EXPECT_EQ(stop.colour, Colour::blue);
+  EXPECT_EQ(stop.lifecycle_events, std::vector<std::string>{"ApplicationStop"});
+  EXPECT_FALSE(can_roll_back(walk.d()));
+  walk.feed(input::HooksRan{});
   EXPECT_EQ(walk.expect_action<action::Terminate>().colour, Colour::blue);
   EXPECT_FALSE(can_roll_back(walk.d()));
   walk.feed(input::ActionDone{});
@@ -188,11 +193,16 @@ TEST(Flow, FailingValidateServiceTerminatesGreenAndNeverTouchesTraffic) {
   walk.feed(input::Failed{Error{ErrorKind::failed, "ValidateService failed on i-g1"}, {bad}});
 
   EXPECT_EQ(walk.d().phase, Phase::clean_up);
+  EXPECT_EQ(walk.expect_action<action::RunHooks>().lifecycle_events,
+            std::vector<std::string>{"ApplicationStop"});
+  walk.feed(input::Failed{Error{ErrorKind::failed, "ApplicationStop failed"}, {}});
   EXPECT_EQ(walk.expect_action<action::Terminate>().colour, Colour::green);
   walk.feed(input::ActionDone{});
 
   EXPECT_EQ(walk.d().status, DeploymentStatus::failed);
   ASSERT_TRUE(walk.d().error);
+  EXPECT_NE(walk.d().error->message.find("ValidateService"), std::string::npos)
+      << "a failing ApplicationStop does not replace the cause";
   EXPECT_NE(walk.d().error->message.find("ValidateService"), std::string::npos);
   EXPECT_EQ(walk.d().green[0].state, InstanceState::terminated);
   EXPECT_FALSE(walk.d().traffic_moved);
@@ -212,6 +222,8 @@ TEST(Flow, AnythingPastTheDeadlineFailsWithATimeoutNamingThePhase) {
   EXPECT_NE(walk.d().error->message.find("TIMEOUT of 30 s passed during install"),
             std::string::npos)
       << walk.d().error->message;
+  walk.expect_action<action::RunHooks>();
+  walk.feed(input::HooksRan{}, 10s);
   walk.expect_action<action::Terminate>();
   walk.feed(input::ActionDone{});
   EXPECT_EQ(walk.d().status, DeploymentStatus::failed);
@@ -268,6 +280,8 @@ TEST(Flow, UnansweredManualPromotionTimesOutAndHidesThePreview) {
   EXPECT_NE(walk.d().error->message.find("promote"), std::string::npos);
   EXPECT_EQ(walk.expect_action<action::Preview>().fleet_id, std::nullopt);
   walk.feed(input::ActionDone{});
+  walk.expect_action<action::RunHooks>();
+  walk.feed(input::HooksRan{});
   walk.expect_action<action::Terminate>();
   walk.feed(input::ActionDone{});
   EXPECT_EQ(walk.d().status, DeploymentStatus::failed);
@@ -287,6 +301,8 @@ TEST(Flow, RollbackWhileBlueIsKeptRoutesBackDrainsAndTerminatesGreen) {
   walk.feed(input::ActionDone{});
   EXPECT_EQ(walk.expect_action<action::Drain>().fleet_id, "d-green");
   walk.feed(input::Drained{1});
+  EXPECT_EQ(walk.expect_action<action::RunHooks>().colour, Colour::green);
+  walk.feed(input::HooksRan{});
   EXPECT_EQ(walk.expect_action<action::Terminate>().colour, Colour::green);
   walk.feed(input::ActionDone{});
 
@@ -302,6 +318,7 @@ TEST(Flow, RollbackBeforeTheSwitchOnlyCleansUpGreen) {
   walk.to_health_gate();
   walk.feed(input::RollbackRequested{"bob"});
   EXPECT_EQ(walk.d().phase, Phase::clean_up);
+  walk.feed(input::HooksRan{});
   EXPECT_EQ(walk.expect_action<action::Terminate>().colour, Colour::green);
   walk.feed(input::ActionDone{});
   EXPECT_EQ(walk.d().status, DeploymentStatus::rolled_back);
@@ -318,6 +335,7 @@ TEST(Flow, FailingAfterAllowTrafficRollsBackToBlue) {
   EXPECT_EQ(walk.expect_action<action::Route>().fleet_id, "d-blue");
   walk.feed(input::ActionDone{});
   walk.feed(input::Drained{0});
+  walk.feed(input::HooksRan{});
   walk.feed(input::ActionDone{});
   EXPECT_EQ(walk.d().status, DeploymentStatus::failed);
 }
@@ -350,7 +368,7 @@ TEST(Flow, ARestartBeforeTheSwitchCleansUpAndAfterItCarriesOn) {
   before.to_health_gate();
   before.feed(input::Resume{});
   EXPECT_EQ(before.d().phase, Phase::clean_up);
-  before.expect_action<action::Terminate>();
+  EXPECT_EQ(before.expect_action<action::RunHooks>().colour, Colour::green);
   EXPECT_NE(before.d().error->message.find("restarted"), std::string::npos);
 
   Walk after(spec_with(), blue_fleet());
