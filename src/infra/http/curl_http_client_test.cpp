@@ -9,33 +9,16 @@
 #include <sstream>
 
 #include "loopback_server.h"
+#include "temp_dir.h"
 
 namespace bluegreen::http {
 namespace {
 
 using testing::CannedResponse;
 using testing::LoopbackServer;
+using testing::read_file;
 using testing::ReceivedRequest;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "bg-http-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
+using testing::TempDir;
 
 // Proxy variables of the machine running the tests must not reroute loopback requests.
 class CurlHttpClientTest : public ::testing::Test {
