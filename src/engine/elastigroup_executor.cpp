@@ -1,0 +1,254 @@
+#include "engine/elastigroup_executor.h"
+
+#include <fmt/format.h>
+
+namespace bluegreen::elastigroup {
+namespace {
+
+constexpr const char* kGreenTag = "GreenIdentifier";
+
+template <typename... Fs>
+struct Overloaded : Fs... {
+  using Fs::operator()...;
+};
+
+// The answer to a request: the event built from its value, or CallFailed.
+template <typename T, typename Make>
+EventBody answer(CallResult<T> result, Make make) {
+  if (!result) return CallFailed{result.error()};
+  if constexpr (std::is_void_v<T>) {
+    return make();
+  } else {
+    return make(std::move(*result));
+  }
+}
+
+bool retryable(const CallError& error) {
+  return error.kind == ErrorKind::throttled || error.kind == ErrorKind::unavailable ||
+         error.kind == ErrorKind::timeout;
+}
+
+}  // namespace
+
+std::string_view to_string(RunOutcome outcome) {
+  switch (outcome) {
+    case RunOutcome::succeeded:
+      return "succeeded";
+    case RunOutcome::failed:
+      return "failed";
+    case RunOutcome::continued:
+      return "continued";
+    case RunOutcome::already_reported:
+      return "already_reported";
+    case RunOutcome::report_failed:
+      return "report_failed";
+  }
+  return "report_failed";
+}
+
+ElastigroupExecutor::ElastigroupExecutor(ElastigroupPorts ports, Options options)
+    : ports_(ports), options_(options) {}
+
+RunOutcome ElastigroupExecutor::run(const ElastigroupJob& job, TimePoint must_end_by) {
+  FlowState state;
+  state.original_job_id = job.job_id;
+  auto reject = [&](const Error& error) {
+    // Bad parameters: reported before any cloud call, and never continued.
+    ReportFailure report{FailureType::configuration_error,
+                         fmt::format("invalid UserParameters: {}", error.message)};
+    write(LogLevel::error, "invalid_parameters", report.message, state, job.job_id, "validate");
+    return deliver(job.job_id, report, must_end_by, state);
+  };
+  auto spec = parse_spec(job.user_parameters);
+  if (!spec) return reject(spec.error());
+  auto made = make_flow_config(*spec, job.job_id);
+  if (!made) return reject(made.error());
+  FlowConfig config = *made;
+  auto ms = [](Duration d) { return static_cast<long long>(d.count()); };
+  if (options_.min_request_spacing)
+    config.min_request_spacing_ms = ms(*options_.min_request_spacing);
+  if (options_.poll_interval) config.poll_interval_ms = ms(*options_.poll_interval);
+  if (options_.max_poll_interval) config.max_poll_interval_ms = ms(*options_.max_poll_interval);
+  if (options_.cleanup_grace) config.cleanup_grace_ms = ms(*options_.cleanup_grace);
+
+  spot_access_ = SpotAccess{config.token_reference.empty() ? spec->api_token : Secret(),
+                            spec->account_id, spec->group_id};
+  bool unbounded = must_end_by == TimePoint::max();
+  TimePoint stop_at = unbounded ? TimePoint::max() : must_end_by - options_.reserve;
+  TimePoint call_deadline = unbounded ? TimePoint::max() : must_end_by - options_.reserve / 2;
+
+  Clock& clock = ports_.clock;
+  Decision decision =
+      step(config, state, Event{to_epoch_ms(clock.now()), Started{job.continuation_token}});
+  for (;;) {
+    write_logs(decision.logs, state, job.job_id);
+    if (is_report(decision.next)) return deliver(job.job_id, decision.next, must_end_by, state);
+    EventBody body;
+    if (const auto* wait = std::get_if<Wait>(&decision.next)) {
+      TimePoint until = from_epoch_ms(wait->until_ms);
+      if (until >= stop_at) {
+        body = InvocationEnding{};
+      } else {
+        clock.sleep_until(until);
+        body = Woke{};
+      }
+    } else if (clock.now() >= stop_at) {
+      body = InvocationEnding{};
+    } else {
+      ports_.budget.deadline = call_deadline;
+      body = perform(decision.next, config, *spec);
+    }
+    decision = step(config, state, Event{to_epoch_ms(clock.now()), body});
+  }
+}
+
+EventBody ElastigroupExecutor::perform(const Action& action, const FlowConfig& config,
+                                       const DeploymentSpec& spec) {
+  SpotBlueGreen& spot = ports_.spot;
+  CodeDeployService& codedeploy = ports_.codedeploy;
+  const SpotAccess& access = spot_access_;
+  return std::visit(
+      Overloaded{
+          [&](const ResolveApiToken&) -> EventBody {
+            auto token = ports_.secrets.resolve(config.token_reference);
+            if (!token) return CallFailed{token.error()};
+            spot_access_.token = std::move(*token);
+            return TokenResolved{};
+          },
+          [&](const ReadGroup&) {
+            return answer(spot.read_group(access), [](SpotGroup group) -> EventBody {
+              return GroupRead{group.target_capacity, std::move(group.instance_ids)};
+            });
+          },
+          [&](const ListSpotDeployments&) {
+            return answer(spot.list_deployments(access), [](auto list) -> EventBody {
+              return SpotDeploymentsListed{std::move(list)};
+            });
+          },
+          [&](const CreateSpotDeployment& a) {
+            SpotBlueGreenRequest request{a.green_identifier, a.timeout_seconds, config.app_name,
+                                         config.deployment_group};
+            return answer(spot.create_deployment(access, request),
+                          [](auto d) -> EventBody { return SpotDeploymentCreated{std::move(d)}; });
+          },
+          [&](const StopSpotDeployment& a) {
+            return answer(spot.stop_deployment(access, a.deployment_id),
+                          []() -> EventBody { return Done{}; });
+          },
+          [&](const DescribeGreens& a) {
+            return answer(ports_.ec2.describe_tagged(kGreenTag, a.green_identifier),
+                          [](auto list) -> EventBody { return GreensDescribed{std::move(list)}; });
+          },
+          [&](const DescribeInstanceHealth& a) {
+            return answer(ports_.ec2.describe_health(a.instance_ids), [](auto list) -> EventBody {
+              return InstanceHealthDescribed{std::move(list)};
+            });
+          },
+          [&](const DetachGreens& a) {
+            return answer(spot.detach_and_terminate(access, a.instance_ids),
+                          []() -> EventBody { return Done{}; });
+          },
+          [&](const FindLastCodeDeployDeployment&) {
+            return answer(
+                codedeploy.last_attempted_deployment(config.app_name, config.deployment_group),
+                [](auto id) -> EventBody { return LastCodeDeployDeployment{id}; });
+          },
+          [&](const GetCodeDeployDeployment& a) {
+            return answer(codedeploy.get_deployment(a.deployment_id), [](auto d) -> EventBody {
+              return CodeDeployDeploymentRead{std::move(d)};
+            });
+          },
+          [&](const CreateCodeDeployDeployment& a) {
+            CodeDeployRequest request{config.app_name, config.deployment_group, spec.revision,
+                                      kGreenTag,       a.green_identifier,      a.description};
+            return answer(codedeploy.create_deployment(request), [](std::string id) -> EventBody {
+              return CodeDeployCreated{std::move(id)};
+            });
+          },
+          [&](const ListCodeDeployTargets& a) {
+            return answer(codedeploy.list_targets(a.deployment_id), [](auto ids) -> EventBody {
+              return CodeDeployTargetsListed{std::move(ids)};
+            });
+          },
+          [&](const GetCodeDeployTargets& a) {
+            return answer(codedeploy.get_targets(a.deployment_id, a.target_ids),
+                          [](auto targets) -> EventBody {
+                            return CodeDeployTargetsRead{std::move(targets)};
+                          });
+          },
+          [&](const StopCodeDeployDeployment& a) {
+            return answer(codedeploy.stop_deployment(a.deployment_id, /*auto_rollback=*/true),
+                          []() -> EventBody { return Done{}; });
+          },
+          [&](const auto& other) -> EventBody {
+            return CallFailed{{ErrorKind::internal, "",
+                               fmt::format("{} is not a request", action_name(Action{other}))}};
+          },
+      },
+      action);
+}
+
+RunOutcome ElastigroupExecutor::deliver(const std::string& job_id, const Action& report,
+                                        TimePoint must_end_by, const FlowState& state) {
+  ports_.budget.deadline = must_end_by;
+  Duration backoff = std::chrono::seconds(1);
+  for (int attempt = 1;; ++attempt) {
+    CallResult<void> sent;
+    RunOutcome outcome = RunOutcome::failed;
+    std::string_view kind;
+    if (const auto* s = std::get_if<ReportSuccess>(&report)) {
+      sent = ports_.reporter.success(job_id, *s);
+      outcome = RunOutcome::succeeded;
+      kind = "PutJobSuccessResult";
+    } else if (const auto* f = std::get_if<ReportFailure>(&report)) {
+      sent = ports_.reporter.failure(job_id, *f);
+      kind = "PutJobFailureResult";
+    } else {
+      sent = ports_.reporter.progress(job_id, std::get<ReportProgress>(report));
+      outcome = RunOutcome::continued;
+      kind = "PutJobSuccessResult with a continuation token";
+    }
+    if (sent) {
+      write(LogLevel::info, "reported", fmt::format("{} sent", kind), state, job_id);
+      return outcome;
+    }
+    const CallError& error = sent.error();
+    if (error.code == "InvalidJobStateException") {
+      write(LogLevel::info, "already_reported",
+            fmt::format("CodePipeline already has a result for job {} ({})", job_id, error.message),
+            state, job_id);
+      return RunOutcome::already_reported;
+    }
+    bool time_left = must_end_by == TimePoint::max() ||
+                     ports_.clock.now() + backoff < must_end_by - std::chrono::seconds(1);
+    if (!retryable(error) || attempt >= options_.report_attempts || !time_left) {
+      write(LogLevel::error, "report_failed",
+            fmt::format("{} could not be sent: {} {}", kind, error.code, error.message), state,
+            job_id);
+      return RunOutcome::report_failed;
+    }
+    write(LogLevel::warning, "report_retry",
+          fmt::format("{} failed ({} {}); trying again", kind, error.code, error.message), state,
+          job_id);
+    ports_.clock.sleep_for(backoff);
+    backoff *= 2;
+  }
+}
+
+void ElastigroupExecutor::write_logs(const std::vector<LogEntry>& logs, const FlowState& state,
+                                     const std::string& job_id, std::string_view phase) {
+  for (const auto& entry : logs) {
+    ports_.log.write(FlowLogRecord{to_epoch_ms(ports_.clock.now()), entry, job_id,
+                                   state.original_job_id, state.green_identifier,
+                                   state.spot_deployment_id, state.codedeploy_deployment_id,
+                                   std::string(phase.empty() ? to_string(state.phase) : phase)});
+  }
+}
+
+void ElastigroupExecutor::write(LogLevel level, std::string event, std::string message,
+                                const FlowState& state, const std::string& job_id,
+                                std::string_view phase) {
+  write_logs({LogEntry{level, std::move(event), std::move(message), {}}}, state, job_id, phase);
+}
+
+}  // namespace bluegreen::elastigroup

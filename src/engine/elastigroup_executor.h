@@ -1,0 +1,82 @@
+// ElastigroupExecutor: runs the Elastigroup + CodeDeploy flow (core/elastigroup_flow.h) for
+// one CodePipeline job, performing each decision through the ports and feeding the answer
+// back. It owns no state between runs: a run starts from the job (and its continuation
+// token) and ends with exactly one report to the PipelineReporter.
+//
+// Time: every wait goes through the injected Clock. A run must be over by `must_end_by` (the
+// Lambda deadline); `Options::reserve` before it the executor stops starting requests and
+// hands the state over as a continuation token instead. The CLI passes TimePoint::max() and
+// so never continues.
+//
+// Not thread-safe; one run at a time per executor.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "core/clock.h"
+#include "engine/elastigroup_ports.h"
+
+namespace bluegreen::elastigroup {
+
+struct ElastigroupPorts {
+  SpotBlueGreen& spot;
+  Ec2Instances& ec2;
+  CodeDeployService& codedeploy;
+  PipelineReporter& reporter;
+  SecretSource& secrets;
+  FlowLog& log;
+  Clock& clock;
+  CallBudget& budget;
+};
+
+struct ElastigroupJob {
+  std::string job_id;           // CodePipeline.job.id
+  std::string user_parameters;  // the action's UserParameters (JSON text)
+  std::optional<std::string> continuation_token;
+};
+
+enum class RunOutcome {
+  succeeded,         // PutJobSuccessResult sent: the deployment is done
+  failed,            // PutJobFailureResult sent (parameters, permissions or the deployment)
+  continued,         // progress and a continuation token sent: CodePipeline invokes again
+  already_reported,  // CodePipeline already had this job's result (a repeated delivery)
+  report_failed,     // the result could not be delivered; the caller should fail the
+                     // invocation so that Lambda delivers the job again (the flow resumes)
+};
+std::string_view to_string(RunOutcome outcome);
+
+class ElastigroupExecutor {
+ public:
+  struct Options {
+    // Stop this long before `must_end_by` and continue in the next invocation.
+    Duration reserve = std::chrono::seconds(30);
+    // Flow pacing (see FlowConfig); unset keeps the flow's defaults.
+    std::optional<Duration> min_request_spacing;
+    std::optional<Duration> poll_interval;
+    std::optional<Duration> max_poll_interval;
+    std::optional<Duration> cleanup_grace;
+    // Attempts to deliver a report that fails with a retryable error.
+    int report_attempts = 4;
+  };
+
+  ElastigroupExecutor(ElastigroupPorts ports, Options options);
+
+  RunOutcome run(const ElastigroupJob& job, TimePoint must_end_by);
+
+ private:
+  EventBody perform(const Action& action, const FlowConfig& config, const DeploymentSpec& spec);
+  RunOutcome deliver(const std::string& job_id, const Action& report, TimePoint must_end_by,
+                     const FlowState& state);
+  // `phase` overrides the state's phase in the records when not empty.
+  void write_logs(const std::vector<LogEntry>& logs, const FlowState& state,
+                  const std::string& job_id, std::string_view phase = {});
+  void write(LogLevel level, std::string event, std::string message, const FlowState& state,
+             const std::string& job_id, std::string_view phase = {});
+
+  ElastigroupPorts ports_;
+  Options options_;
+  SpotAccess spot_access_;
+};
+
+}  // namespace bluegreen::elastigroup

@@ -1,0 +1,197 @@
+#include "engine/elastigroup_executor.h"
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "engine/elastigroup_fakes.h"
+#include "engine/elastigroup_log.h"
+
+namespace bluegreen::elastigroup {
+namespace {
+
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+constexpr const char* kJob = "11111111-2222-3333-4444-555555555555";
+constexpr const char* kParams = R"({"API_TOKEN":"tok-literal-0xC0FFEE","ACCOUNT_ID":"act-12345678",
+  "GROUP_ID":"sig-12345678","APP_NAME":"app","DEPLOYMENT_GROUP":"dg","TIMEOUT":"1800",
+  "S3_BUCKET":"bucket","S3_KEY":"app.zip","S3_BUNDLE":"zip"})";
+
+struct Harness {
+  FakeClock clock;
+  FakeElastigroupCloud cloud{clock};
+  CallBudget budget;
+  ElastigroupExecutor::Options options;
+  ElastigroupExecutor executor() {
+    return ElastigroupExecutor(
+        ElastigroupPorts{cloud, cloud, cloud, cloud, cloud, cloud, clock, budget}, options);
+  }
+  RunOutcome run(std::string params = kParams, std::optional<std::string> token = std::nullopt,
+                 TimePoint must_end_by = TimePoint::max(), std::string job = kJob) {
+    return executor().run(ElastigroupJob{job, params, token}, must_end_by);
+  }
+};
+
+TEST(ElastigroupExecutor, RunsTheFlowToOneSuccessReport) {
+  Harness h;
+  EXPECT_EQ(h.run(), RunOutcome::succeeded);
+  auto reports = h.cloud.reports();
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].job_id, kJob);
+  auto& success = std::get<ReportSuccess>(reports[0].report);
+  EXPECT_EQ(success.output_variables.at("DeploymentId"), "d-1");
+  EXPECT_EQ(success.output_variables.at("GreenIdentifier"), green_identifier_for_job(kJob));
+  auto requests = h.cloud.codedeploy_requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].tag_key, "GreenIdentifier");
+  EXPECT_EQ(requests[0].tag_value, green_identifier_for_job(kJob));
+  EXPECT_TRUE(std::holds_alternative<S3Revision>(requests[0].revision));
+  EXPECT_EQ(h.cloud.count("spot.create"), 1);
+}
+
+TEST(ElastigroupExecutor, InvalidParametersFailBeforeAnyCloudCall) {
+  Harness h;
+  std::string params = R"({"API_TOKEN":"t","ACCOUNT_ID":"act-1","GROUP_ID":"sig-1",
+    "APP_NAME":"a","TIMEOUT":60,"S3_BUCKET":"b","S3_KEY":"k","S3_BUNDLE":"zip"})";
+  EXPECT_EQ(h.run(params), RunOutcome::failed);
+  auto calls = h.cloud.calls();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].method, "pipeline.failure");
+  auto failure = std::get<ReportFailure>(h.cloud.reports()[0].report);
+  EXPECT_EQ(failure.type, FailureType::configuration_error);
+  EXPECT_THAT(failure.message, HasSubstr("DEPLOYMENT_GROUP"));
+}
+
+TEST(ElastigroupExecutor, HandsOverBeforeTheDeadlineAndResumesFromTheToken) {
+  Harness h;
+  h.cloud.codedeploy_statuses = {"InProgress", "InProgress", "InProgress", "InProgress",
+                                 "InProgress", "InProgress", "Succeeded"};
+  h.options.reserve = 10s;
+  std::optional<std::string> token;
+  std::string job = kJob;
+  int invocations = 0;
+  RunOutcome outcome = RunOutcome::continued;
+  while (outcome == RunOutcome::continued && invocations < 20) {
+    ++invocations;
+    outcome = h.run(kParams, token, h.clock.now() + 60s, job);
+    if (outcome != RunOutcome::continued) break;
+    auto progress = std::get<ReportProgress>(h.cloud.reports().back().report);
+    EXPECT_LE(progress.continuation_token.size(), kMaxTokenLength);
+    token = progress.continuation_token;
+    job = fmt::format("22222222-0000-0000-0000-0000000000{:02}", invocations);
+    h.clock.advance(30s);
+  }
+  ASSERT_EQ(outcome, RunOutcome::succeeded)
+      << std::get<ReportFailure>(h.cloud.reports().back().report).message;
+  EXPECT_GE(invocations, 3);
+  EXPECT_EQ(h.cloud.count("spot.create"), 1);
+  EXPECT_EQ(h.cloud.count("codedeploy.create"), 1);
+  // The final success went to the job being served, not the first one.
+  EXPECT_EQ(h.cloud.reports().back().job_id, job);
+}
+
+TEST(ElastigroupExecutor, NeverRunsPastTheInvocationDeadline) {
+  Harness h;
+  h.cloud.codedeploy_statuses = {"InProgress"};
+  h.options.reserve = 10s;
+  TimePoint end = h.clock.now() + 90s;
+  EXPECT_EQ(h.run(kParams, std::nullopt, end), RunOutcome::continued);
+  EXPECT_LE(h.clock.now(), end - 10s);
+}
+
+TEST(ElastigroupExecutor, ARepeatedDeliveryAfterTheResultIsAlreadyReported) {
+  Harness h;
+  ASSERT_EQ(h.run(), RunOutcome::succeeded);
+  EXPECT_EQ(h.run(), RunOutcome::already_reported);
+  EXPECT_EQ(h.cloud.count("spot.create"), 1);
+  EXPECT_EQ(h.cloud.count("codedeploy.create"), 1);
+}
+
+TEST(ElastigroupExecutor, RetriesAReportThatFailsTransiently) {
+  Harness h;
+  h.cloud.fail_next("pipeline.success", {ErrorKind::throttled, "ThrottlingException", "slow"}, 2);
+  EXPECT_EQ(h.run(), RunOutcome::succeeded);
+  EXPECT_EQ(h.cloud.count("pipeline.success"), 3);
+}
+
+TEST(ElastigroupExecutor, AReportThatCannotBeSentIsSaidSo) {
+  Harness h;
+  h.cloud.fail_next("pipeline.success",
+                    {ErrorKind::permission_denied, "AccessDeniedException", "no"}, 1);
+  EXPECT_EQ(h.run(), RunOutcome::report_failed);
+}
+
+TEST(ElastigroupExecutor, SpotThrottlingWaitsAndGoesOn) {
+  Harness h;
+  h.cloud.fail_next("spot.create", {ErrorKind::throttled, "429", "Too Many Requests"});
+  TimePoint start = h.clock.now();
+  EXPECT_EQ(h.run(), RunOutcome::succeeded);
+  EXPECT_EQ(h.cloud.count("spot.create"), 2);
+  EXPECT_GE(h.clock.now() - start, 10s);
+}
+
+TEST(ElastigroupExecutor, ResolvesATokenReferenceAndNeverLogsTheToken) {
+  Harness h;
+  std::string params = kParams;
+  params.replace(params.find("tok-literal-0xC0FFEE"), 20, "ssm:/spot/token");
+  h.cloud.secrets["ssm:/spot/token"] = Secret("resolved-secret-0xBEEF");
+  EXPECT_EQ(h.run(params), RunOutcome::succeeded);
+  for (const auto& token : h.cloud.tokens_seen()) EXPECT_EQ(token, "resolved-secret-0xBEEF");
+  for (const auto& record : h.cloud.logs()) {
+    std::string line = to_json_line(record);
+    EXPECT_EQ(line.find("resolved-secret"), std::string::npos) << line;
+    EXPECT_EQ(line.find("tok-literal"), std::string::npos) << line;
+  }
+}
+
+TEST(ElastigroupExecutor, CodeDeployFailureIsReportedOnceAndSpotStopped) {
+  Harness h;
+  h.cloud.codedeploy_statuses = {"InProgress", "Failed"};
+  EXPECT_EQ(h.run(), RunOutcome::failed);
+  auto reports = h.cloud.reports();
+  ASSERT_EQ(reports.size(), 1u);
+  auto& failure = std::get<ReportFailure>(reports[0].report);
+  EXPECT_EQ(failure.type, FailureType::job_failed);
+  EXPECT_THAT(failure.message, HasSubstr("ValidateService failed on i-green1"));
+  EXPECT_EQ(h.cloud.count("spot.stop"), 1);
+  EXPECT_TRUE(h.cloud.live_greens().empty());
+}
+
+TEST(JsonLinesLog, WritesOneParseableLinePerRecord) {
+  std::ostringstream out;
+  JsonLinesLog log(out);
+  FlowLogRecord record{1'800'000'000'123,
+                       LogEntry{LogLevel::info,
+                                "lifecycle_event",
+                                "AfterInstall Succeeded",
+                                {{"instance", "i-0abc"}, {"status", "Succeeded"}}},
+                       "job-2",
+                       "job-1",
+                       "gid",
+                       "cdbg-1",
+                       "d-1",
+                       "follow"};
+  log.write(record);
+  log.write(record);
+  std::istringstream lines(out.str());
+  std::string line;
+  int count = 0;
+  while (std::getline(lines, line)) {
+    ++count;
+    auto json = nlohmann::json::parse(line);
+    EXPECT_EQ(json["event"], "lifecycle_event");
+    EXPECT_EQ(json["deployment_id"], "d-1");
+    EXPECT_EQ(json["phase"], "follow");
+    EXPECT_EQ(json["instance"], "i-0abc");
+    EXPECT_EQ(json["original_job_id"], "job-1");
+    EXPECT_EQ(json["time"], "2027-01-15T08:00:00.123Z");
+  }
+  EXPECT_EQ(count, 2);
+}
+
+}  // namespace
+}  // namespace bluegreen::elastigroup

@@ -1,0 +1,113 @@
+// FakeElastigroupCloud: one in-memory stand-in for every port of the Elastigroup flow (Spot,
+// EC2, CodeDeploy, CodePipeline, the secret stores and the log), for tests of the executor
+// and of whatever drives it. By default it behaves like a healthy cloud: the Spot B/G
+// deployment launches `capacity` running, healthy greens at once; CodeDeploy goes through
+// `codedeploy_statuses` one status per GetDeployment; Spot detaches blue once CodeDeploy
+// succeeded. Knobs steer it; `fail_next` injects an error into the next calls of one method
+// (the leveldb fault-injection idea). Nothing sleeps; it reads time from the given clock only
+// to stamp the calls it records.
+//
+// Thread-safe.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "engine/elastigroup_ports.h"
+
+namespace bluegreen::elastigroup {
+
+class FakeElastigroupCloud final : public SpotBlueGreen,
+                                   public Ec2Instances,
+                                   public CodeDeployService,
+                                   public PipelineReporter,
+                                   public SecretSource,
+                                   public FlowLog {
+ public:
+  explicit FakeElastigroupCloud(Clock& clock) : clock_(clock) {}
+
+  // SpotBlueGreen
+  CallResult<SpotGroup> read_group(const SpotAccess& access) override;
+  CallResult<std::vector<SpotDeployment>> list_deployments(const SpotAccess& access) override;
+  CallResult<SpotDeployment> create_deployment(const SpotAccess& access,
+                                               const SpotBlueGreenRequest& request) override;
+  CallResult<void> stop_deployment(const SpotAccess& access,
+                                   const std::string& deployment_id) override;
+  CallResult<void> detach_and_terminate(const SpotAccess& access,
+                                        const std::vector<std::string>& instance_ids) override;
+  // Ec2Instances
+  CallResult<std::vector<Ec2Instance>> describe_tagged(const std::string& key,
+                                                       const std::string& value) override;
+  CallResult<std::vector<InstanceHealth>> describe_health(
+      const std::vector<std::string>& instance_ids) override;
+  // CodeDeployService
+  CallResult<std::optional<std::string>> last_attempted_deployment(
+      const std::string& application_name, const std::string& deployment_group_name) override;
+  CallResult<CodeDeployDeployment> get_deployment(const std::string& deployment_id) override;
+  CallResult<std::string> create_deployment(const CodeDeployRequest& request) override;
+  CallResult<std::vector<std::string>> list_targets(const std::string& deployment_id) override;
+  CallResult<std::vector<InstanceTarget>> get_targets(
+      const std::string& deployment_id, const std::vector<std::string>& target_ids) override;
+  CallResult<void> stop_deployment(const std::string& deployment_id, bool auto_rollback) override;
+  // PipelineReporter
+  CallResult<void> success(const std::string& job_id, const ReportSuccess& report) override;
+  CallResult<void> failure(const std::string& job_id, const ReportFailure& report) override;
+  CallResult<void> progress(const std::string& job_id, const ReportProgress& report) override;
+  // SecretSource
+  CallResult<Secret> resolve(const std::string& reference) override;
+  // FlowLog
+  void write(const FlowLogRecord& record) override;
+
+  // ---- knobs ----
+  int capacity = 2;
+  // Statuses GetDeployment returns in turn; the last one repeats.
+  std::deque<std::string> codedeploy_statuses = {"InProgress", "Succeeded"};
+  std::map<std::string, Secret> secrets;  // reference -> token
+  // The next `times` calls of `method` fail. Methods are named "<port>.<call>": spot.read_group,
+  // spot.list, spot.create, spot.stop, spot.detach, ec2.describe_tagged, ec2.describe_health,
+  // codedeploy.last_attempted, codedeploy.get, codedeploy.create, codedeploy.list_targets,
+  // codedeploy.get_targets, codedeploy.stop, pipeline.success, pipeline.failure,
+  // pipeline.progress, secrets.resolve.
+  void fail_next(const std::string& method, CallError error, int times = 1);
+
+  // ---- what happened ----
+  struct Call {
+    std::string method;
+    long long time_ms = 0;
+  };
+  struct Report {
+    std::string job_id;
+    Action report;
+  };
+  std::vector<Call> calls() const;
+  int count(const std::string& method) const;
+  std::vector<Report> reports() const;
+  std::vector<FlowLogRecord> logs() const;
+  std::vector<std::string> tokens_seen() const;  // Spot tokens, to check what reached Spot
+  std::vector<CodeDeployRequest> codedeploy_requests() const;
+  std::vector<std::string> live_greens() const;
+
+ private:
+  std::optional<CallError> enter(const std::string& method);
+  void seen_token(const SpotAccess& access);
+
+  Clock& clock_;
+  mutable std::mutex mutex_;
+  std::map<std::string, std::deque<CallError>> faults_;
+  std::vector<Call> calls_;
+  std::vector<Report> reports_;
+  std::vector<FlowLogRecord> logs_;
+  std::vector<std::string> tokens_;
+  std::vector<CodeDeployRequest> codedeploy_requests_;
+  std::vector<std::string> blue_ = {"i-blue1", "i-blue2"};
+  std::vector<SpotDeployment> spot_deployments_;
+  std::map<std::string, std::vector<std::string>> greens_;       // tag value -> live instance ids
+  std::vector<std::pair<std::string, std::string>> codedeploy_;  // id, tag value
+  std::map<std::string, std::string> codedeploy_status_;
+  std::vector<std::string> finished_jobs_;  // jobs with a final result
+};
+
+}  // namespace bluegreen::elastigroup

@@ -1,0 +1,150 @@
+// Ports of the Elastigroup + CodeDeploy flow: the narrow interfaces through which
+// ElastigroupExecutor reaches Spot, EC2, CodeDeploy, CodePipeline and the secret stores. Real
+// implementations wrap the cloud clients (src/adapters/elastigroup); tests use scripted fakes
+// (elastigroup_fakes.h). The vocabulary (SpotDeployment, CodeDeployDeployment, …) is the
+// flow's own, from core/elastigroup_flow.h.
+//
+// Every call returns CallResult: the value, or a CallError whose `kind` says whether a retry
+// may help (throttled, unavailable, timeout) and whose `code` is the service's own error code
+// (AccessDeniedException, RevisionDoesNotExistException, …), which the flow turns into the
+// CodePipeline failure type. Calls should give up by `CallBudget::deadline`.
+#pragma once
+
+#include <expected>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/elastigroup_flow.h"
+#include "core/secret.h"
+#include "core/spec.h"
+
+namespace bluegreen::elastigroup {
+
+template <typename T>
+using CallResult = std::expected<T, CallError>;
+
+inline std::unexpected<CallError> call_error(ErrorKind kind, std::string code,
+                                             std::string message) {
+  return std::unexpected(CallError{kind, std::move(code), std::move(message)});
+}
+
+// When the current call must be over. The executor moves it before every call; adapters read
+// it (they hold a reference) to bound their own retries and timeouts.
+struct CallBudget {
+  TimePoint deadline = TimePoint::max();
+};
+
+// Which Spot group, in which account, with which token.
+struct SpotAccess {
+  Secret token;
+  std::string account_id;
+  std::string group_id;
+};
+
+struct SpotGroup {
+  int target_capacity = 0;
+  std::vector<std::string> instance_ids;  // every instance in the group now (/status)
+};
+
+struct SpotBlueGreenRequest {
+  std::string green_identifier;  // tag GreenIdentifier=<value> on the greens
+  long long timeout_seconds = 0;
+  std::string application_name;
+  std::string deployment_group_name;
+};
+
+// Spot Elastigroup: the group and its CodeDeploy blue/green deployments.
+class SpotBlueGreen {
+ public:
+  virtual ~SpotBlueGreen() = default;
+  virtual CallResult<SpotGroup> read_group(const SpotAccess& access) = 0;
+  // The group's B/G deployments as Spot lists them (newest first when Spot says).
+  virtual CallResult<std::vector<SpotDeployment>> list_deployments(const SpotAccess& access) = 0;
+  virtual CallResult<SpotDeployment> create_deployment(const SpotAccess& access,
+                                                       const SpotBlueGreenRequest& request) = 0;
+  virtual CallResult<void> stop_deployment(const SpotAccess& access,
+                                           const std::string& deployment_id) = 0;
+  // Detaches the instances from the group, terminating them and lowering the target capacity
+  // by as many (the greens were added on top of blue's capacity).
+  virtual CallResult<void> detach_and_terminate(const SpotAccess& access,
+                                                const std::vector<std::string>& instance_ids) = 0;
+};
+
+// EC2: finding instances by tag and reading their status checks.
+class Ec2Instances {
+ public:
+  virtual ~Ec2Instances() = default;
+  // Every instance carrying tag key=value, in any state.
+  virtual CallResult<std::vector<Ec2Instance>> describe_tagged(const std::string& key,
+                                                               const std::string& value) = 0;
+  // Status checks of these instances (never called with an empty list).
+  virtual CallResult<std::vector<InstanceHealth>> describe_health(
+      const std::vector<std::string>& instance_ids) = 0;
+};
+
+struct CodeDeployRequest {
+  std::string application_name;
+  std::string deployment_group_name;
+  RevisionSource revision;  // S3Revision or GitHubRevision
+  std::string tag_key;      // targetInstances.tagFilters [{Key, Value, Type: KEY_AND_VALUE}]
+  std::string tag_value;
+  std::string description;
+};
+
+// CodeDeploy: deployments on tagged instances, and their per-instance progress.
+class CodeDeployService {
+ public:
+  virtual ~CodeDeployService() = default;
+  // GetDeploymentGroup's lastAttemptedDeployment, if any.
+  virtual CallResult<std::optional<std::string>> last_attempted_deployment(
+      const std::string& application_name, const std::string& deployment_group_name) = 0;
+  virtual CallResult<CodeDeployDeployment> get_deployment(const std::string& deployment_id) = 0;
+  // Returns the new deployment id.
+  virtual CallResult<std::string> create_deployment(const CodeDeployRequest& request) = 0;
+  // Every target id of the deployment (all pages).
+  virtual CallResult<std::vector<std::string>> list_targets(const std::string& deployment_id) = 0;
+  // At most 25 ids.
+  virtual CallResult<std::vector<InstanceTarget>> get_targets(
+      const std::string& deployment_id, const std::vector<std::string>& target_ids) = 0;
+  virtual CallResult<void> stop_deployment(const std::string& deployment_id,
+                                           bool auto_rollback) = 0;
+};
+
+// CodePipeline: the job's result. A job takes exactly one final result; CodePipeline answers
+// InvalidJobStateException to a second one.
+class PipelineReporter {
+ public:
+  virtual ~PipelineReporter() = default;
+  virtual CallResult<void> success(const std::string& job_id, const ReportSuccess& report) = 0;
+  virtual CallResult<void> failure(const std::string& job_id, const ReportFailure& report) = 0;
+  virtual CallResult<void> progress(const std::string& job_id, const ReportProgress& report) = 0;
+};
+
+// Resolves an API_TOKEN reference (ssm:/name, secretsmanager:id) to the token.
+class SecretSource {
+ public:
+  virtual ~SecretSource() = default;
+  virtual CallResult<Secret> resolve(const std::string& reference) = 0;
+};
+
+// One structured log record: the flow's LogEntry with where the deployment stands.
+struct FlowLogRecord {
+  long long time_ms = 0;
+  LogEntry entry;
+  std::string job_id;           // the CodePipeline job served now
+  std::string original_job_id;  // the job that started the deployment
+  std::string green_identifier;
+  std::string spot_deployment_id;
+  std::string codedeploy_deployment_id;
+  std::string phase;
+};
+
+class FlowLog {
+ public:
+  virtual ~FlowLog() = default;
+  virtual void write(const FlowLogRecord& record) = 0;
+};
+
+}  // namespace bluegreen::elastigroup
