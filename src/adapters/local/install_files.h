@@ -1,0 +1,41 @@
+// The Install lifecycle event, which the agent performs itself: copy the appspec's `files`
+// from the bundle onto the instance, then apply its `permissions`, as the CodeDeploy agent
+// does. Several instances share one host, so every absolute path of the appspec (a files
+// destination, a permissions object) is taken below the instance's root: /opt/app becomes
+// <instance root>/opt/app.
+//
+// Copy rules (the agent's): a directory source copies its contents into the destination
+// directory, a file source lands as destination/<file name>; symlinks are copied as links;
+// file_exists_behavior decides what happens to files already there.
+// Permission rules (the agent's): for a directory object, pattern "**" matches everything
+// below it, any other pattern matches the object's direct children by name; `except` names
+// direct children to leave alone; `type` limits matches to files and/or directories. A file
+// object takes the permission itself (pattern "**" and no except only). Owners and groups
+// change only when this process may change them (root); otherwise the change is skipped and
+// noted in the report.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "adapters/local/appspec.h"
+#include "core/error.h"
+
+namespace bluegreen {
+
+struct InstallReport {
+  std::size_t files_copied = 0;
+  std::size_t permissions_applied = 0;  // objects whose mode or owner was set
+  std::vector<std::string> notes;       // what was skipped and why, one line each
+};
+
+// Copies files and applies permissions. Errors: conflict (a file exists and the behaviour is
+// DISALLOW), invalid_input (a permission that cannot apply to its object, an unknown owner or
+// group), internal (file system failures), each naming the path on the instance as the
+// appspec wrote it.
+Result<InstallReport> install_files(const AppSpec& spec, const std::filesystem::path& bundle_root,
+                                    const std::filesystem::path& instance_root);
+
+}  // namespace bluegreen

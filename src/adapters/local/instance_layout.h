@@ -1,0 +1,28 @@
+// Where things live inside a local instance's directory (its `root`), shared by the fleet that
+// creates instances and the agent that installs revisions on them:
+//   <root>/instance.json        the fleet's record of the instance
+//   <root>/deployment-archive/  the bundle as DownloadBundle copied it; hooks run from here
+//   <root>/logs/                one log per hook run (<Event>-<n>.log) and agent.log
+//   <root>/<anything else>      appspec destinations: /opt/app lands in <root>/opt/app
+#pragma once
+
+#include <filesystem>
+#include <string_view>
+
+namespace bluegreen::instance_layout {
+
+// Every process of an instance carries <kMarkerVariable>=<instance id> in its environment; the
+// fleet finds and ends them by it (infra/process/marked_processes.h).
+inline constexpr std::string_view kMarkerVariable = "BLUEGREEN_INSTANCE_ID";
+
+inline std::filesystem::path record(const std::filesystem::path& root) {
+  return root / "instance.json";
+}
+inline std::filesystem::path deployment_archive(const std::filesystem::path& root) {
+  return root / "deployment-archive";
+}
+inline std::filesystem::path logs(const std::filesystem::path& root) {
+  return root / "logs";
+}
+
+}  // namespace bluegreen::instance_layout

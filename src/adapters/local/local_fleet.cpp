@@ -1,0 +1,223 @@
+#include "adapters/local/local_fleet.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "adapters/local/instance_layout.h"
+#include "infra/process/marked_processes.h"
+
+namespace bluegreen {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string new_instance_id() {
+  static std::mutex mutex;
+  static std::mt19937 generator{std::random_device{}()};
+  std::lock_guard lock(mutex);
+  char id[16];
+  std::snprintf(id, sizeof id, "i-%08x", static_cast<unsigned>(generator()));
+  return id;
+}
+
+json to_record(const Instance& instance) {
+  return json{{"id", instance.id},
+              {"fleetId", instance.fleet_id},
+              {"host", instance.host},
+              {"port", instance.port},
+              {"root", instance.root.string()},
+              {"tags", instance.tags},
+              {"state", std::string(to_string(instance.state))}};
+}
+
+std::optional<Instance> from_record(const fs::path& file) {
+  std::ifstream in(file);
+  json record = json::parse(in, nullptr, false);
+  if (record.is_discarded() || !record.is_object()) return std::nullopt;
+  Instance instance;
+  instance.id = record.value("id", "");
+  instance.fleet_id = record.value("fleetId", "");
+  instance.host = record.value("host", "127.0.0.1");
+  instance.port = record.value("port", 0);
+  instance.root = record.value("root", "");
+  if (record.contains("tags") && record["tags"].is_object()) {
+    instance.tags = record["tags"].get<std::map<std::string, std::string>>();
+  }
+  instance.state = instance_state_from_string(record.value("state", ""));
+  if (instance.id.empty()) return std::nullopt;
+  return instance;
+}
+
+void write_record(const Instance& instance) {
+  fs::path file = instance_layout::record(instance.root);
+  fs::path temporary = file;
+  temporary += ".tmp";
+  std::ofstream(temporary) << to_record(instance).dump(2) << "\n";
+  std::error_code ignored;
+  fs::rename(temporary, file, ignored);
+}
+
+// What a terminated instance keeps: its record and its logs, for history and `logs`.
+void remove_installed_files(const fs::path& root) {
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(root, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    auto name = it->path().filename();
+    if (name == instance_layout::record(root).filename() ||
+        name == instance_layout::logs(root).filename()) {
+      continue;
+    }
+    std::error_code ignored;
+    fs::remove_all(it->path(), ignored);
+  }
+}
+
+}  // namespace
+
+LocalFleet::LocalFleet(LocalFleetOptions options) : options_(std::move(options)) {}
+
+Result<int> LocalFleet::free_port() const {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return fail(ErrorKind::internal, std::string("socket: ") + std::strerror(errno));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  int port = -1;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  int error = errno;
+  close(fd);
+  if (port < 0)
+    return fail(ErrorKind::internal, std::string("no free port: ") + std::strerror(error));
+  return port;
+}
+
+Result<Instance> LocalFleet::create_instance(const LaunchRequest& request) {
+  Instance instance;
+  instance.fleet_id = request.fleet_id;
+  instance.tags = request.tags;
+  std::error_code ec;
+  fs::path instances_dir = options_.state_dir / "instances";
+  fs::create_directories(instances_dir, ec);
+  // The id must be new for the life of the state directory, not only of this process.
+  for (int attempt = 0; attempt < 16 && instance.id.empty(); ++attempt) {
+    std::string id = new_instance_id();
+    if (fs::create_directory(instances_dir / id, ec) && !ec) instance.id = id;
+  }
+  if (instance.id.empty()) {
+    return fail(ErrorKind::internal, "cannot create an instance directory in " +
+                                         instances_dir.string() + ": " + ec.message());
+  }
+  instance.root = fs::absolute(instances_dir / instance.id);
+  // Hooks may run as other users; they must reach their instance's directory.
+  fs::permissions(instance.root,
+                  fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                      fs::perms::others_read | fs::perms::others_exec,
+                  ec);
+  fs::create_directory(instance_layout::logs(instance.root), ec);
+  for (int attempt = 0; attempt < 16 && instance.port == 0; ++attempt) {
+    auto port = free_port();
+    if (!port) return std::unexpected(port.error());
+    bool taken = false;
+    for (const auto& [id, other] : instances_) taken = taken || other.port == *port;
+    if (!taken) instance.port = *port;
+  }
+  if (instance.port == 0) return fail(ErrorKind::internal, "no free loopback port");
+  write_record(instance);
+  return instance;
+}
+
+Result<std::vector<Instance>> LocalFleet::launch(const LaunchRequest& request) {
+  if (request.count < 1) return fail(ErrorKind::invalid_input, "launch: count must be at least 1");
+  if (request.fleet_id.empty()) return fail(ErrorKind::invalid_input, "launch: no fleet id");
+  std::lock_guard lock(mutex_);
+  std::vector<Instance> launched;
+  for (int i = 0; i < request.count; ++i) {
+    auto instance = create_instance(request);
+    if (!instance) return std::unexpected(instance.error());
+    instances_[instance->id] = *instance;
+    launched.push_back(*instance);
+  }
+  return launched;
+}
+
+std::vector<Instance> LocalFleet::list() const {
+  std::lock_guard lock(mutex_);
+  std::vector<Instance> live;
+  for (const auto& [id, instance] : instances_) live.push_back(instance);
+  return live;
+}
+
+Result<void> LocalFleet::terminate(const std::vector<std::string>& instance_ids) {
+  if (instance_ids.empty()) return {};
+  std::vector<std::string> markers;
+  for (const auto& id : instance_ids) {
+    markers.push_back(process_marker(instance_layout::kMarkerVariable, id));
+  }
+  // Without the lock: ending processes can take the whole grace period.
+  auto deadline = std::chrono::system_clock::now() + options_.terminate_timeout;
+  auto killed = kill_marked_processes(markers, options_.kill_grace, deadline);
+  if (!killed) return std::unexpected(killed.error().with_context("terminate"));
+
+  std::lock_guard lock(mutex_);
+  for (const auto& id : instance_ids) {
+    auto found = instances_.find(id);
+    Instance instance;
+    if (found != instances_.end()) {
+      instance = found->second;
+      instances_.erase(found);
+    } else if (auto recorded =
+                   from_record(instance_layout::record(options_.state_dir / "instances" / id))) {
+      instance = *recorded;
+    } else {
+      continue;
+    }
+    instance.state = InstanceState::terminated;
+    remove_installed_files(instance.root);
+    write_record(instance);
+  }
+  return {};
+}
+
+void LocalFleet::adopt(const std::vector<Instance>& instances) {
+  std::lock_guard lock(mutex_);
+  for (const auto& instance : instances) {
+    if (instance.state != InstanceState::terminated) instances_[instance.id] = instance;
+  }
+}
+
+void LocalFleet::set_state(const std::string& instance_id, InstanceState state) {
+  std::lock_guard lock(mutex_);
+  auto found = instances_.find(instance_id);
+  if (found == instances_.end()) return;
+  found->second.state = state;
+  write_record(found->second);
+}
+
+std::vector<Instance> LocalFleet::recorded_instances() const {
+  std::vector<Instance> recorded;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(options_.state_dir / "instances", ec);
+       !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    auto instance = from_record(instance_layout::record(it->path()));
+    if (instance && instance->state != InstanceState::terminated) recorded.push_back(*instance);
+  }
+  std::sort(recorded.begin(), recorded.end(),
+            [](const Instance& a, const Instance& b) { return a.id < b.id; });
+  return recorded;
+}
+
+}  // namespace bluegreen

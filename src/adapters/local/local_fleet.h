@@ -1,0 +1,64 @@
+// LocalFleet: instances as directories and processes on this machine (a Fleet).
+//
+// launch() gives each instance an id ("i-" + 8 hex digits), its own directory
+// <state_dir>/instances/<id> (layout in instance_layout.h), a free loopback port (the OS picks
+// one: bind 127.0.0.1:0) and the request's tags (GreenIdentifier among them). It starts no
+// process: the agent's hooks do, each marked with BLUEGREEN_INSTANCE_ID=<id>.
+// terminate() ends every process carrying an instance's mark, including ones its hooks
+// detached (setsid, double fork), waits until none is left, records the instance as
+// terminated and removes its files except instance.json and logs/. Because the mark lives in
+// the processes themselves, terminate() works for ids this fleet never saw, for example after
+// a restart.
+//
+// The fleet writes each instance's record to <root>/instance.json; after a restart the server
+// either adopts the instances its journal knows (adopt) or reads what the disk knows
+// (recorded_instances) and terminates what it does not want.
+//
+// Thread-safe.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <mutex>
+
+#include "engine/ports.h"
+
+namespace bluegreen {
+
+struct LocalFleetOptions {
+  std::filesystem::path state_dir;     // instances live in <state_dir>/instances/<id>
+  Duration kill_grace{5000};           // SIGTERM to SIGKILL when terminating
+  Duration terminate_timeout{30'000};  // how long terminate() may take in all
+};
+
+class LocalFleet final : public Fleet {
+ public:
+  explicit LocalFleet(LocalFleetOptions options);
+
+  // Errors: invalid_input (count < 1, no fleet id), internal (directory or port trouble).
+  Result<std::vector<Instance>> launch(const LaunchRequest& request) override;
+  // The instances not terminated, ordered by id.
+  std::vector<Instance> list() const override;
+  // Error timeout (naming the survivors) if processes remain after terminate_timeout.
+  Result<void> terminate(const std::vector<std::string>& instance_ids) override;
+
+  // Takes back instances a previous server launched, as its journal recorded them; terminated
+  // ones are ignored. Their ports are not handed out again while they live.
+  void adopt(const std::vector<Instance>& instances);
+  // Changes the state list() reports for an instance (running, healthy, ...); unknown ids are
+  // ignored. The record on disk follows.
+  void set_state(const std::string& instance_id, InstanceState state);
+  // Every instance whose record under state_dir is not terminated, whether or not this fleet
+  // knows it: what a restarted server finds on disk.
+  std::vector<Instance> recorded_instances() const;
+
+ private:
+  Result<Instance> create_instance(const LaunchRequest& request);
+  Result<int> free_port() const;
+
+  LocalFleetOptions options_;
+  mutable std::mutex mutex_;
+  std::map<std::string, Instance> instances_;  // live ones, by id
+};
+
+}  // namespace bluegreen

@@ -1,0 +1,148 @@
+#include "adapters/local/local_fleet.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "adapters/local/appspec_agent.h"
+#include "adapters/local/instance_layout.h"
+#include "adapters/local/local_test_support.h"
+#include "infra/process/marked_processes.h"
+
+namespace bluegreen {
+namespace {
+
+namespace fs = std::filesystem;
+using testing_support::process_is_alive;
+using testing_support::read_text;
+using testing_support::TempDir;
+using testing_support::TestFleet;
+using testing_support::wait_for;
+using testing_support::write_file;
+using testing_support::write_script;
+
+TimePoint in(Duration d) {
+  return std::chrono::system_clock::now() + d;
+}
+
+TEST(LocalFleet, LaunchGivesEachInstanceAnIdADirectoryAPortAndTags) {
+  TestFleet fleet;
+  auto instances = fleet.launch(3, "d-fleet1");
+  ASSERT_EQ(instances.size(), 3u);
+  std::set<std::string> ids;
+  std::set<int> ports;
+  for (const auto& instance : instances) {
+    EXPECT_TRUE(std::regex_match(instance.id, std::regex("i-[0-9a-f]{8}"))) << instance.id;
+    EXPECT_EQ(instance.fleet_id, "d-fleet1");
+    EXPECT_EQ(instance.host, "127.0.0.1");
+    EXPECT_GT(instance.port, 0);
+    EXPECT_EQ(instance.root, fleet.state_dir() / "instances" / instance.id);
+    EXPECT_TRUE(fs::is_directory(instance.root));
+    EXPECT_EQ(instance.tags.at("GreenIdentifier"), "green-d-fleet1");
+    EXPECT_EQ(instance.state, InstanceState::pending);
+    ids.insert(instance.id);
+    ports.insert(instance.port);
+  }
+  EXPECT_EQ(ids.size(), 3u);
+  EXPECT_EQ(ports.size(), 3u);
+  EXPECT_EQ(fleet.fleet().list().size(), 3u);
+}
+
+TEST(LocalFleet, RejectsAnEmptyLaunch) {
+  TestFleet fleet;
+  auto launched = fleet.fleet().launch(LaunchRequest{.fleet_id = "d-1", .count = 0});
+  ASSERT_FALSE(launched);
+  EXPECT_EQ(launched.error().kind, ErrorKind::invalid_input);
+}
+
+// The acceptance case: hooks that detach with setsid and with a double fork leave
+// processes outside their own tree and group; terminate() must still end them all.
+TEST(LocalFleet, TerminateLeavesNoProcessOfTheInstanceAlive) {
+  TestFleet fleet;
+  auto instances = fleet.launch(2);
+  TempDir bundle_dir{"bg-bundle"};
+  write_file(bundle_dir.path() / "appspec.yml",
+             "version: 0.0\nos: linux\nhooks:\n"
+             "  ApplicationStart:\n"
+             "    - location: scripts/setsid.sh\n"
+             "    - location: scripts/double_fork.sh\n");
+  write_script(bundle_dir.path() / "scripts/setsid.sh",
+               "setsid sleep 1000 >/dev/null 2>&1 &\necho $! >> \"$INSTANCE_ROOT/pids\"\n");
+  write_script(bundle_dir.path() / "scripts/double_fork.sh",
+               "(sh -c 'echo $$ >> \"$INSTANCE_ROOT/pids\"; exec sleep 1000' "
+               ">/dev/null 2>&1 &)\n");
+  std::vector<HookResult> results;
+  AppspecAgent agent;
+  ASSERT_TRUE(agent.run(Bundle{.root = bundle_dir.path()}, instances, {"ApplicationStart"},
+                        LifecycleContext{.deployment_id = "d-1"}, in(std::chrono::seconds(60)),
+                        results));
+
+  std::map<std::string, std::vector<pid_t>> pids;
+  for (const auto& instance : instances) {
+    ASSERT_TRUE(wait_for([&] {
+      std::istringstream text(read_text(instance.root / "pids"));
+      pids[instance.id].clear();
+      for (pid_t pid; text >> pid;) pids[instance.id].push_back(pid);
+      return pids[instance.id].size() == 2;
+    }));
+    for (pid_t pid : pids[instance.id]) EXPECT_TRUE(process_is_alive(pid));
+  }
+
+  ASSERT_TRUE(fleet.fleet().terminate({instances[0].id}));
+  for (pid_t pid : pids[instances[0].id]) EXPECT_FALSE(process_is_alive(pid)) << pid;
+  for (pid_t pid : pids[instances[1].id]) EXPECT_TRUE(process_is_alive(pid)) << pid;
+  EXPECT_TRUE(find_marked_processes({"BLUEGREEN_INSTANCE_ID=" + instances[0].id}).empty());
+
+  auto live = fleet.fleet().list();
+  ASSERT_EQ(live.size(), 1u);
+  EXPECT_EQ(live[0].id, instances[1].id);
+  EXPECT_TRUE(fs::exists(instance_layout::record(instances[0].root)));
+  EXPECT_TRUE(fs::exists(instance_layout::logs(instances[0].root) / "ApplicationStart-1.log"));
+  EXPECT_FALSE(fs::exists(instance_layout::deployment_archive(instances[0].root)));
+  EXPECT_FALSE(fs::exists(instances[0].root / "pids"));
+}
+
+TEST(LocalFleet, TerminatingUnknownOrTerminatedInstancesSucceeds) {
+  TestFleet fleet;
+  auto instances = fleet.launch(1);
+  EXPECT_TRUE(fleet.fleet().terminate({"i-00000000"}));
+  EXPECT_TRUE(fleet.fleet().terminate({instances[0].id}));
+  EXPECT_TRUE(fleet.fleet().terminate({instances[0].id}));
+  EXPECT_TRUE(fleet.fleet().list().empty());
+}
+
+TEST(LocalFleet, ARestartedFleetFindsAndAdoptsItsInstances) {
+  TempDir state{"bg-fleet"};
+  std::vector<Instance> launched;
+  {
+    LocalFleet before(LocalFleetOptions{.state_dir = state.path()});
+    auto instances = before.launch(
+        LaunchRequest{.fleet_id = "d-old", .count = 2, .tags = {{"GreenIdentifier", "g-1"}}});
+    ASSERT_TRUE(instances);
+    launched = *instances;
+    before.set_state(launched[0].id, InstanceState::healthy);
+    ASSERT_TRUE(before.terminate({launched[1].id}));
+  }
+  LocalFleet after(LocalFleetOptions{.state_dir = state.path()});
+  EXPECT_TRUE(after.list().empty());
+  auto recorded = after.recorded_instances();
+  ASSERT_EQ(recorded.size(), 1u);
+  EXPECT_EQ(recorded[0].id, launched[0].id);
+  EXPECT_EQ(recorded[0].port, launched[0].port);
+  EXPECT_EQ(recorded[0].state, InstanceState::healthy);
+  EXPECT_EQ(recorded[0].tags.at("GreenIdentifier"), "g-1");
+
+  after.adopt(recorded);
+  ASSERT_EQ(after.list().size(), 1u);
+  auto more = after.launch(LaunchRequest{.fleet_id = "d-new", .count = 1});
+  ASSERT_TRUE(more);
+  EXPECT_NE((*more)[0].port, launched[0].port);
+  ASSERT_TRUE(after.terminate({launched[0].id, (*more)[0].id}));
+  EXPECT_TRUE(after.recorded_instances().empty());
+}
+
+}  // namespace
+}  // namespace bluegreen

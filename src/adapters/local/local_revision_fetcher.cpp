@@ -1,0 +1,185 @@
+#include "adapters/local/local_revision_fetcher.h"
+
+#include <stdlib.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "infra/process/process.h"
+
+namespace bluegreen {
+namespace {
+
+namespace fs = std::filesystem;
+
+enum class LocalKind { directory, archive, git_commit };
+
+std::string lowercase(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+bool is_archive_name(const fs::path& path) {
+  std::string name = lowercase(path.filename().string());
+  for (std::string_view suffix : {".tar", ".tgz", ".tar.gz", ".zip"}) {
+    if (name.size() > suffix.size() && name.ends_with(suffix)) return true;
+  }
+  return false;
+}
+
+Result<LocalKind> classify(const LocalRevision& revision) {
+  fs::path path = revision.path;
+  std::error_code ec;
+  auto status = fs::status(path, ec);
+  if (!fs::exists(status)) {
+    return fail(ErrorKind::not_found, "LOCAL_PATH " + revision.path + " does not exist");
+  }
+  if (revision.commit) {
+    if (!fs::is_directory(status)) {
+      return fail(ErrorKind::invalid_input, "LOCAL_PATH " + revision.path +
+                                                " must be a git repository when COMMIT_ID is set");
+    }
+    return LocalKind::git_commit;
+  }
+  if (fs::is_directory(status)) return LocalKind::directory;
+  if (fs::is_regular_file(status) && is_archive_name(path)) return LocalKind::archive;
+  return fail(ErrorKind::invalid_input, "LOCAL_PATH " + revision.path +
+                                            " is neither a directory nor a .tar, .tgz, .tar.gz "
+                                            "or .zip file");
+}
+
+Result<void> copy_directory(const fs::path& source, const fs::path& destination) {
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(source, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    if (it->path().filename() == ".git") continue;
+    fs::copy(it->path(), destination / it->path().filename(),
+             fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+    if (ec) {
+      return fail(ErrorKind::internal, "cannot copy " + it->path().string() + ": " + ec.message());
+    }
+  }
+  if (ec) return fail(ErrorKind::internal, "cannot read " + source.string() + ": " + ec.message());
+  return {};
+}
+
+class ScratchDirectory {
+ public:
+  ScratchDirectory() {
+    std::string pattern = (fs::temp_directory_path() / "bluegreen-git-XXXXXX").string();
+    if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
+  }
+  ~ScratchDirectory() {
+    std::error_code ignored;
+    if (!path_.empty()) fs::remove_all(path_, ignored);
+  }
+  ScratchDirectory(const ScratchDirectory&) = delete;
+  ScratchDirectory& operator=(const ScratchDirectory&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+Result<void> extract_git_commit(const LocalRevision& revision, const fs::path& destination,
+                                const ExtractLimits& limits, TimePoint deadline) {
+  ScratchDirectory scratch;
+  if (scratch.path().empty())
+    return fail(ErrorKind::internal, "cannot create a temporary directory");
+  fs::path tar = scratch.path() / "revision.tar";
+  fs::path log = scratch.path() / "git.log";
+  fs::path repository = fs::absolute(revision.path);
+  std::vector<std::string> environment;
+  for (const char* name : {"PATH", "HOME", "LANG"}) {
+    if (const char* value = getenv(name)) environment.push_back(std::string(name) + "=" + value);
+  }
+  auto git = Process::spawn(SpawnOptions{
+      .argv = {"git", "-c", "safe.directory=" + repository.string(), "-C", repository.string(),
+               "archive", "--format=tar", "-o", tar.string(), *revision.commit},
+      .environment = environment,
+      .output_path = log});
+  if (!git) return std::unexpected(git.error().with_context("git archive"));
+  ExitStatus status = git->wait(deadline, Duration(1000));
+  if (status.kind == ExitKind::timed_out) {
+    return fail(ErrorKind::timeout, "git archive of " + revision.path + " passed the deadline");
+  }
+  if (!status.succeeded()) {
+    std::string output = read_file_tail(log, 1024);
+    if (output.find("not a git repository") != std::string::npos) {
+      return fail(ErrorKind::invalid_input,
+                  "LOCAL_PATH " + revision.path + " is not a git repository");
+    }
+    if (output.find("not a valid object name") != std::string::npos ||
+        output.find("not a tree object") != std::string::npos) {
+      return fail(ErrorKind::not_found,
+                  "COMMIT_ID " + *revision.commit + " is not a commit of " + revision.path);
+    }
+    return fail(ErrorKind::failed, "git archive of " + revision.path + " failed: " + output);
+  }
+  auto extracted = extract_archive(tar, destination, limits);
+  if (!extracted) return std::unexpected(extracted.error());
+  return {};
+}
+
+// CodeDeploy wants appspec.yml at the bundle root; a bundle packed with its folder is the
+// usual way to get that wrong, so say where the file is when it is one level down.
+Result<void> require_appspec(const fs::path& root, const std::string& description) {
+  std::error_code ec;
+  if (fs::is_regular_file(root / "appspec.yml", ec)) return {};
+  std::vector<fs::path> entries;
+  for (auto it = fs::directory_iterator(root, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    entries.push_back(it->path());
+  }
+  std::string message = "the revision " + description + " has no appspec.yml at its root";
+  if (entries.size() == 1 && fs::is_regular_file(entries[0] / "appspec.yml", ec)) {
+    message += " (it is in " + entries[0].filename().string() +
+               "/: pack the folder's contents, not the folder)";
+  }
+  return fail(ErrorKind::invalid_input, message);
+}
+
+}  // namespace
+
+LocalRevisionFetcher::LocalRevisionFetcher(ExtractLimits limits) : limits_(limits) {}
+
+Result<Bundle> LocalRevisionFetcher::fetch(const RevisionSource& revision,
+                                           const fs::path& destination, TimePoint deadline) {
+  const auto* local = std::get_if<LocalRevision>(&revision);
+  if (local == nullptr) {
+    return fail(ErrorKind::invalid_input,
+                describe(revision) +
+                    ": this source needs the cloud fetcher; the local fetcher "
+                    "reads LOCAL_PATH revisions only");
+  }
+  auto kind = classify(*local);
+  if (!kind) return std::unexpected(kind.error());
+  std::error_code ec;
+  fs::create_directories(destination, ec);
+  if (ec) {
+    return fail(ErrorKind::internal, "cannot create " + destination.string() + ": " + ec.message());
+  }
+  Bundle bundle{.root = destination, .description = describe(revision)};
+  Result<void> unpacked;
+  switch (*kind) {
+    case LocalKind::directory:
+      unpacked = copy_directory(local->path, destination);
+      break;
+    case LocalKind::archive: {
+      auto extracted = extract_archive(local->path, destination, limits_);
+      if (!extracted) unpacked = std::unexpected(extracted.error());
+      break;
+    }
+    case LocalKind::git_commit:
+      unpacked = extract_git_commit(*local, destination, limits_, deadline);
+      bundle.environment["BUNDLE_COMMIT"] = *local->commit;
+      break;
+  }
+  if (!unpacked) return std::unexpected(unpacked.error());
+  if (auto ok = require_appspec(destination, bundle.description); !ok)
+    return std::unexpected(ok.error());
+  return bundle;
+}
+
+}  // namespace bluegreen

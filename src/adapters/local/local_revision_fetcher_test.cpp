@@ -1,0 +1,160 @@
+#include "adapters/local/local_revision_fetcher.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <memory>
+
+#include "adapters/local/local_test_support.h"
+
+namespace bluegreen {
+namespace {
+
+namespace fs = std::filesystem;
+using testing_support::read_text;
+using testing_support::TempDir;
+using testing_support::write_file;
+using testing_support::write_script;
+
+TimePoint in(Duration d) {
+  return std::chrono::system_clock::now() + d;
+}
+
+// Packs every regular file below `source` into a zip or tgz archive at `archive_path`, names
+// relative to `source` with `prefix` in front.
+void pack(const fs::path& source, const fs::path& archive_path, bool zip,
+          const std::string& prefix = "") {
+  std::unique_ptr<archive, decltype(&archive_write_free)> writer(archive_write_new(),
+                                                                 archive_write_free);
+  if (zip) {
+    archive_write_set_format_zip(writer.get());
+  } else {
+    archive_write_set_format_pax_restricted(writer.get());
+    archive_write_add_filter_gzip(writer.get());
+  }
+  ASSERT_EQ(archive_write_open_filename(writer.get(), archive_path.c_str()), ARCHIVE_OK);
+  for (const auto& entry : fs::recursive_directory_iterator(source)) {
+    if (!entry.is_regular_file()) continue;
+    std::string data = read_text(entry.path());
+    std::string name = prefix + entry.path().lexically_relative(source).string();
+    archive_entry* header = archive_entry_new();
+    archive_entry_set_pathname(header, name.c_str());
+    archive_entry_set_filetype(header, AE_IFREG);
+    archive_entry_set_perm(header,
+                           static_cast<mode_t>(entry.status().permissions() & fs::perms::mask));
+    archive_entry_set_size(header, static_cast<la_int64_t>(data.size()));
+    archive_write_header(writer.get(), header);
+    archive_write_data(writer.get(), data.data(), data.size());
+    archive_entry_free(header);
+  }
+  archive_write_close(writer.get());
+}
+
+class LocalRevisionFetcherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    write_file(source_.path() / "appspec.yml", "version: 0.0\nos: linux\n");
+    write_script(source_.path() / "scripts/start.sh", "echo start\n");
+  }
+
+  Result<Bundle> fetch(RevisionSource revision) {
+    return fetcher_.fetch(revision, destination_.path() / "bundle", in(std::chrono::seconds(60)));
+  }
+
+  void expect_bundle(const Result<Bundle>& bundle) {
+    ASSERT_TRUE(bundle) << bundle.error().message;
+    EXPECT_EQ(bundle->root, destination_.path() / "bundle");
+    EXPECT_EQ(read_text(bundle->root / "appspec.yml"), "version: 0.0\nos: linux\n");
+    EXPECT_EQ(read_text(bundle->root / "scripts/start.sh"), "#!/bin/sh\necho start\n");
+    auto perms = fs::status(bundle->root / "scripts/start.sh").permissions();
+    EXPECT_NE(perms & fs::perms::owner_exec, fs::perms::none);
+  }
+
+  TempDir source_{"bg-source"};
+  TempDir destination_{"bg-destination"};
+  LocalRevisionFetcher fetcher_;
+};
+
+TEST_F(LocalRevisionFetcherTest, CopiesADirectoryWithoutItsGitFolder) {
+  write_file(source_.path() / ".git/HEAD", "ref: refs/heads/main\n");
+  auto bundle = fetch(LocalRevision{.path = source_.path().string()});
+  expect_bundle(bundle);
+  EXPECT_FALSE(fs::exists(destination_.path() / "bundle/.git"));
+  EXPECT_EQ(bundle->description, "local:" + source_.path().string());
+}
+
+TEST_F(LocalRevisionFetcherTest, ExtractsTgzAndZip) {
+  fs::path tgz = destination_.path() / "bundle.tar.gz";
+  pack(source_.path(), tgz, false);
+  expect_bundle(fetch(LocalRevision{.path = tgz.string()}));
+  fs::remove_all(destination_.path() / "bundle");
+
+  fs::path zip = destination_.path() / "bundle.zip";
+  pack(source_.path(), zip, true);
+  expect_bundle(fetch(LocalRevision{.path = zip.string()}));
+}
+
+TEST_F(LocalRevisionFetcherTest, ExportsAGitCommit) {
+  std::string repo = source_.path().string();
+  std::string git = "git -C '" + repo + "' -c user.name=test -c user.email=test@example.com ";
+  ASSERT_EQ(std::system(("git init -q '" + repo + "'").c_str()), 0);
+  ASSERT_EQ(std::system((git + "add -A && " + git + "commit -q -m v1").c_str()), 0);
+  write_file(source_.path() / "appspec.yml", "not committed\n");
+
+  auto bundle = fetch(LocalRevision{.path = repo, .commit = "HEAD"});
+  expect_bundle(bundle);
+  EXPECT_EQ(bundle->environment.at("BUNDLE_COMMIT"), "HEAD");
+  EXPECT_FALSE(fs::exists(bundle->root / ".git"));
+
+  fs::remove_all(destination_.path() / "bundle");
+  auto missing = fetch(LocalRevision{.path = repo, .commit = "0123456789abcdef0123"});
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().kind, ErrorKind::not_found);
+  EXPECT_NE(missing.error().message.find("COMMIT_ID 0123456789abcdef0123"), std::string::npos)
+      << missing.error().message;
+}
+
+TEST_F(LocalRevisionFetcherTest, ACommitNeedsARepository) {
+  auto bundle = fetch(LocalRevision{.path = source_.path().string(), .commit = "abc123"});
+  ASSERT_FALSE(bundle);
+  EXPECT_EQ(bundle.error().kind, ErrorKind::invalid_input);
+  EXPECT_NE(bundle.error().message.find("not a git repository"), std::string::npos)
+      << bundle.error().message;
+}
+
+TEST_F(LocalRevisionFetcherTest, RequiresAppspecAtTheRootAndSaysWhereItIs) {
+  fs::path tgz = destination_.path() / "folder.tgz";
+  pack(source_.path(), tgz, false, "hello/");
+  auto bundle = fetch(LocalRevision{.path = tgz.string()});
+  ASSERT_FALSE(bundle);
+  EXPECT_EQ(bundle.error().kind, ErrorKind::invalid_input);
+  EXPECT_NE(bundle.error().message.find("no appspec.yml at its root"), std::string::npos);
+  EXPECT_NE(bundle.error().message.find("it is in hello/"), std::string::npos)
+      << bundle.error().message;
+}
+
+TEST_F(LocalRevisionFetcherTest, RejectsWhatItCannotRead) {
+  auto missing = fetch(LocalRevision{.path = (source_.path() / "nope").string()});
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().kind, ErrorKind::not_found);
+
+  write_file(source_.path() / "bundle.rar", "x");
+  auto unknown = fetch(LocalRevision{.path = (source_.path() / "bundle.rar").string()});
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find("neither a directory nor"), std::string::npos);
+}
+
+TEST_F(LocalRevisionFetcherTest, LeavesCloudSourcesToTheCloudFetcher) {
+  auto s3 = fetch(S3Revision{.bucket = "b", .key = "k.zip"});
+  ASSERT_FALSE(s3);
+  EXPECT_EQ(s3.error().kind, ErrorKind::invalid_input);
+  EXPECT_NE(s3.error().message.find("needs the cloud fetcher"), std::string::npos);
+  auto github = fetch(GitHubRevision{.repository = "o/r", .commit = "abc"});
+  ASSERT_FALSE(github);
+  EXPECT_EQ(github.error().kind, ErrorKind::invalid_input);
+}
+
+}  // namespace
+}  // namespace bluegreen
