@@ -1,0 +1,639 @@
+#include "proxy/forwarder.h"
+
+#include <array>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <memory>
+#include <string>
+
+#include "proxy/http_parser.h"
+#include "proxy/upstream_pool.h"
+#include "proxy/websocket_frames.h"
+
+namespace bluegreen::proxy {
+namespace {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::ip::tcp;
+using boost::system::error_code;
+
+inline auto use_ec(error_code& ec) {
+  return asio::redirect_error(asio::use_awaitable, ec);
+}
+
+awaitable<error_code> write_all(tcp::socket& socket, std::string_view first,
+                                std::string_view second = {}, std::size_t* written = nullptr) {
+  error_code ec;
+  std::array<asio::const_buffer, 2> buffers{asio::buffer(first.data(), first.size()),
+                                            asio::buffer(second.data(), second.size())};
+  std::size_t n = co_await asio::async_write(socket, buffers, use_ec(ec));
+  if (written != nullptr) *written = n;
+  co_return ec;
+}
+
+awaitable<error_code> read_some(tcp::socket& socket, ByteBuffer& buffer) {
+  error_code ec;
+  char* space = buffer.prepare(4096);
+  std::size_t n =
+      co_await socket.async_read_some(asio::buffer(space, buffer.free_space()), use_ec(ec));
+  buffer.commit(n);
+  co_return ec;
+}
+
+// Headers that describe one connection, not the message: never forwarded as they are.
+bool is_hop_by_hop(std::string_view name) {
+  switch (name.size()) {
+    case 2:
+      return iequals(name, "te");
+    case 7:
+      return iequals(name, "upgrade");
+    case 10:
+      return iequals(name, "connection") || iequals(name, "keep-alive");
+    case 16:
+      return iequals(name, "proxy-connection");
+    default:
+      return false;
+  }
+}
+
+void append_header(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name).append(": ").append(value).append("\r\n");
+}
+
+std::string_view reason_phrase(int status) {
+  switch (status) {
+    case 400:
+      return "Bad Request";
+    case 408:
+      return "Request Timeout";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Error";
+  }
+}
+
+// What the client connection does after an exchange.
+enum class Next {
+  keep_alive,  // read the next request
+  close,       // close the connection
+};
+
+// How moving one body between two sockets ended.
+enum class PumpResult {
+  complete,      // the whole body passed
+  read_failed,   // the sending side failed or closed early
+  write_failed,  // the receiving side failed
+  invalid,       // malformed chunked coding
+};
+
+// How getting a response head from an instance ended.
+enum class UpstreamResult {
+  response,        // a final (or 101) response head is in response_
+  connect_failed,  // the instance refused or did not answer the connection
+  stale,           // a reused connection closed before answering: nothing was processed
+  failed,          // the instance broke the exchange (reset, bad response)
+  timed_out,       // no response head within upstream_timeout
+  client_failed,   // the client went away while sending its body
+  bad_request,     // the client's chunked body was malformed
+};
+
+class ClientSession final : public Session {
+ public:
+  ClientSession(Worker& worker, tcp::socket client, Listener listener)
+      : worker_(worker),
+        options_(worker.options()),
+        limits_{options_.max_header_bytes, options_.max_headers},
+        client_(std::move(client)),
+        listener_(listener),
+        tunnel_done_(client_.get_executor()) {
+    upstream_head_.reserve(1024);
+    client_head_.reserve(512);
+  }
+
+  awaitable<void> run();
+  void on_deadline() override;
+  bool bound_to(const UpstreamPool& pool) const override { return bound_pool_ == &pool; }
+  void force_close() override;
+
+ private:
+  void set_deadline(std::chrono::milliseconds timeout) {
+    timed_out_ = false;
+    deadline_ns = monotonic_ns() + std::chrono::nanoseconds(timeout).count();
+  }
+  void clear_deadline() { deadline_ns = std::numeric_limits<std::int64_t>::max(); }
+
+  awaitable<bool> read_request_head(bool first);
+  awaitable<Next> exchange();
+  awaitable<Next> forward(UpstreamPool& pool, const Route& route);
+  awaitable<UpstreamResult> request_response(UpstreamPool& pool,
+                                             const std::shared_ptr<Endpoint>& endpoint);
+  awaitable<UpstreamResult> read_response_head();
+  awaitable<PumpResult> pump(tcp::socket& from, ByteBuffer& buffer, tcp::socket& to,
+                             std::string_view prefix, BodyFraming framing, std::uint64_t length);
+  awaitable<Next> tunnel();
+  awaitable<void> tunnel_client_to_upstream();
+  awaitable<Next> respond_error(int status, std::string detail, bool keep_alive);
+  // Counts an error against the fleet, drops the instance connection, and answers `status`.
+  awaitable<Next> fail_upstream(FleetCounters& counters, int status, std::string detail);
+  void build_upstream_head();
+  void build_client_head(bool close_client);
+
+  Worker& worker_;
+  const ProxyOptions& options_;
+  const ParseLimits limits_;
+  tcp::socket client_;
+  const Listener listener_;
+  std::string client_address_;
+  ByteBuffer in_;
+  RequestHead request_;
+  ResponseHead response_;
+  std::string method_;  // copied: request_ views die when in_ moves its bytes
+  bool request_keep_alive_ = true;
+  bool request_body_read_ = true;  // false while body bytes of this request may still arrive
+  std::string upstream_head_;
+  std::string client_head_;
+  ChunkedScanner chunks_;
+  std::shared_ptr<const Routes> routes_;  // this request's routes, read once at its start
+  const UpstreamPool* bound_pool_ = nullptr;
+  std::unique_ptr<UpstreamConnection> upstream_;
+  bool timed_out_ = false;
+  bool force_closed_ = false;
+  bool client_answered_ = false;  // response bytes of this request went to the client
+  // Tunnel: the client-to-upstream direction runs as a second coroutine.
+  asio::steady_timer tunnel_done_;
+  bool tunnel_reader_running_ = false;
+};
+
+void ClientSession::on_deadline() {
+  timed_out_ = true;
+  error_code ignored;
+  client_.cancel(ignored);
+  if (upstream_) upstream_->socket.cancel(ignored);
+}
+
+void ClientSession::force_close() {
+  force_closed_ = true;
+  error_code ignored;
+  // The instance's side first, so that nothing more arrives for the client; the client
+  // connection is only cancelled here: the coroutine may still owe it a Close frame.
+  if (upstream_) upstream_->socket.close(ignored);
+  client_.cancel(ignored);
+}
+
+awaitable<void> ClientSession::run() {
+  worker_.add(*this);
+  error_code ec;
+  client_.set_option(tcp::no_delay(true), ec);
+  auto remote = client_.remote_endpoint(ec);
+  if (!ec) client_address_ = remote.address().to_string();
+
+  try {
+    bool first = true;
+    while (!force_closed_) {
+      if (!co_await read_request_head(first)) break;
+      first = false;
+      if (co_await exchange() == Next::close) break;
+    }
+  } catch (const std::exception&) {
+    // Only resource exhaustion gets here; the connection is dropped, the proxy goes on.
+  }
+  upstream_.reset();
+  routes_.reset();
+  client_.shutdown(tcp::socket::shutdown_both, ec);
+  client_.close(ec);
+  worker_.remove(*this);
+}
+
+// Reads until a whole request head is in in_. False when the connection should close (the
+// client left, timed out or sent something invalid, which has been answered).
+awaitable<bool> ClientSession::read_request_head(bool first) {
+  set_deadline(first ? options_.header_timeout : options_.idle_timeout);
+  bool started = first;
+  while (true) {
+    if (!in_.empty()) {
+      if (!started) {
+        started = true;
+        set_deadline(options_.header_timeout);
+      }
+      ParseResult parsed = parse_request_head(in_.view(), request_, limits_);
+      if (parsed.status == ParseStatus::complete) {
+        method_.assign(request_.method);
+        request_keep_alive_ = request_.keep_alive;
+        request_body_read_ = request_.framing == BodyFraming::none;
+        build_upstream_head();
+        in_.consume(parsed.head_size);
+        co_return true;
+      }
+      if (parsed.status == ParseStatus::invalid) {
+        std::string detail(parsed.error);
+        co_await respond_error(parsed.error_status, std::move(detail), false);
+        co_return false;
+      }
+    }
+    error_code ec = co_await read_some(client_, in_);
+    if (ec) {
+      if (timed_out_ && !force_closed_ && !in_.empty())
+        co_await respond_error(408, "the request head did not arrive in time", false);
+      co_return false;
+    }
+  }
+}
+
+void ClientSession::build_upstream_head() {
+  std::string& out = upstream_head_;
+  out.clear();
+  out.append(request_.method).append(" ").append(request_.target).append(" HTTP/1.1\r\n");
+  for (const Header& h : request_.headers) {
+    if (is_hop_by_hop(h.name) && !(request_.upgrade && iequals(h.name, "upgrade"))) continue;
+    // 100-continue is answered by the proxy itself (see forward()).
+    if (request_.expect_continue && iequals(h.name, "expect")) continue;
+    append_header(out, h.name, h.value);
+  }
+  if (request_.upgrade) out.append("Connection: upgrade\r\n");
+  if (options_.forwarded_for && !client_address_.empty())
+    append_header(out, "X-Forwarded-For", client_address_);
+  out.append("\r\n");
+}
+
+void ClientSession::build_client_head(bool close_client) {
+  std::string& out = client_head_;
+  out.clear();
+  char status[4] = {static_cast<char>('0' + response_.status / 100),
+                    static_cast<char>('0' + response_.status / 10 % 10),
+                    static_cast<char>('0' + response_.status % 10), 0};
+  out.append("HTTP/1.1 ").append(status, 3).append(" ").append(response_.reason).append("\r\n");
+  const bool switching = response_.status == 101;
+  for (const Header& h : response_.headers) {
+    if (is_hop_by_hop(h.name) && !(switching && iequals(h.name, "upgrade"))) continue;
+    append_header(out, h.name, h.value);
+  }
+  if (switching) {
+    out.append("Connection: upgrade\r\n");
+  } else if (close_client) {
+    out.append("Connection: close\r\n");
+  } else if (request_.version_minor == 0) {
+    out.append("Connection: keep-alive\r\n");
+  }
+  out.append("\r\n");
+}
+
+awaitable<Next> ClientSession::respond_error(int status, std::string detail, bool keep_alive) {
+  if (force_closed_ || client_answered_) co_return Next::close;
+  keep_alive = keep_alive && request_keep_alive_ && request_body_read_;
+  std::string body =
+      std::to_string(status) + " " + std::string(reason_phrase(status)) + ": " + detail + "\n";
+  std::string head =
+      "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason_phrase(status)) +
+      "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n" + (keep_alive ? "" : "Connection: close\r\n") + "\r\n";
+  set_deadline(options_.stream_idle_timeout);
+  error_code ec = co_await write_all(client_, head, body);
+  client_answered_ = true;
+  co_return ec || !keep_alive ? Next::close : Next::keep_alive;
+}
+
+awaitable<Next> ClientSession::fail_upstream(FleetCounters& counters, int status,
+                                             std::string detail) {
+  bump(counters.errors_total);
+  upstream_.reset();
+  co_return co_await respond_error(status, std::move(detail), true);
+}
+
+awaitable<Next> ClientSession::exchange() {
+  routes_ = worker_.routes();
+  const Route& route = routes_->of(listener_);
+  client_answered_ = false;
+  if (!route.pool) {
+    // (Strings are built before co_await: g++ 12 mishandles temporaries inside it.)
+    std::string detail = "no fleet is routed to this listener";
+    if (!route.fleet_id.empty())
+      detail = "no healthy instance in the " + route.description + " (no instance registered)";
+    co_return co_await respond_error(503, std::move(detail), true);
+  }
+  UpstreamPool& pool = *route.pool;
+  FleetCounters& counters = pool.counters(worker_.index());
+  bound_pool_ = &pool;
+  bump(counters.active_requests);
+  bump(counters.requests_total);
+  Next next = co_await forward(pool, route);
+  bound_pool_ = nullptr;
+  bump(counters.active_requests, -1);
+  routes_.reset();
+  co_return force_closed_ ? Next::close : next;
+}
+
+awaitable<Next> ClientSession::forward(UpstreamPool& pool, const Route& route) {
+  const std::size_t worker = worker_.index();
+  FleetCounters& counters = pool.counters(worker);
+  const bool has_body = request_.framing != BodyFraming::none;
+  const bool retryable = is_idempotent_for_retry(method_) && !has_body;
+
+  if (request_.expect_continue && has_body) {
+    if (co_await write_all(client_, "HTTP/1.1 100 Continue\r\n\r\n")) co_return Next::close;
+  }
+
+  const Endpoint* failed = nullptr;
+  UpstreamResult result = UpstreamResult::failed;
+  int status = 0;
+  std::string detail;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::shared_ptr<Endpoint> endpoint = pool.pick(worker, monotonic_ns(), failed);
+    if (!endpoint) {
+      status = attempt == 0 ? 503 : 502;
+      detail = attempt == 0 ? "no healthy instance in the " + route.description
+                            : "instance " + failed->instance_id + " of the " + route.description +
+                                  " refused the connection and no other instance is healthy";
+      break;
+    }
+    result = co_await request_response(pool, endpoint);
+    if (result == UpstreamResult::response) break;
+    if (force_closed_) co_return Next::close;
+    if (result == UpstreamResult::connect_failed) {
+      pool.mark_failed(*endpoint, monotonic_ns());
+      failed = endpoint.get();
+    }
+    const bool may_retry =
+        retryable && (result == UpstreamResult::connect_failed || result == UpstreamResult::stale);
+    if (!may_retry) break;
+  }
+
+  if (status == 0) {
+    switch (result) {
+      case UpstreamResult::response:
+        break;
+      case UpstreamResult::client_failed:
+        upstream_.reset();
+        co_return Next::close;
+      case UpstreamResult::bad_request:
+        upstream_.reset();
+        co_return co_await respond_error(400, "invalid chunked body", false);
+      case UpstreamResult::timed_out:
+        status = 504;
+        detail = "no answer in time from the " + route.description;
+        break;
+      case UpstreamResult::connect_failed:
+        status = 502;
+        detail = "could not connect to the " + route.description;
+        break;
+      case UpstreamResult::stale:
+      case UpstreamResult::failed:
+        status = 502;
+        detail = "the " + route.description + " failed to answer";
+        break;
+    }
+  }
+  if (status == 0 && response_.status == 101 && !request_.upgrade) {
+    status = 502;
+    detail = "unexpected protocol switch from the " + route.description;
+  }
+  if (status != 0) co_return co_await fail_upstream(counters, status, std::move(detail));
+
+  if (response_.status == 101) co_return co_await tunnel();
+
+  const bool close_client =
+      !request_keep_alive_ || !request_body_read_ || response_.framing == BodyFraming::until_close;
+  build_client_head(close_client);
+  client_answered_ = true;
+  set_deadline(options_.stream_idle_timeout);
+  PumpResult pumped = co_await pump(upstream_->socket, upstream_->buffer, client_, client_head_,
+                                    response_.framing, response_.content_length);
+  clear_deadline();
+  if (pumped != PumpResult::complete) {
+    if (pumped != PumpResult::write_failed) bump(counters.errors_total);
+    upstream_.reset();
+    co_return Next::close;
+  }
+  // Back to the pool only if the instance keeps it open, sent nothing extra, and its fleet
+  // still gets new requests; a drained fleet's connections close as their requests end.
+  const bool reusable = response_.keep_alive && upstream_->buffer.empty() && !timed_out_ &&
+                        worker_.routes()->serves(&pool);
+  if (reusable) {
+    pool.put_idle(worker, std::move(upstream_), monotonic_ns());
+  } else {
+    upstream_.reset();
+  }
+  co_return close_client ? Next::close : Next::keep_alive;
+}
+
+// One attempt on one instance: connection (pooled or new), request head and body, response
+// head.
+awaitable<UpstreamResult> ClientSession::request_response(
+    UpstreamPool& pool, const std::shared_ptr<Endpoint>& endpoint) {
+  const std::size_t worker = worker_.index();
+  upstream_ = pool.take_idle(worker, *endpoint, monotonic_ns());
+  if (!upstream_) {
+    upstream_ = std::make_unique<UpstreamConnection>(worker_.io(), endpoint, pool, worker);
+    set_deadline(options_.connect_timeout);
+    error_code ec;
+    co_await upstream_->socket.async_connect(endpoint->address, use_ec(ec));
+    if (ec) {
+      upstream_.reset();
+      co_return UpstreamResult::connect_failed;
+    }
+    upstream_->socket.set_option(tcp::no_delay(true), ec);
+  }
+
+  set_deadline(options_.stream_idle_timeout);
+  PumpResult sent = co_await pump(client_, in_, upstream_->socket, upstream_head_, request_.framing,
+                                  request_.content_length);
+  switch (sent) {
+    case PumpResult::complete:
+      request_body_read_ = true;
+      break;
+    case PumpResult::read_failed:
+      co_return UpstreamResult::client_failed;
+    case PumpResult::invalid:
+      co_return UpstreamResult::bad_request;
+    case PumpResult::write_failed:
+      // An instance may answer early (413, 401) and close without reading the whole body:
+      // its answer is still worth reading.
+      if (request_body_read_)
+        co_return upstream_->reused ? UpstreamResult::stale : UpstreamResult::failed;
+      break;
+  }
+  set_deadline(options_.upstream_timeout);
+  UpstreamResult result = co_await read_response_head();
+  if (result == UpstreamResult::stale && !upstream_->reused) result = UpstreamResult::failed;
+  co_return result;
+}
+
+awaitable<UpstreamResult> ClientSession::read_response_head() {
+  ByteBuffer& buffer = upstream_->buffer;
+  bool received = !buffer.empty();
+  while (true) {
+    if (!buffer.empty()) {
+      ParseResult parsed = parse_response_head(buffer.view(), method_, response_, limits_);
+      if (parsed.status == ParseStatus::invalid) co_return UpstreamResult::failed;
+      if (parsed.status == ParseStatus::complete) {
+        if (response_.status >= 100 && response_.status < 200 && response_.status != 101) {
+          // Interim answers (100 Continue, 103 Early Hints) are not passed on: the proxy
+          // already told the client to continue.
+          buffer.consume(parsed.head_size);
+          continue;
+        }
+        // response_ keeps pointing into the buffer: consume() moves no bytes.
+        buffer.consume(parsed.head_size);
+        co_return UpstreamResult::response;
+      }
+    }
+    error_code ec = co_await read_some(upstream_->socket, buffer);
+    if (ec) {
+      if (timed_out_) co_return UpstreamResult::timed_out;
+      co_return received ? UpstreamResult::failed : UpstreamResult::stale;
+    }
+    received = true;
+  }
+}
+
+awaitable<PumpResult> ClientSession::pump(tcp::socket& from, ByteBuffer& buffer, tcp::socket& to,
+                                          std::string_view prefix, BodyFraming framing,
+                                          std::uint64_t length) {
+  std::uint64_t left = length;
+  chunks_.reset();
+  while (true) {
+    std::size_t take = 0;
+    bool done = false;
+    switch (framing) {
+      case BodyFraming::none:
+        done = true;
+        break;
+      case BodyFraming::content_length:
+        take = buffer.size() < left ? buffer.size() : static_cast<std::size_t>(left);
+        left -= take;
+        done = left == 0;
+        break;
+      case BodyFraming::chunked: {
+        ChunkedScanner::Step step = chunks_.scan(buffer.view());
+        if (step.status == ChunkStatus::invalid) co_return PumpResult::invalid;
+        take = step.consumed;
+        done = step.status == ChunkStatus::done;
+        break;
+      }
+      case BodyFraming::until_close:
+        take = buffer.size();
+        break;
+    }
+    if (!prefix.empty() || take > 0) {
+      if (co_await write_all(to, prefix, buffer.view().substr(0, take)))
+        co_return PumpResult::write_failed;
+      prefix = {};
+      buffer.consume(take);
+    }
+    if (done) co_return PumpResult::complete;
+    set_deadline(options_.stream_idle_timeout);
+    error_code ec = co_await read_some(from, buffer);
+    if (ec) {
+      if (framing == BodyFraming::until_close && ec == asio::error::eof && !timed_out_ &&
+          !force_closed_)
+        co_return PumpResult::complete;
+      co_return PumpResult::read_failed;
+    }
+  }
+}
+
+awaitable<Next> ClientSession::tunnel() {
+  bool websocket = false;
+  for (const Header& h : response_.headers)
+    if (iequals(h.name, "upgrade") && iequals(h.value, "websocket")) websocket = true;
+  build_client_head(false);
+  client_answered_ = true;
+  set_deadline(options_.stream_idle_timeout);
+
+  // The 101 head, then whatever the instance sent right after it, then what the client sent
+  // right after its request.
+  WebSocketFrameTracker to_client;
+  ByteBuffer& from_upstream = upstream_->buffer;
+  std::size_t written = 0;
+  error_code ec = co_await write_all(client_, client_head_, from_upstream.view(), &written);
+  if (!ec) {
+    to_client.feed(from_upstream.view());
+    from_upstream.clear();
+    if (!in_.empty()) ec = co_await write_all(upstream_->socket, in_.view());
+    in_.clear();
+  }
+  if (!ec) {
+    tunnel_reader_running_ = true;
+    tunnel_done_.expires_at(asio::steady_timer::time_point::max());
+    asio::co_spawn(client_.get_executor(), tunnel_client_to_upstream(), asio::detached);
+    while (true) {
+      ec = co_await read_some(upstream_->socket, from_upstream);
+      if (ec) break;
+      set_deadline(options_.stream_idle_timeout);
+      ec = co_await write_all(client_, from_upstream.view(), {}, &written);
+      if (websocket) to_client.feed(from_upstream.view().substr(0, written));
+      from_upstream.clear();
+      if (ec) break;
+    }
+  }
+
+  error_code ignored;
+  if (force_closed_ && websocket && to_client.at_frame_boundary() && !to_client.close_seen()) {
+    // Drain deadline: tell the client the server is going away, between two frames, so that
+    // it can reconnect (and reach the fleet that serves now).
+    set_deadline(std::chrono::seconds(2));
+    const std::string close_frame = websocket_close_frame(1001, "going away");
+    co_await write_all(client_, close_frame);
+  }
+  upstream_->socket.close(ignored);
+  client_.shutdown(tcp::socket::shutdown_send, ignored);
+  client_.cancel(ignored);
+  if (tunnel_reader_running_) co_await tunnel_done_.async_wait(use_ec(ignored));
+  upstream_.reset();
+  co_return Next::close;
+}
+
+awaitable<void> ClientSession::tunnel_client_to_upstream() {
+  error_code ignored;
+  while (true) {
+    error_code ec = co_await read_some(client_, in_);
+    if (ec) {
+      // The client finished sending (half-close) or went away: pass that on to the instance.
+      if (ec == asio::error::eof) {
+        upstream_->socket.shutdown(tcp::socket::shutdown_send, ignored);
+      } else if (ec != asio::error::operation_aborted) {
+        upstream_->socket.close(ignored);
+      }
+      break;
+    }
+    set_deadline(options_.stream_idle_timeout);
+    ec = co_await write_all(upstream_->socket, in_.view());
+    in_.clear();
+    if (ec) break;
+  }
+  tunnel_reader_running_ = false;
+  tunnel_done_.cancel();
+}
+
+awaitable<void> run_session(std::unique_ptr<ClientSession> session) {
+  co_await session->run();
+}
+
+}  // namespace
+
+void serve_connection(Worker& worker, tcp::socket client, Listener listener) {
+  asio::post(worker.io(), [&worker, client = std::move(client), listener]() mutable {
+    asio::co_spawn(
+        worker.io(),
+        run_session(std::make_unique<ClientSession>(worker, std::move(client), listener)),
+        asio::detached);
+  });
+}
+
+}  // namespace bluegreen::proxy

@@ -1,0 +1,42 @@
+// ProxyOptions: the knobs of the built-in traffic switch, with defaults fit for a single host.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+
+namespace bluegreen::proxy {
+
+struct ProxyOptions {
+  // "host:port"; port 0 lets the system choose (Proxy::port() tells which).
+  std::string listen = "127.0.0.1:0";
+  // A second listener that serves the preview fleet (PREVIEW_LISTEN); see Proxy::preview().
+  std::optional<std::string> preview_listen;
+  // Threads that run connections. Each has its own event loop and connection pools.
+  int worker_threads = 2;
+
+  // Protective limits. A head larger than max_header_bytes is answered 431.
+  std::size_t max_header_bytes = 64 * 1024;
+  std::size_t max_headers = 100;
+  // A client must send a whole request head within this time of starting it (or of
+  // connecting): otherwise 408 and close. Slow clients cannot hold the proxy.
+  std::chrono::milliseconds header_timeout{10'000};
+  // A keep-alive client connection with no request for this long is closed.
+  std::chrono::milliseconds idle_timeout{60'000};
+  // Connecting to an instance; past it the instance counts as failed (another is tried for
+  // GET and HEAD, else 502).
+  std::chrono::milliseconds connect_timeout{3'000};
+  // From the end of the request to the response head: past it, 504.
+  std::chrono::milliseconds upstream_timeout{60'000};
+  // Silence on a body transfer or an upgraded (WebSocket) tunnel before it is closed.
+  std::chrono::milliseconds stream_idle_timeout{300'000};
+  // How long an instance that refused a connection is left out before it is tried again.
+  std::chrono::milliseconds failed_instance_retry{2'000};
+  // Used by stop(): how long requests in flight may take to finish.
+  std::chrono::milliseconds drain_timeout{30'000};
+  // Adds X-Forwarded-For with the client's address to requests.
+  bool forwarded_for = true;
+};
+
+}  // namespace bluegreen::proxy

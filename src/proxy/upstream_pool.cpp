@@ -1,0 +1,156 @@
+#include "proxy/upstream_pool.h"
+
+#include <sys/socket.h>
+#include <time.h>
+
+#include <cerrno>
+
+namespace bluegreen::proxy {
+
+std::int64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+UpstreamConnection::UpstreamConnection(boost::asio::io_context& io,
+                                       std::shared_ptr<Endpoint> target, UpstreamPool& pool,
+                                       std::size_t worker)
+    : socket(io), endpoint(std::move(target)), pool_(pool), worker_(worker) {
+  bump(pool_.counters(worker_).connections);
+}
+
+UpstreamConnection::~UpstreamConnection() {
+  bump(pool_.counters(worker_).connections, -1);
+}
+
+UpstreamPool::UpstreamPool(std::string fleet_id, const PoolOptions& options)
+    : fleet_id_(std::move(fleet_id)),
+      options_(options),
+      slots_(options.workers),
+      endpoints_(std::make_shared<EndpointList>()) {
+  // Workers start at different positions so that they do not all hit the same instance.
+  for (std::size_t i = 0; i < slots_.size(); ++i) slots_[i].next = i;
+}
+
+UpstreamPool::~UpstreamPool() {
+  // Idle connections count against this pool; drop them while the counters still exist.
+  for (auto& slot : slots_) slot.idle.clear();
+}
+
+void UpstreamPool::set_endpoints(std::vector<std::shared_ptr<Endpoint>> endpoints) {
+  std::lock_guard lock(mutex_);
+  for (const auto& old : *endpoints_) {
+    bool kept = false;
+    for (const auto& e : endpoints) kept = kept || e == old;
+    if (!kept) old->retired.store(true);
+  }
+  endpoints_ = std::make_shared<const EndpointList>(std::move(endpoints));
+  generation_.fetch_add(1, std::memory_order_release);
+}
+
+std::vector<std::shared_ptr<Endpoint>> UpstreamPool::endpoints() const {
+  std::lock_guard lock(mutex_);
+  return *endpoints_;
+}
+
+FleetTraffic UpstreamPool::stats() const {
+  FleetTraffic traffic;
+  traffic.fleet_id = fleet_id_;
+  for (const auto& slot : slots_) {
+    traffic.active_connections += slot.counters.connections.load(std::memory_order_relaxed);
+    traffic.active_requests += slot.counters.active_requests.load(std::memory_order_relaxed);
+    traffic.requests_total += slot.counters.requests_total.load(std::memory_order_relaxed);
+    traffic.errors_total += slot.counters.errors_total.load(std::memory_order_relaxed);
+  }
+  return traffic;
+}
+
+bool UpstreamPool::idle() const {
+  FleetTraffic traffic = stats();
+  return traffic.active_connections == 0 && traffic.active_requests == 0;
+}
+
+const UpstreamPool::EndpointList& UpstreamPool::current(Slot& slot) {
+  std::uint64_t generation = generation_.load(std::memory_order_acquire);
+  if (generation != slot.generation) {
+    {
+      std::lock_guard lock(mutex_);
+      slot.endpoints = endpoints_;
+    }
+    slot.generation = generation;
+    std::erase_if(slot.idle, [](const std::unique_ptr<UpstreamConnection>& connection) {
+      return connection->endpoint->retired.load(std::memory_order_relaxed);
+    });
+  }
+  return *slot.endpoints;
+}
+
+std::shared_ptr<Endpoint> UpstreamPool::pick(std::size_t worker, std::int64_t now_ns,
+                                             const Endpoint* exclude) {
+  Slot& slot = slots_[worker];
+  const EndpointList& list = current(slot);
+  for (std::size_t tried = 0; tried < list.size(); ++tried) {
+    const auto& candidate = list[slot.next++ % list.size()];
+    if (candidate.get() == exclude) continue;
+    if (candidate->out_until_ns.load(std::memory_order_relaxed) > now_ns) continue;
+    return candidate;
+  }
+  return nullptr;
+}
+
+void UpstreamPool::mark_failed(Endpoint& endpoint, std::int64_t now_ns) const {
+  endpoint.out_until_ns.store(
+      now_ns + std::chrono::nanoseconds(options_.failed_instance_retry).count(),
+      std::memory_order_relaxed);
+}
+
+namespace {
+
+// An idle keep-alive connection may have been closed by the server since it was last used;
+// sending a request on it would fail after the fact. A non-blocking peek tells: EAGAIN means
+// still open and quiet; end of file, data or an error mean it cannot carry a request.
+bool still_open(UpstreamConnection& connection) {
+  char byte = 0;
+  ssize_t n = ::recv(connection.socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+// Connections idle for less than this are reused without the peek: servers close idle
+// connections after seconds, not microseconds, and the peek costs a system call.
+constexpr std::int64_t kPeekAfterIdleNs = 200'000'000;
+
+}  // namespace
+
+std::unique_ptr<UpstreamConnection> UpstreamPool::take_idle(std::size_t worker,
+                                                            const Endpoint& endpoint,
+                                                            std::int64_t now_ns) {
+  auto& idle = slots_[worker].idle;
+  for (std::size_t i = idle.size(); i-- > 0;) {
+    if (idle[i]->endpoint.get() != &endpoint) continue;
+    std::unique_ptr<UpstreamConnection> connection = std::move(idle[i]);
+    idle[i] = std::move(idle.back());
+    idle.pop_back();
+    if (now_ns - connection->idle_since_ns < kPeekAfterIdleNs || still_open(*connection))
+      return connection;
+    // Closed by the server: drop it and look for another.
+  }
+  return nullptr;
+}
+
+void UpstreamPool::put_idle(std::size_t worker, std::unique_ptr<UpstreamConnection> connection,
+                            std::int64_t now_ns) {
+  auto& idle = slots_[worker].idle;
+  if (connection->endpoint->retired.load(std::memory_order_relaxed) ||
+      idle.size() >= options_.max_idle_per_worker)
+    return;  // the connection closes here
+  connection->reused = true;
+  connection->idle_since_ns = now_ns;
+  idle.push_back(std::move(connection));
+}
+
+void UpstreamPool::close_idle(std::size_t worker) {
+  slots_[worker].idle.clear();
+}
+
+}  // namespace bluegreen::proxy

@@ -1,0 +1,106 @@
+#include "proxy/worker.h"
+
+#include <chrono>
+
+namespace bluegreen::proxy {
+namespace {
+// Deadlines are checked this often: timeouts are seconds long, so a coarse sweep is precise
+// enough and costs nothing per request (no timer per operation).
+constexpr auto kSweepInterval = std::chrono::milliseconds(100);
+}  // namespace
+
+Worker::Worker(std::size_t index, const ProxyOptions& options, RoutingPolicy& policy)
+    : index_(index),
+      options_(options),
+      policy_(policy),
+      work_(io_.get_executor()),
+      sweep_timer_(io_) {}
+
+Worker::~Worker() {
+  shutdown();
+}
+
+const std::shared_ptr<const Routes>& Worker::routes() {
+  std::uint64_t generation = policy_.generation();
+  if (generation != routes_generation_) {
+    routes_ = policy_.snapshot();
+    routes_generation_ = generation;
+  }
+  return routes_;
+}
+
+void Worker::add(Session& session) {
+  session.position_ = sessions_.insert(sessions_.end(), &session);
+  session_count_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Worker::remove(Session& session) {
+  sessions_.erase(session.position_);
+  session_count_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Worker::start() {
+  schedule_sweep();
+  thread_ = std::thread([this] { io_.run(); });
+}
+
+void Worker::schedule_sweep() {
+  sweep_timer_.expires_after(kSweepInterval);
+  sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopping_) return;
+    const std::int64_t now = monotonic_ns();
+    // on_deadline() may not remove the session from the list (it only cancels operations),
+    // so iterating while calling it is safe.
+    for (Session* session : sessions_) {
+      if (session->deadline_ns <= now) {
+        session->deadline_ns = std::numeric_limits<std::int64_t>::max();
+        session->on_deadline();
+      }
+    }
+    schedule_sweep();
+  });
+}
+
+void Worker::close_idle_unrouted() {
+  if (!thread_.joinable()) return;
+  boost::asio::post(io_, [this] {
+    const auto& current = routes();
+    for (const auto& pool : policy_.pools())
+      if (!current->serves(pool.get())) pool->close_idle(index_);
+  });
+}
+
+int Worker::force_close(const std::shared_ptr<UpstreamPool>& pool) {
+  return call([this, &pool] {
+    int closed = 0;
+    // force_close() only closes sockets; sessions leave the list later, from their coroutine.
+    for (Session* session : sessions_) {
+      if (session->bound_to(*pool)) {
+        session->force_close();
+        ++closed;
+      }
+    }
+    pool->close_idle(index_);
+    return closed;
+  });
+}
+
+void Worker::shutdown() {
+  if (!thread_.joinable()) return;
+  call([this] {
+    stopping_ = true;
+    sweep_timer_.cancel();
+    for (Session* session : sessions_) session->force_close();
+    for (const auto& pool : policy_.pools()) pool->close_idle(index_);
+    return 0;
+  });
+  work_.reset();
+  // Sessions end as their operations complete with errors; give them a moment, then stop.
+  for (int i = 0; i < 200 && session_count_.load() > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  io_.stop();
+  thread_.join();
+  routes_.reset();
+}
+
+}  // namespace bluegreen::proxy

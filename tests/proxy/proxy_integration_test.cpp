@@ -1,0 +1,331 @@
+// The proxy against real loopback backends: what a user of the service would notice during a
+// blue/green switch. No timing assertions: every wait is a bounded loop.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "proxy/proxy.h"
+#include "test_http.h"
+
+namespace bluegreen::proxy {
+namespace {
+
+using testing::Response;
+using testing::TestBackend;
+using testing::TestClient;
+
+Instance instance_at(const std::string& id, int port) {
+  Instance instance;
+  instance.id = id;
+  instance.port = port;
+  instance.state = InstanceState::healthy;
+  return instance;
+}
+
+// A port on which nothing listens: connections to it are refused.
+int closed_port() {
+  TestBackend probe("closed");
+  return probe.port();
+}
+
+struct Fixture : ::testing::Test {
+  TestBackend blue{"blue"};
+  TestBackend green{"green"};
+  FakeClock clock;
+  std::unique_ptr<Proxy> proxy;
+
+  void start(ProxyOptions options = {}) {
+    auto started = Proxy::start(options, &clock);
+    ASSERT_TRUE(started) << started.error().message;
+    proxy = std::move(*started);
+    proxy->register_fleet("d-blue", {instance_at("i-blue", blue.port())});
+    proxy->register_fleet("d-green", {instance_at("i-green", green.port())});
+    proxy->label_fleet("d-blue", "blue");
+    proxy->label_fleet("d-green", "green");
+    proxy->route("d-blue");
+  }
+
+  // The fake clock lets drain() reach its deadline at once; a request whose answer the client
+  // already read may still be finishing on its worker. Wait (bounded) for that first.
+  void wait_for_no_request_on(const std::string& fleet_id) {
+    for (int i = 0; i < 2000 && traffic_of(fleet_id).active_requests > 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+
+  FleetTraffic traffic_of(const std::string& fleet_id) {
+    for (const auto& t : proxy->stats())
+      if (t.fleet_id == fleet_id) return t;
+    return {};
+  }
+};
+
+// 64 keep-alive clients request without pause while traffic moves to green and back to blue.
+// Every answer must be a 200, and every request that starts after a switch returned must
+// reach the fleet switched to.
+TEST_F(Fixture, SwitchAndRollbackUnderKeepAliveLoadLoseNoRequest) {
+  start();
+  constexpr int kClients = 64;
+  // Even phases are stable (a request started in one must reach that phase's fleet); odd
+  // phases are the moments a switch is under way, when either fleet is a correct answer.
+  enum Phase { blue_serves, switching, green_serves, rolling_back, blue_again, kPhases };
+  const std::array<std::string, kPhases> expected = {"blue", "", "green", "", "blue"};
+  std::atomic<int> phase{blue_serves};
+  std::atomic<bool> stop{false};
+  std::atomic<long long> failures{0};
+  std::atomic<long long> wrong_fleet{0};
+  std::array<std::atomic<int>, kPhases> clients_served_in{};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&] {
+      TestClient client(proxy->port());
+      int last_counted = -1;
+      for (int i = 0; i < 200000 && !stop; ++i) {
+        const int started_in = phase.load();
+        std::optional<Response> response = client.get("/");
+        if (!response || response->status != 200) {
+          ++failures;
+          return;
+        }
+        // A request that overlapped a phase change may be answered by either fleet.
+        const std::string& want = phase.load() == started_in ? expected[started_in] : "";
+        if (want.empty() ? (response->body != "blue" && response->body != "green")
+                         : response->body != want) {
+          if (++wrong_fleet < 5)
+            ADD_FAILURE() << "phase " << started_in << " got " << response->body;
+        } else if (started_in != last_counted) {
+          last_counted = started_in;
+          ++clients_served_in[started_in];
+        }
+      }
+    });
+  }
+  auto all_clients_served_in = [&](int p) {
+    for (int i = 0; i < 3000 && clients_served_in[p] < kClients && failures == 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return clients_served_in[p].load();
+  };
+
+  EXPECT_EQ(all_clients_served_in(blue_serves), kClients);
+  phase = switching;
+  proxy->route("d-green");
+  phase = green_serves;
+  EXPECT_EQ(all_clients_served_in(green_serves), kClients);
+  wait_for_no_request_on("d-blue");
+  EXPECT_EQ(proxy->drain("d-blue", clock.now() + std::chrono::seconds(30)), 0);
+  phase = rolling_back;
+  proxy->route("d-blue");
+  phase = blue_again;
+  EXPECT_EQ(all_clients_served_in(blue_again), kClients);
+  stop = true;
+  for (auto& t : clients) t.join();
+
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(wrong_fleet, 0);
+  EXPECT_EQ(proxy->routed_fleet(), "d-blue");
+  EXPECT_EQ(traffic_of("d-blue").errors_total + traffic_of("d-green").errors_total, 0);
+}
+
+TEST_F(Fixture, DrainedFleetKeepsNoConnections) {
+  start();
+  TestClient client(proxy->port());
+  ASSERT_EQ(client.get("/")->body, "blue");
+  EXPECT_GE(traffic_of("d-blue").active_connections, 1);  // pooled keep-alive connection
+  proxy->route("d-green");
+  wait_for_no_request_on("d-blue");
+  EXPECT_EQ(proxy->drain("d-blue", clock.now() + std::chrono::seconds(30)), 0);
+  EXPECT_EQ(traffic_of("d-blue").active_connections, 0);
+  EXPECT_EQ(client.get("/")->body, "green");  // same client connection, next request
+}
+
+// A WebSocket opened on blue stays on blue after the switch, until the drain deadline; then the
+// client gets a Close frame 1001 and the connection ends.
+TEST_F(Fixture, WebSocketStaysOnBlueUntilTheDrainDeadlineThenClosesCleanly) {
+  start();
+  TestClient socket(proxy->port());
+  ASSERT_TRUE(socket.websocket_handshake("/ws"));
+  ASSERT_TRUE(socket.send_text_frame("before"));
+  auto echo = socket.read_frame();
+  ASSERT_TRUE(echo);
+  EXPECT_EQ(echo->payload, "blue:before");
+
+  proxy->route("d-green");
+  TestClient http(proxy->port());
+  EXPECT_EQ(http.get("/")->body, "green");
+  ASSERT_TRUE(socket.send_text_frame("after"));
+  echo = socket.read_frame();
+  ASSERT_TRUE(echo);
+  EXPECT_EQ(echo->payload, "blue:after");
+  EXPECT_EQ(traffic_of("d-blue").active_requests, 1);
+  EXPECT_GE(traffic_of("d-blue").active_connections, 1);
+
+  // The fake clock makes the drain deadline pass without waiting for it.
+  EXPECT_EQ(proxy->drain("d-blue", clock.now() + std::chrono::seconds(30)), 1);
+  auto close = socket.read_frame();
+  ASSERT_TRUE(close);
+  EXPECT_EQ(close->opcode, 0x8);
+  ASSERT_GE(close->payload.size(), 2u);
+  EXPECT_EQ((static_cast<unsigned char>(close->payload[0]) << 8) |
+                static_cast<unsigned char>(close->payload[1]),
+            1001);
+  EXPECT_TRUE(socket.at_eof());
+  EXPECT_EQ(http.get("/")->body, "green");
+}
+
+TEST_F(Fixture, PreviewListenerReachesGreenWhileMainReachesBlue) {
+  start();
+  auto preview_port = proxy->listen_preview("127.0.0.1:0");
+  ASSERT_TRUE(preview_port) << preview_port.error().message;
+  TestClient preview(*preview_port);
+  auto before = preview.get("/");
+  ASSERT_TRUE(before);
+  EXPECT_EQ(before->status, 503);  // no preview fleet yet
+  proxy->preview("d-green");
+  TestClient main(proxy->port());
+  EXPECT_EQ(main.get("/")->body, "blue");
+  EXPECT_EQ(preview.get("/")->body, "green");
+  EXPECT_EQ(main.get("/")->body, "blue");
+  proxy->stop_preview();
+  EXPECT_FALSE(proxy->preview_port());
+}
+
+TEST_F(Fixture, ConflictingContentLengthAndTransferEncodingIsRejected) {
+  start();
+  TestClient client(proxy->port());
+  ASSERT_TRUE(client.send_raw(
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 400);
+  EXPECT_TRUE(client.at_eof());
+  EXPECT_EQ(blue.requests(), 0);
+}
+
+TEST_F(Fixture, DuplicateContentLengthAndBadChunkSizesAreRejected) {
+  start();
+  TestClient duplicate(proxy->port());
+  ASSERT_TRUE(duplicate.send_raw(
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"));
+  EXPECT_EQ(duplicate.read_response()->status, 400);
+  TestClient chunks(proxy->port());
+  ASSERT_TRUE(chunks.send_raw(
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n"));
+  // The head was fine and went to blue before the body showed its error; the client still
+  // gets a refusal and the connection closes.
+  auto response = chunks.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 400);
+  EXPECT_TRUE(chunks.at_eof());
+}
+
+TEST_F(Fixture, OversizeHeaderIs431) {
+  ProxyOptions options;
+  options.max_header_bytes = 8 * 1024;
+  start(options);
+  TestClient client(proxy->port());
+  ASSERT_TRUE(client.send_raw("GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(10000, 'a') +
+                              "\r\n\r\n"));
+  auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 431);
+}
+
+TEST_F(Fixture, NoHealthyInstanceIs503NamingTheFleet) {
+  start();
+  proxy->register_fleet("d-empty", {});
+  proxy->label_fleet("d-empty", "green");
+  proxy->route("d-empty");
+  TestClient client(proxy->port());
+  auto response = client.get("/");
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 503);
+  EXPECT_NE(response->body.find("green fleet d-empty"), std::string::npos) << response->body;
+  // The connection stays usable: after routing back, the same client reaches blue.
+  proxy->route("d-blue");
+  EXPECT_EQ(client.get("/")->body, "blue");
+}
+
+TEST_F(Fixture, RefusedInstanceIsSkippedAndGetIsRetriedOnAnother) {
+  start();
+  proxy->register_fleet(
+      "d-mixed", {instance_at("i-dead", closed_port()), instance_at("i-live", green.port())});
+  proxy->route("d-mixed");
+  TestClient client(proxy->port());
+  for (int i = 0; i < 6; ++i) {
+    auto response = client.get("/");
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 200);
+    EXPECT_EQ(response->body, "green");
+  }
+}
+
+TEST_F(Fixture, OnlyInstanceRefusingGives502ThenThe503) {
+  start();
+  proxy->register_fleet("d-dead", {instance_at("i-dead", closed_port())});
+  proxy->label_fleet("d-dead", "green");
+  proxy->route("d-dead");
+  TestClient client(proxy->port());
+  auto first = client.get("/");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 502);
+  auto second = client.get("/");
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->status, 503);  // the instance sits out after refusing
+  EXPECT_NE(second->body.find("green fleet d-dead"), std::string::npos) << second->body;
+}
+
+TEST_F(Fixture, ChunkedBodiesPassBothWays) {
+  start();
+  TestClient client(proxy->port());
+  ASSERT_TRUE(
+      client.send_raw("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+                      "chunked\r\nX-Chunked-Response: 1\r\n\r\n"
+                      "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nTrailer-Field: t\r\n\r\n"));
+  auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  EXPECT_NE(response->head.find("Transfer-Encoding: chunked"), std::string::npos);
+  EXPECT_EQ(response->body, "blue:hello world");
+  // And the connection goes on with a Content-Length body.
+  ASSERT_TRUE(client.send_raw("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"));
+  EXPECT_EQ(client.read_response()->body, "blue:abc");
+}
+
+TEST_F(Fixture, PipelinedRequestsAreAnsweredInOrder) {
+  start();
+  TestClient client(proxy->port());
+  ASSERT_TRUE(client.send_raw(
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\naGET / HTTP/1.1\r\nHost: x\r\n\r\n"
+      "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_EQ(client.read_response()->body, "blue:a");
+  EXPECT_EQ(client.read_response()->body, "blue");
+  auto head = client.read_response(true);
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(head->body, "");
+}
+
+TEST_F(Fixture, ExpectContinueIsAnsweredByTheProxy) {
+  start();
+  TestClient client(proxy->port());
+  ASSERT_TRUE(client.send_raw(
+      "PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n"));
+  auto interim = client.read_response();
+  ASSERT_TRUE(interim);
+  EXPECT_EQ(interim->status, 100);
+  ASSERT_TRUE(client.send_raw("hi"));
+  EXPECT_EQ(client.read_response()->body, "blue:hi");
+}
+
+TEST_F(Fixture, StopClosesClientConnections) {
+  start();
+  TestClient client(proxy->port());
+  ASSERT_EQ(client.get("/")->body, "blue");
+  proxy->stop();
+  EXPECT_TRUE(client.at_eof());
+}
+
+}  // namespace
+}  // namespace bluegreen::proxy
