@@ -1,0 +1,69 @@
+#include "frontends/lambda/handler.h"
+
+#include <fmt/format.h>
+
+#include <exception>
+#include <nlohmann/json.hpp>
+
+#include "frontends/lambda/codepipeline_event.h"
+
+namespace bluegreen::lambda {
+namespace {
+
+using elastigroup::FlowLogRecord;
+using elastigroup::LogEntry;
+using elastigroup::LogLevel;
+using elastigroup::RunOutcome;
+
+void log(elastigroup::ElastigroupPorts& ports, LogLevel level, std::string event,
+         std::string message, std::string job_id, std::map<std::string, std::string> fields = {}) {
+  ports.log.write(
+      FlowLogRecord{to_epoch_ms(ports.clock.now()),
+                    LogEntry{level, std::move(event), std::move(message), std::move(fields)},
+                    std::move(job_id), "", "", "", "", "invocation"});
+}
+
+}  // namespace
+
+bool is_known_handler(std::string_view name) {
+  return name.empty() || name == "bluegreen.lambda_handler" || name == "bluegreen";
+}
+
+CodePipelineHandler::CodePipelineHandler(elastigroup::ElastigroupPorts ports,
+                                         elastigroup::ElastigroupExecutor::Options options)
+    : ports_(ports), options_(options) {}
+
+HandlerResult CodePipelineHandler::handle(const Invocation& invocation) {
+  auto job = parse_codepipeline_event(invocation.payload);
+  if (!job) {
+    log(ports_, LogLevel::error, "invalid_event", job.error().message, "",
+        {{"request_id", invocation.request_id}});
+    return HandlerResult{false, "", RuntimeError{"Runtime.InvalidEvent", job.error().message}};
+  }
+  log(ports_, LogLevel::info, "invocation",
+      job->continuation_token ? "continuing a CodePipeline job" : "new CodePipeline job", job->id,
+      {{"request_id", invocation.request_id}});
+  try {
+    elastigroup::ElastigroupExecutor executor(ports_, options_);
+    RunOutcome outcome = executor.run(
+        elastigroup::ElastigroupJob{job->id, job->user_parameters, job->continuation_token},
+        invocation.deadline);
+    if (outcome == RunOutcome::report_failed) {
+      return HandlerResult{
+          false, "",
+          RuntimeError{"Function.ReportFailed",
+                       fmt::format("the result of job {} could not be sent to CodePipeline; the "
+                                   "invocation fails so that Lambda delivers the job again",
+                                   job->id)}};
+    }
+    nlohmann::json body = {{"jobId", job->id}, {"outcome", elastigroup::to_string(outcome)}};
+    return HandlerResult{true, body.dump(), {}};
+  } catch (const std::exception& e) {
+    // Unexpected: the job may be unreported. Failing the invocation makes Lambda deliver it
+    // again, and the flow resumes without starting anything twice.
+    log(ports_, LogLevel::error, "unhandled", e.what(), job->id);
+    return HandlerResult{false, "", RuntimeError{"Runtime.Unhandled", e.what()}};
+  }
+}
+
+}  // namespace bluegreen::lambda
