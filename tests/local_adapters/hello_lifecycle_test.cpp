@@ -21,13 +21,10 @@ namespace bluegreen {
 namespace {
 
 namespace fs = std::filesystem;
+using testing_support::from_now;
 using testing_support::read_text;
 using testing_support::TempDir;
 using testing_support::TestFleet;
-
-TimePoint in(Duration d) {
-  return std::chrono::system_clock::now() + d;
-}
 
 // The body of GET `path` on 127.0.0.1:`port`, or "" if there is no answer.
 std::string http_get_body(int port, const std::string& path) {
@@ -60,19 +57,20 @@ class HelloLifecycle : public ::testing::Test {
     EXPECT_EQ(std::system(command.c_str()), 0) << command;
     auto bundle =
         fetcher_.fetch(LocalRevision{.path = archive.string()},
-                       work_.path() / ("bundle-" + version), in(std::chrono::seconds(60)));
+                       work_.path() / ("bundle-" + version), from_now(std::chrono::seconds(60)));
     EXPECT_TRUE(bundle) << bundle.error().message;
     return bundle.value_or(Bundle{});
   }
 
   Result<void> run(const Bundle& bundle, const std::vector<Instance>& instances,
                    const std::vector<std::string>& events) {
-    return agent_.run(bundle, instances, events, context_, in(std::chrono::seconds(120)), results_);
+    return agent_.run(bundle, instances, events, context_, from_now(std::chrono::seconds(120)),
+                      results_);
   }
 
   void expect_serving(const std::vector<Instance>& instances, const std::string& version) {
     for (const auto& instance : instances) {
-      auto healthy = probe_.check(instance, "/healthz", in(std::chrono::seconds(10)));
+      auto healthy = probe_.check(instance, "/healthz", from_now(std::chrono::seconds(10)));
       EXPECT_TRUE(healthy) << healthy.error().message;
       EXPECT_EQ(http_get_body(instance.port, "/"), "hello from version " + version + "\n");
     }
@@ -115,7 +113,7 @@ TEST_F(HelloLifecycle, Version1ThenVersion2OnTwoInstancesEach) {
   auto stopped = run(version2, blue, lifecycle::stop_events());
   ASSERT_TRUE(stopped) << stopped.error().message;
   for (const auto& instance : blue) {
-    auto probe = probe_.check(instance, "/healthz", in(std::chrono::seconds(10)));
+    auto probe = probe_.check(instance, "/healthz", from_now(std::chrono::seconds(10)));
     ASSERT_FALSE(probe);
     EXPECT_EQ(probe.error().kind, ErrorKind::unavailable) << probe.error().message;
   }
@@ -125,7 +123,7 @@ TEST_F(HelloLifecycle, Version1ThenVersion2OnTwoInstancesEach) {
   expect_serving(green, "2");
   ASSERT_TRUE(fleet_.fleet().terminate({green[0].id, green[1].id}));
   for (const auto& instance : green) {
-    EXPECT_FALSE(probe_.check(instance, "/healthz", in(std::chrono::seconds(10))));
+    EXPECT_FALSE(probe_.check(instance, "/healthz", from_now(std::chrono::seconds(10))));
     EXPECT_TRUE(find_marked_processes({"BLUEGREEN_INSTANCE_ID=" + instance.id}).empty());
   }
   EXPECT_TRUE(fleet_.fleet().list().empty());

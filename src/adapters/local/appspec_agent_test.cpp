@@ -15,6 +15,7 @@ namespace bluegreen {
 namespace {
 
 namespace fs = std::filesystem;
+using testing_support::from_now;
 using testing_support::process_is_alive;
 using testing_support::read_text;
 using testing_support::TempDir;
@@ -26,10 +27,6 @@ const LifecycleContext kContext{.deployment_id = "d-TEST12345",
                                 .application_name = "hello-app",
                                 .deployment_group_name = "hello-group",
                                 .deployment_group_id = "0b7f5e2a-1111-2222-3333-444455556666"};
-
-TimePoint in(Duration d) {
-  return std::chrono::system_clock::now() + d;
-}
 
 // A bundle directory readable by everyone (hooks may run as nobody): appspec.yml with the given
 // hooks section, and scripts at the given locations.
@@ -75,8 +72,8 @@ TEST(AppspecAgent, HooksSeeTheCodeDeployEnvironmentAndNothingElse) {
   std::vector<HookResult> results;
   AppspecAgent agent;
   auto run = agent.run(bundle.bundle({{"BUNDLE_COMMIT", "0123abcd"}}), instances,
-                       {"DownloadBundle", "BeforeInstall"}, kContext, in(std::chrono::seconds(60)),
-                       results);
+                       {"DownloadBundle", "BeforeInstall"}, kContext,
+                       from_now(std::chrono::seconds(60)), results);
   unsetenv("AWS_SECRET_ACCESS_KEY");
   ASSERT_TRUE(run) << run.error().message;
 
@@ -118,7 +115,7 @@ TEST(AppspecAgent, RunsTheGreenLifecycleInOrderOnEveryInstance) {
   std::vector<HookResult> results;
   AppspecAgent agent;
   auto run = agent.run(bundle.bundle(), instances, lifecycle::green_install_events(), kContext,
-                       in(std::chrono::seconds(60)), results);
+                       from_now(std::chrono::seconds(60)), results);
   ASSERT_TRUE(run) << run.error().message;
   for (const auto& instance : instances) {
     EXPECT_EQ(read_text(instance.root / "order.txt"),
@@ -131,7 +128,7 @@ TEST(AppspecAgent, RunsTheGreenLifecycleInOrderOnEveryInstance) {
   write_script(bundle.path() / "scripts/stop.sh", "echo newer-revision-stop\n");
   results.clear();
   ASSERT_TRUE(agent.run(bundle.bundle(), {instances[0]}, lifecycle::stop_events(), kContext,
-                        in(std::chrono::seconds(60)), results));
+                        from_now(std::chrono::seconds(60)), results));
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0].output_tail, "installed-revision-stop\n");
 }
@@ -148,7 +145,7 @@ TEST(AppspecAgent, KillsAHookGroupAtItsTimeoutAndNamesIt) {
   std::vector<HookResult> results;
   AppspecAgent agent(AppspecAgentOptions{.kill_grace = Duration(200)});
   auto run = agent.run(bundle.bundle(), instances, {"DownloadBundle", "BeforeInstall"}, kContext,
-                       in(std::chrono::seconds(60)), results);
+                       from_now(std::chrono::seconds(60)), results);
   ASSERT_FALSE(run);
   EXPECT_EQ(run.error().kind, ErrorKind::timeout);
   const std::string& message = run.error().message;
@@ -176,7 +173,7 @@ TEST(AppspecAgent, AFailingValidateServiceReportsTheEventAndItsOutput) {
   std::vector<HookResult> results;
   AppspecAgent agent;
   auto run = agent.run(bundle.bundle(), instances, {"DownloadBundle", "ValidateService"}, kContext,
-                       in(std::chrono::seconds(60)), results);
+                       from_now(std::chrono::seconds(60)), results);
   ASSERT_FALSE(run);
   EXPECT_EQ(run.error().kind, ErrorKind::failed);
   const std::string& message = run.error().message;
@@ -201,7 +198,7 @@ TEST(AppspecAgent, TheFirstFailureStopsTheOtherInstances) {
   std::vector<HookResult> results;
   AppspecAgent agent(AppspecAgentOptions{.kill_grace = Duration(200)});
   auto run = agent.run(bundle.bundle(), instances, {"AfterInstall"}, kContext,
-                       in(std::chrono::seconds(60)), results);
+                       from_now(std::chrono::seconds(60)), results);
   ASSERT_FALSE(run);
   EXPECT_NE(
       run.error().message.find("on instance " + instances[0].id + " failed with exit status 3"),
@@ -217,11 +214,11 @@ TEST(AppspecAgent, RejectsUnknownEventsAndBadAppSpecs) {
   std::vector<HookResult> results;
   AppspecAgent agent;
   auto unknown = agent.run(bundle.bundle(), instances, {"Deploy"}, kContext,
-                           in(std::chrono::seconds(60)), results);
+                           from_now(std::chrono::seconds(60)), results);
   ASSERT_FALSE(unknown);
   EXPECT_EQ(unknown.error().kind, ErrorKind::invalid_input);
   auto missing = agent.run(bundle.bundle(), instances, {"DownloadBundle", "BeforeInstall"},
-                           kContext, in(std::chrono::seconds(60)), results);
+                           kContext, from_now(std::chrono::seconds(60)), results);
   ASSERT_FALSE(missing);
   EXPECT_NE(missing.error().message.find("scripts/missing.sh is missing"), std::string::npos)
       << missing.error().message;
@@ -236,7 +233,7 @@ TEST(AppspecAgent, RunsHooksAsTheirRunasUser) {
   std::vector<HookResult> results;
   AppspecAgent agent;
   auto run = agent.run(bundle.bundle(), instances, {"DownloadBundle", "AfterInstall"}, kContext,
-                       in(std::chrono::seconds(60)), results);
+                       from_now(std::chrono::seconds(60)), results);
   ASSERT_TRUE(run) << run.error().message;
   auto nobody = lookup_user("nobody");
   ASSERT_TRUE(nobody);
@@ -255,7 +252,7 @@ TEST(AppspecAgent, AHookCannotSignalAnotherInstancesProcesses) {
   std::vector<HookResult> results;
   AppspecAgent agent;
   ASSERT_TRUE(agent.run(server_bundle.bundle(), {instances[0]}, {"ApplicationStart"}, kContext,
-                        in(std::chrono::seconds(60)), results));
+                        from_now(std::chrono::seconds(60)), results));
   ASSERT_EQ(results.size(), 1u);
   pid_t victim = std::atoi(results[0].output_tail.c_str());
   ASSERT_GT(victim, 0);
@@ -267,7 +264,7 @@ TEST(AppspecAgent, AHookCannotSignalAnotherInstancesProcesses) {
         "kill -KILL " + std::to_string(victim) + " 2>&1\necho \"exit=$?\"\n"}});
   results.clear();
   ASSERT_TRUE(agent.run(attacker_bundle.bundle(), {instances[1]}, {"ApplicationStart"}, kContext,
-                        in(std::chrono::seconds(60)), results));
+                        from_now(std::chrono::seconds(60)), results));
   ASSERT_EQ(results.size(), 1u);
   EXPECT_NE(results[0].output_tail.find("Operation not permitted"), std::string::npos)
       << results[0].output_tail;

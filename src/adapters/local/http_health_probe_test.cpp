@@ -9,12 +9,12 @@
 #include <atomic>
 #include <thread>
 
+#include "infra/process/process_test_support.h"
+
 namespace bluegreen {
 namespace {
 
-TimePoint in(Duration d) {
-  return std::chrono::system_clock::now() + d;
-}
+using testing_support::from_now;
 
 // A loopback listener on a port the OS picks. With an answer it serves one connection with
 // that answer; without one it accepts nothing (connections wait in the backlog).
@@ -68,7 +68,7 @@ class OneShotServer {
 TEST(HttpHealthProbe, A2xxAnswerIsHealthy) {
   OneShotServer server("HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n");
   HttpHealthProbe probe;
-  auto result = probe.check(server.instance(), "/healthz", in(std::chrono::seconds(10)));
+  auto result = probe.check(server.instance(), "/healthz", from_now(std::chrono::seconds(10)));
   EXPECT_TRUE(result) << result.error().message;
   std::string request = server.request();
   EXPECT_EQ(request.rfind("GET /healthz HTTP/1.1\r\n", 0), 0u) << request;
@@ -78,7 +78,7 @@ TEST(HttpHealthProbe, A2xxAnswerIsHealthy) {
 TEST(HttpHealthProbe, OtherStatusesSayWhichOne) {
   OneShotServer server("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n");
   HttpHealthProbe probe;
-  auto result = probe.check(server.instance(), "/healthz", in(std::chrono::seconds(10)));
+  auto result = probe.check(server.instance(), "/healthz", from_now(std::chrono::seconds(10)));
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ErrorKind::failed);
   EXPECT_NE(result.error().message.find("answered 503"), std::string::npos)
@@ -92,7 +92,7 @@ TEST(HttpHealthProbe, ARefusedConnectionIsUnavailable) {
     closed = server.instance();
   }
   HttpHealthProbe probe;
-  auto result = probe.check(closed, "/healthz", in(std::chrono::seconds(10)));
+  auto result = probe.check(closed, "/healthz", from_now(std::chrono::seconds(10)));
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ErrorKind::unavailable);
   EXPECT_NE(result.error().message.find("connection refused"), std::string::npos)
@@ -102,7 +102,7 @@ TEST(HttpHealthProbe, ARefusedConnectionIsUnavailable) {
 TEST(HttpHealthProbe, ASilentServerTimesOutAtTheDeadline) {
   OneShotServer server;  // accepts into the backlog, never answers
   HttpHealthProbe probe;
-  auto result = probe.check(server.instance(), "/healthz", in(Duration(100)));
+  auto result = probe.check(server.instance(), "/healthz", from_now(Duration(100)));
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().kind, ErrorKind::timeout);
   EXPECT_NE(result.error().message.find("timed out"), std::string::npos) << result.error().message;
@@ -111,7 +111,7 @@ TEST(HttpHealthProbe, ASilentServerTimesOutAtTheDeadline) {
 TEST(HttpHealthProbe, GarbageIsNotHealthy) {
   OneShotServer server("SSH-2.0-OpenSSH_9.2\r\n");
   HttpHealthProbe probe;
-  auto result = probe.check(server.instance(), "/", in(std::chrono::seconds(10)));
+  auto result = probe.check(server.instance(), "/", from_now(std::chrono::seconds(10)));
   ASSERT_FALSE(result);
   EXPECT_NE(result.error().message.find("not HTTP"), std::string::npos) << result.error().message;
 }

@@ -13,6 +13,7 @@
 #include <random>
 
 #include "adapters/local/instance_layout.h"
+#include "core/deployment_json.h"
 #include "infra/process/marked_processes.h"
 
 namespace bluegreen {
@@ -30,39 +31,20 @@ std::string new_instance_id() {
   return id;
 }
 
-json to_record(const Instance& instance) {
-  return json{{"id", instance.id},
-              {"fleetId", instance.fleet_id},
-              {"host", instance.host},
-              {"port", instance.port},
-              {"root", instance.root.string()},
-              {"tags", instance.tags},
-              {"state", std::string(to_string(instance.state))}};
-}
-
 std::optional<Instance> from_record(const fs::path& file) {
   std::ifstream in(file);
   json record = json::parse(in, nullptr, false);
-  if (record.is_discarded() || !record.is_object()) return std::nullopt;
-  Instance instance;
-  instance.id = record.value("id", "");
-  instance.fleet_id = record.value("fleetId", "");
-  instance.host = record.value("host", "127.0.0.1");
-  instance.port = record.value("port", 0);
-  instance.root = record.value("root", "");
-  if (record.contains("tags") && record["tags"].is_object()) {
-    instance.tags = record["tags"].get<std::map<std::string, std::string>>();
-  }
-  instance.state = instance_state_from_string(record.value("state", ""));
-  if (instance.id.empty()) return std::nullopt;
-  return instance;
+  if (record.is_discarded()) return std::nullopt;
+  auto instance = instance_from_json(record);
+  if (!instance || instance->id.empty()) return std::nullopt;
+  return *instance;
 }
 
 void write_record(const Instance& instance) {
   fs::path file = instance_layout::record(instance.root);
   fs::path temporary = file;
   temporary += ".tmp";
-  std::ofstream(temporary) << to_record(instance).dump(2) << "\n";
+  std::ofstream(temporary) << to_json(instance).dump(2) << "\n";
   std::error_code ignored;
   fs::rename(temporary, file, ignored);
 }

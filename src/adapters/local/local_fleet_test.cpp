@@ -16,6 +16,7 @@ namespace bluegreen {
 namespace {
 
 namespace fs = std::filesystem;
+using testing_support::from_now;
 using testing_support::process_is_alive;
 using testing_support::read_text;
 using testing_support::TempDir;
@@ -23,10 +24,6 @@ using testing_support::TestFleet;
 using testing_support::wait_for;
 using testing_support::write_file;
 using testing_support::write_script;
-
-TimePoint in(Duration d) {
-  return std::chrono::system_clock::now() + d;
-}
 
 TEST(LocalFleet, LaunchGivesEachInstanceAnIdADirectoryAPortAndTags) {
   TestFleet fleet;
@@ -77,8 +74,8 @@ TEST(LocalFleet, TerminateLeavesNoProcessOfTheInstanceAlive) {
   std::vector<HookResult> results;
   AppspecAgent agent;
   ASSERT_TRUE(agent.run(Bundle{.root = bundle_dir.path()}, instances, {"ApplicationStart"},
-                        LifecycleContext{.deployment_id = "d-1"}, in(std::chrono::seconds(60)),
-                        results));
+                        LifecycleContext{.deployment_id = "d-1"},
+                        from_now(std::chrono::seconds(60)), results));
 
   std::map<std::string, std::vector<pid_t>> pids;
   for (const auto& instance : instances) {

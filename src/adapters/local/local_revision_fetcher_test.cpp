@@ -13,14 +13,11 @@ namespace bluegreen {
 namespace {
 
 namespace fs = std::filesystem;
+using testing_support::from_now;
 using testing_support::read_text;
 using testing_support::TempDir;
 using testing_support::write_file;
 using testing_support::write_script;
-
-TimePoint in(Duration d) {
-  return std::chrono::system_clock::now() + d;
-}
 
 // Packs every regular file below `source` into a zip or tgz archive at `archive_path`, names
 // relative to `source` with `prefix` in front.
@@ -60,7 +57,8 @@ class LocalRevisionFetcherTest : public ::testing::Test {
   }
 
   Result<Bundle> fetch(RevisionSource revision) {
-    return fetcher_.fetch(revision, destination_.path() / "bundle", in(std::chrono::seconds(60)));
+    return fetcher_.fetch(revision, destination_.path() / "bundle",
+                          from_now(std::chrono::seconds(60)));
   }
 
   void expect_bundle(const Result<Bundle>& bundle) {

@@ -14,14 +14,11 @@
 namespace bluegreen {
 namespace {
 
+using testing_support::from_now;
 using testing_support::process_is_alive;
 using testing_support::read_text;
 using testing_support::TempDir;
 using testing_support::wait_for_file;
-
-TimePoint in(Duration d) {
-  return std::chrono::system_clock::now() + d;
-}
 
 std::string unique_marker() {
   std::random_device random;
@@ -46,7 +43,7 @@ std::vector<pid_t> run_detaching_script(const TempDir& dir, const std::string& m
   auto child = Process::spawn(options);
   EXPECT_TRUE(child) << child.error().message;
   if (!child) return {};
-  EXPECT_TRUE(child->wait(in(std::chrono::seconds(30)), Duration(100)).succeeded());
+  EXPECT_TRUE(child->wait(from_now(std::chrono::seconds(30)), Duration(100)).succeeded());
   testing_support::wait_for(
       [&] { return read_pids(dir.path() / "pids.txt").size() >= expected_pids; });
   auto pids = read_pids(dir.path() / "pids.txt");
@@ -66,7 +63,7 @@ TEST(MarkedProcesses, EndsDetachedAndDoubleForkedProcesses) {
   auto found = find_marked_processes({marker});
   for (pid_t pid : pids) EXPECT_NE(std::find(found.begin(), found.end(), pid), found.end());
 
-  auto killed = kill_marked_processes({marker}, Duration(500), in(std::chrono::seconds(10)));
+  auto killed = kill_marked_processes({marker}, Duration(500), from_now(std::chrono::seconds(10)));
   ASSERT_TRUE(killed) << killed.error().message;
   EXPECT_GE(*killed, 2);
   for (pid_t pid : pids) EXPECT_FALSE(process_is_alive(pid));
@@ -88,7 +85,7 @@ TEST(MarkedProcesses, FindsAnUnmarkedProcessInAMarkedSession) {
   pid_t unmarked = read_pids(dir.path() / "pids.txt").at(0);
   auto found = find_marked_processes({marker});
   EXPECT_NE(std::find(found.begin(), found.end(), unmarked), found.end());
-  ASSERT_TRUE(kill_marked_processes({marker}, Duration(500), in(std::chrono::seconds(10))));
+  ASSERT_TRUE(kill_marked_processes({marker}, Duration(500), from_now(std::chrono::seconds(10))));
   EXPECT_FALSE(process_is_alive(unmarked));
 }
 
@@ -98,15 +95,18 @@ TEST(MarkedProcesses, LeavesOtherOwnersAlone) {
   run_detaching_script(mine, my_marker, "setsid sh -c 'echo $$ > pids.txt; exec sleep 1000' &", 1);
   auto their_pids = run_detaching_script(theirs, their_marker,
                                          "setsid sh -c 'echo $$ > pids.txt; exec sleep 1000' &", 1);
-  ASSERT_TRUE(kill_marked_processes({my_marker}, Duration(500), in(std::chrono::seconds(10))));
+  ASSERT_TRUE(
+      kill_marked_processes({my_marker}, Duration(500), from_now(std::chrono::seconds(10))));
   ASSERT_EQ(their_pids.size(), 1u);
   EXPECT_TRUE(process_is_alive(their_pids[0]));
-  ASSERT_TRUE(kill_marked_processes({their_marker}, Duration(500), in(std::chrono::seconds(10))));
+  ASSERT_TRUE(
+      kill_marked_processes({their_marker}, Duration(500), from_now(std::chrono::seconds(10))));
   EXPECT_FALSE(process_is_alive(their_pids[0]));
 }
 
 TEST(MarkedProcesses, NothingToKillIsSuccess) {
-  auto killed = kill_marked_processes({unique_marker()}, Duration(0), in(std::chrono::seconds(1)));
+  auto killed =
+      kill_marked_processes({unique_marker()}, Duration(0), from_now(std::chrono::seconds(1)));
   ASSERT_TRUE(killed);
   EXPECT_EQ(*killed, 0);
 }

@@ -15,14 +15,11 @@ namespace {
 
 namespace fs = std::filesystem;
 using std::chrono::seconds;
+using testing_support::from_now;
 using testing_support::process_is_alive;
 using testing_support::read_text;
 using testing_support::TempDir;
 using testing_support::wait_for_file;
-
-TimePoint in(Duration d) {
-  return std::chrono::system_clock::now() + d;
-}
 
 SpawnOptions shell(const std::string& script, const TempDir& dir) {
   return SpawnOptions{.argv = {"/bin/sh", "-c", script},
@@ -35,7 +32,7 @@ TEST(Process, CapturesBothStreamsAndTheExitStatus) {
   TempDir dir;
   auto child = Process::spawn(shell("echo to-out; echo to-err >&2; exit 3", dir));
   ASSERT_TRUE(child) << child.error().message;
-  auto status = child->wait(in(seconds(30)), Duration(100));
+  auto status = child->wait(from_now(seconds(30)), Duration(100));
   EXPECT_EQ(status.kind, ExitKind::exited);
   EXPECT_EQ(status.code, 3);
   EXPECT_FALSE(status.succeeded());
@@ -49,7 +46,7 @@ TEST(Process, GivesExactlyTheEnvironmentAndDirectoryAsked) {
   options.environment.push_back("GREETING=hi");
   auto child = Process::spawn(options);
   ASSERT_TRUE(child) << child.error().message;
-  EXPECT_TRUE(child->wait(in(seconds(30)), Duration(100)).succeeded());
+  EXPECT_TRUE(child->wait(from_now(seconds(30)), Duration(100)).succeeded());
   EXPECT_EQ(read_text(dir.path() / "output.log"),
             "hi|unset|" + fs::canonical(dir.path()).string() + "\n");
   unsetenv("BLUEGREEN_TEST_LEAK");
@@ -71,7 +68,7 @@ TEST(Process, KillsTheWholeGroupAtTheDeadline) {
   ASSERT_TRUE(wait_for_file(dir.path() / "background.pid"));
   pid_t background = std::atoi(read_text(dir.path() / "background.pid").c_str());
   ASSERT_GT(background, 0);
-  auto status = child->wait(in(Duration(200)), Duration(100));
+  auto status = child->wait(from_now(Duration(200)), Duration(100));
   EXPECT_EQ(status.kind, ExitKind::timed_out);
   EXPECT_FALSE(process_is_alive(child->pid()));
   EXPECT_FALSE(process_is_alive(background));
@@ -83,7 +80,7 @@ TEST(Process, KillsWhatIgnoresSigtermAfterTheGrace) {
       Process::spawn(shell("trap '' TERM; echo ready > ready; while :; do sleep 0.05; done", dir));
   ASSERT_TRUE(child) << child.error().message;
   ASSERT_TRUE(wait_for_file(dir.path() / "ready"));
-  auto status = child->wait(in(Duration(50)), Duration(100));
+  auto status = child->wait(from_now(Duration(50)), Duration(100));
   EXPECT_EQ(status.kind, ExitKind::timed_out);
   EXPECT_FALSE(process_is_alive(child->pid()));
 }
@@ -93,7 +90,7 @@ TEST(Process, StopsWhenCancelled) {
   auto child = Process::spawn(shell("exec sleep 1000", dir));
   ASSERT_TRUE(child) << child.error().message;
   std::atomic<bool> cancel{true};
-  EXPECT_EQ(child->wait(in(seconds(600)), Duration(100), &cancel).kind, ExitKind::cancelled);
+  EXPECT_EQ(child->wait(from_now(seconds(600)), Duration(100), &cancel).kind, ExitKind::cancelled);
   EXPECT_FALSE(process_is_alive(child->pid()));
 }
 
@@ -130,7 +127,7 @@ TEST(Process, RunsAsAnotherUserWhenRoot) {
   options.run_as = "nobody";
   auto child = Process::spawn(options);
   ASSERT_TRUE(child) << child.error().message;
-  EXPECT_TRUE(child->wait(in(seconds(30)), Duration(100)).succeeded());
+  EXPECT_TRUE(child->wait(from_now(seconds(30)), Duration(100)).succeeded());
   auto nobody = lookup_user("nobody");
   ASSERT_TRUE(nobody);
   EXPECT_EQ(read_text(dir.path() / "output.log"),

@@ -12,6 +12,8 @@
 #include <string>
 #include <thread>
 
+#include "core/clock.h"
+
 namespace bluegreen::testing_support {
 
 class TempDir {
@@ -31,6 +33,11 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// A deadline `d` from now, for calls that take one.
+inline TimePoint from_now(Duration d) {
+  return std::chrono::system_clock::now() + d;
+}
 
 inline std::string read_text(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
