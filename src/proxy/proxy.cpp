@@ -247,6 +247,8 @@ int Proxy::drain(const std::string& fleet_id, TimePoint deadline) {
     clock_.sleep_for(std::chrono::milliseconds(5));
   }
   if (pool->idle()) return 0;
+  // Routed again meanwhile (a rollback during the drain): its connections are serving now.
+  if (policy_->snapshot()->serves(pool.get())) return 0;
   int closed = 0;
   for (auto& worker : workers_) closed += worker->force_close(pool);
   return closed;

@@ -69,6 +69,8 @@ class Proxy final : public Traffic {
   void route(const std::string& fleet_id) override;
   void preview(std::optional<std::string> fleet_id) override;
   std::optional<std::string> routed_fleet() const override;
+  // If a listener routes to the fleet again when the deadline comes (a rollback during the
+  // drain), nothing is closed.
   int drain(const std::string& fleet_id, TimePoint deadline) override;
   std::vector<FleetTraffic> stats() const override;
 
