@@ -329,6 +329,43 @@ ExitStatus Process::wait(TimePoint deadline, Duration kill_grace, const std::ato
   }
 }
 
+namespace {
+
+// Length of the valid UTF-8 sequence starting at text[i], or 0 when it is not one.
+std::size_t utf8_sequence_length(std::string_view text, std::size_t i) {
+  auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+  unsigned char lead = byte(i);
+  std::size_t length = lead < 0x80           ? 1
+                       : (lead >> 5) == 0x6  ? 2
+                       : (lead >> 4) == 0xE  ? 3
+                       : (lead >> 3) == 0x1E ? 4
+                                             : 0;
+  if (length == 0 || i + length > text.size()) return 0;
+  for (std::size_t k = 1; k < length; ++k) {
+    if ((byte(i + k) >> 6) != 0x2) return 0;
+  }
+  return length;
+}
+
+// Program output becomes part of errors and JSON answers, which must be valid UTF-8.
+std::string valid_utf8(std::string_view text) {
+  std::string clean;
+  clean.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    std::size_t length = utf8_sequence_length(text, i);
+    if (length == 0) {
+      clean += '?';
+      ++i;
+    } else {
+      clean.append(text.substr(i, length));
+      i += length;
+    }
+  }
+  return clean;
+}
+
+}  // namespace
+
 std::string read_file_tail(const fs::path& path, std::size_t max_bytes) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return {};
@@ -342,7 +379,7 @@ std::string read_file_tail(const fs::path& path, std::size_t max_bytes) {
     auto newline = tail.find('\n');
     if (newline != std::string::npos && newline + 1 < tail.size()) tail.erase(0, newline + 1);
   }
-  return tail;
+  return valid_utf8(tail);
 }
 
 }  // namespace bluegreen

@@ -95,8 +95,9 @@ class Process {
   bool reaped_ = false;
 };
 
-// The last `max_bytes` of a file, starting at a line boundary when one is in reach; empty when
-// the file is missing. For showing what a failed program printed.
+// The last `max_bytes` of a file, starting at a line boundary when one is in reach, as valid
+// UTF-8 (bytes that are not become '?'); empty when the file is missing. For showing what a
+// failed program printed.
 std::string read_file_tail(const std::filesystem::path& path, std::size_t max_bytes = 4096);
 
 }  // namespace bluegreen

@@ -162,5 +162,11 @@ TEST(ReadFileTail, KeepsTheLastWholeLines) {
   EXPECT_EQ(read_file_tail(dir.path() / "missing"), "");
 }
 
+TEST(ReadFileTail, ReplacesBytesThatAreNotUtf8) {
+  TempDir dir;
+  std::ofstream(dir.path() / "log") << "caf\xc3\xa9 \xff\xfe ok\n";
+  EXPECT_EQ(read_file_tail(dir.path() / "log"), "caf\xc3\xa9 ?? ok\n");
+}
+
 }  // namespace
 }  // namespace bluegreen
