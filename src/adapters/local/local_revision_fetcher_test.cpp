@@ -144,6 +144,47 @@ TEST_F(LocalRevisionFetcherTest, RejectsWhatItCannotRead) {
   EXPECT_NE(unknown.error().message.find("neither a directory nor"), std::string::npos);
 }
 
+TEST_F(LocalRevisionFetcherTest, RefusesAHostileTarAndWritesNothingOutside) {
+  fs::path tar = source_.path() / "hostile.tar";
+  {
+    std::unique_ptr<archive, decltype(&archive_write_free)> writer(archive_write_new(),
+                                                                   archive_write_free);
+    archive_write_set_format_pax_restricted(writer.get());
+    ASSERT_EQ(archive_write_open_filename(writer.get(), tar.c_str()), ARCHIVE_OK);
+    auto add = [&](const std::string& name, mode_t type, const std::string& link_or_data) {
+      archive_entry* entry = archive_entry_new();
+      archive_entry_set_pathname(entry, name.c_str());
+      archive_entry_set_filetype(entry, type);
+      archive_entry_set_perm(entry, 0644);
+      if (type == AE_IFLNK) archive_entry_set_symlink(entry, link_or_data.c_str());
+      archive_entry_set_size(entry, type == AE_IFREG ? la_int64_t(link_or_data.size()) : 0);
+      archive_write_header(writer.get(), entry);
+      if (type == AE_IFREG)
+        archive_write_data(writer.get(), link_or_data.data(), link_or_data.size());
+      archive_entry_free(entry);
+    };
+    add("appspec.yml", AE_IFREG, "version: 0.0\nos: linux\n");
+    add("../escaped.txt", AE_IFREG, "evil");
+    add((destination_.path() / "absolute.txt").string(), AE_IFREG, "evil");
+    add("out", AE_IFLNK, "../..");
+    add("out/through-link.txt", AE_IFREG, "evil");
+    archive_write_close(writer.get());
+  }
+  fs::path destination = destination_.path() / "instance/bundle";
+  auto bundle = fetcher_.fetch(LocalRevision{.path = tar.string()}, destination,
+                               from_now(std::chrono::seconds(60)));
+  ASSERT_FALSE(bundle);
+  EXPECT_EQ(bundle.error().kind, ErrorKind::invalid_input);
+  EXPECT_NE(bundle.error().message.find("../escaped.txt"), std::string::npos)
+      << bundle.error().message;
+  EXPECT_TRUE(fs::is_empty(destination));
+  std::vector<fs::path> everything;
+  for (const auto& entry : fs::recursive_directory_iterator(destination_.path())) {
+    everything.push_back(entry.path());
+  }
+  EXPECT_EQ(everything, (std::vector<fs::path>{destination_.path() / "instance", destination}));
+}
+
 TEST_F(LocalRevisionFetcherTest, LeavesCloudSourcesToTheCloudFetcher) {
   auto s3 = fetch(S3Revision{.bucket = "b", .key = "k.zip"});
   ASSERT_FALSE(s3);
