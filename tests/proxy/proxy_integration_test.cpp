@@ -232,6 +232,19 @@ TEST_F(Fixture, OversizeHeaderIs431) {
   EXPECT_EQ(response->status, 431);
 }
 
+TEST_F(Fixture, SlowRequestHeadIsAnswered408AndClosed) {
+  ProxyOptions options;
+  options.header_timeout = std::chrono::milliseconds(200);
+  start(options);
+  TestClient client(proxy->port());
+  ASSERT_TRUE(client.send_raw("GET / HTTP/1.1\r\nHost: x\r\n"));  // and never the empty line
+  auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 408);
+  EXPECT_TRUE(client.at_eof());
+  EXPECT_EQ(blue.requests(), 0);
+}
+
 TEST_F(Fixture, NoHealthyInstanceIs503NamingTheFleet) {
   start();
   proxy->register_fleet("d-empty", {});
