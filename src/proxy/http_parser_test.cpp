@@ -146,7 +146,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(RequestHead, NulInValueIsRefused) {
   RequestHead head;
-  std::string bytes("GET / HTTP/1.1\r\nHost: x\r\nX: a\0b\r\n\r\n", 37);
+  std::string bytes = std::string("GET / HTTP/1.1\r\nHost: x\r\nX: a") + '\0' + "b\r\n\r\n";
   ParseResult r = parse(bytes, head);
   EXPECT_EQ(r.status, ParseStatus::invalid);
   EXPECT_EQ(r.error_status, 400);
