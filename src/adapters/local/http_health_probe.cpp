@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -29,7 +30,7 @@ class Socket {
 int milliseconds_until(TimePoint deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::system_clock::now());
-  return static_cast<int>(std::max<long long>(0, left.count()));
+  return static_cast<int>(std::clamp<long long>(left.count(), 0, 3'600'000));
 }
 
 // Waits until `fd` is ready for `events`; false when the deadline passed first.

@@ -279,7 +279,7 @@ std::optional<int> Process::reap_within(Duration timeout) {
     if (left <= Duration(0)) return std::nullopt;
     if (pidfd_ >= 0) {
       pollfd ready{pidfd_, POLLIN, 0};
-      poll(&ready, 1, static_cast<int>(left.count()));
+      poll(&ready, 1, static_cast<int>(std::min<long long>(left.count(), 3'600'000)));
     } else {
       std::this_thread::sleep_for(std::min(left, Duration(20)));
     }
