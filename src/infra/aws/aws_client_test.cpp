@@ -2,24 +2,12 @@
 
 #include <gtest/gtest.h>
 
-#include <deque>
+#include "scripted_http.h"
 
 namespace bluegreen::aws {
 namespace {
 
-// Answers from a script and remembers what it was sent.
-class ScriptedHttp final : public http::HttpClient {
- public:
-  Result<http::Response> send(const http::Request& request) override {
-    sent.push_back(request);
-    if (answers.empty()) return http::Response{200, {}, "{}", 0};
-    auto next = answers.front();
-    answers.pop_front();
-    return next;
-  }
-  std::deque<Result<http::Response>> answers;
-  std::vector<http::Request> sent;
-};
+using testing::ScriptedHttp;
 
 http::Response answer(int status, std::string body) {
   return http::Response{status, {}, std::move(body), 0};
@@ -57,8 +45,8 @@ TEST_F(AwsClientTest, JsonCallIsSignedForItsServiceAndCarriesTheTarget) {
                                      in(std::chrono::seconds(60)));
   ASSERT_TRUE(output) << output.error().describe();
   EXPECT_EQ((*output)["deploymentInfo"]["status"], "Created");
-  ASSERT_EQ(http_.sent.size(), 1u);
-  const http::Request& sent = http_.sent[0];
+  ASSERT_EQ(http_.sent().size(), 1u);
+  const http::Request sent = http_.sent()[0];
   EXPECT_EQ(sent.method, "POST");
   EXPECT_EQ(sent.url, "http://127.0.0.1:5055/");
   EXPECT_EQ(sent.body, R"({"deploymentId":"d-1"})");
@@ -81,11 +69,11 @@ TEST_F(AwsClientTest, RetriesThrottlingAndReSignsEachAttempt) {
   AwsServiceClient ssm(context(), AwsService::ssm);
   auto output = ssm.call_json("GetParameter", {{"Name", "/x"}}, in(std::chrono::seconds(60)));
   ASSERT_TRUE(output) << output.error().describe();
-  ASSERT_EQ(http_.sent.size(), 3u);
-  EXPECT_NE(http::find_header(http_.sent[0].headers, "X-Amz-Date"),
-            http::find_header(http_.sent[1].headers, "X-Amz-Date"));
-  EXPECT_NE(http::find_header(http_.sent[0].headers, "Authorization"),
-            http::find_header(http_.sent[1].headers, "Authorization"));
+  ASSERT_EQ(http_.sent().size(), 3u);
+  EXPECT_NE(http::find_header(http_.sent()[0].headers, "X-Amz-Date"),
+            http::find_header(http_.sent()[1].headers, "X-Amz-Date"));
+  EXPECT_NE(http::find_header(http_.sent()[0].headers, "Authorization"),
+            http::find_header(http_.sent()[1].headers, "Authorization"));
   ASSERT_EQ(notices_.size(), 2u);
   EXPECT_EQ(notices_[0].reason, "ThrottlingException (HTTP 400)");
   EXPECT_EQ(notices_[1].reason, "connection reset");
@@ -103,7 +91,7 @@ TEST_F(AwsClientTest, PermissionErrorsAreTypedAndNotRetried) {
   EXPECT_EQ(output.error().kind, ErrorKind::permission_denied);
   EXPECT_EQ(output.error().service, "ssm");
   EXPECT_EQ(output.error().operation, "GetParameter");
-  EXPECT_EQ(http_.sent.size(), 1u);
+  EXPECT_EQ(http_.sent().size(), 1u);
   const Error plain = output.error();
   EXPECT_EQ(plain.kind, ErrorKind::permission_denied);
   EXPECT_EQ(plain.message.find("planted"), std::string::npos);
@@ -116,7 +104,7 @@ TEST_F(AwsClientTest, GivesUpWhenTheNextWaitWouldPassTheDeadline) {
   auto output = logs.call_json("PutLogEvents", {}, in(std::chrono::seconds(10)));
   ASSERT_FALSE(output);
   EXPECT_EQ(output.error().http_status, 503);
-  EXPECT_EQ(http_.sent.size(), 3u);
+  EXPECT_EQ(http_.sent().size(), 3u);
 }
 
 TEST_F(AwsClientTest, APassedDeadlineSendsNothing) {
@@ -124,7 +112,7 @@ TEST_F(AwsClientTest, APassedDeadlineSendsNothing) {
   auto output = logs.call_json("PutLogEvents", {}, clock_.now());
   ASSERT_FALSE(output);
   EXPECT_EQ(output.error().kind, ErrorKind::timeout);
-  EXPECT_TRUE(http_.sent.empty());
+  EXPECT_TRUE(http_.sent().empty());
 }
 
 TEST_F(AwsClientTest, QueryProtocolPostsAFormAndReadsXml) {
@@ -135,9 +123,9 @@ TEST_F(AwsClientTest, QueryProtocolPostsAFormAndReadsXml) {
                                in(std::chrono::seconds(60)));
   ASSERT_TRUE(output) << output.error().describe();
   EXPECT_EQ(output->child_text("requestId"), "r");
-  EXPECT_EQ(http_.sent[0].body,
+  EXPECT_EQ(http_.sent()[0].body,
             "Action=DescribeInstances&Version=2016-11-15&Filter.1.Name=tag%3AGreenIdentifier");
-  EXPECT_EQ(http::find_header(http_.sent[0].headers, "Content-Type"),
+  EXPECT_EQ(http::find_header(http_.sent()[0].headers, "Content-Type"),
             "application/x-www-form-urlencoded; charset=utf-8");
 }
 
