@@ -346,6 +346,13 @@ ChunkedScanner::Step ChunkedScanner::scan(std::string_view bytes) {
     state_ = State::invalid;
     return Step{i, ChunkStatus::invalid};
   };
+  // Consumes the one byte a state allows, moving to `next`.
+  auto expect = [&](char wanted, State next) {
+    if (bytes[i] != wanted) return false;
+    ++i;
+    state_ = next;
+    return true;
+  };
   if (state_ == State::invalid) return Step{0, ChunkStatus::invalid};
   if (state_ == State::done) return Step{0, ChunkStatus::done};
   while (i < bytes.size()) {
@@ -384,8 +391,7 @@ ChunkedScanner::Step ChunkedScanner::scan(std::string_view bytes) {
         ++i;
         break;
       case State::size_lf:
-        if (c != '\n') return fail();
-        ++i;
+        if (!expect('\n', State::size_lf)) return fail();
         digits_ = 0;
         line_bytes_ = 0;
         state_ = remaining_ == 0 ? State::trailer : State::data;
@@ -399,14 +405,10 @@ ChunkedScanner::Step ChunkedScanner::scan(std::string_view bytes) {
         break;
       }
       case State::data_cr:
-        if (c != '\r') return fail();
-        ++i;
-        state_ = State::data_lf;
+        if (!expect('\r', State::data_lf)) return fail();
         break;
       case State::data_lf:
-        if (c != '\n') return fail();
-        ++i;
-        state_ = State::size;
+        if (!expect('\n', State::size)) return fail();
         break;
       case State::trailer:
         // At the start of a trailer line: CR ends the body, anything else is a trailer field.
@@ -421,15 +423,11 @@ ChunkedScanner::Step ChunkedScanner::scan(std::string_view bytes) {
         ++i;
         break;
       case State::trailer_lf:
-        if (c != '\n') return fail();
-        ++i;
+        if (!expect('\n', State::trailer)) return fail();
         line_bytes_ = 0;
-        state_ = State::trailer;
         break;
       case State::last_lf:
-        if (c != '\n') return fail();
-        ++i;
-        state_ = State::done;
+        if (!expect('\n', State::done)) return fail();
         return Step{i, ChunkStatus::done};
       case State::done:
       case State::invalid:
