@@ -218,9 +218,9 @@ Result<AppSpec> parse_document(const YAML::Node& root) {
 }  // namespace
 
 const std::vector<HookScript>& AppSpec::scripts_for(std::string_view event) const {
-  static const std::vector<HookScript> kNone;
+  static const std::vector<HookScript> no_scripts;
   auto found = hooks.find(std::string(event));
-  return found == hooks.end() ? kNone : found->second;
+  return found == hooks.end() ? no_scripts : found->second;
 }
 
 Result<AppSpec> parse_appspec(std::string_view yaml_text) {
