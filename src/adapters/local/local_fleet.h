@@ -8,7 +8,8 @@
 // detached (setsid, double fork), waits until none is left, records the instance as
 // terminated and removes its files except instance.json and logs/. Because the mark lives in
 // the processes themselves, terminate() works for ids this fleet never saw, for example after
-// a restart.
+// a restart. It sweeps what runs when it is called: call it once no installer is running
+// hooks on those instances (a hook started after the sweep would survive it).
 //
 // The fleet writes each instance's record to <root>/instance.json; after a restart the server
 // either adopts the instances its journal knows (adopt) or reads what the disk knows
