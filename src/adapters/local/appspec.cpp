@@ -50,6 +50,7 @@ Result<std::vector<FileMapping>> parse_files(const YAML::Node& files) {
   if (!files.IsSequence()) return invalid("files", "must be a list of {source, destination}");
   for (std::size_t i = 0; i < files.size(); ++i) {
     std::string key = "files[" + std::to_string(i) + "]";
+    if (!files[i].IsMap()) return invalid(key, "must be a map with source and destination");
     auto source = contained_path(files[i]["source"], key + ".source", false);
     if (!source) return std::unexpected(source.error());
     auto destination = contained_path(files[i]["destination"], key + ".destination", true);
@@ -90,6 +91,7 @@ Result<std::vector<std::string>> parse_string_list(const YAML::Node& node, const
 }
 
 Result<Permission> parse_permission(const YAML::Node& node, const std::string& key) {
+  if (!node.IsMap()) return invalid(key, "must be a map with object, pattern, mode, ...");
   Permission permission;
   auto object = contained_path(node["object"], key + ".object", true);
   if (!object) return std::unexpected(object.error());

@@ -132,6 +132,13 @@ INSTANTIATE_TEST_SUITE_P(
                     "permissions[0].mode must be an octal mode"},
         InvalidCase{kHead + "permissions:\n  - object: /a\n    type: [socket]\n",
                     "permissions[0].type must list file and/or directory"},
+        InvalidCase{kHead + "files:\n  - just-a-string\n", "files[0] must be a map"},
+        InvalidCase{kHead + "hooks:\n  BeforeInstall:\n    - scripts/a.sh\n",
+                    "hooks.BeforeInstall[0] must be a map"},
+        InvalidCase{kHead + "hooks:\n  BeforeInstall:\n    location: a.sh\n",
+                    "hooks.BeforeInstall must be a list of scripts"},
+        InvalidCase{kHead + "permissions:\n  - /opt\n", "permissions[0] must be a map"},
+        InvalidCase{kHead + "hooks: [a, b]\n", "hooks must map lifecycle events"},
         InvalidCase{"version: 0.0\nos: [linux\n", "not valid YAML"},
         InvalidCase{"- just\n- a list\n", "must be a YAML map"}));
 
