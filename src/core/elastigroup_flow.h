@@ -133,7 +133,9 @@ struct CallError {
 // ---- Decisions: the one next thing to do ---------------------------------------------------
 
 struct ResolveApiToken {};
-struct ReadGroup {};
+struct ReadGroup {
+  bool with_capacity = true;  // false: only the instance list is needed (one call less)
+};
 struct ListSpotDeployments {};
 struct CreateSpotDeployment {
   std::string green_identifier;

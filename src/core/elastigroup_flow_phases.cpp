@@ -117,7 +117,7 @@ Decision Stepper::advance() {
       }
       return end_round();
     case Phase::wait_blue_detached:
-      if (s_.round_step == 0) return issue(ReadGroup{}, "group");
+      if (s_.round_step == 0) return issue(ReadGroup{false}, "group");
       if (s_.round_step == 1) return issue(DescribeGreens{gid}, "greens");
       if (!s_.spot_deployment_id.empty()) return issue(ListSpotDeployments{}, "spot_check");
       return after_spot_check();

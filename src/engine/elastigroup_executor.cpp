@@ -115,8 +115,8 @@ EventBody ElastigroupExecutor::perform(const Action& action, const FlowConfig& c
             spot_access_.token = std::move(*token);
             return TokenResolved{};
           },
-          [&](const ReadGroup&) {
-            return answer(spot.read_group(access), [](SpotGroup group) -> EventBody {
+          [&](const ReadGroup& a) {
+            return answer(spot.read_group(access, a.with_capacity), [](SpotGroup group) -> EventBody {
               return GroupRead{group.target_capacity, std::move(group.instance_ids)};
             });
           },

@@ -24,7 +24,8 @@ void FakeElastigroupCloud::fail_next(const std::string& method, CallError error,
   for (int i = 0; i < times; ++i) faults_[method].push_back(error);
 }
 
-CallResult<SpotGroup> FakeElastigroupCloud::read_group(const SpotAccess& access) {
+CallResult<SpotGroup> FakeElastigroupCloud::read_group(const SpotAccess& access,
+                                                       bool /*with_capacity*/) {
   std::lock_guard lock(mutex_);
   seen_token(access);
   if (auto error = enter("spot.read_group")) return std::unexpected(*error);

@@ -30,7 +30,7 @@ class FakeElastigroupCloud final : public SpotBlueGreen,
   explicit FakeElastigroupCloud(Clock& clock) : clock_(clock) {}
 
   // SpotBlueGreen
-  CallResult<SpotGroup> read_group(const SpotAccess& access) override;
+  CallResult<SpotGroup> read_group(const SpotAccess& access, bool with_capacity) override;
   CallResult<std::vector<SpotDeployment>> list_deployments(const SpotAccess& access) override;
   CallResult<SpotDeployment> create_deployment(const SpotAccess& access,
                                                const SpotBlueGreenRequest& request) override;

@@ -59,7 +59,8 @@ struct SpotBlueGreenRequest {
 class SpotBlueGreen {
  public:
   virtual ~SpotBlueGreen() = default;
-  virtual CallResult<SpotGroup> read_group(const SpotAccess& access) = 0;
+  // `with_capacity` false: target_capacity may be left 0 (saves Spot a request).
+  virtual CallResult<SpotGroup> read_group(const SpotAccess& access, bool with_capacity) = 0;
   // The group's B/G deployments as Spot lists them (newest first when Spot says).
   virtual CallResult<std::vector<SpotDeployment>> list_deployments(const SpotAccess& access) = 0;
   virtual CallResult<SpotDeployment> create_deployment(const SpotAccess& access,

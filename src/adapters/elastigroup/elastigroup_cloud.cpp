@@ -1,0 +1,47 @@
+#include "adapters/elastigroup/elastigroup_cloud.h"
+
+#include "adapters/elastigroup/aws_flow_ports.h"
+#include "adapters/elastigroup/spot_flow_ports.h"
+#include "infra/aws/profile.h"
+#include "infra/aws/remote_credentials.h"
+#include "infra/http/curl_http_client.h"
+
+namespace bluegreen::elastigroup {
+
+struct ElastigroupCloud::Parts {
+  Clock& clock;
+  CallBudget budget;
+  http::CurlHttpClient http;
+  std::unique_ptr<aws::CredentialsChain> credentials;
+  std::unique_ptr<AwsFlowPorts> aws;
+  std::unique_ptr<SpotFlowPorts> spot;
+  explicit Parts(Clock& c) : clock(c) {}
+};
+
+Result<std::unique_ptr<ElastigroupCloud>> ElastigroupCloud::from_environment(Clock& clock) {
+  auto parts = std::make_unique<Parts>(clock);
+  aws::Environment env = aws::process_environment();
+  auto region = aws::resolve_region(env);
+  if (!region) return std::unexpected(region.error());
+  parts->credentials = aws::make_default_credentials_chain(parts->http, clock, env);
+  aws::AwsContext context{parts->http, *parts->credentials, clock, *region, env};
+  parts->aws = std::make_unique<AwsFlowPorts>(context, parts->budget);
+  std::string spot_url = env("SPOT_API_URL").value_or("");
+  if (spot_url.empty()) spot_url = "https://api.spotinst.io";
+  parts->spot = std::make_unique<SpotFlowPorts>(parts->http, clock, parts->budget, spot_url);
+  return std::unique_ptr<ElastigroupCloud>(new ElastigroupCloud(std::move(parts)));
+}
+
+ElastigroupCloud::ElastigroupCloud(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+ElastigroupCloud::~ElastigroupCloud() = default;
+
+ElastigroupPorts ElastigroupCloud::ports(FlowLog& log) {
+  return ports(log, *parts_->aws);
+}
+
+ElastigroupPorts ElastigroupCloud::ports(FlowLog& log, PipelineReporter& reporter) {
+  return ElastigroupPorts{*parts_->spot, *parts_->aws, *parts_->aws,  reporter,
+                          *parts_->aws,  log,          parts_->clock, parts_->budget};
+}
+
+}  // namespace bluegreen::elastigroup

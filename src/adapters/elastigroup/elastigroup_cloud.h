@@ -1,0 +1,37 @@
+// ElastigroupCloud: the real cloud behind the Elastigroup flow's ports, built once per
+// process from the environment (AWS credentials chain and region, endpoint overrides
+// AWS_ENDPOINT_URL[_<SERVICE>], SPOT_API_URL, CA bundle). The Lambda bootstrap and the CLI
+// both use it; each supplies its own FlowLog and, for the CLI, its own PipelineReporter.
+//
+// Not copyable; the ports it hands out live as long as it does.
+#pragma once
+
+#include <memory>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "engine/elastigroup_executor.h"
+
+namespace bluegreen::elastigroup {
+
+class ElastigroupCloud {
+ public:
+  // Errors: invalid_input when the region cannot be found (AWS_REGION) or an endpoint
+  // override is malformed.
+  static Result<std::unique_ptr<ElastigroupCloud>> from_environment(Clock& clock);
+  ~ElastigroupCloud();
+  ElastigroupCloud(const ElastigroupCloud&) = delete;
+  ElastigroupCloud& operator=(const ElastigroupCloud&) = delete;
+
+  // Ports that report to CodePipeline.
+  ElastigroupPorts ports(FlowLog& log);
+  // Ports that report somewhere else (the CLI's terminal).
+  ElastigroupPorts ports(FlowLog& log, PipelineReporter& reporter);
+
+ private:
+  struct Parts;
+  explicit ElastigroupCloud(std::unique_ptr<Parts> parts);
+  std::unique_ptr<Parts> parts_;
+};
+
+}  // namespace bluegreen::elastigroup

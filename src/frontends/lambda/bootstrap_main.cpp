@@ -1,0 +1,61 @@
+// bootstrap: the Lambda custom runtime (provided.al2023) of the CodePipeline action. A shim:
+// it reads the environment, builds the real cloud ports and serves invocations until the
+// Runtime API goes away. Everything it does is in bg_lambda and the libraries below it.
+#include <exception>
+#include <iostream>
+
+#include "adapters/elastigroup/elastigroup_cloud.h"
+#include "engine/elastigroup_log.h"
+#include "frontends/lambda/lambda_settings.h"
+#include "frontends/lambda/runtime_loop.h"
+#include "infra/http/curl_http_client.h"
+
+namespace {
+
+using namespace bluegreen;
+
+// The Runtime API client must never time out on `next` (see runtime_api.h).
+http::CurlOptions runtime_api_options() {
+  http::CurlOptions options;
+  options.total_timeout = std::chrono::hours(24 * 30);
+  options.stall_timeout = std::chrono::hours(24 * 30);
+  return options;
+}
+
+int run() {
+  auto endpoint = lambda::process_getenv("AWS_LAMBDA_RUNTIME_API").value_or("");
+  if (endpoint.empty()) {
+    lambda::write_runtime_log(std::cout, "error", "init_failed",
+                              "AWS_LAMBDA_RUNTIME_API is not set: bootstrap runs inside Lambda");
+    return 1;
+  }
+  http::CurlHttpClient runtime_http(runtime_api_options());
+  lambda::RuntimeApi api(runtime_http, endpoint);
+  auto init_failed = [&](const std::string& type, const std::string& message) {
+    lambda::write_runtime_log(std::cout, "error", "init_failed", message);
+    auto posted = api.report_init_error({type, message});
+    if (!posted)
+      lambda::write_runtime_log(std::cout, "error", "post_failed", posted.error().message);
+    return 1;
+  };
+  auto settings = lambda::settings_from_environment(lambda::process_getenv);
+  if (!settings) return init_failed("Runtime.InvalidConfiguration", settings.error().message);
+
+  SystemClock clock;
+  auto cloud = elastigroup::ElastigroupCloud::from_environment(clock);
+  if (!cloud) return init_failed("Runtime.InvalidConfiguration", cloud.error().message);
+  elastigroup::JsonLinesLog log(std::cout);
+  lambda::CodePipelineHandler handler((*cloud)->ports(log), settings->options);
+  return lambda::serve(api, handler, std::cout);
+}
+
+}  // namespace
+
+int main() {
+  try {
+    return run();
+  } catch (const std::exception& e) {
+    bluegreen::lambda::write_runtime_log(std::cout, "error", "crashed", e.what());
+    return 1;
+  }
+}
