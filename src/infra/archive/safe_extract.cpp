@@ -107,7 +107,10 @@ class Extraction {
         staging_(std::move(staging)),
         limits_(limits) {
     // No ARCHIVE_EXTRACT_OWNER / _PERM: archived owners, set-uid and set-gid bits are dropped
-    // and the umask applies. The SECURE flags repeat our own checks as a second line.
+    // and the umask applies. The SECURE flags repeat our own checks as a second line;
+    // SECURE_NOABSOLUTEPATHS cannot be among them, because entries are written by absolute
+    // names inside the staging directory (libarchive resolves relative names against the
+    // process-wide working directory, which threads cannot share safely).
     archive_write_disk_set_options(writer_.get(), ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_UNLINK |
                                                       ARCHIVE_EXTRACT_SECURE_SYMLINKS |
                                                       ARCHIVE_EXTRACT_SECURE_NODOTDOT);
