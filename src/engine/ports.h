@@ -11,6 +11,7 @@
 // record holds them) and are part of this header's vocabulary.
 #pragma once
 
+#include <array>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -93,6 +94,13 @@ struct FleetTraffic {
   long long active_requests = 0;     // requests in flight
   long long requests_total = 0;
   long long errors_total = 0;
+  // How long requests took, from the request head to the end of the answer, as a histogram:
+  // latency_counts[i] counts requests that took at most kLatencyBounds[i] seconds (and more
+  // than the bound before it); the last count is for the slower ones.
+  static constexpr std::array<double, 11> kLatencyBounds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                            0.5,   1,    2.5,   5,    10};
+  std::array<long long, kLatencyBounds.size() + 1> latency_counts{};
+  double latency_seconds_sum = 0;
 };
 
 // The traffic switch (the built-in proxy).

@@ -332,7 +332,12 @@ awaitable<Next> ClientSession::exchange() {
   bound_pool_ = &pool;
   bump(counters.active_requests);
   bump(counters.requests_total);
+  const auto started = std::chrono::steady_clock::now();
   Next next = co_await forward(pool, route);
+  // An upgraded connection (WebSocket) is a session, not a request: its length says nothing
+  // about how fast the fleet answers.
+  if (response_.status != 101)
+    observe_latency(counters, std::chrono::steady_clock::now() - started);
   bound_pool_ = nullptr;
   bump(counters.active_requests, -1);
   routes_.reset();

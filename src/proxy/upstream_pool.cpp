@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace bluegreen::proxy {
@@ -54,6 +55,15 @@ std::vector<std::shared_ptr<Endpoint>> UpstreamPool::endpoints() const {
   return *endpoints_;
 }
 
+void observe_latency(FleetCounters& counters, std::chrono::steady_clock::duration elapsed) {
+  double seconds = std::chrono::duration<double>(elapsed).count();
+  const auto& bounds = FleetTraffic::kLatencyBounds;
+  auto bucket = std::lower_bound(bounds.begin(), bounds.end(), seconds) - bounds.begin();
+  bump(counters.latency_counts[static_cast<std::size_t>(bucket)]);
+  bump(counters.latency_micros_sum,
+       std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
+}
+
 FleetTraffic UpstreamPool::stats() const {
   FleetTraffic traffic;
   traffic.fleet_id = fleet_id_;
@@ -62,6 +72,11 @@ FleetTraffic UpstreamPool::stats() const {
     traffic.active_requests += slot.counters.active_requests.load(std::memory_order_relaxed);
     traffic.requests_total += slot.counters.requests_total.load(std::memory_order_relaxed);
     traffic.errors_total += slot.counters.errors_total.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < traffic.latency_counts.size(); ++i) {
+      traffic.latency_counts[i] += slot.counters.latency_counts[i].load(std::memory_order_relaxed);
+    }
+    traffic.latency_seconds_sum +=
+        static_cast<double>(slot.counters.latency_micros_sum.load(std::memory_order_relaxed)) / 1e6;
   }
   return traffic;
 }

@@ -11,6 +11,7 @@
 // requests take no lock. set_endpoints(), stats() and idle() may be called from any thread.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -72,10 +73,15 @@ struct alignas(64) FleetCounters {
   std::atomic<long long> active_requests{0};
   std::atomic<long long> requests_total{0};
   std::atomic<long long> errors_total{0};
+  // See FleetTraffic::latency_counts.
+  std::array<std::atomic<long long>, FleetTraffic::kLatencyBounds.size() + 1> latency_counts{};
+  std::atomic<long long> latency_micros_sum{0};
 };
 inline void bump(std::atomic<long long>& counter, long long delta = 1) {
   counter.fetch_add(delta, std::memory_order_relaxed);
 }
+// Counts one request that took `elapsed` in the latency histogram.
+void observe_latency(FleetCounters& counters, std::chrono::steady_clock::duration elapsed);
 
 class UpstreamPool {
  public:

@@ -51,6 +51,22 @@ TEST(UpstreamPool, NoHealthyInstanceGivesNothing) {
   EXPECT_EQ(pool.pick(0, 1), nullptr);
 }
 
+TEST(UpstreamPool, StatsSumRequestLatenciesIntoBuckets) {
+  PoolOptions options = one_worker();
+  options.workers = 2;
+  UpstreamPool pool("d-1", options);
+  using std::chrono::milliseconds;
+  observe_latency(pool.counters(0), milliseconds(3));      // <= 5 ms
+  observe_latency(pool.counters(1), milliseconds(5));      // <= 5 ms (bounds are inclusive)
+  observe_latency(pool.counters(1), milliseconds(70));     // <= 100 ms
+  observe_latency(pool.counters(0), milliseconds(20000));  // slower than every bound
+  FleetTraffic stats = pool.stats();
+  EXPECT_EQ(stats.latency_counts[0], 2);
+  EXPECT_EQ(stats.latency_counts[4], 1);
+  EXPECT_EQ(stats.latency_counts.back(), 1);
+  EXPECT_NEAR(stats.latency_seconds_sum, 20.078, 1e-9);
+}
+
 TEST(UpstreamPool, ReplacingInstancesRetiresTheOldOnes) {
   UpstreamPool pool("d-1", one_worker());
   auto a = endpoint("a", 1);
