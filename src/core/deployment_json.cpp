@@ -179,12 +179,7 @@ Result<Deployment> deployment_from_json(const json& j) {
     d.deadline = time_field(j, "deadline");
     d.finished = optional_time(j, "finished");
     if (j.contains("error") && j.at("error").is_string()) {
-      ErrorKind kind = ErrorKind::failed;
-      for (auto candidate : {ErrorKind::invalid_input, ErrorKind::timeout, ErrorKind::unavailable,
-                             ErrorKind::internal, ErrorKind::conflict, ErrorKind::not_found,
-                             ErrorKind::permission_denied, ErrorKind::throttled}) {
-        if (j.value("errorKind", "") == to_string(candidate)) kind = candidate;
-      }
+      ErrorKind kind = error_kind_from_string(j.value("errorKind", "")).value_or(ErrorKind::failed);
       d.error = Error{kind, j.at("error").get<std::string>()};
     }
     for (const auto& p : j.value("phases", json::array())) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <expected>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -24,6 +25,8 @@ enum class ErrorKind {
 };
 
 std::string_view to_string(ErrorKind kind);
+// The inverse of to_string; nullopt for text that names no kind.
+std::optional<ErrorKind> error_kind_from_string(std::string_view text);
 
 struct Error {
   ErrorKind kind = ErrorKind::internal;

@@ -1,0 +1,83 @@
+#include "frontends/cli/admin_client.h"
+
+#include <fmt/format.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "infra/http/curl_http_client.h"
+
+namespace bluegreen::cli {
+namespace {
+
+// The CLI talks to its own server directly; a proxy from the environment (http_proxy) must
+// not carry loopback requests.
+void bypass_proxy_for_loopback() {
+  std::string no_proxy;
+  if (const char* current = std::getenv("NO_PROXY")) no_proxy = current;
+  if (no_proxy.find("127.0.0.1") != std::string::npos) return;
+  no_proxy += std::string(no_proxy.empty() ? "" : ",") + "127.0.0.1,localhost,::1";
+  ::setenv("NO_PROXY", no_proxy.c_str(), 1);
+  ::setenv("no_proxy", no_proxy.c_str(), 1);
+}
+
+}  // namespace
+
+std::string cli_identity() {
+  std::string user = "unknown";
+  if (const auto* entry = ::getpwuid(::getuid()); entry && entry->pw_name) user = entry->pw_name;
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  return fmt::format("cli:{}@{}", user, host[0] ? host : "localhost");
+}
+
+AdminClient::AdminClient(std::string server, std::string started_by)
+    : server_(std::move(server)), started_by_(std::move(started_by)) {
+  while (!server_.empty() && server_.back() == '/') server_.pop_back();
+  bypass_proxy_for_loopback();
+  http::CurlOptions options;
+  options.connect_timeout = std::chrono::milliseconds(3000);
+  options.total_timeout = std::chrono::milliseconds(120'000);
+  http_ = std::make_unique<http::CurlHttpClient>(options);
+}
+
+AdminClient::~AdminClient() = default;
+
+Result<nlohmann::json> AdminClient::get(const std::string& path) {
+  http::Request request;
+  request.method = "GET";
+  request.url = server_ + path;
+  return send(std::move(request));
+}
+
+Result<nlohmann::json> AdminClient::post(const std::string& path, const std::string& body) {
+  http::Request request;
+  request.method = "POST";
+  request.url = server_ + path;
+  request.body = body;
+  request.headers = {{"Content-Type", "application/json"}, {"X-Bluegreen-Started-By", started_by_}};
+  return send(std::move(request));
+}
+
+Result<nlohmann::json> AdminClient::send(http::Request request) {
+  auto response = http_->send(request);
+  if (!response) {
+    return fail(ErrorKind::unavailable,
+                fmt::format("cannot reach the bluegreen server at {} ({}); start one with "
+                            "`bluegreen server`, or point --server or BLUEGREEN_SERVER at it",
+                            server_, response.error().message));
+  }
+  auto body = nlohmann::json::parse(response->body, nullptr, false);
+  if (response->ok() && !body.is_discarded()) return body;
+  if (body.is_object() && body.contains("error") && body["error"].is_object()) {
+    const auto& error = body["error"];
+    auto parsed = error_kind_from_string(error.value("kind", "")).value_or(ErrorKind::internal);
+    return fail(parsed, error.value("message", "the server gave no reason"));
+  }
+  return fail(response->status == 401 || response->status == 403 ? ErrorKind::permission_denied
+                                                                 : ErrorKind::internal,
+              fmt::format("{} {} answered HTTP {}", request.method, request.url, response->status));
+}
+
+}  // namespace bluegreen::cli

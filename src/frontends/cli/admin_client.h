@@ -1,0 +1,38 @@
+// AdminClient: the CLI's side of the admin API (frontends/server/admin_api.h), over the
+// project's HTTP client. Each call returns the answer's JSON, or an Error whose kind tells the
+// CLI which exit code to use: unavailable when the server cannot be reached, otherwise the
+// kind the server reported (invalid_input, not_found, conflict, ...).
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "core/error.h"
+#include "infra/http/http_client.h"
+
+namespace bluegreen::cli {
+
+class AdminClient {
+ public:
+  // `server` is the base URL, e.g. "http://127.0.0.1:7070". `started_by` goes with requests
+  // that start or change deployments.
+  AdminClient(std::string server, std::string started_by);
+  ~AdminClient();
+
+  Result<nlohmann::json> get(const std::string& path);
+  Result<nlohmann::json> post(const std::string& path, const std::string& body);
+  const std::string& server() const { return server_; }
+
+ private:
+  Result<nlohmann::json> send(http::Request request);
+
+  std::string server_;
+  std::string started_by_;
+  std::unique_ptr<http::HttpClient> http_;
+};
+
+// "cli:<user>@<host>", how the server records who started a deployment.
+std::string cli_identity();
+
+}  // namespace bluegreen::cli

@@ -1,0 +1,127 @@
+#include "frontends/cli/render.h"
+
+#include <fmt/format.h>
+
+#include "core/clock.h"
+#include "frontends/cli/progress.h"
+
+namespace bluegreen::cli {
+namespace {
+
+using nlohmann::json;
+
+std::string text(const json& object, const char* key, const char* absent = "-") {
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return absent;
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+std::string elapsed(const json& record) {
+  auto started = from_iso8601(text(record, "started", ""));
+  auto finished = from_iso8601(text(record, "finished", ""));
+  if (!started) return "-";
+  auto end = finished ? *finished : std::chrono::system_clock::now();
+  return duration_text(std::chrono::duration_cast<Duration>(end - *started));
+}
+
+}  // namespace
+
+std::string render_status(const json& status) {
+  const auto& groups = status.value("groups", json::array());
+  if (groups.empty()) return "no group has been deployed yet\n";
+  std::string out;
+  for (const auto& group : groups) {
+    out += fmt::format("group {}\n", text(group, "group"));
+    out += fmt::format("  service     http://{}\n", text(group, "listen"));
+    if (!group["previewListen"].is_null()) {
+      out += fmt::format("  preview     http://{}\n", text(group, "previewListen"));
+    }
+    out += fmt::format("  routed to   {}\n", text(group, "routedFleet", "nothing (answers 503)"));
+    if (group["serving"].is_object()) {
+      const auto& serving = group["serving"];
+      out += fmt::format("  serving     {} {} (deployed {})\n", text(serving, "deploymentId"),
+                         text(serving, "revision"), text(serving, "finished"));
+    }
+    if (group["running"].is_object()) {
+      const auto& running = group["running"];
+      out += fmt::format("  running     {} in phase {} (started by {})\n",
+                         text(running, "deploymentId"), text(running, "phase"),
+                         text(running, "startedBy"));
+    }
+    out += "  instances\n";
+    if (group.value("instances", json::array()).empty()) out += "    none\n";
+    for (const auto& instance : group.value("instances", json::array())) {
+      out += fmt::format("    {:<12} {:<8} {}:{:<6} {:<10} GreenIdentifier={}\n",
+                         text(instance, "id"), text(instance, "colour"), text(instance, "host"),
+                         text(instance, "port"), text(instance, "state"),
+                         instance.value("tags", json::object()).value("GreenIdentifier", "-"));
+    }
+    out += "  traffic\n";
+    for (const auto& fleet : group.value("traffic", json::array())) {
+      out += fmt::format("    {:<16} {:<8} {} open connection(s), {} request(s), {} error(s)\n",
+                         text(fleet, "fleetId"), text(fleet, "colour"),
+                         text(fleet, "activeConnections"), text(fleet, "requestsTotal"),
+                         text(fleet, "errorsTotal"));
+    }
+  }
+  return out;
+}
+
+std::string render_history(const json& answer) {
+  const auto& deployments = answer.value("deployments", json::array());
+  if (deployments.empty()) return "no deployments yet\n";
+  std::string out = fmt::format("{:<16} {:<10} {:<12} {:<25} {:>9}  {}\n", "DEPLOYMENT", "GROUP",
+                                "STATUS", "STARTED", "DURATION", "REVISION");
+  for (const auto& d : deployments) {
+    out += fmt::format("{:<16} {:<10} {:<12} {:<25} {:>9}  {}\n", text(d, "deploymentId"),
+                       text(d, "group"), text(d, "status"), text(d, "started"), elapsed(d),
+                       text(d, "revision"));
+    if (!d["error"].is_null()) out += fmt::format("{:<16} {}\n", "", text(d, "error"));
+  }
+  return out;
+}
+
+std::string render_logs(const json& logs) {
+  std::string out;
+  for (const auto& event : logs.value("events", json::array())) out += event_line(event) + "\n";
+  return out;
+}
+
+std::string render_outcome(const json& record) {
+  std::string id = text(record, "deploymentId");
+  std::string status = text(record, "status");
+  std::string blue = record["blueFleet"].is_object() ? text(record["blueFleet"], "fleetId") : "";
+  if (status == "succeeded") {
+    return fmt::format("deployment {} succeeded in {}: group {} serves {}", id, elapsed(record),
+                       text(record, "group"), text(record, "revision"));
+  }
+  std::string serving = blue.empty() ? "nothing was serving before, so nothing serves now"
+                                     : fmt::format("blue fleet {} still serves", blue);
+  return fmt::format("deployment {} {}: {}; {}", id,
+                     status == "rolled_back" ? "was rolled back" : status,
+                     text(record, "error", "no reason recorded"), serving);
+}
+
+json deploy_result(const json& record) {
+  json instances = json::array();
+  if (record["greenFleet"].is_object()) {
+    for (const auto& instance : record["greenFleet"].value("instances", json::array())) {
+      instances.push_back({{"id", instance.value("id", "")},
+                           {"port", instance.value("port", 0)},
+                           {"state", instance.value("state", "")}});
+    }
+  }
+  return json{{"deploymentId", record.value("deploymentId", "")},
+              {"status", record.value("status", "")},
+              {"group", record.value("group", "")},
+              {"greenIdentifier", record.value("greenIdentifier", "")},
+              {"revision", record.value("revision", "")},
+              {"startedBy", record.value("startedBy", "")},
+              {"started", record.value("started", json(nullptr))},
+              {"finished", record.value("finished", json(nullptr))},
+              {"error", record.value("error", json(nullptr))},
+              {"phases", record.value("phases", json::array())},
+              {"instances", instances}};
+}
+
+}  // namespace bluegreen::cli

@@ -1,0 +1,83 @@
+#include "frontends/dashboard/deployment_view.h"
+
+#include <fmt/format.h>
+
+#include "core/deployment_json.h"
+#include "core/flow.h"
+
+namespace bluegreen::dashboard {
+namespace {
+
+using nlohmann::json;
+
+// The steps the deployment's TIMEOUT bounds: everything until green serves.
+bool bounded_by_timeout(Step step) { return step <= Step::after_allow_traffic; }
+
+std::string health_progress(const Deployment& d) {
+  int healthy = 0;
+  for (const auto& [instance, streak] : d.health_streak) {
+    if (streak >= d.spec.healthy_threshold) ++healthy;
+  }
+  return fmt::format("health checks: {} of {} green instance(s) passed {} in a row", healthy,
+                     d.green.size(), d.spec.healthy_threshold);
+}
+
+}  // namespace
+
+std::optional<Waiting> waiting_on(const Deployment& d) {
+  if (d.finished_running()) return std::nullopt;
+  auto action = next_action(d);
+  if (!action) return std::nullopt;
+  Waiting waiting{describe(*action), std::nullopt, ""};
+  switch (d.step) {
+    case Step::check_health:
+      waiting.what = health_progress(d);
+      break;
+    case Step::await_promotion:
+      waiting.what = "promotion: green is on the preview listener until someone promotes it";
+      break;
+    case Step::keep_blue:
+      waiting.what = "keep blue, so a rollback switches back at once";
+      waiting.until = d.wait_until;
+      waiting.bound = "BLUE_TERMINATION_WAIT";
+      return waiting;
+    case Step::drain_blue:
+    case Step::drain_green:
+      waiting.until = d.wait_until;
+      waiting.bound = "DRAIN_TIMEOUT";
+      return waiting;
+    case Step::before_block_traffic:
+    case Step::after_block_traffic:
+    case Step::stop_blue:
+    case Step::stop_green:
+      waiting.until = d.wait_until;
+      waiting.bound = "hook limit";
+      return waiting;
+    default:
+      break;
+  }
+  if (bounded_by_timeout(d.step)) {
+    waiting.until = d.deadline;
+    waiting.bound = "TIMEOUT";
+  }
+  return waiting;
+}
+
+json deployment_view_json(const Deployment& d, TimePoint now) {
+  json view = to_json(d);
+  if (auto waiting = waiting_on(d)) {
+    view["waitingOn"] = {{"what", waiting->what},
+                         {"until", waiting->until ? json(to_iso8601(*waiting->until)) : json()},
+                         {"bound", waiting->bound}};
+  } else {
+    view["waitingOn"] = nullptr;
+  }
+  bool may_roll_back = can_roll_back(d).has_value();
+  view["actions"] = {{"promote", can_promote(d).has_value()},
+                     {"rollback", may_roll_back && d.traffic_moved},
+                     {"abort", may_roll_back && !d.traffic_moved}};
+  view["serverTime"] = to_iso8601(now);
+  return view;
+}
+
+}  // namespace bluegreen::dashboard

@@ -1,0 +1,422 @@
+#include "frontends/server/deployment_service.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+#include "core/flow.h"
+#include "engine/ids.h"
+
+namespace bluegreen {
+namespace {
+
+// "localhost:80" and "127.0.0.1:80" are one address; port 0 means "wherever it listens now".
+bool same_listener(const std::string& wanted, const std::string& bound) {
+  auto split = [](std::string address) {
+    auto colon = address.rfind(':');
+    std::string host = address.substr(0, colon);
+    if (host == "localhost") host = "127.0.0.1";
+    return std::pair{host, colon == std::string::npos ? "" : address.substr(colon + 1)};
+  };
+  auto [wanted_host, wanted_port] = split(wanted);
+  auto [bound_host, bound_port] = split(bound);
+  return wanted_host == bound_host && (wanted_port == "0" || wanted_port == bound_port);
+}
+
+std::vector<Instance> alive(const std::vector<Instance>& instances) {
+  std::vector<Instance> out;
+  for (const auto& instance : instances) {
+    if (instance.state != InstanceState::terminated) out.push_back(instance);
+  }
+  return out;
+}
+
+}  // namespace
+
+DeploymentService::DeploymentService(ServiceDeps deps) : deps_(std::move(deps)) {}
+
+DeploymentService::~DeploymentService() {
+  wait_idle();
+  for (auto& worker : workers_) worker.thread.join();
+}
+
+Result<DeploymentService::Group*> DeploymentService::group_for(const DeploymentSpec& spec) {
+  auto& group = groups_[spec.group_id];
+  group.id = spec.group_id;
+  if (group.traffic && !same_listener(spec.listen, group.traffic->address())) {
+    if (group.serving && !alive(group.serving->instances).empty()) {
+      return fail(ErrorKind::invalid_input,
+                  fmt::format("LISTEN {} differs from {}, where group {} serves; a group keeps "
+                              "its address while a fleet serves on it",
+                              spec.listen, group.traffic->address(), group.id));
+    }
+    group.traffic->stop();
+    group.traffic.reset();
+  }
+  if (!group.traffic) {
+    auto opened = deps_.open_traffic(spec.listen);
+    if (!opened) {
+      return fail(ErrorKind::invalid_input,
+                  fmt::format("LISTEN {}: {}", spec.listen, opened.error().message));
+    }
+    group.traffic = std::move(*opened);
+  }
+  if (!spec.preview_listen.empty()) {
+    auto current = group.traffic->preview_address();
+    if (!current || !same_listener(spec.preview_listen, *current)) {
+      auto opened = group.traffic->listen_preview(spec.preview_listen);
+      if (!opened) {
+        return fail(
+            ErrorKind::invalid_input,
+            fmt::format("PREVIEW_LISTEN {}: {}", spec.preview_listen, opened.error().message));
+      }
+    }
+  }
+  return &group;
+}
+
+Result<Deployment> DeploymentService::start_deployment(DeploymentSpec spec,
+                                                       std::string started_by) {
+  if (spec.provider != Provider::local) {
+    return fail(ErrorKind::invalid_input,
+                fmt::format("PROVIDER {}: this server runs local deployments only; use "
+                            "PROVIDER local (or leave out API_TOKEN)",
+                            to_string(spec.provider)));
+  }
+  std::lock_guard lock(mutex_);
+  if (auto it = groups_.find(spec.group_id); it != groups_.end() && it->second.running) {
+    const auto& running_id = it->second.running->deployment_id;
+    auto latest = deps_.log.latest(running_id);
+    return fail(
+        ErrorKind::conflict,
+        fmt::format("deployment {} is running on group {} (phase {}, started by {}); "
+                    "wait for it to end or roll it back",
+                    running_id, spec.group_id, latest ? to_string(latest->phase) : "unknown",
+                    latest ? latest->started_by : "unknown"));
+  }
+  auto group = group_for(spec);
+  if (!group) return std::unexpected(group.error());
+  std::optional<BlueFleet> blue = (*group)->serving;
+  if (blue && alive(blue->instances).empty()) blue.reset();
+  if (blue) blue->instances = alive(blue->instances);
+
+  auto deployment = new_deployment(new_deployment_id(), std::move(spec), std::move(started_by),
+                                   new_uuid(), deps_.clock.now(), std::move(blue));
+  (*group)->traffic->label(deployment.id, "green");
+  if (deployment.blue) (*group)->traffic->label(deployment.blue->fleet_id, "blue");
+  if (auto saved = deps_.journal.save(deployment); !saved) {
+    return std::unexpected(saved.error().with_context("journal"));
+  }
+  deps_.log.update(deployment);
+  launch_worker(deployment, false);
+  return deployment;
+}
+
+void DeploymentService::launch_worker(Deployment deployment, bool resume) {
+  // mutex_ is held by the caller.
+  auto& group = groups_.at(deployment.spec.group_id);
+  auto inbox = std::make_shared<Inbox>();
+  group.running = Running{deployment.id, inbox};
+  ++running_count_;
+  std::erase_if(workers_, [](Worker& worker) {
+    if (!*worker.done) return false;
+    worker.thread.join();
+    return true;
+  });
+  Traffic& traffic = group.traffic->traffic();
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  std::thread thread([this, deployment = std::move(deployment), resume, inbox, &traffic, done] {
+    Executor executor(ExecutorPorts{deps_.fleet, deps_.fetcher, deps_.installer, deps_.probe,
+                                    traffic, deps_.clock, deps_.journal, deps_.log},
+                      deps_.bundles_dir);
+    auto final_record =
+        resume ? executor.resume(deployment, *inbox) : executor.run(deployment, *inbox);
+    finished(final_record);
+    *done = true;
+  });
+  workers_.push_back(Worker{std::move(thread), done});
+}
+
+void DeploymentService::finished(const Deployment& d) {
+  std::lock_guard lock(mutex_);
+  auto& group = groups_.at(d.spec.group_id);
+  if (group.running && group.running->deployment_id == d.id) group.running.reset();
+  if (d.status == DeploymentStatus::succeeded) {
+    group.serving = BlueFleet{d.id, d.green, d.green_bundle_root};
+  } else {
+    group.serving = d.blue;
+  }
+  --running_count_;
+  idle_.notify_all();
+}
+
+void DeploymentService::wait_idle() {
+  std::unique_lock lock(mutex_);
+  idle_.wait(lock, [&] { return running_count_ == 0; });
+}
+
+std::shared_ptr<Inbox> DeploymentService::inbox_of(const std::string& deployment_id) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& [id, group] : groups_) {
+    if (group.running && group.running->deployment_id == deployment_id) {
+      return group.running->inbox;
+    }
+  }
+  return nullptr;
+}
+
+Result<Deployment> DeploymentService::select(const Selector& selector) const {
+  if (!selector.deployment_id.empty()) return deployment(selector.deployment_id);
+  std::vector<std::string> running;
+  std::set<std::string> groups;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, group] : groups_) {
+      groups.insert(id);
+      if (group.running && (selector.group.empty() || selector.group == id)) {
+        running.push_back(group.running->deployment_id);
+      }
+    }
+  }
+  if (running.size() == 1) return deployment(running.front());
+  std::string group = selector.group;
+  if (group.empty() && running.empty() && groups.size() == 1) group = *groups.begin();
+  if (group.empty()) {
+    return fail(ErrorKind::invalid_input,
+                running.empty() ? "no deployment is running; name a deployment or a group"
+                                : fmt::format("several deployments are running ({}); name one",
+                                              fmt::join(running, ", ")));
+  }
+  auto history = deployments(group);
+  if (!history) return std::unexpected(history.error());
+  if (history->empty()) {
+    return fail(ErrorKind::not_found, fmt::format("group {} has no deployment", group));
+  }
+  return history->front();
+}
+
+Result<Deployment> DeploymentService::promote(const Selector& selector, const std::string& by) {
+  auto target = select(selector);
+  if (!target) return target;
+  if (auto allowed = can_promote(*target); !allowed) return std::unexpected(allowed.error());
+  auto inbox = inbox_of(target->id);
+  if (!inbox)
+    return fail(ErrorKind::conflict, fmt::format("deployment {} is not running", target->id));
+  inbox->post(input::PromoteRequested{by});
+  return target;
+}
+
+Result<Deployment> DeploymentService::roll_back(const Selector& selector, const std::string& by) {
+  auto target = select(selector);
+  if (!target) return target;
+  if (auto allowed = can_roll_back(*target); !allowed) return std::unexpected(allowed.error());
+  auto inbox = inbox_of(target->id);
+  if (!inbox)
+    return fail(ErrorKind::conflict, fmt::format("deployment {} is not running", target->id));
+  inbox->post(input::RollbackRequested{by});
+  return target;
+}
+
+Result<Deployment> DeploymentService::deployment(const std::string& id) const {
+  if (auto live = deps_.log.latest(id)) return *live;
+  auto stored = deps_.journal.deployment(id);
+  if (!stored) return std::unexpected(stored.error());
+  if (!*stored) return fail(ErrorKind::not_found, fmt::format("no deployment {}", id));
+  return **stored;
+}
+
+Result<std::vector<Deployment>> DeploymentService::deployments(const std::string& group) const {
+  auto stored = deps_.journal.deployments(group);
+  if (!stored) return stored;
+  for (auto& d : *stored) {
+    if (auto live = deps_.log.latest(d.id)) d = *live;
+  }
+  return stored;
+}
+
+Result<std::vector<DeploymentEvent>> DeploymentService::events(
+    const std::string& deployment_id) const {
+  if (auto known = deployment(deployment_id); !known) return std::unexpected(known.error());
+  return deps_.journal.events(deployment_id);
+}
+
+std::vector<GroupStatus> DeploymentService::status() const {
+  std::vector<GroupStatus> out;
+  std::lock_guard lock(mutex_);
+  for (const auto& [id, group] : groups_) {
+    GroupStatus status;
+    status.group = id;
+    if (group.traffic) {
+      status.listen = group.traffic->address();
+      status.preview_listen = group.traffic->preview_address();
+      status.routed_fleet = group.traffic->traffic().routed_fleet();
+      status.traffic = group.traffic->traffic().stats();
+    }
+    if (group.running) status.running = deps_.log.latest(group.running->deployment_id);
+    if (group.serving) {
+      if (auto d = deps_.journal.deployment(group.serving->fleet_id); d && *d) status.serving = **d;
+      auto serving_instances = alive(group.serving->instances);
+      status.instances.insert(status.instances.end(), serving_instances.begin(),
+                              serving_instances.end());
+    }
+    if (status.running) {
+      for (const auto& instance : alive(status.running->green)) {
+        status.instances.push_back(instance);
+      }
+    }
+    out.push_back(std::move(status));
+  }
+  return out;
+}
+
+void DeploymentService::recover() {
+  std::map<std::string, Instance> live;
+  for (const auto& instance : deps_.recovery.recorded()) live[instance.id] = instance;
+  auto keep_live = [&](const std::vector<Instance>& instances) {
+    std::vector<Instance> out;
+    for (const auto& instance : instances) {
+      if (live.contains(instance.id)) out.push_back(instance);
+    }
+    return out;
+  };
+
+  std::vector<Instance> wanted;
+  std::vector<Deployment> to_restore;
+  auto running = deps_.journal.running();
+  auto serving = deps_.journal.serving();
+  if (!running || !serving) {
+    deps_.log.note("cannot read the journal: " +
+                   (running ? serving.error().message : running.error().message));
+    return;
+  }
+  std::set<std::string> groups_running;
+  for (const auto& d : *running) groups_running.insert(d.spec.group_id);
+
+  std::lock_guard lock(mutex_);
+  for (const auto& [group_id, fleet_id] : *serving) {
+    auto record = deps_.journal.deployment(fleet_id);
+    if (!record || !*record) {
+      deps_.log.note(fmt::format("group {}: the record of its serving fleet {} is missing",
+                                 group_id, fleet_id));
+      continue;
+    }
+    const auto& d = **record;
+    auto group = group_for(d.spec);
+    if (!group) {
+      deps_.log.note(fmt::format("group {}: {}", group_id, group.error().message));
+      continue;
+    }
+    auto instances = keep_live(d.green);
+    (*group)->serving = BlueFleet{fleet_id, instances, d.green_bundle_root};
+    (*group)->traffic->label(fleet_id, "serving");
+    if (!instances.empty()) {
+      deps_.recovery.adopt(instances);
+      (*group)->traffic->traffic().register_fleet(fleet_id, instances);
+      (*group)->traffic->traffic().route(fleet_id);
+      wanted.insert(wanted.end(), instances.begin(), instances.end());
+      deps_.log.note(fmt::format("group {}: fleet {} serves again on {} ({} instance(s))", group_id,
+                                 fleet_id, (*group)->traffic->address(), instances.size()));
+    } else if (!groups_running.contains(group_id)) {
+      to_restore.push_back(d);
+    }
+  }
+
+  for (auto d : *running) {
+    auto group = group_for(d.spec);
+    if (!group) {
+      deps_.log.note(fmt::format("deployment {}: {}", d.id, group.error().message));
+      continue;
+    }
+    auto greens = keep_live(d.green);
+    wanted.insert(wanted.end(), greens.begin(), greens.end());
+    deps_.recovery.adopt(greens);
+    if (d.blue) {
+      auto blues = keep_live(d.blue->instances);
+      wanted.insert(wanted.end(), blues.begin(), blues.end());
+      deps_.recovery.adopt(blues);
+    }
+    deps_.log.note(
+        fmt::format("deployment {} was running ({}); resuming", d.id, to_string(d.step)));
+    launch_worker(std::move(d), true);
+  }
+
+  std::vector<std::string> orphans;
+  for (const auto& [id, instance] : live) {
+    if (std::ranges::none_of(wanted, [&](const Instance& w) { return w.id == id; })) {
+      orphans.push_back(id);
+    }
+  }
+  if (!orphans.empty()) {
+    deps_.log.note(fmt::format("terminating {} instance(s) no deployment owns: {}", orphans.size(),
+                               fmt::join(orphans, ", ")));
+    if (auto stopped = deps_.fleet.terminate(orphans); !stopped) {
+      deps_.log.note("terminate: " + stopped.error().message);
+    }
+  }
+
+  for (auto& d : to_restore) {
+    auto spec = d.spec;
+    std::error_code ec;
+    if (!d.green_bundle_root.empty() &&
+        std::filesystem::exists(d.green_bundle_root / "appspec.yml", ec)) {
+      spec.revision = LocalRevision{d.green_bundle_root.string(), std::nullopt};
+    }
+    groups_[spec.group_id].serving.reset();
+    deps_.log.note(fmt::format("group {}: no instance of fleet {} is left; deploying {} again",
+                               spec.group_id, d.id, d.revision));
+    auto group = group_for(spec);
+    if (!group) continue;
+    auto restore =
+        new_deployment(new_deployment_id(), spec, "server restart (restore of " + d.id + ")",
+                       new_uuid(), deps_.clock.now(), std::nullopt);
+    restore.revision = d.revision;
+    (*group)->traffic->label(restore.id, "green");
+    (void)deps_.journal.save(restore);
+    deps_.log.update(restore);
+    launch_worker(std::move(restore), false);
+  }
+}
+
+int DeploymentService::shutdown() {
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, group] : groups_) {
+      if (group.running) group.running->inbox->post(input::RollbackRequested{"server shutdown"});
+    }
+  }
+  wait_idle();
+  int terminated = 0;
+  std::lock_guard lock(mutex_);
+  for (auto& [id, group] : groups_) {
+    if (group.serving) {
+      std::vector<std::string> ids;
+      for (const auto& instance : alive(group.serving->instances)) ids.push_back(instance.id);
+      if (auto stopped = deps_.fleet.terminate(ids); !stopped) {
+        deps_.log.note("shutdown: " + stopped.error().message);
+      }
+      terminated += static_cast<int>(ids.size());
+      for (auto& instance : group.serving->instances) instance.state = InstanceState::terminated;
+      // The record says so too, so the next start restores this fleet instead of adopting it.
+      if (auto d = deps_.journal.deployment(group.serving->fleet_id); d && *d) {
+        for (auto& instance : (*d)->green) instance.state = InstanceState::terminated;
+        (void)deps_.journal.save(**d);
+      }
+    }
+    if (group.traffic) group.traffic->stop();
+  }
+  for (auto& worker : workers_) worker.thread.join();
+  workers_.clear();
+  return terminated;
+}
+
+void DeploymentService::abandon() {
+  std::lock_guard lock(mutex_);
+  for (auto& [id, group] : groups_) {
+    if (group.traffic) group.traffic->stop();
+  }
+  for (auto& worker : workers_) worker.thread.detach();
+  workers_.clear();
+}
+
+}  // namespace bluegreen

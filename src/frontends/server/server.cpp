@@ -1,0 +1,196 @@
+#include "frontends/server/server.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <pthread.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+
+#include "adapters/aws/cloud_revision_fetcher.h"
+#include "adapters/local/appspec_agent.h"
+#include "adapters/local/http_health_probe.h"
+#include "adapters/local/local_fleet.h"
+#include "adapters/local/local_revision_fetcher.h"
+#include "adapters/store/sqlite_journal.h"
+#include "frontends/server/admin_api.h"
+#include "frontends/server/deployment_service.h"
+#include "frontends/server/http_server.h"
+#include "infra/aws/profile.h"
+#include "infra/aws/remote_credentials.h"
+#include "infra/http/curl_http_client.h"
+#include "proxy/proxy.h"
+
+namespace bluegreen {
+namespace {
+
+// A group's switch: the built-in proxy and the host part of its listeners.
+class ProxyTraffic final : public GroupTraffic {
+ public:
+  ProxyTraffic(std::unique_ptr<proxy::Proxy> proxy, std::string host)
+      : proxy_(std::move(proxy)), host_(std::move(host)) {}
+  Traffic& traffic() override { return *proxy_; }
+  std::string address() const override { return fmt::format("{}:{}", host_, proxy_->port()); }
+  Result<std::string> listen_preview(const std::string& address) override {
+    auto port = proxy_->listen_preview(address);
+    if (!port) return std::unexpected(port.error());
+    preview_host_ = host_of(address);
+    return fmt::format("{}:{}", preview_host_, *port);
+  }
+  std::optional<std::string> preview_address() const override {
+    auto port = proxy_->preview_port();
+    if (!port) return std::nullopt;
+    return fmt::format("{}:{}", preview_host_, *port);
+  }
+  void label(const std::string& fleet_id, const std::string& label) override {
+    proxy_->label_fleet(fleet_id, label);
+  }
+  void stop() override { proxy_->stop(); }
+
+  static std::string host_of(const std::string& address) {
+    return address.substr(0, address.rfind(':'));
+  }
+
+ private:
+  std::unique_ptr<proxy::Proxy> proxy_;
+  std::string host_;
+  std::string preview_host_;
+};
+
+Result<std::unique_ptr<GroupTraffic>> open_proxy(const std::string& listen) {
+  proxy::ProxyOptions options;
+  options.listen = listen;
+  auto started = proxy::Proxy::start(options);
+  if (!started) return std::unexpected(started.error());
+  return std::unique_ptr<GroupTraffic>(
+      new ProxyTraffic(std::move(*started), ProxyTraffic::host_of(listen)));
+}
+
+// Holds an exclusive lock on <state_dir>/server.lock for the life of the process, so two
+// servers never share one journal and one set of instances.
+Result<int> lock_state_dir(const std::filesystem::path& state_dir) {
+  auto path = state_dir / "server.lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return fail(ErrorKind::unavailable,
+                fmt::format("cannot open {}: {}", path.string(), std::strerror(errno)));
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    std::ifstream in(path);
+    std::string pid;
+    std::getline(in, pid);
+    ::close(fd);
+    return fail(ErrorKind::conflict,
+                fmt::format("another bluegreen server{} uses the state directory {}",
+                            pid.empty() ? "" : " (pid " + pid + ")", state_dir.string()));
+  }
+  std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0 || ::write(fd, pid.data(), pid.size()) < 0) {
+    // The pid is only a hint for the error above; the lock is what matters.
+  }
+  return fd;
+}
+
+}  // namespace
+
+std::filesystem::path default_state_dir() {
+  if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && *xdg) {
+    return std::filesystem::path(xdg) / "bluegreen";
+  }
+  if (const char* home = std::getenv("HOME"); home && *home) {
+    return std::filesystem::path(home) / ".local" / "state" / "bluegreen";
+  }
+  return ".state";
+}
+
+int run_server(const ServerOptions& options, std::ostream& log, std::ostream& errors,
+               const std::function<void(const std::string&)>& ready) {
+  // Signals are taken by sigtimedwait() below; every thread started from here inherits the
+  // blocked mask, so none of them is interrupted by them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  auto state_dir = std::filesystem::absolute(options.state_dir);
+  std::error_code ec;
+  std::filesystem::create_directories(state_dir / "bundles", ec);
+  if (ec) {
+    errors << "bluegreen server: cannot create " << state_dir.string() << ": " << ec.message()
+           << "\n";
+    return 3;
+  }
+  auto lock = lock_state_dir(state_dir);
+  if (!lock) {
+    errors << "bluegreen server: " << lock.error().message << "\n";
+    return 3;
+  }
+  auto journal = SqliteJournal::open(state_dir / "journal.db");
+  if (!journal) {
+    errors << "bluegreen server: " << journal.error().message << "\n";
+    return 3;
+  }
+
+  SystemClock clock;
+  LocalFleet fleet(LocalFleetOptions{state_dir});
+  AppspecAgent agent;
+  HttpHealthProbe probe;
+  LocalRevisionFetcher local_fetcher;
+  http::CurlHttpClient http_client;
+  auto environment = aws::process_environment();
+  auto credentials = aws::make_default_credentials_chain(http_client, clock, environment);
+  aws::AwsContext aws_context{http_client, *credentials, clock,
+                              aws::resolve_region(environment).value_or("us-east-1"), environment};
+  aws::CloudRevisionFetcher fetcher(aws_context, &local_fetcher);
+  LiveLog live_log(&log);
+
+  DeploymentService service(ServiceDeps{
+      fleet,
+      FleetRecovery{[&fleet](const std::vector<Instance>& instances) { fleet.adopt(instances); },
+                    [&fleet] { return fleet.recorded_instances(); }},
+      fetcher, agent, probe, clock, **journal, live_log, open_proxy, state_dir / "bundles"});
+
+  std::atomic<bool> shutdown_requested{false};
+  auto router = std::make_shared<admin::Router>();
+  add_admin_api(*router, service, [&shutdown_requested] { shutdown_requested = true; });
+  auto admin = admin::HttpServer::start(options.admin_address, router);
+  if (!admin) {
+    errors << "bluegreen server: admin address: " << admin.error().message << "\n";
+    return 3;
+  }
+  std::string url = "http://" + (*admin)->address();
+  live_log.note(fmt::format("admin API on {}; state in {}", url, state_dir.string()));
+  service.recover();
+  if (ready) ready(url);
+
+  siginfo_t info{};
+  timespec tick{0, 200'000'000};
+  int signal_number = -1;
+  while (!shutdown_requested) {
+    signal_number = sigtimedwait(&stop_signals, &info, &tick);
+    if (signal_number == SIGINT || signal_number == SIGTERM) break;
+  }
+  (*admin)->stop();
+  if (shutdown_requested) {
+    live_log.note("stopped with its instances (/api/shutdown)");
+    return 0;
+  }
+  live_log.note(
+      fmt::format("stopping on signal {}; instances keep running and the next start "
+                  "takes them back",
+                  signal_number));
+  // Deployment workers may be inside a hook; the journal lets the next start resume them, so
+  // the process ends here without waiting for (or destroying what is used by) them.
+  service.abandon();
+  log.flush();
+  errors.flush();
+  std::_Exit(0);
+}
+
+}  // namespace bluegreen

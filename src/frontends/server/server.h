@@ -1,0 +1,36 @@
+// `bluegreen server`: wires the real adapters (local fleet, appspec agent, HTTP health probe,
+// local and cloud revision fetchers, the built-in proxy, the SQLite journal) into a
+// DeploymentService, serves the admin API, and runs until SIGINT/SIGTERM or /api/shutdown.
+//
+// State directory layout:
+//   journal.db        deployments, phases, logs, instances, serving fleets (SQLite)
+//   instances/<id>/   one directory per local instance (see adapters/local/instance_layout.h)
+//   bundles/<id>/     the revision of each deployment, kept while its fleet lives
+//   server.lock       held while a server uses the directory (one server per directory)
+//
+// On SIGINT/SIGTERM the server stops listening and exits; instances keep running and the
+// next start takes them back. /api/shutdown stops them too.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <ostream>
+#include <string>
+
+namespace bluegreen {
+
+struct ServerOptions {
+  std::filesystem::path state_dir;
+  std::string admin_address = "127.0.0.1:7070";
+};
+
+// $XDG_STATE_HOME/bluegreen, else $HOME/.local/state/bluegreen, else ./.state.
+std::filesystem::path default_state_dir();
+
+// Runs the server until it is told to stop; returns the process exit code (0, or 3 when it
+// could not start, with the reason on `errors`). `ready`, when given, is called with the
+// admin URL once the server accepts requests.
+int run_server(const ServerOptions& options, std::ostream& log, std::ostream& errors,
+               const std::function<void(const std::string& admin_url)>& ready = {});
+
+}  // namespace bluegreen
