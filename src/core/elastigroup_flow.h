@@ -362,6 +362,7 @@ struct LogEntry {
   std::string event;    // a stable name: "green_ready", "lifecycle_event", …
   std::string message;  // for people
   std::map<std::string, std::string> fields;  // instance, lifecycle_event, status, …
+  std::optional<Phase> phase;                 // the phase it happened in (set by step())
 };
 
 struct Decision {

@@ -27,6 +27,12 @@ bool is_paced(const Action& action) {
          !std::holds_alternative<ResolveApiToken>(action);
 }
 
+// `text` without the full stop it may end with, so that sentences can be joined with ". ".
+std::string sentence(std::string text) {
+  while (!text.empty() && (text.back() == '.' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
 struct Overview {
   long long total = 0, succeeded = 0;
 };
@@ -201,14 +207,15 @@ Decision Stepper::after_targets() {
   std::string cause = s_.failed_lifecycle.empty()
                           ? std::string("no lifecycle event failed on the green instances")
                           : fmt::format("lifecycle event {}", s_.failed_lifecycle);
-  std::string says =
-      s_.codedeploy_error.empty() ? "" : fmt::format(" CodeDeploy says {}.", s_.codedeploy_error);
+  std::string says = s_.codedeploy_error.empty()
+                         ? ""
+                         : fmt::format(" CodeDeploy says {}.", sentence(s_.codedeploy_error));
   std::string check =
       revision_missing
           ? "Check that the revision exists (S3_BUCKET/S3_KEY or GITHUB_REPO/COMMIT_ID)."
       : s_.failed_lifecycle.empty() ? "Check the deployment in the CodeDeploy console."
                                     : "Check that hook's script and its log on the instance "
-                                      "(/opt/codedeploy-agent/deployment-root/…/logs/scripts.log).";
+                                      "(/opt/codedeploy-agent/deployment-root/…/logs/scripts.log)";
   return fail(revision_missing ? FailureType::revision_unavailable : FailureType::job_failed,
               fmt::format("CodeDeploy deployment {} {}: {}.{} {}", id, s_.codedeploy_status, cause,
                           says, check));
@@ -307,7 +314,7 @@ Decision Stepper::timed_out() {
 
 Decision Stepper::report_failure() {
   PendingFailure failure = s_.failure.value_or(PendingFailure{});
-  std::string message = failure.message;
+  std::string message = sentence(failure.message);
   if (!s_.cleanup_note.empty()) {
     message += fmt::format(". Cleanup was incomplete: {}", s_.cleanup_note);
   } else if (!s_.spot_deployment_id.empty()) {
@@ -416,7 +423,8 @@ Decision Stepper::finish(Action report) {
 
 void Stepper::log(LogLevel level, std::string event, std::string message,
                   std::map<std::string, std::string> fields) {
-  logs_.push_back(LogEntry{level, std::move(event), std::move(message), std::move(fields)});
+  logs_.push_back(
+      LogEntry{level, std::move(event), std::move(message), std::move(fields), s_.phase});
 }
 
 }  // namespace bluegreen::elastigroup::detail

@@ -116,9 +116,10 @@ EventBody ElastigroupExecutor::perform(const Action& action, const FlowConfig& c
             return TokenResolved{};
           },
           [&](const ReadGroup& a) {
-            return answer(spot.read_group(access, a.with_capacity), [](SpotGroup group) -> EventBody {
-              return GroupRead{group.target_capacity, std::move(group.instance_ids)};
-            });
+            return answer(spot.read_group(access, a.with_capacity),
+                          [](SpotGroup group) -> EventBody {
+                            return GroupRead{group.target_capacity, std::move(group.instance_ids)};
+                          });
           },
           [&](const ListSpotDeployments&) {
             return answer(spot.list_deployments(access), [](auto list) -> EventBody {
@@ -241,7 +242,9 @@ void ElastigroupExecutor::write_logs(const std::vector<LogEntry>& logs, const Fl
     ports_.log.write(FlowLogRecord{to_epoch_ms(ports_.clock.now()), entry, job_id,
                                    state.original_job_id, state.green_identifier,
                                    state.spot_deployment_id, state.codedeploy_deployment_id,
-                                   std::string(phase.empty() ? to_string(state.phase) : phase)});
+                                   std::string(!phase.empty() ? phase
+                                               : entry.phase  ? to_string(*entry.phase)
+                                                              : to_string(state.phase))});
   }
 }
 

@@ -1,0 +1,338 @@
+"""The cloud the Lambda action's integration tests run against, on 127.0.0.1 only.
+
+* moto_server with request authentication on (tests/fakes/moto_fixture.py). The function's
+  AWS identity is an IAM user whose only policy is deploy/iam-policy.json; EC2 and SSM calls
+  go to moto, so their signatures and permissions are really checked.
+* The CodeDeploy / CodePipeline fake (tests/fakes/aws_fake.py), extended with a rule the real
+  service has: one active deployment per deployment group (DeploymentLimitExceededException).
+* The Spot fake (tests/fakes/spot_fake.py), extended so that it acts on EC2 the way Spot does:
+  green instances are launched in moto with the deployment's tags (with the temporary
+  credentials of a role that may manage EC2, as Spot's cross-account role would), stopping a
+  B/G deployment or detaching instances terminates them, and Spot finalises a deployment
+  (detaches blue) once CodeDeploy succeeded on its greens.
+* The Lambda Runtime API fake (tests/fakes/lambda_runtime_fake.py) and the packaged
+  ``bootstrap``, unpacked into an empty directory and started from there with a clean
+  environment.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+import zipfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "fakes"))
+
+import aws_fake  # noqa: E402
+import fake_server  # noqa: E402
+import spot_fake  # noqa: E402
+from lambda_runtime_fake import LambdaRuntimeFake  # noqa: E402
+from moto_fixture import MotoFixture  # noqa: E402
+
+REGION = "us-east-1"
+SPOT_TOKEN = "spot-token-7c1f0d9e-planted"
+ACCOUNT = "act-12345678"
+GROUP = "sig-12345678"
+APP, DEPLOYMENT_GROUP = "app", "dg"
+TAG = "GreenIdentifier"
+POLICY_FILE = os.path.join(ROOT, "deploy", "iam-policy.json")
+
+# What Spot's own role may do in the account (it launches and terminates the greens).
+SPOT_SERVICE_POLICY = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": ["ec2:*"], "Resource": "*"}]}
+
+
+class OneActiveDeploymentAwsFake(aws_fake.AwsFake):
+    """CodeDeploy runs one deployment per deployment group at a time."""
+
+    def codedeploy_CreateDeployment(self, body):
+        for deployment in self.deployments.values():
+            request = deployment["request"]
+            if (request["applicationName"], request["deploymentGroupName"]) == \
+                    (body.get("applicationName"), body.get("deploymentGroupName")) and \
+                    self._status(deployment) not in ("Succeeded", "Failed", "Stopped"):
+                raise aws_fake.AwsFailure(
+                    400, "DeploymentLimitExceededException",
+                    f"The Deployment Group '{body.get('deploymentGroupName')}' already has an "
+                    f"active Deployment '{deployment['id']}'")
+        return super().codedeploy_CreateDeployment(body)
+
+
+class Ec2BackedSpotFake(spot_fake.SpotFake):
+    """Spot acting on (moto's) EC2, and finalising once CodeDeploy succeeded."""
+
+    def __init__(self, ec2, codedeploy_fake, **kwargs):
+        super().__init__(**kwargs)
+        self.ec2 = ec2
+        self.codedeploy = codedeploy_fake
+        self.greens_fail_to_start = False
+        self.launched = set()  # instance ids that exist in moto (the blues are Spot's only)
+
+    def create_deployment(self, request, group):
+        answer = super().create_deployment(request, group)
+        if answer.status != 200:
+            return answer
+        record = list(self.deployments.values())[-1]
+        tags = {t["tagKey"]: t["tagValue"] for t in record["config"]["tags"]}
+        launched = self.ec2.run_instances(
+            ImageId="ami-12c6146b", MinCount=len(record["_greens"]), MaxCount=len(record["_greens"]),
+            InstanceType="t3.micro",
+            TagSpecifications=[{"ResourceType": "instance",
+                                "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}])
+        ids = [i["InstanceId"] for i in launched["Instances"]]
+        self.launched.update(ids)
+        if self.greens_fail_to_start:
+            self.ec2.stop_instances(InstanceIds=ids)
+        renamed = dict(zip(record["_greens"], ids))
+        for instance in group["instances"]:
+            instance["instanceId"] = renamed.get(instance["instanceId"], instance["instanceId"])
+        record["_greens"] = ids
+        with self.codedeploy._lock:
+            self.codedeploy.instances_by_tag[(TAG, tags.get(TAG))] = list(ids)
+        return answer
+
+    def _remove(self, group, ids):
+        in_ec2 = sorted(set(ids) & self.launched)
+        if in_ec2:
+            self.ec2.terminate_instances(InstanceIds=in_ec2)
+        group["instances"] = [i for i in group["instances"] if i["instanceId"] not in ids]
+
+    def stop_deployment(self, request, group, deployment_id):
+        answer = super().stop_deployment(request, group, deployment_id)
+        record = self.deployments.get(deployment_id)
+        if answer.status == 200 and record is not None:
+            self._remove(group, [i for i in record["_greens"]
+                                 if i in {x["instanceId"] for x in group["instances"]}])
+        return answer
+
+    def detach(self, request, group):
+        before = {i["instanceId"] for i in group["instances"]}
+        answer = super().detach(request, group)
+        if answer.status == 200:
+            gone = (before - {i["instanceId"] for i in group["instances"]}) & self.launched
+            if gone:
+                self.ec2.terminate_instances(InstanceIds=sorted(gone))
+        return answer
+
+    def _finalise(self, group):
+        for record in self.deployments.values():
+            if record["groupId"] != group["id"] or record["state"] in ("FINISHED", "FAILED", "STOPPED"):
+                continue
+            tag = {t["tagKey"]: t["tagValue"] for t in record["config"]["tags"]}.get(TAG)
+            with self.codedeploy._lock:
+                succeeded = any(
+                    self.codedeploy._status(d) == "Succeeded" and
+                    any(f.get("Value") == tag for f in d["request"].get("targetInstances", {})
+                        .get("tagFilters", []))
+                    for d in self.codedeploy.deployments.values())
+            if succeeded:
+                record["state"], record["status"] = "FINISHED", "FINISHED"
+                self._remove(group, [i for i in record["_blues"]
+                                     if i in {x["instanceId"] for x in group["instances"]}])
+
+    def get_status(self, request, group):
+        self._finalise(group)
+        return super().get_status(request, group)
+
+    def list_deployments(self, request, group):
+        self._finalise(group)
+        return super().list_deployments(request, group)
+
+
+class Bootstrap:
+    """The packaged function: unzipped into an empty directory and run from there."""
+
+    def __init__(self, zip_path, env, log_path):
+        self.dir = tempfile.mkdtemp(prefix="bluegreen-lambda-")
+        with zipfile.ZipFile(zip_path) as archive:
+            for info in archive.infolist():
+                path = archive.extract(info, self.dir)
+                mode = (info.external_attr >> 16) & 0o777
+                if mode:
+                    os.chmod(path, mode)
+        self.log_path = log_path
+        self.log = open(log_path, "ab")
+        self.process = subprocess.Popen([os.path.join(self.dir, "bootstrap")], cwd=self.dir,
+                                        env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL)
+
+    def mapped_libraries(self):
+        paths = set()
+        with open(f"/proc/{self.process.pid}/maps") as maps:
+            for line in maps:
+                parts = line.split()
+                if len(parts) >= 6 and ".so" in parts[5]:
+                    paths.add(parts[5])
+        return paths
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class CloudWorld:
+    """Everything above, started once; reset() between tests."""
+
+    def __init__(self, zip_path):
+        self.zip_path = zip_path
+        self.tmp = tempfile.mkdtemp(prefix="bluegreen-lambda-world-")
+        with open(POLICY_FILE) as f:
+            self.policy = json.load(f)
+        self.moto = MotoFixture(policy=self.policy, role_policy=SPOT_SERVICE_POLICY,
+                                seed={"ssm": [{"name": "/spot/api-token", "value": SPOT_TOKEN}]},
+                                log=os.path.join(self.tmp, "moto.log"))
+        self.servers = []
+        self.bootstraps = []
+
+    def start(self):
+        self.moto.start()
+        user = self.moto.user
+        self.aws = OneActiveDeploymentAwsFake(
+            credentials=[(user["access_key_id"], user["secret_access_key"], None)],
+            region=REGION, groups=[(APP, DEPLOYMENT_GROUP)])
+        self.aws_server = fake_server.serve(self.aws)
+        self.ec2 = self.moto.client("ec2", who="temporary")
+        self.spot = Ec2BackedSpotFake(self.ec2, self.aws, token=SPOT_TOKEN, account_id=ACCOUNT,
+                                      groups=[spot_fake.make_group(GROUP, 2)])
+        self.spot_server = fake_server.serve(self.spot)
+        self.servers = [self.aws_server, self.spot_server]
+        return self
+
+    def stop(self):
+        for bootstrap in self.bootstraps:
+            bootstrap.stop()
+        for server in self.servers:
+            server.shutdown()
+            server.server_close()
+        self.moto.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def reset(self):
+        for bootstrap in self.bootstraps:
+            bootstrap.stop()
+        self.bootstraps = []
+        self.aws.reset()
+        self.spot.reset()
+        self.spot.greens_fail_to_start = False
+
+    # --- the function ----------------------------------------------------------------------
+    def url(self, server):
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    def function_env(self, runtime, extra=None):
+        user = self.moto.user
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": self.tmp,
+            "AWS_LAMBDA_RUNTIME_API": runtime.address,
+            "_HANDLER": "bluegreen.lambda_handler",
+            "AWS_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": user["access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": user["secret_access_key"],
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_ENDPOINT_URL_EC2": self.moto.endpoint,
+            "AWS_ENDPOINT_URL_SSM": self.moto.endpoint,
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER": self.moto.endpoint,
+            "AWS_ENDPOINT_URL_CODEDEPLOY": self.url(self.aws_server),
+            "AWS_ENDPOINT_URL_CODEPIPELINE": self.url(self.aws_server),
+            "SPOT_API_URL": self.url(self.spot_server),
+            "BLUEGREEN_POLL_SECONDS": "0.05",
+            "BLUEGREEN_RESERVE_SECONDS": "1",
+            "BLUEGREEN_CLEANUP_SECONDS": "10",
+        }
+        env.update(extra or {})
+        return env
+
+    def start_function(self, runtime, extra_env=None, name="bootstrap"):
+        bootstrap = Bootstrap(self.zip_path, self.function_env(runtime, extra_env),
+                              os.path.join(self.tmp, f"{name}-{len(self.bootstraps)}.log"))
+        self.bootstraps.append(bootstrap)
+        return bootstrap
+
+    def log_lines(self):
+        lines = []
+        for bootstrap in self.bootstraps:
+            bootstrap.log.flush()
+            with open(bootstrap.log_path, errors="replace") as f:
+                lines += f.read().splitlines()
+        return lines
+
+    # --- jobs ------------------------------------------------------------------------------
+    def new_job(self):
+        job_id = str(uuid.uuid4())
+        with self.aws._lock:
+            self.aws.jobs[job_id] = {"state": "InProgress", "results": []}
+        return job_id
+
+    def job_results(self, job_id):
+        with self.aws._lock:
+            return list(self.aws.jobs[job_id]["results"])
+
+    @staticmethod
+    def event(job_id, parameters, continuation_token=None):
+        data = {
+            "actionConfiguration": {"configuration": {
+                "FunctionName": "bluegreen-elastigroup",
+                "UserParameters": parameters if isinstance(parameters, str) else json.dumps(parameters)}},
+            "inputArtifacts": [],
+            "outputArtifacts": [],
+            "artifactCredentials": {"accessKeyId": "ASIAPLANTEDARTIFACT0",
+                                    "secretAccessKey": "planted-artifact-secret-0d6c",
+                                    "sessionToken": "planted-artifact-session-token-91ab"},
+        }
+        if continuation_token is not None:
+            data["continuationToken"] = continuation_token
+        return {"CodePipeline.job": {"id": job_id, "accountId": "123456789012", "data": data}}
+
+    @staticmethod
+    def parameters(**overrides):
+        params = {"API_TOKEN": SPOT_TOKEN, "ACCOUNT_ID": ACCOUNT, "GROUP_ID": GROUP,
+                  "APP_NAME": APP, "DEPLOYMENT_GROUP": DEPLOYMENT_GROUP, "TIMEOUT": "120",
+                  "S3_BUCKET": "artifacts", "S3_KEY": "app/app.zip", "S3_BUNDLE": "zip"}
+        params.update(overrides)
+        return {k: v for k, v in params.items() if v is not None}
+
+    # --- what happened ---------------------------------------------------------------------
+    def tagged_instances(self, value):
+        reservations = self.ec2.describe_instances(
+            Filters=[{"Name": f"tag:{TAG}", "Values": [value]}])["Reservations"]
+        return {i["InstanceId"]: i["State"]["Name"] for r in reservations for i in r["Instances"]}
+
+    def spot_calls(self, method=None, suffix=None):
+        with self.spot._lock:
+            calls = list(self.spot.calls)
+        return [c for c in calls if (method is None or c["method"] == method) and
+                (suffix is None or c["path"].endswith(suffix))]
+
+    def aws_calls(self, operation=None):
+        with self.aws._lock:
+            calls = list(self.aws.calls)
+        return [c for c in calls if operation is None or c["operation"] == operation]
+
+
+def wait_for(condition, timeout, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    return condition()
+
+
+__all__ = ["CloudWorld", "LambdaRuntimeFake", "wait_for", "TAG", "SPOT_TOKEN", "GROUP",
+           "APP", "DEPLOYMENT_GROUP", "threading"]

@@ -1,0 +1,285 @@
+#!/usr/bin/env python3
+"""Integration tests of the CodePipeline Lambda action: the packaged bootstrap, unpacked into
+an empty directory, served by the Runtime API fake, against moto (auth on, deploy/ policy),
+the CodeDeploy/CodePipeline fake and the Spot fake (see cloud_world.py).
+
+Run: BLUEGREEN_LAMBDA_ZIP=<zip> python3 lambda_action_test.py
+"""
+import json
+import os
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import botocore.exceptions  # noqa: E402
+from cloud_world import (APP, DEPLOYMENT_GROUP, SPOT_TOKEN, TAG, CloudWorld,  # noqa: E402
+                         LambdaRuntimeFake, wait_for)
+
+WORLD = None
+
+
+def setUpModule():
+    global WORLD
+    zip_path = os.environ.get("BLUEGREEN_LAMBDA_ZIP")
+    if not zip_path or not os.path.exists(zip_path):
+        raise unittest.SkipTest("BLUEGREEN_LAMBDA_ZIP does not name the packaged zip")
+    WORLD = CloudWorld(zip_path).start()
+
+
+def tearDownModule():
+    if WORLD is not None:
+        WORLD.stop()
+
+
+class LambdaActionTest(unittest.TestCase):
+    def setUp(self):
+        WORLD.reset()
+        self.runtime = LambdaRuntimeFake().__enter__()
+        self.addCleanup(self.runtime.close)
+
+    def tearDown(self):
+        self.assertEqual(self.runtime.violations, [], "Runtime API contract")
+        with WORLD.aws._lock:
+            self.assertEqual(WORLD.aws.violations, [], "CodeDeploy/CodePipeline contract")
+        with WORLD.spot._lock:
+            self.assertEqual(WORLD.spot.violations, [], "Spot contract")
+        logs = "\n".join(WORLD.log_lines())
+        for secret in (SPOT_TOKEN, WORLD.moto.user["secret_access_key"],
+                       "planted-artifact-secret", "planted-artifact-session-token"):
+            self.assertNotIn(secret, logs)
+        for line in WORLD.log_lines():
+            json.loads(line)  # every log line is one JSON object
+
+    def invoke(self, job_id, parameters, token=None, timeout_ms=60_000, runtime=None):
+        runtime = runtime or self.runtime
+        result = runtime.invoke(WORLD.event(job_id, parameters, token), timeout_ms=timeout_ms,
+                                wait_seconds=timeout_ms / 1000 + 20)
+        self.assertIsNotNone(result, "the function never answered")
+        return result
+
+    def only_result(self, job_id):
+        results = WORLD.job_results(job_id)
+        self.assertEqual(len(results), 1, results)
+        return results[0]
+
+    # --- scenarios ---------------------------------------------------------------------------
+    def test_successful_deployment_from_the_unpacked_package(self):
+        bootstrap = WORLD.start_function(self.runtime)
+        job = WORLD.new_job()
+        result_box = {}
+        worker = threading.Thread(target=lambda: result_box.update(
+            r=self.invoke(job, WORLD.parameters())))
+        worker.start()
+        # While it runs, every library it loaded comes from the unpacked directory.
+        self.assertTrue(wait_for(lambda: self.runtime.next_calls >= 1, 10))
+        libraries = bootstrap.mapped_libraries()
+        self.assertTrue(libraries)
+        self.assertTrue(all(path.startswith(bootstrap.dir) for path in libraries), libraries)
+        worker.join(90)
+        self.assertEqual(result_box["r"].kind, "response", result_box["r"].body)
+
+        success = self.only_result(job)
+        self.assertEqual(success["type"], "success", success)
+        self.assertNotIn("continuationToken", success)
+        green = success["outputVariables"]["GreenIdentifier"]
+        deployment_id = success["outputVariables"]["DeploymentId"]
+        self.assertEqual(success["executionDetails"]["externalExecutionId"], deployment_id)
+        self.assertEqual(success["executionDetails"]["percentComplete"], 100)
+        # Greens launched with the tag, running; CodeDeploy targeted exactly that tag.
+        greens = WORLD.tagged_instances(green)
+        self.assertEqual(len(greens), 2)
+        self.assertEqual(set(greens.values()), {"running"})
+        creates = [c for c in WORLD.aws_calls("CreateDeployment") if c["status"] == 200]
+        self.assertEqual(len(creates), 1)
+        self.assertEqual(creates[0]["body"]["targetInstances"],
+                         {"tagFilters": [{"Key": TAG, "Value": green, "Type": "KEY_AND_VALUE"}]})
+        self.assertEqual(creates[0]["body"]["revision"]["s3Location"]["bundleType"], "zip")
+        # Blue detached: the group holds only the greens.
+        with WORLD.spot._lock:
+            members = {i["instanceId"] for i in WORLD.spot.groups["sig-12345678"]["instances"]}
+        self.assertEqual(members, set(greens))
+        spot_tags = [c["body"]["deployment"]["tags"] for c in WORLD.spot_calls("POST")]
+        self.assertEqual(spot_tags, [[{"tagKey": TAG, "tagValue": green}]])
+
+    def test_codedeploy_failure_names_the_lifecycle_event_and_stops_spot(self):
+        WORLD.start_function(self.runtime)
+        with WORLD.aws._lock:
+            WORLD.aws.script = {"outcome": "fail", "failing_event": "AfterInstall",
+                                "message": "Script at specified location: scripts/migrate.sh failed "
+                                           "with exit code 3",
+                                "log_tail": "[stderr]migration 42 failed\n"}
+        job = WORLD.new_job()
+        result = self.invoke(job, WORLD.parameters())
+        self.assertEqual(result.kind, "response", result.body)
+        failure = self.only_result(job)
+        self.assertEqual(failure["type"], "failure")
+        self.assertEqual(failure["failureDetails"]["type"], "JobFailed")
+        message = failure["failureDetails"]["message"]
+        self.assertIn("AfterInstall failed on i-", message)
+        self.assertIn("migration 42 failed", message)
+        stops = [c for c in WORLD.spot_calls("PUT", "/stop") if c["status"] == 200]
+        self.assertEqual(len(stops), 1)
+        with WORLD.spot._lock:
+            states = [d["state"] for d in WORLD.spot.deployments.values()]
+        self.assertEqual(states, ["STOPPED"])
+        for tag_value in self.green_tags():
+            self.assertFalse({s for s in WORLD.tagged_instances(tag_value).values()}
+                             & {"pending", "running"})
+
+    def test_greens_that_never_become_ready_fail_at_timeout_with_nothing_left_running(self):
+        WORLD.spot.greens_fail_to_start = True
+        WORLD.start_function(self.runtime)
+        job = WORLD.new_job()
+        started = time.monotonic()
+        result = self.invoke(job, WORLD.parameters(TIMEOUT="4"))
+        self.assertEqual(result.kind, "response", result.body)
+        self.assertLess(time.monotonic() - started, 30)
+        failure = self.only_result(job)
+        self.assertEqual(failure["failureDetails"]["type"], "JobFailed")
+        self.assertIn("TIMEOUT (4 s) passed while waiting for the green instances",
+                      failure["failureDetails"]["message"])
+        self.assertEqual(WORLD.aws_calls("CreateDeployment"), [])
+        for tag_value in self.green_tags():
+            self.assertFalse({s for s in WORLD.tagged_instances(tag_value).values()}
+                             & {"pending", "running"})
+
+    def test_a_long_deployment_continues_across_invocations(self):
+        with WORLD.aws._lock:
+            WORLD.aws.script = {"outcome": "succeed",
+                                "steps": ["Created"] + ["InProgress"] * 24 + ["Succeeded"]}
+        WORLD.start_function(self.runtime, {"BLUEGREEN_POLL_SECONDS": "0.2"})
+        job, token, invocations = WORLD.new_job(), None, 0
+        while invocations < 15:
+            invocations += 1
+            result = self.invoke(job, WORLD.parameters(), token=token, timeout_ms=3000)
+            self.assertEqual(result.kind, "response", result.body)
+            answer = self.only_result(job)
+            if "continuationToken" not in answer:
+                break
+            token = answer["continuationToken"]
+            self.assertLessEqual(len(token), 2048)
+            self.assertNotIn("outputVariables", answer)
+            job = WORLD.new_job()  # CodePipeline continues under a new job id
+        self.assertGreaterEqual(invocations, 3)
+        final = self.only_result(job)
+        self.assertEqual(final["type"], "success")
+        self.assertIn("DeploymentId", final["outputVariables"])
+        self.assertEqual(len([c for c in WORLD.spot_calls("POST") if c["status"] == 200]), 1)
+        self.assertEqual(len([c for c in WORLD.aws_calls("CreateDeployment")
+                              if c["status"] == 200]), 1)
+
+    def test_the_same_job_delivered_twice_starts_one_deployment(self):
+        second_runtime = LambdaRuntimeFake().__enter__()
+        self.addCleanup(second_runtime.close)
+        WORLD.start_function(self.runtime)
+        WORLD.start_function(second_runtime, name="duplicate")
+        job = WORLD.new_job()
+        results = {}
+        threads = [threading.Thread(target=lambda r=r, k=k: results.update(
+            {k: self.invoke(job, WORLD.parameters(), runtime=r)}))
+            for k, r in (("first", self.runtime), ("second", second_runtime))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(90)
+        self.assertEqual({r.kind for r in results.values()}, {"response"})
+        outcomes = sorted(json.loads(r.body)["outcome"] for r in results.values())
+        self.assertEqual(outcomes, ["already_reported", "succeeded"])
+        self.assertEqual(self.only_result(job)["type"], "success")
+        self.assertEqual(len([c for c in WORLD.spot_calls("POST") if c["status"] == 200]), 1)
+        self.assertEqual(len([c for c in WORLD.aws_calls("CreateDeployment")
+                              if c["status"] == 200]), 1)
+        # Delivered once more after it finished: nothing new starts.
+        again = self.invoke(job, WORLD.parameters())
+        self.assertEqual(json.loads(again.body)["outcome"], "already_reported")
+        self.assertEqual(len([c for c in WORLD.spot_calls("POST") if c["status"] == 200]), 1)
+        self.assertEqual(len([c for c in WORLD.aws_calls("CreateDeployment")
+                              if c["status"] == 200]), 1)
+
+    def test_invalid_parameters_are_a_configuration_error_before_any_cloud_call(self):
+        WORLD.start_function(self.runtime)
+        for broken, key in ((WORLD.parameters(DEPLOYMENT_GROUP=None), "DEPLOYMENT_GROUP"),
+                            (WORLD.parameters(S3_BUNDLE="rar"), "S3_BUNDLE"),
+                            (WORLD.parameters(GROUP_ID="my-group"), "GROUP_ID")):
+            job = WORLD.new_job()
+            result = self.invoke(job, broken)
+            self.assertEqual(result.kind, "response", result.body)
+            failure = self.only_result(job)
+            self.assertEqual(failure["failureDetails"]["type"], "ConfigurationError")
+            self.assertIn(key, failure["failureDetails"]["message"])
+        self.assertEqual(WORLD.spot_calls(), [])
+        self.assertEqual({c["operation"] for c in WORLD.aws_calls()}, {"PutJobFailureResult"})
+
+    def test_spot_rate_limit_is_waited_out(self):
+        with WORLD.spot._lock:
+            WORLD.spot.faults.replace([{"method": "POST", "answer": "rate_limit",
+                                        "reset_seconds": 1, "times": 1}])
+        WORLD.start_function(self.runtime)
+        job = WORLD.new_job()
+        result = self.invoke(job, WORLD.parameters())
+        self.assertEqual(result.kind, "response", result.body)
+        self.assertEqual(self.only_result(job)["type"], "success")
+        posts = WORLD.spot_calls("POST")
+        self.assertEqual([c["status"] for c in posts], [429, 200])
+
+    def test_an_api_token_reference_is_resolved_from_ssm(self):
+        WORLD.start_function(self.runtime)
+        job = WORLD.new_job()
+        result = self.invoke(job, WORLD.parameters(API_TOKEN="ssm:/spot/api-token"))
+        self.assertEqual(result.kind, "response", result.body)
+        self.assertEqual(self.only_result(job)["type"], "success")
+
+    def test_the_function_calls_pass_under_the_deploy_policy_and_others_are_denied(self):
+        # A full run: EC2 and SSM went to moto under the policy and were allowed.
+        WORLD.start_function(self.runtime)
+        job = WORLD.new_job()
+        self.invoke(job, WORLD.parameters(API_TOKEN="ssm:/spot/api-token"))
+        self.assertEqual(self.only_result(job)["type"], "success")
+        # The CodeDeploy and CodePipeline calls went to the fake: replay each operation the
+        # function made, with its own body, against moto as the same IAM user.
+        replayed = set()
+        for call in WORLD.aws_calls():
+            if call["status"] != 200 or (call["service"], call["operation"]) in replayed:
+                continue
+            replayed.add((call["service"], call["operation"]))
+            self.assertNotEqual(self.moto_verdict(call["service"], call["operation"], call["body"]),
+                                "AccessDenied", call["operation"])
+        self.assertEqual({op for _, op in replayed} >= {"GetDeploymentGroup", "CreateDeployment",
+                                                        "GetDeployment", "PutJobSuccessResult"}, True)
+        # Calls outside the policy are denied.
+        for service, operation, body in (
+                ("ec2", "TerminateInstances", {"InstanceIds": ["i-0123456789abcdef0"]}),
+                ("codedeploy", "CreateApplication", {"applicationName": "x"}),
+                ("codedeploy", "DeleteDeploymentGroup", {"applicationName": APP,
+                                                        "deploymentGroupName": DEPLOYMENT_GROUP}),
+                ("ssm", "PutParameter", {"Name": "/x", "Value": "y", "Type": "String"})):
+            self.assertEqual(self.moto_verdict(service, operation, body), "AccessDenied", operation)
+
+    # --- helpers -----------------------------------------------------------------------------
+    @staticmethod
+    def green_tags():
+        with WORLD.spot._lock:
+            return [t["tagValue"] for d in WORLD.spot.deployments.values()
+                    for t in d["config"]["tags"]]
+
+    @staticmethod
+    def moto_verdict(service, operation, body):
+        client = WORLD.moto.client(service, who="user")
+        try:
+            client._make_api_call(operation, body)
+            return "allowed"
+        except botocore.exceptions.ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation"):
+                return "AccessDenied"
+            # moto answers JSON-protocol auth failures in XML, which botocore cannot read.
+            if status == 403 and code not in ("SignatureDoesNotMatch", "InvalidClientTokenId"):
+                return "AccessDenied"
+            return code or str(status)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
