@@ -178,6 +178,7 @@ SpotResult<json> SpotClient::attempt(const Call& call, TimePoint deadline) const
     request.headers.emplace_back("Content-Type", "application/json");
     request.body = call.body->dump(-1, ' ', false, json::error_handler_t::replace);
   }
+  request.fresh_connection = call.creates;
   request.timeout = std::min(context_.attempt_timeout,
                              std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now));
   auto response = context_.http.send(request);
@@ -265,14 +266,18 @@ SpotResult<BlueGreenDeployment> SpotClient::create_blue_green_deployment(
   const std::string path =
       "/aws/ec2/group/" + encode_id(group_id) + "/codeDeploy/blueGreenDeployment";
   const Call create{
-      "create blue/green deployment", "POST", path, "",
+      "create blue/green deployment",
+      "POST",
+      path,
+      "",
       json{
           {"deployment",
            {{"timeout", request.timeout_seconds},
             {"tags", json::array({{{"tagKey", request.tag_key}, {"tagValue", request.tag_value}}})},
             {"deploymentGroups",
              json::array({{{"applicationName", request.application_name},
-                           {"deploymentGroupName", request.deployment_group_name}}})}}}}};
+                           {"deploymentGroupName", request.deployment_group_name}}})}}}},
+      /*creates=*/true};
   const Call list{"get blue/green deployment", "GET", path, "", std::nullopt};
   auto items = retry_with_backoff<json, SpotError>(
       context_.clock, context_.retry, deadline,

@@ -176,6 +176,7 @@ class SpotClient {
     std::string path;  // below the base URL, already encoded
     std::string extra_query;
     std::optional<nlohmann::json> body;
+    bool creates = false;  // not idempotent: sent on a fresh connection (see http::Request)
   };
   // Sends with retries; returns the answer's response.items (an array, maybe empty).
   SpotResult<nlohmann::json> call(const Call& call, TimePoint deadline) const;

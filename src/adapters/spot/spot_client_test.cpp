@@ -82,6 +82,7 @@ TEST_F(SpotClientTest, CreateSendsTheDocumentedBodyAndReadsTheDeployment) {
       sent.url,
       "https://spot.test/aws/ec2/group/sig-1/codeDeploy/blueGreenDeployment?accountId=act-123");
   EXPECT_EQ(http::find_header(sent.headers, "Content-Type"), "application/json");
+  EXPECT_TRUE(sent.fresh_connection);  // libcurl must not resend it on its own
   EXPECT_EQ(json::parse(sent.body), json::parse(R"({"deployment":{"timeout":600,
     "tags":[{"tagKey":"GreenIdentifier","tagValue":"g-1"}],
     "deploymentGroups":[{"applicationName":"app","deploymentGroupName":"dg"}]}})"));

@@ -77,6 +77,19 @@ TEST_F(CurlHttpClientTest, ReusesTheConnectionForSequentialRequests) {
   EXPECT_EQ(server.connections_accepted(), 1);
 }
 
+TEST_F(CurlHttpClientTest, AFreshConnectionRequestNeitherReusesNorKeepsOne) {
+  LoopbackServer server([](const ReceivedRequest&) { return CannedResponse{200, {}, "x", false}; });
+  ASSERT_TRUE(client_.send({.url = server.url() + "/a"}));
+  ASSERT_TRUE(
+      client_.send({.method = "POST", .url = server.url() + "/create", .fresh_connection = true}));
+  ASSERT_TRUE(client_.send({.url = server.url() + "/b"}));
+  const auto seen = server.requests();
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].connection, 1);
+  EXPECT_EQ(seen[1].connection, 2);
+  EXPECT_EQ(seen[2].connection, 1);
+}
+
 TEST_F(CurlHttpClientTest, HeadReadsHeadersWithoutABody) {
   LoopbackServer server([](const ReceivedRequest&) {
     return CannedResponse{200, {{"Content-Length", "42"}, {"ETag", "\"abc\""}}, "", false};

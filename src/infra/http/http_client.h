@@ -56,6 +56,12 @@ struct Request {
   // Follows 3xx redirects (at most 5). Credentials in an Authorization header are not sent to
   // a different host.
   bool follow_redirects = false;
+
+  // Uses a new connection and closes it afterwards. libcurl silently resends a request whose
+  // reused connection closed before any answer byte; for a request that must not be applied
+  // twice (it creates something), a fresh connection rules that out, leaving the decision to
+  // retry with the caller.
+  bool fresh_connection = false;
 };
 
 struct Response {
