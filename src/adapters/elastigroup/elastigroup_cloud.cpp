@@ -26,9 +26,8 @@ Result<std::unique_ptr<ElastigroupCloud>> ElastigroupCloud::from_environment(Clo
   parts->credentials = aws::make_default_credentials_chain(parts->http, clock, env);
   aws::AwsContext context{parts->http, *parts->credentials, clock, *region, env};
   parts->aws = std::make_unique<AwsFlowPorts>(context, parts->budget);
-  std::string spot_url = env("SPOT_API_URL").value_or("");
-  if (spot_url.empty()) spot_url = "https://api.spotinst.io";
-  parts->spot = std::make_unique<SpotFlowPorts>(parts->http, clock, parts->budget, spot_url);
+  parts->spot =
+      std::make_unique<SpotFlowPorts>(parts->http, clock, parts->budget, spot::spot_api_url(env));
   return std::unique_ptr<ElastigroupCloud>(new ElastigroupCloud(std::move(parts)));
 }
 

@@ -1,26 +1,17 @@
-// SpotFlowPorts: the Spot side of the Elastigroup flow (SpotBlueGreen), over the Spot REST
-// API (reference/spot-api.md sections 2 and 3):
-//   GET  /aws/ec2/group/{id}                                   target capacity
-//   GET  /aws/ec2/group/{id}/status                            the group's instances
-//   GET  /aws/ec2/group/{id}/codeDeploy/blueGreenDeployment    B/G deployments
-//   POST /aws/ec2/group/{id}/codeDeploy/blueGreenDeployment    create one
-//   PUT  /aws/ec2/group/{id}/codeDeploy/blueGreenDeployment/{deploymentId}/stop
-//   PUT  /aws/ec2/group/{id}/detachInstances
-// each with `Authorization: Bearer <token>` and `?accountId=`. The base URL is SPOT_API_URL,
-// else https://api.spotinst.io.
+// SpotFlowPorts: the Spot side of the Elastigroup flow (SpotBlueGreen), over the Spot client
+// of src/adapters/spot (which owns the REST details: Bearer token, accountId, rate-limit waits,
+// retries). Each call builds a client for the access it is given, so the token resolved for
+// one invocation is used for that invocation only. Every call ends by CallBudget::deadline.
 //
-// Errors: the first entry of Spot's `response.errors` gives code and message. HTTP 401/403
-// are permission_denied, 404 not_found, 409 and DEPLOYMENT_ALREADY_IN_PROGRESS conflict,
-// other 4xx invalid_input, 5xx and lost connections unavailable. HTTP 429 is waited out here:
-// no request is sent again before X-RateLimit-Reset seconds have passed (requests while
-// blocked push the reset back), up to 3 times and never past CallBudget::deadline; then it is
-// `throttled`. The token never appears in an error.
+// Errors keep Spot's first error code; DEPLOYMENT_ALREADY_IN_PROGRESS is a conflict (the flow
+// then looks for the deployment again instead of failing). The token never appears in one.
 //
 // Thread-safe as the HttpClient is.
 #pragma once
 
 #include <string>
 
+#include "adapters/spot/spot_client.h"
 #include "core/clock.h"
 #include "engine/elastigroup_ports.h"
 #include "infra/http/http_client.h"
@@ -42,9 +33,8 @@ class SpotFlowPorts final : public SpotBlueGreen {
                                         const std::vector<std::string>& instance_ids) override;
 
  private:
-  // The `response.items` of a successful answer.
-  CallResult<std::string> send(const SpotAccess& access, const std::string& method,
-                               const std::string& path, const std::string& body);
+  // One client per call: the token and account come with the call.
+  spot::SpotClient client_for(const SpotAccess& access) const;
 
   http::HttpClient& http_;
   Clock& clock_;
