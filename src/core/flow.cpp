@@ -16,6 +16,16 @@ struct Overloaded : Fs... {
 // timeouts bound each hook, and this bounds the lot (CodeDeploy's longest hook timeout).
 constexpr Duration kBlueHookBound = std::chrono::hours(1);
 
+// Adapters stop their work a little before a deadline, so that nothing they started outlives
+// it (the appspec agent leaves time to kill a hook's process group). A timeout this close to
+// the deployment's deadline is the deadline's doing.
+constexpr Duration kDeadlineMargin = std::chrono::seconds(6);
+
+bool is_timeout(const InputEvent& event) {
+  const auto* failed = std::get_if<input::Failed>(&event);
+  return failed && failed->error.kind == ErrorKind::timeout;
+}
+
 // Everything until green serves is bounded by the deployment's deadline.
 bool bounded_by_deadline(Step step) {
   return step <= Step::after_allow_traffic;
@@ -96,7 +106,9 @@ class Machine {
     bool exempt = std::holds_alternative<input::Start>(event) ||
                   std::holds_alternative<input::Resume>(event) ||
                   std::holds_alternative<input::RollbackRequested>(event);
-    if (!exempt && bounded_by_deadline(d_.step) && at_ >= d_.deadline) {
+    bool out_of_time =
+        at_ >= d_.deadline || (is_timeout(event) && at_ + kDeadlineMargin >= d_.deadline);
+    if (!exempt && bounded_by_deadline(d_.step) && out_of_time) {
       std::string cause = fmt::format("TIMEOUT of {} passed during {}",
                                       seconds_text(d_.spec.timeout), to_string(d_.phase));
       if (const auto* failed = std::get_if<input::Failed>(&event)) {

@@ -229,6 +229,24 @@ TEST(Flow, AnythingPastTheDeadlineFailsWithATimeoutNamingThePhase) {
   EXPECT_EQ(walk.d().status, DeploymentStatus::failed);
 }
 
+TEST(Flow, ATimeoutJustBeforeTheDeadlineIsTheDeadlines) {
+  Walk walk(spec_with());
+  walk.feed(input::RevisionFetched{"/b", "local:/srv/hello"});
+  walk.feed(input::GreenLaunched{{instance("i-g1", "d-green", 9101)}});
+  // The agent killed the hook early enough that nothing outlives the deadline.
+  walk.feed(input::Failed{Error{ErrorKind::timeout, "ValidateService killed at the deadline"}, {}},
+            28s);
+  ASSERT_TRUE(walk.d().error);
+  EXPECT_NE(walk.d().error->message.find("TIMEOUT of 30 s passed during install: ValidateService"),
+            std::string::npos)
+      << walk.d().error->message;
+
+  Walk early(spec_with());
+  early.feed(input::RevisionFetched{"/b", "local:/srv/hello"});
+  early.feed(input::Failed{Error{ErrorKind::timeout, "launch timed out"}, {}}, 5s);
+  EXPECT_EQ(early.d().error->message, "launch timed out") << "far from the deadline";
+}
+
 TEST(Flow, HealthGateNeedsConsecutiveSuccessesAndGivesUpBeforeTheDeadline) {
   Walk walk(spec_with());
   walk.to_health_gate();

@@ -1,0 +1,222 @@
+"""Helpers for the local integration tests: the real `bluegreen` binary, a server on free
+ports in a temporary state directory, hello bundles, and a sweep that leaves no process behind.
+
+Environment (set by CTest): BLUEGREEN_BINARY (the bluegreen executable) and
+BLUEGREEN_SOURCE_DIR (the repository, for examples/hello).
+"""
+
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+SOURCE_DIR = os.environ.get("BLUEGREEN_SOURCE_DIR",
+                            os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+BINARY = os.environ.get("BLUEGREEN_BINARY", os.path.join(SOURCE_DIR, "build", "bin", "bluegreen"))
+HELLO = os.path.join(SOURCE_DIR, "examples", "hello")
+
+# Requests to loopback services never go through a proxy from the environment.
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url, timeout=5):
+    """(status, body) of a GET; status 0 when no answer arrived."""
+    try:
+        with _opener.open(url, timeout=timeout) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode(errors="replace")
+    except (urllib.error.URLError, OSError) as error:
+        return 0, str(error)
+
+
+def processes_with(variable, predicate):
+    """pids of processes whose environment has `variable` with a value `predicate` accepts."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                environ = f.read().split(b"\0")
+        except OSError:
+            continue
+        prefix = variable.encode() + b"="
+        for item in environ:
+            if item.startswith(prefix) and predicate(item[len(prefix):].decode(errors="replace")):
+                found.append(int(entry))
+                break
+    return found
+
+
+def make_bundle(version, directory, edit=None):
+    """A hello revision as a directory (LOCAL_PATH). `edit(path)` may change it first."""
+    path = os.path.join(directory, f"hello-{version}")
+    shutil.copytree(HELLO, path, ignore=shutil.ignore_patterns("make-bundle", "README.md"))
+    with open(os.path.join(path, "app", "VERSION"), "w") as f:
+        f.write(f"{version}\n")
+    if edit:
+        edit(path)
+    return path
+
+
+def replace_in(path, old, new):
+    with open(path) as f:
+        text = f.read()
+    if old not in text:
+        raise AssertionError(f"{old!r} not in {path}")
+    with open(path, "w") as f:
+        f.write(text.replace(old, new, 1))
+
+
+class Server:
+    """`bluegreen server` on a free admin port with its own state directory."""
+
+    def __init__(self, state_dir):
+        self.state_dir = state_dir
+        self.process = None
+        self.url = None
+        self.log_path = os.path.join(state_dir, "..", "server.log")
+
+    def start(self):
+        if self.process and self.process.stdout:
+            self.process.stdout.close()
+        os.makedirs(self.state_dir, exist_ok=True)
+        log = open(self.log_path, "a")
+        self.process = subprocess.Popen(
+            [BINARY, "server", "--state-dir", self.state_dir, "--admin", "127.0.0.1:0"],
+            stdout=subprocess.PIPE, stderr=log, text=True)
+        log.close()
+        ready, _, _ = select.select([self.process.stdout], [], [], 30)
+        if not ready:
+            raise AssertionError("bluegreen server did not start within 30 s")
+        line = self.process.stdout.readline()
+        match = re.search(r"(http://\S+)", line)
+        if not match:
+            raise AssertionError(f"unexpected first line from the server: {line!r}\n{self.log()}")
+        self.url = match.group(1)
+        return self
+
+    def log(self):
+        try:
+            with open(self.log_path) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(timeout=30)
+        if self.process and self.process.stdout:
+            self.process.stdout.close()
+
+
+class LocalTestCase(unittest.TestCase):
+    """A temporary state directory and a server per test; everything is stopped afterwards."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="bluegreen-test-")
+        self.server = Server(os.path.join(self.tmp, "state")).start()
+        self.listen = f"127.0.0.1:{free_port()}"
+        self.addCleanup(self._clean_up)
+
+    def _clean_up(self):
+        if self.server.process and self.server.process.poll() is None:
+            self.cli("shutdown", timeout=120)
+        self.server.kill()
+        # Whatever a failed test left: every process of an instance below our state directory.
+        for pid in processes_with("INSTANCE_ROOT", lambda root: root.startswith(self.tmp)):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def params(self, revision, **overrides):
+        values = {"GROUP_ID": "web", "APP_NAME": "hello", "DEPLOYMENT_GROUP": "dev",
+                  "TIMEOUT": "120", "LOCAL_PATH": revision, "LISTEN": self.listen,
+                  "CAPACITY": "2", "HEALTH_CHECK_INTERVAL": "0.3", "DRAIN_TIMEOUT": "2",
+                  "BLUE_TERMINATION_WAIT": "1"}
+        values.update({key: str(value) for key, value in overrides.items()})
+        return json.dumps(values)
+
+    def cli(self, *args, timeout=300, server=True):
+        env = dict(os.environ)
+        if server:
+            env["BLUEGREEN_SERVER"] = self.server.url
+        return subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=timeout,
+                              env=env)
+
+    def deploy(self, params, timeout=300):
+        """Runs `bluegreen deploy`; returns (exit code, last stdout line as JSON, process)."""
+        done = self.cli("deploy", "--params", params, timeout=timeout)
+        lines = done.stdout.strip().splitlines()
+        self.assertTrue(lines, f"deploy printed nothing\n{done.stderr}\n{self.server.log()}")
+        return done.returncode, json.loads(lines[-1]), done
+
+    def service(self, path="/"):
+        return http_get(f"http://{self.listen}{path}")
+
+    def assert_serves(self, version):
+        status, body = self.service()
+        self.assertEqual((status, body.strip()), (200, f"hello from version {version}"),
+                         self.server.log()[-3000:])
+
+    def assert_no_process_of(self, instance_ids):
+        left = processes_with("BLUEGREEN_INSTANCE_ID", lambda value: value in instance_ids)
+        self.assertEqual(left, [], f"processes of {instance_ids} are still alive")
+
+
+class RequestLoop:
+    """Calls the service in a loop on another thread until stopped and at least `minimum`
+    requests were made (never more than `maximum`); records every failure."""
+
+    def __init__(self, url, minimum=2000, maximum=50000):
+        self.url, self.minimum, self.maximum = url, minimum, maximum
+        self.count, self.failures, self.bodies = 0, [], set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=300)
+
+    def _run(self):
+        while self.count < self.maximum and (self.count < self.minimum or not self._stop.is_set()):
+            status, body = http_get(self.url, timeout=10)
+            self.count += 1
+            if status != 200:
+                self.failures.append((status, body[:200]))
+            else:
+                self.bodies.add(body.strip())
+
+
+def wait_until(predicate, timeout=60, interval=0.1):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"not true within {timeout} s")

@@ -1,0 +1,82 @@
+"""Invalid UserParameters: `bluegreen deploy` exits 2 with a message naming the key, before
+anything starts; the server's API refuses the same parameters with 400."""
+
+import json
+import unittest
+import urllib.request
+
+from harness import LocalTestCase
+
+VALID = {"GROUP_ID": "web", "APP_NAME": "hello", "DEPLOYMENT_GROUP": "dev", "TIMEOUT": "60",
+         "LOCAL_PATH": "/srv/hello"}
+
+
+def without(key):
+    return {k: v for k, v in VALID.items() if k != key}
+
+
+CASES = [
+    # (what is wrong, the parameters, words the message must contain)
+    ("missing GROUP_ID", without("GROUP_ID"), ["GROUP_ID"]),
+    ("missing APP_NAME", without("APP_NAME"), ["APP_NAME"]),
+    ("missing DEPLOYMENT_GROUP", without("DEPLOYMENT_GROUP"), ["DEPLOYMENT_GROUP"]),
+    ("missing TIMEOUT", without("TIMEOUT"), ["TIMEOUT"]),
+    ("both revision sources", {**VALID, "S3_BUCKET": "b", "S3_KEY": "k", "S3_BUNDLE": "zip"},
+     ["LOCAL_PATH", "S3_BUCKET"]),
+    ("neither revision source", without("LOCAL_PATH"), ["LOCAL_PATH", "S3_BUCKET", "GITHUB_REPO"]),
+    ("incomplete S3 source", {**without("LOCAL_PATH"), "S3_BUCKET": "b", "S3_KEY": "k"},
+     ["S3_BUNDLE"]),
+    ("incomplete GitHub source", {**without("LOCAL_PATH"), "GITHUB_REPO": "owner/repo"},
+     ["COMMIT_ID"]),
+    ("S3_BUNDLE not tar/tgz/zip/YAML/JSON",
+     {**without("LOCAL_PATH"), "S3_BUCKET": "b", "S3_KEY": "k", "S3_BUNDLE": "rar"},
+     ["S3_BUNDLE", "rar"]),
+    ("TIMEOUT zero", {**VALID, "TIMEOUT": "0"}, ["TIMEOUT"]),
+    ("TIMEOUT negative", {**VALID, "TIMEOUT": "-5"}, ["TIMEOUT"]),
+    ("TIMEOUT not a number", {**VALID, "TIMEOUT": "soon"}, ["TIMEOUT"]),
+    ("TIMEOUT fractional", {**VALID, "TIMEOUT": "1.5"}, ["TIMEOUT"]),
+    ("unknown key", {**VALID, "TIMEOUTS": "5"}, ["TIMEOUTS"]),
+]
+
+
+class ParamsTest(LocalTestCase):
+    def test_each_invalid_parameter_exits_2_naming_the_key(self):
+        for what, params, words in CASES:
+            with self.subTest(what):
+                code, result, done = self.deploy(json.dumps(params))
+                self.assertEqual(code, 2, done.stderr)
+                self.assertEqual(result["status"], "rejected")
+                for word in words:
+                    self.assertIn(word, done.stderr)
+                    self.assertIn(word, result["error"]["message"])
+
+    def test_malformed_json_exits_2(self):
+        code, result, done = self.deploy('{"GROUP_ID": "web",')
+        self.assertEqual(code, 2)
+        self.assertIn("JSON", done.stderr)
+        self.assertEqual(result["error"]["kind"], "invalid_input")
+
+    def test_the_server_validates_too(self):
+        for what, params, words in CASES:
+            with self.subTest(what):
+                request = urllib.request.Request(f"{self.server.url}/api/deployments",
+                                                 data=json.dumps(params).encode(), method="POST")
+                opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+                with self.assertRaises(urllib.error.HTTPError) as refused:
+                    opener.open(request, timeout=10)
+                self.assertEqual(refused.exception.code, 400)
+                error = json.loads(refused.exception.read())["error"]
+                self.assertEqual(error["kind"], "invalid_input")
+                for word in words:
+                    self.assertIn(word, error["message"])
+        history = json.loads(self.cli("history", "--output", "json").stdout)
+        self.assertEqual(history["deployments"], [], "nothing was started")
+
+    def test_an_unreachable_server_exits_3(self):
+        done = self.cli("--server", "http://127.0.0.1:9", "status", server=False)
+        self.assertEqual(done.returncode, 3)
+        self.assertIn("cannot reach the bluegreen server", done.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
