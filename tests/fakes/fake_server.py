@@ -3,9 +3,9 @@
 * ``FakeHandler``: a keep-alive HTTP/1.1 request handler that reads the body, hands the request
   to the fake's ``handle(request)`` and writes its ``Answer`` (or drops the connection).
 * ``serve(fake, port)``: runs a ThreadingHTTPServer on 127.0.0.1 in a background thread.
-* ``run_main(fake, port)``: the command-line life cycle every fake shares: serve, print one line
-  ``READY {json}`` on stdout, run until stdin reaches end-of-file (the parent closed it or died)
-  or SIGTERM arrives.
+* ``run_main(fake, port, describe)`` / ``wait_for_parent(server, description)``: the
+  command-line life cycle every fake shares: serve, print one line ``READY {json}`` on stdout,
+  run until stdin reaches end-of-file (the parent closed it or died) or SIGTERM arrives.
 * ``FaultScript``: scripted failures (400 with an errors list, 429 with rate-limit headers, 500,
   a dropped connection), matched by method and path, each used a number of times.
 """
@@ -89,23 +89,31 @@ class FakeHTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
 
 
-def serve(fake, port=0):
-    """Starts serving `fake` on 127.0.0.1:`port` (0: any free port); returns the server."""
+def serve(fake, port=0, wrap=None):
+    """Starts serving `fake` on 127.0.0.1:`port` (0: any free port); returns the server.
+    `wrap`, when given, wraps the listening socket (e.g. an SSLContext's wrap_socket)."""
     server = FakeHTTPServer(("127.0.0.1", port), FakeHandler)
+    if wrap is not None:
+        server.socket = wrap(server.socket, server_side=True)
     server.fake = fake
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
 
-def run_main(fake, port, describe):
-    """Serves `fake`, prints READY {describe(server)}, waits for stdin EOF or SIGTERM."""
-    server = serve(fake, port)
+def wait_for_parent(server, description):
+    """Prints READY {description}, then serves until stdin reaches EOF or SIGTERM arrives."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        print("READY " + json.dumps(describe(server)), flush=True)
+        print("READY " + json.dumps(description), flush=True)
         sys.stdin.read()
     finally:
         server.shutdown()
+
+
+def run_main(fake, port, describe):
+    """Serves `fake`, prints READY {describe(server)}, waits for stdin EOF or SIGTERM."""
+    server = serve(fake, port)
+    wait_for_parent(server, describe(server))
 
 
 def json_body(request):
