@@ -1,11 +1,9 @@
 #include "frontends/dashboard/admin_access.h"
 
+#include <fmt/format.h>
 #include <openssl/crypto.h>
 
 #include <boost/asio/ip/address.hpp>
-#include <memory>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "frontends/dashboard/event_stream.h"
@@ -61,15 +59,15 @@ HttpResponse refusal(int status, const std::string& kind, const std::string& mes
   return HttpResponse::json(status, body.dump());
 }
 
-HttpResponse unauthorized(const HttpRequest& request, const std::string& login_page) {
-  HttpResponse answer = refusal(
-      401, "unauthorized",
-      "this admin address needs its token: send \"Authorization: Bearer <token>\" (the "
-      "server's --admin-token or BLUEGREEN_ADMIN_TOKEN)");
-  if (wants_page(request)) {
-    answer.content_type = "text/html; charset=utf-8";
-    answer.body = login_page;
-  }
+HttpResponse unauthorized(const HttpRequest& request,
+                          const std::function<HttpResponse()>& login_page) {
+  HttpResponse answer =
+      wants_page(request)
+          ? login_page()
+          : refusal(401, "unauthorized",
+                    "this admin address needs its token: send \"Authorization: Bearer <token>\" "
+                    "(the server's --admin-token or BLUEGREEN_ADMIN_TOKEN)");
+  answer.status = 401;
   answer.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"bluegreen\"");
   return answer;
 }
@@ -80,10 +78,12 @@ bool changes_something(const HttpRequest& request) {
 
 }  // namespace
 
-bool is_loopback_address(const std::string& address) { return is_loopback_host(host_part(address)); }
+bool is_loopback_address(const std::string& address) {
+  return is_loopback_host(host_part(address));
+}
 
 Result<admin::Filter> admin_access_filter(const std::string& admin_address, const Secret& token,
-                                          std::string login_page) {
+                                          std::function<HttpResponse()> login_page) {
   if (!token.empty()) {
     if (token.reveal().size() < kMinimumTokenLength) {
       return fail(ErrorKind::invalid_input,
@@ -91,10 +91,10 @@ Result<admin::Filter> admin_access_filter(const std::string& admin_address, cons
                               "least {} characters long",
                               kMinimumTokenLength));
     }
-    auto page = std::make_shared<const std::string>(std::move(login_page));
-    return admin::Filter([token, page](const HttpRequest& request) -> std::optional<HttpResponse> {
+    return admin::Filter([token, login_page = std::move(login_page)](
+                             const HttpRequest& request) -> std::optional<HttpResponse> {
       if (same_secret(offered_token(request), token)) return std::nullopt;
-      return unauthorized(request, *page);
+      return unauthorized(request, login_page);
     });
   }
   if (!is_loopback_address(admin_address)) {

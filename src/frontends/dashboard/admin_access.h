@@ -14,6 +14,7 @@
 //   port could deploy and roll back.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "core/error.h"
@@ -28,10 +29,11 @@ inline constexpr std::size_t kMinimumTokenLength = 16;
 // Whether "host:port" names a loopback host (127.0.0.0/8, ::1, localhost).
 bool is_loopback_address(const std::string& address);
 
-// The filter that enforces the rules above for an admin address. `login_page` is the HTML a
-// browser gets with a 401. Errors (invalid_input): a non-loopback address without a token, or
-// a token that is too short; the message says what to set.
+// The filter that enforces the rules above for an admin address. `login_page` makes what a
+// browser asking for a page gets (the filter sets the status to 401). Errors (invalid_input):
+// a non-loopback address without a token, or a token that is too short; the message says what
+// to set.
 Result<admin::Filter> admin_access_filter(const std::string& admin_address, const Secret& token,
-                                          std::string login_page);
+                                          std::function<admin::HttpResponse()> login_page);
 
 }  // namespace bluegreen::dashboard

@@ -11,7 +11,9 @@ namespace {
 using nlohmann::json;
 
 // The steps the deployment's TIMEOUT bounds: everything until green serves.
-bool bounded_by_timeout(Step step) { return step <= Step::after_allow_traffic; }
+bool bounded_by_timeout(Step step) {
+  return step <= Step::after_allow_traffic;
+}
 
 std::string health_progress(const Deployment& d) {
   int healthy = 0;

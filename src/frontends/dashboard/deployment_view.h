@@ -3,10 +3,9 @@
 // how long is left before that wait's deadline, and which buttons would be accepted now.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "core/deployment.h"
 

@@ -47,7 +47,8 @@ class Mailbox {
   // Forgets queued records: the snapshot just read is at least as new as any of them.
   void drop_records() {
     std::lock_guard lock(mutex_);
-    std::erase_if(items_, [](const Item& item) { return std::holds_alternative<Deployment>(item); });
+    std::erase_if(items_,
+                  [](const Item& item) { return std::holds_alternative<Deployment>(item); });
   }
 
  private:
@@ -58,8 +59,8 @@ class Mailbox {
 };
 
 bool send(StreamWriter& out, const char* event, const json& data) {
-  return out.write(std::string("event: ") + event + "\ndata: " +
-                   data.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n");
+  return out.write(std::string("event: ") + event +
+                   "\ndata: " + data.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n");
 }
 
 class Stream {

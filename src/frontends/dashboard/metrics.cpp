@@ -1,8 +1,8 @@
 #include "frontends/dashboard/metrics.h"
 
-#include <array>
-
 #include <fmt/format.h>
+
+#include <array>
 
 namespace bluegreen::dashboard {
 namespace {

@@ -1,10 +1,10 @@
 #include "frontends/dashboard/prometheus_text.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
-
-#include <fmt/format.h>
 
 namespace bluegreen::dashboard {
 namespace {
@@ -44,9 +44,12 @@ std::string label_text(const PrometheusText::Labels& labels) {
 
 std::string_view type_name(PrometheusText::Type type) {
   switch (type) {
-    case PrometheusText::Type::counter: return "counter";
-    case PrometheusText::Type::gauge: return "gauge";
-    case PrometheusText::Type::histogram: return "histogram";
+    case PrometheusText::Type::counter:
+      return "counter";
+    case PrometheusText::Type::gauge:
+      return "gauge";
+    case PrometheusText::Type::histogram:
+      return "histogram";
   }
   return "untyped";
 }
@@ -66,7 +69,9 @@ void Histogram::add(std::span<const long long> other_counts, double other_sum) {
   sum += other_sum;
 }
 
-long long Histogram::count() const { return std::accumulate(counts.begin(), counts.end(), 0LL); }
+long long Histogram::count() const {
+  return std::accumulate(counts.begin(), counts.end(), 0LL);
+}
 
 void PrometheusText::family(std::string_view name, Type type, std::string_view help) {
   text_ += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, escaped(help, false), name,
@@ -83,7 +88,8 @@ void PrometheusText::histogram(std::string_view name, const Labels& labels,
   for (std::size_t i = 0; i <= histogram.bounds.size(); ++i) {
     cumulative += histogram.counts[i];
     Labels with_bound = labels;
-    with_bound.emplace_back("le", i < histogram.bounds.size() ? number(histogram.bounds[i]) : "+Inf");
+    with_bound.emplace_back("le",
+                            i < histogram.bounds.size() ? number(histogram.bounds[i]) : "+Inf");
     sample(fmt::format("{}_bucket", name), with_bound, static_cast<double>(cumulative));
   }
   sample(fmt::format("{}_sum", name), labels, histogram.sum);

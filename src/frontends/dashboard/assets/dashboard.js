@@ -1,0 +1,595 @@
+// The bluegreen dashboard: a list of deployments and a page per deployment, kept current by
+// the server's event stream (GET /api/stream). Everything shown comes from the admin API; text
+// from the server is always inserted as text, never as markup.
+"use strict";
+
+const TOKEN_KEY = "bluegreen.adminToken";
+const PHASE_NAMES = {
+  validate: "Validate", fetch_revision: "Fetch revision", launch_green: "Launch green",
+  install: "Install", health_gate: "Health gate", await_promotion: "Await promotion",
+  allow_traffic: "Allow traffic", block_traffic: "Block traffic", keep_blue: "Keep blue",
+  terminate_blue: "Terminate blue", clean_up: "Clean up", roll_back: "Roll back",
+};
+const STATUS_NAMES = {
+  running: "Running", succeeded: "Succeeded", failed: "Failed", rolled_back: "Rolled back",
+};
+
+// ---------- small helpers ----------
+
+function h(tag, attributes, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name === "class") element.className = value;
+    else if (name === "style") element.style.cssText = value;  // (CSP forbids style attributes)
+    else if (name.startsWith("on")) element.addEventListener(name.slice(2), value);
+    else element.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    element.append(child instanceof Node ? child : String(child));
+  }
+  return element;
+}
+
+const $ = (id) => document.getElementById(id);
+const token = () => sessionStorage.getItem(TOKEN_KEY) || "";
+
+// The server's clock minus ours, learnt from serverTime; countdowns use the server's.
+let clockOffset = 0;
+const serverNow = () => Date.now() + clockOffset;
+
+function durationText(ms) {
+  if (!(ms >= 0)) return "";
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return ms < 10000 ? (ms / 1000).toFixed(1) + " s" : s + " s";
+  const m = Math.floor(s / 60);
+  if (m < 60) return m + " min " + String(s % 60).padStart(2, "0") + " s";
+  return Math.floor(m / 60) + " h " + String(m % 60).padStart(2, "0") + " min";
+}
+
+function clockText(ms) {
+  if (!(ms > 0)) return "0:00";
+  const s = Math.ceil(ms / 1000);
+  const hours = Math.floor(s / 3600);
+  const mm = String(Math.floor((s % 3600) / 60)).padStart(hours ? 2 : 1, "0");
+  const ss = String(s % 60).padStart(2, "0");
+  return hours ? `${hours}:${mm}:${ss}` : `${mm}:${ss}`;
+}
+
+function timeText(iso) {
+  if (!iso) return "";
+  const t = new Date(iso);
+  const today = new Date().toDateString() === t.toDateString();
+  const time = t.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+  return today ? time : `${t.toISOString().slice(0, 10)} ${time}`;
+}
+
+function logTime(iso) {
+  const t = new Date(iso);
+  return t.toLocaleTimeString([], { hour12: false }) + "." + String(t.getMilliseconds()).padStart(3, "0");
+}
+
+function elapsed(started, finished) {
+  if (!started) return "";
+  const end = finished ? Date.parse(finished) : serverNow();
+  return durationText(end - Date.parse(started));
+}
+
+const statusPill = (status) =>
+  h("span", { class: `pill ${status}`, "data-status": status }, STATUS_NAMES[status] || status);
+const colourChip = (colour) => h("span", { class: `colour ${colour}` }, colour);
+const phaseName = (phase) => PHASE_NAMES[phase] || phase;
+
+let toastTimer = 0;
+function toast(text, isError) {
+  const box = $("toast");
+  box.textContent = text;
+  box.className = "toast shown" + (isError ? " error" : "");
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => (box.className = "toast"), 4200);
+}
+
+// ---------- the admin API ----------
+
+class Unauthorized extends Error {}
+
+async function api(path, options = {}) {
+  const headers = { Accept: "application/json", ...(options.headers || {}) };
+  if (token()) headers.Authorization = "Bearer " + token();
+  const response = await fetch(path, { ...options, headers });
+  if (response.status === 401) throw new Unauthorized("the admin token is missing or wrong");
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error((body.error && body.error.message) || response.statusText);
+  return body;
+}
+
+function askForToken(wrong) {
+  setLive("locked", "token needed");
+  const dialog = $("login");
+  $("login-error").textContent = wrong ? "That token was not accepted." : "";
+  if (!dialog.open) dialog.showModal();
+  $("login-token").focus();
+}
+
+$("login-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  sessionStorage.setItem(TOKEN_KEY, $("login-token").value.trim());
+  $("login").close();
+  start();
+});
+
+function confirmAction(title, text, label) {
+  return new Promise((resolve) => {
+    const dialog = $("confirm");
+    $("confirm-title").textContent = title;
+    $("confirm-text").textContent = text;
+    $("confirm-ok").textContent = label;
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+    dialog.returnValue = "";
+    dialog.showModal();
+    $("confirm-cancel").focus();
+  });
+}
+
+// ---------- the live feed ----------
+
+let source = null;
+
+function setLive(state, text) {
+  const live = $("live");
+  live.dataset.state = state;
+  live.textContent = text;
+}
+
+function follow(query, handlers) {
+  if (source) source.close();
+  const params = new URLSearchParams(query);
+  if (token()) params.set("token", token());
+  const url = "/api/stream" + (params.toString() ? "?" + params : "");
+  source = new EventSource(url);
+  const current = source;
+  current.onopen = () => setLive("live", "live");
+  for (const [event, handler] of Object.entries(handlers)) {
+    current.addEventListener(event, (message) => {
+      if (current === source) handler(JSON.parse(message.data));
+    });
+  }
+  current.onerror = () => {
+    if (current !== source) return;
+    setLive("reconnecting", "reconnecting");
+    if (current.readyState === EventSource.CLOSED) {
+      // The server refused the stream: find out why, then try again.
+      api("/api/health")
+        .then(() => setTimeout(() => current === source && follow(query, handlers), 2000))
+        .catch((error) => (error instanceof Unauthorized ? askForToken(true) : setTimeout(() => follow(query, handlers), 2000)));
+    }
+  };
+}
+
+// ---------- the list of deployments ----------
+
+const listState = { deployments: new Map(), groups: [] };
+
+function showList() {
+  $("crumbs").replaceChildren(h("span", {}, "Deployments"));
+  document.title = "Deployments · bluegreen";
+  listState.deployments.clear();
+  $("main").replaceChildren(
+    h("div", { class: "grid groups", id: "groups" }),
+    h("section", { class: "card", id: "deployments" },
+      h("header", {}, h("h2", {}, "Deployments"), h("span", { class: "muted small", id: "count" })),
+      h("div", { id: "deployment-table" }, h("div", { class: "empty" }, "Loading…"))));
+  follow({}, {
+    deployments: (data) => {
+      for (const d of data.deployments) listState.deployments.set(d.deploymentId, d);
+      renderDeployments();
+    },
+    deployment: (d) => {
+      listState.deployments.set(d.deploymentId, d);
+      renderDeployments();
+    },
+    status: (status) => {
+      listState.groups = status.groups;
+      renderGroups();
+    },
+  });
+}
+
+function renderGroups() {
+  const cards = listState.groups.map((g) => {
+    const serving = g.serving;
+    const connections = g.traffic.reduce((sum, t) => sum + t.activeConnections, 0);
+    return h("section", { class: "card" },
+      h("header", {}, h("h2", {}, g.group), g.running ? statusPill("running") : null),
+      h("dl", { class: "facts" },
+        h("div", {}, h("dt", {}, "Service"), h("dd", { class: "mono" }, g.listen || "—")),
+        h("div", {}, h("dt", {}, "Open connections"), h("dd", {}, connections)),
+        h("div", { style: "grid-column: 1 / -1" }, h("dt", {}, "Serving"),
+          h("dd", {}, serving
+            ? [h("a", { class: "mono", href: "/deployments/" + serving.deploymentId }, serving.deploymentId), " ",
+               h("span", { class: "muted" }, serving.revision)]
+            : h("span", { class: "muted" }, "nothing yet"))),
+        g.running ? h("div", { style: "grid-column: 1 / -1" }, h("dt", {}, "Deploying now"),
+          h("dd", {}, h("a", { class: "mono", href: "/deployments/" + g.running.deploymentId }, g.running.deploymentId),
+            " ", h("span", { class: "muted" }, phaseName(g.running.phase)))) : null));
+  });
+  $("groups").replaceChildren(...cards);
+}
+
+function renderDeployments() {
+  const rows = [...listState.deployments.values()].sort((a, b) => b.started.localeCompare(a.started));
+  $("count").textContent = rows.length === 1 ? "1 deployment" : rows.length + " deployments";
+  if (!rows.length) {
+    $("deployment-table").replaceChildren(h("div", { class: "empty" },
+      "No deployments yet. Start one with ", h("code", {}, "bluegreen deploy --params params.json"), "."));
+    return;
+  }
+  const table = h("table", {},
+    h("thead", {}, h("tr", {}, ["Deployment", "Status", "Group", "Revision", "Phase", "Started", "Duration", "Started by"]
+      .map((title) => h("th", {}, title)))),
+    h("tbody", {}, rows.map((d) => h("tr", {
+      class: "link", "data-id": d.deploymentId,
+      onclick: (event) => { if (!event.target.closest("a")) navigate("/deployments/" + d.deploymentId); },
+    },
+    h("td", { class: "nowrap" }, h("a", { class: "mono", href: "/deployments/" + d.deploymentId }, d.deploymentId)),
+    h("td", {}, statusPill(d.status)),
+    h("td", {}, d.group),
+    h("td", { class: "mono ellipsis", title: d.revision }, d.revision),
+    h("td", { class: "nowrap" }, phaseName(d.phase)),
+    h("td", { class: "nowrap", title: d.started }, timeText(d.started)),
+    h("td", { class: "nowrap num", "data-started": d.started, "data-finished": d.finished || "" }, elapsed(d.started, d.finished)),
+    h("td", { class: "mono small" }, d.startedBy)))));
+  $("deployment-table").replaceChildren(table);
+}
+
+// ---------- one deployment ----------
+
+const pageState = { id: "", deployment: null, status: null, events: [] };
+
+function showDeployment(id) {
+  Object.assign(pageState, { id, deployment: null, status: null, events: [] });
+  $("crumbs").replaceChildren(h("a", { href: "/" }, "Deployments"), h("span", { class: "sep" }, "/"),
+    h("span", { class: "mono" }, id));
+  document.title = id + " · bluegreen";
+  $("main").replaceChildren(h("div", { class: "empty" }, "Loading…"));
+  follow({ deployment: id }, {
+    deployment: (d) => {
+      clockOffset = Date.parse(d.serverTime) - Date.now();
+      pageState.deployment = d;
+      renderDeployment();
+    },
+    logs: (data) => {
+      pageState.events = data.events;
+      renderLog(true);
+    },
+    log: (event) => {
+      pageState.events.push(event);
+      appendLogLine(event);
+    },
+    status: (status) => {
+      pageState.status = status.groups.find((g) => pageState.deployment && g.group === pageState.deployment.group) ||
+        status.groups.find((g) => g.running && g.running.deploymentId === id) || null;
+      pageState.allGroups = status.groups;
+      if (pageState.deployment) renderTraffic();
+    },
+  });
+}
+
+function renderDeployment() {
+  const d = pageState.deployment;
+  if (!pageState.status && pageState.allGroups) {
+    pageState.status = pageState.allGroups.find((g) => g.group === d.group) || null;
+  }
+  if (!$("deployment-page")) {
+    $("main").replaceChildren(h("div", { id: "deployment-page" },
+      h("div", { class: "title-row" },
+        h("h1", {}, d.deploymentId), h("span", { id: "status" }), h("span", { class: "spacer" }),
+        h("div", { class: "actions", id: "actions" })),
+      h("div", { id: "now" }),
+      h("section", { class: "card" }, h("dl", { class: "facts", id: "facts" })),
+      h("div", { class: "grid two" },
+        h("section", { class: "card" }, h("header", {}, h("h2", {}, "Phases")), h("ol", { class: "timeline", id: "timeline" })),
+        h("section", { class: "card" }, h("header", {}, h("h2", {}, "Traffic")), h("div", { class: "body", id: "traffic" }))),
+      h("section", { class: "card" }, h("header", {}, h("h2", {}, "Instances")), h("div", { id: "instances" })),
+      h("section", { class: "card" }, h("header", {}, h("h2", {}, "Lifecycle hooks")), h("div", { id: "hooks" })),
+      h("section", { class: "card" },
+        h("header", {}, h("h2", {}, "Log"), h("span", { class: "muted small", id: "log-count" })),
+        h("div", { class: "log", id: "log" }))));
+    renderLog(true);
+  }
+  $("status").replaceChildren(statusPill(d.status));
+  renderActions(d);
+  renderNow(d);
+  renderFacts(d);
+  renderTimeline(d);
+  renderTraffic();
+  renderInstances(d);
+  renderHooks(d);
+}
+
+function renderActions(d) {
+  const buttons = [];
+  if (d.status === "running") {
+    const manual = d.parameters && d.parameters.PROMOTION === "manual";
+    if (manual) {
+      buttons.push(h("button", { class: "button primary", id: "promote", disabled: !d.actions.promote,
+        onclick: () => act("promote", d, "Promote " + d.deploymentId + "?",
+          "Traffic moves to green now. Blue is kept for BLUE_TERMINATION_WAIT, so a rollback can still switch back.", "Promote") }, "Promote"));
+    }
+    if (!d.trafficMoved) {
+      buttons.push(h("button", { class: "button warn", id: "abort", disabled: !d.actions.abort,
+        onclick: () => act("abort", d, "Abort " + d.deploymentId + "?",
+          "The deployment stops and its green instances are terminated. Blue keeps serving, untouched.", "Abort") }, "Abort"));
+    } else {
+      buttons.push(h("button", { class: "button warn", id: "rollback", disabled: !d.actions.rollback,
+        onclick: () => act("rollback", d, "Roll back " + d.deploymentId + "?",
+          "Traffic goes back to blue" + (d.blueFleet ? " (fleet " + d.blueFleet.fleetId + ")" : "") +
+          " at once. Green is drained and terminated.", "Roll back") }, "Roll back"));
+    }
+  }
+  $("actions").replaceChildren(...buttons);
+}
+
+async function act(action, d, title, text, label) {
+  if (!(await confirmAction(title, text, label))) return;
+  const path = action === "promote" ? "/api/promote" : "/api/rollback";
+  try {
+    await api(path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-Bluegreen-Started-By": "dashboard" },
+      body: JSON.stringify({ deploymentId: d.deploymentId }),
+    });
+    toast(action === "promote" ? "Promotion requested" : action === "abort" ? "Abort requested" : "Rollback requested");
+  } catch (error) {
+    if (error instanceof Unauthorized) askForToken(true);
+    else toast(error.message, true);
+  }
+}
+
+function renderNow(d) {
+  const box = $("now");
+  if (d.status === "running" && d.waitingOn) {
+    const w = d.waitingOn;
+    box.replaceChildren(h("div", { class: "now running", id: "waiting" },
+      h("div", { class: "what" },
+        h("span", { class: "muted small" }, phaseName(d.phase) + " · waiting on"),
+        h("strong", {}, w.what)),
+      w.until ? h("div", { class: "left" },
+        h("div", { class: "clock", "data-until": w.until }, clockText(Date.parse(w.until) - serverNow())),
+        h("div", { class: "muted small" }, "left before " + w.bound)) : null));
+    return;
+  }
+  const summary = {
+    succeeded: "Green serves; the deployment is complete.",
+    failed: "The deployment failed; blue kept serving and green was terminated.",
+    rolled_back: d.trafficMoved ? "Rolled back: traffic is back on blue and green was terminated."
+      : "Stopped: green was terminated and blue kept serving.",
+  }[d.status];
+  box.replaceChildren(h("div", { class: "now " + d.status, id: "outcome" },
+    h("div", { class: "what" },
+      h("strong", {}, summary || STATUS_NAMES[d.status] || d.status),
+      d.error ? h("span", { class: "small" }, d.error) : null),
+    h("div", { class: "left" }, h("div", { class: "muted small" }, "took"),
+      h("div", { class: "clock" }, elapsed(d.started, d.finished)))));
+}
+
+function renderFacts(d) {
+  const fact = (name, value, mono) => h("div", {}, h("dt", {}, name), h("dd", { class: mono ? "mono" : "" }, value || "—"));
+  const p = d.parameters || {};
+  $("facts").replaceChildren(
+    fact("Group", d.group),
+    fact("Revision", d.revision, true),
+    fact("Started by", d.startedBy, true),
+    fact("Started", h("span", { title: d.started }, timeText(d.started))),
+    fact("Duration", h("span", { "data-started": d.started, "data-finished": d.finished || "" }, elapsed(d.started, d.finished))),
+    fact("GreenIdentifier", d.greenIdentifier, true),
+    fact("Promotion", p.PROMOTION),
+    fact("Timeout", p.TIMEOUT ? p.TIMEOUT + " s" : ""));
+}
+
+// The phases a deployment like this one passes when all goes well, to show what is still ahead.
+function plannedPhases(d) {
+  const manual = d.parameters && d.parameters.PROMOTION === "manual";
+  const phases = ["validate", "fetch_revision", "launch_green", "install", "health_gate"];
+  if (manual) phases.push("await_promotion");
+  phases.push("allow_traffic");
+  if (d.blueFleet) phases.push("block_traffic", "keep_blue", "terminate_blue");
+  return phases;
+}
+
+function renderTimeline(d) {
+  const seen = new Set(d.phases.map((p) => p.phase));
+  const items = d.phases.map((p) => {
+    const mark = { passed: "✓", failed: "!", stopped: "–", running: "" }[p.outcome] || "";
+    return h("li", { class: p.outcome, "data-phase": p.phase },
+      h("span", { class: "dot" }, mark),
+      h("span", { class: "name" }, phaseName(p.phase)),
+      h("span", { class: "when", title: p.started },
+        h("span", { "data-started": p.started, "data-finished": p.ended || "" }, elapsed(p.started, p.ended))),
+      p.message ? h("span", { class: "message" }, p.message) : null);
+  });
+  if (d.status === "running" && !d.phases.some((p) => p.phase === "clean_up" || p.phase === "roll_back")) {
+    for (const phase of plannedPhases(d)) {
+      if (!seen.has(phase)) {
+        items.push(h("li", { class: "pending", "data-phase": phase },
+          h("span", { class: "dot" }), h("span", { class: "name" }, phaseName(phase)), h("span", { class: "when" }, "")));
+      }
+    }
+  }
+  $("timeline").replaceChildren(...items);
+}
+
+// Which colour of this deployment a fleet is, or "" for a fleet of another deployment.
+function colourOf(d, fleetId) {
+  if (fleetId === d.deploymentId) return "green";
+  if (d.blueFleet && fleetId === d.blueFleet.fleetId) return "blue";
+  return "";
+}
+
+function renderTraffic() {
+  const d = pageState.deployment;
+  const box = $("traffic");
+  if (!d || !box) return;
+  const g = pageState.status;
+  if (!g) {
+    box.replaceChildren(h("div", { class: "muted" }, "The group's traffic switch is not running."));
+    return;
+  }
+  const routed = g.routedFleet;
+  const colour = routed ? colourOf(d, routed) : "";
+  const headline = !routed ? "Nothing serves" : colour ? (colour === "blue" ? "Blue serves" : "Green serves")
+    : "A later deployment serves";
+  const perColour = { blue: null, green: null };
+  for (const t of g.traffic) {
+    const c = colourOf(d, t.fleetId);
+    if (c) perColour[c] = t;
+  }
+  const share = { blue: colour === "blue" ? 100 : 0, green: colour === "green" ? 100 : 0 };
+  const row = (c) => {
+    const t = perColour[c];
+    const fleet = c === "green" ? d.deploymentId : d.blueFleet && d.blueFleet.fleetId;
+    return h("tr", { "data-colour": c },
+      h("td", {}, colourChip(c)),
+      h("td", { class: "mono small" }, fleet || "—"),
+      h("td", { class: "num" }, share[c] + "%"),
+      h("td", { class: "num" }, t ? t.activeConnections : 0),
+      h("td", { class: "num" }, t ? t.requestsTotal : "—"),
+      h("td", { class: "num" }, t ? t.errorsTotal : "—"));
+  };
+  box.replaceChildren(
+    h("div", { class: "serving " + colour, id: "serving", "data-colour": colour || "none" },
+      h("strong", {}, headline),
+      routed ? h("span", { class: "mono small muted" }, routed) : null),
+    h("div", { class: "split", title: "share of new requests" },
+      h("i", { class: "blue", style: `width:${share.blue}%` }), h("i", { class: "green", style: `width:${share.green}%` })),
+    h("table", { class: "traffic-table" },
+      h("thead", {}, h("tr", {}, ["Colour", "Fleet", "Share", "Open conns", "Requests", "Errors"]
+        .map((t, i) => h("th", { class: i > 1 ? "num" : "" }, t)))),
+      h("tbody", {}, row("blue"), row("green"))),
+    h("p", { class: "muted small" }, "Service on ", h("span", { class: "mono" }, g.listen || "—"),
+      g.previewListen ? [", preview on ", h("span", { class: "mono" }, g.previewListen)] : null));
+  if (pageState.deployment) renderInstances(pageState.deployment);
+}
+
+function renderInstances(d) {
+  const box = $("instances");
+  if (!box) return;
+  // Live states from the group's status where it knows the instance; the record otherwise.
+  const live = new Map(((pageState.status && pageState.status.instances) || []).map((i) => [i.id, i]));
+  const rows = [];
+  const add = (colour, fleet) => {
+    for (const instance of (fleet && fleet.instances) || []) {
+      const current = live.get(instance.id) || instance;
+      rows.push(h("tr", { "data-instance": instance.id, "data-colour": colour },
+        h("td", {}, colourChip(colour)),
+        h("td", { class: "mono" }, instance.id),
+        h("td", {}, h("span", { class: "state " + current.state }, current.state)),
+        h("td", { class: "mono num" }, current.port || ""),
+        h("td", {}, Object.entries(current.tags || {}).map(([k, v]) =>
+          h("span", { class: "tag", title: k + "=" + v }, h("b", {}, k), "=", v)))));
+    }
+  };
+  add("blue", d.blueFleet);
+  add("green", d.greenFleet);
+  if (!rows.length) {
+    box.replaceChildren(h("div", { class: "empty" }, "No instances yet."));
+    return;
+  }
+  box.replaceChildren(h("table", {},
+    h("thead", {}, h("tr", {}, ["Colour", "Instance", "State", "Port", "Tags"].map((t) => h("th", {}, t)))),
+    h("tbody", {}, rows)));
+}
+
+function renderHooks(d) {
+  const box = $("hooks");
+  if (!d.hooks.length) {
+    box.replaceChildren(h("div", { class: "empty" }, "No hook has run yet."));
+    return;
+  }
+  const open = new Set([...box.querySelectorAll("details[open]")].map((e) => e.dataset.key));
+  box.replaceChildren(h("table", {},
+    h("thead", {}, h("tr", {}, ["Event", "Instance", "Script", "Result", "Time"].map((t) => h("th", {}, t)))),
+    h("tbody", {}, d.hooks.map((hook, index) => {
+      const ok = hook.exitCode === 0 && !hook.timedOut;
+      const key = hook.instanceId + "/" + hook.lifecycleEvent + "/" + index;
+      return h("tr", { "data-event": hook.lifecycleEvent },
+        h("td", { class: "nowrap" }, hook.lifecycleEvent),
+        h("td", { class: "mono small" }, hook.instanceId),
+        h("td", {}, h("span", { class: "mono small" }, hook.script),
+          hook.outputTail ? h("details", { class: "tail", "data-key": key, open: open.has(key) || !ok },
+            h("summary", {}, "output"), h("pre", {}, hook.outputTail)) : null),
+        h("td", { class: ok ? "exit-ok" : "exit-bad" }, hook.timedOut ? "timed out" : ok ? "passed" : "exit " + hook.exitCode),
+        h("td", { class: "num nowrap" }, durationText(hook.durationMs)));
+    }))));
+}
+
+function logLine(event) {
+  return h("div", { class: "line" },
+    h("span", { class: "t", title: event.at }, logTime(event.at)),
+    h("span", { class: "p" }, event.phase),
+    h("span", { class: "k " + event.kind }, event.kind.replace("_", " ")),
+    h("span", { class: "m" }, event.instanceId ? h("span", { class: "inst" }, event.instanceId) : null, event.message));
+}
+
+function renderLog() {
+  const box = $("log");
+  if (!box) return;
+  box.replaceChildren(...pageState.events.map(logLine));
+  $("log-count").textContent = pageState.events.length + " lines";
+  box.scrollTop = box.scrollHeight;
+}
+
+function appendLogLine(event) {
+  const box = $("log");
+  if (!box) return;
+  const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+  box.append(logLine(event));
+  $("log-count").textContent = pageState.events.length + " lines";
+  if (atBottom) box.scrollTop = box.scrollHeight;
+}
+
+// Durations and countdowns move every second without a message from the server.
+setInterval(() => {
+  for (const element of document.querySelectorAll("[data-started]")) {
+    if (!element.dataset.finished) element.textContent = elapsed(element.dataset.started, "");
+  }
+  for (const element of document.querySelectorAll("[data-until]")) {
+    element.textContent = clockText(Date.parse(element.dataset.until) - serverNow());
+  }
+}, 1000);
+
+// ---------- routing ----------
+
+function navigate(path) {
+  history.pushState({}, "", path);
+  route();
+}
+
+function route() {
+  const match = location.pathname.match(/^\/deployments\/([^/]+)$/);
+  if (match) showDeployment(decodeURIComponent(match[1]));
+  else showList();
+}
+
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("a[href^='/']");
+  if (!link || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+  event.preventDefault();
+  navigate(link.getAttribute("href"));
+});
+window.addEventListener("popstate", route);
+
+async function start() {
+  try {
+    await api("/api/health");
+  } catch (error) {
+    if (error instanceof Unauthorized) return askForToken(Boolean(token()));
+    setLive("reconnecting", "server unreachable");
+    setTimeout(start, 2000);
+    return;
+  }
+  route();
+}
+
+start();

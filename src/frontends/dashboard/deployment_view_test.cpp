@@ -1,0 +1,95 @@
+#include "frontends/dashboard/deployment_view.h"
+
+#include <gtest/gtest.h>
+
+namespace bluegreen::dashboard {
+namespace {
+
+using namespace std::chrono_literals;
+
+const TimePoint kCreated = from_epoch_ms(1'700'000'000'000);
+
+Deployment deployment_in(Step step, Phase phase, bool with_blue = true,
+                         std::string promotion = "auto") {
+  auto spec = parse_spec(std::string_view(
+      R"({"GROUP_ID":"web","APP_NAME":"hello","DEPLOYMENT_GROUP":"dg","TIMEOUT":"300",
+          "LOCAL_PATH":"/srv/hello","BLUE_TERMINATION_WAIT":"600","PROMOTION":")" +
+      promotion + R"("})"));
+  EXPECT_TRUE(spec) << spec.error().message;
+  std::optional<BlueFleet> blue;
+  if (with_blue) blue = BlueFleet{"d-blue", {}, "/bundles/d-blue"};
+  Deployment d = new_deployment("d-green", *spec, "cli:ann@host", "uuid-1", kCreated, blue);
+  d.step = step;
+  d.phase = phase;
+  d.traffic_moved = step > Step::before_allow_traffic && step != Step::done;
+  return d;
+}
+
+TEST(DeploymentView, InstallWaitsOnTheHooksUntilTimeout) {
+  Deployment d = deployment_in(Step::install, Phase::install);
+  auto waiting = waiting_on(d);
+  ASSERT_TRUE(waiting);
+  EXPECT_NE(waiting->what.find("ValidateService"), std::string::npos) << waiting->what;
+  EXPECT_EQ(waiting->until, kCreated + 300s);
+  EXPECT_EQ(waiting->bound, "TIMEOUT");
+}
+
+TEST(DeploymentView, HealthGateSaysHowManyGreensPassed) {
+  Deployment d = deployment_in(Step::check_health, Phase::health_gate);
+  d.green = {Instance{.id = "i-1"}, Instance{.id = "i-2"}};
+  d.health_streak = {{"i-1", 2}, {"i-2", 1}};
+  auto waiting = waiting_on(d);
+  ASSERT_TRUE(waiting);
+  EXPECT_NE(waiting->what.find("1 of 2"), std::string::npos) << waiting->what;
+  EXPECT_EQ(waiting->bound, "TIMEOUT");
+}
+
+TEST(DeploymentView, KeepBlueCountsDownTheTerminationWait) {
+  Deployment d = deployment_in(Step::keep_blue, Phase::keep_blue);
+  d.wait_until = kCreated + 700s;
+  auto waiting = waiting_on(d);
+  ASSERT_TRUE(waiting);
+  EXPECT_EQ(waiting->until, kCreated + 700s);
+  EXPECT_EQ(waiting->bound, "BLUE_TERMINATION_WAIT");
+}
+
+TEST(DeploymentView, TerminatingHasNoDeadlineAndAnEndedDeploymentWaitsOnNothing) {
+  Deployment d = deployment_in(Step::terminate_green, Phase::clean_up);
+  auto waiting = waiting_on(d);
+  ASSERT_TRUE(waiting);
+  EXPECT_FALSE(waiting->until);
+  d.step = Step::done;
+  d.status = DeploymentStatus::succeeded;
+  EXPECT_FALSE(waiting_on(d));
+}
+
+TEST(DeploymentView, BeforeTheSwitchAbortIsOfferedAndAfterItRollback) {
+  auto before = deployment_view_json(deployment_in(Step::install, Phase::install), kCreated);
+  EXPECT_EQ(before["actions"]["abort"], true);
+  EXPECT_EQ(before["actions"]["rollback"], false);
+  EXPECT_EQ(before["actions"]["promote"], false);
+
+  auto after = deployment_view_json(deployment_in(Step::keep_blue, Phase::keep_blue), kCreated);
+  EXPECT_EQ(after["actions"]["abort"], false);
+  EXPECT_EQ(after["actions"]["rollback"], true);
+  EXPECT_EQ(after["waitingOn"]["bound"], "BLUE_TERMINATION_WAIT");
+  EXPECT_EQ(after["serverTime"], to_iso8601(kCreated));
+}
+
+TEST(DeploymentView, ManualPromotionOffersPromoteWhileWaiting) {
+  auto view = deployment_view_json(
+      deployment_in(Step::await_promotion, Phase::await_promotion, true, "manual"), kCreated);
+  EXPECT_EQ(view["actions"]["promote"], true);
+  EXPECT_EQ(view["waitingOn"]["bound"], "TIMEOUT");
+}
+
+TEST(DeploymentView, AFirstDeploymentCannotRollBackAfterTheSwitch) {
+  auto view = deployment_view_json(
+      deployment_in(Step::after_allow_traffic, Phase::allow_traffic, /*with_blue=*/false),
+      kCreated);
+  EXPECT_EQ(view["actions"]["rollback"], false);
+  EXPECT_EQ(view["actions"]["abort"], false);
+}
+
+}  // namespace
+}  // namespace bluegreen::dashboard
