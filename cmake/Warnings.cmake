@@ -1,4 +1,4 @@
 # Warnings are errors for our own code; third-party headers come in as system includes.
 add_library(bluegreen_warnings INTERFACE)
 target_compile_options(bluegreen_warnings INTERFACE
-  -Wall -Wextra -Wpedantic -Werror -Wshadow=local -Wnon-virtual-dtor -Wno-missing-field-initializers)
+  -Wall -Wextra -Wpedantic -Werror $<$<CXX_COMPILER_ID:GNU>:-Wshadow=local> -Wnon-virtual-dtor -Wno-missing-field-initializers)
