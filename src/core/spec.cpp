@@ -82,6 +82,11 @@ bool valid_address(const std::string& address) {
 }
 
 Result<RevisionSource> parse_revision(const json& params, Provider provider) {
+  // `has` below counts any non-empty value as given; a value of the wrong type must be refused
+  // here, before the revision is read from it.
+  for (auto key : {"S3_BUCKET", "S3_KEY", "S3_BUNDLE", "GITHUB_REPO", "COMMIT_ID", "LOCAL_PATH"}) {
+    if (auto value = string_value(params, key); !value) return std::unexpected(value.error());
+  }
   auto has = [&](std::string_view key) {
     auto it = params.find(key);
     return it != params.end() && !it->is_null() && !(it->is_string() && it->get<std::string>().empty());

@@ -88,6 +88,23 @@ TEST(Spec, RevisionSourcesMustBeExactlyOneAndComplete) {
   EXPECT_NE(error_of(commit_only).find("missing key GITHUB_REPO"), std::string::npos);
 }
 
+TEST(Spec, RevisionKeysOfTheWrongTypeAreNamed) {
+  for (auto [params, key] :
+       {std::pair{seed_params(), "S3_BUCKET"}, std::pair{seed_params(), "S3_KEY"},
+        std::pair{seed_params(), "S3_BUNDLE"}, std::pair{local_params(), "LOCAL_PATH"},
+        std::pair{local_params(), "COMMIT_ID"}}) {
+    for (const json& bad : {json(true), json::array(), json::object()}) {
+      params[key] = bad;
+      EXPECT_EQ(error_of(params), std::string(key) + " must be a string") << bad.dump();
+    }
+  }
+  json github = local_params();
+  github.erase("LOCAL_PATH");
+  github["COMMIT_ID"] = "abc";
+  github["GITHUB_REPO"] = json::array({"owner/repo"});
+  EXPECT_EQ(error_of(github), "GITHUB_REPO must be a string");
+}
+
 TEST(Spec, BundleAndTimeoutAreChecked) {
   json bundle = seed_params();
   bundle["S3_BUNDLE"] = "rar";
