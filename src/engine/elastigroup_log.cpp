@@ -1,18 +1,11 @@
 #include "engine/elastigroup_log.h"
 
-#include <fmt/chrono.h>
-#include <fmt/format.h>
-
-#include <chrono>
-#include <nlohmann/json.hpp>
+#include "engine/json_log_line.h"
 
 namespace bluegreen::elastigroup {
 
 std::string to_json_line(const FlowLogRecord& record) {
   nlohmann::json line;
-  auto seconds = std::chrono::sys_seconds(std::chrono::seconds(record.time_ms / 1000));
-  line["time"] = fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z", seconds, record.time_ms % 1000);
-  line["level"] = std::string(to_string(record.entry.level));
   line["event"] = record.entry.event;
   line["message"] = record.entry.message;
   line["job_id"] = record.job_id;
@@ -29,8 +22,8 @@ std::string to_json_line(const FlowLogRecord& record) {
   for (const auto& [key, value] : record.entry.fields) {
     if (!line.contains(key)) line[key] = value;
   }
-  // Invalid UTF-8 from a service message must not make the line unwritable.
-  return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return json_log_line(from_epoch_ms(record.time_ms), to_string(record.entry.level),
+                       std::move(line));
 }
 
 void JsonLinesLog::write(const FlowLogRecord& record) {

@@ -1,0 +1,11 @@
+#include "engine/json_log_line.h"
+
+namespace bluegreen {
+
+std::string json_log_line(TimePoint time, std::string_view level, nlohmann::json fields) {
+  fields["time"] = to_iso8601(time);
+  fields["level"] = std::string(level);
+  return fields.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace bluegreen
