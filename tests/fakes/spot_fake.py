@@ -90,6 +90,16 @@ def check_members(value, where, required, optional=()):
         require(name in value, f"{where}.{name} is required", f"{where}.{name}")
 
 
+def json_request_body(request):
+    """The body of a POST/PUT, which must be JSON sent as application/json."""
+    require((request.header("Content-Type") or "").startswith("application/json"),
+            "Content-Type must be application/json", "Content-Type")
+    try:
+        return fake_server.json_body(request)
+    except ValueError as error:
+        raise ContractViolation(f"body is not JSON: {error}")
+
+
 def is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -236,13 +246,7 @@ class SpotFake:
         return Answer(200, self.envelope(request, "spotinst:aws:ec2:group:status", items))
 
     def create_deployment(self, request, group):
-        require(request.header("Content-Type") and
-                request.header("Content-Type").startswith("application/json"),
-                "Content-Type must be application/json", "Content-Type")
-        try:
-            body = fake_server.json_body(request)
-        except ValueError as error:
-            raise ContractViolation(f"body is not JSON: {error}")
+        body = json_request_body(request)
         check_members(body, "body", ["deployment"])
         deployment = body["deployment"]
         check_members(deployment, "deployment", ["timeout", "tags", "deploymentGroups"])
@@ -306,13 +310,7 @@ class SpotFake:
                                          []))
 
     def detach(self, request, group):
-        require(request.header("Content-Type") and
-                request.header("Content-Type").startswith("application/json"),
-                "Content-Type must be application/json", "Content-Type")
-        try:
-            body = fake_server.json_body(request)
-        except ValueError as error:
-            raise ContractViolation(f"body is not JSON: {error}")
+        body = json_request_body(request)
         check_members(body, "body", ["instancesToDetach", "shouldTerminateInstances",
                                      "shouldDecrementTargetCapacity"], ["drainingTimeout"])
         ids = body["instancesToDetach"]

@@ -69,7 +69,8 @@ class EnvironmentCredentialsProvider final : public CredentialsProvider {
 class CredentialsChain final : public CredentialsProvider {
  public:
   CredentialsChain(std::vector<std::unique_ptr<CredentialsProvider>> providers, Clock& clock);
-  // Errors: the first error that is not not_found; or not_found listing every source tried.
+  // Errors: the first error that is not not_found (with the source named); or, when no source
+  // has credentials, permission_denied listing every source tried and why it had none.
   Result<AwsCredentials> credentials() override;
   std::string name() const override { return "credentials chain"; }
   // Forgets the remembered credentials (for example after the service rejected them).

@@ -31,7 +31,4 @@ struct XmlNode {
 // Parses a document and returns its root element. Errors: invalid_input saying where it broke.
 Result<XmlNode> parse_xml(std::string_view document);
 
-// Escapes &, <, >, " and ' for use in XML text or attributes.
-std::string xml_escape(std::string_view text);
-
 }  // namespace bluegreen::aws
