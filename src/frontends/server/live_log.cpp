@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "engine/json_log_line.h"
+
 namespace bluegreen {
 
 std::string format_event_line(const DeploymentEvent& event) {
@@ -10,10 +12,24 @@ std::string format_event_line(const DeploymentEvent& event) {
                      event.instance_id.empty() ? "" : event.instance_id + " ", event.message);
 }
 
+std::string format_event_json(const DeploymentEvent& event) {
+  std::string_view level = event.kind == EventKind::error     ? "error"
+                           : event.kind == EventKind::warning ? "warning"
+                                                              : "info";
+  nlohmann::json fields{{"deployment_id", event.deployment_id},
+                        {"phase", to_string(event.phase)},
+                        {"event", to_string(event.kind)},
+                        {"message", event.message}};
+  if (!event.instance_id.empty()) fields["instance"] = event.instance_id;
+  return json_log_line(event.at, level, std::move(fields));
+}
+
 void LiveLog::publish(const DeploymentEvent& event) {
   if (lines_) {
+    std::string line =
+        format_ == LogFormat::json ? format_event_json(event) : format_event_line(event);
     std::lock_guard lock(mutex_);
-    *lines_ << format_event_line(event) << std::endl;
+    *lines_ << line << std::endl;
   }
   for (const auto& [id, listener] : listeners()) listener(&event, nullptr);
 }
@@ -28,8 +44,12 @@ void LiveLog::update(const Deployment& deployment) {
 
 void LiveLog::note(const std::string& message) {
   if (!lines_) return;
+  auto now = std::chrono::system_clock::now();
+  std::string line = format_ == LogFormat::json
+                         ? json_log_line(now, "info", {{"event", "server"}, {"message", message}})
+                         : to_iso8601(now) + " server " + message;
   std::lock_guard lock(mutex_);
-  *lines_ << to_iso8601(std::chrono::system_clock::now()) << " server " << message << std::endl;
+  *lines_ << line << std::endl;
 }
 
 std::optional<Deployment> LiveLog::latest(const std::string& deployment_id) const {

@@ -21,11 +21,21 @@ namespace bluegreen {
 
 // One line for a terminal or a log file: time, deployment, phase, kind, instance, message.
 std::string format_event_line(const DeploymentEvent& event);
+// One JSON object per line (engine/json_log_line.h): time, level, deployment_id, phase,
+// instance (when about one), event (the kind: phase_started, warning ...) and message.
+std::string format_event_json(const DeploymentEvent& event);
+
+// How the server's log reads: for a person at a terminal, or for a log collector.
+enum class LogFormat {
+  text,  // format_event_line()
+  json,  // format_event_json(); lines about the server itself have "event": "server"
+};
 
 class LiveLog final : public EventSink {
  public:
-  // `lines`, when given, receives format_event_line() of every event.
-  explicit LiveLog(std::ostream* lines = nullptr) : lines_(lines) {}
+  // `lines`, when given, receives every event, and every note(), as one line in `format`.
+  explicit LiveLog(std::ostream* lines = nullptr, LogFormat format = LogFormat::text)
+      : lines_(lines), format_(format) {}
 
   void publish(const DeploymentEvent& event) override;
   void update(const Deployment& deployment) override;
@@ -54,6 +64,7 @@ class LiveLog final : public EventSink {
   std::map<int, Listener> listeners() const;
 
   std::ostream* lines_;
+  LogFormat format_;
   mutable std::mutex mutex_;
   std::map<std::string, Deployment> latest_;
   std::map<int, Listener> listeners_;
