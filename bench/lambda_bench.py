@@ -251,18 +251,13 @@ def main():
                   file=sys.stderr)
 
         # Memory after one whole invocation (fast fakes: polling every 0.05 s).
-        world.reset()
-        result, memory, results, _ = one_invocation(world, ours, ours_dir, base_env, 120_000,
-                                                    os.path.join(work, "ours.log"))
-        if not results or results[0]["type"] != "success":
-            raise RuntimeError(f"the deployment did not succeed: {results}")
-        out["ours"]["vm_hwm_kib"] = memory
-        world.reset()
-        result, memory, results, _ = one_invocation(world, python, work, base_env, 120_000,
-                                                    os.path.join(work, "python.log"))
-        if not results or results[0]["type"] != "success":
-            raise RuntimeError(f"the Python function did not succeed: {results} {result.body}")
-        out["python"]["vm_hwm_kib"] = memory
+        for name, argv, cwd in (("ours", ours, ours_dir), ("python", python, work)):
+            world.reset()
+            result, memory, results, _ = one_invocation(world, argv, cwd, base_env, 120_000,
+                                                        os.path.join(work, f"{name}.log"))
+            if not results or results[0]["type"] != "success":
+                raise RuntimeError(f"{name}: the invocation did not succeed: {results} {result.body}")
+            out[name]["vm_hwm_kib"] = memory
         out["ours"]["zip_bytes"] = os.path.getsize(args.zip)
         out["python"]["zip_bytes"] = python_zip(work)
 
