@@ -32,8 +32,10 @@ std::string cli_identity() {
   return fmt::format("cli:{}@{}", user, host[0] ? host : "localhost");
 }
 
-AdminClient::AdminClient(std::string server, std::string started_by)
-    : server_(std::move(server)), started_by_(std::move(started_by)) {
+AdminClient::AdminClient(std::string server, std::string started_by, Secret admin_token)
+    : server_(std::move(server)),
+      started_by_(std::move(started_by)),
+      admin_token_(std::move(admin_token)) {
   while (!server_.empty() && server_.back() == '/') server_.pop_back();
   bypass_proxy_for_loopback();
   http::CurlOptions options;
@@ -61,6 +63,9 @@ Result<nlohmann::json> AdminClient::post(const std::string& path, const std::str
 }
 
 Result<nlohmann::json> AdminClient::send(http::Request request) {
+  if (!admin_token_.empty()) {
+    http::set_header(request.headers, "Authorization", "Bearer " + admin_token_.reveal());
+  }
   auto response = http_->send(request);
   if (!response) {
     return fail(ErrorKind::unavailable,
@@ -70,6 +75,12 @@ Result<nlohmann::json> AdminClient::send(http::Request request) {
   }
   auto body = nlohmann::json::parse(response->body, nullptr, false);
   if (response->ok() && !body.is_discarded()) return body;
+  if (response->status == 401) {
+    return fail(ErrorKind::permission_denied,
+                fmt::format("the bluegreen server at {} wants its admin token{}: set "
+                            "BLUEGREEN_ADMIN_TOKEN to the token it was started with",
+                            server_, admin_token_.empty() ? "" : ", and this one is not it"));
+  }
   if (body.is_object() && body.contains("error") && body["error"].is_object()) {
     const auto& error = body["error"];
     auto parsed = error_kind_from_string(error.value("kind", "")).value_or(ErrorKind::internal);

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/secret.h"
 #include "infra/http/http_client.h"
 
 namespace bluegreen::cli {
@@ -16,8 +17,9 @@ namespace bluegreen::cli {
 class AdminClient {
  public:
   // `server` is the base URL, e.g. "http://127.0.0.1:7070". `started_by` goes with requests
-  // that start or change deployments.
-  AdminClient(std::string server, std::string started_by);
+  // that start or change deployments. `admin_token`, when set, goes with every request as
+  // "Authorization: Bearer" (a server whose admin address is not loopback asks for it).
+  AdminClient(std::string server, std::string started_by, Secret admin_token = {});
   ~AdminClient();
 
   Result<nlohmann::json> get(const std::string& path);
@@ -29,6 +31,7 @@ class AdminClient {
 
   std::string server_;
   std::string started_by_;
+  Secret admin_token_;
   std::unique_ptr<http::HttpClient> http_;
 };
 

@@ -31,6 +31,7 @@ constexpr const char* kFooter = R"(Examples:
   bluegreen deploy --params '{"GROUP_ID":"web","APP_NAME":"hello","DEPLOYMENT_GROUP":"dev",
                               "TIMEOUT":"120","LOCAL_PATH":"hello-2.tgz","LISTEN":"127.0.0.1:8080"}'
   bluegreen status
+  bluegreen status --watch
   bluegreen history --output json
   bluegreen logs d-1a2b3c4d5e6f
   bluegreen rollback --group web
@@ -58,6 +59,7 @@ ExitCode exit_code_for(const Error& error) {
 struct Options {
   std::string server;
   std::string output = "text";
+  Secret admin_token;  // BLUEGREEN_ADMIN_TOKEN, for a server that wants one
   bool json_output() const { return output == "json"; }
 };
 
@@ -67,10 +69,11 @@ class Commands {
       : options_(std::move(options)),
         out_(out),
         err_(err),
-        client_(options_.server, cli_identity()) {}
+        client_(options_.server, cli_identity(), options_.admin_token) {}
 
   ExitCode deploy(const std::string& params);
   ExitCode status();
+  ExitCode watch(const std::string& deployment_id, const std::string& group);
   ExitCode history(const std::string& group, int limit);
   ExitCode logs(const std::string& deployment_id);
   ExitCode request(bool promote, const std::string& deployment_id, const std::string& group,
@@ -87,6 +90,9 @@ class Commands {
     return ExitCode::succeeded;
   }
   Result<json> wait_for(const std::string& id, auto&& done, std::chrono::seconds bound);
+  // Shows the deployment's progress until it ends; returns its last record.
+  Result<json> follow(const std::string& id, json record);
+  std::ostream& progress_stream() { return options_.json_output() ? err_ : out_; }
 
   Options options_;
   std::ostream& out_;
@@ -147,12 +153,18 @@ ExitCode Commands::deploy(const std::string& params_text) {
   auto created = client_.post("/api/deployments", params->dump());
   if (!created) return rejected(created.error());
 
-  std::string id = created->value("deploymentId", "");
-  std::ostream& shown = options_.json_output() ? err_ : out_;
+  auto record = follow(created->value("deploymentId", ""), *created);
+  if (!record) return rejected(record.error());
+  bool succeeded = record->value("status", "") == "succeeded";
+  (succeeded ? progress_stream() : err_) << render_outcome(*record) << "\n";
+  return finish(deploy_result(*record),
+                succeeded ? ExitCode::succeeded : ExitCode::deployment_failed);
+}
+
+Result<json> Commands::follow(const std::string& id, json record) {
   int fd = options_.json_output() ? STDERR_FILENO : STDOUT_FILENO;
-  DeployProgress progress(shown, ::isatty(fd) == 1);
+  DeployProgress progress(progress_stream(), ::isatty(fd) == 1);
   std::size_t seen = 0;
-  json record = *created;
   for (;;) {
     auto current = client_.get("/api/deployments/" + id);
     auto logs = client_.get("/api/deployments/" + id + "/logs");
@@ -160,7 +172,7 @@ ExitCode Commands::deploy(const std::string& params_text) {
       Error lost = current ? logs.error() : current.error();
       lost.message = fmt::format("lost the server while deployment {} was in phase {}: {}", id,
                                  record.value("phase", "?"), lost.message);
-      return rejected(lost);
+      return std::unexpected(lost);
     }
     record = *current;
     const auto& events = (*logs)["events"];
@@ -168,13 +180,38 @@ ExitCode Commands::deploy(const std::string& params_text) {
     for (std::size_t i = seen; i < events.size(); ++i) fresh.push_back(events[i]);
     seen = std::max(seen, events.size());
     progress.show(record, fresh, std::chrono::system_clock::now());
-    if (record.value("status", "running") != "running") break;
+    if (record.value("status", "running") != "running") return record;
     std::this_thread::sleep_for(kPollInterval);
   }
-  bool succeeded = record.value("status", "") == "succeeded";
-  (succeeded ? shown : err_) << render_outcome(record) << "\n";
-  return finish(deploy_result(record),
-                succeeded ? ExitCode::succeeded : ExitCode::deployment_failed);
+}
+
+// Follows the named deployment, else the running one of `group`, else the only running one.
+ExitCode Commands::watch(const std::string& deployment_id, const std::string& group) {
+  std::string id = deployment_id;
+  if (id.empty()) {
+    auto status = client_.get("/api/status");
+    if (!status) return report(status.error());
+    std::vector<std::string> running;
+    for (const auto& g : (*status)["groups"]) {
+      if ((group.empty() || g.value("group", "") == group) && g["running"].is_object()) {
+        running.push_back(g["running"].value("deploymentId", ""));
+      }
+    }
+    if (running.size() != 1) {
+      return report(Error{
+          ErrorKind::invalid_input,
+          running.empty()
+              ? "no deployment is running" + (group.empty() ? std::string() : " in group " + group)
+              : "several deployments are running; name one with --deployment "
+                "or --group"});
+    }
+    id = running.front();
+  }
+  auto record = follow(id, json::object());
+  if (!record) return report(record.error());
+  bool succeeded = record->value("status", "") == "succeeded";
+  print(*record, render_outcome(*record) + "\n");
+  return succeeded ? ExitCode::succeeded : ExitCode::deployment_failed;
 }
 
 ExitCode Commands::status() {
@@ -268,6 +305,9 @@ ExitCode run(int argc, char** argv, std::ostream& out, std::ostream& err) {
   Options options;
   const char* env_server = std::getenv("BLUEGREEN_SERVER");
   options.server = env_server && *env_server ? env_server : kDefaultServer;
+  if (const char* token = std::getenv("BLUEGREEN_ADMIN_TOKEN"); token && *token) {
+    options.admin_token = Secret(token);
+  }
   app.add_option(
       "--server", options.server,
       "admin URL of the server (default: $BLUEGREEN_SERVER, else http://127.0.0.1:7070)");
@@ -281,14 +321,30 @@ ExitCode run(int argc, char** argv, std::ostream& out, std::ostream& err) {
                      "journal, instances and bundles (default: $XDG_STATE_HOME/bluegreen, else "
                      "~/.local/state/bluegreen)");
   server->add_option("--admin", server_options.admin_address,
-                     "admin API address (default 127.0.0.1:7070; port 0 picks one)");
+                     "admin API and dashboard address (default 127.0.0.1:7070; port 0 picks one)");
+  std::string admin_token;
+  server
+      ->add_option("--admin-token", admin_token,
+                   "token every admin request must carry; required when --admin is not loopback "
+                   "(prefer BLUEGREEN_ADMIN_TOKEN: arguments are visible to other users)")
+      ->envname("BLUEGREEN_ADMIN_TOKEN");
+  std::string log_format = "auto";
+  server
+      ->add_option("--log-format", log_format,
+                   "text, json (one JSON object per line), or auto (default): json unless the "
+                   "log goes to a terminal")
+      ->check(CLI::IsMember({"auto", "text", "json"}));
 
   std::string params;
   auto* deploy = app.add_subcommand("deploy", "start a deployment and follow it to its end");
   deploy->add_option("--params", params, "UserParameters: a JSON object, a file, or - for stdin")
       ->required();
 
-  app.add_subcommand("status", "groups, what serves, instances and connections per colour");
+  auto* status =
+      app.add_subcommand("status", "groups, what serves, instances and connections per colour");
+  bool watch = false;
+  status->add_flag("--watch", watch,
+                   "follow the running deployment until it ends (a live display in a terminal)");
 
   std::string group;
   int limit = 0;
@@ -309,6 +365,8 @@ ExitCode run(int argc, char** argv, std::ostream& out, std::ostream& err) {
     command->add_option("--group", group, "the group's running deployment");
     command->add_flag("--no-wait", no_wait, "return once the server accepted the request");
   }
+  status->add_option("--deployment", deployment_id, "with --watch: this deployment");
+  status->add_option("--group", group, "with --watch: the group's running deployment");
   auto* shutdown =
       app.add_subcommand("shutdown", "roll back what runs, stop every instance, stop the server");
 
@@ -320,10 +378,16 @@ ExitCode run(int argc, char** argv, std::ostream& out, std::ostream& err) {
   }
 
   if (server->parsed()) {
+    server_options.admin_token = Secret(admin_token);
+    // The server's log goes to standard error.
+    bool json_log = log_format == "json" || (log_format == "auto" && ::isatty(STDERR_FILENO) != 1);
+    server_options.log_format = json_log ? LogFormat::json : LogFormat::text;
     int code = run_server(server_options, err, err, [&out](const std::string& url) {
       out << "bluegreen server: admin API on " << url << std::endl;
     });
-    return code == 0 ? ExitCode::succeeded : ExitCode::unavailable;
+    return code == 0   ? ExitCode::succeeded
+           : code == 2 ? ExitCode::invalid_input
+                       : ExitCode::unavailable;
   }
   Commands commands(options, out, err);
   if (deploy->parsed()) return commands.deploy(params);
@@ -332,6 +396,7 @@ ExitCode run(int argc, char** argv, std::ostream& out, std::ostream& err) {
   if (rollback->parsed()) return commands.request(false, deployment_id, group, !no_wait);
   if (promote->parsed()) return commands.request(true, deployment_id, group, !no_wait);
   if (shutdown->parsed()) return commands.shutdown();
+  if (watch) return commands.watch(deployment_id, group);
   return commands.status();
 }
 

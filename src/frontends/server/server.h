@@ -17,18 +17,26 @@
 #include <ostream>
 #include <string>
 
+#include "core/secret.h"
+#include "frontends/server/live_log.h"
+
 namespace bluegreen {
 
 struct ServerOptions {
   std::filesystem::path state_dir;
   std::string admin_address = "127.0.0.1:7070";
+  // Every admin request must carry it. Required when the admin address is not loopback; see
+  // frontends/dashboard/admin_access.h for the whole rule.
+  Secret admin_token;
+  LogFormat log_format = LogFormat::text;
 };
 
 // $XDG_STATE_HOME/bluegreen, else $HOME/.local/state/bluegreen, else ./.state.
 std::filesystem::path default_state_dir();
 
-// Runs the server until it is told to stop; returns the process exit code (0, or 3 when it
-// could not start, with the reason on `errors`). `ready`, when given, is called with the
+// Runs the server until it is told to stop; returns the process exit code (0; 2 when the
+// options are unusable, such as a non-loopback admin address without a token; 3 when it could
+// not start; the reason goes to `errors`). `ready`, when given, is called with the
 // admin URL once the server accepts requests.
 int run_server(const ServerOptions& options, std::ostream& log, std::ostream& errors,
                const std::function<void(const std::string& admin_url)>& ready = {});
