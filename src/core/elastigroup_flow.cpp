@@ -397,8 +397,11 @@ Decision Stepper::handle(const CallFailed& e) {
   std::string detail =
       error.code.empty() ? error.message : fmt::format("{}: {}", error.code, error.message);
   if (s_.phase == Phase::stopping) {
-    // Cleanup goes on whatever happens; what it could not do is told in the report.
-    bool benign = error.code == "DeploymentAlreadyCompletedException";
+    // Cleanup retries what may pass later, and otherwise goes on: what it could not do is
+    // told in the report.
+    if (is_transient(error) && now_ < s_.cleanup_deadline_ms) {
+      return retry_later(error, Phase::stopping);
+    }
     if (what == "cd_stop") s_.codedeploy_stop_sent = true;
     if (what == "spot_stop") s_.spot_stop_sent = true;
     if (what == "detach") s_.detach_sent = true;
@@ -407,12 +410,7 @@ Decision Stepper::handle(const CallFailed& e) {
       s_.api_token_ready = true;
       s_.spot_stop_sent = s_.detach_sent = true;
     }
-    if ((what == "cleanup_greens" || what == "resolve") && is_transient(error) &&
-        now_ < s_.cleanup_deadline_ms) {
-      if (what == "resolve") s_.api_token_ready = false;
-      return retry_later(error, Phase::stopping);
-    }
-    if (!benign) {
+    if (error.code != "DeploymentAlreadyCompletedException") {
       std::string note = fmt::format("{} failed ({})", purpose(what), detail);
       s_.cleanup_note = clip(s_.cleanup_note.empty() ? note : s_.cleanup_note + "; " + note, 600);
       log(LogLevel::warning, "cleanup_step_failed", note);

@@ -588,6 +588,39 @@ TEST(ElastigroupFlow, SpotFailingTheDeploymentStopsCodeDeploy) {
   EXPECT_TRUE(world.codedeploy[0].stopped);
 }
 
+TEST(ElastigroupFlow, CleanupRetriesAThrottledStop) {
+  World world;
+  world.codedeploy_fails_at = "ValidateService";
+  int throttled = 0;
+  world.fault = [&](const Action& a) -> std::optional<CallError> {
+    if (std::holds_alternative<StopSpotDeployment>(a) && throttled++ == 0) {
+      return CallError{ErrorKind::throttled, "429", "Too Many Requests"};
+    }
+    return std::nullopt;
+  };
+  Invocation run = invoke(world, config_for());
+  auto* failure = std::get_if<ReportFailure>(&run.report);
+  ASSERT_NE(failure, nullptr);
+  EXPECT_EQ(world.spot[0].d.state, "STOPPED");
+  EXPECT_THAT(failure->message, ::testing::Not(HasSubstr("Cleanup was incomplete")));
+}
+
+TEST(ElastigroupFlow, TimeoutWhileFollowingStopsCodeDeployAndSaysWhereItWas) {
+  World world;
+  world.codedeploy_takes = 60 * kMinute;
+  FlowConfig config = config_for();
+  config.timeout_seconds = 900;
+  Invocation run = invoke(world, config);
+  auto* failure = std::get_if<ReportFailure>(&run.report);
+  ASSERT_NE(failure, nullptr);
+  EXPECT_THAT(failure->message, HasSubstr("TIMEOUT (900 s) passed while CodeDeploy deployment d-1 "
+                                          "was InProgress"));
+  EXPECT_THAT(failure->message, HasSubstr("i-green10 at"));
+  ASSERT_EQ(world.codedeploy.size(), 1u);
+  EXPECT_TRUE(world.codedeploy[0].stopped);
+  EXPECT_EQ(world.spot[0].d.state, "STOPPED");
+}
+
 TEST(ElastigroupFlow, ReferenceTokenIsResolvedFirstInEveryInvocation) {
   World world;
   FlowConfig config = config_for();

@@ -9,6 +9,7 @@
 
 #include "engine/elastigroup_fakes.h"
 #include "engine/elastigroup_log.h"
+#include "engine/elastigroup_standalone.h"
 
 namespace bluegreen::elastigroup {
 namespace {
@@ -159,6 +160,22 @@ TEST(ElastigroupExecutor, CodeDeployFailureIsReportedOnceAndSpotStopped) {
   EXPECT_THAT(failure.message, HasSubstr("ValidateService failed on i-green1"));
   EXPECT_EQ(h.cloud.count("spot.stop"), 1);
   EXPECT_TRUE(h.cloud.live_greens().empty());
+}
+
+TEST(ElastigroupStandalone, ReturnsTheResultInsteadOfReportingIt) {
+  Harness h;
+  auto ports =
+      ElastigroupPorts{h.cloud, h.cloud, h.cloud, h.cloud, h.cloud, h.cloud, h.clock, h.budget};
+  StandaloneResult ok = run_standalone(ports, {}, "cli-deployment-1", kParams);
+  EXPECT_EQ(ok.outcome, RunOutcome::succeeded);
+  EXPECT_EQ(ok.deployment_id, "d-1");
+  EXPECT_EQ(ok.outputs.at("GreenIdentifier"), green_identifier_for_job("cli-deployment-1"));
+  EXPECT_TRUE(h.cloud.reports().empty());  // nothing went to CodePipeline
+
+  StandaloneResult bad = run_standalone(ports, {}, "cli-deployment-2", R"({"TIMEOUT":1})");
+  EXPECT_EQ(bad.outcome, RunOutcome::failed);
+  EXPECT_EQ(bad.failure_type, FailureType::configuration_error);
+  EXPECT_THAT(bad.message, HasSubstr("GROUP_ID"));
 }
 
 TEST(JsonLinesLog, WritesOneParseableLinePerRecord) {

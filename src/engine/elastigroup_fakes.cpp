@@ -201,40 +201,32 @@ CallResult<void> FakeElastigroupCloud::stop_deployment(const std::string& deploy
   return {};
 }
 
-CallResult<void> FakeElastigroupCloud::success(const std::string& job_id,
-                                               const ReportSuccess& report) {
+CallResult<void> FakeElastigroupCloud::record_report(const std::string& method,
+                                                     const std::string& job_id, Action report) {
   std::lock_guard lock(mutex_);
-  if (auto error = enter("pipeline.success")) return std::unexpected(*error);
+  if (auto error = enter(method)) return std::unexpected(*error);
+  // Like CodePipeline: a job takes one result; a continued job goes on under a new id.
   if (std::ranges::find(finished_jobs_, job_id) != finished_jobs_.end()) {
     return call_error(ErrorKind::conflict, "InvalidJobStateException", "job already completed");
   }
   finished_jobs_.push_back(job_id);
-  reports_.push_back({job_id, report});
+  reports_.push_back({job_id, std::move(report)});
   return {};
+}
+
+CallResult<void> FakeElastigroupCloud::success(const std::string& job_id,
+                                               const ReportSuccess& report) {
+  return record_report("pipeline.success", job_id, report);
 }
 
 CallResult<void> FakeElastigroupCloud::failure(const std::string& job_id,
                                                const ReportFailure& report) {
-  std::lock_guard lock(mutex_);
-  if (auto error = enter("pipeline.failure")) return std::unexpected(*error);
-  if (std::ranges::find(finished_jobs_, job_id) != finished_jobs_.end()) {
-    return call_error(ErrorKind::conflict, "InvalidJobStateException", "job already completed");
-  }
-  finished_jobs_.push_back(job_id);
-  reports_.push_back({job_id, report});
-  return {};
+  return record_report("pipeline.failure", job_id, report);
 }
 
 CallResult<void> FakeElastigroupCloud::progress(const std::string& job_id,
                                                 const ReportProgress& report) {
-  std::lock_guard lock(mutex_);
-  if (auto error = enter("pipeline.progress")) return std::unexpected(*error);
-  if (std::ranges::find(finished_jobs_, job_id) != finished_jobs_.end()) {
-    return call_error(ErrorKind::conflict, "InvalidJobStateException", "job already completed");
-  }
-  finished_jobs_.push_back(job_id);  // a continued job goes on under a new job id
-  reports_.push_back({job_id, report});
-  return {};
+  return record_report("pipeline.progress", job_id, report);
 }
 
 CallResult<Secret> FakeElastigroupCloud::resolve(const std::string& reference) {

@@ -92,6 +92,8 @@ class FakeElastigroupCloud final : public SpotBlueGreen,
 
  private:
   std::optional<CallError> enter(const std::string& method);
+  CallResult<void> record_report(const std::string& method, const std::string& job_id,
+                                 Action report);
   void seen_token(const SpotAccess& access);
 
   Clock& clock_;

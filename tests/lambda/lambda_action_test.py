@@ -257,6 +257,25 @@ class LambdaActionTest(unittest.TestCase):
                 ("ssm", "PutParameter", {"Name": "/x", "Value": "y", "Type": "String"})):
             self.assertEqual(self.moto_verdict(service, operation, body), "AccessDenied", operation)
 
+    def test_runtime_errors_use_the_runtime_api(self):
+        # Not a CodePipeline event: an invocation error, and the runtime goes on serving.
+        WORLD.start_function(self.runtime)
+        result = self.runtime.invoke({"Records": []}, timeout_ms=10_000, wait_seconds=30)
+        self.assertEqual(result.kind, "error")
+        self.assertEqual(result.error_type, "Runtime.InvalidEvent")
+        self.assertIn("CodePipeline.job", json.loads(result.body)["errorMessage"])
+        job = WORLD.new_job()
+        self.assertEqual(self.invoke(job, WORLD.parameters(TIMEOUT="x")).kind, "response")
+        # A handler other than the seed's: an init error, and the process ends.
+        other = LambdaRuntimeFake().__enter__()
+        self.addCleanup(other.close)
+        bootstrap = WORLD.start_function(other, {"_HANDLER": "index.handler"}, name="wrong-handler")
+        self.assertTrue(wait_for(lambda: other.init_errors, 10))
+        self.assertEqual(other.init_errors[0].error_type, "Runtime.InvalidConfiguration")
+        self.assertIn("bluegreen.lambda_handler", other.init_errors[0].body)
+        self.assertTrue(wait_for(lambda: bootstrap.process.poll() is not None, 10))
+        self.assertEqual(other.next_calls, 0)
+
     # --- helpers -----------------------------------------------------------------------------
     @staticmethod
     def green_tags():

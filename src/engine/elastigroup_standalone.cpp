@@ -1,0 +1,53 @@
+#include "engine/elastigroup_standalone.h"
+
+namespace bluegreen::elastigroup {
+
+CallResult<void> CapturingReporter::success(const std::string&, const ReportSuccess& report) {
+  std::lock_guard lock(mutex_);
+  report_ = report;
+  return {};
+}
+
+CallResult<void> CapturingReporter::failure(const std::string&, const ReportFailure& report) {
+  std::lock_guard lock(mutex_);
+  report_ = report;
+  return {};
+}
+
+CallResult<void> CapturingReporter::progress(const std::string&, const ReportProgress& report) {
+  std::lock_guard lock(mutex_);
+  report_ = report;
+  return {};
+}
+
+std::optional<Action> CapturingReporter::report() const {
+  std::lock_guard lock(mutex_);
+  return report_;
+}
+
+StandaloneResult run_standalone(const ElastigroupPorts& ports,
+                                const ElastigroupExecutor::Options& options,
+                                const std::string& deployment_name,
+                                const std::string& user_parameters) {
+  CapturingReporter reporter;
+  ElastigroupPorts with_capture{ports.spot,    ports.ec2, ports.codedeploy, reporter,
+                                ports.secrets, ports.log, ports.clock,      ports.budget};
+  ElastigroupExecutor executor(with_capture, options);
+  StandaloneResult result;
+  result.outcome = executor.run(ElastigroupJob{deployment_name, user_parameters, std::nullopt},
+                                TimePoint::max());
+  auto report = reporter.report();
+  if (const auto* success = report ? std::get_if<ReportSuccess>(&*report) : nullptr) {
+    result.message = success->details.summary;
+    result.deployment_id = success->details.external_execution_id;
+    result.outputs = success->output_variables;
+  } else if (const auto* failure = report ? std::get_if<ReportFailure>(&*report) : nullptr) {
+    result.outcome = RunOutcome::failed;
+    result.failure_type = failure->type;
+    result.message = failure->message;
+    result.deployment_id = failure->external_execution_id;
+  }
+  return result;
+}
+
+}  // namespace bluegreen::elastigroup

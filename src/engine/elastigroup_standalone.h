@@ -1,0 +1,44 @@
+// Running the Elastigroup flow outside CodePipeline, as `bluegreen deploy` does with
+// PROVIDER=elastigroup: there is no job to report to, so the report is kept and returned, the
+// run is never cut short (no continuation), and a "job id" only names the deployment (the
+// GreenIdentifier is derived from it: running again with the same id joins the same
+// deployment instead of starting another).
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "engine/elastigroup_executor.h"
+
+namespace bluegreen::elastigroup {
+
+// A PipelineReporter that keeps the final report instead of sending it. Thread-safe.
+class CapturingReporter final : public PipelineReporter {
+ public:
+  CallResult<void> success(const std::string& job_id, const ReportSuccess& report) override;
+  CallResult<void> failure(const std::string& job_id, const ReportFailure& report) override;
+  CallResult<void> progress(const std::string& job_id, const ReportProgress& report) override;
+  std::optional<Action> report() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::optional<Action> report_;
+};
+
+struct StandaloneResult {
+  RunOutcome outcome = RunOutcome::failed;     // succeeded or failed
+  std::optional<FailureType> failure_type;     // when failed
+  std::string message;                         // the summary, or the failure message
+  std::string deployment_id;                   // the CodeDeploy deployment, when there is one
+  std::map<std::string, std::string> outputs;  // GreenIdentifier, DeploymentId, SpotDeploymentId
+};
+
+// Runs the flow to its end with `ports` (whose reporter is ignored: the result is returned).
+StandaloneResult run_standalone(const ElastigroupPorts& ports,
+                                const ElastigroupExecutor::Options& options,
+                                const std::string& deployment_name,
+                                const std::string& user_parameters);
+
+}  // namespace bluegreen::elastigroup
