@@ -64,6 +64,14 @@ class _Invocation:
     result: Optional[Result] = None
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A runtime that is killed resets its connection; that is the test's doing, not news.
+        pass
+
+
 class LambdaRuntimeFake:
     def __init__(self):
         self._pending: "queue.Queue[_Invocation]" = queue.Queue()
@@ -74,8 +82,7 @@ class LambdaRuntimeFake:
         self.violations: list = []
         self.init_errors: list = []
         self.next_calls = 0
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     # ---- test side ----------------------------------------------------------------------

@@ -198,6 +198,28 @@ class LambdaActionTest(unittest.TestCase):
         self.assertEqual(len([c for c in WORLD.aws_calls("CreateDeployment")
                               if c["status"] == 200]), 1)
 
+    def test_a_function_killed_mid_deployment_finishes_it_when_the_job_comes_again(self):
+        with WORLD.aws._lock:
+            WORLD.aws.script = {"outcome": "succeed",
+                                "steps": ["Created"] + ["InProgress"] * 30 + ["Succeeded"]}
+        first = WORLD.start_function(self.runtime, {"BLUEGREEN_POLL_SECONDS": "0.1"})
+        job = WORLD.new_job()
+        self.runtime.enqueue(WORLD.event(job, WORLD.parameters()))
+        self.assertTrue(wait_for(lambda: [c for c in WORLD.aws_calls("GetDeployment")
+                                          if c["status"] == 200], 30))
+        first.process.kill()  # SIGKILL mid-flow: no report, no cleanup
+        first.process.wait()
+        self.assertEqual(WORLD.job_results(job), [])
+        again = LambdaRuntimeFake().__enter__()
+        self.addCleanup(again.close)
+        WORLD.start_function(again, name="redelivered")
+        result = self.invoke(job, WORLD.parameters(), runtime=again)
+        self.assertEqual(json.loads(result.body)["outcome"], "succeeded")
+        self.assertEqual(len([c for c in WORLD.spot_calls("POST") if c["status"] == 200]), 1)
+        self.assertEqual(len([c for c in WORLD.aws_calls("CreateDeployment")
+                              if c["status"] == 200]), 1)
+        self.runtime.violations.clear()  # the killed runtime never answered its invocation
+
     def test_invalid_parameters_are_a_configuration_error_before_any_cloud_call(self):
         WORLD.start_function(self.runtime)
         for broken, key in ((WORLD.parameters(DEPLOYMENT_GROUP=None), "DEPLOYMENT_GROUP"),
