@@ -17,6 +17,7 @@
 #include "adapters/local/local_fleet.h"
 #include "adapters/local/local_revision_fetcher.h"
 #include "adapters/store/sqlite_journal.h"
+#include "frontends/dashboard/dashboard.h"
 #include "frontends/server/admin_api.h"
 #include "frontends/server/deployment_service.h"
 #include "frontends/server/http_server.h"
@@ -148,7 +149,7 @@ int run_server(const ServerOptions& options, std::ostream& log, std::ostream& er
   aws::AwsContext aws_context{http_client, *credentials, clock,
                               aws::resolve_region(environment).value_or("us-east-1"), environment};
   aws::CloudRevisionFetcher fetcher(aws_context, &local_fetcher);
-  LiveLog live_log(&log);
+  LiveLog live_log(&log, options.log_format);
 
   DeploymentService service(ServiceDeps{
       fleet,
@@ -159,6 +160,12 @@ int run_server(const ServerOptions& options, std::ostream& log, std::ostream& er
   std::atomic<bool> shutdown_requested{false};
   auto router = std::make_shared<admin::Router>();
   add_admin_api(*router, service, [&shutdown_requested] { shutdown_requested = true; });
+  auto web_dashboard = dashboard::add_dashboard(*router, service, live_log,
+                                                {options.admin_address, options.admin_token});
+  if (!web_dashboard) {
+    errors << "bluegreen server: " << web_dashboard.error().message << "\n";
+    return 2;
+  }
   auto admin = admin::HttpServer::start(options.admin_address, router);
   if (!admin) {
     errors << "bluegreen server: admin address: " << admin.error().message << "\n";
