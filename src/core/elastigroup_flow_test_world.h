@@ -1,0 +1,314 @@
+// Test support for the Elastigroup flow's unit tests: World, a pure simulation of Spot, EC2
+// and CodeDeploy that answers the flow's requests and moves with simulated time, and
+// invoke(), which runs one invocation of the flow against it.
+#pragma once
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <array>
+#include <functional>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/elastigroup_flow.h"
+
+namespace bluegreen::elastigroup::flow_testing {
+
+inline constexpr long long kSecond = 1000;
+inline constexpr long long kMinute = 60 * kSecond;
+
+// A pure simulation of Spot, EC2 and CodeDeploy that answers the flow's requests and moves
+// with simulated time. Times are offsets from the moment each thing was created.
+struct World {
+  long long now = 1'800'000'000'000;
+  int capacity = 2;
+  std::vector<std::string> group = {"i-blue1", "i-blue2"};
+
+  long long green_running_after = 30 * kSecond;
+  long long green_ok_after = 90 * kSecond;  // -1: never
+  long long codedeploy_takes = 4 * kMinute;
+  std::string codedeploy_fails_at;  // lifecycle event that fails, empty: success
+  long long detach_after = 30 * kSecond;
+  bool stop_terminates_greens = true;
+
+  struct Spot {
+    SpotDeployment d;
+    long long created = 0;
+  };
+  std::vector<Spot> spot;
+  struct Green {
+    std::string id;
+    std::string tag;
+    long long launched = 0;
+    bool terminated = false;
+  };
+  std::vector<Green> greens;
+  struct Cd {
+    std::string id;
+    std::string tag;
+    long long created = 0;
+    bool stopped = false;
+  };
+  std::vector<Cd> codedeploy;
+
+  // Injected failures: return an error to answer a request with it.
+  std::function<std::optional<CallError>(const Action&)> fault;
+  std::vector<std::pair<long long, std::string>> requests;
+  int spot_creates = 0, codedeploy_creates = 0;
+
+  static constexpr std::array<const char*, 6> kEvents = {"ApplicationStop",  "DownloadBundle",
+                                                         "BeforeInstall",    "AfterInstall",
+                                                         "ApplicationStart", "ValidateService"};
+
+  std::string cd_status(const Cd& cd) const {
+    if (cd.stopped) return "Stopped";
+    if (now < cd.created + codedeploy_takes) return "InProgress";
+    return codedeploy_fails_at.empty() ? "Succeeded" : "Failed";
+  }
+
+  std::vector<LifecycleEvent> events_of(const Cd& cd) const {
+    long long step = codedeploy_takes / static_cast<long long>(kEvents.size());
+    std::vector<LifecycleEvent> out;
+    bool failed = false;
+    for (std::size_t i = 0; i < kEvents.size(); ++i) {
+      LifecycleEvent e{kEvents[i], "Pending"};
+      long long done_at = cd.created + step * static_cast<long long>(i + 1);
+      if (failed) {
+        e.status = "Skipped";
+      } else if (now >= done_at) {
+        e.status = "Succeeded";
+        if (codedeploy_fails_at == kEvents[i]) {
+          e.status = "Failed";
+          e.error_code = "ScriptFailed";
+          e.script_name = "scripts/validate.sh";
+          e.message =
+              "Script at specified location: scripts/validate.sh run as user root failed "
+              "with exit code 1";
+          e.log_tail = "[stdout]checking\n[stderr]curl: (7) connection refused\n";
+          failed = true;
+        }
+      } else if (now >= done_at - step) {
+        e.status = "InProgress";
+      }
+      out.push_back(e);
+    }
+    return out;
+  }
+
+  std::vector<Green*> live_greens(const std::string& tag) {
+    std::vector<Green*> out;
+    for (auto& g : greens) {
+      if (g.tag == tag && !g.terminated) out.push_back(&g);
+    }
+    return out;
+  }
+
+  void tick() {
+    // Spot detaches blue once CodeDeploy succeeded on our greens.
+    for (auto& s : spot) {
+      if (classify(s.d) != SpotProgress::running) continue;
+      for (auto& cd : codedeploy) {
+        if (cd.tag == s.d.green_identifier && cd_status(cd) == "Succeeded" &&
+            now >= cd.created + codedeploy_takes + detach_after) {
+          std::erase_if(group, [](const std::string& id) { return id.starts_with("i-blue"); });
+          s.d.state = "FINISHED";
+        }
+      }
+    }
+  }
+
+  EventBody answer(const Action& action) {
+    requests.emplace_back(now, std::string(action_name(action)));
+    if (fault) {
+      if (auto error = fault(action)) return CallFailed{*error};
+    }
+    tick();
+    if (std::holds_alternative<ResolveApiToken>(action)) return TokenResolved{};
+    if (std::holds_alternative<ReadGroup>(action)) {
+      std::vector<std::string> ids = group;
+      for (auto& g : greens) {
+        if (!g.terminated) ids.push_back(g.id);
+      }
+      return GroupRead{capacity, ids};
+    }
+    if (std::holds_alternative<ListSpotDeployments>(action)) {
+      SpotDeploymentsListed out;
+      for (auto& s : spot) out.deployments.push_back(s.d);
+      return out;
+    }
+    if (auto* create = std::get_if<CreateSpotDeployment>(&action)) {
+      ++spot_creates;
+      Spot s{{fmt::format("cdbg-{}", spot.size() + 1), "STARTING", "INITIALIZING",
+              create->green_identifier},
+             now};
+      spot.push_back(s);
+      for (int i = 0; i < capacity; ++i) {
+        greens.push_back(
+            {fmt::format("i-green{}{}", spot.size(), i), create->green_identifier, now});
+      }
+      return SpotDeploymentCreated{s.d};
+    }
+    if (auto* stop = std::get_if<StopSpotDeployment>(&action)) {
+      for (auto& s : spot) {
+        if (s.d.id == stop->deployment_id) {
+          s.d.state = "STOPPED";
+          if (stop_terminates_greens) {
+            for (auto* g : live_greens(s.d.green_identifier)) g->terminated = true;
+          }
+        }
+      }
+      return Done{};
+    }
+    if (auto* describe = std::get_if<DescribeGreens>(&action)) {
+      GreensDescribed out;
+      for (auto& g : greens) {
+        if (g.tag != describe->green_identifier) continue;
+        std::string state = g.terminated                              ? "terminated"
+                            : now >= g.launched + green_running_after ? "running"
+                                                                      : "pending";
+        out.instances.push_back({g.id, state});
+      }
+      return out;
+    }
+    if (auto* health = std::get_if<DescribeInstanceHealth>(&action)) {
+      EXPECT_FALSE(health->instance_ids.empty());
+      InstanceHealthDescribed out;
+      for (auto& g : greens) {
+        if (std::ranges::find(health->instance_ids, g.id) == health->instance_ids.end()) continue;
+        bool ok = green_ok_after >= 0 && now >= g.launched + green_ok_after;
+        out.instances.push_back({g.id, ok, ok});
+      }
+      return out;
+    }
+    if (auto* detach = std::get_if<DetachGreens>(&action)) {
+      for (auto& g : greens) {
+        if (std::ranges::find(detach->instance_ids, g.id) != detach->instance_ids.end()) {
+          g.terminated = true;
+        }
+      }
+      return Done{};
+    }
+    if (std::holds_alternative<FindLastCodeDeployDeployment>(action)) {
+      if (codedeploy.empty()) return LastCodeDeployDeployment{};
+      return LastCodeDeployDeployment{codedeploy.back().id};
+    }
+    if (auto* get = std::get_if<GetCodeDeployDeployment>(&action)) {
+      for (auto& cd : codedeploy) {
+        if (cd.id != get->deployment_id) continue;
+        CodeDeployDeployment d{cd.id, cd_status(cd)};
+        d.green_tag_values = {cd.tag};
+        int live = static_cast<int>(live_greens(cd.tag).size());
+        if (d.status == "Succeeded") d.succeeded = live;
+        if (d.status == "InProgress") d.in_progress = live;
+        if (d.status == "Failed") {
+          d.failed = live;
+          d.error_code = "HOOK_EXECUTION_FAILURE";
+          d.error_message = "The deployment failed because a specified file already exists";
+        }
+        // Progress shows in the overview the way CodeDeploy moves instances along.
+        d.pending = static_cast<long long>(events_of(cd).size());
+        for (auto& e : events_of(cd)) d.pending -= e.status == "Pending" ? 0 : 1;
+        return CodeDeployDeploymentRead{d};
+      }
+      return CallFailed{{ErrorKind::not_found, "DeploymentDoesNotExistException", "no such"}};
+    }
+    if (auto* create = std::get_if<CreateCodeDeployDeployment>(&action)) {
+      ++codedeploy_creates;
+      for (auto& cd : codedeploy) {
+        if (cd_status(cd) == "InProgress") {
+          return CallFailed{{ErrorKind::conflict, "DeploymentLimitExceededException",
+                             fmt::format("The Deployment Group already has an active Deployment "
+                                         "'{}'",
+                                         cd.id)}};
+        }
+      }
+      codedeploy.push_back(
+          {fmt::format("d-{}", codedeploy.size() + 1), create->green_identifier, now});
+      return CodeDeployCreated{codedeploy.back().id};
+    }
+    if (auto* list = std::get_if<ListCodeDeployTargets>(&action)) {
+      CodeDeployTargetsListed out;
+      for (auto& cd : codedeploy) {
+        if (cd.id != list->deployment_id) continue;
+        for (auto* g : live_greens(cd.tag)) out.target_ids.push_back(g->id);
+      }
+      return out;
+    }
+    if (auto* get = std::get_if<GetCodeDeployTargets>(&action)) {
+      EXPECT_LE(get->target_ids.size(), 25u);
+      CodeDeployTargetsRead out;
+      for (auto& cd : codedeploy) {
+        if (cd.id != get->deployment_id) continue;
+        for (const auto& id : get->target_ids) {
+          out.targets.push_back({id, cd_status(cd), events_of(cd)});
+        }
+      }
+      return out;
+    }
+    if (auto* stop = std::get_if<StopCodeDeployDeployment>(&action)) {
+      for (auto& cd : codedeploy) {
+        if (cd.id == stop->deployment_id) cd.stopped = true;
+      }
+      return Done{};
+    }
+    ADD_FAILURE() << "unexpected action " << action_name(action);
+    return Woke{};
+  }
+};
+
+struct Invocation {
+  Action report;
+  std::vector<LogEntry> logs;
+};
+
+inline FlowConfig config_for(std::string job_id = "11111111-2222-3333-4444-555555555555") {
+  FlowConfig c;
+  c.green_identifier = green_identifier_for_job(job_id);
+  c.job_id = std::move(job_id);
+  c.group_id = "sig-1234abcd";
+  c.app_name = "app";
+  c.deployment_group = "dg";
+  c.timeout_seconds = 1800;
+  c.revision = "s3://bucket/app.zip (zip)";
+  return c;
+}
+
+// Runs one invocation against the world until it reports. The invocation ends (and hands
+// over a token) when the world's clock reaches `invocation_end`.
+inline Invocation invoke(World& world, const FlowConfig& config,
+                         std::optional<std::string> token = std::nullopt,
+                         long long invocation_end = std::numeric_limits<long long>::max()) {
+  FlowState state;
+  Invocation out;
+  Decision d = step(config, state, Event{world.now, Started{token}});
+  for (int guard = 0; guard < 100'000; ++guard) {
+    for (auto& entry : d.logs) out.logs.push_back(entry);
+    if (is_report(d.next)) {
+      out.report = d.next;
+      return out;
+    }
+    EventBody body;
+    if (auto* wait = std::get_if<Wait>(&d.next)) {
+      EXPECT_GE(wait->until_ms, world.now);
+      if (wait->until_ms >= invocation_end) {
+        body = InvocationEnding{};
+      } else {
+        world.now = wait->until_ms;
+        body = Woke{};
+      }
+    } else if (world.now >= invocation_end) {
+      body = InvocationEnding{};
+    } else {
+      world.now += 50;  // each request takes a little time
+      body = world.answer(d.next);
+    }
+    d = step(config, state, Event{world.now, body});
+  }
+  ADD_FAILURE() << "the flow did not report";
+  return out;
+}
+
+}  // namespace bluegreen::elastigroup::flow_testing
