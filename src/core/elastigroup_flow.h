@@ -25,13 +25,21 @@
 //      delivery of one job looks for the same tag.
 //   2. Before creating the Spot B/G deployment the flow lists the group's B/G deployments and
 //      adopts one whose tag is ours; a deployment of ours that already ended is never
-//      followed by a new one.
+//      followed by a new one. A racing duplicate's create is refused by Spot
+//      (DEPLOYMENT_ALREADY_IN_PROGRESS, a conflict), and it looks again.
 //   3. Before CodeDeploy CreateDeployment it reads the deployment group's last attempted
 //      deployment and adopts it when it targets our tag. CodeDeploy runs one deployment per
 //      deployment group at a time, so two deliveries racing past the check cannot both
 //      create: the loser gets DeploymentLimitExceeded, looks again and adopts the winner's.
 // A continued job (continuationToken) resumes from the token; the token is written only
 // between requests, so it always describes what is known to exist.
+//
+// Time. Every wait ends by the deadline (start + TIMEOUT); after a failure, cleanup waits at
+// most cleanup_grace. Requests are at least min_request_spacing apart (stop requests
+// excepted), and polling rounds back off by half again, up to max_poll_interval, while
+// nothing changes. Retryable failures (throttled, unavailable, timeout) are retried with
+// doubling waits until the deadline; any other failure is classified (FailureType) and
+// reported after cleanup.
 #pragma once
 
 #include <map>
