@@ -34,7 +34,8 @@ int listen_on_port(int port) {
 
 [[noreturn]] void serve(int listener) {
   static const char answer[] =
-      "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nok\n";
+      "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Type: text/plain\r\nConnection: "
+      "close\r\n\r\nok\n";
   char request[4096];
   for (;;) {
     int client = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);

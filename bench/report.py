@@ -24,16 +24,16 @@ def cutover_rows(c):
         switches = f", {r['switches']} switches" if name != "direct" else ", no switching"
         goal, holds = ("0 errors, >= 10 switches", errors == 0 and r["switches"] >= 10) \
             if name == "ours" else ("-", None)
-        rows.append(("cutover", f"{name}: req/s | p50 | p99 | errors",
-                     f"{r['rps']:.0f} | {r['p50']:.2f} ms | {r['p99']:.2f} ms | {errors}{switches}",
+        rows.append(("cutover", f"{name}: req/s; p50; p99; errors",
+                     f"{r['rps']:.0f}; {r['p50']:.2f} ms; {r['p99']:.2f} ms; {errors}{switches}",
                      goal, holds))
     ours, haproxy, direct, nginx = c["ours"], c["haproxy"], c["direct"], c["nginx"]
     rows.append(("cutover", "throughput ours/HAProxy", f"{ours['rps'] / haproxy['rps']:.2f}",
                  ">= 0.90", ours["rps"] / haproxy["rps"] >= 0.90))
     rows.append(("cutover", "p99 ours/HAProxy", f"{ours['p99'] / haproxy['p99']:.2f}",
                  "<= 1.25", ours["p99"] / haproxy["p99"] <= 1.25))
-    rows.append(("cutover", "throughput ours/nginx-reload | p99",
-                 f"{ours['rps'] / nginx['rps']:.2f} | {ours['p99'] / nginx['p99']:.2f}", "-", None))
+    rows.append(("cutover", "ours/nginx-reload: throughput; p99",
+                 f"{ours['rps'] / nginx['rps']:.2f}; {ours['p99'] / nginx['p99']:.2f}", "-", None))
     rows.append(("cutover", "throughput ours/direct", f"{ours['rps'] / direct['rps']:.2f}",
                  "-", None))
     return rows
@@ -42,16 +42,16 @@ def cutover_rows(c):
 def lambda_rows(l):
     ours, python = l["ours"], l["python"]
     return [
-        ("lambda", f"cold start, exec to first next (median of {l['runs']}): ours | Python",
-         f"{ours['cold_start_ms']:.1f} ms | {python['cold_start_ms']:.1f} ms "
+        ("lambda", f"cold start, exec to first next (median of {l['runs']}): ours; Python",
+         f"{ours['cold_start_ms']:.1f} ms; {python['cold_start_ms']:.1f} ms "
          f"(ratio {ours['cold_start_ms'] / python['cold_start_ms']:.3f})",
          "ours < Python", ours["cold_start_ms"] < python["cold_start_ms"]),
-        ("lambda", "VmHWM after one invocation: ours | Python",
-         f"{mib(ours['vm_hwm_kib'])} | {mib(python['vm_hwm_kib'])} "
+        ("lambda", "VmHWM after one invocation: ours; Python",
+         f"{mib(ours['vm_hwm_kib'])}; {mib(python['vm_hwm_kib'])} "
          f"(ratio {ours['vm_hwm_kib'] / python['vm_hwm_kib']:.2f})",
          "ours < Python", ours["vm_hwm_kib"] < python["vm_hwm_kib"]),
-        ("lambda", "zip size: ours | Python (+requests)",
-         f"{ours['zip_bytes'] / 1e6:.1f} MB | {python['zip_bytes'] / 1e6:.1f} MB "
+        ("lambda", "zip size: ours; Python (+requests)",
+         f"{ours['zip_bytes'] / 1e6:.1f} MB; {python['zip_bytes'] / 1e6:.1f} MB "
          f"(ratio {ours['zip_bytes'] / python['zip_bytes']:.1f})",
          "ours <= 50 MB (direct upload limit)", ours["zip_bytes"] <= 50e6),
     ]
@@ -60,8 +60,8 @@ def lambda_rows(l):
 def scale_rows(s):
     rows = []
     for r in s:
-        rows.append(("engine", f"CAPACITY {r['capacity']}: total | orchestration/instance | server VmHWM",
-                     f"{r['total_s']:.2f} s | {r['orchestration_ms_per_instance']:.1f} ms | "
+        rows.append(("engine", f"CAPACITY {r['capacity']}: total; orchestration/instance; server VmHWM",
+                     f"{r['total_s']:.2f} s; {r['orchestration_ms_per_instance']:.1f} ms; "
                      f"{mib(r['server_vm_hwm_kib'])}",
                      "<= 20 ms/instance", r["orchestration_ms_per_instance"] <= 20))
     by = {r["capacity"]: r["orchestration_s"] for r in s}
@@ -71,8 +71,8 @@ def scale_rows(s):
         marginal = (by[200] - by[1]) / 199 * 1000
         rows.append(("engine", "marginal orchestration per added instance (1 -> 200)",
                      f"{marginal:.1f} ms", "<= 20 ms", marginal <= 20))
-        rows.append(("engine", "linear growth: ms per instance 10->50 | 50->200",
-                     f"{low:.1f} | {high:.1f}", "50->200 <= 1.5 x 10->50 + 1 ms",
+        rows.append(("engine", "linear growth: ms per added instance 10->50; 50->200",
+                     f"{low:.1f}; {high:.1f}", "50->200 <= 1.5 x 10->50 + 1 ms",
                      high <= 1.5 * low + 1))
     return rows
 
