@@ -7,6 +7,7 @@
 
 #include "core/flow.h"
 #include "engine/ids.h"
+#include "frontends/server/crash_hook.h"
 
 namespace bluegreen {
 namespace {
@@ -127,8 +128,11 @@ void DeploymentService::launch_worker(Deployment deployment, bool resume) {
   Traffic& traffic = group.traffic->traffic();
   auto done = std::make_shared<std::atomic<bool>>(false);
   std::thread thread([this, deployment = std::move(deployment), resume, inbox, &traffic, done] {
+    std::optional<CrashAtPhase> crashing;
+    if (deps_.crash_at_phase) crashing.emplace(deps_.log, *deps_.crash_at_phase);
+    EventSink& sink = crashing ? static_cast<EventSink&>(*crashing) : deps_.log;
     Executor executor(ExecutorPorts{deps_.fleet, deps_.fetcher, deps_.installer, deps_.probe,
-                                    traffic, deps_.clock, deps_.journal, deps_.log},
+                                    traffic, deps_.clock, deps_.journal, sink},
                       deps_.bundles_dir);
     auto final_record =
         resume ? executor.resume(deployment, *inbox) : executor.run(deployment, *inbox);

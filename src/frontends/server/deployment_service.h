@@ -67,6 +67,8 @@ struct ServiceDeps {
   LiveLog& log;
   OpenGroupTraffic open_traffic;
   std::filesystem::path bundles_dir;
+  // Test hook (crash_hook.h): the server kills itself when a deployment enters this phase.
+  std::optional<Phase> crash_at_phase = std::nullopt;
 };
 
 // Names a deployment: by id, or the running (else latest) deployment of a group, or, with

@@ -19,6 +19,7 @@
 #include "adapters/store/sqlite_journal.h"
 #include "frontends/dashboard/dashboard.h"
 #include "frontends/server/admin_api.h"
+#include "frontends/server/crash_hook.h"
 #include "frontends/server/deployment_service.h"
 #include "frontends/server/http_server.h"
 #include "infra/aws/profile.h"
@@ -150,12 +151,19 @@ int run_server(const ServerOptions& options, std::ostream& log, std::ostream& er
                               aws::resolve_region(environment).value_or("us-east-1"), environment};
   aws::CloudRevisionFetcher fetcher(aws_context, &local_fetcher);
   LiveLog live_log(&log, options.log_format);
+  std::string unknown_crash_phase;
+  auto crash_at_phase = crash_phase_from_environment(&unknown_crash_phase);
+  if (!unknown_crash_phase.empty()) {
+    live_log.note(
+        fmt::format("{}={} names no phase; ignored", kCrashAtVariable, unknown_crash_phase));
+  }
 
   DeploymentService service(ServiceDeps{
       fleet,
       FleetRecovery{[&fleet](const std::vector<Instance>& instances) { fleet.adopt(instances); },
                     [&fleet] { return fleet.recorded_instances(); }},
-      fetcher, agent, probe, clock, **journal, live_log, open_proxy, state_dir / "bundles"});
+      fetcher, agent, probe, clock, **journal, live_log, open_proxy, state_dir / "bundles",
+      crash_at_phase});
 
   std::atomic<bool> shutdown_requested{false};
   auto router = std::make_shared<admin::Router>();
