@@ -1,0 +1,254 @@
+#include "frontends/server/deployment_service.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+
+#include "core/flow.h"
+#include "engine/fakes.h"
+
+namespace bluegreen {
+namespace {
+
+using namespace std::chrono_literals;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "service-XXXXXX").string();
+    path_ = ::mkdtemp(pattern.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+class FakeGroupTraffic final : public GroupTraffic {
+ public:
+  FakeGroupTraffic(FakeTraffic& traffic, std::string listen)
+      : traffic_(traffic), listen_(std::move(listen)) {}
+  Traffic& traffic() override { return traffic_; }
+  std::string address() const override { return listen_; }
+  Result<std::string> listen_preview(const std::string& address) override {
+    preview_ = address;
+    return address;
+  }
+  std::optional<std::string> preview_address() const override { return preview_; }
+  void label(const std::string&, const std::string&) override {}
+  void stop() override {}
+
+ private:
+  FakeTraffic& traffic_;
+  std::string listen_;
+  std::optional<std::string> preview_;
+};
+
+// An installer that holds every run until released, so a deployment stays in install.
+class HeldInstaller final : public Installer {
+ public:
+  Result<void> run(const Bundle&, const std::vector<Instance>&, const std::vector<std::string>&,
+                   const LifecycleContext&, TimePoint, std::vector<HookResult>&) override {
+    std::unique_lock lock(mutex_);
+    ++waiting_;
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return released_; });
+    return {};
+  }
+  void wait_until_held() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return waiting_ > 0; });
+  }
+  void release() {
+    std::lock_guard lock(mutex_);
+    released_ = true;
+    changed_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int waiting_ = 0;
+  bool released_ = false;
+};
+
+DeploymentSpec spec(const std::string& extra = "") {
+  std::string text = R"({"GROUP_ID":"web","APP_NAME":"hello","DEPLOYMENT_GROUP":"dg",
+      "TIMEOUT":"60","LOCAL_PATH":"/srv/hello","LISTEN":"127.0.0.1:18080",
+      "BLUE_TERMINATION_WAIT":"5")" +
+                     extra + "}";
+  auto parsed = parse_spec(std::string_view(text));
+  EXPECT_TRUE(parsed) << parsed.error().message;
+  return *parsed;
+}
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override { open_service(); }
+
+  void open_service(Installer* installer = nullptr) {
+    service_.reset();
+    journal_.reset();
+    journal_ = std::move(*SqliteJournal::open(dir_.path() / "journal.db"));
+    ServiceDeps deps{fleet_,
+                     FleetRecovery{[this](const std::vector<Instance>& i) { fleet_.adopt(i); },
+                                   [this] { return recorded_ ? *recorded_ : fleet_.list(); }},
+                     fetcher_,
+                     installer ? *installer : installer_,
+                     probe_,
+                     clock_,
+                     *journal_,
+                     log_,
+                     [this](const std::string& listen) -> Result<std::unique_ptr<GroupTraffic>> {
+                       ++opened_;
+                       return std::make_unique<FakeGroupTraffic>(traffic_, listen);
+                     },
+                     dir_.path() / "bundles"};
+    service_ = std::make_unique<DeploymentService>(deps);
+  }
+
+  Deployment deploy_and_wait(DeploymentSpec s = spec()) {
+    auto started = service_->start_deployment(std::move(s), "test");
+    EXPECT_TRUE(started) << started.error().message;
+    service_->wait_idle();
+    return *service_->deployment(started->id);
+  }
+
+  TempDir dir_;
+  FakeClock clock_;
+  FakeFleet fleet_;
+  FakeFetcher fetcher_;
+  FakeInstaller installer_;
+  FakeHealthProbe probe_;
+  FakeTraffic traffic_;
+  LiveLog log_;
+  std::optional<std::vector<Instance>> recorded_;
+  int opened_ = 0;
+  std::unique_ptr<SqliteJournal> journal_;
+  std::unique_ptr<DeploymentService> service_;
+};
+
+TEST_F(ServiceTest, ADeploymentRunsToTheEndAndItsGroupServesIt) {
+  auto d = deploy_and_wait();
+  EXPECT_EQ(d.status, DeploymentStatus::succeeded);
+  auto groups = service_->status();
+  ASSERT_EQ(groups.size(), 1u);
+  EXPECT_EQ(groups[0].listen, "127.0.0.1:18080");
+  EXPECT_EQ(groups[0].routed_fleet, d.id);
+  EXPECT_EQ(groups[0].instances.size(), 2u);
+  EXPECT_FALSE(groups[0].running);
+  EXPECT_EQ(service_->deployments()->size(), 1u);
+  EXPECT_FALSE(service_->events(d.id)->empty());
+  EXPECT_EQ(service_->deployment("d-nope").error().kind, ErrorKind::not_found);
+
+  auto second = deploy_and_wait();
+  ASSERT_TRUE(second.blue);
+  EXPECT_EQ(second.blue->fleet_id, d.id) << "the serving fleet is the next deployment's blue";
+  EXPECT_EQ(opened_, 1) << "one listener per group";
+}
+
+TEST_F(ServiceTest, OneDeploymentPerGroupAtATime) {
+  HeldInstaller held;
+  open_service(&held);
+  auto first = service_->start_deployment(spec(), "test");
+  ASSERT_TRUE(first);
+  held.wait_until_held();
+
+  auto second = service_->start_deployment(spec(), "test");
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().kind, ErrorKind::conflict);
+  EXPECT_NE(second.error().message.find(first->id), std::string::npos);
+  EXPECT_NE(second.error().message.find("install"), std::string::npos);
+
+  auto other_group = spec();
+  other_group.group_id = "api";
+  other_group.listen = "127.0.0.1:18081";
+  EXPECT_TRUE(service_->start_deployment(other_group, "test")) << "other groups are free";
+  held.release();
+  service_->wait_idle();
+}
+
+TEST_F(ServiceTest, PromoteReachesTheDeploymentWaitingForIt) {
+  EXPECT_FALSE(service_->promote(Selector{"", "api"}, "me")) << "no such group";
+  // The fake clock lets a wait end at once, so the promotion is asked for the moment the
+  // deployment starts waiting (on its worker thread, as a person would, only faster).
+  std::optional<Result<Deployment>> promoted;
+  auto subscription = log_.subscribe([&](const DeploymentEvent*, const Deployment* d) {
+    if (d && d->step == Step::await_promotion && !promoted) {
+      promoted = service_->promote(Selector{}, "alice");
+    }
+  });
+  auto started = service_->start_deployment(spec(R"(,"PROMOTION":"manual")"), "test");
+  ASSERT_TRUE(started);
+  service_->wait_idle();
+  ASSERT_TRUE(promoted && *promoted);
+  auto d = *service_->deployment(started->id);
+  EXPECT_EQ(d.status, DeploymentStatus::succeeded);
+  EXPECT_EQ(d.promoted_by, "alice");
+}
+
+TEST_F(ServiceTest, RollbackOfAnEndedDeploymentSaysWhatToDoInstead) {
+  deploy_and_wait();
+  deploy_and_wait();
+  auto refused = service_->roll_back(Selector{"", "web"}, "me");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, ErrorKind::conflict);
+  EXPECT_NE(refused.error().message.find("deploy the earlier revision"), std::string::npos);
+}
+
+TEST_F(ServiceTest, AGroupKeepsItsAddressWhileAFleetServes) {
+  deploy_and_wait();
+  auto moved = spec();
+  moved.listen = "127.0.0.1:19999";
+  auto refused = service_->start_deployment(moved, "test");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, ErrorKind::invalid_input);
+  EXPECT_NE(refused.error().message.find("LISTEN"), std::string::npos);
+}
+
+TEST_F(ServiceTest, OnlyTheLocalProviderRunsHere) {
+  auto cloud = spec();
+  cloud.provider = Provider::elastigroup;
+  auto refused = service_->start_deployment(cloud, "test");
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("PROVIDER"), std::string::npos);
+}
+
+TEST_F(ServiceTest, ARestartReadoptsTheServingFleetAndStopsOrphans) {
+  auto d = deploy_and_wait();
+  auto orphan = fleet_.launch(LaunchRequest{"d-gone", 1, {}});
+  open_service();  // a new server on the same journal and machine
+  traffic_.route("nothing");
+  service_->recover();
+
+  auto groups = service_->status();
+  ASSERT_EQ(groups.size(), 1u);
+  EXPECT_EQ(groups[0].routed_fleet, d.id);
+  EXPECT_EQ(groups[0].instances.size(), 2u);
+  auto terminated = fleet_.terminated();
+  EXPECT_NE(std::ranges::find(terminated, orphan->front().id), terminated.end());
+  EXPECT_EQ(service_->deployments()->size(), 1u) << "history survives";
+}
+
+TEST_F(ServiceTest, ARestartWithTheServingFleetGoneDeploysItsRevisionAgain) {
+  auto d = deploy_and_wait();
+  recorded_ = std::vector<Instance>{};  // the machine rebooted: no instance survived
+  open_service();
+  service_->recover();
+  service_->wait_idle();
+
+  auto history = *service_->deployments();
+  ASSERT_EQ(history.size(), 2u);
+  EXPECT_EQ(history[0].status, DeploymentStatus::succeeded);
+  EXPECT_NE(history[0].started_by.find(d.id), std::string::npos);
+  EXPECT_EQ(traffic_.routed_fleet(), history[0].id);
+}
+
+}  // namespace
+}  // namespace bluegreen
