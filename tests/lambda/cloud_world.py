@@ -193,7 +193,9 @@ class CloudWorld:
         with open(POLICY_FILE) as f:
             self.policy = json.load(f)
         self.moto = MotoFixture(policy=self.policy, role_policy=SPOT_SERVICE_POLICY,
-                                seed={"ssm": [{"name": "/spot/api-token", "value": SPOT_TOKEN}]},
+                                seed={"ssm": [{"name": "/spot/api-token", "value": SPOT_TOKEN}],
+                                      "secretsmanager": [{"name": "spot/api-token",
+                                                          "string": SPOT_TOKEN}]},
                                 log=os.path.join(self.tmp, "moto.log"))
         self.servers = []
         self.bootstraps = []

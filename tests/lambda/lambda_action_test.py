@@ -18,6 +18,9 @@ from cloud_world import (APP, DEPLOYMENT_GROUP, SPOT_TOKEN, TAG, CloudWorld,  # 
                          LambdaRuntimeFake, wait_for)
 
 WORLD = None
+# (service, operation) pairs the function called at the CodeDeploy/CodePipeline fake that were
+# already replayed against moto under the deploy/ policy.
+ALLOWED_BY_POLICY = set()
 
 
 def setUpModule():
@@ -51,6 +54,16 @@ class LambdaActionTest(unittest.TestCase):
             self.assertNotIn(secret, logs)
         for line in WORLD.log_lines():
             json.loads(line)  # every log line is one JSON object
+        # Every CodeDeploy/CodePipeline operation the function made is one the deploy/ policy
+        # allows: replayed with its own body against moto as the same IAM user (EC2, SSM and
+        # Secrets Manager calls went to moto under that policy in the first place).
+        for call in WORLD.aws_calls():
+            key = (call["service"], call["operation"])
+            if call["status"] != 200 or key in ALLOWED_BY_POLICY:
+                continue
+            self.assertNotIn(self.moto_verdict(*key, call["body"]), ("AccessDenied", "AuthFailed"),
+                             key)
+            ALLOWED_BY_POLICY.add(key)
 
     def invoke(self, job_id, parameters, token=None, timeout_ms=60_000, runtime=None):
         runtime = runtime or self.runtime
@@ -246,37 +259,41 @@ class LambdaActionTest(unittest.TestCase):
         posts = WORLD.spot_calls("POST")
         self.assertEqual([c["status"] for c in posts], [429, 200])
 
-    def test_an_api_token_reference_is_resolved_from_ssm(self):
+    def test_an_api_token_reference_is_resolved_from_ssm_or_secrets_manager(self):
         WORLD.start_function(self.runtime)
+        for reference in ("ssm:/spot/api-token", "secretsmanager:spot/api-token"):
+            WORLD.spot.reset()
+            job = WORLD.new_job()
+            result = self.invoke(job, WORLD.parameters(API_TOKEN=reference))
+            self.assertEqual(result.kind, "response", result.body)
+            self.assertEqual(self.only_result(job)["type"], "success", reference)
         job = WORLD.new_job()
-        result = self.invoke(job, WORLD.parameters(API_TOKEN="ssm:/spot/api-token"))
-        self.assertEqual(result.kind, "response", result.body)
-        self.assertEqual(self.only_result(job)["type"], "success")
+        self.invoke(job, WORLD.parameters(API_TOKEN="ssm:/spot/missing"))
+        failure = self.only_result(job)["failureDetails"]
+        self.assertEqual(failure["type"], "ConfigurationError")
+        self.assertIn("ssm:/spot/missing", failure["message"])
 
     def test_the_function_calls_pass_under_the_deploy_policy_and_others_are_denied(self):
-        # A full run: EC2 and SSM went to moto under the policy and were allowed.
+        # A full run, with a token in SSM. tearDown replays its CodeDeploy and CodePipeline
+        # calls against moto under the policy; EC2 and SSM went to moto in the first place.
         WORLD.start_function(self.runtime)
         job = WORLD.new_job()
         self.invoke(job, WORLD.parameters(API_TOKEN="ssm:/spot/api-token"))
         self.assertEqual(self.only_result(job)["type"], "success")
-        # The CodeDeploy and CodePipeline calls went to the fake: replay each operation the
-        # function made, with its own body, against moto as the same IAM user.
-        replayed = set()
-        for call in WORLD.aws_calls():
-            if call["status"] != 200 or (call["service"], call["operation"]) in replayed:
-                continue
-            replayed.add((call["service"], call["operation"]))
-            self.assertNotEqual(self.moto_verdict(call["service"], call["operation"], call["body"]),
-                                "AccessDenied", call["operation"])
-        self.assertEqual({op for _, op in replayed} >= {"GetDeploymentGroup", "CreateDeployment",
-                                                        "GetDeployment", "PutJobSuccessResult"}, True)
+        # The cleanup call this run did not need is allowed too.
+        self.assertNotIn(self.moto_verdict("codedeploy", "StopDeployment",
+                                           {"deploymentId": "d-AB1CDEF23",
+                                            "autoRollbackEnabled": True}),
+                         ("AccessDenied", "AuthFailed"))
         # Calls outside the policy are denied.
         for service, operation, body in (
                 ("ec2", "TerminateInstances", {"InstanceIds": ["i-0123456789abcdef0"]}),
+                ("ec2", "RunInstances", {"ImageId": "ami-12c6146b", "MinCount": 1, "MaxCount": 1}),
                 ("codedeploy", "CreateApplication", {"applicationName": "x"}),
                 ("codedeploy", "DeleteDeploymentGroup", {"applicationName": APP,
                                                         "deploymentGroupName": DEPLOYMENT_GROUP}),
-                ("ssm", "PutParameter", {"Name": "/x", "Value": "y", "Type": "String"})):
+                ("ssm", "PutParameter", {"Name": "/x", "Value": "y", "Type": "String"}),
+                ("s3", "ListBuckets", {})):
             self.assertEqual(self.moto_verdict(service, operation, body), "AccessDenied", operation)
 
     def test_runtime_errors_use_the_runtime_api(self):
@@ -307,6 +324,7 @@ class LambdaActionTest(unittest.TestCase):
 
     @staticmethod
     def moto_verdict(service, operation, body):
+        """"AccessDenied" when moto's IAM refuses the call, else what it answered."""
         client = WORLD.moto.client(service, who="user")
         try:
             client._make_api_call(operation, body)
@@ -316,8 +334,10 @@ class LambdaActionTest(unittest.TestCase):
             status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation"):
                 return "AccessDenied"
+            if code in ("SignatureDoesNotMatch", "InvalidClientTokenId", "InvalidAccessKeyId"):
+                return "AuthFailed"
             # moto answers JSON-protocol auth failures in XML, which botocore cannot read.
-            if status == 403 and code not in ("SignatureDoesNotMatch", "InvalidClientTokenId"):
+            if status == 403:
                 return "AccessDenied"
             return code or str(status)
 
