@@ -39,8 +39,9 @@ constexpr const char* kFooter = R"(Examples:
   bluegreen shutdown
 
 Exit codes: 0 succeeded; 1 the deployment failed or was rolled back (blue still serves), or
-another deployment of the group runs; 2 invalid parameters or arguments (the message names the
-key); 3 the server could not be reached or failed internally.
+another deployment of the group runs (deploy --wait waits for it instead); 2 invalid parameters
+or arguments (the message names the key); 3 the server could not be reached or failed
+internally.
 Every UserParameters key is described in README.md.)";
 
 ExitCode exit_code_for(const Error& error) {
@@ -71,7 +72,9 @@ class Commands {
         err_(err),
         client_(options_.server, cli_identity(), options_.admin_token) {}
 
-  ExitCode deploy(const std::string& params);
+  // `wait_for_group`: if another deployment of the group runs, wait (up to this deployment's
+  // TIMEOUT) for it to end instead of failing with the conflict.
+  ExitCode deploy(const std::string& params, bool wait_for_group);
   ExitCode status();
   ExitCode watch(const std::string& deployment_id, const std::string& group);
   ExitCode history(const std::string& group, int limit);
@@ -135,7 +138,7 @@ Result<json> read_params(const std::string& value) {
   return params;
 }
 
-ExitCode Commands::deploy(const std::string& params_text) {
+ExitCode Commands::deploy(const std::string& params_text, bool wait_for_group) {
   auto finish = [&](const json& result, ExitCode code) {
     out_ << result.dump() << "\n";
     out_.flush();
@@ -151,6 +154,17 @@ ExitCode Commands::deploy(const std::string& params_text) {
   auto params = read_params(params_text);
   if (!params) return rejected(params.error());
   auto created = client_.post("/api/deployments", params->dump());
+  if (wait_for_group && !created && created.error().kind == ErrorKind::conflict) {
+    // The running deployment ends by its own TIMEOUT; ours bounds how long we wait for it.
+    auto spec = parse_spec(*params);
+    auto until = std::chrono::steady_clock::now() + (spec ? spec->timeout : 3600s);
+    progress_stream() << "waiting: " << created.error().message << "\n";
+    while (!created && created.error().kind == ErrorKind::conflict &&
+           std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(kPollInterval * 4);
+      created = client_.post("/api/deployments", params->dump());
+    }
+  }
   if (!created) return rejected(created.error());
 
   auto record = follow(created->value("deploymentId", ""), *created);
@@ -339,6 +353,9 @@ ExitCode run(int argc, char** argv, std::ostream& out, std::ostream& err) {
   auto* deploy = app.add_subcommand("deploy", "start a deployment and follow it to its end");
   deploy->add_option("--params", params, "UserParameters: a JSON object, a file, or - for stdin")
       ->required();
+  bool wait_for_group = false;
+  deploy->add_flag("--wait", wait_for_group,
+                   "if a deployment of the group runs, wait for it to end, then start");
 
   auto* status =
       app.add_subcommand("status", "groups, what serves, instances and connections per colour");
@@ -390,7 +407,7 @@ ExitCode run(int argc, char** argv, std::ostream& out, std::ostream& err) {
                        : ExitCode::unavailable;
   }
   Commands commands(options, out, err);
-  if (deploy->parsed()) return commands.deploy(params);
+  if (deploy->parsed()) return commands.deploy(params, wait_for_group);
   if (history->parsed()) return commands.history(group, limit);
   if (logs->parsed()) return commands.logs(deployment_id);
   if (rollback->parsed()) return commands.request(false, deployment_id, group, !no_wait);
