@@ -1,0 +1,198 @@
+// Fault injection for the local flow: pass-through wrappers around the fake ports forward every
+// call and override one to fail the way the real thing fails. Each case checks what a user
+// would notice (docs/faults.md): the deployment ends in a definite state, blue serves when it
+// failed, no green is left, and the cause is reported.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+
+#include "engine/executor.h"
+#include "engine/fakes.h"
+#include "engine/ids.h"
+
+namespace bluegreen {
+namespace {
+
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "faults-XXXXXX").string();
+    path_ = ::mkdtemp(pattern.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Answers through the real probe, except for the instances `fails` picks, whose check fails
+// with `cause` (a green whose process died: nothing listens on its port any more).
+class FaultyProbe final : public HealthProbe {
+ public:
+  FaultyProbe(HealthProbe& real, std::function<bool(const Instance&, int check)> fails,
+              std::string cause)
+      : real_(real), fails_(std::move(fails)), cause_(std::move(cause)) {}
+  Result<void> check(const Instance& instance, const std::string& path,
+                     TimePoint deadline) override {
+    int check = checks_++;
+    if (fails_(instance, check)) return fail(ErrorKind::unavailable, cause_);
+    return real_.check(instance, path, deadline);
+  }
+
+ private:
+  HealthProbe& real_;
+  std::function<bool(const Instance&, int)> fails_;
+  std::string cause_;
+  std::atomic<int> checks_ = 0;
+};
+
+// Stores through the real journal until the disk "fills up": from then on every write fails
+// as a write to a full disk does.
+class FullDiskJournal final : public Journal {
+ public:
+  FullDiskJournal(Journal& real, int writes_before_full) : real_(real), left_(writes_before_full) {}
+  Result<void> save(const Deployment& deployment) override {
+    if (full()) return disk_full();
+    return real_.save(deployment);
+  }
+  Result<void> append(const DeploymentEvent& event) override {
+    if (full()) return disk_full();
+    return real_.append(event);
+  }
+  Result<void> set_serving(const std::string& group_id, const std::string& fleet_id) override {
+    if (full()) return disk_full();
+    return real_.set_serving(group_id, fleet_id);
+  }
+
+ private:
+  bool full() { return left_-- <= 0; }
+  static Result<void> disk_full() {
+    return fail(ErrorKind::unavailable, "database or disk is full (No space left on device)");
+  }
+  Journal& real_;
+  int left_;
+};
+
+class ExecutorFaultsTest : public ::testing::Test {
+ protected:
+  DeploymentSpec spec(const std::string& extra = "") {
+    std::string text = R"({"GROUP_ID":"web","APP_NAME":"hello","DEPLOYMENT_GROUP":"dg",
+        "TIMEOUT":"30","LOCAL_PATH":"/srv/hello","HEALTH_CHECK_INTERVAL":"1",
+        "BLUE_TERMINATION_WAIT":"5")" +
+                       extra + "}";
+    auto parsed = parse_spec(std::string_view(text));
+    EXPECT_TRUE(parsed) << parsed.error().message;
+    return *parsed;
+  }
+
+  BlueFleet serving_blue() {
+    auto launched = fleet.launch(LaunchRequest{"d-blue", 2, {}});
+    traffic.register_fleet("d-blue", *launched);
+    traffic.route("d-blue");
+    return BlueFleet{"d-blue", *launched, bundles.path() / "d-blue"};
+  }
+
+  Deployment deploy(HealthProbe& health, Journal& journal_port, DeploymentSpec s) {
+    Executor executor(
+        ExecutorPorts{fleet, fetcher, installer, health, traffic, clock, journal_port, sink},
+        bundles.path());
+    auto d = new_deployment(new_deployment_id(), std::move(s), "test", new_uuid(), clock.now(),
+                            serving_blue());
+    return executor.run(std::move(d), inbox);
+  }
+
+  std::set<std::string> live_fleets() const {
+    std::set<std::string> out;
+    for (const auto& instance : fleet.list()) out.insert(instance.fleet_id);
+    return out;
+  }
+
+  bool reported(const std::string& words) const {
+    return std::ranges::any_of(sink.events(), [&](const DeploymentEvent& e) {
+      return e.message.find(words) != std::string::npos;
+    });
+  }
+
+  FakeClock clock;
+  FakeFleet fleet;
+  FakeFetcher fetcher;
+  FakeInstaller installer{&clock, 100ms};
+  FakeHealthProbe probe;
+  FakeTraffic traffic;
+  MemoryJournal journal;
+  RecordingSink sink;
+  TempDir bundles;
+  Inbox inbox;
+};
+
+TEST_F(ExecutorFaultsTest, AGreenThatDiesDuringTheHealthGateFailsTheDeploymentBlueServes) {
+  // The second green answers twice, then its process is gone.
+  std::string victim;
+  int answered = 0;
+  FaultyProbe dying(
+      probe,
+      [&](const Instance& instance, int) {
+        if (victim.empty() && instance.fleet_id != "d-blue") victim = instance.id;
+        return instance.id == victim && ++answered > 2;
+      },
+      "connection refused");
+  auto d = deploy(dying, journal, spec(R"(,"HEALTHY_THRESHOLD":"5")"));
+  EXPECT_EQ(d.status, DeploymentStatus::failed);
+  ASSERT_TRUE(d.error.has_value());
+  EXPECT_THAT(d.error->message, HasSubstr("connection refused"));
+  EXPECT_THAT(d.error->message, HasSubstr(victim));
+  EXPECT_EQ(traffic.routed_fleet(), "d-blue");
+  EXPECT_EQ(live_fleets(), std::set<std::string>{"d-blue"});
+}
+
+TEST_F(ExecutorFaultsTest, AFlappingHealthCheckNeverCountsAsHealthy) {
+  // Every other check fails: never HEALTHY_THRESHOLD (3) successes in a row.
+  FaultyProbe flapping(
+      probe, [](const Instance&, int check) { return (check / 2) % 2 == 1; }, "HTTP 503");
+  auto d = deploy(flapping, journal, spec(R"(,"HEALTHY_THRESHOLD":"3")"));
+  EXPECT_EQ(d.status, DeploymentStatus::failed);
+  ASSERT_TRUE(d.error.has_value());
+  EXPECT_THAT(d.error->message, HasSubstr("not healthy"));
+  EXPECT_EQ(traffic.routed_fleet(), "d-blue");
+  EXPECT_EQ(live_fleets(), std::set<std::string>{"d-blue"});
+}
+
+TEST_F(ExecutorFaultsTest, AFlappingHealthCheckPassesOnceItHoldsForTheThreshold) {
+  // Flaps for the first six checks, then stays healthy: passes after 2 clean rounds.
+  FaultyProbe settling(
+      probe, [](const Instance&, int check) { return check < 6 && check % 4 < 2; }, "HTTP 503");
+  auto d = deploy(settling, journal, spec(R"(,"HEALTHY_THRESHOLD":"2")"));
+  EXPECT_EQ(d.status, DeploymentStatus::succeeded) << (d.error ? d.error->message : "");
+  EXPECT_EQ(traffic.routed_fleet(), d.id);
+}
+
+TEST_F(ExecutorFaultsTest, AFullDiskEndsTheDeploymentInADefiniteReportedState) {
+  for (int writes : {0, 3, 10, 25, 60}) {
+    SCOPED_TRACE(writes);
+    MemoryJournal real;
+    FullDiskJournal full(real, writes);
+    auto d = deploy(probe, full, spec());
+    EXPECT_NE(d.status, DeploymentStatus::running);
+    EXPECT_TRUE(reported("No space left on device"));
+    // Exactly one fleet lives and it is the one that serves.
+    auto routed = traffic.routed_fleet();
+    ASSERT_TRUE(routed.has_value());
+    EXPECT_EQ(live_fleets(), std::set<std::string>{*routed});
+    EXPECT_EQ(*routed, d.status == DeploymentStatus::succeeded ? d.id : "d-blue");
+    // Next round starts from a clean group.
+    for (const auto& instance : fleet.list()) (void)fleet.terminate({instance.id});
+  }
+}
+
+}  // namespace
+}  // namespace bluegreen
