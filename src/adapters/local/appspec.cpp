@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <iterator>
+#include <vector>
 
 #include "adapters/local/lifecycle_events.h"
 
@@ -27,6 +28,11 @@ Result<fs::path> contained_path(const YAML::Node& node, const std::string& key, 
     return invalid(key, "is required and must be a path");
   }
   std::string text = node.Scalar();
+  // YAML can spell a NUL ("\0"), and the system would read "..\0x" as "..": refuse it before
+  // the lexical checks below.
+  if (text.find('\0') != std::string::npos) {
+    return invalid(key, "must not contain a NUL character");
+  }
   if (absolute && text.front() != '/')
     return invalid(key, "must be an absolute path (got " + text + ")");
   fs::path normal = fs::path(text).lexically_normal().relative_path();
@@ -41,6 +47,9 @@ Result<fs::path> contained_path(const YAML::Node& node, const std::string& key, 
 Result<std::optional<std::string>> optional_text(const YAML::Node& node, const std::string& key) {
   if (!node) return std::nullopt;
   if (!node.IsScalar() || node.Scalar().empty()) return invalid(key, "must be a non-empty string");
+  if (node.Scalar().find('\0') != std::string::npos) {
+    return invalid(key, "must not contain a NUL character");
+  }
   return node.Scalar();
 }
 
@@ -191,7 +200,39 @@ Result<std::map<std::string, std::vector<HookScript>>> parse_hooks(const YAML::N
   return hooks;
 }
 
+// An alias names a node again (even one that contains it), and the parsing below copies what it
+// reads, so a small document can stand for a huge or endless one (the "billion laughs"). Its
+// expanded size is bounded before it is read; real appspecs are a few hundred nodes.
+constexpr std::size_t kMaxExpandedNodes = 20'000;
+constexpr std::size_t kMaxExpandedBytes = 8 << 20;
+
+bool expands_within_limits(const YAML::Node& root) {
+  std::size_t nodes = 0;
+  std::size_t bytes = 0;
+  std::vector<YAML::Node> pending{root};
+  while (!pending.empty()) {
+    YAML::Node node = pending.back();
+    pending.pop_back();
+    if (node.IsScalar()) bytes += node.Scalar().size();
+    if (++nodes > kMaxExpandedNodes || bytes > kMaxExpandedBytes) return false;
+    for (const auto& item : node) {
+      if (node.IsMap()) {
+        pending.push_back(item.first);
+        pending.push_back(item.second);
+      } else {
+        pending.push_back(item);
+      }
+    }
+  }
+  return true;
+}
+
 Result<AppSpec> parse_document(const YAML::Node& root) {
+  if (!expands_within_limits(root)) {
+    return fail(ErrorKind::invalid_input,
+                "appspec.yml: too large once its aliases are expanded (more than 20000 nodes "
+                "or 8 MiB)");
+  }
   if (!root.IsMap()) return fail(ErrorKind::invalid_input, "appspec.yml: must be a YAML map");
   if (!root["version"]) return invalid("version", "is required (version: 0.0)");
   if (std::string version = scalar_text(root["version"]); version != "0.0" && version != "0") {

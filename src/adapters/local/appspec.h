@@ -64,7 +64,9 @@ struct AppSpec {
 
 // Parses and validates appspec text: version 0.0, os linux, known lifecycle events that may
 // carry scripts, locations without `..`, timeouts from 1 to 3600 seconds, absolute file
-// destinations and permission objects, octal modes, type file/directory.
+// destinations and permission objects, octal modes, type file/directory. Paths and names with
+// a NUL character are refused, and so is a document whose aliases expand it beyond 20,000
+// nodes or 8 MiB.
 Result<AppSpec> parse_appspec(std::string_view yaml_text);
 
 // Reads <bundle_root>/appspec.yml and parses it, then checks that every hook script and every

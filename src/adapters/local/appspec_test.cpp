@@ -126,6 +126,13 @@ INSTANTIATE_TEST_SUITE_P(
             "(got soon)"},
         InvalidCase{kHead + "files:\n  - source: app\n    destination: opt/app\n",
                     "files[0].destination must be an absolute path"},
+        InvalidCase{kHead + "files:\n  - source: app\n    destination: \"/..\\0x\"\n",
+                    "files[0].destination must not contain a NUL character"},
+        InvalidCase{kHead + "hooks:\n  BeforeInstall:\n    - location: \"..\\0/a.sh\"\n",
+                    "hooks.BeforeInstall[0].location must not contain a NUL character"},
+        InvalidCase{
+            kHead + "hooks:\n  BeforeInstall:\n    - location: a.sh\n      runas: \"root\\0x\"\n",
+            "hooks.BeforeInstall[0].runas must not contain a NUL character"},
         InvalidCase{kHead + "files:\n  - destination: /opt/app\n", "files[0].source is required"},
         InvalidCase{kHead + "file_exists_behavior: MERGE\n", "file_exists_behavior must be"},
         InvalidCase{kHead + "permissions:\n  - object: /a\n    mode: 8\n",
@@ -141,6 +148,35 @@ INSTANTIATE_TEST_SUITE_P(
         InvalidCase{kHead + "hooks: [a, b]\n", "hooks must map lifecycle events"},
         InvalidCase{"version: 0.0\nos: [linux\n", "not valid YAML"},
         InvalidCase{"- just\n- a list\n", "must be a YAML map"}));
+
+TEST(AppSpec, FollowsAliases) {
+  auto spec = parse_appspec(kHead + "base: &start {location: start.sh, timeout: 60}\n" +
+                            "hooks:\n  ApplicationStart:\n    - *start\n" +
+                            "  ValidateService:\n    - *start\n");
+  ASSERT_TRUE(spec) << spec.error().message;
+  EXPECT_EQ(spec->scripts_for("ValidateService").at(0).timeout, std::chrono::seconds(60));
+}
+
+TEST(AppSpec, RefusesAliasesThatExpandTooFar) {
+  // 1,000 permissions naming one list of 1,000 names: 40 KiB of text standing for 50 MB.
+  std::string names = "[n" + std::string(48, 'x');
+  for (int i = 1; i < 1000; ++i) names += ", n" + std::string(48, 'x');
+  std::string permissions = "[*p";
+  for (int i = 1; i < 1000; ++i) permissions += ", *p";
+  auto spec = parse_appspec(kHead + "names: &names " + names + "]\n" +
+                            "one: &p {object: /a, except: *names}\n" +
+                            "permissions: " + permissions + "]\n");
+  ASSERT_FALSE(spec);
+  EXPECT_NE(spec.error().message.find("too large once its aliases are expanded"), std::string::npos)
+      << spec.error().message;
+}
+
+TEST(AppSpec, RefusesAnAliasInsideItself) {
+  auto spec = parse_appspec(kHead + "loop: &loop\n  again: [*loop, *loop]\n");
+  ASSERT_FALSE(spec);
+  EXPECT_NE(spec.error().message.find("too large once its aliases are expanded"), std::string::npos)
+      << spec.error().message;
+}
 
 TEST(AppSpec, LoadChecksThatScriptsAndSourcesExist) {
   TempDir bundle;
