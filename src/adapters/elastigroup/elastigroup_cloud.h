@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "engine/elastigroup_executor.h"
+#include "engine/elastigroup_standalone.h"
 
 namespace bluegreen::elastigroup {
 
@@ -33,5 +34,14 @@ class ElastigroupCloud {
   explicit ElastigroupCloud(std::unique_ptr<Parts> parts);
   std::unique_ptr<Parts> parts_;
 };
+
+// `bluegreen deploy` with PROVIDER=elastigroup: runs the flow to its end against the real
+// cloud (from the environment), writing progress to `log`, and returns the outcome instead of
+// reporting it to CodePipeline. `deployment_name` plays the job id's part: the same name
+// joins the same deployment. Errors: as ElastigroupCloud::from_environment.
+Result<StandaloneResult> deploy_with_elastigroup(const std::string& user_parameters,
+                                                 const std::string& deployment_name, FlowLog& log,
+                                                 Clock& clock,
+                                                 const ElastigroupExecutor::Options& options = {});
 
 }  // namespace bluegreen::elastigroup
