@@ -161,10 +161,12 @@ class LambdaActionTest(unittest.TestCase):
     def test_a_long_deployment_continues_across_invocations(self):
         with WORLD.aws._lock:
             WORLD.aws.script = {"outcome": "succeed",
-                                "steps": ["Created"] + ["InProgress"] * 24 + ["Succeeded"]}
+                                "steps": ["Created"] + ["InProgress"] * 12 + ["Succeeded"]}
+        # Polls 0.2 s apart, rounds up to 1.2 s apart: about 12 s of following CodeDeploy,
+        # in invocations of 2 s (3 s less the 1 s reserve).
         WORLD.start_function(self.runtime, {"BLUEGREEN_POLL_SECONDS": "0.2"})
         job, token, invocations = WORLD.new_job(), None, 0
-        while invocations < 15:
+        while invocations < 40:
             invocations += 1
             result = self.invoke(job, WORLD.parameters(), token=token, timeout_ms=3000)
             self.assertEqual(result.kind, "response", result.body)
