@@ -215,13 +215,15 @@ class CloudWorld:
         return self
 
     def stop(self):
-        for bootstrap in self.bootstraps:
-            bootstrap.stop()
-        for server in self.servers:
-            server.shutdown()
-            server.server_close()
-        self.moto.stop()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        try:
+            for bootstrap in self.bootstraps:
+                bootstrap.stop()
+            for server in self.servers:
+                server.shutdown()
+                server.server_close()
+        finally:
+            self.moto.stop()
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
     def reset(self):
         for bootstrap in self.bootstraps:

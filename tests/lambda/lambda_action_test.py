@@ -28,7 +28,12 @@ def setUpModule():
     zip_path = os.environ.get("BLUEGREEN_LAMBDA_ZIP")
     if not zip_path or not os.path.exists(zip_path):
         raise unittest.SkipTest("BLUEGREEN_LAMBDA_ZIP does not name the packaged zip")
-    WORLD = CloudWorld(zip_path).start()
+    WORLD = CloudWorld(zip_path)
+    try:
+        WORLD.start()
+    except BaseException:
+        WORLD.stop()
+        raise
 
 
 def tearDownModule():
