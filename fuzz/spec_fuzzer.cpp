@@ -4,6 +4,7 @@
 //
 // Byte mutations rarely turn a valid value into a value of another JSON type, so when the
 // input is an object, each of its keys is also tried with a value of every other type.
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "core/spec.h"
@@ -20,6 +21,8 @@ void parse_and_check(const bluegreen::Result<bluegreen::DeploymentSpec>& spec) {
     check(!spec.error().message.empty(), "refusals say why");
     return;
   }
+  check(std::ranges::all_of(spec->health_check_path, [](char c) { return c > 0x20 && c < 0x7f; }),
+        "HEALTH_CHECK_PATH fits in a request line");
   (void)bluegreen::describe(spec->revision);
   json stored = bluegreen::to_json(*spec);
   auto again = bluegreen::parse_spec(stored);

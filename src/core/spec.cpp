@@ -249,6 +249,12 @@ Result<DeploymentSpec> parse_spec(const json& params) {
     if ((*v)->empty() || (**v)[0] != '/') {
       return invalid(fmt::format("HEALTH_CHECK_PATH must start with /, got \"{}\"", **v));
     }
+    // The path goes verbatim into the probe's request line: a space or a control character
+    // would end it early or start a header.
+    if (!std::ranges::all_of(**v, [](char c) { return c > 0x20 && c < 0x7f; })) {
+      return invalid("HEALTH_CHECK_PATH must be visible ASCII, without spaces or control "
+                     "characters (percent-encode them)");
+    }
     spec.health_check_path = **v;
   }
   for (auto [key, target] :

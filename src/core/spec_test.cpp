@@ -133,6 +133,13 @@ TEST(Spec, UnknownKeysAndBadOptionalValuesAreNamed) {
   json promotion = local_params();
   promotion["PROMOTION"] = "sometimes";
   EXPECT_NE(error_of(promotion).find("PROMOTION"), std::string::npos);
+  for (const std::string& bad : {std::string("/health check"),
+                                 std::string("/healthz\r\nX-Injected: 1"),
+                                 std::string("/a\0b", 4), std::string("/caf\xc3\xa9")}) {
+    json path = local_params();
+    path["HEALTH_CHECK_PATH"] = bad;
+    EXPECT_NE(error_of(path).find("HEALTH_CHECK_PATH must be visible ASCII"), std::string::npos);
+  }
   json drain = local_params();
   drain["DRAIN_TIMEOUT"] = "-1";
   EXPECT_NE(error_of(drain).find("DRAIN_TIMEOUT"), std::string::npos);
