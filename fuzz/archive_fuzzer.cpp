@@ -5,9 +5,15 @@
 //  - a refused archive leaves the destination as it was (empty);
 //  - an accepted tree holds only files, directories and symlinks that resolve inside it.
 // The destination is emptied after every input, and the scratch directory removed at exit.
+//
+// A tar header carries a checksum, so nearly every byte mutation of one would be refused as
+// corrupt before our checks see the entry; a custom mutator recomputes the checksums after
+// libFuzzer's mutations, so names, link targets, types and sizes get explored.
 #include <stdlib.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <system_error>
@@ -78,7 +84,33 @@ void check_accepted_tree(const fs::path& dest) {
   }
 }
 
+// Every 512-byte block that carries the ustar magic gets the checksum of its bytes, the
+// checksum field counted as spaces (POSIX tar): six octal digits, NUL, space.
+void fix_tar_checksums(std::uint8_t* data, std::size_t size) {
+  constexpr std::size_t kBlock = 512, kChecksum = 148, kMagic = 257;
+  for (std::size_t offset = 0; offset + kBlock <= size; offset += kBlock) {
+    std::uint8_t* header = data + offset;
+    if (std::memcmp(header + kMagic, "ustar", 5) != 0) continue;
+    unsigned sum = 0;
+    for (std::size_t i = 0; i < kBlock; ++i)
+      sum += (i >= kChecksum && i < kChecksum + 8) ? ' ' : header[i];
+    char digits[8];
+    std::snprintf(digits, sizeof digits, "%06o", sum);
+    std::memcpy(header + kChecksum, digits, 7);
+    header[kChecksum + 7] = ' ';
+  }
+}
+
 }  // namespace
+
+extern "C" std::size_t LLVMFuzzerMutate(std::uint8_t* data, std::size_t size, std::size_t max_size);
+
+extern "C" std::size_t LLVMFuzzerCustomMutator(std::uint8_t* data, std::size_t size,
+                                               std::size_t max_size, unsigned int /*seed*/) {
+  size = LLVMFuzzerMutate(data, size, max_size);
+  fix_tar_checksums(data, size);
+  return size;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static Scratch scratch;

@@ -6,9 +6,13 @@
 //    refusal) from any shorter read;
 //  - a chunked body ends at the same byte, or is refused, whether scanned whole or in pieces;
 //  - results point inside the bytes given, refusals carry the documented statuses, and
-//    nothing larger than the head limit is ever waited for.
+//    nothing larger than the head limit is ever waited for;
+//  - where Boost.Beast's parser also accepts a request head, the two agree on where it ends
+//    and how its body is framed (a disagreement between two parsers is what smuggling needs).
 #include <algorithm>
+#include <boost/beast/http.hpp>
 #include <initializer_list>
+#include <limits>
 
 #include "fuzz_check.h"
 #include "proxy/http_parser.h"
@@ -56,6 +60,25 @@ void check_head_common(const proxy::ParseResult& result, std::string_view bytes,
   check(bytes.substr(0, result.head_size).ends_with("\r\n\r\n"), "a head ends with an empty line");
 }
 
+// A second opinion from Boost.Beast. Where Beast refuses or wants more bytes, there is nothing
+// to compare: only a head both accept could be framed differently by the two.
+void compare_with_beast(std::string_view bytes, const proxy::RequestHead& head,
+                        std::size_t head_size) {
+  namespace http = boost::beast::http;
+  http::request_parser<http::empty_body> beast;
+  beast.header_limit(std::numeric_limits<std::uint32_t>::max());
+  beast.eager(false);
+  boost::beast::error_code ec;
+  std::size_t used = beast.put(boost::asio::buffer(bytes.data(), bytes.size()), ec);
+  if (ec || !beast.is_header_done()) return;
+  check(used == head_size, "Beast ends the request head at the same byte");
+  check(beast.chunked() == (head.framing == proxy::BodyFraming::chunked),
+        "Beast agrees on chunked framing");
+  std::uint64_t beast_length = beast.content_length().value_or(0);
+  check(beast.chunked() || beast_length == head.content_length,
+        "Beast agrees on the Content-Length of the body");
+}
+
 void check_request(std::string_view bytes, const proxy::ParseLimits& limits) {
   proxy::RequestHead head;
   auto result = proxy::parse_request_head(bytes, head, limits);
@@ -81,6 +104,7 @@ void check_request(std::string_view bytes, const proxy::ParseLimits& limits) {
             exact.headers.size() == head.headers.size() && exact.framing == head.framing &&
             exact.content_length == head.content_length && exact.keep_alive == head.keep_alive,
         "a request head parses the same from exactly its own bytes");
+  compare_with_beast(bytes, head, result.head_size);
   for_each_shorter_read(parsed, [&](std::string_view shorter) {
     proxy::RequestHead partial;
     check(proxy::parse_request_head(shorter, partial, limits).status ==
