@@ -61,10 +61,12 @@ class AdminMalformedTest(ReliabilityTestCase):
                 self.assertTrue(json.loads(answer), "the error is a JSON object")
 
     def test_a_huge_body_is_refused(self):
-        # The server answers once it sees the length, without reading 64 MiB first.
+        # The server answers once it sees the length, without waiting for 64 MiB. Only the head
+        # is sent: unread body bytes would make the closing server reset the connection, and
+        # a reset may discard its answer before the client reads it.
         head = (b"POST /api/deployments HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                 b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (64 << 20))
-        answer = self.raw(head + b"{" + b" " * 65536)
+        answer = self.raw(head)
         self.assertTrue(answer.startswith(b"HTTP/1.1 4"), answer[:200])
         self.assert_still_serving()
 
