@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "core/deployment_json.h"
 #include "core/flow.h"
 
@@ -17,11 +19,21 @@ bool bounded_by_timeout(Step step) {
 
 std::string health_progress(const Deployment& d) {
   int healthy = 0;
-  for (const auto& [instance, streak] : d.health_streak) {
+  int weakest = d.spec.healthy_threshold;
+  for (const auto& instance : d.green) {
+    auto it = d.health_streak.find(instance.id);
+    int streak = it == d.health_streak.end() ? 0 : it->second;
     if (streak >= d.spec.healthy_threshold) ++healthy;
+    weakest = std::min(weakest, streak);
   }
-  return fmt::format("health checks: {} of {} green instance(s) passed {} in a row", healthy,
-                     d.green.size(), d.spec.healthy_threshold);
+  std::string text = fmt::format(
+      "health checks: {} of {} green instance(s) healthy; {} of {} good answers in a row so far",
+      healthy, d.green.size(), weakest, d.spec.healthy_threshold);
+  if (!d.health_last.empty()) {
+    const auto& [instance, seen] = *d.health_last.begin();
+    text += fmt::format(" (last problem, {}: {})", instance, seen);
+  }
+  return text;
 }
 
 }  // namespace

@@ -40,7 +40,9 @@ TEST(DeploymentView, HealthGateSaysHowManyGreensPassed) {
   d.health_streak = {{"i-1", 2}, {"i-2", 1}};
   auto waiting = waiting_on(d);
   ASSERT_TRUE(waiting);
-  EXPECT_NE(waiting->what.find("1 of 2"), std::string::npos) << waiting->what;
+  EXPECT_NE(waiting->what.find("1 of 2 green instance(s) healthy"), std::string::npos)
+      << waiting->what;
+  EXPECT_NE(waiting->what.find("1 of 2 good answers"), std::string::npos) << waiting->what;
   EXPECT_EQ(waiting->bound, "TIMEOUT");
 }
 

@@ -41,6 +41,7 @@ const serverNow = () => Date.now() + clockOffset;
 
 function durationText(ms) {
   if (!(ms >= 0)) return "";
+  if (ms < 1000) return Math.round(ms) + " ms";
   const s = Math.floor(ms / 1000);
   if (s < 60) return ms < 10000 ? (ms / 1000).toFixed(1) + " s" : s + " s";
   const m = Math.floor(s / 60);
@@ -74,6 +75,16 @@ function elapsed(started, finished) {
   if (!started) return "";
   const end = finished ? Date.parse(finished) : serverNow();
   return durationText(end - Date.parse(started));
+}
+
+// A link to the service behind a LISTEN address; a wildcard host is reached by this page's host.
+function serviceLink(listen) {
+  if (!listen) return "—";
+  const at = listen.lastIndexOf(":");
+  let host = listen.slice(0, at);
+  if (host === "0.0.0.0" || host === "[::]" || host === "::") host = location.hostname;
+  const url = `http://${host}:${listen.slice(at + 1)}/`;
+  return h("a", { class: "mono", href: url, target: "_blank", rel: "noopener" }, listen);
 }
 
 const statusPill = (status) =>
@@ -203,7 +214,7 @@ function renderGroups() {
     return h("section", { class: "card" },
       h("header", {}, h("h2", {}, g.group), g.running ? statusPill("running") : null),
       h("dl", { class: "facts" },
-        h("div", {}, h("dt", {}, "Service"), h("dd", { class: "mono" }, g.listen || "—")),
+        h("div", {}, h("dt", {}, "Service"), h("dd", {}, serviceLink(g.listen))),
         h("div", {}, h("dt", {}, "Open connections"), h("dd", {}, connections)),
         h("div", { style: "grid-column: 1 / -1" }, h("dt", {}, "Serving"),
           h("dd", {}, serving
@@ -466,9 +477,9 @@ function renderTraffic() {
     h("table", { class: "traffic-table" },
       h("thead", {}, h("tr", {}, ["Colour", "Fleet", "Share", "Open conns", "Requests", "Errors"]
         .map((t, i) => h("th", { class: i > 1 ? "num" : "" }, t)))),
-      h("tbody", {}, row("blue"), row("green"))),
-    h("p", { class: "muted small" }, "Service on ", h("span", { class: "mono" }, g.listen || "—"),
-      g.previewListen ? [", preview on ", h("span", { class: "mono" }, g.previewListen)] : null));
+      h("tbody", {}, d.blueFleet ? row("blue") : null, row("green"))),
+    h("p", { class: "muted small" }, "Service on ", serviceLink(g.listen),
+      g.previewListen ? [", preview on ", serviceLink(g.previewListen)] : null));
   if (pageState.deployment) renderInstances(pageState.deployment);
 }
 
@@ -483,7 +494,7 @@ function renderInstances(d) {
       const current = live.get(instance.id) || instance;
       rows.push(h("tr", { "data-instance": instance.id, "data-colour": colour },
         h("td", {}, colourChip(colour)),
-        h("td", { class: "mono" }, instance.id),
+        h("td", { class: "mono nowrap" }, instance.id),
         h("td", {}, h("span", { class: "state " + current.state }, current.state)),
         h("td", { class: "mono num" }, current.port || ""),
         h("td", {}, Object.entries(current.tags || {}).map(([k, v]) =>
@@ -515,7 +526,7 @@ function renderHooks(d) {
       const key = hook.instanceId + "/" + hook.lifecycleEvent + "/" + index;
       return h("tr", { "data-event": hook.lifecycleEvent },
         h("td", { class: "nowrap" }, hook.lifecycleEvent),
-        h("td", { class: "mono small" }, hook.instanceId),
+        h("td", { class: "mono small nowrap" }, hook.instanceId),
         h("td", {}, h("span", { class: "mono small" }, hook.script),
           hook.outputTail ? h("details", { class: "tail", "data-key": key, open: open.has(key) || !ok },
             h("summary", {}, "output"), h("pre", {}, hook.outputTail)) : null),

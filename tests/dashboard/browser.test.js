@@ -1,0 +1,110 @@
+// The dashboard in a real browser (Debian's chromium, headless, driven by playwright-core)
+// during a real local deployment: examples/hello version 1, then version 2 followed on the
+// page without reloading it, then a rollback pressed and confirmed on the page.
+"use strict";
+
+const assert = require("node:assert/strict");
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+const { test } = require("node:test");
+const { chromium } = require("playwright-core");
+
+const { ARTIFACTS, Server, freePort, helloParams, makeBundle, request, waitUntil } = require("./harness");
+
+const CHROMIUM = process.env.BLUEGREEN_CHROMIUM || "/usr/bin/chromium";
+
+// A fresh profile directory makes a fresh --user-data-dir (playwright passes it so).
+function launchChromium(profile) {
+  return chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    ],
+    viewport: { width: 1360, height: 1500 },
+    timeout: 60000,
+  });
+}
+
+test("a deployment followed live on the dashboard, then rolled back from it", { timeout: 600000 }, async (t) => {
+  const server = await new Server().start();
+  t.after(() => server.stop());
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-chromium-"));
+  t.after(() => fs.rmSync(profile, { recursive: true, force: true }));
+  const listen = `127.0.0.1:${await freePort()}`;
+  const v1 = makeBundle(1, server.tmp);
+  const v2 = makeBundle(2, server.tmp);
+
+  const first = await server.deploy(helloParams(v1, listen));
+  assert.equal(first.code, 0, first.stderr + server.log());
+
+  const browser = await launchChromium(profile);
+  t.after(() => browser.close());
+  const page = await browser.newPage();
+  const problems = [];
+  page.on("pageerror", (error) => problems.push(error.message));
+  page.on("console", (message) => message.type() === "error" && problems.push(message.text()));
+
+  await page.goto(server.url + "/");
+  await page.locator("tr[data-id] .pill[data-status=succeeded]").first().waitFor({ timeout: 30000 });
+  // Marks this document: a reload would lose the mark.
+  await page.evaluate(() => (window.sameDocument = true));
+
+  // Version 2, with a long BLUE_TERMINATION_WAIT so that blue is there to roll back to.
+  const second = server.deploy(helloParams(v2, listen, { BLUE_TERMINATION_WAIT: "600", HEALTHY_THRESHOLD: "3" }));
+  const running = page.locator("tr[data-id]:has(.pill[data-status=running])");
+  await running.waitFor({ timeout: 30000 });
+  const id = await running.getAttribute("data-id");
+  await running.locator("a").click();
+  await page.waitForURL("**/deployments/" + id);
+
+  // The phases advance on the page while we look at it.
+  const seen = new Set();
+  await waitUntil("the page shows the keep_blue phase running", async () => {
+    for (const phase of await page.locator(".timeline li.running, .timeline li.passed").evaluateAll(
+      (items) => items.map((item) => item.dataset.phase))) {
+      seen.add(phase);
+    }
+    return seen.has("keep_blue") && (await page.locator(".timeline li.running[data-phase=keep_blue]").count()) === 1;
+  }, 120000, 100);
+  for (const phase of ["install", "health_gate", "allow_traffic", "block_traffic"]) {
+    assert.ok(seen.has(phase), `the page never showed ${phase}: saw ${[...seen]}`);
+  }
+
+  // A green instance with its GreenIdentifier tag, as the API records it.
+  const record = JSON.parse((await server.api("/api/deployments/" + id)).body);
+  const greenTag = page.locator(`tr[data-colour=green] .tag[title="GreenIdentifier=${record.greenIdentifier}"]`);
+  await greenTag.first().waitFor({ timeout: 30000 });
+  assert.ok(record.greenIdentifier.length > 0);
+  assert.match(await page.locator("#waiting").innerText(), /BLUE_TERMINATION_WAIT/);
+  assert.equal(await page.locator("#serving").getAttribute("data-colour"), "green");
+
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: path.join(ARTIFACTS, "dashboard.png"), fullPage: true });
+
+  // Roll back from the page: the button asks first.
+  await page.locator("#rollback").click();
+  const dialog = page.locator("dialog#confirm");
+  await dialog.waitFor({ state: "visible" });
+  assert.match(await dialog.innerText(), /back to blue/);
+  await page.locator("#confirm-ok").click();
+
+  await page.locator("#status .pill[data-status=rolled_back]").waitFor({ timeout: 120000 });
+  await page.locator("#serving[data-colour=blue]").waitFor({ timeout: 30000 });
+  assert.match(await page.locator("#serving").innerText(), /Blue serves/);
+  assert.match(await page.locator("#outcome").innerText(), /back on blue/);
+  await page.screenshot({ path: path.join(ARTIFACTS, "dashboard-rolled-back.png"), fullPage: true });
+
+  const answer = await request(`http://${listen}/`);
+  assert.equal(answer.body.trim(), "hello from version 1");
+  const ended = await second;
+  assert.equal(ended.code, 1, "deploy reports the rollback: " + ended.stderr);
+  assert.match(record.startedBy, /^cli:/);
+  const rolledBack = JSON.parse((await server.api("/api/deployments/" + id)).body);
+  assert.equal(rolledBack.rollbackBy, "dashboard");
+
+  assert.equal(await page.evaluate(() => window.sameDocument), true, "the page was reloaded");
+  assert.deepEqual(problems, [], "the page reported errors");
+});
