@@ -108,3 +108,28 @@ test("a deployment followed live on the dashboard, then rolled back from it", { 
   assert.equal(await page.evaluate(() => window.sameDocument), true, "the page was reloaded");
   assert.deepEqual(problems, [], "the page reported errors");
 });
+
+test("on an address other machines reach, the page asks for the admin token", { timeout: 300000 }, async (t) => {
+  const token = "browser-token-" + "0f4e8d2c6a1b3957";
+  const server = await new Server({ admin: "0.0.0.0:0", token }).start();
+  t.after(() => server.stop());
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-chromium-"));
+  t.after(() => fs.rmSync(profile, { recursive: true, force: true }));
+  const browser = await launchChromium(profile);
+  t.after(() => browser.close());
+  const page = await browser.newPage();
+
+  const first = await page.goto(server.url + "/");
+  assert.equal(first.status(), 401);
+  const login = page.locator("dialog#login");
+  await login.waitFor({ state: "visible", timeout: 30000 });
+  await page.locator("#login-token").fill("not-the-token-at-all");
+  await page.locator("#login-form button[type=submit]").click();
+  await page.locator("#login-error").filter({ hasText: "not accepted" }).waitFor({ timeout: 30000 });
+
+  await page.locator("#login-token").fill(token);
+  await page.locator("#login-form button[type=submit]").click();
+  await page.locator("#deployments").getByText("No deployments yet").waitFor({ timeout: 30000 });
+  await page.locator("#live[data-state=live]").waitFor({ timeout: 30000 });
+  assert.equal(await page.evaluate(() => sessionStorage.getItem("bluegreen.adminToken")), token);
+});
