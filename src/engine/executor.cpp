@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <set>
 #include <system_error>
+#include <thread>
 
 namespace bluegreen {
 namespace {
@@ -173,13 +175,27 @@ InputEvent Executor::run_hooks(const Deployment& d, const action::RunHooks& hook
 InputEvent Executor::check_health(const Deployment& d, const action::CheckHealth& check,
                                   Inbox& inbox) {
   if (auto request = inbox.wait_until(ports_.clock, check.not_before)) return *request;
+  // Probes run side by side (a bounded number of threads) so that a round over a large fleet
+  // costs about one probe, not one per instance.
+  const TimePoint deadline = std::min(ports_.clock.now() + check.probe_timeout, d.deadline);
   input::HealthChecked result;
-  for (const auto& instance : d.green) {
-    TimePoint deadline = std::min(ports_.clock.now() + check.probe_timeout, d.deadline);
-    auto answer = ports_.probe.check(instance, d.spec.health_check_path, deadline);
-    result.checks.push_back(
-        HealthCheck{instance.id, answer.has_value(), answer ? "" : answer.error().message});
+  result.checks.resize(d.green.size());
+  std::atomic<std::size_t> next{0};
+  auto probe_some = [&] {
+    for (std::size_t i = next++; i < d.green.size(); i = next++) {
+      const Instance& instance = d.green[i];
+      auto answer = ports_.probe.check(instance, d.spec.health_check_path, deadline);
+      result.checks[i] =
+          HealthCheck{instance.id, answer.has_value(), answer ? "" : answer.error().message};
+    }
+  };
+  constexpr std::size_t kMaxProbeThreads = 16;
+  std::vector<std::jthread> probers;
+  for (std::size_t t = 1; t < std::min(kMaxProbeThreads, d.green.size()); ++t) {
+    probers.emplace_back(probe_some);
   }
+  probe_some();
+  probers.clear();  // joins
   return result;
 }
 

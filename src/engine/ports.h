@@ -79,7 +79,8 @@ class Installer {
                            TimePoint deadline, std::vector<HookResult>& results) = 0;
 };
 
-// One HTTP health check of one instance.
+// One HTTP health check of one instance. Thread-safe: the health gate probes instances in
+// parallel.
 class HealthProbe {
  public:
   virtual ~HealthProbe() = default;
