@@ -200,26 +200,25 @@ Result<Deployment> DeploymentService::select(const Selector& selector) const {
   return history->front();
 }
 
-Result<Deployment> DeploymentService::promote(const Selector& selector, const std::string& by) {
+Result<Deployment> DeploymentService::pass_on(const Selector& selector, InputEvent request,
+                                              Result<void> (*acted_on_now)(const Deployment&)) {
   auto target = select(selector);
   if (!target) return target;
-  if (auto allowed = can_promote(*target); !allowed) return std::unexpected(allowed.error());
+  if (auto allowed = acted_on_now(*target); !allowed) return std::unexpected(allowed.error());
   auto inbox = inbox_of(target->id);
-  if (!inbox)
+  if (!inbox) {
     return fail(ErrorKind::conflict, fmt::format("deployment {} is not running", target->id));
-  inbox->post(input::PromoteRequested{by});
+  }
+  inbox->post(std::move(request));
   return target;
 }
 
+Result<Deployment> DeploymentService::promote(const Selector& selector, const std::string& by) {
+  return pass_on(selector, input::PromoteRequested{by}, &can_promote);
+}
+
 Result<Deployment> DeploymentService::roll_back(const Selector& selector, const std::string& by) {
-  auto target = select(selector);
-  if (!target) return target;
-  if (auto allowed = can_roll_back(*target); !allowed) return std::unexpected(allowed.error());
-  auto inbox = inbox_of(target->id);
-  if (!inbox)
-    return fail(ErrorKind::conflict, fmt::format("deployment {} is not running", target->id));
-  inbox->post(input::RollbackRequested{by});
-  return target;
+  return pass_on(selector, input::RollbackRequested{by}, &can_roll_back);
 }
 
 Result<Deployment> DeploymentService::deployment(const std::string& id) const {

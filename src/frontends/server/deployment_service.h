@@ -139,6 +139,9 @@ class DeploymentService {
   Result<Group*> group_for(const DeploymentSpec& spec);  // mutex_ held
   Result<Deployment> select(const Selector& selector) const;
   std::shared_ptr<Inbox> inbox_of(const std::string& deployment_id) const;
+  // Posts `request` to the selected deployment if `acted_on_now` says it would act on it.
+  Result<Deployment> pass_on(const Selector& selector, InputEvent request,
+                             Result<void> (*acted_on_now)(const Deployment&));
   void launch_worker(Deployment deployment, bool resume);
   void finished(const Deployment& deployment);
 
