@@ -15,16 +15,6 @@ using namespace std::chrono_literals;
 
 using testing::TempDir;
 
-DeploymentSpec spec(const std::string& extra = "") {
-  std::string text = R"({"GROUP_ID":"web","APP_NAME":"hello","DEPLOYMENT_GROUP":"dg",
-      "TIMEOUT":"30","LOCAL_PATH":"/srv/hello","HEALTH_CHECK_INTERVAL":"1",
-      "BLUE_TERMINATION_WAIT":"60")" +
-                     extra + "}";
-  auto parsed = parse_spec(std::string_view(text));
-  EXPECT_TRUE(parsed) << parsed.error().message;
-  return *parsed;
-}
-
 class ExecutorTest : public ::testing::Test {
  protected:
   // A group already served by fleet d-blue with two instances.
@@ -62,7 +52,7 @@ class ExecutorTest : public ::testing::Test {
 };
 
 TEST_F(ExecutorTest, FirstDeploymentEndsWithGreenServingAndJournaled) {
-  auto d = deploy(spec());
+  auto d = deploy(test_spec());
   ASSERT_EQ(d.status, DeploymentStatus::succeeded) << (d.error ? d.error->message : "");
   EXPECT_EQ(traffic.routed_fleet(), d.id);
   EXPECT_EQ(journal.serving("web"), d.id);
@@ -81,7 +71,7 @@ TEST_F(ExecutorTest, FirstDeploymentEndsWithGreenServingAndJournaled) {
 
 TEST_F(ExecutorTest, SecondDeploymentKeepsBlueForTheWaitThenTerminatesIt) {
   auto blue = serving_blue();
-  auto d = deploy(spec(), blue);
+  auto d = deploy(test_spec(), blue);
   ASSERT_EQ(d.status, DeploymentStatus::succeeded) << (d.error ? d.error->message : "");
   EXPECT_EQ(live_fleets(), (std::vector<std::string>{d.id, d.id}));
   EXPECT_EQ(fleet.terminated(),
@@ -99,7 +89,7 @@ TEST_F(ExecutorTest, SecondDeploymentKeepsBlueForTheWaitThenTerminatesIt) {
 TEST_F(ExecutorTest, FailingValidateServiceLeavesNoGreenAndBlueServing) {
   auto blue = serving_blue();
   installer.fail_event("ValidateService");
-  auto d = deploy(spec(), blue);
+  auto d = deploy(test_spec(), blue);
 
   EXPECT_EQ(d.status, DeploymentStatus::failed);
   ASSERT_TRUE(d.error);
@@ -114,7 +104,7 @@ TEST_F(ExecutorTest, HooksRunningPastTimeoutFailTheDeploymentNamingTimeout) {
   Executor slow_executor{ExecutorPorts{fleet, fetcher, slow, probe, traffic, clock, journal, sink},
                          bundles.path()};
   auto d = slow_executor.run(
-      new_deployment("d-slow", spec(), "test", new_uuid(), clock.now(), std::nullopt), inbox);
+      new_deployment("d-slow", test_spec(), "test", new_uuid(), clock.now(), std::nullopt), inbox);
 
   EXPECT_EQ(d.status, DeploymentStatus::failed);
   ASSERT_TRUE(d.error);
@@ -125,7 +115,7 @@ TEST_F(ExecutorTest, HooksRunningPastTimeoutFailTheDeploymentNamingTimeout) {
 
 TEST_F(ExecutorTest, AHalfDoneLaunchIsCleanedUp) {
   fleet.fail_launch_after(1);
-  auto d = deploy(spec());
+  auto d = deploy(test_spec());
   EXPECT_EQ(d.status, DeploymentStatus::failed);
   EXPECT_TRUE(fleet.list().empty());
   EXPECT_EQ(fleet.terminated().size(), 1u);
@@ -133,7 +123,7 @@ TEST_F(ExecutorTest, AHalfDoneLaunchIsCleanedUp) {
 
 TEST_F(ExecutorTest, AnUnhealthyGreenFailsBeforeTheDeadlineAndIsTerminated) {
   probe.all_unhealthy(true);
-  auto d = deploy(spec());
+  auto d = deploy(test_spec());
   EXPECT_EQ(d.status, DeploymentStatus::failed);
   EXPECT_NE(d.error->message.find("connection refused"), std::string::npos);
   EXPECT_TRUE(fleet.list().empty());
@@ -142,7 +132,7 @@ TEST_F(ExecutorTest, AnUnhealthyGreenFailsBeforeTheDeadlineAndIsTerminated) {
 
 TEST_F(ExecutorTest, ARevisionThatCannotBeFetchedFailsWithTheReason) {
   fetcher.fail_with(Error{ErrorKind::not_found, "/srv/hello does not exist"});
-  auto d = deploy(spec());
+  auto d = deploy(test_spec());
   EXPECT_EQ(d.status, DeploymentStatus::failed);
   EXPECT_NE(d.error->message.find("/srv/hello does not exist"), std::string::npos);
   EXPECT_TRUE(installer.ran().empty());
@@ -154,7 +144,7 @@ TEST_F(ExecutorTest, RollbackWhileBlueIsKeptSwitchesBackAtOnce) {
     if (d.step == Step::keep_blue) inbox.post(input::RollbackRequested{"alice"});
   });
   auto start = clock.now();
-  auto d = deploy(spec(), blue);
+  auto d = deploy(test_spec(), blue);
 
   EXPECT_EQ(d.status, DeploymentStatus::rolled_back);
   EXPECT_EQ(traffic.routed_fleet(), "d-blue");
@@ -166,7 +156,7 @@ TEST_F(ExecutorTest, ManualPromotionWaitsForThePromoteRequest) {
   sink.on_update([&](const Deployment& d) {
     if (d.step == Step::await_promotion) inbox.post(input::PromoteRequested{"alice"});
   });
-  auto d = deploy(spec(R"(,"PROMOTION":"manual","PREVIEW_LISTEN":"127.0.0.1:0")"));
+  auto d = deploy(test_spec({{"PROMOTION", "manual"}, {"PREVIEW_LISTEN", "127.0.0.1:0"}}));
   EXPECT_EQ(d.status, DeploymentStatus::succeeded);
   EXPECT_EQ(d.promoted_by, "alice");
   EXPECT_EQ(traffic.previewed_fleet(), d.id);
@@ -175,8 +165,8 @@ TEST_F(ExecutorTest, ManualPromotionWaitsForThePromoteRequest) {
 TEST_F(ExecutorTest, ResumingAnInterruptedInstallCleansUpItsGreens) {
   // The record as the journal held it when the server died during install.
   auto blue = serving_blue();
-  auto t =
-      start(new_deployment("d-cut", spec(), "test", new_uuid(), clock.now(), blue), clock.now());
+  auto t = start(new_deployment("d-cut", test_spec(), "test", new_uuid(), clock.now(), blue),
+                 clock.now());
   t = step(t.deployment, Input{clock.now(), input::RevisionFetched{bundles.path(), "x"}});
   auto greens = fleet.launch(LaunchRequest{"d-cut", 2, {}});
   t = step(t.deployment, Input{clock.now(), input::GreenLaunched{*greens}});

@@ -2,7 +2,24 @@
 
 #include <fmt/format.h>
 
+#include <stdexcept>
+
 namespace bluegreen {
+
+DeploymentSpec test_spec(const nlohmann::json& overrides) {
+  nlohmann::json params = {{"GROUP_ID", "web"},
+                           {"APP_NAME", "hello"},
+                           {"DEPLOYMENT_GROUP", "dg"},
+                           {"TIMEOUT", "30"},
+                           {"LOCAL_PATH", "/srv/hello"},
+                           {"HEALTH_CHECK_INTERVAL", "1"},
+                           {"BLUE_TERMINATION_WAIT", "60"}};
+  params.update(overrides);
+  auto spec = parse_spec(params);
+  // Tests hand in what they mean to be valid; anything else is a broken test.
+  if (!spec) throw std::invalid_argument("test_spec: " + spec.error().message);
+  return *spec;
+}
 
 Result<std::vector<Instance>> FakeFleet::launch(const LaunchRequest& request) {
   std::lock_guard lock(mutex_);

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
@@ -15,6 +16,11 @@
 #include "engine/ports.h"
 
 namespace bluegreen {
+
+// A valid local DeploymentSpec for tests: group "web", application "hello", deployment
+// group "dg", TIMEOUT 30, LOCAL_PATH /srv/hello, HEALTH_CHECK_INTERVAL 1,
+// BLUE_TERMINATION_WAIT 60; `overrides` (UserParameters keys) replace or add to these.
+DeploymentSpec test_spec(const nlohmann::json& overrides = nlohmann::json::object());
 
 class FakeFleet : public Fleet {
  public:

@@ -64,14 +64,11 @@ class HeldInstaller final : public Installer {
   bool released_ = false;
 };
 
-DeploymentSpec spec(const std::string& extra = "") {
-  std::string text = R"({"GROUP_ID":"web","APP_NAME":"hello","DEPLOYMENT_GROUP":"dg",
-      "TIMEOUT":"60","LOCAL_PATH":"/srv/hello","LISTEN":"127.0.0.1:18080",
-      "BLUE_TERMINATION_WAIT":"5")" +
-                     extra + "}";
-  auto parsed = parse_spec(std::string_view(text));
-  EXPECT_TRUE(parsed) << parsed.error().message;
-  return *parsed;
+DeploymentSpec spec(const nlohmann::json& overrides = nlohmann::json::object()) {
+  nlohmann::json params = {
+      {"TIMEOUT", "60"}, {"LISTEN", "127.0.0.1:18080"}, {"BLUE_TERMINATION_WAIT", "5"}};
+  params.update(overrides);
+  return test_spec(params);
 }
 
 class ServiceTest : public ::testing::Test {
@@ -170,7 +167,7 @@ TEST_F(ServiceTest, PromoteReachesTheDeploymentWaitingForIt) {
       promoted = service_->promote(Selector{}, "alice");
     }
   });
-  auto started = service_->start_deployment(spec(R"(,"PROMOTION":"manual")"), "test");
+  auto started = service_->start_deployment(spec({{"PROMOTION", "manual"}}), "test");
   ASSERT_TRUE(started);
   service_->wait_idle();
   ASSERT_TRUE(promoted && *promoted);
