@@ -99,6 +99,15 @@ std::string_view to_string(Step step) {
 std::optional<Step> step_from_string(std::string_view text) {
   return value_of(kStepNames, text);
 }
+bool bounded_by_deadline(Step step) {
+  return step <= Step::after_allow_traffic;
+}
+
+bool is_unwinding(Step step) {
+  return step == Step::route_to_blue || step == Step::hide_preview || step == Step::drain_green ||
+         step == Step::stop_green || step == Step::terminate_green;
+}
+
 std::string_view to_string(DeploymentStatus status) {
   return name_of(kStatusNames, status);
 }

@@ -66,6 +66,10 @@ enum class Step {
 };
 std::string_view to_string(Step step);
 std::optional<Step> step_from_string(std::string_view text);
+// Steps until green serves (up to after_allow_traffic) are bounded by the deadline (TIMEOUT).
+bool bounded_by_deadline(Step step);
+// The steps of clean_up and roll_back.
+bool is_unwinding(Step step);
 
 enum class DeploymentStatus {
   running,      // in progress: blue serves until the switch, green after it
