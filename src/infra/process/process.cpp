@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <thread>
 #include <utility>
@@ -143,7 +144,15 @@ Result<std::optional<Credentials>> credentials_for(const std::optional<std::stri
   // Descriptors other threads opened without O_CLOEXEC (sockets, files) must not leak into
   // hook scripts; the error pipe is close-on-exec already.
   close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-  execve(program, argv, envp);
+  // ETXTBSY: a sibling thread of the parent may be writing a script (an instance's bundle
+  // copy) at the moment another fork inherited that file's descriptor; the window closes as
+  // soon as that other child execs, so a short retry is enough. nanosleep is signal-safe.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    execve(program, argv, envp);
+    if (errno != ETXTBSY) break;
+    timespec pause{0, 10'000'000};
+    nanosleep(&pause, nullptr);
+  }
   child_fail(error_pipe, ChildStep::exec);
 }
 
