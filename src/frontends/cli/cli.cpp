@@ -11,7 +11,9 @@
 #include <thread>
 
 #include "core/spec.h"
+#include "engine/ids.h"
 #include "frontends/cli/admin_client.h"
+#include "frontends/cli/elastigroup_deploy.h"
 #include "frontends/cli/progress.h"
 #include "frontends/cli/render.h"
 #include "frontends/server/server.h"
@@ -74,7 +76,10 @@ class Commands {
 
   // `wait_for_group`: if another deployment of the group runs, wait (up to this deployment's
   // TIMEOUT) for it to end instead of failing with the conflict.
-  ExitCode deploy(const std::string& params, bool wait_for_group);
+  // With PROVIDER=elastigroup the flow runs in this process (no server); `deployment_name`
+  // then names it, so that the same name joins the same deployment.
+  ExitCode deploy(const std::string& params, bool wait_for_group,
+                  const std::string& deployment_name);
   ExitCode status();
   ExitCode watch(const std::string& deployment_id, const std::string& group);
   ExitCode history(const std::string& group, int limit);
@@ -138,7 +143,8 @@ Result<json> read_params(const std::string& value) {
   return params;
 }
 
-ExitCode Commands::deploy(const std::string& params_text, bool wait_for_group) {
+ExitCode Commands::deploy(const std::string& params_text, bool wait_for_group,
+                          const std::string& deployment_name) {
   auto finish = [&](const json& result, ExitCode code) {
     out_ << result.dump() << "\n";
     out_.flush();
@@ -153,6 +159,11 @@ ExitCode Commands::deploy(const std::string& params_text, bool wait_for_group) {
   };
   auto params = read_params(params_text);
   if (!params) return rejected(params.error());
+  if (auto spec = parse_spec(*params); spec && spec->provider == Provider::elastigroup) {
+    std::string name = deployment_name.empty() ? "cli-" + new_uuid() : deployment_name;
+    return deploy_elastigroup(params->dump(), name, options_.json_output(), out_,
+                              progress_stream());
+  }
   auto created = client_.post("/api/deployments", params->dump());
   if (wait_for_group && !created && created.error().kind == ErrorKind::conflict) {
     // The running deployment ends by its own TIMEOUT; ours bounds how long we wait for it.
@@ -353,6 +364,10 @@ ExitCode run(int argc, char** argv, std::ostream& out, std::ostream& err) {
   auto* deploy = app.add_subcommand("deploy", "start a deployment and follow it to its end");
   deploy->add_option("--params", params, "UserParameters: a JSON object, a file, or - for stdin")
       ->required();
+  std::string deployment_name;
+  deploy->add_option("--name", deployment_name,
+                     "PROVIDER=elastigroup: names the deployment; running again with the same "
+                     "name joins it instead of starting another (default: a new name)");
   bool wait_for_group = false;
   deploy->add_flag("--wait", wait_for_group,
                    "if a deployment of the group runs, wait for it to end, then start");
@@ -407,7 +422,7 @@ ExitCode run(int argc, char** argv, std::ostream& out, std::ostream& err) {
                        : ExitCode::unavailable;
   }
   Commands commands(options, out, err);
-  if (deploy->parsed()) return commands.deploy(params, wait_for_group);
+  if (deploy->parsed()) return commands.deploy(params, wait_for_group, deployment_name);
   if (history->parsed()) return commands.history(group, limit);
   if (logs->parsed()) return commands.logs(deployment_id);
   if (rollback->parsed()) return commands.request(false, deployment_id, group, !no_wait);

@@ -1,0 +1,78 @@
+#include "frontends/cli/elastigroup_deploy.h"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+
+#include "adapters/elastigroup/elastigroup_cloud.h"
+#include "engine/elastigroup_log.h"
+
+namespace bluegreen::cli {
+namespace {
+
+using nlohmann::json;
+
+// Plain progress lines for people: "12:00:01 wait_greens  green_ready  i-0abc: running".
+class ProgressLines final : public elastigroup::FlowLog {
+ public:
+  explicit ProgressLines(std::ostream& out) : out_(out) {}
+  void write(const elastigroup::FlowLogRecord& record) override {
+    std::time_t seconds = record.time_ms / 1000;
+    std::tm local{};
+    localtime_r(&seconds, &local);
+    std::string instance;
+    if (auto it = record.entry.fields.find("instance"); it != record.entry.fields.end()) {
+      instance = it->second + ": ";
+    }
+    out_ << fmt::format("{:02}:{:02}:{:02} {:<18} {}{}\n", local.tm_hour, local.tm_min,
+                        local.tm_sec, record.phase, instance, record.entry.message);
+    out_.flush();
+  }
+
+ private:
+  std::ostream& out_;
+};
+
+}  // namespace
+
+ExitCode deploy_elastigroup(const std::string& params_text, const std::string& deployment_name,
+                            bool json_lines, std::ostream& out, std::ostream& progress) {
+  ProgressLines lines(progress);
+  elastigroup::JsonLinesLog json_log(progress);
+  elastigroup::FlowLog& log = json_lines ? static_cast<elastigroup::FlowLog&>(json_log) : lines;
+  SystemClock clock;
+  auto result = elastigroup::deploy_with_elastigroup(params_text, deployment_name, log, clock);
+  if (!result) {
+    out << json{{"deploymentId", nullptr},
+                {"status", "rejected"},
+                {"error",
+                 {{"kind", to_string(result.error().kind)}, {"message", result.error().message}}}}
+               .dump()
+        << "\n";
+    progress << "error: " << result.error().message << "\n";
+    return result.error().kind == ErrorKind::invalid_input ? ExitCode::invalid_input
+                                                           : ExitCode::unavailable;
+  }
+  bool succeeded = result->outcome == elastigroup::RunOutcome::succeeded;
+  json summary{
+      {"deploymentId", result->deployment_id.empty() ? json(nullptr) : json(result->deployment_id)},
+      {"deploymentName", deployment_name},
+      {"provider", "elastigroup"},
+      {"status", succeeded ? "succeeded" : "failed"},
+      {"message", result->message},
+      {"outputs", result->outputs}};
+  if (auto green = result->outputs.find("GreenIdentifier"); green != result->outputs.end()) {
+    summary["greenIdentifier"] = green->second;
+  }
+  if (result->failure_type) summary["failureType"] = to_string(*result->failure_type);
+  progress << (succeeded ? "succeeded: " : "failed: ") << result->message << "\n";
+  out << summary.dump() << "\n";
+  out.flush();
+  if (succeeded) return ExitCode::succeeded;
+  return result->failure_type == elastigroup::FailureType::configuration_error
+             ? ExitCode::invalid_input
+             : ExitCode::deployment_failed;
+}
+
+}  // namespace bluegreen::cli
