@@ -204,7 +204,10 @@ TEST(AppspecAgent, TheFirstFailureStopsTheOtherInstances) {
       run.error().message.find("on instance " + instances[0].id + " failed with exit status 3"),
       std::string::npos)
       << run.error().message;
-  EXPECT_EQ(results.size(), 2u);
+  // The other instance's hook was either killed while it slept or never started: no result
+  // says it passed.
+  ASSERT_GE(results.size(), 1u);
+  for (const auto& result : results) EXPECT_NE(result.exit_code, 0) << result.instance_id;
 }
 
 TEST(AppspecAgent, RejectsUnknownEventsAndBadAppSpecs) {
