@@ -14,9 +14,11 @@ const { ARTIFACTS, Server, freePort, helloParams, makeBundle, request, waitUntil
 
 const CHROMIUM = process.env.BLUEGREEN_CHROMIUM || "/usr/bin/chromium";
 
-// A fresh profile directory makes a fresh --user-data-dir (playwright passes it so).
-function launchChromium(profile) {
-  return chromium.launchPersistentContext(profile, {
+// Chromium with a fresh profile (playwright passes it as --user-data-dir), closed and removed
+// when the test ends.
+async function launchChromium(t) {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-chromium-"));
+  const browser = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: [
@@ -26,13 +28,16 @@ function launchChromium(profile) {
     viewport: { width: 1360, height: 1500 },
     timeout: 60000,
   });
+  t.after(async () => {
+    await browser.close();
+    fs.rmSync(profile, { recursive: true, force: true });
+  });
+  return browser;
 }
 
 test("a deployment followed live on the dashboard, then rolled back from it", { timeout: 600000 }, async (t) => {
   const server = await new Server().start();
   t.after(() => server.stop());
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-chromium-"));
-  t.after(() => fs.rmSync(profile, { recursive: true, force: true }));
   const listen = `127.0.0.1:${await freePort()}`;
   const v1 = makeBundle(1, server.tmp);
   const v2 = makeBundle(2, server.tmp);
@@ -40,8 +45,7 @@ test("a deployment followed live on the dashboard, then rolled back from it", { 
   const first = await server.deploy(helloParams(v1, listen));
   assert.equal(first.code, 0, first.stderr + server.log());
 
-  const browser = await launchChromium(profile);
-  t.after(() => browser.close());
+  const browser = await launchChromium(t);
   const page = await browser.newPage();
   const problems = [];
   page.on("pageerror", (error) => problems.push(error.message));
@@ -113,10 +117,7 @@ test("on an address other machines reach, the page asks for the admin token", { 
   const token = "browser-token-" + "0f4e8d2c6a1b3957";
   const server = await new Server({ admin: "0.0.0.0:0", token }).start();
   t.after(() => server.stop());
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "bluegreen-chromium-"));
-  t.after(() => fs.rmSync(profile, { recursive: true, force: true }));
-  const browser = await launchChromium(profile);
-  t.after(() => browser.close());
+  const browser = await launchChromium(t);
   const page = await browser.newPage();
 
   const first = await page.goto(server.url + "/");

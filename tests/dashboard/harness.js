@@ -162,6 +162,7 @@ class Server {
     if (this.process && this.process.exitCode === null && this.url) {
       await this.api("/api/shutdown", { method: "POST", body: "{}", timeoutMs: 120000 });
       await Promise.race([this.exited, sleep(10000)]);
+      this.stoppedWith = this.process.exitCode;
     }
     if (this.process && this.process.exitCode === null) {
       this.process.kill("SIGKILL");
@@ -174,7 +175,12 @@ class Server {
         // already gone
       }
     }
+    const log = this.log();
     fs.rmSync(this.tmp, { recursive: true, force: true });
+    // A server that ends unwell (a sanitizer's report, a crash) fails the test that ran it.
+    if (this.stoppedWith !== undefined && this.stoppedWith !== 0) {
+      throw new Error(`bluegreen server exited with ${this.stoppedWith} after /api/shutdown:\n${log.slice(-4000)}`);
+    }
   }
 }
 
