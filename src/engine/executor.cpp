@@ -8,13 +8,10 @@
 #include <system_error>
 #include <thread>
 
+#include "core/overloaded.h"
+
 namespace bluegreen {
 namespace {
-
-template <class... Fs>
-struct Overloaded : Fs... {
-  using Fs::operator()...;
-};
 
 // How often a waiting deployment looks for promote and rollback requests: small enough that
 // a rollback during keep_blue feels instant, large enough to cost nothing.
