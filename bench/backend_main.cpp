@@ -124,7 +124,8 @@ int main(int argc, char** argv) {
       out.clear();
       for (int r = 0; r < requests; ++r) out += response;
       // Answers are small; a full socket buffer means a client that does not read: drop it.
-      if (!out.empty() && ::send(fd, out.data(), out.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(out.size())) {
+      if (!out.empty() &&
+          ::send(fd, out.data(), out.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(out.size())) {
         ::close(fd);
         connections.erase(fd);
       }

@@ -1,12 +1,12 @@
 #include "core/spec.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <set>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <set>
 
 namespace bluegreen {
 namespace {
@@ -53,10 +53,10 @@ Result<long long> positive_integer(std::string_view key, const std::string& text
 Result<std::chrono::milliseconds> seconds_value(std::string_view key, const std::string& text) {
   double value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(value) ||
-      value < 0 || value > 7 * 24 * 3600) {
-    return invalid(fmt::format("{} must be a number of seconds between 0 and 604800, got \"{}\"",
-                               key, text));
+  if (ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(value) || value < 0 ||
+      value > 7 * 24 * 3600) {
+    return invalid(
+        fmt::format("{} must be a number of seconds between 0 and 604800, got \"{}\"", key, text));
   }
   return std::chrono::milliseconds(static_cast<long long>(std::llround(value * 1000)));
 }
@@ -69,7 +69,8 @@ Result<BundleType> bundle_type(const std::string& text) {
   if (lower == "zip") return BundleType::zip;
   if (lower == "yaml") return BundleType::yaml;
   if (lower == "json") return BundleType::json;
-  return invalid(fmt::format("S3_BUNDLE must be one of tar, tgz, zip, YAML, JSON, got \"{}\"", text));
+  return invalid(
+      fmt::format("S3_BUNDLE must be one of tar, tgz, zip, YAML, JSON, got \"{}\"", text));
 }
 
 bool valid_address(const std::string& address) {
@@ -89,7 +90,8 @@ Result<RevisionSource> parse_revision(const json& params, Provider provider) {
   }
   auto has = [&](std::string_view key) {
     auto it = params.find(key);
-    return it != params.end() && !it->is_null() && !(it->is_string() && it->get<std::string>().empty());
+    return it != params.end() && !it->is_null() &&
+           !(it->is_string() && it->get<std::string>().empty());
   };
   bool s3 = std::ranges::any_of(kS3Keys, has);
   bool local = has("LOCAL_PATH");
@@ -132,7 +134,8 @@ Result<RevisionSource> parse_revision(const json& params, Provider provider) {
     auto slash = revision.repository.find('/');
     if (slash == std::string::npos || slash == 0 || slash + 1 == revision.repository.size() ||
         revision.repository.find('/', slash + 1) != std::string::npos) {
-      return invalid(fmt::format("GITHUB_REPO must be owner/repo, got \"{}\"", revision.repository));
+      return invalid(
+          fmt::format("GITHUB_REPO must be owner/repo, got \"{}\"", revision.repository));
     }
     return revision;
   }
@@ -148,12 +151,28 @@ Result<RevisionSource> parse_revision(const json& params, Provider provider) {
 }  // namespace
 
 const std::vector<std::string_view>& spec_keys() {
-  static const std::vector<std::string_view> keys = {
-      "API_TOKEN", "ACCOUNT_ID", "GROUP_ID", "APP_NAME", "DEPLOYMENT_GROUP", "TIMEOUT",
-      "S3_BUCKET", "S3_KEY", "S3_BUNDLE", "GITHUB_REPO", "COMMIT_ID",
-      "PROVIDER", "LOCAL_PATH", "CAPACITY", "LISTEN", "PREVIEW_LISTEN", "HEALTH_CHECK_PATH",
-      "HEALTH_CHECK_INTERVAL", "HEALTHY_THRESHOLD", "DRAIN_TIMEOUT", "BLUE_TERMINATION_WAIT",
-      "PROMOTION"};
+  static const std::vector<std::string_view> keys = {"API_TOKEN",
+                                                     "ACCOUNT_ID",
+                                                     "GROUP_ID",
+                                                     "APP_NAME",
+                                                     "DEPLOYMENT_GROUP",
+                                                     "TIMEOUT",
+                                                     "S3_BUCKET",
+                                                     "S3_KEY",
+                                                     "S3_BUNDLE",
+                                                     "GITHUB_REPO",
+                                                     "COMMIT_ID",
+                                                     "PROVIDER",
+                                                     "LOCAL_PATH",
+                                                     "CAPACITY",
+                                                     "LISTEN",
+                                                     "PREVIEW_LISTEN",
+                                                     "HEALTH_CHECK_PATH",
+                                                     "HEALTH_CHECK_INTERVAL",
+                                                     "HEALTHY_THRESHOLD",
+                                                     "DRAIN_TIMEOUT",
+                                                     "BLUE_TERMINATION_WAIT",
+                                                     "PROMOTION"};
   return keys;
 }
 
@@ -230,8 +249,8 @@ Result<DeploymentSpec> parse_spec(const json& params) {
     if (*threshold > 100) return invalid("HEALTHY_THRESHOLD must be at most 100");
     spec.healthy_threshold = static_cast<int>(*threshold);
   }
-  for (auto [key, target] : {std::pair{"LISTEN", &spec.listen},
-                             std::pair{"PREVIEW_LISTEN", &spec.preview_listen}}) {
+  for (auto [key, target] :
+       {std::pair{"LISTEN", &spec.listen}, std::pair{"PREVIEW_LISTEN", &spec.preview_listen}}) {
     auto v = optional(key);
     if (!v) return std::unexpected(v.error());
     if (!*v) continue;
@@ -252,15 +271,15 @@ Result<DeploymentSpec> parse_spec(const json& params) {
     // The path goes verbatim into the probe's request line: a space or a control character
     // would end it early or start a header.
     if (!std::ranges::all_of(**v, [](char c) { return c > 0x20 && c < 0x7f; })) {
-      return invalid("HEALTH_CHECK_PATH must be visible ASCII, without spaces or control "
-                     "characters (percent-encode them)");
+      return invalid(
+          "HEALTH_CHECK_PATH must be visible ASCII, without spaces or control "
+          "characters (percent-encode them)");
     }
     spec.health_check_path = **v;
   }
-  for (auto [key, target] :
-       {std::pair{"HEALTH_CHECK_INTERVAL", &spec.health_check_interval},
-        std::pair{"DRAIN_TIMEOUT", &spec.drain_timeout},
-        std::pair{"BLUE_TERMINATION_WAIT", &spec.blue_termination_wait}}) {
+  for (auto [key, target] : {std::pair{"HEALTH_CHECK_INTERVAL", &spec.health_check_interval},
+                             std::pair{"DRAIN_TIMEOUT", &spec.drain_timeout},
+                             std::pair{"BLUE_TERMINATION_WAIT", &spec.blue_termination_wait}}) {
     auto v = optional(key);
     if (!v) return std::unexpected(v.error());
     if (!*v) continue;
@@ -292,8 +311,8 @@ bool is_secret_reference(std::string_view token) {
 json to_json(const DeploymentSpec& spec) {
   json out;
   if (!spec.api_token.empty()) {
-    out["API_TOKEN"] = is_secret_reference(spec.api_token.reveal()) ? spec.api_token.reveal()
-                                                                   : Secret::kRedacted;
+    out["API_TOKEN"] =
+        is_secret_reference(spec.api_token.reveal()) ? spec.api_token.reveal() : Secret::kRedacted;
   }
   if (!spec.account_id.empty()) out["ACCOUNT_ID"] = spec.account_id;
   out["PROVIDER"] = to_string(spec.provider);
@@ -338,11 +357,16 @@ std::string_view to_string(Provider provider) {
 
 std::string_view to_string(BundleType bundle) {
   switch (bundle) {
-    case BundleType::tar: return "tar";
-    case BundleType::tgz: return "tgz";
-    case BundleType::zip: return "zip";
-    case BundleType::yaml: return "YAML";
-    case BundleType::json: return "JSON";
+    case BundleType::tar:
+      return "tar";
+    case BundleType::tgz:
+      return "tgz";
+    case BundleType::zip:
+      return "zip";
+    case BundleType::yaml:
+      return "YAML";
+    case BundleType::json:
+      return "JSON";
   }
   return "zip";
 }

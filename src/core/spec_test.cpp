@@ -1,6 +1,7 @@
 #include "core/spec.h"
 
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
 
 namespace bluegreen {
@@ -9,14 +10,17 @@ namespace {
 using nlohmann::json;
 
 json seed_params() {
-  return json{{"API_TOKEN", "tok-123"},        {"ACCOUNT_ID", "act-1"}, {"GROUP_ID", "sig-1"},
-              {"APP_NAME", "app"},             {"DEPLOYMENT_GROUP", "dg"}, {"TIMEOUT", "600"},
-              {"S3_BUCKET", "bucket"},         {"S3_KEY", "app.zip"},  {"S3_BUNDLE", "zip"}};
+  return json{{"API_TOKEN", "tok-123"}, {"ACCOUNT_ID", "act-1"},    {"GROUP_ID", "sig-1"},
+              {"APP_NAME", "app"},      {"DEPLOYMENT_GROUP", "dg"}, {"TIMEOUT", "600"},
+              {"S3_BUCKET", "bucket"},  {"S3_KEY", "app.zip"},      {"S3_BUNDLE", "zip"}};
 }
 
 json local_params() {
-  return json{{"GROUP_ID", "web"}, {"APP_NAME", "hello"}, {"DEPLOYMENT_GROUP", "prod"},
-              {"TIMEOUT", 120}, {"LOCAL_PATH", "/tmp/bundle"}};
+  return json{{"GROUP_ID", "web"},
+              {"APP_NAME", "hello"},
+              {"DEPLOYMENT_GROUP", "prod"},
+              {"TIMEOUT", 120},
+              {"LOCAL_PATH", "/tmp/bundle"}};
 }
 
 std::string error_of(const json& params) {
@@ -54,8 +58,8 @@ TEST(Spec, MalformedJsonIsAnError) {
 }
 
 TEST(Spec, EachMissingRequiredKeyIsNamed) {
-  for (const char* key : {"API_TOKEN", "ACCOUNT_ID", "GROUP_ID", "APP_NAME", "DEPLOYMENT_GROUP",
-                          "TIMEOUT"}) {
+  for (const char* key :
+       {"API_TOKEN", "ACCOUNT_ID", "GROUP_ID", "APP_NAME", "DEPLOYMENT_GROUP", "TIMEOUT"}) {
     json params = seed_params();
     params.erase(key);
     if (std::string(key) == "API_TOKEN") params["PROVIDER"] = "elastigroup";
@@ -133,9 +137,9 @@ TEST(Spec, UnknownKeysAndBadOptionalValuesAreNamed) {
   json promotion = local_params();
   promotion["PROMOTION"] = "sometimes";
   EXPECT_NE(error_of(promotion).find("PROMOTION"), std::string::npos);
-  for (const std::string& bad : {std::string("/health check"),
-                                 std::string("/healthz\r\nX-Injected: 1"),
-                                 std::string("/a\0b", 4), std::string("/caf\xc3\xa9")}) {
+  for (const std::string& bad :
+       {std::string("/health check"), std::string("/healthz\r\nX-Injected: 1"),
+        std::string("/a\0b", 4), std::string("/caf\xc3\xa9")}) {
     json path = local_params();
     path["HEALTH_CHECK_PATH"] = bad;
     EXPECT_NE(error_of(path).find("HEALTH_CHECK_PATH must be visible ASCII"), std::string::npos);
