@@ -1,6 +1,22 @@
 #include "engine/elastigroup_standalone.h"
 
 namespace bluegreen::elastigroup {
+namespace {
+
+// Nothing reaches CodePipeline in a standalone run, so the executor's "reported" records
+// (which name PutJob…Result) would mislead; the caller reports the outcome itself.
+class WithoutPipelineReports final : public FlowLog {
+ public:
+  explicit WithoutPipelineReports(FlowLog& inner) : inner_(inner) {}
+  void write(const FlowLogRecord& record) override {
+    if (record.entry.event != "reported") inner_.write(record);
+  }
+
+ private:
+  FlowLog& inner_;
+};
+
+}  // namespace
 
 CallResult<void> CapturingReporter::success(const std::string&, const ReportSuccess& report) {
   std::lock_guard lock(mutex_);
@@ -30,8 +46,9 @@ StandaloneResult run_standalone(const ElastigroupPorts& ports,
                                 const std::string& deployment_name,
                                 const std::string& user_parameters) {
   CapturingReporter reporter;
+  WithoutPipelineReports log(ports.log);
   ElastigroupPorts with_capture{ports.spot,    ports.ec2, ports.codedeploy, reporter,
-                                ports.secrets, ports.log, ports.clock,      ports.budget};
+                                ports.secrets, log,       ports.clock,      ports.budget};
   ElastigroupExecutor executor(with_capture, options);
   StandaloneResult result;
   result.outcome = executor.run(ElastigroupJob{deployment_name, user_parameters, std::nullopt},

@@ -237,13 +237,12 @@ class CloudWorld:
     def url(self, server):
         return f"http://127.0.0.1:{server.server_address[1]}"
 
-    def function_env(self, runtime, extra=None):
+    def cloud_env(self, extra=None):
+        """The environment a process needs to run the flow against this world."""
         user = self.moto.user
         env = {
             "PATH": "/usr/bin:/bin",
             "HOME": self.tmp,
-            "AWS_LAMBDA_RUNTIME_API": runtime.address,
-            "_HANDLER": "bluegreen.lambda_handler",
             "AWS_REGION": REGION,
             "AWS_ACCESS_KEY_ID": user["access_key_id"],
             "AWS_SECRET_ACCESS_KEY": user["secret_access_key"],
@@ -258,6 +257,12 @@ class CloudWorld:
             "BLUEGREEN_RESERVE_SECONDS": "1",
             "BLUEGREEN_CLEANUP_SECONDS": "10",
         }
+        env.update(extra or {})
+        return env
+
+    def function_env(self, runtime, extra=None):
+        env = self.cloud_env({"AWS_LAMBDA_RUNTIME_API": runtime.address,
+                              "_HANDLER": "bluegreen.lambda_handler"})
         env.update(extra or {})
         return env
 
@@ -315,6 +320,12 @@ class CloudWorld:
         reservations = self.ec2.describe_instances(
             Filters=[{"Name": f"tag:{TAG}", "Values": [value]}])["Reservations"]
         return {i["InstanceId"]: i["State"]["Name"] for r in reservations for i in r["Instances"]}
+
+    def green_tags(self):
+        """The GreenIdentifier of every Spot B/G deployment created."""
+        with self.spot._lock:
+            return [t["tagValue"] for d in self.spot.deployments.values()
+                    for t in d["config"]["tags"]]
 
     def spot_calls(self, method=None, suffix=None):
         with self.spot._lock:

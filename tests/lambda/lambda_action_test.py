@@ -142,7 +142,7 @@ class LambdaActionTest(unittest.TestCase):
         with WORLD.spot._lock:
             states = [d["state"] for d in WORLD.spot.deployments.values()]
         self.assertEqual(states, ["STOPPED"])
-        for tag_value in self.green_tags():
+        for tag_value in WORLD.green_tags():
             self.assertFalse({s for s in WORLD.tagged_instances(tag_value).values()}
                              & {"pending", "running"})
 
@@ -159,7 +159,7 @@ class LambdaActionTest(unittest.TestCase):
         self.assertIn("TIMEOUT (4 s) passed while waiting for the green instances",
                       failure["failureDetails"]["message"])
         self.assertEqual(WORLD.aws_calls("CreateDeployment"), [])
-        for tag_value in self.green_tags():
+        for tag_value in WORLD.green_tags():
             self.assertFalse({s for s in WORLD.tagged_instances(tag_value).values()}
                              & {"pending", "running"})
 
@@ -323,12 +323,6 @@ class LambdaActionTest(unittest.TestCase):
         self.assertEqual(other.next_calls, 0)
 
     # --- helpers -----------------------------------------------------------------------------
-    @staticmethod
-    def green_tags():
-        with WORLD.spot._lock:
-            return [t["tagValue"] for d in WORLD.spot.deployments.values()
-                    for t in d["config"]["tags"]]
-
     @staticmethod
     def moto_verdict(service, operation, body):
         """"AccessDenied" when moto's IAM refuses the call, else what it answered."""

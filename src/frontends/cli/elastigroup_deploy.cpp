@@ -7,6 +7,7 @@
 
 #include "adapters/elastigroup/elastigroup_cloud.h"
 #include "engine/elastigroup_log.h"
+#include "engine/elastigroup_pacing.h"
 
 namespace bluegreen::cli {
 namespace {
@@ -22,7 +23,9 @@ class ProgressLines final : public elastigroup::FlowLog {
     std::tm local{};
     localtime_r(&seconds, &local);
     std::string instance;
-    if (auto it = record.entry.fields.find("instance"); it != record.entry.fields.end()) {
+    if (auto it = record.entry.fields.find("instance");
+        it != record.entry.fields.end() &&
+        record.entry.message.find(it->second) == std::string::npos) {
       instance = it->second + ": ";
     }
     out_ << fmt::format("{:02}:{:02}:{:02} {:<18} {}{}\n", local.tm_hour, local.tm_min,
@@ -42,7 +45,15 @@ ExitCode deploy_elastigroup(const std::string& params_text, const std::string& d
   elastigroup::JsonLinesLog json_log(progress);
   elastigroup::FlowLog& log = json_lines ? static_cast<elastigroup::FlowLog&>(json_log) : lines;
   SystemClock clock;
-  auto result = elastigroup::deploy_with_elastigroup(params_text, deployment_name, log, clock);
+  elastigroup::ElastigroupExecutor::Options options;
+  Result<elastigroup::StandaloneResult> result;
+  if (auto pacing = elastigroup::apply_pacing_environment(elastigroup::process_getenv, options);
+      !pacing) {
+    result = std::unexpected(pacing.error());
+  } else {
+    result =
+        elastigroup::deploy_with_elastigroup(params_text, deployment_name, log, clock, options);
+  }
   if (!result) {
     out << json{{"deploymentId", nullptr},
                 {"status", "rejected"},

@@ -2,21 +2,15 @@
 //
 //   AWS_LAMBDA_RUNTIME_API     host:port of the Runtime API (set by Lambda; required)
 //   _HANDLER                   must be bluegreen.lambda_handler (the seed's name) or empty
-//   BLUEGREEN_POLL_SECONDS     least time between two cloud requests while waiting
-//                              (default 10: at most 6 requests a minute); polling rounds
-//                              start 1.5 times and grow to 6 times this apart
-//   BLUEGREEN_RESERVE_SECONDS  how long before the invocation's deadline the flow stops and
-//                              hands over with a continuation token (default 30)
-//   BLUEGREEN_CLEANUP_SECONDS  after a failure, how long cleanup may wait for the greens to
-//                              go away (default 300)
+//   BLUEGREEN_POLL_SECONDS, BLUEGREEN_RESERVE_SECONDS, BLUEGREEN_CLEANUP_SECONDS
+//                              the flow's pacing (engine/elastigroup_pacing.h)
 #pragma once
 
-#include <functional>
-#include <optional>
 #include <string>
 
 #include "core/error.h"
 #include "engine/elastigroup_executor.h"
+#include "engine/elastigroup_pacing.h"
 
 namespace bluegreen::lambda {
 
@@ -26,10 +20,8 @@ struct LambdaSettings {
   elastigroup::ElastigroupExecutor::Options options;
 };
 
-using GetEnv = std::function<std::optional<std::string>(const char* name)>;
-
-// The process environment.
-std::optional<std::string> process_getenv(const char* name);
+using elastigroup::GetEnv;
+using elastigroup::process_getenv;
 
 // Errors are invalid_input and name the variable.
 Result<LambdaSettings> settings_from_environment(const GetEnv& getenv);

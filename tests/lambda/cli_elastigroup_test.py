@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""`bluegreen deploy` with PROVIDER=elastigroup: the same flow as the Lambda action, run by the
+CLI against the same world (moto with auth on and the deploy/ policy, the CodeDeploy and Spot
+fakes; see cloud_world.py). Nothing is reported to CodePipeline: the CLI's exit code and its
+summary line carry the outcome.
+
+Run: BLUEGREEN_CLI=<build>/bin/bluegreen python3 cli_elastigroup_test.py
+"""
+import json
+import os
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cloud_world import GROUP, SPOT_TOKEN, TAG, CloudWorld  # noqa: E402
+
+WORLD = None
+CLI = os.environ.get("BLUEGREEN_CLI", "")
+
+
+def setUpModule():
+    global WORLD
+    if not os.access(CLI, os.X_OK):
+        raise unittest.SkipTest("BLUEGREEN_CLI does not name the bluegreen binary")
+    WORLD = CloudWorld(zip_path=None)
+    try:
+        WORLD.start()
+    except BaseException:
+        WORLD.stop()
+        raise
+
+
+def tearDownModule():
+    if WORLD is not None:
+        WORLD.stop()
+
+
+class Run:
+    def __init__(self, completed):
+        self.code = completed.returncode
+        self.stdout = completed.stdout
+        self.stderr = completed.stderr
+        lines = completed.stdout.strip().splitlines()
+        self.summary = json.loads(lines[-1]) if lines else None
+        # Progress goes to stdout before the summary line (to stderr with --output json).
+        self.progress = "\n".join(lines[:-1]) + "\n" + completed.stderr
+
+
+class CliElastigroupTest(unittest.TestCase):
+    def setUp(self):
+        WORLD.reset()
+
+    def tearDown(self):
+        with WORLD.aws._lock:
+            self.assertEqual(WORLD.aws.violations, [], "CodeDeploy/CodePipeline contract")
+        with WORLD.spot._lock:
+            self.assertEqual(WORLD.spot.violations, [], "Spot contract")
+
+    def deploy(self, parameters, *args):
+        completed = subprocess.run(
+            [CLI, "deploy", "--params", json.dumps(parameters), *args],
+            env=WORLD.cloud_env(), capture_output=True, text=True, timeout=120)
+        run = Run(completed)
+        for secret in (SPOT_TOKEN, WORLD.moto.user["secret_access_key"]):
+            self.assertNotIn(secret, run.stdout + run.stderr)
+        return run
+
+    def spot_deployments(self):
+        return [c for c in WORLD.spot_calls("POST") if c["status"] == 200]
+
+    def test_a_deployment_succeeds_with_live_progress(self):
+        run = self.deploy(WORLD.parameters(), "--name", "release-42")
+        self.assertEqual(run.code, 0, run.stderr)
+        self.assertEqual(run.summary["status"], "succeeded", run.summary)
+        self.assertEqual(run.summary["provider"], "elastigroup")
+        green = run.summary["greenIdentifier"]
+        self.assertEqual(run.summary["outputs"]["DeploymentId"], run.summary["deploymentId"])
+        # Progress for people: phases, the greens by id, the CodeDeploy deployment.
+        self.assertIn("wait_greens", run.progress)
+        self.assertRegex(run.progress, r"i-[0-9a-f]+")
+        self.assertIn(run.summary["deploymentId"], run.progress)
+        self.assertIn("succeeded: ", run.progress)
+        self.assertNotIn("PutJob", run.progress)
+        # The greens carry the tag and CodeDeploy targeted exactly it; blue was detached.
+        greens = WORLD.tagged_instances(green)
+        self.assertEqual(set(greens.values()), {"running"})
+        creates = [c for c in WORLD.aws_calls("CreateDeployment") if c["status"] == 200]
+        self.assertEqual(len(creates), 1)
+        self.assertEqual(creates[0]["body"]["targetInstances"],
+                         {"tagFilters": [{"Key": TAG, "Value": green, "Type": "KEY_AND_VALUE"}]})
+        with WORLD.spot._lock:
+            members = {i["instanceId"] for i in WORLD.spot.groups[GROUP]["instances"]}
+        self.assertEqual(members, set(greens))
+        # Nothing went to CodePipeline.
+        self.assertEqual([c for c in WORLD.aws_calls() if c["service"] == "codepipeline"], [])
+
+        # The same name again joins that deployment instead of starting a second one.
+        again = self.deploy(WORLD.parameters(), "--name", "release-42")
+        self.assertEqual(again.code, 0, again.stderr)
+        self.assertEqual(again.summary["greenIdentifier"], green)
+        self.assertEqual(len(self.spot_deployments()), 1)
+        self.assertEqual(len([c for c in WORLD.aws_calls("CreateDeployment")
+                              if c["status"] == 200]), 1)
+
+    def test_json_output_is_one_object_a_line(self):
+        run = self.deploy(WORLD.parameters(), "--output", "json")
+        self.assertEqual(run.code, 0, run.stderr)
+        events = [json.loads(line) for line in run.stderr.strip().splitlines()
+                  if line.startswith("{")]
+        self.assertTrue(any(e.get("phase") == "wait_greens" for e in events), run.stderr)
+        self.assertEqual(len(run.stdout.strip().splitlines()), 1, run.stdout)
+        self.assertEqual(run.summary["status"], "succeeded")
+
+    def test_a_codedeploy_failure_exits_1_naming_the_event_and_stops_spot(self):
+        with WORLD.aws._lock:
+            WORLD.aws.script = {"outcome": "fail", "failing_event": "ValidateService",
+                                "message": "Script at specified location: scripts/check.sh "
+                                           "failed with exit code 1",
+                                "log_tail": "[stderr]health check refused\n"}
+        run = self.deploy(WORLD.parameters())
+        self.assertEqual(run.code, 1, run.stderr)
+        self.assertEqual(run.summary["status"], "failed")
+        self.assertEqual(run.summary["failureType"], "JobFailed")
+        self.assertIn("ValidateService failed on i-", run.summary["message"])
+        self.assertIn("ValidateService", run.progress)
+        stops = [c for c in WORLD.spot_calls("PUT", "/stop") if c["status"] == 200]
+        self.assertEqual(len(stops), 1)
+        greens = WORLD.green_tags()
+        self.assertEqual(len(greens), 1)
+        self.assertFalse(set(WORLD.tagged_instances(greens[0]).values()) & {"pending", "running"})
+
+    def test_bad_parameters_exit_2_naming_the_key_before_any_cloud_call(self):
+        run = self.deploy(WORLD.parameters(DEPLOYMENT_GROUP=None))
+        self.assertEqual(run.code, 2, run.stderr)
+        self.assertIn("DEPLOYMENT_GROUP", run.summary["error"]["message"])
+        self.assertEqual(WORLD.aws_calls(), [])
+        self.assertEqual(WORLD.spot_calls(), [])
+
+    def test_an_unreachable_spot_api_fails_cleanly(self):
+        env_port = WORLD.url(WORLD.spot_server)
+        completed = subprocess.run(
+            [CLI, "deploy", "--params", json.dumps(WORLD.parameters(TIMEOUT="5"))],
+            env=WORLD.cloud_env({"SPOT_API_URL": "http://127.0.0.1:9"}),
+            capture_output=True, text=True, timeout=120)
+        run = Run(completed)
+        self.assertNotEqual(run.code, 0, run.stderr)
+        self.assertIn("127.0.0.1:9", run.stdout + run.stderr)
+        self.assertNotIn(env_port, run.progress)
+        self.assertEqual(WORLD.aws_calls("CreateDeployment"), [])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
