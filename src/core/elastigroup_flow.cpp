@@ -74,6 +74,42 @@ std::string_view hint(FailureType type, std::string_view awaiting) {
   return "";
 }
 
+// What a failed cleanup step leaves behind, and what the user should do about it; empty when
+// it leaves nothing.
+std::string cleanup_step_failed(const FlowState& s, const FlowConfig& c, std::string_view what,
+                                std::string_view detail) {
+  if (what == "cd_stop") {
+    return fmt::format(
+        "the CodeDeploy deployment {} could not be stopped ({}); stop it in the CodeDeploy "
+        "console",
+        s.codedeploy_deployment_id, detail);
+  }
+  if (what == "spot_stop") {
+    return fmt::format(
+        "the Spot B/G deployment {} could not be stopped ({}); stop it in the Spot console "
+        "(Elastigroup {}, CodeDeploy B/G tab)",
+        s.spot_deployment_id, detail, c.group_id);
+  }
+  if (what == "resolve") {
+    if (s.spot_deployment_id.empty()) return {};  // nothing was started on the Spot side
+    return fmt::format(
+        "API_TOKEN reference {} could not be resolved ({}), so the Spot B/G deployment {} could "
+        "not be stopped; stop it in the Spot console (Elastigroup {}, CodeDeploy B/G tab)",
+        c.token_reference, detail, s.spot_deployment_id, c.group_id);
+  }
+  if (what == "detach") {
+    return fmt::format("green instance(s) {} could not be detached from the Elastigroup ({})",
+                       fmt::join(s.green_ids, ", "), detail);
+  }
+  if (what == "cleanup_greens") {
+    return fmt::format(
+        "whether green instances are left could not be checked ({}); look in EC2 for instances "
+        "tagged GreenIdentifier={} and terminate them",
+        detail, s.green_identifier);
+  }
+  return fmt::format("{} failed ({})", purpose(what), detail);
+}
+
 }  // namespace
 
 Decision Stepper::on(const EventBody& body) {
@@ -307,6 +343,7 @@ Decision Stepper::handle(const CodeDeployTargetsRead& e) {
 }
 
 Decision Stepper::handle(const Done& /*event*/) {
+  s_.transient_failures = 0;
   if (s_.awaiting == "cd_stop") {
     s_.codedeploy_stop_sent = true;
     log(LogLevel::info, "codedeploy_stopped",
@@ -397,11 +434,12 @@ Decision Stepper::handle(const CallFailed& e) {
   std::string detail =
       error.code.empty() ? error.message : fmt::format("{}: {}", error.code, error.message);
   if (s_.phase == Phase::stopping) {
-    // Cleanup retries what may pass later, and otherwise goes on: what it could not do is
-    // told in the report.
+    // Cleanup retries what may pass later, until its grace is over, and otherwise goes on
+    // (each step is given up once): what it could not do is told in the report.
     if (is_transient(error) && now_ < s_.cleanup_deadline_ms) {
       return retry_later(error, Phase::stopping);
     }
+    s_.transient_failures = 0;
     if (what == "cd_stop") s_.codedeploy_stop_sent = true;
     if (what == "spot_stop") s_.spot_stop_sent = true;
     if (what == "detach") s_.detach_sent = true;
@@ -410,9 +448,11 @@ Decision Stepper::handle(const CallFailed& e) {
       s_.api_token_ready = true;
       s_.spot_stop_sent = s_.detach_sent = true;
     }
-    if (error.code != "DeploymentAlreadyCompletedException") {
-      std::string note = fmt::format("{} failed ({})", purpose(what), detail);
-      s_.cleanup_note = clip(s_.cleanup_note.empty() ? note : s_.cleanup_note + "; " + note, 600);
+    std::string note = error.code == "DeploymentAlreadyCompletedException"
+                           ? std::string()
+                           : cleanup_step_failed(s_, c_, what, detail);
+    if (!note.empty()) {
+      add_cleanup_note(note);
       log(LogLevel::warning, "cleanup_step_failed", note);
     }
     if (what == "cleanup_greens") return report_failure();
@@ -423,12 +463,7 @@ Decision Stepper::handle(const CallFailed& e) {
     // Cleanup cannot call Spot without the token; EC2 can still tell whether greens remain.
     s_.api_token_ready = true;
     s_.spot_stop_sent = s_.detach_sent = true;
-    if (!s_.spot_deployment_id.empty()) {
-      s_.cleanup_note = fmt::format(
-          "Spot B/G deployment {} could not be stopped without the "
-          "API token",
-          s_.spot_deployment_id);
-    }
+    add_cleanup_note(cleanup_step_failed(s_, c_, what, detail));
     FailureType type = failure_type_of(error);
     if (type != FailureType::permission_error) type = FailureType::configuration_error;
     return fail(type, fmt::format("API_TOKEN reference {} could not be resolved ({}); check that "

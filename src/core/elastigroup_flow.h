@@ -38,8 +38,11 @@
 // most cleanup_grace. Requests are at least min_request_spacing apart (stop requests
 // excepted), and polling rounds back off by half again, up to max_poll_interval, while
 // nothing changes. Retryable failures (throttled, unavailable, timeout) are retried with
-// doubling waits until the deadline; any other failure is classified (FailureType) and
-// reported after cleanup.
+// doubling waits until the deadline (then the deployment has timed out); any other failure
+// is classified (FailureType) and reported after cleanup. Cleanup retries each step until
+// its grace is over, then gives it up and names it in the report with what the user should
+// stop by hand; past the grace it makes its remaining requests once each, unpaced (a last
+// detach of greens still running, a last look at them), so it always ends.
 #pragma once
 
 #include <map>

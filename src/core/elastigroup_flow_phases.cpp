@@ -151,15 +151,17 @@ Decision Stepper::cleanup_greens_seen() {
     log(LogLevel::info, "greens_gone", "no green instance is left running");
     return report_failure();
   }
+  bool may_detach = !s_.detach_sent && !s_.spot_deployment_id.empty();
   if (now_ >= s_.cleanup_deadline_ms) {
-    std::string note = fmt::format(
-        "green instance(s) {} are still running; terminate them in EC2 or detach them from the "
-        "Elastigroup",
-        fmt::join(s_.green_ids, ", "));
-    s_.cleanup_note = clip(s_.cleanup_note.empty() ? note : s_.cleanup_note + "; " + note, 600);
+    // Greens left running cost money: one last attempt to detach them, even past the grace.
+    if (may_detach) return issue(DetachGreens{s_.green_ids}, "detach");
+    add_cleanup_note(
+        fmt::format("green instance(s) {} were still running when cleanup ended; terminate them "
+                    "in EC2 (or detach them from the Elastigroup) if they are still there",
+                    fmt::join(s_.green_ids, ", ")));
     return report_failure();
   }
-  if (!s_.detach_sent && s_.round >= kRoundsBeforeDetach && !s_.spot_deployment_id.empty()) {
+  if (may_detach && s_.round >= kRoundsBeforeDetach) {
     return issue(DetachGreens{s_.green_ids}, "detach");
   }
   return end_round();
@@ -248,6 +250,9 @@ Decision Stepper::retry_later(const CallError& error, Phase resume_in) {
   std::string detail =
       error.code.empty() ? error.message : fmt::format("{}: {}", error.code, error.message);
   s_.last_transient_error = clip(detail, 300);
+  // Past the deadline a retry would have no time to wait and would come at once, again and
+  // again: the deployment has run out of time instead.
+  if (s_.phase != Phase::stopping && now_ >= s_.deadline_ms) return timed_out();
   if (resume_in != s_.phase) {
     s_.phase = resume_in;
     s_.round = 0;
@@ -268,7 +273,13 @@ Decision Stepper::fail(FailureType type, std::string message) {
   log(LogLevel::error, "failed", s_.failure->message,
       {{"failure_type", std::string(to_string(type))}});
   s_.cleanup_deadline_ms = now_ + c_.cleanup_grace_ms;
+  s_.transient_failures = 0;  // cleanup's retries back off from the start
   return enter(Phase::stopping);
+}
+
+void Stepper::add_cleanup_note(const std::string& note) {
+  if (note.empty()) return;
+  s_.cleanup_note = clip(s_.cleanup_note.empty() ? note : s_.cleanup_note + "; " + note, 600);
 }
 
 Decision Stepper::timed_out() {
@@ -395,11 +406,16 @@ ExecutionDetails Stepper::details() const {
 }
 
 std::optional<Decision> Stepper::pace(const Action& action) {
-  if (is_paced(action) && s_.last_request_ms > 0 &&
-      now_ < s_.last_request_ms + c_.min_request_spacing_ms) {
-    return wait_until(s_.last_request_ms + c_.min_request_spacing_ms, "pace", "pacing requests");
-  }
-  return std::nullopt;
+  if (!is_paced(action) || s_.last_request_ms <= 0) return std::nullopt;
+  long long due = s_.last_request_ms + c_.min_request_spacing_ms;
+  // Past its deadline a pause would be cut to nothing and asked for again, forever (the
+  // clock does not move): cleanup's last requests after its grace go out unpaced.
+  if (now_ >= due || now_ >= wait_limit()) return std::nullopt;
+  return wait_until(due, "pace", "pacing requests");
+}
+
+long long Stepper::wait_limit() const {
+  return s_.phase == Phase::stopping ? s_.cleanup_deadline_ms : s_.deadline_ms;
 }
 
 Decision Stepper::issue(Action action, std::string awaiting) {
@@ -409,10 +425,9 @@ Decision Stepper::issue(Action action, std::string awaiting) {
 }
 
 Decision Stepper::wait_until(long long until, std::string awaiting, std::string reason) {
-  long long limit = s_.phase == Phase::stopping ? s_.cleanup_deadline_ms : s_.deadline_ms;
   s_.awaiting = std::move(awaiting);
   return Decision{std::move(logs_),
-                  Wait{std::max(now_, std::min(until, limit)), std::move(reason)}};
+                  Wait{std::max(now_, std::min(until, wait_limit())), std::move(reason)}};
 }
 
 Decision Stepper::finish(Action report) {

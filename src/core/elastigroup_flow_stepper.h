@@ -61,6 +61,8 @@ class Stepper {
   Decision spot_failed(const SpotDeployment& deployment);
   Decision retry_later(const CallError& error, Phase resume_in);
   Decision fail(FailureType type, std::string message);
+  // Adds what cleanup could not do (and what the user should do about it) to the report.
+  void add_cleanup_note(const std::string& note);
   Decision timed_out();
   Decision report_failure();
   Decision succeed();
@@ -70,6 +72,7 @@ class Stepper {
   std::optional<Decision> pace(const Action& action);
   Decision issue(Action action, std::string awaiting);
   Decision wait_until(long long until, std::string awaiting, std::string reason);
+  long long wait_limit() const;  // no wait goes past the deadline of the current phase
   Decision finish(Action report);
   void log(LogLevel level, std::string event, std::string message,
            std::map<std::string, std::string> fields = {});

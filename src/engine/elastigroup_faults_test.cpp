@@ -8,15 +8,25 @@
 //   (unless the report itself is what fails: then the invocation says so and Lambda delivers
 //   the job again) and no green instance left running. CodeDeploy's per-instance targets only
 //   feed the per-instance lines of the log: without them the deployment still succeeds.
+// The calls only a failed deployment makes (its clean-up) get the same faults: a clean-up call
+// that fails once is retried and the clean-up completes; one that keeps failing still ends the
+// run within the clean-up grace, and the report says what is left for the user to stop.
 #include <fmt/format.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <deque>
 #include <map>
+#include <optional>
+#include <stdexcept>
 #include <string>
 
 #include "engine/elastigroup_executor.h"
 #include "engine/elastigroup_fakes.h"
+
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 namespace bluegreen::elastigroup {
 namespace {
@@ -40,6 +50,14 @@ const std::vector<Fault>& faults() {
   };
   return all;
 }
+
+// Past this many calls or waits a run is looping: it is failed instead of hanging the suite
+// (the longest run here makes a few hundred).
+constexpr int kLoopLimit = 100'000;
+
+class RunLooped : public std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 // Every port of the flow, forwarded to `real`; the first `times` calls of `method` (named as in
 // FakeElastigroupCloud::fail_next) fail with `error` instead of reaching it.
@@ -116,6 +134,7 @@ class FaultyCloud final : public SpotBlueGreen,
  private:
   template <class Call>
   auto pass(const char* method, Call&& call) -> decltype(call()) {
+    if (++calls_ > kLoopLimit) throw RunLooped("the run kept calling the cloud without ending");
     if (method == method_ && left_ > 0) {
       --left_;
       ++injected_;
@@ -129,7 +148,47 @@ class FaultyCloud final : public SpotBlueGreen,
   CallError error_;
   int left_;
   int injected_ = 0;
+  int calls_ = 0;
 };
+
+// The flow's clock: fake time, and a run that keeps waiting without ending fails the test.
+class LoopGuardClock final : public Clock {
+ public:
+  explicit LoopGuardClock(FakeClock& time) : time_(time) {}
+  TimePoint now() const override { return time_.now(); }
+  void sleep_until(TimePoint until) override {
+    if (++waits_ > kLoopLimit) throw RunLooped("the run kept waiting without ending");
+    time_.sleep_until(until);
+  }
+
+ private:
+  FakeClock& time_;
+  int waits_ = 0;
+};
+
+// A deployment that fails, and the calls its clean-up makes.
+struct FailingDeployment {
+  std::string name;
+  std::deque<std::string> codedeploy_statuses;
+  std::vector<std::string> cleanup_calls;
+};
+
+const std::vector<FailingDeployment>& failing_deployments() {
+  static const std::vector<FailingDeployment> all = {
+      // Still going at TIMEOUT: both deployments are stopped.
+      {"CodeDeploy still InProgress at TIMEOUT",
+       {"InProgress"},
+       {"codedeploy.stop", "spot.stop", "pipeline.failure"}},
+      // CodeDeploy has ended by itself: only the Spot B/G deployment is stopped.
+      {"a lifecycle event fails", {"InProgress", "Failed"}, {"spot.stop", "pipeline.failure"}},
+  };
+  return all;
+}
+
+// The executor's default clean-up grace (FlowConfig::cleanup_grace_ms), and the waits between
+// the attempts of a report that fails (1 + 2 + 4 s), which come after it.
+constexpr long long kCleanupGraceMs = 300'000;
+constexpr long long kReportRetriesMs = 7'000;
 
 struct World {
   FakeClock clock;
@@ -137,16 +196,30 @@ struct World {
   CallBudget budget;
 
   World() { cloud.secrets["ssm:/spot/token"] = Secret("spot-token-for-faults"); }
+  explicit World(const FailingDeployment& failing) : World() {
+    cloud.codedeploy_statuses = failing.codedeploy_statuses;
+  }
 
-  RunOutcome run(FaultyCloud& faulty) {
+  // Runs the job until it ends. Each invocation may last `invocation` (unbounded when unset);
+  // a continued job is delivered again at once under a new job id, as CodePipeline does.
+  RunOutcome run(FaultyCloud& faulty, std::optional<Duration> invocation = std::nullopt) {
+    LoopGuardClock guarded(clock);
     ElastigroupExecutor executor(
-        ElastigroupPorts{faulty, faulty, faulty, faulty, faulty, cloud, clock, budget}, {});
-    // Continuations are delivered again at once, as CodePipeline would.
+        ElastigroupPorts{faulty, faulty, faulty, faulty, faulty, cloud, guarded, budget}, {});
     std::optional<std::string> token;
-    for (int invocation = 0; invocation < 50; ++invocation) {
-      auto outcome = executor.run(ElastigroupJob{kJob, kParams, token}, TimePoint::max());
+    std::string job = kJob;
+    for (int invocations = 1; invocations <= 200; ++invocations) {
+      TimePoint must_end_by = invocation ? clock.now() + *invocation : TimePoint::max();
+      RunOutcome outcome = RunOutcome::continued;
+      try {
+        outcome = executor.run(ElastigroupJob{job, kParams, token}, must_end_by);
+      } catch (const RunLooped& looped) {
+        ADD_FAILURE() << looped.what();
+        return RunOutcome::continued;
+      }
       if (outcome != RunOutcome::continued) return outcome;
       token = last_token();
+      job = fmt::format("{}-{}", kJob, invocations);
     }
     return RunOutcome::continued;
   }
@@ -167,6 +240,39 @@ struct World {
       if (!std::holds_alternative<ReportProgress>(report.report)) ++n;
     }
     return n;
+  }
+
+  // The failure report's message; empty (and a test failure) when the last report is not one.
+  std::string failure_message() const {
+    auto reports = cloud.reports();
+    if (!reports.empty()) {
+      if (auto* failure = std::get_if<ReportFailure>(&reports.back().report)) {
+        EXPECT_FALSE(failure->message.empty());
+        return failure->message;
+      }
+    }
+    ADD_FAILURE() << "the last report is not a failure";
+    return {};
+  }
+
+  // From the moment the deployment failed to its last call that reached the cloud.
+  long long failure_to_end_ms() const {
+    long long failed = 0;
+    for (const auto& record : cloud.logs()) {
+      if (record.entry.event == "failed") failed = record.time_ms;
+    }
+    EXPECT_GT(failed, 0) << "the deployment never failed";
+    return cloud.calls().back().time_ms - failed;
+  }
+
+  // What the fakes say now (asked after the run: these calls are not the flow's).
+  std::string spot_deployment_state() {
+    auto listed = cloud.list_deployments(SpotAccess{});
+    return listed && !listed->empty() ? listed->front().state : "(none)";
+  }
+  std::string codedeploy_status() {
+    auto read = cloud.get_deployment("d-1");
+    return read ? read->status : "(none)";
   }
 };
 
@@ -239,6 +345,129 @@ TEST(ElastigroupFaults, AFaultThatNeverPassesFailsOnceWithTheCloudCleanedUp) {
       }
     }
   }
+}
+
+// ---- The clean-up of a failed deployment ----------------------------------------------------
+
+TEST(ElastigroupFaults, EveryCleanUpCallOfAFailedDeploymentIsCovered) {
+  for (const auto& failing : failing_deployments()) {
+    SCOPED_TRACE(failing.name);
+    World world(failing);
+    FaultyCloud untouched(world.cloud, "", {}, 0);
+    EXPECT_EQ(world.run(untouched), RunOutcome::failed);
+    for (const auto& method : failing.cleanup_calls) {
+      EXPECT_EQ(world.cloud.count(method), 1) << method;
+    }
+    EXPECT_THAT(world.failure_message(), Not(HasSubstr("Cleanup was incomplete")));
+    EXPECT_TRUE(world.cloud.live_greens().empty());
+  }
+}
+
+// Fails every clean-up call of every failing deployment with every fault, `times` times, and
+// hands each finished run to `check`.
+template <class Check>
+void for_each_cleanup_fault(int times, Check check) {
+  for (const auto& failing : failing_deployments()) {
+    for (const auto& method : failing.cleanup_calls) {
+      for (const auto& fault : faults()) {
+        SCOPED_TRACE(fmt::format("{}: {} fails {} time(s) with {}", failing.name, method, times,
+                                 fault.name));
+        World world(failing);
+        FaultyCloud faulty(world.cloud, method, fault.error, times);
+        RunOutcome outcome = world.run(faulty);
+        check(world, faulty, method, fault, outcome);
+      }
+    }
+  }
+}
+
+TEST(ElastigroupFaults, ACleanUpCallThatFailsOnceIsRetriedAndTheCleanUpCompletes) {
+  for_each_cleanup_fault(1, [](World& world, const FaultyCloud& faulty, const std::string& method,
+                               const Fault& /*fault*/, RunOutcome outcome) {
+    EXPECT_EQ(outcome, RunOutcome::failed);
+    EXPECT_EQ(faulty.injected(), 1);
+    EXPECT_EQ(world.final_reports(), 1);
+    std::string message = world.failure_message();
+    EXPECT_THAT(message, Not(HasSubstr("Cleanup was incomplete")));
+    EXPECT_THAT(message, HasSubstr("What was started has been stopped"));
+    EXPECT_EQ(world.spot_deployment_state(), "STOPPED");
+    if (method == "codedeploy.stop") {
+      EXPECT_EQ(world.codedeploy_status(), "Stopped");
+    }
+    EXPECT_TRUE(world.cloud.live_greens().empty());
+  });
+}
+
+TEST(ElastigroupFaults, ACleanUpCallThatNeverPassesEndsTheRunWithinTheGraceSayingWhatIsLeft) {
+  for_each_cleanup_fault(
+      1'000'000, [](World& world, const FaultyCloud& /*faulty*/, const std::string& method,
+                    const Fault& fault, RunOutcome outcome) {
+        EXPECT_LE(world.failure_to_end_ms(), kCleanupGraceMs + kReportRetriesMs);
+        // Whatever else failed, the greens are gone: Spot removed them, or the flow detached them
+        // itself when Spot could not be told to stop.
+        EXPECT_TRUE(world.cloud.live_greens().empty());
+        if (method == "pipeline.failure") {
+          // The clean-up is done but its result cannot be delivered: the invocation fails so that
+          // Lambda delivers the job again.
+          EXPECT_EQ(outcome, RunOutcome::report_failed);
+          EXPECT_EQ(world.final_reports(), 0);
+          EXPECT_EQ(world.spot_deployment_state(), "STOPPED");
+          return;
+        }
+        EXPECT_EQ(outcome, RunOutcome::failed) << to_string(outcome);
+        EXPECT_EQ(world.final_reports(), 1);
+        std::string message = world.failure_message();
+        EXPECT_THAT(message, HasSubstr("Cleanup was incomplete"));
+        EXPECT_THAT(message, HasSubstr(fault.error.message));
+        if (method == "spot.stop") {
+          EXPECT_THAT(message, HasSubstr("the Spot B/G deployment cdbg-1 could not be stopped"));
+          EXPECT_THAT(message, HasSubstr("stop it in the Spot console"));
+        } else {
+          EXPECT_THAT(message, HasSubstr("the CodeDeploy deployment d-1 could not be stopped"));
+          EXPECT_THAT(message, HasSubstr("stop it in the CodeDeploy console"));
+          EXPECT_EQ(world.spot_deployment_state(), "STOPPED");
+        }
+      });
+}
+
+TEST(ElastigroupFaults, GreensThatCannotBeRemovedAreNamedInTheReport) {
+  const FailingDeployment& failing = failing_deployments().back();
+  World world(failing);
+  CallError unavailable = faults().front().error;
+  FaultyCloud faulty(world.cloud, "spot.stop", unavailable, 1'000'000);
+  world.cloud.fail_next("spot.detach", unavailable, 1'000);
+  EXPECT_EQ(world.run(faulty), RunOutcome::failed);
+  EXPECT_LE(world.failure_to_end_ms(), kCleanupGraceMs);
+  EXPECT_EQ(world.final_reports(), 1);
+  std::string message = world.failure_message();
+  EXPECT_THAT(message, HasSubstr("the Spot B/G deployment cdbg-1 could not be stopped"));
+  EXPECT_THAT(message, HasSubstr("i-green10, i-green11"));
+  EXPECT_THAT(message, HasSubstr("terminate them in EC2"));
+  EXPECT_EQ(world.cloud.live_greens().size(), 2u);
+}
+
+TEST(ElastigroupFaults, ACleanUpCutShortByTheInvocationsEndIsFinishedByTheNextDelivery) {
+  // Invocations of two minutes (90 s of work before the hand-over); Spot refuses to stop
+  // for longer than that (10 + 20 + 40 + 60 s of backoff), then stops.
+  const FailingDeployment& failing = failing_deployments().back();
+  World world(failing);
+  FaultyCloud faulty(world.cloud, "spot.stop", faults().front().error, 5);
+  EXPECT_EQ(world.run(faulty, std::chrono::minutes(2)), RunOutcome::failed);
+  EXPECT_EQ(faulty.injected(), 5);
+  int handed_over_while_cleaning_up = 0;
+  for (const auto& report : world.cloud.reports()) {
+    if (auto* progress = std::get_if<ReportProgress>(&report.report)) {
+      auto state = from_token(progress->continuation_token);
+      ASSERT_TRUE(state.has_value());
+      if (state->phase == Phase::stopping) ++handed_over_while_cleaning_up;
+    }
+  }
+  EXPECT_GE(handed_over_while_cleaning_up, 1);
+  EXPECT_EQ(world.final_reports(), 1);
+  EXPECT_THAT(world.failure_message(), Not(HasSubstr("Cleanup was incomplete")));
+  EXPECT_EQ(world.cloud.count("spot.stop"), 1) << "the stop that went through";
+  EXPECT_EQ(world.spot_deployment_state(), "STOPPED");
+  EXPECT_TRUE(world.cloud.live_greens().empty());
 }
 
 }  // namespace

@@ -38,7 +38,8 @@ Control API (no auth)::
 
   GET  /__fake/calls                     {"calls": [...], "violations": [...]}; a call is
                                          {service, operation, access_key_id, signature_ok,
-                                          body, status, error_code}
+                                          body, status, error_code, raw_path, raw_body}
+                                         (raw_*: as received, the body as text)
   POST /__fake/reset                     forget calls, deployments, jobs and scripts
   POST /__fake/credentials               {"access_key_id", "secret_access_key",
                                           "session_token"?} another key the fake accepts
@@ -206,7 +207,8 @@ class AwsFake:
         if request.path.startswith("/__fake/"):
             return self.control(request)
         call = {"service": None, "operation": None, "access_key_id": None, "signature_ok": False,
-                "body": None, "status": None, "error_code": None}
+                "body": None, "status": None, "error_code": None, "raw_path": request.raw_path,
+                "raw_body": request.body.decode(errors="replace")}
         with self._lock:
             self.calls.append(call)
         try:

@@ -27,6 +27,7 @@ From Python::
         result.body        # the posted body (text)
         result.error_type  # Lambda-Runtime-Function-Error-Type header, for errors
         runtime.violations # list of strings; a correct runtime leaves it empty
+        runtime.posted     # every body the runtime posted, as (path, text), refused ones too
 
 ``invoke`` returns None if no answer came within ``wait_seconds``.
 """
@@ -81,6 +82,7 @@ class LambdaRuntimeFake:
         self.started_serving = False
         self.violations: list = []
         self.init_errors: list = []
+        self.posted: list = []
         self.next_calls = 0
         self._server = _Server(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -209,6 +211,8 @@ class LambdaRuntimeFake:
 
             def do_POST(self):
                 body = self._body() or b""
+                with fake._lock:
+                    fake.posted.append((self.path, body.decode(errors="replace")))
                 if self.path == f"{API}/runtime/init/error":
                     if fake.started_serving:
                         fake._violation("init/error after the first next")

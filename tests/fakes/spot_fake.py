@@ -35,7 +35,9 @@ Unknown group ids answer 400 ``GROUP_DOESNT_EXIST``; a second running deployment
 Control API (no auth)::
 
   GET  /__fake/calls      {"calls": [{method, path, query, auth_ok, account_ok, body, status,
-                           fault}], "violations": ["..."]}   (the token is never recorded)
+                           fault, raw_path, raw_body}], "violations": ["..."]}   (raw_*: as
+                           received, the body as text; no header is recorded, so neither is
+                           the token)
   POST /__fake/script     {"faults": [...]} replaces the scripted failures (see
                            fake_server.FaultScript: error_400, rate_limit, server_error, drop;
                            "after": true applies the call before failing); GET shows the rest
@@ -131,7 +133,8 @@ class SpotFake:
                 "query": {k: v for k, v in request.query.items()},
                 "auth_ok": request.header("Authorization") == f"Bearer {self.token}",
                 "account_ok": request.query.get("accountId") == self.account_id,
-                "body": None, "status": None, "fault": None}
+                "body": None, "status": None, "fault": None, "raw_path": request.raw_path,
+                "raw_body": request.body.decode(errors="replace")}
         if request.body:
             try:
                 call["body"] = fake_server.json_body(request)

@@ -1,5 +1,6 @@
 """unittest for the fakes themselves: they must refuse what the real services refuse, or a
 client test passing against them would prove nothing. Run: python3 -m unittest test_fakes"""
+import base64
 import json
 import unittest
 import urllib.error
@@ -10,6 +11,7 @@ from botocore.config import Config
 
 import aws_fake
 import fake_server
+import planted_secrets
 import spot_fake
 
 JOB = "11111111-2222-3333-4444-555555555555"
@@ -110,6 +112,32 @@ class AwsFakeTest(unittest.TestCase):
         with self.assertRaises(codepipeline.exceptions.InvalidJobStateException):
             codepipeline.put_job_success_result(jobId=JOB)
         self.assertEqual(self.fake.jobs[JOB]["state"], "Continued")
+
+
+
+class PlantedSecretsTest(unittest.TestCase):
+    SECRET = "planted-token-5f1c2a"
+
+    def test_every_form_is_found_also_inside_longer_encoded_text(self):
+        raw = self.SECRET.encode()
+        for before in (b"", b"a", b"ab", b"abc"):
+            for after in (b"", b"z", b"yz"):
+                for encode in (base64.b64encode, base64.urlsafe_b64encode):
+                    blob = encode(before + raw + after)
+                    self.assertTrue(planted_secrets.leaks({"t": self.SECRET}, [("x", blob)]),
+                                    (before, after, encode))
+        for data in (f"Bearer {self.SECRET}", {"nested": [f"token={self.SECRET}"]},
+                     "q=planted-token-5f1c2a%0A"):
+            self.assertTrue(planted_secrets.leaks({"t": self.SECRET}, [("x", data)]), data)
+        found = planted_secrets.leaks({"t": "a/b+c d&e"}, [("url", "?k=a%2Fb%2Bc%20d%26e")])
+        self.assertEqual(len(found), 1, found)  # the URL-encoded form
+        self.assertTrue(found[0].endswith(" in url"), found)
+
+    def test_other_values_are_not_mistaken_for_the_secret(self):
+        others = [("x", "planted-token-5f1c2b"),
+                  ("y", base64.b64encode(b"planted-token-other")),
+                  ("z", {"token": "planted-token"})]
+        self.assertEqual(planted_secrets.leaks({"t": self.SECRET}, others), [])
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cloud_world import GROUP, SPOT_TOKEN, TAG, CloudWorld  # noqa: E402
+from cloud_world import GROUP, TAG, WRONG_SPOT_TOKEN, CloudWorld  # noqa: E402
+from planted_secrets import leaks  # noqa: E402
 
 WORLD = None
 CLI = os.environ.get("BLUEGREEN_CLI", "")
@@ -56,14 +57,16 @@ class CliElastigroupTest(unittest.TestCase):
             self.assertEqual(WORLD.aws.violations, [], "CodeDeploy/CodePipeline contract")
         with WORLD.spot._lock:
             self.assertEqual(WORLD.spot.violations, [], "Spot contract")
+        # No planted secret (raw, URL-encoded or base64) in any request URL or body.
+        self.assertEqual(leaks(WORLD.planted_secrets(), WORLD.requests_to_fakes()), [])
 
     def deploy(self, parameters, *args):
         completed = subprocess.run(
             [CLI, "deploy", "--params", json.dumps(parameters), *args],
             env=WORLD.cloud_env(), capture_output=True, text=True, timeout=120)
         run = Run(completed)
-        for secret in (SPOT_TOKEN, WORLD.moto.user["secret_access_key"]):
-            self.assertNotIn(secret, run.stdout + run.stderr)
+        self.assertEqual(leaks(WORLD.planted_secrets(), [("stdout", run.stdout),
+                                                         ("stderr", run.stderr)]), [])
         return run
 
     def spot_deployments(self):
@@ -129,6 +132,14 @@ class CliElastigroupTest(unittest.TestCase):
         greens = WORLD.green_tags()
         self.assertEqual(len(greens), 1)
         self.assertFalse(set(WORLD.tagged_instances(greens[0]).values()) & {"pending", "running"})
+
+    def test_a_refused_token_is_never_echoed(self):
+        for token in ("ssm:/spot/wrong-token", WRONG_SPOT_TOKEN):
+            run = self.deploy(WORLD.parameters(API_TOKEN=token))  # checks stdout and stderr
+            self.assertEqual(run.code, 1, run.stderr)
+            self.assertEqual(run.summary["failureType"], "PermissionError", run.summary)
+            self.assertIn("API_TOKEN", run.summary["message"])
+        self.assertEqual(self.spot_deployments(), [])
 
     def test_bad_parameters_exit_2_naming_the_key_before_any_cloud_call(self):
         run = self.deploy(WORLD.parameters(DEPLOYMENT_GROUP=None))

@@ -38,6 +38,12 @@ from moto_fixture import MotoFixture  # noqa: E402
 
 REGION = "us-east-1"
 SPOT_TOKEN = "spot-token-7c1f0d9e-planted"
+# A token Spot refuses (401), also stored in SSM at /spot/wrong-token.
+WRONG_SPOT_TOKEN = "spot-token-wrong-3b8e41-planted"
+# The artifact credentials every CodePipeline event carries (the function has no use for them).
+ARTIFACT_KEY_ID = "ASIAPLANTEDARTIFACT0"
+ARTIFACT_SECRET_KEY = "planted-artifact-secret-0d6c"
+ARTIFACT_SESSION_TOKEN = "planted-artifact-session-token-91ab"
 ACCOUNT = "act-12345678"
 GROUP = "sig-12345678"
 APP, DEPLOYMENT_GROUP = "app", "dg"
@@ -193,7 +199,9 @@ class CloudWorld:
         with open(POLICY_FILE) as f:
             self.policy = json.load(f)
         self.moto = MotoFixture(policy=self.policy, role_policy=SPOT_SERVICE_POLICY,
-                                seed={"ssm": [{"name": "/spot/api-token", "value": SPOT_TOKEN}],
+                                seed={"ssm": [{"name": "/spot/api-token", "value": SPOT_TOKEN},
+                                              {"name": "/spot/wrong-token",
+                                               "value": WRONG_SPOT_TOKEN}],
                                       "secretsmanager": [{"name": "spot/api-token",
                                                           "string": SPOT_TOKEN}]},
                                 log=os.path.join(self.tmp, "moto.log"))
@@ -299,9 +307,9 @@ class CloudWorld:
                 "UserParameters": parameters if isinstance(parameters, str) else json.dumps(parameters)}},
             "inputArtifacts": [],
             "outputArtifacts": [],
-            "artifactCredentials": {"accessKeyId": "ASIAPLANTEDARTIFACT0",
-                                    "secretAccessKey": "planted-artifact-secret-0d6c",
-                                    "sessionToken": "planted-artifact-session-token-91ab"},
+            "artifactCredentials": {"accessKeyId": ARTIFACT_KEY_ID,
+                                    "secretAccessKey": ARTIFACT_SECRET_KEY,
+                                    "sessionToken": ARTIFACT_SESSION_TOKEN},
         }
         if continuation_token is not None:
             data["continuationToken"] = continuation_token
@@ -338,6 +346,35 @@ class CloudWorld:
             calls = list(self.aws.calls)
         return [c for c in calls if operation is None or c["operation"] == operation]
 
+    # --- secret hygiene --------------------------------------------------------------------
+    def planted_secrets(self):
+        """The secret values a run is given or can reach: none may show in what it produces."""
+        return {"Spot token": SPOT_TOKEN, "wrong Spot token": WRONG_SPOT_TOKEN,
+                "AWS secret key": self.moto.user["secret_access_key"],
+                "artifact access key id": ARTIFACT_KEY_ID,
+                "artifact secret key": ARTIFACT_SECRET_KEY,
+                "artifact session token": ARTIFACT_SESSION_TOKEN}
+
+    def requests_to_fakes(self):
+        """(where, data): the URL and body of every request the CodeDeploy/CodePipeline and
+        Spot fakes received (the Spot token belongs in the Authorization header only)."""
+        places = []
+        for call in self.aws_calls():
+            where = f"{call['operation'] or 'unknown'} request to the CodeDeploy/CodePipeline fake"
+            places += [(where + " (URL)", call["raw_path"]), (where + " (body)", call["raw_body"])]
+        for call in self.spot_calls():
+            where = f"Spot request {call['method']} {call['path']}"
+            places += [(where + " (URL)", call["raw_path"]), (where + " (body)", call["raw_body"])]
+        return places
+
+    def job_results_sent(self):
+        """(where, result): everything sent to CodePipeline for every job (failure messages,
+        execution details, output variables, continuation tokens)."""
+        with self.aws._lock:
+            return [(f"result {n} of job {job_id}", result)
+                    for job_id, job in self.aws.jobs.items()
+                    for n, result in enumerate(job["results"])]
+
 
 def wait_for(condition, timeout, interval=0.05):
     deadline = time.monotonic() + timeout
@@ -349,5 +386,5 @@ def wait_for(condition, timeout, interval=0.05):
     return condition()
 
 
-__all__ = ["CloudWorld", "LambdaRuntimeFake", "wait_for", "TAG", "SPOT_TOKEN", "GROUP",
-           "APP", "DEPLOYMENT_GROUP", "threading"]
+__all__ = ["CloudWorld", "LambdaRuntimeFake", "wait_for", "TAG", "SPOT_TOKEN",
+           "WRONG_SPOT_TOKEN", "GROUP", "APP", "DEPLOYMENT_GROUP", "threading"]

@@ -3,6 +3,11 @@
 an empty directory, served by the Runtime API fake, against moto (auth on, deploy/ policy),
 the CodeDeploy/CodePipeline fake and the Spot fake (see cloud_world.py).
 
+After every test, everything the function produced is searched for the planted secrets (the
+Spot tokens, the AWS secret key, the artifact credentials), raw, URL-encoded and in base64:
+its log, every result it sent to CodePipeline, every body it posted to the Runtime API, and
+the URL and body of every request it sent to the CodeDeploy/CodePipeline and Spot fakes.
+
 Run: BLUEGREEN_LAMBDA_ZIP=<zip> python3 lambda_action_test.py
 """
 import json
@@ -14,8 +19,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import botocore.exceptions  # noqa: E402
-from cloud_world import (APP, DEPLOYMENT_GROUP, SPOT_TOKEN, TAG, CloudWorld,  # noqa: E402
-                         LambdaRuntimeFake, wait_for)
+from cloud_world import (APP, DEPLOYMENT_GROUP, TAG, WRONG_SPOT_TOKEN,  # noqa: E402
+                         CloudWorld, LambdaRuntimeFake, wait_for)
+from planted_secrets import leaks  # noqa: E402
 
 WORLD = None
 # (service, operation) pairs the function called at the CodeDeploy/CodePipeline fake that were
@@ -44,8 +50,14 @@ def tearDownModule():
 class LambdaActionTest(unittest.TestCase):
     def setUp(self):
         WORLD.reset()
-        self.runtime = LambdaRuntimeFake().__enter__()
-        self.addCleanup(self.runtime.close)
+        self.runtimes = []
+        self.runtime = self.new_runtime()
+
+    def new_runtime(self):
+        runtime = LambdaRuntimeFake().__enter__()
+        self.addCleanup(runtime.close)
+        self.runtimes.append(runtime)
+        return runtime
 
     def tearDown(self):
         self.assertEqual(self.runtime.violations, [], "Runtime API contract")
@@ -53,10 +65,8 @@ class LambdaActionTest(unittest.TestCase):
             self.assertEqual(WORLD.aws.violations, [], "CodeDeploy/CodePipeline contract")
         with WORLD.spot._lock:
             self.assertEqual(WORLD.spot.violations, [], "Spot contract")
-        logs = "\n".join(WORLD.log_lines())
-        for secret in (SPOT_TOKEN, WORLD.moto.user["secret_access_key"],
-                       "planted-artifact-secret", "planted-artifact-session-token"):
-            self.assertNotIn(secret, logs)
+        self.maxDiff = None
+        self.assertEqual(leaks(WORLD.planted_secrets(), self.everything_produced()), [])
         for line in WORLD.log_lines():
             json.loads(line)  # every log line is one JSON object
         # Every CodeDeploy/CodePipeline operation the function made is one the deploy/ policy
@@ -69,6 +79,17 @@ class LambdaActionTest(unittest.TestCase):
             self.assertNotIn(self.moto_verdict(*key, call["body"]), ("AccessDenied", "AuthFailed"),
                              key)
             ALLOWED_BY_POLICY.add(key)
+
+    def everything_produced(self):
+        """(where, data) for everything the function produced that a person or another system
+        sees."""
+        places = [("the function's log", "\n".join(WORLD.log_lines()))]
+        places += WORLD.job_results_sent()
+        for runtime in self.runtimes:
+            with runtime._lock:
+                places += [(f"Runtime API POST {path}", body) for path, body in runtime.posted]
+        places += WORLD.requests_to_fakes()
+        return places
 
     def invoke(self, job_id, parameters, token=None, timeout_ms=60_000, runtime=None):
         runtime = runtime or self.runtime
@@ -191,8 +212,7 @@ class LambdaActionTest(unittest.TestCase):
                               if c["status"] == 200]), 1)
 
     def test_the_same_job_delivered_twice_starts_one_deployment(self):
-        second_runtime = LambdaRuntimeFake().__enter__()
-        self.addCleanup(second_runtime.close)
+        second_runtime = self.new_runtime()
         WORLD.start_function(self.runtime)
         WORLD.start_function(second_runtime, name="duplicate")
         job = WORLD.new_job()
@@ -230,8 +250,7 @@ class LambdaActionTest(unittest.TestCase):
         first.process.kill()  # SIGKILL mid-flow: no report, no cleanup
         first.process.wait()
         self.assertEqual(WORLD.job_results(job), [])
-        again = LambdaRuntimeFake().__enter__()
-        self.addCleanup(again.close)
+        again = self.new_runtime()
         WORLD.start_function(again, name="redelivered")
         result = self.invoke(job, WORLD.parameters(), runtime=again)
         self.assertEqual(json.loads(result.body)["outcome"], "succeeded")
@@ -280,6 +299,31 @@ class LambdaActionTest(unittest.TestCase):
         self.assertEqual(failure["type"], "ConfigurationError")
         self.assertIn("ssm:/spot/missing", failure["message"])
 
+    def test_a_token_from_ssm_and_a_refused_token_are_never_echoed(self):
+        # The places a token is most likely to leak: resolved from SSM and then used for a
+        # deployment that fails, and refused by Spot (401), given as a reference or as it is.
+        # tearDown searches everything the function produced; the messages are checked here.
+        WORLD.start_function(self.runtime)
+        with WORLD.aws._lock:
+            WORLD.aws.script = {"outcome": "fail", "failing_event": "ValidateService"}
+        job = WORLD.new_job()
+        self.invoke(job, WORLD.parameters(API_TOKEN="ssm:/spot/api-token"))
+        failure = self.only_result(job)["failureDetails"]
+        self.assertEqual(failure["type"], "JobFailed")
+        self.assertIn("ValidateService failed on i-", failure["message"])
+        for token in ("ssm:/spot/wrong-token", WRONG_SPOT_TOKEN):
+            job = WORLD.new_job()
+            result = self.invoke(job, WORLD.parameters(API_TOKEN=token))
+            self.assertEqual(result.kind, "response", result.body)
+            failure = self.only_result(job)["failureDetails"]
+            self.assertEqual(failure["type"], "PermissionError", failure)
+            self.assertIn("API_TOKEN", failure["message"])
+            self.assertEqual(leaks(WORLD.planted_secrets(), [("message", failure["message"]),
+                                                             ("invocation result", result.body)]),
+                             [])
+        refused = [c for c in WORLD.spot_calls() if c["status"] == 401]
+        self.assertGreaterEqual(len(refused), 2)
+
     def test_the_function_calls_pass_under_the_deploy_policy_and_others_are_denied(self):
         # A full run, with a token in SSM. tearDown replays its CodeDeploy and CodePipeline
         # calls against moto under the policy; EC2 and SSM went to moto in the first place.
@@ -313,8 +357,7 @@ class LambdaActionTest(unittest.TestCase):
         job = WORLD.new_job()
         self.assertEqual(self.invoke(job, WORLD.parameters(TIMEOUT="x")).kind, "response")
         # A handler other than the seed's: an init error, and the process ends.
-        other = LambdaRuntimeFake().__enter__()
-        self.addCleanup(other.close)
+        other = self.new_runtime()
         bootstrap = WORLD.start_function(other, {"_HANDLER": "index.handler"}, name="wrong-handler")
         self.assertTrue(wait_for(lambda: other.init_errors, 10))
         self.assertEqual(other.init_errors[0].error_type, "Runtime.InvalidConfiguration")
