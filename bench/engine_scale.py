@@ -5,8 +5,9 @@
         --capacities 1,10,50,200 --json out.json
 
 For each capacity, a fresh `bluegreen server` (own state directory, admin on a free loopback
-port) runs two deployments of bench/scale_bundle: the first starts blue, the second is the
-measured one (green launched, installed, health-gated, switched, blue drained and stopped).
+port) runs deployments of bench/scale_bundle: the first starts blue, each of the next --repeat
+(3) replaces the one before (green launched, installed, health-gated, switched, blue drained
+and stopped); the median of those, by orchestration time, is reported.
 The bundle's only hook is ApplicationStart, which is bench_responder itself: it detaches a
 responder on $PORT and returns once it listens, so every instance is healthy at once.
 DRAIN_TIMEOUT and BLUE_TERMINATION_WAIT are 0 and HEALTHY_THRESHOLD 1: no waiting is asked for.
@@ -97,7 +98,24 @@ def deploy(url, params, timeout):
     raise RuntimeError(f"deployment {deployment_id} still running after {timeout} s")
 
 
-def measure(binary, responder, capacity, timeout):
+def figures(record, capacity):
+    """What one blue-to-green deployment's record says about its cost."""
+    total = when(record["finished"]) - when(record["started"])
+    per_instance_hooks = {}
+    for hook in record["hooks"]:
+        per_instance_hooks[hook["instanceId"]] = (per_instance_hooks.get(hook["instanceId"], 0)
+                                                  + hook["durationMs"] / 1000)
+    hook_time = max(per_instance_hooks.values(), default=0.0)
+    phases = {p["phase"]: round(when(p["ended"]) - when(p["started"]), 3)
+              for p in record["phases"] if p["ended"]}
+    orchestration = total - hook_time
+    return {"capacity": capacity, "total_s": total, "hook_s": hook_time,
+            "orchestration_s": orchestration,
+            "orchestration_ms_per_instance": orchestration * 1000 / capacity,
+            "hooks": len(record["hooks"]), "phases_s": phases}
+
+
+def measure(binary, responder, capacity, timeout, repeat):
     tmp = tempfile.mkdtemp(prefix=f"bench-scale-{capacity}-")
     server = None
     try:
@@ -116,28 +134,20 @@ def measure(binary, responder, capacity, timeout):
                   "LISTEN": f"127.0.0.1:{free_port()}", "HEALTH_CHECK_PATH": "/healthz",
                   "HEALTH_CHECK_INTERVAL": "0.1", "HEALTHY_THRESHOLD": "1",
                   "DRAIN_TIMEOUT": "0", "BLUE_TERMINATION_WAIT": "0"}
-        records = [deploy(url, params, timeout) for _ in range(2)]
+        records = [deploy(url, params, timeout) for _ in range(1 + repeat)]
         for record in records:
             if record["status"] != "succeeded":
                 raise RuntimeError(f"CAPACITY {capacity}: deployment {record['status']}: "
                                    f"{record.get('error')}")
-        record = records[-1]
         memory = vm_hwm_kib(server.pid)
-        total = when(record["finished"]) - when(record["started"])
-        per_instance_hooks = {}
-        for hook in record["hooks"]:
-            per_instance_hooks[hook["instanceId"]] = (per_instance_hooks.get(hook["instanceId"], 0)
-                                                      + hook["durationMs"] / 1000)
-        hook_time = max(per_instance_hooks.values(), default=0.0)
-        phases = {p["phase"]: round(when(p["ended"]) - when(p["started"]), 3)
-                  for p in record["phases"] if p["ended"]}
-        orchestration = total - hook_time
+        # The first deployment only starts blue; of the others, the median one is reported.
+        rows = sorted((figures(record, capacity) for record in records[1:]),
+                      key=lambda row: row["orchestration_s"])
+        row = rows[len(rows) // 2]
+        row.update(server_vm_hwm_kib=memory, measured_deployments=len(rows))
         api(url, "/api/shutdown", {}, timeout=300)
         server.wait(timeout=120)
-        return {"capacity": capacity, "total_s": total, "hook_s": hook_time,
-                "orchestration_s": orchestration,
-                "orchestration_ms_per_instance": orchestration * 1000 / capacity,
-                "server_vm_hwm_kib": memory, "hooks": len(record["hooks"]), "phases_s": phases}
+        return row
     finally:
         if server and server.poll() is None:
             server.kill()
@@ -156,11 +166,13 @@ def main():
     parser.add_argument("--responder", required=True)
     parser.add_argument("--capacities", default="1,10,50,200")
     parser.add_argument("--timeout", type=int, default=600)
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="measured deployments per capacity; the median is reported")
     parser.add_argument("--json", required=True)
     args = parser.parse_args()
     rows = []
     for capacity in map(int, args.capacities.split(",")):
-        row = measure(args.bluegreen, args.responder, capacity, args.timeout)
+        row = measure(args.bluegreen, args.responder, capacity, args.timeout, max(1, args.repeat))
         print(f"CAPACITY {capacity}: total {row['total_s']:.2f} s, orchestration "
               f"{row['orchestration_ms_per_instance']:.1f} ms/instance, server VmHWM "
               f"{row['server_vm_hwm_kib'] / 1024:.1f} MiB; phases {row['phases_s']}", file=sys.stderr)

@@ -13,6 +13,8 @@
 #include <sstream>
 #include <thread>
 
+#include "infra/process/growing_pause.h"
+
 namespace bluegreen {
 namespace {
 
@@ -120,6 +122,7 @@ std::vector<pid_t> find_marked_processes(const std::vector<std::string>& markers
 Result<int> kill_marked_processes(const std::vector<std::string>& markers, Duration grace,
                                   TimePoint deadline) {
   std::set<pid_t> signalled;
+  GrowingPause pause;
   auto grace_ends = std::chrono::system_clock::now() + grace;
   // Processes may fork while we scan, so scan again until a scan finds nothing. Killed
   // processes cannot fork, so the SIGKILL rounds converge.
@@ -141,7 +144,11 @@ Result<int> kill_marked_processes(const std::vector<std::string>& markers, Durat
         kill(p.pid, SIGCONT);
       }
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(gentle ? 20 : 5));
+    if (gentle) {
+      pause.sleep(std::chrono::duration_cast<Duration>(grace_ends - now));
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
   }
 }
 

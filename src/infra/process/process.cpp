@@ -17,6 +17,8 @@
 #include <thread>
 #include <utility>
 
+#include "infra/process/growing_pause.h"
+
 namespace bluegreen {
 namespace {
 
@@ -300,6 +302,7 @@ void Process::kill_group(Duration grace) {
   kill(-pid_, SIGCONT);  // a stopped process only acts on SIGTERM once it runs again
   auto until = std::chrono::steady_clock::now() + grace;
   // Wait for the leader first, then for the rest of the group, both within the grace period.
+  GrowingPause pause;
   while (std::chrono::steady_clock::now() < until) {
     auto left = std::chrono::duration_cast<Duration>(until - std::chrono::steady_clock::now());
     if (!reaped_) {
@@ -307,7 +310,7 @@ void Process::kill_group(Duration grace) {
     } else if (kill(-pid_, 0) != 0) {
       break;
     } else {
-      std::this_thread::sleep_for(std::min(left, Duration(20)));
+      pause.sleep(left);
     }
   }
   kill(-pid_, SIGKILL);
