@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import uuid
 import zipfile
 
@@ -35,6 +34,7 @@ import fake_server  # noqa: E402
 import spot_fake  # noqa: E402
 from lambda_runtime_fake import LambdaRuntimeFake  # noqa: E402
 from moto_fixture import MotoFixture  # noqa: E402
+from waiting import wait_for  # noqa: E402
 
 REGION = "us-east-1"
 SPOT_TOKEN = "spot-token-7c1f0d9e-planted"
@@ -374,16 +374,6 @@ class CloudWorld:
             return [(f"result {n} of job {job_id}", result)
                     for job_id, job in self.aws.jobs.items()
                     for n, result in enumerate(job["results"])]
-
-
-def wait_for(condition, timeout, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    return condition()
 
 
 __all__ = ["CloudWorld", "LambdaRuntimeFake", "wait_for", "TAG", "SPOT_TOKEN",

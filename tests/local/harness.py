@@ -13,12 +13,16 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
-import time
 import unittest
 import urllib.error
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fakes"))
+
+from waiting import wait_for  # noqa: E402
 
 SOURCE_DIR = os.environ.get("BLUEGREEN_SOURCE_DIR",
                             os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
@@ -46,22 +50,25 @@ def http_get(url, timeout=5):
         return 0, str(error)
 
 
+def environment_of(pid):
+    """The environment of process `pid` as {name: value}; empty when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            items = f.read().split(b"\0")
+    except OSError:
+        return {}
+    return dict(item.decode(errors="replace").split("=", 1) for item in items if b"=" in item)
+
+
 def processes_with(variable, predicate):
     """pids of processes whose environment has `variable` with a value `predicate` accepts."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as f:
-                environ = f.read().split(b"\0")
-        except OSError:
-            continue
-        prefix = variable.encode() + b"="
-        for item in environ:
-            if item.startswith(prefix) and predicate(item[len(prefix):].decode(errors="replace")):
-                found.append(int(entry))
-                break
+        environment = environment_of(entry)
+        if variable in environment and predicate(environment[variable]):
+            found.append(int(entry))
     return found
 
 
@@ -86,10 +93,12 @@ def replace_in(path, old, new):
 
 
 class Server:
-    """`bluegreen server` on a free admin port with its own state directory."""
+    """`bluegreen server` on a free admin port with its own state directory. `env`, when given,
+    is the server's whole environment (otherwise it inherits this process's)."""
 
-    def __init__(self, state_dir):
+    def __init__(self, state_dir, env=None):
         self.state_dir = state_dir
+        self.env = env
         self.process = None
         self.url = None
         self.log_path = os.path.join(state_dir, "..", "server.log")
@@ -98,11 +107,10 @@ class Server:
         if self.process and self.process.stdout:
             self.process.stdout.close()
         os.makedirs(self.state_dir, exist_ok=True)
-        log = open(self.log_path, "a")
-        self.process = subprocess.Popen(
-            [BINARY, "server", "--state-dir", self.state_dir, "--admin", "127.0.0.1:0"],
-            stdout=subprocess.PIPE, stderr=log, text=True)
-        log.close()
+        with open(self.log_path, "a") as log:
+            self.process = subprocess.Popen(
+                [BINARY, "server", "--state-dir", self.state_dir, "--admin", "127.0.0.1:0"],
+                stdout=subprocess.PIPE, stderr=log, text=True, env=self.env)
         ready, _, _ = select.select([self.process.stdout], [], [], 30)
         if not ready:
             raise AssertionError("bluegreen server did not start within 30 s")
@@ -213,10 +221,8 @@ class RequestLoop:
 
 
 def wait_until(predicate, timeout=60, interval=0.1):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"not true within {timeout} s")
+    """`wait_for` that fails the test when `predicate` never returned something true."""
+    value = wait_for(predicate, timeout, interval)
+    if not value:
+        raise AssertionError(f"not true within {timeout} s")
+    return value

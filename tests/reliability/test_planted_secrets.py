@@ -16,7 +16,7 @@ import urllib.parse
 import urllib.request
 import uuid
 
-from reliability import (BINARY, HookedServer, ReliabilityTestCase, make_bundle, replace_in)
+from reliability import BINARY, ReliabilityTestCase, make_bundle, replace_in
 
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
