@@ -4,36 +4,16 @@
 // failed, no green is left, and the cause is reported.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 
-#include "engine/executor.h"
-#include "engine/fakes.h"
-#include "engine/ids.h"
+#include "engine/executor_test_world.h"
 
 namespace bluegreen {
 namespace {
 
 using ::testing::HasSubstr;
-using namespace std::chrono_literals;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "faults-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // Answers through the real probe, except for the instances `fails` picks, whose check fails
 // with `cause` (a green whose process died: nothing listens on its port any more).
@@ -83,32 +63,17 @@ class FullDiskJournal final : public Journal {
   int left_;
 };
 
-class ExecutorFaultsTest : public ::testing::Test {
+class ExecutorFaultsTest : public ::testing::Test, protected ExecutorTestWorld {
  protected:
-  DeploymentSpec spec(const std::string& extra = "") {
-    std::string text = R"({"GROUP_ID":"web","APP_NAME":"hello","DEPLOYMENT_GROUP":"dg",
-        "TIMEOUT":"30","LOCAL_PATH":"/srv/hello","HEALTH_CHECK_INTERVAL":"1",
-        "BLUE_TERMINATION_WAIT":"5")" +
-                       extra + "}";
-    auto parsed = parse_spec(std::string_view(text));
-    EXPECT_TRUE(parsed) << parsed.error().message;
-    return *parsed;
-  }
-
-  BlueFleet serving_blue() {
-    auto launched = fleet.launch(LaunchRequest{"d-blue", 2, {}});
-    traffic.register_fleet("d-blue", *launched);
-    traffic.route("d-blue");
-    return BlueFleet{"d-blue", *launched, bundles.path() / "d-blue"};
+  // test_spec() with a short BLUE_TERMINATION_WAIT.
+  static DeploymentSpec spec(nlohmann::json overrides = nlohmann::json::object()) {
+    overrides["BLUE_TERMINATION_WAIT"] = "5";
+    return test_spec(overrides);
   }
 
   Deployment deploy(HealthProbe& health, Journal& journal_port, DeploymentSpec s) {
-    Executor executor(
-        ExecutorPorts{fleet, fetcher, installer, health, traffic, clock, journal_port, sink},
-        bundles.path());
-    auto d = new_deployment(new_deployment_id(), std::move(s), "test", new_uuid(), clock.now(),
-                            serving_blue());
-    return executor.run(std::move(d), inbox);
+    Executor executor(ports(installer, health, journal_port), bundles.path());
+    return executor.run(new_test_deployment(std::move(s), serving_blue()), inbox);
   }
 
   std::set<std::string> live_fleets() const {
@@ -122,17 +87,6 @@ class ExecutorFaultsTest : public ::testing::Test {
       return e.message.find(words) != std::string::npos;
     });
   }
-
-  FakeClock clock;
-  FakeFleet fleet;
-  FakeFetcher fetcher;
-  FakeInstaller installer{&clock, 100ms};
-  FakeHealthProbe probe;
-  FakeTraffic traffic;
-  MemoryJournal journal;
-  RecordingSink sink;
-  TempDir bundles;
-  Inbox inbox;
 };
 
 TEST_F(ExecutorFaultsTest, AGreenThatDiesDuringTheHealthGateFailsTheDeploymentBlueServes) {
@@ -146,7 +100,7 @@ TEST_F(ExecutorFaultsTest, AGreenThatDiesDuringTheHealthGateFailsTheDeploymentBl
         return instance.id == victim && ++answered > 2;
       },
       "connection refused");
-  auto d = deploy(dying, journal, spec(R"(,"HEALTHY_THRESHOLD":"5")"));
+  auto d = deploy(dying, journal, spec({{"HEALTHY_THRESHOLD", "5"}}));
   EXPECT_EQ(d.status, DeploymentStatus::failed);
   ASSERT_TRUE(d.error.has_value());
   EXPECT_THAT(d.error->message, HasSubstr("connection refused"));
@@ -159,7 +113,7 @@ TEST_F(ExecutorFaultsTest, AFlappingHealthCheckNeverCountsAsHealthy) {
   // Every other check fails: never HEALTHY_THRESHOLD (3) successes in a row.
   FaultyProbe flapping(
       probe, [](const Instance&, int check) { return (check / 2) % 2 == 1; }, "HTTP 503");
-  auto d = deploy(flapping, journal, spec(R"(,"HEALTHY_THRESHOLD":"3")"));
+  auto d = deploy(flapping, journal, spec({{"HEALTHY_THRESHOLD", "3"}}));
   EXPECT_EQ(d.status, DeploymentStatus::failed);
   ASSERT_TRUE(d.error.has_value());
   EXPECT_THAT(d.error->message, HasSubstr("not healthy"));
@@ -171,7 +125,7 @@ TEST_F(ExecutorFaultsTest, AFlappingHealthCheckPassesOnceItHoldsForTheThreshold)
   // Flaps for the first six checks, then stays healthy: passes after 2 clean rounds.
   FaultyProbe settling(
       probe, [](const Instance&, int check) { return check < 6 && check % 4 < 2; }, "HTTP 503");
-  auto d = deploy(settling, journal, spec(R"(,"HEALTHY_THRESHOLD":"2")"));
+  auto d = deploy(settling, journal, spec({{"HEALTHY_THRESHOLD", "2"}}));
   EXPECT_EQ(d.status, DeploymentStatus::succeeded) << (d.error ? d.error->message : "");
   EXPECT_EQ(traffic.routed_fleet(), d.id);
 }

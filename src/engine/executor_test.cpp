@@ -4,31 +4,17 @@
 
 #include <algorithm>
 
-#include "engine/fakes.h"
-#include "engine/ids.h"
-#include "temp_dir.h"
+#include "engine/executor_test_world.h"
 
 namespace bluegreen {
 namespace {
 
 using namespace std::chrono_literals;
 
-using testing::TempDir;
-
-class ExecutorTest : public ::testing::Test {
+class ExecutorTest : public ::testing::Test, protected ExecutorTestWorld {
  protected:
-  // A group already served by fleet d-blue with two instances.
-  BlueFleet serving_blue() {
-    auto launched = fleet.launch(LaunchRequest{"d-blue", 2, {}});
-    traffic.register_fleet("d-blue", *launched);
-    traffic.route("d-blue");
-    return BlueFleet{"d-blue", *launched, bundles.path() / "d-blue"};
-  }
-
   Deployment deploy(DeploymentSpec s, std::optional<BlueFleet> blue = std::nullopt) {
-    auto d = new_deployment(new_deployment_id(), std::move(s), "test", new_uuid(), clock.now(),
-                            std::move(blue));
-    return executor.run(std::move(d), inbox);
+    return executor.run(new_test_deployment(std::move(s), std::move(blue)), inbox);
   }
 
   std::vector<std::string> live_fleets() const {
@@ -37,18 +23,7 @@ class ExecutorTest : public ::testing::Test {
     return out;
   }
 
-  FakeClock clock;
-  FakeFleet fleet;
-  FakeFetcher fetcher;
-  FakeInstaller installer{&clock, 100ms};
-  FakeHealthProbe probe;
-  FakeTraffic traffic;
-  MemoryJournal journal;
-  RecordingSink sink;
-  TempDir bundles;
-  Inbox inbox;
-  Executor executor{ExecutorPorts{fleet, fetcher, installer, probe, traffic, clock, journal, sink},
-                    bundles.path()};
+  Executor executor{ports(), bundles.path()};
 };
 
 TEST_F(ExecutorTest, FirstDeploymentEndsWithGreenServingAndJournaled) {
@@ -101,8 +76,7 @@ TEST_F(ExecutorTest, FailingValidateServiceLeavesNoGreenAndBlueServing) {
 
 TEST_F(ExecutorTest, HooksRunningPastTimeoutFailTheDeploymentNamingTimeout) {
   FakeInstaller slow(&clock, 20s);
-  Executor slow_executor{ExecutorPorts{fleet, fetcher, slow, probe, traffic, clock, journal, sink},
-                         bundles.path()};
+  Executor slow_executor{ports(slow, probe, journal), bundles.path()};
   auto d = slow_executor.run(
       new_deployment("d-slow", test_spec(), "test", new_uuid(), clock.now(), std::nullopt), inbox);
 
