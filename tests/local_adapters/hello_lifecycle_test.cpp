@@ -21,10 +21,7 @@ namespace bluegreen {
 namespace {
 
 namespace fs = std::filesystem;
-using testing_support::from_now;
-using testing_support::read_text;
-using testing_support::TempDir;
-using testing_support::TestFleet;
+using namespace testing_support;
 
 // The body of GET `path` on 127.0.0.1:`port`, or "" if there is no answer.
 std::string http_get_body(int port, const std::string& path) {

@@ -8,9 +8,7 @@
 namespace bluegreen {
 namespace {
 
-using testing_support::TempDir;
-using testing_support::write_file;
-using testing_support::write_script;
+using namespace testing_support;
 
 constexpr const char* kFullAppSpec = R"(version: 0.0
 os: linux

@@ -11,10 +11,7 @@ namespace bluegreen {
 namespace {
 
 namespace fs = std::filesystem;
-using testing_support::read_text;
-using testing_support::TempDir;
-using testing_support::write_file;
-using testing_support::write_script;
+using namespace testing_support;
 
 class InstallFiles : public ::testing::Test {
  protected:

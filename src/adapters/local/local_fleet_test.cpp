@@ -16,14 +16,7 @@ namespace bluegreen {
 namespace {
 
 namespace fs = std::filesystem;
-using testing_support::from_now;
-using testing_support::process_is_alive;
-using testing_support::read_text;
-using testing_support::TempDir;
-using testing_support::TestFleet;
-using testing_support::wait_for;
-using testing_support::write_file;
-using testing_support::write_script;
+using namespace testing_support;
 
 TEST(LocalFleet, LaunchGivesEachInstanceAnIdADirectoryAPortAndTags) {
   TestFleet fleet;

@@ -13,11 +13,7 @@ namespace bluegreen {
 namespace {
 
 namespace fs = std::filesystem;
-using testing_support::from_now;
-using testing_support::read_text;
-using testing_support::TempDir;
-using testing_support::write_file;
-using testing_support::write_script;
+using namespace testing_support;
 
 // Packs every regular file below `source` into a zip or tgz archive at `archive_path`, names
 // relative to `source` with `prefix` in front.

@@ -14,11 +14,7 @@
 namespace bluegreen {
 namespace {
 
-using testing_support::from_now;
-using testing_support::process_is_alive;
-using testing_support::read_text;
-using testing_support::TempDir;
-using testing_support::wait_for_file;
+using namespace testing_support;
 
 std::string unique_marker() {
   std::random_device random;

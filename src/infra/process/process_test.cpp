@@ -15,11 +15,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using std::chrono::seconds;
-using testing_support::from_now;
-using testing_support::process_is_alive;
-using testing_support::read_text;
-using testing_support::TempDir;
-using testing_support::wait_for_file;
+using namespace testing_support;
 
 SpawnOptions shell(const std::string& script, const TempDir& dir) {
   return SpawnOptions{.argv = {"/bin/sh", "-c", script},
