@@ -13,7 +13,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cloud_world import GROUP, TAG, WRONG_SPOT_TOKEN, CloudWorld  # noqa: E402
+from cloud_world import GROUP, TAG, WRONG_SPOT_TOKEN, start_world  # noqa: E402
 from planted_secrets import leaks  # noqa: E402
 
 WORLD = None
@@ -24,12 +24,7 @@ def setUpModule():
     global WORLD
     if not os.access(CLI, os.X_OK):
         raise unittest.SkipTest("BLUEGREEN_CLI does not name the bluegreen binary")
-    WORLD = CloudWorld(zip_path=None)
-    try:
-        WORLD.start()
-    except BaseException:
-        WORLD.stop()
-        raise
+    WORLD = start_world()
 
 
 def tearDownModule():

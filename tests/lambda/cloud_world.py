@@ -376,5 +376,16 @@ class CloudWorld:
                     for n, result in enumerate(job["results"])]
 
 
-__all__ = ["CloudWorld", "LambdaRuntimeFake", "wait_for", "TAG", "SPOT_TOKEN",
+__all__ = ["CloudWorld", "start_world", "LambdaRuntimeFake", "wait_for", "TAG", "SPOT_TOKEN",
            "WRONG_SPOT_TOKEN", "GROUP", "APP", "DEPLOYMENT_GROUP", "threading"]
+
+
+def start_world(zip_path=None):
+    """A started CloudWorld (stopped again if starting it fails)."""
+    world = CloudWorld(zip_path)
+    try:
+        world.start()
+    except BaseException:
+        world.stop()
+        raise
+    return world

@@ -20,7 +20,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import botocore.exceptions  # noqa: E402
 from cloud_world import (APP, DEPLOYMENT_GROUP, TAG, WRONG_SPOT_TOKEN,  # noqa: E402
-                         CloudWorld, LambdaRuntimeFake, wait_for)
+                         LambdaRuntimeFake, start_world, wait_for)
 from planted_secrets import leaks  # noqa: E402
 
 WORLD = None
@@ -34,12 +34,7 @@ def setUpModule():
     zip_path = os.environ.get("BLUEGREEN_LAMBDA_ZIP")
     if not zip_path or not os.path.exists(zip_path):
         raise unittest.SkipTest("BLUEGREEN_LAMBDA_ZIP does not name the packaged zip")
-    WORLD = CloudWorld(zip_path)
-    try:
-        WORLD.start()
-    except BaseException:
-        WORLD.stop()
-        raise
+    WORLD = start_world(zip_path)
 
 
 def tearDownModule():
