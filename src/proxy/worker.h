@@ -72,6 +72,7 @@ class Worker {
   auto call(F&& f) -> decltype(f());
 
  private:
+  void run_loop();
   void schedule_sweep();
 
   const std::size_t index_;
