@@ -161,8 +161,9 @@ ExitCode Commands::deploy(const std::string& params_text, bool wait_for_group,
   if (!params) return rejected(params.error());
   if (auto spec = parse_spec(*params); spec && spec->provider == Provider::elastigroup) {
     std::string name = deployment_name.empty() ? "cli-" + new_uuid() : deployment_name;
-    return deploy_elastigroup(params->dump(), name, options_.json_output(), out_,
-                              progress_stream());
+    auto code =
+        deploy_elastigroup(params->dump(), name, options_.json_output(), out_, progress_stream());
+    return code ? *code : rejected(code.error());
   }
   auto created = client_.post("/api/deployments", params->dump());
   if (wait_for_group && !created && created.error().kind == ErrorKind::conflict) {

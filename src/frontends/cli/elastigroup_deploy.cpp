@@ -39,32 +39,19 @@ class ProgressLines final : public elastigroup::FlowLog {
 
 }  // namespace
 
-ExitCode deploy_elastigroup(const std::string& params_text, const std::string& deployment_name,
-                            bool json_lines, std::ostream& out, std::ostream& progress) {
+Result<ExitCode> deploy_elastigroup(const std::string& params_text,
+                                    const std::string& deployment_name, bool json_lines,
+                                    std::ostream& out, std::ostream& progress) {
   ProgressLines lines(progress);
   elastigroup::JsonLinesLog json_log(progress);
   elastigroup::FlowLog& log = json_lines ? static_cast<elastigroup::FlowLog&>(json_log) : lines;
   SystemClock clock;
   elastigroup::ElastigroupExecutor::Options options;
-  Result<elastigroup::StandaloneResult> result;
-  if (auto pacing = elastigroup::apply_pacing_environment(elastigroup::process_getenv, options);
-      !pacing) {
-    result = std::unexpected(pacing.error());
-  } else {
-    result =
-        elastigroup::deploy_with_elastigroup(params_text, deployment_name, log, clock, options);
-  }
-  if (!result) {
-    out << json{{"deploymentId", nullptr},
-                {"status", "rejected"},
-                {"error",
-                 {{"kind", to_string(result.error().kind)}, {"message", result.error().message}}}}
-               .dump()
-        << "\n";
-    progress << "error: " << result.error().message << "\n";
-    return result.error().kind == ErrorKind::invalid_input ? ExitCode::invalid_input
-                                                           : ExitCode::unavailable;
-  }
+  auto pacing = elastigroup::apply_pacing_environment(elastigroup::process_getenv, options);
+  if (!pacing) return std::unexpected(pacing.error());
+  auto result =
+      elastigroup::deploy_with_elastigroup(params_text, deployment_name, log, clock, options);
+  if (!result) return std::unexpected(result.error());
   bool succeeded = result->outcome == elastigroup::RunOutcome::succeeded;
   json summary{
       {"deploymentId", result->deployment_id.empty() ? json(nullptr) : json(result->deployment_id)},
