@@ -5,7 +5,8 @@
 #include <algorithm>
 #include <cctype>
 
-#include "infra/process/process.h"
+#include "adapters/local/git_export.h"
+#include "infra/archive/safe_copy.h"
 
 namespace bluegreen {
 namespace {
@@ -49,21 +50,6 @@ Result<LocalKind> classify(const LocalRevision& revision) {
                                             "or .zip file");
 }
 
-Result<void> copy_directory(const fs::path& source, const fs::path& destination) {
-  std::error_code ec;
-  for (auto it = fs::directory_iterator(source, ec); !ec && it != fs::directory_iterator();
-       it.increment(ec)) {
-    if (it->path().filename() == ".git") continue;
-    fs::copy(it->path(), destination / it->path().filename(),
-             fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
-    if (ec) {
-      return fail(ErrorKind::internal, "cannot copy " + it->path().string() + ": " + ec.message());
-    }
-  }
-  if (ec) return fail(ErrorKind::internal, "cannot read " + source.string() + ": " + ec.message());
-  return {};
-}
-
 class ScratchDirectory {
  public:
   ScratchDirectory() {
@@ -88,35 +74,8 @@ Result<void> extract_git_commit(const LocalRevision& revision, const fs::path& d
   if (scratch.path().empty())
     return fail(ErrorKind::internal, "cannot create a temporary directory");
   fs::path tar = scratch.path() / "revision.tar";
-  fs::path log = scratch.path() / "git.log";
-  fs::path repository = fs::absolute(revision.path);
-  std::vector<std::string> environment;
-  for (const char* name : {"PATH", "HOME", "LANG"}) {
-    if (const char* value = getenv(name)) environment.push_back(std::string(name) + "=" + value);
-  }
-  auto git = Process::spawn(SpawnOptions{
-      .argv = {"git", "-c", "safe.directory=" + repository.string(), "-C", repository.string(),
-               "archive", "--format=tar", "-o", tar.string(), *revision.commit},
-      .environment = environment,
-      .output_path = log});
-  if (!git) return std::unexpected(git.error().with_context("git archive"));
-  ExitStatus status = git->wait(deadline, Duration(1000));
-  if (status.kind == ExitKind::timed_out) {
-    return fail(ErrorKind::timeout, "git archive of " + revision.path + " passed the deadline");
-  }
-  if (!status.succeeded()) {
-    std::string output = read_file_tail(log, 1024);
-    if (output.find("not a git repository") != std::string::npos) {
-      return fail(ErrorKind::invalid_input,
-                  "LOCAL_PATH " + revision.path + " is not a git repository");
-    }
-    if (output.find("not a valid object name") != std::string::npos ||
-        output.find("not a tree object") != std::string::npos) {
-      return fail(ErrorKind::not_found,
-                  "COMMIT_ID " + *revision.commit + " is not a commit of " + revision.path);
-    }
-    return fail(ErrorKind::failed, "git archive of " + revision.path + " failed: " + output);
-  }
+  auto exported = export_git_commit(revision.path, *revision.commit, scratch.path(), tar, deadline);
+  if (!exported) return std::unexpected(exported.error());
   auto extracted = extract_archive(tar, destination, limits);
   if (!extracted) return std::unexpected(extracted.error());
   return {};
@@ -163,9 +122,11 @@ Result<Bundle> LocalRevisionFetcher::fetch(const RevisionSource& revision,
   Bundle bundle{.root = destination, .description = describe(revision)};
   Result<void> unpacked;
   switch (*kind) {
-    case LocalKind::directory:
-      unpacked = copy_directory(local->path, destination);
+    case LocalKind::directory: {
+      auto copied = copy_tree(local->path, destination, limits_, {".git"});
+      if (!copied) unpacked = std::unexpected(copied.error().with_context(local->path));
       break;
+    }
     case LocalKind::archive: {
       auto extracted = extract_archive(local->path, destination, limits_);
       if (!extracted) unpacked = std::unexpected(extracted.error());

@@ -1,9 +1,13 @@
 // LocalRevisionFetcher: revisions that live on this machine (LocalRevision), unpacked into the
 // destination (a RevisionFetcher):
-//   a directory                      copied (without its .git directory);
+//   a directory                      copied (without its .git directory) by the archive rules
+//                                    (infra/archive/safe_copy.h);
 //   a .tar, .tgz/.tar.gz or .zip     extracted safely (infra/archive/safe_extract.h);
-//   a git repository + commit        `git archive <commit>` of that commit, extracted the same
-//                                    way; hooks then see BUNDLE_COMMIT.
+//   a git repository + commit        that commit exported without running anything the
+//                                    repository configures (git_export.h), extracted the
+//                                    same way; hooks then see BUNDLE_COMMIT.
+// Invariant: whatever LOCAL_PATH and COMMIT_ID hold, nothing is written outside the
+// destination (and a private scratch directory), and no command the revision names runs.
 // The result must hold appspec.yml at its root (as CodeDeploy requires); otherwise the error
 // says so, and points at a single top-level folder that holds one (a bundle packed with its
 // folder instead of its contents).
@@ -23,7 +27,8 @@ class LocalRevisionFetcher final : public RevisionFetcher {
   explicit LocalRevisionFetcher(ExtractLimits limits = {});
 
   // Errors: invalid_input (not a local revision, unknown file type, no appspec.yml, a refused
-  // archive, a commit without a git repository), not_found (the path or commit does not
+  // archive or directory, a commit without a git repository, a COMMIT_ID that is not a
+  // revision, a repository owned by another user), not_found (the path or commit does not
   // exist), timeout (git ran past the deadline), internal (local I/O).
   Result<Bundle> fetch(const RevisionSource& revision, const std::filesystem::path& destination,
                        TimePoint deadline) override;

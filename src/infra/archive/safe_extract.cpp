@@ -13,6 +13,8 @@
 #include <system_error>
 #include <vector>
 
+#include "infra/archive/tree_rules.h"
+
 namespace bluegreen {
 namespace {
 
@@ -20,14 +22,7 @@ namespace fs = std::filesystem;
 
 using ArchiveReader = std::unique_ptr<archive, decltype(&archive_read_free)>;
 using ArchiveWriter = std::unique_ptr<archive, decltype(&archive_write_free)>;
-
-// A reason to refuse an entry; becomes part of an Error that names the entry.
-using Refusal = std::string;
-
-bool is_within(const fs::path& path, const fs::path& root) {
-  auto [root_end, path_it] = std::mismatch(root.begin(), root.end(), path.begin(), path.end());
-  return root_end == root.end();
-}
+using namespace tree_rules;
 
 // Splits an archive name into its components, dropping empty and "." ones. Refuses absolute
 // names and `..` anywhere, so the result always names something below the destination.
@@ -44,29 +39,6 @@ std::expected<fs::path, Refusal> relative_entry_path(std::string_view name) {
     start = end + 1;
   }
   return relative;
-}
-
-// A symlink at `link` (relative to the destination) with `target`: does the target, read
-// lexically from the link's directory, stay inside? Chains through other links are checked
-// again on the finished tree (verify_symlinks).
-std::expected<void, Refusal> check_symlink_target(const fs::path& link, std::string_view target) {
-  if (target.empty()) return std::unexpected("symlink has an empty target");
-  if (target.front() == '/')
-    return std::unexpected("symlink target is absolute: " + std::string(target));
-  std::vector<std::string> stack;
-  for (const auto& part : link.parent_path()) stack.push_back(part.string());
-  fs::path target_path{std::string(target)};
-  for (const auto& part : target_path) {
-    if (part == "..") {
-      if (stack.empty()) {
-        return std::unexpected("symlink target leaves the destination: " + std::string(target));
-      }
-      stack.pop_back();
-    } else if (part != "." && !part.empty()) {
-      stack.push_back(part.string());
-    }
-  }
-  return {};
 }
 
 // Nothing may be written through a symlink: refuse when a directory on the way to `relative`
@@ -86,17 +58,8 @@ std::expected<void, Refusal> check_no_symlink_on_the_way(const fs::path& root,
   return {};
 }
 
-std::string random_suffix() {
-  std::random_device random;
-  std::uniform_int_distribution<unsigned> hex(0, 0xffffffffu);
-  char text[9];
-  std::snprintf(text, sizeof text, "%08x", hex(random));
-  return text;
-}
-
 Error refused(std::string_view entry, std::string_view reason) {
-  return Error{ErrorKind::invalid_input,
-               "archive entry \"" + std::string(entry) + "\" refused: " + std::string(reason)};
+  return refused_entry("archive entry", entry, reason);
 }
 
 class Extraction {
@@ -225,25 +188,7 @@ class Extraction {
 
   // Links are checked lexically as they arrive; a chain of links (a -> b/.., b -> .) can still
   // leave the tree, so the finished tree is resolved on disk before it is accepted.
-  Result<void> verify_symlinks() {
-    std::error_code ec;
-    fs::path root = fs::canonical(staging_, ec);
-    if (ec) return fail(ErrorKind::internal, "cannot resolve " + staging_.string());
-    for (auto it = fs::recursive_directory_iterator(staging_, ec);
-         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (!it->is_symlink(ec)) continue;
-      std::string shown = it->path().lexically_relative(staging_).string();
-      std::error_code resolve_error;
-      fs::path resolved = fs::weakly_canonical(it->path(), resolve_error);
-      if (resolve_error) return std::unexpected(refused(shown, "symlink cannot be resolved"));
-      if (!is_within(resolved, root)) {
-        return std::unexpected(refused(shown, "symlink resolves outside the destination"));
-      }
-    }
-    if (ec)
-      return fail(ErrorKind::internal, "cannot walk " + staging_.string() + ": " + ec.message());
-    return {};
-  }
+  Result<void> verify_symlinks() { return verify_tree_links(staging_, "archive entry"); }
 
   std::string too_big() const {
     return "the archive holds more than " + std::to_string(limits_.max_total_bytes) +
@@ -262,28 +207,6 @@ class Extraction {
   ExtractLimits limits_;
   ExtractSummary summary_;
 };
-
-// Moves the verified tree from staging into the destination, entry by entry (renames within
-// one directory, so links inside keep resolving the same way). Names already present in the
-// destination are a conflict, found before anything moves.
-Result<void> move_into_place(const fs::path& staging, const fs::path& destination) {
-  std::error_code ec;
-  std::vector<fs::path> children;
-  for (auto it = fs::directory_iterator(staging, ec); !ec && it != fs::directory_iterator();
-       it.increment(ec)) {
-    children.push_back(it->path());
-    if (fs::exists(fs::symlink_status(destination / it->path().filename()))) {
-      return fail(ErrorKind::conflict, "cannot extract: " + it->path().filename().string() +
-                                           " exists already in " + destination.string());
-    }
-  }
-  if (ec) return fail(ErrorKind::internal, "cannot read " + staging.string() + ": " + ec.message());
-  for (const auto& child : children) {
-    fs::rename(child, destination / child.filename(), ec);
-    if (ec) return fail(ErrorKind::internal, "cannot move " + child.string() + ": " + ec.message());
-  }
-  return {};
-}
 
 Result<ExtractSummary> extract_with(const std::function<int(archive*)>& open,
                                     const fs::path& destination, const ExtractLimits& limits) {
