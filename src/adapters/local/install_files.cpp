@@ -1,13 +1,19 @@
 #include "adapters/local/install_files.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <grp.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
+#include "infra/archive/beneath.h"
+#include "infra/archive/tree_rules.h"
 #include "infra/process/process.h"
 
 namespace bluegreen {
@@ -16,77 +22,173 @@ namespace {
 namespace fs = std::filesystem;
 
 // How a path below the instance root reads in messages: as the appspec wrote it, "/opt/app/x".
-std::string shown(const fs::path& instance_root, const fs::path& path) {
+std::string shown(const fs::path& relative) {
   // Appending rather than `"/" + string` keeps GCC 12's -Wrestrict false positive (bug 105329)
   // out of optimised builds.
   std::string text = "/";
-  text += path.lexically_relative(instance_root).string();
+  text += relative.string();
   return text;
 }
 
+std::unexpected<Error> io_error(const fs::path& relative, int error) {
+  return fail(ErrorKind::internal, "Install: " + shown(relative) + ": " + std::strerror(error));
+}
+
+std::unexpected<Error> install_error(const Error& error) {
+  return std::unexpected(error.with_context("Install"));
+}
+
+// The names in a directory opened beneath a root, sorted.
+Result<std::vector<std::string>> list_directory(int directory_fd, const fs::path& relative) {
+  int fd = ::openat(directory_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return io_error(relative, errno);
+  DIR* dir = ::fdopendir(fd);
+  if (dir == nullptr) {
+    int error = errno;
+    ::close(fd);
+    return io_error(relative, error);
+  }
+  std::vector<std::string> names;
+  while (dirent* entry = ::readdir(dir)) {
+    std::string name = entry->d_name;
+    if (name != "." && name != "..") names.push_back(std::move(name));
+  }
+  ::closedir(dir);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// Copies from the bundle onto the instance. Both sides are reached only through BeneathRoot,
+// so a link in either tree can never carry a read or a write outside its root; a link copied
+// from the bundle is checked again where it lands, because `d/l -> ..` stays in the bundle
+// but leaves the instance once `d` is copied to `/`.
 class FileCopier {
  public:
-  FileCopier(const fs::path& instance_root, FileExistsBehavior behavior, InstallReport& report)
-      : instance_root_(instance_root), behavior_(behavior), report_(report) {}
+  FileCopier(const BeneathRoot& bundle, const BeneathRoot& instance, FileExistsBehavior behavior,
+             InstallReport& report)
+      : bundle_(bundle), instance_(instance), behavior_(behavior), report_(report) {}
 
   Result<void> copy_directory(const fs::path& source, const fs::path& destination) {
-    if (auto made = make_directory(destination); !made) return made;
-    std::error_code ec;
-    std::vector<fs::directory_entry> entries(fs::directory_iterator(source, ec), {});
-    if (ec) return io_error(source, ec);
-    std::sort(entries.begin(), entries.end());
-    for (const auto& entry : entries) {
-      fs::path target = destination / entry.path().filename();
-      bool is_directory = entry.is_directory(ec) && !entry.is_symlink(ec);
-      auto copied =
-          is_directory ? copy_directory(entry.path(), target) : copy_file(entry.path(), target);
+    if (auto made = instance_.make_directories(destination); !made)
+      return install_error(made.error());
+    auto directory = bundle_.open_at(source, O_RDONLY | O_DIRECTORY);
+    if (!directory) return install_error(directory.error());
+    auto names = list_directory(directory->get(), source);
+    if (!names) return std::unexpected(names.error());
+    for (const auto& name : *names) {
+      struct stat info {};
+      if (::fstatat(directory->get(), name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) {
+        return io_error(source / name, errno);
+      }
+      auto copied = S_ISDIR(info.st_mode) ? copy_directory(source / name, destination / name)
+                                          : copy_file(source / name, destination / name);
       if (!copied) return copied;
     }
     return {};
   }
 
   Result<void> copy_file(const fs::path& source, const fs::path& target) {
-    std::error_code ec;
-    if (auto made = make_directory(target.parent_path()); !made) return made;
-    if (fs::exists(fs::symlink_status(target, ec))) {
+    if (auto made = instance_.make_directories(target.parent_path()); !made) {
+      return install_error(made.error());
+    }
+    auto parent = instance_.open_at(target.parent_path(), O_PATH | O_DIRECTORY);
+    if (!parent) return install_error(parent.error());
+    std::string name = target.filename().string();
+    struct stat existing {};
+    if (::fstatat(parent->get(), name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0) {
       switch (behavior_) {
         case FileExistsBehavior::disallow:
           return fail(ErrorKind::conflict,
-                      "Install: " + shown(instance_root_, target) +
+                      "Install: " + shown(target) +
                           " exists already on the instance (file_exists_behavior DISALLOW)");
         case FileExistsBehavior::retain:
           return {};
         case FileExistsBehavior::overwrite:
-          fs::remove(target, ec);
-          if (ec) return io_error(target, ec);
+          if (::unlinkat(parent->get(), name.c_str(),
+                         S_ISDIR(existing.st_mode) ? AT_REMOVEDIR : 0) != 0) {
+            return io_error(target, errno);
+          }
           break;
       }
     }
-    if (fs::is_symlink(fs::symlink_status(source, ec))) {
-      fs::copy_symlink(source, target, ec);
-    } else {
-      fs::copy_file(source, target, ec);
+    auto source_parent = bundle_.open_at(source.parent_path(), O_PATH | O_DIRECTORY);
+    if (!source_parent) return install_error(source_parent.error());
+    std::string source_name = source.filename().string();
+    struct stat info {};
+    if (::fstatat(source_parent->get(), source_name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) {
+      return io_error(source, errno);
     }
-    if (ec) return io_error(target, ec);
+    Result<void> copied;
+    if (S_ISLNK(info.st_mode)) {
+      copied = copy_link(source_parent->get(), source_name, parent->get(), target);
+    } else if (S_ISREG(info.st_mode)) {
+      copied = copy_content(source_parent->get(), source_name, parent->get(), target, info);
+    } else {
+      copied = fail(ErrorKind::invalid_input, "Install: bundle file " + source.string() +
+                                                  " is not a file, directory or link");
+    }
+    if (!copied) return copied;
     ++report_.files_copied;
     return {};
   }
 
  private:
-  Result<void> make_directory(const fs::path& directory) {
-    std::error_code ec;
-    if (fs::is_directory(directory, ec)) return {};
-    fs::create_directories(directory, ec);
-    if (ec) return io_error(directory, ec);
+  Result<void> copy_link(int source_parent, const std::string& source_name, int parent,
+                         const fs::path& target) {
+    std::vector<char> buffer(PATH_MAX + 1);
+    ssize_t size =
+        ::readlinkat(source_parent, source_name.c_str(), buffer.data(), buffer.size() - 1);
+    if (size < 0) return io_error(target, errno);
+    std::string link(buffer.data(), static_cast<std::size_t>(size));
+    auto refuse = [&](const std::string& why) {
+      return fail(ErrorKind::invalid_input, "Install: the symlink " + shown(target) + " -> " +
+                                                link + " would point outside the instance (" + why +
+                                                "); refused");
+    };
+    if (auto placed = tree_rules::check_symlink_target(target, link); !placed) {
+      return refuse(placed.error());
+    }
+    std::string name = target.filename().string();
+    if (::symlinkat(link.c_str(), parent, name.c_str()) != 0) return io_error(target, errno);
+    // Lexically inside, yet a chain through other links may still lead out: resolve it.
+    auto resolved = instance_.open_at(target, O_PATH);
+    if (!resolved && resolved.error().kind == ErrorKind::invalid_input) {
+      ::unlinkat(parent, name.c_str(), 0);
+      return refuse("it resolves through other links");
+    }
     return {};
   }
 
-  std::unexpected<Error> io_error(const fs::path& path, const std::error_code& ec) const {
-    return fail(ErrorKind::internal,
-                "Install: " + shown(instance_root_, path) + ": " + ec.message());
+  Result<void> copy_content(int source_parent, const std::string& source_name, int parent,
+                            const fs::path& target, const struct stat& info) {
+    FileDescriptor in(
+        ::openat(source_parent, source_name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (in.get() < 0) return io_error(target, errno);
+    // Set-uid and set-gid bits stay behind, as they do for archives.
+    mode_t mode = info.st_mode & 0777;
+    FileDescriptor out(::openat(parent, target.filename().c_str(),
+                                O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
+    if (out.get() < 0) return io_error(target, errno);
+    std::vector<char> block(64 * 1024);
+    while (true) {
+      ssize_t got = ::read(in.get(), block.data(), block.size());
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) return io_error(target, errno);
+      if (got == 0) break;
+      for (ssize_t written = 0; written < got;) {
+        ssize_t put =
+            ::write(out.get(), block.data() + written, static_cast<std::size_t>(got - written));
+        if (put < 0 && errno == EINTR) continue;
+        if (put < 0) return io_error(target, errno);
+        written += put;
+      }
+    }
+    if (::fchmod(out.get(), mode) != 0) return io_error(target, errno);  // past the umask
+    return {};
   }
 
-  const fs::path& instance_root_;
+  const BeneathRoot& bundle_;
+  const BeneathRoot& instance_;
   FileExistsBehavior behavior_;
   InstallReport& report_;
 };
@@ -95,29 +197,41 @@ bool glob_matches(const std::string& pattern, const std::string& name) {
   return fnmatch(pattern.c_str(), name.c_str(), FNM_PATHNAME) == 0;
 }
 
-// What a directory object's permission reaches, by the agent's rules (see the header).
-std::vector<fs::path> permission_targets(const Permission& permission, const fs::path& object) {
-  std::vector<fs::path> targets;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(object, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    fs::path relative = it->path().lexically_relative(object);
-    bool direct_child = std::distance(relative.begin(), relative.end()) == 1;
-    if (permission.pattern != "**" &&
-        !(direct_child && glob_matches(permission.pattern, relative))) {
-      continue;
+// What a directory object's permission reaches, by the agent's rules (see the header), as
+// paths relative to the object. Links are never descended into.
+Result<void> collect_targets(const Permission& permission, int directory_fd,
+                             const fs::path& relative, const fs::path& object,
+                             std::vector<fs::path>& targets) {
+  auto names = list_directory(directory_fd, object / relative);
+  if (!names) return std::unexpected(names.error());
+  for (const auto& name : *names) {
+    fs::path child = relative / name;
+    struct stat info {};
+    if (::fstatat(directory_fd, name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0) {
+      return io_error(object / child, errno);
     }
+    bool is_directory = S_ISDIR(info.st_mode);
+    bool direct_child = relative.empty();
+    bool matched =
+        permission.pattern == "**" || (direct_child && glob_matches(permission.pattern, name));
     bool excepted = direct_child && std::any_of(permission.except.begin(), permission.except.end(),
                                                 [&](const std::string& except) {
-                                                  return glob_matches(except, relative);
+                                                  return glob_matches(except, name);
                                                 });
-    if (excepted) continue;
-    bool is_directory = it->is_directory(ec) && !it->is_symlink(ec);
-    if (is_directory ? permission.applies_to_directories : permission.applies_to_files) {
-      targets.push_back(it->path());
+    if (matched && !excepted &&
+        (is_directory ? permission.applies_to_directories : permission.applies_to_files)) {
+      targets.push_back(child);
+    }
+    if (is_directory) {
+      FileDescriptor sub(
+          ::openat(directory_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (sub.get() < 0) return io_error(object / child, errno);
+      if (auto more = collect_targets(permission, sub.get(), child, object, targets); !more) {
+        return more;
+      }
     }
   }
-  return targets;
+  return {};
 }
 
 struct Ownership {
@@ -146,43 +260,64 @@ Result<Ownership> resolve_ownership(const Permission& permission, const std::str
   return ownership;
 }
 
+// An O_PATH descriptor cannot be fchmod()ed; its /proc/self/fd link reaches exactly its inode.
+int chmod_descriptor(int fd, mode_t mode) {
+  std::string path = "/proc/self/fd/" + std::to_string(fd);
+  return ::chmod(path.c_str(), mode);
+}
+
 Result<void> apply_permission(const Permission& permission, std::size_t index,
-                              const fs::path& instance_root, InstallReport& report) {
+                              const BeneathRoot& instance, InstallReport& report) {
   std::string key = "permissions[" + std::to_string(index) + "]";
-  fs::path object = instance_root / permission.object;
-  std::error_code ec;
-  auto status = fs::symlink_status(object, ec);
-  if (!fs::exists(status)) {
-    report.notes.push_back(key + ": /" + permission.object.string() + " does not exist; skipped");
-    return {};
+  const fs::path& object = permission.object;
+  auto object_fd = instance.open_at(object, O_PATH | O_NOFOLLOW);
+  if (!object_fd) {
+    if (object_fd.error().kind == ErrorKind::not_found) {
+      report.notes.push_back(key + ": " + shown(object) + " does not exist; skipped");
+      return {};
+    }
+    return std::unexpected(object_fd.error().with_context("Install: " + key));
   }
+  struct stat info {};
+  if (::fstat(object_fd->get(), &info) != 0) return io_error(object, errno);
   std::vector<fs::path> targets;
-  if (fs::is_directory(status)) {
-    targets = permission_targets(permission, object);
+  if (S_ISDIR(info.st_mode)) {
+    auto directory = instance.open_at(object, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    if (!directory) return std::unexpected(directory.error().with_context("Install: " + key));
+    if (auto collected = collect_targets(permission, directory->get(), {}, object, targets);
+        !collected) {
+      return collected;
+    }
   } else if (permission.pattern != "**" || !permission.except.empty()) {
-    return fail(ErrorKind::invalid_input, key + ": /" + permission.object.string() +
-                                              " is a file, so pattern must be ** and except empty");
+    return fail(ErrorKind::invalid_input,
+                key + ": " + shown(object) + " is a file, so pattern must be ** and except empty");
   } else if (permission.applies_to_files) {
-    targets.push_back(object);
+    targets.emplace_back();
   }
   auto ownership = resolve_ownership(permission, key);
   if (!ownership) return std::unexpected(ownership.error());
   bool may_chown = geteuid() == 0;
   bool wants_chown = permission.owner || permission.group;
   if (wants_chown && !may_chown) {
-    report.notes.push_back(key + ": owner/group of /" + permission.object.string() +
+    report.notes.push_back(key + ": owner/group of " + shown(object) +
                            " left unchanged (needs root)");
   }
   for (const auto& target : targets) {
-    if (permission.mode && !fs::is_symlink(fs::symlink_status(target, ec))) {
-      if (chmod(target.c_str(), *permission.mode) != 0) {
+    fs::path path = target.empty() ? object : object / target;
+    auto fd = instance.open_at(path, O_PATH | O_NOFOLLOW);
+    if (!fd) return std::unexpected(fd.error().with_context("Install: " + key));
+    struct stat target_info {};
+    if (::fstat(fd->get(), &target_info) != 0) return io_error(path, errno);
+    if (permission.mode && !S_ISLNK(target_info.st_mode)) {
+      if (chmod_descriptor(fd->get(), *permission.mode) != 0) {
         return fail(ErrorKind::internal,
-                    key + ": chmod " + shown(instance_root, target) + ": " + std::strerror(errno));
+                    key + ": chmod " + shown(path) + ": " + std::strerror(errno));
       }
     }
-    if (wants_chown && may_chown && lchown(target.c_str(), ownership->uid, ownership->gid) != 0) {
+    if (wants_chown && may_chown &&
+        ::fchownat(fd->get(), "", ownership->uid, ownership->gid, AT_EMPTY_PATH) != 0) {
       return fail(ErrorKind::internal,
-                  key + ": chown " + shown(instance_root, target) + ": " + std::strerror(errno));
+                  key + ": chown " + shown(path) + ": " + std::strerror(errno));
     }
     ++report.permissions_applied;
   }
@@ -194,18 +329,24 @@ Result<void> apply_permission(const Permission& permission, std::size_t index,
 Result<InstallReport> install_files(const AppSpec& spec, const fs::path& bundle_root,
                                     const fs::path& instance_root) {
   InstallReport report;
-  FileCopier copier(instance_root, spec.file_exists_behavior, report);
+  auto bundle = BeneathRoot::open(bundle_root);
+  if (!bundle) return std::unexpected(bundle.error().with_context("Install"));
+  auto instance = BeneathRoot::open(instance_root);
+  if (!instance) return std::unexpected(instance.error().with_context("Install"));
+  FileCopier copier(*bundle, *instance, spec.file_exists_behavior, report);
   for (const auto& mapping : spec.files) {
-    fs::path source = bundle_root / mapping.source;
-    fs::path destination = instance_root / mapping.destination;
-    std::error_code ec;
-    bool is_directory = fs::is_directory(fs::symlink_status(source, ec));
-    auto copied = is_directory ? copier.copy_directory(source, destination)
-                               : copier.copy_file(source, destination / source.filename());
+    auto source = bundle->open_at(mapping.source, O_PATH | O_NOFOLLOW);
+    if (!source) return std::unexpected(source.error().with_context("Install: files source"));
+    struct stat info {};
+    if (::fstat(source->get(), &info) != 0) return io_error(mapping.source, errno);
+    auto copied =
+        S_ISDIR(info.st_mode)
+            ? copier.copy_directory(mapping.source, mapping.destination)
+            : copier.copy_file(mapping.source, mapping.destination / mapping.source.filename());
     if (!copied) return std::unexpected(copied.error());
   }
   for (std::size_t i = 0; i < spec.permissions.size(); ++i) {
-    if (auto applied = apply_permission(spec.permissions[i], i, instance_root, report); !applied) {
+    if (auto applied = apply_permission(spec.permissions[i], i, *instance, report); !applied) {
       return std::unexpected(applied.error());
     }
   }

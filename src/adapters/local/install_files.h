@@ -13,6 +13,14 @@
 // object takes the permission itself (pattern "**" and no except only). Owners and groups
 // change only when this process may change them (root); otherwise the change is skipped and
 // noted in the report.
+//
+// Invariant: nothing outside the instance root is created, written, chmod-ed or chown-ed, and
+// nothing outside the bundle root is read, whatever links the bundle or the instance hold.
+// Every path on either side is resolved beneath its root (infra/archive/beneath.h: openat2
+// RESOLVE_BENEATH, or a walk that refuses every link leaving the root); the last component
+// is never followed when something is created, changed or removed. A symlink copied from the
+// bundle is checked where it lands: a target that leaves the instance root as placed
+// (`d/l -> ..` copied from `d` to `/`) is refused, naming the link.
 #pragma once
 
 #include <cstddef>
@@ -33,8 +41,8 @@ struct InstallReport {
 
 // Copies files and applies permissions. Errors: conflict (a file exists and the behaviour is
 // DISALLOW), invalid_input (a permission that cannot apply to its object, an unknown owner or
-// group), internal (file system failures), each naming the path on the instance as the
-// appspec wrote it.
+// group, a path or a copied link that leads outside the instance or the bundle), internal (file
+// system failures), each naming the path on the instance as the appspec wrote it.
 Result<InstallReport> install_files(const AppSpec& spec, const std::filesystem::path& bundle_root,
                                     const std::filesystem::path& instance_root);
 
