@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "adapters/local/local_test_support.h"
 #include "infra/process/process.h"
 
@@ -125,6 +127,96 @@ TEST_F(InstallFiles, RefusesAFilePermissionWithAPattern) {
       bundle_.path(), instance_.path());
   ASSERT_FALSE(report);
   EXPECT_NE(report.error().message.find("permissions[0]"), std::string::npos);
+}
+
+// The instance root sits four levels below a directory the test watches, so a link climbing
+// `../../../..` from the instance root lands in it.
+class InstallEscapes : public InstallFiles {
+ protected:
+  void SetUp() override {
+    InstallFiles::SetUp();
+    instance_root_ = top_.path() / "a/b/c/instance";
+    fs::create_directories(instance_root_);
+    write_file(top_.path() / "victim", "original\n");
+    fs::permissions(top_.path() / "victim", fs::perms(0644));
+  }
+
+  // Nothing in the watched directory but the tree holding the instance and the victim file,
+  // which keeps its content and mode.
+  void expect_outside_untouched() {
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(top_.path())) {
+      names.push_back(entry.path().filename());
+    }
+    std::sort(names.begin(), names.end());
+    EXPECT_EQ(names, (std::vector<std::string>{"a", "victim"}));
+    EXPECT_EQ(read_text(top_.path() / "victim"), "original\n");
+    EXPECT_EQ(perms_of(top_.path() / "victim"), fs::perms(0644));
+  }
+
+  TempDir top_{"bg-escape"};
+  fs::path instance_root_;
+};
+
+// A link that stays in the bundle (four levels down) but leaves the instance once its folder is
+// copied to `/`: refused, naming the link, and nothing is written or changed through it.
+TEST_F(InstallEscapes, RefusesALinkThatLeavesTheInstanceOncePlaced) {
+  write_file(bundle_.path() / "d1/d2/d3/d4/payload", "evil\n");
+  fs::create_directory_symlink("../../../..", bundle_.path() / "d1/d2/d3/d4/l");
+  auto report = install_files(spec("files:\n"
+                                   "  - source: d1/d2/d3/d4\n    destination: /\n"
+                                   "  - source: config/app.conf\n    destination: /l\n"
+                                   "permissions:\n"
+                                   "  - object: /l/victim\n    mode: 777\n"),
+                              bundle_.path(), instance_root_);
+  ASSERT_FALSE(report);
+  EXPECT_EQ(report.error().kind, ErrorKind::invalid_input);
+  EXPECT_NE(report.error().message.find("symlink /l -> ../../../.."), std::string::npos)
+      << report.error().message;
+  EXPECT_FALSE(fs::exists(fs::symlink_status(instance_root_ / "l")));
+  expect_outside_untouched();
+}
+
+// A link that is already on the instance (left by a hook, say): files written through it and
+// permissions applied through it are refused.
+TEST_F(InstallEscapes, RefusesWritingOrChangingThroughALinkOnTheInstance) {
+  fs::create_directory_symlink("../../..", instance_root_ / "l");
+  fs::create_directory_symlink(top_.path(), instance_root_ / "abs");
+  for (std::string link : {"l", "abs"}) {
+    auto written =
+        install_files(spec("files:\n  - source: config/app.conf\n    destination: /" + link + "\n"),
+                      bundle_.path(), instance_root_);
+    ASSERT_FALSE(written) << link;
+    EXPECT_EQ(written.error().kind, ErrorKind::invalid_input);
+    EXPECT_NE(written.error().message.find("leads outside"), std::string::npos)
+        << written.error().message;
+    auto changed =
+        install_files(spec("permissions:\n  - object: /" + link + "/victim\n    mode: 777\n"),
+                      bundle_.path(), instance_root_);
+    ASSERT_FALSE(changed) << link;
+    EXPECT_NE(changed.error().message.find("permissions[0]"), std::string::npos)
+        << changed.error().message;
+    EXPECT_NE(changed.error().message.find("leads outside"), std::string::npos)
+        << changed.error().message;
+    // A link as the object itself is not followed: its target keeps its mode.
+    ASSERT_TRUE(install_files(spec("permissions:\n  - object: /" + link + "\n    mode: 777\n"),
+                              bundle_.path(), instance_root_));
+  }
+  expect_outside_untouched();
+}
+
+// A chain of links, each harmless alone, that leads out once resolved.
+TEST_F(InstallEscapes, RefusesACopiedLinkWhoseChainLeaves) {
+  fs::create_directories(instance_root_ / "srv");
+  fs::create_directory_symlink("../..", instance_root_ / "srv/up");  // on the instance already
+  fs::create_directory_symlink("up/..", bundle_.path() / "config/hop");
+  auto report = install_files(spec("files:\n  - source: config/hop\n    destination: /srv\n"),
+                              bundle_.path(), instance_root_);
+  ASSERT_FALSE(report);
+  EXPECT_NE(report.error().message.find("symlink /srv/hop"), std::string::npos)
+      << report.error().message;
+  EXPECT_FALSE(fs::exists(fs::symlink_status(instance_root_ / "srv/hop")));
+  expect_outside_untouched();
 }
 
 }  // namespace

@@ -3,11 +3,14 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 
 #include "adapters/local/local_test_support.h"
+#include "infra/process/process.h"
 
 namespace bluegreen {
 namespace {
@@ -108,6 +111,127 @@ TEST_F(LocalRevisionFetcherTest, ExportsAGitCommit) {
   EXPECT_EQ(missing.error().kind, ErrorKind::not_found);
   EXPECT_NE(missing.error().message.find("COMMIT_ID 0123456789abcdef0123"), std::string::npos)
       << missing.error().message;
+}
+
+// Runs a git command in `repo`, as the test's own setup (not the code under test).
+void git_in(const fs::path& repo, const std::string& arguments) {
+  std::string command = "git -C '" + repo.string() +
+                        "' -c user.name=test -c user.email=test@example.com " + arguments +
+                        " > /dev/null 2>&1";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+}
+
+std::string git_output(const fs::path& repo, const std::string& arguments) {
+  std::string command = "git -C '" + repo.string() + "' " + arguments;
+  std::unique_ptr<FILE, decltype(&pclose)> pipe(popen(command.c_str(), "r"), pclose);
+  std::string out;
+  char buffer[256];
+  while (pipe && fgets(buffer, sizeof buffer, pipe.get())) out += buffer;
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+// COMMIT_ID is a revision and nothing else: a value shaped like an option never reaches git,
+// so `--output=<file>` cannot make git open (and truncate) that file.
+TEST_F(LocalRevisionFetcherTest, CommitIdIsNeverReadAsAnOption) {
+  fs::path victim = destination_.path() / "victim";
+  write_file(victim, "precious\n");
+  TempDir repo("bg-repo");
+  write_file(repo.path() / "appspec.yml", "version: 0.0\nos: linux\n");
+  ASSERT_NO_FATAL_FAILURE(git_in(repo.path(), "init -q"));
+  ASSERT_NO_FATAL_FAILURE(git_in(repo.path(), "add -A"));
+  ASSERT_NO_FATAL_FAILURE(git_in(repo.path(), "commit -q -m v1"));
+  for (const fs::path& path : {source_.path(), repo.path()}) {
+    for (const std::string& commit :
+         std::vector<std::string>{"--output=" + victim.string(), "-o" + victim.string(),
+                                  "HEAD --output=" + victim.string(), "HEAD:appspec.yml", "a..b",
+                                  "refs/../../x", "HEAD\n"}) {
+      auto bundle = fetch(LocalRevision{.path = path.string(), .commit = commit});
+      ASSERT_FALSE(bundle) << commit;
+      EXPECT_EQ(bundle.error().kind, ErrorKind::invalid_input) << bundle.error().message;
+      EXPECT_NE(bundle.error().message.find("COMMIT_ID"), std::string::npos)
+          << bundle.error().message;
+    }
+  }
+  EXPECT_EQ(read_text(victim), "precious\n");
+}
+
+// A repository is somebody's data: its config, hooks and attributes name commands, and none
+// of them may run when a commit of it is deployed.
+TEST_F(LocalRevisionFetcherTest, ARepositoryRunsNothingItConfigures) {
+  TempDir repo("bg-repo");
+  TempDir markers("bg-markers");
+  fs::path marker = markers.path() / "ran";
+  write_file(repo.path() / "appspec.yml", "version: 0.0\nos: linux\n");
+  write_file(repo.path() / ".gitattributes", "* filter=evil diff=evil\n");
+  ASSERT_NO_FATAL_FAILURE(git_in(repo.path(), "init -q"));
+  ASSERT_NO_FATAL_FAILURE(git_in(repo.path(), "add -A"));
+  ASSERT_NO_FATAL_FAILURE(git_in(repo.path(), "commit -q -m v1"));
+  git_in(repo.path(), "tag -a v1 -m v1");
+  std::string sha = git_output(repo.path(), "rev-parse HEAD");
+
+  fs::path script = markers.path() / "mark.sh";
+  write_script(script, "echo \"$0 $*\" >> '" + marker.string() + "'\ncat\n");
+  for (const char* hook : {"post-checkout", "pre-commit", "post-merge", "reference-transaction",
+                           "pre-auto-gc", "fsmonitor-watchman", "post-index-change"}) {
+    fs::create_directories(repo.path() / ".git/hooks");
+    fs::copy_file(script, repo.path() / ".git/hooks" / hook);
+    fs::create_directories(markers.path() / "hooks");
+    fs::copy_file(script, markers.path() / "hooks" / hook);
+  }
+  for (std::string setting :
+       {"filter.evil.smudge", "filter.evil.clean", "filter.evil.process", "diff.evil.textconv",
+        "core.fsmonitor", "core.sshCommand", "core.pager", "core.askPass",
+        "uploadpack.packObjectsHook", "core.alternateRefsCommand"}) {
+    git_in(repo.path(), "config " + setting + " '" + script.string() + "'");
+  }
+  git_in(repo.path(), "config core.hooksPath '" + (markers.path() / "hooks").string() + "'");
+  git_in(repo.path(), "config filter.evil.required true");
+
+  for (std::string commit :
+       std::vector<std::string>{"HEAD", "v1", "master", sha, sha.substr(0, 8)}) {
+    if (commit == "master" && git_output(repo.path(), "symbolic-ref --short HEAD") != "master") {
+      commit = git_output(repo.path(), "symbolic-ref --short HEAD");
+    }
+    fs::remove_all(destination_.path() / "bundle");
+    auto bundle = fetch(LocalRevision{.path = repo.path().string(), .commit = commit});
+    ASSERT_TRUE(bundle) << commit << ": " << bundle.error().message;
+    EXPECT_EQ(read_text(bundle->root / "appspec.yml"), "version: 0.0\nos: linux\n");
+  }
+  EXPECT_FALSE(fs::exists(marker)) << "the repository ran: " << read_text(marker);
+}
+
+TEST_F(LocalRevisionFetcherTest, RefusesARepositoryOwnedByAnotherUser) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to give the repository away";
+  TempDir repo("bg-repo");
+  write_file(repo.path() / "appspec.yml", "version: 0.0\nos: linux\n");
+  ASSERT_NO_FATAL_FAILURE(git_in(repo.path(), "init -q"));
+  ASSERT_NO_FATAL_FAILURE(git_in(repo.path(), "add -A"));
+  ASSERT_NO_FATAL_FAILURE(git_in(repo.path(), "commit -q -m v1"));
+  auto nobody = lookup_user("nobody");
+  ASSERT_TRUE(nobody);
+  for (const auto& entry : fs::recursive_directory_iterator(repo.path())) {
+    ASSERT_EQ(lchown(entry.path().c_str(), nobody->uid, nobody->gid), 0);
+  }
+  ASSERT_EQ(lchown(repo.path().c_str(), nobody->uid, nobody->gid), 0);
+  auto bundle = fetch(LocalRevision{.path = repo.path().string(), .commit = "HEAD"});
+  ASSERT_FALSE(bundle);
+  EXPECT_EQ(bundle.error().kind, ErrorKind::invalid_input);
+  EXPECT_NE(bundle.error().message.find("is owned by nobody"), std::string::npos)
+      << bundle.error().message;
+  EXPECT_FALSE(fs::exists(destination_.path() / "bundle/appspec.yml"));
+}
+
+// A directory is no easier a way in than an archive: the same rules hold.
+TEST_F(LocalRevisionFetcherTest, RefusesADirectoryBundleWithALinkOut) {
+  fs::create_directory_symlink("/etc", source_.path() / "scripts/etc");
+  auto bundle = fetch(LocalRevision{.path = source_.path().string()});
+  ASSERT_FALSE(bundle);
+  EXPECT_EQ(bundle.error().kind, ErrorKind::invalid_input);
+  EXPECT_NE(bundle.error().message.find("\"scripts/etc\" refused: symlink target is absolute"),
+            std::string::npos)
+      << bundle.error().message;
+  EXPECT_TRUE(fs::is_empty(destination_.path() / "bundle"));
 }
 
 TEST_F(LocalRevisionFetcherTest, ACommitNeedsARepository) {
