@@ -140,13 +140,13 @@ class FileCopier {
         ::readlinkat(source_parent, source_name.c_str(), buffer.data(), buffer.size() - 1);
     if (size < 0) return io_error(target, errno);
     std::string link(buffer.data(), static_cast<std::size_t>(size));
-    auto refuse = [&](const std::string& why) {
+    auto refuse = [&](std::string_view how) {
       return fail(ErrorKind::invalid_input, "Install: the symlink " + shown(target) + " -> " +
-                                                link + " would point outside the instance (" + why +
-                                                "); refused");
+                                                link + " would point outside the instance " +
+                                                std::string(how) + "; refused");
     };
     if (auto placed = tree_rules::check_symlink_target(target, link); !placed) {
-      return refuse(placed.error());
+      return refuse(link.starts_with("/") ? "(an absolute target)" : "where it is placed");
     }
     std::string name = target.filename().string();
     if (::symlinkat(link.c_str(), parent, name.c_str()) != 0) return io_error(target, errno);
@@ -154,7 +154,7 @@ class FileCopier {
     auto resolved = instance_.open_at(target, O_PATH);
     if (!resolved && resolved.error().kind == ErrorKind::invalid_input) {
       ::unlinkat(parent, name.c_str(), 0);
-      return refuse("it resolves through other links");
+      return refuse("through other links");
     }
     return {};
   }
