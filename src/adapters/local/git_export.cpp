@@ -160,6 +160,10 @@ Result<fs::path> make_scratch_git_dir(const Layout& layout, const fs::path& scra
   if (ec)
     return fail(ErrorKind::internal, "cannot create " + git_dir.string() + ": " + ec.message());
   fs::path objects = fs::absolute(layout.common_dir / "objects", ec).lexically_normal();
+  if (objects.string().find('\n') != std::string::npos) {
+    return fail(ErrorKind::invalid_input,
+                "the git directory's path holds a line break: " + layout.common_dir.string());
+  }
   std::ofstream(git_dir / "HEAD") << "ref: refs/heads/none\n";
   std::ofstream(git_dir / "config") << "[core]\n\trepositoryformatversion = 0\n\tbare = true\n";
   std::ofstream alternates(git_dir / "objects/info/alternates");
@@ -231,14 +235,17 @@ Result<std::string> export_git_commit(const fs::path& repository, std::string_vi
   if (auto owned = require_own_repository(*layout, repository); !owned) {
     return std::unexpected(owned.error());
   }
+  // git's own order: a full object id is an object; anything shorter is a ref first, then an
+  // abbreviated object id.
   std::string object = text;
-  if (!is_object_name(text)) {
-    auto resolved = resolve_ref(*layout, text);
-    if (!resolved) {
+  bool full_id = is_hex(text) && (text.size() == 40 || text.size() == 64);
+  if (!full_id) {
+    if (auto resolved = resolve_ref(*layout, text)) {
+      object = *resolved;
+    } else if (!is_object_name(text)) {
       return fail(ErrorKind::not_found,
                   "COMMIT_ID " + text + " is not a commit of " + repository.string());
     }
-    object = *resolved;
   }
   auto git_dir = make_scratch_git_dir(*layout, scratch);
   if (!git_dir) return std::unexpected(git_dir.error());
