@@ -121,6 +121,16 @@ class HostileBundleTest(LocalTestCase):
         self.assert_serves(2)
         self.assertFalse(os.path.exists(marker), "the repository ran a command of its own")
 
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to give the repository away")
+    def test_a_repository_owned_by_another_user_is_refused(self):
+        repo = make_bundle(2, self.tmp)
+        git(repo, "init", "-q")
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", "v2")
+        subprocess.run(["chown", "-R", "nobody", repo], check=True)
+        code, result, done = self.deploy(self.params(repo, COMMIT_ID="HEAD"))
+        self.assert_refused(code, result, done, "is owned by nobody", "refused")
+
 
 if __name__ == "__main__":
     unittest.main()
