@@ -133,8 +133,8 @@ TEST(AppspecAgent, KillsAHookGroupAtItsTimeoutAndNamesIt) {
   TestBundle bundle("  BeforeInstall:\n    - location: scripts/slow.sh\n      timeout: 1\n",
                     {{"scripts/slow.sh",
                       "echo slow hook started\n"
-                      "sleep 1000 &\n"
-                      "echo $! > \"$INSTANCE_ROOT/child.pid\"\n"
+                      "sh -c 'read -r pid rest < /proc/self/stat; "
+                      "echo $pid > \"$INSTANCE_ROOT/child.pid\"; exec sleep 1000' &\n"
                       "sleep 1000\n"}});
   std::vector<HookResult> results;
   AppspecAgent agent(AppspecAgentOptions{.kill_grace = Duration(200)});
@@ -245,13 +245,16 @@ TEST(AppspecAgent, AHookCannotSignalAnotherInstancesProcesses) {
   auto instances = fleet.launch(2);
   TestBundle server_bundle(
       "  ApplicationStart:\n    - location: scripts/start.sh\n",
-      {{"scripts/start.sh", "setsid sleep 1000 >/dev/null 2>&1 &\necho $!\n"}});
+      {{"scripts/start.sh",
+        "setsid sh -c 'read -r pid rest < /proc/self/stat; "
+        "echo $pid > \"$INSTANCE_ROOT/victim.pid\"; exec sleep 1000' >/dev/null 2>&1 &\n"}});
   std::vector<HookResult> results;
   AppspecAgent agent;
   ASSERT_TRUE(agent.run(server_bundle.bundle(), {instances[0]}, {"ApplicationStart"}, kContext,
                         from_now(std::chrono::seconds(60)), results));
   ASSERT_EQ(results.size(), 1u);
-  pid_t victim = std::atoi(results[0].output_tail.c_str());
+  ASSERT_TRUE(wait_for_file(instances[0].root / "victim.pid"));
+  pid_t victim = std::atoi(read_text(instances[0].root / "victim.pid").c_str());
   ASSERT_GT(victim, 0);
   ASSERT_TRUE(process_is_alive(victim));
 
@@ -263,10 +266,35 @@ TEST(AppspecAgent, AHookCannotSignalAnotherInstancesProcesses) {
   ASSERT_TRUE(agent.run(attacker_bundle.bundle(), {instances[1]}, {"ApplicationStart"}, kContext,
                         from_now(std::chrono::seconds(60)), results));
   ASSERT_EQ(results.size(), 1u);
-  EXPECT_NE(results[0].output_tail.find("Operation not permitted"), std::string::npos)
-      << results[0].output_tail;
-  EXPECT_NE(results[0].output_tail.find("exit=1"), std::string::npos) << results[0].output_tail;
+  // Refused outright, or (in its own PID namespace) that pid is not even there to signal.
+  const std::string& output = results[0].output_tail;
+  EXPECT_TRUE(output.find("Operation not permitted") != std::string::npos ||
+              output.find("No such process") != std::string::npos)
+      << output;
+  EXPECT_NE(output.find("exit=1"), std::string::npos) << output;
   EXPECT_TRUE(process_is_alive(victim));
+}
+
+TEST(AppspecAgent, AHookPrintingAHundredMegabytesLeavesOneMebibyteAndANote) {
+  TestFleet fleet;
+  auto instances = fleet.launch(1);
+  TestBundle bundle("  ApplicationStart:\n    - location: scripts/loud.sh\n",
+                    {{"scripts/loud.sh",
+                      "head -c 100000000 /dev/zero | tr '\\0' 'x'\necho\necho the-last-line\n"}});
+  std::vector<HookResult> results;
+  AppspecAgent agent;
+  ASSERT_TRUE(agent.run(bundle.bundle(), instances, {"ApplicationStart"}, kContext,
+                        from_now(std::chrono::seconds(120)), results));
+  ASSERT_EQ(results.size(), 1u);
+
+  const std::string note = "[\xE2\x80\xA6 94.4 MiB of earlier output dropped]";
+  auto log = read_text(instance_layout::logs(instances[0].root) / "ApplicationStart-1.log");
+  EXPECT_EQ(log.size(), note.size() + 1 + 1024 * 1024);
+  EXPECT_EQ(log.substr(0, note.size()), note);
+  EXPECT_TRUE(log.ends_with("\nthe-last-line\n"));
+  EXPECT_EQ(results[0].output_tail.substr(0, note.size()), note) << "shown with the output too";
+  EXPECT_TRUE(results[0].output_tail.ends_with("the-last-line\n"));
+  EXPECT_LE(results[0].output_tail.size(), note.size() + 1 + 4096);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 //   <root>/instance.json        the fleet's record of the instance
 //   <root>/deployment-archive/  the bundle as DownloadBundle copied it; hooks run from here
 //   <root>/logs/                one log per hook run (<Event>-<n>.log) and agent.log
+//   <root>/pid-namespace        the record of the instance's PID namespace, when it has one
 //   <root>/<anything else>      appspec destinations: /opt/app lands in <root>/opt/app
 #pragma once
 
@@ -20,6 +21,10 @@ inline std::filesystem::path record(const std::filesystem::path& root) {
 }
 inline std::filesystem::path deployment_archive(const std::filesystem::path& root) {
   return root / "deployment-archive";
+}
+// Where the holder of the instance's PID namespace is recorded (infra/process/pid_namespace.h).
+inline std::filesystem::path pid_namespace(const std::filesystem::path& root) {
+  return root / "pid-namespace";
 }
 inline std::filesystem::path logs(const std::filesystem::path& root) {
   return root / "logs";

@@ -15,24 +15,6 @@ namespace {
 
 using namespace testing_support;
 
-// Live processes whose command line contains `token` (they are found from the outside, by
-// what they were told to call themselves, whatever namespace they are in).
-std::vector<pid_t> processes_named(const std::string& token) {
-  std::vector<pid_t> found;
-  std::error_code ec;
-  for (auto it = std::filesystem::directory_iterator("/proc", ec);
-       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
-    std::string name = it->path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    pid_t pid = std::stoi(name);
-    if (pid == getpid()) continue;
-    std::string command = read_text(it->path() / "cmdline");
-    std::replace(command.begin(), command.end(), '\0', ' ');
-    if (command.find(token) != std::string::npos && process_is_alive(pid)) found.push_back(pid);
-  }
-  return found;
-}
-
 std::string unique_token() {
   std::random_device random;
   return "escapee" + std::to_string(random());
