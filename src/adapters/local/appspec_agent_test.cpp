@@ -133,8 +133,8 @@ TEST(AppspecAgent, KillsAHookGroupAtItsTimeoutAndNamesIt) {
   TestBundle bundle("  BeforeInstall:\n    - location: scripts/slow.sh\n      timeout: 1\n",
                     {{"scripts/slow.sh",
                       "echo slow hook started\n"
-                      "sh -c 'read -r pid rest < /proc/self/stat; "
-                      "echo $pid > \"$INSTANCE_ROOT/child.pid\"; exec sleep 1000' &\n"
+                      "/bin/bash -c 'touch \"$INSTANCE_ROOT/child.started\"; "
+                      "exec -a \"slow-child-$BLUEGREEN_INSTANCE_ID\" sleep 1000' &\n"
                       "sleep 1000\n"}});
   std::vector<HookResult> results;
   AppspecAgent agent(AppspecAgentOptions{.kill_grace = Duration(200)});
@@ -148,9 +148,8 @@ TEST(AppspecAgent, KillsAHookGroupAtItsTimeoutAndNamesIt) {
       << message;
   EXPECT_NE(message.find("timed out after 1 s"), std::string::npos) << message;
   EXPECT_NE(message.find("slow hook started"), std::string::npos) << message;
-  pid_t child = std::atoi(read_text(instances[0].root / "child.pid").c_str());
-  ASSERT_GT(child, 0);
-  EXPECT_FALSE(process_is_alive(child));
+  EXPECT_TRUE(fs::exists(instances[0].root / "child.started"));
+  EXPECT_EQ(processes_named("slow-child-" + instances[0].id), std::vector<pid_t>{});
   ASSERT_EQ(results.size(), 1u);
   EXPECT_TRUE(results[0].timed_out);
   EXPECT_EQ(results[0].exit_code, -1);
@@ -246,16 +245,19 @@ TEST(AppspecAgent, AHookCannotSignalAnotherInstancesProcesses) {
   TestBundle server_bundle(
       "  ApplicationStart:\n    - location: scripts/start.sh\n",
       {{"scripts/start.sh",
-        "setsid sh -c 'read -r pid rest < /proc/self/stat; "
-        "echo $pid > \"$INSTANCE_ROOT/victim.pid\"; exec sleep 1000' >/dev/null 2>&1 &\n"}});
+        "setsid /bin/bash -c 'exec -a \"victim-$BLUEGREEN_INSTANCE_ID\" sleep 1000' "
+        ">/dev/null 2>&1 &\n"}});
   std::vector<HookResult> results;
   AppspecAgent agent;
   ASSERT_TRUE(agent.run(server_bundle.bundle(), {instances[0]}, {"ApplicationStart"}, kContext,
                         from_now(std::chrono::seconds(60)), results));
   ASSERT_EQ(results.size(), 1u);
-  ASSERT_TRUE(wait_for_file(instances[0].root / "victim.pid"));
-  pid_t victim = std::atoi(read_text(instances[0].root / "victim.pid").c_str());
-  ASSERT_GT(victim, 0);
+  std::vector<pid_t> named;
+  ASSERT_TRUE(wait_for([&] {
+    named = processes_named("victim-" + instances[0].id);
+    return named.size() == 1;
+  }));
+  pid_t victim = named[0];
   ASSERT_TRUE(process_is_alive(victim));
 
   TestBundle attacker_bundle(

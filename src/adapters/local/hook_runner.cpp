@@ -110,14 +110,15 @@ Result<void> run_hook(const HookRun& run, const AppspecAgentOptions& options,
     }
     contained = std::move(*opened);
   }
-  auto process =
-      Process::spawn(SpawnOptions{.argv = {script.string()},
-                                  .environment = hook_environment(run, *user, options),
-                                  .working_directory = run.bundle_dir,
-                                  .run_as = run.script.run_as,
-                                  .output_path = log,
-                                  .pid_namespace = contained ? contained->namespace_fd() : -1,
-                                  .output_limit = options.log_limit_bytes});
+  auto process = Process::spawn(
+      SpawnOptions{.argv = {script.string()},
+                   .environment = hook_environment(run, *user, options),
+                   .working_directory = run.bundle_dir,
+                   .run_as = run.script.run_as,
+                   .output_path = log,
+                   .pid_namespace = contained ? contained->namespace_fd() : -1,
+                   .mount_namespace = contained ? contained->mount_namespace_fd() : -1,
+                   .output_limit = options.log_limit_bytes});
   if (!process) {
     result.output_tail = process.error().message;
     return finish(std::unexpected(process.error().with_context(describe_hook(run))));

@@ -51,12 +51,6 @@ TEST(LocalFleet, RejectsAnEmptyLaunch) {
 
 // The acceptance case: hooks that detach with setsid and with a double fork leave
 // processes outside their own tree and group; terminate() must still end them all.
-// Shell code that appends the pid of the shell running it, as this process sees it (/proc is
-// this side's; a hook's $$ and $! count inside its instance's PID namespace), to
-// $INSTANCE_ROOT/pids.
-constexpr std::string_view kRecordOwnPid =
-    "read -r pid rest < /proc/self/stat; echo $pid >> \"$INSTANCE_ROOT/pids\"";
-
 TEST(LocalFleet, TerminateLeavesNoProcessOfTheInstanceAlive) {
   TestFleet fleet;
   auto instances = fleet.launch(2);
@@ -66,14 +60,14 @@ TEST(LocalFleet, TerminateLeavesNoProcessOfTheInstanceAlive) {
              "  ApplicationStart:\n"
              "    - location: scripts/setsid.sh\n"
              "    - location: scripts/double_fork.sh\n");
-  write_script(bundle_dir.path() / "scripts/setsid.sh", "setsid sh -c '" +
-                                                            std::string(kRecordOwnPid) +
-                                                            "; exec sleep 1000' "
-                                                            ">/dev/null 2>&1 &\n");
-  write_script(bundle_dir.path() / "scripts/double_fork.sh", "(sh -c '" +
-                                                                 std::string(kRecordOwnPid) +
-                                                                 "; exec sleep 1000' "
-                                                                 ">/dev/null 2>&1 &)\n");
+  // Each names itself after its instance: a hook's $$ and $! count inside the instance's PID
+  // namespace, so they are found from here by name.
+  write_script(bundle_dir.path() / "scripts/setsid.sh",
+               "setsid /bin/bash -c 'exec -a \"$BLUEGREEN_INSTANCE_ID-setsid\" sleep 1000' "
+               ">/dev/null 2>&1 &\n");
+  write_script(bundle_dir.path() / "scripts/double_fork.sh",
+               "(/bin/bash -c 'exec -a \"$BLUEGREEN_INSTANCE_ID-forked\" sleep 1000' "
+               ">/dev/null 2>&1 &)\n");
   std::vector<HookResult> results;
   AppspecAgent agent;
   ASSERT_TRUE(agent.run(Bundle{.root = bundle_dir.path()}, instances, {"ApplicationStart"},
@@ -83,9 +77,7 @@ TEST(LocalFleet, TerminateLeavesNoProcessOfTheInstanceAlive) {
   std::map<std::string, std::vector<pid_t>> pids;
   for (const auto& instance : instances) {
     ASSERT_TRUE(wait_for([&] {
-      std::istringstream text(read_text(instance.root / "pids"));
-      pids[instance.id].clear();
-      for (pid_t pid; text >> pid;) pids[instance.id].push_back(pid);
+      pids[instance.id] = processes_named(instance.id + "-");
       return pids[instance.id].size() == 2;
     }));
     for (pid_t pid : pids[instance.id]) EXPECT_TRUE(process_is_alive(pid));
@@ -102,7 +94,6 @@ TEST(LocalFleet, TerminateLeavesNoProcessOfTheInstanceAlive) {
   EXPECT_TRUE(fs::exists(instance_layout::record(instances[0].root)));
   EXPECT_TRUE(fs::exists(instance_layout::logs(instances[0].root) / "ApplicationStart-1.log"));
   EXPECT_FALSE(fs::exists(instance_layout::deployment_archive(instances[0].root)));
-  EXPECT_FALSE(fs::exists(instances[0].root / "pids"));
 }
 
 // ApplicationStart that leaves, on each instance, two daemons no marker finds: the one that

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -72,11 +73,18 @@ int pidfd_send_signal(int pidfd, int signal) {
 }
 
 // The holder: pid 1 of the namespace. It runs in a child forked from a multithreaded process,
-// so it makes only system calls (no allocation, no locks) and never returns.
-[[noreturn]] void be_holder(const char* name) {
+// so it makes only system calls (no allocation, no locks) and never returns. It first gives
+// the namespace its own mount namespace with a /proc of its own, so that what runs inside sees
+// the pids it can signal; `ready` gets one byte saying whether that worked.
+[[noreturn]] void be_holder(const char* name, int ready) {
   setsid();
   [[maybe_unused]] int ignored = chdir("/");
   prctl(PR_SET_NAME, name, 0, 0, 0);
+  // MS_SLAVE: mounts made on the machine still appear inside; mounts made inside stay there.
+  char own_proc = unshare(CLONE_NEWNS) == 0 &&
+                  mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) == 0 &&
+                  mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) == 0;
+  ignored = static_cast<int>(write(ready, &own_proc, 1));
   // Nothing of ours stays open in it: a listening socket held here would outlive the server.
   close_range(0, ~0U, 0);
   sigset_t all;
@@ -92,6 +100,20 @@ int pidfd_send_signal(int pidfd, int signal) {
     siginfo_t info;
     sigtimedwait(&child, &info, &second);
   }
+}
+
+// A descriptor of `pid`'s mount namespace when it is not ours (it has its own /proc), else -1.
+int own_mount_namespace_of(pid_t pid) {
+  struct stat ours {
+  }, theirs{};
+  int fd = ::open(("/proc/" + std::to_string(pid) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  if (stat("/proc/self/ns/mnt", &ours) != 0 || fstat(fd, &theirs) != 0 ||
+      ours.st_ino == theirs.st_ino) {
+    close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 }  // namespace
@@ -129,9 +151,16 @@ Result<PidNamespace> PidNamespace::create(const std::string& name) {
     return fail(error == EPERM ? ErrorKind::permission_denied : ErrorKind::internal,
                 "cannot create a PID namespace: " + errno_text(error));
   }
+  int ready[2];
+  if (pipe2(ready, O_CLOEXEC) != 0) {
+    int error = errno;
+    close(own);
+    return fail(ErrorKind::internal, "pipe: " + errno_text(error));
+  }
   pid_t pid = fork();
-  if (pid == 0) be_holder(command);
+  if (pid == 0) be_holder(command, ready[1]);
   int fork_error = errno;
+  close(ready[1]);
   int restored = setns(own, CLONE_NEWPID);
   int restore_error = errno;
   close(own);
@@ -142,9 +171,14 @@ Result<PidNamespace> PidNamespace::create(const std::string& name) {
     std::abort();
   }
   if (pid < 0) {
+    close(ready[0]);
     return fail(ErrorKind::internal,
                 "cannot start a PID namespace's first process: " + errno_text(fork_error));
   }
+  char own_proc = 0;
+  while (read(ready[0], &own_proc, 1) < 0 && errno == EINTR) {
+  }
+  close(ready[0]);
   int pidfd = pidfd_open(pid);
   int namespace_fd =
       ::open(("/proc/" + std::to_string(pid) + "/ns/pid").c_str(), O_RDONLY | O_CLOEXEC);
@@ -158,7 +192,9 @@ Result<PidNamespace> PidNamespace::create(const std::string& name) {
     if (namespace_fd >= 0) close(namespace_fd);
     return fail(ErrorKind::internal, "cannot read the new PID namespace: " + errno_text(error));
   }
-  return PidNamespace(Record{pid, fields.start_time, info.st_ino}, pidfd, namespace_fd);
+  PidNamespace created(Record{pid, fields.start_time, info.st_ino}, pidfd, namespace_fd);
+  if (own_proc) created.mount_fd_ = own_mount_namespace_of(pid);
+  return created;
 }
 
 Result<PidNamespace> PidNamespace::open(const Record& record) {
@@ -184,13 +220,16 @@ Result<PidNamespace> PidNamespace::open(const Record& record) {
     return gone("the pid belongs to another process");
   }
   if (fields.state == 'Z' || fields.state == 'X' || !found.alive()) return gone("it has exited");
+  found.mount_fd_ = own_mount_namespace_of(record.holder);
+  if (!found.alive()) return gone("it has exited");
   return found;
 }
 
 PidNamespace::PidNamespace(PidNamespace&& other) noexcept
     : record_(other.record_),
       pidfd_(std::exchange(other.pidfd_, -1)),
-      namespace_fd_(std::exchange(other.namespace_fd_, -1)) {}
+      namespace_fd_(std::exchange(other.namespace_fd_, -1)),
+      mount_fd_(std::exchange(other.mount_fd_, -1)) {}
 
 PidNamespace& PidNamespace::operator=(PidNamespace&& other) noexcept {
   if (this != &other) {
@@ -198,6 +237,7 @@ PidNamespace& PidNamespace::operator=(PidNamespace&& other) noexcept {
     record_ = other.record_;
     pidfd_ = std::exchange(other.pidfd_, -1);
     namespace_fd_ = std::exchange(other.namespace_fd_, -1);
+    mount_fd_ = std::exchange(other.mount_fd_, -1);
   }
   return *this;
 }
@@ -209,7 +249,8 @@ PidNamespace::~PidNamespace() {
 void PidNamespace::close_descriptors() {
   if (pidfd_ >= 0) close(pidfd_);
   if (namespace_fd_ >= 0) close(namespace_fd_);
-  pidfd_ = namespace_fd_ = -1;
+  if (mount_fd_ >= 0) close(mount_fd_);
+  pidfd_ = namespace_fd_ = mount_fd_ = -1;
 }
 
 bool PidNamespace::alive() const {

@@ -9,6 +9,11 @@
 // process in the namespace (including nested namespaces) before the holder itself is gone, so
 // "the holder has exited" means "nothing of the group runs".
 //
+// The holder also makes a mount namespace whose /proc is the PID namespace's own (mounts of the
+// machine still propagate into it, none out of it). Children that join it too
+// (SpawnOptions::mount_namespace) see only their group in /proc, so `ps`, `pgrep` and `kill`
+// agree with the pids they are given ($$, $!). The network, files and users are shared.
+//
 // The holder outlives this process: a restarted process finds it again from its Record (pid,
 // start time, namespace inode), written to disk by whoever created it, and open() checks all
 // three before anything is signalled, so a recycled pid is never killed.
@@ -62,6 +67,9 @@ class PidNamespace {
   const Record& record() const { return record_; }
   // A descriptor of the namespace, for SpawnOptions::pid_namespace. Valid while this lives.
   int namespace_fd() const { return namespace_fd_; }
+  // A descriptor of the holder's mount namespace, whose /proc shows this PID namespace, for
+  // SpawnOptions::mount_namespace; -1 when the holder could not make one.
+  int mount_namespace_fd() const { return mount_fd_; }
   // Whether the holder still runs (the namespace still accepts new processes).
   bool alive() const;
 
@@ -85,6 +93,7 @@ class PidNamespace {
   Record record_;
   int pidfd_ = -1;
   int namespace_fd_ = -1;
+  int mount_fd_ = -1;
 };
 
 // Reads a PidNamespace record from `path` and opens it. Errors: not_found when there is no

@@ -38,12 +38,14 @@ class PidNamespaceTest : public ::testing::Test {
     if (!PidNamespace::supported(&why)) GTEST_SKIP() << "no PID namespaces here: " << why;
   }
 
-  // Runs `script` inside `space` to its end.
+  // Runs `script` inside `space` (and its mount namespace) to its end.
   void run_inside(const PidNamespace& space, const std::string& script) {
     auto child = Process::spawn(SpawnOptions{.argv = {"/bin/sh", "-c", script},
                                              .environment = {"PATH=/usr/bin:/bin"},
+                                             .working_directory = dir_.path(),
                                              .output_path = dir_.path() / "output.log",
-                                             .pid_namespace = space.namespace_fd()});
+                                             .pid_namespace = space.namespace_fd(),
+                                             .mount_namespace = space.mount_namespace_fd()});
     ASSERT_TRUE(child) << child.error().message;
     EXPECT_TRUE(child->wait(from_now(std::chrono::seconds(30)), Duration(100)).succeeded())
         << read_text(dir_.path() / "output.log");
@@ -69,6 +71,24 @@ TEST_F(PidNamespaceTest, KillingTheHolderEndsEveryProcessThatEscapedItsStarter) 
   EXPECT_FALSE(space->alive());
   EXPECT_EQ(processes_named(token), std::vector<pid_t>{});
   EXPECT_FALSE(process_is_alive(space->record().holder));
+}
+
+TEST_F(PidNamespaceTest, InsideProcSeesOnlyTheNamespaceSoPidsAgreeWithWhatKillTakes) {
+  auto space = PidNamespace::create("bg-test");
+  ASSERT_TRUE(space) << space.error().message;
+  ASSERT_GE(space->mount_namespace_fd(), 0) << "the holder could not mount its own /proc";
+  run_inside(*space,
+             "read -r pid rest < /proc/self/stat; echo \"self=$pid shell=$$\"; "
+             "sleep 1000 & echo \"started=$!\"; "
+             "echo \"init=$(cat /proc/1/comm)\"; "
+             "test -d /proc/$! && kill $! && wait $!; echo \"killed=$?\"");
+  std::string output = read_text(dir_.path() / "output.log");
+  EXPECT_NE(output.find("self=2 shell=2\n"), std::string::npos) << output;
+  EXPECT_NE(output.find("init=bg-test\n"), std::string::npos) << output;
+  EXPECT_NE(output.find("killed=143\n"), std::string::npos) << output;
+  // This side's /proc is untouched.
+  EXPECT_TRUE(std::filesystem::exists("/proc/" + std::to_string(getpid())));
+  EXPECT_TRUE(space->kill_all(from_now(std::chrono::seconds(10))));
 }
 
 TEST_F(PidNamespaceTest, SignalMembersLetsThemExitGentlyAndSparesTheHolder) {

@@ -31,10 +31,12 @@ namespace {
 namespace fs = std::filesystem;
 
 // What the child was doing when it failed before exec, reported through the error pipe.
-enum class ChildStep : int { working_directory, output, groups, user, exec };
+enum class ChildStep : int { mount_namespace, working_directory, output, groups, user, exec };
 
 std::string_view describe(ChildStep step) {
   switch (step) {
+    case ChildStep::mount_namespace:
+      return "cannot enter its mount namespace";
     case ChildStep::working_directory:
       return "cannot enter its working directory";
     case ChildStep::output:
@@ -126,14 +128,19 @@ Result<std::optional<Credentials>> credentials_for(const std::optional<std::stri
 
 // Runs in the forked child: only async-signal-safe calls until execve.
 [[noreturn]] void become_child(const char* program, char* const* argv, char* const* envp,
-                               const char* working_directory, int input_fd, int output_fd,
-                               const std::optional<Credentials>& credentials, int error_pipe) {
+                               const char* working_directory, int mount_namespace, int input_fd,
+                               int output_fd, const std::optional<Credentials>& credentials,
+                               int error_pipe) {
   setsid();
   sigset_t all;
   sigemptyset(&all);
   sigprocmask(SIG_SETMASK, &all, nullptr);
   for (int signal_number = 1; signal_number < NSIG; ++signal_number) {
     if (signal_number != SIGKILL && signal_number != SIGSTOP) signal(signal_number, SIG_DFL);
+  }
+  // Allowed here and not in the parent: this process has one thread.
+  if (mount_namespace >= 0 && setns(mount_namespace, CLONE_NEWNS) != 0) {
+    child_fail(error_pipe, ChildStep::mount_namespace);
   }
   if (working_directory[0] != '\0' && chdir(working_directory) != 0) {
     child_fail(error_pipe, ChildStep::working_directory);
@@ -329,8 +336,9 @@ Result<Process> Process::spawn(const SpawnOptions& options) {
   }
   if (pid < 0) return fail(ErrorKind::internal, std::string("fork: ") + std::strerror(fork_error));
   if (pid == 0) {
-    become_child(program->c_str(), argv.data(), envp.data(), working_directory.c_str(), input.get(),
-                 child_output_fd, *credentials, error_write.get());
+    become_child(program->c_str(), argv.data(), envp.data(), working_directory.c_str(),
+                 options.mount_namespace, input.get(), child_output_fd, *credentials,
+                 error_write.get());
   }
   error_write.reset();
   child_output.reset();

@@ -58,6 +58,9 @@ struct SpawnOptions {
   // >= 0: a PID namespace descriptor (PidNamespace::namespace_fd()); the child and everything
   // it starts live in that namespace (pid_namespace.h). -1: this process's namespace.
   int pid_namespace = -1;
+  // >= 0: a mount namespace descriptor (PidNamespace::mount_namespace_fd()) the child enters
+  // before anything else (so its working directory is looked up there). -1: ours.
+  int mount_namespace = -1;
   // > 0 (and an output_path): keep only the last output_limit bytes of output in the file (see
   // above). 0: append everything.
   std::size_t output_limit = 0;
