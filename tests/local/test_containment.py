@@ -108,5 +108,42 @@ class ContainmentTest(LocalTestCase):
         self.assert_serves(2)
 
 
+def peak_memory_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+class HookOutputTest(LocalTestCase):
+    def test_a_hook_printing_a_hundred_megabytes_keeps_one_mebibyte_and_says_so(self):
+        def loud(path):
+            replace_in(os.path.join(path, "scripts", "before_install.sh"), "set -euo pipefail",
+                       "set -euo pipefail\nhead -c 100000000 /dev/zero | tr '\\0' x\n"
+                       "echo\necho 'the last words'\nexit 1")
+        memory_before = peak_memory_kib(self.server.process.pid)
+        code, result, done = self.deploy(self.params(make_bundle(1, self.tmp, loud)))
+        self.assertEqual((code, result["status"]), (1, "failed"), done.stdout + done.stderr)
+        note = "[\u2026 94.4 MiB of earlier output dropped]"
+        self.assertIn(note, result["error"])
+        self.assertIn("the last words", result["error"])
+        notes = []
+        for instance in result["instances"]:
+            # The other instance may have been stopped early by the first one's failure.
+            log = os.path.join(self.server.state_dir, "instances", instance["id"], "logs",
+                               "BeforeInstall-1.log")
+            if not os.path.exists(log):
+                continue
+            with open(log, "rb") as f:
+                first_line = f.readline().decode()
+            if first_line.startswith("[\u2026 "):
+                notes.append(first_line)
+            self.assertLessEqual(os.path.getsize(log), 1024 * 1024 + len(first_line.encode()))
+        self.assertIn(note + "\n", notes)
+        growth = peak_memory_kib(self.server.process.pid) - memory_before
+        self.assertLess(growth, 64 * 1024, "KiB of server memory added by 100 MB of output")
+
+
 if __name__ == "__main__":
     unittest.main()

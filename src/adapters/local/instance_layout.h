@@ -12,8 +12,9 @@
 
 namespace bluegreen::instance_layout {
 
-// Every process of an instance carries <kMarkerVariable>=<instance id> in its environment; the
-// fleet finds and ends them by it (infra/process/marked_processes.h).
+// Every process of an instance starts with <kMarkerVariable>=<instance id> in its environment;
+// where the instance has no PID namespace, the fleet finds and ends them by it
+// (infra/process/marked_processes.h; see local_fleet.h).
 inline constexpr std::string_view kMarkerVariable = "BLUEGREEN_INSTANCE_ID";
 
 inline std::filesystem::path record(const std::filesystem::path& root) {

@@ -16,8 +16,16 @@
 //              process can leave a PID namespace). terminate() re-reads the record, checks
 //              that the holder is still the process recorded, sends SIGTERM to every process
 //              of the namespace, waits up to kill_grace, then kills the holder, which makes the
-//              kernel kill whatever is left, and waits until the holder is gone. The network
-//              is shared: ports, the health probe and the traffic switch work as before.
+//              kernel kill whatever is left, and waits until the holder is gone. Hooks also
+//              get the namespace's own /proc (a mount namespace of the holder's), so $$, $!,
+//              ps, pgrep and kill agree inside, and no hook can signal (or list in its /proc) the
+//              processes of another instance or the server. Files, users and the network are
+//              shared: ports, the health probe and the traffic switch work as before. The
+//              holder outlives a server restart (a killed server leaves its instances
+//              running); the record is how the next server finds it.
+//              Why a PID namespace rather than a cgroup: it needs nothing but CAP_SYS_ADMIN,
+//              works the same on cgroup v1, v2 and hybrid machines, and does not write into
+//              a hierarchy that systemd owns (where a cgroup needs a delegated subtree).
 //   marked     (fallback, where namespaces are refused: a server without root) - the marker
 //              sweep of infra/process/marked_processes.h: processes carrying the instance's
 //              BLUEGREEN_INSTANCE_ID, or sharing a session or process group with one that
@@ -27,7 +35,8 @@
 // server without containment started. Because both the record and the mark live outside this
 // object, terminate() works for ids this fleet never saw, for example after a restart.
 // Limits: a process that asks something outside the instance to start a program for it (cron,
-// systemd-run, a login over ssh) is not the instance's; terminate() sweeps what runs when it is
+// systemd-run, a login over ssh) is not the instance's; pids a contained hook writes down (pid
+// files) count in its namespace, not in the machine's `ps`; terminate() sweeps what runs when it is
 // called: call it once no installer is running hooks on those instances. It then records the
 // instance as terminated and removes its files except instance.json and logs/.
 //
