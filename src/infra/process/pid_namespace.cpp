@@ -62,6 +62,22 @@ std::uint64_t namespace_inode_of(pid_t pid) {
   return info.st_ino;
 }
 
+// Whether `pid` is pid 1 of a PID namespace other than ours: the last NSpid entry of its
+// status (its pid in its own namespace) is 1, and its namespace is not the one we live in.
+bool is_init_of_child_namespace(pid_t pid, std::uint64_t namespace_inode) {
+  struct stat ours {};
+  if (stat("/proc/self/ns/pid", &ours) != 0 || ours.st_ino == namespace_inode) return false;
+  std::istringstream status(read_text("/proc/" + std::to_string(pid) + "/status"));
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("NSpid:", 0) != 0) continue;
+    std::istringstream fields(line.substr(6));
+    std::vector<long> pids;
+    for (long value; fields >> value;) pids.push_back(value);
+    return pids.size() >= 2 && pids.back() == 1;
+  }
+  return false;
+}
+
 int pidfd_open(pid_t pid) {
   int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);
@@ -218,6 +234,13 @@ Result<PidNamespace> PidNamespace::open(const Record& record) {
   StatFields fields;
   if (!read_stat(record.holder, fields) || fields.start_time != record.start_time) {
     return gone("the pid belongs to another process");
+  }
+  // A record is a file a hook may be able to write: it must name the first process of a
+  // namespace below ours, never a process of ours (killing its "namespace" would be ours).
+  if (!is_init_of_child_namespace(record.holder, info.st_ino)) {
+    return fail(ErrorKind::invalid_input, "pid " + std::to_string(record.holder) +
+                                              " is not the first process of a PID namespace "
+                                              "below this one; it is not touched");
   }
   if (fields.state == 'Z' || fields.state == 'X' || !found.alive()) return gone("it has exited");
   found.mount_fd_ = own_mount_namespace_of(record.holder);

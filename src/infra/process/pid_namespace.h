@@ -55,7 +55,9 @@ class PidNamespace {
   // Errors: permission_denied (no CAP_SYS_ADMIN), internal (fork or namespace trouble).
   static Result<PidNamespace> create(const std::string& name);
   // Finds a holder again. Errors: not_found when it is gone or its pid now belongs to another
-  // process (then nothing of its namespace runs any more).
+  // process (then nothing of its namespace runs any more); invalid_input when the record names
+  // a process that is not the first of a PID namespace below ours (a forged record: nothing
+  // is signalled).
   static Result<PidNamespace> open(const Record& record);
 
   PidNamespace(PidNamespace&& other) noexcept;

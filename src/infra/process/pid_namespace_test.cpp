@@ -2,10 +2,12 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <random>
+#include <sstream>
 
 #include "infra/process/process.h"
 #include "infra/process/process_test_support.h"
@@ -141,6 +143,28 @@ TEST_F(PidNamespaceTest, ARecordWhosePidNowBelongsToAnotherProcessIsRefused) {
   auto after = PidNamespace::open(space->record());
   ASSERT_FALSE(after);
   EXPECT_EQ(after.error().kind, ErrorKind::not_found);
+}
+
+// A hook able to write its instance's record must not make terminate() kill the machine: a
+// record naming a process of ours, with every detail right, is refused before any signal.
+TEST_F(PidNamespaceTest, AForgedRecordNamingAProcessOfOursIsRefused) {
+  auto child = Process::spawn(
+      SpawnOptions{.argv = {"/bin/sleep", "1000"}, .environment = {"PATH=/usr/bin:/bin"}});
+  ASSERT_TRUE(child) << child.error().message;
+  std::string stat_text = read_text("/proc/" + std::to_string(child->pid()) + "/stat");
+  std::istringstream fields(stat_text.substr(stat_text.rfind(')') + 2));
+  std::string skipped;
+  for (int field = 3; field < 22; ++field) fields >> skipped;
+  PidNamespace::Record forged{.holder = child->pid()};
+  fields >> forged.start_time;
+  struct stat ours {};
+  ASSERT_EQ(::stat("/proc/self/ns/pid", &ours), 0);
+  forged.namespace_inode = ours.st_ino;
+
+  auto refused = PidNamespace::open(forged);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, ErrorKind::invalid_input) << refused.error().message;
+  EXPECT_TRUE(process_is_alive(child->pid()));
 }
 
 TEST_F(PidNamespaceTest, NothingStartsInANamespaceWhoseHolderIsGone) {
