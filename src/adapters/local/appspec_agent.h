@@ -9,9 +9,13 @@
 //   Install         copies `files` below the instance root and applies `permissions`
 //                   (install_files.h).
 //   AllowTraffic, BlockTraffic  nothing to do here: the engine moves traffic.
-//   any other event runs its hook scripts in order, each in its own session and process group,
-//                   as its `runas` user, in the bundle directory, with the environment below,
-//                   output to <root>/logs/<Event>-<n>.log.
+//   any other event runs its hook scripts in order, each in its own session and process group
+//                   inside the instance's PID namespace where the machine allows one
+//                   (local_fleet.h), as its `runas` user, in the bundle directory, with the
+//                   environment below, output to <root>/logs/<Event>-<n>.log. The log keeps the
+//                   last `log_limit_bytes` (1 MiB) of output, after a line such as
+//                   "[… 98.9 MiB of earlier output dropped]"; the HookResult's output tail
+//                   starts with that line too.
 // Hook environment: LIFECYCLE_EVENT, DEPLOYMENT_ID, APPLICATION_NAME, DEPLOYMENT_GROUP_NAME,
 // DEPLOYMENT_GROUP_ID, the bundle's BUNDLE_* variables, PORT (the instance's port),
 // INSTANCE_ROOT (its directory), BLUEGREEN_INSTANCE_ID (its id; the fleet uses it to find the
@@ -39,6 +43,9 @@ namespace bluegreen {
 struct AppspecAgentOptions {
   Duration kill_grace{5000};
   std::size_t output_tail_bytes = 4096;  // CodeDeploy reports up to 4 KB of a script's log
+  // What a hook's log file keeps: the last log_limit_bytes of its output (and of what its
+  // daemons print later), after a line counting what was dropped.
+  std::size_t log_limit_bytes = 1024 * 1024;
   std::vector<std::string> inherited_variables = {"PATH",     "LANG", "LC_ALL",
                                                   "LC_CTYPE", "TZ",   "TMPDIR"};
 };

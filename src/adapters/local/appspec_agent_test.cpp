@@ -133,8 +133,8 @@ TEST(AppspecAgent, KillsAHookGroupAtItsTimeoutAndNamesIt) {
   TestBundle bundle("  BeforeInstall:\n    - location: scripts/slow.sh\n      timeout: 1\n",
                     {{"scripts/slow.sh",
                       "echo slow hook started\n"
-                      "sleep 1000 &\n"
-                      "echo $! > \"$INSTANCE_ROOT/child.pid\"\n"
+                      "/bin/bash -c 'touch \"$INSTANCE_ROOT/child.started\"; "
+                      "exec -a \"slow-child-$BLUEGREEN_INSTANCE_ID\" sleep 1000' &\n"
                       "sleep 1000\n"}});
   std::vector<HookResult> results;
   AppspecAgent agent(AppspecAgentOptions{.kill_grace = Duration(200)});
@@ -148,9 +148,8 @@ TEST(AppspecAgent, KillsAHookGroupAtItsTimeoutAndNamesIt) {
       << message;
   EXPECT_NE(message.find("timed out after 1 s"), std::string::npos) << message;
   EXPECT_NE(message.find("slow hook started"), std::string::npos) << message;
-  pid_t child = std::atoi(read_text(instances[0].root / "child.pid").c_str());
-  ASSERT_GT(child, 0);
-  EXPECT_FALSE(process_is_alive(child));
+  EXPECT_TRUE(fs::exists(instances[0].root / "child.started"));
+  EXPECT_EQ(processes_named("slow-child-" + instances[0].id), std::vector<pid_t>{});
   ASSERT_EQ(results.size(), 1u);
   EXPECT_TRUE(results[0].timed_out);
   EXPECT_EQ(results[0].exit_code, -1);
@@ -245,14 +244,20 @@ TEST(AppspecAgent, AHookCannotSignalAnotherInstancesProcesses) {
   auto instances = fleet.launch(2);
   TestBundle server_bundle(
       "  ApplicationStart:\n    - location: scripts/start.sh\n",
-      {{"scripts/start.sh", "setsid sleep 1000 >/dev/null 2>&1 &\necho $!\n"}});
+      {{"scripts/start.sh",
+        "setsid /bin/bash -c 'exec -a \"victim-$BLUEGREEN_INSTANCE_ID\" sleep 1000' "
+        ">/dev/null 2>&1 &\n"}});
   std::vector<HookResult> results;
   AppspecAgent agent;
   ASSERT_TRUE(agent.run(server_bundle.bundle(), {instances[0]}, {"ApplicationStart"}, kContext,
                         from_now(std::chrono::seconds(60)), results));
   ASSERT_EQ(results.size(), 1u);
-  pid_t victim = std::atoi(results[0].output_tail.c_str());
-  ASSERT_GT(victim, 0);
+  std::vector<pid_t> named;
+  ASSERT_TRUE(wait_for([&] {
+    named = processes_named("victim-" + instances[0].id);
+    return named.size() == 1;
+  }));
+  pid_t victim = named[0];
   ASSERT_TRUE(process_is_alive(victim));
 
   TestBundle attacker_bundle(
@@ -263,10 +268,35 @@ TEST(AppspecAgent, AHookCannotSignalAnotherInstancesProcesses) {
   ASSERT_TRUE(agent.run(attacker_bundle.bundle(), {instances[1]}, {"ApplicationStart"}, kContext,
                         from_now(std::chrono::seconds(60)), results));
   ASSERT_EQ(results.size(), 1u);
-  EXPECT_NE(results[0].output_tail.find("Operation not permitted"), std::string::npos)
-      << results[0].output_tail;
-  EXPECT_NE(results[0].output_tail.find("exit=1"), std::string::npos) << results[0].output_tail;
+  // Refused outright, or (in its own PID namespace) that pid is not even there to signal.
+  const std::string& output = results[0].output_tail;
+  EXPECT_TRUE(output.find("Operation not permitted") != std::string::npos ||
+              output.find("No such process") != std::string::npos)
+      << output;
+  EXPECT_NE(output.find("exit=1"), std::string::npos) << output;
   EXPECT_TRUE(process_is_alive(victim));
+}
+
+TEST(AppspecAgent, AHookPrintingAHundredMegabytesLeavesOneMebibyteAndANote) {
+  TestFleet fleet;
+  auto instances = fleet.launch(1);
+  TestBundle bundle("  ApplicationStart:\n    - location: scripts/loud.sh\n",
+                    {{"scripts/loud.sh",
+                      "head -c 100000000 /dev/zero | tr '\\0' 'x'\necho\necho the-last-line\n"}});
+  std::vector<HookResult> results;
+  AppspecAgent agent;
+  ASSERT_TRUE(agent.run(bundle.bundle(), instances, {"ApplicationStart"}, kContext,
+                        from_now(std::chrono::seconds(120)), results));
+  ASSERT_EQ(results.size(), 1u);
+
+  const std::string note = "[\xE2\x80\xA6 94.4 MiB of earlier output dropped]";
+  auto log = read_text(instance_layout::logs(instances[0].root) / "ApplicationStart-1.log");
+  EXPECT_EQ(log.size(), note.size() + 1 + 1024 * 1024);
+  EXPECT_EQ(log.substr(0, note.size()), note);
+  EXPECT_TRUE(log.ends_with("\nthe-last-line\n"));
+  EXPECT_EQ(results[0].output_tail.substr(0, note.size()), note) << "shown with the output too";
+  EXPECT_TRUE(results[0].output_tail.ends_with("the-last-line\n"));
+  EXPECT_LE(results[0].output_tail.size(), note.size() + 1 + 4096);
 }
 
 }  // namespace

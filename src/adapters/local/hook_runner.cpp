@@ -3,8 +3,11 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <optional>
 
 #include "adapters/local/instance_layout.h"
+#include "infra/process/bounded_log.h"
+#include "infra/process/pid_namespace.h"
 #include "infra/process/process.h"
 
 namespace bluegreen {
@@ -95,11 +98,27 @@ Result<void> run_hook(const HookRun& run, const AppspecAgentOptions& options,
   std::error_code ignored;
   fs::remove(log, ignored);
 
-  auto process = Process::spawn(SpawnOptions{.argv = {script.string()},
-                                             .environment = hook_environment(run, *user, options),
-                                             .working_directory = run.bundle_dir,
-                                             .run_as = run.script.run_as,
-                                             .output_path = log});
+  // Where the kernel allows it, every hook of an instance starts inside the instance's PID
+  // namespace, so nothing it starts can outlive the instance (local_fleet.h).
+  std::optional<PidNamespace> contained;
+  if (PidNamespace::supported()) {
+    auto opened = open_or_create_pid_namespace(instance_layout::pid_namespace(run.instance.root),
+                                               "bg-" + run.instance.id);
+    if (!opened) {
+      result.output_tail = opened.error().message;
+      return finish(std::unexpected(opened.error().with_context(describe_hook(run))));
+    }
+    contained = std::move(*opened);
+  }
+  auto process = Process::spawn(
+      SpawnOptions{.argv = {script.string()},
+                   .environment = hook_environment(run, *user, options),
+                   .working_directory = run.bundle_dir,
+                   .run_as = run.script.run_as,
+                   .output_path = log,
+                   .pid_namespace = contained ? contained->namespace_fd() : -1,
+                   .mount_namespace = contained ? contained->mount_namespace_fd() : -1,
+                   .output_limit = options.log_limit_bytes});
   if (!process) {
     result.output_tail = process.error().message;
     return finish(std::unexpected(process.error().with_context(describe_hook(run))));
@@ -108,6 +127,12 @@ Result<void> run_hook(const HookRun& run, const AppspecAgentOptions& options,
   auto deadline = std::min(script_deadline, run.event_deadline);
   ExitStatus status = process->wait(deadline, options.kill_grace, &cancel);
   result.output_tail = read_file_tail(log, options.output_tail_bytes);
+  if (auto dropped = process->output_dropped(); dropped > 0) {
+    char note[80];
+    std::string line(note, BoundedLog::format_note(dropped, note));
+    if (result.output_tail.rfind(line, 0) != 0)
+      result.output_tail = line + "\n" + result.output_tail;
+  }
   result.exit_code = status.kind == ExitKind::exited ? status.code : -1;
   result.timed_out = status.kind == ExitKind::timed_out;
 

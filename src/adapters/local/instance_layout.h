@@ -3,6 +3,7 @@
 //   <root>/instance.json        the fleet's record of the instance
 //   <root>/deployment-archive/  the bundle as DownloadBundle copied it; hooks run from here
 //   <root>/logs/                one log per hook run (<Event>-<n>.log) and agent.log
+//   <root>/pid-namespace        the record of the instance's PID namespace, when it has one
 //   <root>/<anything else>      appspec destinations: /opt/app lands in <root>/opt/app
 #pragma once
 
@@ -11,8 +12,9 @@
 
 namespace bluegreen::instance_layout {
 
-// Every process of an instance carries <kMarkerVariable>=<instance id> in its environment; the
-// fleet finds and ends them by it (infra/process/marked_processes.h).
+// Every process of an instance starts with <kMarkerVariable>=<instance id> in its environment;
+// where the instance has no PID namespace, the fleet finds and ends them by it
+// (infra/process/marked_processes.h; see local_fleet.h).
 inline constexpr std::string_view kMarkerVariable = "BLUEGREEN_INSTANCE_ID";
 
 inline std::filesystem::path record(const std::filesystem::path& root) {
@@ -20,6 +22,10 @@ inline std::filesystem::path record(const std::filesystem::path& root) {
 }
 inline std::filesystem::path deployment_archive(const std::filesystem::path& root) {
   return root / "deployment-archive";
+}
+// Where the holder of the instance's PID namespace is recorded (infra/process/pid_namespace.h).
+inline std::filesystem::path pid_namespace(const std::filesystem::path& root) {
+  return root / "pid-namespace";
 }
 inline std::filesystem::path logs(const std::filesystem::path& root) {
   return root / "logs";

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,7 +15,9 @@
 
 #include "adapters/local/instance_layout.h"
 #include "core/deployment_json.h"
+#include "infra/process/growing_pause.h"
 #include "infra/process/marked_processes.h"
+#include "infra/process/pid_namespace.h"
 
 namespace bluegreen {
 namespace {
@@ -150,9 +153,36 @@ Result<void> LocalFleet::terminate(const std::vector<std::string>& instance_ids)
     markers.push_back(process_marker(instance_layout::kMarkerVariable, id));
   }
   // Without the lock: ending processes can take the whole grace period.
-  auto deadline = std::chrono::system_clock::now() + options_.terminate_timeout;
+  auto now = std::chrono::system_clock::now();
+  auto deadline = now + options_.terminate_timeout;
+  auto grace_ends = now + options_.kill_grace;
+  // An instance's namespace is found from its record on disk, so this works after a restart;
+  // open() refuses a holder whose pid now belongs to something else.
+  std::vector<PidNamespace> namespaces;
+  for (const auto& id : instance_ids) {
+    auto opened = open_recorded_pid_namespace(
+        instance_layout::pid_namespace(options_.state_dir / "instances" / id));
+    if (opened) namespaces.push_back(std::move(*opened));
+  }
+  for (const auto& space : namespaces) space.signal_members(SIGTERM);
   auto killed = kill_marked_processes(markers, options_.kill_grace, deadline);
   if (!killed) return std::unexpected(killed.error().with_context("terminate"));
+  // What cleared its marker had SIGTERM too; it gets the rest of the grace period to go.
+  GrowingPause pause;
+  auto members_left = [&] {
+    for (const auto& space : namespaces) {
+      if (!space.members().empty()) return true;
+    }
+    return false;
+  };
+  while (std::chrono::system_clock::now() < grace_ends && members_left()) {
+    pause.sleep(
+        std::chrono::duration_cast<Duration>(grace_ends - std::chrono::system_clock::now()));
+  }
+  for (auto& space : namespaces) {
+    auto ended = space.kill_all(deadline);
+    if (!ended) return std::unexpected(ended.error().with_context("terminate"));
+  }
 
   std::lock_guard lock(mutex_);
   for (const auto& id : instance_ids) {

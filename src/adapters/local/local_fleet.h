@@ -4,12 +4,41 @@
 // <state_dir>/instances/<id> (layout in instance_layout.h), a free loopback port (the OS picks
 // one: bind 127.0.0.1:0) and the request's tags (GreenIdentifier among them). It starts no
 // process: the agent's hooks do, each marked with BLUEGREEN_INSTANCE_ID=<id>.
-// terminate() ends every process carrying an instance's mark, including ones its hooks
-// detached (setsid, double fork), waits until none is left, records the instance as
-// terminated and removes its files except instance.json and logs/. Because the mark lives in
-// the processes themselves, terminate() works for ids this fleet never saw, for example after
-// a restart. It sweeps what runs when it is called: call it once no installer is running
-// hooks on those instances (a hook started after the sweep would survive it).
+//
+// Invariant: every process a hook starts dies with its instance, whatever it does to its
+// environment, session, process group, parent, name or descriptors. terminate() guarantees it
+// in one of two modes, chosen per machine:
+//   contained  (the server may create PID namespaces: root, CAP_SYS_ADMIN) - the first hook of
+//              an instance creates a PID namespace for it (infra/process/pid_namespace.h) and
+//              records its holder (pid, start time, namespace inode) in <root>/pid-namespace;
+//              every hook of the instance starts inside it, as its `runas` user, and so does
+//              everything those hooks start (setsid, double forks and `env -u` included: no
+//              process can leave a PID namespace). terminate() re-reads the record, checks
+//              that the holder is still the process recorded, sends SIGTERM to every process
+//              of the namespace, waits up to kill_grace, then kills the holder, which makes the
+//              kernel kill whatever is left, and waits until the holder is gone. Hooks also
+//              get the namespace's own /proc (a mount namespace of the holder's), so $$, $!,
+//              ps, pgrep and kill agree inside, and no hook can signal (or list in its /proc) the
+//              processes of another instance or the server. Files, users and the network are
+//              shared: ports, the health probe and the traffic switch work as before. The
+//              holder outlives a server restart (a killed server leaves its instances
+//              running); the record is how the next server finds it.
+//              Why a PID namespace rather than a cgroup: it needs nothing but CAP_SYS_ADMIN,
+//              works the same on cgroup v1, v2 and hybrid machines, and does not write into
+//              a hierarchy that systemd owns (where a cgroup needs a delegated subtree).
+//   marked     (fallback, where namespaces are refused: a server without root) - the marker
+//              sweep of infra/process/marked_processes.h: processes carrying the instance's
+//              BLUEGREEN_INSTANCE_ID, or sharing a session or process group with one that
+//              does. A process that both clears its environment and leaves every marked
+//              session escapes it.
+// Both modes run on every terminate(): the sweep also ends marked processes of instances a
+// server without containment started. Because both the record and the mark live outside this
+// object, terminate() works for ids this fleet never saw, for example after a restart.
+// Limits: a process that asks something outside the instance to start a program for it (cron,
+// systemd-run, a login over ssh) is not the instance's; pids a contained hook writes down (pid
+// files) count in its namespace, not in the machine's `ps`; terminate() sweeps what runs when it is
+// called: call it once no installer is running hooks on those instances. It then records the
+// instance as terminated and removes its files except instance.json and logs/.
 //
 // The fleet writes each instance's record to <root>/instance.json; after a restart the server
 // either adopts the instances its journal knows (adopt) or reads what the disk knows

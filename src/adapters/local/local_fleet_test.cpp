@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <random>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -59,10 +60,13 @@ TEST(LocalFleet, TerminateLeavesNoProcessOfTheInstanceAlive) {
              "  ApplicationStart:\n"
              "    - location: scripts/setsid.sh\n"
              "    - location: scripts/double_fork.sh\n");
+  // Each names itself after its instance: a hook's $$ and $! count inside the instance's PID
+  // namespace, so they are found from here by name.
   write_script(bundle_dir.path() / "scripts/setsid.sh",
-               "setsid sleep 1000 >/dev/null 2>&1 &\necho $! >> \"$INSTANCE_ROOT/pids\"\n");
+               "setsid /bin/bash -c 'exec -a \"$BLUEGREEN_INSTANCE_ID-setsid\" sleep 1000' "
+               ">/dev/null 2>&1 &\n");
   write_script(bundle_dir.path() / "scripts/double_fork.sh",
-               "(sh -c 'echo $$ >> \"$INSTANCE_ROOT/pids\"; exec sleep 1000' "
+               "(/bin/bash -c 'exec -a \"$BLUEGREEN_INSTANCE_ID-forked\" sleep 1000' "
                ">/dev/null 2>&1 &)\n");
   std::vector<HookResult> results;
   AppspecAgent agent;
@@ -73,9 +77,7 @@ TEST(LocalFleet, TerminateLeavesNoProcessOfTheInstanceAlive) {
   std::map<std::string, std::vector<pid_t>> pids;
   for (const auto& instance : instances) {
     ASSERT_TRUE(wait_for([&] {
-      std::istringstream text(read_text(instance.root / "pids"));
-      pids[instance.id].clear();
-      for (pid_t pid; text >> pid;) pids[instance.id].push_back(pid);
+      pids[instance.id] = processes_named(instance.id + "-");
       return pids[instance.id].size() == 2;
     }));
     for (pid_t pid : pids[instance.id]) EXPECT_TRUE(process_is_alive(pid));
@@ -92,7 +94,63 @@ TEST(LocalFleet, TerminateLeavesNoProcessOfTheInstanceAlive) {
   EXPECT_TRUE(fs::exists(instance_layout::record(instances[0].root)));
   EXPECT_TRUE(fs::exists(instance_layout::logs(instances[0].root) / "ApplicationStart-1.log"));
   EXPECT_FALSE(fs::exists(instance_layout::deployment_archive(instances[0].root)));
-  EXPECT_FALSE(fs::exists(instances[0].root / "pids"));
+}
+
+// ApplicationStart that leaves, on each instance, two daemons no marker finds: the one that
+// removes the instance's variable and starts its own session, and a double fork with an empty
+// environment that renames itself and closes its output. Both carry `token`.
+void start_escaping_daemons(const std::vector<Instance>& instances, const std::string& token) {
+  TempDir bundle_dir{"bg-bundle"};
+  write_file(bundle_dir.path() / "appspec.yml",
+             "version: 0.0\nos: linux\nhooks:\n"
+             "  ApplicationStart:\n"
+             "    - location: scripts/start.sh\n");
+  write_script(bundle_dir.path() / "scripts/start.sh",
+               "env -u BLUEGREEN_INSTANCE_ID setsid sleep 3000." + token +
+                   " &\n"
+                   "( env -i setsid /bin/bash -c 'exec -a daemon-" +
+                   token +
+                   " sleep 3000' "
+                   "</dev/null >/dev/null 2>&1 & )\n");
+  std::vector<HookResult> results;
+  AppspecAgent agent;
+  auto run = agent.run(Bundle{.root = bundle_dir.path()}, instances, {"ApplicationStart"},
+                       LifecycleContext{.deployment_id = "d-1"}, from_now(std::chrono::seconds(60)),
+                       results);
+  ASSERT_TRUE(run) << run.error().message;
+  ASSERT_TRUE(wait_for([&] { return processes_named(token).size() == 2 * instances.size(); }))
+      << processes_named(token).size();
+}
+
+std::string unique_token() {
+  std::random_device random;
+  return std::to_string(random() % 100'000'000 + 100'000'000);
+}
+
+TEST(LocalFleet, TerminateEndsDaemonsThatLeftTheirMarkerAndSession) {
+  TestFleet fleet;
+  auto instances = fleet.launch(1);
+  std::string token = unique_token();
+  start_escaping_daemons(instances, token);
+  ASSERT_TRUE(fleet.fleet().terminate({instances[0].id}));
+  EXPECT_EQ(processes_named(token), std::vector<pid_t>{});
+}
+
+TEST(LocalFleet, ARestartedFleetEndsDaemonsOfInstancesItNeverSaw) {
+  TempDir state{"bg-fleet"};
+  std::string token = unique_token();
+  std::vector<Instance> instances;
+  {
+    LocalFleet before(LocalFleetOptions{.state_dir = state.path()});
+    auto launched = before.launch(LaunchRequest{.fleet_id = "d-old", .count = 2});
+    ASSERT_TRUE(launched);
+    instances = *launched;
+    start_escaping_daemons(instances, token);
+  }
+  LocalFleet after(LocalFleetOptions{.state_dir = state.path(), .kill_grace = Duration(500)});
+  auto ended = after.terminate({instances[0].id, instances[1].id});
+  ASSERT_TRUE(ended) << ended.error().message;
+  EXPECT_EQ(processes_named(token), std::vector<pid_t>{});
 }
 
 TEST(LocalFleet, TerminatingUnknownOrTerminatedInstancesSucceeds) {

@@ -1,6 +1,8 @@
 // Marked processes: finding and ending every process that belongs to one owner (an instance),
 // including ones that detached with `setsid cmd &` or a double fork and so left both the
-// process tree and the process group of whoever started them.
+// process tree and the process group of whoever started them. Where the kernel allows it, a
+// PID namespace (pid_namespace.h) holds an owner's processes without the limit below; this
+// sweep is the fallback where it does not, and a second net where it does.
 //
 // Ownership is an environment marker: every process of an owner is spawned with an entry such
 // as BLUEGREEN_INSTANCE_ID=i-3f2a9c01, which its descendants inherit. The sweep reads

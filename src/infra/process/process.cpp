@@ -4,19 +4,25 @@
 #include <grp.h>
 #include <poll.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <fstream>
 #include <thread>
 #include <utility>
 
+#include "infra/process/bounded_log.h"
 #include "infra/process/growing_pause.h"
 
 namespace bluegreen {
@@ -25,10 +31,12 @@ namespace {
 namespace fs = std::filesystem;
 
 // What the child was doing when it failed before exec, reported through the error pipe.
-enum class ChildStep : int { working_directory, output, groups, user, exec };
+enum class ChildStep : int { mount_namespace, working_directory, output, groups, user, exec };
 
 std::string_view describe(ChildStep step) {
   switch (step) {
+    case ChildStep::mount_namespace:
+      return "cannot enter its mount namespace";
     case ChildStep::working_directory:
       return "cannot enter its working directory";
     case ChildStep::output:
@@ -120,14 +128,19 @@ Result<std::optional<Credentials>> credentials_for(const std::optional<std::stri
 
 // Runs in the forked child: only async-signal-safe calls until execve.
 [[noreturn]] void become_child(const char* program, char* const* argv, char* const* envp,
-                               const char* working_directory, int input_fd, int output_fd,
-                               const std::optional<Credentials>& credentials, int error_pipe) {
+                               const char* working_directory, int mount_namespace, int input_fd,
+                               int output_fd, const std::optional<Credentials>& credentials,
+                               int error_pipe) {
   setsid();
   sigset_t all;
   sigemptyset(&all);
   sigprocmask(SIG_SETMASK, &all, nullptr);
   for (int signal_number = 1; signal_number < NSIG; ++signal_number) {
     if (signal_number != SIGKILL && signal_number != SIGSTOP) signal(signal_number, SIG_DFL);
+  }
+  // Allowed here and not in the parent: this process has one thread.
+  if (mount_namespace >= 0 && setns(mount_namespace, CLONE_NEWNS) != 0) {
+    child_fail(error_pipe, ChildStep::mount_namespace);
   }
   if (working_directory[0] != '\0' && chdir(working_directory) != 0) {
     child_fail(error_pipe, ChildStep::working_directory);
@@ -158,6 +171,62 @@ Result<std::optional<Credentials>> credentials_for(const std::optional<std::stri
   child_fail(error_pipe, ChildStep::exec);
 }
 
+// fork(), with the child in `pid_namespace` when that is >= 0. Entering a PID namespace
+// changes where this thread's next child goes; we return to our own right after the fork, so
+// only this child lands there. Returns the fork's result; errno tells why on -1.
+pid_t fork_into(int pid_namespace) {
+  int own = -1;
+  if (pid_namespace >= 0) {
+    own = open("/proc/thread-self/ns/pid", O_RDONLY | O_CLOEXEC);
+    if (own < 0) return -1;
+    if (setns(pid_namespace, CLONE_NEWPID) != 0) {
+      int error = errno;
+      close(own);
+      errno = error;
+      return -1;
+    }
+  }
+  pid_t pid = fork();
+  if (pid == 0 || own < 0) return pid;
+  int fork_error = errno;
+  if (setns(own, CLONE_NEWPID) != 0) {
+    // This thread would put every later child in that namespace; nothing can repair that.
+    std::fprintf(stderr, "bluegreen: cannot return to our PID namespace: %s\n",
+                 std::strerror(errno));
+    std::abort();
+  }
+  close(own);
+  errno = fork_error;
+  return pid;
+}
+
+// The output keeper: serves a pipe that outlived the child, until its last writer is gone. A
+// child of a multithreaded process, so only system calls (BoundedLog makes only those).
+[[noreturn]] void keep_output(int pipe_fd, BoundedLog log) {
+  setsid();
+  [[maybe_unused]] int ignored = chdir("/");
+  prctl(PR_SET_NAME, "bg-output", 0, 0, 0);
+  for (int signal_number = 1; signal_number < NSIG; ++signal_number) {
+    if (signal_number != SIGKILL && signal_number != SIGSTOP) signal(signal_number, SIG_DFL);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (dup2(pipe_fd, STDIN_FILENO) < 0 || dup2(log.fd(), STDOUT_FILENO) < 0) _exit(1);
+  log.set_fd(STDOUT_FILENO);
+  close_range(STDERR_FILENO, ~0U, 0);
+  fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL) & ~O_NONBLOCK);
+  static char buffer[65536];
+  while (true) {
+    ssize_t got = read(STDIN_FILENO, buffer, sizeof buffer);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    log.append(buffer, static_cast<std::size_t>(got));
+  }
+  log.finish();
+  _exit(0);
+}
+
 class Descriptor {
  public:
   explicit Descriptor(int fd = -1) : fd_(fd) {}
@@ -165,9 +234,10 @@ class Descriptor {
   Descriptor& operator=(const Descriptor&) = delete;
   ~Descriptor() { reset(); }
   int get() const { return fd_; }
-  void reset() {
+  int release() { return std::exchange(fd_, -1); }
+  void reset(int fd = -1) {
     if (fd_ >= 0) close(fd_);
-    fd_ = -1;
+    fd_ = fd;
   }
 
  private:
@@ -198,6 +268,19 @@ Result<UserAccount> lookup_user(const std::string& name) {
   return account_from(entry);
 }
 
+// The pipe a child with an output_limit writes to, and the log it fills.
+struct Process::BoundedOutput {
+  Descriptor pipe;  // read end, non-blocking; -1 once at end-of-file or handed to a keeper
+  Descriptor file;
+  BoundedLog log;
+  int pid_namespace;
+  std::vector<char> buffer = std::vector<char>(65536);
+
+  BoundedOutput(int pipe_fd, int file_fd, std::size_t limit, std::uint64_t existing,
+                int pid_namespace)
+      : pipe(pipe_fd), file(file_fd), log(file_fd, limit, existing), pid_namespace(pid_namespace) {}
+};
+
 Result<Process> Process::spawn(const SpawnOptions& options) {
   if (options.argv.empty()) return fail(ErrorKind::invalid_input, "no program to run");
   auto program = resolve_program(options.argv.front(), options.environment);
@@ -205,13 +288,32 @@ Result<Process> Process::spawn(const SpawnOptions& options) {
   auto credentials = credentials_for(options.run_as);
   if (!credentials) return std::unexpected(credentials.error());
 
+  bool bounded = options.output_limit > 0 && !options.output_path.empty();
   Descriptor input(open("/dev/null", O_RDONLY | O_CLOEXEC));
   const char* output_name = options.output_path.empty() ? "/dev/null" : options.output_path.c_str();
-  Descriptor output(open(output_name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+  Descriptor output(open(
+      output_name,
+      bounded ? O_RDWR | O_CREAT | O_CLOEXEC : O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
   if (input.get() < 0 || output.get() < 0) {
     return fail(ErrorKind::failed, std::string("cannot open output file ") + output_name + ": " +
                                        std::strerror(errno));
   }
+  std::unique_ptr<BoundedOutput> captured;
+  Descriptor child_output(-1);
+  if (bounded) {
+    int output_pipe[2];
+    if (pipe2(output_pipe, O_CLOEXEC) != 0) {
+      return fail(ErrorKind::internal, std::string("pipe: ") + std::strerror(errno));
+    }
+    fcntl(output_pipe[0], F_SETFL, O_NONBLOCK);
+    struct stat existing {};
+    fstat(output.get(), &existing);
+    captured = std::make_unique<BoundedOutput>(
+        output_pipe[0], output.release(), options.output_limit,
+        static_cast<std::uint64_t>(existing.st_size), options.pid_namespace);
+    child_output.reset(output_pipe[1]);
+  }
+  int child_output_fd = bounded ? child_output.get() : output.get();
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
     return fail(ErrorKind::internal, std::string("pipe: ") + std::strerror(errno));
@@ -222,13 +324,24 @@ Result<Process> Process::spawn(const SpawnOptions& options) {
   std::vector<char*> argv = c_strings(argv_copy), envp = c_strings(env_copy);
   std::string working_directory = options.working_directory.string();
 
-  pid_t pid = fork();
-  if (pid < 0) return fail(ErrorKind::internal, std::string("fork: ") + std::strerror(errno));
+  pid_t pid = fork_into(options.pid_namespace);
+  int fork_error = errno;
+  if (pid < 0 && options.pid_namespace >= 0 && fork_error == ENOMEM) {
+    return fail(ErrorKind::failed,
+                options.argv.front() + ": its PID namespace is gone (its first process exited)");
+  }
+  if (pid < 0 && options.pid_namespace >= 0) {
+    return fail(ErrorKind::failed, options.argv.front() + ": cannot start in its PID namespace: " +
+                                       std::strerror(fork_error));
+  }
+  if (pid < 0) return fail(ErrorKind::internal, std::string("fork: ") + std::strerror(fork_error));
   if (pid == 0) {
-    become_child(program->c_str(), argv.data(), envp.data(), working_directory.c_str(), input.get(),
-                 output.get(), *credentials, error_write.get());
+    become_child(program->c_str(), argv.data(), envp.data(), working_directory.c_str(),
+                 options.mount_namespace, input.get(), child_output_fd, *credentials,
+                 error_write.get());
   }
   error_write.reset();
+  child_output.reset();
   ChildFailure failure{};
   ssize_t got;
   do {
@@ -243,13 +356,18 @@ Result<Process> Process::spawn(const SpawnOptions& options) {
   }
   int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   if (pidfd >= 0) fcntl(pidfd, F_SETFD, FD_CLOEXEC);
-  return Process(pid, pidfd);
+  return Process(pid, pidfd, std::move(captured));
 }
+
+Process::Process(pid_t pid, int pidfd, std::unique_ptr<BoundedOutput> output)
+    : pid_(pid), pidfd_(pidfd), output_(std::move(output)) {}
 
 Process::Process(Process&& other) noexcept
     : pid_(std::exchange(other.pid_, -1)),
       pidfd_(std::exchange(other.pidfd_, -1)),
-      reaped_(std::exchange(other.reaped_, true)) {}
+      reaped_(std::exchange(other.reaped_, true)),
+      output_(std::move(other.output_)),
+      output_dropped_(other.output_dropped_) {}
 
 Process& Process::operator=(Process&& other) noexcept {
   if (this != &other) {
@@ -257,6 +375,8 @@ Process& Process::operator=(Process&& other) noexcept {
     pid_ = std::exchange(other.pid_, -1);
     pidfd_ = std::exchange(other.pidfd_, -1);
     reaped_ = std::exchange(other.reaped_, true);
+    output_ = std::move(other.output_);
+    output_dropped_ = other.output_dropped_;
   }
   return *this;
 }
@@ -267,9 +387,57 @@ Process::~Process() {
 
 void Process::release() {
   if (pid_ > 0 && !reaped_) kill_group(Duration(0));
+  finish_output();
   if (pidfd_ >= 0) close(pidfd_);
   pidfd_ = -1;
   pid_ = -1;
+}
+
+std::uint64_t Process::output_dropped() const {
+  return output_ ? output_->log.dropped() : output_dropped_;
+}
+
+void Process::pump_output() {
+  if (!output_ || output_->pipe.get() < 0) return;
+  // A bounded number of reads per call, so a flood of output cannot starve the exit check.
+  for (int round = 0; round < 64; ++round) {
+    ssize_t got = read(output_->pipe.get(), output_->buffer.data(), output_->buffer.size());
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return;  // EAGAIN: nothing more for now
+    if (got == 0) {       // every writer is gone
+      output_->pipe.reset();
+      return;
+    }
+    output_->log.append(output_->buffer.data(), static_cast<std::size_t>(got));
+  }
+}
+
+void Process::finish_output() {
+  if (!output_) return;
+  while (output_->pipe.get() >= 0) {
+    pollfd ready{output_->pipe.get(), POLLIN, 0};
+    if (poll(&ready, 1, 0) <= 0) break;
+    pump_output();
+  }
+  output_->log.finish();
+  if (output_->pipe.get() >= 0) {
+    // Something the child started still holds the pipe. A keeper (grandchild, so that nobody
+    // has to reap it) serves it from now on; closing our end instead would kill that writer
+    // with SIGPIPE.
+    BoundedLog log = output_->log;
+    int pipe_fd = output_->pipe.get();
+    pid_t intermediate = fork_into(output_->pid_namespace);
+    if (intermediate == 0) {
+      if (fork() == 0) keep_output(pipe_fd, log);
+      _exit(0);
+    }
+    if (intermediate > 0) {
+      while (waitpid(intermediate, nullptr, 0) < 0 && errno == EINTR) {
+      }
+    }
+  }
+  output_dropped_ = output_->log.dropped();
+  output_.reset();
 }
 
 std::optional<int> Process::reap_within(Duration timeout) {
@@ -288,11 +456,14 @@ std::optional<int> Process::reap_within(Duration timeout) {
     }
     auto left = std::chrono::duration_cast<Duration>(until - std::chrono::steady_clock::now());
     if (left <= Duration(0)) return std::nullopt;
+    int output_fd = output_ ? output_->pipe.get() : -1;
     if (pidfd_ >= 0) {
-      pollfd ready{pidfd_, POLLIN, 0};
-      poll(&ready, 1, static_cast<int>(std::min<long long>(left.count(), 3'600'000)));
+      pollfd ready[2] = {{pidfd_, POLLIN, 0}, {output_fd, POLLIN, 0}};
+      poll(ready, 2, static_cast<int>(std::min<long long>(left.count(), 3'600'000)));
+      if (ready[1].revents != 0) pump_output();
     } else {
-      std::this_thread::sleep_for(std::min(left, Duration(20)));
+      pump_output();
+      std::this_thread::sleep_for(std::min(left, Duration(output_fd >= 0 ? 5 : 20)));
     }
   }
 }
@@ -323,6 +494,13 @@ void Process::kill_group(Duration grace) {
 }
 
 ExitStatus Process::wait(TimePoint deadline, Duration kill_grace, const std::atomic<bool>* cancel) {
+  ExitStatus status = wait_for_exit(deadline, kill_grace, cancel);
+  finish_output();
+  return status;
+}
+
+ExitStatus Process::wait_for_exit(TimePoint deadline, Duration kill_grace,
+                                  const std::atomic<bool>* cancel) {
   while (true) {
     auto left = std::chrono::duration_cast<Duration>(deadline - std::chrono::system_clock::now());
     if (cancel != nullptr && cancel->load()) {

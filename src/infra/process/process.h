@@ -3,9 +3,16 @@
 // The child runs in its own session (so its own process group, led by itself), with exactly
 // the environment it is given, in the directory it is given, optionally as another user
 // (setgid/setuid, which needs a server running as root), with standard input from /dev/null
-// and standard output and error appended to one file. The output goes to a file rather than
-// a pipe so that programs the child leaves running in the background (daemons started by a
-// hook) never keep the caller waiting for end-of-file.
+// and standard output and error appended to one file. Programs the child leaves running in the
+// background (daemons started by a hook) never keep the caller waiting for end-of-file.
+//
+// With an `output_limit`, the output passes through a pipe into a BoundedLog (bounded_log.h):
+// the file keeps the last output_limit bytes and a note counting what was dropped, and memory
+// stays bounded (one 64 KiB buffer). Once the child has exited, whatever still holds the pipe
+// (a daemon it started) is served by a small keeper process forked from this one (in the
+// child's PID namespace, when it has one) that goes on appending, with the same bound, until
+// the last writer is gone; it outlives this process, so a restart does not cut a daemon's
+// output (nor kill it with SIGPIPE).
 //
 // A Process owns its child: destroying one that still runs kills its process group and reaps
 // it. Not thread-safe; one thread owns a Process. Spawning is safe from any thread (only
@@ -15,7 +22,9 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,6 +55,15 @@ struct SpawnOptions {
   std::filesystem::path working_directory;  // empty: this process's directory
   std::optional<std::string> run_as;        // a user name; empty: the current user
   std::filesystem::path output_path;        // stdout+stderr appended here; empty: /dev/null
+  // >= 0: a PID namespace descriptor (PidNamespace::namespace_fd()); the child and everything
+  // it starts live in that namespace (pid_namespace.h). -1: this process's namespace.
+  int pid_namespace = -1;
+  // >= 0: a mount namespace descriptor (PidNamespace::mount_namespace_fd()) the child enters
+  // before anything else (so its working directory is looked up there). -1: ours.
+  int mount_namespace = -1;
+  // > 0 (and an output_path): keep only the last output_limit bytes of output in the file (see
+  // above). 0: append everything.
+  std::size_t output_limit = 0;
 };
 
 enum class ExitKind {
@@ -66,7 +84,8 @@ class Process {
  public:
   // Starts the child. Errors: invalid_input (empty argv, program not found),
   // permission_denied (run_as another user without root), not_found (no such user),
-  // failed (the child could not start: working directory, exec, output file), naming the step.
+  // failed (the child could not start: working directory, exec, output file, a PID namespace
+  // that cannot be entered or whose holder is gone), naming the step.
   static Result<Process> spawn(const SpawnOptions& options);
 
   Process(Process&& other) noexcept;
@@ -83,8 +102,18 @@ class Process {
   ExitStatus wait(TimePoint deadline, Duration kill_grace,
                   const std::atomic<bool>* cancel = nullptr);
 
+  // With an output_limit: how many bytes of output were dropped from the file so far.
+  std::uint64_t output_dropped() const;
+
  private:
-  Process(pid_t pid, int pidfd) : pid_(pid), pidfd_(pidfd) {}
+  struct BoundedOutput;
+  ExitStatus wait_for_exit(TimePoint deadline, Duration kill_grace,
+                           const std::atomic<bool>* cancel);
+  Process(pid_t pid, int pidfd, std::unique_ptr<BoundedOutput> output);
+  // Moves what the pipe holds into the log; at end-of-file closes it.
+  void pump_output();
+  // After the child exits: drains the pipe and hands it to a keeper if someone still writes.
+  void finish_output();
   // Blocks up to `timeout` for the child to exit; reaps it and returns its status if it did.
   std::optional<int> reap_within(Duration timeout);
   void kill_group(Duration grace);
@@ -93,6 +122,8 @@ class Process {
   pid_t pid_ = -1;
   int pidfd_ = -1;  // -1 when the kernel has no pidfd_open; we poll waitpid instead
   bool reaped_ = false;
+  std::unique_ptr<BoundedOutput> output_;
+  std::uint64_t output_dropped_ = 0;
 };
 
 // The last `max_bytes` of a file, starting at a line boundary when one is in reach, as valid

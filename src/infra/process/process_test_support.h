@@ -4,13 +4,16 @@
 
 #include <stdlib.h>
 #include <sys/types.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/clock.h"
 
@@ -51,6 +54,24 @@ inline bool process_is_alive(pid_t pid) {
   if (close == std::string::npos || close + 2 >= stat.size()) return false;
   char state = stat[close + 2];
   return state != 'Z' && state != 'X';
+}
+
+// Live processes whose command line contains `token`: found from the outside by what they were
+// told to call themselves, whatever they did to their environment, session or namespace.
+inline std::vector<pid_t> processes_named(const std::string& token) {
+  std::vector<pid_t> found;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/proc", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    pid_t pid = static_cast<pid_t>(std::stol(name));
+    if (pid == getpid()) continue;
+    std::string command = read_text(it->path() / "cmdline");
+    std::replace(command.begin(), command.end(), '\0', ' ');
+    if (command.find(token) != std::string::npos && process_is_alive(pid)) found.push_back(pid);
+  }
+  return found;
 }
 
 // Waits (bounded, 10 s) until `condition` holds, for what child processes do on their own.

@@ -1,0 +1,394 @@
+#include "infra/process/pid_namespace.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <mutex>
+#include <sstream>
+#include <thread>
+#include <utility>
+
+namespace bluegreen {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string errno_text(int error) {
+  return std::strerror(error);
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+struct StatFields {
+  char state = '?';
+  std::uint64_t start_time = 0;
+};
+
+// /proc/<pid>/stat: "pid (comm) state ..."; comm may hold anything, so parse from the last ')'.
+// The start time is field 22, the 20th after the command.
+bool read_stat(pid_t pid, StatFields& fields) {
+  std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return false;
+  std::istringstream in(stat.substr(close + 1));
+  in >> fields.state;
+  std::string skipped;
+  for (int field = 4; field < 22; ++field) in >> skipped;
+  in >> fields.start_time;
+  return static_cast<bool>(in);
+}
+
+std::uint64_t namespace_inode_of(pid_t pid) {
+  struct stat info {};
+  std::string link = "/proc/" + std::to_string(pid) + "/ns/pid";
+  if (stat(link.c_str(), &info) != 0) return 0;
+  return info.st_ino;
+}
+
+// Whether `pid` is pid 1 of a PID namespace other than ours: the last NSpid entry of its
+// status (its pid in its own namespace) is 1, and its namespace is not the one we live in.
+bool is_init_of_child_namespace(pid_t pid, std::uint64_t namespace_inode) {
+  struct stat ours {};
+  if (stat("/proc/self/ns/pid", &ours) != 0 || ours.st_ino == namespace_inode) return false;
+  std::istringstream status(read_text("/proc/" + std::to_string(pid) + "/status"));
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("NSpid:", 0) != 0) continue;
+    std::istringstream fields(line.substr(6));
+    std::vector<long> pids;
+    for (long value; fields >> value;) pids.push_back(value);
+    return pids.size() >= 2 && pids.back() == 1;
+  }
+  return false;
+}
+
+int pidfd_open(pid_t pid) {
+  int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);
+  return fd;
+}
+
+int pidfd_send_signal(int pidfd, int signal) {
+  return static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd, signal, nullptr, 0));
+}
+
+// The holder: pid 1 of the namespace. It runs in a child forked from a multithreaded process,
+// so it makes only system calls (no allocation, no locks) and never returns. It first gives
+// the namespace its own mount namespace with a /proc of its own, so that what runs inside sees
+// the pids it can signal; `ready` gets one byte saying whether that worked.
+[[noreturn]] void be_holder(const char* name, int ready) {
+  setsid();
+  [[maybe_unused]] int ignored = chdir("/");
+  prctl(PR_SET_NAME, name, 0, 0, 0);
+  // MS_SLAVE: mounts made on the machine still appear inside; mounts made inside stay there.
+  char own_proc = unshare(CLONE_NEWNS) == 0 &&
+                  mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) == 0 &&
+                  mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) == 0;
+  ignored = static_cast<int>(write(ready, &own_proc, 1));
+  // Nothing of ours stays open in it: a listening socket held here would outlive the server.
+  close_range(0, ~0U, 0);
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_SETMASK, &all, nullptr);
+  sigset_t child;
+  sigemptyset(&child);
+  sigaddset(&child, SIGCHLD);
+  timespec second{1, 0};
+  while (true) {
+    while (waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+    siginfo_t info;
+    sigtimedwait(&child, &info, &second);
+  }
+}
+
+// A descriptor of `pid`'s mount namespace when it is not ours (it has its own /proc), else -1.
+int own_mount_namespace_of(pid_t pid) {
+  struct stat ours {
+  }, theirs{};
+  int fd = ::open(("/proc/" + std::to_string(pid) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  if (stat("/proc/self/ns/mnt", &ours) != 0 || fstat(fd, &theirs) != 0 ||
+      ours.st_ino == theirs.st_ino) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace
+
+bool PidNamespace::supported(std::string* why) {
+  static std::once_flag once;
+  static bool allowed = false;
+  static std::string reason;
+  std::call_once(once, [] {
+    auto probe = create("bluegreen-probe");
+    if (probe) {
+      allowed = true;
+      (void)probe->kill_all(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    } else {
+      reason = probe.error().message;
+    }
+  });
+  if (why != nullptr) *why = reason;
+  return allowed;
+}
+
+Result<PidNamespace> PidNamespace::create(const std::string& name) {
+  char command[16] = {};
+  std::strncpy(command, name.c_str(), sizeof command - 1);
+  int own = ::open("/proc/thread-self/ns/pid", O_RDONLY | O_CLOEXEC);
+  if (own < 0) {
+    return fail(ErrorKind::internal,
+                "cannot open this thread's PID namespace: " + errno_text(errno));
+  }
+  // unshare(CLONE_NEWPID) changes only where this thread's next child goes; it is undone right
+  // after the fork so that other children of this thread stay in our namespace.
+  if (unshare(CLONE_NEWPID) != 0) {
+    int error = errno;
+    close(own);
+    return fail(error == EPERM ? ErrorKind::permission_denied : ErrorKind::internal,
+                "cannot create a PID namespace: " + errno_text(error));
+  }
+  int ready[2];
+  if (pipe2(ready, O_CLOEXEC) != 0) {
+    int error = errno;
+    close(own);
+    return fail(ErrorKind::internal, "pipe: " + errno_text(error));
+  }
+  pid_t pid = fork();
+  if (pid == 0) be_holder(command, ready[1]);
+  int fork_error = errno;
+  close(ready[1]);
+  int restored = setns(own, CLONE_NEWPID);
+  int restore_error = errno;
+  close(own);
+  if (restored != 0) {
+    // This thread would put every later child in the new namespace; nothing can repair that.
+    std::fprintf(stderr, "bluegreen: cannot return to our PID namespace: %s\n",
+                 errno_text(restore_error).c_str());
+    std::abort();
+  }
+  if (pid < 0) {
+    close(ready[0]);
+    return fail(ErrorKind::internal,
+                "cannot start a PID namespace's first process: " + errno_text(fork_error));
+  }
+  char own_proc = 0;
+  while (read(ready[0], &own_proc, 1) < 0 && errno == EINTR) {
+  }
+  close(ready[0]);
+  int pidfd = pidfd_open(pid);
+  int namespace_fd =
+      ::open(("/proc/" + std::to_string(pid) + "/ns/pid").c_str(), O_RDONLY | O_CLOEXEC);
+  StatFields fields;
+  struct stat info {};
+  if (namespace_fd < 0 || !read_stat(pid, fields) || fstat(namespace_fd, &info) != 0) {
+    int error = errno;
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    if (pidfd >= 0) close(pidfd);
+    if (namespace_fd >= 0) close(namespace_fd);
+    return fail(ErrorKind::internal, "cannot read the new PID namespace: " + errno_text(error));
+  }
+  PidNamespace created(Record{pid, fields.start_time, info.st_ino}, pidfd, namespace_fd);
+  if (own_proc) created.mount_fd_ = own_mount_namespace_of(pid);
+  return created;
+}
+
+Result<PidNamespace> PidNamespace::open(const Record& record) {
+  auto gone = [&](const std::string& why) {
+    return fail(ErrorKind::not_found, "the PID namespace of holder " +
+                                          std::to_string(record.holder) + " is gone: " + why);
+  };
+  if (record.holder <= 1) return gone("no holder recorded");
+  int pidfd = pidfd_open(record.holder);
+  if (pidfd < 0 && errno == ESRCH) return gone("no such process");
+  PidNamespace found(record, pidfd, -1);
+  // The namespace descriptor is checked by its inode after opening, and the holder's start
+  // time while the pidfd pins it, so a pid the kernel handed to another process never passes.
+  found.namespace_fd_ =
+      ::open(("/proc/" + std::to_string(record.holder) + "/ns/pid").c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat info {};
+  if (found.namespace_fd_ < 0 || fstat(found.namespace_fd_, &info) != 0 ||
+      info.st_ino != record.namespace_inode) {
+    return gone("the pid belongs to another process");
+  }
+  StatFields fields;
+  if (!read_stat(record.holder, fields) || fields.start_time != record.start_time) {
+    return gone("the pid belongs to another process");
+  }
+  // A record is a file a hook may be able to write: it must name the first process of a
+  // namespace below ours, never a process of ours (killing its "namespace" would be ours).
+  if (!is_init_of_child_namespace(record.holder, info.st_ino)) {
+    return fail(ErrorKind::invalid_input, "pid " + std::to_string(record.holder) +
+                                              " is not the first process of a PID namespace "
+                                              "below this one; it is not touched");
+  }
+  if (fields.state == 'Z' || fields.state == 'X' || !found.alive()) return gone("it has exited");
+  found.mount_fd_ = own_mount_namespace_of(record.holder);
+  if (!found.alive()) return gone("it has exited");
+  return found;
+}
+
+PidNamespace::PidNamespace(PidNamespace&& other) noexcept
+    : record_(other.record_),
+      pidfd_(std::exchange(other.pidfd_, -1)),
+      namespace_fd_(std::exchange(other.namespace_fd_, -1)),
+      mount_fd_(std::exchange(other.mount_fd_, -1)) {}
+
+PidNamespace& PidNamespace::operator=(PidNamespace&& other) noexcept {
+  if (this != &other) {
+    close_descriptors();
+    record_ = other.record_;
+    pidfd_ = std::exchange(other.pidfd_, -1);
+    namespace_fd_ = std::exchange(other.namespace_fd_, -1);
+    mount_fd_ = std::exchange(other.mount_fd_, -1);
+  }
+  return *this;
+}
+
+PidNamespace::~PidNamespace() {
+  close_descriptors();
+}
+
+void PidNamespace::close_descriptors() {
+  if (pidfd_ >= 0) close(pidfd_);
+  if (namespace_fd_ >= 0) close(namespace_fd_);
+  if (mount_fd_ >= 0) close(mount_fd_);
+  pidfd_ = namespace_fd_ = mount_fd_ = -1;
+}
+
+bool PidNamespace::alive() const {
+  if (pidfd_ >= 0) {
+    pollfd exited{pidfd_, POLLIN, 0};
+    return poll(&exited, 1, 0) == 0;
+  }
+  StatFields fields;
+  return read_stat(record_.holder, fields) && fields.start_time == record_.start_time &&
+         fields.state != 'Z' && fields.state != 'X';
+}
+
+std::vector<pid_t> PidNamespace::members() const {
+  std::vector<pid_t> found;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator("/proc", ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    char* end = nullptr;
+    long pid = std::strtol(name.c_str(), &end, 10);
+    if (end == name.c_str() || *end != '\0' || pid == record_.holder) continue;
+    if (namespace_inode_of(static_cast<pid_t>(pid)) != record_.namespace_inode) continue;
+    StatFields fields;
+    if (!read_stat(static_cast<pid_t>(pid), fields) || fields.state == 'Z' || fields.state == 'X') {
+      continue;
+    }
+    found.push_back(static_cast<pid_t>(pid));
+  }
+  return found;
+}
+
+int PidNamespace::signal_members(int signal) const {
+  int signalled = 0;
+  for (pid_t pid : members()) {
+    if (kill(pid, signal) == 0) ++signalled;
+    kill(pid, SIGCONT);
+  }
+  return signalled;
+}
+
+Result<void> PidNamespace::kill_all(TimePoint deadline) {
+  if (pidfd_ >= 0) {
+    pidfd_send_signal(pidfd_, SIGKILL);
+  } else if (alive()) {
+    kill(record_.holder, SIGKILL);
+  }
+  while (alive()) {
+    auto left = std::chrono::duration_cast<Duration>(deadline - std::chrono::system_clock::now());
+    if (left <= Duration(0)) {
+      return fail(ErrorKind::timeout, "the PID namespace of holder " +
+                                          std::to_string(record_.holder) +
+                                          " still has processes after the kill deadline");
+    }
+    if (pidfd_ >= 0) {
+      pollfd exited{pidfd_, POLLIN, 0};
+      poll(&exited, 1, static_cast<int>(std::min<long long>(left.count(), 100)));
+    } else {
+      std::this_thread::sleep_for(std::min(left, Duration(10)));
+    }
+  }
+  // Our own child until a restart re-parents it: collect it so no zombie stays behind.
+  waitpid(record_.holder, nullptr, WNOHANG);
+  return {};
+}
+
+std::string PidNamespace::format(const Record& record) {
+  return "holder " + std::to_string(record.holder) + " start " + std::to_string(record.start_time) +
+         " namespace " + std::to_string(record.namespace_inode) + "\n";
+}
+
+Result<PidNamespace::Record> PidNamespace::parse(const std::string& text) {
+  std::istringstream in(text);
+  std::string holder, start, space;
+  Record record;
+  in >> holder >> record.holder >> start >> record.start_time >> space >> record.namespace_inode;
+  if (!in || holder != "holder" || start != "start" || space != "namespace" || record.holder <= 1) {
+    return fail(ErrorKind::invalid_input, "not a PID namespace record: " + text.substr(0, 80));
+  }
+  return record;
+}
+
+Result<PidNamespace> open_recorded_pid_namespace(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    return fail(ErrorKind::not_found, "no PID namespace recorded at " + path.string());
+  }
+  auto record = PidNamespace::parse(read_text(path.string()));
+  if (!record) return std::unexpected(record.error().with_context(path.string()));
+  return PidNamespace::open(*record);
+}
+
+Result<PidNamespace> open_or_create_pid_namespace(const fs::path& path, const std::string& name) {
+  static std::mutex mutex;
+  std::lock_guard lock(mutex);
+  if (auto recorded = open_recorded_pid_namespace(path)) return recorded;
+  auto created = PidNamespace::create(name);
+  if (!created) return created;
+  fs::path temporary = path;
+  temporary += ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << PidNamespace::format(created->record());
+    if (!out.flush()) {
+      (void)created->kill_all(std::chrono::system_clock::now() + std::chrono::seconds(5));
+      return fail(ErrorKind::internal, "cannot record a PID namespace in " + temporary.string());
+    }
+  }
+  std::error_code ec;
+  fs::rename(temporary, path, ec);
+  if (ec) {
+    (void)created->kill_all(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    return fail(ErrorKind::internal,
+                "cannot record a PID namespace in " + path.string() + ": " + ec.message());
+  }
+  return created;
+}
+
+}  // namespace bluegreen

@@ -1,0 +1,110 @@
+// PidNamespace: a group of processes the kernel keeps together, whatever they do to their
+// environment, session, process group, parent or name.
+//
+// A PidNamespace is a new PID namespace whose pid 1 is a small holder process forked from this
+// one (it only reaps orphans; it keeps no descriptor of ours and blocks every signal). Children
+// spawned with SpawnOptions::pid_namespace start inside it, and so does everything they start:
+// a process cannot leave a PID namespace (setns only enters descendants), and a double fork or
+// `setsid` only re-parents it to the holder. Killing the holder makes the kernel kill every
+// process in the namespace (including nested namespaces) before the holder itself is gone, so
+// "the holder has exited" means "nothing of the group runs".
+//
+// The holder also makes a mount namespace whose /proc is the PID namespace's own (mounts of the
+// machine still propagate into it, none out of it). Children that join it too
+// (SpawnOptions::mount_namespace) see only their group in /proc, so `ps`, `pgrep` and `kill`
+// agree with the pids they are given ($$, $!). The network, files and users are shared.
+//
+// The holder outlives this process: a restarted process finds it again from its Record (pid,
+// start time, namespace inode), written to disk by whoever created it, and open() checks all
+// three before anything is signalled, so a recycled pid is never killed.
+//
+// Needs CAP_SYS_ADMIN (root). supported() says whether this machine allows it; where it does
+// not (an unprivileged server, a container without the capability), callers fall back to
+// marked_processes.h.
+//
+// Thread-safe: create() and spawning into a namespace change only the calling thread's
+// namespace for children, and restore it before returning.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/error.h"
+
+namespace bluegreen {
+
+class PidNamespace {
+ public:
+  // What identifies a holder across restarts of this process.
+  struct Record {
+    pid_t holder = 0;
+    std::uint64_t start_time = 0;       // /proc/<pid>/stat field 22 (clock ticks since boot)
+    std::uint64_t namespace_inode = 0;  // inode of /proc/<pid>/ns/pid
+  };
+
+  // Whether this process may create PID namespaces (tried once, then remembered); when not,
+  // `why` (if given) says what refused it.
+  static bool supported(std::string* why = nullptr);
+
+  // Starts a holder in a new PID namespace; `name` becomes its command name (≤ 15 bytes kept).
+  // Errors: permission_denied (no CAP_SYS_ADMIN), internal (fork or namespace trouble).
+  static Result<PidNamespace> create(const std::string& name);
+  // Finds a holder again. Errors: not_found when it is gone or its pid now belongs to another
+  // process (then nothing of its namespace runs any more); invalid_input when the record names
+  // a process that is not the first of a PID namespace below ours (a forged record: nothing
+  // is signalled).
+  static Result<PidNamespace> open(const Record& record);
+
+  PidNamespace(PidNamespace&& other) noexcept;
+  PidNamespace& operator=(PidNamespace&& other) noexcept;
+  PidNamespace(const PidNamespace&) = delete;
+  PidNamespace& operator=(const PidNamespace&) = delete;
+  ~PidNamespace();  // closes descriptors only: the namespace keeps running
+
+  const Record& record() const { return record_; }
+  // A descriptor of the namespace, for SpawnOptions::pid_namespace. Valid while this lives.
+  int namespace_fd() const { return namespace_fd_; }
+  // A descriptor of the holder's mount namespace, whose /proc shows this PID namespace, for
+  // SpawnOptions::mount_namespace; -1 when the holder could not make one.
+  int mount_namespace_fd() const { return mount_fd_; }
+  // Whether the holder still runs (the namespace still accepts new processes).
+  bool alive() const;
+
+  // Live processes in the namespace other than the holder (pids as this process sees them).
+  std::vector<pid_t> members() const;
+  // Sends `signal` (and SIGCONT) to every member; returns how many it signalled.
+  int signal_members(int signal) const;
+  // Kills the holder and with it every process of the namespace, and waits until the holder
+  // is gone. Error timeout, naming the holder, when it is still there at `deadline`.
+  Result<void> kill_all(TimePoint deadline);
+
+  // The record as one line of text, and back. Errors: invalid_input for a malformed line.
+  static std::string format(const Record& record);
+  static Result<Record> parse(const std::string& text);
+
+ private:
+  PidNamespace(Record record, int pidfd, int namespace_fd)
+      : record_(record), pidfd_(pidfd), namespace_fd_(namespace_fd) {}
+  void close_descriptors();
+
+  Record record_;
+  int pidfd_ = -1;
+  int namespace_fd_ = -1;
+  int mount_fd_ = -1;
+};
+
+// Reads a PidNamespace record from `path` and opens it. Errors: not_found when there is no
+// record or its holder is gone; invalid_input for a malformed record.
+Result<PidNamespace> open_recorded_pid_namespace(const std::filesystem::path& path);
+
+// The recorded namespace at `path` if its holder lives, else a new one whose record replaces
+// the file (written atomically). Serialised within this process. Errors as in create().
+Result<PidNamespace> open_or_create_pid_namespace(const std::filesystem::path& path,
+                                                  const std::string& name);
+
+}  // namespace bluegreen

@@ -1,0 +1,205 @@
+#include "infra/process/pid_namespace.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <random>
+#include <sstream>
+
+#include "infra/process/process.h"
+#include "infra/process/process_test_support.h"
+
+namespace bluegreen {
+namespace {
+
+using namespace testing_support;
+
+std::string unique_token() {
+  std::random_device random;
+  return "escapee" + std::to_string(random());
+}
+
+// A script that leaves three processes behind, each escaping its starter differently: `setsid`
+// with its environment cleared, a double fork that renames itself and closes its output, and
+// a plain background job. All carry `token` in their command line.
+std::string escaping_script(const std::string& token) {
+  auto named = [&](const std::string& suffix) {
+    return "/bin/bash -c 'exec -a " + token + "-" + suffix + " sleep 1000'";
+  };
+  return "env -i setsid " + named("setsid") + " >/dev/null 2>&1 & " + "( env -i setsid " +
+         named("renamed") + " </dev/null >/dev/null 2>&1 & ) ; " + named("plain") + " & exit 0";
+}
+
+class PidNamespaceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why;
+    if (!PidNamespace::supported(&why)) GTEST_SKIP() << "no PID namespaces here: " << why;
+  }
+
+  // Runs `script` inside `space` (and its mount namespace) to its end.
+  void run_inside(const PidNamespace& space, const std::string& script) {
+    auto child = Process::spawn(SpawnOptions{.argv = {"/bin/sh", "-c", script},
+                                             .environment = {"PATH=/usr/bin:/bin"},
+                                             .working_directory = dir_.path(),
+                                             .output_path = dir_.path() / "output.log",
+                                             .pid_namespace = space.namespace_fd(),
+                                             .mount_namespace = space.mount_namespace_fd()});
+    ASSERT_TRUE(child) << child.error().message;
+    EXPECT_TRUE(child->wait(from_now(std::chrono::seconds(30)), Duration(100)).succeeded())
+        << read_text(dir_.path() / "output.log");
+  }
+
+  TempDir dir_;
+};
+
+TEST_F(PidNamespaceTest, KillingTheHolderEndsEveryProcessThatEscapedItsStarter) {
+  auto space = PidNamespace::create("bg-test");
+  ASSERT_TRUE(space) << space.error().message;
+  std::string token = unique_token();
+  run_inside(*space,
+             "/bin/bash -c 'exec -a " + token + "-extra sleep 1000' & " + escaping_script(token));
+  ASSERT_TRUE(wait_for([&] { return processes_named(token).size() == 4; }))
+      << processes_named(token).size();
+  auto members = space->members();
+  for (pid_t pid : processes_named(token)) {
+    EXPECT_NE(std::find(members.begin(), members.end(), pid), members.end()) << pid;
+  }
+
+  ASSERT_TRUE(space->kill_all(from_now(std::chrono::seconds(10))));
+  EXPECT_FALSE(space->alive());
+  EXPECT_EQ(processes_named(token), std::vector<pid_t>{});
+  EXPECT_FALSE(process_is_alive(space->record().holder));
+}
+
+TEST_F(PidNamespaceTest, InsideProcSeesOnlyTheNamespaceSoPidsAgreeWithWhatKillTakes) {
+  auto space = PidNamespace::create("bg-test");
+  ASSERT_TRUE(space) << space.error().message;
+  ASSERT_GE(space->mount_namespace_fd(), 0) << "the holder could not mount its own /proc";
+  run_inside(*space,
+             "read -r pid rest < /proc/self/stat; echo \"self=$pid shell=$$\"; "
+             "sleep 1000 & echo \"started=$!\"; "
+             "echo \"init=$(cat /proc/1/comm)\"; "
+             "test -d /proc/$! && kill $! && wait $!; echo \"killed=$?\"");
+  std::string output = read_text(dir_.path() / "output.log");
+  EXPECT_NE(output.find("self=2 shell=2\n"), std::string::npos) << output;
+  EXPECT_NE(output.find("init=bg-test\n"), std::string::npos) << output;
+  EXPECT_NE(output.find("killed=143\n"), std::string::npos) << output;
+  // This side's /proc is untouched.
+  EXPECT_TRUE(std::filesystem::exists("/proc/" + std::to_string(getpid())));
+  EXPECT_TRUE(space->kill_all(from_now(std::chrono::seconds(10))));
+}
+
+TEST_F(PidNamespaceTest, SignalMembersLetsThemExitGentlyAndSparesTheHolder) {
+  auto space = PidNamespace::create("bg-test");
+  ASSERT_TRUE(space) << space.error().message;
+  std::string token = unique_token();
+  run_inside(*space, escaping_script(token));
+  ASSERT_TRUE(wait_for([&] { return processes_named(token).size() == 3; }));
+  EXPECT_EQ(space->signal_members(SIGTERM), 3);
+  EXPECT_TRUE(wait_for([&] { return space->members().empty(); }));
+  EXPECT_TRUE(space->alive());
+  EXPECT_TRUE(space->kill_all(from_now(std::chrono::seconds(10))));
+}
+
+TEST_F(PidNamespaceTest, ARecordFindsTheNamespaceAgainAsARestartedServerWould) {
+  std::string token = unique_token();
+  PidNamespace::Record record;
+  {
+    auto space = PidNamespace::create("bg-test");
+    ASSERT_TRUE(space) << space.error().message;
+    run_inside(*space, escaping_script(token));
+    record = space->record();
+  }  // our descriptors are gone; the namespace runs on
+  ASSERT_TRUE(wait_for([&] { return processes_named(token).size() == 3; }));
+
+  auto parsed = PidNamespace::parse(PidNamespace::format(record));
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  auto found = PidNamespace::open(*parsed);
+  ASSERT_TRUE(found) << found.error().message;
+  ASSERT_TRUE(found->kill_all(from_now(std::chrono::seconds(10))));
+  EXPECT_EQ(processes_named(token), std::vector<pid_t>{});
+}
+
+TEST_F(PidNamespaceTest, ARecordWhosePidNowBelongsToAnotherProcessIsRefused) {
+  auto space = PidNamespace::create("bg-test");
+  ASSERT_TRUE(space) << space.error().message;
+  auto wrong_start = space->record();
+  wrong_start.start_time += 1;
+  auto refused = PidNamespace::open(wrong_start);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, ErrorKind::not_found);
+
+  // Our own pid is certainly alive, and certainly not a holder.
+  auto not_a_holder = space->record();
+  not_a_holder.holder = getpid();
+  EXPECT_FALSE(PidNamespace::open(not_a_holder));
+  EXPECT_TRUE(space->alive());
+  ASSERT_TRUE(space->kill_all(from_now(std::chrono::seconds(10))));
+
+  auto after = PidNamespace::open(space->record());
+  ASSERT_FALSE(after);
+  EXPECT_EQ(after.error().kind, ErrorKind::not_found);
+}
+
+// A hook able to write its instance's record must not make terminate() kill the machine: a
+// record naming a process of ours, with every detail right, is refused before any signal.
+TEST_F(PidNamespaceTest, AForgedRecordNamingAProcessOfOursIsRefused) {
+  auto child = Process::spawn(
+      SpawnOptions{.argv = {"/bin/sleep", "1000"}, .environment = {"PATH=/usr/bin:/bin"}});
+  ASSERT_TRUE(child) << child.error().message;
+  std::string stat_text = read_text("/proc/" + std::to_string(child->pid()) + "/stat");
+  std::istringstream fields(stat_text.substr(stat_text.rfind(')') + 2));
+  std::string skipped;
+  for (int field = 3; field < 22; ++field) fields >> skipped;
+  PidNamespace::Record forged{.holder = child->pid()};
+  fields >> forged.start_time;
+  struct stat ours {};
+  ASSERT_EQ(::stat("/proc/self/ns/pid", &ours), 0);
+  forged.namespace_inode = ours.st_ino;
+
+  auto refused = PidNamespace::open(forged);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, ErrorKind::invalid_input) << refused.error().message;
+  EXPECT_TRUE(process_is_alive(child->pid()));
+}
+
+TEST_F(PidNamespaceTest, NothingStartsInANamespaceWhoseHolderIsGone) {
+  auto space = PidNamespace::create("bg-test");
+  ASSERT_TRUE(space) << space.error().message;
+  ASSERT_TRUE(space->kill_all(from_now(std::chrono::seconds(10))));
+  auto child = Process::spawn(SpawnOptions{.argv = {"/bin/true"},
+                                           .environment = {"PATH=/usr/bin:/bin"},
+                                           .pid_namespace = space->namespace_fd()});
+  ASSERT_FALSE(child);
+  EXPECT_NE(child.error().message.find("PID namespace is gone"), std::string::npos)
+      << child.error().message;
+}
+
+TEST_F(PidNamespaceTest, OpenOrCreateReusesALiveRecordAndReplacesADeadOne) {
+  auto path = dir_.path() / "pid-namespace";
+  auto first = open_or_create_pid_namespace(path, "bg-test");
+  ASSERT_TRUE(first) << first.error().message;
+  auto again = open_or_create_pid_namespace(path, "bg-test");
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->record().holder, first->record().holder);
+
+  ASSERT_TRUE(first->kill_all(from_now(std::chrono::seconds(10))));
+  auto replaced = open_or_create_pid_namespace(path, "bg-test");
+  ASSERT_TRUE(replaced) << replaced.error().message;
+  EXPECT_NE(replaced->record().namespace_inode, first->record().namespace_inode);
+  EXPECT_TRUE(replaced->alive());
+  EXPECT_TRUE(replaced->kill_all(from_now(std::chrono::seconds(10))));
+}
+
+TEST(PidNamespaceRecord, AMalformedRecordIsInvalidInput) {
+  auto parsed = PidNamespace::parse("holder 1 start x");
+  ASSERT_FALSE(parsed);
+  EXPECT_EQ(parsed.error().kind, ErrorKind::invalid_input);
+}
+
+}  // namespace
+}  // namespace bluegreen
