@@ -189,12 +189,14 @@ void TestBackend::serve(int fd) {
     ++requests_;
     const bool keep_alive = head.keep_alive;
     const bool chunked_answer = !header_value(head.headers, "x-chunked-response").empty();
+    const bool echo_head = !header_value(head.headers, "x-echo-head").empty();
     const std::string method(head.method);
     const std::string target(head.target);
     const std::string key = header_value(head.headers, "sec-websocket-key");
     const bool upgrade = head.upgrade;
     const BodyFraming framing = head.framing;
     const std::size_t length = head.content_length;
+    const std::string raw_head = buffer.substr(0, parsed.head_size);
     buffer.erase(0, parsed.head_size);
 
     std::string body;
@@ -231,6 +233,12 @@ void TestBackend::serve(int fd) {
 
     std::string answer = method == "GET" || method == "HEAD" ? name_ : name_ + ":" + body;
     std::string response = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n";
+    if (echo_head) {
+      answer = raw_head;
+      response +=
+          "Connection: keep-alive, X-Backend-Private\r\nX-Backend-Private: 1\r\n"
+          "Keep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nX-Backend-Public: 1\r\n";
+    }
     if (chunked_answer) {
       std::size_t half = answer.size() / 2;
       auto chunk = [](std::string_view data) {
