@@ -9,6 +9,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 
 #include "proxy/http_parser.h"
@@ -165,7 +166,12 @@ TestBackend::~TestBackend() {
 void TestBackend::accept_loop() {
   while (!stopping_) {
     int fd = ::accept(listen_fd_, nullptr, nullptr);
-    if (fd < 0) return;
+    if (fd < 0) {
+      if (stopping_) return;
+      // Out of descriptors for a moment (a test that exhausts them): try again.
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      continue;
+    }
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     std::lock_guard lock(mutex_);
