@@ -90,6 +90,11 @@ void check_request(std::string_view bytes, const proxy::ParseLimits& limits) {
 
   std::string_view parsed = bytes.substr(0, result.head_size);
   check(inside(head.method, parsed) && inside(head.target, parsed), "request line views");
+  check(inside(head.authority, head.target) && inside(head.path_and_query, head.target),
+        "absolute-form parts lie within the target");
+  check(head.authority.empty() == (head.target.front() == '/' || head.target == "*"),
+        "only an absolute-form target has an authority");
+  check(head.authority.find('@') == std::string_view::npos, "no userinfo reaches a Host");
   check(head.headers.size() <= limits.max_headers, "header count limit");
   for (const auto& header : head.headers)
     check(inside(header.name, parsed) && inside(header.value, parsed), "header views");

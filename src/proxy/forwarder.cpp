@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "proxy/header_rewrite.h"
 #include "proxy/http_parser.h"
 #include "proxy/upstream_pool.h"
 #include "proxy/websocket_frames.h"
@@ -44,26 +45,6 @@ awaitable<error_code> read_some(tcp::socket& socket, ByteBuffer& buffer) {
       co_await socket.async_read_some(asio::buffer(space, buffer.free_space()), use_ec(ec));
   buffer.commit(n);
   co_return ec;
-}
-
-// Headers that describe one connection, not the message: never forwarded as they are.
-bool is_hop_by_hop(std::string_view name) {
-  switch (name.size()) {
-    case 2:
-      return iequals(name, "te");
-    case 7:
-      return iequals(name, "upgrade");
-    case 10:
-      return iequals(name, "connection") || iequals(name, "keep-alive");
-    case 16:
-      return iequals(name, "proxy-connection");
-    default:
-      return false;
-  }
-}
-
-void append_header(std::string& out, std::string_view name, std::string_view value) {
-  out.append(name).append(": ").append(value).append("\r\n");
 }
 
 std::string_view reason_phrase(int status) {
@@ -116,8 +97,9 @@ enum class UpstreamResult {
 
 class ClientSession final : public Session {
  public:
-  ClientSession(Worker& worker, tcp::socket client, Listener listener)
-      : worker_(worker),
+  ClientSession(Worker& worker, tcp::socket client, Listener listener, ConnectionSlot slot)
+      : slot_(std::move(slot)),
+        worker_(worker),
         options_(worker.options()),
         limits_{options_.max_header_bytes, options_.max_headers},
         client_(std::move(client)),
@@ -155,12 +137,14 @@ class ClientSession final : public Session {
   void build_upstream_head();
   void build_client_head(bool close_client);
 
+  ConnectionSlot slot_;  // first member: given back after client_ is destroyed
   Worker& worker_;
   const ProxyOptions& options_;
   const ParseLimits limits_;
   tcp::socket client_;
   const Listener listener_;
   std::string client_address_;
+  bool peer_trusted_ = false;  // the peer is a trusted proxy (its X-Forwarded-* are kept)
   ByteBuffer in_;
   RequestHead request_;
   ResponseHead response_;
@@ -202,7 +186,10 @@ awaitable<void> ClientSession::run() {
   error_code ec;
   client_.set_option(tcp::no_delay(true), ec);
   auto remote = client_.remote_endpoint(ec);
-  if (!ec) client_address_ = remote.address().to_string();
+  if (!ec) {
+    client_address_ = remote.address().to_string();
+    peer_trusted_ = worker_.trusted_proxies().contains(remote.address());
+  }
 
   try {
     bool first = true;
@@ -257,41 +244,15 @@ awaitable<bool> ClientSession::read_request_head(bool first) {
 }
 
 void ClientSession::build_upstream_head() {
-  std::string& out = upstream_head_;
-  out.clear();
-  out.append(request_.method).append(" ").append(request_.target).append(" HTTP/1.1\r\n");
-  for (const Header& h : request_.headers) {
-    if (is_hop_by_hop(h.name) && !(request_.upgrade && iequals(h.name, "upgrade"))) continue;
-    // 100-continue is answered by the proxy itself (see forward()).
-    if (request_.expect_continue && iequals(h.name, "expect")) continue;
-    append_header(out, h.name, h.value);
-  }
-  if (request_.upgrade) out.append("Connection: upgrade\r\n");
-  if (options_.forwarded_for && !client_address_.empty())
-    append_header(out, "X-Forwarded-For", client_address_);
-  out.append("\r\n");
+  ForwardingContext context;
+  context.peer_address = client_address_;
+  context.peer_trusted = peer_trusted_;
+  context.add_forwarded = options_.forwarded_for;
+  build_request_head(request_, context, upstream_head_);
 }
 
 void ClientSession::build_client_head(bool close_client) {
-  std::string& out = client_head_;
-  out.clear();
-  char status[4] = {static_cast<char>('0' + response_.status / 100),
-                    static_cast<char>('0' + response_.status / 10 % 10),
-                    static_cast<char>('0' + response_.status % 10), 0};
-  out.append("HTTP/1.1 ").append(status, 3).append(" ").append(response_.reason).append("\r\n");
-  const bool switching = response_.status == 101;
-  for (const Header& h : response_.headers) {
-    if (is_hop_by_hop(h.name) && !(switching && iequals(h.name, "upgrade"))) continue;
-    append_header(out, h.name, h.value);
-  }
-  if (switching) {
-    out.append("Connection: upgrade\r\n");
-  } else if (close_client) {
-    out.append("Connection: close\r\n");
-  } else if (request_.version_minor == 0) {
-    out.append("Connection: keep-alive\r\n");
-  }
-  out.append("\r\n");
+  build_response_head(response_, close_client, request_.version_minor, client_head_);
 }
 
 awaitable<Next> ClientSession::respond_error(int status, std::string detail, bool keep_alive) {
@@ -632,13 +593,14 @@ awaitable<void> run_session(std::unique_ptr<ClientSession> session) {
 
 }  // namespace
 
-void serve_connection(Worker& worker, tcp::socket client, Listener listener) {
-  asio::post(worker.io(), [&worker, client = std::move(client), listener]() mutable {
-    asio::co_spawn(
-        worker.io(),
-        run_session(std::make_unique<ClientSession>(worker, std::move(client), listener)),
-        asio::detached);
-  });
+void serve_connection(Worker& worker, tcp::socket client, Listener listener, ConnectionSlot slot) {
+  asio::post(worker.io(),
+             [&worker, client = std::move(client), listener, slot = std::move(slot)]() mutable {
+               asio::co_spawn(worker.io(),
+                              run_session(std::make_unique<ClientSession>(
+                                  worker, std::move(client), listener, std::move(slot))),
+                              asio::detached);
+             });
 }
 
 }  // namespace bluegreen::proxy

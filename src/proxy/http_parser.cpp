@@ -71,6 +71,64 @@ bool parse_version(std::string_view v, int& minor, bool& supported) {
   return true;
 }
 
+// RFC 3986 reg-name and IPv4 characters: unreserved, pct-encoded (checked loosely: '%'),
+// sub-delims.
+bool is_reg_name_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         std::string_view("-._~%!$&'()*+,;=").find(c) != std::string_view::npos;
+}
+
+// host [ ":" port ] of an http(s) URI. Userinfo is refused (RFC 9110 section 4.2.4: its
+// presence is an error), as is an empty host or a port that is not 0-65535.
+bool valid_authority(std::string_view authority) {
+  std::string_view host = authority;
+  std::string_view port;
+  if (!host.empty() && host.front() == '[') {
+    std::size_t close = host.find(']');
+    if (close == std::string_view::npos || close < 3) return false;
+    for (char c : host.substr(1, close - 1))
+      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+            c == ':' || c == '.'))
+        return false;
+    std::string_view after = host.substr(close + 1);
+    if (!after.empty() && after.front() != ':') return false;
+    if (!after.empty()) port = after.substr(1);
+  } else {
+    std::size_t colon = host.rfind(':');
+    if (colon != std::string_view::npos) {
+      port = host.substr(colon + 1);
+      host = host.substr(0, colon);
+    }
+    if (host.empty()) return false;
+    for (char c : host)
+      if (!is_reg_name_char(c)) return false;
+    if (colon != std::string_view::npos && port.empty()) return false;
+  }
+  if (port.size() > 5) return false;
+  unsigned value = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + static_cast<unsigned>(c - '0');
+  }
+  return value <= 65535;
+}
+
+// Splits "http[s]://authority[/path][?query]" (scheme in any case). False when it is not that
+// shape, so that the request is refused instead of forwarded with a guess.
+bool split_absolute_target(std::string_view target, std::string_view& authority,
+                           std::string_view& rest) {
+  std::size_t scheme_end = target.find("://");
+  if (scheme_end == std::string_view::npos) return false;
+  std::string_view scheme = target.substr(0, scheme_end);
+  if (!iequals(scheme, "http") && !iequals(scheme, "https")) return false;
+  std::string_view after = target.substr(scheme_end + 3);
+  std::size_t end = after.find_first_of("/?#");
+  authority = after.substr(0, end);
+  rest = end == std::string_view::npos ? std::string_view{} : after.substr(end);
+  if (rest.find('#') != std::string_view::npos) return false;  // fragments are not sent
+  return valid_authority(authority);
+}
+
 bool parse_decimal(std::string_view s, std::uint64_t& out) {
   if (s.empty() || s.size() > 18) return false;  // 18 digits cannot overflow 64 bits
   std::uint64_t value = 0;
@@ -237,11 +295,13 @@ ParseResult parse_request_head(std::string_view bytes, RequestHead& head,
     return invalid(400, "invalid HTTP version");
   if (!supported) return invalid(505, "HTTP version not supported");
   if (head.method == "CONNECT") return invalid(501, "CONNECT is not supported");
+  head.authority = {};
+  head.path_and_query = {};
   if (head.target == "*") {
     if (head.method != "OPTIONS") return invalid(400, "asterisk target outside OPTIONS");
-  } else if (head.target.front() != '/' && head.target.substr(0, 7) != "http://" &&
-             head.target.substr(0, 8) != "https://") {
-    return invalid(400, "invalid request target");
+  } else if (head.target.front() != '/') {
+    if (!split_absolute_target(head.target, head.authority, head.path_and_query))
+      return invalid(400, "invalid request target");
   }
 
   pos = next;

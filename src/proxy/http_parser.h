@@ -38,7 +38,13 @@ struct Header {
 
 struct RequestHead {
   std::string_view method;
-  std::string_view target;
+  std::string_view target;  // as sent
+  // Absolute form ("http://shop.test:8080/a?b"): the authority ("shop.test:8080", never with
+  // userinfo) and what follows it ("/a?b"; may be empty or start with '?'). Both empty for the
+  // other forms. A proxy forwards such a request in origin form with Host set to the authority
+  // (RFC 9112 section 3.2.2).
+  std::string_view authority;
+  std::string_view path_and_query;
   int version_minor = 1;        // HTTP/1.<version_minor>; only 0 and 1 are accepted
   std::vector<Header> headers;  // in order; views into the parsed bytes
   BodyFraming framing = BodyFraming::none;

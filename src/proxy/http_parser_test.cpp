@@ -68,6 +68,29 @@ TEST(RequestHead, RecognisesUpgradeAndExpect) {
   EXPECT_TRUE(head.expect_continue);
 }
 
+TEST(RequestHead, SplitsAnAbsoluteFormTarget) {
+  RequestHead head;
+  ASSERT_EQ(parse("GET HTTP://[::1]:8080/a/b?c HTTP/1.1\r\nHost: x\r\n\r\n", head).status,
+            ParseStatus::complete);
+  EXPECT_EQ(head.authority, "[::1]:8080");
+  EXPECT_EQ(head.path_and_query, "/a/b?c");
+  ASSERT_EQ(parse("GET http://shop.test?q HTTP/1.1\r\nHost: x\r\n\r\n", head).status,
+            ParseStatus::complete);
+  EXPECT_EQ(head.authority, "shop.test");
+  EXPECT_EQ(head.path_and_query, "?q");
+  // Origin form leaves both empty, also after an absolute-form request in the same head.
+  ASSERT_EQ(parse("GET /p HTTP/1.1\r\nHost: x\r\n\r\n", head).status, ParseStatus::complete);
+  EXPECT_TRUE(head.authority.empty());
+  EXPECT_TRUE(head.path_and_query.empty());
+  for (const char* target : {"http://u@h/", "http://h:/", "http://h:65536/", "http://[1:2/",
+                             "http://[]/", "http://h/#f", "http://h\"/", "mailto:x@y"}) {
+    std::string request = "GET " + std::string(target) + " HTTP/1.1\r\nHost: x\r\n\r\n";
+    ParseResult r = parse(request, head);
+    EXPECT_EQ(r.status, ParseStatus::invalid) << target;
+    EXPECT_EQ(r.error_status, 400) << target;
+  }
+}
+
 TEST(RequestHead, SkipsEmptyLinesBeforeTheRequestLine) {
   RequestHead head;
   ParseResult r = parse("\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", head);

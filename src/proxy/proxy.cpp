@@ -1,5 +1,8 @@
 #include "proxy/proxy.h"
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -19,12 +22,25 @@ using asio::ip::tcp;
 using boost::system::error_code;
 
 struct ListenerSocket {
-  ListenerSocket(asio::io_context& io, Listener listener_kind)
-      : acceptor(io), kind(listener_kind) {}
+  ListenerSocket(asio::io_context& io, Listener listener_kind, std::size_t cap)
+      : acceptor(io), kind(listener_kind), max_connections(cap) {}
   tcp::acceptor acceptor;
   Listener kind;
   int port = 0;
+  const std::size_t max_connections;
+  std::shared_ptr<ConnectionCount> connections = std::make_shared<ConnectionCount>();
+  std::atomic<std::uint64_t> accept_errors{0};
 };
+
+std::size_t default_max_connections() {
+  rlimit limit{};
+  rlim_t soft = 1024;
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
+    soft = limit.rlim_cur;
+  else if (limit.rlim_cur == RLIM_INFINITY)
+    soft = rlim_t{1} << 20;
+  return std::max<std::size_t>(16, static_cast<std::size_t>(soft / 8));
+}
 
 namespace {
 
@@ -65,29 +81,48 @@ std::optional<tcp::endpoint> resolve_instance(const Instance& instance) {
   return results.begin()->endpoint();
 }
 
+// A failed accept (out of descriptors or memory) is retried after a pause that doubles from
+// the first to the last, so a lasting shortage costs a few wake-ups a second, not a core.
+constexpr auto kFirstAcceptPause = std::chrono::milliseconds(10);
+constexpr auto kLastAcceptPause = std::chrono::milliseconds(1000);
+// At the connection cap the loop looks this often for a free slot; the connections waiting
+// meanwhile sit in the kernel's backlog.
+constexpr auto kFullPollInterval = std::chrono::milliseconds(10);
+
 asio::awaitable<void> accept_loop(std::shared_ptr<ListenerSocket> listener,
                                   std::vector<Worker*> workers) {
   std::size_t next = 0;
+  auto pause_length = kFirstAcceptPause;
+  asio::steady_timer pause(listener->acceptor.get_executor());
+  error_code ec;
   while (listener->acceptor.is_open()) {
+    if (listener->connections->open.load(std::memory_order_relaxed) >= listener->max_connections) {
+      pause.expires_after(kFullPollInterval);
+      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
     Worker& worker = *workers[next++ % workers.size()];
-    error_code ec;
     tcp::socket socket = co_await listener->acceptor.async_accept(
         worker.io(), asio::redirect_error(asio::use_awaitable, ec));
     if (ec == asio::error::operation_aborted || !listener->acceptor.is_open()) co_return;
     if (ec) {
-      // Out of file descriptors or similar: pause instead of spinning on the error.
-      asio::steady_timer pause(listener->acceptor.get_executor(), std::chrono::milliseconds(50));
+      listener->accept_errors.fetch_add(1, std::memory_order_relaxed);
+      pause.expires_after(pause_length);
+      pause_length = std::min(pause_length * 2, kLastAcceptPause);
       co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
-    serve_connection(worker, std::move(socket), listener->kind);
+    pause_length = kFirstAcceptPause;
+    serve_connection(worker, std::move(socket), listener->kind,
+                     ConnectionSlot(listener->connections));
   }
 }
 
 }  // namespace
 
-Proxy::Proxy(const ProxyOptions& options, Clock* clock)
+Proxy::Proxy(const ProxyOptions& options, AddressSet trusted_proxies, Clock* clock)
     : options_(options),
+      trusted_proxies_(std::move(trusted_proxies)),
       own_clock_(clock == nullptr ? std::make_unique<SystemClock>() : nullptr),
       clock_(clock == nullptr ? *own_clock_ : *clock) {
   PoolOptions pool_options;
@@ -95,13 +130,15 @@ Proxy::Proxy(const ProxyOptions& options, Clock* clock)
   pool_options.failed_instance_retry = options_.failed_instance_retry;
   policy_ = std::make_unique<RoutingPolicy>(pool_options);
   for (std::size_t i = 0; i < pool_options.workers; ++i)
-    workers_.push_back(std::make_unique<Worker>(i, options_, *policy_));
+    workers_.push_back(std::make_unique<Worker>(i, options_, trusted_proxies_, *policy_));
 }
 
 Result<std::unique_ptr<Proxy>> Proxy::start(const ProxyOptions& options, Clock* clock) {
   if (options.worker_threads < 1 || options.worker_threads > 64)
     return fail(ErrorKind::invalid_input, "worker_threads must be between 1 and 64");
-  std::unique_ptr<Proxy> proxy(new Proxy(options, clock));
+  auto trusted = AddressSet::parse(options.trusted_proxies);
+  if (!trusted) return std::unexpected(trusted.error());
+  std::unique_ptr<Proxy> proxy(new Proxy(options, std::move(*trusted), clock));
   auto main = proxy->open_listener(options.listen, static_cast<int>(Listener::main));
   if (!main) return std::unexpected(main.error());
   proxy->main_listener_ = *main;
@@ -123,7 +160,10 @@ Proxy::~Proxy() {
 Result<std::shared_ptr<ListenerSocket>> Proxy::open_listener(const std::string& address, int kind) {
   auto endpoint = parse_listen_address(address);
   if (!endpoint) return std::unexpected(endpoint.error());
-  auto listener = std::make_shared<ListenerSocket>(workers_[0]->io(), static_cast<Listener>(kind));
+  const std::size_t cap =
+      options_.max_connections > 0 ? options_.max_connections : default_max_connections();
+  auto listener =
+      std::make_shared<ListenerSocket>(workers_[0]->io(), static_cast<Listener>(kind), cap);
   error_code ec;
   listener->acceptor.open(endpoint->protocol(), ec);
   if (!ec) listener->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
@@ -156,6 +196,7 @@ void Proxy::stop_preview() {
   {
     std::lock_guard lock(listeners_mutex_);
     listener.swap(preview_listener_);
+    if (listener) retired_accept_errors_ += listener->accept_errors.load();
   }
   if (!listener) return;
   // The acceptor belongs to worker 0's loop: close it there.
@@ -164,6 +205,14 @@ void Proxy::stop_preview() {
     listener->acceptor.close(ignored);
     return 0;
   });
+}
+
+std::uint64_t Proxy::accept_errors() const {
+  std::lock_guard lock(listeners_mutex_);
+  std::uint64_t errors = retired_accept_errors_;
+  for (const auto* listener : {main_listener_.get(), preview_listener_.get()})
+    if (listener != nullptr) errors += listener->accept_errors.load(std::memory_order_relaxed);
+  return errors;
 }
 
 std::optional<int> Proxy::preview_port() const {
@@ -183,6 +232,7 @@ void Proxy::stop() {
     if (stopped_) return;
     stopped_ = true;
     main.swap(main_listener_);
+    if (main) retired_accept_errors_ += main->accept_errors.load();
   }
   stop_preview();
   if (main) {

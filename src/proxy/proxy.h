@@ -12,6 +12,10 @@
 //   client first receives a Close frame, 1001 "going away").
 // - A fleet that no listener routes to keeps no idle connections: they close at the switch,
 //   and the others as their requests end. drain() waits for that.
+// - Each listener holds at most ProxyOptions::max_connections client connections; more wait
+//   in the kernel's backlog and cost the server no file descriptor. A failed accept pauses
+//   that listener (10 ms doubling to 1 s) instead of retrying at once. A client that sends no
+//   complete request head within header_timeout (idle_timeout between requests) is closed.
 // - Answers of the proxy itself: 400/431/501/505 for refused requests, 408 for slow heads,
 //   502 when an instance fails, 503 when the routed fleet has no healthy instance (the body
 //   names the fleet), 504 when an instance does not answer in time.
@@ -30,6 +34,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "engine/ports.h"
+#include "proxy/address_set.h"
 #include "proxy/proxy_options.h"
 
 namespace bluegreen::proxy {
@@ -57,6 +62,9 @@ class Proxy final : public Traffic {
   // Names the fleet's role for error answers: label_fleet("d-42", "green") makes a 503 say
   // "no healthy instance in the green fleet d-42".
   void label_fleet(const std::string& fleet_id, std::string label);
+  // Failed accepts (out of file descriptors or memory) since start, on every listener. Each
+  // is followed by a pause (10 ms, doubling up to 1 s, back to 10 ms after a success).
+  std::uint64_t accept_errors() const;
   // Stops accepting, lets requests in flight finish for up to drain_timeout, closes the rest
   // and joins the workers. Idempotent.
   void stop();
@@ -75,10 +83,11 @@ class Proxy final : public Traffic {
   std::vector<FleetTraffic> stats() const override;
 
  private:
-  Proxy(const ProxyOptions& options, Clock* clock);
+  Proxy(const ProxyOptions& options, AddressSet trusted_proxies, Clock* clock);
   Result<std::shared_ptr<ListenerSocket>> open_listener(const std::string& address, int kind);
 
   const ProxyOptions options_;
+  const AddressSet trusted_proxies_;  // parsed options_.trusted_proxies
   std::unique_ptr<Clock> own_clock_;
   Clock& clock_;
   std::unique_ptr<RoutingPolicy> policy_;  // outlives the workers (declared before them)
@@ -86,6 +95,7 @@ class Proxy final : public Traffic {
   mutable std::mutex listeners_mutex_;
   std::shared_ptr<ListenerSocket> main_listener_;
   std::shared_ptr<ListenerSocket> preview_listener_;
+  std::uint64_t retired_accept_errors_ = 0;  // of preview listeners closed since
   bool stopped_ = false;
 };
 

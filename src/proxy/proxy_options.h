@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace bluegreen::proxy {
 
@@ -35,8 +36,22 @@ struct ProxyOptions {
   std::chrono::milliseconds failed_instance_retry{2'000};
   // Used by stop(): how long requests in flight may take to finish.
   std::chrono::milliseconds drain_timeout{30'000};
-  // Adds X-Forwarded-For with the client's address to requests.
+  // Client connections one listener holds open at once. Past it the listener stops
+  // accepting: new connections wait in the kernel's backlog, holding no file descriptor of
+  // the server, until a connection closes. 0: the default, an eighth of the process's
+  // file descriptor limit (RLIMIT_NOFILE, soft) and at least 16, so that one listener under
+  // a flood of idle connections leaves descriptors to the other groups and the admin API.
+  std::size_t max_connections = 0;
+  // Adds X-Forwarded-For (the peer's address), X-Forwarded-Host and X-Forwarded-Proto to
+  // requests. Either way, such headers from a peer that is not a trusted proxy are removed.
   bool forwarded_for = true;
+  // Peers (IP addresses or address/prefix networks) whose X-Forwarded-For, X-Forwarded-Host,
+  // X-Forwarded-Proto and Forwarded headers are kept: a load balancer in front of the
+  // proxy. X-Forwarded-For then gets the peer's address appended.
+  std::vector<std::string> trusted_proxies;
 };
+
+// The max_connections a listener gets when the option is 0 (see above).
+std::size_t default_max_connections();
 
 }  // namespace bluegreen::proxy

@@ -18,9 +18,11 @@ constexpr auto kMaxUninterruptedRun = std::chrono::microseconds(500);
 constexpr unsigned kHandlersPerClockCheck = 32;
 }  // namespace
 
-Worker::Worker(std::size_t index, const ProxyOptions& options, RoutingPolicy& policy)
+Worker::Worker(std::size_t index, const ProxyOptions& options, const AddressSet& trusted_proxies,
+               RoutingPolicy& policy)
     : index_(index),
       options_(options),
+      trusted_proxies_(trusted_proxies),
       policy_(policy),
       work_(io_.get_executor()),
       sweep_timer_(io_) {}

@@ -16,6 +16,7 @@
 #include <memory>
 #include <thread>
 
+#include "proxy/address_set.h"
 #include "proxy/proxy_options.h"
 #include "proxy/routing_policy.h"
 
@@ -42,7 +43,8 @@ class Session {
 
 class Worker {
  public:
-  Worker(std::size_t index, const ProxyOptions& options, RoutingPolicy& policy);
+  Worker(std::size_t index, const ProxyOptions& options, const AddressSet& trusted_proxies,
+         RoutingPolicy& policy);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -50,6 +52,7 @@ class Worker {
   boost::asio::io_context& io() { return io_; }
   std::size_t index() const { return index_; }
   const ProxyOptions& options() const { return options_; }
+  const AddressSet& trusted_proxies() const { return trusted_proxies_; }
 
   // ---- This worker's thread only. ----
   // The current routes; re-read from the policy only when it changed.
@@ -77,6 +80,7 @@ class Worker {
 
   const std::size_t index_;
   const ProxyOptions& options_;
+  const AddressSet& trusted_proxies_;
   RoutingPolicy& policy_;
   boost::asio::io_context io_{1};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <thread>
 
+#include "proxy/http_parser.h"
 #include "proxy/proxy.h"
 #include "test_http.h"
 
@@ -28,6 +29,46 @@ Instance instance_at(const std::string& id, int port) {
 int closed_port() {
   TestBackend probe("closed");
   return probe.port();
+}
+
+// The request head the backend received for `request` (which must carry X-Echo-Head: 1), and
+// the response head the client received.
+struct Echo {
+  std::string backend_saw;
+  std::string client_got;
+};
+std::optional<Echo> echo(TestClient& client, const std::string& request) {
+  if (!client.send_raw(request)) return std::nullopt;
+  auto response = client.read_response();
+  if (!response || response->status != 200) return std::nullopt;
+  return Echo{response->body, response->head};
+}
+
+// How often `line` ("Name: value", matched without regard to case in the name) is in `head`.
+int count_lines(const std::string& head, const std::string& line) {
+  int count = 0;
+  std::size_t pos = 0;
+  while ((pos = head.find("\r\n", pos)) != std::string::npos) {
+    pos += 2;
+    if (head.size() - pos >= line.size() &&
+        iequals(std::string_view(head).substr(pos, line.size()), line) &&
+        head.compare(pos + line.size(), 2, "\r\n") == 0)
+      ++count;
+  }
+  return count;
+}
+
+// True when a header named `name` is in `head`.
+bool has_header(const std::string& head, const std::string& name) {
+  std::size_t pos = 0;
+  while ((pos = head.find("\r\n", pos)) != std::string::npos) {
+    pos += 2;
+    if (head.size() - pos > name.size() &&
+        iequals(std::string_view(head).substr(pos, name.size()), name) &&
+        head[pos + name.size()] == ':')
+      return true;
+  }
+  return false;
 }
 
 struct Fixture : ::testing::Test {
@@ -338,6 +379,118 @@ TEST_F(Fixture, StopClosesClientConnections) {
   ASSERT_EQ(client.get("/")->body, "blue");
   proxy->stop();
   EXPECT_TRUE(client.at_eof());
+}
+
+// A client cannot pose as someone else to the instances: what it sends as X-Forwarded-For
+// (or X-Forwarded-Host/-Proto, Forwarded) is replaced by what the proxy saw.
+TEST_F(Fixture, ForwardedForFromAnUntrustedClientIsReplacedByItsAddress) {
+  start();
+  TestClient client(proxy->port());
+  auto seen = echo(client,
+                   "GET / HTTP/1.1\r\nHost: shop.test\r\nX-Echo-Head: 1\r\n"
+                   "X-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Host: evil.test\r\n"
+                   "X-Forwarded-Proto: https\r\nForwarded: for=203.0.113.7\r\n\r\n");
+  ASSERT_TRUE(seen);
+  const std::string& head = seen->backend_saw;
+  EXPECT_EQ(head.find("203.0.113.7"), std::string::npos) << head;
+  EXPECT_EQ(head.find("evil.test"), std::string::npos) << head;
+  EXPECT_FALSE(has_header(head, "forwarded")) << head;
+  EXPECT_EQ(count_lines(head, "X-Forwarded-For: 127.0.0.1"), 1) << head;
+  EXPECT_EQ(count_lines(head, "X-Forwarded-Proto: http"), 1) << head;
+  EXPECT_EQ(count_lines(head, "X-Forwarded-Host: shop.test"), 1) << head;
+}
+
+// Behind a trusted load balancer the chain it reports is kept and the peer appended; its
+// X-Forwarded-Proto (a TLS terminator says https) is kept too.
+TEST_F(Fixture, ForwardedForFromATrustedProxyIsKeptAndThePeerAppended) {
+  ProxyOptions options;
+  options.trusted_proxies = {"10.0.0.0/8", "127.0.0.1"};
+  start(options);
+  TestClient client(proxy->port());
+  auto seen = echo(client,
+                   "GET / HTTP/1.1\r\nHost: shop.test\r\nX-Echo-Head: 1\r\n"
+                   "X-Forwarded-For: 203.0.113.7\r\nX-Forwarded-For: 10.1.2.3\r\n"
+                   "X-Forwarded-Proto: https\r\n\r\n");
+  ASSERT_TRUE(seen);
+  const std::string& head = seen->backend_saw;
+  EXPECT_EQ(count_lines(head, "X-Forwarded-For: 203.0.113.7, 10.1.2.3, 127.0.0.1"), 1) << head;
+  EXPECT_EQ(count_lines(head, "X-Forwarded-Proto: https"), 1) << head;
+  EXPECT_EQ(count_lines(head, "X-Forwarded-Proto: http"), 0) << head;
+  EXPECT_EQ(count_lines(head, "X-Forwarded-Host: shop.test"), 1) << head;
+}
+
+TEST_F(Fixture, InvalidTrustedProxyIsRefusedAtStart) {
+  ProxyOptions options;
+  options.trusted_proxies = {"10.0.0.0/33"};
+  auto started = Proxy::start(options, &clock);
+  ASSERT_FALSE(started);
+  EXPECT_EQ(started.error().kind, ErrorKind::invalid_input);
+  EXPECT_NE(started.error().message.find("10.0.0.0/33"), std::string::npos);
+}
+
+// Headers that describe one connection stay on it, in both directions: the fixed list of
+// RFC 9110 section 7.6.1 and every header the Connection header names. The connection then
+// goes on (keep-alive is the proxy's own business on each side).
+TEST_F(Fixture, HopByHopHeadersAreRemovedInBothDirections) {
+  start();
+  TestClient client(proxy->port());
+  auto seen = echo(client,
+                   "GET / HTTP/1.1\r\nHost: x\r\nX-Echo-Head: 1\r\n"
+                   "Connection: keep-alive, X-Client-Private\r\nX-Client-Private: 1\r\n"
+                   "Keep-Alive: timeout=300\r\nProxy-Connection: keep-alive\r\nTE: trailers\r\n"
+                   "Proxy-Authorization: Basic c2VjcmV0\r\nX-Client-Public: 1\r\n\r\n");
+  ASSERT_TRUE(seen);
+  for (const char* name : {"x-client-private", "keep-alive", "proxy-connection", "te",
+                           "proxy-authorization", "connection"})
+    EXPECT_FALSE(has_header(seen->backend_saw, name)) << name << " in " << seen->backend_saw;
+  EXPECT_TRUE(has_header(seen->backend_saw, "x-client-public")) << seen->backend_saw;
+  for (const char* name : {"x-backend-private", "keep-alive", "proxy-connection", "connection"})
+    EXPECT_FALSE(has_header(seen->client_got, name)) << name << " in " << seen->client_got;
+  EXPECT_TRUE(has_header(seen->client_got, "x-backend-public")) << seen->client_got;
+  EXPECT_EQ(client.get("/")->body, "blue");
+}
+
+// Naming the framing headers in Connection does not take them away from the instance: it
+// would read the body as the next request.
+TEST_F(Fixture, ConnectionNamingFramingHeadersKeepsTheBodyFramed) {
+  start();
+  TestClient client(proxy->port());
+  ASSERT_TRUE(client.send_raw(
+      "POST / HTTP/1.1\r\nHost: x\r\nConnection: Content-Length, Host, Transfer-Encoding\r\n"
+      "Content-Length: 26\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n"));
+  auto response = client.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->body, "blue:GET /smuggled HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(blue.requests(), 1);
+  EXPECT_EQ(client.get("/")->body, "blue");
+}
+
+// RFC 9112 section 3.2.2: an absolute-form target reaches the instance in origin form, with
+// the Host taken from the target's authority.
+TEST_F(Fixture, AbsoluteFormTargetIsForwardedInOriginForm) {
+  start();
+  TestClient client(proxy->port());
+  auto seen = echo(client,
+                   "GET http://Shop.test:8080/cart/items?id=1 HTTP/1.1\r\nHost: other.test\r\n"
+                   "X-Echo-Head: 1\r\n\r\n");
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->backend_saw.rfind("GET /cart/items?id=1 HTTP/1.1\r\n", 0), 0u)
+      << seen->backend_saw;
+  EXPECT_EQ(count_lines(seen->backend_saw, "Host: Shop.test:8080"), 1) << seen->backend_saw;
+  EXPECT_EQ(seen->backend_saw.find("other.test"), std::string::npos) << seen->backend_saw;
+  // No path: the origin form is "/", the query kept.
+  seen = echo(client,
+              "GET HTTPS://shop.test?q=2 HTTP/1.1\r\nHost: shop.test\r\nX-Echo-Head: 1\r\n\r\n");
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->backend_saw.rfind("GET /?q=2 HTTP/1.1\r\n", 0), 0u) << seen->backend_saw;
+}
+
+TEST_F(Fixture, MalformedAbsoluteFormTargetIsRejected) {
+  start();
+  for (const char* target : {"http://user:pw@shop.test/", "http:///path", "http://",
+                             "http://shop.test:99999/", "http://shop.test:8x/", "http://sh<op/",
+                             "http://shop.test/a#fragment", "http://[::1/", "ftp://shop.test/"})
+    expect_refused("GET " + std::string(target) + " HTTP/1.1\r\nHost: x\r\n\r\n", 400);
 }
 
 }  // namespace

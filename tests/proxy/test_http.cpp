@@ -9,6 +9,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 
 #include "proxy/http_parser.h"
@@ -165,7 +166,12 @@ TestBackend::~TestBackend() {
 void TestBackend::accept_loop() {
   while (!stopping_) {
     int fd = ::accept(listen_fd_, nullptr, nullptr);
-    if (fd < 0) return;
+    if (fd < 0) {
+      if (stopping_) return;
+      // Out of descriptors for a moment (a test that exhausts them): try again.
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      continue;
+    }
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     std::lock_guard lock(mutex_);
@@ -189,12 +195,14 @@ void TestBackend::serve(int fd) {
     ++requests_;
     const bool keep_alive = head.keep_alive;
     const bool chunked_answer = !header_value(head.headers, "x-chunked-response").empty();
+    const bool echo_head = !header_value(head.headers, "x-echo-head").empty();
     const std::string method(head.method);
     const std::string target(head.target);
     const std::string key = header_value(head.headers, "sec-websocket-key");
     const bool upgrade = head.upgrade;
     const BodyFraming framing = head.framing;
     const std::size_t length = head.content_length;
+    const std::string raw_head = buffer.substr(0, parsed.head_size);
     buffer.erase(0, parsed.head_size);
 
     std::string body;
@@ -231,6 +239,12 @@ void TestBackend::serve(int fd) {
 
     std::string answer = method == "GET" || method == "HEAD" ? name_ : name_ + ":" + body;
     std::string response = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n";
+    if (echo_head) {
+      answer = raw_head;
+      response +=
+          "Connection: keep-alive, X-Backend-Private\r\nX-Backend-Private: 1\r\n"
+          "Keep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nX-Backend-Public: 1\r\n";
+    }
     if (chunked_answer) {
       std::size_t half = answer.size() / 2;
       auto chunk = [](std::string_view data) {

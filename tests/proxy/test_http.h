@@ -17,6 +17,9 @@ namespace bluegreen::proxy::testing {
 //   GET  <any>   -> 200, body "<name>"
 //   POST <any>   -> 200, body "<name>:<request body>" (Content-Length or chunked request)
 //   header "X-Chunked-Response: 1" -> the answer is sent chunked, in two chunks
+//   header "X-Echo-Head: 1" -> 200, body: the request head exactly as received; the answer carries
+//   hop-by-hop headers (Connection naming X-Backend-Private, Keep-Alive, Proxy-Connection)
+//   and the end-to-end header X-Backend-Public: 1
 //   GET /ws with a WebSocket upgrade -> 101, then every text frame "m" is answered "<name>:m",
 //   and a Close frame is answered with a Close frame.
 class TestBackend {

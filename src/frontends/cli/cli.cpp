@@ -348,6 +348,12 @@ ExitCode run(int argc, char** argv, std::ostream& out, std::ostream& err) {
                      "~/.local/state/bluegreen)");
   server->add_option("--admin", server_options.admin_address,
                      "admin API and dashboard address (default 127.0.0.1:7070; port 0 picks one)");
+  server->add_option("--trusted-proxy", server_options.trusted_proxies,
+                     "a load balancer in front of the groups (IP or address/prefix; repeatable) "
+                     "whose X-Forwarded-* headers are kept");
+  server->add_option("--max-connections", server_options.max_connections_per_listener,
+                     "client connections per group listener (default: an eighth of the open "
+                     "files limit)");
   std::string admin_token;
   server
       ->add_option("--admin-token", admin_token,

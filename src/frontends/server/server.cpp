@@ -63,9 +63,12 @@ class ProxyTraffic final : public GroupTraffic {
   std::string preview_host_;
 };
 
-Result<std::unique_ptr<GroupTraffic>> open_proxy(const std::string& listen) {
+Result<std::unique_ptr<GroupTraffic>> open_proxy(const std::string& listen,
+                                                 const ServerOptions& server) {
   proxy::ProxyOptions options;
   options.listen = listen;
+  options.trusted_proxies = server.trusted_proxies;
+  options.max_connections = server.max_connections_per_listener;
   auto started = proxy::Proxy::start(options);
   if (!started) return std::unexpected(started.error());
   return std::unique_ptr<GroupTraffic>(
@@ -120,6 +123,10 @@ int run_server(const ServerOptions& options, std::ostream& log, std::ostream& er
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  if (auto trusted = proxy::AddressSet::parse(options.trusted_proxies); !trusted) {
+    errors << "bluegreen server: " << trusted.error().message << "\n";
+    return 2;
+  }
   auto state_dir = std::filesystem::absolute(options.state_dir);
   std::error_code ec;
   std::filesystem::create_directories(state_dir / "bundles", ec);
@@ -162,8 +169,9 @@ int run_server(const ServerOptions& options, std::ostream& log, std::ostream& er
       fleet,
       FleetRecovery{[&fleet](const std::vector<Instance>& instances) { fleet.adopt(instances); },
                     [&fleet] { return fleet.recorded_instances(); }},
-      fetcher, agent, probe, clock, **journal, live_log, open_proxy, state_dir / "bundles",
-      crash_at_phase});
+      fetcher, agent, probe, clock, **journal, live_log,
+      [&options](const std::string& listen) { return open_proxy(listen, options); },
+      state_dir / "bundles", crash_at_phase});
 
   std::atomic<bool> shutdown_requested{false};
   auto router = std::make_shared<admin::Router>();

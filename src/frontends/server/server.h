@@ -16,6 +16,7 @@
 #include <functional>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "core/secret.h"
 #include "frontends/server/live_log.h"
@@ -29,6 +30,12 @@ struct ServerOptions {
   // frontends/dashboard/admin_access.h for the whole rule.
   Secret admin_token;
   LogFormat log_format = LogFormat::text;
+  // Load balancers in front of the groups' listeners (IP addresses or address/prefix): their
+  // X-Forwarded-* headers reach the instances. Nobody's, by default.
+  std::vector<std::string> trusted_proxies;
+  // Client connections each group listener holds at once; 0: the proxy's default, an eighth
+  // of the file descriptor limit (see proxy/proxy_options.h).
+  std::size_t max_connections_per_listener = 0;
 };
 
 // $XDG_STATE_HOME/bluegreen, else $HOME/.local/state/bluegreen, else ./.state.
