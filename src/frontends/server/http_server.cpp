@@ -31,6 +31,9 @@ constexpr int kIdleSeconds = 60;
 constexpr auto kAcceptBackoffFirst = std::chrono::milliseconds(10);
 constexpr auto kAcceptBackoffMax = std::chrono::milliseconds(500);
 constexpr std::uint32_t kUnknownUid = UINT32_MAX;
+// Descriptors kept out of the admin cap's reach for the journal, the groups' listeners, their
+// instances and hooks.
+constexpr long long kReservedDescriptors = 64;
 
 // What a connection's thread is doing. Only one waiting for a request may be closed to make
 // room for another.
@@ -455,6 +458,14 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& address
   if (options.max_connections < 1) {
     return fail(ErrorKind::invalid_input, "the admin connection cap must be at least 1");
   }
+  // Half of the descriptors left after a reserve for everything else may be admin
+  // connections, so that a cap set above the process's limit still holds before EMFILE.
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+    auto room = (static_cast<long long>(limit.rlim_cur) - kReservedDescriptors) / 2;
+    options.max_connections =
+        static_cast<int>(std::min<long long>(options.max_connections, std::max(room, 2LL)));
+  }
   auto state = std::make_unique<State>();
   state->router = std::move(router);
   state->options = options;
@@ -473,6 +484,10 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& address
   auto* raw = state.get();
   state->accept_thread = std::thread([raw] { raw->accept_loop(); });
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(state)));
+}
+
+int HttpServer::max_connections() const {
+  return state_->options.max_connections;
 }
 
 int HttpServer::port() const {

@@ -11,7 +11,8 @@
 // joins every thread.
 //
 // Invariants (bounded resources; one client cannot starve the others):
-// - At most `max_connections` connections are open at once (so at most that many threads).
+// - At most `max_connections` connections are open at once (so at most that many threads);
+//   never more than half the descriptors the process may open beyond a reserve of 64.
 //   A connection beyond the cap, or one that finds no file descriptor left, makes room by
 //   closing a connection that is only waiting for a request (of the user holding the most
 //   connections, its oldest); when every connection is busy it is answered 503 and closed.
@@ -124,6 +125,7 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   int port() const;
+  int max_connections() const;  // the cap in force (HttpServerOptions, bounded as above)
   std::string address() const;  // "127.0.0.1:7070", with the bound port
   void stop();
 

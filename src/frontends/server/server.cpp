@@ -184,7 +184,8 @@ int run_server(const ServerOptions& options, std::ostream& log, std::ostream& er
     return 3;
   }
   std::string url = "http://" + (*admin)->address();
-  live_log.note(fmt::format("admin API on {}; state in {}", url, state_dir.string()));
+  live_log.note(fmt::format("admin API on {} (at most {} connections); state in {}", url,
+                            (*admin)->max_connections(), state_dir.string()));
   service.recover();
   if (ready) ready(url);
 
