@@ -27,6 +27,8 @@ using namespace std::chrono_literals;
 
 constexpr const char* kDefaultServer = "http://127.0.0.1:7070";
 constexpr auto kPollInterval = 250ms;
+// How long `deploy` keeps asking a server that does not answer before it reports it lost.
+constexpr auto kLostAfter = 5s;
 
 constexpr const char* kFooter = R"(Examples:
   bluegreen server --state-dir .state
@@ -203,9 +205,23 @@ Result<json> Commands::follow(const std::string& id, json record) {
   int fd = options_.json_output() ? STDERR_FILENO : STDOUT_FILENO;
   DeployProgress progress(progress_stream(), ::isatty(fd) == 1);
   std::size_t seen = 0;
+  auto lost_since = std::chrono::steady_clock::time_point{};
   for (;;) {
     auto current = client_.get("/api/deployments/" + id);
     auto logs = client_.get("/api/deployments/" + id + "/logs");
+    // A busy server (503) or a moment without an answer is retried for a while before the
+    // server counts as lost.
+    bool transient = (!current && current.error().kind == ErrorKind::unavailable) ||
+                     (!logs && logs.error().kind == ErrorKind::unavailable);
+    if (transient) {
+      auto now = std::chrono::steady_clock::now();
+      if (lost_since == std::chrono::steady_clock::time_point{}) lost_since = now;
+      if (now - lost_since < kLostAfter) {
+        std::this_thread::sleep_for(kPollInterval);
+        continue;
+      }
+    }
+    lost_since = {};
     if (!current || !logs) {
       Error lost = current ? logs.error() : current.error();
       lost.message = fmt::format("lost the server while deployment {} was in phase {}: {}", id,
