@@ -3,6 +3,10 @@ plus a server restarted with extra environment (the crash hook) and views of its
 
 import json
 import os
+import re
+import resource
+import select
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "local"))
@@ -11,6 +15,38 @@ from harness import (BINARY, LocalTestCase, RequestLoop, Server,  # noqa: E402,F
                      environment_of, make_bundle, processes_with, replace_in, wait_until)
 
 TERMINAL = {"succeeded", "failed", "rolled_back"}
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+class ServerWith(Server):
+    """`bluegreen server` with extra arguments and, when `nofile` is given, that limit (soft and
+    hard) on its open files."""
+
+    def __init__(self, state_dir, args=(), nofile=None, env=None):
+        super().__init__(state_dir, env)
+        self.args, self.nofile = list(args), nofile
+
+    def _limit(self):
+        if self.nofile:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
+
+    def start(self):
+        os.makedirs(self.state_dir, exist_ok=True)
+        with open(self.log_path, "a") as log:
+            self.process = subprocess.Popen(
+                [BINARY, "server", "--state-dir", self.state_dir, "--admin", "127.0.0.1:0",
+                 *self.args],
+                stdout=subprocess.PIPE, stderr=log, text=True, env=self.env,
+                preexec_fn=self._limit)
+        ready, _, _ = select.select([self.process.stdout], [], [], 30)
+        if not ready:
+            raise AssertionError("bluegreen server did not start within 30 s")
+        line = self.process.stdout.readline()
+        match = re.search(r"(http://\S+)", line)
+        if not match:
+            raise AssertionError(f"unexpected first line from the server: {line!r}\n{self.log()}")
+        self.url = match.group(1)
+        return self
 
 
 class ReliabilityTestCase(LocalTestCase):
@@ -21,6 +57,14 @@ class ReliabilityTestCase(LocalTestCase):
         environment = {k: v for k, v in os.environ.items() if k != "BLUEGREEN_TEST_CRASH_AT"}
         environment.update(env)
         replacement = Server(self.server.state_dir, environment)
+        replacement.log_path = self.server.log_path
+        self.server = replacement.start()
+
+    def restart_with(self, args=(), nofile=None):
+        """Stops the server (SIGKILL) and starts it again on the same state directory with
+        `args` and the open-file limit `nofile`."""
+        self.server.kill()
+        replacement = ServerWith(self.server.state_dir, args, nofile)
         replacement.log_path = self.server.log_path
         self.server = replacement.start()
 

@@ -1,8 +1,6 @@
 #include "frontends/cli/admin_client.h"
 
 #include <fmt/format.h>
-#include <pwd.h>
-#include <unistd.h>
 
 #include <cstdlib>
 
@@ -24,18 +22,8 @@ void bypass_proxy_for_loopback() {
 
 }  // namespace
 
-std::string cli_identity() {
-  std::string user = "unknown";
-  if (const auto* entry = ::getpwuid(::getuid()); entry && entry->pw_name) user = entry->pw_name;
-  char host[256] = {};
-  if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
-  return fmt::format("cli:{}@{}", user, host[0] ? host : "localhost");
-}
-
-AdminClient::AdminClient(std::string server, std::string started_by, Secret admin_token)
-    : server_(std::move(server)),
-      started_by_(std::move(started_by)),
-      admin_token_(std::move(admin_token)) {
+AdminClient::AdminClient(std::string server, Secret admin_token)
+    : server_(std::move(server)), admin_token_(std::move(admin_token)) {
   while (!server_.empty() && server_.back() == '/') server_.pop_back();
   bypass_proxy_for_loopback();
   http::CurlOptions options;
@@ -58,7 +46,7 @@ Result<nlohmann::json> AdminClient::post(const std::string& path, const std::str
   request.method = "POST";
   request.url = server_ + path;
   request.body = body;
-  request.headers = {{"Content-Type", "application/json"}, {"X-Bluegreen-Started-By", started_by_}};
+  request.headers = {{"Content-Type", "application/json"}};
   return send(std::move(request));
 }
 

@@ -16,10 +16,11 @@ namespace bluegreen::cli {
 
 class AdminClient {
  public:
-  // `server` is the base URL, e.g. "http://127.0.0.1:7070". `started_by` goes with requests
-  // that start or change deployments. `admin_token`, when set, goes with every request as
-  // "Authorization: Bearer" (a server whose admin address is not loopback asks for it).
-  AdminClient(std::string server, std::string started_by, Secret admin_token = {});
+  // `server` is the base URL, e.g. "http://127.0.0.1:7070". `admin_token`, when set, goes
+  // with every request as "Authorization: Bearer" (a server started with a token asks for
+  // it). Without one, a server on a loopback address knows this process's user from the
+  // kernel: nothing else is needed, and the server records that user as who asked.
+  explicit AdminClient(std::string server, Secret admin_token = {});
   ~AdminClient();
 
   Result<nlohmann::json> get(const std::string& path);
@@ -30,12 +31,8 @@ class AdminClient {
   Result<nlohmann::json> send(http::Request request);
 
   std::string server_;
-  std::string started_by_;
   Secret admin_token_;
   std::unique_ptr<http::HttpClient> http_;
 };
-
-// "cli:<user>@<host>", how the server records who started a deployment.
-std::string cli_identity();
 
 }  // namespace bluegreen::cli

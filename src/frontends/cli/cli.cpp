@@ -16,6 +16,7 @@
 #include "frontends/cli/elastigroup_deploy.h"
 #include "frontends/cli/progress.h"
 #include "frontends/cli/render.h"
+#include "frontends/cli/terminal_text.h"
 #include "frontends/server/server.h"
 
 namespace bluegreen::cli {
@@ -26,6 +27,8 @@ using namespace std::chrono_literals;
 
 constexpr const char* kDefaultServer = "http://127.0.0.1:7070";
 constexpr auto kPollInterval = 250ms;
+// How long `deploy` keeps asking a server that does not answer before it reports it lost.
+constexpr auto kLostAfter = 5s;
 
 constexpr const char* kFooter = R"(Examples:
   bluegreen server --state-dir .state
@@ -42,8 +45,8 @@ constexpr const char* kFooter = R"(Examples:
 
 Exit codes: 0 succeeded; 1 the deployment failed or was rolled back (blue still serves), or
 another deployment of the group runs (deploy --wait waits for it instead); 2 invalid parameters
-or arguments (the message names the key); 3 the server could not be reached or failed
-internally.
+or arguments (the message names the key); 3 the server could not be reached, refused this user,
+was lost while deploy followed a deployment (status "server_lost"), or failed internally.
 Every UserParameters key is described in README.md.)";
 
 ExitCode exit_code_for(const Error& error) {
@@ -72,7 +75,7 @@ class Commands {
       : options_(std::move(options)),
         out_(out),
         err_(err),
-        client_(options_.server, cli_identity(), options_.admin_token) {}
+        client_(options_.server, options_.admin_token) {}
 
   // `wait_for_group`: if another deployment of the group runs, wait (up to this deployment's
   // TIMEOUT) for it to end instead of failing with the conflict.
@@ -90,11 +93,11 @@ class Commands {
 
  private:
   ExitCode report(const Error& error) {
-    err_ << "bluegreen: " << error.message << "\n";
+    err_ << "bluegreen: " << printable(error.message) << "\n";
     return exit_code_for(error);
   }
   ExitCode print(const json& answer, const std::string& text) {
-    out_ << (options_.json_output() ? answer.dump(2) + "\n" : text);
+    out_ << (options_.json_output() ? json_line(answer, 2) + "\n" : text);
     return ExitCode::succeeded;
   }
   Result<json> wait_for(const std::string& id, auto&& done, std::chrono::seconds bound);
@@ -146,7 +149,7 @@ Result<json> read_params(const std::string& value) {
 ExitCode Commands::deploy(const std::string& params_text, bool wait_for_group,
                           const std::string& deployment_name) {
   auto finish = [&](const json& result, ExitCode code) {
-    out_ << result.dump() << "\n";
+    out_ << json_line(result) << "\n";
     out_.flush();
     return code;
   };
@@ -170,7 +173,7 @@ ExitCode Commands::deploy(const std::string& params_text, bool wait_for_group,
     // The running deployment ends by its own TIMEOUT; ours bounds how long we wait for it.
     auto spec = parse_spec(*params);
     auto until = std::chrono::steady_clock::now() + (spec ? spec->timeout : 3600s);
-    progress_stream() << "waiting: " << created.error().message << "\n";
+    progress_stream() << "waiting: " << printable(created.error().message) << "\n";
     while (!created && created.error().kind == ErrorKind::conflict &&
            std::chrono::steady_clock::now() < until) {
       std::this_thread::sleep_for(kPollInterval * 4);
@@ -179,8 +182,19 @@ ExitCode Commands::deploy(const std::string& params_text, bool wait_for_group,
   }
   if (!created) return rejected(created.error());
 
-  auto record = follow(created->value("deploymentId", ""), *created);
-  if (!record) return rejected(record.error());
+  std::string id = created->value("deploymentId", "");
+  auto record = follow(id, *created);
+  if (!record) {
+    // The deployment started: its id and a status that says it was lost from view, never
+    // "rejected". The server's journal carries it on; `bluegreen logs <id>` shows how it ended.
+    report(record.error());
+    return finish(
+        json{{"deploymentId", id},
+             {"status", "server_lost"},
+             {"error",
+              {{"kind", to_string(record.error().kind)}, {"message", record.error().message}}}},
+        ExitCode::unavailable);
+  }
   bool succeeded = record->value("status", "") == "succeeded";
   (succeeded ? progress_stream() : err_) << render_outcome(*record) << "\n";
   return finish(deploy_result(*record),
@@ -191,9 +205,23 @@ Result<json> Commands::follow(const std::string& id, json record) {
   int fd = options_.json_output() ? STDERR_FILENO : STDOUT_FILENO;
   DeployProgress progress(progress_stream(), ::isatty(fd) == 1);
   std::size_t seen = 0;
+  auto lost_since = std::chrono::steady_clock::time_point{};
   for (;;) {
     auto current = client_.get("/api/deployments/" + id);
     auto logs = client_.get("/api/deployments/" + id + "/logs");
+    // A busy server (503) or a moment without an answer is retried for a while before the
+    // server counts as lost.
+    bool transient = (!current && current.error().kind == ErrorKind::unavailable) ||
+                     (!logs && logs.error().kind == ErrorKind::unavailable);
+    if (transient) {
+      auto now = std::chrono::steady_clock::now();
+      if (lost_since == std::chrono::steady_clock::time_point{}) lost_since = now;
+      if (now - lost_since < kLostAfter) {
+        std::this_thread::sleep_for(kPollInterval);
+        continue;
+      }
+    }
+    lost_since = {};
     if (!current || !logs) {
       Error lost = current ? logs.error() : current.error();
       lost.message = fmt::format("lost the server while deployment {} was in phase {}: {}", id,
@@ -280,8 +308,8 @@ ExitCode Commands::request(bool promote, const std::string& deployment_id, const
   if (!accepted) return report(accepted.error());
   std::string id = (*accepted)["deployment"].value("deploymentId", "");
   if (!wait) {
-    return print(*accepted,
-                 fmt::format("{} of {} requested\n", promote ? "promotion" : "rollback", id));
+    return print(*accepted, fmt::format("{} of {} requested\n", promote ? "promotion" : "rollback",
+                                        printable(id)));
   }
   auto record =
       promote ? wait_for(
@@ -298,8 +326,8 @@ ExitCode Commands::request(bool promote, const std::string& deployment_id, const
   if (promote) {
     bool moved =
         record->value("status", "") != "failed" && record->value("phase", "") != "await_promotion";
-    print(*record, moved ? fmt::format("promoted {}: traffic moves to green\n", id)
-                         : fmt::format("promotion of {} did not go through: {}\n", id,
+    print(*record, moved ? fmt::format("promoted {}: traffic moves to green\n", printable(id))
+                         : fmt::format("promotion of {} did not go through: {}\n", printable(id),
                                        record->value("error", json("still waiting")).dump()));
     return moved ? ExitCode::succeeded : ExitCode::deployment_failed;
   }
@@ -360,6 +388,26 @@ ExitCode run(int argc, char** argv, std::ostream& out, std::ostream& err) {
                    "token every admin request must carry; required when --admin is not loopback "
                    "(prefer BLUEGREEN_ADMIN_TOKEN: arguments are visible to other users)")
       ->envname("BLUEGREEN_ADMIN_TOKEN");
+  server
+      ->add_option("--allow-user", server_options.allow_users,
+                   "also let this local user use the admin API and dashboard (repeatable; "
+                   "the server's own user and root always may)")
+      ->type_name("NAME");
+  server
+      ->add_option("--allow-group", server_options.allow_groups,
+                   "also let the members of this local group use the admin API and dashboard "
+                   "(repeatable)")
+      ->type_name("NAME");
+  server
+      ->add_option("--admin-max-connections", server_options.admin_max_connections,
+                   "admin connections open at once (default 256); beyond it an idle one is "
+                   "closed, or the newcomer gets 503")
+      ->check(CLI::Range(2, 1 << 20));
+  server
+      ->add_option("--admin-max-streams", server_options.admin_max_streams,
+                   "dashboard live streams open at once (default 64; below "
+                   "--admin-max-connections); one more gets 503")
+      ->check(CLI::Range(1, 1 << 20));
   std::string log_format = "auto";
   server
       ->add_option("--log-format", log_format,
@@ -417,6 +465,12 @@ ExitCode run(int argc, char** argv, std::ostream& out, std::ostream& err) {
   }
 
   if (server->parsed()) {
+    if (server_options.admin_max_streams >= server_options.admin_max_connections) {
+      err << "bluegreen server: --admin-max-streams (" << server_options.admin_max_streams
+          << ") must be below --admin-max-connections (" << server_options.admin_max_connections
+          << "), so that streams leave room for other requests\n";
+      return ExitCode::invalid_input;
+    }
     server_options.admin_token = Secret(admin_token);
     // The server's log goes to standard error.
     bool json_log = log_format == "json" || (log_format == "auto" && ::isatty(STDERR_FILENO) != 1);

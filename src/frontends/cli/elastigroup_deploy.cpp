@@ -8,6 +8,7 @@
 #include "adapters/elastigroup/elastigroup_cloud.h"
 #include "engine/elastigroup_log.h"
 #include "engine/elastigroup_pacing.h"
+#include "frontends/cli/terminal_text.h"
 
 namespace bluegreen::cli {
 namespace {
@@ -28,8 +29,9 @@ class ProgressLines final : public elastigroup::FlowLog {
         record.entry.message.find(it->second) == std::string::npos) {
       instance = it->second + ": ";
     }
-    out_ << fmt::format("{:02}:{:02}:{:02} {:<18} {}{}\n", local.tm_hour, local.tm_min,
-                        local.tm_sec, record.phase, instance, record.entry.message);
+    out_ << printable(fmt::format("{:02}:{:02}:{:02} {:<18} {}{}", local.tm_hour, local.tm_min,
+                                  local.tm_sec, record.phase, instance, record.entry.message))
+         << "\n";
     out_.flush();
   }
 
@@ -64,8 +66,8 @@ Result<ExitCode> deploy_elastigroup(const std::string& params_text,
     summary["greenIdentifier"] = green->second;
   }
   if (result->failure_type) summary["failureType"] = to_string(*result->failure_type);
-  progress << (succeeded ? "succeeded: " : "failed: ") << result->message << "\n";
-  out << summary.dump() << "\n";
+  progress << (succeeded ? "succeeded: " : "failed: ") << printable(result->message) << "\n";
+  out << json_line(summary) << "\n";
   out.flush();
   if (succeeded) return ExitCode::succeeded;
   return result->failure_type == elastigroup::FailureType::configuration_error

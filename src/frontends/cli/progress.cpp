@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "frontends/cli/terminal_text.h"
+
 namespace bluegreen::cli {
 namespace {
 
@@ -19,7 +21,7 @@ bool bounded_by_timeout(const std::string& phase) {
 }
 
 std::string what_it_waits_on(const json& record, TimePoint now) {
-  std::string phase = record.value("phase", "");
+  std::string phase = printable(record.value("phase", ""));
   auto deadline = time_of(record["deadline"], now);
   auto wait_until = time_of(record["waitUntil"], now);
   auto left = [&](TimePoint until) {
@@ -51,9 +53,9 @@ std::string duration_text(Duration duration) {
 
 std::string event_line(const json& event) {
   std::string instance = event.value("instanceId", "");
-  return fmt::format("{} {:<15} {:<13} {}{}", event.value("at", ""), event.value("phase", ""),
-                     event.value("kind", ""), instance.empty() ? "" : instance + " ",
-                     event.value("message", ""));
+  return printable(fmt::format("{} {:<15} {:<13} {}{}", event.value("at", ""),
+                               event.value("phase", ""), event.value("kind", ""),
+                               instance.empty() ? "" : instance + " ", event.value("message", "")));
 }
 
 void DeployProgress::show(const json& record, const std::vector<json>& events, TimePoint now) {
@@ -68,9 +70,9 @@ void DeployProgress::show(const json& record, const std::vector<json>& events, T
 
 void DeployProgress::redraw(const json& record, TimePoint now) {
   std::vector<std::string> lines;
-  lines.push_back(fmt::format("\x1b[1mdeployment {}\x1b[0m  group {}  {}",
-                              record.value("deploymentId", ""), record.value("group", ""),
-                              record.value("revision", "")));
+  lines.push_back(fmt::format(
+      "\x1b[1mdeployment {}\x1b[0m  group {}  {}", printable(record.value("deploymentId", "")),
+      printable(record.value("group", "")), printable(record.value("revision", ""))));
   for (const auto& phase : record.value("phases", json::array())) {
     std::string outcome = phase.value("outcome", "");
     auto started = time_of(phase["started"], now);
@@ -79,10 +81,10 @@ void DeployProgress::redraw(const json& record, TimePoint now) {
                        : outcome == "failed"  ? "\x1b[31mFAIL\x1b[0m"
                        : outcome == "stopped" ? "\x1b[33mstop\x1b[0m"
                                               : "\x1b[36m .. \x1b[0m";
-    std::string message = phase.value("message", "");
+    std::string message = printable(phase.value("message", ""));
     if (message.size() > 90) message = message.substr(0, 87) + "...";
     lines.push_back(
-        fmt::format("  [{}] {:<16} {:>9}  {}", mark, phase.value("phase", ""),
+        fmt::format("  [{}] {:<16} {:>9}  {}", mark, printable(phase.value("phase", "")),
                     duration_text(std::chrono::duration_cast<Duration>(ended - started)), message));
   }
   if (record.value("status", "") == "running") {

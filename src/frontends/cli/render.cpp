@@ -4,16 +4,18 @@
 
 #include "core/clock.h"
 #include "frontends/cli/progress.h"
+#include "frontends/cli/terminal_text.h"
 
 namespace bluegreen::cli {
 namespace {
 
 using nlohmann::json;
 
+// Every value shown goes through here, escaped for the terminal.
 std::string text(const json& object, const char* key, const char* absent = "-") {
   auto it = object.find(key);
   if (it == object.end() || it->is_null()) return absent;
-  return it->is_string() ? it->get<std::string>() : it->dump();
+  return printable(it->is_string() ? it->get<std::string>() : it->dump());
 }
 
 std::string elapsed(const json& record) {
@@ -51,10 +53,11 @@ std::string render_status(const json& status) {
     out += "  instances\n";
     if (group.value("instances", json::array()).empty()) out += "    none\n";
     for (const auto& instance : group.value("instances", json::array())) {
-      out += fmt::format("    {:<12} {:<8} {}:{:<6} {:<10} GreenIdentifier={}\n",
-                         text(instance, "id"), text(instance, "colour"), text(instance, "host"),
-                         text(instance, "port"), text(instance, "state"),
-                         instance.value("tags", json::object()).value("GreenIdentifier", "-"));
+      out += fmt::format(
+          "    {:<12} {:<8} {}:{:<6} {:<10} GreenIdentifier={}\n", text(instance, "id"),
+          text(instance, "colour"), text(instance, "host"), text(instance, "port"),
+          text(instance, "state"),
+          printable(instance.value("tags", json::object()).value("GreenIdentifier", "-")));
     }
     out += "  traffic\n";
     for (const auto& fleet : group.value("traffic", json::array())) {

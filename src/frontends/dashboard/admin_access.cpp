@@ -1,10 +1,15 @@
 #include "frontends/dashboard/admin_access.h"
 
 #include <fmt/format.h>
+#include <grp.h>
 #include <openssl/crypto.h>
+#include <pwd.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/ip/address.hpp>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "frontends/dashboard/event_stream.h"
 
@@ -76,14 +81,97 @@ bool changes_something(const HttpRequest& request) {
   return request.method != "GET" && request.method != "HEAD" && request.method != "OPTIONS";
 }
 
+struct ResolvedGrants {
+  std::set<std::uint32_t> uids;  // the server's own user and root included
+  std::set<std::uint32_t> gids;
+};
+
+Result<ResolvedGrants> resolve(const LocalGrants& grants) {
+  ResolvedGrants resolved;
+  resolved.uids = {static_cast<std::uint32_t>(::geteuid()), 0};
+  std::vector<char> buffer(16384);
+  for (const auto& name : grants.users) {
+    passwd entry{};
+    passwd* found = nullptr;
+    if (::getpwnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found) != 0 || !found) {
+      return fail(ErrorKind::invalid_input,
+                  fmt::format("--allow-user: there is no local user named \"{}\"", name));
+    }
+    resolved.uids.insert(found->pw_uid);
+  }
+  for (const auto& name : grants.groups) {
+    group entry{};
+    group* found = nullptr;
+    if (::getgrnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found) != 0 || !found) {
+      return fail(ErrorKind::invalid_input,
+                  fmt::format("--allow-group: there is no local group named \"{}\"", name));
+    }
+    resolved.gids.insert(found->gr_gid);
+  }
+  return resolved;
+}
+
+// Asked at each request, so that a user added to a granted group is let in without a restart.
+bool in_any_group(std::uint32_t uid, const std::set<std::uint32_t>& gids) {
+  if (gids.empty()) return false;
+  std::vector<char> buffer(16384);
+  passwd entry{};
+  passwd* found = nullptr;
+  if (::getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found) != 0 || !found) return false;
+  if (gids.contains(found->pw_gid)) return true;
+  int count = 64;
+  std::vector<gid_t> groups(static_cast<std::size_t>(count));
+  if (::getgrouplist(found->pw_name, found->pw_gid, groups.data(), &count) < 0) {
+    groups.resize(static_cast<std::size_t>(count));
+    if (::getgrouplist(found->pw_name, found->pw_gid, groups.data(), &count) < 0) return false;
+  }
+  groups.resize(static_cast<std::size_t>(count));
+  return std::any_of(groups.begin(), groups.end(),
+                     [&](gid_t gid) { return gids.contains(static_cast<std::uint32_t>(gid)); });
+}
+
+std::optional<HttpResponse> refuse_user(const HttpRequest& request) {
+  if (!request.peer_uid) {
+    return refusal(403, "permission_denied",
+                   "the server cannot tell which local user opened this connection, so it "
+                   "refuses it; connect to the admin address from this machine, or give the "
+                   "server a token (BLUEGREEN_ADMIN_TOKEN) and send it");
+  }
+  auto name = user_name(*request.peer_uid);
+  return refusal(
+      403, "permission_denied",
+      fmt::format("user {} (uid {}) may not use this bluegreen server, which runs as {}; the "
+                  "operator can grant access by starting it with `bluegreen server "
+                  "--allow-user {}` (or --allow-group GROUP for a group of users)",
+                  name, *request.peer_uid, user_name(static_cast<std::uint32_t>(::geteuid())),
+                  name));
+}
+
 }  // namespace
+
+std::string user_name(std::uint32_t uid) {
+  std::vector<char> buffer(16384);
+  passwd entry{};
+  passwd* found = nullptr;
+  if (::getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found) == 0 && found &&
+      found->pw_name && *found->pw_name) {
+    return found->pw_name;
+  }
+  return fmt::format("uid {}", uid);
+}
 
 bool is_loopback_address(const std::string& address) {
   return is_loopback_host(host_part(address));
 }
 
 Result<admin::Filter> admin_access_filter(const std::string& admin_address, const Secret& token,
-                                          std::function<HttpResponse()> login_page) {
+                                          std::function<HttpResponse()> login_page,
+                                          const LocalGrants& grants) {
+  if (!token.empty() && (!grants.users.empty() || !grants.groups.empty())) {
+    return fail(ErrorKind::invalid_input,
+                "--allow-user and --allow-group grant local users access to a server without "
+                "an admin token; with a token, give those users the token instead");
+  }
   if (!token.empty()) {
     if (token.reveal().size() < kMinimumTokenLength) {
       return fail(ErrorKind::invalid_input,
@@ -92,8 +180,11 @@ Result<admin::Filter> admin_access_filter(const std::string& admin_address, cons
                               kMinimumTokenLength));
     }
     return admin::Filter([token, login_page = std::move(login_page)](
-                             const HttpRequest& request) -> std::optional<HttpResponse> {
-      if (same_secret(offered_token(request), token)) return std::nullopt;
+                             HttpRequest& request) -> std::optional<HttpResponse> {
+      if (same_secret(offered_token(request), token)) {
+        request.principal = "token";
+        return std::nullopt;
+      }
       return unauthorized(request, login_page);
     });
   }
@@ -104,7 +195,10 @@ Result<admin::Filter> admin_access_filter(const std::string& admin_address, cons
                             "characters), or bind the admin address to 127.0.0.1",
                             admin_address, kMinimumTokenLength));
   }
-  return admin::Filter([](const HttpRequest& request) -> std::optional<HttpResponse> {
+  auto resolved = resolve(grants);
+  if (!resolved) return std::unexpected(resolved.error());
+  return admin::Filter([grants = std::move(*resolved)](
+                           HttpRequest& request) -> std::optional<HttpResponse> {
     auto host = request.header("host");
     if (!host.empty() && !is_loopback_host(host_part(host))) {
       return refusal(403, "permission_denied",
@@ -117,6 +211,11 @@ Result<admin::Filter> admin_access_filter(const std::string& admin_address, cons
       return refusal(403, "permission_denied",
                      fmt::format("requests from pages of {} may not change deployments", origin));
     }
+    if (!request.peer_uid || (!grants.uids.contains(*request.peer_uid) &&
+                              !in_any_group(*request.peer_uid, grants.gids))) {
+      return refuse_user(request);
+    }
+    request.principal = user_name(*request.peer_uid);
     return std::nullopt;
   });
 }

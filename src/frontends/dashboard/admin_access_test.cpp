@@ -1,6 +1,7 @@
 #include "frontends/dashboard/admin_access.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "frontends/dashboard/event_stream.h"
 
@@ -19,20 +20,32 @@ HttpResponse login_page() {
   return page;
 }
 
-admin::Filter filter_for(const std::string& address, const Secret& token) {
-  auto filter = admin_access_filter(address, token, login_page);
+// The filter, taking its request by value (the filter itself may set its principal).
+std::function<std::optional<HttpResponse>(HttpRequest)> filter_for(const std::string& address,
+                                                                   const Secret& token,
+                                                                   const LocalGrants& grants = {}) {
+  auto filter = admin_access_filter(address, token, login_page, grants);
   EXPECT_TRUE(filter) << filter.error().message;
-  return filter ? *filter : admin::Filter([](const HttpRequest&) {
-    return std::optional<HttpResponse>(HttpResponse::json(500, "{}"));
-  });
+  if (!filter) {
+    return [](HttpRequest) { return std::optional<HttpResponse>(HttpResponse::json(500, "{}")); };
+  }
+  return [filter = *filter](HttpRequest r) { return filter(r); };
 }
 
+// A request from this process's own user (the user a server started here runs as).
 HttpRequest request(std::string method, std::string path,
                     std::map<std::string, std::string> headers = {}) {
   HttpRequest r;
   r.method = std::move(method);
   r.path = std::move(path);
   r.headers = std::move(headers);
+  r.peer_uid = ::geteuid();
+  return r;
+}
+
+HttpRequest from_uid(std::uint32_t uid, std::string method, std::string path) {
+  auto r = request(std::move(method), std::move(path), {{"host", "127.0.0.1:7070"}});
+  r.peer_uid = uid;
   return r;
 }
 
@@ -111,6 +124,63 @@ TEST(AdminAccess, LoopbackWithoutATokenAnswersOnlyLoopbackNamesAndSameOriginChan
       "POST", "/api/rollback", {{"host", "127.0.0.1:7070"}, {"origin", "https://evil.example"}}));
   ASSERT_TRUE(cross_site);
   EXPECT_EQ(cross_site->status, 403);
+}
+
+TEST(AdminAccess, OnLoopbackOnlyTheServersUserAndRootAreServedAndNamed) {
+  auto filter = admin_access_filter("127.0.0.1:7070", Secret(), login_page);
+  ASSERT_TRUE(filter);
+  auto own = from_uid(::geteuid(), "POST", "/api/deployments");
+  own.headers["x-bluegreen-started-by"] = "someone-else";
+  EXPECT_FALSE((*filter)(own));
+  EXPECT_EQ(own.principal, user_name(::geteuid()));
+  auto root = from_uid(0, "GET", "/api/status");
+  EXPECT_FALSE((*filter)(root));
+  EXPECT_EQ(root.principal, "root");
+
+  std::uint32_t stranger = ::geteuid() == 65534 ? 65533 : 65534;
+  for (auto [method, path] :
+       {std::pair{"GET", "/api/status"}, std::pair{"POST", "/api/shutdown"},
+        std::pair{"GET", "/metrics"}, std::pair{"GET", "/"}, std::pair{"GET", "/api/health"},
+        std::pair{"GET", kEventStreamPath}}) {
+    auto refused = filter_for("127.0.0.1:7070", Secret())(from_uid(stranger, method, path));
+    ASSERT_TRUE(refused) << method << " " << path;
+    EXPECT_EQ(refused->status, 403);
+    EXPECT_NE(refused->body.find("--allow-user " + user_name(stranger)), std::string::npos)
+        << refused->body;
+  }
+  auto unknown = request("GET", "/api/status", {{"host", "127.0.0.1:7070"}});
+  unknown.peer_uid.reset();
+  auto refused = (*filter)(unknown);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 403);
+}
+
+TEST(AdminAccess, GrantedUsersAndGroupsAreServed) {
+  std::uint32_t stranger = ::geteuid() == 65534 ? 65533 : 65534;
+  auto by_user = filter_for("127.0.0.1:7070", Secret(), {.users = {user_name(65534)}});
+  EXPECT_FALSE(by_user(from_uid(65534, "POST", "/api/rollback")));
+  // Root's primary group is root (gid 0): granting it lets in root, and no stranger.
+  auto by_group = filter_for("127.0.0.1:7070", Secret(), {.groups = {"root"}});
+  EXPECT_FALSE(by_group(from_uid(0, "GET", "/api/status")));
+  EXPECT_TRUE(by_group(from_uid(stranger, "GET", "/api/status")));
+
+  auto unknown_user =
+      admin_access_filter("127.0.0.1:7070", Secret(), login_page, {.users = {"no-such-user-x"}});
+  ASSERT_FALSE(unknown_user);
+  EXPECT_NE(unknown_user.error().message.find("no-such-user-x"), std::string::npos);
+  auto with_token =
+      admin_access_filter("127.0.0.1:7070", kToken, login_page, {.users = {user_name(65534)}});
+  ASSERT_FALSE(with_token);
+  EXPECT_EQ(with_token.error().kind, ErrorKind::invalid_input);
+}
+
+TEST(AdminAccess, ARequestWithTheTokenIsMadeByToken) {
+  auto filter = admin_access_filter("0.0.0.0:7070", kToken, login_page);
+  ASSERT_TRUE(filter);
+  auto r = request("POST", "/api/deployments", {{"authorization", "Bearer " + kToken.reveal()}});
+  r.headers["x-bluegreen-started-by"] = "admin";
+  EXPECT_FALSE((*filter)(r));
+  EXPECT_EQ(r.principal, "token");
 }
 
 }  // namespace

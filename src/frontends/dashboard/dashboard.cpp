@@ -68,15 +68,18 @@ const Page& dashboard_page() {
 Result<std::unique_ptr<Dashboard>> add_dashboard(admin::Router& router, DeploymentService& service,
                                                  LiveLog& live_log,
                                                  const DashboardOptions& options) {
-  auto access = admin_access_filter(options.admin_address, options.admin_token,
-                                    [] { return page_response(401); });
+  auto access = admin_access_filter(
+      options.admin_address, options.admin_token, [] { return page_response(401); },
+      options.grants);
   if (!access) return std::unexpected(access.error());
   router.add_filter(std::move(*access));
 
   auto dashboard = std::make_unique<Dashboard>(service, options.traffic_sample_interval);
   router.add("GET", "/", [](const HttpRequest&) { return page_response(200); });
   router.add("GET", "/deployments/{id}", [](const HttpRequest&) { return page_response(200); });
-  add_event_stream(router, service, live_log);
+  EventStreamOptions streams;
+  streams.max_streams = options.max_event_streams;
+  add_event_stream(router, service, live_log, streams);
   add_metrics(router, service, dashboard->totals());
   return dashboard;
 }

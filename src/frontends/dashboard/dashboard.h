@@ -19,6 +19,8 @@
 
 #include "core/error.h"
 #include "core/secret.h"
+#include "frontends/dashboard/admin_access.h"
+#include "frontends/dashboard/event_stream.h"
 #include "frontends/dashboard/metrics.h"
 #include "frontends/server/deployment_service.h"
 #include "frontends/server/http_server.h"
@@ -29,6 +31,8 @@ namespace bluegreen::dashboard {
 struct DashboardOptions {
   std::string admin_address;  // as asked for (--admin), before binding
   Secret admin_token;         // empty: none (allowed on loopback only)
+  LocalGrants grants;         // local users let in besides the server's own user and root
+  int max_event_streams = kDefaultMaxEventStreams;
   std::chrono::milliseconds traffic_sample_interval{1000};
 };
 

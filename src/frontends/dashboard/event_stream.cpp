@@ -1,7 +1,11 @@
 #include "frontends/dashboard/event_stream.h"
 
+#include <fmt/format.h>
+
+#include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <memory>
 #include <set>
 #include <variant>
 
@@ -161,20 +165,36 @@ class Stream {
 
 void add_event_stream(admin::Router& router, DeploymentService& service, LiveLog& live_log,
                       EventStreamOptions options) {
-  router.add("GET", kEventStreamPath, [&service, &live_log, options](const HttpRequest& request) {
-    std::string id;
-    if (auto it = request.query.find("deployment"); it != request.query.end()) id = it->second;
-    if (!id.empty()) {
-      if (auto known = service.deployment(id); !known) return HttpResponse::error(known.error());
-    }
-    HttpResponse answer;
-    answer.content_type = "text/event-stream; charset=utf-8";
-    answer.headers.emplace_back("X-Accel-Buffering", "no");
-    answer.stream = [&service, &live_log, id, options](StreamWriter& out) {
-      Stream(service, live_log, id, options).run(out);
-    };
-    return answer;
-  });
+  auto open_streams = std::make_shared<std::atomic<int>>(0);
+  router.add("GET", kEventStreamPath,
+             [&service, &live_log, options, open_streams](const HttpRequest& request) {
+               std::string id;
+               if (auto it = request.query.find("deployment"); it != request.query.end())
+                 id = it->second;
+               if (!id.empty()) {
+                 if (auto known = service.deployment(id); !known)
+                   return HttpResponse::error(known.error());
+               }
+               // Counted from here to the stream's end; the count is taken back if the answer is
+               // dropped before its stream runs.
+               if (open_streams->fetch_add(1) >= options.max_streams) {
+                 open_streams->fetch_sub(1);
+                 return HttpResponse::error(
+                     {ErrorKind::unavailable,
+                      fmt::format("{} live streams are open, the most this server keeps; close a "
+                                  "dashboard tab (or raise `bluegreen server --admin-max-streams`)",
+                                  options.max_streams)});
+               }
+               auto slot = std::shared_ptr<void>(
+                   nullptr, [open_streams](void*) { open_streams->fetch_sub(1); });
+               HttpResponse answer;
+               answer.content_type = "text/event-stream; charset=utf-8";
+               answer.headers.emplace_back("X-Accel-Buffering", "no");
+               answer.stream = [&service, &live_log, id, options, slot](StreamWriter& out) {
+                 Stream(service, live_log, id, options).run(out);
+               };
+               return answer;
+             });
 }
 
 }  // namespace bluegreen::dashboard

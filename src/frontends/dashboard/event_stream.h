@@ -13,8 +13,10 @@
 //     event: deployment  data: the history item of a deployment after each of its steps
 //     event: status      as above
 //
-// An unknown deployment answers 404 (JSON) instead of a stream. The stream ends when the
-// client goes or the server stops; a client that reconnects starts again with the snapshot.
+// An unknown deployment answers 404 (JSON) instead of a stream. At most max_streams streams
+// are open at once (invariant: stream clients never take the connections and the service
+// time other requests need); one more answers 503 with a message saying so. The stream ends when
+// the client goes or the server stops; a client that reconnects starts again with the snapshot.
 #pragma once
 
 #include <chrono>
@@ -26,11 +28,13 @@
 namespace bluegreen::dashboard {
 
 inline constexpr const char* kEventStreamPath = "/api/stream";
+inline constexpr int kDefaultMaxEventStreams = 64;
 
 struct EventStreamOptions {
   // How often the stream looks at the groups' status (traffic counters change with every
   // request; a change is sent at most this often) and proves the client is still there.
   std::chrono::milliseconds status_interval{1000};
+  int max_streams = kDefaultMaxEventStreams;
 };
 
 void add_event_stream(admin::Router& router, DeploymentService& service, LiveLog& live_log,

@@ -37,9 +37,10 @@ Result<Selector> selector_from(const HttpRequest& request) {
   return selector;
 }
 
+// Who the access filter authenticated; a client's own claim (X-Bluegreen-Started-By) is
+// never taken.
 std::string requester(const HttpRequest& request) {
-  auto who = request.header("x-bluegreen-started-by");
-  return who.empty() ? "api:" + request.peer : who;
+  return request.principal.empty() ? "api:" + request.peer : request.principal;
 }
 
 std::string colour_of(const GroupStatus& group, const std::string& fleet_id) {

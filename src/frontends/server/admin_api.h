@@ -2,7 +2,8 @@
 //
 //   GET  /api/health                      {"ok": true}
 //   POST /api/deployments                 body: UserParameters; 202 with the new record
-//                                         (X-Bluegreen-Started-By names who asked)
+//                                         (startedBy: who the access filter authenticated,
+//                                         a user name or "token"; no header chooses it)
 //   GET  /api/deployments[?group=G]       {"deployments": [summary with phases, newest first]}
 //   GET  /api/deployments/{id}            the whole record
 //   GET  /api/deployments/{id}/logs       {"deploymentId": id, "events": [...]}

@@ -1,6 +1,7 @@
 #include "frontends/server/http_server.h"
 
 #include <fmt/format.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -10,6 +11,9 @@
 #include <charconv>
 #include <list>
 #include <nlohmann/json.hpp>
+#include <unordered_map>
+
+#include "frontends/server/peer_credentials.h"
 
 namespace bluegreen::admin {
 namespace {
@@ -23,6 +27,17 @@ constexpr std::size_t kBodyLimit = 1 << 20;
 constexpr std::size_t kHeaderLimit = 64 * 1024;
 // A connection that sends nothing for this long is closed, so idle clients hold no thread.
 constexpr int kIdleSeconds = 60;
+// After a failed accept the loop waits this long, doubling up to the maximum while it fails.
+constexpr auto kAcceptBackoffFirst = std::chrono::milliseconds(10);
+constexpr auto kAcceptBackoffMax = std::chrono::milliseconds(500);
+constexpr std::uint32_t kUnknownUid = UINT32_MAX;
+// Descriptors kept out of the admin cap's reach for the journal, the groups' listeners, their
+// instances and hooks.
+constexpr long long kReservedDescriptors = 64;
+
+// What a connection's thread is doing. Only one waiting for a request may be closed to make
+// room for another.
+enum class Stage { waiting, handling, streaming };
 
 std::string percent_decode(std::string_view text, bool plus_is_space) {
   std::string out;
@@ -116,6 +131,27 @@ class SocketWriter final : public StreamWriter {
   bool failed_ = false;
 };
 
+// The local user whose socket connected, for a peer on a loopback address.
+std::optional<std::uint32_t> loopback_peer_uid(tcp::socket& socket) {
+  beast::error_code ec;
+  auto address = socket.remote_endpoint(ec).address();
+  if (ec) return std::nullopt;
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    address = net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6());
+  }
+  if (!address.is_loopback()) return std::nullopt;
+  sockaddr_storage local{};
+  sockaddr_storage remote{};
+  socklen_t local_size = sizeof local;
+  socklen_t remote_size = sizeof remote;
+  int fd = socket.native_handle();
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_size) != 0 ||
+      ::getpeername(fd, reinterpret_cast<sockaddr*>(&remote), &remote_size) != 0) {
+    return std::nullopt;
+  }
+  return peer_uid(local, remote);
+}
+
 }  // namespace
 
 std::string HttpRequest::header(const std::string& lower_case_name) const {
@@ -204,6 +240,7 @@ HttpResponse Router::dispatch(HttpRequest request) const {
 
 struct HttpServer::State {
   std::shared_ptr<const Router> router;
+  HttpServerOptions options;
   net::io_context io;
   tcp::acceptor acceptor{io};
   std::thread accept_thread;
@@ -215,54 +252,117 @@ struct HttpServer::State {
     std::shared_ptr<tcp::socket> socket;
     std::thread thread;
     std::shared_ptr<std::atomic<bool>> done;
+    std::shared_ptr<std::atomic<Stage>> stage;
+    std::uint32_t uid = kUnknownUid;
+    bool evicted = false;
   };
   std::mutex mutex;
-  std::list<Connection> connections;
+  std::list<Connection> connections;  // oldest first
 
   void accept_loop();
-  void serve(tcp::socket& socket);
-  void reap_finished();
+  void serve(tcp::socket& socket, std::optional<std::uint32_t> uid, std::atomic<Stage>& stage);
+  // Joins finished threads; returns how many connections are open and not being closed.
+  std::size_t reap_finished();
+  // Closes the oldest connection waiting for a request of the user holding the most open
+  // connections; false when every connection is busy.
+  bool evict_one();
 };
 
-void HttpServer::State::reap_finished() {
+std::size_t HttpServer::State::reap_finished() {
   std::lock_guard lock(mutex);
+  std::size_t open = 0;
   for (auto it = connections.begin(); it != connections.end();) {
     if (*it->done) {
       it->thread.join();
       it = connections.erase(it);
     } else {
+      if (!it->evicted) ++open;
       ++it;
     }
   }
+  return open;
+}
+
+bool HttpServer::State::evict_one() {
+  std::lock_guard lock(mutex);
+  std::unordered_map<std::uint32_t, std::size_t> held;
+  for (const auto& c : connections) {
+    if (!c.evicted && !*c.done) ++held[c.uid];
+  }
+  Connection* victim = nullptr;
+  std::size_t victim_held = 0;
+  for (auto& c : connections) {
+    if (c.evicted || *c.done || *c.stage != Stage::waiting) continue;
+    if (victim == nullptr || held[c.uid] > victim_held) {
+      victim = &c;
+      victim_held = held[c.uid];
+    }
+  }
+  if (victim == nullptr) return false;
+  victim->evicted = true;
+  // Wakes its thread from read(); the thread closes the socket and ends.
+  ::shutdown(victim->socket->native_handle(), SHUT_RDWR);
+  return true;
 }
 
 void HttpServer::State::accept_loop() {
+  auto backoff = kAcceptBackoffFirst;
   while (!stopping) {
     auto socket = std::make_shared<tcp::socket>(io);
     beast::error_code ec;
     acceptor.accept(*socket, ec);
     if (stopping) break;
-    if (ec) continue;
-    reap_finished();
+    if (ec) {
+      // Out of descriptors (or kernel memory): free one held by an idle client if possible,
+      // and wait before trying again instead of spinning on the pending connection.
+      if (ec == net::error::no_descriptors || ec.value() == ENFILE) evict_one();
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, kAcceptBackoffMax);
+      reap_finished();
+      continue;
+    }
+    backoff = kAcceptBackoffFirst;
+    auto uid = loopback_peer_uid(*socket);
+    if (reap_finished() >= static_cast<std::size_t>(options.max_connections) && !evict_one()) {
+      std::string body =
+          HttpResponse::error({ErrorKind::unavailable,
+                               fmt::format("the admin address has all its {} connections busy; "
+                                           "try again shortly",
+                                           options.max_connections)})
+              .body;
+      std::string busy = fmt::format(
+          "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+          "Connection: close\r\nContent-Length: {}\r\n\r\n{}",
+          body.size(), body);
+      beast::error_code ignored;
+      socket->non_blocking(true, ignored);
+      net::write(*socket, net::buffer(busy), ignored);
+      socket->shutdown(tcp::socket::shutdown_both, ignored);
+      socket->close(ignored);
+      continue;
+    }
     timeval idle{kIdleSeconds, 0};
     ::setsockopt(socket->native_handle(), SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof idle);
     auto done = std::make_shared<std::atomic<bool>>(false);
+    auto stage = std::make_shared<std::atomic<Stage>>(Stage::waiting);
     std::lock_guard lock(mutex);
-    connections.push_back(Connection{socket, std::thread([this, socket, done] {
-                                       serve(*socket);
+    connections.push_back(Connection{socket, std::thread([this, socket, done, stage, uid] {
+                                       serve(*socket, uid, *stage);
                                        *done = true;
                                      }),
-                                     done});
+                                     done, stage, uid.value_or(kUnknownUid)});
   }
 }
 
-void HttpServer::State::serve(tcp::socket& socket) {
+void HttpServer::State::serve(tcp::socket& socket, std::optional<std::uint32_t> uid,
+                              std::atomic<Stage>& stage) {
   beast::error_code ec;
   auto endpoint = socket.remote_endpoint(ec);
   std::string peer =
       ec ? "" : fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port());
   beast::flat_buffer buffer;
   while (!stopping) {
+    stage = Stage::waiting;
     http::request_parser<http::string_body> parser;
     parser.body_limit(kBodyLimit);
     parser.header_limit(kHeaderLimit);
@@ -283,6 +383,7 @@ void HttpServer::State::serve(tcp::socket& socket) {
       }
       break;
     }
+    stage = Stage::handling;
     auto& raw = parser.get();
     HttpRequest request;
     request.method = std::string(raw.method_string());
@@ -298,6 +399,7 @@ void HttpServer::State::serve(tcp::socket& socket) {
     }
     request.body = std::move(raw.body());
     request.peer = peer;
+    request.peer_uid = uid;
 
     HttpResponse answer;
     try {
@@ -314,6 +416,7 @@ void HttpServer::State::serve(tcp::socket& socket) {
           answer.content_type);
       for (const auto& [name, value] : answer.headers) head += name + ": " + value + "\r\n";
       head += "Connection: close\r\n\r\n";
+      stage = Stage::streaming;
       SocketWriter writer(socket, stopping);
       if (writer.write(head)) answer.stream(writer);
       break;
@@ -339,12 +442,33 @@ HttpServer::~HttpServer() {
   stop();
 }
 
+void raise_open_file_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& address,
-                                                      std::shared_ptr<const Router> router) {
+                                                      std::shared_ptr<const Router> router,
+                                                      HttpServerOptions options) {
   auto parsed = parse_address(address);
   if (!parsed) return std::unexpected(parsed.error());
+  if (options.max_connections < 1) {
+    return fail(ErrorKind::invalid_input, "the admin connection cap must be at least 1");
+  }
+  // Half of the descriptors left after a reserve for everything else may be admin
+  // connections, so that a cap set above the process's limit still holds before EMFILE.
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+    auto room = (static_cast<long long>(limit.rlim_cur) - kReservedDescriptors) / 2;
+    options.max_connections =
+        static_cast<int>(std::min<long long>(options.max_connections, std::max(room, 2LL)));
+  }
   auto state = std::make_unique<State>();
   state->router = std::move(router);
+  state->options = options;
   beast::error_code ec;
   tcp::endpoint endpoint(parsed->first, parsed->second);
   state->acceptor.open(endpoint.protocol(), ec);
@@ -360,6 +484,10 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& address
   auto* raw = state.get();
   state->accept_thread = std::thread([raw] { raw->accept_loop(); });
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(state)));
+}
+
+int HttpServer::max_connections() const {
+  return state_->options.max_connections;
 }
 
 int HttpServer::port() const {

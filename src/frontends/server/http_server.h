@@ -9,9 +9,21 @@
 // Threading: one thread accepts; each connection runs on its own thread, so handlers may
 // block (a stream usually does) and must be thread-safe. stop() closes every connection and
 // joins every thread.
+//
+// Invariants (bounded resources; one client cannot starve the others):
+// - At most `max_connections` connections are open at once (so at most that many threads);
+//   never more than half the descriptors the process may open beyond a reserve of 64.
+//   A connection beyond the cap, or one that finds no file descriptor left, makes room by
+//   closing a connection that is only waiting for a request (of the user holding the most
+//   connections, its oldest); when every connection is busy it is answered 503 and closed.
+// - A failed accept (EMFILE, ENFILE, ENOBUFS...) backs off before the next one: the accept
+//   loop never spins.
+// - Each request carries the uid of the local user whose socket connected (peer_uid), looked
+//   up once when the connection is accepted (peer_credentials.h).
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -34,6 +46,11 @@ struct HttpRequest {
   std::map<std::string, std::string> headers;  // names in lower case
   std::string body;
   std::string peer;  // client address, "127.0.0.1:53412"
+  // The local user whose socket connected; nullopt for a peer on another machine or one the
+  // kernel could not name.
+  std::optional<std::uint32_t> peer_uid;
+  // Who a filter authenticated the request as (a user name, or "token"); empty before.
+  std::string principal;
 
   std::string header(const std::string& lower_case_name) const;
 };
@@ -63,8 +80,9 @@ struct HttpResponse {
 int http_status(ErrorKind kind);
 
 using Handler = std::function<HttpResponse(const HttpRequest&)>;
-// Runs before routing; an answer stops the request there (for example 401).
-using Filter = std::function<std::optional<HttpResponse>(const HttpRequest&)>;
+// Runs before routing; an answer stops the request there (for example 401). A filter may set
+// the request's `principal` for the handlers.
+using Filter = std::function<std::optional<HttpResponse>(HttpRequest&)>;
 
 class Router {
  public:
@@ -84,17 +102,30 @@ class Router {
   std::vector<Filter> filters_;
 };
 
+inline constexpr int kDefaultMaxConnections = 256;
+
+struct HttpServerOptions {
+  int max_connections = kDefaultMaxConnections;  // open at once; at least 1
+};
+
+// Raises this process's soft limit on open files to its hard limit, so that the caps above,
+// not the default soft limit (often 1024), bound what clients can hold.
+void raise_open_file_limit();
+
 class HttpServer {
  public:
   // Binds `address` ("127.0.0.1:7070"; port 0 picks a free one) and starts accepting.
-  // Errors: invalid_input (not host:port), unavailable (cannot bind; names the address).
+  // Errors: invalid_input (not host:port, or a cap below 1), unavailable (cannot bind; names
+  // the address).
   static Result<std::unique_ptr<HttpServer>> start(const std::string& address,
-                                                   std::shared_ptr<const Router> router);
+                                                   std::shared_ptr<const Router> router,
+                                                   HttpServerOptions options = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
   int port() const;
+  int max_connections() const;  // the cap in force (HttpServerOptions, bounded as above)
   std::string address() const;  // "127.0.0.1:7070", with the bound port
   void stop();
 

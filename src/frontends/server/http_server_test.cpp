@@ -6,6 +6,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
 namespace bluegreen::admin {
 namespace {
 
@@ -27,6 +32,19 @@ std::string round_trip(int port, const std::string& request) {
   for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) answer.append(buffer, n);
   ::close(fd);
   return answer;
+}
+
+int connect_to(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 std::string get(int port, const std::string& target) {
@@ -128,6 +146,53 @@ TEST(HttpServerStart, AnAddressInUseIsAnErrorNamingIt) {
   EXPECT_EQ(second.error().kind, ErrorKind::unavailable);
   EXPECT_NE(second.error().message.find(address), std::string::npos);
   EXPECT_FALSE(HttpServer::start("nonsense", router));
+}
+
+TEST(HttpServerCap, IdleConnectionsBeyondTheCapMakeRoomForNewOnes) {
+  auto router = std::make_shared<Router>();
+  router->add("GET", "/api/who", [](const HttpRequest& request) {
+    return HttpResponse::json(200, std::to_string(request.peer_uid.value_or(4242424242U)));
+  });
+  auto started = HttpServer::start("127.0.0.1:0", router, {.max_connections = 4});
+  ASSERT_TRUE(started) << started.error().message;
+  auto& server = **started;
+  std::vector<int> idle;
+  for (int i = 0; i < 12; ++i) idle.push_back(connect_to(server.port()));
+  for (int fd : idle) ASSERT_GE(fd, 0);
+  auto answer = get(server.port(), "/api/who");
+  EXPECT_NE(answer.find("HTTP/1.1 200"), std::string::npos) << answer;
+  // The request carries the uid of the process that connected: this one.
+  EXPECT_NE(answer.find("\r\n\r\n" + std::to_string(::geteuid())), std::string::npos) << answer;
+  // The oldest idle connections were closed to make room.
+  char byte;
+  EXPECT_EQ(::recv(idle.front(), &byte, 1, 0), 0);
+  for (int fd : idle) ::close(fd);
+}
+
+TEST(HttpServerCap, WhenEveryConnectionIsBusyANewOneGets503) {
+  auto router = std::make_shared<Router>();
+  std::atomic<bool> release{false};
+  std::atomic<int> inside{0};
+  router->add("GET", "/api/slow", [&](const HttpRequest&) {
+    ++inside;
+    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return HttpResponse::json(200, "{}");
+  });
+  auto started = HttpServer::start("127.0.0.1:0", router, {.max_connections = 2});
+  ASSERT_TRUE(started) << started.error().message;
+  int port = (*started)->port();
+  std::vector<std::thread> slow;
+  for (int i = 0; i < 2; ++i) slow.emplace_back([port] { get(port, "/api/slow"); });
+  for (int i = 0; i < 1000 && inside < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(inside, 2);
+  auto refused = get(port, "/api/slow");
+  EXPECT_NE(refused.find("HTTP/1.1 503"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("connections busy"), std::string::npos) << refused;
+  release = true;
+  for (auto& t : slow) t.join();
+  EXPECT_FALSE(HttpServer::start("127.0.0.1:0", router, {.max_connections = 0}));
 }
 
 }  // namespace

@@ -122,6 +122,7 @@ int run_server(const ServerOptions& options, std::ostream& log, std::ostream& er
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  admin::raise_open_file_limit();
 
   if (auto trusted = proxy::AddressSet::parse(options.trusted_proxies); !trusted) {
     errors << "bluegreen server: " << trusted.error().message << "\n";
@@ -176,19 +177,23 @@ int run_server(const ServerOptions& options, std::ostream& log, std::ostream& er
   std::atomic<bool> shutdown_requested{false};
   auto router = std::make_shared<admin::Router>();
   add_admin_api(*router, service, [&shutdown_requested] { shutdown_requested = true; });
-  auto web_dashboard = dashboard::add_dashboard(*router, service, live_log,
-                                                {options.admin_address, options.admin_token});
+  dashboard::DashboardOptions dashboard_options{options.admin_address, options.admin_token};
+  dashboard_options.grants = {options.allow_users, options.allow_groups};
+  dashboard_options.max_event_streams = options.admin_max_streams;
+  auto web_dashboard = dashboard::add_dashboard(*router, service, live_log, dashboard_options);
   if (!web_dashboard) {
     errors << "bluegreen server: " << web_dashboard.error().message << "\n";
     return 2;
   }
-  auto admin = admin::HttpServer::start(options.admin_address, router);
+  auto admin = admin::HttpServer::start(options.admin_address, router,
+                                        {.max_connections = options.admin_max_connections});
   if (!admin) {
     errors << "bluegreen server: admin address: " << admin.error().message << "\n";
     return 3;
   }
   std::string url = "http://" + (*admin)->address();
-  live_log.note(fmt::format("admin API on {}; state in {}", url, state_dir.string()));
+  live_log.note(fmt::format("admin API on {} (at most {} connections); state in {}", url,
+                            (*admin)->max_connections(), state_dir.string()));
   service.recover();
   if (ready) ready(url);
 

@@ -29,6 +29,12 @@ struct ServerOptions {
   // Every admin request must carry it. Required when the admin address is not loopback; see
   // frontends/dashboard/admin_access.h for the whole rule.
   Secret admin_token;
+  // Local users and groups let in besides the server's own user and root (by name; loopback
+  // admin address without a token only).
+  std::vector<std::string> allow_users;
+  std::vector<std::string> allow_groups;
+  int admin_max_connections = 256;  // admin connections open at once
+  int admin_max_streams = 64;       // dashboard live streams open at once
   LogFormat log_format = LogFormat::text;
   // Load balancers in front of the groups' listeners (IP addresses or address/prefix): their
   // X-Forwarded-* headers reach the instances. Nobody's, by default.

@@ -348,7 +348,7 @@ async function act(action, d, title, text, label) {
   try {
     await api(path, {
       method: "POST",
-      headers: { "Content-Type": "application/json", "X-Bluegreen-Started-By": "dashboard" },
+      headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ deploymentId: d.deploymentId }),
     });
     toast(action === "promote" ? "Promotion requested" : action === "abort" ? "Abort requested" : "Rollback requested");

@@ -1,0 +1,78 @@
+#include "frontends/server/peer_credentials.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace bluegreen::admin {
+namespace {
+
+// A loopback connection made by this process: listener, client, accepted end.
+struct Connection {
+  int listener = -1;
+  int client = -1;
+  int accepted = -1;
+  sockaddr_storage local{};  // the accepted socket's own address
+  sockaddr_storage peer{};   // its peer, the client's address
+
+  explicit Connection(int family) {
+    listener = ::socket(family, SOCK_STREAM, 0);
+    sockaddr_storage address{};
+    socklen_t size = 0;
+    if (family == AF_INET) {
+      auto& v4 = reinterpret_cast<sockaddr_in&>(address);
+      v4.sin_family = AF_INET;
+      v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      size = sizeof v4;
+    } else {
+      auto& v6 = reinterpret_cast<sockaddr_in6&>(address);
+      v6.sin6_family = AF_INET6;
+      v6.sin6_addr = in6addr_loopback;
+      size = sizeof v6;
+    }
+    if (::bind(listener, reinterpret_cast<sockaddr*>(&address), size) != 0 ||
+        ::listen(listener, 1) != 0 ||
+        ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
+      return;
+    }
+    client = ::socket(family, SOCK_STREAM, 0);
+    if (::connect(client, reinterpret_cast<sockaddr*>(&address), size) != 0) return;
+    accepted = ::accept(listener, nullptr, nullptr);
+    socklen_t local_size = sizeof local;
+    socklen_t peer_size = sizeof peer;
+    ::getsockname(accepted, reinterpret_cast<sockaddr*>(&local), &local_size);
+    ::getpeername(accepted, reinterpret_cast<sockaddr*>(&peer), &peer_size);
+  }
+  ~Connection() {
+    for (int fd : {accepted, client, listener}) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+};
+
+TEST(PeerCredentials, NamesTheUserOfTheClientSocket) {
+  for (int family : {AF_INET, AF_INET6}) {
+    Connection connection(family);
+    if (family == AF_INET6 && connection.accepted < 0) continue;  // no IPv6 loopback here
+    ASSERT_GE(connection.accepted, 0);
+    EXPECT_EQ(peer_uid(connection.local, connection.peer), ::geteuid()) << family;
+    EXPECT_EQ(peer_uid_from_proc(connection.local, connection.peer), ::geteuid()) << family;
+  }
+}
+
+TEST(PeerCredentials, NoAnswerForASocketThatDoesNotExist) {
+  Connection connection(AF_INET);
+  ASSERT_GE(connection.accepted, 0);
+  auto peer = connection.peer;
+  auto& v4 = reinterpret_cast<sockaddr_in&>(peer);
+  v4.sin_port = htons(static_cast<std::uint16_t>(ntohs(v4.sin_port) ^ 1));
+  EXPECT_EQ(peer_uid(connection.local, peer), std::nullopt);
+  EXPECT_EQ(peer_uid_from_proc(connection.local, peer), std::nullopt);
+}
+
+}  // namespace
+}  // namespace bluegreen::admin

@@ -1,0 +1,120 @@
+"""Who may use the admin address. The server runs as root (as scripts/demo starts it); another
+local user (nobody, through setpriv) is refused on every route and changes nothing, unless the
+operator grants it with --allow-user. Who started a deployment is the user the server saw
+connect, never what a header claims."""
+
+import json
+import os
+import subprocess
+import unittest
+
+from reliability import BINARY, NOBODY, ReliabilityTestCase, make_bundle, wait_until
+
+ROUTES = [
+    ("GET", "/api/health"), ("GET", "/api/status"), ("GET", "/api/deployments"),
+    ("GET", "/api/deployments/{id}"), ("GET", "/api/deployments/{id}/logs"),
+    ("GET", "/api/stream"), ("GET", "/api/stream?deployment={id}"), ("GET", "/metrics"),
+    ("GET", "/"), ("GET", "/deployments/{id}"),
+    ("POST", "/api/deployments"), ("POST", "/api/promote"), ("POST", "/api/rollback"),
+    ("POST", "/api/shutdown"),
+]
+
+
+def append_line(path, line):
+    with open(path, "a") as f:
+        f.write(f"\n{line}\n")
+
+
+def curl(url, method="GET", body=None, headers=(), user=()):
+    """(HTTP status, body) of one request made with curl, as `user` (a setpriv prefix)."""
+    command = [*user, "curl", "-sS", "--noproxy", "*", "--max-time", "10", "-X", method,
+               "-o", "-", "-w", "\n%{http_code}", url]
+    for header in headers:
+        command += ["-H", header]
+    if body is not None:
+        command += ["-H", "Content-Type: application/json", "--data-binary", body]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    text, _, status = done.stdout.rpartition("\n")
+    return int(status or 0), text
+
+
+@unittest.skipUnless(os.geteuid() == 0, "the server must run as root to be tried by another user")
+class AdminAccessTest(ReliabilityTestCase):
+    def as_nobody(self, *args):
+        env = dict(os.environ, BLUEGREEN_SERVER=self.server.url)
+        return subprocess.run([*NOBODY, *args], capture_output=True, text=True, timeout=120,
+                              env=env, cwd="/")
+
+    def first_deployment(self):
+        code, result, done = self.deploy(self.params(make_bundle(1, self.tmp)))
+        self.assertEqual(code, 0, done.stderr)
+        return result
+
+    def test_another_local_user_is_refused_everywhere_and_changes_nothing(self):
+        deployment_id = self.first_deployment()["deploymentId"]
+        marker = os.path.join("/tmp", f"bluegreen-access-{os.getpid()}")
+        evil = make_bundle(2, self.tmp, lambda path: append_line(
+            os.path.join(path, "scripts", "before_install.sh"), f"touch {marker}"))
+        os.chmod(self.tmp, 0o755)  # nobody could name the bundle; only the server reads it
+        before = self.history()
+        body = {"POST /api/deployments": self.params(evil),
+                "POST /api/promote": json.dumps({"group": "web"}),
+                "POST /api/rollback": json.dumps({"deploymentId": deployment_id}),
+                "POST /api/shutdown": "{}"}
+        for method, path in ROUTES:
+            route = f"{method} {path}"
+            with self.subTest(route=route):
+                status, answer = curl(self.server.url + path.format(id=deployment_id), method,
+                                      body.get(f"{method} {path}"), user=NOBODY)
+                self.assertEqual(status, 403, f"{route}: {answer[:300]}")
+                self.assertIn("--allow-user nobody", answer)
+                self.assertNotIn(deployment_id, answer)
+        # The CLI as nobody gets the same refusal, with the way to be let in.
+        done = self.as_nobody(BINARY, "status")
+        self.assertEqual(done.returncode, 3, done.stdout)
+        self.assertIn("--allow-user nobody", done.stderr)
+        # Nothing changed: the same history, the server serves, the hook never ran.
+        self.assertEqual(self.server.process.poll(), None, "nobody shut the server down")
+        self.assertEqual([(d["deploymentId"], d["status"]) for d in self.history()],
+                         [(d["deploymentId"], d["status"]) for d in before])
+        self.assert_serves(1)
+        self.assertFalse(os.path.exists(marker), "nobody's hook ran")
+
+    def test_a_granted_user_gets_in_and_is_named_whatever_it_claims(self):
+        self.restart_with(["--allow-user", "nobody"])
+        os.chmod(self.tmp, 0o755)
+        bundle = make_bundle(1, self.tmp)
+        status, answer = curl(self.server.url + "/api/deployments", "POST", self.params(bundle),
+                              headers=["X-Bluegreen-Started-By: root"], user=NOBODY)
+        self.assertEqual(status, 202, answer)
+        record = json.loads(answer)
+        self.assertEqual(record["startedBy"], "nobody")
+        wait_until(lambda: self.history()[0]["status"] != "running", timeout=120, interval=0.3)
+        self.assertEqual(self.history()[0]["status"], "succeeded", self.server.log()[-3000:])
+        self.assertEqual(self.history()[0]["startedBy"], "nobody")
+        done = self.as_nobody(BINARY, "status", "--output", "json")
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual(json.loads(done.stdout)["groups"][0]["group"], "web")
+        # The server's own user is unchanged by the grant, and a forged name is ignored for it
+        # too.
+        status, answer = curl(self.server.url + "/api/rollback", "POST",
+                              json.dumps({"group": "nobody-has-no-such-group"}),
+                              headers=["X-Bluegreen-Started-By: nobody"])
+        self.assertEqual(status, 404, answer)
+
+    def test_the_server_user_keeps_its_commands_and_cannot_be_impersonated(self):
+        result = self.first_deployment()
+        self.assertEqual(result["startedBy"], "root")
+        status, answer = curl(self.server.url + "/api/deployments", "POST",
+                              self.params(make_bundle(2, self.tmp)),
+                              headers=["X-Bluegreen-Started-By: mallory"])
+        self.assertEqual(status, 202, answer)
+        self.assertEqual(json.loads(answer)["startedBy"], "root")
+        self.wait_all_ended()
+        done = self.cli("history")
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertNotIn("mallory", done.stdout + json.dumps(self.history()))
+
+
+if __name__ == "__main__":
+    unittest.main()
