@@ -81,8 +81,13 @@ struct HealthCheck {
 };
 
 namespace input {
-struct Start {};   // the deployment was created and begins now
-struct Resume {};  // the server restarted while this deployment was running
+struct Start {};  // the deployment was created and begins now
+// The server restarted while this deployment was running. `routed_fleet` is the fleet the
+// durable record says the group's traffic goes to: a restart during allow_traffic carries on
+// when it names green (the switch happened and stays), and rolls back otherwise.
+struct Resume {
+  std::optional<std::string> routed_fleet;
+};
 struct RevisionFetched {
   std::filesystem::path bundle_root;
   std::string description;

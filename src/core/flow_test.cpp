@@ -400,6 +400,35 @@ TEST(Flow, ARestartBeforeTheSwitchCleansUpAndAfterItCarriesOn) {
   EXPECT_EQ(after.d().status, DeploymentStatus::running);
 }
 
+TEST(Flow, ARestartDuringTheSwitchKeepsGreenWhenTheRecordSaysItServes) {
+  // Killed between the switch and the end of AfterAllowTraffic: the record names the routed
+  // fleet. Green routed: the switch stays (blue may already be gone). Blue routed: roll back.
+  for (bool after_route : {false, true}) {
+    SCOPED_TRACE(after_route);
+    Walk green(spec_with(), blue_fleet());
+    green.to_health_gate();
+    green.pass_health_gate();
+    green.feed(input::HooksRan{{passed("i-g1", "BeforeAllowTraffic")}});
+    if (after_route) green.feed(input::ActionDone{});
+    green.feed(input::Resume{green.d().id});
+    EXPECT_EQ(green.d().phase, Phase::allow_traffic);
+    EXPECT_EQ(green.d().status, DeploymentStatus::running);
+    if (after_route) {
+      green.expect_action<action::RunHooks>();
+    } else {
+      EXPECT_EQ(green.expect_action<action::Route>().fleet_id, green.d().id);
+    }
+
+    Walk blue(spec_with(), blue_fleet());
+    blue.to_health_gate();
+    blue.pass_health_gate();
+    blue.feed(input::HooksRan{{passed("i-g1", "BeforeAllowTraffic")}});
+    if (after_route) blue.feed(input::ActionDone{});
+    blue.feed(input::Resume{std::string("d-blue")});
+    EXPECT_EQ(blue.d().phase, Phase::roll_back);
+  }
+}
+
 TEST(Flow, AResultForAnotherStepIsIgnoredAndTheActionRepeats) {
   Walk walk(spec_with());
   walk.feed(input::ActionDone{});
