@@ -429,6 +429,18 @@ TEST(Flow, ARestartDuringTheSwitchKeepsGreenWhenTheRecordSaysItServes) {
   }
 }
 
+TEST(Flow, ARestartLongAfterTheDeadlineDoesNotUndoASwitchTheRecordShows) {
+  Walk walk(spec_with(), blue_fleet());
+  walk.to_health_gate();
+  walk.pass_health_gate();
+  walk.feed(input::HooksRan{{passed("i-g1", "BeforeAllowTraffic")}});
+  walk.feed(input::ActionDone{});
+  walk.feed(input::Resume{walk.d().id}, 24h);
+  walk.feed(input::HooksRan{{passed("i-g1", "AfterAllowTraffic")}});
+  EXPECT_EQ(walk.d().phase, Phase::block_traffic);
+  EXPECT_EQ(walk.d().status, DeploymentStatus::running);
+}
+
 TEST(Flow, AResultForAnotherStepIsIgnoredAndTheActionRepeats) {
   Walk walk(spec_with());
   walk.feed(input::ActionDone{});
