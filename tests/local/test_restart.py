@@ -124,6 +124,21 @@ class RestartTest(LocalTestCase):
         status, body = http_get(f"http://127.0.0.1:{instance['port']}/")
         self.assertEqual((status, body.strip()), (200, "hello from version 1"))
 
+    def test_an_unreadable_journal_with_live_instances_stops_the_server_not_them(self):
+        first = self.deploy(self.params(make_bundle(1, self.tmp)))[1]
+        self.assertEqual(first["status"], "succeeded")
+        self.server.kill(signal.SIGKILL)
+        for name in ("journal.db-wal", "journal.db-shm"):
+            if os.path.exists(os.path.join(self.server.state_dir, name)):
+                os.remove(os.path.join(self.server.state_dir, name))
+        with open(os.path.join(self.server.state_dir, "journal.db"), "wb") as f:
+            f.write(b"not a database" * 512)
+
+        code, errors = self.start_refused_server()
+        self.assertEqual(code, 3, errors)
+        self.assertIn(os.path.abspath(self.server.state_dir), errors)
+        self.assertTrue(self.instance_processes(first), "the instances keep running")
+
     def test_a_second_server_after_server_lock_was_deleted_leaves_the_fleet_alone(self):
         first = self.deploy(self.params(make_bundle(1, self.tmp)))[1]
         self.assertEqual(first["status"], "succeeded")

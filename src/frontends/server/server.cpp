@@ -191,7 +191,12 @@ int run_server(const ServerOptions& options, std::ostream& log, std::ostream& er
   }
   auto journal = SqliteJournal::open(state_dir / "journal.db");
   if (!journal) {
-    errors << "bluegreen server: " << journal.error().message << "\n";
+    errors << "bluegreen server: cannot open the journal " << (state_dir / "journal.db").string()
+           << ": " << journal.error().message
+           << "; nothing was stopped. Restore journal.db (from a backup), or stop the instances "
+              "in "
+           << (state_dir / "instances").string() << " and move the state directory "
+           << state_dir.string() << " aside to start afresh\n";
     return 3;
   }
   if (auto restricted = restrict_state_dir(state_dir); !restricted) {
