@@ -314,6 +314,17 @@ class Machine {
       d_.deadline = std::max(d_.deadline, at_ + d_.spec.timeout);
       return;
     }
+    bool blue_routed_after_switch = !bounded_by_deadline(d_.step) && !is_unwinding(d_.step) &&
+                                    d_.blue && e.routed_fleet == d_.blue->fleet_id;
+    if (blue_routed_after_switch) {
+      // Green is no longer what serves (its roll back went further than the record): going on
+      // would stop the only fleet left.
+      unwind(Error{ErrorKind::failed,
+                   fmt::format("interrupted: the server restarted during {} and blue serves",
+                               to_string(d_.phase))},
+             PhaseOutcome::stopped);
+      return;
+    }
     if (bounded_by_deadline(d_.step)) {
       unwind(Error{ErrorKind::failed,
                    fmt::format("interrupted: the server restarted during {}", to_string(d_.phase))},

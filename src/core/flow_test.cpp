@@ -429,6 +429,20 @@ TEST(Flow, ARestartDuringTheSwitchKeepsGreenWhenTheRecordSaysItServes) {
   }
 }
 
+TEST(Flow, ARestartAfterTheSwitchRollsBackWhenBlueIsWhatServes) {
+  // keep_blue by the record, but the fleet that serves is blue (green's instances are gone):
+  // carrying on would stop blue, the only fleet left.
+  Walk walk(spec_with(), blue_fleet());
+  walk.to_green_serving();
+  walk.feed(input::HooksRan{});
+  walk.feed(input::Drained{0});
+  walk.feed(input::HooksRan{});
+  walk.expect_action<action::Wait>();
+  walk.feed(input::Resume{std::string("d-blue")});
+  EXPECT_EQ(walk.d().phase, Phase::roll_back);
+  EXPECT_EQ(walk.expect_action<action::Route>().fleet_id, "d-blue");
+}
+
 TEST(Flow, ARestartLongAfterTheDeadlineDoesNotUndoASwitchTheRecordShows) {
   Walk walk(spec_with(), blue_fleet());
   walk.to_health_gate();

@@ -75,6 +75,17 @@ Deployment Executor::run(Deployment deployment, Inbox& inbox) {
 
 Deployment Executor::resume(Deployment deployment, Inbox& inbox,
                             std::optional<std::string> routed_fleet) {
+  // The record may name a fleet none of whose instances is left (a roll back went further
+  // than the journal could follow); the deployment's other fleet, if it runs, is what serves.
+  auto runs = [&](const std::string& fleet_id) {
+    return std::ranges::any_of(ports_.fleet.list(),
+                               [&](const Instance& i) { return i.fleet_id == fleet_id; });
+  };
+  if (routed_fleet && !runs(*routed_fleet)) {
+    std::string other =
+        *routed_fleet == deployment.id ? fleet_of(deployment, Colour::blue) : deployment.id;
+    if (!other.empty() && runs(other)) routed_fleet = other;
+  }
   return drive(step(std::move(deployment),
                     Input{ports_.clock.now(), input::Resume{std::move(routed_fleet)}}),
                inbox);

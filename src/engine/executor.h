@@ -66,7 +66,8 @@ class Executor {
   Deployment run(Deployment deployment, Inbox& inbox);
   // Continues a deployment read back from the journal after a restart: the state machine
   // decides whether it carries on or cleans up. `routed_fleet` is the group's serving fleet as
-  // the journal recorded it (see input::Resume).
+  // the journal recorded it (see input::Resume); when none of that fleet's instances is left
+  // and the deployment's other fleet runs, the other one is taken as routed.
   Deployment resume(Deployment deployment, Inbox& inbox,
                     std::optional<std::string> routed_fleet = std::nullopt);
 
