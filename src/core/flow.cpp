@@ -109,7 +109,7 @@ class Machine {
     }
     std::visit(Overloaded{
                    [&](const input::Start&) { start(); },
-                   [&](const input::Resume&) { on_resume(); },
+                   [&](const input::Resume& e) { on_resume(e); },
                    [&](const input::RevisionFetched& e) { on_fetched(e); },
                    [&](const input::GreenLaunched& e) { on_launched(e); },
                    [&](const input::HooksRan& e) { on_hooks(e); },
@@ -301,8 +301,30 @@ class Machine {
     for (auto& instance : instances) instance.state = state;
   }
 
-  void on_resume() {
+  void on_resume(const input::Resume& e) {
     emit(EventKind::info, fmt::format("the server restarted during step {}", to_string(d_.step)));
+    bool green_routed = (d_.step == Step::route_to_green || d_.step == Step::after_allow_traffic) &&
+                        e.routed_fleet == d_.id;
+    if (green_routed) {
+      // Undoing a switch the record says was made would put traffic on a blue that may
+      // already be gone; green is healthy and serves, so the step is repeated instead.
+      emit(EventKind::info, "the record says green serves; carrying on");
+      // TIMEOUT bounds the time until green serves, which it already does: a restart long
+      // after the deadline must not turn into a roll back to a blue that may be gone.
+      d_.deadline = std::max(d_.deadline, at_ + d_.spec.timeout);
+      return;
+    }
+    bool blue_routed_after_switch = !bounded_by_deadline(d_.step) && !is_unwinding(d_.step) &&
+                                    d_.blue && e.routed_fleet == d_.blue->fleet_id;
+    if (blue_routed_after_switch) {
+      // Green is no longer what serves (its roll back went further than the record): going on
+      // would stop the only fleet left.
+      unwind(Error{ErrorKind::failed,
+                   fmt::format("interrupted: the server restarted during {} and blue serves",
+                               to_string(d_.phase))},
+             PhaseOutcome::stopped);
+      return;
+    }
     if (bounded_by_deadline(d_.step)) {
       unwind(Error{ErrorKind::failed,
                    fmt::format("interrupted: the server restarted during {}", to_string(d_.phase))},

@@ -81,8 +81,15 @@ struct HealthCheck {
 };
 
 namespace input {
-struct Start {};   // the deployment was created and begins now
-struct Resume {};  // the server restarted while this deployment was running
+struct Start {};  // the deployment was created and begins now
+// The server restarted while this deployment was running. `routed_fleet` is the fleet the
+// group's traffic goes to by the durable record (the executor corrects it when that fleet has
+// no instance left): a restart during allow_traffic carries on when it names green (the switch
+// happened and stays) and rolls back otherwise; a restart later on rolls back when it names
+// blue (green is gone).
+struct Resume {
+  std::optional<std::string> routed_fleet;
+};
 struct RevisionFetched {
   std::filesystem::path bundle_root;
   std::string description;

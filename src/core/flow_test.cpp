@@ -400,6 +400,61 @@ TEST(Flow, ARestartBeforeTheSwitchCleansUpAndAfterItCarriesOn) {
   EXPECT_EQ(after.d().status, DeploymentStatus::running);
 }
 
+TEST(Flow, ARestartDuringTheSwitchKeepsGreenWhenTheRecordSaysItServes) {
+  // Killed between the switch and the end of AfterAllowTraffic: the record names the routed
+  // fleet. Green routed: the switch stays (blue may already be gone). Blue routed: roll back.
+  for (bool after_route : {false, true}) {
+    SCOPED_TRACE(after_route);
+    Walk green(spec_with(), blue_fleet());
+    green.to_health_gate();
+    green.pass_health_gate();
+    green.feed(input::HooksRan{{passed("i-g1", "BeforeAllowTraffic")}});
+    if (after_route) green.feed(input::ActionDone{});
+    green.feed(input::Resume{green.d().id});
+    EXPECT_EQ(green.d().phase, Phase::allow_traffic);
+    EXPECT_EQ(green.d().status, DeploymentStatus::running);
+    if (after_route) {
+      green.expect_action<action::RunHooks>();
+    } else {
+      EXPECT_EQ(green.expect_action<action::Route>().fleet_id, green.d().id);
+    }
+
+    Walk blue(spec_with(), blue_fleet());
+    blue.to_health_gate();
+    blue.pass_health_gate();
+    blue.feed(input::HooksRan{{passed("i-g1", "BeforeAllowTraffic")}});
+    if (after_route) blue.feed(input::ActionDone{});
+    blue.feed(input::Resume{std::string("d-blue")});
+    EXPECT_EQ(blue.d().phase, Phase::roll_back);
+  }
+}
+
+TEST(Flow, ARestartAfterTheSwitchRollsBackWhenBlueIsWhatServes) {
+  // keep_blue by the record, but the fleet that serves is blue (green's instances are gone):
+  // carrying on would stop blue, the only fleet left.
+  Walk walk(spec_with(), blue_fleet());
+  walk.to_green_serving();
+  walk.feed(input::HooksRan{});
+  walk.feed(input::Drained{0});
+  walk.feed(input::HooksRan{});
+  walk.expect_action<action::Wait>();
+  walk.feed(input::Resume{std::string("d-blue")});
+  EXPECT_EQ(walk.d().phase, Phase::roll_back);
+  EXPECT_EQ(walk.expect_action<action::Route>().fleet_id, "d-blue");
+}
+
+TEST(Flow, ARestartLongAfterTheDeadlineDoesNotUndoASwitchTheRecordShows) {
+  Walk walk(spec_with(), blue_fleet());
+  walk.to_health_gate();
+  walk.pass_health_gate();
+  walk.feed(input::HooksRan{{passed("i-g1", "BeforeAllowTraffic")}});
+  walk.feed(input::ActionDone{});
+  walk.feed(input::Resume{walk.d().id}, 24h);
+  walk.feed(input::HooksRan{{passed("i-g1", "AfterAllowTraffic")}});
+  EXPECT_EQ(walk.d().phase, Phase::block_traffic);
+  EXPECT_EQ(walk.d().status, DeploymentStatus::running);
+}
+
 TEST(Flow, AResultForAnotherStepIsIgnoredAndTheActionRepeats) {
   Walk walk(spec_with());
   walk.feed(input::ActionDone{});

@@ -27,6 +27,16 @@ const std::vector<Instance>& instances_of(const Deployment& d, Colour colour) {
   return d.blue ? d.blue->instances : none;
 }
 
+// Steps whose record must be durable before their action runs: up to and including the
+// switch, a deployment the journal cannot follow stops while blue still serves.
+bool before_the_switch(Step step) {
+  return !is_unwinding(step) && step <= Step::route_to_green;
+}
+
+// Waits between retries of a journal write that failed after the switch (1.5 s in all): long
+// enough for a busy database, short enough not to hold a deployment on a full disk.
+constexpr Duration kJournalRetries[] = {Duration{100}, Duration{200}, Duration{400}, Duration{800}};
+
 std::string fleet_of(const Deployment& d, Colour colour) {
   if (colour == Colour::green) return d.id;
   return d.blue ? d.blue->fleet_id : std::string();
@@ -63,16 +73,36 @@ Deployment Executor::run(Deployment deployment, Inbox& inbox) {
   return drive(start(std::move(deployment), ports_.clock.now()), inbox);
 }
 
-Deployment Executor::resume(Deployment deployment, Inbox& inbox) {
-  return drive(step(std::move(deployment), Input{ports_.clock.now(), input::Resume{}}), inbox);
+Deployment Executor::resume(Deployment deployment, Inbox& inbox,
+                            std::optional<std::string> routed_fleet) {
+  // The record may name a fleet none of whose instances is left (a roll back went further
+  // than the journal could follow); the deployment's other fleet, if it runs, is what serves.
+  auto runs = [&](const std::string& fleet_id) {
+    return std::ranges::any_of(ports_.fleet.list(),
+                               [&](const Instance& i) { return i.fleet_id == fleet_id; });
+  };
+  if (routed_fleet && !runs(*routed_fleet)) {
+    std::string other =
+        *routed_fleet == deployment.id ? fleet_of(deployment, Colour::blue) : deployment.id;
+    if (!other.empty() && runs(other)) routed_fleet = other;
+  }
+  return drive(step(std::move(deployment),
+                    Input{ports_.clock.now(), input::Resume{std::move(routed_fleet)}}),
+               inbox);
 }
 
 Deployment Executor::drive(Transition transition, Inbox& inbox) {
   for (;;) {
-    record(transition);
+    auto durable = record(transition);
     if (!transition.action) return std::move(transition.deployment);
     InputEvent outcome;
-    if (auto request = inbox.take()) {
+    if (!durable && before_the_switch(transition.deployment.step)) {
+      // A restart would read an older step than the one about to run; before the switch
+      // that only costs this deployment, after it the restart could undo a switch whose blue
+      // is gone. So the deployment stops here and blue keeps serving.
+      outcome = failed(durable.error().with_context(
+          "journal: the deployment cannot be recorded, so it stops before the switch"));
+    } else if (auto request = inbox.take()) {
       outcome = std::move(*request);
     } else {
       outcome = perform(transition.deployment, *transition.action, inbox);
@@ -81,7 +111,7 @@ Deployment Executor::drive(Transition transition, Inbox& inbox) {
   }
 }
 
-void Executor::record(const Transition& transition) {
+Result<void> Executor::record(const Transition& transition) {
   for (const auto& event : transition.events) {
     ports_.sink.publish(event);
     if (auto appended = ports_.journal.append(event); !appended) {
@@ -91,10 +121,27 @@ void Executor::record(const Transition& transition) {
                                           "journal: " + appended.error().message, ""});
     }
   }
-  if (auto saved = ports_.journal.save(transition.deployment); !saved) {
-    warn(transition.deployment, "journal: could not save the deployment: " + saved.error().message);
+  const Deployment& d = transition.deployment;
+  auto saved = ports_.journal.save(d);
+  if (!saved && d.traffic_moved && !before_the_switch(d.step) && transition.action) {
+    saved = retried(
+        d, [&] { return ports_.journal.save(d); }, saved);
   }
-  ports_.sink.update(transition.deployment);
+  if (!saved) warn(d, "journal: could not save the deployment: " + saved.error().message);
+  ports_.sink.update(d);
+  return saved;
+}
+
+Result<void> Executor::retried(const Deployment& d, const std::function<Result<void>()>& write,
+                               Result<void> first) {
+  Result<void> result = std::move(first);
+  for (Duration pause : kJournalRetries) {
+    if (result) break;
+    warn(d, fmt::format("journal: {}; retrying in {} ms", result.error().message, pause.count()));
+    ports_.clock.sleep_for(pause);
+    result = write();
+  }
+  return result;
 }
 
 void Executor::warn(const Deployment& deployment, std::string message) {
@@ -135,11 +182,20 @@ InputEvent Executor::perform(const Deployment& d, const Action& action, Inbox& i
           },
           [&](const action::Route& route) -> InputEvent {
             Colour colour = route.fleet_id == d.id ? Colour::green : Colour::blue;
-            ports_.traffic.register_fleet(route.fleet_id, instances_of(d, colour));
-            ports_.traffic.route(route.fleet_id);
-            if (auto saved = ports_.journal.set_serving(d.spec.group_id, route.fleet_id); !saved) {
+            // Recorded before the switch: a restart that finds green named here keeps it.
+            auto write = [&] {
+              return ports_.journal.set_serving(d.spec.group_id, route.fleet_id);
+            };
+            auto saved = retried(d, write, write());
+            if (!saved) {
+              if (colour == Colour::green) {
+                return failed(saved.error().with_context(
+                    "journal: cannot record that green serves, so traffic stays on blue"));
+              }
               warn(d, "journal: could not record the serving fleet: " + saved.error().message);
             }
+            ports_.traffic.register_fleet(route.fleet_id, instances_of(d, colour));
+            ports_.traffic.route(route.fleet_id);
             return input::ActionDone{};
           },
           [&](const action::Drain& drain) -> InputEvent {

@@ -3,6 +3,16 @@
 // step writes the record to the journal and the events to the sink. It never decides: what
 // happens next, and what a failure means, is the state machine's business.
 //
+// Journal writes (the invariant a restart relies on: the journal never says "before the
+// switch" while green serves):
+// - Up to and including the switch, each step's record is durable before its action runs;
+//   when it cannot be written the deployment fails and blue keeps serving.
+// - The switch itself is recorded (Journal::set_serving) before traffic moves; when that
+//   write fails even after retries, traffic stays on blue and the deployment rolls back.
+// - After the switch a failed write is retried with backoff (1.5 s in all), then the
+//   deployment carries on with a warning: a restart then repeats a later step from the older
+//   record, and that record already names green as serving.
+//
 // Thread-safety: run() and resume() block the calling thread until the deployment ends; one
 // Executor serves one deployment at a time. Requests from other threads (promote, rollback)
 // arrive through an Inbox.
@@ -10,6 +20,7 @@
 
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <optional>
 
@@ -54,12 +65,19 @@ class Executor {
   // Runs a deployment made by new_deployment() until it ends; returns the final record.
   Deployment run(Deployment deployment, Inbox& inbox);
   // Continues a deployment read back from the journal after a restart: the state machine
-  // decides whether it carries on or cleans up.
-  Deployment resume(Deployment deployment, Inbox& inbox);
+  // decides whether it carries on or cleans up. `routed_fleet` is the group's serving fleet as
+  // the journal recorded it (see input::Resume); when none of that fleet's instances is left
+  // and the deployment's other fleet runs, the other one is taken as routed.
+  Deployment resume(Deployment deployment, Inbox& inbox,
+                    std::optional<std::string> routed_fleet = std::nullopt);
 
  private:
   Deployment drive(Transition transition, Inbox& inbox);
-  void record(const Transition& transition);
+  // Publishes the events and saves the record; the result says whether the record is durable.
+  Result<void> record(const Transition& transition);
+  // Retries a failed journal write with backoff; returns the last result.
+  Result<void> retried(const Deployment& d, const std::function<Result<void>()>& write,
+                       Result<void> first);
   InputEvent perform(const Deployment& deployment, const Action& action, Inbox& inbox);
   InputEvent check_health(const Deployment& deployment, const action::CheckHealth& check,
                           Inbox& inbox);

@@ -148,5 +148,58 @@ TEST_F(ExecutorFaultsTest, AFullDiskEndsTheDeploymentInADefiniteReportedState) {
   }
 }
 
+TEST_F(ExecutorFaultsTest, ARestartAfterAFullDiskKeepsTheFleetThatServed) {
+  // The disk fills after `writes` journal writes, at every point of a deployment in turn
+  // (one that runs to the end, and one rolled back on request after the switch). Then the
+  // server restarts: a new switch routes what the durable record says serves, and the
+  // deployment, when the record says it was running, resumes from its last durable step.
+  // Whatever served before the restart serves after it, and it is the only fleet left.
+  bool roll_back_at_keep_blue = false;
+  sink.on_update([&](const Deployment& d) {
+    if (roll_back_at_keep_blue && d.phase == Phase::keep_blue) {
+      inbox.post(input::RollbackRequested{"test"});
+    }
+  });
+  for (int test = 0; test < 2 * 46; ++test) {
+    roll_back_at_keep_blue = test % 2 == 1;
+    int writes = 2 * (test / 2);
+    SCOPED_TRACE(::testing::Message()
+                 << writes << " writes, roll back: " << roll_back_at_keep_blue);
+    MemoryJournal real;
+    auto blue = serving_blue();
+    ASSERT_TRUE(real.set_serving("web", "d-blue"));
+    FullDiskJournal full(real, writes);
+    Executor executor(ports(installer, probe, full), bundles.path());
+    auto d = executor.run(new_test_deployment(spec(), blue), inbox);
+    roll_back_at_keep_blue = false;
+    while (inbox.take()) {
+    }
+    ASSERT_EQ(d.spec.group_id, "web");
+    auto served = traffic.routed_fleet();
+    ASSERT_TRUE(served.has_value());
+
+    FakeTraffic restarted;
+    auto routed = real.serving("web");
+    if (routed) {
+      std::vector<Instance> instances;
+      for (const auto& instance : fleet.list()) {
+        if (instance.fleet_id == *routed) instances.push_back(instance);
+      }
+      restarted.register_fleet(*routed, instances);
+      restarted.route(*routed);
+    }
+    auto record = real.saved(d.id);
+    if (record && record->status == DeploymentStatus::running) {
+      Executor again(ExecutorPorts{fleet, fetcher, installer, probe, restarted, clock, real, sink},
+                     bundles.path());
+      auto resumed = again.resume(*record, inbox, routed);
+      EXPECT_NE(resumed.status, DeploymentStatus::running);
+    }
+    EXPECT_EQ(restarted.routed_fleet(), served);
+    EXPECT_EQ(live_fleets(), std::set<std::string>{*served});
+    for (const auto& instance : fleet.list()) (void)fleet.terminate({instance.id});
+  }
+}
+
 }  // namespace
 }  // namespace bluegreen

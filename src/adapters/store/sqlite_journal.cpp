@@ -52,6 +52,10 @@ CREATE TABLE IF NOT EXISTS groups (
   serving_fleet TEXT NOT NULL,
   updated_ms    INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS listeners (
+  group_id      TEXT PRIMARY KEY,
+  address       TEXT NOT NULL
+);
 )sql";
 
 std::optional<std::int64_t> optional_ms(const std::optional<TimePoint>& t) {
@@ -228,6 +232,29 @@ Result<std::vector<DeploymentEvent>> SqliteJournal::events(const std::string& de
 Result<std::map<std::string, std::string>> SqliteJournal::serving() const {
   std::lock_guard lock(mutex_);
   auto select = db_.prepare("SELECT group_id, serving_fleet FROM groups ORDER BY group_id");
+  if (!select) return std::unexpected(select.error());
+  std::map<std::string, std::string> out;
+  for (;;) {
+    auto row = select->step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) break;
+    out[select->text(0)] = select->text(1);
+  }
+  return out;
+}
+
+Result<void> SqliteJournal::set_listener(const std::string& group_id, const std::string& address) {
+  std::lock_guard lock(mutex_);
+  auto upsert = db_.prepare(
+      "INSERT INTO listeners (group_id, address) VALUES (?1, ?2) "
+      "ON CONFLICT (group_id) DO UPDATE SET address = ?2");
+  if (!upsert) return std::unexpected(upsert.error());
+  return upsert->bind(1, group_id).bind(2, address).run();
+}
+
+Result<std::map<std::string, std::string>> SqliteJournal::listeners() const {
+  std::lock_guard lock(mutex_);
+  auto select = db_.prepare("SELECT group_id, address FROM listeners ORDER BY group_id");
   if (!select) return std::unexpected(select.error());
   std::map<std::string, std::string> out;
   for (;;) {

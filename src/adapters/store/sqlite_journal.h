@@ -1,7 +1,7 @@
 // SqliteJournal: the Journal port over one SQLite file in the server's state directory. It
 // keeps every deployment (the whole record, as core/deployment_json.h writes it, plus its
 // phases as rows), each deployment's log, every instance the deployments launched, and which
-// fleet serves each group. A restarted server reads all of it back.
+// fleet serves each group on which address. A restarted server reads all of it back.
 //
 // Secrets: records are stored through to_json(spec), which never writes a literal API_TOKEN.
 // Thread-safe: one connection behind a mutex.
@@ -38,6 +38,11 @@ class SqliteJournal final : public Journal {
   Result<std::vector<DeploymentEvent>> events(const std::string& deployment_id) const;
   // group id -> the fleet that receives its traffic.
   Result<std::map<std::string, std::string>> serving() const;
+  // The address a group's LISTEN is bound to (the port actually bound, also for port 0), so
+  // a restart listens where the service was.
+  Result<void> set_listener(const std::string& group_id, const std::string& address);
+  // group id -> its bound LISTEN address.
+  Result<std::map<std::string, std::string>> listeners() const;
   // Instances not terminated, by the record of the deployment that launched them.
   Result<std::vector<Instance>> live_instances() const;
 

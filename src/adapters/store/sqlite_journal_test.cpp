@@ -96,6 +96,21 @@ TEST(SqliteJournal, KeepsEventsServingFleetsAndLiveInstances) {
   EXPECT_TRUE(journal->live_instances()->empty());
 }
 
+TEST(SqliteJournal, AGroupsBoundAddressSurvivesAReopen) {
+  TempDir dir;
+  {
+    auto journal = *SqliteJournal::open(dir.path() / "journal.db");
+    ASSERT_TRUE(journal->set_listener("web", "127.0.0.1:41234"));
+    ASSERT_TRUE(journal->set_listener("web", "127.0.0.1:41235"));
+    ASSERT_TRUE(journal->set_listener("api", "127.0.0.1:8080"));
+  }
+  auto journal = *SqliteJournal::open(dir.path() / "journal.db");
+  auto listeners = journal->listeners();
+  ASSERT_TRUE(listeners);
+  EXPECT_EQ(*listeners, (std::map<std::string, std::string>{{"api", "127.0.0.1:8080"},
+                                                            {"web", "127.0.0.1:41235"}}));
+}
+
 TEST(SqliteJournal, NeverStoresALiteralApiToken) {
   TempDir dir;
   {

@@ -82,6 +82,7 @@ json status_json(const std::vector<GroupStatus>& groups) {
     out.push_back({
         {"group", group.group},
         {"listen", group.listen},
+        {"listenError", group.listen_error ? json(*group.listen_error) : json(nullptr)},
         {"previewListen", group.preview_listen ? json(*group.preview_listen) : json(nullptr)},
         {"routedFleet", group.routed_fleet ? json(*group.routed_fleet) : json(nullptr)},
         {"serving", group.serving ? summary_json(*group.serving) : json(nullptr)},

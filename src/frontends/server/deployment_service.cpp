@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <set>
 
 #include "core/flow.h"
@@ -33,35 +34,83 @@ std::vector<Instance> alive(const std::vector<Instance>& instances) {
   return out;
 }
 
+// Backoff of the retries of a LISTEN that could not be bound at restart.
+constexpr std::chrono::milliseconds kFirstListenRetry{250};
+constexpr std::chrono::milliseconds kLastListenRetry{2000};
+
 }  // namespace
 
 DeploymentService::DeploymentService(ServiceDeps deps) : deps_(std::move(deps)) {}
 
 DeploymentService::~DeploymentService() {
+  stop_retrying();
   wait_idle();
   for (auto& worker : workers_) worker.thread.join();
 }
 
-Result<DeploymentService::Group*> DeploymentService::group_for(const DeploymentSpec& spec) {
+std::string DeploymentService::address_for(const DeploymentSpec& spec) const {
+  auto recorded = recorded_listeners_.find(spec.group_id);
+  if (recorded != recorded_listeners_.end() && same_listener(spec.listen, recorded->second)) {
+    return recorded->second;
+  }
+  return spec.listen;
+}
+
+void DeploymentService::attach(Group& group, std::unique_ptr<GroupTraffic> traffic) {
+  group.traffic = std::move(traffic);
+  group.pending_listen.clear();
+  group.listen_error.clear();
+  auto address = group.traffic->address();
+  recorded_listeners_[group.id] = address;
+  if (auto recorded = deps_.journal.set_listener(group.id, address); !recorded) {
+    deps_.log.note(fmt::format("group {}: journal: could not record the address {}: {}", group.id,
+                               address, recorded.error().message));
+  }
+  if (group.serving) {
+    auto instances = alive(group.serving->instances);
+    if (!instances.empty()) {
+      group.traffic->label(group.serving->fleet_id, "serving");
+      group.traffic->traffic().register_fleet(group.serving->fleet_id, instances);
+      group.traffic->traffic().route(group.serving->fleet_id);
+    }
+  }
+}
+
+Result<DeploymentService::Group*> DeploymentService::group_for(const DeploymentSpec& spec,
+                                                               bool keep_pending) {
   auto& group = groups_[spec.group_id];
   group.id = spec.group_id;
-  if (group.traffic && !same_listener(spec.listen, group.traffic->address())) {
+  std::string bound = group.traffic ? group.traffic->address() : group.pending_listen;
+  if (!bound.empty() && !same_listener(spec.listen, bound)) {
     if (group.serving && !alive(group.serving->instances).empty()) {
       return fail(ErrorKind::invalid_input,
                   fmt::format("LISTEN {} differs from {}, where group {} serves; a group keeps "
                               "its address while a fleet serves on it",
-                              spec.listen, group.traffic->address(), group.id));
+                              spec.listen, bound, group.id));
     }
-    group.traffic->stop();
+    if (group.traffic) group.traffic->stop();
     group.traffic.reset();
+    group.pending_listen.clear();
+    group.listen_error.clear();
   }
   if (!group.traffic) {
-    auto opened = deps_.open_traffic(spec.listen);
+    auto address = address_for(spec);
+    auto opened = deps_.open_traffic(address);
+    if (!opened && keep_pending) {
+      group.pending_listen = address;
+      group.listen_error = opened.error().message;
+      if (!retrying_) {
+        if (listener_retry_.joinable()) listener_retry_.join();
+        retrying_ = true;
+        listener_retry_ = std::jthread([this](std::stop_token stop) { retry_listeners(stop); });
+      }
+      return &group;
+    }
     if (!opened) {
       return fail(ErrorKind::invalid_input,
-                  fmt::format("LISTEN {}: {}", spec.listen, opened.error().message));
+                  fmt::format("LISTEN {}: {}", address, opened.error().message));
     }
-    group.traffic = std::move(*opened);
+    attach(group, std::move(*opened));
   }
   if (!spec.preview_listen.empty()) {
     auto current = group.traffic->preview_address();
@@ -86,6 +135,12 @@ Result<Deployment> DeploymentService::start_deployment(DeploymentSpec spec,
                             to_string(spec.provider)));
   }
   std::lock_guard lock(mutex_);
+  if (auto it = groups_.find(spec.group_id); it != groups_.end() && it->second.deferred) {
+    return fail(ErrorKind::conflict,
+                fmt::format("deployment {} of group {} resumes once its LISTEN {} is bound ({})",
+                            it->second.deferred->deployment.id, spec.group_id,
+                            it->second.pending_listen, it->second.listen_error));
+  }
   if (auto it = groups_.find(spec.group_id); it != groups_.end() && it->second.running) {
     const auto& running_id = it->second.running->deployment_id;
     auto latest = deps_.log.latest(running_id);
@@ -114,7 +169,8 @@ Result<Deployment> DeploymentService::start_deployment(DeploymentSpec spec,
   return deployment;
 }
 
-void DeploymentService::launch_worker(Deployment deployment, bool resume) {
+void DeploymentService::launch_worker(Deployment deployment, bool resume,
+                                      std::optional<std::string> routed_fleet) {
   // mutex_ is held by the caller.
   auto& group = groups_.at(deployment.spec.group_id);
   auto inbox = std::make_shared<Inbox>();
@@ -127,15 +183,19 @@ void DeploymentService::launch_worker(Deployment deployment, bool resume) {
   });
   Traffic& traffic = group.traffic->traffic();
   auto done = std::make_shared<std::atomic<bool>>(false);
-  std::thread thread([this, deployment = std::move(deployment), resume, inbox, &traffic, done] {
+  std::thread thread([this, deployment = std::move(deployment), resume, inbox, &traffic, done,
+                      routed_fleet = std::move(routed_fleet)] {
     std::optional<CrashAtPhase> crashing;
     if (deps_.crash_at_phase) crashing.emplace(deps_.log, *deps_.crash_at_phase);
     EventSink& sink = crashing ? static_cast<EventSink&>(*crashing) : deps_.log;
+    std::optional<JournalFullAtPhase> filling;
+    if (deps_.journal_full_at_phase) filling.emplace(deps_.journal, *deps_.journal_full_at_phase);
+    Journal& journal = filling ? static_cast<Journal&>(*filling) : deps_.journal;
     Executor executor(ExecutorPorts{deps_.fleet, deps_.fetcher, deps_.installer, deps_.probe,
-                                    traffic, deps_.clock, deps_.journal, sink},
+                                    traffic, deps_.clock, journal, sink},
                       deps_.bundles_dir);
-    auto final_record =
-        resume ? executor.resume(deployment, *inbox) : executor.run(deployment, *inbox);
+    auto final_record = resume ? executor.resume(deployment, *inbox, routed_fleet)
+                               : executor.run(deployment, *inbox);
     finished(final_record);
     *done = true;
   });
@@ -250,6 +310,11 @@ std::vector<GroupStatus> DeploymentService::status() const {
   for (const auto& [id, group] : groups_) {
     GroupStatus status;
     status.group = id;
+    if (!group.traffic && !group.pending_listen.empty()) {
+      status.listen = group.pending_listen;
+      status.listen_error = fmt::format("listener {} not bound yet: {}; retrying",
+                                        group.pending_listen, group.listen_error);
+    }
     if (group.traffic) {
       status.listen = group.traffic->address();
       status.preview_listen = group.traffic->preview_address();
@@ -273,7 +338,7 @@ std::vector<GroupStatus> DeploymentService::status() const {
   return out;
 }
 
-void DeploymentService::recover() {
+Result<void> DeploymentService::recover() {
   std::map<std::string, Instance> live;
   for (const auto& instance : deps_.recovery.recorded()) live[instance.id] = instance;
   auto keep_live = [&](const std::vector<Instance>& instances) {
@@ -289,14 +354,43 @@ void DeploymentService::recover() {
   auto running = deps_.journal.running();
   auto serving = deps_.journal.serving();
   if (!running || !serving) {
-    deps_.log.note("cannot read the journal: " +
-                   (running ? serving.error().message : running.error().message));
-    return;
+    return fail(
+        ErrorKind::unavailable,
+        fmt::format("cannot read the journal ({}); {} instance(s) recorded on disk are "
+                    "left running",
+                    running ? serving.error().message : running.error().message, live.size()));
+  }
+  // Every live instance belongs to a fleet the journal knows; otherwise this journal is not
+  // the one that launched them, and "no deployment owns them" would be wrong.
+  std::set<std::string> unknown;
+  for (const auto& [id, instance] : live) {
+    auto record = deps_.journal.deployment(instance.fleet_id);
+    if (!record) {
+      return fail(ErrorKind::unavailable,
+                  fmt::format("cannot read the journal ({}); {} instance(s) recorded on disk "
+                              "are left running",
+                              record.error().message, live.size()));
+    }
+    if (!*record) unknown.insert(instance.fleet_id);
+  }
+  if (!unknown.empty()) {
+    return fail(ErrorKind::failed,
+                fmt::format("the journal has no record of fleet(s) {} whose instances are "
+                            "recorded on disk: it is not the journal that launched them (was "
+                            "journal.db deleted or replaced?). Nothing was stopped; put the "
+                            "journal back, or stop those instances and remove them to start "
+                            "afresh",
+                            fmt::join(unknown, ", ")));
   }
   std::set<std::string> groups_running;
   for (const auto& d : *running) groups_running.insert(d.spec.group_id);
 
   std::lock_guard lock(mutex_);
+  if (auto listeners = deps_.journal.listeners(); listeners) {
+    recorded_listeners_ = std::move(*listeners);
+  } else {
+    deps_.log.note("journal: cannot read the recorded addresses: " + listeners.error().message);
+  }
   for (const auto& [group_id, fleet_id] : *serving) {
     auto record = deps_.journal.deployment(fleet_id);
     if (!record || !*record) {
@@ -305,28 +399,37 @@ void DeploymentService::recover() {
       continue;
     }
     const auto& d = **record;
-    auto group = group_for(d.spec);
+    auto group = group_for(d.spec, true);
     if (!group) {
       deps_.log.note(fmt::format("group {}: {}", group_id, group.error().message));
       continue;
     }
     auto instances = keep_live(d.green);
     (*group)->serving = BlueFleet{fleet_id, instances, d.green_bundle_root};
-    (*group)->traffic->label(fleet_id, "serving");
     if (!instances.empty()) {
       deps_.recovery.adopt(instances);
-      (*group)->traffic->traffic().register_fleet(fleet_id, instances);
-      (*group)->traffic->traffic().route(fleet_id);
       wanted.insert(wanted.end(), instances.begin(), instances.end());
-      deps_.log.note(fmt::format("group {}: fleet {} serves again on {} ({} instance(s))", group_id,
-                                 fleet_id, (*group)->traffic->address(), instances.size()));
+      if ((*group)->traffic) {
+        (*group)->traffic->label(fleet_id, "serving");
+        (*group)->traffic->traffic().register_fleet(fleet_id, instances);
+        (*group)->traffic->traffic().route(fleet_id);
+        deps_.log.note(fmt::format("group {}: fleet {} serves again on {} ({} instance(s))",
+                                   group_id, fleet_id, (*group)->traffic->address(),
+                                   instances.size()));
+      } else {
+        deps_.log.note(
+            fmt::format("group {}: fleet {} keeps its {} instance(s); listener {} "
+                        "not bound yet: {}; retrying",
+                        group_id, fleet_id, instances.size(), (*group)->pending_listen,
+                        (*group)->listen_error));
+      }
     } else if (!groups_running.contains(group_id)) {
       to_restore.push_back(d);
     }
   }
 
   for (auto d : *running) {
-    auto group = group_for(d.spec);
+    auto group = group_for(d.spec, true);
     if (!group) {
       deps_.log.note(fmt::format("deployment {}: {}", d.id, group.error().message));
       continue;
@@ -339,9 +442,19 @@ void DeploymentService::recover() {
       wanted.insert(wanted.end(), blues.begin(), blues.end());
       deps_.recovery.adopt(blues);
     }
+    std::optional<std::string> routed;
+    if (auto it = serving->find(d.spec.group_id); it != serving->end()) routed = it->second;
+    if (!(*group)->traffic) {
+      deps_.log.note(
+          fmt::format("deployment {} was running ({}); it resumes once listener {} "
+                      "is bound",
+                      d.id, to_string(d.step), (*group)->pending_listen));
+      (*group)->deferred = Resumable{std::move(d), std::move(routed)};
+      continue;
+    }
     deps_.log.note(
         fmt::format("deployment {} was running ({}); resuming", d.id, to_string(d.step)));
-    launch_worker(std::move(d), true);
+    launch_worker(std::move(d), true, std::move(routed));
   }
 
   std::vector<std::string> orphans;
@@ -379,9 +492,47 @@ void DeploymentService::recover() {
     deps_.log.update(restore);
     launch_worker(std::move(restore), false);
   }
+  return {};
+}
+
+void DeploymentService::retry_listeners(std::stop_token stop) {
+  auto delay = kFirstListenRetry;
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    retry_wake_.wait_for(lock, stop, delay, [] { return false; });
+    if (stop.stop_requested()) break;
+    bool pending = false;
+    for (auto& [id, group] : groups_) {
+      if (group.traffic || group.pending_listen.empty()) continue;
+      auto opened = deps_.open_traffic(group.pending_listen);
+      if (!opened) {
+        group.listen_error = opened.error().message;
+        pending = true;
+        continue;
+      }
+      deps_.log.note(fmt::format("group {}: listener {} bound; the service answers again", id,
+                                 group.pending_listen));
+      attach(group, std::move(*opened));
+      if (group.deferred) {
+        auto deferred = std::move(*group.deferred);
+        group.deferred.reset();
+        deps_.log.note(fmt::format("deployment {} resumes", deferred.deployment.id));
+        launch_worker(std::move(deferred.deployment), true, std::move(deferred.routed_fleet));
+      }
+    }
+    if (!pending) break;
+    delay = std::min(delay * 2, kLastListenRetry);
+  }
+  retrying_ = false;
+}
+
+void DeploymentService::stop_retrying() {
+  listener_retry_.request_stop();
+  if (listener_retry_.joinable()) listener_retry_.join();
 }
 
 int DeploymentService::shutdown() {
+  stop_retrying();
   {
     std::lock_guard lock(mutex_);
     for (const auto& [id, group] : groups_) {
@@ -414,6 +565,7 @@ int DeploymentService::shutdown() {
 }
 
 void DeploymentService::abandon() {
+  stop_retrying();
   std::lock_guard lock(mutex_);
   for (auto& [id, group] : groups_) {
     if (group.traffic) group.traffic->stop();

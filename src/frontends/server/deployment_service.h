@@ -8,9 +8,23 @@
 // - A group keeps its LISTEN address while a fleet serves on it.
 // - After a restart: the serving fleet of each group is re-adopted and routed again; a
 //   deployment that was running is resumed (the state machine decides whether it carries on
-//   or cleans up); instances on disk that nobody wants are terminated; a group whose serving
-//   fleet is gone (the server stopped its instances, or the machine rebooted) is restored by
-//   deploying the same revision again.
+//   or cleans up, told which fleet the journal says is routed); instances on disk that
+//   nobody wants are terminated; a group whose serving fleet is gone (the server stopped its
+//   instances, or the machine rebooted) is restored by deploying the same revision again.
+//
+// Invariant: a restart never terminates a fleet that was serving before it, and restores its
+// address.
+// - Each group's bound LISTEN address (the port actually bound, also for LISTEN port 0) is
+//   recorded when its listener opens, before any switch, and a restart listens there again.
+// - A LISTEN that cannot be bound at restart (another process holds the port) keeps its
+//   fleet: the instances are adopted and keep running, status() reports "listener … not
+//   bound yet: …; retrying", the bind is retried with backoff, and once it succeeds the
+//   fleet is routed again and a deployment interrupted on that group resumes.
+// - Instances on disk whose fleet the journal has no record of mean the journal is not the
+//   one that launched them (deleted, replaced): recover() fails and terminates nothing; so
+//   does a journal that cannot be read.
+// - The executor never lets the journal say "before the switch" while green serves (see
+//   engine/executor.h), so resuming from the last durable step never undoes a switch.
 //
 // Thread-safe.
 #pragma once
@@ -23,6 +37,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
@@ -69,6 +84,8 @@ struct ServiceDeps {
   std::filesystem::path bundles_dir;
   // Test hook (crash_hook.h): the server kills itself when a deployment enters this phase.
   std::optional<Phase> crash_at_phase = std::nullopt;
+  // Test hook (crash_hook.h): a deployment's journal writes fail from this phase on.
+  std::optional<Phase> journal_full_at_phase = std::nullopt;
 };
 
 // Names a deployment: by id, or the running (else latest) deployment of a group, or, with
@@ -81,6 +98,8 @@ struct Selector {
 struct GroupStatus {
   std::string group;
   std::string listen;
+  // Set while LISTEN cannot be bound: "listener 127.0.0.1:8080 not bound yet: …; retrying".
+  std::optional<std::string> listen_error;
   std::optional<std::string> preview_listen;
   std::optional<std::string> routed_fleet;  // where the service's requests go now
   std::optional<Deployment> serving;        // the deployment whose fleet serves
@@ -99,8 +118,9 @@ class DeploymentService {
   DeploymentService& operator=(const DeploymentService&) = delete;
 
   // Reads the journal back after a start; see the rules above. Problems with one group are
-  // logged and do not stop the others.
-  void recover();
+  // logged and do not stop the others. Errors (nothing is terminated then): unavailable (the
+  // journal cannot be read), failed (live instances of fleets the journal has no record of).
+  Result<void> recover();
 
   // Validates the request against the group and starts the deployment on a worker thread;
   // returns its first record. Errors: conflict (a deployment of the group runs), invalid_input
@@ -129,20 +149,35 @@ class DeploymentService {
     std::string deployment_id;
     std::shared_ptr<Inbox> inbox;
   };
+  struct Resumable {
+    Deployment deployment;
+    std::optional<std::string> routed_fleet;
+  };
   struct Group {
     std::string id;
     std::unique_ptr<GroupTraffic> traffic;
+    std::string pending_listen;        // while traffic is null: the LISTEN being retried
+    std::string listen_error;          // why it could not be bound the last time
     std::optional<BlueFleet> serving;  // the fleet that serves when no deployment runs
     std::optional<Running> running;
+    std::optional<Resumable> deferred;  // resumed once the listener is bound
   };
 
-  Result<Group*> group_for(const DeploymentSpec& spec);  // mutex_ held
+  // mutex_ held. With `keep_pending`, a LISTEN that cannot be bound leaves the group without
+  // traffic and retried in the background instead of failing.
+  Result<Group*> group_for(const DeploymentSpec& spec, bool keep_pending = false);
+  // mutex_ held. Installs a bound listener: records its address, routes the serving fleet.
+  void attach(Group& group, std::unique_ptr<GroupTraffic> traffic);
+  std::string address_for(const DeploymentSpec& spec) const;  // mutex_ held
+  void retry_listeners(std::stop_token stop);
+  void stop_retrying();
   Result<Deployment> select(const Selector& selector) const;
   std::shared_ptr<Inbox> inbox_of(const std::string& deployment_id) const;
   // Posts `request` to the selected deployment if `acted_on_now` says it would act on it.
   Result<Deployment> pass_on(const Selector& selector, InputEvent request,
                              Result<void> (*acted_on_now)(const Deployment&));
-  void launch_worker(Deployment deployment, bool resume);
+  void launch_worker(Deployment deployment, bool resume,
+                     std::optional<std::string> routed_fleet = std::nullopt);
   void finished(const Deployment& deployment);
 
   ServiceDeps deps_;
@@ -155,6 +190,10 @@ class DeploymentService {
   };
   std::vector<Worker> workers_;  // finished ones are joined when the next one starts
   int running_count_ = 0;
+  std::map<std::string, std::string> recorded_listeners_;  // group -> bound LISTEN address
+  std::condition_variable_any retry_wake_;
+  bool retrying_ = false;
+  std::jthread listener_retry_;  // last: stopped before anything it uses goes away
 };
 
 }  // namespace bluegreen

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
+#include <thread>
 
 #include "core/flow.h"
 #include "engine/fakes.h"
@@ -90,7 +92,17 @@ class ServiceTest : public ::testing::Test {
                      log_,
                      [this](const std::string& listen) -> Result<std::unique_ptr<GroupTraffic>> {
                        ++opened_;
-                       return std::make_unique<FakeGroupTraffic>(traffic_, listen);
+                       opened_addresses_.push_back(listen);
+                       if (port_taken_) {
+                         return fail(ErrorKind::unavailable, "bind: Address already in use");
+                       }
+                       // Port 0 binds wherever the OS says, as a real listener does.
+                       std::string bound = listen;
+                       if (bound.ends_with(":0")) {
+                         bound =
+                             bound.substr(0, bound.size() - 1) + std::to_string(40000 + opened_);
+                       }
+                       return std::make_unique<FakeGroupTraffic>(traffic_, bound);
                      },
                      dir_.path() / "bundles"};
     service_ = std::make_unique<DeploymentService>(deps);
@@ -113,6 +125,8 @@ class ServiceTest : public ::testing::Test {
   LiveLog log_;
   std::optional<std::vector<Instance>> recorded_;
   int opened_ = 0;
+  std::vector<std::string> opened_addresses_;
+  std::atomic<bool> port_taken_ = false;
   std::unique_ptr<SqliteJournal> journal_;
   std::unique_ptr<DeploymentService> service_;
 };
@@ -205,10 +219,15 @@ TEST_F(ServiceTest, OnlyTheLocalProviderRunsHere) {
 
 TEST_F(ServiceTest, ARestartReadoptsTheServingFleetAndStopsOrphans) {
   auto d = deploy_and_wait();
+  // A fleet the journal knows, whose instance outlived its deployment's end.
+  auto gone = d;
+  gone.id = "d-gone";
+  gone.status = DeploymentStatus::failed;
+  ASSERT_TRUE(journal_->save(gone));
   auto orphan = fleet_.launch(LaunchRequest{"d-gone", 1, {}});
   open_service();  // a new server on the same journal and machine
   traffic_.route("nothing");
-  service_->recover();
+  ASSERT_TRUE(service_->recover());
 
   auto groups = service_->status();
   ASSERT_EQ(groups.size(), 1u);
@@ -216,14 +235,14 @@ TEST_F(ServiceTest, ARestartReadoptsTheServingFleetAndStopsOrphans) {
   EXPECT_EQ(groups[0].instances.size(), 2u);
   auto terminated = fleet_.terminated();
   EXPECT_NE(std::ranges::find(terminated, orphan->front().id), terminated.end());
-  EXPECT_EQ(service_->deployments()->size(), 1u) << "history survives";
+  EXPECT_EQ(service_->deployments()->size(), 2u) << "history survives";
 }
 
 TEST_F(ServiceTest, ARestartWithTheServingFleetGoneDeploysItsRevisionAgain) {
   auto d = deploy_and_wait();
   recorded_ = std::vector<Instance>{};  // the machine rebooted: no instance survived
   open_service();
-  service_->recover();
+  ASSERT_TRUE(service_->recover());
   service_->wait_idle();
 
   auto history = *service_->deployments();
@@ -231,6 +250,63 @@ TEST_F(ServiceTest, ARestartWithTheServingFleetGoneDeploysItsRevisionAgain) {
   EXPECT_EQ(history[0].status, DeploymentStatus::succeeded);
   EXPECT_NE(history[0].started_by.find(d.id), std::string::npos);
   EXPECT_EQ(traffic_.routed_fleet(), history[0].id);
+}
+
+TEST_F(ServiceTest, ARestartWhileAnotherProcessHoldsTheListenPortKeepsTheFleetAndBindsLater) {
+  auto d = deploy_and_wait();
+  open_service();
+  traffic_.route("nothing");
+  port_taken_ = true;
+  ASSERT_TRUE(service_->recover());
+
+  auto groups = service_->status();
+  ASSERT_EQ(groups.size(), 1u);
+  ASSERT_TRUE(groups[0].listen_error.has_value());
+  EXPECT_NE(groups[0].listen_error->find("listener 127.0.0.1:18080 not bound yet"),
+            std::string::npos)
+      << *groups[0].listen_error;
+  EXPECT_NE(groups[0].listen_error->find("Address already in use"), std::string::npos);
+  EXPECT_EQ(groups[0].instances.size(), 2u);
+  EXPECT_TRUE(fleet_.terminated().empty()) << "the serving fleet keeps running";
+  auto refused = service_->start_deployment(spec(), "test");
+  EXPECT_FALSE(refused) << "the port is still taken";
+
+  port_taken_ = false;
+  for (int i = 0; i < 200 && service_->status()[0].listen_error; ++i) {
+    std::this_thread::sleep_for(50ms);
+  }
+  groups = service_->status();
+  EXPECT_FALSE(groups[0].listen_error.has_value());
+  EXPECT_EQ(groups[0].listen, "127.0.0.1:18080");
+  EXPECT_EQ(groups[0].routed_fleet, d.id);
+  EXPECT_TRUE(fleet_.terminated().empty());
+}
+
+TEST_F(ServiceTest, ARestartOnAJournalThatDoesNotKnowTheLiveInstancesStopsNothing) {
+  deploy_and_wait();
+  service_.reset();
+  journal_.reset();
+  std::filesystem::remove(dir_.path() / "journal.db");
+  std::filesystem::remove(dir_.path() / "journal.db-wal");
+  std::filesystem::remove(dir_.path() / "journal.db-shm");
+  open_service();  // a journal created afresh beside the instances of the old one
+  auto recovered = service_->recover();
+  ASSERT_FALSE(recovered);
+  EXPECT_NE(recovered.error().message.find("no record of fleet"), std::string::npos)
+      << recovered.error().message;
+  EXPECT_TRUE(fleet_.terminated().empty());
+  EXPECT_EQ(fleet_.list().size(), 2u);
+}
+
+TEST_F(ServiceTest, AGroupOnPortZeroComesBackOnThePortItHad) {
+  auto d = deploy_and_wait(spec({{"LISTEN", "127.0.0.1:0"}}));
+  auto before = service_->status()[0].listen;
+  EXPECT_NE(before, "127.0.0.1:0");
+  open_service();
+  ASSERT_TRUE(service_->recover());
+  EXPECT_EQ(opened_addresses_.back(), before);
+  EXPECT_EQ(service_->status()[0].listen, before);
+  EXPECT_EQ(service_->status()[0].routed_fleet, d.id);
 }
 
 }  // namespace

@@ -4,11 +4,13 @@
 #include <fmt/format.h>
 #include <pthread.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 
 #include "adapters/aws/cloud_revision_fetcher.h"
@@ -75,17 +77,19 @@ Result<std::unique_ptr<GroupTraffic>> open_proxy(const std::string& listen,
       new ProxyTraffic(std::move(*started), ProxyTraffic::host_of(listen)));
 }
 
-// Holds an exclusive lock on <state_dir>/server.lock for the life of the process, so two
-// servers never share one journal and one set of instances.
+// Holds an exclusive lock on the state directory itself for the life of the process, so two
+// servers never share one journal and one set of instances. The lock is on the directory, not
+// on a file in it, so deleting server.lock (which only carries the pid, for the error) does
+// not let a second server in.
 Result<int> lock_state_dir(const std::filesystem::path& state_dir) {
-  auto path = state_dir / "server.lock";
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  int fd = ::open(state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
     return fail(ErrorKind::unavailable,
-                fmt::format("cannot open {}: {}", path.string(), std::strerror(errno)));
+                fmt::format("cannot open {}: {}", state_dir.string(), std::strerror(errno)));
   }
+  auto pid_file = state_dir / "server.lock";
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    std::ifstream in(path);
+    std::ifstream in(pid_file);
     std::string pid;
     std::getline(in, pid);
     ::close(fd);
@@ -93,11 +97,54 @@ Result<int> lock_state_dir(const std::filesystem::path& state_dir) {
                 fmt::format("another bluegreen server{} uses the state directory {}",
                             pid.empty() ? "" : " (pid " + pid + ")", state_dir.string()));
   }
-  std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd, 0) != 0 || ::write(fd, pid.data(), pid.size()) < 0) {
-    // The pid is only a hint for the error above; the lock is what matters.
+  // The pid is only a hint for the error above; the lock is what matters.
+  int pid_fd = ::open(pid_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (pid_fd >= 0) {
+    std::string pid = std::to_string(::getpid()) + "\n";
+    (void)::fchmod(pid_fd, 0600);
+    (void)!::write(pid_fd, pid.data(), pid.size());
+    ::close(pid_fd);
   }
   return fd;
+}
+
+// The state directory holds hook output and the journal: only the server's user reads it.
+// SQLite gives journal.db-wal and -shm the mode of journal.db, so the database file is made
+// 0600 before SQLite opens it.
+Result<void> restrict_state_dir(const std::filesystem::path& state_dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::permissions(state_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  if (ec) {
+    return fail(ErrorKind::unavailable,
+                fmt::format("cannot make {} private (0700): {}", state_dir.string(), ec.message()));
+  }
+  auto journal = state_dir / "journal.db";
+  int fd = ::open(journal.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd >= 0) ::close(fd);
+  for (const char* name : {"journal.db", "journal.db-wal", "journal.db-shm", "server.lock"}) {
+    if (fs::exists(state_dir / name, ec)) {
+      fs::permissions(state_dir / name, fs::perms::owner_read | fs::perms::owner_write,
+                      fs::perm_options::replace, ec);
+    }
+  }
+  return {};
+}
+
+// A journal that is missing while instances are recorded on disk is not a fresh start: the
+// server that launched them kept its history there. Starting would treat every one of them as
+// unowned and stop it, so the server refuses instead.
+Result<void> journal_present_for(const std::filesystem::path& state_dir,
+                                 const std::vector<Instance>& recorded) {
+  std::error_code ec;
+  if (recorded.empty() || std::filesystem::exists(state_dir / "journal.db", ec)) return {};
+  return fail(ErrorKind::failed,
+              fmt::format("{} is missing but {} instance(s) recorded in {} may be running ({}); "
+                          "refusing to start, since that would stop them. Put journal.db back "
+                          "(from a backup), or stop those instances and remove {} to start afresh",
+                          (state_dir / "journal.db").string(), recorded.size(),
+                          (state_dir / "instances").string(), recorded.front().id,
+                          (state_dir / "instances").string()));
 }
 
 }  // namespace
@@ -141,14 +188,31 @@ int run_server(const ServerOptions& options, std::ostream& log, std::ostream& er
     errors << "bluegreen server: " << lock.error().message << "\n";
     return 3;
   }
+  LocalFleet fleet(LocalFleetOptions{state_dir});
+  if (auto present = journal_present_for(state_dir, fleet.recorded_instances()); !present) {
+    errors << "bluegreen server: " << present.error().message << "\n";
+    return 3;
+  }
+  if (auto restricted = restrict_state_dir(state_dir); !restricted) {
+    errors << "bluegreen server: " << restricted.error().message << "\n";
+    return 3;
+  }
   auto journal = SqliteJournal::open(state_dir / "journal.db");
   if (!journal) {
-    errors << "bluegreen server: " << journal.error().message << "\n";
+    errors << "bluegreen server: cannot open the journal " << (state_dir / "journal.db").string()
+           << ": " << journal.error().message
+           << "; nothing was stopped. Restore journal.db (from a backup), or stop the instances "
+              "in "
+           << (state_dir / "instances").string() << " and move the state directory "
+           << state_dir.string() << " aside to start afresh\n";
+    return 3;
+  }
+  if (auto restricted = restrict_state_dir(state_dir); !restricted) {
+    errors << "bluegreen server: " << restricted.error().message << "\n";
     return 3;
   }
 
   SystemClock clock;
-  LocalFleet fleet(LocalFleetOptions{state_dir});
   AppspecAgent agent;
   HttpHealthProbe probe;
   LocalRevisionFetcher local_fetcher;
@@ -165,6 +229,13 @@ int run_server(const ServerOptions& options, std::ostream& log, std::ostream& er
     live_log.note(
         fmt::format("{}={} names no phase; ignored", kCrashAtVariable, unknown_crash_phase));
   }
+  std::string unknown_full_phase;
+  auto journal_full_at_phase =
+      crash_phase_from_environment(&unknown_full_phase, kJournalFullAtVariable);
+  if (!unknown_full_phase.empty()) {
+    live_log.note(
+        fmt::format("{}={} names no phase; ignored", kJournalFullAtVariable, unknown_full_phase));
+  }
 
   DeploymentService service(ServiceDeps{
       fleet,
@@ -172,7 +243,7 @@ int run_server(const ServerOptions& options, std::ostream& log, std::ostream& er
                     [&fleet] { return fleet.recorded_instances(); }},
       fetcher, agent, probe, clock, **journal, live_log,
       [&options](const std::string& listen) { return open_proxy(listen, options); },
-      state_dir / "bundles", crash_at_phase});
+      state_dir / "bundles", crash_at_phase, journal_full_at_phase});
 
   std::atomic<bool> shutdown_requested{false};
   auto router = std::make_shared<admin::Router>();
@@ -194,7 +265,12 @@ int run_server(const ServerOptions& options, std::ostream& log, std::ostream& er
   std::string url = "http://" + (*admin)->address();
   live_log.note(fmt::format("admin API on {} (at most {} connections); state in {}", url,
                             (*admin)->max_connections(), state_dir.string()));
-  service.recover();
+  if (auto recovered = service.recover(); !recovered) {
+    errors << "bluegreen server: state directory " << state_dir.string() << ": "
+           << recovered.error().message << "\n";
+    (*admin)->stop();
+    return 3;
+  }
   if (ready) ready(url);
 
   siginfo_t info{};

@@ -216,6 +216,8 @@ function renderGroups() {
       h("dl", { class: "facts" },
         h("div", {}, h("dt", {}, "Service"), h("dd", {}, serviceLink(g.listen))),
         h("div", {}, h("dt", {}, "Open connections"), h("dd", {}, connections)),
+        g.listenError ? h("div", { style: "grid-column: 1 / -1" }, h("dt", {}, "Listener"),
+          h("dd", { class: "listen-error" }, g.listenError)) : null,
         h("div", { style: "grid-column: 1 / -1" }, h("dt", {}, "Serving"),
           h("dd", {}, serving
             ? [h("a", { class: "mono", href: "/deployments/" + serving.deploymentId }, serving.deploymentId), " ",
