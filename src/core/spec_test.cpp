@@ -332,9 +332,11 @@ TEST(SpecRevisionShape, ACommitIdThatIsNotARevisionIsRefusedForEveryProvider) {
     for (const json& params : {github_params("owner/repo", commit), local_commit_params(commit)}) {
       std::string message = error_of(params);
       EXPECT_TRUE(message.starts_with("COMMIT_ID must be a commit id")) << message;
-      // The value is shown escaped: no raw control character reaches a log or terminal.
+      // The value is shown escaped and cut short: no raw control character reaches a log or
+      // a terminal.
       EXPECT_TRUE(std::ranges::none_of(message, [](char c) { return c >= 0 && c < 0x20; }))
           << message;
+      EXPECT_LT(message.size(), 400u) << message;
     }
   }
 }
