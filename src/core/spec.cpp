@@ -43,6 +43,10 @@ constexpr std::string_view kNoHealthGate =
     "appspec's ValidateService hook: check health there)";
 
 constexpr std::array kLocalOnlyKeys = {
+    // Most consequential first: it is the one named in full when several are given.
+    LocalOnlyKey{"PROMOTION",
+                 "cannot wait for a manual promotion (Spot and CodeDeploy move traffic as "
+                 "soon as the greens are installed)"},
     LocalOnlyKey{"LOCAL_PATH",
                  "cannot install from this machine (CodeDeploy fetches the revision: give "
                  "S3_BUCKET, S3_KEY and S3_BUNDLE, or GITHUB_REPO and COMMIT_ID)"},
@@ -64,9 +68,6 @@ constexpr std::array kLocalOnlyKeys = {
     LocalOnlyKey{"BLUE_TERMINATION_WAIT",
                  "cannot keep blue for a rollback (Spot detaches and terminates blue as soon "
                  "as CodeDeploy has succeeded)"},
-    LocalOnlyKey{"PROMOTION",
-                 "cannot wait for a manual promotion (Spot and CodeDeploy move traffic as "
-                 "soon as the greens are installed)"},
 };
 
 // A provider that silently ignored one of these would deploy differently from what was
@@ -91,7 +92,7 @@ Result<void> refuse_local_only_keys(const json& params, bool provider_given) {
       first->key, provider_given ? "" : " (chosen because API_TOKEN is given)",
       first->elastigroup_instead,
       given.empty() ? std::string()
-                    : fmt::format(" (also only for PROVIDER=local: {})", fmt::join(given, ", "))));
+                    : fmt::format(" (the same holds for {})", fmt::join(given, ", "))));
 }
 
 // COMMIT_ID ends up as an argument of `git archive` and in a GitHub URL: only the characters

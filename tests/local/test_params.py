@@ -4,10 +4,14 @@ chosen provider does not honour (the message names the provider that does), and 
 or GITHUB_REPO that is not a revision or a repository."""
 
 import json
+import os
 import unittest
 import urllib.request
 
 from harness import LocalTestCase
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_DIR = os.environ.get("BLUEGREEN_SOURCE_DIR", os.path.dirname(os.path.dirname(HERE)))
 
 VALID = {"GROUP_ID": "web", "APP_NAME": "hello", "DEPLOYMENT_GROUP": "dev", "TIMEOUT": "60",
          "LOCAL_PATH": "/srv/hello"}
@@ -88,6 +92,9 @@ class ParamsTest(LocalTestCase):
             "promotion (Spot and CodeDeploy move traffic as soon as the greens are installed): "
             "remove it or deploy with PROVIDER=local"])
         self.assertNotIn(ELASTIGROUP["API_TOKEN"], done.stdout + done.stderr)
+        # The README shows the same line, word for word.
+        with open(os.path.join(SOURCE_DIR, "README.md")) as readme:
+            self.assertIn(done.stderr.strip(), readme.read())
 
     def test_malformed_json_exits_2(self):
         code, result, done = self.deploy('{"GROUP_ID": "web",')
