@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -18,6 +20,118 @@ const std::set<std::string_view> kGitHubKeys = {"GITHUB_REPO"};
 
 std::unexpected<Error> invalid(std::string message) {
   return fail(ErrorKind::invalid_input, std::move(message));
+}
+
+// A value as it appears in a message: quoted, with control characters and invalid UTF-8
+// escaped, so that a hostile value cannot break a log line or a terminal, and cut short.
+std::string quoted(const std::string& value) {
+  constexpr std::size_t kShown = 100;
+  std::string shown =
+      json(value.substr(0, kShown)).dump(-1, ' ', false, json::error_handler_t::replace);
+  return value.size() > kShown ? shown + "…" : shown;
+}
+
+// The keys only the local provider acts on, and what the elastigroup provider (Spot launches
+// the greens, CodeDeploy installs the revision and moves traffic) does instead.
+struct LocalOnlyKey {
+  std::string_view key;
+  std::string_view elastigroup_instead;
+};
+
+constexpr std::string_view kNoHealthGate =
+    "has no health gate of its own (the greens must pass their EC2 status checks and the "
+    "appspec's ValidateService hook: check health there)";
+
+constexpr std::array kLocalOnlyKeys = {
+    // Most consequential first: it is the one named in full when several are given.
+    LocalOnlyKey{"PROMOTION",
+                 "cannot wait for a manual promotion (Spot and CodeDeploy move traffic as "
+                 "soon as the greens are installed)"},
+    LocalOnlyKey{"LOCAL_PATH",
+                 "cannot install from this machine (CodeDeploy fetches the revision: give "
+                 "S3_BUCKET, S3_KEY and S3_BUNDLE, or GITHUB_REPO and COMMIT_ID)"},
+    LocalOnlyKey{"CAPACITY",
+                 "cannot choose how many greens start (Spot launches as many as the "
+                 "Elastigroup's target capacity: change it on the group)"},
+    LocalOnlyKey{"LISTEN",
+                 "listens on nothing here (traffic reaches the greens through the "
+                 "Elastigroup's load balancer)"},
+    LocalOnlyKey{"PREVIEW_LISTEN",
+                 "has no preview listener (the greens are reached through the Elastigroup's "
+                 "load balancer once CodeDeploy allows traffic)"},
+    LocalOnlyKey{"HEALTH_CHECK_PATH", kNoHealthGate},
+    LocalOnlyKey{"HEALTH_CHECK_INTERVAL", kNoHealthGate},
+    LocalOnlyKey{"HEALTHY_THRESHOLD", kNoHealthGate},
+    LocalOnlyKey{"DRAIN_TIMEOUT",
+                 "cannot set how long blue drains (Spot uses the Elastigroup's own "
+                 "drainingTimeout: change it on the group)"},
+    LocalOnlyKey{"BLUE_TERMINATION_WAIT",
+                 "cannot keep blue for a rollback (Spot detaches and terminates blue as soon "
+                 "as CodeDeploy has succeeded)"},
+};
+
+// A provider that silently ignored one of these would deploy differently from what was
+// asked (PROMOTION=manual would switch automatically), so any of them given at all, whatever
+// its value, is refused. JSON null counts as not given, as everywhere in UserParameters.
+Result<void> refuse_local_only_keys(const json& params, bool provider_given) {
+  std::vector<std::string_view> given;
+  const LocalOnlyKey* first = nullptr;
+  for (const auto& entry : kLocalOnlyKeys) {
+    auto it = params.find(entry.key);
+    if (it == params.end() || it->is_null()) continue;
+    if (!first) {
+      first = &entry;
+    } else {
+      given.push_back(entry.key);
+    }
+  }
+  if (!first) return {};
+  return invalid(fmt::format(
+      "{} is honoured only by PROVIDER=local; the elastigroup provider{} {}: remove it or "
+      "deploy with PROVIDER=local{}",
+      first->key, provider_given ? "" : " (chosen because API_TOKEN is given)",
+      first->elastigroup_instead,
+      given.empty() ? std::string()
+                    : fmt::format(" (the same holds for {})", fmt::join(given, ", "))));
+}
+
+// COMMIT_ID ends up as an argument of `git archive` and in a GitHub URL: only the characters
+// of a commit id or a ref name, never an option ("--output=…"), never a range or a path
+// climbing out ("..").
+Result<void> check_commit(const std::string& commit) {
+  bool shape = !commit.empty() && commit.size() <= 255 && commit.front() != '-' &&
+               commit.find("..") == std::string::npos && std::ranges::all_of(commit, [](char c) {
+                 return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
+                        c == '/' || c == '-';
+               });
+  if (shape) return {};
+  return invalid(fmt::format(
+      "COMMIT_ID must be a commit id or a branch or tag name (letters, digits, '.', '_', '/', "
+      "'-'; not starting with '-', no '..', at most 255 characters), got {}",
+      quoted(commit)));
+}
+
+// GitHub's own rules: an owner (user or organisation) is 1-39 letters, digits and hyphens,
+// not starting or ending with a hyphen; a repository is 1-100 letters, digits, '.', '_' and
+// '-', other than "." and "..".
+Result<void> check_github_repository(const std::string& repository) {
+  auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+  auto slash = repository.find('/');
+  bool shape = slash != std::string::npos;
+  if (shape) {
+    std::string_view owner = std::string_view(repository).substr(0, slash);
+    std::string_view name = std::string_view(repository).substr(slash + 1);
+    shape = !owner.empty() && owner.size() <= 39 && owner.front() != '-' && owner.back() != '-' &&
+            std::ranges::all_of(owner, [&](char c) { return alnum(c) || c == '-'; }) &&
+            !name.empty() && name.size() <= 100 && name != "." && name != ".." &&
+            std::ranges::all_of(
+                name, [&](char c) { return alnum(c) || c == '.' || c == '_' || c == '-'; });
+  }
+  if (shape) return {};
+  return invalid(fmt::format(
+      "GITHUB_REPO must be owner/repo as GitHub names them (owner: letters, digits and "
+      "inner '-', at most 39; repo: letters, digits, '.', '_', '-', at most 100), got {}",
+      quoted(repository)));
 }
 
 // Reads a string-valued key. Numbers are accepted and kept in their JSON spelling, since
@@ -131,20 +245,22 @@ Result<RevisionSource> parse_revision(const json& params, Provider provider) {
     GitHubRevision revision;
     revision.repository = *required_string(params, "GITHUB_REPO");
     revision.commit = *required_string(params, "COMMIT_ID");
-    auto slash = revision.repository.find('/');
-    if (slash == std::string::npos || slash == 0 || slash + 1 == revision.repository.size() ||
-        revision.repository.find('/', slash + 1) != std::string::npos) {
-      return invalid(
-          fmt::format("GITHUB_REPO must be owner/repo, got \"{}\"", revision.repository));
+    if (auto checked = check_github_repository(revision.repository); !checked) {
+      return std::unexpected(checked.error());
+    }
+    if (auto checked = check_commit(revision.commit); !checked) {
+      return std::unexpected(checked.error());
     }
     return revision;
   }
-  if (provider != Provider::local) {
-    return invalid("LOCAL_PATH is only for PROVIDER local; give an S3 or GitHub revision");
-  }
   LocalRevision revision;
   revision.path = *required_string(params, "LOCAL_PATH");
-  if (has("COMMIT_ID")) revision.commit = *required_string(params, "COMMIT_ID");
+  if (has("COMMIT_ID")) {
+    revision.commit = *required_string(params, "COMMIT_ID");
+    if (auto checked = check_commit(*revision.commit); !checked) {
+      return std::unexpected(checked.error());
+    }
+  }
   return revision;
 }
 
@@ -207,6 +323,12 @@ Result<DeploymentSpec> parse_spec(const json& params) {
     spec.provider = Provider::elastigroup;
   } else {
     return invalid(fmt::format("PROVIDER must be local or elastigroup, got \"{}\"", **provider));
+  }
+  if (spec.provider == Provider::elastigroup) {
+    bool provider_given = *provider && !(*provider)->empty();
+    if (auto refused = refuse_local_only_keys(params, provider_given); !refused) {
+      return std::unexpected(refused.error());
+    }
   }
 
   std::vector<std::string_view> required = {"GROUP_ID", "APP_NAME", "DEPLOYMENT_GROUP", "TIMEOUT"};
@@ -339,6 +461,9 @@ json to_json(const DeploymentSpec& spec) {
   auto seconds = [](std::chrono::milliseconds ms) {
     return ms.count() % 1000 == 0 ? json(ms.count() / 1000) : json(ms.count() / 1000.0);
   };
+  // The keys only the local provider honours: an elastigroup spec never carries them, and
+  // parse_spec would refuse them.
+  if (spec.provider != Provider::local) return out;
   out["CAPACITY"] = spec.capacity;
   out["LISTEN"] = spec.listen;
   if (!spec.preview_listen.empty()) out["PREVIEW_LISTEN"] = spec.preview_listen;

@@ -1,16 +1,30 @@
 // DeploymentSpec: the validated form of the seed's UserParameters, the contract shared by
 // the Lambda action (`UserParameters`) and `bluegreen deploy --params`. parse_spec() is the
-// only way to build one from outside input; every error names the offending key.
+// only way to build one from outside input; every error names the offending key. The Lambda,
+// the CLI (in-process and before it posts to a server) and the server all parse through it,
+// so what it refuses never reaches a provider.
+//
+// Invariants parse_spec guards:
+// 1. A provider never silently ignores a key that was given. LOCAL_PATH, CAPACITY, LISTEN,
+//    PREVIEW_LISTEN, HEALTH_CHECK_PATH, HEALTH_CHECK_INTERVAL, HEALTHY_THRESHOLD,
+//    DRAIN_TIMEOUT, BLUE_TERMINATION_WAIT and PROMOTION are honoured only by the local
+//    provider; with the elastigroup provider (explicit, or chosen because API_TOKEN is given)
+//    any of them with any non-null value is invalid_input naming the key and PROVIDER=local.
+//    So an elastigroup spec always holds the defaults for those fields, and PROMOTION=manual
+//    never ends in an automatic switch.
+// 2. COMMIT_ID (which becomes an argument of `git archive` and part of a GitHub URL) is a
+//    commit id or a branch or tag name: only [A-Za-z0-9._/-], not starting with '-', no "..",
+//    1-255 characters. GITHUB_REPO is owner/repo as GitHub allows them. Anything else is
+//    invalid_input naming the key.
 #pragma once
 
 #include <chrono>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "core/error.h"
 #include "core/secret.h"
@@ -77,13 +91,14 @@ const std::vector<std::string_view>& spec_keys();
 
 // Parses and validates UserParameters text (a JSON object). Errors are invalid_input and name
 // the key: missing, unknown, wrong type, out of range, no or several revision sources, an
-// incomplete S3 or GitHub source, an S3_BUNDLE outside tar/tgz/zip/YAML/JSON.
+// incomplete S3 or GitHub source, an S3_BUNDLE outside tar/tgz/zip/YAML/JSON, a key the
+// chosen provider does not honour, a COMMIT_ID or GITHUB_REPO of the wrong shape.
 Result<DeploymentSpec> parse_spec(std::string_view user_parameters);
 Result<DeploymentSpec> parse_spec(const nlohmann::json& user_parameters);
 
 // The spec as UserParameters JSON, safe to store and show: a literal API_TOKEN is replaced by
-// "***", a reference (ssm:/…, secretsmanager:…) is kept. parse_spec(to_json(s)) round-trips
-// every other field.
+// "***", a reference (ssm:/…, secretsmanager:…) is kept; the local-only keys appear only for
+// the local provider. parse_spec(to_json(s)) round-trips every other field.
 nlohmann::json to_json(const DeploymentSpec& spec);
 
 // True when the token is a reference to be resolved at run time rather than the token itself.

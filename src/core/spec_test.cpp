@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 namespace bluegreen {
@@ -164,6 +165,197 @@ TEST(Spec, ToJsonRedactsLiteralTokenAndRoundTrips) {
   ASSERT_TRUE(again) << again.error().message;
   EXPECT_EQ(again->api_token.reveal(), "ssm:/spot/token");
   EXPECT_EQ(again->drain_timeout, referenced->drain_timeout);
+}
+
+// The keys only the local provider honours, with a value the local provider accepts.
+const std::vector<std::pair<std::string, json>>& local_only_keys() {
+  static const std::vector<std::pair<std::string, json>> keys = {
+      {"LOCAL_PATH", "/srv/hello"},    {"CAPACITY", 3},
+      {"LISTEN", "127.0.0.1:9090"},    {"PREVIEW_LISTEN", "127.0.0.1:9091"},
+      {"HEALTH_CHECK_PATH", "/ready"}, {"HEALTH_CHECK_INTERVAL", "2"},
+      {"HEALTHY_THRESHOLD", 3},        {"DRAIN_TIMEOUT", "5"},
+      {"BLUE_TERMINATION_WAIT", "0"},  {"PROMOTION", "manual"},
+  };
+  return keys;
+}
+
+bool local_only(std::string_view key) {
+  return std::ranges::any_of(local_only_keys(), [&](const auto& k) { return k.first == key; });
+}
+
+TEST(SpecProviderKeys, EachLocalOnlyKeyIsRefusedForElastigroupNamingKeyAndProvider) {
+  for (const auto& [key, value] : local_only_keys()) {
+    for (bool explicit_provider : {true, false}) {
+      json params = seed_params();
+      if (explicit_provider) params["PROVIDER"] = "elastigroup";
+      params[key] = value;
+      std::string message = error_of(params);
+      EXPECT_TRUE(message.starts_with(key + " is honoured only by PROVIDER=local; "))
+          << key << ": " << message;
+      EXPECT_NE(message.find("the elastigroup provider"), std::string::npos) << message;
+      EXPECT_NE(message.find("remove it or deploy with PROVIDER=local"), std::string::npos)
+          << message;
+      EXPECT_EQ(message.find("chosen because API_TOKEN is given") == std::string::npos,
+                explicit_provider)
+          << message;
+    }
+  }
+}
+
+TEST(SpecProviderKeys, AnyValueCountsAsGivenExceptNull) {
+  // Also values the local provider would refuse, or the default itself: the user asked for
+  // something the provider does not do.
+  for (const json& value :
+       {json("auto"), json(""), json("manual"), json(true), json(0), json::object()}) {
+    json params = seed_params();
+    params["PROMOTION"] = value;
+    EXPECT_NE(error_of(params).find("PROMOTION is honoured only by PROVIDER=local"),
+              std::string::npos)
+        << value.dump();
+  }
+  json null_promotion = seed_params();
+  null_promotion["PROMOTION"] = nullptr;
+  auto spec = parse_spec(null_promotion);
+  ASSERT_TRUE(spec) << spec.error().message;
+  EXPECT_EQ(spec->promotion, Promotion::automatic);
+}
+
+TEST(SpecProviderKeys, ManualPromotionNeverReachesTheElastigroupProvider) {
+  // Implied by API_TOKEN or named, as JSON or as text, with or without a preview listener.
+  json params = seed_params();
+  params["PROMOTION"] = "manual";
+  EXPECT_FALSE(parse_spec(params));
+  params["PREVIEW_LISTEN"] = "127.0.0.1:9091";
+  EXPECT_FALSE(parse_spec(params));
+  params["PROVIDER"] = "elastigroup";
+  EXPECT_FALSE(parse_spec(params));
+  EXPECT_FALSE(parse_spec(std::string_view(params.dump())));
+}
+
+TEST(SpecProviderKeys, SeveralRefusedKeysAreAllNamed) {
+  json params = seed_params();
+  params["PROMOTION"] = "manual";
+  params["CAPACITY"] = 4;
+  params["DRAIN_TIMEOUT"] = 1;
+  std::string message = error_of(params);
+  EXPECT_TRUE(message.starts_with("PROMOTION is honoured only by PROVIDER=local")) << message;
+  EXPECT_TRUE(message.ends_with("(the same holds for CAPACITY, DRAIN_TIMEOUT)")) << message;
+}
+
+TEST(SpecProviderKeys, TheLocalProviderHonoursEveryKeyAndElastigroupEveryOther) {
+  for (const auto& [key, value] : local_only_keys()) {
+    json params = local_params();
+    params[key] = value;
+    auto spec = parse_spec(params);
+    EXPECT_TRUE(spec) << key << ": " << spec.error().message;
+  }
+  auto local = parse_spec(json{{"GROUP_ID", "web"},
+                               {"APP_NAME", "a"},
+                               {"DEPLOYMENT_GROUP", "d"},
+                               {"TIMEOUT", 60},
+                               {"LOCAL_PATH", "/srv/repo"},
+                               {"COMMIT_ID", "v1.2"},
+                               {"PROMOTION", "manual"}});
+  ASSERT_TRUE(local) << local.error().message;
+  EXPECT_EQ(local->promotion, Promotion::manual);
+
+  // Every key that is not local-only is accepted by the elastigroup provider.
+  json github = seed_params();
+  for (auto key : {"S3_BUCKET", "S3_KEY", "S3_BUNDLE"}) github.erase(key);
+  github["GITHUB_REPO"] = "owner/repo";
+  github["COMMIT_ID"] = "0123abc";
+  github["PROVIDER"] = "elastigroup";
+  for (auto key : spec_keys()) {
+    if (local_only(key)) continue;
+    EXPECT_TRUE(seed_params().contains(key) || github.contains(key)) << key;
+  }
+  EXPECT_TRUE(parse_spec(github));
+  json s3 = seed_params();
+  s3["PROVIDER"] = "elastigroup";
+  EXPECT_TRUE(parse_spec(s3));
+  EXPECT_EQ(spec_keys().size(), 22u) << "a new key: say which provider honours it";
+}
+
+TEST(SpecProviderKeys, AnElastigroupSpecRoundTripsWithoutLocalOnlyKeys) {
+  auto spec = parse_spec(seed_params());
+  ASSERT_TRUE(spec);
+  json out = to_json(*spec);
+  for (const auto& [key, value] : local_only_keys()) EXPECT_FALSE(out.contains(key)) << key;
+  auto again = parse_spec(out);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->provider, Provider::elastigroup);
+
+  auto local = parse_spec(local_params());
+  ASSERT_TRUE(local);
+  json local_out = to_json(*local);
+  EXPECT_EQ(local_out["PROMOTION"], "auto");
+  EXPECT_TRUE(parse_spec(local_out));
+}
+
+json github_params(const std::string& repository, const std::string& commit) {
+  json params = seed_params();
+  for (auto key : {"S3_BUCKET", "S3_KEY", "S3_BUNDLE"}) params.erase(key);
+  params["GITHUB_REPO"] = repository;
+  params["COMMIT_ID"] = commit;
+  return params;
+}
+
+json local_commit_params(const std::string& commit) {
+  json params = local_params();
+  params["COMMIT_ID"] = commit;
+  return params;
+}
+
+TEST(SpecRevisionShape, CommitIdsAndRefNamesAreAccepted) {
+  for (const std::string& commit :
+       {std::string("0123456789abcdef0123456789abcdef01234567"), std::string("abc123"),
+        std::string("v1.2.3"), std::string("release/2024-01_rc"), std::string("HEAD"),
+        std::string(255, 'a')}) {
+    auto github = parse_spec(github_params("owner/repo", commit));
+    ASSERT_TRUE(github) << commit << ": " << github.error().message;
+    EXPECT_EQ(std::get<GitHubRevision>(github->revision).commit, commit);
+    auto local = parse_spec(local_commit_params(commit));
+    ASSERT_TRUE(local) << commit << ": " << local.error().message;
+    EXPECT_EQ(std::get<LocalRevision>(local->revision).commit, commit);
+  }
+}
+
+TEST(SpecRevisionShape, ACommitIdThatIsNotARevisionIsRefusedForEveryProvider) {
+  for (const std::string& commit :
+       {std::string("--output=/etc/passwd"), std::string("-x"), std::string("abc def"),
+        std::string("abc\ndef"), std::string("abc\tdef"), std::string("abc\x01"),
+        std::string("a\0b", 3), std::string("HEAD~1"), std::string("main^"), std::string("a..b"),
+        std::string("../../etc"), std::string("main;rm -rf /"), std::string("$(id)"),
+        std::string("caf\xc3\xa9"), std::string("\xff\xfe"), std::string(256, 'a')}) {
+    for (const json& params : {github_params("owner/repo", commit), local_commit_params(commit)}) {
+      std::string message = error_of(params);
+      EXPECT_TRUE(message.starts_with("COMMIT_ID must be a commit id")) << message;
+      // The value is shown escaped and cut short: no raw control character reaches a log or
+      // a terminal.
+      EXPECT_TRUE(std::ranges::none_of(message, [](char c) { return c >= 0 && c < 0x20; }))
+          << message;
+      EXPECT_LT(message.size(), 400u) << message;
+    }
+  }
+}
+
+TEST(SpecRevisionShape, GitHubRepositoriesMustBeOwnerSlashRepo) {
+  for (const std::string& repository :
+       {std::string("owner/repo"), std::string("my-org/my.repo_2"), std::string("o/.github"),
+        std::string("A1/-x"), std::string(39, 'o') + "/" + std::string(100, 'r')}) {
+    auto spec = parse_spec(github_params(repository, "abc"));
+    ASSERT_TRUE(spec) << repository << ": " << spec.error().message;
+    EXPECT_EQ(std::get<GitHubRevision>(spec->revision).repository, repository);
+  }
+  for (const std::string& repository :
+       {std::string("owner"), std::string("/repo"), std::string("owner/"), std::string("a/b/c"),
+        std::string("-owner/repo"), std::string("owner-/repo"), std::string("ow_ner/repo"),
+        std::string("own er/repo"), std::string("owner/re po"), std::string("owner/."),
+        std::string("owner/.."), std::string("owner/repo\n"), std::string("owner/repo?x=1"),
+        std::string(40, 'o') + "/repo", "owner/" + std::string(101, 'r')}) {
+    EXPECT_TRUE(error_of(github_params(repository, "abc")).starts_with("GITHUB_REPO must be "))
+        << repository;
+  }
 }
 
 }  // namespace

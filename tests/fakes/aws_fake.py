@@ -19,7 +19,9 @@ Every request is checked the way AWS would:
   missing required members, wrong types, enum values, string/list length limits, number
   ranges and patterns give 400 ValidationException naming the member, and are recorded as
   violations (see GET /__fake/calls);
-* business rules as the real services answer them: DeploymentGroupDoesNotExistException,
+* business rules as the real services answer them: InvalidRevisionException (the location
+  revisionType names missing or incomplete, another location beside it, a GitHub repository
+  that is not account/repository; also recorded as violations), DeploymentGroupDoesNotExistException,
   DeploymentDoesNotExistException, DeploymentAlreadyCompletedException,
   DeploymentNotStartedException, more than 25 target ids, JobNotFoundException,
   InvalidJobStateException (a second result for one job), output variables with a
@@ -165,6 +167,38 @@ def validate(shape, value, where, problems):
         for key, item in value.items():
             validate(shape.key, key, f"{where} key", problems)
             validate(shape.value, item, f"{where}.{key}", problems)
+
+
+# --- CodeDeploy's own revision rules ------------------------------------------------------------
+# The model leaves every RevisionLocation member optional and unconstrained; the service does
+# not: the location revisionType names must be there and complete, no other location goes with
+# it, and a GitHub repository is account/repository as GitHub names them (InvalidRevisionException).
+REVISION_LOCATIONS = {"S3": "s3Location", "GitHub": "gitHubLocation", "String": "string",
+                      "AppSpecContent": "appSpecContent"}
+REVISION_REQUIRED = {"S3": ("bucket", "key", "bundleType"), "GitHub": ("repository", "commitId")}
+GITHUB_REPOSITORY = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?/[A-Za-z0-9._-]{1,100}")
+
+
+def revision_problems(revision):
+    kind = revision.get("revisionType")
+    if kind is None:
+        return ["revision.revisionType is required"]
+    member = REVISION_LOCATIONS.get(kind)
+    location = revision.get(member)
+    problems = [f"revision.{other} does not go with revisionType {kind}"
+                for other in REVISION_LOCATIONS.values() if other != member and other in revision]
+    if not isinstance(location, dict):
+        return problems + [f"revision.{member} is required for revisionType {kind}"]
+    for name in REVISION_REQUIRED.get(kind, ()):
+        if not location.get(name):
+            problems.append(f"revision.{member}.{name} is required for revisionType {kind}")
+    repository = location.get("repository")
+    if kind == "GitHub" and repository and (
+            not GITHUB_REPOSITORY.fullmatch(repository) or
+            repository.partition("/")[2] in (".", "..")):
+        problems.append(f"revision.gitHubLocation.repository must be account/repository, "
+                        f"not {repository!r}")
+    return problems
 
 
 def check_size(shape, size, where, what, problems):
@@ -351,6 +385,10 @@ class AwsFake:
             raise AwsFailure(400, "DeploymentGroupNameRequiredException", "Deployment group name is missing")
         if "revision" not in body:
             raise AwsFailure(400, "RevisionRequiredException", "Revision is missing")
+        problems = revision_problems(body["revision"])
+        if problems:
+            self.violations.extend(f"codedeploy CreateDeployment: {p}" for p in problems)
+            raise AwsFailure(400, "InvalidRevisionException", "; ".join(problems))
         group = self._group(body["applicationName"], body["deploymentGroupName"])
         filters = body.get("targetInstances", {}).get("tagFilters", [])
         targets = []

@@ -100,6 +100,34 @@ class AwsFakeTest(unittest.TestCase):
             codepipeline.put_job_success_result(jobId="not-a-uuid")
         self.assertTrue(any("Oops" in v for v in self.fake.violations))
 
+    def test_revisions_codedeploy_would_refuse_are_refused(self):
+        codedeploy = self.client("codedeploy")
+        good = {"revisionType": "GitHub",
+                "gitHubLocation": {"repository": "owner/repo", "commitId": "0123abc"}}
+        self.assertTrue(codedeploy.create_deployment(
+            applicationName="app", deploymentGroupName="dg", revision=good)["deploymentId"])
+        s3 = {"bucket": "b", "key": "k", "bundleType": "zip"}
+        for revision, words in (
+                ({"revisionType": "GitHub",
+                  "gitHubLocation": {"repository": "owner-only", "commitId": "0123abc"}},
+                 "account/repository"),
+                ({"revisionType": "GitHub",
+                  "gitHubLocation": {"repository": "a/b/c", "commitId": "0123abc"}},
+                 "account/repository"),
+                ({"revisionType": "GitHub", "gitHubLocation": {"repository": "owner/repo"}},
+                 "commitId is required"),
+                ({"revisionType": "GitHub"}, "gitHubLocation is required"),
+                ({"revisionType": "GitHub", "s3Location": s3}, "s3Location does not go"),
+                ({"revisionType": "S3", "s3Location": s3, "gitHubLocation": good["gitHubLocation"]},
+                 "gitHubLocation does not go"),
+                ({"gitHubLocation": good["gitHubLocation"]}, "revisionType is required")):
+            with self.assertRaises(codedeploy.exceptions.InvalidRevisionException) as refused:
+                codedeploy.create_deployment(applicationName="app", deploymentGroupName="dg",
+                                             revision=revision)
+            self.assertIn(words, str(refused.exception))
+            self.assertTrue(any(words in v for v in self.fake.violations), self.fake.violations)
+        self.assertEqual(len(self.fake.deployments), 1)
+
     def test_signatures_are_verified(self):
         with self.assertRaises(Exception) as raised:
             self.client("codedeploy", secret="wrong").get_deployment_group(applicationName="app",

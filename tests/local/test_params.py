@@ -1,14 +1,33 @@
 """Invalid UserParameters: `bluegreen deploy` exits 2 with a message naming the key, before
-anything starts; the server's API refuses the same parameters with 400."""
+anything starts; the server's API refuses the same parameters with 400. Among them: keys the
+chosen provider does not honour (the message names the provider that does), and a COMMIT_ID
+or GITHUB_REPO that is not a revision or a repository."""
 
 import json
+import os
 import unittest
 import urllib.request
 
 from harness import LocalTestCase
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_DIR = os.environ.get("BLUEGREEN_SOURCE_DIR", os.path.dirname(os.path.dirname(HERE)))
+
 VALID = {"GROUP_ID": "web", "APP_NAME": "hello", "DEPLOYMENT_GROUP": "dev", "TIMEOUT": "60",
          "LOCAL_PATH": "/srv/hello"}
+
+
+# The seed's parameters: API_TOKEN makes the elastigroup provider the default.
+ELASTIGROUP = {"API_TOKEN": "spot-token-for-params-test", "ACCOUNT_ID": "act-12345678",
+               "GROUP_ID": "sig-12345678", "APP_NAME": "hello", "DEPLOYMENT_GROUP": "dev",
+               "TIMEOUT": "60", "S3_BUCKET": "b", "S3_KEY": "k.zip", "S3_BUNDLE": "zip"}
+GITHUB = {**{k: v for k, v in VALID.items() if k != "LOCAL_PATH"}, "GITHUB_REPO": "owner/repo"}
+
+# Keys only the local provider honours, each with a value it accepts.
+LOCAL_ONLY = {"LOCAL_PATH": "/srv/hello", "CAPACITY": "3", "LISTEN": "127.0.0.1:18080",
+              "PREVIEW_LISTEN": "127.0.0.1:18081", "HEALTH_CHECK_PATH": "/ready",
+              "HEALTH_CHECK_INTERVAL": "2", "HEALTHY_THRESHOLD": "3", "DRAIN_TIMEOUT": "5",
+              "BLUE_TERMINATION_WAIT": "0", "PROMOTION": "manual"}
 
 
 def without(key):
@@ -36,6 +55,19 @@ CASES = [
     ("TIMEOUT not a number", {**VALID, "TIMEOUT": "soon"}, ["TIMEOUT"]),
     ("TIMEOUT fractional", {**VALID, "TIMEOUT": "1.5"}, ["TIMEOUT"]),
     ("unknown key", {**VALID, "TIMEOUTS": "5"}, ["TIMEOUTS"]),
+    ("COMMIT_ID that is an option", {**VALID, "COMMIT_ID": "--output=/etc/passwd"},
+     ["COMMIT_ID"]),
+    ("COMMIT_ID with a newline", {**GITHUB, "COMMIT_ID": "abc\ndef"}, ["COMMIT_ID"]),
+    ("GITHUB_REPO not owner/repo", {**GITHUB, "GITHUB_REPO": "owner", "COMMIT_ID": "abc"},
+     ["GITHUB_REPO"]),
+] + [
+    (f"{key} with the elastigroup provider", {**ELASTIGROUP, key: value},
+     [key, "PROVIDER=local"])
+    for key, value in LOCAL_ONLY.items()
+] + [
+    ("PROMOTION with PROVIDER=elastigroup",
+     {**ELASTIGROUP, "PROVIDER": "elastigroup", "PROMOTION": "manual"},
+     ["PROMOTION", "PROVIDER=local"]),
 ]
 
 
@@ -49,6 +81,20 @@ class ParamsTest(LocalTestCase):
                 for word in words:
                     self.assertIn(word, done.stderr)
                     self.assertIn(word, result["error"]["message"])
+
+    def test_a_key_the_provider_ignores_is_refused_in_words_a_user_can_act_on(self):
+        code, result, done = self.deploy(json.dumps({**ELASTIGROUP, "PROMOTION": "manual"}))
+        self.assertEqual(code, 2, done.stderr)
+        self.assertEqual(result["error"]["kind"], "invalid_input")
+        self.assertEqual(done.stderr.strip().splitlines(), [
+            "bluegreen: invalid parameters: PROMOTION is honoured only by PROVIDER=local; the "
+            "elastigroup provider (chosen because API_TOKEN is given) cannot wait for a manual "
+            "promotion (Spot and CodeDeploy move traffic as soon as the greens are installed): "
+            "remove it or deploy with PROVIDER=local"])
+        self.assertNotIn(ELASTIGROUP["API_TOKEN"], done.stdout + done.stderr)
+        # The README shows the same line, word for word.
+        with open(os.path.join(SOURCE_DIR, "README.md")) as readme:
+            self.assertIn(done.stderr.strip(), readme.read())
 
     def test_malformed_json_exits_2(self):
         code, result, done = self.deploy('{"GROUP_ID": "web",')
