@@ -166,6 +166,7 @@ Decision Stepper::blue_detached_check() {
   for (const auto& id : s_.group_instance_ids) {
     if (std::ranges::find(s_.green_ids, id) == s_.green_ids.end()) blue_left.push_back(id);
   }
+  std::ranges::sort(blue_left);
   s_.group_instance_ids = blue_left;
   s_.blue_known = true;
   if (blue_left.empty()) {
