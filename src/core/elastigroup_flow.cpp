@@ -47,6 +47,7 @@ std::string_view purpose(std::string_view awaiting) {
     return "following the CodeDeploy deployment";
   }
   if (awaiting == "cd_stop") return "stopping the CodeDeploy deployment";
+  if (awaiting == "cleanup_cd_get") return "reading the CodeDeploy deployment";
   if (awaiting == "spot_stop") return "stopping the Spot B/G deployment";
   if (awaiting == "detach") return "detaching the green instances";
   return "calling the cloud";
@@ -69,6 +70,7 @@ std::string_view hint(FailureType type, std::string_view awaiting) {
       }
       return "check APP_NAME and DEPLOYMENT_GROUP";
     case FailureType::job_failed:
+    case FailureType::system_unavailable:
       return "see the function's log for the request that failed";
   }
   return "";
@@ -120,6 +122,7 @@ Decision Stepper::on(const EventBody& body) {
   if (!std::holds_alternative<Started>(body) && !std::holds_alternative<Woke>(body) &&
       !std::holds_alternative<InvocationEnding>(body)) {
     s_.last_request_ms = now_;
+    ++s_.requests;
   }
   return std::visit([this](const auto& e) { return handle(e); }, body);
 }
@@ -203,7 +206,10 @@ Decision Stepper::handle(const SpotDeploymentsListed& e) {
         s_.spot_finished = true;
         return enter(Phase::find_codedeploy);
       case SpotProgress::running:
-        return enter(Phase::wait_greens);
+        // CodeDeploy may have finished on its greens already (an earlier delivery got that
+        // far): ask before anything else, so that nothing this delivery does removes them.
+        s_.adopted_spot = true;
+        return enter(Phase::find_codedeploy);
     }
   }
   // A check while waiting.
@@ -286,10 +292,27 @@ Decision Stepper::handle(const LastCodeDeployDeployment& e) {
 Decision Stepper::handle(const CodeDeployDeploymentRead& e) {
   s_.transient_failures = 0;
   const auto& d = e.deployment;
+  if (s_.phase == Phase::stopping) {  // cleanup_cd_get: a stop was refused as completed
+    s_.codedeploy_recheck = false;
+    s_.codedeploy_status = d.status;
+    s_.codedeploy_terminal = codedeploy_terminal(d.status);
+    if (d.status == "Succeeded") {
+      s_.greens_serving = true;
+      log(LogLevel::warning, "codedeploy_succeeded",
+          fmt::format("CodeDeploy deployment {} had already succeeded on the greens: they are "
+                      "left serving",
+                      d.id));
+    } else if (!s_.codedeploy_terminal) {
+      s_.codedeploy_stop_sent = false;  // it is still going after all: stop it
+    }
+    return advance();
+  }
   if (s_.phase == Phase::find_codedeploy) {
     if (std::ranges::find(d.green_tag_values, s_.green_identifier) == d.green_tag_values.end()) {
       return no_codedeploy_of_ours();
     }
+    s_.adopted_spot = false;
+    if (d.status == "Succeeded") s_.greens_serving = true;
     s_.codedeploy_deployment_id = d.id;
     log(LogLevel::info, "codedeploy_deployment_adopted",
         fmt::format("CodeDeploy deployment {} of this job exists already ({}); following it", d.id,
@@ -310,6 +333,7 @@ Decision Stepper::handle(const CodeDeployDeploymentRead& e) {
   s_.codedeploy_status = d.status;
   s_.codedeploy_overview = overview;
   s_.codedeploy_terminal = codedeploy_terminal(d.status);
+  if (d.status == "Succeeded") s_.greens_serving = true;
   if (!d.error_code.empty() || !d.error_message.empty()) {
     s_.codedeploy_error = fmt::format("{}: {}", d.error_code, d.error_message);
   }
@@ -440,6 +464,24 @@ Decision Stepper::handle(const CallFailed& e) {
       return retry_later(error, Phase::stopping);
     }
     s_.transient_failures = 0;
+    if (what == "cd_stop" && error.code == "DeploymentAlreadyCompletedException") {
+      // It ended while we were stopping it, maybe with success: read it before touching
+      // anything on the Spot side.
+      s_.codedeploy_stop_sent = true;
+      s_.codedeploy_recheck = true;
+      return advance();
+    }
+    if (what == "cleanup_cd_get") {
+      // Whether the greens serve is unknown: they are left alone (see the header).
+      s_.codedeploy_recheck = false;
+      s_.greens_serving = true;
+      add_cleanup_note(fmt::format(
+          "CodeDeploy deployment {} had already completed and could not be read ({}); the "
+          "green instances tagged GreenIdentifier={} were left as they are: if it did not "
+          "succeed, stop the Spot B/G deployment {} in the Spot console",
+          s_.codedeploy_deployment_id, detail, s_.green_identifier, s_.spot_deployment_id));
+      return advance();
+    }
     if (what == "cd_stop") s_.codedeploy_stop_sent = true;
     if (what == "spot_stop") s_.spot_stop_sent = true;
     if (what == "detach") s_.detach_sent = true;

@@ -34,14 +34,33 @@
 // A continued job (continuationToken) resumes from the token; the token is written only
 // between requests, so it always describes what is known to exist.
 //
+// Never remove what may serve (the flow's first invariant). Once CodeDeploy has succeeded
+// on the greens (AllowTraffic done: FlowState::greens_serving), nothing the flow does
+// afterwards stops the Spot B/G deployment, stops CodeDeploy, or detaches or terminates a
+// green instance: not TIMEOUT, not a failed or refused poll, not Spot failing or being
+// stopped, not a repeated delivery or a continuation, not cleanup. Every way the flow can end
+// from then on reports (success once Spot has detached blue; otherwise a failure saying what
+// is still pending: the blue instances still attached, the Spot deployment id and what to
+// do) and leaves both fleets as they are. Cleanup learns of a success it did not see itself:
+// a CodeDeploy stop refused because the deployment already completed is followed by a read of
+// that deployment, and a delivery that adopts a running Spot deployment asks CodeDeploy
+// before it waits for greens. At TIMEOUT in wait_blue_detached the flow looks once more
+// (group, greens, Spot) and reports success if blue has left.
+//
 // Time. Every wait ends by the deadline (start + TIMEOUT); after a failure, cleanup waits at
-// most cleanup_grace. Requests are at least min_request_spacing apart (stop requests
-// excepted), and polling rounds back off by half again, up to max_poll_interval, while
-// nothing changes. Retryable failures (throttled, unavailable, timeout) are retried with
-// doubling waits until the deadline (then the deployment has timed out); any other failure
-// is classified (FailureType) and reported after cleanup. Cleanup retries each step until
-// its grace is over, then gives it up and names it in the report with what the user should
-// stop by hand; past the grace it makes its remaining requests once each, unpaced (a last
+// most cleanup_grace. Steps are not paced: a request that follows an answer (read group ->
+// create the Spot deployment; greens pass -> CreateDeployment) goes out at once. Only
+// repeated polls of the same thing are spaced: rounds start poll_interval apart and back off
+// by half again, up to max_poll_interval, while nothing changes; and over the whole flow the
+// requests stay within request_burst + elapsed / request_spacing, so a long wait makes at
+// most six requests a minute on average whatever moves. A resumed invocation polls at once
+// (the pause passed between invocations), so every invocation makes progress. Retryable
+// failures (throttled, unavailable, timeout) are retried with doubling waits from
+// poll_interval until the deadline; when the clouds stayed unreachable (5xx, refused,
+// timeouts) until the deadline the failure is SystemUnavailable, otherwise JobFailed. Any
+// other failure is classified (FailureType) and reported after cleanup. Cleanup retries each
+// step until its grace is over, then gives it up and names it in the report with what the
+// user should stop by hand; past the grace it makes its remaining requests once each (a last
 // detach of greens still running, a last look at them), so it always ends.
 #pragma once
 
@@ -77,6 +96,7 @@ enum class FailureType {
   permission_error,      // PermissionError: AWS or Spot refused a call (AccessDenied, 401/403)
   revision_unavailable,  // RevisionUnavailable: the S3 object or GitHub commit cannot be found
   job_failed,            // JobFailed: the deployment failed or ran out of time
+  system_unavailable,    // SystemUnavailable: the clouds stayed unreachable until TIMEOUT
 };
 std::string_view to_string(FailureType type);  // the CodePipeline spelling
 
@@ -287,12 +307,14 @@ struct FlowConfig {
   long long timeout_seconds = 0;
   std::string revision;  // describe(spec.revision), for messages
 
-  // While waiting, requests are at least this far apart (10 s: at most 6 a minute), and the
-  // pause between two polling rounds grows from `poll_interval_ms` up to `max_poll_interval_ms`
-  // while nothing changes.
-  long long min_request_spacing_ms = 10'000;
-  long long poll_interval_ms = 15'000;
+  // Polling: the pause between two rounds of polls starts at `poll_interval_ms` and grows by
+  // half again up to `max_poll_interval_ms` while nothing changes. Over the whole flow there
+  // are at most `request_burst` + elapsed / `request_spacing_ms` requests (12 s: five a
+  // minute on average over a long wait).
+  long long poll_interval_ms = 2'000;
   long long max_poll_interval_ms = 60'000;
+  long long request_spacing_ms = 12'000;
+  int request_burst = 30;
   // After a failure, how long cleanup may keep waiting for the greens to go away.
   long long cleanup_grace_ms = 300'000;
 };
@@ -332,13 +354,20 @@ struct FlowState {
   bool spot_ended = false;       // Spot reports our deployment finished or failed: never stop it
   bool spot_finished = false;    // Spot finalised our deployment (blue detached)
   std::string failed_lifecycle;  // "ValidateService failed on i-…: …" once a target failed
+  // CodeDeploy succeeded on the greens: from now on nothing is stopped, detached or
+  // terminated (see "Never remove what may serve" above).
+  bool greens_serving = false;
+  // A delivery adopted a running Spot deployment: CodeDeploy is asked before waiting for greens.
+  bool adopted_spot = false;
 
   // Polling. A round is the requests of one look at the world; rounds are paced.
   long long last_request_ms = 0;   // when the last request was answered
+  int requests = 0;                // requests answered since the flow started
   long long poll_interval_ms = 0;  // current pause between rounds; 0 = the configured start
   int round = 0;                   // rounds in this phase
   int round_step = 0;              // which request of the round is next
   int transient_failures = 0;      // consecutive retryable failures
+  bool unreachable = false;        // the last of them: unavailable or timed out (not throttled)
   std::string last_transient_error;
 
   // Per instance, "<lifecycle event>:<status>" as last logged, so only changes are logged.
@@ -350,6 +379,7 @@ struct FlowState {
   bool codedeploy_stop_sent = false;
   bool spot_stop_sent = false;
   bool detach_sent = false;
+  bool codedeploy_recheck = false;  // a stop was refused as completed: read it before going on
 
   std::string codedeploy_error;  // errorInformation "code: message" last seen
   std::string cleanup_note;      // what cleanup could not do, appended to the failure
@@ -360,6 +390,8 @@ struct FlowState {
   bool round_changed = false;  // something moved in this polling round
   std::vector<std::string> group_instance_ids;  // the group's instances, read this round
   std::string codedeploy_candidate;             // the deployment group's last deployment
+  bool final_look = false;  // TIMEOUT passed in wait_blue_detached: one last look is under way
+  bool blue_known = false;  // group_instance_ids was read in this round
 };
 
 // ---- Logs ----------------------------------------------------------------------------------

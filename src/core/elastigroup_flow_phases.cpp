@@ -17,16 +17,6 @@ constexpr int kSpotCheckEvery = 3;
 // How many rounds cleanup gives Spot to remove the greens before detaching them itself.
 constexpr int kRoundsBeforeDetach = 2;
 
-// Every request is paced except those that stop what was started (and the API token
-// lookup, which is not a cloud poll): a deployment that runs for an hour makes at most six
-// requests a minute.
-bool is_paced(const Action& action) {
-  return !std::holds_alternative<StopCodeDeployDeployment>(action) &&
-         !std::holds_alternative<StopSpotDeployment>(action) &&
-         !std::holds_alternative<DetachGreens>(action) &&
-         !std::holds_alternative<ResolveApiToken>(action);
-}
-
 // `text` without the full stop it may end with, so that sentences can be joined with ". ".
 std::string sentence(std::string text) {
   while (!text.empty() && (text.back() == '.' || text.back() == ' ')) text.pop_back();
@@ -74,7 +64,7 @@ Decision Stepper::advance() {
     return issue(ResolveApiToken{}, "resolve");
   }
   if (s_.phase == Phase::stopping) return advance_stopping();
-  if (now_ >= s_.deadline_ms) return timed_out();
+  if (now_ >= s_.deadline_ms && !s_.final_look) return timed_out();
   const std::string& gid = s_.green_identifier;
   switch (s_.phase) {
     case Phase::read_group:
@@ -109,7 +99,6 @@ Decision Stepper::advance() {
       }
       if (s_.round_step == 2) {
         if (s_.pending_target_ids.empty()) return after_targets();
-        if (auto pause = pace(GetCodeDeployTargets{})) return std::move(*pause);
         auto& pending = s_.pending_target_ids;
         std::size_t n = std::min(kTargetBatch, pending.size());
         GetCodeDeployTargets request{s_.codedeploy_deployment_id,
@@ -136,8 +125,13 @@ Decision Stepper::advance() {
 }
 
 Decision Stepper::advance_stopping() {
+  // Never remove what may serve: once CodeDeploy succeeded on the greens, nothing is stopped.
+  if (s_.greens_serving) return report_failure();
   if (!s_.codedeploy_deployment_id.empty() && !s_.codedeploy_terminal && !s_.codedeploy_stop_sent) {
     return issue(StopCodeDeployDeployment{s_.codedeploy_deployment_id}, "cd_stop");
+  }
+  if (s_.codedeploy_recheck) {
+    return issue(GetCodeDeployDeployment{s_.codedeploy_deployment_id}, "cleanup_cd_get");
   }
   if (!s_.spot_deployment_id.empty() && !s_.spot_ended && !s_.spot_stop_sent) {
     return issue(StopSpotDeployment{s_.spot_deployment_id}, "spot_stop");
@@ -151,7 +145,7 @@ Decision Stepper::cleanup_greens_seen() {
     log(LogLevel::info, "greens_gone", "no green instance is left running");
     return report_failure();
   }
-  bool may_detach = !s_.detach_sent && !s_.spot_deployment_id.empty();
+  bool may_detach = !s_.detach_sent && !s_.spot_deployment_id.empty() && !s_.greens_serving;
   if (now_ >= s_.cleanup_deadline_ms) {
     // Greens left running cost money: one last attempt to detach them, even past the grace.
     if (may_detach) return issue(DetachGreens{s_.green_ids}, "detach");
@@ -172,7 +166,9 @@ Decision Stepper::blue_detached_check() {
   for (const auto& id : s_.group_instance_ids) {
     if (std::ranges::find(s_.green_ids, id) == s_.green_ids.end()) blue_left.push_back(id);
   }
+  std::ranges::sort(blue_left);
   s_.group_instance_ids = blue_left;
+  s_.blue_known = true;
   if (blue_left.empty()) {
     log(LogLevel::info, "blue_detached", "the blue instances have left the Elastigroup");
   } else if (s_.round == 0 || s_.round_changed) {
@@ -183,11 +179,19 @@ Decision Stepper::blue_detached_check() {
 }
 
 Decision Stepper::after_spot_check() {
-  if (s_.phase == Phase::wait_blue_detached && s_.group_instance_ids.empty()) return succeed();
+  if (s_.phase == Phase::wait_blue_detached) {
+    if (s_.blue_known && s_.group_instance_ids.empty()) return succeed();
+    if (s_.final_look)
+      return report_pending(fmt::format("TIMEOUT ({} s) passed", c_.timeout_seconds));
+  }
   return end_round();
 }
 
 Decision Stepper::no_codedeploy_of_ours() {
+  if (s_.adopted_spot && !s_.spot_finished) {
+    s_.adopted_spot = false;
+    return enter(Phase::wait_greens);
+  }
   if (s_.spot_finished) {
     log(LogLevel::info, "already_finished",
         "Spot had already finished this job's deployment; checking that blue is detached");
@@ -231,8 +235,11 @@ Decision Stepper::end_round() {
     s_.poll_interval_ms = std::min(c_.max_poll_interval_ms, s_.poll_interval_ms * 3 / 2);
   }
   s_.round_changed = false;
-  return wait_until(now_ + s_.poll_interval_ms, "round",
-                    fmt::format("polling ({})", to_string(s_.phase)));
+  long long due = now_ + s_.poll_interval_ms;
+  // However often things change, a long wait averages one request per request_spacing.
+  long long beyond_burst = s_.requests + 1 - c_.request_burst;
+  if (beyond_burst > 0) due = std::max(due, s_.started_ms + beyond_burst * c_.request_spacing_ms);
+  return wait_until(due, "round", fmt::format("polling ({})", to_string(s_.phase)));
 }
 
 Decision Stepper::spot_failed(const SpotDeployment& deployment) {
@@ -250,6 +257,7 @@ Decision Stepper::retry_later(const CallError& error, Phase resume_in) {
   std::string detail =
       error.code.empty() ? error.message : fmt::format("{}: {}", error.code, error.message);
   s_.last_transient_error = clip(detail, 300);
+  s_.unreachable = error.kind == ErrorKind::unavailable || error.kind == ErrorKind::timeout;
   // Past the deadline a retry would have no time to wait and would come at once, again and
   // again: the deployment has run out of time instead.
   if (s_.phase != Phase::stopping && now_ >= s_.deadline_ms) return timed_out();
@@ -259,11 +267,10 @@ Decision Stepper::retry_later(const CallError& error, Phase resume_in) {
     s_.round_step = 0;
   }
   int doublings = std::min(s_.transient_failures - 1, 8);
-  long long backoff =
-      std::min(c_.max_poll_interval_ms, c_.min_request_spacing_ms * (1LL << doublings));
+  long long backoff = std::min(c_.max_poll_interval_ms, c_.poll_interval_ms * (1LL << doublings));
   log(LogLevel::warning, "retrying",
-      fmt::format("{} (attempt {}); trying again in {} s", s_.last_transient_error,
-                  s_.transient_failures, backoff / 1000),
+      fmt::format("{} (attempt {}); trying again in {:.1f} s", s_.last_transient_error,
+                  s_.transient_failures, static_cast<double>(backoff) / 1000),
       {{"code", error.code}});
   return wait_until(now_ + backoff, "retry", "retrying after a transient failure");
 }
@@ -272,6 +279,8 @@ Decision Stepper::fail(FailureType type, std::string message) {
   s_.failure = PendingFailure{type, clip(message, 1500)};
   log(LogLevel::error, "failed", s_.failure->message,
       {{"failure_type", std::string(to_string(type))}});
+  // Never remove what may serve: no cleanup once CodeDeploy succeeded on the greens.
+  if (s_.greens_serving) return report_failure();
   s_.cleanup_deadline_ms = now_ + c_.cleanup_grace_ms;
   s_.transient_failures = 0;  // cleanup's retries back off from the start
   return enter(Phase::stopping);
@@ -287,9 +296,16 @@ Decision Stepper::timed_out() {
   std::string last = s_.last_transient_error.empty()
                          ? ""
                          : fmt::format(" (last error: {})", s_.last_transient_error);
+  // The clouds were unreachable up to the deadline: an outage, as CodePipeline calls it.
+  FailureType type = s_.transient_failures > 0 && s_.unreachable ? FailureType::system_unavailable
+                                                                 : FailureType::job_failed;
+  if (s_.greens_serving && s_.phase != Phase::wait_blue_detached) {
+    s_.phase = Phase::wait_blue_detached;
+    s_.round = 0;
+  }
   switch (s_.phase) {
     case Phase::wait_greens:
-      return fail(FailureType::job_failed,
+      return fail(type,
                   fmt::format("{} while waiting for the green instances tagged GreenIdentifier={}: "
                               "{} of {} running, {} passing EC2 status checks{}. Check the "
                               "Elastigroup's log for launch errors and the instances' status "
@@ -305,28 +321,69 @@ Decision Stepper::timed_out() {
         latest +=
             fmt::format("{}{} at {}", latest.empty() ? "; last seen: " : ", ", instance, progress);
       }
-      return fail(FailureType::job_failed,
-                  fmt::format("{} while CodeDeploy deployment {} was {}{}{}{}. Check its lifecycle "
-                              "events in the CodeDeploy console",
-                              limit, s_.codedeploy_deployment_id, s_.codedeploy_status, where,
-                              latest, last));
+      return fail(
+          type, fmt::format("{} while CodeDeploy deployment {} was {}{}{}{}. Check its lifecycle "
+                            "events in the CodeDeploy console",
+                            limit, s_.codedeploy_deployment_id, s_.codedeploy_status, where, latest,
+                            last));
     }
     case Phase::wait_blue_detached:
-      return fail(FailureType::job_failed,
-                  fmt::format("{}: CodeDeploy deployment {} succeeded but Spot did not detach the "
-                              "blue instance(s) {}{}. Check the Elastigroup's CodeDeploy B/G tab",
-                              limit, s_.codedeploy_deployment_id,
-                              fmt::join(s_.group_instance_ids, ", "), last));
+      if (!s_.final_look) {
+        // One last look before saying what is pending: Spot may have finished meanwhile.
+        s_.final_look = true;
+        s_.blue_known = false;
+        s_.group_instance_ids.clear();
+        s_.round_step = 0;
+        log(LogLevel::info, "final_look",
+            "TIMEOUT passed: looking once more whether Spot has detached the blue instances");
+        return advance();
+      }
+      return report_pending(limit);
     default:
-      return fail(FailureType::job_failed,
-                  fmt::format("{} during {}{}", limit, to_string(s_.phase), last));
+      return fail(type, fmt::format("{} during {}{}", limit, to_string(s_.phase), last));
   }
+}
+
+Decision Stepper::report_pending(const std::string& limit) {
+  if (s_.blue_known && s_.group_instance_ids.empty()) return succeed();  // blue has left
+  std::string spot_state =
+      s_.spot_state.empty() ? "" : fmt::format(" (last seen {})", s_.spot_state);
+  std::string blue =
+      s_.blue_known ? fmt::format("still has blue instance(s) {} attached",
+                                  fmt::join(s_.group_instance_ids, ", "))
+                    : fmt::format("could not be checked for blue instances still attached{}",
+                                  s_.last_transient_error.empty()
+                                      ? std::string()
+                                      : fmt::format(" (last error: {})", s_.last_transient_error));
+  std::string message = fmt::format(
+      "{} before Spot finished: CodeDeploy deployment {} succeeded on the green instance(s) "
+      "tagged GreenIdentifier={}, but Spot B/G deployment {}{} {}. {}",
+      limit, s_.codedeploy_deployment_id, s_.green_identifier, s_.spot_deployment_id, spot_state,
+      blue, serving_note());
+  FailureType type = s_.transient_failures > 0 && s_.unreachable ? FailureType::system_unavailable
+                                                                 : FailureType::job_failed;
+  log(LogLevel::error, "reporting_failure", message,
+      {{"failure_type", std::string(to_string(type))}});
+  return finish(ReportFailure{type, clip(message, 5000), s_.codedeploy_deployment_id});
+}
+
+std::string Stepper::serving_note() const {
+  return fmt::format(
+      "Nothing was stopped, detached or terminated: the greens{} keep serving and both fleets "
+      "are left as they are. Follow Spot B/G deployment {} in the CodeDeploy B/G tab of "
+      "Elastigroup {}: when it finishes, blue is detached; if it fails or stalls, detach the "
+      "blue instances (not the greens) from the group yourself",
+      s_.green_ids.empty() ? "" : fmt::format(" ({})", fmt::join(s_.green_ids, ", ")),
+      s_.spot_deployment_id.empty() ? "(unknown)" : s_.spot_deployment_id, c_.group_id);
 }
 
 Decision Stepper::report_failure() {
   PendingFailure failure = s_.failure.value_or(PendingFailure{});
   std::string message = sentence(failure.message);
-  if (!s_.cleanup_note.empty()) {
+  if (s_.greens_serving) {
+    message += fmt::format(". {}", serving_note());
+    if (!s_.cleanup_note.empty()) message += fmt::format(". Also: {}", s_.cleanup_note);
+  } else if (!s_.cleanup_note.empty()) {
     message += fmt::format(". Cleanup was incomplete: {}", s_.cleanup_note);
   } else if (!s_.spot_deployment_id.empty()) {
     message +=
@@ -405,21 +462,11 @@ ExecutionDetails Stepper::details() const {
   return d;
 }
 
-std::optional<Decision> Stepper::pace(const Action& action) {
-  if (!is_paced(action) || s_.last_request_ms <= 0) return std::nullopt;
-  long long due = s_.last_request_ms + c_.min_request_spacing_ms;
-  // Past its deadline a pause would be cut to nothing and asked for again, forever (the
-  // clock does not move): cleanup's last requests after its grace go out unpaced.
-  if (now_ >= due || now_ >= wait_limit()) return std::nullopt;
-  return wait_until(due, "pace", "pacing requests");
-}
-
 long long Stepper::wait_limit() const {
   return s_.phase == Phase::stopping ? s_.cleanup_deadline_ms : s_.deadline_ms;
 }
 
 Decision Stepper::issue(Action action, std::string awaiting) {
-  if (auto pause = pace(action)) return std::move(*pause);
   s_.awaiting = std::move(awaiting);
   return Decision{std::move(logs_), std::move(action)};
 }

@@ -64,12 +64,15 @@ class Stepper {
   // Adds what cleanup could not do (and what the user should do about it) to the report.
   void add_cleanup_note(const std::string& note);
   Decision timed_out();
+  // TIMEOUT passed after CodeDeploy's success and Spot has not detached blue: says what is
+  // pending and leaves everything as it is.
+  Decision report_pending(const std::string& limit);
+  std::string serving_note() const;
   Decision report_failure();
   Decision succeed();
   ExecutionDetails details() const;
 
-  // Building decisions. pace() is the wait owed before a polling request, if any.
-  std::optional<Decision> pace(const Action& action);
+  // Building decisions.
   Decision issue(Action action, std::string awaiting);
   Decision wait_until(long long until, std::string awaiting, std::string reason);
   long long wait_limit() const;  // no wait goes past the deadline of the current phase

@@ -110,22 +110,58 @@ TEST(ElastigroupFlow, GreensThatSpotDoesNotRemoveAreDetached) {
   EXPECT_TRUE(world.live_greens(config.green_identifier).empty());
 }
 
-TEST(ElastigroupFlow, WaitingMakesAtMostSixRequestsAMinute) {
-  World world;
-  world.green_ok_after = 8 * kMinute;
-  world.codedeploy_takes = 20 * kMinute;
-  invoke(world, config_for());
-  ASSERT_GT(world.requests.size(), 10u);
-  // Over any sliding minute, no more than 6 requests.
-  for (std::size_t i = 0; i < world.requests.size(); ++i) {
-    int in_minute = 0;
-    for (std::size_t j = i; j < world.requests.size(); ++j) {
-      if (world.requests[j].first < world.requests[i].first + kMinute) ++in_minute;
+// Requests in [from, to).
+int requests_between(const World& world, long long from, long long to) {
+  return static_cast<int>(std::ranges::count_if(
+      world.requests, [&](const auto& r) { return r.first >= from && r.first < to; }));
+}
+
+TEST(ElastigroupFlow, ALongWaitAveragesAtMostSixRequestsAMinute) {
+  // Whether nothing moves for long stretches or CodeDeploy's counts change at every read.
+  for (bool churn : {false, true}) {
+    World world;
+    world.churn = churn;
+    world.green_ok_after = 8 * kMinute;
+    world.codedeploy_takes = 50 * kMinute;
+    FlowConfig config = config_for();
+    config.timeout_seconds = 7200;
+    long long start = world.now;
+    Invocation run = invoke(world, config);
+    ASSERT_TRUE(std::holds_alternative<ReportSuccess>(run.report)) << action_name(run.report);
+    long long minutes = (world.now - start) / kMinute;
+    ASSERT_GE(minutes, 58);
+    EXPECT_LE(static_cast<int>(world.requests.size()), 6 * minutes) << "churn " << churn;
+    // And in every half hour of it.
+    for (long long from = start; from + 30 * kMinute <= world.now; from += 5 * kMinute) {
+      EXPECT_LE(requests_between(world, from, from + 30 * kMinute), 6 * 30) << "churn " << churn;
     }
-    EXPECT_LE(in_minute, 6) << "at request " << i << " " << world.requests[i].second;
   }
-  // Backoff: late in the long wait, polls are further apart than at its start.
-  EXPECT_LT(world.requests.size(), 150u);
+}
+
+TEST(ElastigroupFlow, StepsGoOutAtOnceAndPollsStartShort) {
+  World world;
+  world.green_running_after = 2 * kSecond;
+  world.green_ok_after = 2 * kSecond;
+  world.codedeploy_takes = 6 * kSecond;
+  world.detach_after = 0;
+  long long start = world.now;
+  Invocation run = invoke(world, config_for());
+  ASSERT_TRUE(std::holds_alternative<ReportSuccess>(run.report)) << action_name(run.report);
+  auto at = [&](std::string_view name) {
+    auto it = std::ranges::find_if(world.requests, [&](auto& r) { return r.second == name; });
+    EXPECT_NE(it, world.requests.end()) << name;
+    return it == world.requests.end() ? 0LL : it->first - start;
+  };
+  // Read group -> list -> create the Spot deployment: one after the other, no pause.
+  EXPECT_LT(at("CreateSpotDeployment"), 1 * kSecond);
+  // The first re-poll of the greens comes about 2 s later, not 10 or 15.
+  EXPECT_LE(world.requests[4].first - world.requests[3].first, 3 * kSecond);
+  // Greens pass -> CodeDeploy at once.
+  auto health = std::ranges::find_if(world.requests,
+                                     [](auto& r) { return r.second == "DescribeInstanceHealth"; });
+  ASSERT_NE(health, world.requests.end());
+  EXPECT_LT(world.codedeploy[0].created - start, 10 * kSecond);
+  EXPECT_LT(world.now - start, 30 * kSecond);
 }
 
 TEST(ElastigroupFlow, ContinuesAcrossInvocationsWithATokenThenSucceeds) {
@@ -223,7 +259,9 @@ TEST(ElastigroupFlow, ThrottlingIsRetriedAfterAWait) {
   Invocation run = invoke(world, config_for());
   EXPECT_TRUE(std::holds_alternative<ReportSuccess>(run.report));
   ASSERT_GE(world.requests.size(), 3u);
-  EXPECT_GE(world.requests[2].first - world.requests[1].first, 10 * kSecond);
+  // Waits of about 2 s, then 4 s.
+  EXPECT_GE(world.requests[1].first - world.requests[0].first, 2 * kSecond);
+  EXPECT_GE(world.requests[2].first - world.requests[1].first, 4 * kSecond);
   EXPECT_TRUE(logged(run, "retrying"));
 }
 

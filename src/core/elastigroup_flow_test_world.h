@@ -33,6 +33,7 @@ struct World {
   std::string codedeploy_fails_at;  // lifecycle event that fails, empty: success
   long long detach_after = 30 * kSecond;
   bool stop_terminates_greens = true;
+  bool churn = false;  // CodeDeploy's counts change at every read (a large, busy fleet)
 
   struct Spot {
     SpotDeployment d;
@@ -211,6 +212,7 @@ struct World {
         // Progress shows in the overview the way CodeDeploy moves instances along.
         d.pending = static_cast<long long>(events_of(cd).size());
         for (auto& e : events_of(cd)) d.pending -= e.status == "Pending" ? 0 : 1;
+        if (churn) d.skipped = static_cast<long long>(requests.size());
         return CodeDeployDeploymentRead{d};
       }
       return CallFailed{{ErrorKind::not_found, "DeploymentDoesNotExistException", "no such"}};
@@ -250,7 +252,12 @@ struct World {
     }
     if (auto* stop = std::get_if<StopCodeDeployDeployment>(&action)) {
       for (auto& cd : codedeploy) {
-        if (cd.id == stop->deployment_id) cd.stopped = true;
+        if (cd.id != stop->deployment_id) continue;
+        if (cd_status(cd) != "InProgress") {
+          return CallFailed{{ErrorKind::invalid_input, "DeploymentAlreadyCompletedException",
+                             fmt::format("The deployment {} has already completed", cd.id)}};
+        }
+        cd.stopped = true;
       }
       return Done{};
     }

@@ -66,6 +66,8 @@ std::string_view to_string(FailureType type) {
       return "RevisionUnavailable";
     case FailureType::job_failed:
       return "JobFailed";
+    case FailureType::system_unavailable:
+      return "SystemUnavailable";
   }
   return "JobFailed";
 }
@@ -198,7 +200,8 @@ std::string to_token(const FlowState& s) {
             {"lr", s.last_request_ms},
             {"pi", s.poll_interval_ms},
             {"rd", s.round},
-            {"tf", s.transient_failures}};
+            {"tf", s.transient_failures},
+            {"nr", s.requests}};
   auto put = [&](const char* key, const std::string& value) {
     if (!value.empty()) j[key] = value;
   };
@@ -213,7 +216,8 @@ std::string to_token(const FlowState& s) {
   put("note", s.cleanup_note);
   int flags = (s.codedeploy_terminal ? 1 : 0) | (s.spot_ended ? 2 : 0) | (s.spot_finished ? 4 : 0) |
               (s.codedeploy_stop_sent ? 8 : 0) | (s.spot_stop_sent ? 16 : 0) |
-              (s.detach_sent ? 32 : 0);
+              (s.detach_sent ? 32 : 0) | (s.greens_serving ? 64 : 0) | (s.adopted_spot ? 128 : 0) |
+              (s.unreachable ? 256 : 0) | (s.codedeploy_recheck ? 512 : 0);
   j["fl"] = flags;
   j["run"] = s.greens_running;
   j["ok"] = s.greens_passing;
@@ -264,6 +268,7 @@ Result<FlowState> from_token(std::string_view token) {
     s.poll_interval_ms = j.value("pi", 0LL);
     s.round = j.value("rd", 0);
     s.transient_failures = j.value("tf", 0);
+    s.requests = j.value("nr", 0);
     s.spot_deployment_id = j.value("sbg", "");
     s.codedeploy_deployment_id = j.value("cd", "");
     s.codedeploy_status = j.value("cds", "");
@@ -280,6 +285,10 @@ Result<FlowState> from_token(std::string_view token) {
     s.codedeploy_stop_sent = flags & 8;
     s.spot_stop_sent = flags & 16;
     s.detach_sent = flags & 32;
+    s.greens_serving = flags & 64;
+    s.adopted_spot = flags & 128;
+    s.unreachable = flags & 256;
+    s.codedeploy_recheck = flags & 512;
     s.greens_running = j.value("run", 0);
     s.greens_passing = j.value("ok", 0);
     if (j.contains("g")) s.green_ids = j.at("g").get<std::vector<std::string>>();
@@ -290,7 +299,8 @@ Result<FlowState> from_token(std::string_view token) {
       PendingFailure failure;
       std::string type = j.at("ft").get<std::string>();
       for (auto t : {FailureType::configuration_error, FailureType::permission_error,
-                     FailureType::revision_unavailable, FailureType::job_failed}) {
+                     FailureType::revision_unavailable, FailureType::job_failed,
+                     FailureType::system_unavailable}) {
         if (to_string(t) == type) failure.type = t;
       }
       failure.message = j.value("fm", "");

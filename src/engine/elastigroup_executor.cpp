@@ -65,19 +65,24 @@ RunOutcome ElastigroupExecutor::run(const ElastigroupJob& job, TimePoint must_en
   if (!made) return reject(made.error());
   FlowConfig config = *made;
   auto ms = [](Duration d) { return static_cast<long long>(d.count()); };
-  if (options_.min_request_spacing)
-    config.min_request_spacing_ms = ms(*options_.min_request_spacing);
+  if (options_.request_spacing) config.request_spacing_ms = ms(*options_.request_spacing);
   if (options_.poll_interval) config.poll_interval_ms = ms(*options_.poll_interval);
   if (options_.max_poll_interval) config.max_poll_interval_ms = ms(*options_.max_poll_interval);
   if (options_.cleanup_grace) config.cleanup_grace_ms = ms(*options_.cleanup_grace);
 
   spot_access_ = SpotAccess{config.token_reference.empty() ? spec->api_token : Secret(),
                             spec->account_id, spec->group_id};
-  bool unbounded = must_end_by == TimePoint::max();
-  TimePoint stop_at = unbounded ? TimePoint::max() : must_end_by - options_.reserve;
-  TimePoint call_deadline = unbounded ? TimePoint::max() : must_end_by - options_.reserve / 2;
-
   Clock& clock = ports_.clock;
+  bool unbounded = must_end_by == TimePoint::max();
+  Duration reserve = options_.reserve;
+  if (!unbounded) {
+    // A reserve longer than a third of the invocation would leave it no time to do anything.
+    auto third = std::chrono::duration_cast<Duration>(must_end_by - clock.now()) / 3;
+    reserve = std::min(reserve, std::max(Duration::zero(), third));
+  }
+  TimePoint stop_at = unbounded ? TimePoint::max() : must_end_by - reserve;
+  TimePoint call_deadline = unbounded ? TimePoint::max() : must_end_by - reserve / 2;
+
   Decision decision =
       step(config, state, Event{to_epoch_ms(clock.now()), Started{job.continuation_token}});
   for (;;) {

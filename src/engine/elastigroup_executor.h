@@ -49,10 +49,11 @@ std::string_view to_string(RunOutcome outcome);
 class ElastigroupExecutor {
  public:
   struct Options {
-    // Stop this long before `must_end_by` and continue in the next invocation.
+    // Stop this long before `must_end_by` and continue in the next invocation; at most a
+    // third of the invocation, so that a short invocation still gets work done.
     Duration reserve = std::chrono::seconds(30);
     // Flow pacing (see FlowConfig); unset keeps the flow's defaults.
-    std::optional<Duration> min_request_spacing;
+    std::optional<Duration> request_spacing;
     std::optional<Duration> poll_interval;
     std::optional<Duration> max_poll_interval;
     std::optional<Duration> cleanup_grace;

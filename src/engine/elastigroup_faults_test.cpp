@@ -447,13 +447,13 @@ TEST(ElastigroupFaults, GreensThatCannotBeRemovedAreNamedInTheReport) {
 }
 
 TEST(ElastigroupFaults, ACleanUpCutShortByTheInvocationsEndIsFinishedByTheNextDelivery) {
-  // Invocations of two minutes (90 s of work before the hand-over); Spot refuses to stop
-  // for longer than that (10 + 20 + 40 + 60 s of backoff), then stops.
+  // Invocations of two minutes (80 s of work before the hand-over); Spot refuses to stop
+  // for longer than that (2 + 4 + 8 + 16 + 32 + 60 + 60 s of backoff), then stops.
   const FailingDeployment& failing = failing_deployments().back();
   World world(failing);
-  FaultyCloud faulty(world.cloud, "spot.stop", faults().front().error, 5);
+  FaultyCloud faulty(world.cloud, "spot.stop", faults().front().error, 8);
   EXPECT_EQ(world.run(faulty, std::chrono::minutes(2)), RunOutcome::failed);
-  EXPECT_EQ(faulty.injected(), 5);
+  EXPECT_EQ(faulty.injected(), 8);
   int handed_over_while_cleaning_up = 0;
   for (const auto& report : world.cloud.reports()) {
     if (auto* progress = std::get_if<ReportProgress>(&report.report)) {

@@ -35,10 +35,10 @@ Result<void> apply_pacing_environment(const GetEnv& getenv, ElastigroupExecutor:
   auto poll = seconds(getenv, "BLUEGREEN_POLL_SECONDS");
   if (!poll) return std::unexpected(poll.error());
   if (*poll) {
-    auto spacing = **poll;
-    options.min_request_spacing = spacing;
-    options.poll_interval = spacing * 3 / 2;
-    options.max_poll_interval = spacing * 6;
+    auto first = **poll;
+    options.poll_interval = first;
+    options.max_poll_interval = first * 30;
+    options.request_spacing = first * 6;
   }
   auto reserve = seconds(getenv, "BLUEGREEN_RESERVE_SECONDS");
   if (!reserve) return std::unexpected(reserve.error());

@@ -1,11 +1,13 @@
 // The Elastigroup flow's pacing, from optional environment variables (the Lambda function and
 // `bluegreen deploy` with PROVIDER=elastigroup read the same ones):
 //
-//   BLUEGREEN_POLL_SECONDS     least time between two cloud requests while waiting
-//                              (default 10: at most 6 requests a minute); polling rounds
-//                              start 1.5 times and grow to 6 times this apart
+//   BLUEGREEN_POLL_SECONDS     the first pause between two polls of the same thing (default
+//                              2); pauses grow to 30 times this while nothing changes, and a
+//                              long wait averages one request per 6 times this (12 s: five
+//                              a minute). Steps that follow one another are never paced.
 //   BLUEGREEN_RESERVE_SECONDS  how long before an invocation's deadline the flow stops and
-//                              hands over with a continuation token (default 30)
+//                              hands over with a continuation token (default 30, at most a
+//                              third of the invocation)
 //   BLUEGREEN_CLEANUP_SECONDS  after a failure, how long cleanup may wait for the greens to
 //                              go away (default 300)
 #pragma once

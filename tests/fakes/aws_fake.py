@@ -34,7 +34,8 @@ it one step along its outcome's path (the first poll sees Created); the outcome 
 /__fake/codedeploy/script) when it is created: {"outcome": "succeed"} (default) or
 {"outcome": "fail", "failing_event": "ValidateService", "failing_target": 0,
 "message": "...", "log_tail": "..."}; "steps": ["Created", "InProgress", ...] overrides the
-path of statuses.
+path of statuses; "seconds": N moves it by time instead, spreading the steps over N seconds
+from its creation (the last step, e.g. Succeeded, is seen from N seconds on).
 
 Control API (no auth)::
 
@@ -410,10 +411,17 @@ class AwsFake:
         return {"deploymentId": deployment_id}
 
     def _status(self, deployment):
+        seconds = deployment["script"].get("seconds")
+        if seconds is not None and not deployment["stopped"]:
+            last = len(deployment["steps"]) - 1
+            elapsed = epoch() - deployment["createTime"]
+            deployment["step"] = last if elapsed >= seconds else \
+                max(deployment["step"], min(last - 1, int(elapsed * last / seconds)))
         return "Stopped" if deployment["stopped"] else deployment["steps"][deployment["step"]]
 
     def _advance(self, deployment):
-        if not deployment["stopped"] and deployment["step"] + 1 < len(deployment["steps"]):
+        if deployment["script"].get("seconds") is None and not deployment["stopped"] and \
+                deployment["step"] + 1 < len(deployment["steps"]):
             deployment["step"] += 1
         request = deployment["request"]
         group = self.groups[(request["applicationName"], request["deploymentGroupName"])]

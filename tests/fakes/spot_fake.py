@@ -27,7 +27,9 @@ tags (they appear in /status at once, next to blue), state STARTING / status INI
 Every GET of the group's B/G deployments advances each running deployment one step along
 ``progression`` (default STARTING/INITIALIZING -> IN_PROGRESS/DEPLOYING) and it stays at the
 last step until a test finishes it through the control API (FINISHED detaches blue) or a
-client stops it (STOPPED). Spot's real state words are not published; tests choose them.
+client stops it (STOPPED: its green instances leave the group, as Spot's clean-up on failure
+terminates them). detachInstances really removes the instances it names from the group.
+Spot's real state words are not published; tests choose them.
 Unknown group ids answer 400 ``GROUP_DOESNT_EXIST``; a second running deployment 400
 ``DEPLOYMENT_ALREADY_IN_PROGRESS``; detaching instances not in the group 400
 ``INSTANCES_NOT_IN_GROUP``.
@@ -309,6 +311,7 @@ class SpotFake:
             return self.error(request, 400, [{"code": "DEPLOYMENT_DOESNT_EXIST",
                                               "message": f"Deployment {deployment_id} does not exist"}])
         record["state"], record["status"] = "STOPPED", "STOPPED"
+        group["instances"] = [i for i in group["instances"] if i["instanceId"] not in record["_greens"]]
         return Answer(200, self.envelope(request, "spotinst:aws:ec2:group:codeDeploy:blueGreenDeployment",
                                          []))
 

@@ -8,8 +8,11 @@
 * The Spot fake (tests/fakes/spot_fake.py), extended so that it acts on EC2 the way Spot does:
   green instances are launched in moto with the deployment's tags (with the temporary
   credentials of a role that may manage EC2, as Spot's cross-account role would), stopping a
-  B/G deployment or detaching instances terminates them, and Spot finalises a deployment
-  (detaches blue) once CodeDeploy succeeded on its greens.
+  B/G deployment or detaching instances terminates them (so a flow that removed the wrong
+  instances would leave nothing running), and Spot finalises a deployment (detaches blue) once
+  CodeDeploy succeeded on its greens. Knobs: ``launch_seconds`` (greens appear in EC2 that
+  long after the create), ``finalise_seconds`` (Spot detaches blue that long after it first
+  sees CodeDeploy's success; None: never).
 * The Lambda Runtime API fake (tests/fakes/lambda_runtime_fake.py) and the packaged
   ``bootstrap``, unpacked into an empty directory and started from there with a clean
   environment.
@@ -22,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import uuid
 import zipfile
 
@@ -49,6 +53,9 @@ GROUP = "sig-12345678"
 APP, DEPLOYMENT_GROUP = "app", "dg"
 TAG = "GreenIdentifier"
 POLICY_FILE = os.path.join(ROOT, "deploy", "iam-policy.json")
+# Passed as extra_env to start_function: the function runs with its default pacing.
+DEFAULT_PACING = {"BLUEGREEN_POLL_SECONDS": None, "BLUEGREEN_RESERVE_SECONDS": None,
+                  "BLUEGREEN_CLEANUP_SECONDS": None}
 
 # What Spot's own role may do in the account (it launches and terminates the greens).
 SPOT_SERVICE_POLICY = {"Version": "2012-10-17", "Statement": [
@@ -79,6 +86,8 @@ class Ec2BackedSpotFake(spot_fake.SpotFake):
         self.ec2 = ec2
         self.codedeploy = codedeploy_fake
         self.greens_fail_to_start = False
+        self.launch_seconds = 0
+        self.finalise_seconds = 0
         self.launched = set()  # instance ids that exist in moto (the blues are Spot's only)
 
     def create_deployment(self, request, group):
@@ -86,6 +95,19 @@ class Ec2BackedSpotFake(spot_fake.SpotFake):
         if answer.status != 200:
             return answer
         record = list(self.deployments.values())[-1]
+        if self.launch_seconds:
+            def launch_later():
+                with self._lock:
+                    if record["state"] not in ("FAILED", "STOPPED"):
+                        self._launch(record, group)
+            timer = threading.Timer(self.launch_seconds, launch_later)
+            timer.daemon = True
+            timer.start()
+        else:
+            self._launch(record, group)
+        return answer
+
+    def _launch(self, record, group):
         tags = {t["tagKey"]: t["tagValue"] for t in record["config"]["tags"]}
         launched = self.ec2.run_instances(
             ImageId="ami-12c6146b", MinCount=len(record["_greens"]), MaxCount=len(record["_greens"]),
@@ -102,7 +124,6 @@ class Ec2BackedSpotFake(spot_fake.SpotFake):
         record["_greens"] = ids
         with self.codedeploy._lock:
             self.codedeploy.instances_by_tag[(TAG, tags.get(TAG))] = list(ids)
-        return answer
 
     def _remove(self, group, ids):
         in_ec2 = sorted(set(ids) & self.launched)
@@ -111,11 +132,12 @@ class Ec2BackedSpotFake(spot_fake.SpotFake):
         group["instances"] = [i for i in group["instances"] if i["instanceId"] not in ids]
 
     def stop_deployment(self, request, group, deployment_id):
-        answer = super().stop_deployment(request, group, deployment_id)
         record = self.deployments.get(deployment_id)
-        if answer.status == 200 and record is not None:
-            self._remove(group, [i for i in record["_greens"]
-                                 if i in {x["instanceId"] for x in group["instances"]}])
+        members = {x["instanceId"] for x in group["instances"]}
+        greens = [i for i in record["_greens"] if i in members] if record is not None else []
+        answer = super().stop_deployment(request, group, deployment_id)
+        if answer.status == 200 and greens:
+            self._remove(group, greens)
         return answer
 
     def detach(self, request, group):
@@ -139,6 +161,9 @@ class Ec2BackedSpotFake(spot_fake.SpotFake):
                         .get("tagFilters", []))
                     for d in self.codedeploy.deployments.values())
             if succeeded:
+                seen = record.setdefault("_succeeded_seen", time.time())
+                if self.finalise_seconds is None or time.time() < seen + self.finalise_seconds:
+                    continue
                 record["state"], record["status"] = "FINISHED", "FINISHED"
                 self._remove(group, [i for i in record["_blues"]
                                      if i in {x["instanceId"] for x in group["instances"]}])
@@ -240,6 +265,8 @@ class CloudWorld:
         self.aws.reset()
         self.spot.reset()
         self.spot.greens_fail_to_start = False
+        self.spot.launch_seconds = 0
+        self.spot.finalise_seconds = 0
 
     # --- the function ----------------------------------------------------------------------
     def url(self, server):
@@ -269,10 +296,11 @@ class CloudWorld:
         return env
 
     def function_env(self, runtime, extra=None):
+        """The function's environment; a None value in `extra` leaves that variable unset."""
         env = self.cloud_env({"AWS_LAMBDA_RUNTIME_API": runtime.address,
                               "_HANDLER": "bluegreen.lambda_handler"})
         env.update(extra or {})
-        return env
+        return {k: v for k, v in env.items() if v is not None}
 
     def start_function(self, runtime, extra_env=None, name="bootstrap"):
         bootstrap = Bootstrap(self.zip_path, self.function_env(runtime, extra_env),
@@ -377,6 +405,7 @@ class CloudWorld:
 
 
 __all__ = ["CloudWorld", "start_world", "LambdaRuntimeFake", "wait_for", "TAG", "SPOT_TOKEN",
+           "DEFAULT_PACING",
            "WRONG_SPOT_TOKEN", "GROUP", "APP", "DEPLOYMENT_GROUP", "threading"]
 
 

@@ -19,8 +19,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import botocore.exceptions  # noqa: E402
-from cloud_world import (APP, DEPLOYMENT_GROUP, TAG, WRONG_SPOT_TOKEN,  # noqa: E402
-                         LambdaRuntimeFake, start_world, wait_for)
+from cloud_world import (APP, DEFAULT_PACING, DEPLOYMENT_GROUP, GROUP, TAG,  # noqa: E402
+                         WRONG_SPOT_TOKEN, LambdaRuntimeFake, start_world, wait_for)
 from planted_secrets import leaks  # noqa: E402
 
 WORLD = None
@@ -205,6 +205,93 @@ class LambdaActionTest(unittest.TestCase):
         self.assertEqual(len([c for c in WORLD.spot_calls("POST") if c["status"] == 200]), 1)
         self.assertEqual(len([c for c in WORLD.aws_calls("CreateDeployment")
                               if c["status"] == 200]), 1)
+
+    def run_to_the_end(self, job, parameters, timeout_ms):
+        """Invokes the job, and its continuations, until CodePipeline gets a final result;
+        returns (the final result, the number of invocations)."""
+        token, invocations = None, 0
+        while invocations < 60:
+            invocations += 1
+            result = self.invoke(job, parameters, token=token, timeout_ms=timeout_ms)
+            self.assertEqual(result.kind, "response", result.body)
+            answer = self.only_result(job)
+            if "continuationToken" not in answer:
+                return answer, invocations
+            token = answer["continuationToken"]
+            self.assertLessEqual(len(token), 2048)
+            job = WORLD.new_job()  # CodePipeline continues under a new job id
+        self.fail("no final result after 60 invocations")
+
+    def test_with_the_default_pacing_a_prompt_deployment_succeeds_within_45_seconds(self):
+        # Spot launches the greens in 2 s, they pass their status checks at once, CodeDeploy
+        # takes 6 s. No pacing variable is set; TIMEOUT 45 makes "within 45 s" the job's own
+        # limit.
+        WORLD.spot.launch_seconds = 2
+        with WORLD.aws._lock:
+            WORLD.aws.script = {"outcome": "succeed", "seconds": 6}
+        WORLD.start_function(self.runtime, DEFAULT_PACING)
+        job = WORLD.new_job()
+        result = self.invoke(job, WORLD.parameters(TIMEOUT="45"), timeout_ms=120_000)
+        self.assertEqual(result.kind, "response", result.body)
+        success = self.only_result(job)
+        self.assertEqual(success["type"], "success", success)
+        self.assertNotIn("continuationToken", success)
+
+    def test_a_fifteen_second_function_timeout_completes_through_continuations(self):
+        # Default pacing and reserve; every invocation has 15 s.
+        WORLD.spot.launch_seconds = 2
+        with WORLD.aws._lock:
+            WORLD.aws.script = {"outcome": "succeed", "seconds": 20,
+                                "steps": ["Created", "InProgress", "InProgress", "Succeeded"]}
+        WORLD.start_function(self.runtime, DEFAULT_PACING)
+        final, invocations = self.run_to_the_end(WORLD.new_job(), WORLD.parameters(), 15_000)
+        self.assertEqual(final["type"], "success", final)
+        self.assertGreaterEqual(invocations, 2)
+        self.assertEqual(len([c for c in WORLD.spot_calls("POST") if c["status"] == 200]), 1)
+        self.assertEqual(len([c for c in WORLD.aws_calls("CreateDeployment")
+                              if c["status"] == 200]), 1)
+
+    def test_greens_that_codedeploy_finished_are_never_removed(self):
+        # Spot never detaches blue; TIMEOUT passes in a continuation. The Spot fake really
+        # terminates what a stop or a detach names: a flow that cleaned up here would leave
+        # nothing running.
+        WORLD.spot.finalise_seconds = None
+        WORLD.start_function(self.runtime)
+        final, _ = self.run_to_the_end(WORLD.new_job(), WORLD.parameters(TIMEOUT="8"), 3000)
+        self.assertEqual(final["type"], "failure", final)
+        self.assertEqual(final["failureDetails"]["type"], "JobFailed")
+        message = final["failureDetails"]["message"]
+        with WORLD.spot._lock:
+            group = WORLD.spot.groups[GROUP]
+            members = {i["instanceId"] for i in group["instances"]}
+            deployment = list(WORLD.spot.deployments.values())[0]
+            blues, spot_id = list(deployment["_blues"]), deployment["id"]
+            spot_state = deployment["state"]
+        self.assertIn("TIMEOUT (8 s) passed before Spot finished", message)
+        self.assertIn(f"still has blue instance(s) {', '.join(sorted(blues))} attached", message)
+        self.assertIn(spot_id, message)
+        self.assertIn("Nothing was stopped, detached or terminated", message)
+        green = WORLD.green_tags()[0]
+        greens = WORLD.tagged_instances(green)
+        self.assertEqual(len(greens), 2)
+        self.assertEqual(set(greens.values()), {"running"})
+        self.assertEqual(members, set(greens) | set(blues))
+        self.assertNotEqual(spot_state, "STOPPED")
+        self.assertEqual(WORLD.spot_calls("PUT"), [])  # no stop, no detachInstances
+
+    def test_clouds_unreachable_until_timeout_is_system_unavailable(self):
+        with WORLD.spot._lock:
+            WORLD.spot.faults.replace([{"answer": "server_error", "times": 100_000}])
+        WORLD.start_function(self.runtime)
+        job = WORLD.new_job()
+        result = self.invoke(job, WORLD.parameters(TIMEOUT="3"))
+        self.assertEqual(result.kind, "response", result.body)
+        failure = self.only_result(job)["failureDetails"]
+        self.assertEqual(failure["type"], "SystemUnavailable", failure)
+        self.assertIn("TIMEOUT (3 s) passed", failure["message"])
+        self.assertGreater(len(WORLD.spot_calls()), 1)
+        with WORLD.spot._lock:
+            WORLD.spot.faults.replace([])
 
     def test_the_same_job_delivered_twice_starts_one_deployment(self):
         second_runtime = self.new_runtime()

@@ -27,6 +27,8 @@ aws::JobFailureType job_failure_type(FailureType type) {
       return aws::JobFailureType::revision_unavailable;
     case FailureType::job_failed:
       return aws::JobFailureType::job_failed;
+    case FailureType::system_unavailable:
+      return aws::JobFailureType::system_unavailable;
   }
   return aws::JobFailureType::job_failed;
 }

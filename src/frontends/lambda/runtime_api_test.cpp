@@ -165,8 +165,9 @@ TEST(LambdaSettings, ReadsTheEnvironment) {
   auto settings = settings_from_environment(getenv);
   ASSERT_TRUE(settings) << settings.error().message;
   EXPECT_EQ(settings->runtime_api, "127.0.0.1:9001");
-  EXPECT_EQ(settings->options.min_request_spacing, std::chrono::milliseconds(500));
-  EXPECT_EQ(settings->options.max_poll_interval, std::chrono::milliseconds(3000));
+  EXPECT_EQ(settings->options.poll_interval, std::chrono::milliseconds(500));
+  EXPECT_EQ(settings->options.max_poll_interval, std::chrono::milliseconds(15000));
+  EXPECT_EQ(settings->options.request_spacing, std::chrono::milliseconds(3000));
   EXPECT_EQ(settings->options.reserve, std::chrono::milliseconds(2000));
 
   env["_HANDLER"] = "index.handler";
