@@ -72,11 +72,11 @@ TEST_F(SpotFakeTest, EveryCallMeetsTheContract) {
   for (const auto& instance : *blue) blue_ids.push_back(instance.instance_id);
   ASSERT_TRUE(spot.detach_instances(
       "sig-1", {.instance_ids = blue_ids, .draining_timeout_seconds = 0}, deadline()));
-  ASSERT_TRUE(spot.stop_blue_green_deployment("sig-1", created->id, deadline()));
   auto costs =
       spot.group_costs("sig-1", clock_.now() - std::chrono::hours(24), clock_.now(), deadline());
   ASSERT_TRUE(costs) << costs.error().describe();
   EXPECT_GT(costs->running_hours, 0);
+  ASSERT_TRUE(spot.stop_blue_green_deployment("sig-1", created->id, deadline()));
 
   const json log = calls();
   EXPECT_EQ(log["violations"], json::array());
@@ -88,7 +88,8 @@ TEST_F(SpotFakeTest, EveryCallMeetsTheContract) {
   }
   EXPECT_EQ(log.dump().find(kToken), std::string::npos);  // the fake never records it
   const json state = control(fake_.url(), "/__fake/state");
-  EXPECT_EQ(state["groups"]["sig-1"]["instances"].size(), 2u);
+  // Blue was detached, and stopping the B/G deployment took its greens out of the group.
+  EXPECT_EQ(state["groups"]["sig-1"]["instances"].size(), 0u);
   EXPECT_EQ(state["deployments"][created->id]["state"], "STOPPED");
 }
 
