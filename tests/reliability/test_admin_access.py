@@ -6,7 +6,9 @@ connect, never what a header claims."""
 import json
 import os
 import subprocess
+import time
 import unittest
+from urllib.parse import urlparse
 
 from reliability import BINARY, NOBODY, ReliabilityTestCase, make_bundle, wait_until
 
@@ -18,6 +20,33 @@ ROUTES = [
     ("POST", "/api/deployments"), ("POST", "/api/promote"), ("POST", "/api/rollback"),
     ("POST", "/api/shutdown"),
 ]
+
+# Run as another user: holds `fillers` idle connections to the admin port so that the server
+# accepts late, then connects, sends the whole request and closes at once, `attempts` times. By
+# the time the server accepts it the client's socket is closed (FIN_WAIT2 or TIME_WAIT), which
+# the kernel reports with uid 0.
+CLOSED_CLIENT_RACE = r"""
+import resource, socket, sys, time
+port, request = int(sys.argv[1]), open(sys.argv[2], "rb").read()
+fillers, attempts = int(sys.argv[3]), int(sys.argv[4])
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, fillers + 64), hard))
+for _ in range(attempts):
+    held = []
+    try:
+        for _ in range(fillers):
+            s = socket.create_connection(("127.0.0.1", port), timeout=2)
+            held.append(s)
+    except OSError:
+        pass
+    c = socket.create_connection(("127.0.0.1", port), timeout=5)
+    c.sendall(request)
+    c.close()
+    time.sleep(0.5)
+    for s in held:
+        s.close()
+    time.sleep(0.5)
+"""
 
 
 def append_line(path, line):
@@ -79,6 +108,29 @@ class AdminAccessTest(ReliabilityTestCase):
                          [(d["deploymentId"], d["status"]) for d in before])
         self.assert_serves(1)
         self.assertFalse(os.path.exists(marker), "nobody's hook ran")
+
+    def test_a_client_that_closes_before_it_is_accepted_is_not_taken_for_root(self):
+        self.first_deployment()
+        marker = os.path.join("/tmp", f"bluegreen-race-{os.getpid()}")
+        evil = make_bundle(2, self.tmp, lambda path: append_line(
+            os.path.join(path, "scripts", "before_install.sh"), f"touch {marker}"))
+        body = self.params(evil).encode()
+        request = os.path.join(self.tmp, "request")
+        with open(request, "wb") as f:
+            f.write(b"POST /api/deployments HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                    % (len(body), body))
+        os.chmod(self.tmp, 0o755)
+        before = self.history()
+        done = subprocess.run([*NOBODY, "python3", "-c", CLOSED_CLIENT_RACE,
+                               str(urlparse(self.server.url).port), request, "2000", "3"],
+                              capture_output=True, text=True, timeout=120, cwd="/")
+        self.assertEqual(done.returncode, 0, done.stderr)
+        time.sleep(1)  # a request that got in would be a deployment by now
+        self.assertEqual([d["deploymentId"] for d in self.history()],
+                         [d["deploymentId"] for d in before], "nobody started a deployment")
+        self.assertFalse(os.path.exists(marker), "nobody's hook ran")
+        self.assertEqual(self.server.process.poll(), None)
 
     def test_a_granted_user_gets_in_and_is_named_whatever_it_claims(self):
         self.restart_with(["--allow-user", "nobody"])
