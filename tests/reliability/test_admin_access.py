@@ -48,6 +48,29 @@ for _ in range(attempts):
     time.sleep(0.5)
 """
 
+# Run as another user: listens on a free loopback port (printed first), counts the bytes its
+# clients send, and prints that count when its standard input closes.
+SQUATTER = r"""
+import select, socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+print(s.getsockname()[1], flush=True)
+received = 0
+while True:
+    ready, _, _ = select.select([s, sys.stdin], [], [], 60)
+    if not ready or sys.stdin in ready:
+        break
+    c, _ = s.accept()
+    c.settimeout(1)
+    try:
+        received += len(c.recv(65536))
+    except OSError:
+        pass
+    c.close()
+print(received, flush=True)
+"""
+
 
 def append_line(path, line):
     with open(path, "a") as f:
@@ -131,6 +154,38 @@ class AdminAccessTest(ReliabilityTestCase):
                          [d["deploymentId"] for d in before], "nobody started a deployment")
         self.assertFalse(os.path.exists(marker), "nobody's hook ran")
         self.assertEqual(self.server.process.poll(), None)
+
+    def squatter(self):
+        """A listener of user nobody: (process, port). Closing its stdin makes it print the
+        number of bytes it received and exit."""
+        squatter = subprocess.Popen([*NOBODY, "python3", "-c", SQUATTER], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, text=True, cwd="/")
+        self.addCleanup(squatter.kill)
+        return squatter, int(squatter.stdout.readline())
+
+    def received(self, squatter):
+        squatter.stdin.close()
+        squatter.wait(timeout=30)
+        return int(squatter.stdout.readline())
+
+    def test_the_cli_sends_nothing_to_a_port_another_user_listens_on(self):
+        squatter, port = self.squatter()
+        env = dict(os.environ, BLUEGREEN_ADMIN_TOKEN="admin-token-for-the-real-server")
+        done = subprocess.run(
+            [BINARY, "--server", f"http://127.0.0.1:{port}", "deploy", "--params",
+             self.params(make_bundle(1, self.tmp))],
+            capture_output=True, text=True, timeout=60, env=env)
+        self.assertEqual(done.returncode, 3, done.stdout + done.stderr)
+        self.assertIn(f"127.0.0.1:{port} is served by a process of user nobody (uid 65534), not "
+                      "by you or root: refusing to send it your request; is a bluegreen server "
+                      "running?", done.stderr)
+        self.assertEqual(self.received(squatter), 0)
+        # A user named in BLUEGREEN_SERVER_USER is trusted: the request reaches the port.
+        squatter, port = self.squatter()
+        subprocess.run([BINARY, "--server", f"http://127.0.0.1:{port}", "status"],
+                       capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, BLUEGREEN_SERVER_USER="nobody"))
+        self.assertGreater(self.received(squatter), 0)
 
     def test_a_granted_user_gets_in_and_is_named_whatever_it_claims(self):
         self.restart_with(["--allow-user", "nobody"])
