@@ -7,6 +7,7 @@ second server is started on the same state directory, and not for LISTEN port 0.
 
 import json
 import os
+import pwd
 import signal
 import socket
 import stat
@@ -99,6 +100,9 @@ class RestartTest(LocalTestCase):
             self.assertEqual(sorted(i["id"] for i in group["instances"]),
                              sorted(i["id"] for i in first["instances"]))
             self.assertIn(f"listener {self.listen} not bound yet", group.get("listenError") or "")
+            # It names who holds the port (here this test's own user).
+            self.assertIn(f"held by a process of user {pwd.getpwuid(os.geteuid()).pw_name} "
+                          f"(uid {os.geteuid()})", group["listenError"])
         finally:
             holder.close()
         wait_until(lambda: self.service()[0] == 200, timeout=30, interval=0.2)

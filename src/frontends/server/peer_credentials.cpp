@@ -10,6 +10,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <fstream>
@@ -165,8 +166,10 @@ bool is_wildcard(const std::array<std::uint32_t, 4>& address) {
 }
 
 // Whether a listener bound to `bound` (family, address, port) takes connections to `target`.
+// A wildcard `target` (a LISTEN such as 0.0.0.0:8080) is reached by every listener on its port.
 bool reaches(const Endpoint& bound, const Endpoint& target) {
   if (bound.port != target.port) return false;
+  if (is_wildcard(target.address)) return true;
   if (bound.family == target.family) {
     return is_wildcard(bound.address) || bound.address == target.address;
   }
@@ -333,6 +336,46 @@ std::string user_name_of(std::uint32_t uid) {
     return found->pw_name;
   }
   return "uid " + std::to_string(uid);
+}
+
+std::string listener_holders(const std::string& host_port) {
+  auto colon = host_port.rfind(':');
+  if (colon == std::string::npos) return {};
+  std::string host = host_port.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty() || host == "*") host = "0.0.0.0";
+  if (host == "localhost") host = "127.0.0.1";
+  unsigned long port = 0;
+  try {
+    port = std::stoul(host_port.substr(colon + 1));
+  } catch (const std::exception&) {
+    return {};
+  }
+  if (port == 0 || port > 65535) return {};
+  sockaddr_storage address{};
+  auto& v4 = reinterpret_cast<sockaddr_in&>(address);
+  auto& v6 = reinterpret_cast<sockaddr_in6&>(address);
+  if (::inet_pton(AF_INET, host.c_str(), &v4.sin_addr) == 1) {
+    v4.sin_family = AF_INET;
+    v4.sin_port = htons(static_cast<std::uint16_t>(port));
+  } else if (::inet_pton(AF_INET6, host.c_str(), &v6.sin6_addr) == 1) {
+    v6.sin6_family = AF_INET6;
+    v6.sin6_port = htons(static_cast<std::uint16_t>(port));
+  } else {
+    return {};
+  }
+  auto uids = listener_uids(address);
+  if (!uids || uids->empty()) return {};
+  std::vector<std::string> names;
+  for (auto uid : *uids) {
+    auto name = user_name_of(uid) + " (uid " + std::to_string(uid) + ")";
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  }
+  std::string text = "held by a process of user " + names.front();
+  for (std::size_t i = 1; i < names.size(); ++i) text += " and of user " + names[i];
+  return text;
 }
 
 }  // namespace bluegreen::admin

@@ -57,6 +57,11 @@ std::optional<std::vector<std::uint32_t>> listener_uids(const sockaddr_storage& 
 // The same from /proc/net/tcp{,6} alone (what listener_uids falls back to).
 std::optional<std::vector<std::uint32_t>> listener_uids_from_proc(const sockaddr_storage& address);
 
+// "held by a process of user nobody (uid 65534)" when something listens at `host_port`
+// ("127.0.0.1:8080", "[::1]:8080", "0.0.0.0:8080": any listener on that port); "" when nothing
+// does, or it cannot be told.
+std::string listener_holders(const std::string& host_port);
+
 // The account name of `uid`, or "uid N" when it has none.
 std::string user_name_of(std::uint32_t uid);
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <string>
 
 namespace bluegreen::admin {
 namespace {
@@ -118,8 +119,13 @@ TEST(PeerCredentials, NamesTheUserOfAListener) {
   std::vector<std::uint32_t> mine{static_cast<std::uint32_t>(::geteuid())};
   EXPECT_EQ(listener_uids(connection.listening), mine);
   EXPECT_EQ(listener_uids_from_proc(connection.listening), mine);
+  auto port = std::to_string(ntohs(reinterpret_cast<sockaddr_in&>(connection.listening).sin_port));
+  auto held = "held by a process of user " + user_name_of(::geteuid());
+  EXPECT_EQ(listener_holders("127.0.0.1:" + port).rfind(held, 0), 0U);
+  EXPECT_EQ(listener_holders("0.0.0.0:" + port).rfind(held, 0), 0U);  // any address on the port
   ::close(connection.listener);
   connection.listener = -1;
+  EXPECT_EQ(listener_holders("127.0.0.1:" + port), "");
   EXPECT_EQ(listener_uids(connection.listening), std::vector<std::uint32_t>{});
   EXPECT_EQ(listener_uids_from_proc(connection.listening), std::vector<std::uint32_t>{});
 }
