@@ -1,11 +1,13 @@
 """A restarted server recovers its history, the serving fleet and its instances; after
 `shutdown` (which stops the instances) the next start deploys the serving revision again.
 A restart never terminates a fleet that was serving before it, and restores its address: not
-when the LISTEN port is held by another process, not when journal.db is missing, not when a
+when the LISTEN port is held by another process, not when journal.db is missing, not when the
+instance directories were moved away while their processes run, not when a
 second server is started on the same state directory, and not for LISTEN port 0."""
 
 import json
 import os
+import pwd
 import signal
 import socket
 import stat
@@ -98,6 +100,9 @@ class RestartTest(LocalTestCase):
             self.assertEqual(sorted(i["id"] for i in group["instances"]),
                              sorted(i["id"] for i in first["instances"]))
             self.assertIn(f"listener {self.listen} not bound yet", group.get("listenError") or "")
+            # It names who holds the port (here this test's own user).
+            self.assertIn(f"held by a process of user {pwd.getpwuid(os.geteuid()).pw_name} "
+                          f"(uid {os.geteuid()})", group["listenError"])
         finally:
             holder.close()
         wait_until(lambda: self.service()[0] == 200, timeout=30, interval=0.2)
@@ -123,6 +128,28 @@ class RestartTest(LocalTestCase):
         [instance] = first["instances"][:1]
         status, body = http_get(f"http://127.0.0.1:{instance['port']}/")
         self.assertEqual((status, body.strip()), (200, "hello from version 1"))
+
+    def test_moved_instance_directories_with_live_instances_stop_the_server_not_them(self):
+        first = self.deploy(self.params(make_bundle(1, self.tmp)))[1]
+        self.assertEqual(first["status"], "succeeded")
+        pids = self.instance_processes(first)
+        self.assertTrue(pids)
+        self.server.kill(signal.SIGKILL)
+        instances = os.path.join(self.server.state_dir, "instances")
+        os.rename(instances, instances + ".bak")
+
+        code, errors = self.start_refused_server()
+        self.assertEqual(code, 3, errors)
+        for instance in first["instances"]:
+            self.assertIn(instance["id"], errors)
+        self.assertIn("still run but their directories are missing", errors)
+        self.assertEqual(self.instance_processes(first), pids, "the instances keep running")
+        self.assertFalse(os.path.exists(instances) and os.listdir(instances),
+                         "no second fleet was started")
+        # Put back, the next start takes the fleet over again.
+        os.rename(instances + ".bak", instances)
+        self.server.start()
+        self.assert_serves(1)
 
     def test_an_unreadable_journal_with_live_instances_stops_the_server_not_them(self):
         first = self.deploy(self.params(make_bundle(1, self.tmp)))[1]

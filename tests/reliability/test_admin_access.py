@@ -6,7 +6,9 @@ connect, never what a header claims."""
 import json
 import os
 import subprocess
+import time
 import unittest
+from urllib.parse import urlparse
 
 from reliability import BINARY, NOBODY, ReliabilityTestCase, make_bundle, wait_until
 
@@ -18,6 +20,56 @@ ROUTES = [
     ("POST", "/api/deployments"), ("POST", "/api/promote"), ("POST", "/api/rollback"),
     ("POST", "/api/shutdown"),
 ]
+
+# Run as another user: holds `fillers` idle connections to the admin port so that the server
+# accepts late, then connects, sends the whole request and closes at once, `attempts` times. By
+# the time the server accepts it the client's socket is closed (FIN_WAIT2 or TIME_WAIT), which
+# the kernel reports with uid 0.
+CLOSED_CLIENT_RACE = r"""
+import resource, socket, sys, time
+port, request = int(sys.argv[1]), open(sys.argv[2], "rb").read()
+fillers, attempts = int(sys.argv[3]), int(sys.argv[4])
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, fillers + 64), hard))
+for _ in range(attempts):
+    held = []
+    try:
+        for _ in range(fillers):
+            s = socket.create_connection(("127.0.0.1", port), timeout=2)
+            held.append(s)
+    except OSError:
+        pass
+    c = socket.create_connection(("127.0.0.1", port), timeout=5)
+    c.sendall(request)
+    c.close()
+    time.sleep(0.5)
+    for s in held:
+        s.close()
+    time.sleep(0.5)
+"""
+
+# Run as another user: listens on a free loopback port (printed first), counts the bytes its
+# clients send, and prints that count when its standard input closes.
+SQUATTER = r"""
+import select, socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+print(s.getsockname()[1], flush=True)
+received = 0
+while True:
+    ready, _, _ = select.select([s, sys.stdin], [], [], 60)
+    if not ready or sys.stdin in ready:
+        break
+    c, _ = s.accept()
+    c.settimeout(1)
+    try:
+        received += len(c.recv(65536))
+    except OSError:
+        pass
+    c.close()
+print(received, flush=True)
+"""
 
 
 def append_line(path, line):
@@ -79,6 +131,61 @@ class AdminAccessTest(ReliabilityTestCase):
                          [(d["deploymentId"], d["status"]) for d in before])
         self.assert_serves(1)
         self.assertFalse(os.path.exists(marker), "nobody's hook ran")
+
+    def test_a_client_that_closes_before_it_is_accepted_is_not_taken_for_root(self):
+        self.first_deployment()
+        marker = os.path.join("/tmp", f"bluegreen-race-{os.getpid()}")
+        evil = make_bundle(2, self.tmp, lambda path: append_line(
+            os.path.join(path, "scripts", "before_install.sh"), f"touch {marker}"))
+        body = self.params(evil).encode()
+        request = os.path.join(self.tmp, "request")
+        with open(request, "wb") as f:
+            f.write(b"POST /api/deployments HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                    % (len(body), body))
+        os.chmod(self.tmp, 0o755)
+        before = self.history()
+        done = subprocess.run([*NOBODY, "python3", "-c", CLOSED_CLIENT_RACE,
+                               str(urlparse(self.server.url).port), request, "2000", "3"],
+                              capture_output=True, text=True, timeout=120, cwd="/")
+        self.assertEqual(done.returncode, 0, done.stderr)
+        time.sleep(1)  # a request that got in would be a deployment by now
+        self.assertEqual([d["deploymentId"] for d in self.history()],
+                         [d["deploymentId"] for d in before], "nobody started a deployment")
+        self.assertFalse(os.path.exists(marker), "nobody's hook ran")
+        self.assertEqual(self.server.process.poll(), None)
+
+    def squatter(self):
+        """A listener of user nobody: (process, port). Closing its stdin makes it print the
+        number of bytes it received and exit."""
+        squatter = subprocess.Popen([*NOBODY, "python3", "-c", SQUATTER], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, text=True, cwd="/")
+        self.addCleanup(squatter.kill)
+        return squatter, int(squatter.stdout.readline())
+
+    def received(self, squatter):
+        squatter.stdin.close()
+        squatter.wait(timeout=30)
+        return int(squatter.stdout.readline())
+
+    def test_the_cli_sends_nothing_to_a_port_another_user_listens_on(self):
+        squatter, port = self.squatter()
+        env = dict(os.environ, BLUEGREEN_ADMIN_TOKEN="admin-token-for-the-real-server")
+        done = subprocess.run(
+            [BINARY, "--server", f"http://127.0.0.1:{port}", "deploy", "--params",
+             self.params(make_bundle(1, self.tmp))],
+            capture_output=True, text=True, timeout=60, env=env)
+        self.assertEqual(done.returncode, 3, done.stdout + done.stderr)
+        self.assertIn(f"127.0.0.1:{port} is served by a process of user nobody (uid 65534), not "
+                      "by you or root: refusing to send it your request; is a bluegreen server "
+                      "running?", done.stderr)
+        self.assertEqual(self.received(squatter), 0)
+        # A user named in BLUEGREEN_SERVER_USER is trusted: the request reaches the port.
+        squatter, port = self.squatter()
+        subprocess.run([BINARY, "--server", f"http://127.0.0.1:{port}", "status"],
+                       capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, BLUEGREEN_SERVER_USER="nobody"))
+        self.assertGreater(self.received(squatter), 0)
 
     def test_a_granted_user_gets_in_and_is_named_whatever_it_claims(self):
         self.restart_with(["--allow-user", "nobody"])

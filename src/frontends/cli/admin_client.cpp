@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "frontends/cli/server_owner.h"
 #include "infra/http/curl_http_client.h"
 
 namespace bluegreen::cli {
@@ -51,6 +52,8 @@ Result<nlohmann::json> AdminClient::post(const std::string& path, const std::str
 }
 
 Result<nlohmann::json> AdminClient::send(http::Request request) {
+  // Checked before every request: the server may have been replaced since the last one.
+  if (auto owner = check_server_owner(server_); !owner) return std::unexpected(owner.error());
   if (!admin_token_.empty()) {
     http::set_header(request.headers, "Authorization", "Bearer " + admin_token_.reveal());
   }

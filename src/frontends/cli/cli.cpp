@@ -46,7 +46,9 @@ constexpr const char* kFooter = R"(Examples:
 Exit codes: 0 succeeded; 1 the deployment failed or was rolled back (blue still serves), or
 another deployment of the group runs (deploy --wait waits for it instead); 2 invalid parameters
 or arguments (the message names the key); 3 the server could not be reached, refused this user,
-was lost while deploy followed a deployment (status "server_lost"), or failed internally.
+was lost while deploy followed a deployment (status "server_lost"), or failed internally, or
+a loopback server address is served by a process of another user (nothing is sent to it; set
+BLUEGREEN_SERVER_USER=NAME when your granted server runs as user NAME).
 Every UserParameters key is described in README.md.)";
 
 ExitCode exit_code_for(const Error& error) {

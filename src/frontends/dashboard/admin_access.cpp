@@ -132,10 +132,12 @@ bool in_any_group(std::uint32_t uid, const std::set<std::uint32_t>& gids) {
 
 std::optional<HttpResponse> refuse_user(const HttpRequest& request) {
   if (!request.peer_uid) {
-    return refusal(403, "permission_denied",
-                   "the server cannot tell which local user opened this connection, so it "
-                   "refuses it; connect to the admin address from this machine, or give the "
-                   "server a token (BLUEGREEN_ADMIN_TOKEN) and send it");
+    return refusal(
+        403, "permission_denied",
+        "the server cannot tell which local user opened this connection (it comes "
+        "from another machine, or its client closed its end before the server read "
+        "it), so it refuses it; connect to the admin address from this machine, or give the "
+        "server a token (BLUEGREEN_ADMIN_TOKEN) and send it");
   }
   auto name = user_name(*request.peer_uid);
   return refusal(

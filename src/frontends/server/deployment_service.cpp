@@ -9,6 +9,7 @@
 #include "core/flow.h"
 #include "engine/ids.h"
 #include "frontends/server/crash_hook.h"
+#include "frontends/server/untracked_instances.h"
 
 namespace bluegreen {
 namespace {
@@ -338,6 +339,44 @@ std::vector<GroupStatus> DeploymentService::status() const {
   return out;
 }
 
+// Instances the journal names whose directories are gone may still run: restoring their group
+// would start a second fleet beside them that nothing ever ends. So their processes are looked
+// for, and found ones stop the start as a missing journal does.
+Result<void> DeploymentService::untracked_processes(
+    const std::map<std::string, std::string>& serving, const std::vector<Deployment>& running,
+    const std::map<std::string, Instance>& live) const {
+  std::vector<std::string> missing;
+  auto add_missing = [&](const std::vector<Instance>& instances) {
+    for (const auto& instance : instances) {
+      if (!live.contains(instance.id)) missing.push_back(instance.id);
+    }
+  };
+  for (const auto& [group_id, fleet_id] : serving) {
+    if (auto record = deps_.journal.deployment(fleet_id); record && *record) {
+      add_missing((**record).green);
+    }
+  }
+  for (const auto& d : running) {
+    add_missing(d.green);
+    if (d.blue) add_missing(d.blue->instances);
+  }
+  auto found = live_processes_of(missing);
+  if (found.empty()) return {};
+  std::vector<std::string> named;
+  std::vector<pid_t> pids;
+  for (const auto& [id, its] : found) {
+    named.push_back(fmt::format("{} (pid {})", id, fmt::join(its, ", ")));
+    pids.insert(pids.end(), its.begin(), its.end());
+  }
+  return fail(ErrorKind::failed,
+              fmt::format("instance(s) {} still run but their directories are missing from "
+                          "instances/: restoring their group would start a second fleet beside "
+                          "them that nothing would ever stop. Nothing was started or stopped; "
+                          "put the instance directories back (from where they were moved), or "
+                          "stop those processes (kill {}) and start the server again",
+                          fmt::join(named, ", "), fmt::join(pids, " ")));
+}
+
 Result<void> DeploymentService::recover() {
   std::map<std::string, Instance> live;
   for (const auto& instance : deps_.recovery.recorded()) live[instance.id] = instance;
@@ -381,6 +420,9 @@ Result<void> DeploymentService::recover() {
                             "journal back, or stop those instances and remove them to start "
                             "afresh",
                             fmt::join(unknown, ", ")));
+  }
+  if (auto untracked = untracked_processes(*serving, *running, live); !untracked) {
+    return std::unexpected(untracked.error());
   }
   std::set<std::string> groups_running;
   for (const auto& d : *running) groups_running.insert(d.spec.group_id);

@@ -23,6 +23,11 @@
 // - Instances on disk whose fleet the journal has no record of mean the journal is not the
 //   one that launched them (deleted, replaced): recover() fails and terminates nothing; so
 //   does a journal that cannot be read.
+// - Instances the journal names (serving fleets, running deployments) whose directories are
+//   missing while processes of theirs still run (untracked_instances.h: the PID-namespace
+//   holder "bg-<id>" or the BLUEGREEN_INSTANCE_ID marker) mean the directories were moved or
+//   deleted behind the server's back: recover() fails naming them and their pids, and starts
+//   and terminates nothing, instead of restoring the group beside a fleet nothing would end.
 // - The executor never lets the journal say "before the switch" while green serves (see
 //   engine/executor.h), so resuming from the last durable step never undoes a switch.
 //
@@ -119,7 +124,8 @@ class DeploymentService {
 
   // Reads the journal back after a start; see the rules above. Problems with one group are
   // logged and do not stop the others. Errors (nothing is terminated then): unavailable (the
-  // journal cannot be read), failed (live instances of fleets the journal has no record of).
+  // journal cannot be read), failed (live instances of fleets the journal has no record of, or
+  // live processes of instances the journal names whose directories are missing).
   Result<void> recover();
 
   // Validates the request against the group and starts the deployment on a worker thread;
@@ -176,6 +182,9 @@ class DeploymentService {
   // Posts `request` to the selected deployment if `acted_on_now` says it would act on it.
   Result<Deployment> pass_on(const Selector& selector, InputEvent request,
                              Result<void> (*acted_on_now)(const Deployment&));
+  Result<void> untracked_processes(const std::map<std::string, std::string>& serving,
+                                   const std::vector<Deployment>& running,
+                                   const std::map<std::string, Instance>& live) const;
   void launch_worker(Deployment deployment, bool resume,
                      std::optional<std::string> routed_fleet = std::nullopt);
   void finished(const Deployment& deployment);

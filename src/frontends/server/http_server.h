@@ -19,7 +19,8 @@
 // - A failed accept (EMFILE, ENFILE, ENOBUFS...) backs off before the next one: the accept
 //   loop never spins.
 // - Each request carries the uid of the local user whose socket connected (peer_uid), looked
-//   up once when the connection is accepted (peer_credentials.h).
+//   up once when the connection is accepted (peer_credentials.h). A client whose socket is no
+//   longer held by a process by then (it sent its request and closed) has no uid, never root.
 #pragma once
 
 #include <atomic>
@@ -46,8 +47,8 @@ struct HttpRequest {
   std::map<std::string, std::string> headers;  // names in lower case
   std::string body;
   std::string peer;  // client address, "127.0.0.1:53412"
-  // The local user whose socket connected; nullopt for a peer on another machine or one the
-  // kernel could not name.
+  // The local user whose socket connected; nullopt for a peer on another machine, one the
+  // kernel could not name, or one whose socket was already closed when it was accepted.
   std::optional<std::uint32_t> peer_uid;
   // Who a filter authenticated the request as (a user name, or "token"); empty before.
   std::string principal;

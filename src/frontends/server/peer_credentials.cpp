@@ -5,14 +5,18 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pwd.h>
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace bluegreen::admin {
 namespace {
@@ -54,7 +58,7 @@ class Fd {
 
 // One exact lookup (no dump): the kernel finds the socket by its 4-tuple, as for a packet
 // arriving at it, so src/sport name the client's end.
-std::optional<std::uint32_t> ask_netlink(const Endpoint& local, const Endpoint& peer) {
+std::optional<SocketRecord> ask_netlink(const Endpoint& local, const Endpoint& peer) {
   Fd fd(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
   if (fd.get() < 0) return std::nullopt;
   timeval wait{1, 0};
@@ -92,7 +96,7 @@ std::optional<std::uint32_t> ask_netlink(const Endpoint& local, const Endpoint& 
     if (header->nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
     const auto* answer = static_cast<const inet_diag_msg*>(NLMSG_DATA(header));
     if (answer->id.idiag_sport == peer.port && answer->id.idiag_dport == local.port) {
-      return answer->idiag_uid;
+      return SocketRecord{answer->idiag_uid, answer->idiag_inode, answer->idiag_state};
     }
   }
   return std::nullopt;
@@ -116,43 +120,262 @@ bool same_end(const std::string& text, const Endpoint& end) {
   return false;
 }
 
-std::optional<std::uint32_t> ask_proc(const Endpoint& local, const Endpoint& peer) {
-  const char* table = peer.family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6";
+// One line of /proc/net/tcp{,6}: "sl local remote st queues timer retransmits uid timeout
+// inode ...".
+struct ProcLine {
+  std::string local_end, remote_end;
+  SocketRecord record;
+};
+
+template <typename Visit>
+void each_proc_line(int family, Visit visit) {
+  const char* table = family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6";
   std::ifstream in(table);
   std::string line;
   std::getline(in, line);  // the column names
   while (std::getline(in, line)) {
     std::istringstream fields(line);
-    std::string slot, local_end, remote_end, state, queues, timer, retransmits;
-    std::uint32_t uid = 0;
-    if (!(fields >> slot >> local_end >> remote_end >> state >> queues >> timer >> retransmits >>
-          uid)) {
+    std::string slot, state, queues, timer, retransmits, timeout;
+    ProcLine parsed;
+    if (!(fields >> slot >> parsed.local_end >> parsed.remote_end >> state >> queues >> timer >>
+          retransmits >> parsed.record.uid >> timeout >> parsed.record.inode)) {
       continue;
     }
     try {
-      if (same_end(local_end, peer) && same_end(remote_end, local)) return uid;
+      parsed.record.state = static_cast<std::uint8_t>(std::stoul(state, nullptr, 16));
+      if (visit(parsed)) return;
     } catch (const std::exception&) {
       continue;
     }
   }
-  return std::nullopt;
+}
+
+std::optional<SocketRecord> ask_proc(const Endpoint& local, const Endpoint& peer) {
+  std::optional<SocketRecord> found;
+  each_proc_line(peer.family, [&](const ProcLine& line) {
+    if (!same_end(line.local_end, peer) || !same_end(line.remote_end, local)) return false;
+    // A TIME-WAIT entry of an earlier connection may share the 4-tuple; a live one wins.
+    if (!found || connected_owner(line.record)) found = line.record;
+    return connected_owner(line.record).has_value();
+  });
+  return found;
+}
+
+bool is_wildcard(const std::array<std::uint32_t, 4>& address) {
+  return address == std::array<std::uint32_t, 4>{};
+}
+
+// Whether a listener bound to `bound` (family, address, port) takes connections to `target`.
+// A wildcard `target` (a LISTEN such as 0.0.0.0:8080) is reached by every listener on its port.
+bool reaches(const Endpoint& bound, const Endpoint& target) {
+  if (bound.port != target.port) return false;
+  if (is_wildcard(target.address)) return true;
+  if (bound.family == target.family) {
+    return is_wildcard(bound.address) || bound.address == target.address;
+  }
+  if (bound.family == AF_INET6 && target.family == AF_INET) {
+    std::array<std::uint32_t, 4> mapped{0, 0, htonl(0xffff), target.address[0]};
+    return is_wildcard(bound.address) || bound.address == mapped;
+  }
+  return false;
+}
+
+std::optional<std::vector<std::uint32_t>> listeners_netlink(const Endpoint& target) {
+  std::vector<std::uint32_t> uids;
+  for (int family : {AF_INET, AF_INET6}) {
+    Fd fd(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
+    if (fd.get() < 0) return std::nullopt;
+    timeval wait{1, 0};
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+    struct {
+      nlmsghdr header;
+      inet_diag_req_v2 request;
+    } message{};
+    message.header.nlmsg_len = sizeof message;
+    message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    message.header.nlmsg_seq = 1;
+    message.request.sdiag_family = static_cast<std::uint8_t>(family);
+    message.request.sdiag_protocol = IPPROTO_TCP;
+    message.request.idiag_states = 1U << TCP_LISTEN;
+    sockaddr_nl kernel{};
+    kernel.nl_family = AF_NETLINK;
+    if (::sendto(fd.get(), &message, sizeof message, 0, reinterpret_cast<sockaddr*>(&kernel),
+                 sizeof kernel) != static_cast<ssize_t>(sizeof message)) {
+      return std::nullopt;
+    }
+    bool done = false;
+    while (!done) {
+      alignas(nlmsghdr) std::array<char, 16384> buffer{};
+      auto received = ::recv(fd.get(), buffer.data(), buffer.size(), 0);
+      if (received <= 0) return std::nullopt;
+      auto length = static_cast<unsigned>(received);
+      for (auto* header = reinterpret_cast<nlmsghdr*>(buffer.data()); NLMSG_OK(header, length);
+           header = NLMSG_NEXT(header, length)) {
+        if (header->nlmsg_type == NLMSG_DONE) {
+          done = true;
+          break;
+        }
+        if (header->nlmsg_type == NLMSG_ERROR) {
+          // IPv6 may be absent from the kernel: no IPv6 listener then.
+          if (family == AF_INET6) {
+            done = true;
+            break;
+          }
+          return std::nullopt;
+        }
+        if (header->nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
+        const auto* answer = static_cast<const inet_diag_msg*>(NLMSG_DATA(header));
+        Endpoint bound;
+        bound.family = answer->idiag_family;
+        std::memcpy(bound.address.data(), answer->id.idiag_src, sizeof bound.address);
+        if (bound.family == AF_INET) bound.address = {bound.address[0], 0, 0, 0};
+        bound.port = answer->id.idiag_sport;
+        if (answer->idiag_state == TCP_LISTEN && answer->idiag_inode != 0 &&
+            reaches(bound, target)) {
+          uids.push_back(answer->idiag_uid);
+        }
+      }
+    }
+  }
+  return uids;
+}
+
+// "0100007F:1F90" as an Endpoint of `family`.
+std::optional<Endpoint> parse_end(const std::string& text, int family) {
+  auto colon = text.find(':');
+  if (colon == std::string::npos) return std::nullopt;
+  std::string hex = text.substr(0, colon);
+  std::size_t words = hex.size() / 8;
+  if (words != (family == AF_INET ? 1U : 4U)) return std::nullopt;
+  Endpoint end;
+  end.family = family;
+  for (std::size_t i = 0; i < words; ++i) {
+    end.address[i] = static_cast<std::uint32_t>(std::stoul(hex.substr(i * 8, 8), nullptr, 16));
+  }
+  end.port = htons(static_cast<std::uint16_t>(std::stoul(text.substr(colon + 1), nullptr, 16)));
+  return end;
+}
+
+std::optional<std::vector<std::uint32_t>> listeners_proc(const Endpoint& target) {
+  std::vector<std::uint32_t> uids;
+  bool readable = false;
+  for (int family : {AF_INET, AF_INET6}) {
+    if (::access(family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6", R_OK) == 0) {
+      readable = true;
+    }
+    each_proc_line(family, [&](const ProcLine& line) {
+      if (line.record.state != TCP_LISTEN || line.record.inode == 0) return false;
+      auto bound = parse_end(line.local_end, family);
+      if (bound && reaches(*bound, target)) uids.push_back(line.record.uid);
+      return false;
+    });
+  }
+  if (!readable) return std::nullopt;
+  return uids;
+}
+
+std::optional<std::uint32_t> owner(std::optional<SocketRecord> record) {
+  if (!record) return std::nullopt;
+  return connected_owner(*record);
 }
 
 }  // namespace
+
+std::optional<std::uint32_t> connected_owner(const SocketRecord& record) {
+  if (record.inode == 0) return std::nullopt;
+  switch (record.state) {
+    case TCP_ESTABLISHED:
+    case TCP_FIN_WAIT1:
+    case TCP_FIN_WAIT2:
+    case TCP_CLOSE_WAIT:
+    case TCP_CLOSING:
+    case TCP_LAST_ACK:
+      return record.uid;
+    default:
+      return std::nullopt;
+  }
+}
 
 std::optional<std::uint32_t> peer_uid(const sockaddr_storage& local, const sockaddr_storage& peer) {
   auto local_end = endpoint_of(local);
   auto peer_end = endpoint_of(peer);
   if (peer_end.family != AF_INET && peer_end.family != AF_INET6) return std::nullopt;
-  if (auto uid = ask_netlink(local_end, peer_end)) return uid;
-  return ask_proc(local_end, peer_end);
+  // The kernel's exact answer is final when there is one: a socket that is no longer held by a
+  // process must not be looked for again in a table that could show an older entry.
+  if (auto record = ask_netlink(local_end, peer_end)) return connected_owner(*record);
+  return owner(ask_proc(local_end, peer_end));
 }
 
 std::optional<std::uint32_t> peer_uid_from_proc(const sockaddr_storage& local,
                                                 const sockaddr_storage& peer) {
   auto peer_end = endpoint_of(peer);
   if (peer_end.family != AF_INET && peer_end.family != AF_INET6) return std::nullopt;
-  return ask_proc(endpoint_of(local), peer_end);
+  return owner(ask_proc(endpoint_of(local), peer_end));
+}
+
+std::optional<std::vector<std::uint32_t>> listener_uids(const sockaddr_storage& address) {
+  auto target = endpoint_of(address);
+  if (target.family != AF_INET && target.family != AF_INET6) return std::nullopt;
+  if (auto uids = listeners_netlink(target)) return uids;
+  return listeners_proc(target);
+}
+
+std::optional<std::vector<std::uint32_t>> listener_uids_from_proc(const sockaddr_storage& address) {
+  auto target = endpoint_of(address);
+  if (target.family != AF_INET && target.family != AF_INET6) return std::nullopt;
+  return listeners_proc(target);
+}
+
+std::string user_name_of(std::uint32_t uid) {
+  std::vector<char> buffer(16384);
+  passwd entry{};
+  passwd* found = nullptr;
+  if (::getpwuid_r(static_cast<uid_t>(uid), &entry, buffer.data(), buffer.size(), &found) == 0 &&
+      found != nullptr) {
+    return found->pw_name;
+  }
+  return "uid " + std::to_string(uid);
+}
+
+std::string listener_holders(const std::string& host_port) {
+  auto colon = host_port.rfind(':');
+  if (colon == std::string::npos) return {};
+  std::string host = host_port.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty() || host == "*") host = "0.0.0.0";
+  if (host == "localhost") host = "127.0.0.1";
+  unsigned long port = 0;
+  try {
+    port = std::stoul(host_port.substr(colon + 1));
+  } catch (const std::exception&) {
+    return {};
+  }
+  if (port == 0 || port > 65535) return {};
+  sockaddr_storage address{};
+  auto& v4 = reinterpret_cast<sockaddr_in&>(address);
+  auto& v6 = reinterpret_cast<sockaddr_in6&>(address);
+  if (::inet_pton(AF_INET, host.c_str(), &v4.sin_addr) == 1) {
+    v4.sin_family = AF_INET;
+    v4.sin_port = htons(static_cast<std::uint16_t>(port));
+  } else if (::inet_pton(AF_INET6, host.c_str(), &v6.sin6_addr) == 1) {
+    v6.sin6_family = AF_INET6;
+    v6.sin6_port = htons(static_cast<std::uint16_t>(port));
+  } else {
+    return {};
+  }
+  auto uids = listener_uids(address);
+  if (!uids || uids->empty()) return {};
+  std::vector<std::string> names;
+  for (auto uid : *uids) {
+    auto name = user_name_of(uid) + " (uid " + std::to_string(uid) + ")";
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  }
+  std::string text = "held by a process of user " + names.front();
+  for (std::size_t i = 1; i < names.size(); ++i) text += " and of user " + names[i];
+  return text;
 }
 
 }  // namespace bluegreen::admin

@@ -24,6 +24,7 @@
 #include "frontends/server/crash_hook.h"
 #include "frontends/server/deployment_service.h"
 #include "frontends/server/http_server.h"
+#include "frontends/server/peer_credentials.h"
 #include "infra/aws/profile.h"
 #include "infra/aws/remote_credentials.h"
 #include "infra/http/curl_http_client.h"
@@ -72,7 +73,14 @@ Result<std::unique_ptr<GroupTraffic>> open_proxy(const std::string& listen,
   options.trusted_proxies = server.trusted_proxies;
   options.max_connections = server.max_connections_per_listener;
   auto started = proxy::Proxy::start(options);
-  if (!started) return std::unexpected(started.error());
+  if (!started) {
+    // Usually another process holds the port: say whose it is, so the operator knows whom to ask.
+    auto error = started.error();
+    if (auto holders = admin::listener_holders(listen); !holders.empty()) {
+      error.message += "; " + holders;
+    }
+    return std::unexpected(std::move(error));
+  }
   return std::unique_ptr<GroupTraffic>(
       new ProxyTraffic(std::move(*started), ProxyTraffic::host_of(listen)));
 }
