@@ -74,7 +74,11 @@ Result<void> extract_git_commit(const LocalRevision& revision, const fs::path& d
   if (scratch.path().empty())
     return fail(ErrorKind::internal, "cannot create a temporary directory");
   fs::path tar = scratch.path() / "revision.tar";
-  auto exported = export_git_commit(revision.path, *revision.commit, scratch.path(), tar, deadline);
+  // The tar holds the content plus at most a header and padding per entry (1.5 KiB with long
+  // names), so nothing bigger than the extract limits allow is ever written.
+  std::uint64_t max_tar_bytes = limits.max_total_bytes + limits.max_entries * 1536 + (1 << 20);
+  auto exported = export_git_commit(revision.path, *revision.commit, scratch.path(), tar, deadline,
+                                    max_tar_bytes);
   if (!exported) return std::unexpected(exported.error());
   auto extracted = extract_archive(tar, destination, limits);
   if (!extracted) return std::unexpected(extracted.error());

@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -130,8 +131,12 @@ Result<std::optional<Credentials>> credentials_for(const std::optional<std::stri
 [[noreturn]] void become_child(const char* program, char* const* argv, char* const* envp,
                                const char* working_directory, int mount_namespace, int input_fd,
                                int output_fd, const std::optional<Credentials>& credentials,
-                               int error_pipe) {
+                               rlim_t file_size_limit, int error_pipe) {
   setsid();
+  if (file_size_limit > 0) {
+    rlimit limit{.rlim_cur = file_size_limit, .rlim_max = file_size_limit};
+    if (setrlimit(RLIMIT_FSIZE, &limit) != 0) child_fail(error_pipe, ChildStep::output);
+  }
   sigset_t all;
   sigemptyset(&all);
   sigprocmask(SIG_SETMASK, &all, nullptr);
@@ -345,7 +350,7 @@ Result<Process> Process::spawn(const SpawnOptions& options) {
   if (pid == 0) {
     become_child(program->c_str(), argv.data(), envp.data(), working_directory.c_str(),
                  options.mount_namespace, input.get(), child_output_fd, *credentials,
-                 error_write.get());
+                 static_cast<rlim_t>(options.file_size_limit), error_write.get());
   }
   error_write.reset();
   child_output.reset();

@@ -68,6 +68,9 @@ struct SpawnOptions {
   // > 0 (and an output_path): keep only the last output_limit bytes of output in the file (see
   // above). 0: append everything.
   std::size_t output_limit = 0;
+  // > 0: no file the child writes may grow past this many bytes (RLIMIT_FSIZE); a write past
+  // it kills the child with SIGXFSZ (status `signalled`). 0: no limit of ours.
+  std::uint64_t file_size_limit = 0;
 };
 
 enum class ExitKind {
