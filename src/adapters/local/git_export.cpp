@@ -1,7 +1,6 @@
 #include "adapters/local/git_export.h"
 
 #include <fcntl.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -15,6 +14,7 @@
 #include <sstream>
 #include <vector>
 
+#include "adapters/local/trusted_path.h"
 #include "infra/process/process.h"
 
 namespace bluegreen {
@@ -87,60 +87,12 @@ std::optional<std::string> first_line(const fs::path& file) {
   return line;
 }
 
-// The path with every link resolved, or nullopt.
 std::optional<fs::path> resolved(const fs::path& path) {
-  char* real = realpath(path.c_str(), nullptr);
-  if (real == nullptr) return std::nullopt;
-  fs::path result(real);
-  free(real);
-  return result;
-}
-
-std::string describe_owner(uid_t uid) {
-  std::vector<char> buffer(16384);
-  passwd entry{};
-  passwd* found = nullptr;
-  if (getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found) == 0 && found != nullptr) {
-    return std::string(entry.pw_name) + " (uid " + std::to_string(uid) + ")";
-  }
-  return "uid " + std::to_string(uid);
+  return resolved_path(path);
 }
 
 Error refused(const fs::path& shown, const std::string& why) {
   return Error{ErrorKind::invalid_input, "LOCAL_PATH " + shown.string() + ": " + why};
-}
-
-// git's own rule (safe.directory) for `directory` itself, and sshd's StrictModes for the path
-// to it: `directory` (a path without links) belongs to this process's user, every directory
-// above it belongs to root or to this user, and none is writable by anyone else unless it has
-// the sticky bit (/tmp). Nobody else can then replace any part of the path between this check
-// and git's use of it.
-Result<void> require_trusted(const fs::path& directory, const fs::path& shown) {
-  uid_t self = geteuid();
-  fs::path prefix;
-  for (const auto& part : directory) {
-    prefix /= part;
-    struct stat info {};
-    if (lstat(prefix.c_str(), &info) != 0) {
-      return std::unexpected(refused(shown, "cannot read " + prefix.string()));
-    }
-    bool last = prefix == directory;
-    if (last ? info.st_uid != self : info.st_uid != 0 && info.st_uid != self) {
-      return std::unexpected(refused(
-          shown, prefix.string() + " is owned by " + describe_owner(info.st_uid) +
-                     ", not by the server's user " + describe_owner(self) +
-                     (last ? "; a repository owned by another user is refused, as git refuses it"
-                           : "; every directory above a repository must be root's or the "
-                             "server user's")));
-    }
-    bool sticky_directory = S_ISDIR(info.st_mode) && (info.st_mode & S_ISVTX) != 0;
-    if ((info.st_mode & (S_IWGRP | S_IWOTH)) != 0 && !sticky_directory) {
-      return std::unexpected(refused(
-          shown, prefix.string() + " is writable by its group or by others, so another user could "
-                                   "change the repository between its check and its use"));
-    }
-  }
-  return {};
 }
 
 // The object directories `objects` borrows through objects/info/alternates, depth first, each
