@@ -29,8 +29,8 @@ struct Instance {
   std::string id;        // unique for the life of the server, e.g. "i-3f2a9c01"
   std::string fleet_id;  // the deployment that launched it
   std::string host = "127.0.0.1";
-  int port = 0;                // loopback port given to its hooks as PORT
-  std::filesystem::path root;  // its own directory; absolute appspec destinations land below
+  int port = 0;                             // loopback port given to its hooks as PORT
+  std::filesystem::path root;               // its own directory (adapters/local/instance_layout.h)
   std::map<std::string, std::string> tags;  // includes GreenIdentifier=<uuid>
   InstanceState state = InstanceState::pending;
 };

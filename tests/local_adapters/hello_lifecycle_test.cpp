@@ -12,6 +12,7 @@
 
 #include "adapters/local/appspec_agent.h"
 #include "adapters/local/http_health_probe.h"
+#include "adapters/local/instance_layout.h"
 #include "adapters/local/lifecycle_events.h"
 #include "adapters/local/local_revision_fetcher.h"
 #include "adapters/local/local_test_support.h"
@@ -94,7 +95,7 @@ TEST_F(HelloLifecycle, Version1ThenVersion2OnTwoInstancesEach) {
   ASSERT_TRUE(run(version1, blue, lifecycle::allow_traffic_events()));
   expect_serving(blue, "1");
   for (const auto& instance : blue) {
-    EXPECT_EQ(read_text(instance.root / "opt/hello/VERSION"), "1\n");
+    EXPECT_EQ(read_text(instance_layout::install_root(instance.root) / "opt/hello/VERSION"), "1\n");
   }
 
   Bundle version2 = fetch_version("2");

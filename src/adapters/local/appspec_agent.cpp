@@ -1,5 +1,9 @@
 #include "adapters/local/appspec_agent.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <fstream>
 #include <mutex>
 #include <optional>
@@ -49,6 +53,7 @@ class InstanceRun {
   Result<void> run(const std::vector<std::string>& events) {
     std::error_code ec;
     fs::create_directories(instance_layout::logs(instance_.root), ec);
+    fs::create_directories(instance_layout::install_root(instance_.root), ec);
     for (const auto& event : events) {
       if (shared_.cancel) {
         return fail(ErrorKind::failed, "instance " + instance_.id + ": stopped before " + event +
@@ -129,7 +134,7 @@ class InstanceRun {
   }
 
   Result<void> install(const AppSpec& spec) {
-    auto report = install_files(spec, bundle_dir(), instance_.root);
+    auto report = install_files(spec, bundle_dir(), instance_layout::install_root(instance_.root));
     if (!report) return std::unexpected(report.error().with_context("instance " + instance_.id));
     note("Install: copied " + std::to_string(report->files_copied) + " files, set permissions on " +
          std::to_string(report->permissions_applied) + " objects");
@@ -138,8 +143,16 @@ class InstanceRun {
   }
 
   void note(const std::string& line) {
-    std::ofstream(instance_layout::logs(instance_.root) / "agent.log", std::ios::app)
-        << line << "\n";
+    // Never through a link nor into anything but a regular file: the agent runs as root.
+    fs::path log = instance_layout::logs(instance_.root) / "agent.log";
+    int fd = ::open(log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0640);
+    if (fd < 0) return;
+    struct stat info {};
+    if (::fstat(fd, &info) == 0 && S_ISREG(info.st_mode)) {
+      std::string text = line + "\n";
+      (void)!::write(fd, text.data(), text.size());
+    }
+    ::close(fd);
   }
 
   const Bundle& bundle_;

@@ -6,8 +6,9 @@
 //                   that copy, so ApplicationStop and the BlockTraffic events of an older
 //                   instance use the revision it was installed with, whatever bundle is passed.
 //                   Without a copy (no DownloadBundle yet) the passed bundle is used.
-//   Install         copies `files` below the instance root and applies `permissions`
-//                   (install_files.h).
+//   Install         copies `files` below the instance's install root (<root>/root, where
+//                   appspec `/` lands) and applies `permissions` (install_files.h); the agent's
+//                   own state beside it is out of their reach (instance_layout.h).
 //   AllowTraffic, BlockTraffic  nothing to do here: the engine moves traffic.
 //   any other event runs its hook scripts in order, each in its own session and process group
 //                   inside the instance's PID namespace where the machine allows one
@@ -15,12 +16,13 @@
 //                   environment below, output to <root>/logs/<Event>-<n>.log. The log keeps the
 //                   last `log_limit_bytes` (1 MiB) of output, after a line such as
 //                   "[… 98.9 MiB of earlier output dropped]"; the HookResult's output tail
-//                   starts with that line too.
+//                   starts with that line too. Logs are opened and read only as regular files,
+//                   never through a link (the agent may be root).
 // Hook environment: LIFECYCLE_EVENT, DEPLOYMENT_ID, APPLICATION_NAME, DEPLOYMENT_GROUP_NAME,
 // DEPLOYMENT_GROUP_ID, the bundle's BUNDLE_* variables, PORT (the instance's port),
-// INSTANCE_ROOT (its directory), BLUEGREEN_INSTANCE_ID (its id; the fleet uses it to find the
-// instance's processes), HOME/USER/LOGNAME of the user it runs as, and the variables of this
-// process named in `inherited_variables` (PATH, locale); nothing else, so no credential of the
+// INSTANCE_ROOT (its install root, <root>/root), BLUEGREEN_INSTANCE_ID (its id; the fleet uses it
+// to find the instance's processes), HOME/USER/LOGNAME of the user it runs as, and the variables of
+// this process named in `inherited_variables` (PATH, locale); nothing else, so no credential of the
 // server reaches a hook.
 //
 // Timeouts: a script gets its appspec timeout; one event gets at most 3600 s in total; nothing

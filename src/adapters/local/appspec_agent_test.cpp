@@ -72,17 +72,18 @@ TEST(AppspecAgent, HooksSeeTheCodeDeployEnvironmentAndNothingElse) {
   ASSERT_TRUE(run) << run.error().message;
 
   const Instance& instance = instances[0];
-  std::string env = read_text(instance.root / "hook-env.txt");
+  std::string env = read_text(instance_layout::install_root(instance.root) / "hook-env.txt");
   for (const std::string& expected :
        {std::string("LIFECYCLE_EVENT=BeforeInstall"), std::string("DEPLOYMENT_ID=d-TEST12345"),
         std::string("APPLICATION_NAME=hello-app"), std::string("DEPLOYMENT_GROUP_NAME=hello-group"),
         "DEPLOYMENT_GROUP_ID=" + kContext.deployment_group_id,
         std::string("BUNDLE_COMMIT=0123abcd"), "PORT=" + std::to_string(instance.port),
-        "INSTANCE_ROOT=" + instance.root.string(), "BLUEGREEN_INSTANCE_ID=" + instance.id}) {
+        "INSTANCE_ROOT=" + instance_layout::install_root(instance.root).string(),
+        "BLUEGREEN_INSTANCE_ID=" + instance.id}) {
     EXPECT_TRUE(has_line(env, expected)) << expected << " not in:\n" << env;
   }
   EXPECT_EQ(env.find("server-secret-value"), std::string::npos);
-  EXPECT_EQ(read_text(instance.root / "hook-pwd.txt"),
+  EXPECT_EQ(read_text(instance_layout::install_root(instance.root) / "hook-pwd.txt"),
             instance_layout::deployment_archive(instance.root).string() + "\n");
 
   ASSERT_EQ(results.size(), 1u);
@@ -112,9 +113,10 @@ TEST(AppspecAgent, RunsTheGreenLifecycleInOrderOnEveryInstance) {
                        from_now(std::chrono::seconds(60)), results);
   ASSERT_TRUE(run) << run.error().message;
   for (const auto& instance : instances) {
-    EXPECT_EQ(read_text(instance.root / "order.txt"),
+    EXPECT_EQ(read_text(instance_layout::install_root(instance.root) / "order.txt"),
               "BeforeInstall\nAfterInstall\nApplicationStart\nValidateService\n");
-    EXPECT_EQ(read_text(instance.root / "opt/app/index.html"), "version 1\n");
+    EXPECT_EQ(read_text(instance_layout::install_root(instance.root) / "opt/app/index.html"),
+              "version 1\n");
   }
   EXPECT_EQ(results.size(), 8u);
 
@@ -148,7 +150,7 @@ TEST(AppspecAgent, KillsAHookGroupAtItsTimeoutAndNamesIt) {
       << message;
   EXPECT_NE(message.find("timed out after 1 s"), std::string::npos) << message;
   EXPECT_NE(message.find("slow hook started"), std::string::npos) << message;
-  EXPECT_TRUE(fs::exists(instances[0].root / "child.started"));
+  EXPECT_TRUE(fs::exists(instance_layout::install_root(instances[0].root) / "child.started"));
   EXPECT_EQ(processes_named("slow-child-" + instances[0].id), std::vector<pid_t>{});
   ASSERT_EQ(results.size(), 1u);
   EXPECT_TRUE(results[0].timed_out);

@@ -17,13 +17,24 @@
 //     to run, and export-subst only expands placeholders;
 //   - every value reaches git after `--end-of-options` and passes a strict shape check first
 //     (revision_shape_error), so no value is ever read as an option.
-// Ownership: a repository (its directory and its git directory) owned by another user than this
-// process's is refused, as git's own safe.directory check would; nothing overrides it.
+// Ownership: the repository's path is resolved once (realpath) and only the resolved path is
+// used afterwards. Its directory, its git directory, its common directory, its objects
+// directory and every object directory it borrows (objects/info/alternates, followed as git
+// does) must belong to this process's user, as git's own safe.directory check wants, and every
+// directory above each must belong to root or to this user and be writable by nobody else
+// unless sticky (like sshd's StrictModes), so no other user can swap a part between the check
+// and git's read; nothing overrides it. A repository shared through a group-writable directory
+// is refused for that reason.
+// Reading: `.git` files, `commondir`, refs, packed-refs and alternates are read only as regular
+// files, never through a link in the last component, without blocking, and bounded (4 KiB a
+// file, 64 MiB of packed-refs), so a fifo or /dev/zero neither hangs nor floods the server;
+// ownership is checked before commondir is read.
 //
 // Invariant: no command named by the repository runs, and no file outside the scratch
 // directory and `tar_file` is written, whatever the repository and the commit text hold.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -41,12 +52,15 @@ namespace bluegreen {
 std::optional<std::string> revision_shape_error(std::string_view commit);
 
 // Writes `git archive --format=tar` of `commit` in `repository` to `tar_file`, using
-// `scratch` (an empty private directory) for git's own files. Returns the full object id of
-// the commit. Errors: invalid_input (a commit that is not a revision, not a git repository, a
-// repository owned by another user), not_found (no such commit), timeout (git ran past
-// `deadline`), failed (git failed otherwise), internal (local I/O).
+// `scratch` (an empty private directory) for git's own files; with `max_tar_bytes` > 0 git is
+// stopped (RLIMIT_FSIZE) before the tar grows past it. Returns the full object id of the
+// commit. Errors: invalid_input (a commit that is not a revision, not a git repository, a
+// repository that fails the ownership rule above, a tar larger than `max_tar_bytes`, which is
+// then removed), not_found (no such commit), timeout (git ran past `deadline`), failed (git
+// failed otherwise), internal (local I/O).
 Result<std::string> export_git_commit(const std::filesystem::path& repository,
                                       std::string_view commit, const std::filesystem::path& scratch,
-                                      const std::filesystem::path& tar_file, TimePoint deadline);
+                                      const std::filesystem::path& tar_file, TimePoint deadline,
+                                      std::uint64_t max_tar_bytes = 0);
 
 }  // namespace bluegreen

@@ -68,7 +68,7 @@ std::vector<std::string> hook_environment(const HookRun& run, const UserAccount&
   set("DEPLOYMENT_GROUP_ID", run.context.deployment_group_id);
   for (const auto& [name, value] : run.bundle_environment) set(name, value);
   set("PORT", std::to_string(run.instance.port));
-  set("INSTANCE_ROOT", run.instance.root.string());
+  set("INSTANCE_ROOT", instance_layout::install_root(run.instance.root).string());
   set(instance_layout::kMarkerVariable, run.instance.id);
   return environment;
 }
@@ -116,6 +116,7 @@ Result<void> run_hook(const HookRun& run, const AppspecAgentOptions& options,
                    .working_directory = run.bundle_dir,
                    .run_as = run.script.run_as,
                    .output_path = log,
+                   .output_exclusive = true,
                    .pid_namespace = contained ? contained->namespace_fd() : -1,
                    .mount_namespace = contained ? contained->mount_namespace_fd() : -1,
                    .output_limit = options.log_limit_bytes});

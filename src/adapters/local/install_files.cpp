@@ -148,8 +148,18 @@ class FileCopier {
     if (auto placed = tree_rules::check_symlink_target(target, link); !placed) {
       return refuse(link.starts_with("/") ? "(an absolute target)" : "where it is placed");
     }
+    // `z/..` is where z's target leads, not z's directory: only leading `..` are taken.
+    bool named = false;
+    for (const auto& part : fs::path(link)) {
+      if (part == "..") {
+        if (named) return refuse("(a `..` after a name in its target)");
+      } else if (!part.empty() && part != ".") {
+        named = true;
+      }
+    }
     std::string name = target.filename().string();
     if (::symlinkat(link.c_str(), parent, name.c_str()) != 0) return io_error(target, errno);
+    created_links_.push_back(target);
     // Lexically inside, yet a chain through other links may still lead out: resolve it.
     auto resolved = instance_.open_at(target, O_PATH);
     if (!resolved && resolved.error().kind == ErrorKind::invalid_input) {
@@ -159,6 +169,25 @@ class FileCopier {
     return {};
   }
 
+ public:
+  // Every link this copier created, resolved again now that all are in place: a link checked
+  // while another it goes through did not exist yet (`a_up -> z/..` before `z -> .`) may lead
+  // out once both are there. Such a link is removed and named.
+  Result<void> recheck_links() const {
+    for (const auto& target : created_links_) {
+      auto resolved = instance_.open_at(target, O_PATH);
+      if (resolved || resolved.error().kind != ErrorKind::invalid_input) continue;
+      if (auto parent = instance_.open_at(target.parent_path(), O_PATH | O_DIRECTORY)) {
+        ::unlinkat(parent->get(), target.filename().c_str(), 0);
+      }
+      return fail(ErrorKind::invalid_input,
+                  "Install: the symlink " + shown(target) +
+                      " leads outside the instance through other copied links; refused");
+    }
+    return {};
+  }
+
+ private:
   Result<void> copy_content(int source_parent, const std::string& source_name, int parent,
                             const fs::path& target, const struct stat& info) {
     FileDescriptor in(
@@ -191,6 +220,7 @@ class FileCopier {
   const BeneathRoot& instance_;
   FileExistsBehavior behavior_;
   InstallReport& report_;
+  std::vector<fs::path> created_links_;
 };
 
 bool glob_matches(const std::string& pattern, const std::string& name) {
@@ -308,6 +338,14 @@ Result<void> apply_permission(const Permission& permission, std::size_t index,
     if (!fd) return std::unexpected(fd.error().with_context("Install: " + key));
     struct stat target_info {};
     if (::fstat(fd->get(), &target_info) != 0) return io_error(path, errno);
+    // A second name for a regular file may be one outside the instance (a hard link a hook
+    // made): changing it would change that file too.
+    if (S_ISREG(target_info.st_mode) && target_info.st_nlink > 1) {
+      return fail(ErrorKind::invalid_input,
+                  key + ": " + shown(path) + " has " + std::to_string(target_info.st_nlink) +
+                      " hard links (one may be outside the instance); its permissions are left "
+                      "alone and the install is refused");
+    }
     if (permission.mode && !S_ISLNK(target_info.st_mode)) {
       if (chmod_descriptor(fd->get(), *permission.mode) != 0) {
         return fail(ErrorKind::internal,
@@ -345,6 +383,7 @@ Result<InstallReport> install_files(const AppSpec& spec, const fs::path& bundle_
             : copier.copy_file(mapping.source, mapping.destination / mapping.source.filename());
     if (!copied) return std::unexpected(copied.error());
   }
+  if (auto checked = copier.recheck_links(); !checked) return std::unexpected(checked.error());
   for (std::size_t i = 0; i < spec.permissions.size(); ++i) {
     if (auto applied = apply_permission(spec.permissions[i], i, *instance, report); !applied) {
       return std::unexpected(applied.error());

@@ -20,7 +20,11 @@
 // RESOLVE_BENEATH, or a walk that refuses every link leaving the root); the last component
 // is never followed when something is created, changed or removed. A symlink copied from the
 // bundle is checked where it lands: a target that leaves the instance root as placed
-// (`d/l -> ..` copied from `d` to `/`) is refused, naming the link.
+// (`d/l -> ..` copied from `d` to `/`), or holds `..` after a name (`z/..`), is refused, naming
+// the link; once every entry is copied, every link copied is resolved again, so a chain
+// completed by a later link (`a_up -> z/..`, then `z -> .`) is refused too. A regular file with
+// more than one hard link gets no permissions change (the other name may be outside the
+// instance): the install is refused, naming it.
 #pragma once
 
 #include <cstddef>

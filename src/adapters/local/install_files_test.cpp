@@ -219,5 +219,60 @@ TEST_F(InstallEscapes, RefusesACopiedLinkWhoseChainLeaves) {
   expect_outside_untouched();
 }
 
+// Two links, each checked while the other is missing: `a_up -> z/..` (z does not exist yet)
+// and `z -> .`; together a_up would be the instance's parent. Refused, in one entry or across
+// two, and nothing is changed through it.
+TEST_F(InstallEscapes, RefusesALinkChainCompletedAfterItsCheck) {
+  fs::create_directories(bundle_.path() / "one");
+  fs::create_directories(bundle_.path() / "two");
+  fs::create_directory_symlink("z/..", bundle_.path() / "one/a_up");
+  fs::create_directory_symlink(".", bundle_.path() / "one/z");
+  fs::create_directory_symlink("z/..", bundle_.path() / "two/up");
+  fs::create_directory_symlink(".", bundle_.path() / "two/z");
+  auto report = install_files(spec("files:\n  - source: one\n    destination: /\n"), bundle_.path(),
+                              instance_root_);
+  ASSERT_FALSE(report);
+  EXPECT_EQ(report.error().kind, ErrorKind::invalid_input);
+  EXPECT_NE(report.error().message.find("symlink /a_up"), std::string::npos)
+      << report.error().message;
+
+  // The same across two entries.
+  fs::remove_all(instance_root_);
+  fs::create_directories(instance_root_);
+  fs::remove(bundle_.path() / "two/z");
+  fs::create_directories(bundle_.path() / "three");
+  fs::create_directory_symlink(".", bundle_.path() / "three/z");
+  report = install_files(spec("files:\n  - source: two\n    destination: /\n"
+                              "  - source: three\n    destination: /\n"
+                              "permissions:\n  - object: /up/victim\n    mode: 777\n"),
+                         bundle_.path(), instance_root_);
+  ASSERT_FALSE(report);
+  EXPECT_NE(report.error().message.find("symlink /up"), std::string::npos)
+      << report.error().message;
+  for (const char* link : {"a_up", "up"}) {
+    std::error_code ec;
+    auto where = fs::canonical(instance_root_ / link, ec);
+    EXPECT_TRUE(ec || where.string().starts_with(instance_root_.string())) << link << " " << where;
+  }
+  expect_outside_untouched();
+}
+
+// A hard link on the instance to a file outside (left by a hook): chmod and chown through it
+// would change the outside file; the install is refused, naming it.
+TEST_F(InstallEscapes, RefusesPermissionsOnAFileWithOtherHardLinks) {
+  fs::create_directories(instance_root_ / "opt/app");
+  fs::create_hard_link(top_.path() / "victim", instance_root_ / "opt/app/h");
+  auto report = install_files(
+      spec("permissions:\n  - object: /opt/app\n    pattern: \"**\"\n    mode: 4777\n"),
+      bundle_.path(), instance_root_);
+  ASSERT_FALSE(report);
+  EXPECT_EQ(report.error().kind, ErrorKind::invalid_input);
+  EXPECT_NE(report.error().message.find("/opt/app/h"), std::string::npos) << report.error().message;
+  EXPECT_NE(report.error().message.find("hard links"), std::string::npos);
+  EXPECT_EQ(perms_of(top_.path() / "victim"), fs::perms(0644));
+  fs::remove(instance_root_ / "opt/app/h");
+  expect_outside_untouched();
+}
+
 }  // namespace
 }  // namespace bluegreen

@@ -34,12 +34,20 @@ std::string new_instance_id() {
   return id;
 }
 
-std::optional<Instance> from_record(const fs::path& file) {
-  std::ifstream in(file);
+// The record in `directory` (an instance's own directory under <state_dir>/instances), kept only
+// when it names that directory and its id: a record that names anything else is not acted on,
+// since terminate empties the directory a record names.
+std::optional<Instance> from_record(const fs::path& directory) {
+  std::ifstream in(instance_layout::record(directory));
   json record = json::parse(in, nullptr, false);
   if (record.is_discarded()) return std::nullopt;
   auto instance = instance_from_json(record);
   if (!instance || instance->id.empty()) return std::nullopt;
+  fs::path expected = fs::absolute(directory).lexically_normal();
+  if (instance->id != directory.filename().string() ||
+      instance->root.lexically_normal() != expected) {
+    return std::nullopt;
+  }
   return *instance;
 }
 
@@ -52,7 +60,8 @@ void write_record(const Instance& instance) {
   fs::rename(temporary, file, ignored);
 }
 
-// What a terminated instance keeps: its record and its logs, for history and `logs`.
+// What a terminated instance keeps: its record and its logs, for history and `logs`; its
+// install root, bundle copy and namespace record go.
 void remove_installed_files(const fs::path& root) {
   std::error_code ec;
   for (auto it = fs::directory_iterator(root, ec); !ec && it != fs::directory_iterator();
@@ -113,6 +122,8 @@ Result<Instance> LocalFleet::create_instance(const LaunchRequest& request) {
                       fs::perms::others_read | fs::perms::others_exec,
                   ec);
   fs::create_directory(instance_layout::logs(instance.root), ec);
+  fs::create_directory(instance_layout::install_root(instance.root), ec);
+  fs::permissions(instance_layout::install_root(instance.root), fs::perms(0755), ec);
   for (int attempt = 0; attempt < 16 && instance.port == 0; ++attempt) {
     auto port = free_port();
     if (!port) return std::unexpected(port.error());
@@ -191,14 +202,20 @@ Result<void> LocalFleet::terminate(const std::vector<std::string>& instance_ids)
     if (found != instances_.end()) {
       instance = found->second;
       instances_.erase(found);
-    } else if (auto recorded =
-                   from_record(instance_layout::record(options_.state_dir / "instances" / id))) {
+    } else if (auto recorded = from_record(options_.state_dir / "instances" / id)) {
       instance = *recorded;
     } else {
       continue;
     }
     instance.state = InstanceState::terminated;
-    remove_installed_files(instance.root);
+    // Only ever the instance's own directory under the state directory, whatever a record or
+    // a journal says its root is.
+    fs::path directory = fs::absolute(options_.state_dir / "instances" / id).lexically_normal();
+    if (id.empty() || id.find('/') != std::string::npos || id == "." || id == ".." ||
+        instance.root.lexically_normal() != directory) {
+      continue;
+    }
+    remove_installed_files(directory);
     write_record(instance);
   }
   return {};
@@ -224,7 +241,7 @@ std::vector<Instance> LocalFleet::recorded_instances() const {
   std::error_code ec;
   for (auto it = fs::directory_iterator(options_.state_dir / "instances", ec);
        !ec && it != fs::directory_iterator(); it.increment(ec)) {
-    auto instance = from_record(instance_layout::record(it->path()));
+    auto instance = from_record(it->path());
     if (instance && instance->state != InstanceState::terminated) recorded.push_back(*instance);
   }
   std::sort(recorded.begin(), recorded.end(),

@@ -40,6 +40,10 @@
 // called: call it once no installer is running hooks on those instances. It then records the
 // instance as terminated and removes its files except instance.json and logs/.
 //
+// Invariant: terminate() empties nothing but <state_dir>/instances/<id> (less its record and
+// logs): a record whose id or root names anything else is ignored (recorded_instances() does
+// not list it), since terminating by a forged record must not empty another directory.
+//
 // The fleet writes each instance's record to <root>/instance.json; after a restart the server
 // either adopts the instances its journal knows (adopt) or reads what the disk knows
 // (recorded_instances) and terminates what it does not want.

@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "adapters/local/git_export.h"
+#include "adapters/local/trusted_path.h"
 #include "infra/archive/safe_copy.h"
 
 namespace bluegreen {
@@ -74,7 +75,11 @@ Result<void> extract_git_commit(const LocalRevision& revision, const fs::path& d
   if (scratch.path().empty())
     return fail(ErrorKind::internal, "cannot create a temporary directory");
   fs::path tar = scratch.path() / "revision.tar";
-  auto exported = export_git_commit(revision.path, *revision.commit, scratch.path(), tar, deadline);
+  // The tar holds the content plus at most a header and padding per entry (1.5 KiB with long
+  // names), so nothing bigger than the extract limits allow is ever written.
+  std::uint64_t max_tar_bytes = limits.max_total_bytes + limits.max_entries * 1536 + (1 << 20);
+  auto exported = export_git_commit(revision.path, *revision.commit, scratch.path(), tar, deadline,
+                                    max_tar_bytes);
   if (!exported) return std::unexpected(exported.error());
   auto extracted = extract_archive(tar, destination, limits);
   if (!extracted) return std::unexpected(extracted.error());
@@ -120,15 +125,23 @@ Result<Bundle> LocalRevisionFetcher::fetch(const RevisionSource& revision,
     return fail(ErrorKind::internal, "cannot create " + destination.string() + ": " + ec.message());
   }
   Bundle bundle{.root = destination, .description = describe(revision)};
+  // A directory or an archive follows the repositories' rule (trusted_path.h): resolved once,
+  // the server user's, on a path nobody else can change.
+  fs::path source = local->path;
+  if (*kind != LocalKind::git_commit) {
+    auto trusted = resolve_trusted(local->path);
+    if (!trusted) return std::unexpected(trusted.error());
+    source = *trusted;
+  }
   Result<void> unpacked;
   switch (*kind) {
     case LocalKind::directory: {
-      auto copied = copy_tree(local->path, destination, limits_, {".git"});
+      auto copied = copy_tree(source, destination, limits_, {".git"});
       if (!copied) unpacked = std::unexpected(copied.error().with_context(local->path));
       break;
     }
     case LocalKind::archive: {
-      auto extracted = extract_archive(local->path, destination, limits_);
+      auto extracted = extract_archive(source, destination, limits_);
       if (!extracted) unpacked = std::unexpected(extracted.error());
       break;
     }

@@ -6,6 +6,10 @@
 //   a git repository + commit        that commit exported without running anything the
 //                                    repository configures (git_export.h), extracted the
 //                                    same way; hooks then see BUNDLE_COMMIT.
+// Ownership: every LOCAL_PATH, directory, archive or repository, follows one rule
+// (trusted_path.h): resolved once, owned by the server's user, on a path that no other user
+// owns or can write; anything else is refused naming the component at fault, before anything
+// is read.
 // Invariant: whatever LOCAL_PATH and COMMIT_ID hold, nothing is written outside the
 // destination (and a private scratch directory), and no command the revision names runs.
 // The result must hold appspec.yml at its root (as CodeDeploy requires); otherwise the error

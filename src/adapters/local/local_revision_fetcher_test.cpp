@@ -222,6 +222,39 @@ TEST_F(LocalRevisionFetcherTest, RefusesARepositoryOwnedByAnotherUser) {
   EXPECT_FALSE(fs::exists(destination_.path() / "bundle/appspec.yml"));
 }
 
+// Directories and archives follow the repositories' ownership rule: another user's, or one on
+// a path others can write, is refused naming the cause, and nothing is unpacked.
+TEST_F(LocalRevisionFetcherTest, RefusesADirectoryOrArchiveAnotherUserOwnsOrCanWrite) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to give the bundle away";
+  TempDir top("bg-owner");
+  fs::path directory = top.path() / "alice";
+  write_file(directory / "appspec.yml", "version: 0.0\nos: linux\n");
+  fs::path archive_file = top.path() / "alice.tgz";
+  ASSERT_NO_FATAL_FAILURE(pack(directory, archive_file, false));
+  auto nobody = lookup_user("nobody");
+  ASSERT_TRUE(nobody);
+  for (const fs::path& given : {directory, archive_file}) {
+    ASSERT_EQ(lchown(given.c_str(), nobody->uid, nobody->gid), 0);
+    auto bundle = fetch(LocalRevision{.path = given.string()});
+    ASSERT_FALSE(bundle) << given;
+    EXPECT_EQ(bundle.error().kind, ErrorKind::invalid_input);
+    EXPECT_NE(bundle.error().message.find("is owned by nobody"), std::string::npos)
+        << bundle.error().message;
+    EXPECT_FALSE(fs::exists(destination_.path() / "bundle/appspec.yml"));
+    ASSERT_EQ(lchown(given.c_str(), 0, 0), 0);
+  }
+  // Ours again, but below a directory everyone can write (no sticky bit).
+  fs::permissions(top.path(), fs::perms(0777));
+  auto bundle = fetch(LocalRevision{.path = directory.string()});
+  ASSERT_FALSE(bundle);
+  EXPECT_NE(bundle.error().message.find("writable by its group or by others"), std::string::npos)
+      << bundle.error().message;
+  fs::permissions(top.path(), fs::perms(0700));
+  // And through a link to it, from our own directory: still ours, accepted.
+  fs::create_directory_symlink(directory, source_.path() / "link");
+  EXPECT_TRUE(fetch(LocalRevision{.path = (source_.path() / "link").string()}));
+}
+
 // A directory is no easier a way in than an archive: the same rules hold.
 TEST_F(LocalRevisionFetcherTest, RefusesADirectoryBundleWithALinkOut) {
   fs::create_directory_symlink("/etc", source_.path() / "scripts/etc");

@@ -4,7 +4,8 @@
 //
 // State directory layout:
 //   journal.db        deployments, phases, logs, instances, serving fleets (SQLite)
-//   instances/<id>/   one directory per local instance (see adapters/local/instance_layout.h)
+//   instances/<id>/   one directory per local instance; its install root is instances/<id>/root
+//                     (see adapters/local/instance_layout.h)
 //   bundles/<id>/     the revision of each deployment, kept while its fleet lives
 //   server.lock       held while a server uses the directory (one server per directory)
 //

@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -130,8 +131,12 @@ Result<std::optional<Credentials>> credentials_for(const std::optional<std::stri
 [[noreturn]] void become_child(const char* program, char* const* argv, char* const* envp,
                                const char* working_directory, int mount_namespace, int input_fd,
                                int output_fd, const std::optional<Credentials>& credentials,
-                               int error_pipe) {
+                               rlim_t file_size_limit, int error_pipe) {
   setsid();
+  if (file_size_limit > 0) {
+    rlimit limit{.rlim_cur = file_size_limit, .rlim_max = file_size_limit};
+    if (setrlimit(RLIMIT_FSIZE, &limit) != 0) child_fail(error_pipe, ChildStep::output);
+  }
   sigset_t all;
   sigemptyset(&all);
   sigprocmask(SIG_SETMASK, &all, nullptr);
@@ -291,12 +296,19 @@ Result<Process> Process::spawn(const SpawnOptions& options) {
   bool bounded = options.output_limit > 0 && !options.output_path.empty();
   Descriptor input(open("/dev/null", O_RDONLY | O_CLOEXEC));
   const char* output_name = options.output_path.empty() ? "/dev/null" : options.output_path.c_str();
-  Descriptor output(open(
-      output_name,
-      bounded ? O_RDWR | O_CREAT | O_CLOEXEC : O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
+  int output_flags =
+      (bounded ? O_RDWR | O_CREAT | O_CLOEXEC : O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC) |
+      (options.output_path.empty() ? 0 : O_NOFOLLOW) | (options.output_exclusive ? O_EXCL : 0);
+  Descriptor output(open(output_name, output_flags, 0640));
   if (input.get() < 0 || output.get() < 0) {
     return fail(ErrorKind::failed, std::string("cannot open output file ") + output_name + ": " +
                                        std::strerror(errno));
+  }
+  struct stat output_info {};
+  if (!options.output_path.empty() &&
+      (fstat(output.get(), &output_info) != 0 || !S_ISREG(output_info.st_mode))) {
+    return fail(ErrorKind::failed,
+                std::string("cannot open output file ") + output_name + ": not a regular file");
   }
   std::unique_ptr<BoundedOutput> captured;
   Descriptor child_output(-1);
@@ -338,7 +350,7 @@ Result<Process> Process::spawn(const SpawnOptions& options) {
   if (pid == 0) {
     become_child(program->c_str(), argv.data(), envp.data(), working_directory.c_str(),
                  options.mount_namespace, input.get(), child_output_fd, *credentials,
-                 error_write.get());
+                 static_cast<rlim_t>(options.file_size_limit), error_write.get());
   }
   error_write.reset();
   child_output.reset();
@@ -557,14 +569,15 @@ std::string valid_utf8(std::string_view text) {
 }  // namespace
 
 std::string read_file_tail(const fs::path& path, std::size_t max_bytes) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  in.seekg(0, std::ios::end);
-  auto size = static_cast<std::size_t>(std::max<std::streamoff>(in.tellg(), 0));
+  // Whoever can write the file's directory must not make this read anything else.
+  Descriptor in(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  struct stat info {};
+  if (in.get() < 0 || fstat(in.get(), &info) != 0 || !S_ISREG(info.st_mode)) return {};
+  auto size = static_cast<std::size_t>(std::max<off_t>(info.st_size, 0));
   std::size_t start = size > max_bytes ? size - max_bytes : 0;
-  in.seekg(static_cast<std::streamoff>(start));
   std::string tail(size - start, '\0');
-  in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
+  ssize_t got = pread(in.get(), tail.data(), tail.size(), static_cast<off_t>(start));
+  tail.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
   if (start > 0) {
     auto newline = tail.find('\n');
     if (newline != std::string::npos && newline + 1 < tail.size()) tail.erase(0, newline + 1);

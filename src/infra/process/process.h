@@ -54,7 +54,11 @@ struct SpawnOptions {
   std::vector<std::string> environment;     // "NAME=value" entries: the child's whole environment
   std::filesystem::path working_directory;  // empty: this process's directory
   std::optional<std::string> run_as;        // a user name; empty: the current user
-  std::filesystem::path output_path;        // stdout+stderr appended here; empty: /dev/null
+  // stdout+stderr appended here; empty: /dev/null. Never opened through a symbolic link, and
+  // only a regular file (or /dev/null) is written.
+  std::filesystem::path output_path;
+  // true: output_path must not exist yet (O_EXCL); spawn fails when it does.
+  bool output_exclusive = false;
   // >= 0: a PID namespace descriptor (PidNamespace::namespace_fd()); the child and everything
   // it starts live in that namespace (pid_namespace.h). -1: this process's namespace.
   int pid_namespace = -1;
@@ -64,6 +68,9 @@ struct SpawnOptions {
   // > 0 (and an output_path): keep only the last output_limit bytes of output in the file (see
   // above). 0: append everything.
   std::size_t output_limit = 0;
+  // > 0: no file the child writes may grow past this many bytes (RLIMIT_FSIZE); a write past
+  // it kills the child with SIGXFSZ (status `signalled`). 0: no limit of ours.
+  std::uint64_t file_size_limit = 0;
 };
 
 enum class ExitKind {
@@ -127,8 +134,8 @@ class Process {
 };
 
 // The last `max_bytes` of a file, starting at a line boundary when one is in reach, as valid
-// UTF-8 (bytes that are not become '?'); empty when the file is missing. For showing what a
-// failed program printed.
+// UTF-8 (bytes that are not become '?'); empty when the file is missing, is a symbolic link or
+// is not a regular file. For showing what a failed program printed.
 std::string read_file_tail(const std::filesystem::path& path, std::size_t max_bytes = 4096);
 
 }  // namespace bluegreen

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -16,6 +17,10 @@ namespace {
 namespace fs = std::filesystem;
 using std::chrono::seconds;
 using namespace testing_support;
+
+void write_file(const fs::path& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
 
 SpawnOptions shell(const std::string& script, const TempDir& dir) {
   return SpawnOptions{.argv = {"/bin/sh", "-c", script},
@@ -148,6 +153,44 @@ TEST(Process, ReportsAnUnknownUser) {
   auto child = Process::spawn(options);
   ASSERT_FALSE(child);
   EXPECT_EQ(child.error().kind, ErrorKind::not_found);
+}
+
+// The output file and the tail are never reached through a link or a fifo: whoever can write
+// the log's directory must not make the caller (root, for hooks) write or read another file.
+TEST(Process, NeverWritesOutputThroughALinkNorOverAnExistingFileWhenExclusive) {
+  TempDir dir;
+  write_file(dir.path() / "victim", "original\n");
+  fs::create_symlink(dir.path() / "victim", dir.path() / "output.log");
+  EXPECT_FALSE(Process::spawn(shell("echo through-the-link", dir)));
+  EXPECT_EQ(read_text(dir.path() / "victim"), "original\n");
+  fs::remove(dir.path() / "output.log");
+  write_file(dir.path() / "output.log", "there already\n");
+  auto options = shell("echo x", dir);
+  options.output_exclusive = true;
+  EXPECT_FALSE(Process::spawn(options));
+  EXPECT_EQ(read_text(dir.path() / "output.log"), "there already\n");
+}
+
+TEST(Process, AFileSizeLimitStopsTheChildAtIt) {
+  TempDir dir;
+  auto options = shell("head -c 10000000 /dev/zero > big", dir);
+  options.file_size_limit = 1 << 20;
+  auto child = Process::spawn(options);
+  ASSERT_TRUE(child) << child.error().message;
+  auto status = child->wait(from_now(seconds(30)), Duration(100));
+  EXPECT_FALSE(status.succeeded());
+  EXPECT_LE(fs::file_size(dir.path() / "big"), 1u << 20);
+}
+
+TEST(ReadFileTail, ReadsNoLinkFifoOrDevice) {
+  TempDir dir;
+  write_file(dir.path() / "secret", "secret\n");
+  fs::create_symlink(dir.path() / "secret", dir.path() / "link");
+  EXPECT_EQ(read_file_tail(dir.path() / "link"), "");
+  ASSERT_EQ(::mkfifo((dir.path() / "fifo").c_str(), 0600), 0);
+  EXPECT_EQ(read_file_tail(dir.path() / "fifo"), "");
+  EXPECT_EQ(read_file_tail("/dev/zero"), "");
+  EXPECT_EQ(read_file_tail(dir.path() / "secret"), "secret\n");
 }
 
 TEST(ReadFileTail, KeepsTheLastWholeLines) {
