@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <future>
 #include <thread>
 #include <vector>
 
@@ -251,21 +252,29 @@ TEST(ProxyLimits, AcceptFailingForWantOfDescriptorsBacksOffAndRecovers) {
   fillers.reserve(4096);
   int client = -1;
   std::string answer;
-  std::thread asking;
+  // The asking thread is started while descriptors are still free (a sanitizer's runtime may
+  // need one to start a thread) and waits until the proxy cannot accept.
+  std::promise<void> descriptors_exhausted;
+  client = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(client, 0);
+  std::jthread asking([&, go = descriptors_exhausted.get_future()]() mutable {
+    go.wait();
+    answer = ask(client, proxy->port());
+  });
   {
     DescriptorCounter descriptors;
     FileLimit limit(static_cast<rlim_t>(descriptors.now().highest + 64));
+    if (!limit.ok()) descriptors_exhausted.set_value();
     ASSERT_TRUE(limit.ok());
-    client = ::socket(AF_INET, SOCK_STREAM, 0);
-    ASSERT_GE(client, 0);
     while (fillers.size() < 4096) {
       int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
       if (fd < 0) break;
       fillers.push_back(fd);
     }
-    ASSERT_EQ(errno, EMFILE);
+    const int exhausted_errno = errno;
     // connect() needs no new descriptor; the proxy's accept() does.
-    asking = std::thread([&] { answer = ask(client, proxy->port()); });
+    descriptors_exhausted.set_value();
+    ASSERT_EQ(exhausted_errno, EMFILE);
     for (int i = 0; i < 500 && proxy->accept_errors() == 0; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     EXPECT_GE(proxy->accept_errors(), 1u);
