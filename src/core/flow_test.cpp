@@ -86,6 +86,16 @@ class Walk {
     feed(input::HooksRan{{passed("i-g1", "AfterAllowTraffic")}});
   }
 
+  // On from to_green_serving(): blue's block-traffic hooks, its drain and the hooks after it,
+  // to the Wait that follows (blue is kept); returns that Wait.
+  action::Wait to_wait_after_blue_drained() {
+    to_green_serving();
+    feed(input::HooksRan{});
+    feed(input::Drained{0});
+    feed(input::HooksRan{});
+    return expect_action<action::Wait>();
+  }
+
   std::vector<Phase> phases() const {
     std::vector<Phase> out;
     for (const auto& p : d().phases) out.push_back(p.phase);
@@ -307,11 +317,7 @@ TEST(Flow, UnansweredManualPromotionTimesOutAndHidesThePreview) {
 
 TEST(Flow, RollbackWhileBlueIsKeptRoutesBackDrainsAndTerminatesGreen) {
   Walk walk(spec_with(), blue_fleet());
-  walk.to_green_serving();
-  walk.feed(input::HooksRan{});
-  walk.feed(input::Drained{0});
-  walk.feed(input::HooksRan{});
-  walk.expect_action<action::Wait>();
+  walk.to_wait_after_blue_drained();
 
   walk.feed(input::RollbackRequested{"bob"}, 5s);
   EXPECT_EQ(walk.d().phase, Phase::roll_back);
@@ -390,11 +396,7 @@ TEST(Flow, ARestartBeforeTheSwitchCleansUpAndAfterItCarriesOn) {
   EXPECT_NE(before.d().error->message.find("restarted"), std::string::npos);
 
   Walk after(spec_with(), blue_fleet());
-  after.to_green_serving();
-  after.feed(input::HooksRan{});
-  after.feed(input::Drained{0});
-  after.feed(input::HooksRan{});
-  auto until = after.expect_action<action::Wait>().until;
+  auto until = after.to_wait_after_blue_drained().until;
   after.feed(input::Resume{});
   EXPECT_EQ(after.expect_action<action::Wait>().until, until);
   EXPECT_EQ(after.d().status, DeploymentStatus::running);
@@ -433,11 +435,7 @@ TEST(Flow, ARestartAfterTheSwitchRollsBackWhenBlueIsWhatServes) {
   // keep_blue by the record, but the fleet that serves is blue (green's instances are gone):
   // carrying on would stop blue, the only fleet left.
   Walk walk(spec_with(), blue_fleet());
-  walk.to_green_serving();
-  walk.feed(input::HooksRan{});
-  walk.feed(input::Drained{0});
-  walk.feed(input::HooksRan{});
-  walk.expect_action<action::Wait>();
+  walk.to_wait_after_blue_drained();
   walk.feed(input::Resume{std::string("d-blue")});
   EXPECT_EQ(walk.d().phase, Phase::roll_back);
   EXPECT_EQ(walk.expect_action<action::Route>().fleet_id, "d-blue");

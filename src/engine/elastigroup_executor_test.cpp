@@ -35,6 +35,15 @@ struct Harness {
                  TimePoint must_end_by = TimePoint::max(), std::string job = kJob) {
     return executor().run(ElastigroupJob{job, params, token}, must_end_by);
   }
+  // What CodePipeline does after an invocation that continued: the next job (its
+  // `invocation`-th) carries the token of the last progress report, which must fit
+  // CodePipeline's limit.
+  void continue_job(std::optional<std::string>& token, std::string& job, int invocation) {
+    auto progress = std::get<ReportProgress>(cloud.reports().back().report);
+    EXPECT_LE(progress.continuation_token.size(), kMaxTokenLength);
+    token = progress.continuation_token;
+    job = fmt::format("22222222-0000-0000-0000-0000000000{:02}", invocation);
+  }
 };
 
 TEST(ElastigroupExecutor, RunsTheFlowToOneSuccessReport) {
@@ -80,10 +89,7 @@ TEST(ElastigroupExecutor, HandsOverBeforeTheDeadlineAndResumesFromTheToken) {
     ++invocations;
     outcome = h.run(kParams, token, h.clock.now() + 60s, job);
     if (outcome != RunOutcome::continued) break;
-    auto progress = std::get<ReportProgress>(h.cloud.reports().back().report);
-    EXPECT_LE(progress.continuation_token.size(), kMaxTokenLength);
-    token = progress.continuation_token;
-    job = fmt::format("22222222-0000-0000-0000-0000000000{:02}", invocations);
+    h.continue_job(token, job, invocations);
     h.clock.advance(30s);
   }
   ASSERT_EQ(outcome, RunOutcome::succeeded)
@@ -113,10 +119,7 @@ TEST(ElastigroupExecutor, InvocationsOfFifteenSecondsEachMakeProgressAndFinish) 
     // Besides its report, every invocation made at least one request to the clouds.
     EXPECT_GE(h.cloud.calls().size(), calls_before + 2) << "invocation " << invocations;
     if (outcome != RunOutcome::continued) break;
-    auto progress = std::get<ReportProgress>(h.cloud.reports().back().report);
-    EXPECT_LE(progress.continuation_token.size(), kMaxTokenLength);
-    token = progress.continuation_token;
-    job = fmt::format("22222222-0000-0000-0000-0000000000{:02}", invocations);
+    h.continue_job(token, job, invocations);
     h.clock.advance(1s);
   }
   ASSERT_EQ(outcome, RunOutcome::succeeded)

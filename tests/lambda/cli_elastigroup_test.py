@@ -48,10 +48,7 @@ class CliElastigroupTest(unittest.TestCase):
         WORLD.reset()
 
     def tearDown(self):
-        with WORLD.aws._lock:
-            self.assertEqual(WORLD.aws.violations, [], "CodeDeploy/CodePipeline contract")
-        with WORLD.spot._lock:
-            self.assertEqual(WORLD.spot.violations, [], "Spot contract")
+        WORLD.assert_contracts_kept(self)
         # No planted secret (raw, URL-encoded or base64) in any request URL or body.
         self.assertEqual(leaks(WORLD.planted_secrets(), WORLD.requests_to_fakes()), [])
 

@@ -374,6 +374,14 @@ class CloudWorld:
             calls = list(self.aws.calls)
         return [c for c in calls if operation is None or c["operation"] == operation]
 
+    def assert_contracts_kept(self, test):
+        """Fails `test` where the CodeDeploy/CodePipeline fake or the Spot fake was called in a
+        way its API's contract does not allow."""
+        with self.aws._lock:
+            test.assertEqual(self.aws.violations, [], "CodeDeploy/CodePipeline contract")
+        with self.spot._lock:
+            test.assertEqual(self.spot.violations, [], "Spot contract")
+
     # --- secret hygiene --------------------------------------------------------------------
     def planted_secrets(self):
         """The secret values a run is given or can reach: none may show in what it produces."""

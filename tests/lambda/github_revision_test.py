@@ -68,10 +68,7 @@ class GitHubRevisionTest(unittest.TestCase):
 
     def tearDown(self):
         self.assertEqual(self.runtime.violations, [], "Runtime API contract")
-        with WORLD.aws._lock:
-            self.assertEqual(WORLD.aws.violations, [], "CodeDeploy/CodePipeline contract")
-        with WORLD.spot._lock:
-            self.assertEqual(WORLD.spot.violations, [], "Spot contract")
+        WORLD.assert_contracts_kept(self)
         produced = [("the function's log", "\n".join(WORLD.log_lines()))] + self.outputs
         produced += WORLD.job_results_sent() + WORLD.requests_to_fakes()
         self.assertEqual(leaks(WORLD.planted_secrets(), produced), [])

@@ -56,10 +56,7 @@ class LambdaActionTest(unittest.TestCase):
 
     def tearDown(self):
         self.assertEqual(self.runtime.violations, [], "Runtime API contract")
-        with WORLD.aws._lock:
-            self.assertEqual(WORLD.aws.violations, [], "CodeDeploy/CodePipeline contract")
-        with WORLD.spot._lock:
-            self.assertEqual(WORLD.spot.violations, [], "Spot contract")
+        WORLD.assert_contracts_kept(self)
         self.maxDiff = None
         self.assertEqual(leaks(WORLD.planted_secrets(), self.everything_produced()), [])
         for line in WORLD.log_lines():

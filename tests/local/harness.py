@@ -109,8 +109,10 @@ class Server:
         os.makedirs(self.state_dir, exist_ok=True)
         with open(self.log_path, "a") as log:
             self.process = subprocess.Popen(
-                [BINARY, "server", "--state-dir", self.state_dir, "--admin", "127.0.0.1:0"],
-                stdout=subprocess.PIPE, stderr=log, text=True, env=self.env)
+                [BINARY, "server", "--state-dir", self.state_dir, "--admin", "127.0.0.1:0",
+                 *self.extra_args()],
+                stdout=subprocess.PIPE, stderr=log, text=True, env=self.env,
+                preexec_fn=self.before_exec())
         ready, _, _ = select.select([self.process.stdout], [], [], 30)
         if not ready:
             raise AssertionError("bluegreen server did not start within 30 s")
@@ -120,6 +122,14 @@ class Server:
             raise AssertionError(f"unexpected first line from the server: {line!r}\n{self.log()}")
         self.url = match.group(1)
         return self
+
+    def extra_args(self):
+        """Arguments for the server after its state directory and admin address: none here."""
+        return []
+
+    def before_exec(self):
+        """What the server's process runs before exec (a preexec_fn): nothing here."""
+        return None
 
     def log(self):
         try:

@@ -13,17 +13,10 @@
 namespace bluegreen::proxy {
 namespace {
 
+using testing::instance_at;
 using testing::Response;
 using testing::TestBackend;
 using testing::TestClient;
-
-Instance instance_at(const std::string& id, int port) {
-  Instance instance;
-  instance.id = id;
-  instance.port = port;
-  instance.state = InstanceState::healthy;
-  return instance;
-}
 
 // A port on which nothing listens: connections to it are refused.
 int closed_port() {

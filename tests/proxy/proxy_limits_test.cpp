@@ -25,16 +25,9 @@
 namespace bluegreen::proxy {
 namespace {
 
+using testing::instance_at;
 using testing::TestBackend;
 using testing::TestClient;
-
-Instance instance_at(const std::string& id, int port) {
-  Instance instance;
-  instance.id = id;
-  instance.port = port;
-  instance.state = InstanceState::healthy;
-  return instance;
-}
 
 std::unique_ptr<Proxy> start_proxy(const ProxyOptions& options, int backend_port) {
   auto started = Proxy::start(options);

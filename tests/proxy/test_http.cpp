@@ -366,4 +366,12 @@ bool TestClient::at_eof() {
   return fd_ >= 0 && ::recv(fd_, &byte, 1, 0) == 0;
 }
 
+Instance instance_at(const std::string& id, int port) {
+  Instance instance;
+  instance.id = id;
+  instance.port = port;
+  instance.state = InstanceState::healthy;
+  return instance;
+}
+
 }  // namespace bluegreen::proxy::testing

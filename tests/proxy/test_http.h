@@ -1,6 +1,7 @@
 // Loopback HTTP peers for the proxy's integration tests: a backend that answers with its name
 // (and speaks WebSocket on /ws), and a blocking keep-alive client. Plain sockets and threads,
 // deliberately unlike the proxy's own code, so that both sides are not wrong the same way.
+// Also the Instance record through which the proxy is pointed at such a backend.
 #pragma once
 
 #include <atomic>
@@ -10,6 +11,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "core/instance.h"
 
 namespace bluegreen::proxy::testing {
 
@@ -86,5 +89,8 @@ class TestClient {
 
 // Removes chunked coding; nullopt if malformed or incomplete.
 std::optional<std::string> dechunk(std::string_view body, std::size_t* consumed = nullptr);
+
+// A healthy instance `id` listening on 127.0.0.1:`port`, as a fleet registers it.
+Instance instance_at(const std::string& id, int port);
 
 }  // namespace bluegreen::proxy::testing

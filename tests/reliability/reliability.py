@@ -3,10 +3,7 @@ plus a server restarted with extra environment (the crash hook) and views of its
 
 import json
 import os
-import re
 import resource
-import select
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "local"))
@@ -30,23 +27,11 @@ class ServerWith(Server):
         if self.nofile:
             resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))
 
-    def start(self):
-        os.makedirs(self.state_dir, exist_ok=True)
-        with open(self.log_path, "a") as log:
-            self.process = subprocess.Popen(
-                [BINARY, "server", "--state-dir", self.state_dir, "--admin", "127.0.0.1:0",
-                 *self.args],
-                stdout=subprocess.PIPE, stderr=log, text=True, env=self.env,
-                preexec_fn=self._limit)
-        ready, _, _ = select.select([self.process.stdout], [], [], 30)
-        if not ready:
-            raise AssertionError("bluegreen server did not start within 30 s")
-        line = self.process.stdout.readline()
-        match = re.search(r"(http://\S+)", line)
-        if not match:
-            raise AssertionError(f"unexpected first line from the server: {line!r}\n{self.log()}")
-        self.url = match.group(1)
-        return self
+    def extra_args(self):
+        return self.args
+
+    def before_exec(self):
+        return self._limit
 
 
 class ReliabilityTestCase(LocalTestCase):

@@ -1,6 +1,5 @@
 #include "adapters/local/install_files.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <grp.h>
@@ -13,6 +12,7 @@
 #include <cstring>
 
 #include "infra/archive/beneath.h"
+#include "infra/archive/directory_names.h"
 #include "infra/archive/tree_rules.h"
 #include "infra/process/process.h"
 
@@ -40,22 +40,9 @@ std::unexpected<Error> install_error(const Error& error) {
 
 // The names in a directory opened beneath a root, sorted.
 Result<std::vector<std::string>> list_directory(int directory_fd, const fs::path& relative) {
-  int fd = ::openat(directory_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return io_error(relative, errno);
-  DIR* dir = ::fdopendir(fd);
-  if (dir == nullptr) {
-    int error = errno;
-    ::close(fd);
-    return io_error(relative, error);
-  }
-  std::vector<std::string> names;
-  while (dirent* entry = ::readdir(dir)) {
-    std::string name = entry->d_name;
-    if (name != "." && name != "..") names.push_back(std::move(name));
-  }
-  ::closedir(dir);
-  std::sort(names.begin(), names.end());
-  return names;
+  auto names = directory_names(directory_fd);
+  if (!names) return io_error(relative, names.error());
+  return *std::move(names);
 }
 
 // Copies from the bundle onto the instance. Both sides are reached only through BeneathRoot,

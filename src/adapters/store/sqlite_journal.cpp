@@ -90,6 +90,20 @@ Result<void> save_instance(sqlite::Database& db, const Instance& instance) {
       .run();
 }
 
+// The rows of `sql`, a SELECT of two text columns, as first column -> second column.
+Result<std::map<std::string, std::string>> text_map(sqlite::Database& db, const char* sql) {
+  auto select = db.prepare(sql);
+  if (!select) return std::unexpected(select.error());
+  std::map<std::string, std::string> out;
+  for (;;) {
+    auto row = select->step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) break;
+    out[select->text(0)] = select->text(1);
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<SqliteJournal>> SqliteJournal::open(const std::filesystem::path& file) {
@@ -231,16 +245,7 @@ Result<std::vector<DeploymentEvent>> SqliteJournal::events(const std::string& de
 
 Result<std::map<std::string, std::string>> SqliteJournal::serving() const {
   std::lock_guard lock(mutex_);
-  auto select = db_.prepare("SELECT group_id, serving_fleet FROM groups ORDER BY group_id");
-  if (!select) return std::unexpected(select.error());
-  std::map<std::string, std::string> out;
-  for (;;) {
-    auto row = select->step();
-    if (!row) return std::unexpected(row.error());
-    if (!*row) break;
-    out[select->text(0)] = select->text(1);
-  }
-  return out;
+  return text_map(db_, "SELECT group_id, serving_fleet FROM groups ORDER BY group_id");
 }
 
 Result<void> SqliteJournal::set_listener(const std::string& group_id, const std::string& address) {
@@ -254,16 +259,7 @@ Result<void> SqliteJournal::set_listener(const std::string& group_id, const std:
 
 Result<std::map<std::string, std::string>> SqliteJournal::listeners() const {
   std::lock_guard lock(mutex_);
-  auto select = db_.prepare("SELECT group_id, address FROM listeners ORDER BY group_id");
-  if (!select) return std::unexpected(select.error());
-  std::map<std::string, std::string> out;
-  for (;;) {
-    auto row = select->step();
-    if (!row) return std::unexpected(row.error());
-    if (!*row) break;
-    out[select->text(0)] = select->text(1);
-  }
-  return out;
+  return text_map(db_, "SELECT group_id, address FROM listeners ORDER BY group_id");
 }
 
 Result<std::vector<Instance>> SqliteJournal::live_instances() const {

@@ -14,26 +14,7 @@
 namespace bluegreen::admin {
 namespace {
 
-// Sends raw bytes to 127.0.0.1:port and returns everything the server answers until it
-// closes the connection.
-std::string round_trip(int port, const std::string& request) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    ::close(fd);
-    return "connect failed";
-  }
-  (void)::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-  std::string answer;
-  char buffer[4096];
-  for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) answer.append(buffer, n);
-  ::close(fd);
-  return answer;
-}
-
+// A connection to 127.0.0.1:port, or -1.
 int connect_to(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};
@@ -45,6 +26,19 @@ int connect_to(int port) {
     return -1;
   }
   return fd;
+}
+
+// Sends raw bytes to 127.0.0.1:port and returns everything the server answers until it
+// closes the connection.
+std::string round_trip(int port, const std::string& request) {
+  int fd = connect_to(port);
+  if (fd < 0) return "connect failed";
+  (void)::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  std::string answer;
+  char buffer[4096];
+  for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) answer.append(buffer, n);
+  ::close(fd);
+  return answer;
 }
 
 std::string get(int port, const std::string& target) {

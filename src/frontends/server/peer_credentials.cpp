@@ -56,11 +56,14 @@ class Fd {
   int fd_;
 };
 
-// One exact lookup (no dump): the kernel finds the socket by its 4-tuple, as for a packet
-// arriving at it, so src/sport name the client's end.
-std::optional<SocketRecord> ask_netlink(const Endpoint& local, const Endpoint& peer) {
-  Fd fd(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
-  if (fd.get() < 0) return std::nullopt;
+Fd diag_socket() {
+  return Fd(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
+}
+
+// Sends `request` about TCP sockets of its family to the kernel over `fd`, whose answers are
+// then awaited for at most a second. False when `fd` did not open or the request was not sent.
+bool send_diag_request(const Fd& fd, std::uint16_t flags, const inet_diag_req_v2& request) {
+  if (fd.get() < 0) return false;
   timeval wait{1, 0};
   ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
   struct {
@@ -69,23 +72,30 @@ std::optional<SocketRecord> ask_netlink(const Endpoint& local, const Endpoint& p
   } message{};
   message.header.nlmsg_len = sizeof message;
   message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-  message.header.nlmsg_flags = NLM_F_REQUEST;
+  message.header.nlmsg_flags = flags;
   message.header.nlmsg_seq = 1;
-  message.request.sdiag_family = static_cast<std::uint8_t>(peer.family);
+  message.request = request;
   message.request.sdiag_protocol = IPPROTO_TCP;
-  message.request.idiag_states = ~0U;
-  message.request.id.idiag_sport = peer.port;
-  message.request.id.idiag_dport = local.port;
-  std::memcpy(message.request.id.idiag_src, peer.address.data(), sizeof peer.address);
-  std::memcpy(message.request.id.idiag_dst, local.address.data(), sizeof local.address);
-  message.request.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
-  message.request.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
-  if (::sendto(fd.get(), &message, sizeof message, 0, reinterpret_cast<sockaddr*>(&kernel),
-               sizeof kernel) != static_cast<ssize_t>(sizeof message)) {
-    return std::nullopt;
-  }
+  return ::sendto(fd.get(), &message, sizeof message, 0, reinterpret_cast<sockaddr*>(&kernel),
+                  sizeof kernel) == static_cast<ssize_t>(sizeof message);
+}
+
+// One exact lookup (no dump): the kernel finds the socket by its 4-tuple, as for a packet
+// arriving at it, so src/sport name the client's end.
+std::optional<SocketRecord> ask_netlink(const Endpoint& local, const Endpoint& peer) {
+  inet_diag_req_v2 request{};
+  request.sdiag_family = static_cast<std::uint8_t>(peer.family);
+  request.idiag_states = ~0U;
+  request.id.idiag_sport = peer.port;
+  request.id.idiag_dport = local.port;
+  std::memcpy(request.id.idiag_src, peer.address.data(), sizeof peer.address);
+  std::memcpy(request.id.idiag_dst, local.address.data(), sizeof local.address);
+  request.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
+  request.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+  Fd fd = diag_socket();
+  if (!send_diag_request(fd, NLM_F_REQUEST, request)) return std::nullopt;
   alignas(nlmsghdr) std::array<char, 8192> buffer{};
   auto received = ::recv(fd.get(), buffer.data(), buffer.size(), 0);
   if (received <= 0) return std::nullopt;
@@ -183,27 +193,11 @@ bool reaches(const Endpoint& bound, const Endpoint& target) {
 std::optional<std::vector<std::uint32_t>> listeners_netlink(const Endpoint& target) {
   std::vector<std::uint32_t> uids;
   for (int family : {AF_INET, AF_INET6}) {
-    Fd fd(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
-    if (fd.get() < 0) return std::nullopt;
-    timeval wait{1, 0};
-    ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
-    struct {
-      nlmsghdr header;
-      inet_diag_req_v2 request;
-    } message{};
-    message.header.nlmsg_len = sizeof message;
-    message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-    message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    message.header.nlmsg_seq = 1;
-    message.request.sdiag_family = static_cast<std::uint8_t>(family);
-    message.request.sdiag_protocol = IPPROTO_TCP;
-    message.request.idiag_states = 1U << TCP_LISTEN;
-    sockaddr_nl kernel{};
-    kernel.nl_family = AF_NETLINK;
-    if (::sendto(fd.get(), &message, sizeof message, 0, reinterpret_cast<sockaddr*>(&kernel),
-                 sizeof kernel) != static_cast<ssize_t>(sizeof message)) {
-      return std::nullopt;
-    }
+    inet_diag_req_v2 request{};
+    request.sdiag_family = static_cast<std::uint8_t>(family);
+    request.idiag_states = 1U << TCP_LISTEN;
+    Fd fd = diag_socket();
+    if (!send_diag_request(fd, NLM_F_REQUEST | NLM_F_DUMP, request)) return std::nullopt;
     bool done = false;
     while (!done) {
       alignas(nlmsghdr) std::array<char, 16384> buffer{};

@@ -2,32 +2,25 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
-#include <sstream>
+
+#include "temp_dir.h"
 
 namespace bluegreen {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using bluegreen::testing::read_file;
 
 // <tmp>/a/b/c/root is the root; <tmp>/outside holds a file nothing may change. The root is
 // nested so that links climbing out (`../../..`) land somewhere real.
 class Beneath : public ::testing::TestWithParam<BeneathRoot::Resolver> {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "bg-beneath-XXXXXX").string();
-    top_ = mkdtemp(pattern.data());
     root_ = top_ / "a/b/c/root";
     fs::create_directories(root_ / "inside/deeper");
     fs::create_directories(top_ / "outside");
@@ -35,7 +28,6 @@ class Beneath : public ::testing::TestWithParam<BeneathRoot::Resolver> {
     fs::permissions(top_ / "outside/victim", fs::perms(0644));
     std::ofstream(root_ / "inside/file") << "inside\n";
   }
-  void TearDown() override { fs::remove_all(top_); }
 
   BeneathRoot open_root() {
     auto root = BeneathRoot::open(root_, GetParam());
@@ -44,7 +36,7 @@ class Beneath : public ::testing::TestWithParam<BeneathRoot::Resolver> {
   }
 
   void expect_outside_untouched() {
-    EXPECT_EQ(read_text(top_ / "outside/victim"), "original\n");
+    EXPECT_EQ(read_file(top_ / "outside/victim"), "original\n");
     EXPECT_EQ(fs::status(top_ / "outside/victim").permissions(), fs::perms(0644));
     EXPECT_EQ(std::distance(fs::directory_iterator(top_ / "outside"), fs::directory_iterator{}), 1);
   }
@@ -56,7 +48,8 @@ class Beneath : public ::testing::TestWithParam<BeneathRoot::Resolver> {
         << opened.error().message;
   }
 
-  fs::path top_;
+  bluegreen::testing::TempDir tmp_{"bg-beneath"};
+  fs::path top_ = tmp_.path();
   fs::path root_;
 };
 

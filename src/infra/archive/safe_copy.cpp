@@ -1,7 +1,7 @@
 #include "infra/archive/safe_copy.h"
 
-#include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "infra/archive/beneath.h"
+#include "infra/archive/directory_names.h"
 #include "infra/archive/tree_rules.h"
 
 namespace bluegreen {
@@ -31,22 +32,9 @@ std::unexpected<Error> io_error(const std::string& action, const fs::path& path,
 
 // The names in an open directory, sorted (so refusals are the same on every run).
 Result<std::vector<std::string>> list_directory(int directory_fd, const fs::path& shown) {
-  int fd = ::openat(directory_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return io_error("read", shown, errno);
-  DIR* dir = ::fdopendir(fd);
-  if (dir == nullptr) {
-    int error = errno;
-    ::close(fd);
-    return io_error("read", shown, error);
-  }
-  std::vector<std::string> names;
-  while (dirent* entry = ::readdir(dir)) {
-    std::string name = entry->d_name;
-    if (name != "." && name != "..") names.push_back(std::move(name));
-  }
-  ::closedir(dir);
-  std::sort(names.begin(), names.end());
-  return names;
+  auto names = directory_names(directory_fd);
+  if (!names) return io_error("read", shown, names.error());
+  return *std::move(names);
 }
 
 class TreeCopy {

@@ -1,30 +1,23 @@
 #include "infra/archive/safe_copy.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 #include <sys/stat.h>
 
 #include <fstream>
-#include <sstream>
+
+#include "temp_dir.h"
 
 namespace bluegreen {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using bluegreen::testing::read_file;
 
 // <tmp>/source is the tree to copy, <tmp>/dest where it goes.
 class SafeCopy : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "bg-copy-XXXXXX").string();
-    top_ = mkdtemp(pattern.data());
     fs::create_directories(source() / "app/lib");
     fs::create_directories(dest());
     std::ofstream(source() / "appspec.yml") << "version: 0.0\n";
@@ -32,7 +25,6 @@ class SafeCopy : public ::testing::Test {
     std::ofstream(source() / "app/run.sh") << "#!/bin/sh\n";
     fs::permissions(source() / "app/run.sh", fs::perms(0755));
   }
-  void TearDown() override { fs::remove_all(top_); }
   fs::path source() const { return top_ / "source"; }
   fs::path dest() const { return top_ / "dest"; }
 
@@ -44,7 +36,8 @@ class SafeCopy : public ::testing::Test {
     EXPECT_TRUE(fs::is_empty(dest())) << "a refused tree left something behind";
   }
 
-  fs::path top_;
+  bluegreen::testing::TempDir tmp_{"bg-copy"};
+  fs::path top_ = tmp_.path();
 };
 
 TEST_F(SafeCopy, CopiesFilesDirectoriesModesAndLinksThatStayInside) {
@@ -53,7 +46,7 @@ TEST_F(SafeCopy, CopiesFilesDirectoriesModesAndLinksThatStayInside) {
   std::ofstream(source() / ".git/HEAD") << "ref: refs/heads/main\n";
   auto copied = copy_tree(source(), dest(), {}, {".git"});
   ASSERT_TRUE(copied) << copied.error().message;
-  EXPECT_EQ(read_text(dest() / "app/current/data.txt"), "data\n");
+  EXPECT_EQ(read_file(dest() / "app/current/data.txt"), "data\n");
   EXPECT_TRUE(fs::is_symlink(dest() / "app/current"));
   EXPECT_EQ(fs::status(dest() / "app/run.sh").permissions(), fs::perms(0755));
   EXPECT_FALSE(fs::exists(dest() / ".git"));
