@@ -57,6 +57,7 @@ void write_record(const Instance& instance) {
   temporary += ".tmp";
   std::ofstream(temporary) << to_json(instance).dump(2) << "\n";
   std::error_code ignored;
+  fs::permissions(temporary, fs::perms(0600), fs::perm_options::replace, ignored);
   fs::rename(temporary, file, ignored);
 }
 
@@ -116,14 +117,13 @@ Result<Instance> LocalFleet::create_instance(const LaunchRequest& request) {
                                          instances_dir.string() + ": " + ec.message());
   }
   instance.root = fs::absolute(instances_dir / instance.id);
-  // Hooks may run as other users; they must reach their instance's directory.
-  fs::permissions(instance.root,
-                  fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                      fs::perms::others_read | fs::perms::others_exec,
-                  ec);
+  // Hooks may run as other users: they traverse to their instance, never list it (the modes
+  // are instance_layout.h's).
+  fs::permissions(instances_dir, fs::perms(0711), fs::perm_options::replace, ec);
   fs::create_directory(instance_layout::logs(instance.root), ec);
   fs::create_directory(instance_layout::install_root(instance.root), ec);
   fs::permissions(instance_layout::install_root(instance.root), fs::perms(0755), ec);
+  instance_layout::apply_modes(instance.root);
   for (int attempt = 0; attempt < 16 && instance.port == 0; ++attempt) {
     auto port = free_port();
     if (!port) return std::unexpected(port.error());

@@ -382,6 +382,7 @@ Result<PidNamespace> open_or_create_pid_namespace(const fs::path& path, const st
     }
   }
   std::error_code ec;
+  fs::permissions(temporary, fs::perms(0600), fs::perm_options::replace, ec);
   fs::rename(temporary, path, ec);
   if (ec) {
     (void)created->kill_all(std::chrono::system_clock::now() + std::chrono::seconds(5));
