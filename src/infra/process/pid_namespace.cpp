@@ -22,6 +22,8 @@
 #include <thread>
 #include <utility>
 
+#include "infra/process/forget_environment.h"
+
 namespace bluegreen {
 namespace {
 
@@ -93,6 +95,8 @@ int pidfd_send_signal(int pidfd, int signal) {
 // the namespace its own mount namespace with a /proc of its own, so that what runs inside sees
 // the pids it can signal; `ready` gets one byte saying whether that worked.
 [[noreturn]] void be_holder(const char* name, int ready) {
+  // Hooks read /proc/1/environ of their namespace: the server's credentials must not be there.
+  forget_environment();
   setsid();
   [[maybe_unused]] int ignored = chdir("/");
   prctl(PR_SET_NAME, name, 0, 0, 0);

@@ -75,6 +75,24 @@ TEST_F(PidNamespaceTest, KillingTheHolderEndsEveryProcessThatEscapedItsStarter) 
   EXPECT_FALSE(process_is_alive(space->record().holder));
 }
 
+// The holder is a fork of this process: whatever environment this process started with (for
+// the server: its credentials and tokens) must not be readable from it, inside or outside.
+TEST_F(PidNamespaceTest, TheHolderCarriesNoneOfOurEnvironment) {
+  auto ours = read_text("/proc/self/environ");
+  ASSERT_NE(ours.find('='), std::string::npos) << "this test needs an environment to look for";
+  auto space = PidNamespace::create("bg-test");
+  ASSERT_TRUE(space) << space.error().message;
+  auto without_nul = [](std::string text) {
+    std::erase(text, '\0');
+    return text;
+  };
+  auto outside = read_text("/proc/" + std::to_string(space->record().holder) + "/environ");
+  EXPECT_EQ(without_nul(outside), "");
+  run_inside(*space, "cat /proc/1/environ > " + (dir_.path() / "inside").string());
+  EXPECT_EQ(without_nul(read_text(dir_.path() / "inside")), "");
+  EXPECT_TRUE(space->kill_all(from_now(std::chrono::seconds(10))));
+}
+
 TEST_F(PidNamespaceTest, InsideProcSeesOnlyTheNamespaceSoPidsAgreeWithWhatKillTakes) {
   auto space = PidNamespace::create("bg-test");
   ASSERT_TRUE(space) << space.error().message;
