@@ -167,13 +167,15 @@ Result<void> LocalFleet::terminate(const std::vector<std::string>& instance_ids)
   auto now = std::chrono::system_clock::now();
   auto deadline = now + options_.terminate_timeout;
   auto grace_ends = now + options_.kill_grace;
-  // An instance's namespace is found from its record on disk, so this works after a restart;
-  // open() refuses a holder whose pid now belongs to something else.
+  // Every namespace an instance has had is found from its record on disk (so this works after
+  // a restart) and from what this process remembers; open() refuses a holder whose pid now
+  // belongs to something else.
   std::vector<PidNamespace> namespaces;
   for (const auto& id : instance_ids) {
-    auto opened = open_recorded_pid_namespace(
-        instance_layout::pid_namespace(options_.state_dir / "instances" / id));
-    if (opened) namespaces.push_back(std::move(*opened));
+    for (auto& space : open_recorded_pid_namespaces(
+             instance_layout::pid_namespace(options_.state_dir / "instances" / id))) {
+      namespaces.push_back(std::move(space));
+    }
   }
   for (const auto& space : namespaces) space.signal_members(SIGTERM);
   auto killed = kill_marked_processes(markers, options_.kill_grace, deadline);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
 #include <random>
 #include <sstream>
 
@@ -211,6 +212,45 @@ TEST_F(PidNamespaceTest, OpenOrCreateReusesALiveRecordAndReplacesADeadOne) {
   EXPECT_NE(replaced->record().namespace_inode, first->record().namespace_inode);
   EXPECT_TRUE(replaced->alive());
   EXPECT_TRUE(replaced->kill_all(from_now(std::chrono::seconds(10))));
+}
+
+// What a restarted server finds: a file listing two live namespaces (neither remembered by
+// this process) gives both, and a spoiled line among them hides neither.
+TEST_F(PidNamespaceTest, EveryLiveNamespaceOfARecordFileIsFound) {
+  auto first = PidNamespace::create("bg-test");
+  auto second = PidNamespace::create("bg-test");
+  ASSERT_TRUE(first && second);
+  auto path = dir_.path() / "pid-namespace";
+  std::ofstream(path) << PidNamespace::format(first->record()) << "spoiled\n"
+                      << PidNamespace::format(second->record());
+  auto found = open_recorded_pid_namespaces(path);
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(found[0].record().holder, first->record().holder);
+  EXPECT_EQ(found[1].record().holder, second->record().holder);
+  // Reused, not replaced: the newest live one.
+  auto reused = open_or_create_pid_namespace(path, "bg-test");
+  ASSERT_TRUE(reused) << reused.error().message;
+  EXPECT_EQ(reused->record().holder, second->record().holder);
+  EXPECT_TRUE(first->kill_all(from_now(std::chrono::seconds(10))));
+  EXPECT_TRUE(second->kill_all(from_now(std::chrono::seconds(10))));
+  EXPECT_TRUE(open_recorded_pid_namespaces(path).empty());
+}
+
+// A record file replaced by one that names no live holder: the namespace it forgot is still
+// found (from this process's memory), reused, and listed in the file again.
+TEST_F(PidNamespaceTest, AReplacedRecordFileForgetsNoLiveNamespace) {
+  auto path = dir_.path() / "pid-namespace";
+  auto first = open_or_create_pid_namespace(path, "bg-test");
+  ASSERT_TRUE(first) << first.error().message;
+  std::ofstream(path, std::ios::trunc) << "holder 999999 start 1 namespace 1\n";
+  auto found = open_recorded_pid_namespaces(path);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].record().holder, first->record().holder);
+  auto again = open_or_create_pid_namespace(path, "bg-test");
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->record().holder, first->record().holder);
+  EXPECT_EQ(read_text(path), PidNamespace::format(first->record()));
+  EXPECT_TRUE(first->kill_all(from_now(std::chrono::seconds(10))));
 }
 
 TEST(PidNamespaceRecord, AMalformedRecordIsInvalidInput) {
