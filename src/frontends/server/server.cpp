@@ -117,12 +117,11 @@ Result<int> lock_state_dir(const std::filesystem::path& state_dir) {
   return fd;
 }
 
-// The state directory holds hook output and the journal: only the server's user reads it.
-// SQLite gives journal.db-wal and -shm the mode of journal.db, so the database file is made
-// 0600 before SQLite opens it.
-// The modes of the state directory and of everything in it are instance_layout.h's: the
-// directory is traversed by runas hooks on their way to their instance, never listed, and
-// nothing in it but instances/ lets another user in.
+// The state directory holds hook output and the journal. Its modes, and those of everything in
+// it, are instance_layout.h's: runas hooks traverse it on their way to their instance, nobody
+// else lists it, and nothing in it but instances/ lets another user in. SQLite gives
+// journal.db-wal and -shm the mode of journal.db, so the database file is made 0600 before
+// SQLite opens it.
 Result<void> restrict_state_dir(const std::filesystem::path& state_dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
