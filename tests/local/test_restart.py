@@ -194,23 +194,45 @@ class RestartTest(LocalTestCase):
         self.assertEqual(group["listen"], self.listen)
         self.assert_serves(1)
 
+    def assert_private_modes(self, state):
+        """The modes of instance_layout.h: traversed, never listed; nothing readable by others
+        but each instance's bundle copy and install root."""
+        def mode(*path):
+            return stat.S_IMODE(os.stat(os.path.join(state, *path)).st_mode)
+        self.assertEqual(mode(), 0o711)
+        for name in ("journal.db", "journal.db-wal", "journal.db-shm", "server.lock"):
+            self.assertTrue(os.path.exists(os.path.join(state, name)), name)
+            self.assertEqual(mode(name), 0o600, name)
+        self.assertEqual(mode("bundles"), 0o700)
+        self.assertEqual(mode("instances"), 0o711)
+        instances = sorted(os.listdir(os.path.join(state, "instances")))
+        self.assertTrue(instances)
+        for instance in instances:
+            self.assertEqual(mode("instances", instance), 0o711, instance)
+            self.assertEqual(mode("instances", instance, "logs"), 0o700, instance)
+            self.assertEqual(mode("instances", instance, "instance.json"), 0o600, instance)
+            if os.path.exists(os.path.join(state, "instances", instance, "pid-namespace")):
+                self.assertEqual(mode("instances", instance, "pid-namespace"), 0o600, instance)
+
     def test_the_state_directory_is_private(self):
         first = self.deploy(self.params(make_bundle(1, self.tmp)))[1]
         self.assertEqual(first["status"], "succeeded")
         state = self.server.state_dir
-        self.assertEqual(stat.S_IMODE(os.stat(state).st_mode), 0o700)
-        for name in ("journal.db", "journal.db-wal", "journal.db-shm", "server.lock"):
-            path = os.path.join(state, name)
-            self.assertTrue(os.path.exists(path), name)
-            self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600, name)
+        self.assert_private_modes(state)
 
         # A state directory made readable by others is made private again at the next start.
         self.server.kill(signal.SIGKILL)
         os.chmod(state, 0o755)
         os.chmod(os.path.join(state, "journal.db"), 0o644)
+        os.chmod(os.path.join(state, "bundles"), 0o755)
+        os.chmod(os.path.join(state, "instances"), 0o755)
+        instances = os.path.join(state, "instances")
+        instance = os.path.join(instances, sorted(os.listdir(instances))[0])
+        os.chmod(instance, 0o755)
+        os.chmod(os.path.join(instance, "logs"), 0o755)
+        os.chmod(os.path.join(instance, "instance.json"), 0o644)
         self.server.start()
-        self.assertEqual(stat.S_IMODE(os.stat(state).st_mode), 0o700)
-        self.assertEqual(stat.S_IMODE(os.stat(os.path.join(state, "journal.db")).st_mode), 0o600)
+        self.assert_private_modes(state)
         self.assert_serves(1)
 
 

@@ -13,10 +13,31 @@
 // hook (of any runas user) makes beneath the install root can name, replace or redirect it. The
 // instance directory and everything the agent keeps in it belong to the server's user and are
 // not writable by others.
+//
+// Invariant (modes): a hook with `runas` reaches, by path, exactly what the CodeDeploy agent
+// would let it reach, and no other local user reads the server's state or any hook's output.
+// Every other local user may be some instance's runas user, so the modes are the same for all:
+//   <state_dir>/                  0711  traversed, never listed (frontends/server/server.cpp)
+//   <state_dir>/<anything else>   no group/other bits: journal.db (-wal, -shm), server.lock,
+//                                 bundles/ (every revision the server fetched)
+//   <state_dir>/instances/        0711  traversed, never listed: ids are not handed out
+//   <dir>/                        0711  traversed, never listed
+//   <dir>/instance.json           0600
+//   <dir>/pid-namespace           0600
+//   <dir>/logs/                   0700  hook output may carry secrets; a hook writes only to
+//                                       the descriptor the server opened for it
+//   <dir>/deployment-archive/     0755, its contents as the bundle had them (scripts made
+//                                 executable): the user reads and runs its hooks
+//   <dir>/root/                   0755 at creation, then as the appspec's permissions leave it
+// What this reveals: a user who learns an instance's path (it is in that instance's command
+// lines) can read its bundle copy and install root, as with the CodeDeploy agent's
+// deployment-root; nothing else of the state directory, not even which names exist in it. The
+// directories above <state_dir> must be traversable by a runas user for its hooks to run.
 #pragma once
 
 #include <filesystem>
 #include <string_view>
+#include <system_error>
 
 namespace bluegreen::instance_layout {
 
@@ -41,6 +62,24 @@ inline std::filesystem::path install_root(const std::filesystem::path& root) {
 }
 inline std::filesystem::path logs(const std::filesystem::path& root) {
   return root / "logs";
+}
+
+// Gives an instance directory the modes above (what exists of it; links are left alone). Used
+// when the directory is made and at every server start, so an older or altered layout is
+// closed again.
+inline void apply_modes(const std::filesystem::path& root) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  auto set = [&](const fs::path& path, fs::perms mode) {
+    auto status = fs::symlink_status(path, ec);
+    if (ec || !fs::exists(status) || fs::is_symlink(status)) return;
+    fs::permissions(path, mode, fs::perm_options::replace, ec);
+  };
+  set(root, fs::perms(0711));
+  set(record(root), fs::perms(0600));
+  set(pid_namespace(root), fs::perms(0600));
+  set(logs(root), fs::perms(0700));
+  set(deployment_archive(root), fs::perms(0755));
 }
 
 }  // namespace bluegreen::instance_layout

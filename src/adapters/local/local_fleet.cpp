@@ -57,6 +57,7 @@ void write_record(const Instance& instance) {
   temporary += ".tmp";
   std::ofstream(temporary) << to_json(instance).dump(2) << "\n";
   std::error_code ignored;
+  fs::permissions(temporary, fs::perms(0600), fs::perm_options::replace, ignored);
   fs::rename(temporary, file, ignored);
 }
 
@@ -116,14 +117,13 @@ Result<Instance> LocalFleet::create_instance(const LaunchRequest& request) {
                                          instances_dir.string() + ": " + ec.message());
   }
   instance.root = fs::absolute(instances_dir / instance.id);
-  // Hooks may run as other users; they must reach their instance's directory.
-  fs::permissions(instance.root,
-                  fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                      fs::perms::others_read | fs::perms::others_exec,
-                  ec);
+  // Hooks may run as other users: they traverse to their instance, never list it (the modes
+  // are instance_layout.h's).
+  fs::permissions(instances_dir, fs::perms(0711), fs::perm_options::replace, ec);
   fs::create_directory(instance_layout::logs(instance.root), ec);
   fs::create_directory(instance_layout::install_root(instance.root), ec);
   fs::permissions(instance_layout::install_root(instance.root), fs::perms(0755), ec);
+  instance_layout::apply_modes(instance.root);
   for (int attempt = 0; attempt < 16 && instance.port == 0; ++attempt) {
     auto port = free_port();
     if (!port) return std::unexpected(port.error());
@@ -167,13 +167,15 @@ Result<void> LocalFleet::terminate(const std::vector<std::string>& instance_ids)
   auto now = std::chrono::system_clock::now();
   auto deadline = now + options_.terminate_timeout;
   auto grace_ends = now + options_.kill_grace;
-  // An instance's namespace is found from its record on disk, so this works after a restart;
-  // open() refuses a holder whose pid now belongs to something else.
+  // Every namespace an instance has had is found from its record on disk (so this works after
+  // a restart) and from what this process remembers; open() refuses a holder whose pid now
+  // belongs to something else.
   std::vector<PidNamespace> namespaces;
   for (const auto& id : instance_ids) {
-    auto opened = open_recorded_pid_namespace(
-        instance_layout::pid_namespace(options_.state_dir / "instances" / id));
-    if (opened) namespaces.push_back(std::move(*opened));
+    for (auto& space : open_recorded_pid_namespaces(
+             instance_layout::pid_namespace(options_.state_dir / "instances" / id))) {
+      namespaces.push_back(std::move(space));
+    }
   }
   for (const auto& space : namespaces) space.signal_members(SIGTERM);
   auto killed = kill_marked_processes(markers, options_.kill_grace, deadline);

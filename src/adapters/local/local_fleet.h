@@ -13,14 +13,19 @@
 //              records its holder (pid, start time, namespace inode) in <root>/pid-namespace;
 //              every hook of the instance starts inside it, as its `runas` user, and so does
 //              everything those hooks start (setsid, double forks and `env -u` included: no
-//              process can leave a PID namespace). terminate() re-reads the record, checks
-//              that the holder is still the process recorded, sends SIGTERM to every process
-//              of the namespace, waits up to kill_grace, then kills the holder, which makes the
-//              kernel kill whatever is left, and waits until the holder is gone. Hooks also
+//              process can leave a PID namespace). A record that names no live holder (its
+//              holder was killed, or the file was replaced) makes the next hook create a new
+//              namespace, appended to the record, never replacing it: terminate() re-reads
+//              every namespace the instance has had (the file, and this process's memory of
+//              it), checks that each holder is still the process recorded, sends SIGTERM to
+//              every process of each, waits up to kill_grace, then kills the holders, which
+//              makes the kernel kill whatever is left, and waits until they are gone. Hooks also
 //              get the namespace's own /proc (a mount namespace of the holder's), so $$, $!,
-//              ps, pgrep and kill agree inside, and no hook can signal (or list in its /proc) the
-//              processes of another instance or the server. Files, users and the network are
-//              shared: ports, the health probe and the traffic switch work as before. The
+//              ps, pgrep and kill agree inside, and the pids a hook can name are its
+//              instance's only. This is containment, not a sandbox: a hook running as the
+//              server's user (root) can leave that /proc (umount -l) and do whatever root can.
+//              Files, users and the network are shared: ports, the health probe and the
+//              traffic switch work as before. The
 //              holder outlives a server restart (a killed server leaves its instances
 //              running); the record is how the next server finds it.
 //              Why a PID namespace rather than a cgroup: it needs nothing but CAP_SYS_ADMIN,

@@ -12,6 +12,7 @@
 #include "adapters/local/instance_layout.h"
 #include "adapters/local/local_test_support.h"
 #include "infra/process/marked_processes.h"
+#include "infra/process/pid_namespace.h"
 
 namespace bluegreen {
 namespace {
@@ -134,6 +135,28 @@ TEST(LocalFleet, TerminateEndsDaemonsThatLeftTheirMarkerAndSession) {
   start_escaping_daemons(instances, token);
   ASSERT_TRUE(fleet.fleet().terminate({instances[0].id}));
   EXPECT_EQ(processes_named(token), std::vector<pid_t>{});
+}
+
+// A spoiled namespace record (it names a holder that is gone) must not make the instance's
+// namespace forgotten: the next hook joins it again, and its daemons die with the instance.
+TEST(LocalFleet, TerminateEndsEveryNamespaceTheInstanceHasHad) {
+  if (!PidNamespace::supported()) GTEST_SKIP() << "no PID namespaces here";
+  TestFleet fleet;
+  auto instances = fleet.launch(1);
+  std::string first = unique_token();
+  start_escaping_daemons(instances, first);
+  auto record = instance_layout::pid_namespace(instances[0].root);
+  write_file(record, "holder 999999 start 1 namespace 1\n");
+  std::string second = unique_token();
+  start_escaping_daemons(instances, second);
+  std::istringstream lines(read_text(record));
+  int recorded = 0;
+  for (std::string line; std::getline(lines, line);) recorded += PidNamespace::parse(line) ? 1 : 0;
+  EXPECT_EQ(recorded, 1) << read_text(record);
+
+  ASSERT_TRUE(fleet.fleet().terminate({instances[0].id}));
+  EXPECT_EQ(processes_named(first), std::vector<pid_t>{});
+  EXPECT_EQ(processes_named(second), std::vector<pid_t>{});
 }
 
 TEST(LocalFleet, ARestartedFleetEndsDaemonsOfInstancesItNeverSaw) {

@@ -16,6 +16,7 @@
 #include "adapters/aws/cloud_revision_fetcher.h"
 #include "adapters/local/appspec_agent.h"
 #include "adapters/local/http_health_probe.h"
+#include "adapters/local/instance_layout.h"
 #include "adapters/local/local_fleet.h"
 #include "adapters/local/local_revision_fetcher.h"
 #include "adapters/store/sqlite_journal.h"
@@ -116,24 +117,42 @@ Result<int> lock_state_dir(const std::filesystem::path& state_dir) {
   return fd;
 }
 
-// The state directory holds hook output and the journal: only the server's user reads it.
-// SQLite gives journal.db-wal and -shm the mode of journal.db, so the database file is made
-// 0600 before SQLite opens it.
+// The state directory holds hook output and the journal. Its modes, and those of everything in
+// it, are instance_layout.h's: runas hooks traverse it on their way to their instance, nobody
+// else lists it, and nothing in it but instances/ lets another user in. SQLite gives
+// journal.db-wal and -shm the mode of journal.db, so the database file is made 0600 before
+// SQLite opens it.
 Result<void> restrict_state_dir(const std::filesystem::path& state_dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  fs::permissions(state_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  fs::permissions(state_dir, fs::perms(0711), fs::perm_options::replace, ec);
   if (ec) {
     return fail(ErrorKind::unavailable,
-                fmt::format("cannot make {} private (0700): {}", state_dir.string(), ec.message()));
+                fmt::format("cannot restrict {} (0711): {}", state_dir.string(), ec.message()));
   }
   auto journal = state_dir / "journal.db";
   int fd = ::open(journal.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd >= 0) ::close(fd);
-  for (const char* name : {"journal.db", "journal.db-wal", "journal.db-shm", "server.lock"}) {
-    if (fs::exists(state_dir / name, ec)) {
-      fs::permissions(state_dir / name, fs::perms::owner_read | fs::perms::owner_write,
+  for (auto it = fs::directory_iterator(state_dir, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    auto status = it->symlink_status(ec);
+    if (ec || fs::is_symlink(status)) continue;
+    if (it->path().filename() == "instances") {
+      fs::permissions(it->path(), fs::perms(0711), fs::perm_options::replace, ec);
+      for (auto instance = fs::directory_iterator(it->path(), ec);
+           !ec && instance != fs::directory_iterator(); instance.increment(ec)) {
+        if (instance->is_directory(ec) && !instance->is_symlink(ec)) {
+          instance_layout::apply_modes(instance->path());
+        }
+      }
+      ec.clear();
+    } else {
+      fs::permissions(it->path(), status.permissions() & fs::perms::owner_all,
                       fs::perm_options::replace, ec);
+    }
+    if (ec) {
+      return fail(ErrorKind::unavailable,
+                  fmt::format("cannot make {} private: {}", it->path().string(), ec.message()));
     }
   }
   return {};

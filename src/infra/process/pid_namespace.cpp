@@ -17,10 +17,14 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <utility>
+
+#include "infra/process/forget_environment.h"
 
 namespace bluegreen {
 namespace {
@@ -93,6 +97,8 @@ int pidfd_send_signal(int pidfd, int signal) {
 // the namespace its own mount namespace with a /proc of its own, so that what runs inside sees
 // the pids it can signal; `ready` gets one byte saying whether that worked.
 [[noreturn]] void be_holder(const char* name, int ready) {
+  // Hooks read /proc/1/environ of their namespace: the server's credentials must not be there.
+  forget_environment();
   setsid();
   [[maybe_unused]] int ignored = chdir("/");
   prctl(PR_SET_NAME, name, 0, 0, 0);
@@ -355,38 +361,115 @@ Result<PidNamespace::Record> PidNamespace::parse(const std::string& text) {
   return record;
 }
 
-Result<PidNamespace> open_recorded_pid_namespace(const fs::path& path) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) {
-    return fail(ErrorKind::not_found, "no PID namespace recorded at " + path.string());
-  }
-  auto record = PidNamespace::parse(read_text(path.string()));
-  if (!record) return std::unexpected(record.error().with_context(path.string()));
-  return PidNamespace::open(*record);
+namespace {
+
+bool same_record(const PidNamespace::Record& a, const PidNamespace::Record& b) {
+  return a.holder == b.holder && a.start_time == b.start_time &&
+         a.namespace_inode == b.namespace_inode;
 }
 
-Result<PidNamespace> open_or_create_pid_namespace(const fs::path& path, const std::string& name) {
-  static std::mutex mutex;
-  std::lock_guard lock(mutex);
-  if (auto recorded = open_recorded_pid_namespace(path)) return recorded;
-  auto created = PidNamespace::create(name);
-  if (!created) return created;
+// Every namespace created (or found) for a record path by this process, in order: what a
+// record file that was replaced or spoiled no longer says.
+std::mutex remembered_mutex;
+std::map<std::string, std::vector<PidNamespace::Record>>& remembered() {
+  static std::map<std::string, std::vector<PidNamespace::Record>> records;
+  return records;
+}
+
+void remember(const fs::path& path, const PidNamespace::Record& record) {
+  auto& list = remembered()[path.string()];
+  for (const auto& known : list) {
+    if (same_record(known, record)) return;
+  }
+  list.push_back(record);
+}
+
+// The file's well-formed lines, then what this process remembers for `path` that the file
+// lacks; oldest first.
+std::vector<PidNamespace::Record> known_records(const fs::path& path) {
+  std::vector<PidNamespace::Record> records;
+  std::istringstream lines(read_text(path.string()));
+  for (std::string line; std::getline(lines, line);) {
+    if (auto record = PidNamespace::parse(line)) records.push_back(*record);
+  }
+  for (const auto& record : remembered()[path.string()]) {
+    bool listed = false;
+    for (const auto& known : records) listed = listed || same_record(known, record);
+    if (!listed) records.push_back(record);
+  }
+  return records;
+}
+
+}  // namespace
+
+std::vector<PidNamespace> open_recorded_pid_namespaces(const fs::path& path) {
+  std::lock_guard lock(remembered_mutex);
+  std::vector<PidNamespace> live;
+  for (const auto& record : known_records(path)) {
+    if (auto opened = PidNamespace::open(record)) live.push_back(std::move(*opened));
+  }
+  return live;
+}
+
+namespace {
+
+// Writes `records` to `path` (atomically, 0600) unless it already says exactly that.
+Result<void> write_records(const fs::path& path, const std::vector<PidNamespace::Record>& records) {
+  std::string text;
+  for (const auto& record : records) text += PidNamespace::format(record);
+  if (read_text(path.string()) == text) return {};
   fs::path temporary = path;
   temporary += ".tmp";
   {
     std::ofstream out(temporary, std::ios::trunc);
-    out << PidNamespace::format(created->record());
+    out << text;
     if (!out.flush()) {
-      (void)created->kill_all(std::chrono::system_clock::now() + std::chrono::seconds(5));
       return fail(ErrorKind::internal, "cannot record a PID namespace in " + temporary.string());
     }
   }
   std::error_code ec;
+  fs::permissions(temporary, fs::perms(0600), fs::perm_options::replace, ec);
   fs::rename(temporary, path, ec);
   if (ec) {
-    (void)created->kill_all(std::chrono::system_clock::now() + std::chrono::seconds(5));
     return fail(ErrorKind::internal,
                 "cannot record a PID namespace in " + path.string() + ": " + ec.message());
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<PidNamespace> open_or_create_pid_namespace(const fs::path& path, const std::string& name) {
+  std::lock_guard lock(remembered_mutex);
+  std::vector<PidNamespace> live;
+  for (const auto& record : known_records(path)) {
+    if (auto opened = PidNamespace::open(record)) live.push_back(std::move(*opened));
+  }
+  // The newest this process made or found for `path` is preferred to what the file alone says.
+  std::optional<std::size_t> newest, newest_mine;
+  for (std::size_t i = 0; i < live.size(); ++i) {
+    newest = i;
+    for (const auto& known : remembered()[path.string()]) {
+      if (same_record(known, live[i].record())) newest_mine = i;
+    }
+  }
+  auto chosen = newest_mine ? newest_mine : newest;
+  std::vector<PidNamespace::Record> listed;
+  for (const auto& space : live) listed.push_back(space.record());
+  if (chosen) {
+    remember(path, live[*chosen].record());
+    // A file that lost a live namespace lists it again; a failure to write changes nothing
+    // for the running hooks, which this process remembers.
+    (void)write_records(path, listed);
+    return std::move(live[*chosen]);
+  }
+  auto created = PidNamespace::create(name);
+  if (!created) return created;
+  remember(path, created->record());
+  listed.push_back(created->record());
+  if (auto written = write_records(path, listed); !written) {
+    (void)created->kill_all(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    return std::unexpected(written.error());
   }
   return created;
 }

@@ -98,12 +98,22 @@ class PidNamespace {
   int mount_fd_ = -1;
 };
 
-// Reads a PidNamespace record from `path` and opens it. Errors: not_found when there is no
-// record or its holder is gone; invalid_input for a malformed record.
-Result<PidNamespace> open_recorded_pid_namespace(const std::filesystem::path& path);
+// A record file lists every namespace its owner (an instance) has had, one record a line,
+// oldest first; this process also remembers each namespace it created or found for a path.
+//
+// Invariant: a namespace, once recorded for a path, is found by open_recorded_pid_namespaces()
+// for as long as its holder lives, even when the file was since replaced, emptied or spoiled
+// (then from this process's memory; after a restart only from the file): a record that no
+// longer names a live holder never makes a namespace with running processes forgotten.
 
-// The recorded namespace at `path` if its holder lives, else a new one whose record replaces
-// the file (written atomically). Serialised within this process. Errors as in create().
+// Every namespace recorded at `path` (the file's well-formed lines and what this process
+// remembers for it) whose holder lives, each checked by PidNamespace::open(); empty when none.
+std::vector<PidNamespace> open_recorded_pid_namespaces(const std::filesystem::path& path);
+
+// The newest live namespace recorded at `path` (preferring those this process made or found),
+// else a new one. The file is then rewritten (atomically, mode 0600) to list every live one,
+// the new one last. Serialised within this process. Errors as in create(), internal when a
+// new namespace cannot be recorded (it is then killed).
 Result<PidNamespace> open_or_create_pid_namespace(const std::filesystem::path& path,
                                                   const std::string& name);
 

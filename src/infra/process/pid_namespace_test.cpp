@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
 #include <random>
 #include <sstream>
 
@@ -73,6 +74,24 @@ TEST_F(PidNamespaceTest, KillingTheHolderEndsEveryProcessThatEscapedItsStarter) 
   EXPECT_FALSE(space->alive());
   EXPECT_EQ(processes_named(token), std::vector<pid_t>{});
   EXPECT_FALSE(process_is_alive(space->record().holder));
+}
+
+// The holder is a fork of this process: whatever environment this process started with (for
+// the server: its credentials and tokens) must not be readable from it, inside or outside.
+TEST_F(PidNamespaceTest, TheHolderCarriesNoneOfOurEnvironment) {
+  auto ours = read_text("/proc/self/environ");
+  ASSERT_NE(ours.find('='), std::string::npos) << "this test needs an environment to look for";
+  auto space = PidNamespace::create("bg-test");
+  ASSERT_TRUE(space) << space.error().message;
+  auto without_nul = [](std::string text) {
+    std::erase(text, '\0');
+    return text;
+  };
+  auto outside = read_text("/proc/" + std::to_string(space->record().holder) + "/environ");
+  EXPECT_EQ(without_nul(outside), "");
+  run_inside(*space, "cat /proc/1/environ > " + (dir_.path() / "inside").string());
+  EXPECT_EQ(without_nul(read_text(dir_.path() / "inside")), "");
+  EXPECT_TRUE(space->kill_all(from_now(std::chrono::seconds(10))));
 }
 
 TEST_F(PidNamespaceTest, InsideProcSeesOnlyTheNamespaceSoPidsAgreeWithWhatKillTakes) {
@@ -193,6 +212,45 @@ TEST_F(PidNamespaceTest, OpenOrCreateReusesALiveRecordAndReplacesADeadOne) {
   EXPECT_NE(replaced->record().namespace_inode, first->record().namespace_inode);
   EXPECT_TRUE(replaced->alive());
   EXPECT_TRUE(replaced->kill_all(from_now(std::chrono::seconds(10))));
+}
+
+// What a restarted server finds: a file listing two live namespaces (neither remembered by
+// this process) gives both, and a spoiled line among them hides neither.
+TEST_F(PidNamespaceTest, EveryLiveNamespaceOfARecordFileIsFound) {
+  auto first = PidNamespace::create("bg-test");
+  auto second = PidNamespace::create("bg-test");
+  ASSERT_TRUE(first && second);
+  auto path = dir_.path() / "pid-namespace";
+  std::ofstream(path) << PidNamespace::format(first->record()) << "spoiled\n"
+                      << PidNamespace::format(second->record());
+  auto found = open_recorded_pid_namespaces(path);
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(found[0].record().holder, first->record().holder);
+  EXPECT_EQ(found[1].record().holder, second->record().holder);
+  // Reused, not replaced: the newest live one.
+  auto reused = open_or_create_pid_namespace(path, "bg-test");
+  ASSERT_TRUE(reused) << reused.error().message;
+  EXPECT_EQ(reused->record().holder, second->record().holder);
+  EXPECT_TRUE(first->kill_all(from_now(std::chrono::seconds(10))));
+  EXPECT_TRUE(second->kill_all(from_now(std::chrono::seconds(10))));
+  EXPECT_TRUE(open_recorded_pid_namespaces(path).empty());
+}
+
+// A record file replaced by one that names no live holder: the namespace it forgot is still
+// found (from this process's memory), reused, and listed in the file again.
+TEST_F(PidNamespaceTest, AReplacedRecordFileForgetsNoLiveNamespace) {
+  auto path = dir_.path() / "pid-namespace";
+  auto first = open_or_create_pid_namespace(path, "bg-test");
+  ASSERT_TRUE(first) << first.error().message;
+  std::ofstream(path, std::ios::trunc) << "holder 999999 start 1 namespace 1\n";
+  auto found = open_recorded_pid_namespaces(path);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].record().holder, first->record().holder);
+  auto again = open_or_create_pid_namespace(path, "bg-test");
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->record().holder, first->record().holder);
+  EXPECT_EQ(read_text(path), PidNamespace::format(first->record()));
+  EXPECT_TRUE(first->kill_all(from_now(std::chrono::seconds(10))));
 }
 
 TEST(PidNamespaceRecord, AMalformedRecordIsInvalidInput) {

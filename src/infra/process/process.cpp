@@ -24,6 +24,7 @@
 #include <utility>
 
 #include "infra/process/bounded_log.h"
+#include "infra/process/forget_environment.h"
 #include "infra/process/growing_pause.h"
 
 namespace bluegreen {
@@ -208,6 +209,8 @@ pid_t fork_into(int pid_namespace) {
 // The output keeper: serves a pipe that outlived the child, until its last writer is gone. A
 // child of a multithreaded process, so only system calls (BoundedLog makes only those).
 [[noreturn]] void keep_output(int pipe_fd, BoundedLog log) {
+  // It runs in the hook's PID namespace, where the hook can read its /proc/<pid>/environ.
+  forget_environment();
   setsid();
   [[maybe_unused]] int ignored = chdir("/");
   prctl(PR_SET_NAME, "bg-output", 0, 0, 0);

@@ -182,6 +182,37 @@ TEST(Process, AFileSizeLimitStopsTheChildAtIt) {
   EXPECT_LE(fs::file_size(dir.path() / "big"), 1u << 20);
 }
 
+// When a child leaves a process that still writes to its output, a keeper forked from this
+// process serves the output (in the child's PID namespace, where hooks can read its environ):
+// it must carry none of this process's environment.
+TEST(Process, TheOutputKeeperCarriesNoneOfOurEnvironment) {
+  ASSERT_NE(read_text("/proc/self/environ").find('='), std::string::npos);
+  TempDir dir;
+  std::string token = "keeperwriter" + std::to_string(getpid());
+  auto options = shell("/bin/bash -c 'exec -a " + token + " sleep 30' & exit 0", dir);
+  options.output_limit = 1 << 20;
+  auto child = Process::spawn(options);
+  ASSERT_TRUE(child) << child.error().message;
+  EXPECT_TRUE(child->wait(from_now(seconds(30)), Duration(100)).succeeded());
+  pid_t keeper = 0;
+  ASSERT_TRUE(wait_for([&] {
+    std::error_code ec;
+    for (auto it = fs::directory_iterator("/proc", ec); !ec && it != fs::directory_iterator();
+         it.increment(ec)) {
+      if (read_text(it->path() / "comm") != "bg-output\n") continue;
+      if (fs::read_symlink(it->path() / "fd" / "1", ec) == dir.path() / "output.log") {
+        keeper = static_cast<pid_t>(std::stol(it->path().filename().string()));
+        return true;
+      }
+    }
+    return false;
+  }));
+  std::string environment = read_text("/proc/" + std::to_string(keeper) + "/environ");
+  std::erase(environment, '\0');
+  EXPECT_EQ(environment, "");
+  for (pid_t pid : processes_named(token)) kill(pid, SIGKILL);
+}
+
 TEST(ReadFileTail, ReadsNoLinkFifoOrDevice) {
   TempDir dir;
   write_file(dir.path() / "secret", "secret\n");
