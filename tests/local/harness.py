@@ -146,6 +146,31 @@ class Server:
             self.process.stdout.close()
 
 
+def kill_namespace_holders(below):
+    """SIGKILLs the PID-namespace holder of every instance below `below` (and with it every
+    process of that instance). Each instance's `pid-namespace` file names its holders as
+    `holder PID start STARTTIME …` lines; a pid whose start time differs is someone else's."""
+    for directory, _, files in os.walk(below):
+        if "pid-namespace" not in files:
+            continue
+        try:
+            with open(os.path.join(directory, "pid-namespace")) as f:
+                lines = f.read().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            words = line.split()
+            if len(words) < 4 or words[0] != "holder" or words[2] != "start":
+                continue
+            try:
+                with open(f"/proc/{words[1]}/stat") as f:
+                    start = f.read().rsplit(")", 1)[1].split()[19]
+                if start == words[3]:
+                    os.kill(int(words[1]), signal.SIGKILL)
+            except (OSError, ValueError, IndexError):
+                pass
+
+
 class LocalTestCase(unittest.TestCase):
     """A temporary state directory and a server per test; everything is stopped afterwards."""
 
@@ -165,6 +190,7 @@ class LocalTestCase(unittest.TestCase):
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        kill_namespace_holders(self.tmp)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def params(self, revision, **overrides):
