@@ -195,6 +195,7 @@ InputEvent Executor::perform(const Deployment& d, const Action& action, Inbox& i
               warn(d, "journal: could not record the serving fleet: " + saved.error().message);
             }
             ports_.traffic.register_fleet(route.fleet_id, instances_of(d, colour));
+            ports_.traffic.warm(route.fleet_id);
             ports_.traffic.route(route.fleet_id);
             return input::ActionDone{};
           },

@@ -114,6 +114,9 @@ class Traffic {
   virtual void remove_fleet(const std::string& fleet_id) = 0;
   // Atomically routes every request that starts after this call to `fleet_id`.
   virtual void route(const std::string& fleet_id) = 0;
+  // Called just before route(fleet_id): the switch may prepare (open connections to the
+  // fleet's instances) so that the first requests after it do not wait. May block briefly.
+  virtual void warm(const std::string& /*fleet_id*/) {}
   // The fleet served on the preview listener (none: the preview listener answers 503).
   virtual void preview(std::optional<std::string> fleet_id) = 0;
   virtual std::optional<std::string> routed_fleet() const = 0;

@@ -24,6 +24,10 @@ using asio::awaitable;
 using asio::ip::tcp;
 using boost::system::error_code;
 
+// A request waiting at the connect cap looks again this often, for places freed by the other
+// workers (this worker's own wake it at once).
+constexpr auto kCapLookAgain = std::chrono::milliseconds(5);
+
 inline auto use_ec(error_code& ec) {
   return asio::redirect_error(asio::use_awaitable, ec);
 }
@@ -88,6 +92,7 @@ enum class PumpResult {
 enum class UpstreamResult {
   response,        // a final (or 101) response head is in response_
   connect_failed,  // the instance refused or did not answer the connection
+  connect_slow,    // not connected within the short first try (connect_retry_after)
   stale,           // a reused connection closed before answering: nothing was processed
   failed,          // the instance broke the exchange (reset, bad response)
   timed_out,       // no response head within upstream_timeout
@@ -104,7 +109,8 @@ class ClientSession final : public Session {
         limits_{options_.max_header_bytes, options_.max_headers},
         client_(std::move(client)),
         listener_(listener),
-        tunnel_done_(client_.get_executor()) {
+        tunnel_done_(client_.get_executor()),
+        connect_timer_(client_.get_executor()) {
     upstream_head_.reserve(1024);
     client_head_.reserve(512);
   }
@@ -125,7 +131,10 @@ class ClientSession final : public Session {
   awaitable<Next> exchange();
   awaitable<Next> forward(UpstreamPool& pool, const Route& route);
   awaitable<UpstreamResult> request_response(UpstreamPool& pool,
-                                             const std::shared_ptr<Endpoint>& endpoint);
+                                             const std::shared_ptr<Endpoint>& endpoint,
+                                             std::chrono::milliseconds connect_timeout);
+  awaitable<UpstreamResult> connect(UpstreamPool& pool, const std::shared_ptr<Endpoint>& endpoint,
+                                    std::chrono::milliseconds timeout);
   awaitable<UpstreamResult> read_response_head();
   awaitable<PumpResult> pump(tcp::socket& from, ByteBuffer& buffer, tcp::socket& to,
                              std::string_view prefix, BodyFraming framing, std::uint64_t length);
@@ -163,6 +172,10 @@ class ClientSession final : public Session {
   // Tunnel: the client-to-upstream direction runs as a second coroutine.
   asio::steady_timer tunnel_done_;
   bool tunnel_reader_running_ = false;
+  // Connecting: its own timer (the sweep's 100 ms steps are too coarse for connect_retry_after),
+  // and the timer of a wait at the connect cap, so that force_close() can end it.
+  asio::steady_timer connect_timer_;
+  asio::steady_timer* cap_wait_ = nullptr;
 };
 
 void ClientSession::on_deadline() {
@@ -178,6 +191,7 @@ void ClientSession::force_close() {
   // The instance's side first, so that nothing more arrives for the client; the client
   // connection is only cancelled here: the coroutine may still owe it a Close frame.
   if (upstream_) upstream_->socket.close(ignored);
+  if (cap_wait_ != nullptr) cap_wait_->cancel();
   client_.cancel(ignored);
 }
 
@@ -309,7 +323,10 @@ awaitable<Next> ClientSession::forward(UpstreamPool& pool, const Route& route) {
   const std::size_t worker = worker_.index();
   FleetCounters& counters = pool.counters(worker);
   const bool has_body = request_.framing != BodyFraming::none;
-  const bool retryable = is_idempotent_for_retry(method_) && !has_body;
+  // Nothing of the request reached an instance when connecting failed, so an idempotent one
+  // may go to another; a reused connection that closed may have taken part of a body.
+  const bool retry_connect = is_idempotent_for_retry(method_);
+  const bool retry_stale = retry_connect && !has_body;
 
   if (request_.expect_continue && has_body) {
     if (co_await write_all(client_, "HTTP/1.1 100 Continue\r\n\r\n")) co_return Next::close;
@@ -321,6 +338,9 @@ awaitable<Next> ClientSession::forward(UpstreamPool& pool, const Route& route) {
   std::string detail;
   for (int attempt = 0; attempt < 2; ++attempt) {
     std::shared_ptr<Endpoint> endpoint = pool.pick(worker, monotonic_ns(), failed);
+    // A slow instance is not a failed one: with no other, it gets the full connect_timeout.
+    if (!endpoint && result == UpstreamResult::connect_slow)
+      endpoint = pool.pick(worker, monotonic_ns());
     if (!endpoint) {
       status = attempt == 0 ? 503 : 502;
       detail = attempt == 0 ? "no healthy instance in the " + route.description
@@ -328,15 +348,21 @@ awaitable<Next> ClientSession::forward(UpstreamPool& pool, const Route& route) {
                                   " refused the connection and no other instance is healthy";
       break;
     }
-    result = co_await request_response(pool, endpoint);
+    const bool first_try = attempt == 0 && retry_connect;
+    const auto connect_timeout =
+        first_try ? std::min(options_.connect_timeout, options_.connect_retry_after)
+                  : options_.connect_timeout;
+    result = co_await request_response(pool, endpoint, connect_timeout);
     if (result == UpstreamResult::response) break;
     if (force_closed_) co_return Next::close;
     if (result == UpstreamResult::connect_failed) {
       pool.mark_failed(*endpoint, monotonic_ns());
       failed = endpoint.get();
     }
-    const bool may_retry =
-        retryable && (result == UpstreamResult::connect_failed || result == UpstreamResult::stale);
+    if (result == UpstreamResult::connect_slow) failed = endpoint.get();
+    const bool may_retry = (retry_connect && (result == UpstreamResult::connect_failed ||
+                                              result == UpstreamResult::connect_slow)) ||
+                           (retry_stale && result == UpstreamResult::stale);
     if (!may_retry) break;
   }
 
@@ -355,6 +381,7 @@ awaitable<Next> ClientSession::forward(UpstreamPool& pool, const Route& route) {
         detail = "no answer in time from the " + route.description;
         break;
       case UpstreamResult::connect_failed:
+      case UpstreamResult::connect_slow:
         status = 502;
         detail = "could not connect to the " + route.description;
         break;
@@ -401,19 +428,12 @@ awaitable<Next> ClientSession::forward(UpstreamPool& pool, const Route& route) {
 // One attempt on one instance: connection (pooled or new), request head and body, response
 // head.
 awaitable<UpstreamResult> ClientSession::request_response(
-    UpstreamPool& pool, const std::shared_ptr<Endpoint>& endpoint) {
-  const std::size_t worker = worker_.index();
-  upstream_ = pool.take_idle(worker, *endpoint, monotonic_ns());
+    UpstreamPool& pool, const std::shared_ptr<Endpoint>& endpoint,
+    std::chrono::milliseconds connect_timeout) {
+  upstream_ = pool.take_idle(worker_.index(), *endpoint, monotonic_ns());
   if (!upstream_) {
-    upstream_ = std::make_unique<UpstreamConnection>(worker_.io(), endpoint, pool, worker);
-    set_deadline(options_.connect_timeout);
-    error_code ec;
-    co_await upstream_->socket.async_connect(endpoint->address, use_ec(ec));
-    if (ec) {
-      upstream_.reset();
-      co_return UpstreamResult::connect_failed;
-    }
-    upstream_->socket.set_option(tcp::no_delay(true), ec);
+    UpstreamResult connected = co_await connect(pool, endpoint, connect_timeout);
+    if (connected != UpstreamResult::response) co_return connected;
   }
 
   set_deadline(options_.stream_idle_timeout);
@@ -438,6 +458,72 @@ awaitable<UpstreamResult> ClientSession::request_response(
   UpstreamResult result = co_await read_response_head();
   if (result == UpstreamResult::stale && !upstream_->reused) result = UpstreamResult::failed;
   co_return result;
+}
+
+// A connection to `endpoint` in upstream_: an idle one that came back while waiting at the
+// connect cap, or a new one. `response` when there is one; connect_slow when `timeout` (shorter
+// than connect_timeout) passed, connect_failed when the connection was refused or the full
+// connect_timeout passed.
+awaitable<UpstreamResult> ClientSession::connect(UpstreamPool& pool,
+                                                 const std::shared_ptr<Endpoint>& endpoint,
+                                                 std::chrono::milliseconds timeout) {
+  const std::size_t worker = worker_.index();
+  clear_deadline();  // this function keeps its own time
+  const UpstreamResult too_slow = timeout < options_.connect_timeout
+                                      ? UpstreamResult::connect_slow
+                                      : UpstreamResult::connect_failed;
+  const auto give_up = std::chrono::steady_clock::now() + timeout;
+  error_code ec;
+  while (!pool.begin_connect(*endpoint)) {
+    // At the cap: the connects under way, or requests ending, soon give a connection.
+    if (std::chrono::steady_clock::now() >= give_up) co_return too_slow;
+    asio::steady_timer wait(client_.get_executor());
+    wait.expires_at(std::min(give_up, std::chrono::steady_clock::now() + kCapLookAgain));
+    pool.wait_for_connection(worker, wait);
+    cap_wait_ = &wait;
+    co_await wait.async_wait(use_ec(ec));
+    cap_wait_ = nullptr;
+    pool.stop_waiting(worker, wait);
+    if (force_closed_) co_return UpstreamResult::connect_failed;
+    upstream_ = pool.take_idle(worker, *endpoint, monotonic_ns());
+    if (upstream_) co_return UpstreamResult::response;
+  }
+  // The place at the cap is given back however this ends (the coroutine may also be
+  // destroyed with its loop).
+  struct Place {
+    UpstreamPool& pool;
+    std::size_t worker;
+    Endpoint& endpoint;
+    ~Place() { pool.end_connect(worker, endpoint); }
+  } place{pool, worker, *endpoint};
+
+  upstream_ = std::make_unique<UpstreamConnection>(worker_.io(), endpoint, pool, worker);
+  // The timer's handler may run after the connect finished (both were ready at once), or
+  // after the session is gone: it touches only this shared record, and the socket only while
+  // the connect is still waited for.
+  struct Watch {
+    bool done = false;
+    bool expired = false;
+    tcp::socket* socket = nullptr;
+  };
+  auto watch = std::make_shared<Watch>();
+  watch->socket = &upstream_->socket;
+  connect_timer_.expires_at(give_up);
+  connect_timer_.async_wait([watch](const error_code& timer_ec) {
+    if (timer_ec || watch->done) return;
+    watch->expired = true;
+    error_code ignored;
+    watch->socket->cancel(ignored);
+  });
+  co_await upstream_->socket.async_connect(endpoint->address, use_ec(ec));
+  watch->done = true;
+  connect_timer_.cancel();
+  if (ec || watch->expired || force_closed_) {
+    upstream_.reset();
+    co_return watch->expired && !force_closed_ ? too_slow : UpstreamResult::connect_failed;
+  }
+  upstream_->socket.set_option(tcp::no_delay(true), ec);
+  co_return UpstreamResult::response;
 }
 
 awaitable<UpstreamResult> ClientSession::read_response_head() {

@@ -252,7 +252,8 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 bool is_idempotent_for_retry(std::string_view method) {
-  return method == "GET" || method == "HEAD";
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "PUT" ||
+         method == "DELETE";
 }
 
 ParseResult parse_request_head(std::string_view bytes, RequestHead& head,

@@ -131,7 +131,8 @@ class ChunkedScanner {
 // Case-insensitive ASCII comparison, for header names and tokens.
 bool iequals(std::string_view a, std::string_view b);
 
-// True for GET and HEAD: requests the proxy may send twice.
+// True for GET, HEAD, OPTIONS, PUT and DELETE: requests the proxy may send twice (RFC 9110
+// idempotent methods), as long as no byte of them reached an instance.
 bool is_idempotent_for_retry(std::string_view method);
 
 }  // namespace bluegreen::proxy

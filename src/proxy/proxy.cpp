@@ -13,6 +13,7 @@
 
 #include "proxy/forwarder.h"
 #include "proxy/routing_policy.h"
+#include "proxy/warm_up.h"
 #include "proxy/worker.h"
 
 namespace bluegreen::proxy {
@@ -128,6 +129,7 @@ Proxy::Proxy(const ProxyOptions& options, AddressSet trusted_proxies, Clock* clo
   PoolOptions pool_options;
   pool_options.workers = static_cast<std::size_t>(options_.worker_threads);
   pool_options.failed_instance_retry = options_.failed_instance_retry;
+  pool_options.max_connects_per_instance = options_.max_connects_per_instance;
   policy_ = std::make_unique<RoutingPolicy>(pool_options);
   for (std::size_t i = 0; i < pool_options.workers; ++i)
     workers_.push_back(std::make_unique<Worker>(i, options_, trusted_proxies_, *policy_));
@@ -277,6 +279,15 @@ void Proxy::remove_fleet(const std::string& fleet_id) {
 void Proxy::route(const std::string& fleet_id) {
   policy_->route(Listener::main, fleet_id);
   for (auto& worker : workers_) worker->close_idle_unrouted();
+}
+
+void Proxy::warm(const std::string& fleet_id) {
+  auto routed = policy_->routed_fleet(Listener::main);
+  if (!routed || *routed == fleet_id) return;
+  std::vector<Worker*> workers;
+  for (auto& worker : workers_) workers.push_back(worker.get());
+  warmed_connections_ +=
+      warm_up(workers, policy_->find(fleet_id), policy_->find(*routed), options_.connect_timeout);
 }
 
 void Proxy::preview(std::optional<std::string> fleet_id) {

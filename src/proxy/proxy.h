@@ -25,6 +25,7 @@
 // stop() block.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -75,6 +76,13 @@ class Proxy final : public Traffic {
   void register_fleet(const std::string& fleet_id, const std::vector<Instance>& instances) override;
   void remove_fleet(const std::string& fleet_id) override;
   void route(const std::string& fleet_id) override;
+  // Opens idle keep-alive connections to the fleet's instances, as many as the fleet serving
+  // now holds open, paced so that a short listen backlog takes them all; waits for them up to
+  // connect_timeout. Requests after route(fleet_id) then find a connection waiting instead of
+  // all connecting at once (see warm_up.h). Nothing when the fleet already serves.
+  void warm(const std::string& fleet_id) override;
+  // Connections opened by warm() since start.
+  std::size_t warmed_connections() const { return warmed_connections_.load(); }
   void preview(std::optional<std::string> fleet_id) override;
   std::optional<std::string> routed_fleet() const override;
   // If a listener routes to the fleet again when the deadline comes (a rollback during the
@@ -97,6 +105,7 @@ class Proxy final : public Traffic {
   std::shared_ptr<ListenerSocket> preview_listener_;
   std::uint64_t retired_accept_errors_ = 0;  // of preview listeners closed since
   bool stopped_ = false;
+  std::atomic<std::size_t> warmed_connections_{0};
 };
 
 }  // namespace bluegreen::proxy

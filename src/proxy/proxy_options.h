@@ -26,8 +26,16 @@ struct ProxyOptions {
   // A keep-alive client connection with no request for this long is closed.
   std::chrono::milliseconds idle_timeout{60'000};
   // Connecting to an instance; past it the instance counts as failed (another is tried for
-  // GET and HEAD, else 502).
+  // GET, HEAD, OPTIONS, PUT and DELETE, else 502).
   std::chrono::milliseconds connect_timeout{3'000};
+  // An idempotent request (GET, HEAD, OPTIONS, PUT, DELETE) whose connection is not
+  // established within this time is sent to another instance of the fleet (or, with no other,
+  // the same one with the full connect_timeout) instead of waiting for TCP's 1 s SYN
+  // retransmit; the slow instance is not counted as failed.
+  std::chrono::milliseconds connect_retry_after{200};
+  // Connections being opened to one instance at once (see UpstreamPool::begin_connect);
+  // requests past it wait for one of them or for an idle connection. At least 1.
+  std::size_t max_connects_per_instance = 4;
   // From the end of the request to the response head: past it, 504.
   std::chrono::milliseconds upstream_timeout{60'000};
   // Silence on a body transfer or an upgraded (WebSocket) tunnel before it is closed.

@@ -162,6 +162,43 @@ void UpstreamPool::put_idle(std::size_t worker, std::unique_ptr<UpstreamConnecti
   connection->reused = true;
   connection->idle_since_ns = now_ns;
   idle.push_back(std::move(connection));
+  wake(slots_[worker]);
+}
+
+std::size_t UpstreamPool::idle_count(std::size_t worker, const Endpoint& endpoint) const {
+  std::size_t count = 0;
+  for (const auto& connection : slots_[worker].idle)
+    if (connection->endpoint.get() == &endpoint) ++count;
+  return count;
+}
+
+bool UpstreamPool::begin_connect(Endpoint& endpoint) const {
+  const int cap = static_cast<int>(std::max<std::size_t>(1, options_.max_connects_per_instance));
+  int now = endpoint.connecting.load(std::memory_order_relaxed);
+  while (now < cap) {
+    if (endpoint.connecting.compare_exchange_weak(now, now + 1, std::memory_order_relaxed))
+      return true;
+  }
+  return false;
+}
+
+void UpstreamPool::end_connect(std::size_t worker, Endpoint& endpoint) {
+  endpoint.connecting.fetch_sub(1, std::memory_order_relaxed);
+  wake(slots_[worker]);
+}
+
+void UpstreamPool::wait_for_connection(std::size_t worker, boost::asio::steady_timer& timer) {
+  slots_[worker].waiting.push_back(&timer);
+}
+
+void UpstreamPool::stop_waiting(std::size_t worker, boost::asio::steady_timer& timer) {
+  std::erase(slots_[worker].waiting, &timer);
+}
+
+void UpstreamPool::wake(Slot& slot) {
+  // Every waiter looks again; those that still find nothing wait anew.
+  for (boost::asio::steady_timer* timer : slot.waiting) timer->cancel();
+  slot.waiting.clear();
 }
 
 void UpstreamPool::close_idle(std::size_t worker) {

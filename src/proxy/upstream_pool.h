@@ -15,6 +15,7 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -35,6 +36,7 @@ struct Endpoint {
   boost::asio::ip::tcp::endpoint address;
   std::atomic<std::int64_t> out_until_ns{0};  // passive failure: skipped until then
   std::atomic<bool> retired{false};           // no longer part of the fleet
+  std::atomic<int> connecting{0};             // connections being opened (see connect cap)
 };
 
 class UpstreamPool;
@@ -64,6 +66,8 @@ struct PoolOptions {
   std::size_t workers = 1;
   std::chrono::milliseconds failed_instance_retry{2000};
   std::size_t max_idle_per_worker = 512;
+  // Connections being opened to one instance at once, by all workers together (at least 1).
+  std::size_t max_connects_per_instance = 4;
 };
 
 // Per-worker counters (a worker's own cache line, so updates do not contend); stats() sums
@@ -111,17 +115,34 @@ class UpstreamPool {
                 std::int64_t now_ns);
   void close_idle(std::size_t worker);
   FleetCounters& counters(std::size_t worker) { return slots_[worker].counters; }
+  // Idle connections to `endpoint` this worker keeps.
+  std::size_t idle_count(std::size_t worker, const Endpoint& endpoint) const;
+
+  // Connect cap: true (and counted) when fewer than max_connects_per_instance connections to
+  // `endpoint` are being opened; end_connect() gives the place back. A burst of new
+  // connections then reaches an instance a few at a time instead of overflowing its listen
+  // backlog (where a dropped SYN costs the client a 1 s retransmit).
+  bool begin_connect(Endpoint& endpoint) const;
+  void end_connect(std::size_t worker, Endpoint& endpoint);
+  // Waiting at the cap: `timer` is cancelled (its wait ends early) when this worker finishes
+  // a connect or puts a connection back idle. Waits ended by the other workers are not
+  // signalled: waiters also look again when the timer expires. stop_waiting() before the
+  // timer dies.
+  void wait_for_connection(std::size_t worker, boost::asio::steady_timer& timer);
+  void stop_waiting(std::size_t worker, boost::asio::steady_timer& timer);
 
  private:
   using EndpointList = std::vector<std::shared_ptr<Endpoint>>;
   struct alignas(64) Slot {
     FleetCounters counters;
     std::vector<std::unique_ptr<UpstreamConnection>> idle;
-    std::shared_ptr<const EndpointList> endpoints;  // this worker's copy of the list
+    std::vector<boost::asio::steady_timer*> waiting;  // requests waiting at the connect cap
+    std::shared_ptr<const EndpointList> endpoints;    // this worker's copy of the list
     std::uint64_t generation = ~std::uint64_t{0};
     std::size_t next = 0;
   };
   const EndpointList& current(Slot& slot);
+  void wake(Slot& slot);
 
   const std::string fleet_id_;
   const PoolOptions options_;

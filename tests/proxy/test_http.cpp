@@ -172,6 +172,7 @@ void TestBackend::accept_loop() {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
       continue;
     }
+    ++accepted_;
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     std::lock_guard lock(mutex_);

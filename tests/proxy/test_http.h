@@ -34,6 +34,7 @@ class TestBackend {
 
   int port() const { return port_; }
   long long requests() const { return requests_.load(); }
+  long long accepted() const { return accepted_.load(); }  // connections accepted so far
 
  private:
   void accept_loop();
@@ -43,6 +44,7 @@ class TestBackend {
   int listen_fd_ = -1;
   int port_ = 0;
   std::atomic<long long> requests_{0};
+  std::atomic<long long> accepted_{0};
   std::atomic<bool> stopping_{false};
   std::mutex mutex_;
   std::vector<int> connections_;
