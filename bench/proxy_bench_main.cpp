@@ -2,9 +2,12 @@
 // instance each; commands on standard input switch between them the way the engine does
 // (route, then drain the fleet that stopped serving).
 //
-//   proxy_bench --blue PORT --green PORT [--listen 127.0.0.1:0] [--threads 2] [--drain-ms 1500]
-// Prints "port <n>" once it listens. Standard input: "blue" or "green" switches and prints
-// "routed <colour> in <us> us"; "stats" prints one line per fleet; end of input stops.
+//   proxy_bench --blue PORT[,PORT...] --green PORT[,PORT...] [--listen 127.0.0.1:0]
+//               [--threads 2] [--drain-ms 1500] [--warm 1]
+// Prints "port <n>" once it listens. With --warm 1 each switch first warms the fleet switched to
+// (Proxy::warm, as the engine does), and prints "warmed <n> connections in <us> us". Standard
+// input: "blue" or "green" switches and prints "routed <colour> in <us> us"; "stats" prints one
+// line per fleet; end of input stops.
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -17,17 +20,19 @@
 int main(int argc, char** argv) {
   using namespace bluegreen;
   proxy::ProxyOptions options;
-  int blue_port = 0;
-  int green_port = 0;
+  std::string blue_ports;
+  std::string green_ports;
   long drain_ms = 1500;
+  bool warm = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     std::string value = argv[i + 1];
     if (flag == "--listen") options.listen = value;
     if (flag == "--threads") options.worker_threads = std::stoi(value);
-    if (flag == "--blue") blue_port = std::stoi(value);
-    if (flag == "--green") green_port = std::stoi(value);
+    if (flag == "--blue") blue_ports = value;
+    if (flag == "--green") green_ports = value;
     if (flag == "--drain-ms") drain_ms = std::stol(value);
+    if (flag == "--warm") warm = value == "1";
   }
   auto started = proxy::Proxy::start(options);
   if (!started) {
@@ -35,15 +40,23 @@ int main(int argc, char** argv) {
     return 1;
   }
   proxy::Proxy& proxy = **started;
-  auto fleet = [](const std::string& colour, int port) {
-    Instance instance;
-    instance.id = "i-" + colour;
-    instance.port = port;
-    instance.state = InstanceState::healthy;
-    return std::vector<Instance>{instance};
+  auto fleet = [](const std::string& colour, const std::string& ports) {
+    std::vector<Instance> instances;
+    std::size_t start = 0;
+    while (start < ports.size()) {
+      std::size_t comma = ports.find(',', start);
+      if (comma == std::string::npos) comma = ports.size();
+      Instance instance;
+      instance.id = "i-" + colour + "-" + std::to_string(instances.size());
+      instance.port = std::stoi(ports.substr(start, comma - start));
+      instance.state = InstanceState::healthy;
+      instances.push_back(instance);
+      start = comma + 1;
+    }
+    return instances;
   };
-  proxy.register_fleet("blue", fleet("blue", blue_port));
-  proxy.register_fleet("green", fleet("green", green_port));
+  proxy.register_fleet("blue", fleet("blue", blue_ports));
+  proxy.register_fleet("green", fleet("green", green_ports));
   proxy.label_fleet("blue", "blue");
   proxy.label_fleet("green", "green");
   proxy.route("blue");
@@ -55,6 +68,16 @@ int main(int argc, char** argv) {
   while (std::getline(std::cin, line)) {
     if (line == "blue" || line == "green") {
       const std::string old = line == "blue" ? "green" : "blue";
+      if (warm) {
+        const std::size_t warmed_before = proxy.warmed_connections();
+        auto warm_start = std::chrono::steady_clock::now();
+        proxy.warm(line);
+        auto warm_took = std::chrono::duration_cast<std::chrono::microseconds>(
+            std::chrono::steady_clock::now() - warm_start);
+        std::printf("warmed %zu connections in %lld us\n",
+                    proxy.warmed_connections() - warmed_before,
+                    static_cast<long long>(warm_took.count()));
+      }
       auto before = std::chrono::steady_clock::now();
       proxy.route(line);
       auto took = std::chrono::duration_cast<std::chrono::microseconds>(

@@ -39,6 +39,34 @@ def cutover_rows(c):
     return rows
 
 
+def switch_rows(s):
+    rows = []
+    for name, label in (("ours", "proxy, warm switch"), ("haproxy", "HAProxy runtime API"),
+                        ("product", "bluegreen server + deploy")):
+        r = s[name]
+        errors = r["non2xx"] + r["socket_errors"]
+        extra = (f", {r['deployments']} deployments" if name == "product"
+                 else f", {r['switches']} switches")
+        goal, holds = "-", None
+        if name != "haproxy":
+            goal, holds = "0 errors", errors == 0
+        if name == "product":
+            goal, holds = "0 errors, >= 15 deployments", errors == 0 and r["deployments"] >= 15
+        rows.append(("switch (Python)", f"{label}: req/s; p90; p99; errors",
+                     f"{r['rps']:.0f}; {r['p90']:.1f} ms; {r['p99']:.1f} ms; {errors}{extra}",
+                     goal, holds))
+    ours, haproxy, product = s["ours"], s["haproxy"], s["product"]
+    rows.append(("switch (Python)", "proxy/HAProxy: throughput; p99",
+                 f"{ours['rps'] / haproxy['rps']:.2f}; {ours['p99'] / haproxy['p99']:.2f}",
+                 ">= 1.0; <= 0.5",
+                 ours["rps"] >= haproxy["rps"] and ours["p99"] <= haproxy["p99"] / 2))
+    rows.append(("switch (Python)", "server+deploy/HAProxy: throughput; p99",
+                 f"{product['rps'] / haproxy['rps']:.2f}; {product['p99'] / haproxy['p99']:.2f}",
+                 ">= 1.0; <= 1.0",
+                 product["rps"] >= haproxy["rps"] and product["p99"] <= haproxy["p99"]))
+    return rows
+
+
 def lambda_rows(l):
     ours, python = l["ours"], l["python"]
     return [
@@ -124,13 +152,18 @@ def table(rows):
 
 def main():
     parser = argparse.ArgumentParser()
-    for name in ("cutover", "lambda", "economy", "scale", "machine", "command", "markdown",
-                 "notes"):
-        parser.add_argument(f"--{name}", required=name != "notes")
+    parser.add_argument("--switch-only", help="print the switch rows of this file and stop")
+    for name in ("cutover", "switch", "lambda", "economy", "scale", "machine", "command",
+                 "markdown", "notes"):
+        parser.add_argument(f"--{name}")
     args = parser.parse_args()
     load = lambda path: json.load(open(path))  # noqa: E731
+    if args.switch_only:
+        print(table(switch_rows(load(args.switch_only))))
+        return
     economy = load(args.economy)["economy"]
-    rows = (cutover_rows(load(args.cutover)) + lambda_rows(load(getattr(args, "lambda"))) +
+    rows = (cutover_rows(load(args.cutover)) + switch_rows(load(args.switch)) +
+            lambda_rows(load(getattr(args, "lambda"))) +
             scale_rows(load(args.scale)) + economy_rows(economy) +
             prompt_rows(load(args.economy).get("prompt")))
     text = table(rows)
