@@ -477,13 +477,24 @@ awaitable<UpstreamResult> ClientSession::connect(UpstreamPool& pool,
   while (!pool.begin_connect(*endpoint)) {
     // At the cap: the connects under way, or requests ending, soon give a connection.
     if (std::chrono::steady_clock::now() >= give_up) co_return too_slow;
-    asio::steady_timer wait(client_.get_executor());
-    wait.expires_at(std::min(give_up, std::chrono::steady_clock::now() + kCapLookAgain));
-    pool.wait_for_connection(worker, wait);
-    cap_wait_ = &wait;
-    co_await wait.async_wait(use_ec(ec));
-    cap_wait_ = nullptr;
-    pool.stop_waiting(worker, wait);
+    {
+      asio::steady_timer wait(client_.get_executor());
+      wait.expires_at(std::min(give_up, std::chrono::steady_clock::now() + kCapLookAgain));
+      // Unlisted however the wait ends (the coroutine may be destroyed with its loop).
+      struct Listed {
+        UpstreamPool& pool;
+        std::size_t worker;
+        asio::steady_timer& timer;
+        asio::steady_timer*& cap_wait;
+        ~Listed() {
+          pool.stop_waiting(worker, timer);
+          cap_wait = nullptr;
+        }
+      } listed{pool, worker, wait, cap_wait_};
+      pool.wait_for_connection(worker, wait);
+      cap_wait_ = &wait;
+      co_await wait.async_wait(use_ec(ec));
+    }
     if (force_closed_) co_return UpstreamResult::connect_failed;
     upstream_ = pool.take_idle(worker, *endpoint, monotonic_ns());
     if (upstream_) co_return UpstreamResult::response;

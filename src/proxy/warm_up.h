@@ -2,8 +2,9 @@
 // first requests after a switch find a connection waiting instead of all connecting at once.
 //
 // Invariant: after warm_up() returns, each worker holds idle connections to every instance of
-// the fleet, as many in all as the fleet `like` (the one serving now) had open on that worker,
-// spread evenly over the instances, minus connections the fleet already had; as long as the
+// the fleet, as many in all as the fleet `like` (the one serving now) had open on that worker
+// (but no more than the worker's client connections: each uses one at a time), spread evenly
+// over the instances (rounded up), counting idle ones the fleet already had; as long as the
 // instances accept them within connect_timeout. Instances are connected to one connection at
 // a time per worker, a little apart, so that an instance with a short listen backlog accepts
 // them all (a burst would overflow the backlog, and each SYN dropped costs a second).

@@ -53,6 +53,8 @@ class Worker {
   std::size_t index() const { return index_; }
   const ProxyOptions& options() const { return options_; }
   const AddressSet& trusted_proxies() const { return trusted_proxies_; }
+  // Client connections this worker serves (any thread; a moment's count).
+  std::size_t session_count() const { return session_count_.load(std::memory_order_relaxed); }
 
   // ---- This worker's thread only. ----
   // The current routes; re-read from the policy only when it changed.
