@@ -1,5 +1,6 @@
 #include "proxy/warm_up.h"
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -109,10 +110,13 @@ std::size_t warm_up(const std::vector<Worker*>& workers, const std::shared_ptr<U
       for (auto& endpoint : pool->endpoints())
         if (endpoint->out_until_ns.load(std::memory_order_relaxed) <= now)
           endpoints.push_back(endpoint);
-      const long long serving = like->counters(index).connections.load(std::memory_order_relaxed);
+      // A client connection uses one instance connection at a time: more than the worker's
+      // clients would only sit idle (and be counted, and warmed again, at the next switch).
+      const long long open = like->counters(index).connections.load(std::memory_order_relaxed);
+      const std::size_t serving =
+          std::min(static_cast<std::size_t>(std::max(0LL, open)), worker->session_count());
       if (!endpoints.empty() && serving > 0) {
-        const std::size_t each =
-            (static_cast<std::size_t>(serving) + endpoints.size() - 1) / endpoints.size();
+        const std::size_t each = (serving + endpoints.size() - 1) / endpoints.size();
         for (auto& endpoint : endpoints) {
           const std::size_t have = pool->idle_count(index, *endpoint);
           if (have >= each) continue;
