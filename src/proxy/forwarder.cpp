@@ -343,9 +343,10 @@ awaitable<Next> ClientSession::forward(UpstreamPool& pool, const Route& route) {
       endpoint = pool.pick(worker, monotonic_ns());
     if (!endpoint) {
       status = attempt == 0 ? 503 : 502;
-      detail = attempt == 0 ? "no healthy instance in the " + route.description
-                            : "instance " + failed->instance_id + " of the " + route.description +
-                                  " refused the connection and no other instance is healthy";
+      detail = attempt == 0 || failed == nullptr
+                   ? "no healthy instance in the " + route.description
+                   : "instance " + failed->instance_id + " of the " + route.description +
+                         " refused the connection and no other instance is healthy";
       break;
     }
     const bool first_try = attempt == 0 && retry_connect;

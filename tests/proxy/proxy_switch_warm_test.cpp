@@ -180,6 +180,25 @@ TEST(SwitchWarmUp, ConnectionsBeingOpenedToOneInstanceAreCapped) {
   EXPECT_EQ(answered.load(), 10);  // each got an answer (502) instead of hanging
 }
 
+TEST(SwitchWarmUp, IdempotentRequestWhoseConnectIsSlowGoesToAnotherInstance) {
+  FullListener busy;
+  TestBackend live("live");
+  ProxyOptions options;
+  options.worker_threads = 1;  // instances are tried in order: the busy one first
+  // Far beyond the client's patience (20 s): only the short first try lets it be answered.
+  options.connect_timeout = std::chrono::milliseconds(60'000);
+  auto proxy = start_proxy(options);
+  ASSERT_TRUE(proxy);
+  proxy->register_fleet("d-green",
+                        {instance_at("i-busy", busy.port), instance_at("i-live", live.port())});
+  proxy->route("d-green");
+  TestClient client(proxy->port());
+  auto response = client.get("/");
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "live");
+}
+
 // One worker, instances tried in order: the refusing one first for every request (it is not
 // left out: failed_instance_retry is 0).
 struct RefusedFirst : ::testing::Test {
