@@ -174,7 +174,19 @@ void FakeTraffic::remove_fleet(const std::string& fleet_id) {
 void FakeTraffic::route(const std::string& fleet_id) {
   std::lock_guard lock(mutex_);
   routed_ = fleet_id;
+  split_.reset();
   routes_.push_back(fleet_id);
+}
+
+void FakeTraffic::split(const TrafficSplit& split) {
+  std::lock_guard lock(mutex_);
+  split_ = split;
+  routes_.push_back(split.fleet_id + "@" + std::to_string(split.percent));
+}
+
+std::optional<TrafficSplit> FakeTraffic::traffic_split() const {
+  std::lock_guard lock(mutex_);
+  return split_;
 }
 
 void FakeTraffic::preview(std::optional<std::string> fleet_id) {
