@@ -168,7 +168,8 @@ Transition step(Deployment deployment, const Input& input);
 // The action the deployment waits on in its current step; none once it has ended.
 std::optional<Action> next_action(const Deployment& deployment);
 
-// The percent of new requests green gets at the deployment's current traffic step.
+// The percent of new requests green gets at the deployment's current traffic step; always
+// 100 for the first deployment of a group (no blue to share with).
 int traffic_percent(const Deployment& deployment);
 
 // Whether a promote or rollback request would be acted on now; the error says why not

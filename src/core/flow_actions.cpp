@@ -109,7 +109,8 @@ std::optional<Action> next_action(const Deployment& d) {
 
 int traffic_percent(const Deployment& d) {
   const auto& steps = d.spec.traffic_steps;
-  if (steps.empty()) return 100;
+  // Without a blue fleet there is nothing to split with: green gets everything at once.
+  if (steps.empty() || !d.blue) return 100;
   return steps[static_cast<std::size_t>(
       std::clamp<int>(d.traffic_step, 0, static_cast<int>(steps.size()) - 1))];
 }

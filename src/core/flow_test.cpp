@@ -518,6 +518,16 @@ TEST(FlowSteps, EachStepIsRoutedThenHeldForStepWaitAndOnlyTheLastIsTheSwitch) {
   EXPECT_EQ(walk.d().status, DeploymentStatus::running);
 }
 
+TEST(FlowSteps, TheFirstDeploymentOfAGroupSwitchesAtOnce) {
+  Walk walk(spec_with(R"(,"TRAFFIC_STEPS":"10,50,100")"));
+  walk.to_health_gate();
+  walk.pass_health_gate();
+  walk.feed(input::HooksRan{});
+  EXPECT_EQ(walk.expect_action<action::Route>().percent, 100);
+  walk.feed(input::ActionDone{});
+  EXPECT_EQ(walk.d().step, Step::after_allow_traffic);
+}
+
 TEST(FlowSteps, ManualPromotionWaitsForPromoteAtEachStep) {
   Walk walk(spec_with(R"(,"TRAFFIC_STEPS":"25,100","PROMOTION":"manual")"), blue_fleet());
   walk.to_health_gate();
