@@ -4,9 +4,10 @@ switch itself sees, with blue serving throughout and the figures in the closing 
 
 import json
 import os
+import subprocess
 import threading
 
-from harness import LocalTestCase, RequestLoop, make_bundle, replace_in
+from harness import BINARY, LocalTestCase, RequestLoop, make_bundle, replace_in, wait_until
 
 ROOT_ANSWER = 'self.answer(200, f"hello from version {self.version}\\n")'
 
@@ -93,6 +94,36 @@ class ProgressiveTest(LocalTestCase):
         history = json.loads(self.cli("history", "--output", "json").stdout)["deployments"]
         self.assertEqual(history[0]["deploymentId"], second["deploymentId"])
         self.assertEqual(history[1]["deploymentId"], first["deploymentId"])
+
+    def green_percent(self):
+        for weight in self.status().get("weights", []):
+            if weight["colour"] == "green":
+                return weight["percent"]
+        return None
+
+    def test_manual_promotion_moves_one_step_per_promote(self):
+        self.first_version()
+        deploy = subprocess.Popen(
+            [BINARY, "--server", self.server.url, "deploy", "--params",
+             self.params(make_bundle(2, self.tmp), PROMOTION="manual", TRAFFIC_STEPS="30,100")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            wait_until(lambda: (self.status().get("running") or {}).get("phase")
+                       == "await_promotion")
+            self.assertEqual(self.cli("promote", "--group", "web").returncode, 0)
+            wait_until(lambda: self.green_percent() == 30)
+            bodies = {self.service()[1].strip() for _ in range(100)}
+            self.assertEqual(bodies, {"hello from version 1", "hello from version 2"})
+            self.assertEqual(self.green_percent(), 30)  # holds until the next promote
+            self.assertEqual(self.cli("promote", "--group", "web").returncode, 0)
+            out, err = deploy.communicate(timeout=120)
+        finally:
+            if deploy.poll() is None:
+                deploy.kill()
+                deploy.communicate()
+        result = json.loads(out.strip().splitlines()[-1])
+        self.assertEqual(result["status"], "succeeded", err)
+        self.assert_serves(2)
 
     def rolled_back_by(self, edit, **triggers):
         """Deploys version 2 (changed by `edit`) under load with `triggers`; returns the
