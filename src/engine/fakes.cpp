@@ -204,8 +204,14 @@ int FakeTraffic::drain(const std::string&, TimePoint) {
   return std::exchange(stuck_, 0);
 }
 
+void FakeTraffic::report_stats(std::function<std::vector<FleetTraffic>(int)> counters) {
+  std::lock_guard lock(mutex_);
+  counters_ = std::move(counters);
+}
+
 std::vector<FleetTraffic> FakeTraffic::stats() const {
   std::lock_guard lock(mutex_);
+  if (counters_) return counters_(stats_calls_++);
   std::vector<FleetTraffic> out;
   for (const auto& [fleet_id, instances] : fleets_) out.push_back(FleetTraffic{fleet_id});
   return out;

@@ -117,6 +117,8 @@ class FakeTraffic : public Traffic {
   std::set<std::string> fleets() const;     // registered fleets
   // Connections a drain of this fleet finds still open at its deadline.
   void stuck_connections(int count);
+  // What stats() reports: `counters(n)` for its n-th call (from 0), instead of zeros.
+  void report_stats(std::function<std::vector<FleetTraffic>(int)> counters);
 
  private:
   mutable std::mutex mutex_;
@@ -124,6 +126,8 @@ class FakeTraffic : public Traffic {
   std::optional<std::string> preview_;
   std::vector<std::string> routes_;
   std::optional<TrafficSplit> split_;
+  std::function<std::vector<FleetTraffic>(int)> counters_;
+  mutable int stats_calls_ = 0;
   std::map<std::string, std::vector<Instance>> fleets_;
   int stuck_ = 0;
 };
