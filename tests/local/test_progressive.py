@@ -4,10 +4,12 @@ switch itself sees, with blue serving throughout and the figures in the closing 
 
 import json
 import os
+import re
 import subprocess
 import threading
 
-from harness import BINARY, LocalTestCase, RequestLoop, make_bundle, replace_in, wait_until
+from harness import (BINARY, LocalTestCase, RequestLoop, http_get, make_bundle, replace_in,
+                     wait_until)
 
 ROOT_ANSWER = 'self.answer(200, f"hello from version {self.version}\\n")'
 
@@ -66,13 +68,20 @@ class ProgressiveTest(LocalTestCase):
     def test_traffic_steps_move_a_share_at_a_time_and_end_on_green(self):
         first = self.first_version()
         seen = []  # green's percent in `status` while the deployment runs
+        scraped = []  # and in /metrics
         stop = threading.Event()
+        gauge = re.compile(r'^bluegreen_proxy_traffic_weight_percent\{[^}]*colour="green"[^}]*\} '
+                           r'(\d+)', re.M)
 
         def watch():
             while not stop.is_set():
                 for weight in self.status().get("weights", []):
                     if weight["colour"] == "green" and weight["percent"] not in seen:
                         seen.append(weight["percent"])
+                status, text = http_get(self.server.url + "/metrics")
+                for value in gauge.findall(text) if status == 200 else []:
+                    if int(value) not in scraped:
+                        scraped.append(int(value))
                 stop.wait(0.1)
 
         watcher = threading.Thread(target=watch, daemon=True)
@@ -91,6 +100,7 @@ class ProgressiveTest(LocalTestCase):
         self.assert_serves(2)
         # Each step showed in `status` as green's share, in order.
         self.assertEqual([p for p in seen if p in (10, 50)], [10, 50], seen)
+        self.assertEqual([p for p in scraped if p in (10, 50)], [10, 50], scraped)
         history = json.loads(self.cli("history", "--output", "json").stdout)["deployments"]
         self.assertEqual(history[0]["deploymentId"], second["deploymentId"])
         self.assertEqual(history[1]["deploymentId"], first["deploymentId"])
