@@ -39,7 +39,7 @@ constexpr std::array<std::pair<Phase, std::string_view>, 12> kPhaseNames{{
     {Phase::roll_back, "roll_back"},
 }};
 
-constexpr std::array<std::pair<Step, std::string_view>, 21> kStepNames{{
+constexpr std::array<std::pair<Step, std::string_view>, 22> kStepNames{{
     {Step::fetch_revision, "fetch_revision"},
     {Step::launch_green, "launch_green"},
     {Step::install, "install"},
@@ -48,6 +48,7 @@ constexpr std::array<std::pair<Step, std::string_view>, 21> kStepNames{{
     {Step::await_promotion, "await_promotion"},
     {Step::before_allow_traffic, "before_allow_traffic"},
     {Step::route_to_green, "route_to_green"},
+    {Step::traffic_step, "traffic_step"},
     {Step::after_allow_traffic, "after_allow_traffic"},
     {Step::before_block_traffic, "before_block_traffic"},
     {Step::drain_blue, "drain_blue"},

@@ -49,7 +49,8 @@ enum class Step {
   show_preview,
   await_promotion,
   before_allow_traffic,
-  route_to_green,
+  route_to_green,  // to TRAFFIC_STEPS[traffic_step] percent (a split below 100)
+  traffic_step,    // a step below 100 holds for STEP_WAIT, or until `promote` (manual)
   after_allow_traffic,
   before_block_traffic,
   drain_blue,
@@ -75,7 +76,8 @@ enum class DeploymentStatus {
   running,      // in progress: blue serves until the switch, green after it
   succeeded,    // green serves; blue is terminated (or there was none)
   failed,       // something failed; greens are terminated and blue serves as before
-  rolled_back,  // stopped on request (`rollback`); greens are terminated and blue serves
+  rolled_back,  // stopped on request (`rollback`) or by a trip of MAX_ERROR_RATE or
+                // MAX_LATENCY_RATIO; greens are terminated and blue serves
 };
 std::string_view to_string(DeploymentStatus status);
 std::optional<DeploymentStatus> status_from_string(std::string_view text);
@@ -137,6 +139,7 @@ struct Deployment {
   bool traffic_moved = false;                      // the switch to green may have happened
   std::string promoted_by;  // who promoted green (PROMOTION=manual), if anyone
   std::string rollback_by;  // who asked for the rollback, if anyone
+  int traffic_step = 0;     // index in spec.traffic_steps of the step routed (or to route) now
 
   bool finished_running() const { return status != DeploymentStatus::running; }
 };

@@ -158,6 +158,7 @@ json to_json(const Deployment& d) {
   out["trafficMoved"] = d.traffic_moved;
   out["promotedBy"] = d.promoted_by;
   out["rollbackBy"] = d.rollback_by;
+  out["trafficStep"] = d.traffic_step;
   return out;
 }
 
@@ -207,6 +208,7 @@ Result<Deployment> deployment_from_json(const json& j) {
     d.traffic_moved = j.value("trafficMoved", false);
     d.promoted_by = j.value("promotedBy", "");
     d.rollback_by = j.value("rollbackBy", "");
+    d.traffic_step = j.value("trafficStep", 0);
     return d;
   });
 }

@@ -38,6 +38,7 @@ Phase phase_of(Step step) {
       return Phase::await_promotion;
     case Step::before_allow_traffic:
     case Step::route_to_green:
+    case Step::traffic_step:
     case Step::after_allow_traffic:
       return Phase::allow_traffic;
     case Step::before_block_traffic:
@@ -92,7 +93,8 @@ class Machine {
     }
     bool exempt = std::holds_alternative<input::Start>(event) ||
                   std::holds_alternative<input::Resume>(event) ||
-                  std::holds_alternative<input::RollbackRequested>(event);
+                  std::holds_alternative<input::RollbackRequested>(event) ||
+                  std::holds_alternative<input::TrafficTripped>(event);
     bool out_of_time =
         at_ >= d_.deadline || (is_timeout(event) && at_ + kDeadlineMargin >= d_.deadline);
     if (!exempt && bounded_by_deadline(d_.step) && out_of_time) {
@@ -101,7 +103,8 @@ class Machine {
       if (const auto* failed = std::get_if<input::Failed>(&event)) {
         record_hooks(failed->results);
         cause += ": " + failed->error.message;
-      } else if (d_.step == Step::await_promotion) {
+      } else if (d_.step == Step::await_promotion ||
+                 (d_.step == Step::traffic_step && d_.spec.promotion == Promotion::manual)) {
         cause += " (nobody ran `promote`)";
       }
       unwind(Error{ErrorKind::timeout, cause}, PhaseOutcome::failed);
@@ -120,6 +123,7 @@ class Machine {
                    [&](const input::Failed& e) { on_failed(e); },
                    [&](const input::PromoteRequested& e) { on_promote(e); },
                    [&](const input::RollbackRequested& e) { on_rollback(e); },
+                   [&](const input::TrafficTripped& e) { on_tripped(e); },
                },
                event);
   }
@@ -192,6 +196,11 @@ class Machine {
         break;
       case Step::keep_blue:
         d_.wait_until = at_ + d_.spec.blue_termination_wait;
+        break;
+      case Step::traffic_step:
+        d_.wait_until = at_ + d_.spec.step_wait;
+        // TIMEOUT bounds the work until green serves, not the waits asked for between steps.
+        if (d_.spec.promotion == Promotion::automatic) d_.deadline += d_.spec.step_wait;
         break;
       default:
         break;
@@ -418,9 +427,17 @@ class Machine {
         d_.preview_shown = true;
         emit(EventKind::info, "green is on the preview listener");
         return advance(after(d_.step), fmt::format("promoted by {}", d_.promoted_by));
-      case Step::route_to_green:
+      case Step::route_to_green: {
+        const int percent = traffic_percent(d_);
+        if (percent < 100) {
+          emit(EventKind::info,
+               fmt::format("traffic step {} of {}: {}% of new requests go to green",
+                           d_.traffic_step + 1, d_.spec.traffic_steps.size(), percent));
+          return enter(Step::traffic_step);
+        }
         emit(EventKind::info, "traffic switched to green");
         return advance(after(d_.step), "");
+      }
       case Step::terminate_blue:
         set_state(d_.blue->instances, InstanceState::terminated);
         return advance(Step::done, fmt::format("terminated {}", d_.blue->fleet_id));
@@ -452,7 +469,19 @@ class Machine {
     advance(after(d_.step), "");
   }
 
+  // The next of TRAFFIC_STEPS: STEP_WAIT passed, or `promote` (PROMOTION=manual).
+  void next_traffic_step(const std::string& why) {
+    emit(EventKind::info, fmt::format("{}% step held: {}", traffic_percent(d_), why));
+    ++d_.traffic_step;
+    enter(Step::route_to_green);
+  }
+
   void on_wait_ended() {
+    if (d_.step == Step::traffic_step) {
+      if (d_.spec.promotion == Promotion::manual) return unexpected();
+      return next_traffic_step(
+          fmt::format("STEP_WAIT of {} passed", seconds_text(d_.spec.step_wait)));
+    }
     if (d_.step != Step::keep_blue) return unexpected();
     advance(after(d_.step),
             fmt::format("kept blue for {}", seconds_text(d_.spec.blue_termination_wait)));
@@ -486,7 +515,18 @@ class Machine {
     emit(EventKind::info, fmt::format("promoted by {}", e.by));
     if (d_.step == Step::await_promotion) {
       advance(after(d_.step), fmt::format("promoted by {}", e.by));
+    } else if (d_.step == Step::traffic_step) {
+      next_traffic_step(fmt::format("promoted by {}", e.by));
     }
+  }
+
+  void on_tripped(const input::TrafficTripped& e) {
+    // Only a watched wait produces a trip; anywhere else it is stale and changes nothing.
+    const bool watched = (d_.step == Step::traffic_step || d_.step == Step::keep_blue) &&
+                         d_.spec.watches_traffic() && d_.blue.has_value();
+    if (!watched) return unexpected();
+    d_.rollback_by = "automatic rollback";
+    unwind(Error{ErrorKind::failed, "automatic rollback: " + e.figures}, PhaseOutcome::failed);
   }
 
   void on_rollback(const input::RollbackRequested& e) {

@@ -10,12 +10,23 @@
 //   validate -> fetch_revision -> launch_green -> install -> health_gate
 //   -> [await_promotion, PROMOTION=manual] -> allow_traffic
 //   -> [with a blue fleet: block_traffic -> keep_blue -> terminate_blue] -> succeeded
+// allow_traffic routes each of TRAFFIC_STEPS in turn (route_to_green at a percent, then
+// traffic_step holding it for STEP_WAIT or until `promote`), AfterAllowTraffic after 100.
 // Any failure before green serves (and anything past the deadline) ends in clean_up: greens
 // terminated, blue untouched, status failed. A failing AfterAllowTraffic hook, or a rollback
 // request while blue still exists, ends in roll_back: traffic back to blue, green drained and
 // terminated. ApplicationStop runs on a fleet before it is terminated. Failures of blue's
 // BlockTraffic hooks and of any ApplicationStop are warnings: that fleet is on its way out, and
 // an old fleet's flaky hook must not fail a good deployment.
+//
+// Invariants of progressive delivery (TRAFFIC_STEPS, MAX_ERROR_RATE, MAX_LATENCY_RATIO):
+// 1. Blue is never retired (stop_blue, terminate_blue) while green holds a step below 100, nor
+//    while a trigger can still fire: triggers are watched during traffic_step and keep_blue,
+//    and stop_blue only follows the end of keep_blue.
+// 2. A trip (input::TrafficTripped) in a watched step always restores 100% blue before
+//    anything else: its first unwinding step is route_to_blue, which ends any split. The
+//    deployment ends rolled_back, its error naming the figures that tripped.
+// 3. A step below 100 is never recorded as green serving: a restart during it rolls back.
 #pragma once
 
 #include <filesystem>
@@ -52,8 +63,9 @@ struct CheckHealth {  // probe every green once, not before `not_before`
 struct Preview {  // what the preview listener reaches; none: nothing (it answers 503)
   std::optional<std::string> fleet_id;
 };
-struct Route {  // atomically send every new request to this fleet
+struct Route {  // atomically send `percent` of every new request to this fleet, the rest to blue
   std::string fleet_id;
+  int percent = 100;  // below 100 only for green during TRAFFIC_STEPS
 };
 struct Drain {  // wait until the fleet holds no request or connection, at most until `until`
   std::string fleet_id;
@@ -61,6 +73,9 @@ struct Drain {  // wait until the fleet holds no request or connection, at most 
 };
 struct Wait {  // wait until `until` unless a promote or rollback request comes first
   TimePoint until;
+  // Compare green with blue meanwhile (MAX_ERROR_RATE, MAX_LATENCY_RATIO), and end the wait
+  // with input::TrafficTripped when a limit is passed.
+  bool watch_traffic = false;
 };
 struct Terminate {  // stop every instance of one colour, so that no process of them remains
   Colour colour = Colour::green;
@@ -118,12 +133,18 @@ struct PromoteRequested {
 struct RollbackRequested {
   std::string by;
 };
+// What the proxy saw of green passed MAX_ERROR_RATE or MAX_LATENCY_RATIO during a watched
+// wait; `figures` says which, by how much, over what window.
+struct TrafficTripped {
+  std::string figures;
+};
 }  // namespace input
 
-using InputEvent = std::variant<input::Start, input::Resume, input::RevisionFetched,
-                                input::GreenLaunched, input::HooksRan, input::HealthChecked,
-                                input::ActionDone, input::Drained, input::WaitEnded, input::Failed,
-                                input::PromoteRequested, input::RollbackRequested>;
+using InputEvent =
+    std::variant<input::Start, input::Resume, input::RevisionFetched, input::GreenLaunched,
+                 input::HooksRan, input::HealthChecked, input::ActionDone, input::Drained,
+                 input::WaitEnded, input::Failed, input::PromoteRequested, input::RollbackRequested,
+                 input::TrafficTripped>;
 
 struct Input {
   TimePoint at;  // when it happened; phase timestamps and deadlines use it
@@ -146,6 +167,10 @@ Transition step(Deployment deployment, const Input& input);
 
 // The action the deployment waits on in its current step; none once it has ended.
 std::optional<Action> next_action(const Deployment& deployment);
+
+// The percent of new requests green gets at the deployment's current traffic step; always
+// 100 for the first deployment of a group (no blue to share with).
+int traffic_percent(const Deployment& deployment);
 
 // Whether a promote or rollback request would be acted on now; the error says why not
 // (kind conflict), in words a user can act on.

@@ -32,7 +32,11 @@ std::string describe(const Action& action) {
             return a.fleet_id ? "show " + *a.fleet_id + " on the preview listener"
                               : "hide the preview listener";
           },
-          [](const action::Route& a) -> std::string { return "route traffic to " + a.fleet_id; },
+          [](const action::Route& a) -> std::string {
+            return a.percent < 100
+                       ? fmt::format("route {}% of traffic to {}", a.percent, a.fleet_id)
+                       : "route traffic to " + a.fleet_id;
+          },
           [](const action::Drain& a) -> std::string { return "drain " + a.fleet_id; },
           [](const action::Wait&) -> std::string { return "wait"; },
           [](const action::Terminate& a) -> std::string {
@@ -67,7 +71,12 @@ std::optional<Action> next_action(const Deployment& d) {
     case Step::before_allow_traffic:
       return action::RunHooks{Colour::green, {"BeforeAllowTraffic"}, d.deadline};
     case Step::route_to_green:
-      return action::Route{d.id};
+      return action::Route{d.id, traffic_percent(d)};
+    case Step::traffic_step: {
+      const bool watch = d.spec.watches_traffic() && d.blue.has_value();
+      if (d.spec.promotion == Promotion::manual) return action::Wait{d.deadline, watch};
+      return action::Wait{d.wait_until, watch};
+    }
     case Step::after_allow_traffic:
       return action::RunHooks{Colour::green, {"AfterAllowTraffic"}, d.deadline};
     case Step::before_block_traffic:
@@ -77,7 +86,7 @@ std::optional<Action> next_action(const Deployment& d) {
     case Step::after_block_traffic:
       return action::RunHooks{Colour::blue, {"AfterBlockTraffic"}, d.wait_until};
     case Step::keep_blue:
-      return action::Wait{d.wait_until};
+      return action::Wait{d.wait_until, d.spec.watches_traffic()};
     case Step::stop_blue:
       return action::RunHooks{Colour::blue, {"ApplicationStop"}, d.wait_until};
     case Step::terminate_blue:
@@ -98,6 +107,14 @@ std::optional<Action> next_action(const Deployment& d) {
   return std::nullopt;
 }
 
+int traffic_percent(const Deployment& d) {
+  const auto& steps = d.spec.traffic_steps;
+  // Without a blue fleet there is nothing to split with: green gets everything at once.
+  if (steps.empty() || !d.blue) return 100;
+  return steps[static_cast<std::size_t>(
+      std::clamp<int>(d.traffic_step, 0, static_cast<int>(steps.size()) - 1))];
+}
+
 Result<void> can_promote(const Deployment& d) {
   if (d.finished_running()) {
     return fail(ErrorKind::conflict,
@@ -107,7 +124,8 @@ Result<void> can_promote(const Deployment& d) {
     return fail(ErrorKind::conflict,
                 fmt::format("deployment {} promotes itself (PROMOTION is auto)", d.id));
   }
-  if (d.step != Step::show_preview && d.step != Step::await_promotion) {
+  if (d.step != Step::show_preview && d.step != Step::await_promotion &&
+      d.step != Step::traffic_step) {
     return fail(ErrorKind::conflict,
                 fmt::format("deployment {} is not waiting for promotion; it is in {}", d.id,
                             to_string(d.phase)));

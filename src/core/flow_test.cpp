@@ -485,6 +485,189 @@ TEST(Flow, MalformedRecordsAreRejectedNamingTheField) {
   EXPECT_NE(back.error().message.find("step"), std::string::npos);
 }
 
+// TRAFFIC_STEPS=10,50,100 with STEP_WAIT: a split per step, each held for STEP_WAIT, the
+// hooks after the switch only once green gets everything.
+TEST(FlowSteps, EachStepIsRoutedThenHeldForStepWaitAndOnlyTheLastIsTheSwitch) {
+  Walk walk(spec_with(R"(,"TRAFFIC_STEPS":"10,50,100","STEP_WAIT":"30")"), blue_fleet());
+  walk.to_health_gate();
+  walk.pass_health_gate();
+  walk.feed(input::HooksRan{{passed("i-g1", "BeforeAllowTraffic")}});
+  for (int percent : {10, 50}) {
+    auto route = walk.expect_action<action::Route>();
+    EXPECT_EQ(route.fleet_id, "d-green");
+    EXPECT_EQ(route.percent, percent);
+    walk.feed(input::ActionDone{});
+    EXPECT_EQ(walk.d().step, Step::traffic_step);
+    auto hold = walk.expect_action<action::Wait>();
+    EXPECT_EQ(hold.until, walk.now() + 30s);
+    EXPECT_FALSE(hold.watch_traffic);  // no trigger set
+    EXPECT_TRUE(can_roll_back(walk.d()));
+    EXPECT_FALSE(can_promote(walk.d()));  // PROMOTION=auto
+    walk.feed(input::WaitEnded{}, 30s);
+  }
+  auto last = walk.expect_action<action::Route>();
+  EXPECT_EQ(last.percent, 100);
+  walk.feed(input::ActionDone{});
+  EXPECT_EQ(walk.expect_action<action::RunHooks>().lifecycle_events,
+            std::vector<std::string>{"AfterAllowTraffic"});
+  EXPECT_TRUE(walk.logged("traffic step 1 of 3: 10% of new requests go to green"));
+  EXPECT_TRUE(walk.logged("50% step held: STEP_WAIT of 30 s passed"));
+  // The waits asked for do not count against TIMEOUT (30 s, two waits of 30 s passed).
+  walk.feed(input::HooksRan{});
+  EXPECT_EQ(walk.d().phase, Phase::block_traffic);
+  EXPECT_EQ(walk.d().status, DeploymentStatus::running);
+}
+
+TEST(FlowSteps, TheFirstDeploymentOfAGroupSwitchesAtOnce) {
+  Walk walk(spec_with(R"(,"TRAFFIC_STEPS":"10,50,100")"));
+  walk.to_health_gate();
+  walk.pass_health_gate();
+  walk.feed(input::HooksRan{});
+  EXPECT_EQ(walk.expect_action<action::Route>().percent, 100);
+  walk.feed(input::ActionDone{});
+  EXPECT_EQ(walk.d().step, Step::after_allow_traffic);
+}
+
+TEST(FlowSteps, ManualPromotionWaitsForPromoteAtEachStep) {
+  Walk walk(spec_with(R"(,"TRAFFIC_STEPS":"25,100","PROMOTION":"manual")"), blue_fleet());
+  walk.to_health_gate();
+  walk.pass_health_gate();
+  walk.feed(input::ActionDone{});  // preview shown
+  walk.feed(input::PromoteRequested{"alice"});
+  walk.feed(input::HooksRan{});  // BeforeAllowTraffic
+  EXPECT_EQ(walk.expect_action<action::Route>().percent, 25);
+  walk.feed(input::ActionDone{});
+  EXPECT_EQ(walk.expect_action<action::Wait>().until, walk.d().deadline);
+  EXPECT_TRUE(can_promote(walk.d()));
+  walk.feed(input::WaitEnded{});  // not a promote: nothing moves
+  EXPECT_EQ(walk.d().step, Step::traffic_step);
+  walk.feed(input::PromoteRequested{"bob"});
+  EXPECT_EQ(walk.expect_action<action::Route>().percent, 100);
+  EXPECT_TRUE(walk.logged("25% step held: promoted by bob"));
+}
+
+TEST(FlowSteps, UnpromotedManualStepTimesOutAndRollsBackToBlue) {
+  Walk walk(spec_with(R"(,"TRAFFIC_STEPS":"25,100","PROMOTION":"manual")"), blue_fleet());
+  walk.to_health_gate();
+  walk.pass_health_gate();
+  walk.feed(input::ActionDone{});
+  walk.feed(input::PromoteRequested{"alice"});
+  walk.feed(input::HooksRan{});
+  walk.feed(input::ActionDone{});
+  walk.feed(input::WaitEnded{}, 60s);
+  EXPECT_EQ(walk.d().phase, Phase::roll_back);
+  EXPECT_EQ(walk.expect_action<action::Route>().fleet_id, "d-blue");
+  EXPECT_NE(walk.d().error->message.find("nobody ran `promote`"), std::string::npos);
+}
+
+// A trip during a step: the very next action puts every request back on blue, and the
+// deployment ends rolled_back naming the figures.
+TEST(FlowSteps, ATripDuringAStepRoutesBackToBlueFirstAndEndsRolledBackWithTheFigures) {
+  Walk walk(spec_with(R"(,"TRAFFIC_STEPS":"10,100","MAX_ERROR_RATE":"5")"), blue_fleet());
+  walk.to_health_gate();
+  walk.pass_health_gate();
+  walk.feed(input::HooksRan{});
+  walk.feed(input::ActionDone{});
+  EXPECT_TRUE(walk.expect_action<action::Wait>().watch_traffic);
+  walk.feed(input::TrafficTripped{"green answered 12 of 60 requests (20.0%)"});
+  EXPECT_EQ(walk.d().phase, Phase::roll_back);
+  auto back = walk.expect_action<action::Route>();
+  EXPECT_EQ(back.fleet_id, "d-blue");
+  EXPECT_EQ(back.percent, 100);
+  walk.feed(input::ActionDone{});
+  EXPECT_EQ(walk.expect_action<action::Drain>().fleet_id, "d-green");
+  walk.feed(input::Drained{0});
+  walk.feed(input::HooksRan{});
+  EXPECT_EQ(walk.expect_action<action::Terminate>().colour, Colour::green);
+  walk.feed(input::ActionDone{});
+  EXPECT_EQ(walk.d().status, DeploymentStatus::rolled_back);
+  EXPECT_EQ(walk.d().rollback_by, "automatic rollback");
+  EXPECT_EQ(walk.d().error->message,
+            "automatic rollback: green answered 12 of 60 requests (20.0%)");
+  EXPECT_EQ(walk.d().blue->instances[0].state, InstanceState::healthy);
+  EXPECT_TRUE(walk.logged("automatic rollback: green answered 12 of 60"));
+}
+
+TEST(FlowSteps, ATripDuringKeepBlueRollsBackAndBlueIsNeverRetiredBeforeTheWatchEnds) {
+  Walk walk(spec_with(R"(,"MAX_LATENCY_RATIO":"2")"), blue_fleet());
+  auto keep = walk.to_wait_after_blue_drained();
+  EXPECT_TRUE(keep.watch_traffic);
+  walk.feed(input::TrafficTripped{"green's p99 latency 250 ms is 50.0 times blue's 5 ms"});
+  EXPECT_EQ(walk.expect_action<action::Route>().fleet_id, "d-blue");
+  EXPECT_EQ(walk.d().rollback_by, "automatic rollback");
+}
+
+// A trip reported anywhere but a watched wait (late, or with no trigger set) changes nothing:
+// in particular it never stops a deployment that is retiring blue.
+TEST(FlowSteps, AStaleTripOutsideAWatchedWaitIsIgnored) {
+  Walk walk(spec_with(R"(,"MAX_ERROR_RATE":"5")"), blue_fleet());
+  walk.to_wait_after_blue_drained();
+  walk.feed(input::WaitEnded{}, 60s);
+  EXPECT_EQ(walk.d().step, Step::stop_blue);
+  walk.feed(input::TrafficTripped{"late"});
+  EXPECT_EQ(walk.d().step, Step::stop_blue);
+  EXPECT_EQ(walk.d().status, DeploymentStatus::running);
+
+  Walk unwatched(spec_with(), blue_fleet());
+  unwatched.to_wait_after_blue_drained();
+  unwatched.feed(input::TrafficTripped{"no trigger set"});
+  EXPECT_EQ(unwatched.d().step, Step::keep_blue);
+}
+
+// Invariant 1 of flow.h, tried on every path: from a step below 100, no sequence of results
+// reaches stop_blue or terminate_blue without first routing 100% to green and keeping blue.
+TEST(FlowSteps, BlueIsNeverRetiredWhileGreenHoldsAStepBelowAHundred) {
+  for (const InputEvent& event :
+       {InputEvent{input::WaitEnded{}}, InputEvent{input::ActionDone{}},
+        InputEvent{input::HooksRan{}}, InputEvent{input::Drained{0}},
+        InputEvent{input::PromoteRequested{"x"}},
+        InputEvent{input::Failed{Error{ErrorKind::failed, "boom"}, {}}},
+        InputEvent{input::Resume{"d-green"}}, InputEvent{input::TrafficTripped{"t"}}}) {
+    Walk walk(spec_with(R"(,"TRAFFIC_STEPS":"10,50,100","MAX_ERROR_RATE":"5")"), blue_fleet());
+    walk.to_health_gate();
+    walk.pass_health_gate();
+    walk.feed(input::HooksRan{});
+    walk.feed(input::ActionDone{});
+    ASSERT_EQ(walk.d().step, Step::traffic_step);
+    walk.feed(event);
+    const Step s = walk.d().step;
+    EXPECT_NE(s, Step::stop_blue);
+    EXPECT_NE(s, Step::terminate_blue);
+    if (walk.d().phase == Phase::roll_back) {
+      EXPECT_EQ(s, Step::route_to_blue);  // blue first
+    } else if (s == Step::route_to_green) {
+      EXPECT_EQ(traffic_percent(walk.d()), 50);
+    } else {
+      EXPECT_EQ(s, Step::traffic_step);
+    }
+  }
+}
+
+TEST(FlowSteps, ARestartDuringAStepRollsBackToBlue) {
+  Walk walk(spec_with(R"(,"TRAFFIC_STEPS":"10,100")"), blue_fleet());
+  walk.to_health_gate();
+  walk.pass_health_gate();
+  walk.feed(input::HooksRan{});
+  walk.feed(input::ActionDone{});
+  walk.feed(input::Resume{"d-blue"});
+  EXPECT_EQ(walk.d().phase, Phase::roll_back);
+  EXPECT_EQ(walk.expect_action<action::Route>().fleet_id, "d-blue");
+}
+
+TEST(FlowSteps, TheStepSurvivesAJsonRoundTrip) {
+  Walk walk(spec_with(R"(,"TRAFFIC_STEPS":"10,50,100","STEP_WAIT":"1")"), blue_fleet());
+  walk.to_health_gate();
+  walk.pass_health_gate();
+  walk.feed(input::HooksRan{});
+  walk.feed(input::ActionDone{});
+  walk.feed(input::WaitEnded{}, 1s);
+  auto again = deployment_from_json(to_json(walk.d()));
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->traffic_step, 1);
+  EXPECT_EQ(again->spec.traffic_steps, (std::vector<int>{10, 50, 100}));
+  EXPECT_EQ(traffic_percent(*again), 50);
+}
+
 TEST(Clock, Iso8601RoundTripsWithMilliseconds) {
   auto t = from_epoch_ms(1'700'000'123'456);
   EXPECT_EQ(to_iso8601(t), "2023-11-14T22:15:23.456Z");

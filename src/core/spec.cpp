@@ -68,6 +68,13 @@ constexpr std::array kLocalOnlyKeys = {
     LocalOnlyKey{"BLUE_TERMINATION_WAIT",
                  "cannot keep blue for a rollback (Spot detaches and terminates blue as soon "
                  "as CodeDeploy has succeeded)"},
+    LocalOnlyKey{"TRAFFIC_STEPS",
+                 "cannot move traffic in steps (CodeDeploy moves all of it at once)"},
+    LocalOnlyKey{"STEP_WAIT", "cannot move traffic in steps (CodeDeploy moves all of it at once)"},
+    LocalOnlyKey{"MAX_ERROR_RATE", "does not see the traffic (the load balancer carries it)"},
+    LocalOnlyKey{"MAX_LATENCY_RATIO", "does not see the traffic (the load balancer carries it)"},
+    LocalOnlyKey{"MIN_REQUESTS", "does not see the traffic (the load balancer carries it)"},
+    LocalOnlyKey{"ROLLBACK_WINDOW", "does not see the traffic (the load balancer carries it)"},
 };
 
 // A provider that silently ignored one of these would deploy differently from what was
@@ -173,6 +180,54 @@ Result<std::chrono::milliseconds> seconds_value(std::string_view key, const std:
         fmt::format("{} must be a number of seconds between 0 and 604800, got \"{}\"", key, text));
   }
   return std::chrono::milliseconds(static_cast<long long>(std::llround(value * 1000)));
+}
+
+// "10,50,100": whole percents, strictly ascending, 1..100, ending at 100.
+Result<std::vector<int>> traffic_steps(const std::string& text) {
+  std::vector<int> steps;
+  std::string_view rest = text;
+  while (true) {
+    std::size_t comma = rest.find(',');
+    std::string_view item = rest.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    int value = 0;
+    auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), value);
+    if (item.empty() || ec != std::errc{} || end != item.data() + item.size()) {
+      return invalid(fmt::format(
+          "TRAFFIC_STEPS must be whole percents separated by commas, like \"10,50,100\"; got {}",
+          quoted(text)));
+    }
+    if (value < 1 || value > 100) {
+      return invalid(
+          fmt::format("TRAFFIC_STEPS: each step must be between 1 and 100 percent, got {}", value));
+    }
+    if (!steps.empty() && value <= steps.back()) {
+      return invalid(fmt::format("TRAFFIC_STEPS must be strictly ascending: {} follows {} in {}",
+                                 value, steps.back(), quoted(text)));
+    }
+    steps.push_back(value);
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  if (steps.back() != 100) {
+    return invalid(fmt::format("TRAFFIC_STEPS must end at 100 (every request on green), got {}",
+                               quoted(text)));
+  }
+  return steps;
+}
+
+// A positive number, whole or fractional, at most `max`.
+Result<double> positive_number(std::string_view key, const std::string& text, double max,
+                               std::string_view unit) {
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(value) ||
+      value <= 0 || value > max) {
+    return invalid(fmt::format("{} must be a number greater than 0 and at most {}{}, got \"{}\"",
+                               key, max, unit, text));
+  }
+  return value;
 }
 
 Result<BundleType> bundle_type(const std::string& text) {
@@ -288,7 +343,13 @@ const std::vector<std::string_view>& spec_keys() {
                                                      "HEALTHY_THRESHOLD",
                                                      "DRAIN_TIMEOUT",
                                                      "BLUE_TERMINATION_WAIT",
-                                                     "PROMOTION"};
+                                                     "PROMOTION",
+                                                     "TRAFFIC_STEPS",
+                                                     "STEP_WAIT",
+                                                     "MAX_ERROR_RATE",
+                                                     "MIN_REQUESTS",
+                                                     "MAX_LATENCY_RATIO",
+                                                     "ROLLBACK_WINDOW"};
   return keys;
 }
 
@@ -423,6 +484,51 @@ Result<DeploymentSpec> parse_spec(const json& params) {
       return invalid(fmt::format("PROMOTION must be auto or manual, got \"{}\"", **v));
     }
   }
+  if (auto v = optional("TRAFFIC_STEPS"); !v) {
+    return std::unexpected(v.error());
+  } else if (*v) {
+    auto steps = traffic_steps(**v);
+    if (!steps) return std::unexpected(steps.error());
+    spec.traffic_steps = *steps;
+  }
+  for (auto [key, target] : {std::pair{"STEP_WAIT", &spec.step_wait},
+                             std::pair{"ROLLBACK_WINDOW", &spec.rollback_window}}) {
+    auto v = optional(key);
+    if (!v) return std::unexpected(v.error());
+    if (!*v) continue;
+    auto duration = seconds_value(key, **v);
+    if (!duration) return std::unexpected(duration.error());
+    *target = *duration;
+  }
+  if (spec.rollback_window.count() < 1000) {
+    return invalid("ROLLBACK_WINDOW must be at least 1 second");
+  }
+  if (auto v = optional("MAX_ERROR_RATE"); !v) {
+    return std::unexpected(v.error());
+  } else if (*v) {
+    auto rate = positive_number("MAX_ERROR_RATE", **v, 100, " (percent)");
+    if (!rate) return std::unexpected(rate.error());
+    spec.max_error_rate = *rate;
+  }
+  if (auto v = optional("MAX_LATENCY_RATIO"); !v) {
+    return std::unexpected(v.error());
+  } else if (*v) {
+    auto ratio = positive_number("MAX_LATENCY_RATIO", **v, 1000, "");
+    if (!ratio) return std::unexpected(ratio.error());
+    if (*ratio < 1) {
+      return invalid(fmt::format(
+          "MAX_LATENCY_RATIO must be at least 1 (green as slow as blue), got \"{}\"", **v));
+    }
+    spec.max_latency_ratio = *ratio;
+  }
+  if (auto v = optional("MIN_REQUESTS"); !v) {
+    return std::unexpected(v.error());
+  } else if (*v) {
+    auto minimum = positive_integer("MIN_REQUESTS", **v);
+    if (!minimum) return std::unexpected(minimum.error());
+    if (*minimum > 1'000'000) return invalid("MIN_REQUESTS must be at most 1000000");
+    spec.min_requests = static_cast<int>(*minimum);
+  }
   return spec;
 }
 
@@ -473,6 +579,12 @@ json to_json(const DeploymentSpec& spec) {
   out["DRAIN_TIMEOUT"] = seconds(spec.drain_timeout);
   out["BLUE_TERMINATION_WAIT"] = seconds(spec.blue_termination_wait);
   out["PROMOTION"] = to_string(spec.promotion);
+  out["TRAFFIC_STEPS"] = fmt::format("{}", fmt::join(spec.traffic_steps, ","));
+  out["STEP_WAIT"] = seconds(spec.step_wait);
+  if (spec.max_error_rate) out["MAX_ERROR_RATE"] = *spec.max_error_rate;
+  if (spec.max_latency_ratio) out["MAX_LATENCY_RATIO"] = *spec.max_latency_ratio;
+  out["MIN_REQUESTS"] = spec.min_requests;
+  out["ROLLBACK_WINDOW"] = seconds(spec.rollback_window);
   return out;
 }
 

@@ -10,8 +10,12 @@
 //    DRAIN_TIMEOUT, BLUE_TERMINATION_WAIT and PROMOTION are honoured only by the local
 //    provider; with the elastigroup provider (explicit, or chosen because API_TOKEN is given)
 //    any of them with any non-null value is invalid_input naming the key and PROVIDER=local.
-//    So an elastigroup spec always holds the defaults for those fields, and PROMOTION=manual
-//    never ends in an automatic switch.
+//    TRAFFIC_STEPS, STEP_WAIT, MAX_ERROR_RATE, MAX_LATENCY_RATIO, MIN_REQUESTS and
+//    ROLLBACK_WINDOW are local-only too. So an elastigroup spec always holds the defaults for
+//    those fields, and PROMOTION=manual never ends in an automatic switch.
+// 3. TRAFFIC_STEPS is a comma-separated list of whole percents, strictly ascending, each
+//    1..100, ending at 100: traffic never moves back towards blue except by a rollback, and a
+//    deployment that succeeds always ends with every request on green.
 // 2. COMMIT_ID (which becomes an argument of `git archive` and part of a GitHub URL) is a
 //    commit id or a branch or tag name: only [A-Za-z0-9._/-], not starting with '-', no "..",
 //    1-255 characters. GITHUB_REPO is owner/repo as GitHub allows them. Anything else is
@@ -84,6 +88,24 @@ struct DeploymentSpec {
   std::chrono::milliseconds drain_timeout{30'000};
   std::chrono::milliseconds blue_termination_wait{60'000};
   Promotion promotion = Promotion::automatic;
+
+  // Progressive delivery on the built-in switch (local provider only).
+  // TRAFFIC_STEPS: percent of new requests sent to green at each step, strictly ascending,
+  // each 1..100, the last 100. {100} is the one switch of a plain blue/green deployment.
+  std::vector<int> traffic_steps{100};
+  // STEP_WAIT: how long each step below 100 lasts (PROMOTION=auto); with PROMOTION=manual
+  // each step waits for `promote` instead.
+  std::chrono::milliseconds step_wait{60'000};
+  // Automatic rollback from what the proxy sees, off unless set. MAX_ERROR_RATE: percent of
+  // green's answers in ROLLBACK_WINDOW that are 5xx or failed, counted once green has
+  // MIN_REQUESTS requests in the window. MAX_LATENCY_RATIO: green's p99 over blue's p99 in the
+  // same window, counted once each served MIN_REQUESTS of it.
+  std::optional<double> max_error_rate;
+  std::optional<double> max_latency_ratio;
+  int min_requests = 20;
+  std::chrono::milliseconds rollback_window{60'000};
+
+  bool watches_traffic() const { return max_error_rate || max_latency_ratio; }
 };
 
 // Every key parse_spec accepts, in the order the README documents them.

@@ -175,6 +175,9 @@ const std::vector<std::pair<std::string, json>>& local_only_keys() {
       {"HEALTH_CHECK_PATH", "/ready"}, {"HEALTH_CHECK_INTERVAL", "2"},
       {"HEALTHY_THRESHOLD", 3},        {"DRAIN_TIMEOUT", "5"},
       {"BLUE_TERMINATION_WAIT", "0"},  {"PROMOTION", "manual"},
+      {"TRAFFIC_STEPS", "10,50,100"},  {"STEP_WAIT", "30"},
+      {"MAX_ERROR_RATE", "5"},         {"MIN_REQUESTS", 50},
+      {"MAX_LATENCY_RATIO", "2"},      {"ROLLBACK_WINDOW", "30"},
   };
   return keys;
 }
@@ -273,7 +276,7 @@ TEST(SpecProviderKeys, TheLocalProviderHonoursEveryKeyAndElastigroupEveryOther) 
   json s3 = seed_params();
   s3["PROVIDER"] = "elastigroup";
   EXPECT_TRUE(parse_spec(s3));
-  EXPECT_EQ(spec_keys().size(), 22u) << "a new key: say which provider honours it";
+  EXPECT_EQ(spec_keys().size(), 28u) << "a new key: say which provider honours it";
 }
 
 TEST(SpecProviderKeys, AnElastigroupSpecRoundTripsWithoutLocalOnlyKeys) {
@@ -356,6 +359,85 @@ TEST(SpecRevisionShape, GitHubRepositoriesMustBeOwnerSlashRepo) {
     EXPECT_TRUE(error_of(github_params(repository, "abc")).starts_with("GITHUB_REPO must be "))
         << repository;
   }
+}
+
+}  // namespace
+}  // namespace bluegreen
+
+namespace bluegreen {
+namespace {
+
+std::string local_error_of(const std::string& key, const json& value) {
+  json params = json{{"GROUP_ID", "web"},
+                     {"APP_NAME", "a"},
+                     {"DEPLOYMENT_GROUP", "d"},
+                     {"TIMEOUT", 60},
+                     {"LOCAL_PATH", "/srv/hello"}};
+  params[key] = value;
+  auto spec = parse_spec(params);
+  return spec ? std::string() : spec.error().message;
+}
+
+TEST(SpecTrafficSteps, DefaultIsOneStepOfAHundredAndNoTrigger) {
+  auto spec = parse_spec(json{{"GROUP_ID", "web"},
+                              {"APP_NAME", "a"},
+                              {"DEPLOYMENT_GROUP", "d"},
+                              {"TIMEOUT", 60},
+                              {"LOCAL_PATH", "/srv/hello"}});
+  ASSERT_TRUE(spec);
+  EXPECT_EQ(spec->traffic_steps, std::vector<int>{100});
+  EXPECT_FALSE(spec->watches_traffic());
+}
+
+TEST(SpecTrafficSteps, StepsAndTriggersRoundTrip) {
+  json params = json{{"GROUP_ID", "web"},          {"APP_NAME", "a"},
+                     {"DEPLOYMENT_GROUP", "d"},    {"TIMEOUT", 60},
+                     {"LOCAL_PATH", "/srv/hello"}, {"TRAFFIC_STEPS", " 5, 25,100"},
+                     {"STEP_WAIT", "0.5"},         {"MAX_ERROR_RATE", 2.5},
+                     {"MAX_LATENCY_RATIO", "3"},   {"MIN_REQUESTS", "40"},
+                     {"ROLLBACK_WINDOW", "10"}};
+  auto spec = parse_spec(params);
+  ASSERT_TRUE(spec) << spec.error().message;
+  EXPECT_EQ(spec->traffic_steps, (std::vector<int>{5, 25, 100}));
+  EXPECT_EQ(spec->step_wait, std::chrono::milliseconds(500));
+  EXPECT_EQ(spec->max_error_rate, 2.5);
+  EXPECT_EQ(spec->max_latency_ratio, 3.0);
+  EXPECT_EQ(spec->min_requests, 40);
+  EXPECT_EQ(spec->rollback_window, std::chrono::milliseconds(10'000));
+  auto again = parse_spec(to_json(*spec));
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->traffic_steps, spec->traffic_steps);
+  EXPECT_EQ(again->step_wait, spec->step_wait);
+  EXPECT_EQ(again->max_error_rate, spec->max_error_rate);
+  EXPECT_EQ(again->max_latency_ratio, spec->max_latency_ratio);
+  EXPECT_EQ(again->min_requests, spec->min_requests);
+}
+
+TEST(SpecTrafficSteps, BadStepsAreRefusedSayingWhy) {
+  EXPECT_NE(local_error_of("TRAFFIC_STEPS", "50,10,100").find("strictly ascending: 10 follows 50"),
+            std::string::npos);
+  EXPECT_NE(local_error_of("TRAFFIC_STEPS", "10,10,100").find("strictly ascending"),
+            std::string::npos);
+  EXPECT_NE(local_error_of("TRAFFIC_STEPS", "10,50").find("must end at 100"), std::string::npos);
+  EXPECT_NE(local_error_of("TRAFFIC_STEPS", "0,100").find("between 1 and 100 percent, got 0"),
+            std::string::npos);
+  EXPECT_NE(local_error_of("TRAFFIC_STEPS", "10,150").find("between 1 and 100 percent, got 150"),
+            std::string::npos);
+  EXPECT_NE(local_error_of("TRAFFIC_STEPS", "10;100").find("whole percents separated by commas"),
+            std::string::npos);
+  EXPECT_NE(local_error_of("TRAFFIC_STEPS", "10,,100").find("whole percents"), std::string::npos);
+  EXPECT_NE(local_error_of("TRAFFIC_STEPS", "").find("whole percents"), std::string::npos);
+  EXPECT_EQ(local_error_of("TRAFFIC_STEPS", 100), "");
+}
+
+TEST(SpecTrafficSteps, BadTriggersAreRefusedNamingTheKey) {
+  EXPECT_TRUE(local_error_of("MAX_ERROR_RATE", "0").starts_with("MAX_ERROR_RATE must be"));
+  EXPECT_TRUE(local_error_of("MAX_ERROR_RATE", "101").starts_with("MAX_ERROR_RATE must be"));
+  EXPECT_TRUE(local_error_of("MAX_ERROR_RATE", "x").starts_with("MAX_ERROR_RATE must be"));
+  EXPECT_TRUE(local_error_of("MAX_LATENCY_RATIO", "0.5").starts_with("MAX_LATENCY_RATIO must be"));
+  EXPECT_TRUE(local_error_of("MIN_REQUESTS", "0").starts_with("MIN_REQUESTS must be"));
+  EXPECT_TRUE(local_error_of("STEP_WAIT", "-1").starts_with("STEP_WAIT must be"));
+  EXPECT_TRUE(local_error_of("ROLLBACK_WINDOW", "0").starts_with("ROLLBACK_WINDOW must be"));
 }
 
 }  // namespace

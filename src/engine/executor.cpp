@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/overloaded.h"
+#include "engine/traffic_watch.h"
 
 namespace bluegreen {
 namespace {
@@ -16,6 +17,9 @@ namespace {
 // How often a waiting deployment looks for promote and rollback requests: small enough that
 // a rollback during keep_blue feels instant, large enough to cost nothing.
 constexpr Duration kInboxSlice{20};
+
+// How often a watched wait samples the proxy's counters: a trip restores blue within this.
+constexpr Duration kWatchInterval{250};
 
 input::Failed failed(Error error, std::vector<HookResult> results = {}) {
   return input::Failed{std::move(error), std::move(results)};
@@ -182,6 +186,13 @@ InputEvent Executor::perform(const Deployment& d, const Action& action, Inbox& i
           },
           [&](const action::Route& route) -> InputEvent {
             Colour colour = route.fleet_id == d.id ? Colour::green : Colour::blue;
+            if (colour == Colour::green && route.percent < 100) {
+              // A step below 100 is not recorded as green serving: a restart during it rolls
+              // back to blue, which still gets most of the traffic.
+              ports_.traffic.register_fleet(route.fleet_id, d.green);
+              ports_.traffic.split(TrafficSplit{route.fleet_id, route.percent});
+              return input::ActionDone{};
+            }
             // Recorded before the switch: a restart that finds green named here keeps it.
             auto write = [&] {
               return ports_.journal.set_serving(d.spec.group_id, route.fleet_id);
@@ -203,6 +214,7 @@ InputEvent Executor::perform(const Deployment& d, const Action& action, Inbox& i
             return input::Drained{ports_.traffic.drain(drain.fleet_id, drain.until)};
           },
           [&](const action::Wait& wait) -> InputEvent {
+            if (wait.watch_traffic) return watched_wait(d, wait, inbox);
             if (auto request = inbox.wait_until(ports_.clock, wait.until)) return *request;
             return input::WaitEnded{};
           },
@@ -211,6 +223,20 @@ InputEvent Executor::perform(const Deployment& d, const Action& action, Inbox& i
           },
       },
       action);
+}
+
+InputEvent Executor::watched_wait(const Deployment& d, const action::Wait& wait, Inbox& inbox) {
+  TrafficWatch watch(d.spec, fleet_of(d, Colour::blue), d.id);
+  for (;;) {
+    if (auto tripped = watch.sample(ports_.traffic.stats(), ports_.clock.now())) {
+      return input::TrafficTripped{std::move(*tripped)};
+    }
+    const TimePoint now = ports_.clock.now();
+    if (now >= wait.until) return input::WaitEnded{};
+    if (auto request = inbox.wait_until(ports_.clock, std::min(wait.until, now + kWatchInterval))) {
+      return *request;
+    }
+  }
 }
 
 InputEvent Executor::run_hooks(const Deployment& d, const action::RunHooks& hooks) {

@@ -73,6 +73,9 @@ class Executor {
 
  private:
   Deployment drive(Transition transition, Inbox& inbox);
+  // A Wait that samples the traffic meanwhile: ends with input::TrafficTripped when green
+  // passes a limit (see engine/traffic_watch.h), else as a Wait does.
+  InputEvent watched_wait(const Deployment& d, const action::Wait& wait, Inbox& inbox);
   // Publishes the events and saves the record; the result says whether the record is durable.
   Result<void> record(const Transition& transition);
   // Retries a failed journal write with backoff; returns the last result.

@@ -126,6 +126,46 @@ TEST_F(ExecutorTest, RollbackWhileBlueIsKeptSwitchesBackAtOnce) {
   EXPECT_LT(clock.now() - start, 60s) << "did not sit out BLUE_TERMINATION_WAIT";
 }
 
+// A step is a split, never recorded as green serving; a trip of MAX_ERROR_RATE during it
+// routes every request back to blue as the very next traffic change.
+TEST_F(ExecutorTest, ATripDuringATrafficStepRoutesBackToBlueAndEndsRolledBack) {
+  auto blue = serving_blue();
+  std::string green_id;
+  sink.on_update([&](const Deployment& d) { green_id = d.id; });
+  traffic.report_stats([&](int call) {
+    FleetTraffic green{green_id};
+    if (call > 0) {  // after the first sample: 100 answers, 30 of them 5xx
+      green.requests_total = 100;
+      green.server_errors_total = 30;
+      green.latency_counts[0] = 100;
+    }
+    return std::vector<FleetTraffic>{FleetTraffic{"d-blue"}, green};
+  });
+  auto d = deploy(test_spec({{"TRAFFIC_STEPS", "10,100"},
+                             {"STEP_WAIT", "600"},
+                             {"MAX_ERROR_RATE", "5"},
+                             {"MIN_REQUESTS", "20"}}),
+                  blue);
+
+  EXPECT_EQ(d.status, DeploymentStatus::rolled_back);
+  ASSERT_TRUE(d.error);
+  EXPECT_NE(d.error->message.find("automatic rollback: green answered 30 of 100 requests (30.0%)"),
+            std::string::npos)
+      << d.error->message;
+  EXPECT_EQ(traffic.routes(), (std::vector<std::string>{"d-blue", d.id + "@10", "d-blue"}));
+  EXPECT_FALSE(traffic.traffic_split());
+  EXPECT_EQ(live_fleets(), (std::vector<std::string>{"d-blue", "d-blue"}));
+}
+
+TEST_F(ExecutorTest, TrafficStepsSplitThenSwitch) {
+  auto blue = serving_blue();
+  auto d = deploy(test_spec({{"TRAFFIC_STEPS", "10,50,100"}, {"STEP_WAIT", "5"}}), blue);
+  EXPECT_EQ(d.status, DeploymentStatus::succeeded);
+  EXPECT_EQ(traffic.routes(),
+            (std::vector<std::string>{"d-blue", d.id + "@10", d.id + "@50", d.id}));
+  EXPECT_FALSE(traffic.traffic_split());
+}
+
 TEST_F(ExecutorTest, ManualPromotionWaitsForThePromoteRequest) {
   sink.on_update([&](const Deployment& d) {
     if (d.step == Step::await_promotion) inbox.post(input::PromoteRequested{"alice"});

@@ -174,7 +174,19 @@ void FakeTraffic::remove_fleet(const std::string& fleet_id) {
 void FakeTraffic::route(const std::string& fleet_id) {
   std::lock_guard lock(mutex_);
   routed_ = fleet_id;
+  split_.reset();
   routes_.push_back(fleet_id);
+}
+
+void FakeTraffic::split(const TrafficSplit& split) {
+  std::lock_guard lock(mutex_);
+  split_ = split;
+  routes_.push_back(split.fleet_id + "@" + std::to_string(split.percent));
+}
+
+std::optional<TrafficSplit> FakeTraffic::traffic_split() const {
+  std::lock_guard lock(mutex_);
+  return split_;
 }
 
 void FakeTraffic::preview(std::optional<std::string> fleet_id) {
@@ -192,8 +204,14 @@ int FakeTraffic::drain(const std::string&, TimePoint) {
   return std::exchange(stuck_, 0);
 }
 
+void FakeTraffic::report_stats(std::function<std::vector<FleetTraffic>(int)> counters) {
+  std::lock_guard lock(mutex_);
+  counters_ = std::move(counters);
+}
+
 std::vector<FleetTraffic> FakeTraffic::stats() const {
   std::lock_guard lock(mutex_);
+  if (counters_) return counters_(stats_calls_++);
   std::vector<FleetTraffic> out;
   for (const auto& [fleet_id, instances] : fleets_) out.push_back(FleetTraffic{fleet_id});
   return out;

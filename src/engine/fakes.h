@@ -106,20 +106,28 @@ class FakeTraffic : public Traffic {
   void route(const std::string& fleet_id) override;
   void preview(std::optional<std::string> fleet_id) override;
   std::optional<std::string> routed_fleet() const override;
+  void split(const TrafficSplit& split) override;
+  std::optional<TrafficSplit> traffic_split() const override;
   int drain(const std::string& fleet_id, TimePoint deadline) override;
   std::vector<FleetTraffic> stats() const override;
 
   std::optional<std::string> previewed_fleet() const;
-  std::vector<std::string> routes() const;  // every route() call, in order
+  std::vector<std::string> routes() const;  // every route() and split() call, in order
+                                            // (a split as "<fleet>@<percent>")
   std::set<std::string> fleets() const;     // registered fleets
   // Connections a drain of this fleet finds still open at its deadline.
   void stuck_connections(int count);
+  // What stats() reports: `counters(n)` for its n-th call (from 0), instead of zeros.
+  void report_stats(std::function<std::vector<FleetTraffic>(int)> counters);
 
  private:
   mutable std::mutex mutex_;
   std::optional<std::string> routed_;
   std::optional<std::string> preview_;
   std::vector<std::string> routes_;
+  std::optional<TrafficSplit> split_;
+  std::function<std::vector<FleetTraffic>(int)> counters_;
+  mutable int stats_calls_ = 0;
   std::map<std::string, std::vector<Instance>> fleets_;
   int stuck_ = 0;
 };

@@ -95,6 +95,9 @@ struct FleetTraffic {
   long long active_requests = 0;     // requests in flight
   long long requests_total = 0;
   long long errors_total = 0;
+  // Answers of the fleet's instances with a 5xx status (errors_total counts the proxy's own
+  // 502/503/504 and broken transfers instead).
+  long long server_errors_total = 0;
   // How long requests took, from the request head to the end of the answer, as a histogram:
   // latency_counts[i] counts requests that took at most kLatencyBounds[i] seconds (and more
   // than the bound before it); the last count is for the slower ones.
@@ -102,6 +105,13 @@ struct FleetTraffic {
                                                             0.5,   1,    2.5,   5,    10};
   std::array<long long, kLatencyBounds.size() + 1> latency_counts{};
   double latency_seconds_sum = 0;
+};
+
+// A traffic step: `percent` of the new requests (and so of new connections) go to `fleet_id`,
+// the rest to the routed fleet.
+struct TrafficSplit {
+  std::string fleet_id;
+  int percent = 0;  // 1..99
 };
 
 // The traffic switch (the built-in proxy).
@@ -120,6 +130,13 @@ class Traffic {
   // The fleet served on the preview listener (none: the preview listener answers 503).
   virtual void preview(std::optional<std::string> fleet_id) = 0;
   virtual std::optional<std::string> routed_fleet() const = 0;
+  // Sends `split.percent` of every request that starts after this call to `split.fleet_id`
+  // and the rest to routed_fleet(). Each request draws on its own, so a keep-alive
+  // connection's next request follows the current weights; a stream (WebSocket, SSE) stays on
+  // the fleet it started on. route() ends the split (every new request to one fleet).
+  virtual void split(const TrafficSplit& split) = 0;
+  // The split in effect; none when every new request goes to routed_fleet().
+  virtual std::optional<TrafficSplit> traffic_split() const = 0;
   // Waits until `fleet_id` holds no request or connection, or `deadline`; then closes what is
   // left. Returns how many connections had to be closed at the deadline.
   virtual int drain(const std::string& fleet_id, TimePoint deadline) = 0;

@@ -293,7 +293,7 @@ awaitable<Next> ClientSession::fail_upstream(FleetCounters& counters, int status
 
 awaitable<Next> ClientSession::exchange() {
   routes_ = worker_.routes();
-  const Route& route = routes_->of(listener_);
+  const Route& route = routes_->pick(listener_, worker_.draw_percent());
   client_answered_ = false;
   if (!route.pool) {
     // (Strings are built before co_await: g++ 12 mishandles temporaries inside it.)
@@ -399,6 +399,7 @@ awaitable<Next> ClientSession::forward(UpstreamPool& pool, const Route& route) {
   }
   if (status != 0) co_return co_await fail_upstream(counters, status, std::move(detail));
 
+  if (response_.status >= 500) bump(counters.server_errors_total);
   if (response_.status == 101) co_return co_await tunnel();
 
   const bool close_client =

@@ -299,6 +299,17 @@ std::optional<std::string> Proxy::routed_fleet() const {
   return policy_->routed_fleet(Listener::main);
 }
 
+void Proxy::split(const TrafficSplit& split) {
+  policy_->split(split.fleet_id, split.percent);
+  for (auto& worker : workers_) worker->close_idle_unrouted();
+}
+
+std::optional<TrafficSplit> Proxy::traffic_split() const {
+  auto split = policy_->split();
+  if (!split) return std::nullopt;
+  return TrafficSplit{split->first, split->second};
+}
+
 int Proxy::drain(const std::string& fleet_id, TimePoint deadline) {
   auto pool = policy_->find(fleet_id);
   if (!pool) return 0;

@@ -7,6 +7,9 @@
 // - route() is atomic and per request: every request that starts after it returns goes to the
 //   new fleet, including the next request on a keep-alive connection; requests in flight
 //   finish on the fleet they started on. Rolling back is the same call with the old fleet.
+// - split() is a traffic step: each request that starts after it draws its fleet with the
+//   given weights (so a keep-alive connection is re-balanced between its requests); route()
+//   ends it, so rolling back a step is one atomic call that puts every new request on blue.
 // - Upgraded connections (WebSocket) and long responses (SSE, chunked streams) stay on their
 //   fleet until they end or drain() reaches its deadline; then they are closed (a WebSocket
 //   client first receives a Close frame, 1001 "going away").
@@ -85,6 +88,8 @@ class Proxy final : public Traffic {
   std::size_t warmed_connections() const { return warmed_connections_.load(); }
   void preview(std::optional<std::string> fleet_id) override;
   std::optional<std::string> routed_fleet() const override;
+  void split(const TrafficSplit& split) override;
+  std::optional<TrafficSplit> traffic_split() const override;
   // If a listener routes to the fleet again when the deadline comes (a rollback during the
   // drain), nothing is closed.
   int drain(const std::string& fleet_id, TimePoint deadline) override;

@@ -1,5 +1,7 @@
 #include "proxy/routing_policy.h"
 
+#include <algorithm>
+
 namespace bluegreen::proxy {
 
 RoutingPolicy::RoutingPolicy(PoolOptions pool_options)
@@ -46,8 +48,22 @@ void RoutingPolicy::label_fleet(const std::string& fleet_id, std::string label) 
 
 void RoutingPolicy::route(Listener listener, std::optional<std::string> fleet_id) {
   std::lock_guard lock(mutex_);
+  if (listener == Listener::main) split_fleet_.reset();
   (listener == Listener::main ? main_fleet_ : preview_fleet_) = std::move(fleet_id);
   publish();
+}
+
+void RoutingPolicy::split(std::optional<std::string> fleet_id, int percent) {
+  std::lock_guard lock(mutex_);
+  split_fleet_ = std::move(fleet_id);
+  split_percent_ = split_fleet_ ? std::clamp(percent, 0, 100) : 0;
+  publish();
+}
+
+std::optional<std::pair<std::string, int>> RoutingPolicy::split() const {
+  std::lock_guard lock(mutex_);
+  if (!split_fleet_) return std::nullopt;
+  return std::pair{*split_fleet_, split_percent_};
 }
 
 std::optional<std::string> RoutingPolicy::routed_fleet(Listener listener) const {
@@ -93,6 +109,8 @@ void RoutingPolicy::publish() {
   auto routes = std::make_shared<Routes>();
   routes->main = resolve(main_fleet_);
   routes->preview = resolve(preview_fleet_);
+  routes->split = resolve(split_fleet_);
+  routes->split_percent = split_percent_;
   routes_ = std::move(routes);
   generation_.fetch_add(1, std::memory_order_release);
 }

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "proxy/upstream_pool.h"
@@ -33,10 +34,19 @@ struct Route {
 struct Routes {
   Route main;
   Route preview;
+  // A traffic step on the main listener: `split_percent` of its requests go to `split`.
+  Route split;
+  int split_percent = 0;
   const Route& of(Listener listener) const { return listener == Listener::main ? main : preview; }
+  // The route of one new request on `listener`, given `draw`, uniform in 0..99.
+  const Route& pick(Listener listener, int draw) const {
+    if (listener == Listener::main && split.pool && draw < split_percent) return split;
+    return of(listener);
+  }
   // True when some listener still sends new requests to `pool`.
   bool serves(const UpstreamPool* pool) const {
-    return pool != nullptr && (main.pool.get() == pool || preview.pool.get() == pool);
+    return pool != nullptr &&
+           (main.pool.get() == pool || preview.pool.get() == pool || split.pool.get() == pool);
   }
 };
 
@@ -52,8 +62,14 @@ class RoutingPolicy {
   // A word for error answers, e.g. "blue" or "green": "no healthy instance in the green fleet".
   void label_fleet(const std::string& fleet_id, std::string label);
 
+  // Routing the main listener ends any split.
   void route(Listener listener, std::optional<std::string> fleet_id);
   std::optional<std::string> routed_fleet(Listener listener) const;
+  // Sends `percent` (0..100) of the main listener's new requests to `fleet_id`, the rest to
+  // its routed fleet; none ends the split.
+  void split(std::optional<std::string> fleet_id, int percent);
+  // The split fleet and its percent; none when there is no split.
+  std::optional<std::pair<std::string, int>> split() const;
 
   // The pool of a registered fleet, or of a removed one that is still in use; null otherwise.
   std::shared_ptr<UpstreamPool> find(const std::string& fleet_id) const;
@@ -74,6 +90,8 @@ class RoutingPolicy {
   std::map<std::string, std::string> labels_;
   std::optional<std::string> main_fleet_;
   std::optional<std::string> preview_fleet_;
+  std::optional<std::string> split_fleet_;
+  int split_percent_ = 0;
   std::shared_ptr<const Routes> routes_;
   std::atomic<std::uint64_t> generation_{0};
 };

@@ -72,6 +72,8 @@ FleetTraffic UpstreamPool::stats() const {
     traffic.active_requests += slot.counters.active_requests.load(std::memory_order_relaxed);
     traffic.requests_total += slot.counters.requests_total.load(std::memory_order_relaxed);
     traffic.errors_total += slot.counters.errors_total.load(std::memory_order_relaxed);
+    traffic.server_errors_total +=
+        slot.counters.server_errors_total.load(std::memory_order_relaxed);
     for (std::size_t i = 0; i < traffic.latency_counts.size(); ++i) {
       traffic.latency_counts[i] += slot.counters.latency_counts[i].load(std::memory_order_relaxed);
     }

@@ -25,7 +25,19 @@ Worker::Worker(std::size_t index, const ProxyOptions& options, const AddressSet&
       trusted_proxies_(trusted_proxies),
       policy_(policy),
       work_(io_.get_executor()),
-      sweep_timer_(io_) {}
+      sweep_timer_(io_),
+      draw_state_(0x9E3779B97F4A7C15ull ^ (static_cast<std::uint64_t>(monotonic_ns()) +
+                                           (index + 1) * 0xBF58476D1CE4E5B9ull)) {
+  if (draw_state_ == 0) draw_state_ = 1;
+}
+
+int Worker::draw_percent() {
+  draw_state_ ^= draw_state_ << 13;
+  draw_state_ ^= draw_state_ >> 7;
+  draw_state_ ^= draw_state_ << 17;
+  // The high bits are the well-mixed ones; the modulo bias of 2^32 % 100 is negligible.
+  return static_cast<int>((draw_state_ >> 32) % 100);
+}
 
 Worker::~Worker() {
   shutdown();

@@ -59,6 +59,8 @@ class Worker {
   // ---- This worker's thread only. ----
   // The current routes; re-read from the policy only when it changed.
   const std::shared_ptr<const Routes>& routes();
+  // A uniform draw in 0..99 that picks a request's side of a split (Routes::pick).
+  int draw_percent();
   void add(Session& session);
   void remove(Session& session);
 
@@ -89,6 +91,7 @@ class Worker {
   boost::asio::steady_timer sweep_timer_;
   std::shared_ptr<const Routes> routes_;
   std::uint64_t routes_generation_ = ~std::uint64_t{0};
+  std::uint64_t draw_state_;  // xorshift64 state, never 0
   std::list<Session*> sessions_;
   std::atomic<std::size_t> session_count_{0};
   std::thread thread_;

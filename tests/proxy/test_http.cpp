@@ -221,6 +221,23 @@ void TestBackend::serve(int fd) {
       buffer.erase(0, consumed);
     }
 
+    if (method == "GET" && target == "/events") {
+      // A server-sent event stream: one event every 20 ms (10 s at most) until the client
+      // goes away.
+      if (!write_all(fd,
+                     "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n"))
+        goto done;
+      const std::string event = "data: " + name_ + "\n\n";
+      char size[32];
+      std::snprintf(size, sizeof size, "%zx\r\n", event.size());
+      for (int i = 0; i < 500 && !stopping_; ++i) {
+        if (!write_all(fd, std::string(size) + event + "\r\n")) goto done;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      goto done;
+    }
+
     if (upgrade && target == "/ws") {
       write_all(fd,
                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
@@ -289,6 +306,15 @@ TestClient::~TestClient() {
 
 bool TestClient::send_raw(std::string_view bytes) {
   return fd_ >= 0 && write_all(fd_, bytes);
+}
+
+std::optional<std::string> TestClient::read_until(std::string_view marker) {
+  std::size_t at;
+  while ((at = buffer_.find(marker)) == std::string::npos)
+    if (!fill()) return std::nullopt;
+  std::string taken = buffer_.substr(0, at + marker.size());
+  buffer_.erase(0, at + marker.size());
+  return taken;
 }
 
 bool TestClient::fill() {

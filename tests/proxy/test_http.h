@@ -25,6 +25,7 @@ namespace bluegreen::proxy::testing {
 //   and the end-to-end header X-Backend-Public: 1
 //   GET /ws with a WebSocket upgrade -> 101, then every text frame "m" is answered "<name>:m",
 //   and a Close frame is answered with a Close frame.
+//   GET /events -> 200 text/event-stream (chunked), an event "data: <name>" every 20 ms.
 class TestBackend {
  public:
   explicit TestBackend(std::string name);
@@ -80,6 +81,8 @@ class TestClient {
     std::string payload;
   };
   std::optional<Frame> read_frame();
+  // The bytes up to and including the next `marker`; nullopt if the connection ends first.
+  std::optional<std::string> read_until(std::string_view marker);
   // True when the peer has closed the connection (reads end of file).
   bool at_eof();
 

@@ -39,6 +39,14 @@ std::string render_status(const json& status) {
       out += fmt::format("  preview     http://{}\n", text(group, "previewListen"));
     }
     out += fmt::format("  routed to   {}\n", text(group, "routedFleet", "nothing (answers 503)"));
+    if (group.value("weights", json::array()).size() > 1) {
+      std::vector<std::string> shares;
+      for (const auto& weight : group["weights"]) {
+        shares.push_back(fmt::format("{} {}% ({})", text(weight, "fleetId"),
+                                     text(weight, "percent"), text(weight, "colour")));
+      }
+      out += fmt::format("  weights     {}\n", fmt::join(shares, ", "));
+    }
     if (group["serving"].is_object()) {
       const auto& serving = group["serving"];
       out += fmt::format("  serving     {} {} (deployed {})\n", text(serving, "deploymentId"),

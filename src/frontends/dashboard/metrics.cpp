@@ -87,6 +87,18 @@ void traffic_metrics(PrometheusText& out, const std::vector<GroupStatus>& groups
   for (const auto& [key, t] : all) {
     out.histogram("bluegreen_proxy_request_duration_seconds", labels(key), t.latency);
   }
+  out.family("bluegreen_proxy_traffic_weight_percent", Type::gauge,
+             "Percent of new requests the switch sends to each colour now (traffic steps).");
+  for (const auto& group : groups) {
+    std::map<std::string, int> weight = {{"blue", 0}, {"green", 0}};
+    for (const auto& [fleet_id, percent] : group.weights()) {
+      weight[colour_of_fleet(group, fleet_id)] += percent;
+    }
+    for (const auto& [colour, percent] : weight) {
+      out.sample("bluegreen_proxy_traffic_weight_percent", labels({group.group, colour}),
+                 static_cast<double>(percent));
+    }
+  }
   out.family("bluegreen_proxy_open_connections", Type::gauge,
              "Client connections bound to a fleet now.");
   for (const auto& [key, now] : open) {

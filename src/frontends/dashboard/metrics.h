@@ -11,6 +11,8 @@
 //                                                   histogram  request head to end of answer
 //   bluegreen_proxy_open_connections{group,colour}  gauge      client connections held now
 //   bluegreen_proxy_active_requests{group,colour}   gauge
+//   bluegreen_proxy_traffic_weight_percent{group,colour}
+//                                                   gauge      share of new requests now
 //
 // Colours: `green` is the fleet a running deployment creates; `blue` is the group's other
 // fleet (the one that serves when no deployment runs, and a running deployment's blue).

@@ -75,3 +75,20 @@ TEST(Metrics, ColourOfAFleetIsGreenOnlyForTheRunningDeployment) {
 
 }  // namespace
 }  // namespace bluegreen::dashboard
+
+namespace bluegreen::dashboard {
+namespace {
+
+// The weights `status`, the dashboard's traffic bar and /metrics show.
+TEST(Metrics, WeightsAreTheRoutedFleetsShareAndTheSplits) {
+  GroupStatus g = group({}, "d-2");
+  EXPECT_TRUE(g.weights().empty());
+  g.routed_fleet = "d-1";
+  EXPECT_EQ(g.weights(), (std::vector<std::pair<std::string, int>>{{"d-1", 100}}));
+  g.split = TrafficSplit{"d-2", 10};
+  EXPECT_EQ(g.weights(), (std::vector<std::pair<std::string, int>>{{"d-1", 90}, {"d-2", 10}}));
+  EXPECT_EQ(colour_of_fleet(g, "d-2"), "green");
+}
+
+}  // namespace
+}  // namespace bluegreen::dashboard

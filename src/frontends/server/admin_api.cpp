@@ -70,6 +70,11 @@ json status_json(const std::vector<GroupStatus>& groups) {
       item["colour"] = colour_of(group, instance.fleet_id);
       instances.push_back(item);
     }
+    json weights = json::array();
+    for (const auto& [fleet_id, percent] : group.weights()) {
+      weights.push_back(
+          {{"fleetId", fleet_id}, {"colour", colour_of(group, fleet_id)}, {"percent", percent}});
+    }
     json traffic = json::array();
     for (const auto& fleet : group.traffic) {
       traffic.push_back({{"fleetId", fleet.fleet_id},
@@ -77,7 +82,8 @@ json status_json(const std::vector<GroupStatus>& groups) {
                          {"activeConnections", fleet.active_connections},
                          {"activeRequests", fleet.active_requests},
                          {"requestsTotal", fleet.requests_total},
-                         {"errorsTotal", fleet.errors_total}});
+                         {"errorsTotal", fleet.errors_total},
+                         {"serverErrorsTotal", fleet.server_errors_total}});
     }
     out.push_back({
         {"group", group.group},
@@ -89,6 +95,7 @@ json status_json(const std::vector<GroupStatus>& groups) {
         {"running", group.running ? summary_json(*group.running) : json(nullptr)},
         {"instances", instances},
         {"traffic", traffic},
+        {"weights", weights},
     });
   }
   return json{{"groups", out}};

@@ -321,6 +321,7 @@ std::vector<GroupStatus> DeploymentService::status() const {
       status.preview_listen = group.traffic->preview_address();
       status.routed_fleet = group.traffic->traffic().routed_fleet();
       status.traffic = group.traffic->traffic().stats();
+      status.split = group.traffic->traffic().traffic_split();
     }
     if (group.running) status.running = deps_.log.latest(group.running->deployment_id);
     if (group.serving) {

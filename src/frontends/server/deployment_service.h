@@ -111,6 +111,20 @@ struct GroupStatus {
   std::optional<Deployment> running;        // the deployment in progress, if any
   std::vector<Instance> instances;          // live instances of every fleet of the group
   std::vector<FleetTraffic> traffic;
+  std::optional<TrafficSplit> split;  // a traffic step in effect: this share to another fleet
+  // Percent of new requests each fleet gets now: the routed fleet 100, or 100 minus the split
+  // and the split's fleet its percent.
+  std::vector<std::pair<std::string, int>> weights() const {
+    std::vector<std::pair<std::string, int>> out;
+    if (!routed_fleet) return out;
+    if (split && split->fleet_id != *routed_fleet) {
+      out.emplace_back(*routed_fleet, 100 - split->percent);
+      out.emplace_back(split->fleet_id, split->percent);
+    } else {
+      out.emplace_back(*routed_fleet, 100);
+    }
+    return out;
+  }
 };
 
 class DeploymentService {

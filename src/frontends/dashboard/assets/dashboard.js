@@ -451,7 +451,7 @@ function renderTraffic() {
   }
   const routed = g.routedFleet;
   const colour = routed ? colourOf(d, routed) : "";
-  const headline = !routed ? "Nothing serves" : colour ? (colour === "blue" ? "Blue serves" : "Green serves")
+  let headline = !routed ? "Nothing serves" : colour ? (colour === "blue" ? "Blue serves" : "Green serves")
     : "A later deployment serves";
   const perColour = { blue: null, green: null };
   for (const t of g.traffic) {
@@ -459,6 +459,16 @@ function renderTraffic() {
     if (c) perColour[c] = t;
   }
   const share = { blue: colour === "blue" ? 100 : 0, green: colour === "green" ? 100 : 0 };
+  // Traffic steps: the switch's current weights, when it reports them.
+  if (g.weights && g.weights.length) {
+    share.blue = 0;
+    share.green = 0;
+    for (const w of g.weights) {
+      const c = colourOf(d, w.fleetId);
+      if (c) share[c] += w.percent;
+    }
+    if (share.blue > 0 && share.green > 0) headline = `Traffic step: ${share.green}% to green`;
+  }
   const row = (c) => {
     const t = perColour[c];
     const fleet = c === "green" ? d.deploymentId : d.blueFleet && d.blueFleet.fleetId;
