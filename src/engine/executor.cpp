@@ -190,6 +190,7 @@ InputEvent Executor::perform(const Deployment& d, const Action& action, Inbox& i
               // A step below 100 is not recorded as green serving: a restart during it rolls
               // back to blue, which still gets most of the traffic.
               ports_.traffic.register_fleet(route.fleet_id, d.green);
+              ports_.traffic.warm(route.fleet_id);
               ports_.traffic.split(TrafficSplit{route.fleet_id, route.percent});
               return input::ActionDone{};
             }
