@@ -44,6 +44,9 @@ std::string what_it_waits_on(const json& record, TimePoint now) {
                                      hook.value("script", ""), hook.value("instanceId", "")));
       break;
     }
+    if (std::string hint = record.value("healthHint", ""); !hint.empty()) {
+      phase += ": " + printable(hint);
+    }
     return fmt::format("{}; {} left before TIMEOUT", phase, left(deadline));
   }
   return phase;
