@@ -235,6 +235,7 @@ test("the page names the running hook, a wrong health path and keeps errors read
   await error.waitFor({ timeout: 30000 });
   assert.match(await error.innerText(), /first problem\nsecond problem/);
   assert.equal(await error.evaluate((e) => getComputedStyle(e).whiteSpace), "pre-wrap");
+  assert.match(await page.locator(".timeline li.failed .message").innerText(), /first problem\nsecond problem/);
   await shot(page, "dashboard-failed.png");
 
   await page.goto(server.url + "/");
