@@ -140,6 +140,17 @@ struct Deployment {
   std::string promoted_by;  // who promoted green (PROMOTION=manual), if anyone
   std::string rollback_by;  // who asked for the rollback, if anyone
   int traffic_step = 0;     // index in spec.traffic_steps of the step routed (or to route) now
+  // check_health: the answer every green gave in the last rounds ("answered 404", "connection
+  // refused"; empty when the greens differ or one is healthy), since when, and for how many
+  // rounds in a row. A wrong HEALTH_CHECK_PATH shows itself this way (see core/flow.h).
+  std::string health_same_answer;
+  TimePoint health_same_since;
+  int health_same_rounds = 0;
+  std::string health_hint;  // what to change, while every green gives the same wrong answer
+  // The hooks running now (instance, event and script; exit code and duration not yet known),
+  // as the executor hears of them during RunHooks. Only live views carry it; a saved record
+  // has none.
+  std::vector<HookResult> running_hooks;
 
   bool finished_running() const { return status != DeploymentStatus::running; }
 };

@@ -152,6 +152,13 @@ json to_json(const Deployment& d) {
                             : json(nullptr);
   out["healthStreak"] = d.health_streak;
   out["healthLast"] = d.health_last;
+  out["healthHint"] = d.health_hint;
+  out["runningHooks"] = json::array();
+  for (const auto& hook : d.running_hooks) {
+    out["runningHooks"].push_back({{"instanceId", hook.instance_id},
+                                   {"lifecycleEvent", hook.lifecycle_event},
+                                   {"script", hook.script}});
+  }
   out["nextCheck"] = to_iso8601(d.next_check);
   out["waitUntil"] = to_iso8601(d.wait_until);
   out["previewShown"] = d.preview_shown;
@@ -202,6 +209,7 @@ Result<Deployment> deployment_from_json(const json& j) {
     }
     d.health_streak = j.value("healthStreak", std::map<std::string, int>{});
     d.health_last = j.value("healthLast", std::map<std::string, std::string>{});
+    d.health_hint = j.value("healthHint", "");
     d.next_check = time_field(j, "nextCheck");
     d.wait_until = time_field(j, "waitUntil");
     d.preview_shown = j.value("previewShown", false);

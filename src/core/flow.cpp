@@ -68,6 +68,49 @@ std::string instance_list(const std::vector<Instance>& instances) {
   return fmt::format("{}", fmt::join(parts, ", "));
 }
 
+// "answered 404" -> 404; 0 for any other answer.
+int answered_status(const std::string& answer) {
+  constexpr std::string_view prefix = "answered ";
+  if (!answer.starts_with(prefix)) return 0;
+  try {
+    return std::stoi(answer.substr(prefix.size()));
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+bool is_client_error(const std::string& answer) {
+  int status = answered_status(answer);
+  return status >= 400 && status < 500;
+}
+
+// The wrong answer every green gave this round, if they all gave the same one that a wrong
+// HEALTH_CHECK_PATH or PORT explains (a 4xx, a refused connection); empty otherwise.
+std::string common_wrong_answer(const std::vector<Instance>& green,
+                                const std::vector<HealthCheck>& checks) {
+  std::string common;
+  for (const auto& instance : green) {
+    auto it = std::ranges::find(checks, instance.id, &HealthCheck::instance_id);
+    if (it == checks.end() || it->healthy || it->answer.empty()) return "";
+    if (!common.empty() && common != it->answer) return "";
+    common = it->answer;
+  }
+  if (!is_client_error(common) && common != "connection refused") return "";
+  return common;
+}
+
+std::string wrong_answer_hint(const std::string& path, const std::string& answer) {
+  if (is_client_error(answer)) {
+    return fmt::format(
+        "GET {} {} on every green: set HEALTH_CHECK_PATH to a path your service answers with 2xx",
+        path, answer);
+  }
+  return fmt::format(
+      "GET {}: connection refused on every green: the service must listen on 127.0.0.1:$PORT "
+      "(PORT is set for every hook), and ApplicationStart must leave it running",
+      path);
+}
+
 class Machine {
  public:
   Machine(Deployment deployment, TimePoint at) : d_(std::move(deployment)), at_(at) {}
@@ -101,7 +144,7 @@ class Machine {
       std::string cause = fmt::format("TIMEOUT of {} passed during {}",
                                       seconds_text(d_.spec.timeout), to_string(d_.phase));
       if (const auto* failed = std::get_if<input::Failed>(&event)) {
-        record_hooks(failed->results);
+        record_hooks(failed->results, failed->reported);
         cause += ": " + failed->error.message;
       } else if (d_.step == Step::await_promotion ||
                  (d_.step == Step::traffic_step && d_.spec.promotion == Promotion::manual)) {
@@ -289,20 +332,13 @@ class Machine {
     finish_with(d_.rollback_by.empty() ? DeploymentStatus::failed : DeploymentStatus::rolled_back);
   }
 
-  void record_hooks(const std::vector<HookResult>& results) {
+  // `reported`: the executor logged each result as the hook ended; only the record keeps it.
+  void record_hooks(const std::vector<HookResult>& results, bool reported = false) {
     for (const auto& hook : results) {
       d_.hooks.push_back(hook);
-      if (hook.exit_code == 0 && !hook.timed_out) {
-        emit(EventKind::info,
-             fmt::format("{} passed in {} ms", hook.lifecycle_event, hook.duration_ms),
-             hook.instance_id);
-      } else {
-        std::string how = hook.timed_out ? "timed out" : fmt::format("exit {}", hook.exit_code);
-        emit(EventKind::error,
-             fmt::format("{} ({}) failed: {}{}{}", hook.lifecycle_event, hook.script, how,
-                         hook.output_tail.empty() ? "" : "; output: ", hook.output_tail),
-             hook.instance_id);
-      }
+      if (reported) continue;
+      emit(hook_passed(hook) ? EventKind::info : EventKind::error, hook_outcome_text(hook),
+           hook.instance_id);
     }
   }
 
@@ -359,7 +395,7 @@ class Machine {
   }
 
   void on_hooks(const input::HooksRan& e) {
-    record_hooks(e.results);
+    record_hooks(e.results, e.reported);
     switch (d_.step) {
       case Step::install:
         set_state(d_.green, InstanceState::running);
@@ -398,6 +434,7 @@ class Machine {
       }
       d_.health_last[instance.id] = detail;
     }
+    if (note_wrong_answers(e)) return;
     bool all_healthy = !d_.green.empty() && std::ranges::all_of(d_.green, [&](const auto& i) {
       return d_.health_streak[i.id] >= d_.spec.healthy_threshold;
     });
@@ -415,10 +452,40 @@ class Machine {
         if (d_.health_last.contains(instance.id)) instance.state = InstanceState::unhealthy;
       }
       unwind(Error{ErrorKind::timeout,
-                   fmt::format("green not healthy before the TIMEOUT of {}: {}",
-                               seconds_text(d_.spec.timeout), fmt::join(causes, "; "))},
+                   fmt::format("green not healthy before the TIMEOUT of {}: {}{}",
+                               seconds_text(d_.spec.timeout), fmt::join(causes, "; "),
+                               d_.health_hint.empty() ? "" : "\n" + d_.health_hint)},
              PhaseOutcome::failed);
     }
+  }
+
+  // Tracks whether every green keeps giving the same wrong answer (see flow.h); true when
+  // that ended the deployment.
+  bool note_wrong_answers(const input::HealthChecked& e) {
+    std::string same = common_wrong_answer(d_.green, e.checks);
+    if (same != d_.health_same_answer) {
+      d_.health_same_answer = same;
+      d_.health_same_since = at_;
+      d_.health_same_rounds = 0;
+      d_.health_hint.clear();
+    }
+    if (same.empty()) return false;
+    ++d_.health_same_rounds;
+    if (d_.health_same_rounds >= kHealthHintRounds && d_.health_hint.empty()) {
+      d_.health_hint = wrong_answer_hint(d_.spec.health_check_path, same);
+      emit(EventKind::warning, d_.health_hint);
+    }
+    if (!is_client_error(same) || at_ - d_.health_same_since < kWrongPathWindow) return false;
+    set_state(d_.green, InstanceState::unhealthy);
+    unwind(
+        Error{ErrorKind::failed,
+              fmt::format(
+                  "every green answered GET {} with {} for {}: set HEALTH_CHECK_PATH "
+                  "to a path your service answers with 2xx",
+                  d_.spec.health_check_path, answered_status(same),
+                  seconds_text(std::chrono::duration_cast<Duration>(at_ - d_.health_same_since)))},
+        PhaseOutcome::failed);
+    return true;
   }
 
   void on_done() {
@@ -488,7 +555,7 @@ class Machine {
   }
 
   void on_failed(const input::Failed& e) {
-    record_hooks(e.results);
+    record_hooks(e.results, e.reported);
     if (bounded_by_deadline(d_.step)) {
       if (d_.step == Step::install) {
         for (auto& instance : d_.green) {
@@ -542,6 +609,23 @@ class Machine {
 };
 
 }  // namespace
+
+bool hook_passed(const HookResult& hook) {
+  return hook.exit_code == 0 && !hook.timed_out;
+}
+
+std::string hook_outcome_text(const HookResult& hook) {
+  if (hook_passed(hook)) {
+    return fmt::format("{} passed in {} ms", hook.lifecycle_event, hook.duration_ms);
+  }
+  std::string how = hook.timed_out ? "timed out" : fmt::format("exit {}", hook.exit_code);
+  return fmt::format("{} ({}) failed: {}{}{}", hook.lifecycle_event, hook.script, how,
+                     hook.output_tail.empty() ? "" : "; output: ", hook.output_tail);
+}
+
+std::string hook_started_text(const HookResult& hook) {
+  return fmt::format("{} ({}) started", hook.lifecycle_event, hook.script);
+}
 
 Transition start(Deployment deployment, TimePoint at) {
   Machine machine(std::move(deployment), at);

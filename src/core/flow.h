@@ -27,6 +27,16 @@
 //    anything else: its first unwinding step is route_to_blue, which ends any split. The
 //    deployment ends rolled_back, its error naming the figures that tripped.
 // 3. A step below 100 is never recorded as green serving: a restart during it rolls back.
+//
+// A wrong HEALTH_CHECK_PATH (or a service that does not listen on its PORT) names itself:
+// - once every green has given the same wrong answer (the same 4xx, or connection refused)
+//   for kHealthHintRounds rounds in a row, a warning event says what to change ("GET /healthz
+//   answered 404 on every green: set HEALTH_CHECK_PATH to a path your service answers with
+//   2xx") and the record's health_hint carries it while the answers stay the same;
+// - once every green has answered the same 4xx for kWrongPathWindow, the deployment fails
+//   with that hint (blue keeps serving, greens are cleaned up) instead of waiting out TIMEOUT.
+//   A 4xx is the service's definite answer; a refused connection may be a slow start, so it
+//   only gets the hint and TIMEOUT still bounds it.
 #pragma once
 
 #include <filesystem>
@@ -44,6 +54,9 @@ namespace bluegreen {
 // for a replacement instance (ApplicationStop is skipped: a new instance has no earlier
 // revision).
 const std::vector<std::string>& install_lifecycle_events();
+
+inline constexpr int kHealthHintRounds = 3;
+inline constexpr Duration kWrongPathWindow = std::chrono::minutes(1);
 
 namespace action {
 struct FetchRevision {};  // unpack spec.revision; the deployment's deadline bounds it
@@ -93,6 +106,9 @@ struct HealthCheck {
   std::string instance_id;
   bool healthy = false;
   std::string detail;  // what the probe saw when it was not healthy
+  // The same for every instance that gives it: "answered 404", "connection refused"; empty
+  // for any other failure.
+  std::string answer;
 };
 
 namespace input {
@@ -114,6 +130,7 @@ struct GreenLaunched {
 };
 struct HooksRan {  // every hook passed
   std::vector<HookResult> results;
+  bool reported = false;  // each result was already logged as it happened
 };
 struct HealthChecked {
   std::vector<HealthCheck> checks;
@@ -126,6 +143,7 @@ struct WaitEnded {};  // a Wait reached its `until`
 struct Failed {       // the action failed
   Error error;
   std::vector<HookResult> results;  // hooks that ran before and including the failing one
+  bool reported = false;            // each result was already logged as it happened
 };
 struct PromoteRequested {
   std::string by;
@@ -156,6 +174,12 @@ struct Transition {
   std::optional<Action> action;         // what to do next; none once the deployment ended
   std::vector<DeploymentEvent> events;  // what happened, in order, to log and show
 };
+
+// How the log names a hook's start and its result: "ApplicationStart (scripts/start.sh)
+// started", "ApplicationStart passed in 840 ms", "… failed: exit 1; output: …".
+bool hook_passed(const HookResult& hook);
+std::string hook_started_text(const HookResult& hook);
+std::string hook_outcome_text(const HookResult& hook);
 
 // Begins a deployment made by new_deployment(): validate, then fetch the revision.
 Transition start(Deployment deployment, TimePoint at);

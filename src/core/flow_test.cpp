@@ -281,6 +281,100 @@ TEST(Flow, HealthGateNeedsConsecutiveSuccessesAndGivesUpBeforeTheDeadline) {
   EXPECT_EQ(walk.d().green[1].state, InstanceState::unhealthy);
 }
 
+// TIMEOUT 600 s and the default HEALTH_CHECK_INTERVAL (5 s): only the wrong answers end it.
+DeploymentSpec long_health_gate() {
+  auto spec = parse_spec(std::string_view(R"({"GROUP_ID":"web","APP_NAME":"hello",
+      "DEPLOYMENT_GROUP":"dg","TIMEOUT":"600","LOCAL_PATH":"/srv/hello"})"));
+  EXPECT_TRUE(spec) << spec.error().message;
+  return *spec;
+}
+
+HealthCheck answering(std::string id, std::string answer) {
+  return HealthCheck{id, false, "GET http://127.0.0.1:1/healthz " + answer, answer};
+}
+
+TEST(Flow, AWrongHealthPathIsNamedAfterAFewRoundsAndFailsAfterAMinuteOfTheSame4xx) {
+  Walk walk(long_health_gate(), blue_fleet());
+  walk.to_health_gate();
+  const std::string hint =
+      "GET /healthz answered 404 on every green: set HEALTH_CHECK_PATH to a path your service "
+      "answers with 2xx";
+  auto round = [&] {
+    walk.feed(input::HealthChecked{{answering("i-g1", "answered 404"),
+                                    answering("i-g2", "answered 404")}},
+              5s);
+  };
+  for (int i = 1; i < kHealthHintRounds; ++i) round();
+  EXPECT_FALSE(walk.logged(hint)) << "one or two rounds may be a service still starting";
+  round();
+  EXPECT_TRUE(walk.logged(hint));
+  EXPECT_EQ(walk.d().health_hint, hint);
+
+  while (walk.d().phase == Phase::health_gate && walk.now() < walk.d().deadline) round();
+  ASSERT_TRUE(walk.d().error);
+  EXPECT_EQ(walk.d().error->message,
+            "every green answered GET /healthz with 404 for 60 s: set HEALTH_CHECK_PATH to a "
+            "path your service answers with 2xx");
+  EXPECT_LT(walk.now(), walk.d().created + kWrongPathWindow + 10s) << "not the whole TIMEOUT";
+  EXPECT_EQ(walk.d().phase, Phase::clean_up) << "blue serves on; greens are cleaned up";
+  EXPECT_FALSE(walk.d().traffic_moved);
+  EXPECT_EQ(walk.d().green[0].state, InstanceState::unhealthy);
+}
+
+TEST(Flow, OnlyTheSame4xxOnEveryGreenFailsEarly) {
+  // A refused connection may be a slow start: it gets its hint, and TIMEOUT bounds it.
+  Walk refused(long_health_gate());
+  refused.to_health_gate();
+  for (int i = 0; i < 30; ++i) {
+    refused.feed(input::HealthChecked{{answering("i-g1", "connection refused"),
+                                       answering("i-g2", "connection refused")}},
+                 5s);
+  }
+  EXPECT_EQ(refused.d().phase, Phase::health_gate) << "150 s of refused connections";
+  EXPECT_TRUE(refused.logged("GET /healthz: connection refused on every green"));
+
+  // Greens that answer differently, or one that is healthy, say nothing of the path.
+  Walk mixed(long_health_gate());
+  mixed.to_health_gate();
+  for (int i = 0; i < 30; ++i) {
+    mixed.feed(input::HealthChecked{{answering("i-g1", "answered 404"),
+                                     answering("i-g2", i % 2 ? "answered 404" : "answered 403")}},
+               5s);
+  }
+  EXPECT_EQ(mixed.d().phase, Phase::health_gate);
+  EXPECT_TRUE(mixed.d().health_hint.empty());
+  EXPECT_FALSE(mixed.logged("set HEALTH_CHECK_PATH"));
+
+  // The hint goes once the answers change, and the minute starts again.
+  Walk changed(long_health_gate());
+  changed.to_health_gate();
+  auto all = [&](const std::string& answer) {
+    changed.feed(input::HealthChecked{{answering("i-g1", answer), answering("i-g2", answer)}}, 5s);
+  };
+  for (int i = 0; i < 10; ++i) all("answered 404");
+  EXPECT_FALSE(changed.d().health_hint.empty());
+  all("answered 500");
+  EXPECT_TRUE(changed.d().health_hint.empty());
+  for (int i = 0; i < 10; ++i) all("answered 404");
+  EXPECT_EQ(changed.d().phase, Phase::health_gate) << "50 s of 404 since it changed";
+}
+
+TEST(Flow, HookResultsLoggedAsTheyHappenedAreKeptButNotLoggedAgain) {
+  Walk walk(spec_with());
+  walk.feed(input::RevisionFetched{"/state/bundles/d-green", "local:/srv/hello"});
+  walk.feed(input::GreenLaunched{{instance("i-g1", "d-green", 9101)}});
+  walk.feed(input::HooksRan{{passed("i-g1", "ApplicationStart")}, true});
+  EXPECT_FALSE(walk.logged("ApplicationStart passed"));
+  ASSERT_EQ(walk.d().hooks.size(), 1u);
+  EXPECT_EQ(walk.d().phase, Phase::health_gate);
+
+  Walk unreported(spec_with());
+  unreported.feed(input::RevisionFetched{"/state/bundles/d-green", "local:/srv/hello"});
+  unreported.feed(input::GreenLaunched{{instance("i-g1", "d-green", 9101)}});
+  unreported.feed(input::HooksRan{{passed("i-g1", "ApplicationStart")}});
+  EXPECT_TRUE(unreported.logged("ApplicationStart passed in 5 ms"));
+}
+
 TEST(Flow, ManualPromotionShowsPreviewAndWaitsForPromote) {
   Walk walk(spec_with(R"(,"PROMOTION":"manual","PREVIEW_LISTEN":"127.0.0.1:8081")"));
   walk.to_health_gate();

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <set>
 #include <system_error>
 #include <thread>
@@ -44,6 +45,17 @@ constexpr Duration kJournalRetries[] = {Duration{100}, Duration{200}, Duration{4
 std::string fleet_of(const Deployment& d, Colour colour) {
   if (colour == Colour::green) return d.id;
   return d.blue ? d.blue->fleet_id : std::string();
+}
+
+// What a failed probe's message says the service answered, in the words the health gate
+// compares (see HealthProbe::check): "answered 404", "connection refused"; empty otherwise.
+std::string probe_answer(const std::string& message) {
+  if (message.ends_with(": connection refused")) return "connection refused";
+  auto at = message.rfind(" answered ");
+  if (at == std::string::npos) return "";
+  std::string answer = message.substr(at + 1);
+  bool numeric = answer.size() > 9 && std::all_of(answer.begin() + 9, answer.end(), ::isdigit);
+  return numeric ? answer : "";
 }
 
 }  // namespace
@@ -245,12 +257,47 @@ InputEvent Executor::run_hooks(const Deployment& d, const action::RunHooks& hook
   if (instances.empty()) return input::HooksRan{};
   Bundle bundle{hooks.colour == Colour::green ? d.green_bundle_root : d.blue->bundle_root,
                 hooks.colour == Colour::green ? d.revision : d.blue->fleet_id};
-  LifecycleContext context{d.id, d.spec.app_name, d.spec.deployment_group, d.spec.group_id};
+  LifecycleContext context{d.id, d.spec.app_name, d.spec.deployment_group, d.spec.group_id, {}};
+  // Each hook is logged as it starts and ends, and live views see which hooks run now, so a
+  // long install shows where it stands instead of one batch of results at its end.
+  std::mutex mutex;
+  Deployment live = d;
+  std::size_t reported = 0;
+  context.on_hook = [&](const HookResult& hook, bool ended) {
+    std::lock_guard lock(mutex);
+    std::erase_if(live.running_hooks, [&](const HookResult& running) {
+      return running.instance_id == hook.instance_id &&
+             running.lifecycle_event == hook.lifecycle_event && running.script == hook.script;
+    });
+    if (ended) {
+      live.hooks.push_back(hook);
+      ++reported;
+    } else {
+      live.running_hooks.push_back(hook);
+    }
+    DeploymentEvent event{d.id,
+                          ports_.clock.now(),
+                          d.phase,
+                          ended && !hook_passed(hook) ? EventKind::error : EventKind::info,
+                          ended ? hook_outcome_text(hook) : hook_started_text(hook),
+                          hook.instance_id};
+    ports_.sink.publish(event);
+    if (auto appended = ports_.journal.append(event); !appended) {
+      warn(d, "journal: " + appended.error().message);
+    }
+    ports_.sink.update(live);
+  };
   std::vector<HookResult> results;
   auto ran = ports_.installer.run(bundle, instances, hooks.lifecycle_events, context,
                                   hooks.deadline, results);
-  if (!ran) return failed(ran.error(), std::move(results));
-  return input::HooksRan{std::move(results)};
+  std::lock_guard lock(mutex);  // a late call of on_hook must not race the reads below
+  bool all_reported = reported == results.size();
+  if (!ran) {
+    input::Failed outcome = failed(ran.error(), std::move(results));
+    outcome.reported = all_reported;
+    return outcome;
+  }
+  return input::HooksRan{std::move(results), all_reported};
 }
 
 InputEvent Executor::check_health(const Deployment& d, const action::CheckHealth& check,
@@ -266,8 +313,8 @@ InputEvent Executor::check_health(const Deployment& d, const action::CheckHealth
     for (std::size_t i = next++; i < d.green.size(); i = next++) {
       const Instance& instance = d.green[i];
       auto answer = ports_.probe.check(instance, d.spec.health_check_path, deadline);
-      result.checks[i] =
-          HealthCheck{instance.id, answer.has_value(), answer ? "" : answer.error().message};
+      std::string detail = answer ? "" : answer.error().message;
+      result.checks[i] = HealthCheck{instance.id, answer.has_value(), detail, probe_answer(detail)};
     }
   };
   constexpr std::size_t kMaxProbeThreads = 16;

@@ -13,6 +13,7 @@
 
 #include <array>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -65,6 +66,10 @@ struct LifecycleContext {
   std::string application_name;
   std::string deployment_group_name;
   std::string deployment_group_id;
+  // When set, called as each hook script starts (`ended` false: only the instance, event and
+  // script are known) and again with its result as it ends, from the installer's threads
+  // (possibly several at once). It must return quickly.
+  std::function<void(const HookResult& hook, bool ended)> on_hook;
 };
 
 // Runs appspec.yml lifecycle events on instances, as the CodeDeploy agent would.
@@ -85,6 +90,9 @@ class HealthProbe {
  public:
   virtual ~HealthProbe() = default;
   // Succeeds on a 2xx answer to GET `path` before `deadline`; otherwise says what it saw.
+  // A message about an answer other than 2xx ends with "answered <status>", one about a
+  // connection nothing accepted with "connection refused" (the health gate tells a wrong
+  // HEALTH_CHECK_PATH or PORT by them).
   virtual Result<void> check(const Instance& instance, const std::string& path,
                              TimePoint deadline) = 0;
 };

@@ -88,8 +88,16 @@ class InstanceRun {
                    .context = context_,
                    .bundle_environment = bundle_.environment,
                    .event_deadline = event_deadline};
+      if (context_.on_hook) {
+        context_.on_hook(HookResult{.instance_id = instance_.id,
+                                    .lifecycle_event = event,
+                                    .script = script.location.string(),
+                                    .exit_code = -1},
+                         false);
+      }
       auto outcome = run_hook(hook, options_, shared_.cancel, result);
       shared_.record(result);
+      if (context_.on_hook) context_.on_hook(result, true);
       note(event + ": " + script.location.string() + " exit " + std::to_string(result.exit_code) +
            (result.timed_out ? " (timed out)" : "") + " after " +
            std::to_string(result.duration_ms) + " ms");

@@ -38,6 +38,15 @@ std::string what_it_waits_on(const json& record, TimePoint now) {
   if (phase == "block_traffic")
     return fmt::format("draining blue, at most {} more", left(wait_until));
   if (bounded_by_timeout(phase)) {
+    for (const auto& hook : record.value("runningHooks", json::array())) {
+      // The hook the deployment waits on, and where (the first of those running now).
+      phase += printable(fmt::format(" {} ({}) on {}", hook.value("lifecycleEvent", ""),
+                                     hook.value("script", ""), hook.value("instanceId", "")));
+      break;
+    }
+    if (std::string hint = record.value("healthHint", ""); !hint.empty()) {
+      phase += ": " + printable(hint);
+    }
     return fmt::format("{}; {} left before TIMEOUT", phase, left(deadline));
   }
   return phase;

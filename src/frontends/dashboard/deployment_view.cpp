@@ -29,11 +29,30 @@ std::string health_progress(const Deployment& d) {
   std::string text = fmt::format(
       "health checks: {} of {} green instance(s) healthy; {} of {} good answers in a row so far",
       healthy, d.green.size(), weakest, d.spec.healthy_threshold);
-  if (!d.health_last.empty()) {
+  if (!d.health_hint.empty()) {
+    text += ". " + d.health_hint;
+  } else if (!d.health_last.empty()) {
     const auto& [instance, seen] = *d.health_last.begin();
     text += fmt::format(" (last problem, {}: {})", instance, seen);
   }
   return text;
+}
+
+// "ApplicationStart (scripts/start.sh) on d-1-1, d-1-2": the hooks running now, each with
+// the instances it runs on.
+std::string running_hooks_text(const Deployment& d) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> hooks;
+  for (const auto& hook : d.running_hooks) {
+    std::string name = fmt::format("{} ({})", hook.lifecycle_event, hook.script);
+    auto it = std::ranges::find(hooks, name, &decltype(hooks)::value_type::first);
+    if (it == hooks.end()) it = hooks.insert(hooks.end(), {name, {}});
+    it->second.push_back(hook.instance_id);
+  }
+  std::vector<std::string> parts;
+  for (const auto& [name, instances] : hooks) {
+    parts.push_back(fmt::format("{} on {}", name, fmt::join(instances, ", ")));
+  }
+  return fmt::format("{}", fmt::join(parts, "; "));
 }
 
 }  // namespace
@@ -43,6 +62,7 @@ std::optional<Waiting> waiting_on(const Deployment& d) {
   auto action = next_action(d);
   if (!action) return std::nullopt;
   Waiting waiting{describe(*action), std::nullopt, ""};
+  if (!d.running_hooks.empty()) waiting.what = "hook " + running_hooks_text(d);
   switch (d.step) {
     case Step::check_health:
       waiting.what = health_progress(d);

@@ -34,6 +34,29 @@ TEST(DeploymentView, InstallWaitsOnTheHooksUntilTimeout) {
   EXPECT_EQ(waiting->bound, "TIMEOUT");
 }
 
+TEST(DeploymentView, InstallNamesTheHookRunningNowAndItsInstances) {
+  Deployment d = deployment_in(Step::install, Phase::install);
+  d.running_hooks = {
+      HookResult{
+          .instance_id = "i-1", .lifecycle_event = "AfterInstall", .script = "scripts/after.sh"},
+      HookResult{
+          .instance_id = "i-2", .lifecycle_event = "AfterInstall", .script = "scripts/after.sh"}};
+  auto waiting = waiting_on(d);
+  ASSERT_TRUE(waiting);
+  EXPECT_EQ(waiting->what, "hook AfterInstall (scripts/after.sh) on i-1, i-2");
+  EXPECT_EQ(waiting->bound, "TIMEOUT");
+}
+
+TEST(DeploymentView, HealthGateCarriesTheWrongPathHint) {
+  Deployment d = deployment_in(Step::check_health, Phase::health_gate);
+  d.green = {Instance{.id = "i-1"}};
+  d.health_last = {{"i-1", "GET http://127.0.0.1:9/healthz answered 404"}};
+  d.health_hint = "GET /healthz answered 404 on every green: set HEALTH_CHECK_PATH to a path";
+  auto waiting = waiting_on(d);
+  ASSERT_TRUE(waiting);
+  EXPECT_NE(waiting->what.find(d.health_hint), std::string::npos) << waiting->what;
+}
+
 TEST(DeploymentView, HealthGateSaysHowManyGreensPassed) {
   Deployment d = deployment_in(Step::check_health, Phase::health_gate);
   d.green = {Instance{.id = "i-1"}, Instance{.id = "i-2"}};

@@ -153,7 +153,10 @@ Result<Deployment> DeploymentService::start_deployment(DeploymentSpec spec,
                     latest ? latest->started_by : "unknown"));
   }
   auto group = group_for(spec);
-  if (!group) return std::unexpected(group.error());
+  if (!group) {
+    forget_if_empty(spec.group_id);
+    return std::unexpected(group.error());
+  }
   std::optional<BlueFleet> blue = (*group)->serving;
   if (blue && alive(blue->instances).empty()) blue.reset();
   if (blue) blue->instances = alive(blue->instances);
@@ -305,10 +308,22 @@ Result<std::vector<DeploymentEvent>> DeploymentService::events(
   return deps_.journal.events(deployment_id);
 }
 
+void DeploymentService::forget_if_empty(const std::string& group_id) {
+  auto it = groups_.find(group_id);
+  if (it == groups_.end() || !group_is_empty(it->second)) return;
+  if (it->second.traffic) it->second.traffic->stop();
+  groups_.erase(it);
+}
+
+bool DeploymentService::group_is_empty(const Group& group) {
+  return !group.serving && !group.running && !group.deferred;
+}
+
 std::vector<GroupStatus> DeploymentService::status() const {
   std::vector<GroupStatus> out;
   std::lock_guard lock(mutex_);
   for (const auto& [id, group] : groups_) {
+    if (group_is_empty(group)) continue;  // no fleet serves it, none is on its way
     GroupStatus status;
     status.group = id;
     if (!group.traffic && !group.pending_listen.empty()) {

@@ -5,6 +5,9 @@
 //
 // Rules it enforces:
 // - One deployment per group at a time: a second gets a conflict error naming the running one.
+// - A group exists once a fleet serves it or a deployment of it runs: status() lists no other,
+//   and a deployment refused before it started (LISTEN or PREVIEW_LISTEN unusable) leaves no
+//   group behind, nor a listener it opened.
 // - A group keeps its LISTEN address while a fleet serves on it.
 // - After a restart: the serving fleet of each group is re-adopted and routed again; a
 //   deployment that was running is resumed (the state machine decides whether it carries on
@@ -189,6 +192,9 @@ class DeploymentService {
   // mutex_ held. Installs a bound listener: records its address, routes the serving fleet.
   void attach(Group& group, std::unique_ptr<GroupTraffic> traffic);
   std::string address_for(const DeploymentSpec& spec) const;  // mutex_ held
+  // mutex_ held. Drops a group nothing serves on and nothing deploys to, with its listener.
+  void forget_if_empty(const std::string& group_id);
+  static bool group_is_empty(const Group& group);
   void retry_listeners(std::stop_token stop);
   void stop_retrying();
   Result<Deployment> select(const Selector& selector) const;

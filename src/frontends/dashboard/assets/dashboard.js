@@ -66,6 +66,24 @@ function timeText(iso) {
   return today ? time : `${t.toISOString().slice(0, 10)} ${time}`;
 }
 
+// Date and time, always with the date: the history spans days.
+function dateTimeText(iso) {
+  if (!iso) return "";
+  const t = new Date(iso);
+  const day = `${t.getFullYear()}-${String(t.getMonth() + 1).padStart(2, "0")}-${String(t.getDate()).padStart(2, "0")}`;
+  return day + " " + t.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+}
+
+// The file a revision names ("local:/srv/builds/hello-2.tgz" -> "hello-2.tgz").
+function revisionName(revision) {
+  if (!revision) return "";
+  const trimmed = revision.replace(/\/+$/, "");
+  const name = trimmed.slice(trimmed.lastIndexOf("/") + 1);
+  return name || revision;
+}
+
+const firstLine = (text) => (text || "").split("\n")[0];
+
 function logTime(iso) {
   const t = new Date(iso);
   return t.toLocaleTimeString([], { hour12: false }) + "." + String(t.getMilliseconds()).padStart(3, "0");
@@ -221,7 +239,7 @@ function renderGroups() {
         h("div", { style: "grid-column: 1 / -1" }, h("dt", {}, "Serving"),
           h("dd", {}, serving
             ? [h("a", { class: "mono", href: "/deployments/" + serving.deploymentId }, serving.deploymentId), " ",
-               h("span", { class: "muted" }, serving.revision)]
+               h("span", { class: "muted", title: serving.revision }, revisionName(serving.revision))]
             : h("span", { class: "muted" }, "nothing yet"))),
         g.running ? h("div", { style: "grid-column: 1 / -1" }, h("dt", {}, "Deploying now"),
           h("dd", {}, h("a", { class: "mono", href: "/deployments/" + g.running.deploymentId }, g.running.deploymentId),
@@ -239,7 +257,7 @@ function renderDeployments() {
     return;
   }
   const table = h("table", {},
-    h("thead", {}, h("tr", {}, ["Deployment", "Status", "Group", "Revision", "Phase", "Started", "Duration", "Started by"]
+    h("thead", {}, h("tr", {}, ["Deployment", "Status", "Group", "Revision", "Phase", "Started", "Duration", "Started by", "Error"]
       .map((title) => h("th", {}, title)))),
     h("tbody", {}, rows.map((d) => h("tr", {
       class: "link", "data-id": d.deploymentId,
@@ -248,11 +266,12 @@ function renderDeployments() {
     h("td", { class: "nowrap" }, h("a", { class: "mono", href: "/deployments/" + d.deploymentId }, d.deploymentId)),
     h("td", {}, statusPill(d.status)),
     h("td", {}, d.group),
-    h("td", { class: "mono ellipsis", title: d.revision }, d.revision),
+    h("td", { class: "mono ellipsis revision", title: d.revision }, revisionName(d.revision)),
     h("td", { class: "nowrap" }, phaseName(d.phase)),
-    h("td", { class: "nowrap", title: d.started }, timeText(d.started)),
-    h("td", { class: "nowrap num", "data-started": d.started, "data-finished": d.finished || "" }, elapsed(d.started, d.finished)),
-    h("td", { class: "mono small" }, d.startedBy)))));
+    h("td", { class: "nowrap started", title: d.started }, dateTimeText(d.started)),
+    h("td", { class: "nowrap num duration", "data-started": d.started, "data-finished": d.finished || "" }, elapsed(d.started, d.finished)),
+    h("td", { class: "mono small" }, d.startedBy),
+    h("td", { class: "small ellipsis error-line", title: d.error || "" }, firstLine(d.error))))));
   $("deployment-table").replaceChildren(table);
 }
 
@@ -325,7 +344,8 @@ function renderActions(d) {
   const buttons = [];
   if (d.status === "running") {
     const manual = d.parameters && d.parameters.PROMOTION === "manual";
-    if (manual) {
+    // Shown only while there is something to promote (green waits on the preview listener).
+    if (manual && d.actions.promote) {
       buttons.push(h("button", { class: "button primary", id: "promote", disabled: !d.actions.promote,
         onclick: () => act("promote", d, "Promote " + d.deploymentId + "?",
           "Traffic moves to green now. Blue is kept for BLUE_TERMINATION_WAIT, so a rollback can still switch back.", "Promote") }, "Promote"));
@@ -382,7 +402,7 @@ function renderNow(d) {
   box.replaceChildren(h("div", { class: "now " + d.status, id: "outcome" },
     h("div", { class: "what" },
       h("strong", {}, summary || STATUS_NAMES[d.status] || d.status),
-      d.error ? h("span", { class: "small" }, d.error) : null),
+      d.error ? h("span", { class: "small error-text" }, d.error) : null),
     h("div", { class: "left" }, h("div", { class: "muted small" }, "took"),
       h("div", { class: "clock" }, elapsed(d.started, d.finished)))));
 }
@@ -392,7 +412,7 @@ function renderFacts(d) {
   const p = d.parameters || {};
   $("facts").replaceChildren(
     fact("Group", d.group),
-    fact("Revision", d.revision, true),
+    fact("Revision", h("span", { title: d.revision }, revisionName(d.revision)), true),
     fact("Started by", d.startedBy, true),
     fact("Started", h("span", { title: d.started }, timeText(d.started))),
     fact("Duration", h("span", { "data-started": d.started, "data-finished": d.finished || "" }, elapsed(d.started, d.finished))),
@@ -480,6 +500,9 @@ function renderTraffic() {
       h("td", { class: "num" }, t ? t.requestsTotal : "—"),
       h("td", { class: "num" }, t ? t.errorsTotal : "—"));
   };
+  // A preview listener belongs to the deployment that shows green on it; once that ended it
+  // answers 503 for nobody, so it is not offered.
+  const preview = d.status === "running" && d.previewShown && g.previewListen;
   box.replaceChildren(
     h("div", { class: "serving " + colour, id: "serving", "data-colour": colour || "none" },
       h("strong", {}, headline),
@@ -491,7 +514,7 @@ function renderTraffic() {
         .map((t, i) => h("th", { class: i > 1 ? "num" : "" }, t)))),
       h("tbody", {}, d.blueFleet ? row("blue") : null, row("green"))),
     h("p", { class: "muted small" }, "Service on ", serviceLink(g.listen),
-      g.previewListen ? [", preview on ", serviceLink(g.previewListen)] : null));
+      preview ? [", preview on ", h("span", { id: "preview" }, serviceLink(g.previewListen))] : null));
   if (pageState.deployment) renderInstances(pageState.deployment);
 }
 
@@ -526,7 +549,8 @@ function renderInstances(d) {
 
 function renderHooks(d) {
   const box = $("hooks");
-  if (!d.hooks.length) {
+  const running = d.runningHooks || [];
+  if (!d.hooks.length && !running.length) {
     box.replaceChildren(h("div", { class: "empty" }, "No hook has run yet."));
     return;
   }
@@ -544,7 +568,12 @@ function renderHooks(d) {
             h("summary", {}, "output"), h("pre", {}, hook.outputTail)) : null),
         h("td", { class: ok ? "exit-ok" : "exit-bad" }, hook.timedOut ? "timed out" : ok ? "passed" : "exit " + hook.exitCode),
         h("td", { class: "num nowrap" }, durationText(hook.durationMs)));
-    }))));
+    }), running.map((hook) => h("tr", { "data-event": hook.lifecycleEvent, class: "hook-running" },
+      h("td", { class: "nowrap" }, hook.lifecycleEvent),
+      h("td", { class: "mono small nowrap" }, hook.instanceId),
+      h("td", {}, h("span", { class: "mono small" }, hook.script)),
+      h("td", {}, "running"),
+      h("td", {}))))));
 }
 
 function logLine(event) {
