@@ -175,6 +175,10 @@ class DeploymentService {
   // mutex_ held. Installs a bound listener: records its address, routes the serving fleet.
   void attach(Group& group, std::unique_ptr<GroupTraffic> traffic);
   std::string address_for(const DeploymentSpec& spec) const;  // mutex_ held
+  // The group other than `except` whose listener (LISTEN, pending LISTEN or PREVIEW_LISTEN)
+  // is `address`, so that a refused LISTEN names who holds it. mutex_ held.
+  std::optional<std::string> group_listening_on(const std::string& address,
+                                                const std::string& except) const;
   void retry_listeners(std::stop_token stop);
   void stop_retrying();
   Result<Deployment> select(const Selector& selector) const;
