@@ -1,11 +1,9 @@
 #include "frontends/cli/cli.h"
 
 #include <fmt/format.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -16,6 +14,8 @@
 #include "engine/ids.h"
 #include "frontends/cli/admin_client.h"
 #include "frontends/cli/elastigroup_deploy.h"
+#include "frontends/cli/help_text.h"
+#include "frontends/cli/interrupts.h"
 #include "frontends/cli/progress.h"
 #include "frontends/cli/render.h"
 #include "frontends/cli/terminal_text.h"
@@ -34,99 +34,6 @@ constexpr auto kLostAfter = 5s;
 
 // How long after a first Ctrl-C on `deploy` a second one asks the server to roll back.
 constexpr auto kSecondInterrupt = 3s;
-
-constexpr const char* kExitCodes =
-    R"(Exit codes: 0 succeeded; 1 the deployment failed or was rolled back (blue still serves), or
-another deployment of the group runs (deploy --wait waits for it instead); 2 invalid parameters
-or arguments (the message names the key); 3 the server could not be reached, is not a
-bluegreen server, refused this user, was lost while deploy followed a deployment (status
-"server_lost"), or failed internally, or a loopback server address is served by a process of
-another user (nothing is sent to it; set BLUEGREEN_SERVER_USER=NAME when your granted server
-runs as user NAME); 4 there is no running deployment to act on (rollback, promote,
-status --watch); 130 deploy was interrupted with Ctrl-C (the deployment goes on in the
-server, or is being rolled back after a second Ctrl-C).
-With --output json every command writes one JSON object on standard output, errors as
-{"error": {"kind": ..., "message": ...}}.)";
-
-constexpr const char* kAppExamples = R"(Examples:
-  bluegreen server --state-dir .state
-  bluegreen deploy --params params.json
-  bluegreen status
-  bluegreen rollback --group web
-Each command's --help shows its own examples. Every UserParameters key is described in
-README.md.)";
-
-constexpr const char* kDeployExamples = R"(Examples:
-  bluegreen deploy --params params.json
-  bluegreen deploy --params '{"GROUP_ID":"web","APP_NAME":"hello","DEPLOYMENT_GROUP":"dev",
-                              "TIMEOUT":"120","LOCAL_PATH":"hello-2.tgz","LISTEN":"127.0.0.1:8080"}'
-  bluegreen deploy --params params.json --until serving
-  bluegreen deploy --params - --output json < params.json
-Ctrl-C stops following: the deployment goes on in the server, and deploy says how to follow
-it (bluegreen status --watch --deployment d-...) and stop it (bluegreen rollback ...). A
-second Ctrl-C within 3 seconds asks the server to roll the deployment back.
-Standard output ends with one JSON line (the result) when it is not a terminal, or with
---output json. Every UserParameters key is described in README.md.)";
-
-constexpr const char* kStatusExamples = R"(Examples:
-  bluegreen status
-  bluegreen status --group web
-  bluegreen status --watch
-  bluegreen status --watch --deployment d-1a2b3c4d5e6f
-  bluegreen status --output json)";
-
-constexpr const char* kHistoryExamples = R"(Examples:
-  bluegreen history
-  bluegreen history --group web --limit 5
-  bluegreen history --output json)";
-
-constexpr const char* kLogsExamples = R"(Examples:
-  bluegreen logs d-1a2b3c4d5e6f
-  bluegreen logs d-1a2b3c4d5e6f --output json)";
-
-constexpr const char* kRollbackExamples = R"(Examples:
-  bluegreen rollback --group web
-  bluegreen rollback --deployment d-1a2b3c4d5e6f
-  bluegreen rollback --group web --no-wait)";
-
-constexpr const char* kPromoteExamples = R"(Examples:
-  bluegreen promote --group web
-  bluegreen promote --deployment d-1a2b3c4d5e6f)";
-
-constexpr const char* kShutdownExamples = R"(Examples:
-  bluegreen shutdown
-  bluegreen shutdown --server http://127.0.0.1:7070)";
-
-constexpr const char* kServerExamples = R"(Examples:
-  bluegreen server --state-dir .state
-  bluegreen server --admin 127.0.0.1:0
-  bluegreen server --allow-group deployers)";
-
-// Ctrl-C presses while `deploy` follows a deployment (see InterruptCounter).
-std::atomic<int> interrupts{0};
-extern "C" void count_interrupt(int) {
-  interrupts.fetch_add(1);
-}
-
-// While it lives, Ctrl-C (SIGINT) is counted instead of ending the process.
-class InterruptCounter {
- public:
-  InterruptCounter() {
-    interrupts = 0;
-    struct sigaction action {};
-    action.sa_handler = count_interrupt;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = SA_RESTART;
-    ::sigaction(SIGINT, &action, &previous_);
-  }
-  ~InterruptCounter() { ::sigaction(SIGINT, &previous_, nullptr); }
-  InterruptCounter(const InterruptCounter&) = delete;
-  InterruptCounter& operator=(const InterruptCounter&) = delete;
-  int count() const { return interrupts.load(); }
-
- private:
-  struct sigaction previous_ {};
-};
 
 ExitCode exit_code_for(const Error& error) {
   switch (error.kind) {
@@ -293,8 +200,10 @@ ExitCode Commands::deploy(const std::string& params_text, bool wait_for_group,
   if (!params) return rejected(params.error());
   if (auto spec = parse_spec(*params); spec && spec->provider == Provider::elastigroup) {
     std::string name = deployment_name.empty() ? "cli-" + new_uuid() : deployment_name;
-    auto code =
-        deploy_elastigroup(params->dump(), name, options_.json_output(), out_, progress_stream());
+    std::ostream discard(nullptr);  // a terminal gets no closing JSON line
+    bool closing_line = options_.json_output() || !options_.stdout_terminal;
+    auto code = deploy_elastigroup(params->dump(), name, options_.json_output(),
+                                   closing_line ? out_ : discard, progress_stream());
     return code ? *code : rejected(code.error());
   }
   // Counted from here: a Ctrl-C while the deployment is being created must not leave it
@@ -729,7 +638,7 @@ ExitCode run(int argc, char** argv, std::ostream& out, std::ostream& err) {
                    "once green serves, while the server keeps blue for BLUE_TERMINATION_WAIT "
                    "and then retires it")
       ->check(CLI::IsMember({"ended", "serving"}));
-  deploy->footer(std::string(kDeployExamples) + "\n" + kExitCodes);
+  deploy->footer(std::string(kDeployExamples) + "\n\n" + kExitCodes);
 
   auto* status =
       app.add_subcommand("status", "groups, what serves, instances and connections per colour");
@@ -742,19 +651,19 @@ ExitCode run(int argc, char** argv, std::ostream& out, std::ostream& err) {
   auto* history = app.add_subcommand("history", "past and running deployments, newest first");
   history->add_option("--group", group, "only this group");
   history->add_option("--limit", limit, "at most this many");
-  history->footer(std::string(kHistoryExamples) + "\n" + kExitCodes);
+  history->footer(std::string(kHistoryExamples) + "\n\n" + kExitCodes);
 
   std::string deployment_id;
   auto* logs = app.add_subcommand("logs", "the log of one deployment");
   logs->add_option("deployment", deployment_id, "deployment id")->required();
-  logs->footer(std::string(kLogsExamples) + "\n" + kExitCodes);
+  logs->footer(std::string(kLogsExamples) + "\n\n" + kExitCodes);
 
   bool no_wait = false;
   auto* rollback = app.add_subcommand(
       "rollback", "stop a deployment; after the switch, send traffic back to blue at once");
   auto* promote = app.add_subcommand("promote", "let a PROMOTION=manual deployment switch");
-  rollback->footer(std::string(kRollbackExamples) + "\n" + kExitCodes);
-  promote->footer(std::string(kPromoteExamples) + "\n" + kExitCodes);
+  rollback->footer(std::string(kRollbackExamples) + "\n\n" + kExitCodes);
+  promote->footer(std::string(kPromoteExamples) + "\n\n" + kExitCodes);
   for (auto* command : {rollback, promote}) {
     command->add_option("--deployment", deployment_id, "deployment id");
     command->add_option("--group", group, "the group's running deployment");
@@ -763,10 +672,10 @@ ExitCode run(int argc, char** argv, std::ostream& out, std::ostream& err) {
   status->add_option("--deployment", deployment_id, "with --watch: this deployment");
   status->add_option("--group", group,
                      "only this group; with --watch: the group's running deployment");
-  status->footer(std::string(kStatusExamples) + "\n" + kExitCodes);
+  status->footer(std::string(kStatusExamples) + "\n\n" + kExitCodes);
   auto* shutdown =
       app.add_subcommand("shutdown", "roll back what runs, stop every instance, stop the server");
-  shutdown->footer(std::string(kShutdownExamples) + "\n" + kExitCodes);
+  shutdown->footer(std::string(kShutdownExamples) + "\n\n" + kExitCodes);
   for (auto* command : {deploy, status, history, logs, rollback, promote, shutdown}) {
     add_common(command);
   }
