@@ -100,7 +100,7 @@ class CliUsageTest(ReliabilityTestCase):
 
     # 1. Ctrl-C on deploy.
     def test_ctrl_c_on_deploy_says_the_deployment_goes_on_and_how_to_follow_and_stop_it(self):
-        deploy = self.start_deploy(self.params(make_bundle(1, self.tmp, slow_install(4))))
+        deploy = self.start_deploy(self.params(make_bundle(1, self.tmp, slow_install(8))))
         running = self.wait_running()
         deploy.send_signal(signal.SIGINT)
         out, err = deploy.communicate(timeout=30)
@@ -134,13 +134,13 @@ class CliUsageTest(ReliabilityTestCase):
         code, _, done = self.deploy(self.params(make_bundle(1, self.tmp)))
         self.assertEqual(code, 0, done.stderr)
         done = self.cli("deploy", "--until", "serving", "--params",
-                        self.params(make_bundle(2, self.tmp), BLUE_TERMINATION_WAIT="4",
+                        self.params(make_bundle(2, self.tmp), BLUE_TERMINATION_WAIT="6",
                                     DRAIN_TIMEOUT="1"))
         self.assertEqual(done.returncode, 0, done.stderr)
         last = json.loads(done.stdout.strip().splitlines()[-1])
         self.assertEqual(last["status"], "running", done.stdout)
         self.assertIn("blueRetiredBy", last)
-        self.assertRegex(done.stdout, r"blue fleet d-\S+ is retired (at|by) \S+")
+        self.assertRegex(done.stdout, r"the server retires blue fleet d-\S+ (at|by) \S+ \(in ")
         self.assert_serves(2)
         # Blue's wait goes on in the server, which then retires blue.
         [row] = [d for d in self.history() if d["deploymentId"] == last["deploymentId"]]

@@ -266,9 +266,9 @@ ExitCode Commands::deploy(const std::string& params_text, bool wait_for_group,
       retired = std::max(retired, now);
       std::string blue = printable(record["blueFleet"].value("fleetId", ""));
       progress_stream() << fmt::format(
-          "deployment {} serves group {} with {}; blue fleet {} is retired {}{} (in {}, "
-          "BLUE_TERMINATION_WAIT), in the server; until then `bluegreen rollback --deployment "
-          "{}{}` switches back at once\n",
+          "deployment {} serves group {} with {}; the server retires blue fleet {} {}{} (in "
+          "{}: BLUE_TERMINATION_WAIT); until then `bluegreen rollback --deployment {}{}` "
+          "switches back at once\n",
           printable(id), printable(record.value("group", "")),
           printable(record.value("revision", "")), blue, draining ? "by " : "at ",
           to_iso8601(std::chrono::time_point_cast<Duration>(retired)),
