@@ -319,7 +319,44 @@ Result<RevisionSource> parse_revision(const json& params, Provider provider) {
   return revision;
 }
 
+// Edit distance (insertions, deletions, substitutions) between two short keys.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
 }  // namespace
+
+std::optional<std::string_view> closest_spec_key(std::string_view unknown) {
+  if (unknown.size() > 64) return std::nullopt;
+  std::string upper(unknown);
+  for (auto& c : upper) {
+    c = c == '-' || c == ' ' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  std::optional<std::string_view> best;
+  std::size_t best_distance = 0;
+  for (auto key : spec_keys()) {
+    auto distance = edit_distance(upper, key);
+    // A typo of a few letters, never a different word: at most 2 edits, and fewer than a
+    // third of the key.
+    if (distance > 2 || distance * 3 >= key.size()) continue;
+    if (!best || distance < best_distance) {
+      best = key;
+      best_distance = distance;
+    }
+  }
+  return best;
+}
 
 const std::vector<std::string_view>& spec_keys() {
   static const std::vector<std::string_view> keys = {"API_TOKEN",
@@ -365,7 +402,9 @@ Result<DeploymentSpec> parse_spec(const json& params) {
   if (!params.is_object()) return invalid("UserParameters must be a JSON object");
   for (const auto& [key, value] : params.items()) {
     if (std::ranges::find(spec_keys(), key) == spec_keys().end()) {
-      return invalid(fmt::format("unknown key {}", key));
+      auto suggestion = closest_spec_key(key);
+      return invalid(suggestion ? fmt::format("unknown key {}; did you mean {}?", key, *suggestion)
+                                : fmt::format("unknown key {}", key));
     }
   }
 

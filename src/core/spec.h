@@ -110,6 +110,10 @@ struct DeploymentSpec {
 
 // Every key parse_spec accepts, in the order the README documents them.
 const std::vector<std::string_view>& spec_keys();
+// The known key an unknown one was probably meant to be ("timeout" -> TIMEOUT,
+// "HEALTH_CHECK_INTERVALL" -> HEALTH_CHECK_INTERVAL): case and '-' ignored, at most two
+// letters off. Nothing when no key is that close.
+std::optional<std::string_view> closest_spec_key(std::string_view unknown);
 
 // Parses and validates UserParameters text (a JSON object). Errors are invalid_input and name
 // the key: missing, unknown, wrong type, out of range, no or several revision sources, an

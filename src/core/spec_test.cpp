@@ -128,7 +128,17 @@ TEST(Spec, BundleAndTimeoutAreChecked) {
 TEST(Spec, UnknownKeysAndBadOptionalValuesAreNamed) {
   json typo = local_params();
   typo["TIMOUT"] = 5;
-  EXPECT_EQ(error_of(typo), "unknown key TIMOUT");
+  EXPECT_EQ(error_of(typo), "unknown key TIMOUT; did you mean TIMEOUT?");
+  json lower = local_params();
+  lower["timeout"] = 5;
+  EXPECT_EQ(error_of(lower), "unknown key timeout; did you mean TIMEOUT?");
+  json doubled = local_params();
+  doubled["HEALTH_CHECK_INTERVALL"] = "1";
+  EXPECT_EQ(error_of(doubled),
+            "unknown key HEALTH_CHECK_INTERVALL; did you mean HEALTH_CHECK_INTERVAL?");
+  json unrelated = local_params();
+  unrelated["COLOUR"] = "blue";
+  EXPECT_EQ(error_of(unrelated), "unknown key COLOUR");
   json capacity = local_params();
   capacity["CAPACITY"] = 0;
   EXPECT_NE(error_of(capacity).find("CAPACITY"), std::string::npos);

@@ -13,7 +13,7 @@ test("status --watch follows a deployment with plain lines outside a terminal", 
   const listen = `127.0.0.1:${await freePort()}`;
 
   const idle = await server.cli(["status", "--watch"]);
-  assert.equal(idle.code, 2, "nothing to follow: " + idle.stderr);
+  assert.equal(idle.code, 4, "nothing to follow (exit 4, as rollback with nothing running): " + idle.stderr);
   assert.match(idle.stderr, /no deployment is running/);
 
   const deploying = server.deploy(helloParams(makeBundle(1, server.tmp), listen, { HEALTHY_THRESHOLD: "6" }));

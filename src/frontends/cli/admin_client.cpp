@@ -21,11 +21,19 @@ void bypass_proxy_for_loopback() {
   ::setenv("no_proxy", no_proxy.c_str(), 1);
 }
 
+std::string path_of(const std::string& url) {
+  auto scheme = url.find("://");
+  auto slash = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+  return slash == std::string::npos ? "/" : url.substr(slash);
+}
+
 }  // namespace
 
 AdminClient::AdminClient(std::string server, Secret admin_token)
     : server_(std::move(server)), admin_token_(std::move(admin_token)) {
   while (!server_.empty() && server_.back() == '/') server_.pop_back();
+  // "127.0.0.1:7070" is what the server prints as its address; it means plain HTTP.
+  if (!server_.empty() && server_.find("://") == std::string::npos) server_ = "http://" + server_;
   bypass_proxy_for_loopback();
   http::CurlOptions options;
   options.connect_timeout = std::chrono::milliseconds(3000);
@@ -65,7 +73,7 @@ Result<nlohmann::json> AdminClient::send(http::Request request) {
                             server_, response.error().message));
   }
   auto body = nlohmann::json::parse(response->body, nullptr, false);
-  if (response->ok() && !body.is_discarded()) return body;
+  if (response->ok() && body.is_object()) return body;
   if (response->status == 401) {
     return fail(ErrorKind::permission_denied,
                 fmt::format("the bluegreen server at {} wants its admin token{}: set "
@@ -77,9 +85,18 @@ Result<nlohmann::json> AdminClient::send(http::Request request) {
     auto parsed = error_kind_from_string(error.value("kind", "")).value_or(ErrorKind::internal);
     return fail(parsed, error.value("message", "the server gave no reason"));
   }
-  return fail(response->status == 401 || response->status == 403 ? ErrorKind::permission_denied
-                                                                 : ErrorKind::internal,
-              fmt::format("{} {} answered HTTP {}", request.method, request.url, response->status));
+  if (response->status == 403) {
+    return fail(ErrorKind::permission_denied,
+                fmt::format("{} {} answered HTTP 403", request.method, request.url));
+  }
+  // Every answer of a bluegreen server is a JSON object, its errors {"error": {...}}.
+  return fail(ErrorKind::unavailable,
+              fmt::format("{} is not a bluegreen server: {} {} answered HTTP {} with {}; point "
+                          "--server or BLUEGREEN_SERVER at the address `bluegreen server` "
+                          "printed",
+                          server_, request.method, path_of(request.url), response->status,
+                          body.is_discarded() ? "something that is not JSON"
+                                              : "JSON that is not bluegreen's"));
 }
 
 }  // namespace bluegreen::cli

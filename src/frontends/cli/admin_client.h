@@ -17,10 +17,12 @@ namespace bluegreen::cli {
 
 class AdminClient {
  public:
-  // `server` is the base URL, e.g. "http://127.0.0.1:7070". `admin_token`, when set, goes
-  // with every request as "Authorization: Bearer" (a server started with a token asks for
-  // it). Without one, a server on a loopback address knows this process's user from the
-  // kernel: nothing else is needed, and the server records that user as who asked.
+  // `server` is the base URL, e.g. "http://127.0.0.1:7070"; without a scheme
+  // ("127.0.0.1:7070") it means http. An answer that is not a bluegreen server's (not a JSON
+  // object, or an error without {"error": {...}}) is an `unavailable` error that says so.
+  // `admin_token`, when set, goes with every request as "Authorization: Bearer" (a server started
+  // with a token asks for it). Without one, a server on a loopback address knows this process's
+  // user from the kernel: nothing else is needed, and the server records that user as who asked.
   explicit AdminClient(std::string server, Secret admin_token = {});
   ~AdminClient();
 

@@ -14,6 +14,8 @@
 #include "engine/ids.h"
 #include "frontends/cli/admin_client.h"
 #include "frontends/cli/elastigroup_deploy.h"
+#include "frontends/cli/help_text.h"
+#include "frontends/cli/interrupts.h"
 #include "frontends/cli/progress.h"
 #include "frontends/cli/render.h"
 #include "frontends/cli/terminal_text.h"
@@ -30,26 +32,8 @@ constexpr auto kPollInterval = 250ms;
 // How long `deploy` keeps asking a server that does not answer before it reports it lost.
 constexpr auto kLostAfter = 5s;
 
-constexpr const char* kFooter = R"(Examples:
-  bluegreen server --state-dir .state
-  bluegreen deploy --params params.json
-  bluegreen deploy --params '{"GROUP_ID":"web","APP_NAME":"hello","DEPLOYMENT_GROUP":"dev",
-                              "TIMEOUT":"120","LOCAL_PATH":"hello-2.tgz","LISTEN":"127.0.0.1:8080"}'
-  bluegreen status
-  bluegreen status --watch
-  bluegreen history --output json
-  bluegreen logs d-1a2b3c4d5e6f
-  bluegreen rollback --group web
-  bluegreen promote --deployment d-1a2b3c4d5e6f
-  bluegreen shutdown
-
-Exit codes: 0 succeeded; 1 the deployment failed or was rolled back (blue still serves), or
-another deployment of the group runs (deploy --wait waits for it instead); 2 invalid parameters
-or arguments (the message names the key); 3 the server could not be reached, refused this user,
-was lost while deploy followed a deployment (status "server_lost"), or failed internally, or
-a loopback server address is served by a process of another user (nothing is sent to it; set
-BLUEGREEN_SERVER_USER=NAME when your granted server runs as user NAME).
-Every UserParameters key is described in README.md.)";
+// How long after a first Ctrl-C on `deploy` a second one asks the server to roll back.
+constexpr auto kSecondInterrupt = 3s;
 
 ExitCode exit_code_for(const Error& error) {
   switch (error.kind) {
@@ -67,9 +51,38 @@ ExitCode exit_code_for(const Error& error) {
 struct Options {
   std::string server;
   std::string output = "text";
-  Secret admin_token;  // BLUEGREEN_ADMIN_TOKEN, for a server that wants one
+  Secret admin_token;             // BLUEGREEN_ADMIN_TOKEN, for a server that wants one
+  bool server_from_flag = false;  // --server was given (hints then repeat it)
+  bool stdout_terminal = false;   // standard output is a terminal
   bool json_output() const { return output == "json"; }
 };
+
+// How `deploy` stopped following its deployment.
+enum class FollowEnd {
+  ended,               // the deployment ended (succeeded, failed or rolled back)
+  serving,             // --until serving: green serves; blue's wait goes on in the server
+  left_running,        // Ctrl-C: the deployment goes on in the server
+  rollback_requested,  // Ctrl-C twice: the server was asked to roll the deployment back
+};
+
+struct Followed {
+  nlohmann::json record;  // the deployment as last seen
+  FollowEnd end = FollowEnd::ended;
+};
+
+// A phase where green serves all traffic and blue waits to be retired.
+bool green_serves(const nlohmann::json& record) {
+  std::string phase = record.value("phase", "");
+  return record.value("status", "") == "running" && record.value("trafficMoved", false) &&
+         record.contains("blueFleet") && record["blueFleet"].is_object() &&
+         (phase == "block_traffic" || phase == "keep_blue" || phase == "terminate_blue");
+}
+
+double seconds_of(const nlohmann::json& value) {
+  if (value.is_number()) return value.get<double>();
+  if (value.is_string()) return std::strtod(value.get<std::string>().c_str(), nullptr);
+  return 0;
+}
 
 class Commands {
  public:
@@ -83,9 +96,10 @@ class Commands {
   // TIMEOUT) for it to end instead of failing with the conflict.
   // With PROVIDER=elastigroup the flow runs in this process (no server); `deployment_name`
   // then names it, so that the same name joins the same deployment.
+  // `until_serving`: return once green serves (exit 0) instead of at the end.
   ExitCode deploy(const std::string& params, bool wait_for_group,
-                  const std::string& deployment_name);
-  ExitCode status();
+                  const std::string& deployment_name, bool until_serving);
+  ExitCode status(const std::string& group);
   ExitCode watch(const std::string& deployment_id, const std::string& group);
   ExitCode history(const std::string& group, int limit);
   ExitCode logs(const std::string& deployment_id);
@@ -94,17 +108,36 @@ class Commands {
   ExitCode shutdown();
 
  private:
-  ExitCode report(const Error& error) {
+  // Says why the command failed on standard error and, with --output json, as
+  // {"error": {...}} on standard output.
+  ExitCode report(const Error& error, std::optional<ExitCode> code = std::nullopt) {
     err_ << "bluegreen: " << printable(error.message) << "\n";
-    return exit_code_for(error);
+    if (options_.json_output()) {
+      out_ << json_line(
+                  json{{"error", {{"kind", to_string(error.kind)}, {"message", error.message}}}}, 2)
+           << "\n";
+    }
+    return code.value_or(exit_code_for(error));
+  }
+  ExitCode nothing_running(const std::string& message) {
+    return report(Error{ErrorKind::not_found, message}, ExitCode::nothing_running);
   }
   ExitCode print(const json& answer, const std::string& text) {
     out_ << (options_.json_output() ? json_line(answer, 2) + "\n" : text);
     return ExitCode::succeeded;
   }
   Result<json> wait_for(const std::string& id, auto&& done, std::chrono::seconds bound);
-  // Shows the deployment's progress until it ends; returns its last record.
-  Result<json> follow(const std::string& id, json record);
+  // Shows the deployment's progress until it ends (or green serves, with `until_serving`).
+  // With `interrupts`, Ctrl-C stops following as the header of cli.h says.
+  Result<Followed> follow(const std::string& id, json record, bool until_serving,
+                          const InterruptCounter* interrupts);
+  // Ids of the running deployments, of `group` only when it is set.
+  Result<std::vector<std::string>> running_deployments(const std::string& group);
+  // " --server URL" when the user chose the server on the command line, for hints.
+  std::string server_flag() const {
+    return options_.server_from_flag ? " --server " + printable(client_.server()) : "";
+  }
+  std::string preview_address(const json& record);
   std::ostream& progress_stream() { return options_.json_output() ? err_ : out_; }
 
   Options options_;
@@ -149,14 +182,15 @@ Result<json> read_params(const std::string& value) {
 }
 
 ExitCode Commands::deploy(const std::string& params_text, bool wait_for_group,
-                          const std::string& deployment_name) {
+                          const std::string& deployment_name, bool until_serving) {
   auto finish = [&](const json& result, ExitCode code) {
-    out_ << json_line(result) << "\n";
+    // A person at a terminal reads the outcome line; scripts read this one.
+    if (options_.json_output() || !options_.stdout_terminal) out_ << json_line(result) << "\n";
     out_.flush();
     return code;
   };
   auto rejected = [&](const Error& error) {
-    report(error);
+    err_ << "bluegreen: " << printable(error.message) << "\n";
     return finish(json{{"deploymentId", nullptr},
                        {"status", "rejected"},
                        {"error", {{"kind", to_string(error.kind)}, {"message", error.message}}}},
@@ -166,10 +200,15 @@ ExitCode Commands::deploy(const std::string& params_text, bool wait_for_group,
   if (!params) return rejected(params.error());
   if (auto spec = parse_spec(*params); spec && spec->provider == Provider::elastigroup) {
     std::string name = deployment_name.empty() ? "cli-" + new_uuid() : deployment_name;
-    auto code =
-        deploy_elastigroup(params->dump(), name, options_.json_output(), out_, progress_stream());
+    std::ostream discard(nullptr);  // a terminal gets no closing JSON line
+    bool closing_line = options_.json_output() || !options_.stdout_terminal;
+    auto code = deploy_elastigroup(params->dump(), name, options_.json_output(),
+                                   closing_line ? out_ : discard, progress_stream());
     return code ? *code : rejected(code.error());
   }
+  // Counted from here: a Ctrl-C while the deployment is being created must not leave it
+  // running unannounced.
+  InterruptCounter interrupted;
   auto created = client_.post("/api/deployments", params->dump());
   if (wait_for_group && !created && created.error().kind == ErrorKind::conflict) {
     // The running deployment ends by its own TIMEOUT; ours bounds how long we wait for it.
@@ -179,36 +218,125 @@ ExitCode Commands::deploy(const std::string& params_text, bool wait_for_group,
     while (!created && created.error().kind == ErrorKind::conflict &&
            std::chrono::steady_clock::now() < until) {
       std::this_thread::sleep_for(kPollInterval * 4);
+      if (interrupted.count() > 0) {
+        err_ << "bluegreen: interrupted while waiting; nothing was started\n";
+        return finish(json{{"deploymentId", nullptr}, {"status", "interrupted"}},
+                      ExitCode::interrupted);
+      }
       created = client_.post("/api/deployments", params->dump());
     }
   }
   if (!created) return rejected(created.error());
 
   std::string id = created->value("deploymentId", "");
-  auto record = follow(id, *created);
-  if (!record) {
+  auto followed = follow(id, *created, until_serving, &interrupted);
+  if (!followed) {
     // The deployment started: its id and a status that says it was lost from view, never
     // "rejected". The server's journal carries it on; `bluegreen logs <id>` shows how it ended.
-    report(record.error());
+    err_ << "bluegreen: " << printable(followed.error().message) << "\n";
     return finish(
         json{{"deploymentId", id},
              {"status", "server_lost"},
              {"error",
-              {{"kind", to_string(record.error().kind)}, {"message", record.error().message}}}},
+              {{"kind", to_string(followed.error().kind)}, {"message", followed.error().message}}}},
         ExitCode::unavailable);
   }
-  bool succeeded = record->value("status", "") == "succeeded";
-  (succeeded ? progress_stream() : err_) << render_outcome(*record) << "\n";
-  return finish(deploy_result(*record),
-                succeeded ? ExitCode::succeeded : ExitCode::deployment_failed);
+  const json& record = followed->record;
+  json result = deploy_result(record);
+  switch (followed->end) {
+    case FollowEnd::left_running:
+      result["interrupted"] = "left_running";
+      return finish(result, ExitCode::interrupted);
+    case FollowEnd::rollback_requested:
+      result["interrupted"] = "rollback_requested";
+      return finish(result, ExitCode::interrupted);
+    case FollowEnd::serving: {
+      // Blue is retired when its wait ends: after the drain (at most DRAIN_TIMEOUT more) and
+      // BLUE_TERMINATION_WAIT, or at waitUntil once the wait has begun.
+      auto now = std::chrono::system_clock::now();
+      auto wait_until = from_iso8601(record.value("waitUntil", "")).value_or(now);
+      bool draining = record.value("phase", "") == "block_traffic";
+      auto retired = wait_until;
+      if (draining) {
+        auto wait = seconds_of(
+            record.value("parameters", json::object()).value("BLUE_TERMINATION_WAIT", json(60)));
+        retired +=
+            std::chrono::duration_cast<TimePoint::duration>(std::chrono::duration<double>(wait));
+      }
+      retired = std::max(retired, now);
+      std::string blue = printable(record["blueFleet"].value("fleetId", ""));
+      progress_stream() << fmt::format(
+          "deployment {} serves group {} with {}; the server retires blue fleet {} {}{} (in "
+          "{}: BLUE_TERMINATION_WAIT); until then `bluegreen rollback --deployment {}{}` "
+          "switches back at once\n",
+          printable(id), printable(record.value("group", "")),
+          printable(record.value("revision", "")), blue, draining ? "by " : "at ",
+          to_iso8601(std::chrono::time_point_cast<Duration>(retired)),
+          duration_text(std::chrono::duration_cast<Duration>(retired - now)), printable(id),
+          server_flag());
+      result["blueRetiredBy"] = to_iso8601(std::chrono::time_point_cast<Duration>(retired));
+      return finish(result, ExitCode::succeeded);
+    }
+    case FollowEnd::ended:
+      break;
+  }
+  bool succeeded = record.value("status", "") == "succeeded";
+  (succeeded ? progress_stream() : err_) << render_outcome(record) << "\n";
+  return finish(result, succeeded ? ExitCode::succeeded : ExitCode::deployment_failed);
 }
 
-Result<json> Commands::follow(const std::string& id, json record) {
+std::string Commands::preview_address(const json& record) {
+  std::string group = record.value("group", "");
+  if (auto status = client_.get("/api/status")) {
+    for (const auto& g : (*status)["groups"]) {
+      if (g.value("group", "") == group && g["previewListen"].is_string()) {
+        return g["previewListen"].get<std::string>();
+      }
+    }
+  }
+  const auto& parameters = record.value("parameters", json::object());
+  return parameters.value("PREVIEW_LISTEN", "");
+}
+
+Result<Followed> Commands::follow(const std::string& id, json record, bool until_serving,
+                                  const InterruptCounter* interrupts) {
   int fd = options_.json_output() ? STDERR_FILENO : STDOUT_FILENO;
-  DeployProgress progress(progress_stream(), ::isatty(fd) == 1);
+  bool live = ::isatty(fd) == 1;
+  DeployProgress progress(progress_stream(), live);
   std::size_t seen = 0;
+  bool promotion_announced = false;
   auto lost_since = std::chrono::steady_clock::time_point{};
+  auto first_interrupt = std::chrono::steady_clock::time_point{};
   for (;;) {
+    if (interrupts && interrupts->count() > 0) {
+      auto now = std::chrono::steady_clock::now();
+      if (first_interrupt == std::chrono::steady_clock::time_point{}) {
+        first_interrupt = now;
+        // From here on the progress display is left alone, so that this stays on screen.
+        err_ << fmt::format(
+            "\nbluegreen: deployment {0} goes on in the server.\n"
+            "  follow it: bluegreen status --watch --deployment {0}{1}\n"
+            "  stop it:   bluegreen rollback --deployment {0}{1}\n"
+            "  Ctrl-C again within {2} s rolls it back now.\n",
+            printable(id), server_flag(), kSecondInterrupt.count());
+        err_.flush();
+      }
+      if (interrupts->count() > 1) {
+        auto asked = client_.post("/api/rollback", json{{"deploymentId", id}}.dump());
+        if (!asked) {
+          err_ << "bluegreen: could not roll back deployment " << printable(id) << ": "
+               << printable(asked.error().message) << "; it goes on in the server\n";
+          return Followed{record, FollowEnd::left_running};
+        }
+        err_ << fmt::format(
+            "bluegreen: asked the server to roll back deployment {0}; blue keeps (or takes "
+            "back) the traffic. Follow it with `bluegreen status --watch --deployment {0}{1}`\n",
+            printable(id), server_flag());
+        return Followed{record, FollowEnd::rollback_requested};
+      }
+      if (now - first_interrupt > kSecondInterrupt)
+        return Followed{record, FollowEnd::left_running};
+    }
     auto current = client_.get("/api/deployments/" + id);
     auto logs = client_.get("/api/deployments/" + id + "/logs");
     // A busy server (503) or a moment without an answer is retried for a while before the
@@ -235,44 +363,87 @@ Result<json> Commands::follow(const std::string& id, json record) {
     std::vector<json> fresh;
     for (std::size_t i = seen; i < events.size(); ++i) fresh.push_back(events[i]);
     seen = std::max(seen, events.size());
-    progress.show(record, fresh, std::chrono::system_clock::now());
-    if (record.value("status", "running") != "running") return record;
+    bool interrupted = first_interrupt != std::chrono::steady_clock::time_point{};
+    if (!interrupted) progress.show(record, fresh, std::chrono::system_clock::now());
+    bool running = record.value("status", "running") == "running";
+    if (running && !live && !interrupted && !promotion_announced &&
+        record.value("phase", "") == "await_promotion") {
+      // A pipe has no live display to say so: where to look at green, and how to go on.
+      promotion_announced = true;
+      std::string address = preview_address(record);
+      progress_stream() << fmt::format(
+          "deployment {0} waits for promotion: green answers on {1}; promote it with "
+          "`bluegreen promote --deployment {0}{2}`, or stop it with `bluegreen rollback "
+          "--deployment {0}{2}`\n",
+          printable(id),
+          address.empty() ? std::string("no preview address (set PREVIEW_LISTEN)")
+                          : "http://" + printable(address),
+          server_flag());
+      progress_stream().flush();
+    }
+    if (!running) return Followed{record, FollowEnd::ended};
+    if (until_serving && !interrupted && green_serves(record)) {
+      return Followed{record, FollowEnd::serving};
+    }
     std::this_thread::sleep_for(kPollInterval);
   }
+}
+
+Result<std::vector<std::string>> Commands::running_deployments(const std::string& group) {
+  auto status = client_.get("/api/status");
+  if (!status) return std::unexpected(status.error());
+  std::vector<std::string> running;
+  for (const auto& g : (*status)["groups"]) {
+    if ((group.empty() || g.value("group", "") == group) && g["running"].is_object()) {
+      running.push_back(g["running"].value("deploymentId", ""));
+    }
+  }
+  return running;
 }
 
 // Follows the named deployment, else the running one of `group`, else the only running one.
 ExitCode Commands::watch(const std::string& deployment_id, const std::string& group) {
   std::string id = deployment_id;
   if (id.empty()) {
-    auto status = client_.get("/api/status");
-    if (!status) return report(status.error());
-    std::vector<std::string> running;
-    for (const auto& g : (*status)["groups"]) {
-      if ((group.empty() || g.value("group", "") == group) && g["running"].is_object()) {
-        running.push_back(g["running"].value("deploymentId", ""));
-      }
+    auto running = running_deployments(group);
+    if (!running) return report(running.error());
+    if (running->empty()) {
+      return nothing_running("no deployment is running" +
+                             (group.empty() ? std::string() : " in group " + group));
     }
-    if (running.size() != 1) {
-      return report(Error{
-          ErrorKind::invalid_input,
-          running.empty()
-              ? "no deployment is running" + (group.empty() ? std::string() : " in group " + group)
-              : "several deployments are running; name one with --deployment "
-                "or --group"});
+    if (running->size() > 1) {
+      return report(Error{ErrorKind::invalid_input,
+                          "several deployments are running; name one with --deployment "
+                          "or --group"});
     }
-    id = running.front();
+    id = running->front();
   }
-  auto record = follow(id, json::object());
-  if (!record) return report(record.error());
-  bool succeeded = record->value("status", "") == "succeeded";
-  print(*record, render_outcome(*record) + "\n");
+  auto followed = follow(id, json::object(), false, nullptr);
+  if (!followed) return report(followed.error());
+  const json& record = followed->record;
+  bool succeeded = record.value("status", "") == "succeeded";
+  print(record, render_outcome(record) + "\n");
   return succeeded ? ExitCode::succeeded : ExitCode::deployment_failed;
 }
 
-ExitCode Commands::status() {
+ExitCode Commands::status(const std::string& group) {
   auto answer = client_.get("/api/status");
   if (!answer) return report(answer.error());
+  if (!group.empty()) {
+    json& groups = (*answer)["groups"];
+    json kept = json::array();
+    std::vector<std::string> names;
+    for (const auto& g : groups) {
+      names.push_back(g.value("group", ""));
+      if (names.back() == group) kept.push_back(g);
+    }
+    if (kept.empty()) {
+      return report(Error{ErrorKind::not_found,
+                          fmt::format("no group {}{}{}", group,
+                                      names.empty() ? "" : "; groups: ", fmt::join(names, ", "))});
+    }
+    groups = kept;
+  }
   return print(*answer, render_status(*answer));
 }
 
@@ -303,10 +474,34 @@ Result<json> Commands::wait_for(const std::string& id, auto&& done, std::chrono:
 
 ExitCode Commands::request(bool promote, const std::string& deployment_id, const std::string& group,
                            bool wait) {
+  const char* what = promote ? "promote" : "roll back";
+  if (deployment_id.empty()) {
+    auto running = running_deployments(group);
+    if (!running) return report(running.error());
+    if (running->empty()) {
+      return nothing_running(fmt::format("nothing to {}: no deployment is running{}", what,
+                                         group.empty() ? std::string() : " in group " + group));
+    }
+  }
   json body = json::object();
   if (!deployment_id.empty()) body["deploymentId"] = deployment_id;
   if (!group.empty()) body["group"] = group;
   auto accepted = client_.post(promote ? "/api/promote" : "/api/rollback", body.dump());
+  if (!accepted && accepted.error().kind == ErrorKind::conflict) {
+    // The deployment may have ended between the look and the request.
+    auto target = deployment_id.empty()
+                      ? running_deployments(group)
+                      : Result<std::vector<std::string>>(std::vector<std::string>{deployment_id});
+    bool ended = false;
+    if (target && target->empty()) ended = true;
+    if (target && !deployment_id.empty()) {
+      auto record = client_.get("/api/deployments/" + deployment_id);
+      ended = record && record->value("status", "") != "running";
+    }
+    if (ended) {
+      return nothing_running(fmt::format("nothing to {}: {}", what, accepted.error().message));
+    }
+  }
   if (!accepted) return report(accepted.error());
   std::string id = (*accepted)["deployment"].value("deploymentId", "");
   if (!wait) {
@@ -353,7 +548,7 @@ ExitCode run(int argc, char** argv, std::ostream& out, std::ostream& err) {
       "deploys CodeDeploy-style bundles to local instances behind a built-in traffic "
       "switch; the other commands talk to it.",
       "bluegreen"};
-  app.footer(kFooter);
+  app.footer(kAppExamples);
   app.set_version_flag("--version", "bluegreen 0.1.0");
   app.require_subcommand(1);
   app.fallthrough();
@@ -364,15 +559,23 @@ ExitCode run(int argc, char** argv, std::ostream& out, std::ostream& err) {
   if (const char* token = std::getenv("BLUEGREEN_ADMIN_TOKEN"); token && *token) {
     options.admin_token = Secret(token);
   }
-  app.add_option(
-      "--server", options.server,
-      "admin URL of the server (default: $BLUEGREEN_SERVER, else http://127.0.0.1:7070)");
-  app.add_option("--output", options.output, "text (default) or json")
-      ->check(CLI::IsMember({"text", "json"}));
+  // --server and --output are accepted before the command and after it, and every client
+  // command's --help lists them.
+  auto add_common = [&](CLI::App* command) {
+    command->add_option("--server", options.server,
+                        "admin URL of the server, e.g. http://127.0.0.1:7070 (no scheme means "
+                        "http; default: $BLUEGREEN_SERVER, else http://127.0.0.1:7070)");
+    command
+        ->add_option("--output", options.output,
+                     "text (default) or json: one JSON object on standard output, errors too")
+        ->check(CLI::IsMember({"text", "json"}));
+  };
+  add_common(&app);
 
   ServerOptions server_options;
   server_options.state_dir = default_state_dir();
   auto* server = app.add_subcommand("server", "run the local server (admin API, traffic switch)");
+  server->footer(kServerExamples);
   server->add_option("--state-dir", server_options.state_dir,
                      "journal, instances and bundles (default: $XDG_STATE_HOME/bluegreen, else "
                      "~/.local/state/bluegreen)");
@@ -428,6 +631,14 @@ ExitCode run(int argc, char** argv, std::ostream& out, std::ostream& err) {
   bool wait_for_group = false;
   deploy->add_flag("--wait", wait_for_group,
                    "if a deployment of the group runs, wait for it to end, then start");
+  std::string until = "ended";
+  deploy
+      ->add_option("--until", until,
+                   "ended (default): follow the deployment to its end; serving: return (exit 0) "
+                   "once green serves, while the server keeps blue for BLUE_TERMINATION_WAIT "
+                   "and then retires it")
+      ->check(CLI::IsMember({"ended", "serving"}));
+  deploy->footer(std::string(kDeployExamples) + "\n\n" + kExitCodes);
 
   auto* status =
       app.add_subcommand("status", "groups, what serves, instances and connections per colour");
@@ -440,30 +651,57 @@ ExitCode run(int argc, char** argv, std::ostream& out, std::ostream& err) {
   auto* history = app.add_subcommand("history", "past and running deployments, newest first");
   history->add_option("--group", group, "only this group");
   history->add_option("--limit", limit, "at most this many");
+  history->footer(std::string(kHistoryExamples) + "\n\n" + kExitCodes);
 
   std::string deployment_id;
   auto* logs = app.add_subcommand("logs", "the log of one deployment");
   logs->add_option("deployment", deployment_id, "deployment id")->required();
+  logs->footer(std::string(kLogsExamples) + "\n\n" + kExitCodes);
 
   bool no_wait = false;
   auto* rollback = app.add_subcommand(
       "rollback", "stop a deployment; after the switch, send traffic back to blue at once");
   auto* promote = app.add_subcommand("promote", "let a PROMOTION=manual deployment switch");
+  rollback->footer(std::string(kRollbackExamples) + "\n\n" + kExitCodes);
+  promote->footer(std::string(kPromoteExamples) + "\n\n" + kExitCodes);
   for (auto* command : {rollback, promote}) {
     command->add_option("--deployment", deployment_id, "deployment id");
     command->add_option("--group", group, "the group's running deployment");
     command->add_flag("--no-wait", no_wait, "return once the server accepted the request");
   }
   status->add_option("--deployment", deployment_id, "with --watch: this deployment");
-  status->add_option("--group", group, "with --watch: the group's running deployment");
+  status->add_option("--group", group,
+                     "only this group; with --watch: the group's running deployment");
+  status->footer(std::string(kStatusExamples) + "\n\n" + kExitCodes);
   auto* shutdown =
       app.add_subcommand("shutdown", "roll back what runs, stop every instance, stop the server");
+  shutdown->footer(std::string(kShutdownExamples) + "\n\n" + kExitCodes);
+  for (auto* command : {deploy, status, history, logs, rollback, promote, shutdown}) {
+    add_common(command);
+  }
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
     int code = app.exit(error, out, err);
-    return code == 0 ? ExitCode::succeeded : ExitCode::invalid_input;
+    if (code == 0) return ExitCode::succeeded;
+    // The parse stopped, so --output may not have been read: look for it here.
+    bool json_output = false;
+    for (int i = 1; i < argc; ++i) {
+      std::string_view arg = argv[i];
+      if (arg == "--output=json" ||
+          (arg == "--output" && i + 1 < argc && std::string_view(argv[i + 1]) == "json")) {
+        json_output = true;
+      }
+    }
+    if (json_output) {
+      out << json_line(
+                 json{{"error",
+                       {{"kind", to_string(ErrorKind::invalid_input)}, {"message", error.what()}}}},
+                 2)
+          << "\n";
+    }
+    return ExitCode::invalid_input;
   }
 
   if (server->parsed()) {
@@ -484,15 +722,21 @@ ExitCode run(int argc, char** argv, std::ostream& out, std::ostream& err) {
            : code == 2 ? ExitCode::invalid_input
                        : ExitCode::unavailable;
   }
+  options.server_from_flag = std::ranges::any_of(
+      std::vector<CLI::App*>{&app, deploy, status, history, logs, rollback, promote, shutdown},
+      [](CLI::App* command) { return command->count("--server") > 0; });
+  options.stdout_terminal = ::isatty(STDOUT_FILENO) == 1;
   Commands commands(options, out, err);
-  if (deploy->parsed()) return commands.deploy(params, wait_for_group, deployment_name);
+  if (deploy->parsed()) {
+    return commands.deploy(params, wait_for_group, deployment_name, until == "serving");
+  }
   if (history->parsed()) return commands.history(group, limit);
   if (logs->parsed()) return commands.logs(deployment_id);
   if (rollback->parsed()) return commands.request(false, deployment_id, group, !no_wait);
   if (promote->parsed()) return commands.request(true, deployment_id, group, !no_wait);
   if (shutdown->parsed()) return commands.shutdown();
   if (watch) return commands.watch(deployment_id, group);
-  return commands.status();
+  return commands.status(group);
 }
 
 }  // namespace bluegreen::cli

@@ -26,6 +26,39 @@ std::string elapsed(const json& record) {
   return duration_text(std::chrono::duration_cast<Duration>(end - *started));
 }
 
+// A deployment's error under its history row: each of its lines indented (a hook's output
+// spans many), at most kErrorLines of them and none wider than kErrorWidth, so the table's
+// rows stay one per deployment and the indented lines plainly belong to the row above.
+constexpr std::size_t kErrorLines = 4;
+constexpr std::size_t kErrorWidth = 100;
+
+std::string error_lines(const std::string& error, const std::string& deployment_id) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start <= error.size()) {
+    auto end = error.find('\n', start);
+    if (end == std::string::npos) end = error.size();
+    auto raw = std::string_view(error).substr(start, end - start);
+    if (raw.find_first_not_of(" \t\r") != std::string_view::npos) lines.push_back(printable(raw));
+    start = end + 1;
+  }
+  std::string out;
+  for (std::size_t i = 0; i < lines.size() && i < kErrorLines; ++i) {
+    std::string line = lines[i];
+    if (line.size() > kErrorWidth) {
+      std::size_t cut = kErrorWidth - 3;
+      while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;
+      line = line.substr(0, cut) + "...";
+    }
+    out += fmt::format("{:<4}{}\n", "", line);
+  }
+  if (lines.size() > kErrorLines) {
+    out += fmt::format("{:<4}({} more line(s): bluegreen logs {})\n", "",
+                       lines.size() - kErrorLines, deployment_id);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string render_status(const json& status) {
@@ -87,7 +120,8 @@ std::string render_history(const json& answer) {
     out += fmt::format("{:<16} {:<10} {:<12} {:<25} {:>9}  {}\n", text(d, "deploymentId"),
                        text(d, "group"), text(d, "status"), text(d, "started"), elapsed(d),
                        text(d, "revision"));
-    if (!d["error"].is_null()) out += fmt::format("{:<16} {}\n", "", text(d, "error"));
+    if (d["error"].is_string())
+      out += error_lines(d["error"].get<std::string>(), text(d, "deploymentId"));
   }
   return out;
 }

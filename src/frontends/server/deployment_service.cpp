@@ -77,6 +77,23 @@ void DeploymentService::attach(Group& group, std::unique_ptr<GroupTraffic> traff
   }
 }
 
+std::optional<std::string> DeploymentService::group_listening_on(const std::string& address,
+                                                                 const std::string& except) const {
+  // mutex_ is held by the caller.
+  for (const auto& [id, other] : groups_) {
+    if (id == except) continue;
+    std::vector<std::string> addresses{other.pending_listen};
+    if (other.traffic) {
+      addresses.push_back(other.traffic->address());
+      if (auto preview = other.traffic->preview_address()) addresses.push_back(*preview);
+    }
+    for (const auto& bound : addresses) {
+      if (!bound.empty() && same_listener(bound, address)) return id;
+    }
+  }
+  return std::nullopt;
+}
+
 Result<DeploymentService::Group*> DeploymentService::group_for(const DeploymentSpec& spec,
                                                                bool keep_pending) {
   auto& group = groups_[spec.group_id];
@@ -108,6 +125,12 @@ Result<DeploymentService::Group*> DeploymentService::group_for(const DeploymentS
       return &group;
     }
     if (!opened) {
+      if (auto holder = group_listening_on(address, group.id)) {
+        return fail(ErrorKind::invalid_input,
+                    fmt::format("LISTEN {} is taken: group {} listens there; choose another "
+                                "LISTEN, or deploy to group {}",
+                                address, *holder, *holder));
+      }
       return fail(ErrorKind::invalid_input,
                   fmt::format("LISTEN {}: {}", address, opened.error().message));
     }

@@ -195,6 +195,10 @@ class DeploymentService {
   // mutex_ held. Drops a group nothing serves on and nothing deploys to, with its listener.
   void forget_if_empty(const std::string& group_id);
   static bool group_is_empty(const Group& group);
+  // The group other than `except` whose listener (LISTEN, pending LISTEN or PREVIEW_LISTEN)
+  // is `address`, so that a refused LISTEN names who holds it. mutex_ held.
+  std::optional<std::string> group_listening_on(const std::string& address,
+                                                const std::string& except) const;
   void retry_listeners(std::stop_token stop);
   void stop_retrying();
   Result<Deployment> select(const Selector& selector) const;
