@@ -8,15 +8,15 @@
 #include "engine/elastigroup_log.h"
 #include "frontends/lambda/lambda_settings.h"
 #include "frontends/lambda/runtime_loop.h"
-#include "infra/http/curl_http_client.h"
+#include "infra/http/beast_http_client.h"
 
 namespace {
 
 using namespace bluegreen;
 
 // The Runtime API client must never time out on `next` (see runtime_api.h).
-http::CurlOptions runtime_api_options() {
-  http::CurlOptions options;
+http::HttpOptions runtime_api_options() {
+  http::HttpOptions options;
   options.total_timeout = std::chrono::hours(24 * 30);
   options.stall_timeout = std::chrono::hours(24 * 30);
   return options;
@@ -29,7 +29,7 @@ int run() {
                               "AWS_LAMBDA_RUNTIME_API is not set: bootstrap runs inside Lambda");
     return 1;
   }
-  http::CurlHttpClient runtime_http(runtime_api_options());
+  http::BeastHttpClient runtime_http(runtime_api_options());
   lambda::RuntimeApi api(runtime_http, endpoint);
   auto init_failed = [&](const std::string& type, const std::string& message) {
     lambda::write_runtime_log(std::cout, "error", "init_failed", message);
