@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -92,6 +93,25 @@ TYPED_TEST(HttpClientTest, AFreshConnectionRequestNeitherReusesNorKeepsOne) {
   EXPECT_EQ(seen[0].connection, 1);
   EXPECT_EQ(seen[1].connection, 2);
   EXPECT_EQ(seen[2].connection, 1);
+}
+
+// A kept-alive connection the server closed before answering: the request never reached it,
+// so it goes out again on a new connection and the caller sees the answer.
+TYPED_TEST(HttpClientTest, AKeptAliveConnectionClosedBeforeTheAnswerIsReplacedOnce) {
+  std::atomic<int> calls{0};
+  LoopbackServer server([&](const ReceivedRequest&) {
+    return ++calls == 2 ? CannedResponse{.drop_connection = true}
+                        : CannedResponse{200, {}, "x", false};
+  });
+  ASSERT_TRUE(this->client_.send({.url = server.url() + "/a"}));
+  auto second = this->client_.send({.url = server.url() + "/b"});
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_EQ(second->body, "x");
+  const auto seen = server.requests();
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[1].connection, 1);
+  EXPECT_EQ(seen[2].connection, 2);
+  EXPECT_EQ(seen[2].target, "/b");
 }
 
 TYPED_TEST(HttpClientTest, HeadReadsHeadersWithoutABody) {
