@@ -299,10 +299,10 @@ def main():
     parser.add_argument("--json", required=True)
     parser.add_argument("--arm64-zip", help="with --part start or all: the arm64 package, "
                         "checked under qemu-aarch64-static")
-    parser.add_argument("--part", choices=["start", "economy", "prompt", "all-cloud", "all"], default="all",
+    parser.add_argument("--part", choices=["start", "economy", "prompt", "all-cloud", "all", "arm64"], default="all",
                         help="start: cold start, memory, zip size; economy: the API calls; "
                              "prompt: a deployment whose clouds answer at once; all-cloud: "
-                             "prompt then economy")
+                             "prompt then economy; arm64: only the --arm64-zip check")
     args = parser.parse_args()
     # Stopped by bench/run: still stop moto, the fakes and the function.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -318,6 +318,9 @@ def main():
         ours = [os.path.join(ours_dir, "bootstrap")]
         base_env = world.function_env(type("Unset", (), {"address": ""})())  # set per run
 
+        if args.part == "arm64":
+            run_arm64(world, args.arm64_zip, base_env, work, out)
+            return
         if args.part == "economy":
             run_economy(world, ours, ours_dir, base_env, work, args, out)
             return
