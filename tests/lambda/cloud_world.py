@@ -187,9 +187,9 @@ class Bootstrap:
 
     With chroot=True (root only) the directory becomes the root of a file system that holds
     nothing but the package at /var/task (where Lambda puts it) and the CA bundle at Amazon
-    Linux's path, and the function runs chrooted into it."""
+    Linux's path (a copy of `ca_bundle`), and the function runs chrooted into it."""
 
-    def __init__(self, zip_path, env, log_path, chroot=False):
+    def __init__(self, zip_path, env, log_path, chroot=False, ca_bundle=HOST_CA_BUNDLE):
         self.dir = tempfile.mkdtemp(prefix="bluegreen-lambda-")
         os.chmod(self.dir, 0o755)
         task = os.path.join(self.dir, "var", "task") if chroot else self.dir
@@ -205,7 +205,7 @@ class Bootstrap:
         if chroot:
             bundle = os.path.join(self.dir, IMAGE_CA_BUNDLE)
             os.makedirs(os.path.dirname(bundle))
-            shutil.copyfile(HOST_CA_BUNDLE, bundle)
+            shutil.copyfile(ca_bundle, bundle)
             root = self.dir
 
             def preexec():
@@ -327,10 +327,11 @@ class CloudWorld:
         env.update(extra or {})
         return {k: v for k, v in env.items() if v is not None}
 
-    def start_function(self, runtime, extra_env=None, name="bootstrap", chroot=False):
+    def start_function(self, runtime, extra_env=None, name="bootstrap", chroot=False,
+                       ca_bundle=HOST_CA_BUNDLE):
         bootstrap = Bootstrap(self.zip_path, self.function_env(runtime, extra_env),
                               os.path.join(self.tmp, f"{name}-{len(self.bootstraps)}.log"),
-                              chroot=chroot)
+                              chroot=chroot, ca_bundle=ca_bundle)
         self.bootstraps.append(bootstrap)
         return bootstrap
 
