@@ -18,6 +18,9 @@ Everything runs on 127.0.0.1 against the test tree's fakes (tests/lambda/cloud_w
   InProgress for --codedeploy-seconds. Calls per minute of waiting = calls made while the
   deployment was waiting on the cloud (from the first CodeDeploy call to the last call) per
   minute of that span; the gaps between consecutive calls show the backoff.
+* arm64 (--arm64-zip): the cross-compiled package's size, and one whole Elastigroup deployment
+  by its bootstrap run under qemu-aarch64-static against the same fakes (a functional check:
+  no time or memory figure, which would be qemu's).
 * Prompt deployment: default pacing (no BLUEGREEN_* variable), Spot launching the greens 2 s
   after the create, status checks passing at once, CodeDeploy taking 6 s: the Lambda's own
   time (invocation to answer, the job reported) next to the cloud's time (2 + 6 s, what no
@@ -175,6 +178,44 @@ def one_invocation(world, argv, cwd, env, timeout_ms, log_path, timeout="900"):
             stop(process)
 
 
+def elf_machine(path):
+    """'x86_64', 'arm64' or another e_machine number, and whether the ELF file is static."""
+    with open(path, "rb") as f:
+        header = f.read(64)
+        if header[:4] != b"\x7fELF" or header[4] != 2:
+            raise RuntimeError(f"{path} is not a 64-bit ELF file")
+        machine = int.from_bytes(header[18:20], "little")
+        phoff = int.from_bytes(header[32:40], "little")
+        phentsize = int.from_bytes(header[54:56], "little")
+        phnum = int.from_bytes(header[56:58], "little")
+        static = True
+        for i in range(phnum):
+            f.seek(phoff + i * phentsize)
+            if int.from_bytes(f.read(4), "little") in (2, 3):  # PT_DYNAMIC, PT_INTERP
+                static = False
+    return {62: "x86_64", 183: "arm64"}.get(machine, str(machine)), static
+
+
+def run_arm64(world, zip_path, base_env, work, out):
+    """The arm64 package: size, and one whole deployment under qemu."""
+    directory = unzip(zip_path)
+    try:
+        bootstrap = os.path.join(directory, "bootstrap")
+        machine, static = elf_machine(bootstrap)
+        entry = {"zip_bytes": os.path.getsize(zip_path), "machine": machine, "static": static,
+                 "files": sorted(os.listdir(directory))}
+        world.reset()
+        _, _, results, elapsed = one_invocation(world, ["qemu-aarch64-static", bootstrap],
+                                                directory, base_env, 120_000,
+                                                os.path.join(work, "arm64.log"))
+        entry["result"] = results[0]["type"] if results else "none"
+        entry["seconds"] = round(elapsed, 1)
+        out["arm64"] = entry
+        print(f"arm64: {entry}", file=sys.stderr)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def economy(world, start):
     """Calls of one invocation, from the fakes' logs."""
     with world.aws._lock:
@@ -256,10 +297,12 @@ def main():
     parser.add_argument("--codedeploy-seconds", type=float, default=600)
     parser.add_argument("--prompt-runs", type=int, default=3)
     parser.add_argument("--json", required=True)
-    parser.add_argument("--part", choices=["start", "economy", "prompt", "all-cloud", "all"], default="all",
+    parser.add_argument("--arm64-zip", help="with --part start or all: the arm64 package, "
+                        "checked under qemu-aarch64-static")
+    parser.add_argument("--part", choices=["start", "economy", "prompt", "all-cloud", "all", "arm64"], default="all",
                         help="start: cold start, memory, zip size; economy: the API calls; "
                              "prompt: a deployment whose clouds answer at once; all-cloud: "
-                             "prompt then economy")
+                             "prompt then economy; arm64: only the --arm64-zip check")
     args = parser.parse_args()
     # Stopped by bench/run: still stop moto, the fakes and the function.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -275,6 +318,9 @@ def main():
         ours = [os.path.join(ours_dir, "bootstrap")]
         base_env = world.function_env(type("Unset", (), {"address": ""})())  # set per run
 
+        if args.part == "arm64":
+            run_arm64(world, args.arm64_zip, base_env, work, out)
+            return
         if args.part == "economy":
             run_economy(world, ours, ours_dir, base_env, work, args, out)
             return
@@ -300,6 +346,8 @@ def main():
             out[name]["vm_hwm_kib"] = memory
         out["ours"]["zip_bytes"] = os.path.getsize(args.zip)
         out["python"]["zip_bytes"] = python_zip(work)
+        if args.arm64_zip:
+            run_arm64(world, args.arm64_zip, base_env, work, out)
 
         if args.part == "all":
             run_prompt(world, ours, ours_dir, base_env, work, args, out)

@@ -1,4 +1,8 @@
 # System packages only (Debian 12). scripts/install-deps installs them.
+if(BLUEGREEN_BOOTSTRAP_ONLY)
+  include(BootstrapOnlyDependencies)
+  return()
+endif()
 find_package(Threads REQUIRED)
 find_package(PkgConfig REQUIRED)
 find_package(CURL REQUIRED)
@@ -10,3 +14,4 @@ find_package(SQLite3 REQUIRED)
 find_package(Boost 1.74 REQUIRED)
 find_package(fmt REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
+include(StaticLink)

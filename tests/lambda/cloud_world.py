@@ -177,22 +177,47 @@ class Ec2BackedSpotFake(spot_fake.SpotFake):
         return super().list_deployments(request, group)
 
 
-class Bootstrap:
-    """The packaged function: unzipped into an empty directory and run from there."""
+# Where the CA bundle sits on Amazon Linux, and the build machine's bundle copied there.
+IMAGE_CA_BUNDLE = "etc/pki/tls/certs/ca-bundle.crt"
+HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
-    def __init__(self, zip_path, env, log_path):
+
+class Bootstrap:
+    """The packaged function: unzipped into an empty directory and run from there.
+
+    With chroot=True (root only) the directory becomes the root of a file system that holds
+    nothing but the package at /var/task (where Lambda puts it) and the CA bundle at Amazon
+    Linux's path (a copy of `ca_bundle`), and the function runs chrooted into it."""
+
+    def __init__(self, zip_path, env, log_path, chroot=False, ca_bundle=HOST_CA_BUNDLE):
         self.dir = tempfile.mkdtemp(prefix="bluegreen-lambda-")
+        os.chmod(self.dir, 0o755)
+        task = os.path.join(self.dir, "var", "task") if chroot else self.dir
+        os.makedirs(task, exist_ok=True)
         with zipfile.ZipFile(zip_path) as archive:
             for info in archive.infolist():
-                path = archive.extract(info, self.dir)
+                path = archive.extract(info, task)
                 mode = (info.external_attr >> 16) & 0o777
                 if mode:
                     os.chmod(path, mode)
+        preexec = None
+        argv = [os.path.join(task, "bootstrap")]
+        if chroot:
+            bundle = os.path.join(self.dir, IMAGE_CA_BUNDLE)
+            os.makedirs(os.path.dirname(bundle))
+            shutil.copyfile(ca_bundle, bundle)
+            root = self.dir
+
+            def preexec():
+                os.chroot(root)
+                os.chdir("/var/task")
+
+            argv = ["/var/task/bootstrap"]
         self.log_path = log_path
         self.log = open(log_path, "ab")
-        self.process = subprocess.Popen([os.path.join(self.dir, "bootstrap")], cwd=self.dir,
-                                        env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL)
+        self.process = subprocess.Popen(argv, cwd=task, env=env, stdout=self.log,
+                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                        preexec_fn=preexec)
 
     def mapped_libraries(self):
         paths = set()
@@ -302,9 +327,11 @@ class CloudWorld:
         env.update(extra or {})
         return {k: v for k, v in env.items() if v is not None}
 
-    def start_function(self, runtime, extra_env=None, name="bootstrap"):
+    def start_function(self, runtime, extra_env=None, name="bootstrap", chroot=False,
+                       ca_bundle=HOST_CA_BUNDLE):
         bootstrap = Bootstrap(self.zip_path, self.function_env(runtime, extra_env),
-                              os.path.join(self.tmp, f"{name}-{len(self.bootstraps)}.log"))
+                              os.path.join(self.tmp, f"{name}-{len(self.bootstraps)}.log"),
+                              chroot=chroot, ca_bundle=ca_bundle)
         self.bootstraps.append(bootstrap)
         return bootstrap
 

@@ -4,14 +4,14 @@
 #include "adapters/elastigroup/spot_flow_ports.h"
 #include "infra/aws/profile.h"
 #include "infra/aws/remote_credentials.h"
-#include "infra/http/curl_http_client.h"
+#include "infra/http/beast_http_client.h"
 
 namespace bluegreen::elastigroup {
 
 struct ElastigroupCloud::Parts {
   Clock& clock;
   CallBudget budget;
-  http::CurlHttpClient http;
+  http::BeastHttpClient http;
   std::unique_ptr<aws::CredentialsChain> credentials;
   std::unique_ptr<AwsFlowPorts> aws;
   std::unique_ptr<SpotFlowPorts> spot;

@@ -1,13 +1,14 @@
-#include "infra/http/curl_http_client.h"
-
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <sstream>
 
+#include "infra/http/beast_http_client.h"
+#include "infra/http/curl_http_client.h"
 #include "loopback_server.h"
 #include "temp_dir.h"
 
@@ -21,7 +22,9 @@ using testing::ReceivedRequest;
 using testing::TempDir;
 
 // Proxy variables of the machine running the tests must not reroute loopback requests.
-class CurlHttpClientTest : public ::testing::Test {
+// Every case runs against both transports: the contract is HttpClient's, not libcurl's.
+template <class Client>
+class HttpClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
     for (const char* name : {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "ALL_PROXY",
@@ -29,10 +32,12 @@ class CurlHttpClientTest : public ::testing::Test {
       ::unsetenv(name);
     }
   }
-  CurlHttpClient client_;
+  Client client_;
 };
+using Clients = ::testing::Types<CurlHttpClient, BeastHttpClient>;
+TYPED_TEST_SUITE(HttpClientTest, Clients);
 
-TEST_F(CurlHttpClientTest, SendsMethodHeadersAndBodyAndReadsTheAnswer) {
+TYPED_TEST(HttpClientTest, SendsMethodHeadersAndBodyAndReadsTheAnswer) {
   LoopbackServer server([](const ReceivedRequest&) {
     return CannedResponse{201, {{"X-Answer", "  yes  "}}, "created", false};
   });
@@ -40,7 +45,7 @@ TEST_F(CurlHttpClientTest, SendsMethodHeadersAndBodyAndReadsTheAnswer) {
                   .url = server.url() + "/things/a%20b?x=1",
                   .headers = {{"Content-Type", "application/json"}, {"X-Empty", ""}},
                   .body = R"({"k":1})"};
-  auto response = client_.send(request);
+  auto response = this->client_.send(request);
   ASSERT_TRUE(response) << response.error().message;
   EXPECT_EQ(response->status, 201);
   EXPECT_EQ(response->body, "created");
@@ -57,32 +62,32 @@ TEST_F(CurlHttpClientTest, SendsMethodHeadersAndBodyAndReadsTheAnswer) {
   EXPECT_FALSE(seen[0].header("Expect"));
 }
 
-TEST_F(CurlHttpClientTest, ErrorStatusesAreAnswersNotFailures) {
+TYPED_TEST(HttpClientTest, ErrorStatusesAreAnswersNotFailures) {
   LoopbackServer server([](const ReceivedRequest&) {
     return testing::json_response(503, R"({"__type":"ServiceUnavailable"})");
   });
-  auto response = client_.send({.url = server.url() + "/"});
+  auto response = this->client_.send({.url = server.url() + "/"});
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 503);
   EXPECT_FALSE(response->ok());
 }
 
-TEST_F(CurlHttpClientTest, ReusesTheConnectionForSequentialRequests) {
+TYPED_TEST(HttpClientTest, ReusesTheConnectionForSequentialRequests) {
   LoopbackServer server([](const ReceivedRequest&) { return CannedResponse{200, {}, "x", false}; });
   for (int i = 0; i < 3; ++i) {
-    auto response = client_.send({.method = "POST", .url = server.url() + "/", .body = "b"});
+    auto response = this->client_.send({.method = "POST", .url = server.url() + "/", .body = "b"});
     ASSERT_TRUE(response);
   }
   EXPECT_EQ(server.requests().size(), 3u);
   EXPECT_EQ(server.connections_accepted(), 1);
 }
 
-TEST_F(CurlHttpClientTest, AFreshConnectionRequestNeitherReusesNorKeepsOne) {
+TYPED_TEST(HttpClientTest, AFreshConnectionRequestNeitherReusesNorKeepsOne) {
   LoopbackServer server([](const ReceivedRequest&) { return CannedResponse{200, {}, "x", false}; });
-  ASSERT_TRUE(client_.send({.url = server.url() + "/a"}));
-  ASSERT_TRUE(
-      client_.send({.method = "POST", .url = server.url() + "/create", .fresh_connection = true}));
-  ASSERT_TRUE(client_.send({.url = server.url() + "/b"}));
+  ASSERT_TRUE(this->client_.send({.url = server.url() + "/a"}));
+  ASSERT_TRUE(this->client_.send(
+      {.method = "POST", .url = server.url() + "/create", .fresh_connection = true}));
+  ASSERT_TRUE(this->client_.send({.url = server.url() + "/b"}));
   const auto seen = server.requests();
   ASSERT_EQ(seen.size(), 3u);
   EXPECT_EQ(seen[0].connection, 1);
@@ -90,24 +95,43 @@ TEST_F(CurlHttpClientTest, AFreshConnectionRequestNeitherReusesNorKeepsOne) {
   EXPECT_EQ(seen[2].connection, 1);
 }
 
-TEST_F(CurlHttpClientTest, HeadReadsHeadersWithoutABody) {
+// A kept-alive connection the server closed before answering: the request never reached it,
+// so it goes out again on a new connection and the caller sees the answer.
+TYPED_TEST(HttpClientTest, AKeptAliveConnectionClosedBeforeTheAnswerIsReplacedOnce) {
+  std::atomic<int> calls{0};
+  LoopbackServer server([&](const ReceivedRequest&) {
+    return ++calls == 2 ? CannedResponse{.drop_connection = true}
+                        : CannedResponse{200, {}, "x", false};
+  });
+  ASSERT_TRUE(this->client_.send({.url = server.url() + "/a"}));
+  auto second = this->client_.send({.url = server.url() + "/b"});
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_EQ(second->body, "x");
+  const auto seen = server.requests();
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[1].connection, 1);
+  EXPECT_EQ(seen[2].connection, 2);
+  EXPECT_EQ(seen[2].target, "/b");
+}
+
+TYPED_TEST(HttpClientTest, HeadReadsHeadersWithoutABody) {
   LoopbackServer server([](const ReceivedRequest&) {
     return CannedResponse{200, {{"Content-Length", "42"}, {"ETag", "\"abc\""}}, "", false};
   });
-  auto response = client_.send({.method = "HEAD", .url = server.url() + "/obj"});
+  auto response = this->client_.send({.method = "HEAD", .url = server.url() + "/obj"});
   ASSERT_TRUE(response) << response.error().message;
   EXPECT_EQ(response->header("ETag"), "\"abc\"");
   EXPECT_EQ(server.requests().at(0).method, "HEAD");
 }
 
-TEST_F(CurlHttpClientTest, StreamsASuccessfulDownloadToTheFile) {
+TYPED_TEST(HttpClientTest, StreamsASuccessfulDownloadToTheFile) {
   const std::string content(300'000, 'z');
   LoopbackServer server([&](const ReceivedRequest&) {
     return CannedResponse{200, {}, content, false};
   });
   TempDir dir;
   const auto target = dir.path() / "bundle.zip";
-  auto response = client_.send({.url = server.url() + "/b", .download_to = target});
+  auto response = this->client_.send({.url = server.url() + "/b", .download_to = target});
   ASSERT_TRUE(response) << response.error().message;
   EXPECT_EQ(response->downloaded_bytes, content.size());
   EXPECT_TRUE(response->body.empty());
@@ -115,25 +139,25 @@ TEST_F(CurlHttpClientTest, StreamsASuccessfulDownloadToTheFile) {
   EXPECT_FALSE(std::filesystem::exists(dir.path() / "bundle.zip.part"));
 }
 
-TEST_F(CurlHttpClientTest, KeepsAFailedDownloadsErrorBodyAndWritesNoFile) {
+TYPED_TEST(HttpClientTest, KeepsAFailedDownloadsErrorBodyAndWritesNoFile) {
   LoopbackServer server([](const ReceivedRequest&) {
     return CannedResponse{404, {}, "<Error><Code>NoSuchKey</Code></Error>", false};
   });
   TempDir dir;
   const auto target = dir.path() / "bundle.zip";
-  auto response = client_.send({.url = server.url() + "/b", .download_to = target});
+  auto response = this->client_.send({.url = server.url() + "/b", .download_to = target});
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 404);
   EXPECT_EQ(response->body, "<Error><Code>NoSuchKey</Code></Error>");
   EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
 }
 
-TEST_F(CurlHttpClientTest, ADroppedConnectionIsUnavailable) {
+TYPED_TEST(HttpClientTest, ADroppedConnectionIsUnavailable) {
   LoopbackServer server(
       [](const ReceivedRequest&) { return CannedResponse{.drop_connection = true}; });
   TempDir dir;
   auto response =
-      client_.send({.url = server.url() + "/b?token=abc", .download_to = dir.path() / "f"});
+      this->client_.send({.url = server.url() + "/b?token=abc", .download_to = dir.path() / "f"});
   ASSERT_FALSE(response);
   EXPECT_EQ(response.error().kind, ErrorKind::unavailable);
   EXPECT_NE(response.error().message.find("GET " + server.url() + "/b"), std::string::npos);
@@ -141,31 +165,31 @@ TEST_F(CurlHttpClientTest, ADroppedConnectionIsUnavailable) {
   EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
 }
 
-TEST_F(CurlHttpClientTest, ARefusedConnectionIsUnavailable) {
+TYPED_TEST(HttpClientTest, ARefusedConnectionIsUnavailable) {
   int port;
   {
     LoopbackServer closed([](const ReceivedRequest&) { return CannedResponse{}; });
     port = closed.port();
   }
-  auto response = client_.send({.url = "http://127.0.0.1:" + std::to_string(port) + "/"});
+  auto response = this->client_.send({.url = "http://127.0.0.1:" + std::to_string(port) + "/"});
   ASSERT_FALSE(response);
   EXPECT_EQ(response.error().kind, ErrorKind::unavailable);
 }
 
-TEST_F(CurlHttpClientTest, FollowsRedirectsOnlyWhenAsked) {
+TYPED_TEST(HttpClientTest, FollowsRedirectsOnlyWhenAsked) {
   LoopbackServer target([](const ReceivedRequest&) {
     return CannedResponse{200, {}, "tarball", false};
   });
   LoopbackServer redirector([&](const ReceivedRequest&) {
     return CannedResponse{302, {{"Location", target.url() + "/codeload"}}, "", false};
   });
-  auto not_followed = client_.send({.url = redirector.url() + "/tarball"});
+  auto not_followed = this->client_.send({.url = redirector.url() + "/tarball"});
   ASSERT_TRUE(not_followed);
   EXPECT_EQ(not_followed->status, 302);
 
-  auto followed = client_.send({.url = redirector.url() + "/tarball",
-                                .headers = {{"Authorization", "Bearer planted-token"}},
-                                .follow_redirects = true});
+  auto followed = this->client_.send({.url = redirector.url() + "/tarball",
+                                      .headers = {{"Authorization", "Bearer planted-token"}},
+                                      .follow_redirects = true});
   ASSERT_TRUE(followed) << followed.error().message;
   EXPECT_EQ(followed->status, 200);
   EXPECT_EQ(followed->body, "tarball");
@@ -175,7 +199,7 @@ TEST_F(CurlHttpClientTest, FollowsRedirectsOnlyWhenAsked) {
   EXPECT_FALSE(target.requests()[0].header("Authorization"));
 }
 
-TEST_F(CurlHttpClientTest, HonoursHttpProxyAndNoProxyFromTheEnvironment) {
+TYPED_TEST(HttpClientTest, HonoursHttpProxyAndNoProxyFromTheEnvironment) {
   LoopbackServer proxy([](const ReceivedRequest&) {
     return CannedResponse{200, {}, "via proxy", false};
   });
@@ -183,30 +207,30 @@ TEST_F(CurlHttpClientTest, HonoursHttpProxyAndNoProxyFromTheEnvironment) {
     return CannedResponse{200, {}, "direct", false};
   });
   ::setenv("http_proxy", proxy.url().c_str(), 1);
-  auto proxied = client_.send({.url = origin.url() + "/p"});
+  auto proxied = this->client_.send({.url = origin.url() + "/p"});
   ASSERT_TRUE(proxied) << proxied.error().message;
   EXPECT_EQ(proxied->body, "via proxy");
   ASSERT_EQ(proxy.requests().size(), 1u);
   EXPECT_EQ(proxy.requests()[0].target, origin.url() + "/p");
 
   ::setenv("NO_PROXY", "127.0.0.1", 1);
-  auto direct = client_.send({.url = origin.url() + "/p"});
+  auto direct = this->client_.send({.url = origin.url() + "/p"});
   ASSERT_TRUE(direct);
   EXPECT_EQ(direct->body, "direct");
   EXPECT_EQ(proxy.requests().size(), 1u);
 }
 
-TEST_F(CurlHttpClientTest, TunnelsHttpsThroughHttpsProxy) {
+TYPED_TEST(HttpClientTest, TunnelsHttpsThroughHttpsProxy) {
   LoopbackServer proxy([](const ReceivedRequest&) { return CannedResponse{403, {}, "", false}; });
   ::setenv("HTTPS_PROXY", proxy.url().c_str(), 1);
-  auto response = client_.send({.url = "https://codedeploy.us-east-1.amazonaws.com/"});
+  auto response = this->client_.send({.url = "https://codedeploy.us-east-1.amazonaws.com/"});
   ASSERT_FALSE(response);  // the proxy refused the tunnel
   ASSERT_EQ(proxy.requests().size(), 1u);
   EXPECT_EQ(proxy.requests()[0].method, "CONNECT");
   EXPECT_EQ(proxy.requests()[0].target, "codedeploy.us-east-1.amazonaws.com:443");
 }
 
-TEST_F(CurlHttpClientTest, ATimeoutIsReportedAsTimeout) {
+TYPED_TEST(HttpClientTest, ATimeoutIsReportedAsTimeout) {
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
   LoopbackServer server([released](const ReceivedRequest&) {
@@ -214,15 +238,15 @@ TEST_F(CurlHttpClientTest, ATimeoutIsReportedAsTimeout) {
     return CannedResponse{};
   });
   auto response =
-      client_.send({.url = server.url() + "/", .timeout = std::chrono::milliseconds(200)});
+      this->client_.send({.url = server.url() + "/", .timeout = std::chrono::milliseconds(200)});
   release.set_value();
   ASSERT_FALSE(response);
   EXPECT_EQ(response.error().kind, ErrorKind::timeout);
 }
 
-TEST_F(CurlHttpClientTest, RefusesMalformedRequests) {
-  EXPECT_EQ(client_.send({.url = "not a url"}).error().kind, ErrorKind::invalid_input);
-  EXPECT_EQ(client_.send({.method = "BREW", .url = "http://127.0.0.1:9/"}).error().kind,
+TYPED_TEST(HttpClientTest, RefusesMalformedRequests) {
+  EXPECT_EQ(this->client_.send({.url = "not a url"}).error().kind, ErrorKind::invalid_input);
+  EXPECT_EQ(this->client_.send({.method = "BREW", .url = "http://127.0.0.1:9/"}).error().kind,
             ErrorKind::invalid_input);
 }
 
