@@ -12,7 +12,8 @@ function(bluegreen_module name)
   set_target_properties(bg_${name} PROPERTIES LINKER_LANGUAGE CXX)
   if(BLUEGREEN_TESTS AND tests)
     add_executable(${name}_tests ${tests})
-    target_link_libraries(${name}_tests PRIVATE bg_${name} ${M_TEST_DEPS} GTest::gtest GTest::gmock GTest::gtest_main bluegreen_warnings)
+    target_link_libraries(${name}_tests PRIVATE bg_${name} ${M_TEST_DEPS} GTest::gtest GTest::gmock GTest::gtest_main bluegreen_warnings
+                          bluegreen_test_code)
     target_compile_definitions(${name}_tests PRIVATE
       BLUEGREEN_SOURCE_DIR="${PROJECT_SOURCE_DIR}" BLUEGREEN_BINARY_DIR="${PROJECT_BINARY_DIR}")
     gtest_discover_tests(${name}_tests DISCOVERY_MODE PRE_TEST
