@@ -14,6 +14,12 @@ from harness import (BINARY, SOURCE_DIR, LocalTestCase, http_get, make_bundle, r
                      wait_until)
 
 
+def failing_install(path):
+    """Bundle edit: AfterInstall fails."""
+    replace_in(os.path.join(path, "scripts", "after_install.sh"), "set -euo pipefail",
+               "set -euo pipefail\necho 'this revision does not install' >&2\nexit 1")
+
+
 def api(server, path):
     status, body = http_get(server.url + path)
     if status != 200:
@@ -144,6 +150,20 @@ class GuidanceTest(LocalTestCase):
         self.assertEqual(code, 0, done.stderr)
         groups = api(self.server, "/api/status")["groups"]
         self.assertEqual([(g["group"], g["listen"]) for g in groups], [("web", f"127.0.0.1:{port}")])
+
+    def test_a_first_deployment_that_fails_leaves_no_group_and_no_listener(self):
+        code, result, done = self.deploy(self.params(make_bundle(1, self.tmp, failing_install)))
+        self.assertNotEqual(code, 0)
+        self.assertEqual(result["status"], "failed", done.stderr)
+        self.assertEqual(api(self.server, "/api/status")["groups"], [])
+        host, port = self.listen.rsplit(":", 1)
+        with socket.socket() as probe:
+            self.assertNotEqual(probe.connect_ex((host, int(port))), 0,
+                                "the LISTEN of a group nothing serves still accepts connections")
+        # The next deployment of the group opens it again.
+        code, result, done = self.deploy(self.params(make_bundle(2, self.tmp)))
+        self.assertEqual(code, 0, done.stderr)
+        self.assert_serves(2)
 
 
 if __name__ == "__main__":

@@ -135,6 +135,28 @@ class ProgressiveTest(LocalTestCase):
         self.assertEqual(result["status"], "succeeded", err)
         self.assert_serves(2)
 
+    def test_with_the_defaults_a_failing_green_rolls_back_during_the_first_step(self):
+        """Only TRAFFIC_STEPS and MAX_ERROR_RATE are set: every poll, window, drain and wait is
+        the one a user gets."""
+        def defaults(revision, **keys):
+            return json.dumps({"GROUP_ID": "web", "APP_NAME": "hello", "DEPLOYMENT_GROUP": "dev",
+                               "LOCAL_PATH": revision, "LISTEN": self.listen, **keys})
+
+        code, first, done = self.deploy(defaults(make_bundle(1, self.tmp)))
+        self.assertEqual(code, 0, done.stderr)
+        with Loops(f"http://{self.listen}/") as loops:
+            code, second, done = self.deploy(defaults(
+                make_bundle(2, self.tmp, failing_every_fifth), TRAFFIC_STEPS="50,100",
+                MAX_ERROR_RATE="5"))
+        self.assertEqual(second["status"], "rolled_back", done.stderr)
+        self.assertRegex(second["error"], r"^automatic rollback: green answered \d+ of \d+ "
+                                          r"requests .*MAX_ERROR_RATE is 5%")
+        for status, body in loops.failures:
+            self.assertIn("version 2", body, (status, body))
+        self.assert_serves(1)
+        self.assertEqual(self.status()["routedFleet"], first["deploymentId"])
+        self.assert_no_process_of([i["id"] for i in second["instances"]])
+
     def rolled_back_by(self, edit, **triggers):
         """Deploys version 2 (changed by `edit`) under load with `triggers`; returns the
         closing JSON, the loops and the first deployment, after checking that blue serves."""

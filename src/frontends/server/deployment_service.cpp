@@ -218,11 +218,15 @@ void DeploymentService::launch_worker(Deployment deployment, bool resume,
     std::optional<JournalFullAtPhase> filling;
     if (deps_.journal_full_at_phase) filling.emplace(deps_.journal, *deps_.journal_full_at_phase);
     Journal& journal = filling ? static_cast<Journal&>(*filling) : deps_.journal;
-    Executor executor(ExecutorPorts{deps_.fleet, deps_.fetcher, deps_.installer, deps_.probe,
-                                    traffic, deps_.clock, journal, sink},
-                      deps_.bundles_dir);
-    auto final_record = resume ? executor.resume(deployment, *inbox, routed_fleet)
-                               : executor.run(deployment, *inbox);
+    auto final_record = [&] {
+      Executor executor(ExecutorPorts{deps_.fleet, deps_.fetcher, deps_.installer, deps_.probe,
+                                      traffic, deps_.clock, journal, sink},
+                        deps_.bundles_dir);
+      return resume ? executor.resume(deployment, *inbox, routed_fleet)
+                    : executor.run(deployment, *inbox);
+    }();
+    // The executor (and its hold on the group's traffic) is gone: finished() may close the
+    // listener of a group nothing serves.
     finished(final_record);
     *done = true;
   });
@@ -238,6 +242,8 @@ void DeploymentService::finished(const Deployment& d) {
   } else {
     group.serving = d.blue;
   }
+  // A first deployment that failed leaves nothing serving: the group and its listener go.
+  forget_if_empty(d.spec.group_id);
   --running_count_;
   idle_.notify_all();
 }

@@ -7,7 +7,8 @@
 // - One deployment per group at a time: a second gets a conflict error naming the running one.
 // - A group exists once a fleet serves it or a deployment of it runs: status() lists no other,
 //   and a deployment refused before it started (LISTEN or PREVIEW_LISTEN unusable) leaves no
-//   group behind, nor a listener it opened.
+//   group behind, nor a listener it opened. A group's first deployment that ends without a
+//   fleet serving (failed, rolled back) closes the group's listeners as it ends.
 // - A group keeps its LISTEN address while a fleet serves on it.
 // - After a restart: the serving fleet of each group is re-adopted and routed again; a
 //   deployment that was running is resumed (the state machine decides whether it carries on
