@@ -30,10 +30,10 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
+
+from engine_scale import api  # the admin API, without the environment's HTTP proxy
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 processes = []
 
 
@@ -171,14 +171,6 @@ backend be
                           [f"set server be/{old}{i} state maint" for i in range(len(blue))]))
 
     return run_wrk(f"http://127.0.0.1:{port}/", seconds, switch, every)
-
-
-def api(url, path, body=None, timeout=60):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url + path, data=data, method="POST" if data else "GET",
-                                     headers={"Content-Type": "application/json"})
-    with _opener.open(request, timeout=timeout) as answer:
-        return json.loads(answer.read() or b"{}")
 
 
 def deploy(url, params, timeout=120):
