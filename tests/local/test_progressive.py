@@ -136,11 +136,12 @@ class ProgressiveTest(LocalTestCase):
         self.assert_serves(2)
 
     def test_with_the_defaults_a_failing_green_rolls_back_during_the_first_step(self):
-        """Only TRAFFIC_STEPS and MAX_ERROR_RATE are set: every poll, window, drain and wait is
-        the one a user gets."""
+        """Besides the keys every deployment needs, only TRAFFIC_STEPS and MAX_ERROR_RATE are
+        set: every poll, window, drain and wait is the one a user gets."""
         def defaults(revision, **keys):
             return json.dumps({"GROUP_ID": "web", "APP_NAME": "hello", "DEPLOYMENT_GROUP": "dev",
-                               "LOCAL_PATH": revision, "LISTEN": self.listen, **keys})
+                               "TIMEOUT": "600", "LOCAL_PATH": revision, "LISTEN": self.listen,
+                               **keys})
 
         code, first, done = self.deploy(defaults(make_bundle(1, self.tmp)))
         self.assertEqual(code, 0, done.stderr)
