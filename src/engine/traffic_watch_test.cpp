@@ -101,17 +101,20 @@ TEST_F(Watch, AGreenThatHangsTripsTheLatencyRatio) {
 }
 
 TEST_F(Watch, RequestsWaitingLessThanTheCompletedOnesTookChangeNothing) {
-  // Both fleets take 2 s a request; at a step's start each has requests under way.
-  TrafficWatch watch(watched(std::nullopt, 1.5), "d-blue", "d-green");
-  green.answer_waits_total += 30;
-  blue.answer_waits_total += 30;
+  // Both fleets take 2 s a request; green also has requests under way for a second.
+  TrafficWatch watch(watched(std::nullopt, 1.2), "d-blue", "d-green");
   EXPECT_FALSE(tick(watch));
-  for (int i = 0; i < 5; ++i) {
-    add(green, 30, 2);
-    add(blue, 30, 2);
-    green.answer_waits_total += 5;
-    EXPECT_FALSE(tick(watch)) << i;
-  }
+  add(green, 100, 2);
+  add(blue, 100, 2);
+  green.answer_waits_total += 10;
+  EXPECT_FALSE(tick(watch));
+  auto tripped = tick(watch);
+  EXPECT_FALSE(tripped) << *tripped;
+  // Once they have waited longer than any completed request took, they count.
+  for (int i = 0; i < 3; ++i) tick(watch);
+  tripped = tick(watch);
+  ASSERT_TRUE(tripped);
+  EXPECT_NE(tripped->find("(110 requests on green, 100 on blue)"), std::string::npos) << *tripped;
 }
 
 TEST(LatencyQuantile, InterpolatesWithinABucket) {
