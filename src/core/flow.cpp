@@ -79,9 +79,11 @@ int answered_status(const std::string& answer) {
   }
 }
 
+// A 4xx that a wrong path explains. 408, 425 and 429 say "not now" (a service still starting,
+// or rate limiting its probes): the path is right, and TIMEOUT bounds the wait.
 bool is_client_error(const std::string& answer) {
   int status = answered_status(answer);
-  return status >= 400 && status < 500;
+  return status >= 400 && status < 500 && status != 408 && status != 425 && status != 429;
 }
 
 // The wrong answer every green gave this round, if they all gave the same one that a wrong

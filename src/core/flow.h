@@ -36,7 +36,8 @@
 // - once every green has answered the same 4xx for kWrongPathWindow, the deployment fails
 //   with that hint (blue keeps serving, greens are cleaned up) instead of waiting out TIMEOUT.
 //   A 4xx is the service's definite answer; a refused connection may be a slow start, so it
-//   only gets the hint and TIMEOUT still bounds it.
+//   only gets the hint and TIMEOUT still bounds it. 408, 425 and 429 ("not now": a service
+//   still starting or rate limiting its probes) are no wrong path: neither hint nor early end.
 #pragma once
 
 #include <filesystem>

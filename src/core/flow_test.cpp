@@ -359,6 +359,21 @@ TEST(Flow, OnlyTheSame4xxOnEveryGreenFailsEarly) {
   EXPECT_EQ(changed.d().phase, Phase::health_gate) << "50 s of 404 since it changed";
 }
 
+TEST(Flow, A4xxThatMeansTryLaterIsNotTakenForAWrongHealthPath) {
+  // 408, 425 and 429 say "not now" (a service still starting, rate limiting its probes):
+  // the path is right, so neither the hint nor the early failure applies; TIMEOUT bounds it.
+  for (const std::string answer : {"answered 408", "answered 425", "answered 429"}) {
+    Walk walk(long_health_gate());
+    walk.to_health_gate();
+    for (int i = 0; i < 30; ++i) {
+      walk.feed(input::HealthChecked{{answering("i-g1", answer), answering("i-g2", answer)}}, 5s);
+    }
+    EXPECT_EQ(walk.d().phase, Phase::health_gate) << "150 s of " << answer;
+    EXPECT_TRUE(walk.d().health_hint.empty()) << answer;
+    EXPECT_FALSE(walk.logged("set HEALTH_CHECK_PATH")) << answer;
+  }
+}
+
 TEST(Flow, HookResultsLoggedAsTheyHappenedAreKeptButNotLoggedAgain) {
   Walk walk(spec_with());
   walk.feed(input::RevisionFetched{"/state/bundles/d-green", "local:/srv/hello"});

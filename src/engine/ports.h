@@ -106,6 +106,12 @@ struct FleetTraffic {
   // Answers of the fleet's instances with a 5xx status (errors_total counts the proxy's own
   // 502/503/504 and broken transfers instead).
   long long server_errors_total = 0;
+  // Waits for an instance's answer (a response head, from the end of the request) begun and
+  // ended (answered or failed). Waits begun by one moment and not ended by a later one have
+  // gone unanswered for all the time between: a fleet that hangs shows there, not in the
+  // latency histogram.
+  long long answer_waits_total = 0;
+  long long answer_waits_ended_total = 0;
   // How long requests took, from the request head to the end of the answer, as a histogram:
   // latency_counts[i] counts requests that took at most kLatencyBounds[i] seconds (and more
   // than the bound before it); the last count is for the slower ones.

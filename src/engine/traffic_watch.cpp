@@ -28,6 +28,15 @@ FleetTraffic minus(const FleetTraffic& later, const FleetTraffic& earlier) {
   return d;
 }
 
+// The histogram bucket of a latency of `seconds`.
+std::size_t bucket_of(double seconds) {
+  std::size_t bucket = 0;
+  while (bucket < FleetTraffic::kLatencyBounds.size() &&
+         seconds > FleetTraffic::kLatencyBounds[bucket])
+    ++bucket;
+  return bucket;
+}
+
 long long completed(const FleetTraffic& t) {
   long long n = 0;
   for (long long c : t.latency_counts) n += c;
@@ -99,20 +108,48 @@ std::optional<std::string> TrafficWatch::sample(const std::vector<FleetTraffic>&
           bad, green_done, rate, over, *max_error_rate_);
     }
   }
-  const long long blue_done = completed(blue);
-  if (max_latency_ratio_ && green_done >= min_requests_ && blue_done >= min_requests_) {
-    const double green_p99 = std::max(kLatencyFloor, latency_quantile(green.latency_counts, 0.99));
-    const double blue_p99 = std::max(kLatencyFloor, latency_quantile(blue.latency_counts, 0.99));
+  const FleetTraffic green_waits = with_waiting(green, &Sample::green);
+  const FleetTraffic blue_waits = with_waiting(blue, &Sample::blue);
+  const long long green_waited = completed(green_waits);
+  const long long blue_waited = completed(blue_waits);
+  if (max_latency_ratio_ && green_waited >= min_requests_ && blue_waited >= min_requests_) {
+    const double green_p99 =
+        std::max(kLatencyFloor, latency_quantile(green_waits.latency_counts, 0.99));
+    const double blue_p99 =
+        std::max(kLatencyFloor, latency_quantile(blue_waits.latency_counts, 0.99));
     const double ratio = green_p99 / blue_p99;
     if (ratio > *max_latency_ratio_) {
       return fmt::format(
           "green's p99 latency {} is {:.1f} times blue's {} over the last {} ({} requests on "
           "green, {} on blue); MAX_LATENCY_RATIO is {}",
-          latency(green_p99), ratio, latency(blue_p99), over, green_done, blue_done,
+          latency(green_p99), ratio, latency(blue_p99), over, green_waited, blue_waited,
           *max_latency_ratio_);
     }
   }
   return std::nullopt;
+}
+
+FleetTraffic TrafficWatch::with_waiting(const FleetTraffic& done,
+                                        FleetTraffic Sample::*fleet) const {
+  // Waits under way at sample s and not ended at the last one have lasted at least since s:
+  // each is counted once, at the oldest sample that saw it, with that lower bound. Only bounds
+  // above the p99 of the completed requests are added, so the figure only ever moves towards
+  // the true p99, never below it.
+  FleetTraffic result = done;
+  const double p99 = latency_quantile(done.latency_counts, 0.99);
+  const FleetTraffic& now = samples_.back().*fleet;
+  long long counted = 0;
+  for (std::size_t i = 0; i + 1 < samples_.size(); ++i) {
+    const FleetTraffic& then = samples_[i].*fleet;
+    const long long waiting = std::max(0LL, then.answer_waits_total - now.answer_waits_ended_total);
+    if (waiting <= counted) continue;
+    const double at_least =
+        std::chrono::duration<double>(samples_.back().at - samples_[i].at).count();
+    if (at_least <= p99) break;  // later samples give smaller bounds
+    result.latency_counts[bucket_of(at_least)] += waiting - counted;
+    counted = waiting;
+  }
+  return result;
 }
 
 }  // namespace bluegreen

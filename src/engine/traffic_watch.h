@@ -9,6 +9,9 @@
 //   least MIN_REQUESTS in it (so it never fires in keep_blue, where blue serves nothing).
 //   Percentiles come from the proxy's latency histogram, interpolated within a bucket; below
 //   5 ms (its first bucket) a latency counts as 5 ms, so two fast fleets never trip it.
+//   Requests still waiting for their answer count too, with the time they have waited so far
+//   (when that is above the p99 of the completed ones): a green that hangs trips the ratio
+//   instead of passing for a fleet without traffic.
 // Not thread-safe: one watch belongs to one wait.
 #pragma once
 
@@ -44,6 +47,10 @@ class TrafficWatch {
   const Duration window_;
   const std::string blue_fleet_;
   const std::string green_fleet_;
+  // `done` (the completed requests of one fleet in the window) with the requests of that fleet
+  // still waiting for an answer (see above).
+  FleetTraffic with_waiting(const FleetTraffic& done, FleetTraffic Sample::*fleet) const;
+
   std::deque<Sample> samples_;
 };
 

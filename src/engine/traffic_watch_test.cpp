@@ -23,6 +23,8 @@ void add(FleetTraffic& t, long long n, double seconds, long long bad = 0) {
          seconds > FleetTraffic::kLatencyBounds[bucket])
     ++bucket;
   t.requests_total += n;
+  t.answer_waits_total += n;
+  t.answer_waits_ended_total += n;
   t.server_errors_total += bad;
   t.latency_counts[bucket] += n;
 }
@@ -80,6 +82,39 @@ TEST_F(Watch, TwoFastFleetsNeverTripTheLatencyRatio) {
   add(blue, 1000, 0.0005);
   add(green, 1000, 0.004);  // 8 times slower, but both below what the histogram tells apart
   EXPECT_FALSE(tick(watch));
+}
+
+// A green that never answers completes nothing: its waiting requests are what shows it.
+TEST_F(Watch, AGreenThatHangsTripsTheLatencyRatio) {
+  TrafficWatch watch(watched(std::nullopt, 2), "d-blue", "d-green");
+  EXPECT_FALSE(tick(watch));
+  add(blue, 100, 0.01);
+  green.requests_total += 60;
+  green.answer_waits_total += 60;  // sent to green, never answered
+  EXPECT_FALSE(tick(watch)) << "waiting for no time at all says nothing";
+  add(blue, 100, 0.01);
+  auto tripped = tick(watch);
+  ASSERT_TRUE(tripped) << "60 requests waited a second on green, blue answers in 10 ms";
+  EXPECT_EQ(*tripped,
+            "green's p99 latency 995 ms is 100.0 times blue's 10 ms over the last 2 s (60 "
+            "requests on green, 200 on blue); MAX_LATENCY_RATIO is 2");
+}
+
+TEST_F(Watch, RequestsWaitingLessThanTheCompletedOnesTookChangeNothing) {
+  // Both fleets take 2 s a request; green also has requests under way for a second.
+  TrafficWatch watch(watched(std::nullopt, 1.2), "d-blue", "d-green");
+  EXPECT_FALSE(tick(watch));
+  add(green, 100, 2);
+  add(blue, 100, 2);
+  green.answer_waits_total += 10;
+  EXPECT_FALSE(tick(watch));
+  auto tripped = tick(watch);
+  EXPECT_FALSE(tripped) << *tripped;
+  // Once they have waited longer than any completed request took, they count.
+  for (int i = 0; i < 3; ++i) tick(watch);
+  tripped = tick(watch);
+  ASSERT_TRUE(tripped);
+  EXPECT_NE(tripped->find("(110 requests on green, 100 on blue)"), std::string::npos) << *tripped;
 }
 
 TEST(LatencyQuantile, InterpolatesWithinABucket) {

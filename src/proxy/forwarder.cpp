@@ -457,6 +457,13 @@ awaitable<UpstreamResult> ClientSession::request_response(
       break;
   }
   set_deadline(options_.upstream_timeout);
+  // Counted however the wait ends (the coroutine may also be destroyed with its loop).
+  FleetCounters& counters = pool.counters(worker_.index());
+  bump(counters.answer_waits_total);
+  struct WaitEnded {
+    FleetCounters& counters;
+    ~WaitEnded() { bump(counters.answer_waits_ended_total); }
+  } wait_ended{counters};
   UpstreamResult result = co_await read_response_head();
   if (result == UpstreamResult::stale && !upstream_->reused) result = UpstreamResult::failed;
   co_return result;

@@ -74,6 +74,9 @@ FleetTraffic UpstreamPool::stats() const {
     traffic.errors_total += slot.counters.errors_total.load(std::memory_order_relaxed);
     traffic.server_errors_total +=
         slot.counters.server_errors_total.load(std::memory_order_relaxed);
+    traffic.answer_waits_total += slot.counters.answer_waits_total.load(std::memory_order_relaxed);
+    traffic.answer_waits_ended_total +=
+        slot.counters.answer_waits_ended_total.load(std::memory_order_relaxed);
     for (std::size_t i = 0; i < traffic.latency_counts.size(); ++i) {
       traffic.latency_counts[i] += slot.counters.latency_counts[i].load(std::memory_order_relaxed);
     }

@@ -78,6 +78,8 @@ struct alignas(64) FleetCounters {
   std::atomic<long long> requests_total{0};
   std::atomic<long long> errors_total{0};
   std::atomic<long long> server_errors_total{0};  // see FleetTraffic::server_errors_total
+  std::atomic<long long> answer_waits_total{0};   // see FleetTraffic::answer_waits_total
+  std::atomic<long long> answer_waits_ended_total{0};
   // See FleetTraffic::latency_counts.
   std::array<std::atomic<long long>, FleetTraffic::kLatencyBounds.size() + 1> latency_counts{};
   std::atomic<long long> latency_micros_sum{0};

@@ -30,6 +30,13 @@ def sleeping_200_ms(path):
     replace_in(server, ROOT_ANSWER, "time.sleep(0.2) or " + ROOT_ANSWER)
 
 
+def never_answering(path):
+    """Version edit: GET / never answers (the request waits for an hour)."""
+    server = os.path.join(path, "app", "server.py")
+    replace_in(server, "HERE = pathlib", "import time\nHERE = pathlib")
+    replace_in(server, ROOT_ANSWER, "time.sleep(3600)")
+
+
 class Loops:
     """Several RequestLoops side by side, so that a slow green does not starve the window."""
 
@@ -207,3 +214,32 @@ class ProgressiveTest(LocalTestCase):
         phases = [p["phase"] for p in second["phases"]]
         self.assertIn("keep_blue", phases)
         self.assertEqual(phases[-1], "roll_back")
+
+    def test_a_green_that_never_answers_rolls_back_during_a_step(self):
+        """Green completes no request at all: what it keeps waiting on is what trips."""
+        first = self.first_version()
+        stop = threading.Event()
+        answers = []
+
+        def call():  # clients that give up after 2 s, as browsers and load balancers do
+            while not stop.is_set():
+                answers.append(http_get(f"http://{self.listen}/", timeout=2))
+
+        callers = [threading.Thread(target=call, daemon=True) for _ in range(8)]
+        for caller in callers:
+            caller.start()
+        try:
+            code, second, done = self.deploy(self.params(
+                make_bundle(2, self.tmp, never_answering), TRAFFIC_STEPS="50,100", STEP_WAIT="10",
+                BLUE_TERMINATION_WAIT="10", MAX_LATENCY_RATIO="2", MIN_REQUESTS="5"))
+        finally:
+            stop.set()
+            for caller in callers:
+                caller.join(timeout=30)
+        self.assertEqual(second["status"], "rolled_back", done.stderr)
+        self.assertRegex(second["error"], r"^automatic rollback: green's p99 latency .* "
+                                          r"MAX_LATENCY_RATIO is 2$")
+        self.assertNotIn("keep_blue", [p["phase"] for p in second["phases"]])
+        self.assertIn((200, "hello from version 1\n"), answers)
+        self.assert_serves(1)
+        self.assertEqual(self.status()["routedFleet"], first["deploymentId"])

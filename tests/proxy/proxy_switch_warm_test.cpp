@@ -238,5 +238,53 @@ TEST_F(RefusedFirst, NonIdempotentRequestIsNotRetried) {
   EXPECT_EQ(live.requests(), 0);
 }
 
+// A listener that never accepts, with room in its queue: the kernel completes the handshake and
+// takes the request's bytes, and nothing ever answers.
+struct SilentListener {
+  int fd = -1;
+  int port = 0;
+  SilentListener() {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    ::listen(fd, 16);
+    socklen_t length = sizeof address;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+    port = ntohs(address.sin_port);
+  }
+  ~SilentListener() { ::close(fd); }
+};
+
+// The wait shows in the fleet's figures while it lasts (the latency histogram only sees
+// requests that ended), and ends once.
+TEST(AnswerWaits, ARequestWaitingForItsAnswerIsCountedUntilItEnds) {
+  SilentListener silent;
+  ProxyOptions options;
+  options.upstream_timeout = std::chrono::milliseconds(1500);
+  auto proxy = start_proxy(options);
+  ASSERT_TRUE(proxy);
+  proxy->register_fleet("d-green", {instance_at("i-silent", silent.port)});
+  proxy->route("d-green");
+  auto waits = [&proxy] {
+    for (const auto& traffic : proxy->stats())
+      if (traffic.fleet_id == "d-green")
+        return std::pair{traffic.answer_waits_total, traffic.answer_waits_ended_total};
+    return std::pair{-1LL, -1LL};
+  };
+
+  std::thread caller([&proxy] {
+    TestClient client(proxy->port());
+    auto response = client.get("/");
+    EXPECT_TRUE(response && response->status == 504);
+  });
+  for (int i = 0; i < 2000 && waits().first == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(waits(), (std::pair{1LL, 0LL})) << "waiting, not ended";
+  caller.join();  // 504 after upstream_timeout
+  EXPECT_EQ(waits(), (std::pair{1LL, 1LL}));
+}
+
 }  // namespace
 }  // namespace bluegreen::proxy
