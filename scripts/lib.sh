@@ -1,6 +1,7 @@
 # Shared helpers for the scripts in this folder. Source it; it defines functions only.
 
-step() { printf '\n==> %s\n' "$*" >&2; }
+# A heading for the next step, with the time since the script started (m:ss).
+step() { printf '\n==> %s  [%d:%02d]\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)) >&2; }
 
 # A Python 3 interpreter that has boto3, botocore and moto (the test fakes and moto_server
 # need them). Prints its path.
