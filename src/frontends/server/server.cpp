@@ -234,10 +234,6 @@ int run_server(const ServerOptions& options, std::ostream& log, std::ostream& er
            << state_dir.string() << " aside to start afresh\n";
     return 3;
   }
-  if (auto restricted = restrict_state_dir(state_dir); !restricted) {
-    errors << "bluegreen server: " << restricted.error().message << "\n";
-    return 3;
-  }
 
   SystemClock clock;
   AppspecAgent agent;
