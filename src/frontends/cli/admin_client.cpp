@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "frontends/cli/json_member.h"
 #include "frontends/cli/server_owner.h"
 #include "infra/http/curl_http_client.h"
 
@@ -80,8 +81,8 @@ Result<nlohmann::json> AdminClient::send(http::Request request) {
                             "BLUEGREEN_ADMIN_TOKEN to the token it was started with",
                             server_, admin_token_.empty() ? "" : ", and this one is not it"));
   }
-  if (body.is_object() && body.contains("error") && body["error"].is_object()) {
-    const auto& error = body["error"];
+  if (body.is_object() && body.contains("error") && member(body, "error").is_object()) {
+    const auto& error = member(body, "error");
     auto parsed = error_kind_from_string(error.value("kind", "")).value_or(ErrorKind::internal);
     return fail(parsed, error.value("message", "the server gave no reason"));
   }

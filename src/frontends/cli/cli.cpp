@@ -16,6 +16,7 @@
 #include "frontends/cli/elastigroup_deploy.h"
 #include "frontends/cli/help_text.h"
 #include "frontends/cli/interrupts.h"
+#include "frontends/cli/json_member.h"
 #include "frontends/cli/progress.h"
 #include "frontends/cli/render.h"
 #include "frontends/cli/terminal_text.h"
@@ -74,7 +75,7 @@ struct Followed {
 bool green_serves(const nlohmann::json& record) {
   std::string phase = record.value("phase", "");
   return record.value("status", "") == "running" && record.value("trafficMoved", false) &&
-         record.contains("blueFleet") && record["blueFleet"].is_object() &&
+         record.contains("blueFleet") && member(record, "blueFleet").is_object() &&
          (phase == "block_traffic" || phase == "keep_blue" || phase == "terminate_blue");
 }
 
@@ -264,7 +265,7 @@ ExitCode Commands::deploy(const std::string& params_text, bool wait_for_group,
             std::chrono::duration_cast<TimePoint::duration>(std::chrono::duration<double>(wait));
       }
       retired = std::max(retired, now);
-      std::string blue = printable(record["blueFleet"].value("fleetId", ""));
+      std::string blue = printable(member(record, "blueFleet").value("fleetId", ""));
       progress_stream() << fmt::format(
           "deployment {} serves group {} with {}; the server retires blue fleet {} {}{} (in "
           "{}: BLUE_TERMINATION_WAIT); until then `bluegreen rollback --deployment {}{}` "
@@ -289,8 +290,8 @@ std::string Commands::preview_address(const json& record) {
   std::string group = record.value("group", "");
   if (auto status = client_.get("/api/status")) {
     for (const auto& g : (*status)["groups"]) {
-      if (g.value("group", "") == group && g["previewListen"].is_string()) {
-        return g["previewListen"].get<std::string>();
+      if (g.value("group", "") == group && member(g, "previewListen").is_string()) {
+        return member(g, "previewListen").get<std::string>();
       }
     }
   }
@@ -394,8 +395,8 @@ Result<std::vector<std::string>> Commands::running_deployments(const std::string
   if (!status) return std::unexpected(status.error());
   std::vector<std::string> running;
   for (const auto& g : (*status)["groups"]) {
-    if ((group.empty() || g.value("group", "") == group) && g["running"].is_object()) {
-      running.push_back(g["running"].value("deploymentId", ""));
+    if ((group.empty() || g.value("group", "") == group) && member(g, "running").is_object()) {
+      running.push_back(member(g, "running").value("deploymentId", ""));
     }
   }
   return running;

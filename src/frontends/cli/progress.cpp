@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "frontends/cli/json_member.h"
 #include "frontends/cli/terminal_text.h"
 
 namespace bluegreen::cli {
@@ -22,8 +23,8 @@ bool bounded_by_timeout(const std::string& phase) {
 
 std::string what_it_waits_on(const json& record, TimePoint now) {
   std::string phase = printable(record.value("phase", ""));
-  auto deadline = time_of(record["deadline"], now);
-  auto wait_until = time_of(record["waitUntil"], now);
+  auto deadline = time_of(member(record, "deadline"), now);
+  auto wait_until = time_of(member(record, "waitUntil"), now);
   auto left = [&](TimePoint until) {
     return duration_text(
         std::chrono::duration_cast<Duration>(std::max(until - now, TimePoint::duration::zero())));
@@ -84,8 +85,8 @@ void DeployProgress::redraw(const json& record, TimePoint now) {
       printable(record.value("group", "")), printable(record.value("revision", ""))));
   for (const auto& phase : record.value("phases", json::array())) {
     std::string outcome = phase.value("outcome", "");
-    auto started = time_of(phase["started"], now);
-    auto ended = time_of(phase["ended"], now);
+    auto started = time_of(member(phase, "started"), now);
+    auto ended = time_of(member(phase, "ended"), now);
     std::string mark = outcome == "passed"    ? "\x1b[32m ok \x1b[0m"
                        : outcome == "failed"  ? "\x1b[31mFAIL\x1b[0m"
                        : outcome == "stopped" ? "\x1b[33mstop\x1b[0m"

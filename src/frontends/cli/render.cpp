@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/clock.h"
+#include "frontends/cli/json_member.h"
 #include "frontends/cli/progress.h"
 #include "frontends/cli/terminal_text.h"
 
@@ -68,25 +69,25 @@ std::string render_status(const json& status) {
   for (const auto& group : groups) {
     out += fmt::format("group {}\n", text(group, "group"));
     out += fmt::format("  service     http://{}\n", text(group, "listen"));
-    if (!group["previewListen"].is_null()) {
+    if (!member(group, "previewListen").is_null()) {
       out += fmt::format("  preview     http://{}\n", text(group, "previewListen"));
     }
     out += fmt::format("  routed to   {}\n", text(group, "routedFleet", "nothing (answers 503)"));
     if (group.value("weights", json::array()).size() > 1) {
       std::vector<std::string> shares;
-      for (const auto& weight : group["weights"]) {
+      for (const auto& weight : member(group, "weights")) {
         shares.push_back(fmt::format("{} {}% ({})", text(weight, "fleetId"),
                                      text(weight, "percent"), text(weight, "colour")));
       }
       out += fmt::format("  weights     {}\n", fmt::join(shares, ", "));
     }
-    if (group["serving"].is_object()) {
-      const auto& serving = group["serving"];
+    if (member(group, "serving").is_object()) {
+      const auto& serving = member(group, "serving");
       out += fmt::format("  serving     {} {} (deployed {})\n", text(serving, "deploymentId"),
                          text(serving, "revision"), text(serving, "finished"));
     }
-    if (group["running"].is_object()) {
-      const auto& running = group["running"];
+    if (member(group, "running").is_object()) {
+      const auto& running = member(group, "running");
       out += fmt::format("  running     {} in phase {} (started by {})\n",
                          text(running, "deploymentId"), text(running, "phase"),
                          text(running, "startedBy"));
@@ -120,8 +121,8 @@ std::string render_history(const json& answer) {
     out += fmt::format("{:<16} {:<10} {:<12} {:<25} {:>9}  {}\n", text(d, "deploymentId"),
                        text(d, "group"), text(d, "status"), text(d, "started"), elapsed(d),
                        text(d, "revision"));
-    if (d["error"].is_string())
-      out += error_lines(d["error"].get<std::string>(), text(d, "deploymentId"));
+    if (member(d, "error").is_string())
+      out += error_lines(member(d, "error").get<std::string>(), text(d, "deploymentId"));
   }
   return out;
 }
@@ -135,7 +136,8 @@ std::string render_logs(const json& logs) {
 std::string render_outcome(const json& record) {
   std::string id = text(record, "deploymentId");
   std::string status = text(record, "status");
-  std::string blue = record["blueFleet"].is_object() ? text(record["blueFleet"], "fleetId") : "";
+  std::string blue =
+      member(record, "blueFleet").is_object() ? text(member(record, "blueFleet"), "fleetId") : "";
   if (status == "succeeded") {
     return fmt::format("deployment {} succeeded in {}: group {} serves {}", id, elapsed(record),
                        text(record, "group"), text(record, "revision"));
@@ -149,8 +151,8 @@ std::string render_outcome(const json& record) {
 
 json deploy_result(const json& record) {
   json instances = json::array();
-  if (record["greenFleet"].is_object()) {
-    for (const auto& instance : record["greenFleet"].value("instances", json::array())) {
+  if (member(record, "greenFleet").is_object()) {
+    for (const auto& instance : member(record, "greenFleet").value("instances", json::array())) {
       instances.push_back({{"id", instance.value("id", "")},
                            {"port", instance.value("port", 0)},
                            {"state", instance.value("state", "")}});
