@@ -31,7 +31,8 @@ import tempfile
 import threading
 import time
 
-from engine_scale import api  # the admin API, without the environment's HTTP proxy
+# The admin API without the environment's HTTP proxy, and a deployment followed to its end.
+from engine_scale import api, deploy
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 processes = []
@@ -173,17 +174,6 @@ backend be
     return run_wrk(f"http://127.0.0.1:{port}/", seconds, switch, every)
 
 
-def deploy(url, params, timeout=120):
-    record = api(url, "/api/deployments", params)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        record = api(url, f"/api/deployments/{record['deploymentId']}")
-        if record["status"] != "running":
-            return record
-        time.sleep(0.05)
-    raise RuntimeError("deployment still running after {timeout} s")
-
-
 def product(binary, work, seconds):
     bundle = os.path.join(work, "bundle")
     shutil.copytree(os.path.join(HERE, "python_bundle"), bundle)
@@ -202,7 +192,7 @@ def product(binary, work, seconds):
               "LISTEN": f"127.0.0.1:{listen}", "HEALTH_CHECK_PATH": "/",
               "HEALTH_CHECK_INTERVAL": "0.2", "HEALTHY_THRESHOLD": "1",
               "DRAIN_TIMEOUT": "5", "BLUE_TERMINATION_WAIT": "0"}
-    first = deploy(url, params)
+    first = deploy(url, params, 120)
     if first["status"] != "succeeded":
         raise RuntimeError(f"first deployment {first['status']}: {first.get('error')}")
     results = []
@@ -210,7 +200,7 @@ def product(binary, work, seconds):
 
     def deploy_loop():
         while not stop.is_set():
-            results.append(deploy(url, params))
+            results.append(deploy(url, params, 120))
 
     deployer = threading.Thread(target=deploy_loop)
     wrk_started = time.monotonic()
