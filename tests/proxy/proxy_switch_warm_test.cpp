@@ -127,15 +127,13 @@ struct FullListener {
   int port = 0;
   std::vector<int> fillers;
   FullListener() {
-    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    auto listener = testing::listen_on_loopback(0);
+    fd = listener.fd;
+    port = listener.port;
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-    ::listen(fd, 0);
-    socklen_t length = sizeof address;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-    port = ntohs(address.sin_port);
+    address.sin_port = htons(static_cast<std::uint16_t>(port));
     for (int i = 0; i < 3; ++i) {
       int filler = ::socket(AF_INET, SOCK_STREAM, 0);
       ::fcntl(filler, F_SETFL, O_NONBLOCK);
@@ -244,15 +242,9 @@ struct SilentListener {
   int fd = -1;
   int port = 0;
   SilentListener() {
-    fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-    ::listen(fd, 16);
-    socklen_t length = sizeof address;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-    port = ntohs(address.sin_port);
+    auto listener = testing::listen_on_loopback(16);
+    fd = listener.fd;
+    port = listener.port;
   }
   ~SilentListener() { ::close(fd); }
 };

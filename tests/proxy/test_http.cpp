@@ -136,16 +136,24 @@ std::optional<std::string> dechunk(std::string_view body, std::size_t* consumed)
   }
 }
 
-TestBackend::TestBackend(std::string name) : name_(std::move(name)) {
-  listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+LoopbackListener listen_on_loopback(int backlog) {
+  LoopbackListener listener;
+  listener.fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  ::listen(listen_fd_, 256);
+  ::bind(listener.fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  ::listen(listener.fd, backlog);
   socklen_t length = sizeof address;
-  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length);
-  port_ = ntohs(address.sin_port);
+  ::getsockname(listener.fd, reinterpret_cast<sockaddr*>(&address), &length);
+  listener.port = ntohs(address.sin_port);
+  return listener;
+}
+
+TestBackend::TestBackend(std::string name) : name_(std::move(name)) {
+  auto listener = listen_on_loopback(256);
+  listen_fd_ = listener.fd;
+  port_ = listener.port;
   acceptor_ = std::thread([this] { accept_loop(); });
 }
 

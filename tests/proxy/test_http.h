@@ -95,6 +95,14 @@ class TestClient {
 // Removes chunked coding; nullopt if malformed or incomplete.
 std::optional<std::string> dechunk(std::string_view body, std::size_t* consumed = nullptr);
 
+// A socket listening on 127.0.0.1 at a port the kernel chose, with `backlog` as its accept
+// queue. The caller closes `fd`.
+struct LoopbackListener {
+  int fd = -1;
+  int port = 0;
+};
+LoopbackListener listen_on_loopback(int backlog);
+
 // A healthy instance `id` listening on 127.0.0.1:`port`, as a fleet registers it.
 Instance instance_at(const std::string& id, int port);
 
