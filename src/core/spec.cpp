@@ -501,7 +501,9 @@ Result<DeploymentSpec> parse_spec(const json& params) {
   }
   for (auto [key, target] : {std::pair{"HEALTH_CHECK_INTERVAL", &spec.health_check_interval},
                              std::pair{"DRAIN_TIMEOUT", &spec.drain_timeout},
-                             std::pair{"BLUE_TERMINATION_WAIT", &spec.blue_termination_wait}}) {
+                             std::pair{"BLUE_TERMINATION_WAIT", &spec.blue_termination_wait},
+                             std::pair{"STEP_WAIT", &spec.step_wait},
+                             std::pair{"ROLLBACK_WINDOW", &spec.rollback_window}}) {
     auto v = optional(key);
     if (!v) return std::unexpected(v.error());
     if (!*v) continue;
@@ -529,15 +531,6 @@ Result<DeploymentSpec> parse_spec(const json& params) {
     auto steps = traffic_steps(**v);
     if (!steps) return std::unexpected(steps.error());
     spec.traffic_steps = *steps;
-  }
-  for (auto [key, target] : {std::pair{"STEP_WAIT", &spec.step_wait},
-                             std::pair{"ROLLBACK_WINDOW", &spec.rollback_window}}) {
-    auto v = optional(key);
-    if (!v) return std::unexpected(v.error());
-    if (!*v) continue;
-    auto duration = seconds_value(key, **v);
-    if (!duration) return std::unexpected(duration.error());
-    *target = *duration;
   }
   if (spec.rollback_window.count() < 1000) {
     return invalid("ROLLBACK_WINDOW must be at least 1 second");
