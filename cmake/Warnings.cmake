@@ -7,3 +7,4 @@ target_compile_options(bluegreen_warnings INTERFACE
 # milliseconds, and its build is a third shorter. Link it to every test binary.
 add_library(bluegreen_test_code INTERFACE)
 target_compile_options(bluegreen_test_code INTERFACE -O0)
+set_target_properties(bluegreen_test_code PROPERTIES BLUEGREEN_TEST_ONLY ON)

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the scripts in this folder. Source it; it defines functions only.
 
 # A heading for the next step, with the time since the script started (m:ss).
