@@ -27,7 +27,7 @@ Result<fs::path> contained_path(const YAML::Node& node, const std::string& key, 
   if (!node || !node.IsScalar() || node.Scalar().empty()) {
     return invalid(key, "is required and must be a path");
   }
-  std::string text = node.Scalar();
+  const std::string& text = node.Scalar();
   // YAML can spell a NUL ("\0"), and the system would read "..\0x" as "..": refuse it before
   // the lexical checks below.
   if (text.find('\0') != std::string::npos) {
