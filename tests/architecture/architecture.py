@@ -17,6 +17,9 @@ and the rule it breaks:
   cycle        the modules' DEPS form a cycle;
   test code    product code includes a test or fake header, a product library compiles a
                fake, or a binary built from src/ links a test-only library;
+  document     ARCHITECTURE.md's folder table names, for a module, other modules than its
+               DEPS and its executable's links (the "may depend on" column is a reading of
+               the table, kept true here);
   symbols      (with --symbols) a binary built from src/ defines a symbol that a test-only
                library defines: a fake was linked into the product.
 
@@ -338,8 +341,43 @@ def check_symbols(model: Model, build_dir: str) -> list[str]:
     return findings
 
 
+def check_document(model: Model) -> list[str]:
+    """ARCHITECTURE.md's folder table: one row per module folder, whose "may depend on" cell
+    names exactly the module folders of its DEPS and of what the folder's executable links
+    (third-party names besides are free)."""
+    path = os.path.join(model.source_dir, "ARCHITECTURE.md")
+    if not os.path.isfile(path):
+        return []
+    rows = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) == 3 and re.fullmatch(r"`src/[\w/]+`", cells[0]):
+                rows[cells[0].strip("`")[4:]] = cells[2]
+    folders = {m.folder for m in model.modules.values()}
+    findings = []
+    for lib, module in sorted(model.modules.items()):
+        cell = rows.get(module.folder)
+        if cell is None:
+            findings.append(f"document: ARCHITECTURE.md's folder table has no row for src/{module.folder}")
+            continue
+        named = {f for f in folders if re.search(rf"(?<![\w/]){re.escape(f)}(?![\w/])", cell)}
+        links = set(module.deps)
+        for target, info in model.targets.items():
+            if info["type"] == "EXECUTABLE" and info["dir"] == f"src/{module.folder}":
+                links |= set(info["links"])  # its *_main.cpp's executable
+        declared = {model.modules[d].folder for d in links if d in model.modules} - {module.folder}
+        if named != declared:
+            findings.append(
+                f"document: ARCHITECTURE.md says src/{module.folder} may depend on "
+                f"{', '.join(sorted(named)) or 'no module'}; its DEPS say "
+                f"{', '.join(sorted(declared)) or 'no module'}")
+    return findings
+
+
 def check(model: Model) -> list[str]:
-    return check_declarations(model) + check_includes(model) + check_links(model)
+    return (check_declarations(model) + check_includes(model) + check_links(model)
+            + check_document(model))
 
 
 def main(argv: list[str]) -> int:

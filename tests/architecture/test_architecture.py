@@ -43,6 +43,11 @@ class Tree:
         self.module("cli", "frontends/cli", ["bg_local", "bg_proxy"])
         self.target("app", "EXECUTABLE", "src/frontends/cli", ["cli_main.cpp"], ["bg_cli"])
 
+    def document(self, *rows):
+        """ARCHITECTURE.md with a folder table of these (folder, may depend on) rows."""
+        self.write("ARCHITECTURE.md", "| folder | job | may depend on |\n|---|---|---|\n" + "".join(
+            f"| `src/{folder}` | its job | {deps} |\n" for folder, deps in rows))
+
     def write(self, path, text):
         full = os.path.join(self.root, path)
         os.makedirs(os.path.dirname(full), exist_ok=True)
@@ -84,6 +89,10 @@ class CheckerTest(unittest.TestCase):
             self.assertIn(word, findings[0])
 
     def test_a_tree_that_keeps_every_rule_has_no_finding(self):
+        self.assertEqual(self.tree.findings(), [])
+        self.tree.document(("core", "the standard library"), ("engine", "core"),
+                           ("adapters/local", "engine (ports only), yaml-cpp"), ("proxy", "core, engine"),
+                           ("frontends/cli", "adapters/local, proxy"))
         self.assertEqual(self.tree.findings(), [])
 
     def test_an_include_of_a_higher_layer_is_a_layer_finding(self):
@@ -145,6 +154,13 @@ class CheckerTest(unittest.TestCase):
             "(app -> bg_cli -> bg_local -> bg_engine_testing)",
             "test code: src/adapters/local/CMakeLists.txt declares the test-only bg_engine_testing "
             "in DEPS"])
+
+    def test_architecture_md_that_disagrees_with_deps_is_found(self):
+        self.tree.document(("core", "engine"), ("engine", "core"), ("proxy", "core, engine"),
+                           ("frontends/cli", "adapters/local, proxy"))
+        self.assertCountEqual(self.tree.findings(), [
+            "document: ARCHITECTURE.md says src/core may depend on engine; its DEPS say no module",
+            "document: ARCHITECTURE.md's folder table has no row for src/adapters/local"])
 
     def test_a_module_outside_every_layer_is_found(self):
         self.tree.write("src/tools/tool.h", "#pragma once\n")

@@ -23,7 +23,7 @@ std::string describe_hook(const HookRun& run) {
   return run.event + " hook " + run.script.location.string() + " on instance " + run.instance.id;
 }
 
-std::string with_tail(std::string message, const std::string& tail) {
+std::string with_tail(const std::string& message, const std::string& tail) {
   if (tail.empty()) return message + " (it printed nothing)";
   return message + "; the end of its output:\n" + tail;
 }
