@@ -363,9 +363,9 @@ def check_document(model: Model) -> list[str]:
             continue
         named = {f for f in folders if re.search(rf"(?<![\w/]){re.escape(f)}(?![\w/])", cell)}
         links = set(module.deps)
-        for target, info in model.targets.items():
-            if info["type"] == "EXECUTABLE" and info["dir"] == f"src/{module.folder}":
-                links |= set(info["links"])  # its *_main.cpp's executable
+        for exe in product_executables(model):
+            if model.targets[exe]["dir"] == f"src/{module.folder}":
+                links |= set(model.targets[exe]["links"])  # its *_main.cpp's executable
         declared = {model.modules[d].folder for d in links if d in model.modules} - {module.folder}
         if named != declared:
             findings.append(
