@@ -184,11 +184,12 @@ def check_includes(model: Model) -> list[str]:
                 where = f"{rel(model, path)} includes {name}"
                 if role == "test":
                     used_by_tests[lib].add(owner)
-                elif role == "main":
-                    for exe in executables:
-                        used_by_executable.setdefault(exe, set()).add(owner)
                 else:
-                    used_by_product[lib].add(owner)
+                    if role == "main":
+                        for exe in executables:
+                            used_by_executable.setdefault(exe, set()).add(owner)
+                    else:
+                        used_by_product[lib].add(owner)
                     if TEST_CODE.search(os.path.basename(header)) or model.test_only(owner):
                         findings.append(f"test code: {where}, test support, from product code")
                         continue

@@ -137,6 +137,11 @@ class CheckerTest(unittest.TestCase):
         self.tree.write("src/engine/executor.cpp", '#include "engine/fakes.h"\n')
         self.assert_one_finding("test code", "src/engine/executor.cpp includes engine/fakes.h")
 
+    def test_a_main_that_includes_a_fake_is_found(self):
+        self.tree.write("src/frontends/cli/cli_main.cpp",
+                        '#include "frontends/cli/cli.h"\n#include "engine/fakes.h"\n')
+        self.assert_one_finding("test code", "src/frontends/cli/cli_main.cpp includes engine/fakes.h")
+
     def test_another_modules_fake_needs_its_testing_library_in_test_deps(self):
         self.tree.write("src/adapters/local/fleet_test.cpp", '#include "engine/fakes.h"\n')
         self.assert_one_finding("undeclared", "fleet_test.cpp", "bg_engine_testing in TEST_DEPS")
