@@ -15,7 +15,7 @@ namespace {
 
 // "localhost:80" and "127.0.0.1:80" are one address; port 0 means "wherever it listens now".
 bool same_listener(const std::string& wanted, const std::string& bound) {
-  auto split = [](std::string address) {
+  auto split = [](const std::string& address) {
     auto colon = address.rfind(':');
     std::string host = address.substr(0, colon);
     if (host == "localhost") host = "127.0.0.1";

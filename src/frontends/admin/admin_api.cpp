@@ -156,11 +156,12 @@ void add_admin_api(admin::Router& router, DeploymentService& service,
   router.add("GET", "/api/status",
              [&service](const HttpRequest&) { return answer(200, status_json(service.status())); });
 
-  router.add("POST", "/api/shutdown", [&service, request_shutdown](const HttpRequest&) {
-    int terminated = service.shutdown();
-    request_shutdown();
-    return answer(200, json{{"stopped", true}, {"terminatedInstances", terminated}});
-  });
+  router.add("POST", "/api/shutdown",
+             [&service, request_shutdown = std::move(request_shutdown)](const HttpRequest&) {
+               int terminated = service.shutdown();
+               request_shutdown();
+               return answer(200, json{{"stopped", true}, {"terminatedInstances", terminated}});
+             });
 }
 
 }  // namespace bluegreen
