@@ -69,9 +69,12 @@ function(bluegreen_write_architecture_model)
     if(module)
       get_target_property(deps ${target} BLUEGREEN_DEPS)
       get_target_property(test_deps ${target} BLUEGREEN_TEST_DEPS)
+      get_target_property(uses_only ${target} BLUEGREEN_USES_ONLY)
       _bluegreen_json_array(deps_json ${deps})
       _bluegreen_json_array(test_deps_json ${test_deps})
-      string(APPEND entry ", \"module\": \"${module}\", \"deps\": ${deps_json}, \"test_deps\": ${test_deps_json}")
+      _bluegreen_json_array(uses_only_json ${uses_only})
+      string(APPEND entry ", \"module\": \"${module}\", \"deps\": ${deps_json}, "
+                          "\"test_deps\": ${test_deps_json}, \"uses_only\": ${uses_only_json}")
     endif()
     # Where its users find its headers (the checker places test-support headers by them).
     if(type MATCHES "LIBRARY$")

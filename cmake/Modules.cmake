@@ -1,12 +1,15 @@
-# bluegreen_module(NAME DEPS ... TEST_DEPS ...): one folder, one static library `bg_NAME` made of
-# the folder's *.cpp (not *_test.cpp, not *_main.cpp, not test support), and, when the folder
-# has *_test.cpp files, one GoogleTest binary `NAME_tests` whose cases CTest discovers.
+# bluegreen_module(NAME DEPS ... [TEST_DEPS ...] [USES_ONLY header...]): one folder, one static
+# library `bg_NAME` made of the folder's *.cpp (not *_test.cpp, not *_main.cpp, not test
+# support), and, when the folder has *_test.cpp files, one GoogleTest binary `NAME_tests` whose
+# cases CTest discovers.
 #
 # DEPS is the module's allowed-dependency list: the modules (bg_*) its files may include, and
-# the third-party libraries it uses. TEST_DEPS adds what its tests use besides. The
-# architecture tests (tests/architecture) hold both to the includes: an include of a module
-# not declared, or a declared module nothing includes, fails; so does a declaration that
-# points up the layers of src/CMakeLists.txt or closes a cycle.
+# the third-party libraries it uses. TEST_DEPS adds what its tests use besides. USES_ONLY
+# narrows DEPS to headers: of a module that owns a header listed there, the module's product
+# files include only the headers listed (the adapters and the proxy use engine/ports.h, not
+# the executors). The architecture tests (tests/architecture) hold all three to the includes:
+# an include of a module not declared, or a declared module nothing includes, fails; so does a
+# declaration that points up the layers of src/CMakeLists.txt or closes a cycle.
 #
 # Test support (fakes.cpp, *_fakes.cpp, *_test_support.cpp) is not product code: it forms
 # `bg_NAME_testing`, which the module's tests link and other tests may name in TEST_DEPS. No
@@ -14,7 +17,7 @@
 set(BLUEGREEN_TEST_SUPPORT_REGEX "(^|/|_)fakes\\.cpp$|_test_support\\.cpp$")
 
 function(bluegreen_module name)
-  cmake_parse_arguments(M "" "" "DEPS;TEST_DEPS" ${ARGN})
+  cmake_parse_arguments(M "" "" "DEPS;TEST_DEPS;USES_ONLY" ${ARGN})
   file(GLOB sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
   list(FILTER sources EXCLUDE REGEX "(_test|_main)\\.cpp$")
   set(support ${sources})
@@ -25,8 +28,8 @@ function(bluegreen_module name)
   target_include_directories(bg_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
   target_link_libraries(bg_${name} PUBLIC ${M_DEPS} PRIVATE bluegreen_warnings)
   set_target_properties(bg_${name} PROPERTIES LINKER_LANGUAGE CXX
-    BLUEGREEN_MODULE ${name} BLUEGREEN_DEPS "${M_DEPS}" BLUEGREEN_TEST_DEPS "${M_TEST_DEPS}")
-  set_property(GLOBAL APPEND PROPERTY BLUEGREEN_MODULES ${name})
+    BLUEGREEN_MODULE ${name} BLUEGREEN_DEPS "${M_DEPS}" BLUEGREEN_TEST_DEPS "${M_TEST_DEPS}"
+    BLUEGREEN_USES_ONLY "${M_USES_ONLY}")
   set(own_support)
   if(support)
     add_library(bg_${name}_testing STATIC ${support})

@@ -10,7 +10,8 @@ and the rule it breaks:
   layer        a file of src/ includes a header of a module of a higher layer, or a module
                declares one in DEPS;
   undeclared   a file includes a header of a module its module (or, for a *_main.cpp, its
-               executable) does not declare;
+               executable) does not declare, or product code includes a header of a module
+               its USES_ONLY narrows to other headers (or names a header that does not exist);
   unused       a module declares a module in DEPS (or TEST_DEPS) that none of its product
                (or test) files includes; an executable of src/ links a module its sources
                do not include;
@@ -51,6 +52,7 @@ class Module:
     layer: int | None
     deps: list[str]
     test_deps: list[str]
+    uses_only: list[str]  # headers below src/: of their modules, the only ones it includes
 
 
 class Model:
@@ -67,7 +69,8 @@ class Model:
                 continue
             folder = os.path.relpath(info["dir"], "src")
             self.modules[target] = Module(info["module"], folder, self.layer_of(folder),
-                                          info["deps"], info["test_deps"])
+                                          info["deps"], info["test_deps"],
+                                          info.get("uses_only", []))
         self.module_by_folder = {m.folder: lib for lib, m in self.modules.items()}
         # Where a header outside src/ belongs: the include folders of test-only libraries.
         self.library_include_dirs = [
@@ -195,6 +198,13 @@ def check_includes(model: Model) -> list[str]:
                         continue
                 if owner in own:
                     continue
+                narrowed = [h for h in module.uses_only
+                            if owner_of(model, os.path.join(model.src, h)) == owner]
+                if role == "product" and narrowed and os.path.relpath(header, model.src) not in narrowed:
+                    findings.append(
+                        f"undeclared: {where}, but src/{module.folder}/CMakeLists.txt's USES_ONLY "
+                        f"allows only {', '.join(narrowed)} of {owner}")
+                    continue
                 target_module = model.modules.get(owner.removesuffix("_testing"))
                 if (target_module and module.layer is not None and target_module.layer is not None
                         and target_module.layer > module.layer):
@@ -239,6 +249,9 @@ def check_declarations(model: Model) -> list[str]:
                                 f"DEPS, a higher layer than {model.layer_name(module.layer)}")
             if model.test_only(dep):
                 findings.append(f"test code: {cmake} declares the test-only {dep} in DEPS")
+        for header in module.uses_only:
+            if not os.path.isfile(os.path.join(model.src, header)):
+                findings.append(f"undeclared: {cmake} names src/{header} in USES_ONLY, which does not exist")
         for source in sources_of(model, lib):
             if TEST_CODE.search(os.path.basename(source)):
                 findings.append(f"test code: {lib} compiles {rel(model, source)}")

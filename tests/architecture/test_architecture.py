@@ -36,7 +36,7 @@ class Tree:
         self.write("src/adapters/local/fleet.h", '#pragma once\n#include "engine/ports.h"\n')
         self.module("local", "adapters/local", ["bg_engine"])
         self.write("src/proxy/proxy.h", '#pragma once\n#include "engine/ports.h"\n#include "core/error.h"\n')
-        self.module("proxy", "proxy", ["bg_engine", "bg_core"])
+        self.module("proxy", "proxy", ["bg_engine", "bg_core"], uses_only=["engine/ports.h"])
         self.write("src/frontends/cli/cli.h", '#pragma once\n#include "adapters/local/fleet.h"\n'
                    '#include "proxy/proxy.h"\n')
         self.write("src/frontends/cli/cli_main.cpp", '#include "frontends/cli/cli.h"\n')
@@ -63,9 +63,9 @@ class Tree:
         self.data["targets"][name] = info
         return info
 
-    def module(self, name, folder, deps, test_deps=(), sources=()):
+    def module(self, name, folder, deps, test_deps=(), sources=(), uses_only=()):
         info = self.target(f"bg_{name}", "STATIC_LIBRARY", f"src/{folder}", list(sources), deps)
-        info.update(module=name, deps=list(deps), test_deps=list(test_deps))
+        info.update(module=name, deps=list(deps), test_deps=list(test_deps), uses_only=list(uses_only))
 
     def declare(self, module, dep):
         for key in ("deps", "links"):
@@ -116,6 +116,15 @@ class CheckerTest(unittest.TestCase):
         self.assert_one_finding("undeclared", "cli_main.cpp", "app's links")
         self.tree.data["targets"]["app"]["links"].append("bg_engine")
         self.assertEqual(self.tree.findings(), [])
+
+    def test_a_header_outside_uses_only_is_found(self):
+        self.tree.write("src/engine/executor.h", '#pragma once\n#include "engine/ports.h"\n')
+        self.tree.write("src/proxy/proxy.cpp", '#include "proxy/proxy.h"\n#include "engine/executor.h"\n')
+        self.assert_one_finding("undeclared", "src/proxy/proxy.cpp includes engine/executor.h",
+                                "USES_ONLY allows only engine/ports.h of bg_engine")
+        self.tree.data["targets"]["bg_proxy"]["uses_only"] = ["engine/port.h"]
+        self.assertIn("undeclared: src/proxy/CMakeLists.txt names src/engine/port.h in USES_ONLY, "
+                      "which does not exist", self.tree.findings())
 
     def test_a_declared_module_that_nothing_includes_is_unused(self):
         self.tree.declare("proxy", "bg_local")
