@@ -212,7 +212,7 @@ awaitable<void> ClientSession::run() {
       first = false;
       if (co_await exchange() == Next::close) break;
     }
-  } catch (const std::exception&) {
+  } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch): nothing to do but drop
     // Only resource exhaustion gets here; the connection is dropped, the proxy goes on.
   }
   upstream_.reset();

@@ -69,10 +69,10 @@ bool stays_on_connection(const std::vector<Header>& headers, bool any_connection
   return any_connection && !framing_header(name) && named_by_connection(headers, name);
 }
 
-enum class Forwarding { none, for_, host, proto, forwarded };
+enum class Forwarding { none, for_address, host, proto, forwarded };
 
 Forwarding forwarding_header(std::string_view name) {
-  if (iequals(name, "x-forwarded-for")) return Forwarding::for_;
+  if (iequals(name, "x-forwarded-for")) return Forwarding::for_address;
   if (iequals(name, "x-forwarded-host")) return Forwarding::host;
   if (iequals(name, "x-forwarded-proto")) return Forwarding::proto;
   if (iequals(name, "forwarded")) return Forwarding::forwarded;
@@ -115,7 +115,7 @@ void build_request_head(const RequestHead& request, const ForwardingContext& con
     const Forwarding kind = forwarding_header(h.name);
     if (kind != Forwarding::none) {
       if (!context.peer_trusted) continue;
-      if (kind == Forwarding::for_) {
+      if (kind == Forwarding::for_address) {
         if (!forwarded_for.empty()) forwarded_for.append(", ");
         forwarded_for.append(h.value);
         continue;

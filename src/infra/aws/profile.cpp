@@ -71,11 +71,12 @@ ProfileSettings parse_profile(std::string_view text, std::string_view profile, b
 ProfileFiles profile_files(const Environment& env) {
   ProfileFiles files;
   const std::filesystem::path home = env("HOME").value_or("");
-  files.credentials_file = env("AWS_SHARED_CREDENTIALS_FILE")
-                               .transform([](std::string p) { return std::filesystem::path(p); })
-                               .value_or(home / ".aws" / "credentials");
+  files.credentials_file =
+      env("AWS_SHARED_CREDENTIALS_FILE")
+          .transform([](const std::string& p) { return std::filesystem::path(p); })
+          .value_or(home / ".aws" / "credentials");
   files.config_file = env("AWS_CONFIG_FILE")
-                          .transform([](std::string p) { return std::filesystem::path(p); })
+                          .transform([](const std::string& p) { return std::filesystem::path(p); })
                           .value_or(home / ".aws" / "config");
   if (auto profile = env("AWS_PROFILE")) {
     files.profile = *profile;

@@ -9,6 +9,7 @@ namespace bluegreen::http {
 namespace {
 
 bool same_name(std::string_view a, std::string_view b) {
+  // NOLINTNEXTLINE(bugprone-suspicious-stringview-data-usage): the length goes with the data
   return a.size() == b.size() && ::strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
