@@ -9,8 +9,10 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <stdexcept>
 
 #include "proxy/http_parser.h"
 
@@ -142,8 +144,13 @@ LoopbackListener listen_on_loopback(int backlog) {
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(listener.fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  ::listen(listener.fd, backlog);
+  if (listener.fd < 0 ||
+      ::bind(listener.fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::listen(listener.fd, backlog) != 0) {
+    int error = errno;
+    if (listener.fd >= 0) ::close(listener.fd);
+    throw std::runtime_error(std::string("cannot listen on 127.0.0.1: ") + std::strerror(error));
+  }
   socklen_t length = sizeof address;
   ::getsockname(listener.fd, reinterpret_cast<sockaddr*>(&address), &length);
   listener.port = ntohs(address.sin_port);

@@ -96,7 +96,7 @@ class TestClient {
 std::optional<std::string> dechunk(std::string_view body, std::size_t* consumed = nullptr);
 
 // A socket listening on 127.0.0.1 at a port the kernel chose, with `backlog` as its accept
-// queue. The caller closes `fd`.
+// queue. The caller closes `fd`. Throws std::runtime_error naming the cause when it cannot.
 struct LoopbackListener {
   int fd = -1;
   int port = 0;

@@ -195,7 +195,7 @@ HttpResponse HttpResponse::error(const Error& error) {
   return json(http_status(error.kind), body.dump());
 }
 
-void Router::add(std::string method, std::string pattern, Handler handler) {
+void Router::add(std::string method, const std::string& pattern, Handler handler) {
   routes_.push_back(Route{std::move(method), split_path(pattern), std::move(handler)});
 }
 

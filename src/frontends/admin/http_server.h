@@ -88,7 +88,7 @@ using Filter = std::function<std::optional<HttpResponse>(HttpRequest&)>;
 class Router {
  public:
   // `pattern` is a path whose segments may be {name}: "/api/deployments/{id}/logs".
-  void add(std::string method, std::string pattern, Handler handler);
+  void add(std::string method, const std::string& pattern, Handler handler);
   void add_filter(Filter filter);
   // 404 for an unknown path, 405 for a known path with another method.
   HttpResponse dispatch(HttpRequest request) const;

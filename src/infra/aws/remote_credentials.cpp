@@ -19,7 +19,7 @@ bool allowed_plain_http_host(const std::string& host) {
   return host == "169.254.170.2" || host == "169.254.170.23" || host == "[fd00:ec2::23]";
 }
 
-std::string trim(std::string text) {
+std::string trim(const std::string& text) {
   const auto first = text.find_first_not_of(" \t\r\n");
   const auto last = text.find_last_not_of(" \t\r\n");
   return first == std::string::npos ? std::string{} : text.substr(first, last - first + 1);
@@ -165,7 +165,7 @@ Result<AwsCredentials> ImdsCredentialsProvider::credentials() {
 }
 
 std::unique_ptr<CredentialsChain> make_default_credentials_chain(
-    http::HttpClient& http, Clock& clock, Environment env,
+    http::HttpClient& http, Clock& clock, const Environment& env,
     std::optional<AwsCredentials> explicit_credentials) {
   std::vector<std::unique_ptr<CredentialsProvider>> providers;
   if (explicit_credentials) {

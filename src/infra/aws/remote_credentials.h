@@ -60,7 +60,7 @@ Result<AwsCredentials> parse_credentials_document(std::string_view json, const s
 // The chain of credentials.h for this process: [explicit,] environment, profile, container,
 // IMDS. `explicit_credentials`, when given, are used first.
 std::unique_ptr<CredentialsChain> make_default_credentials_chain(
-    http::HttpClient& http, Clock& clock, Environment env,
+    http::HttpClient& http, Clock& clock, const Environment& env,
     std::optional<AwsCredentials> explicit_credentials = std::nullopt);
 
 }  // namespace bluegreen::aws
