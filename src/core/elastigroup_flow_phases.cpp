@@ -275,7 +275,7 @@ Decision Stepper::retry_later(const CallError& error, Phase resume_in) {
   return wait_until(now_ + backoff, "retry", "retrying after a transient failure");
 }
 
-Decision Stepper::fail(FailureType type, std::string message) {
+Decision Stepper::fail(FailureType type, const std::string& message) {
   s_.failure = PendingFailure{type, clip(message, 1500)};
   log(LogLevel::error, "failed", s_.failure->message,
       {{"failure_type", std::string(to_string(type))}});

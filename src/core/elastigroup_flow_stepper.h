@@ -60,7 +60,7 @@ class Stepper {
   Decision after_targets();
   Decision spot_failed(const SpotDeployment& deployment);
   Decision retry_later(const CallError& error, Phase resume_in);
-  Decision fail(FailureType type, std::string message);
+  Decision fail(FailureType type, const std::string& message);
   // Adds what cleanup could not do (and what the user should do about it) to the report.
   void add_cleanup_note(const std::string& note);
   Decision timed_out();

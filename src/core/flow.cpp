@@ -70,10 +70,10 @@ std::string instance_list(const std::vector<Instance>& instances) {
 
 // "answered 404" -> 404; 0 for any other answer.
 int answered_status(const std::string& answer) {
-  constexpr std::string_view prefix = "answered ";
-  if (!answer.starts_with(prefix)) return 0;
+  constexpr std::string_view kPrefix = "answered ";
+  if (!answer.starts_with(kPrefix)) return 0;
   try {
-    return std::stoi(answer.substr(prefix.size()));
+    return std::stoi(answer.substr(kPrefix.size()));
   } catch (const std::exception&) {
     return 0;
   }

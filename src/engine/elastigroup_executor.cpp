@@ -157,7 +157,7 @@ EventBody ElastigroupExecutor::perform(const Action& action, const FlowConfig& c
           [&](const FindLastCodeDeployDeployment&) {
             return answer(
                 codedeploy.last_attempted_deployment(config.app_name, config.deployment_group),
-                [](auto id) -> EventBody { return LastCodeDeployDeployment{id}; });
+                [](auto id) -> EventBody { return LastCodeDeployDeployment{std::move(id)}; });
           },
           [&](const GetCodeDeployDeployment& a) {
             return answer(codedeploy.get_deployment(a.deployment_id), [](auto d) -> EventBody {

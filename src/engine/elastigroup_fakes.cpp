@@ -19,7 +19,7 @@ void FakeElastigroupCloud::seen_token(const SpotAccess& access) {
   tokens_.push_back(access.token.reveal());
 }
 
-void FakeElastigroupCloud::fail_next(const std::string& method, CallError error, int times) {
+void FakeElastigroupCloud::fail_next(const std::string& method, const CallError& error, int times) {
   std::lock_guard lock(mutex_);
   for (int i = 0; i < times; ++i) faults_[method].push_back(error);
 }

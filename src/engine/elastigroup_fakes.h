@@ -71,7 +71,7 @@ class FakeElastigroupCloud final : public SpotBlueGreen,
   // codedeploy.last_attempted, codedeploy.get, codedeploy.create, codedeploy.list_targets,
   // codedeploy.get_targets, codedeploy.stop, pipeline.success, pipeline.failure,
   // pipeline.progress, secrets.resolve.
-  void fail_next(const std::string& method, CallError error, int times = 1);
+  void fail_next(const std::string& method, const CallError& error, int times = 1);
 
   // ---- what happened ----
   struct Call {
