@@ -9,14 +9,16 @@ namespace {
 
 class Ec2ClientTest : public ::testing::Test, protected ClientTestBase {};
 
-const char* kPage1 = R"(<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">
+constexpr const char* kPage1 =
+    R"(<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">
  <reservationSet><item><instancesSet><item>
    <instanceId>i-1</instanceId><instanceState><code>16</code><name>running</name></instanceState>
    <instanceType>t3.micro</instanceType><privateIpAddress>10.0.0.1</privateIpAddress>
    <placement><availabilityZone>us-east-1a</availabilityZone></placement>
    <tagSet><item><key>GreenIdentifier</key><value>g-1</value></item><item><key>Name</key><value>web</value></item></tagSet>
  </item></instancesSet></item></reservationSet><nextToken>more</nextToken></DescribeInstancesResponse>)";
-const char* kPage2 = R"(<DescribeInstancesResponse><reservationSet><item><instancesSet><item>
+constexpr const char* kPage2 =
+    R"(<DescribeInstancesResponse><reservationSet><item><instancesSet><item>
    <instanceId>i-2</instanceId><instanceState><name>pending</name></instanceState></item></instancesSet></item>
  </reservationSet></DescribeInstancesResponse>)";
 
