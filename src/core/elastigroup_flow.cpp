@@ -453,7 +453,7 @@ void Stepper::log_spot_state(const SpotDeployment& deployment) {
 }
 
 Decision Stepper::handle(const CallFailed& e) {
-  const CallError& error = e.error;
+  const Error& error = e.error;
   std::string what = s_.awaiting;
   std::string detail =
       error.code.empty() ? error.message : fmt::format("{}: {}", error.code, error.message);

@@ -153,14 +153,6 @@ struct InstanceTarget {
   std::vector<LifecycleEvent> events;
 };
 
-// A failed request. `code` is the service's error code (AccessDeniedException,
-// RevisionDoesNotExistException, DEPLOYMENT_ALREADY_IN_PROGRESS…), empty when unknown.
-struct CallError {
-  ErrorKind kind = ErrorKind::unavailable;
-  std::string code;
-  std::string message;
-};
-
 // ---- Decisions: the one next thing to do ---------------------------------------------------
 
 struct ResolveApiToken {};
@@ -277,8 +269,11 @@ struct CodeDeployTargetsRead {
   std::vector<InstanceTarget> targets;
 };
 struct Done {};  // a stop or detach request succeeded
+// A request failed. The error's `code` is the service's own (AccessDeniedException,
+// RevisionDoesNotExistException, DEPLOYMENT_ALREADY_IN_PROGRESS…), empty when unknown; the
+// flow classifies the failure (FailureType) from it and from the kind.
 struct CallFailed {
-  CallError error;
+  Error error;
 };
 struct Woke {};
 // The invocation must end soon: hand the state over as a continuation token.

@@ -252,7 +252,7 @@ Decision Stepper::spot_failed(const SpotDeployment& deployment) {
                   deployment.status.empty() ? "?" : deployment.status, to_string(s_.phase)));
 }
 
-Decision Stepper::retry_later(const CallError& error, Phase resume_in) {
+Decision Stepper::retry_later(const Error& error, Phase resume_in) {
   ++s_.transient_failures;
   std::string detail =
       error.code.empty() ? error.message : fmt::format("{}: {}", error.code, error.message);

@@ -100,9 +100,9 @@ TEST(ElastigroupFlowServing, BlueThatLeftWhileHandedOverIsASuccessAtTimeout) {
 TEST(ElastigroupFlowServing, AFailedPollAfterSuccessRemovesNothing) {
   World world;
   world.detach_after = 60 * kMinute;
-  world.fault = [&](const Action& a) -> std::optional<CallError> {
+  world.fault = [&](const Action& a) -> std::optional<Error> {
     if (std::holds_alternative<ReadGroup>(a) && codedeploy_succeeded(world)) {
-      return CallError{ErrorKind::permission_denied, "401", "Unauthorized"};
+      return Error{ErrorKind::permission_denied, "Unauthorized", "401"};
     }
     return std::nullopt;
   };
@@ -118,7 +118,7 @@ TEST(ElastigroupFlowServing, SpotFailingOrStoppedAfterSuccessRemovesNothing) {
   for (std::string ended : {"FAILED", "STOPPED"}) {
     World world;
     world.detach_after = 60 * kMinute;
-    world.fault = [&](const Action& a) -> std::optional<CallError> {
+    world.fault = [&](const Action& a) -> std::optional<Error> {
       if (std::holds_alternative<ListSpotDeployments>(a) && codedeploy_succeeded(world)) {
         world.spot[0].d.state = ended;  // someone stopped it, or Spot failed it
       }
@@ -139,9 +139,9 @@ TEST(ElastigroupFlowServing, AnOutageAfterSuccessIsSystemUnavailableAndRemovesNo
   world.detach_after = 60 * kMinute;
   // From the flow's first look at blue after CodeDeploy's success, nothing answers.
   bool outage = false;
-  world.fault = [&](const Action& a) -> std::optional<CallError> {
+  world.fault = [&](const Action& a) -> std::optional<Error> {
     if (const auto* read = std::get_if<ReadGroup>(&a); read && !read->with_capacity) outage = true;
-    if (outage) return CallError{ErrorKind::unavailable, "", "connection refused"};
+    if (outage) return Error{ErrorKind::unavailable, "connection refused", ""};
     return std::nullopt;
   };
   FlowConfig config = config_for();
@@ -179,9 +179,9 @@ TEST(ElastigroupFlowServing, ASuccessCleanupDidNotSeeIsLearntBeforeRemovingAnyth
   FlowConfig config = config_for();
   config.timeout_seconds = 900;
   long long deadline = world.now + 900 * kSecond;
-  world.fault = [&](const Action& a) -> std::optional<CallError> {
+  world.fault = [&](const Action& a) -> std::optional<Error> {
     if (std::holds_alternative<GetCodeDeployDeployment>(a) && world.now < deadline) {
-      return CallError{ErrorKind::unavailable, "", "503 Service Unavailable"};
+      return Error{ErrorKind::unavailable, "503 Service Unavailable", ""};
     }
     return std::nullopt;
   };

@@ -17,9 +17,9 @@ namespace bluegreen::elastigroup::detail {
 std::string clip(std::string_view text, std::size_t max);
 
 // Retrying may help: the service throttled, was unreachable or timed out.
-bool is_transient(const CallError& error);
+bool is_transient(const Error& error);
 // The failure type CodePipeline should see for a failed request.
-FailureType failure_type_of(const CallError& error);
+FailureType failure_type_of(const Error& error);
 
 class Stepper {
  public:
@@ -59,7 +59,7 @@ class Stepper {
   Decision end_round();
   Decision after_targets();
   Decision spot_failed(const SpotDeployment& deployment);
-  Decision retry_later(const CallError& error, Phase resume_in);
+  Decision retry_later(const Error& error, Phase resume_in);
   Decision fail(FailureType type, std::string message);
   // Adds what cleanup could not do (and what the user should do about it) to the report.
   void add_cleanup_note(const std::string& note);

@@ -231,11 +231,11 @@ TEST(ElastigroupFlow, ConcurrentCreateLosesToTheActiveDeploymentAndAdoptsIt) {
   FlowConfig config = config_for();
   // Another delivery of this job creates CodeDeploy between our check and our create.
   bool raced = false;
-  world.fault = [&](const Action& a) -> std::optional<CallError> {
+  world.fault = [&](const Action& a) -> std::optional<Error> {
     if (std::holds_alternative<CreateCodeDeployDeployment>(a) && !raced) {
       raced = true;
       world.codedeploy.push_back({"d-twin", config.green_identifier, world.now});
-      return CallError{ErrorKind::conflict, "DeploymentLimitExceededException", "active"};
+      return Error{ErrorKind::conflict, "active", "DeploymentLimitExceededException"};
     }
     return std::nullopt;
   };
@@ -249,10 +249,10 @@ TEST(ElastigroupFlow, ConcurrentCreateLosesToTheActiveDeploymentAndAdoptsIt) {
 TEST(ElastigroupFlow, ThrottlingIsRetriedAfterAWait) {
   World world;
   int throttled = 0;
-  world.fault = [&](const Action& a) -> std::optional<CallError> {
+  world.fault = [&](const Action& a) -> std::optional<Error> {
     if (std::holds_alternative<ReadGroup>(a) && throttled < 2) {
       ++throttled;
-      return CallError{ErrorKind::throttled, "429", "Too Many Requests"};
+      return Error{ErrorKind::throttled, "Too Many Requests", "429"};
     }
     return std::nullopt;
   };
@@ -267,10 +267,9 @@ TEST(ElastigroupFlow, ThrottlingIsRetriedAfterAWait) {
 
 TEST(ElastigroupFlow, AccessDeniedIsAPermissionError) {
   World world;
-  world.fault = [&](const Action& a) -> std::optional<CallError> {
+  world.fault = [&](const Action& a) -> std::optional<Error> {
     if (std::holds_alternative<DescribeGreens>(a)) {
-      return CallError{ErrorKind::permission_denied, "UnauthorizedOperation",
-                       "not authorized to perform: ec2:DescribeInstances"};
+      return Error{ErrorKind::permission_denied, "not authorized to perform: ec2:DescribeInstances", "UnauthorizedOperation"};
     }
     return std::nullopt;
   };
@@ -285,10 +284,9 @@ TEST(ElastigroupFlow, AccessDeniedIsAPermissionError) {
 
 TEST(ElastigroupFlow, MissingRevisionIsRevisionUnavailable) {
   World world;
-  world.fault = [&](const Action& a) -> std::optional<CallError> {
+  world.fault = [&](const Action& a) -> std::optional<Error> {
     if (std::holds_alternative<CreateCodeDeployDeployment>(a)) {
-      return CallError{ErrorKind::invalid_input, "RevisionDoesNotExistException",
-                       "The named revision does not exist with the applicationName"};
+      return Error{ErrorKind::invalid_input, "The named revision does not exist with the applicationName", "RevisionDoesNotExistException"};
     }
     return std::nullopt;
   };
@@ -302,9 +300,9 @@ TEST(ElastigroupFlow, MissingRevisionIsRevisionUnavailable) {
 
 TEST(ElastigroupFlow, UnknownGroupIsAConfigurationErrorNamingGroupId) {
   World world;
-  world.fault = [&](const Action& a) -> std::optional<CallError> {
+  world.fault = [&](const Action& a) -> std::optional<Error> {
     if (std::holds_alternative<ReadGroup>(a)) {
-      return CallError{ErrorKind::not_found, "GROUP_DOESNT_EXIST", "Group does not exist"};
+      return Error{ErrorKind::not_found, "Group does not exist", "GROUP_DOESNT_EXIST"};
     }
     return std::nullopt;
   };
@@ -319,7 +317,7 @@ TEST(ElastigroupFlow, UnknownGroupIsAConfigurationErrorNamingGroupId) {
 TEST(ElastigroupFlow, SpotFailingTheDeploymentStopsCodeDeploy) {
   World world;
   world.codedeploy_takes = 30 * kMinute;
-  world.fault = [&](const Action& a) -> std::optional<CallError> {
+  world.fault = [&](const Action& a) -> std::optional<Error> {
     if (std::holds_alternative<GetCodeDeployTargets>(a) && !world.spot.empty()) {
       world.spot[0].d.state = "FAILED";
     }
@@ -337,9 +335,9 @@ TEST(ElastigroupFlow, CleanupRetriesAThrottledStop) {
   World world;
   world.codedeploy_fails_at = "ValidateService";
   int throttled = 0;
-  world.fault = [&](const Action& a) -> std::optional<CallError> {
+  world.fault = [&](const Action& a) -> std::optional<Error> {
     if (std::holds_alternative<StopSpotDeployment>(a) && throttled++ == 0) {
-      return CallError{ErrorKind::throttled, "429", "Too Many Requests"};
+      return Error{ErrorKind::throttled, "Too Many Requests", "429"};
     }
     return std::nullopt;
   };
@@ -382,9 +380,9 @@ TEST(ElastigroupFlow, UnresolvableReferenceIsAConfigurationErrorBeforeSpot) {
   World world;
   FlowConfig config = config_for();
   config.token_reference = "ssm:/spot/token";
-  world.fault = [&](const Action& a) -> std::optional<CallError> {
+  world.fault = [&](const Action& a) -> std::optional<Error> {
     if (std::holds_alternative<ResolveApiToken>(a)) {
-      return CallError{ErrorKind::not_found, "ParameterNotFound", "parameter not found"};
+      return Error{ErrorKind::not_found, "parameter not found", "ParameterNotFound"};
     }
     return std::nullopt;
   };

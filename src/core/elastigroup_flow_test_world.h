@@ -56,7 +56,7 @@ struct World {
   std::vector<Cd> codedeploy;
 
   // Injected failures: return an error to answer a request with it.
-  std::function<std::optional<CallError>(const Action&)> fault;
+  std::function<std::optional<Error>(const Action&)> fault;
   std::vector<std::pair<long long, std::string>> requests;
   int spot_creates = 0, codedeploy_creates = 0;
 
@@ -215,16 +215,15 @@ struct World {
         if (churn) d.skipped = static_cast<long long>(requests.size());
         return CodeDeployDeploymentRead{d};
       }
-      return CallFailed{{ErrorKind::not_found, "DeploymentDoesNotExistException", "no such"}};
+      return CallFailed{{ErrorKind::not_found, "no such", "DeploymentDoesNotExistException"}};
     }
     if (auto* create = std::get_if<CreateCodeDeployDeployment>(&action)) {
       ++codedeploy_creates;
       for (auto& cd : codedeploy) {
         if (cd_status(cd) == "InProgress") {
-          return CallFailed{{ErrorKind::conflict, "DeploymentLimitExceededException",
-                             fmt::format("The Deployment Group already has an active Deployment "
+          return CallFailed{{ErrorKind::conflict, fmt::format("The Deployment Group already has an active Deployment "
                                          "'{}'",
-                                         cd.id)}};
+                                         cd.id), "DeploymentLimitExceededException"}};
         }
       }
       codedeploy.push_back(
@@ -254,8 +253,7 @@ struct World {
       for (auto& cd : codedeploy) {
         if (cd.id != stop->deployment_id) continue;
         if (cd_status(cd) != "InProgress") {
-          return CallFailed{{ErrorKind::invalid_input, "DeploymentAlreadyCompletedException",
-                             fmt::format("The deployment {} has already completed", cd.id)}};
+          return CallFailed{{ErrorKind::invalid_input, fmt::format("The deployment {} has already completed", cd.id), "DeploymentAlreadyCompletedException"}};
         }
         cd.stopped = true;
       }

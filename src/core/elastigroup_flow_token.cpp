@@ -327,12 +327,12 @@ std::string clip(std::string_view text, std::size_t max) {
   return std::string(text.substr(0, cut)) + std::string(kMark);
 }
 
-bool is_transient(const CallError& error) {
+bool is_transient(const Error& error) {
   return error.kind == ErrorKind::throttled || error.kind == ErrorKind::unavailable ||
          error.kind == ErrorKind::timeout;
 }
 
-FailureType failure_type_of(const CallError& error) {
+FailureType failure_type_of(const Error& error) {
   static constexpr std::array kPermissionCodes = {
       "AccessDenied",          "AccessDeniedException", "UnauthorizedOperation",
       "AuthFailure",           "InvalidClientTokenId",  "UnrecognizedClientException",

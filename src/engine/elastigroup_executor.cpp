@@ -14,7 +14,7 @@ struct Overloaded : Fs... {
 
 // The answer to a request: the event built from its value, or CallFailed.
 template <typename T, typename Make>
-EventBody answer(CallResult<T> result, Make make) {
+EventBody answer(Result<T> result, Make make) {
   if (!result) return CallFailed{result.error()};
   if constexpr (std::is_void_v<T>) {
     return make();
@@ -23,7 +23,7 @@ EventBody answer(CallResult<T> result, Make make) {
   }
 }
 
-bool retryable(const CallError& error) {
+bool retryable(const Error& error) {
   return error.kind == ErrorKind::throttled || error.kind == ErrorKind::unavailable ||
          error.kind == ErrorKind::timeout;
 }
@@ -187,8 +187,7 @@ EventBody ElastigroupExecutor::perform(const Action& action, const FlowConfig& c
                           []() -> EventBody { return Done{}; });
           },
           [&](const auto& other) -> EventBody {
-            return CallFailed{{ErrorKind::internal, "",
-                               fmt::format("{} is not a request", action_name(Action{other}))}};
+            return CallFailed{{ErrorKind::internal, fmt::format("{} is not a request", action_name(Action{other}))}};
           },
       },
       action);
@@ -199,7 +198,7 @@ RunOutcome ElastigroupExecutor::deliver(const std::string& job_id, const Action&
   ports_.budget.deadline = must_end_by;
   Duration backoff = std::chrono::seconds(1);
   for (int attempt = 1;; ++attempt) {
-    CallResult<void> sent;
+    Result<void> sent;
     RunOutcome outcome = RunOutcome::failed;
     std::string_view kind;
     if (const auto* s = std::get_if<ReportSuccess>(&report)) {
@@ -218,7 +217,7 @@ RunOutcome ElastigroupExecutor::deliver(const std::string& job_id, const Action&
       write(LogLevel::info, "reported", fmt::format("{} sent", kind), state, job_id);
       return outcome;
     }
-    const CallError& error = sent.error();
+    const Error& error = sent.error();
     if (error.code == "InvalidJobStateException") {
       write(LogLevel::info, "already_reported",
             fmt::format("CodePipeline already has a result for job {} ({})", job_id, error.message),

@@ -38,15 +38,15 @@ constexpr const char* kParams = R"({"API_TOKEN":"ssm:/spot/token","ACCOUNT_ID":"
 
 struct Fault {
   std::string name;
-  CallError error;
+  Error error;
 };
 
 const std::vector<Fault>& faults() {
   static const std::vector<Fault> all = {
-      {"http_500", {ErrorKind::unavailable, "InternalFailure", "HTTP 500 Internal Server Error"}},
-      {"http_429", {ErrorKind::throttled, "ThrottlingException", "HTTP 429 Too Many Requests"}},
-      {"timeout", {ErrorKind::timeout, "Timeout", "no answer within the call's timeout"}},
-      {"reset", {ErrorKind::unavailable, "ConnectionReset", "connection reset by peer"}},
+      {"http_500", {ErrorKind::unavailable, "HTTP 500 Internal Server Error", "InternalFailure"}},
+      {"http_429", {ErrorKind::throttled, "HTTP 429 Too Many Requests", "ThrottlingException"}},
+      {"timeout", {ErrorKind::timeout, "no answer within the call's timeout", "Timeout"}},
+      {"reset", {ErrorKind::unavailable, "connection reset by peer", "ConnectionReset"}},
   };
   return all;
 }
@@ -67,67 +67,67 @@ class FaultyCloud final : public SpotBlueGreen,
                           public PipelineReporter,
                           public SecretSource {
  public:
-  FaultyCloud(FakeElastigroupCloud& real, std::string method, CallError error, int times)
+  FaultyCloud(FakeElastigroupCloud& real, std::string method, Error error, int times)
       : real_(real), method_(std::move(method)), error_(std::move(error)), left_(times) {}
 
   int injected() const { return injected_; }
 
-  CallResult<SpotGroup> read_group(const SpotAccess& a, bool with_capacity) override {
+  Result<SpotGroup> read_group(const SpotAccess& a, bool with_capacity) override {
     return pass("spot.read_group", [&] { return real_.read_group(a, with_capacity); });
   }
-  CallResult<std::vector<SpotDeployment>> list_deployments(const SpotAccess& a) override {
+  Result<std::vector<SpotDeployment>> list_deployments(const SpotAccess& a) override {
     return pass("spot.list", [&] { return real_.list_deployments(a); });
   }
-  CallResult<SpotDeployment> create_deployment(const SpotAccess& a,
+  Result<SpotDeployment> create_deployment(const SpotAccess& a,
                                                const SpotBlueGreenRequest& r) override {
     return pass("spot.create", [&] { return real_.create_deployment(a, r); });
   }
-  CallResult<void> stop_deployment(const SpotAccess& a, const std::string& id) override {
+  Result<void> stop_deployment(const SpotAccess& a, const std::string& id) override {
     return pass("spot.stop", [&] { return real_.stop_deployment(a, id); });
   }
-  CallResult<void> detach_and_terminate(const SpotAccess& a,
+  Result<void> detach_and_terminate(const SpotAccess& a,
                                         const std::vector<std::string>& ids) override {
     return pass("spot.detach", [&] { return real_.detach_and_terminate(a, ids); });
   }
-  CallResult<std::vector<Ec2Instance>> describe_tagged(const std::string& key,
+  Result<std::vector<Ec2Instance>> describe_tagged(const std::string& key,
                                                        const std::string& value) override {
     return pass("ec2.describe_tagged", [&] { return real_.describe_tagged(key, value); });
   }
-  CallResult<std::vector<InstanceHealth>> describe_health(
+  Result<std::vector<InstanceHealth>> describe_health(
       const std::vector<std::string>& ids) override {
     return pass("ec2.describe_health", [&] { return real_.describe_health(ids); });
   }
-  CallResult<std::optional<std::string>> last_attempted_deployment(
+  Result<std::optional<std::string>> last_attempted_deployment(
       const std::string& app, const std::string& group) override {
     return pass("codedeploy.last_attempted",
                 [&] { return real_.last_attempted_deployment(app, group); });
   }
-  CallResult<CodeDeployDeployment> get_deployment(const std::string& id) override {
+  Result<CodeDeployDeployment> get_deployment(const std::string& id) override {
     return pass("codedeploy.get", [&] { return real_.get_deployment(id); });
   }
-  CallResult<std::string> create_deployment(const CodeDeployRequest& r) override {
+  Result<std::string> create_deployment(const CodeDeployRequest& r) override {
     return pass("codedeploy.create", [&] { return real_.create_deployment(r); });
   }
-  CallResult<std::vector<std::string>> list_targets(const std::string& id) override {
+  Result<std::vector<std::string>> list_targets(const std::string& id) override {
     return pass("codedeploy.list_targets", [&] { return real_.list_targets(id); });
   }
-  CallResult<std::vector<InstanceTarget>> get_targets(
+  Result<std::vector<InstanceTarget>> get_targets(
       const std::string& id, const std::vector<std::string>& targets) override {
     return pass("codedeploy.get_targets", [&] { return real_.get_targets(id, targets); });
   }
-  CallResult<void> stop_deployment(const std::string& id, bool auto_rollback) override {
+  Result<void> stop_deployment(const std::string& id, bool auto_rollback) override {
     return pass("codedeploy.stop", [&] { return real_.stop_deployment(id, auto_rollback); });
   }
-  CallResult<void> success(const std::string& job, const ReportSuccess& r) override {
+  Result<void> success(const std::string& job, const ReportSuccess& r) override {
     return pass("pipeline.success", [&] { return real_.success(job, r); });
   }
-  CallResult<void> failure(const std::string& job, const ReportFailure& r) override {
+  Result<void> failure(const std::string& job, const ReportFailure& r) override {
     return pass("pipeline.failure", [&] { return real_.failure(job, r); });
   }
-  CallResult<void> progress(const std::string& job, const ReportProgress& r) override {
+  Result<void> progress(const std::string& job, const ReportProgress& r) override {
     return pass("pipeline.progress", [&] { return real_.progress(job, r); });
   }
-  CallResult<Secret> resolve(const std::string& reference) override {
+  Result<Secret> resolve(const std::string& reference) override {
     return pass("secrets.resolve", [&] { return real_.resolve(reference); });
   }
 
@@ -145,7 +145,7 @@ class FaultyCloud final : public SpotBlueGreen,
 
   FakeElastigroupCloud& real_;
   std::string method_;
-  CallError error_;
+  Error error_;
   int left_;
   int injected_ = 0;
   int calls_ = 0;
@@ -433,7 +433,7 @@ TEST(ElastigroupFaults, ACleanUpCallThatNeverPassesEndsTheRunWithinTheGraceSayin
 TEST(ElastigroupFaults, GreensThatCannotBeRemovedAreNamedInTheReport) {
   const FailingDeployment& failing = failing_deployments().back();
   World world(failing);
-  CallError unavailable = faults().front().error;
+  Error unavailable = faults().front().error;
   FaultyCloud faulty(world.cloud, "spot.stop", unavailable, 1'000'000);
   world.cloud.fail_next("spot.detach", unavailable, 1'000);
   EXPECT_EQ(world.run(faulty), RunOutcome::failed);
