@@ -121,7 +121,7 @@ Decision Stepper::on(const EventBody& body) {
   }
   if (!std::holds_alternative<Started>(body) && !std::holds_alternative<Woke>(body) &&
       !std::holds_alternative<InvocationEnding>(body)) {
-    s_.last_request_ms = now_;
+    s_.last_request = now_;
     ++s_.requests;
   }
   return std::visit([this](const auto& e) { return handle(e); }, body);
@@ -147,12 +147,12 @@ Decision Stepper::handle(const Started& e) {
   s_ = FlowState{};
   s_.original_job_id = c_.job_id;
   s_.green_identifier = c_.green_identifier;
-  s_.started_ms = now_;
-  s_.deadline_ms = now_ + c_.timeout_seconds * 1000;
+  s_.started = now_;
+  s_.deadline = now_ + c_.timeout;
   s_.phase = Phase::read_group;
   log(LogLevel::info, "started",
       fmt::format("blue/green deployment of {} to Elastigroup {} (TIMEOUT {} s)", c_.revision,
-                  c_.group_id, c_.timeout_seconds),
+                  c_.group_id, whole_seconds(c_.timeout)),
       {{"green_identifier", s_.green_identifier}});
   return advance();
 }
@@ -460,7 +460,7 @@ Decision Stepper::handle(const CallFailed& e) {
   if (s_.phase == Phase::stopping) {
     // Cleanup retries what may pass later, until its grace is over, and otherwise goes on
     // (each step is given up once): what it could not do is told in the report.
-    if (is_transient(error) && now_ < s_.cleanup_deadline_ms) {
+    if (is_transient(error) && now_ < s_.cleanup_deadline) {
       return retry_later(error, Phase::stopping);
     }
     s_.transient_failures = 0;
@@ -535,7 +535,7 @@ Decision Stepper::handle(const CallFailed& e) {
 }  // namespace detail
 
 Decision step(const FlowConfig& config, FlowState& state, const Event& event) {
-  return detail::Stepper(config, state, event.now_ms).on(event.body);
+  return detail::Stepper(config, state, event.now).on(event.body);
 }
 
 }  // namespace bluegreen::elastigroup

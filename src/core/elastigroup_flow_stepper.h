@@ -13,6 +13,11 @@
 
 namespace bluegreen::elastigroup::detail {
 
+// Whole seconds of `d` (rounded toward zero), for messages and the Spot request.
+inline long long whole_seconds(std::chrono::nanoseconds d) {
+  return std::chrono::duration_cast<std::chrono::seconds>(d).count();
+}
+
 // Cuts `text` to at most `max` bytes (on a UTF-8 boundary), marking the cut with "...".
 std::string clip(std::string_view text, std::size_t max);
 
@@ -23,7 +28,7 @@ FailureType failure_type_of(const Error& error);
 
 class Stepper {
  public:
-  Stepper(const FlowConfig& config, FlowState& state, long long now)
+  Stepper(const FlowConfig& config, FlowState& state, TimePoint now)
       : c_(config), s_(state), now_(now) {}
 
   Decision on(const EventBody& body);
@@ -74,8 +79,8 @@ class Stepper {
 
   // Building decisions.
   Decision issue(Action action, std::string awaiting);
-  Decision wait_until(long long until, std::string awaiting, std::string reason);
-  long long wait_limit() const;  // no wait goes past the deadline of the current phase
+  Decision wait_until(TimePoint until, std::string awaiting, std::string reason);
+  TimePoint wait_limit() const;  // no wait goes past the deadline of the current phase
   Decision finish(Action report);
   void log(LogLevel level, std::string event, std::string message,
            std::map<std::string, std::string> fields = {});
@@ -84,7 +89,7 @@ class Stepper {
 
   const FlowConfig& c_;
   FlowState& s_;
-  long long now_;
+  TimePoint now_;
   std::vector<LogEntry> logs_;
 };
 

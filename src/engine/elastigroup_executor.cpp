@@ -64,11 +64,10 @@ RunOutcome ElastigroupExecutor::run(const ElastigroupJob& job, TimePoint must_en
   auto made = make_flow_config(*spec, job.job_id);
   if (!made) return reject(made.error());
   FlowConfig config = *made;
-  auto ms = [](Duration d) { return static_cast<long long>(d.count()); };
-  if (options_.request_spacing) config.request_spacing_ms = ms(*options_.request_spacing);
-  if (options_.poll_interval) config.poll_interval_ms = ms(*options_.poll_interval);
-  if (options_.max_poll_interval) config.max_poll_interval_ms = ms(*options_.max_poll_interval);
-  if (options_.cleanup_grace) config.cleanup_grace_ms = ms(*options_.cleanup_grace);
+  if (options_.request_spacing) config.request_spacing = *options_.request_spacing;
+  if (options_.poll_interval) config.poll_interval = *options_.poll_interval;
+  if (options_.max_poll_interval) config.max_poll_interval = *options_.max_poll_interval;
+  if (options_.cleanup_grace) config.cleanup_grace = *options_.cleanup_grace;
 
   spot_access_ = SpotAccess{config.token_reference.empty() ? spec->api_token : Secret(),
                             spec->account_id, spec->group_id};
@@ -83,18 +82,19 @@ RunOutcome ElastigroupExecutor::run(const ElastigroupJob& job, TimePoint must_en
   TimePoint stop_at = unbounded ? TimePoint::max() : must_end_by - reserve;
   TimePoint call_deadline = unbounded ? TimePoint::max() : must_end_by - reserve / 2;
 
-  Decision decision =
-      step(config, state, Event{to_epoch_ms(clock.now()), Started{job.continuation_token}});
+  // The flow's state counts in milliseconds, as its continuation token does, so that a
+  // resumed run sees the same times as one that went on.
+  auto now = [&clock]() -> TimePoint { return std::chrono::floor<Duration>(clock.now()); };
+  Decision decision = step(config, state, Event{now(), Started{job.continuation_token}});
   for (;;) {
     write_logs(decision.logs, state, job.job_id);
     if (is_report(decision.next)) return deliver(job.job_id, decision.next, must_end_by, state);
     EventBody body;
     if (const auto* wait = std::get_if<Wait>(&decision.next)) {
-      TimePoint until = from_epoch_ms(wait->until_ms);
-      if (until >= stop_at) {
+      if (wait->until >= stop_at) {
         body = InvocationEnding{};
       } else {
-        clock.sleep_until(until);
+        clock.sleep_until(wait->until);
         body = Woke{};
       }
     } else if (clock.now() >= stop_at) {
@@ -103,7 +103,7 @@ RunOutcome ElastigroupExecutor::run(const ElastigroupJob& job, TimePoint must_en
       ports_.budget.deadline = call_deadline;
       body = perform(decision.next, config, *spec);
     }
-    decision = step(config, state, Event{to_epoch_ms(clock.now()), body});
+    decision = step(config, state, Event{now(), body});
   }
 }
 
@@ -187,7 +187,8 @@ EventBody ElastigroupExecutor::perform(const Action& action, const FlowConfig& c
                           []() -> EventBody { return Done{}; });
           },
           [&](const auto& other) -> EventBody {
-            return CallFailed{{ErrorKind::internal, fmt::format("{} is not a request", action_name(Action{other}))}};
+            return CallFailed{{ErrorKind::internal,
+                               fmt::format("{} is not a request", action_name(Action{other}))}};
           },
       },
       action);
@@ -243,9 +244,9 @@ RunOutcome ElastigroupExecutor::deliver(const std::string& job_id, const Action&
 void ElastigroupExecutor::write_logs(const std::vector<LogEntry>& logs, const FlowState& state,
                                      const std::string& job_id, std::string_view phase) {
   for (const auto& entry : logs) {
-    ports_.log.write(FlowLogRecord{to_epoch_ms(ports_.clock.now()), entry, job_id,
-                                   state.original_job_id, state.green_identifier,
-                                   state.spot_deployment_id, state.codedeploy_deployment_id,
+    ports_.log.write(FlowLogRecord{ports_.clock.now(), entry, job_id, state.original_job_id,
+                                   state.green_identifier, state.spot_deployment_id,
+                                   state.codedeploy_deployment_id,
                                    std::string(!phase.empty() ? phase
                                                : entry.phase  ? to_string(*entry.phase)
                                                               : to_string(state.phase))});

@@ -215,7 +215,7 @@ TEST(ElastigroupStandalone, ReturnsTheResultInsteadOfReportingIt) {
 TEST(JsonLinesLog, WritesOneParseableLinePerRecord) {
   std::ostringstream out;
   JsonLinesLog log(out);
-  FlowLogRecord record{1'800'000'000'123,
+  FlowLogRecord record{from_epoch_ms(1'800'000'000'123),
                        LogEntry{LogLevel::info,
                                 "lifecycle_event",
                                 "AfterInstall Succeeded",

@@ -7,7 +7,7 @@
 namespace bluegreen::elastigroup {
 
 std::optional<Error> FakeElastigroupCloud::enter(const std::string& method) {
-  calls_.push_back({method, to_epoch_ms(clock_.now())});
+  calls_.push_back({method, clock_.now()});
   auto it = faults_.find(method);
   if (it == faults_.end() || it->second.empty()) return std::nullopt;
   Error error = it->second.front();
@@ -25,7 +25,7 @@ void FakeElastigroupCloud::fail_next(const std::string& method, Error error, int
 }
 
 Result<SpotGroup> FakeElastigroupCloud::read_group(const SpotAccess& access,
-                                                       bool /*with_capacity*/) {
+                                                   bool /*with_capacity*/) {
   std::lock_guard lock(mutex_);
   seen_token(access);
   if (auto error = enter("spot.read_group")) return std::unexpected(*error);
@@ -59,7 +59,7 @@ Result<SpotDeployment> FakeElastigroupCloud::create_deployment(
 }
 
 Result<void> FakeElastigroupCloud::stop_deployment(const SpotAccess& access,
-                                                       const std::string& deployment_id) {
+                                                   const std::string& deployment_id) {
   std::lock_guard lock(mutex_);
   seen_token(access);
   if (auto error = enter("spot.stop")) return std::unexpected(*error);
@@ -85,8 +85,8 @@ Result<void> FakeElastigroupCloud::detach_and_terminate(
   return {};
 }
 
-Result<std::vector<Ec2Instance>> FakeElastigroupCloud::describe_tagged(
-    const std::string& key, const std::string& value) {
+Result<std::vector<Ec2Instance>> FakeElastigroupCloud::describe_tagged(const std::string& key,
+                                                                       const std::string& value) {
   std::lock_guard lock(mutex_);
   if (auto error = enter("ec2.describe_tagged")) return std::unexpected(*error);
   std::vector<Ec2Instance> out;
@@ -194,7 +194,7 @@ Result<std::vector<InstanceTarget>> FakeElastigroupCloud::get_targets(
 }
 
 Result<void> FakeElastigroupCloud::stop_deployment(const std::string& deployment_id,
-                                                       bool /*auto_rollback*/) {
+                                                   bool /*auto_rollback*/) {
   std::lock_guard lock(mutex_);
   if (auto error = enter("codedeploy.stop")) return std::unexpected(*error);
   codedeploy_status_[deployment_id] = "Stopped";
@@ -202,7 +202,7 @@ Result<void> FakeElastigroupCloud::stop_deployment(const std::string& deployment
 }
 
 Result<void> FakeElastigroupCloud::record_report(const std::string& method,
-                                                     const std::string& job_id, Action report) {
+                                                 const std::string& job_id, Action report) {
   std::lock_guard lock(mutex_);
   if (auto error = enter(method)) return std::unexpected(*error);
   // Like CodePipeline: a job takes one result; a continued job goes on under a new id.
@@ -214,18 +214,16 @@ Result<void> FakeElastigroupCloud::record_report(const std::string& method,
   return {};
 }
 
-Result<void> FakeElastigroupCloud::success(const std::string& job_id,
-                                               const ReportSuccess& report) {
+Result<void> FakeElastigroupCloud::success(const std::string& job_id, const ReportSuccess& report) {
   return record_report("pipeline.success", job_id, report);
 }
 
-Result<void> FakeElastigroupCloud::failure(const std::string& job_id,
-                                               const ReportFailure& report) {
+Result<void> FakeElastigroupCloud::failure(const std::string& job_id, const ReportFailure& report) {
   return record_report("pipeline.failure", job_id, report);
 }
 
 Result<void> FakeElastigroupCloud::progress(const std::string& job_id,
-                                                const ReportProgress& report) {
+                                            const ReportProgress& report) {
   return record_report("pipeline.progress", job_id, report);
 }
 

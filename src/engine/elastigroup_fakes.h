@@ -33,14 +33,13 @@ class FakeElastigroupCloud final : public SpotBlueGreen,
   Result<SpotGroup> read_group(const SpotAccess& access, bool with_capacity) override;
   Result<std::vector<SpotDeployment>> list_deployments(const SpotAccess& access) override;
   Result<SpotDeployment> create_deployment(const SpotAccess& access,
-                                               const SpotBlueGreenRequest& request) override;
-  Result<void> stop_deployment(const SpotAccess& access,
-                                   const std::string& deployment_id) override;
+                                           const SpotBlueGreenRequest& request) override;
+  Result<void> stop_deployment(const SpotAccess& access, const std::string& deployment_id) override;
   Result<void> detach_and_terminate(const SpotAccess& access,
-                                        const std::vector<std::string>& instance_ids) override;
+                                    const std::vector<std::string>& instance_ids) override;
   // Ec2Instances
   Result<std::vector<Ec2Instance>> describe_tagged(const std::string& key,
-                                                       const std::string& value) override;
+                                                   const std::string& value) override;
   Result<std::vector<InstanceHealth>> describe_health(
       const std::vector<std::string>& instance_ids) override;
   // CodeDeployService
@@ -76,7 +75,7 @@ class FakeElastigroupCloud final : public SpotBlueGreen,
   // ---- what happened ----
   struct Call {
     std::string method;
-    long long time_ms = 0;
+    TimePoint time;
   };
   struct Report {
     std::string job_id;
@@ -92,8 +91,7 @@ class FakeElastigroupCloud final : public SpotBlueGreen,
 
  private:
   std::optional<Error> enter(const std::string& method);
-  Result<void> record_report(const std::string& method, const std::string& job_id,
-                                 Action report);
+  Result<void> record_report(const std::string& method, const std::string& job_id, Action report);
   void seen_token(const SpotAccess& access);
 
   Clock& clock_;

@@ -79,26 +79,26 @@ class FaultyCloud final : public SpotBlueGreen,
     return pass("spot.list", [&] { return real_.list_deployments(a); });
   }
   Result<SpotDeployment> create_deployment(const SpotAccess& a,
-                                               const SpotBlueGreenRequest& r) override {
+                                           const SpotBlueGreenRequest& r) override {
     return pass("spot.create", [&] { return real_.create_deployment(a, r); });
   }
   Result<void> stop_deployment(const SpotAccess& a, const std::string& id) override {
     return pass("spot.stop", [&] { return real_.stop_deployment(a, id); });
   }
   Result<void> detach_and_terminate(const SpotAccess& a,
-                                        const std::vector<std::string>& ids) override {
+                                    const std::vector<std::string>& ids) override {
     return pass("spot.detach", [&] { return real_.detach_and_terminate(a, ids); });
   }
   Result<std::vector<Ec2Instance>> describe_tagged(const std::string& key,
-                                                       const std::string& value) override {
+                                                   const std::string& value) override {
     return pass("ec2.describe_tagged", [&] { return real_.describe_tagged(key, value); });
   }
   Result<std::vector<InstanceHealth>> describe_health(
       const std::vector<std::string>& ids) override {
     return pass("ec2.describe_health", [&] { return real_.describe_health(ids); });
   }
-  Result<std::optional<std::string>> last_attempted_deployment(
-      const std::string& app, const std::string& group) override {
+  Result<std::optional<std::string>> last_attempted_deployment(const std::string& app,
+                                                               const std::string& group) override {
     return pass("codedeploy.last_attempted",
                 [&] { return real_.last_attempted_deployment(app, group); });
   }
@@ -185,10 +185,10 @@ const std::vector<FailingDeployment>& failing_deployments() {
   return all;
 }
 
-// The executor's default clean-up grace (FlowConfig::cleanup_grace_ms), and the waits between
+// The executor's default clean-up grace (FlowConfig::cleanup_grace), and the waits between
 // the attempts of a report that fails (1 + 2 + 4 s), which come after it.
-constexpr long long kCleanupGraceMs = 300'000;
-constexpr long long kReportRetriesMs = 7'000;
+constexpr Duration kCleanupGrace = std::chrono::minutes(5);
+constexpr Duration kReportRetries = std::chrono::seconds(7);
 
 struct World {
   FakeClock clock;
@@ -256,13 +256,14 @@ struct World {
   }
 
   // From the moment the deployment failed to its last call that reached the cloud.
-  long long failure_to_end_ms() const {
-    long long failed = 0;
+  Duration failure_to_end() const {
+    std::optional<TimePoint> failed;
     for (const auto& record : cloud.logs()) {
-      if (record.entry.event == "failed") failed = record.time_ms;
+      if (record.entry.event == "failed") failed = record.time;
     }
-    EXPECT_GT(failed, 0) << "the deployment never failed";
-    return cloud.calls().back().time_ms - failed;
+    EXPECT_TRUE(failed) << "the deployment never failed";
+    if (!failed) return Duration::zero();
+    return std::chrono::duration_cast<Duration>(cloud.calls().back().time - *failed);
   }
 
   // What the fakes say now (asked after the run: these calls are not the flow's).
@@ -402,7 +403,7 @@ TEST(ElastigroupFaults, ACleanUpCallThatNeverPassesEndsTheRunWithinTheGraceSayin
   for_each_cleanup_fault(
       1'000'000, [](World& world, const FaultyCloud& /*faulty*/, const std::string& method,
                     const Fault& fault, RunOutcome outcome) {
-        EXPECT_LE(world.failure_to_end_ms(), kCleanupGraceMs + kReportRetriesMs);
+        EXPECT_LE(world.failure_to_end(), kCleanupGrace + kReportRetries);
         // Whatever else failed, the greens are gone: Spot removed them, or the flow detached them
         // itself when Spot could not be told to stop.
         EXPECT_TRUE(world.cloud.live_greens().empty());
@@ -437,7 +438,7 @@ TEST(ElastigroupFaults, GreensThatCannotBeRemovedAreNamedInTheReport) {
   FaultyCloud faulty(world.cloud, "spot.stop", unavailable, 1'000'000);
   world.cloud.fail_next("spot.detach", unavailable, 1'000);
   EXPECT_EQ(world.run(faulty), RunOutcome::failed);
-  EXPECT_LE(world.failure_to_end_ms(), kCleanupGraceMs);
+  EXPECT_LE(world.failure_to_end(), kCleanupGrace);
   EXPECT_EQ(world.final_reports(), 1);
   std::string message = world.failure_message();
   EXPECT_THAT(message, HasSubstr("the Spot B/G deployment cdbg-1 could not be stopped"));

@@ -56,13 +56,13 @@ class SpotBlueGreen {
   // The group's B/G deployments as Spot lists them (newest first when Spot says).
   virtual Result<std::vector<SpotDeployment>> list_deployments(const SpotAccess& access) = 0;
   virtual Result<SpotDeployment> create_deployment(const SpotAccess& access,
-                                                       const SpotBlueGreenRequest& request) = 0;
+                                                   const SpotBlueGreenRequest& request) = 0;
   virtual Result<void> stop_deployment(const SpotAccess& access,
-                                           const std::string& deployment_id) = 0;
+                                       const std::string& deployment_id) = 0;
   // Detaches the instances from the group, terminating them and lowering the target capacity
   // by as many (the greens were added on top of blue's capacity).
   virtual Result<void> detach_and_terminate(const SpotAccess& access,
-                                                const std::vector<std::string>& instance_ids) = 0;
+                                            const std::vector<std::string>& instance_ids) = 0;
 };
 
 // EC2: finding instances by tag and reading their status checks.
@@ -71,7 +71,7 @@ class Ec2Instances {
   virtual ~Ec2Instances() = default;
   // Every instance carrying tag key=value, in any state.
   virtual Result<std::vector<Ec2Instance>> describe_tagged(const std::string& key,
-                                                               const std::string& value) = 0;
+                                                           const std::string& value) = 0;
   // Status checks of these instances (never called with an empty list).
   virtual Result<std::vector<InstanceHealth>> describe_health(
       const std::vector<std::string>& instance_ids) = 0;
@@ -101,8 +101,7 @@ class CodeDeployService {
   // At most 25 ids.
   virtual Result<std::vector<InstanceTarget>> get_targets(
       const std::string& deployment_id, const std::vector<std::string>& target_ids) = 0;
-  virtual Result<void> stop_deployment(const std::string& deployment_id,
-                                           bool auto_rollback) = 0;
+  virtual Result<void> stop_deployment(const std::string& deployment_id, bool auto_rollback) = 0;
 };
 
 // CodePipeline: the job's result. A job takes exactly one final result; CodePipeline answers
@@ -124,7 +123,7 @@ class SecretSource {
 
 // One structured log record: the flow's LogEntry with where the deployment stands.
 struct FlowLogRecord {
-  long long time_ms = 0;
+  TimePoint time;
   LogEntry entry;
   std::string job_id;           // the CodePipeline job served now
   std::string original_job_id;  // the job that started the deployment

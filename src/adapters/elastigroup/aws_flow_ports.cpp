@@ -50,7 +50,7 @@ AwsFlowPorts::AwsFlowPorts(const aws::AwsContext& context, const CallBudget& bud
       pipeline_(context_) {}
 
 Result<std::vector<Ec2Instance>> AwsFlowPorts::describe_tagged(const std::string& key,
-                                                                   const std::string& value) {
+                                                               const std::string& value) {
   auto found = ec2_.describe_instances({aws::ec2_tag_filter(key, value)}, budget_.deadline);
   if (!found) return failed(found);
   std::vector<Ec2Instance> out;
@@ -108,7 +108,7 @@ Result<std::string> AwsFlowPorts::create_deployment(const CodeDeployRequest& req
     create.revision = aws::GitHubLocation{github->repository, github->commit};
   } else {
     return fail_with_code(ErrorKind::invalid_input, "InvalidRevision",
-                      "CodeDeploy deploys S3 or GitHub revisions only");
+                          "CodeDeploy deploys S3 or GitHub revisions only");
   }
   create.target_tag_filters = {aws::TagFilter{request.tag_key, request.tag_value, "KEY_AND_VALUE"}};
   create.description = request.description;
@@ -140,8 +140,7 @@ Result<std::vector<InstanceTarget>> AwsFlowPorts::get_targets(
   return out;
 }
 
-Result<void> AwsFlowPorts::stop_deployment(const std::string& deployment_id,
-                                               bool auto_rollback) {
+Result<void> AwsFlowPorts::stop_deployment(const std::string& deployment_id, bool auto_rollback) {
   auto stopped = codedeploy_.stop_deployment(deployment_id, auto_rollback, budget_.deadline);
   if (!stopped) return failed(stopped);
   return {};

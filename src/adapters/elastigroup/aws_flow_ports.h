@@ -27,7 +27,7 @@ class AwsFlowPorts final : public Ec2Instances,
   AwsFlowPorts(const aws::AwsContext& context, const CallBudget& budget);
 
   Result<std::vector<Ec2Instance>> describe_tagged(const std::string& key,
-                                                       const std::string& value) override;
+                                                   const std::string& value) override;
   Result<std::vector<InstanceHealth>> describe_health(
       const std::vector<std::string>& instance_ids) override;
 

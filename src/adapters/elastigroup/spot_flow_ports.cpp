@@ -53,7 +53,7 @@ Result<std::vector<SpotDeployment>> SpotFlowPorts::list_deployments(const SpotAc
 }
 
 Result<SpotDeployment> SpotFlowPorts::create_deployment(const SpotAccess& access,
-                                                            const SpotBlueGreenRequest& request) {
+                                                        const SpotBlueGreenRequest& request) {
   spot::SpotClient client = client_for(access);
   spot::BlueGreenRequest create;
   create.tag_key = kGreenTag;
@@ -69,7 +69,7 @@ Result<SpotDeployment> SpotFlowPorts::create_deployment(const SpotAccess& access
 }
 
 Result<void> SpotFlowPorts::stop_deployment(const SpotAccess& access,
-                                                const std::string& deployment_id) {
+                                            const std::string& deployment_id) {
   spot::SpotClient client = client_for(access);
   auto stopped =
       client.stop_blue_green_deployment(access.group_id, deployment_id, budget_.deadline);
@@ -78,7 +78,7 @@ Result<void> SpotFlowPorts::stop_deployment(const SpotAccess& access,
 }
 
 Result<void> SpotFlowPorts::detach_and_terminate(const SpotAccess& access,
-                                                     const std::vector<std::string>& instance_ids) {
+                                                 const std::vector<std::string>& instance_ids) {
   spot::SpotClient client = client_for(access);
   spot::DetachRequest detach;
   detach.instance_ids = instance_ids;

@@ -17,10 +17,9 @@ using elastigroup::RunOutcome;
 
 void log(elastigroup::ElastigroupPorts& ports, LogLevel level, std::string event,
          std::string message, std::string job_id, std::map<std::string, std::string> fields = {}) {
-  ports.log.write(
-      FlowLogRecord{to_epoch_ms(ports.clock.now()),
-                    LogEntry{level, std::move(event), std::move(message), std::move(fields)},
-                    std::move(job_id), "", "", "", "", "invocation"});
+  ports.log.write(FlowLogRecord{
+      ports.clock.now(), LogEntry{level, std::move(event), std::move(message), std::move(fields)},
+      std::move(job_id), "", "", "", "", "invocation"});
 }
 
 }  // namespace
