@@ -2,6 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <regex>
 
 #include "core/elastigroup_flow.h"
@@ -68,6 +69,28 @@ TEST(ElastigroupToken, RoundTripsAFailureBeingCleanedUp) {
   EXPECT_EQ(back->cleanup_deadline, from_epoch_ms(42));
   EXPECT_TRUE(back->codedeploy_stop_sent);
   EXPECT_FALSE(back->spot_stop_sent);
+}
+
+// The token's wire format: times are Unix epoch milliseconds and durations milliseconds, so a
+// token handed over by an earlier build resumes with the same deadline and pacing.
+TEST(ElastigroupToken, TimesTravelAsEpochMilliseconds) {
+  auto back =
+      from_token(R"({"v":1,"job":"job-1","gid":"gid-1","ph":"stopping","t0":1800000000000,)"
+                 R"("dl":1800001800000,"lr":1800000060000,"pi":22500,"ft":"JobFailed","fm":"x",)"
+                 R"("cdl":1800000300000})");
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(to_epoch_ms(back->started), 1'800'000'000'000);
+  EXPECT_EQ(back->deadline - back->started, std::chrono::minutes(30));
+  EXPECT_EQ(back->last_request - back->started, std::chrono::minutes(1));
+  EXPECT_EQ(back->poll_interval, std::chrono::milliseconds(22'500));
+  EXPECT_EQ(back->cleanup_deadline - back->started, std::chrono::minutes(5));
+
+  nlohmann::json written = nlohmann::json::parse(to_token(*back));
+  EXPECT_EQ(written.at("t0"), 1'800'000'000'000);
+  EXPECT_EQ(written.at("dl"), 1'800'001'800'000);
+  EXPECT_EQ(written.at("lr"), 1'800'000'060'000);
+  EXPECT_EQ(written.at("pi"), 22'500);
+  EXPECT_EQ(written.at("cdl"), 1'800'000'300'000);
 }
 
 TEST(ElastigroupToken, AHugeStateStillFitsAndKeepsWhatMatters) {
