@@ -71,6 +71,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/deployment.h"
 #include "core/error.h"
 #include "core/spec.h"
 
@@ -392,12 +393,10 @@ struct FlowState {
 
 // ---- Logs ----------------------------------------------------------------------------------
 
-enum class LogLevel { info, warning, error };
-std::string_view to_string(LogLevel level);
-
-// One structured log line. The executor adds time, job id, deployment ids and phase.
+// One structured log line. The executor adds time, job id, deployment ids and phase. Its level
+// is one of the local flow's event kinds (core/deployment.h): info, warning or error.
 struct LogEntry {
-  LogLevel level = LogLevel::info;
+  EventKind level = EventKind::info;
   std::string event;    // a stable name: "green_ready", "lifecycle_event", …
   std::string message;  // for people
   std::map<std::string, std::string> fields;  // instance, lifecycle_event, status, …

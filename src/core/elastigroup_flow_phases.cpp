@@ -142,7 +142,7 @@ Decision Stepper::advance_stopping() {
 
 Decision Stepper::cleanup_greens_seen() {
   if (s_.green_ids.empty()) {
-    log(LogLevel::info, "greens_gone", "no green instance is left running");
+    log(EventKind::info, "greens_gone", "no green instance is left running");
     return report_failure();
   }
   bool may_detach = !s_.detach_sent && !s_.spot_deployment_id.empty() && !s_.greens_serving;
@@ -170,9 +170,9 @@ Decision Stepper::blue_detached_check() {
   s_.group_instance_ids = blue_left;
   s_.blue_known = true;
   if (blue_left.empty()) {
-    log(LogLevel::info, "blue_detached", "the blue instances have left the Elastigroup");
+    log(EventKind::info, "blue_detached", "the blue instances have left the Elastigroup");
   } else if (s_.round == 0 || s_.round_changed) {
-    log(LogLevel::info, "waiting_blue_detach",
+    log(EventKind::info, "waiting_blue_detach",
         fmt::format("waiting for Spot to detach blue instance(s) {}", fmt::join(blue_left, ",")));
   }
   return next_step(2);
@@ -193,7 +193,7 @@ Decision Stepper::no_codedeploy_of_ours() {
     return enter(Phase::wait_greens);
   }
   if (s_.spot_finished) {
-    log(LogLevel::info, "already_finished",
+    log(EventKind::info, "already_finished",
         "Spot had already finished this job's deployment; checking that blue is detached");
     return enter(Phase::wait_blue_detached);
   }
@@ -204,7 +204,7 @@ Decision Stepper::after_targets() {
   if (!s_.codedeploy_terminal) return next_step(3);
   const std::string& id = s_.codedeploy_deployment_id;
   if (s_.codedeploy_status == "Succeeded") {
-    log(LogLevel::info, "codedeploy_succeeded",
+    log(EventKind::info, "codedeploy_succeeded",
         fmt::format("CodeDeploy deployment {} succeeded on the greens", id));
     return enter(Phase::wait_blue_detached);
   }
@@ -270,7 +270,7 @@ Decision Stepper::retry_later(const Error& error, Phase resume_in) {
   }
   int doublings = std::min(s_.transient_failures - 1, 8);
   Duration backoff = std::min(c_.max_poll_interval, c_.poll_interval * (1 << doublings));
-  log(LogLevel::warning, "retrying",
+  log(EventKind::warning, "retrying",
       fmt::format("{} (attempt {}); trying again in {:.1f} s", s_.last_transient_error,
                   s_.transient_failures, std::chrono::duration<double>(backoff).count()),
       {{"code", error.code}});
@@ -279,7 +279,7 @@ Decision Stepper::retry_later(const Error& error, Phase resume_in) {
 
 Decision Stepper::fail(FailureType type, std::string message) {
   s_.failure = PendingFailure{type, clip(message, 1500)};
-  log(LogLevel::error, "failed", s_.failure->message,
+  log(EventKind::error, "failed", s_.failure->message,
       {{"failure_type", std::string(to_string(type))}});
   // Never remove what may serve: no cleanup once CodeDeploy succeeded on the greens.
   if (s_.greens_serving) return report_failure();
@@ -336,7 +336,7 @@ Decision Stepper::timed_out() {
         s_.blue_known = false;
         s_.group_instance_ids.clear();
         s_.round_step = 0;
-        log(LogLevel::info, "final_look",
+        log(EventKind::info, "final_look",
             "TIMEOUT passed: looking once more whether Spot has detached the blue instances");
         return advance();
       }
@@ -364,7 +364,7 @@ Decision Stepper::report_pending(const std::string& limit) {
       blue, serving_note());
   FailureType type = s_.transient_failures > 0 && s_.unreachable ? FailureType::system_unavailable
                                                                  : FailureType::job_failed;
-  log(LogLevel::error, "reporting_failure", message,
+  log(EventKind::error, "reporting_failure", message,
       {{"failure_type", std::string(to_string(type))}});
   return finish(ReportFailure{type, clip(message, 5000), s_.codedeploy_deployment_id});
 }
@@ -392,7 +392,7 @@ Decision Stepper::report_failure() {
         ". What was started has been stopped: no green instance is left running and the "
         "blue instances keep serving";
   }
-  log(LogLevel::error, "reporting_failure", message);
+  log(EventKind::error, "reporting_failure", message);
   return finish(ReportFailure{failure.type, clip(message, 5000), s_.codedeploy_deployment_id});
 }
 
@@ -403,7 +403,7 @@ Decision Stepper::succeed() {
       c_.revision, s_.green_ids.size(), s_.green_identifier,
       s_.codedeploy_deployment_id.empty() ? "(earlier run)" : s_.codedeploy_deployment_id,
       s_.spot_deployment_id);
-  log(LogLevel::info, "succeeded", summary);
+  log(EventKind::info, "succeeded", summary);
   std::map<std::string, std::string> variables{{"GreenIdentifier", s_.green_identifier}};
   if (!s_.codedeploy_deployment_id.empty()) {
     variables["DeploymentId"] = s_.codedeploy_deployment_id;
@@ -485,7 +485,7 @@ Decision Stepper::finish(Action report) {
   return Decision{std::move(logs_), std::move(report)};
 }
 
-void Stepper::log(LogLevel level, std::string event, std::string message,
+void Stepper::log(EventKind level, std::string event, std::string message,
                   std::map<std::string, std::string> fields) {
   logs_.push_back(
       LogEntry{level, std::move(event), std::move(message), std::move(fields), s_.phase});

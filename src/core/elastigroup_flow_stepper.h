@@ -82,7 +82,7 @@ class Stepper {
   Decision wait_until(TimePoint until, std::string awaiting, std::string reason);
   TimePoint wait_limit() const;  // no wait goes past the deadline of the current phase
   Decision finish(Action report);
-  void log(LogLevel level, std::string event, std::string message,
+  void log(EventKind level, std::string event, std::string message,
            std::map<std::string, std::string> fields = {});
   void log_target(const InstanceTarget& target);
   void log_spot_state(const SpotDeployment& deployment);

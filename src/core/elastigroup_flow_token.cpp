@@ -72,18 +72,6 @@ std::string_view to_string(FailureType type) {
   return "JobFailed";
 }
 
-std::string_view to_string(LogLevel level) {
-  switch (level) {
-    case LogLevel::info:
-      return "info";
-    case LogLevel::warning:
-      return "warning";
-    case LogLevel::error:
-      return "error";
-  }
-  return "info";
-}
-
 SpotProgress classify(const SpotDeployment& deployment) {
   std::string state = upper(deployment.state), status = upper(deployment.status);
   auto failed = [](const std::string& w) {

@@ -56,7 +56,7 @@ RunOutcome ElastigroupExecutor::run(const ElastigroupJob& job, TimePoint must_en
     // Bad parameters: reported before any cloud call, and never continued.
     ReportFailure report{FailureType::configuration_error,
                          fmt::format("invalid UserParameters: {}", error.message)};
-    write(LogLevel::error, "invalid_parameters", report.message, state, job.job_id, "validate");
+    write(EventKind::error, "invalid_parameters", report.message, state, job.job_id, "validate");
     return deliver(job.job_id, report, must_end_by, state);
   };
   auto spec = parse_spec(job.user_parameters);
@@ -215,12 +215,12 @@ RunOutcome ElastigroupExecutor::deliver(const std::string& job_id, const Action&
       kind = "PutJobSuccessResult with a continuation token";
     }
     if (sent) {
-      write(LogLevel::info, "reported", fmt::format("{} sent", kind), state, job_id);
+      write(EventKind::info, "reported", fmt::format("{} sent", kind), state, job_id);
       return outcome;
     }
     const Error& error = sent.error();
     if (error.code == "InvalidJobStateException") {
-      write(LogLevel::info, "already_reported",
+      write(EventKind::info, "already_reported",
             fmt::format("CodePipeline already has a result for job {} ({})", job_id, error.message),
             state, job_id);
       return RunOutcome::already_reported;
@@ -228,12 +228,12 @@ RunOutcome ElastigroupExecutor::deliver(const std::string& job_id, const Action&
     bool time_left = must_end_by == TimePoint::max() ||
                      ports_.clock.now() + backoff < must_end_by - std::chrono::seconds(1);
     if (!retryable(error) || attempt >= options_.report_attempts || !time_left) {
-      write(LogLevel::error, "report_failed",
+      write(EventKind::error, "report_failed",
             fmt::format("{} could not be sent: {} {}", kind, error.code, error.message), state,
             job_id);
       return RunOutcome::report_failed;
     }
-    write(LogLevel::warning, "report_retry",
+    write(EventKind::warning, "report_retry",
           fmt::format("{} failed ({} {}); trying again", kind, error.code, error.message), state,
           job_id);
     ports_.clock.sleep_for(backoff);
@@ -253,7 +253,7 @@ void ElastigroupExecutor::write_logs(const std::vector<LogEntry>& logs, const Fl
   }
 }
 
-void ElastigroupExecutor::write(LogLevel level, std::string event, std::string message,
+void ElastigroupExecutor::write(EventKind level, std::string event, std::string message,
                                 const FlowState& state, const std::string& job_id,
                                 std::string_view phase) {
   write_logs({LogEntry{level, std::move(event), std::move(message), {}}}, state, job_id, phase);

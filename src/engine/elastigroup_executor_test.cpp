@@ -216,7 +216,7 @@ TEST(JsonLinesLog, WritesOneParseableLinePerRecord) {
   std::ostringstream out;
   JsonLinesLog log(out);
   FlowLogRecord record{from_epoch_ms(1'800'000'000'123),
-                       LogEntry{LogLevel::info,
+                       LogEntry{EventKind::info,
                                 "lifecycle_event",
                                 "AfterInstall Succeeded",
                                 {{"instance", "i-0abc"}, {"status", "Succeeded"}}},
