@@ -141,7 +141,7 @@ TEST(ElastigroupFlowServing, AnOutageAfterSuccessIsSystemUnavailableAndRemovesNo
   bool outage = false;
   world.fault = [&](const Action& a) -> std::optional<Error> {
     if (const auto* read = std::get_if<ReadGroup>(&a); read && !read->with_capacity) outage = true;
-    if (outage) return Error{ErrorKind::unavailable, "connection refused", ""};
+    if (outage) return Error{ErrorKind::unavailable, "connection refused"};
     return std::nullopt;
   };
   FlowConfig config = config_for();
@@ -181,7 +181,7 @@ TEST(ElastigroupFlowServing, ASuccessCleanupDidNotSeeIsLearntBeforeRemovingAnyth
   TimePoint deadline = world.now + 900 * kSecond;
   world.fault = [&](const Action& a) -> std::optional<Error> {
     if (std::holds_alternative<GetCodeDeployDeployment>(a) && world.now < deadline) {
-      return Error{ErrorKind::unavailable, "503 Service Unavailable", ""};
+      return Error{ErrorKind::unavailable, "503 Service Unavailable"};
     }
     return std::nullopt;
   };
