@@ -72,7 +72,7 @@ class ElastigroupExecutor {
   // `phase` overrides the state's phase in the records when not empty.
   void write_logs(const std::vector<LogEntry>& logs, const FlowState& state,
                   const std::string& job_id, std::string_view phase = {});
-  void write(LogLevel level, std::string event, std::string message, const FlowState& state,
+  void write(EventKind level, std::string event, std::string message, const FlowState& state,
              const std::string& job_id, std::string_view phase = {});
 
   ElastigroupPorts ports_;

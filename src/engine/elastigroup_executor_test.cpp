@@ -148,7 +148,7 @@ TEST(ElastigroupExecutor, ARepeatedDeliveryAfterTheResultIsAlreadyReported) {
 
 TEST(ElastigroupExecutor, RetriesAReportThatFailsTransiently) {
   Harness h;
-  h.cloud.fail_next("pipeline.success", {ErrorKind::throttled, "ThrottlingException", "slow"}, 2);
+  h.cloud.fail_next("pipeline.success", {ErrorKind::throttled, "slow", "ThrottlingException"}, 2);
   EXPECT_EQ(h.run(), RunOutcome::succeeded);
   EXPECT_EQ(h.cloud.count("pipeline.success"), 3);
 }
@@ -156,13 +156,13 @@ TEST(ElastigroupExecutor, RetriesAReportThatFailsTransiently) {
 TEST(ElastigroupExecutor, AReportThatCannotBeSentIsSaidSo) {
   Harness h;
   h.cloud.fail_next("pipeline.success",
-                    {ErrorKind::permission_denied, "AccessDeniedException", "no"}, 1);
+                    {ErrorKind::permission_denied, "no", "AccessDeniedException"}, 1);
   EXPECT_EQ(h.run(), RunOutcome::report_failed);
 }
 
 TEST(ElastigroupExecutor, SpotThrottlingWaitsAndGoesOn) {
   Harness h;
-  h.cloud.fail_next("spot.create", {ErrorKind::throttled, "429", "Too Many Requests"});
+  h.cloud.fail_next("spot.create", {ErrorKind::throttled, "Too Many Requests", "429"});
   TimePoint start = h.clock.now();
   EXPECT_EQ(h.run(), RunOutcome::succeeded);
   EXPECT_EQ(h.cloud.count("spot.create"), 2);
@@ -215,8 +215,8 @@ TEST(ElastigroupStandalone, ReturnsTheResultInsteadOfReportingIt) {
 TEST(JsonLinesLog, WritesOneParseableLinePerRecord) {
   std::ostringstream out;
   JsonLinesLog log(out);
-  FlowLogRecord record{1'800'000'000'123,
-                       LogEntry{LogLevel::info,
+  FlowLogRecord record{from_epoch_ms(1'800'000'000'123),
+                       LogEntry{EventKind::info,
                                 "lifecycle_event",
                                 "AfterInstall Succeeded",
                                 {{"instance", "i-0abc"}, {"status", "Succeeded"}}},

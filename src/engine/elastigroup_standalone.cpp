@@ -18,19 +18,19 @@ class WithoutPipelineReports final : public FlowLog {
 
 }  // namespace
 
-CallResult<void> CapturingReporter::success(const std::string&, const ReportSuccess& report) {
+Result<void> CapturingReporter::success(const std::string&, const ReportSuccess& report) {
   std::lock_guard lock(mutex_);
   report_ = report;
   return {};
 }
 
-CallResult<void> CapturingReporter::failure(const std::string&, const ReportFailure& report) {
+Result<void> CapturingReporter::failure(const std::string&, const ReportFailure& report) {
   std::lock_guard lock(mutex_);
   report_ = report;
   return {};
 }
 
-CallResult<void> CapturingReporter::progress(const std::string&, const ReportProgress& report) {
+Result<void> CapturingReporter::progress(const std::string&, const ReportProgress& report) {
   std::lock_guard lock(mutex_);
   report_ = report;
   return {};

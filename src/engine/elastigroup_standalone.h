@@ -17,9 +17,9 @@ namespace bluegreen::elastigroup {
 // A PipelineReporter that keeps the final report instead of sending it. Thread-safe.
 class CapturingReporter final : public PipelineReporter {
  public:
-  CallResult<void> success(const std::string& job_id, const ReportSuccess& report) override;
-  CallResult<void> failure(const std::string& job_id, const ReportFailure& report) override;
-  CallResult<void> progress(const std::string& job_id, const ReportProgress& report) override;
+  Result<void> success(const std::string& job_id, const ReportSuccess& report) override;
+  Result<void> failure(const std::string& job_id, const ReportFailure& report) override;
+  Result<void> progress(const std::string& job_id, const ReportProgress& report) override;
   std::optional<Action> report() const;
 
  private:

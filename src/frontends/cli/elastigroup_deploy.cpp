@@ -20,7 +20,7 @@ class ProgressLines final : public elastigroup::FlowLog {
  public:
   explicit ProgressLines(std::ostream& out) : out_(out) {}
   void write(const elastigroup::FlowLogRecord& record) override {
-    std::time_t seconds = record.time_ms / 1000;
+    std::time_t seconds = std::chrono::system_clock::to_time_t(record.time);
     std::tm local{};
     localtime_r(&seconds, &local);
     std::string instance;
