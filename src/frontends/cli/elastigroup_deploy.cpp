@@ -41,7 +41,7 @@ class ProgressLines final : public elastigroup::FlowLog {
 
 }  // namespace
 
-Result<ExitCode> deploy_elastigroup(const std::string& params_text,
+Result<ExitCode> deploy_elastigroup(const DeploymentSpec& spec,
                                     const std::string& deployment_name, bool json_lines,
                                     std::ostream& out, std::ostream& progress) {
   ProgressLines lines(progress);
@@ -52,7 +52,7 @@ Result<ExitCode> deploy_elastigroup(const std::string& params_text,
   auto pacing = elastigroup::apply_pacing_environment(elastigroup::process_getenv, options);
   if (!pacing) return std::unexpected(pacing.error());
   auto result =
-      elastigroup::deploy_with_elastigroup(params_text, deployment_name, log, clock, options);
+      elastigroup::deploy_with_elastigroup(spec, deployment_name, log, clock, options);
   if (!result) return std::unexpected(result.error());
   bool succeeded = result->outcome == elastigroup::RunOutcome::succeeded;
   json summary{
