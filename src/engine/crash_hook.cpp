@@ -1,4 +1,4 @@
-#include "frontends/server/crash_hook.h"
+#include "engine/crash_hook.h"
 
 #include <unistd.h>
 

@@ -1,4 +1,4 @@
-#include "frontends/server/deployment_service.h"
+#include "engine/deployment_service.h"
 
 #include <gtest/gtest.h>
 

@@ -11,7 +11,7 @@
 
 #include "core/deployment_json.h"
 #include "frontends/dashboard/deployment_view.h"
-#include "frontends/server/admin_api.h"
+#include "frontends/admin/admin_api.h"
 
 namespace bluegreen::dashboard {
 namespace {

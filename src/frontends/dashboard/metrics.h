@@ -33,8 +33,8 @@
 #include <utility>
 
 #include "frontends/dashboard/prometheus_text.h"
-#include "frontends/server/deployment_service.h"
-#include "frontends/server/http_server.h"
+#include "engine/deployment_service.h"
+#include "frontends/admin/http_server.h"
 
 namespace bluegreen::dashboard {
 
