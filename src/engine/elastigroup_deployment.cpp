@@ -52,6 +52,7 @@ class CloudRecord final : public eg::FlowLog {
   CloudRecord(const CloudRunPorts& ports, Deployment deployment)
       : ports_(ports), d_(std::move(deployment)) {
     if (!d_.cloud) d_.cloud = CloudProgress{};
+    if (d_.phases.empty()) enter(Phase::validate, PhaseOutcome::passed, "");
   }
 
   const Deployment& deployment() const { return d_; }
@@ -77,6 +78,8 @@ class CloudRecord final : public eg::FlowLog {
 
   // After every step: where the flow stands, saved before its next request goes out.
   void checkpoint(const eg::FlowState& state) {
+    // A reported flow is done; its token would resume nothing. The one before it stays.
+    if (state.phase == eg::Phase::done) return;
     auto& cloud = *d_.cloud;
     cloud.flow_phase = std::string(eg::to_string(state.phase));
     cloud.spot_deployment_id = state.spot_deployment_id;
@@ -84,21 +87,24 @@ class CloudRecord final : public eg::FlowLog {
     cloud.token = eg::to_token(state);
     serving_ = state.greens_serving;
     note_greens(state);
-    if (state.phase != eg::Phase::done) {
-      Phase next = display_phase(state.phase);
-      if (d_.phase != next || d_.phases.empty()) {
-        bool failing = next == Phase::clean_up;
-        std::string why = failing && state.failure ? state.failure->message : passed_note(state);
-        enter(next, failing ? PhaseOutcome::failed : PhaseOutcome::passed, why);
-      }
+    Phase next = display_phase(state.phase);
+    if (d_.phase != next) {
+      bool failing = next == Phase::clean_up;
+      std::string why = failing && state.failure ? state.failure->message : passed_note(state);
+      enter(next, failing ? PhaseOutcome::failed : PhaseOutcome::passed, why);
     }
+    save();
+  }
+
+  // The run was asked to stop: the flow's own hand-over token is where the next start resumes.
+  void handed_over(const std::string& token) {
+    if (!token.empty()) d_.cloud->token = token;
     save();
   }
 
   // The flow reported: the deployment ends.
   void finish(const eg::StandaloneResult& result) {
     bool succeeded = result.outcome == eg::RunOutcome::succeeded;
-    if (d_.phases.empty()) enter(Phase::validate, PhaseOutcome::passed, "");
     close(succeeded ? PhaseOutcome::passed : PhaseOutcome::failed, result.message);
     d_.status = succeeded ? DeploymentStatus::succeeded : DeploymentStatus::failed;
     d_.step = Step::done;
@@ -290,7 +296,13 @@ Deployment run_cloud_deployment(const CloudRunPorts& ports, Deployment deploymen
   if (resumed) token = deployment.cloud->token;
   eg::RunOutcome outcome =
       executor.run(eg::ElastigroupJob{deployment.id, deployment.spec, token}, TimePoint::max());
-  if (outcome == eg::RunOutcome::continued) return record.deployment();  // stopped: resumed later
+  if (outcome == eg::RunOutcome::continued) {
+    // Stopped (the server shuts down): the next start resumes from the hand-over.
+    auto report = reporter.report();
+    const auto* progress = report ? std::get_if<eg::ReportProgress>(&*report) : nullptr;
+    record.handed_over(progress ? progress->continuation_token : "");
+    return record.deployment();
+  }
   record.finish(eg::result_of(reporter.report()));
   return record.deployment();
 }
