@@ -46,7 +46,7 @@ HandlerResult CodePipelineHandler::handle(const Invocation& invocation) {
   try {
     elastigroup::ElastigroupExecutor executor(ports_, options_);
     RunOutcome outcome = executor.run(
-        elastigroup::ElastigroupJob{job->id, parse_spec(job->user_parameters),
+        elastigroup::ElastigroupJob{job->id, parse_spec(std::string_view(job->user_parameters)),
                                     job->continuation_token},
         invocation.deadline);
     if (outcome == RunOutcome::report_failed) {
