@@ -7,9 +7,8 @@
 #include <set>
 
 #include "core/flow.h"
-#include "engine/ids.h"
 #include "engine/crash_hook.h"
-#include "frontends/server/untracked_instances.h"
+#include "engine/ids.h"
 
 namespace bluegreen {
 namespace {
@@ -537,7 +536,8 @@ Result<void> DeploymentService::untracked_processes(
     add_missing(d.green);
     if (d.blue) add_missing(d.blue->instances);
   }
-  auto found = live_processes_of(missing);
+  if (!deps_.recovery.live_processes) return {};
+  auto found = deps_.recovery.live_processes(missing);
   if (found.empty()) return {};
   std::vector<std::string> named;
   std::vector<pid_t> pids;

@@ -22,8 +22,8 @@
 #include <chrono>
 
 #include "engine/deployment_service.h"
-#include "frontends/admin/http_server.h"
 #include "engine/live_log.h"
+#include "frontends/admin/http_server.h"
 
 namespace bluegreen::dashboard {
 

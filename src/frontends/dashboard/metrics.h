@@ -32,9 +32,9 @@
 #include <thread>
 #include <utility>
 
-#include "frontends/dashboard/prometheus_text.h"
 #include "engine/deployment_service.h"
 #include "frontends/admin/http_server.h"
+#include "frontends/dashboard/prometheus_text.h"
 
 namespace bluegreen::dashboard {
 
