@@ -149,6 +149,17 @@ Result<DeploymentService::Group*> DeploymentService::group_for(const DeploymentS
   return &group;
 }
 
+std::unexpected<Error> DeploymentService::busy(const std::string& running_id,
+                                               const std::string& where,
+                                               std::string_view what_to_do) const {
+  auto latest = deps_.log.latest(running_id);
+  return std::unexpected(
+      Error{ErrorKind::conflict,
+            fmt::format("deployment {} is running on {} (phase {}, started by {}); {}", running_id,
+                        where, latest ? to_string(latest->phase) : "unknown",
+                        latest ? latest->started_by : "unknown", what_to_do)});
+}
+
 Result<Deployment> DeploymentService::start_deployment(DeploymentSpec spec,
                                                        std::string started_by) {
   if (spec.provider == Provider::elastigroup && deps_.open_cloud) {
@@ -168,14 +179,8 @@ Result<Deployment> DeploymentService::start_deployment(DeploymentSpec spec,
                             it->second.pending_listen, it->second.listen_error));
   }
   if (auto it = groups_.find(spec.group_id); it != groups_.end() && it->second.running) {
-    const auto& running_id = it->second.running->deployment_id;
-    auto latest = deps_.log.latest(running_id);
-    return fail(
-        ErrorKind::conflict,
-        fmt::format("deployment {} is running on group {} (phase {}, started by {}); "
-                    "wait for it to end or roll it back",
-                    running_id, spec.group_id, latest ? to_string(latest->phase) : "unknown",
-                    latest ? latest->started_by : "unknown"));
+    return busy(it->second.running->deployment_id, "group " + spec.group_id,
+                "wait for it to end or roll it back");
   }
   auto group = group_for(spec);
   if (!group) {
@@ -247,13 +252,7 @@ Result<Deployment> DeploymentService::start_cloud_deployment(DeploymentSpec spec
   std::lock_guard lock(mutex_);
   if (auto it = cloud_groups_.find(spec.group_id);
       it != cloud_groups_.end() && it->second.running) {
-    const auto& running_id = *it->second.running;
-    auto latest = deps_.log.latest(running_id);
-    return fail(ErrorKind::conflict,
-                fmt::format("deployment {} is running on Elastigroup {} (phase {}, started by "
-                            "{}); wait for it to end",
-                            running_id, spec.group_id, latest ? to_string(latest->phase) : "unknown",
-                            latest ? latest->started_by : "unknown"));
+    return busy(*it->second.running, "Elastigroup " + spec.group_id, "wait for it to end");
   }
   auto id = new_deployment_id();
   auto green_identifier = elastigroup::green_identifier_for_job(id);
@@ -282,18 +281,18 @@ void DeploymentService::launch_cloud_worker(Deployment deployment,
     return true;
   });
   auto done = std::make_shared<std::atomic<bool>>(false);
-  std::thread thread([this, deployment = std::move(deployment), cloud, start, stop = group.stop,
-                      done] {
-    std::optional<CrashAtPhase> crashing;
-    if (deps_.crash_at_phase) crashing.emplace(deps_.log, *deps_.crash_at_phase);
-    EventSink& sink = crashing ? static_cast<EventSink&>(*crashing) : deps_.log;
-    auto options = deps_.cloud_options;
-    options.stop = stop.get();
-    auto last = run_cloud_deployment(CloudRunPorts{*cloud, deps_.journal, sink, deps_.clock},
-                                     deployment, options, start);
-    cloud_finished(last);
-    *done = true;
-  });
+  std::thread thread(
+      [this, deployment = std::move(deployment), cloud, start, stop = group.stop, done] {
+        std::optional<CrashAtPhase> crashing;
+        if (deps_.crash_at_phase) crashing.emplace(deps_.log, *deps_.crash_at_phase);
+        EventSink& sink = crashing ? static_cast<EventSink&>(*crashing) : deps_.log;
+        auto options = deps_.cloud_options;
+        options.stop = stop.get();
+        auto last = run_cloud_deployment(CloudRunPorts{*cloud, deps_.journal, sink, deps_.clock},
+                                         deployment, options, start);
+        cloud_finished(last);
+        *done = true;
+      });
   workers_.push_back(Worker{std::move(thread), done});
 }
 
@@ -310,25 +309,27 @@ void DeploymentService::cloud_finished(const Deployment& d) {
 void DeploymentService::resume_cloud(Deployment d) {
   // mutex_ is held by the caller.
   if (!deps_.open_cloud) {
-    deps_.log.note(fmt::format("deployment {} of Elastigroup {} was running; this server runs "
-                               "no PROVIDER=elastigroup deployment, so it stays as it was",
-                               d.id, d.spec.group_id));
+    deps_.log.note(
+        fmt::format("deployment {} of Elastigroup {} was running; this server runs "
+                    "no PROVIDER=elastigroup deployment, so it stays as it was",
+                    d.id, d.spec.group_id));
     return;
   }
   auto opened = deps_.open_cloud();
   if (!opened) {
-    deps_.log.note(fmt::format("deployment {} of Elastigroup {} was running; it cannot resume "
-                               "now ({}): it resumes at the next start",
-                               d.id, d.spec.group_id, opened.error().message));
+    deps_.log.note(
+        fmt::format("deployment {} of Elastigroup {} was running; it cannot resume "
+                    "now ({}): it resumes at the next start",
+                    d.id, d.spec.group_id, opened.error().message));
     return;
   }
-  deps_.log.note(fmt::format("deployment {} was running ({} on Elastigroup {}); resuming", d.id,
-                             d.cloud && !d.cloud->flow_phase.empty() ? d.cloud->flow_phase
-                                                                     : "not started",
-                             d.spec.group_id));
+  deps_.log.note(
+      fmt::format("deployment {} was running ({} on Elastigroup {}); resuming", d.id,
+                  d.cloud && !d.cloud->flow_phase.empty() ? d.cloud->flow_phase : "not started",
+                  d.spec.group_id));
   deps_.log.update(d);
-  launch_cloud_worker(std::move(d), std::shared_ptr<elastigroup::CloudConnection>(
-                                        std::move(*opened)),
+  launch_cloud_worker(std::move(d),
+                      std::shared_ptr<elastigroup::CloudConnection>(std::move(*opened)),
                       CloudStart::after_restart);
 }
 

@@ -252,7 +252,10 @@ class DeploymentService {
                            std::shared_ptr<elastigroup::CloudConnection> cloud, CloudStart start);
   void cloud_finished(const Deployment& deployment);
   void resume_cloud(Deployment deployment);  // mutex_ held
-  void stop_cloud_runs();  // mutex_ held
+  void stop_cloud_runs();                    // mutex_ held
+  // The conflict error of a deployment refused because `running_id` runs on `where`.
+  std::unexpected<Error> busy(const std::string& running_id, const std::string& where,
+                              std::string_view what_to_do) const;
 
   ServiceDeps deps_;
   mutable std::mutex mutex_;

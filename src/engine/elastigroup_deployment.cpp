@@ -119,8 +119,7 @@ class CloudRecord final : public eg::FlowLog {
       }
     }
     emit(d_.phase, succeeded ? EventKind::info : EventKind::error,
-         fmt::format("deployment {}: {}", succeeded ? "succeeded" : "failed", result.message),
-         "");
+         fmt::format("deployment {}: {}", succeeded ? "succeeded" : "failed", result.message), "");
     save();
   }
 
@@ -180,8 +179,8 @@ class CloudRecord final : public eg::FlowLog {
     close(previous, message);
     d_.phase = phase;
     d_.step = step_of(phase);
-    d_.phases.push_back(PhaseRecord{phase, ports_.clock.now(), std::nullopt,
-                                    PhaseOutcome::running, ""});
+    d_.phases.push_back(
+        PhaseRecord{phase, ports_.clock.now(), std::nullopt, PhaseOutcome::running, ""});
     emit(phase, EventKind::phase_started, fmt::format("{} started", to_string(phase)), "");
   }
 
@@ -225,21 +224,25 @@ Deployment end_without_token(const CloudRunPorts& ports, CloudRecord& record,
   std::string done;
   if (!codedeploy.empty() && !(state && state->greens_serving)) {
     auto stopped = cloud.codedeploy.stop_deployment(codedeploy, /*auto_rollback=*/true);
-    done = stopped ? fmt::format("CodeDeploy deployment {} was stopped (with rollback). ", codedeploy)
-                   : fmt::format("CodeDeploy deployment {} could not be stopped ({}): stop it. ",
-                                 codedeploy, stopped.error().message);
+    done = stopped
+               ? fmt::format("CodeDeploy deployment {} was stopped (with rollback). ", codedeploy)
+               : fmt::format("CodeDeploy deployment {} could not be stopped ({}): stop it. ",
+                             codedeploy, stopped.error().message);
   } else if (!codedeploy.empty()) {
-    done = fmt::format("CodeDeploy deployment {} succeeded on the greens, which may serve: "
-                       "nothing was stopped. ",
-                       codedeploy);
+    done = fmt::format(
+        "CodeDeploy deployment {} succeeded on the greens, which may serve: "
+        "nothing was stopped. ",
+        codedeploy);
   }
-  std::string by_hand =
-      spot.empty() ? fmt::format("Look for a Spot B/G deployment of Elastigroup {} and for EC2 "
-                                 "instances tagged GreenIdentifier={}, and stop them",
-                                 deployment.spec.group_id, deployment.green_identifier)
-                   : fmt::format("Stop Spot B/G deployment {} of Elastigroup {} (it detaches the "
-                                 "greens tagged GreenIdentifier={}) in the Spot console",
-                                 spot, deployment.spec.group_id, deployment.green_identifier);
+  std::string by_hand = spot.empty()
+                            ? fmt::format(
+                                  "Look for a Spot B/G deployment of Elastigroup {} and for EC2 "
+                                  "instances tagged GreenIdentifier={}, and stop them",
+                                  deployment.spec.group_id, deployment.green_identifier)
+                            : fmt::format(
+                                  "Stop Spot B/G deployment {} of Elastigroup {} (it detaches the "
+                                  "greens tagged GreenIdentifier={}) in the Spot console",
+                                  spot, deployment.spec.group_id, deployment.green_identifier);
   eg::StandaloneResult result;
   result.outcome = eg::RunOutcome::failed;
   result.failure_type = eg::FailureType::job_failed;
@@ -283,7 +286,8 @@ Deployment run_cloud_deployment(const CloudRunPorts& ports, Deployment deploymen
                                 eg::ElastigroupExecutor::Options options, CloudStart start) {
   CloudRecord record(ports, deployment);
   bool resumed = deployment.cloud && !deployment.cloud->token.empty();
-  if (start == CloudStart::after_restart && !is_secret_reference(deployment.spec.api_token.reveal())) {
+  if (start == CloudStart::after_restart &&
+      !is_secret_reference(deployment.spec.api_token.reveal())) {
     return end_without_token(ports, record, deployment);
   }
   eg::CapturingReporter reporter;

@@ -24,25 +24,10 @@ std::string params(const std::string& token) {
     "S3_BUCKET":"bucket","S3_KEY":"app.zip","S3_BUNDLE":"zip"})";
 }
 
-// The fake cloud behind a connection, as the server opens one per run.
-class FakeConnection final : public eg::CloudConnection {
- public:
-  explicit FakeConnection(eg::FakeElastigroupCloud& cloud, Clock& clock)
-      : cloud_(cloud), clock_(clock) {}
-  eg::ElastigroupPorts ports(eg::FlowLog& log, eg::PipelineReporter& reporter) override {
-    return eg::ElastigroupPorts{cloud_, cloud_, cloud_, reporter, cloud_, log, clock_, budget_};
-  }
-
- private:
-  eg::FakeElastigroupCloud& cloud_;
-  Clock& clock_;
-  eg::CallBudget budget_;
-};
-
 struct Harness {
   FakeClock clock;
   eg::FakeElastigroupCloud cloud{clock};
-  FakeConnection connection{cloud, clock};
+  eg::FakeCloudConnection connection{cloud, clock};
   MemoryJournal journal;
   RecordingSink sink;
   std::atomic<bool> stop{false};

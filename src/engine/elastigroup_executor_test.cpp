@@ -33,7 +33,8 @@ struct Harness {
   }
   RunOutcome run(std::string params = kParams, std::optional<std::string> token = std::nullopt,
                  TimePoint must_end_by = TimePoint::max(), std::string job = kJob) {
-    return executor().run(ElastigroupJob{job, parse_spec(std::string_view(params)), token}, must_end_by);
+    return executor().run(ElastigroupJob{job, parse_spec(std::string_view(params)), token},
+                          must_end_by);
   }
   // What CodePipeline does after an invocation that continued: the next job (its
   // `invocation`-th) carries the token of the last progress report, which must fit
@@ -200,7 +201,8 @@ TEST(ElastigroupStandalone, ReturnsTheResultInsteadOfReportingIt) {
   Harness h;
   auto ports =
       ElastigroupPorts{h.cloud, h.cloud, h.cloud, h.cloud, h.cloud, h.cloud, h.clock, h.budget};
-  StandaloneResult ok = run_standalone(ports, {}, "cli-deployment-1", *parse_spec(std::string_view(kParams)));
+  StandaloneResult ok =
+      run_standalone(ports, {}, "cli-deployment-1", *parse_spec(std::string_view(kParams)));
   EXPECT_EQ(ok.outcome, RunOutcome::succeeded);
   EXPECT_EQ(ok.deployment_id, "d-1");
   EXPECT_EQ(ok.outputs.at("GreenIdentifier"), green_identifier_for_job("cli-deployment-1"));

@@ -328,6 +328,15 @@ class ServerElastigroupTest(unittest.TestCase):
         self.assertEqual(self.created(), (1, 1))
         self.assert_no_secret_kept()
 
+    def test_a_name_is_refused_when_the_server_names_the_deployment(self):
+        self.start_server()
+        completed, summary = self.deploy(WORLD.parameters(), "--name", "release-42")
+        self.assertEqual(completed.returncode, 2, completed.stderr)
+        self.assertEqual(summary["status"], "rejected")
+        self.assertIn("--name", summary["error"]["message"])
+        self.assertEqual(WORLD.spot_calls(), [])
+        self.assertEqual(self.server.get("/api/deployments")["deployments"], [])
+
     def test_a_deployment_with_the_default_polls(self):
         self.start_server(DEFAULT_PACING)
         completed, summary = self.deploy(WORLD.parameters(API_TOKEN="secretsmanager:spot/api-token"))

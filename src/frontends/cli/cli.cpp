@@ -57,7 +57,7 @@ struct Options {
   // --server or BLUEGREEN_SERVER was given: PROVIDER=elastigroup deployments go to that
   // server instead of running in this process.
   bool server_chosen = false;
-  bool stdout_terminal = false;   // standard output is a terminal
+  bool stdout_terminal = false;  // standard output is a terminal
   bool json_output() const { return output == "json"; }
 };
 
@@ -98,8 +98,9 @@ class Commands {
 
   // `wait_for_group`: if another deployment of the group runs, wait (up to this deployment's
   // TIMEOUT) for it to end instead of failing with the conflict.
-  // With PROVIDER=elastigroup the flow runs in this process (no server); `deployment_name`
-  // then names it, so that the same name joins the same deployment.
+  // With PROVIDER=elastigroup the flow runs in this process unless a server was chosen
+  // (--server, BLUEGREEN_SERVER); `deployment_name` then names it, so that the same name joins
+  // the same deployment. A server names its deployments itself.
   // `until_serving`: return once green serves (exit 0) instead of at the end.
   ExitCode deploy(const std::string& params, bool wait_for_group,
                   const std::string& deployment_name, bool until_serving);
@@ -219,6 +220,12 @@ ExitCode Commands::deploy(const std::string& params_text, bool wait_for_group,
     auto code = deploy_elastigroup(params->spec, name, options_.json_output(),
                                    closing_line ? out_ : discard, progress_stream());
     return code ? *code : rejected(code.error());
+  }
+  if (!deployment_name.empty()) {
+    return rejected(Error{ErrorKind::invalid_input,
+                          "--name names a PROVIDER=elastigroup deployment that this command runs "
+                          "itself (no --server, no BLUEGREEN_SERVER); a server names its "
+                          "deployments (d-…): leave out --name"});
   }
   std::string body = params->body.dump();
   // Counted from here: a Ctrl-C while the deployment is being created must not leave it
@@ -640,8 +647,9 @@ ExitCode run(int argc, char** argv, std::ostream& out, std::ostream& err) {
       ->required();
   std::string deployment_name;
   deploy->add_option("--name", deployment_name,
-                     "PROVIDER=elastigroup: names the deployment; running again with the same "
-                     "name joins it instead of starting another (default: a new name)");
+                     "PROVIDER=elastigroup without a server: names the deployment; running again "
+                     "with the same name joins it instead of starting another (default: a new "
+                     "name)");
   bool wait_for_group = false;
   deploy->add_flag("--wait", wait_for_group,
                    "if a deployment of the group runs, wait for it to end, then start");

@@ -19,8 +19,7 @@ namespace bluegreen::cli {
 // Exit codes as for the local provider: 0 succeeded, 1 failed (what was started is stopped),
 // 2 configuration error. An error: the flow could not start (the pacing variables or the
 // cloud could not be set up from the environment); nothing was written to `out`.
-Result<ExitCode> deploy_elastigroup(const DeploymentSpec& spec,
-                                    const std::string& deployment_name, bool json_lines,
-                                    std::ostream& out, std::ostream& progress);
+Result<ExitCode> deploy_elastigroup(const DeploymentSpec& spec, const std::string& deployment_name,
+                                    bool json_lines, std::ostream& out, std::ostream& progress);
 
 }  // namespace bluegreen::cli

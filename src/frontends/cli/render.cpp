@@ -141,10 +141,11 @@ std::string render_history(const json& answer) {
       for (const auto& green : d.value("greens", json::array())) {
         greens.push_back(fmt::format("{} ({})", text(green, "id"), text(green, "state")));
       }
-      out += fmt::format("  Spot B/G {}, CodeDeploy {}, GreenIdentifier={}, greens: {}\n",
-                         text(d, "spotDeploymentId", "-"), text(d, "codeDeployDeploymentId", "-"),
-                         text(d, "greenIdentifier"),
-                         greens.empty() ? std::string("none") : fmt::format("{}", fmt::join(greens, ", ")));
+      out += fmt::format(
+          "  Spot B/G {}, CodeDeploy {}, GreenIdentifier={}, greens: {}\n",
+          text(d, "spotDeploymentId", "-"), text(d, "codeDeployDeploymentId", "-"),
+          text(d, "greenIdentifier"),
+          greens.empty() ? std::string("none") : fmt::format("{}", fmt::join(greens, ", ")));
     }
   }
   return out;

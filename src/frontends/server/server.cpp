@@ -266,8 +266,8 @@ int run_server(const ServerOptions& options, std::ostream& log, std::ostream& er
   // PROVIDER=elastigroup deployments run with this process's own AWS credentials, region,
   // endpoints and SPOT_API_URL, one connection per deployment.
   elastigroup::ElastigroupExecutor::Options cloud_options;
-  if (auto pacing = elastigroup::apply_pacing_environment(elastigroup::process_getenv,
-                                                          cloud_options);
+  if (auto pacing =
+          elastigroup::apply_pacing_environment(elastigroup::process_getenv, cloud_options);
       !pacing) {
     errors << "bluegreen server: " << pacing.error().message << "\n";
     return 2;
