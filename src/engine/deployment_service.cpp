@@ -681,6 +681,15 @@ Result<void> DeploymentService::recover() {
     launch_worker(std::move(d), true, std::move(routed));
   }
 
+  // A cloud group shows its last deployment that succeeded (newest first in the journal).
+  if (auto all = deps_.journal.deployments(); all) {
+    for (const auto& d : *all) {
+      if (d.cloud && d.status == DeploymentStatus::succeeded &&
+          !cloud_groups_[d.spec.group_id].serving) {
+        cloud_groups_[d.spec.group_id].serving = d.id;
+      }
+    }
+  }
   for (auto& d : cloud_running) resume_cloud(std::move(d));
 
   std::vector<std::string> orphans;

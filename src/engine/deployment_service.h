@@ -130,7 +130,8 @@ struct Selector {
 struct GroupStatus {
   std::string group;
   // A cloud group (PROVIDER=elastigroup): no listener or switch here; `serving` is its last
-  // deployment that succeeded since the server started, `instances` the greens Spot launched.
+  // deployment that succeeded, `instances` the greens Spot launched (of the running deployment,
+  // else of that one).
   bool cloud = false;
   std::string listen;
   // Set while LISTEN cannot be bound: "listener 127.0.0.1:8080 not bound yet: …; retrying".

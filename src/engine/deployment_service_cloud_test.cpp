@@ -168,6 +168,14 @@ TEST_F(CloudServiceTest, OneDeploymentPerCloudGroupAndItShowsAsACloudGroup) {
   for (const auto& green : status[0].instances) {
     EXPECT_EQ(green.tags.at("GreenIdentifier"), first->green_identifier);
   }
+  // A restart shows the group as it was.
+  open_service(/*held=*/false);
+  ASSERT_TRUE(service_->recover());
+  status = service_->status();
+  ASSERT_EQ(status.size(), 1u);
+  EXPECT_TRUE(status[0].cloud);
+  ASSERT_TRUE(status[0].serving);
+  EXPECT_EQ(status[0].serving->id, first->id);
   // The group takes its next deployment.
   EXPECT_TRUE(service_->start_deployment(cloud_spec(), "bob"));
   service_->wait_idle();
