@@ -59,7 +59,7 @@ RunOutcome ElastigroupExecutor::run(const ElastigroupJob& job, TimePoint must_en
     write(EventKind::error, "invalid_parameters", report.message, state, job.job_id, "validate");
     return deliver(job.job_id, report, must_end_by, state);
   };
-  auto spec = parse_spec(job.user_parameters);
+  const auto& spec = job.spec;
   if (!spec) return reject(spec.error());
   auto made = make_flow_config(*spec, job.job_id);
   if (!made) return reject(made.error());
@@ -85,19 +85,32 @@ RunOutcome ElastigroupExecutor::run(const ElastigroupJob& job, TimePoint must_en
   // The flow's state counts in milliseconds, as its continuation token does, so that a
   // resumed run sees the same times as one that went on.
   auto now = [&clock]() -> TimePoint { return std::chrono::floor<Duration>(clock.now()); };
+  auto stopping = [&] { return options_.stop != nullptr && options_.stop->load(); };
+  // Sleeps until `until`, or less when the run is asked to stop; true when it slept it all.
+  auto sleep_until = [&](TimePoint until) {
+    if (options_.stop == nullptr) {
+      clock.sleep_until(until);
+      return true;
+    }
+    while (!stopping() && clock.now() < until) {
+      clock.sleep_until(std::min(until, clock.now() + kStopCheck));
+    }
+    return !stopping();
+  };
+
   Decision decision = step(config, state, Event{now(), Started{job.continuation_token}});
   for (;;) {
     write_logs(decision.logs, state, job.job_id);
+    if (options_.checkpoint) options_.checkpoint(state, decision.next);
     if (is_report(decision.next)) return deliver(job.job_id, decision.next, must_end_by, state);
     EventBody body;
     if (const auto* wait = std::get_if<Wait>(&decision.next)) {
-      if (wait->until >= stop_at) {
+      if (wait->until >= stop_at || !sleep_until(wait->until)) {
         body = InvocationEnding{};
       } else {
-        clock.sleep_until(wait->until);
         body = Woke{};
       }
-    } else if (clock.now() >= stop_at) {
+    } else if (clock.now() >= stop_at || stopping()) {
       body = InvocationEnding{};
     } else {
       ports_.budget.deadline = call_deadline;

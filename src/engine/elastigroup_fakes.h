@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/elastigroup_executor.h"
 #include "engine/elastigroup_ports.h"
 
 namespace bluegreen::elastigroup {
@@ -108,6 +109,24 @@ class FakeElastigroupCloud final : public SpotBlueGreen,
   std::vector<std::pair<std::string, std::string>> codedeploy_;  // id, tag value
   std::map<std::string, std::string> codedeploy_status_;
   std::vector<std::string> finished_jobs_;  // jobs with a final result
+};
+
+// The fake cloud behind a CloudConnection, as the server opens one per run. `spot`, when set,
+// stands in for the fake's Spot port (a test wraps it to hold or fail calls).
+class FakeCloudConnection final : public CloudConnection {
+ public:
+  FakeCloudConnection(FakeElastigroupCloud& cloud, Clock& clock, SpotBlueGreen* spot = nullptr)
+      : cloud_(cloud), clock_(clock), spot_(spot) {}
+  ElastigroupPorts ports(FlowLog& log, PipelineReporter& reporter) override {
+    return ElastigroupPorts{
+        spot_ ? *spot_ : cloud_, cloud_, cloud_, reporter, cloud_, log, clock_, budget_};
+  }
+
+ private:
+  FakeElastigroupCloud& cloud_;
+  Clock& clock_;
+  SpotBlueGreen* spot_;
+  CallBudget budget_;
 };
 
 }  // namespace bluegreen::elastigroup

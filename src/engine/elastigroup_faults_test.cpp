@@ -212,7 +212,8 @@ struct World {
       TimePoint must_end_by = invocation ? clock.now() + *invocation : TimePoint::max();
       RunOutcome outcome = RunOutcome::continued;
       try {
-        outcome = executor.run(ElastigroupJob{job, kParams, token}, must_end_by);
+        outcome = executor.run(ElastigroupJob{job, parse_spec(std::string_view(kParams)), token},
+                               must_end_by);
       } catch (const RunLooped& looped) {
         ADD_FAILURE() << looped.what();
         return RunOutcome::continued;

@@ -35,10 +35,12 @@ struct StandaloneResult {
   std::map<std::string, std::string> outputs;  // GreenIdentifier, DeploymentId, SpotDeploymentId
 };
 
+// What a report action says, as a StandaloneResult (the server's record of a run uses it too).
+StandaloneResult result_of(const std::optional<Action>& report);
+
 // Runs the flow to its end with `ports` (whose reporter is ignored: the result is returned).
 StandaloneResult run_standalone(const ElastigroupPorts& ports,
                                 const ElastigroupExecutor::Options& options,
-                                const std::string& deployment_name,
-                                const std::string& user_parameters);
+                                const std::string& deployment_name, const DeploymentSpec& spec);
 
 }  // namespace bluegreen::elastigroup

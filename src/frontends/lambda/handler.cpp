@@ -44,7 +44,8 @@ HandlerResult CodePipelineHandler::handle(const Invocation& invocation) {
   try {
     elastigroup::ElastigroupExecutor executor(ports_, options_);
     RunOutcome outcome = executor.run(
-        elastigroup::ElastigroupJob{job->id, job->user_parameters, job->continuation_token},
+        elastigroup::ElastigroupJob{job->id, parse_spec(std::string_view(job->user_parameters)),
+                                    job->continuation_token},
         invocation.deadline);
     if (outcome == RunOutcome::report_failed) {
       return HandlerResult{
