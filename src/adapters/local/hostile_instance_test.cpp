@@ -35,7 +35,7 @@ bool runas_possible() {
 }
 
 // The appspec that gives a runas user everything appspec `/` names.
-const char* kGiveEverythingToNobody =
+constexpr const char* kGiveEverythingToNobody =
     "permissions:\n  - object: /\n    pattern: \"**\"\n    owner: nobody\n";
 
 Result<void> run_agent(const fs::path& bundle, const std::vector<Instance>& instances,

@@ -7,6 +7,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
 #include <thread>
 
 #include "infra/process/process_test_support.h"
@@ -26,10 +29,12 @@ class OneShotServer {
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t length = sizeof address;
-    bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        listen(fd_, 4) != 0) {
+      throw std::runtime_error(std::string("cannot listen on 127.0.0.1: ") + std::strerror(errno));
+    }
     getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
     port_ = ntohs(address.sin_port);
-    listen(fd_, 4);
     if (!answer.empty()) {
       thread_ = std::thread([this, answer] {
         int client = accept(fd_, nullptr, nullptr);
