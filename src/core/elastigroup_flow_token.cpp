@@ -98,26 +98,26 @@ bool is_request(const Action& action) {
 }
 
 std::string_view action_name(const Action& action) {
-  static constexpr std::array names = {"ResolveApiToken",
-                                       "ReadGroup",
-                                       "ListSpotDeployments",
-                                       "CreateSpotDeployment",
-                                       "StopSpotDeployment",
-                                       "DescribeGreens",
-                                       "DescribeInstanceHealth",
-                                       "DetachGreens",
-                                       "FindLastCodeDeployDeployment",
-                                       "GetCodeDeployDeployment",
-                                       "CreateCodeDeployDeployment",
-                                       "ListCodeDeployTargets",
-                                       "GetCodeDeployTargets",
-                                       "StopCodeDeployDeployment",
-                                       "Wait",
-                                       "ReportSuccess",
-                                       "ReportFailure",
-                                       "ReportProgress"};
-  static_assert(names.size() == std::variant_size_v<Action>);
-  return names[action.index()];
+  static constexpr std::array kNames = {"ResolveApiToken",
+                                        "ReadGroup",
+                                        "ListSpotDeployments",
+                                        "CreateSpotDeployment",
+                                        "StopSpotDeployment",
+                                        "DescribeGreens",
+                                        "DescribeInstanceHealth",
+                                        "DetachGreens",
+                                        "FindLastCodeDeployDeployment",
+                                        "GetCodeDeployDeployment",
+                                        "CreateCodeDeployDeployment",
+                                        "ListCodeDeployTargets",
+                                        "GetCodeDeployTargets",
+                                        "StopCodeDeployDeployment",
+                                        "Wait",
+                                        "ReportSuccess",
+                                        "ReportFailure",
+                                        "ReportProgress"};
+  static_assert(kNames.size() == std::variant_size_v<Action>);
+  return kNames[action.index()];
 }
 
 std::string green_identifier_for_job(std::string_view job_id) {
