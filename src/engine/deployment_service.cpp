@@ -263,13 +263,13 @@ Result<Deployment> DeploymentService::start_cloud_deployment(DeploymentSpec spec
     return std::unexpected(saved.error().with_context("journal"));
   }
   deps_.log.update(deployment);
-  launch_cloud_worker(deployment, std::move(cloud), CloudStart::fresh);
+  launch_cloud_worker(deployment, cloud, CloudStart::fresh);
   return deployment;
 }
 
-void DeploymentService::launch_cloud_worker(Deployment deployment,
-                                            std::shared_ptr<elastigroup::CloudConnection> cloud,
-                                            CloudStart start) {
+void DeploymentService::launch_cloud_worker(
+    Deployment deployment, const std::shared_ptr<elastigroup::CloudConnection>& cloud,
+    CloudStart start) {
   // mutex_ is held by the caller.
   auto& group = cloud_groups_[deployment.spec.group_id];
   group.running = deployment.id;

@@ -250,7 +250,8 @@ class DeploymentService {
   Result<Deployment> start_cloud_deployment(DeploymentSpec spec, std::string started_by);
   // mutex_ held.
   void launch_cloud_worker(Deployment deployment,
-                           std::shared_ptr<elastigroup::CloudConnection> cloud, CloudStart start);
+                           const std::shared_ptr<elastigroup::CloudConnection>& cloud,
+                           CloudStart start);
   void cloud_finished(const Deployment& deployment);
   void resume_cloud(Deployment deployment);  // mutex_ held
   void stop_cloud_runs();                    // mutex_ held

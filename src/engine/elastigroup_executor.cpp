@@ -47,7 +47,7 @@ std::string_view to_string(RunOutcome outcome) {
 }
 
 ElastigroupExecutor::ElastigroupExecutor(ElastigroupPorts ports, Options options)
-    : ports_(ports), options_(options) {}
+    : ports_(ports), options_(std::move(options)) {}
 
 RunOutcome ElastigroupExecutor::run(const ElastigroupJob& job, TimePoint must_end_by) {
   FlowState state;
