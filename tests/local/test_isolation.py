@@ -10,12 +10,11 @@ nothing outside the instance's directory is written. Needs root (namespaces, vet
 import json
 import os
 import pwd
-import subprocess
 import textwrap
 import unittest
 import uuid
 
-from harness import LocalTestCase, RequestLoop, wait_until
+from harness import LocalTestCase, RequestLoop, processes_named, wait_until
 
 APP = textwrap.dedent("""\
     import http.server, json, os, pwd, socket, sys
@@ -132,17 +131,7 @@ class IsolationTest(LocalTestCase):
 
     def daemons(self):
         """pids of this bundle's daemons, however they detached, as this machine sees them."""
-        found = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    if self.token.encode() in f.read().split(b"\0"):
-                        found.append(int(entry))
-            except OSError:
-                pass
-        return found
+        return processes_named(self.token)
 
     def status_instances(self):
         done = self.cli("status", "--output", "json")
