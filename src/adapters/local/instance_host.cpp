@@ -143,7 +143,8 @@ Result<HostView> make_view(const Instance& instance, const ViewPlan& plan) {
     step(Kind::detach, stages / std::to_string(k));
   }
   fs::path accounts_dir = instance_layout::accounts(instance.root);
-  {
+  // Written once: a live instance has it bind-mounted as /etc/hosts.
+  if (!fs::exists(accounts_dir / "hosts", ec)) {
     std::ofstream(accounts_dir / "hosts", std::ios::trunc) << hosts_file(instance);
     fs::permissions(accounts_dir / "hosts", fs::perms(0644), fs::perm_options::replace, ec);
   }
