@@ -190,7 +190,9 @@ Result<ViewPlan> plan_view(const Instance& instance, const AppSpec& spec,
     // The appspec keeps destinations relative to the instance's root.
     auto target = writable_target(fs::path("/") / file.destination, "files destination");
     if (!target) return std::unexpected(target.error());
-    wanted.push_back({*target, install_root / target->relative_path()});
+    // Install copies to the path as the appspec wrote it; the view resolves this machine's
+    // links on the way to where it is seen.
+    wanted.push_back({*target, install_root / file.destination.relative_path()});
   }
   for (const auto& [event, scripts] : spec.hooks) {
     for (const auto& script : scripts) plan.users.insert(script.run_as.value_or("root"));
@@ -228,7 +230,7 @@ Result<PidNamespace> open_or_create_host(const Instance& instance, const AppSpec
     if (!user || user->home.empty() || user->home == "/") continue;
     auto target = writable_target(user->home, "home of " + name);
     if (!target) return context(target.error());
-    plan->writable.push_back({*target, install_root / target->relative_path()});
+    plan->writable.push_back({*target, install_root / user->home.relative_path()});
   }
   std::ranges::sort(plan->writable, {}, &ViewPlan::Writable::target);
   std::vector<ViewPlan::Writable> outermost;
