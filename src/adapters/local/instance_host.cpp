@@ -178,7 +178,10 @@ void own_homes(const ViewPlan& plan, const InstanceAccounts& accounts) {
 }  // namespace
 
 bool instance_hosts_supported(std::string* why) {
-  return PidNamespace::supports_host_views(why);
+  if (!PidNamespace::supports_host_views(why)) return false;
+  static const Result<void> veth = veth_pairs_allowed();
+  if (!veth && why != nullptr) *why = veth.error().message;
+  return veth.has_value();
 }
 
 Result<ViewPlan> plan_view(const Instance& instance, const AppSpec& spec,
