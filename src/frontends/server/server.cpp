@@ -293,6 +293,11 @@ int run_server(const ServerOptions& options, std::ostream& log, std::ostream& er
   std::string url = "http://" + (*admin)->address();
   live_log.note(fmt::format("admin API on {} (at most {} connections); state in {}", url,
                             (*admin)->max_connections(), state_dir.string()));
+  if (namespaces_unavailable) {
+    live_log.note(
+        fmt::format("local instances run with ISOLATION=none (shared network and files): {}",
+                    *namespaces_unavailable));
+  }
   if (auto recovered = service.recover(); !recovered) {
     errors << "bluegreen server: state directory " << state_dir.string() << ": "
            << recovered.error().message << "\n";
