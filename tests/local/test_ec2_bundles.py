@@ -130,6 +130,17 @@ def required_keys(group, revision, listen):
             "LOCAL_PATH": revision, "LISTEN": listen}
 
 
+class UntouchedTest(unittest.TestCase):
+    def test_no_bundle_names_bluegreen_or_its_variables(self):
+        for folder, _, files in os.walk(BUNDLES):
+            for name in files:
+                path = os.path.join(folder, name)
+                with open(path, errors="replace") as f:
+                    text = f.read()
+                for word in ("bluegreen", "INSTANCE_ROOT", "$PORT", "${PORT", "BLUEGREEN_"):
+                    self.assertNotIn(word, text, f"{path} names {word}")
+
+
 class Ec2BundleCase(LocalTestCase):
     def deploy_keys(self, keys, *extra):
         done = self.cli("deploy", "--params", json.dumps(keys), *extra)
@@ -234,8 +245,10 @@ class IsolationNoneTest(Ec2BundleCase):
                 code, result, done = self.deploy_keys(keys)
                 self.assertEqual((code, result["status"]), (2, "rejected"),
                                  f"{result}\n{done.stderr}")
-                for word in ("APP_PORT", "ISOLATION", "CAPACITY"):
-                    self.assertIn(word, done.stderr)
+                # The message names the key, the way out, and why.
+                self.assertIn(f"APP_PORT {port} needs ISOLATION=namespaces", done.stderr)
+                self.assertIn(f"2 instances share this machine's network and cannot all "
+                              f"listen on port {port}", done.stderr)
         history = json.loads(self.cli("history", "--output", "json").stdout)["deployments"]
         self.assertEqual(history, [])
         instances = os.path.join(self.server.state_dir, "instances")
