@@ -168,6 +168,11 @@ class NamespacesTest(Ec2BundleCase):
         self.assertEqual((code, first["status"]), (0, "succeeded"),
                          f"{first}\n{done.stderr}\n{self.server.log()[-4000:]}")
         self.assertEqual(self.body(), served(1))
+        # Two hosts of their own, each reached at its own address on the app's port.
+        app_port = int(tuning.get("APP_PORT", 80))
+        self.assertEqual([(i["isolation"], i["port"]) for i in first["instances"]],
+                         [("namespaces", app_port)] * 2, first["instances"])
+        self.assertEqual(len({i["host"] for i in first["instances"]}), 2, first["instances"])
 
         keys["LOCAL_PATH"] = build_bundle(name, 2, self.tmp)
         with RequestLoop(f"http://{self.listen}/", minimum=1000) as loop:
