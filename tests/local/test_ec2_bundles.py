@@ -231,7 +231,13 @@ class NamespacesTest(Ec2BundleCase):
     def test_double_forking_daemon_with_defaults(self):
         """No key but the required ones: default APP_PORT (80), health path, polls and
         waits."""
-        self.v1_v2_rollback("daemon", lambda v: f"greeter version {v}")
+        _, second = self.v1_v2_rollback("daemon", lambda v: f"greeter version {v}")
+        # The rollback ran version 2's ApplicationStop, which found the daemon by its pid file.
+        for instance in second["instances"]:
+            log = os.path.join(self.server.state_dir, "instances", instance["id"], "logs",
+                               "ApplicationStop-1.log")
+            with open(log) as f:
+                self.assertRegex(f.read(), r"stopped greeterd, pid \d+")
 
 
 class IsolationNoneTest(Ec2BundleCase):
