@@ -197,7 +197,10 @@ class LocalTestCase(unittest.TestCase):
         values = {"GROUP_ID": "web", "APP_NAME": "hello", "DEPLOYMENT_GROUP": "dev",
                   "TIMEOUT": "120", "LOCAL_PATH": revision, "LISTEN": self.listen,
                   "CAPACITY": "2", "HEALTH_CHECK_INTERVAL": "0.3", "DRAIN_TIMEOUT": "2",
-                  "BLUE_TERMINATION_WAIT": "1"}
+                  "BLUE_TERMINATION_WAIT": "1",
+                  # These tests check the shared-machine mode (PORT, INSTANCE_ROOT, processes
+                  # seen from here); test_isolation.py checks ISOLATION=namespaces.
+                  "ISOLATION": "none"}
         values.update({key: str(value) for key, value in overrides.items()})
         return json.dumps(values)
 

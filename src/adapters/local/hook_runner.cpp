@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <optional>
 
+#include "adapters/local/instance_host.h"
 #include "adapters/local/instance_layout.h"
 #include "infra/process/bounded_log.h"
 #include "infra/process/pid_namespace.h"
@@ -68,7 +69,10 @@ std::vector<std::string> hook_environment(const HookRun& run, const UserAccount&
   set("DEPLOYMENT_GROUP_ID", run.context.deployment_group_id);
   for (const auto& [name, value] : run.bundle_environment) set(name, value);
   set("PORT", std::to_string(run.instance.port));
-  set("INSTANCE_ROOT", instance_layout::install_root(run.instance.root).string());
+  set("INSTANCE_ROOT", run.instance.isolation == Isolation::namespaces
+                           ? std::string("/")
+                           : instance_layout::install_root(run.instance.root).string());
+  set("BLUEGREEN_ISOLATION", std::string(to_string(run.instance.isolation)));
   set(instance_layout::kMarkerVariable, run.instance.id);
   return environment;
 }
@@ -87,39 +91,68 @@ Result<void> run_hook(const HookRun& run, const AppspecAgentOptions& options,
 
   fs::path script = run.bundle_dir / run.script.location;
   if (auto ok = ensure_executable(script, run); !ok) return finish(ok);
-  auto user =
-      run.script.run_as ? lookup_user(*run.script.run_as) : Result<UserAccount>(current_user());
-  if (!user) {
-    return finish(fail(ErrorKind::invalid_input,
-                       describe_hook(run) + ": runas " + *run.script.run_as + ": no such user"));
-  }
   fs::path log = instance_layout::logs(run.instance.root) /
                  (run.event + "-" + std::to_string(run.index) + ".log");
   std::error_code ignored;
   fs::remove(log, ignored);
 
-  // Where the kernel allows it, every hook of an instance starts inside the instance's PID
-  // namespace, so nothing it starts can outlive the instance (local_fleet.h).
-  std::optional<PidNamespace> contained;
-  if (PidNamespace::supported()) {
-    auto opened = open_or_create_pid_namespace(instance_layout::pid_namespace(run.instance.root),
-                                               "bg-" + run.instance.id);
-    if (!opened) {
-      result.output_tail = opened.error().message;
-      return finish(std::unexpected(opened.error().with_context(describe_hook(run))));
+  Result<Process> process = fail(ErrorKind::internal, "not started");
+  if (run.instance.isolation == Isolation::namespaces) {
+    // The instance's own host: every namespace of its holder, its users, its paths
+    // (instance_host.h).
+    auto host = open_or_create_host(run.instance, run.spec, run.bundle_dir);
+    if (!host) {
+      result.output_tail = host.error().message;
+      return finish(std::unexpected(host.error().with_context(describe_hook(run))));
     }
-    contained = std::move(*opened);
+    auto accounts = instance_accounts(run.instance);
+    auto user = accounts.user(run.script.run_as.value_or("root"));
+    if (!user) {
+      return finish(fail(ErrorKind::invalid_input, describe_hook(run) + ": runas " +
+                                                       run.script.run_as.value_or("root") +
+                                                       ": no such user in the instance"));
+    }
+    fs::path archive = kArchiveInView;
+    process = Process::spawn(SpawnOptions{.argv = {(archive / run.script.location).string()},
+                                          .environment = hook_environment(run, *user, options),
+                                          .working_directory = archive,
+                                          .run_as_account = *user,
+                                          .output_path = log,
+                                          .output_exclusive = true,
+                                          .pid_namespace = host->namespace_fd(),
+                                          .mount_namespace = host->mount_namespace_fd(),
+                                          .namespaces = host->host_namespace_fds(),
+                                          .output_limit = options.log_limit_bytes});
+  } else {
+    auto user =
+        run.script.run_as ? lookup_user(*run.script.run_as) : Result<UserAccount>(current_user());
+    if (!user) {
+      return finish(fail(ErrorKind::invalid_input,
+                         describe_hook(run) + ": runas " + *run.script.run_as + ": no such user"));
+    }
+    // Where the kernel allows it, every hook of an instance starts inside the instance's PID
+    // namespace, so nothing it starts can outlive the instance (local_fleet.h).
+    std::optional<PidNamespace> contained;
+    if (PidNamespace::supported()) {
+      auto opened = open_or_create_pid_namespace(instance_layout::pid_namespace(run.instance.root),
+                                                 "bg-" + run.instance.id);
+      if (!opened) {
+        result.output_tail = opened.error().message;
+        return finish(std::unexpected(opened.error().with_context(describe_hook(run))));
+      }
+      contained = std::move(*opened);
+    }
+    process = Process::spawn(
+        SpawnOptions{.argv = {script.string()},
+                     .environment = hook_environment(run, *user, options),
+                     .working_directory = run.bundle_dir,
+                     .run_as = run.script.run_as,
+                     .output_path = log,
+                     .output_exclusive = true,
+                     .pid_namespace = contained ? contained->namespace_fd() : -1,
+                     .mount_namespace = contained ? contained->mount_namespace_fd() : -1,
+                     .output_limit = options.log_limit_bytes});
   }
-  auto process = Process::spawn(
-      SpawnOptions{.argv = {script.string()},
-                   .environment = hook_environment(run, *user, options),
-                   .working_directory = run.bundle_dir,
-                   .run_as = run.script.run_as,
-                   .output_path = log,
-                   .output_exclusive = true,
-                   .pid_namespace = contained ? contained->namespace_fd() : -1,
-                   .mount_namespace = contained ? contained->mount_namespace_fd() : -1,
-                   .output_limit = options.log_limit_bytes});
   if (!process) {
     result.output_tail = process.error().message;
     return finish(std::unexpected(process.error().with_context(describe_hook(run))));

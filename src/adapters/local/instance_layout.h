@@ -5,8 +5,11 @@
 //   <dir>/deployment-archive/  the bundle as DownloadBundle copied it; hooks run from here
 //   <dir>/logs/                one log per hook run (<Event>-<n>.log) and agent.log
 //   <dir>/pid-namespace        the record of the instance's PID namespace, when it has one
+//   <dir>/accounts/            passwd, group, hosts: what a namespaced instance sees as /etc's
+//   <dir>/stage/               mount points its holder uses while it makes its view
 //   <dir>/root/                the instance's install root: what appspec `/` names, what
 //                              INSTANCE_ROOT names for hooks; /opt/app lands in <dir>/root/opt/app
+//                              (with ISOLATION=namespaces the instance sees it at /opt/app)
 //
 // Invariant: the agent's own state (record, logs, bundle copy, namespace record) lies beside
 // the install root, never beneath it, so no appspec `files`/`permissions` entry and no link a
@@ -59,6 +62,13 @@ inline std::filesystem::path pid_namespace(const std::filesystem::path& root) {
 // What appspec `/` and INSTANCE_ROOT name for this instance.
 inline std::filesystem::path install_root(const std::filesystem::path& root) {
   return root / "root";
+}
+// A namespaced instance's own /etc/passwd, /etc/group and /etc/hosts (instance_host.h).
+inline std::filesystem::path accounts(const std::filesystem::path& root) {
+  return root / "accounts";
+}
+inline std::filesystem::path stage(const std::filesystem::path& root) {
+  return root / "stage";
 }
 inline std::filesystem::path logs(const std::filesystem::path& root) {
   return root / "logs";

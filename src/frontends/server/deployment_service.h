@@ -95,6 +95,9 @@ struct ServiceDeps {
   std::optional<Phase> crash_at_phase = std::nullopt;
   // Test hook (crash_hook.h): a deployment's journal writes fail from this phase on.
   std::optional<Phase> journal_full_at_phase = std::nullopt;
+  // Why this server cannot create the namespaces of ISOLATION=namespaces (local instances then
+  // run with ISOLATION=none); nothing when it can.
+  std::optional<std::string> namespaces_unavailable = std::nullopt;
 };
 
 // Names a deployment: by id, or the running (else latest) deployment of a group, or, with

@@ -16,6 +16,7 @@
 #include "adapters/aws/cloud_revision_fetcher.h"
 #include "adapters/local/appspec_agent.h"
 #include "adapters/local/http_health_probe.h"
+#include "adapters/local/instance_host.h"
 #include "adapters/local/instance_layout.h"
 #include "adapters/local/local_fleet.h"
 #include "adapters/local/local_revision_fetcher.h"
@@ -260,13 +261,16 @@ int run_server(const ServerOptions& options, std::ostream& log, std::ostream& er
         fmt::format("{}={} names no phase; ignored", kJournalFullAtVariable, unknown_full_phase));
   }
 
+  std::string no_namespaces;
+  std::optional<std::string> namespaces_unavailable;
+  if (!instance_hosts_supported(&no_namespaces)) namespaces_unavailable = no_namespaces;
   DeploymentService service(ServiceDeps{
       fleet,
       FleetRecovery{[&fleet](const std::vector<Instance>& instances) { fleet.adopt(instances); },
                     [&fleet] { return fleet.recorded_instances(); }},
       fetcher, agent, probe, clock, **journal, live_log,
       [&options](const std::string& listen) { return open_proxy(listen, options); },
-      state_dir / "bundles", crash_at_phase, journal_full_at_phase});
+      state_dir / "bundles", crash_at_phase, journal_full_at_phase, namespaces_unavailable});
 
   std::atomic<bool> shutdown_requested{false};
   auto router = std::make_shared<admin::Router>();

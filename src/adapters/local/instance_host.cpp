@@ -1,0 +1,282 @@
+#include "adapters/local/instance_host.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+#include <mutex>
+
+#include "adapters/local/instance_layout.h"
+#include "adapters/local/instance_network.h"
+
+namespace bluegreen {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Paths that are the instance's own empty tmpfs: nothing may be installed below them.
+constexpr std::string_view kPrivatePaths[] = {"/tmp",  "/var/tmp", "/run", "/var/run",
+                                              "/proc", "/sys",     "/dev"};
+
+bool within(const fs::path& path, const fs::path& directory) {
+  auto relative = path.lexically_relative(directory);
+  return !relative.empty() && *relative.begin() != "..";
+}
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::string octal(fs::perms perms) {
+  char text[8];
+  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(perms) & 07777);
+  return text;
+}
+
+// Where `what` (a files destination or a home) lives in the view; refused when the view cannot
+// give it a directory of the instance.
+Result<fs::path> writable_target(const fs::path& path, const std::string& what) {
+  fs::path target = path.lexically_normal();
+  if (!target.is_absolute() || target == target.root_path()) {
+    return fail(ErrorKind::invalid_input,
+                what + " " + path.string() +
+                    ": ISOLATION=namespaces gives each destination a directory of the instance; "
+                    "the whole file system cannot be one (name a directory such as /opt/app)");
+  }
+  std::error_code ec;
+  fs::path resolved = fs::weakly_canonical(target, ec);
+  if (!ec) target = resolved;
+  for (auto private_path : kPrivatePaths) {
+    if (target == fs::path(private_path) || within(target, private_path)) {
+      return fail(ErrorKind::invalid_input,
+                  what + " " + path.string() + ": with ISOLATION=namespaces " +
+                      std::string(private_path) +
+                      " is the instance's own (empty at start); install elsewhere, or deploy "
+                      "with ISOLATION=none");
+    }
+  }
+  return target;
+}
+
+// The /etc/hosts an instance sees: the machine's, and its own name on loopback.
+std::string hosts_file(const Instance& instance) {
+  return read_text("/etc/hosts") + "127.0.1.1\t" + instance.id + "\n";
+}
+
+// Builds the holder's mount steps for `plan`; makes on this machine what they need (the
+// writable directories and homes, the stage mount points), all inside the instance's directory.
+Result<HostView> make_view(const Instance& instance, const ViewPlan& plan,
+                           const InstanceAccounts& accounts) {
+  HostView view;
+  view.hostname = instance.id;
+  view.own_network = true;
+  view.read_only_host = true;
+  using Kind = MountStep::Kind;
+  auto step = [&](Kind kind, const fs::path& target, const fs::path& source = {},
+                  unsigned mode = 0755) {
+    view.mounts.push_back(MountStep{kind, target.string(), source.string(), mode});
+  };
+  std::error_code ec;
+  // Parents that do not exist on the machine hang from the nearest one that does: it becomes a
+  // tmpfs showing the machine's entries (each a read-only bind of the original).
+  std::vector<fs::path> covered;
+  std::vector<std::pair<fs::path, fs::path>> chains;  // (nearest existing parent, target)
+  for (const auto& writable : plan.writable) {
+    fs::create_directories(writable.source, ec);
+    fs::path existing = writable.target;
+    while (!fs::exists(existing, ec)) existing = existing.parent_path();
+    if (!fs::is_directory(existing, ec)) {
+      return fail(ErrorKind::invalid_input,
+                  writable.target.string() + ": " + existing.string() +
+                      " is not a directory on this machine, so the instance cannot have a "
+                      "directory there");
+    }
+    if (existing == writable.target) continue;
+    if (existing == existing.root_path()) {
+      return fail(ErrorKind::invalid_input,
+                  writable.target.string() +
+                      ": its first directory does not exist on this "
+                      "machine and cannot be added beside / (create " +
+                      (existing / *writable.target.relative_path().begin()).string() +
+                      " on this machine, or install elsewhere)");
+    }
+    if (std::ranges::find(covered, existing) == covered.end()) covered.push_back(existing);
+    chains.emplace_back(existing, writable.target);
+  }
+  std::ranges::sort(covered, [](const fs::path& a, const fs::path& b) {
+    return std::distance(a.begin(), a.end()) < std::distance(b.begin(), b.end());
+  });
+  fs::path stages = instance_layout::stage(instance.root);
+  fs::create_directories(stages, ec);
+  fs::permissions(stages, fs::perms(0700), fs::perm_options::replace, ec);
+  for (std::size_t k = 0; k < covered.size(); ++k) {
+    const fs::path& parent = covered[k];
+    fs::path stage = stages / std::to_string(k);
+    fs::create_directory(stage, ec);
+    step(Kind::bind_read_only, stage, parent);
+    step(Kind::tmpfs, parent, "mode=" + octal(fs::status(parent, ec).permissions()));
+    for (auto it = fs::directory_iterator(parent, ec); !ec && it != fs::directory_iterator();
+         it.increment(ec)) {
+      fs::path entry = it->path();
+      auto status = fs::symlink_status(entry, ec);
+      if (fs::is_symlink(status)) {
+        step(Kind::symlink, entry, fs::read_symlink(entry, ec));
+      } else {
+        step(fs::is_directory(status) ? Kind::directory : Kind::file, entry, {},
+             static_cast<unsigned>(status.permissions()) & 07777);
+        step(Kind::bind_read_only, entry, stage / entry.filename());
+      }
+    }
+    ec.clear();
+  }
+  for (const auto& [parent, target] : chains) {
+    fs::path path = parent;
+    for (const auto& part : target.lexically_relative(parent)) {
+      path /= part;
+      step(Kind::directory, path);
+    }
+  }
+  for (const auto& writable : plan.writable) step(Kind::bind, writable.target, writable.source);
+  for (std::size_t k = 0; k < covered.size(); ++k) {
+    step(Kind::read_only, covered[k]);
+    step(Kind::detach, stages / std::to_string(k));
+  }
+  fs::path accounts_dir = instance_layout::accounts(instance.root);
+  {
+    std::ofstream(accounts_dir / "hosts", std::ios::trunc) << hosts_file(instance);
+    fs::permissions(accounts_dir / "hosts", fs::perms(0644), fs::perm_options::replace, ec);
+  }
+  step(Kind::bind_read_only, "/etc/passwd", InstanceAccounts::passwd_file(accounts_dir));
+  step(Kind::bind_read_only, "/etc/group", InstanceAccounts::group_file(accounts_dir));
+  step(Kind::bind_read_only, "/etc/hosts", accounts_dir / "hosts");
+  for (auto [path, mode] : {std::pair{"/tmp", "mode=1777"}, std::pair{"/var/tmp", "mode=1777"},
+                            std::pair{"/run", "mode=0755"}, std::pair{"/var/run", "mode=0755"},
+                            std::pair{"/dev/shm", "mode=1777"}}) {
+    auto status = fs::symlink_status(path, ec);
+    if (fs::is_directory(status) && !fs::is_symlink(status)) step(Kind::tmpfs, path, mode);
+  }
+  (void)accounts;
+  return view;
+}
+
+// Gives each home of an instance user its owner (once: a home a hook changed stays so).
+void own_homes(const ViewPlan& plan, const InstanceAccounts& accounts) {
+  for (const auto& name : plan.users) {
+    auto user = accounts.user(name);
+    if (!user) continue;
+    for (const auto& writable : plan.writable) {
+      if (writable.target != user->home) continue;
+      struct stat info {};
+      if (::stat(writable.source.c_str(), &info) == 0 && info.st_uid == 0 && user->uid != 0) {
+        [[maybe_unused]] int ignored = ::chown(writable.source.c_str(), user->uid, user->gid);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+bool instance_hosts_supported(std::string* why) {
+  static std::once_flag once;
+  static bool allowed = false;
+  static std::string reason;
+  std::call_once(once, [] {
+    HostView probe_view{.hostname = "bluegreen-probe", .own_network = true, .read_only_host = true};
+    auto probe = PidNamespace::create("bluegreen-probe", &probe_view);
+    if (probe) {
+      allowed = true;
+      (void)probe->kill_all(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    } else {
+      reason = probe.error().message;
+    }
+  });
+  if (why != nullptr) *why = reason;
+  return allowed;
+}
+
+Result<ViewPlan> plan_view(const Instance& instance, const AppSpec& spec,
+                           const fs::path& bundle_dir) {
+  ViewPlan plan;
+  std::vector<ViewPlan::Writable> wanted;
+  fs::path install_root = instance_layout::install_root(instance.root);
+  for (const auto& file : spec.files) {
+    // The appspec keeps destinations relative to the instance's root.
+    auto target = writable_target(fs::path("/") / file.destination, "files destination");
+    if (!target) return std::unexpected(target.error());
+    wanted.push_back({*target, install_root / target->relative_path()});
+  }
+  for (const auto& [event, scripts] : spec.hooks) {
+    for (const auto& script : scripts) plan.users.insert(script.run_as.value_or("root"));
+  }
+  for (const auto& permission : spec.permissions) {
+    if (permission.owner) plan.users.insert(*permission.owner);
+    if (permission.group) plan.groups.insert(*permission.group);
+  }
+  plan.users.insert("root");
+  wanted.push_back({kArchiveInView, bundle_dir});
+  // Logs are written where they are on EC2; the machine's own stay out of sight.
+  wanted.push_back({"/var/log", install_root / "var/log"});
+  plan.writable = wanted;
+  return plan;
+}
+
+InstanceAccounts instance_accounts(const Instance& instance) {
+  return InstanceAccounts::load(instance_layout::accounts(instance.root));
+}
+
+Result<PidNamespace> open_or_create_host(const Instance& instance, const AppSpec& spec,
+                                         const fs::path& bundle_dir) {
+  auto context = [&](const Error& error) {
+    return std::unexpected(error.with_context("instance " + instance.id));
+  };
+  auto plan = plan_view(instance, spec, bundle_dir);
+  if (!plan) return context(plan.error());
+  auto accounts = InstanceAccounts::prepare(instance_layout::accounts(instance.root), plan->users,
+                                            plan->groups);
+  if (!accounts) return context(accounts.error());
+  // The homes of the users hooks run as are the instance's too.
+  fs::path install_root = instance_layout::install_root(instance.root);
+  for (const auto& name : plan->users) {
+    auto user = accounts->user(name);
+    if (!user || user->home.empty() || user->home == "/") continue;
+    auto target = writable_target(user->home, "home of " + name);
+    if (!target) return context(target.error());
+    plan->writable.push_back({*target, install_root / target->relative_path()});
+  }
+  std::ranges::sort(plan->writable, {}, &ViewPlan::Writable::target);
+  std::vector<ViewPlan::Writable> outermost;
+  for (const auto& writable : plan->writable) {
+    bool nested = std::ranges::any_of(outermost, [&](const ViewPlan::Writable& kept) {
+      return writable.target == kept.target || within(writable.target, kept.target);
+    });
+    if (!nested) outermost.push_back(writable);
+  }
+  plan->writable = outermost;
+  auto view = make_view(instance, *plan, *accounts);
+  if (!view) return context(view.error());
+  own_homes(*plan, *accounts);
+  bool created = false;
+  auto host = open_or_create_pid_namespace(instance_layout::pid_namespace(instance.root),
+                                           "bg-" + instance.id, &*view, &created);
+  if (!host) return context(host.error());
+  if (!created) return host;
+  auto address = address_of_instance(instance.host);
+  auto fds = host->host_namespace_fds();
+  if (!address || fds.empty()) {
+    (void)host->kill_all(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    return context(Error{ErrorKind::internal, "no network address of its own (" + instance.host +
+                                                  " is not one the server allocated)"});
+  }
+  auto connected = connect_instance(*address, host->record().holder, fds.front(),
+                                    instance_layout::logs(instance.root) / "network.log");
+  if (!connected) {
+    (void)host->kill_all(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    return context(connected.error());
+  }
+  return host;
+}
+
+}  // namespace bluegreen

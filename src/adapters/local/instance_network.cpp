@@ -1,0 +1,144 @@
+#include "adapters/local/instance_network.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <vector>
+
+#include "infra/process/process.h"
+
+namespace bluegreen {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::uint32_t kNetworkBase = (10u << 24) | (213u << 16);
+
+std::string dotted(std::uint32_t address) {
+  in_addr value{htonl(address)};
+  char text[INET_ADDRSTRLEN] = {};
+  inet_ntop(AF_INET, &value, text, sizeof text);
+  return text;
+}
+
+fs::path slot_file(const fs::path& state_dir, int slot) {
+  return state_dir / "addresses" / std::to_string(slot);
+}
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Runs `ip` with `arguments` (in `network_fd`'s namespace when >= 0), its output appended to
+// `log`.
+Result<void> run_ip(const std::vector<std::string>& arguments, int network_fd,
+                    const fs::path& log) {
+  std::vector<std::string> argv = {"ip"};
+  argv.insert(argv.end(), arguments.begin(), arguments.end());
+  std::string command;
+  for (const auto& word : argv) command += (command.empty() ? "" : " ") + word;
+  auto process = Process::spawn(SpawnOptions{
+      .argv = argv,
+      .environment = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C"},
+      .output_path = log,
+      .namespaces = network_fd >= 0 ? std::vector<int>{network_fd} : std::vector<int>{}});
+  if (!process) {
+    return fail(ErrorKind::failed, "cannot run `" + command + "`: " + process.error().message);
+  }
+  auto status =
+      process->wait(std::chrono::system_clock::now() + std::chrono::seconds(30), Duration(1000));
+  if (status.succeeded()) return {};
+  std::string tail = read_file_tail(log, 600);
+  return fail(ErrorKind::failed,
+              "`" + command + "` failed" + (tail.empty() ? std::string() : ": " + tail));
+}
+
+}  // namespace
+
+InstanceAddress address_of_slot(int slot) {
+  std::uint32_t base = kNetworkBase + 4u * static_cast<std::uint32_t>(slot);
+  return InstanceAddress{slot, dotted(base + 1), dotted(base + 2), "bg-" + std::to_string(slot)};
+}
+
+std::optional<InstanceAddress> address_of_instance(const std::string& instance_address) {
+  in_addr value{};
+  if (inet_pton(AF_INET, instance_address.c_str(), &value) != 1) return std::nullopt;
+  std::uint32_t address = ntohl(value.s_addr);
+  if ((address & 0xffff0000u) != kNetworkBase || (address & 3u) != 2u) return std::nullopt;
+  return address_of_slot(static_cast<int>((address - kNetworkBase) / 4));
+}
+
+Result<InstanceAddress> allocate_address(const fs::path& state_dir,
+                                         const std::string& instance_id) {
+  std::error_code ec;
+  fs::create_directories(state_dir / "addresses", ec);
+  fs::permissions(state_dir / "addresses", fs::perms(0700), fs::perm_options::replace, ec);
+  for (int slot = 0; slot < kInstanceSlots; ++slot) {
+    auto address = address_of_slot(slot);
+    if (if_nametoindex(address.machine_interface.c_str()) != 0) continue;
+    int fd = ::open(slot_file(state_dir, slot).c_str(),
+                    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+      if (errno == EEXIST) continue;
+      return fail(ErrorKind::internal, "cannot record the address of instance " + instance_id +
+                                           " in " + slot_file(state_dir, slot).string() + ": " +
+                                           std::strerror(errno));
+    }
+    std::string text = instance_id + "\n";
+    bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    ::close(fd);
+    if (!written) {
+      fs::remove(slot_file(state_dir, slot), ec);
+      return fail(ErrorKind::internal, "cannot record the address of instance " + instance_id);
+    }
+    return address;
+  }
+  return fail(ErrorKind::unavailable,
+              std::string("every /30 of ") + kInstanceNetwork + " is taken by an instance");
+}
+
+void release_address(const fs::path& state_dir, const InstanceAddress& address,
+                     const std::string& instance_id) {
+  fs::path file = slot_file(state_dir, address.slot);
+  if (read_text(file) != instance_id + "\n") return;
+  // The pair goes with the instance's network namespace; this end is removed here only when
+  // something still holds that namespace open.
+  if (if_nametoindex(address.machine_interface.c_str()) != 0) {
+    (void)run_ip({"link", "delete", address.machine_interface}, -1, {});
+  }
+  std::error_code ec;
+  fs::remove(file, ec);
+}
+
+Result<void> connect_instance(const InstanceAddress& address, pid_t holder, int network_fd,
+                              const fs::path& log) {
+  const std::string prefix = "/30";
+  if (auto made = run_ip({"link", "add", address.machine_interface, "type", "veth", "peer", "name",
+                          "eth0", "netns", std::to_string(holder)},
+                         -1, log);
+      !made) {
+    return fail(ErrorKind::failed,
+                "cannot create the veth pair of the instance's network (" + made.error().message +
+                    "); this machine must allow veth interfaces, or deploy with ISOLATION=none");
+  }
+  for (const auto& step : std::vector<std::pair<std::vector<std::string>, int>>{
+           {{"addr", "add", address.machine_address + prefix, "dev", address.machine_interface},
+            -1},
+           {{"link", "set", address.machine_interface, "up"}, -1},
+           {{"addr", "add", address.instance_address + prefix, "dev", "eth0"}, network_fd},
+           {{"link", "set", "eth0", "up"}, network_fd}}) {
+    if (auto done = run_ip(step.first, step.second, log); !done) {
+      (void)run_ip({"link", "delete", address.machine_interface}, -1, {});
+      return done;
+    }
+  }
+  return {};
+}
+
+}  // namespace bluegreen

@@ -1,0 +1,58 @@
+// The network of namespaced local instances (ISOLATION=namespaces): each instance has its own
+// network namespace (its own loopback, so every instance may listen on the same port), joined
+// to this machine by a veth pair on a /30 of kInstanceNetwork that the server allocates:
+//   slot n: 10.213.0.0 + 4n; this machine's end (interface bg-<n>) .1, the instance's (eth0) .2
+//
+// Invariants:
+// - A slot belongs to one instance at a time: it is taken by creating
+//   <state_dir>/addresses/<n> exclusively (O_EXCL), holding the instance's id, and a slot whose
+//   interface bg-<n> exists on this machine (another state directory's instance) is skipped. It
+//   is given back only by release_address() once the instance's processes are gone; a restarted
+//   server finds the files again, so restarts and concurrent instances never share a /30.
+// - Traffic goes only to addresses the server made: an instance's Instance::host is the
+//   instance's end of its own pair, set at launch from the slot it was given; nothing an
+//   instance writes changes it.
+//
+// Thread-safe (the files are the only shared state).
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "core/error.h"
+
+namespace bluegreen {
+
+inline constexpr const char* kInstanceNetwork = "10.213.0.0/16";
+inline constexpr int kInstanceSlots = 16384;
+
+struct InstanceAddress {
+  int slot = 0;
+  std::string machine_address;    // this machine's end, x.x.x.1
+  std::string instance_address;   // the instance's end, x.x.x.2: Instance::host
+  std::string machine_interface;  // bg-<slot>
+};
+
+InstanceAddress address_of_slot(int slot);
+// The slot whose instance end is `instance_address`; nothing for any other address.
+std::optional<InstanceAddress> address_of_instance(const std::string& instance_address);
+
+// Takes a free slot for `instance_id`. Errors: unavailable when every slot is taken, internal
+// when the allocation cannot be recorded.
+Result<InstanceAddress> allocate_address(const std::filesystem::path& state_dir,
+                                         const std::string& instance_id);
+// Removes this machine's end of the pair if it is still there and gives the slot back, when
+// the slot is recorded for `instance_id` (a slot of another instance is left alone).
+void release_address(const std::filesystem::path& state_dir, const InstanceAddress& address,
+                     const std::string& instance_id);
+
+// Creates the pair between this machine and the network namespace `network_fd` (the holder
+// `holder` lives in it) and gives both ends their address. `log` receives what `ip` printed.
+// Errors: failed, naming what was refused and why (no `ip`, veth not allowed here).
+Result<void> connect_instance(const InstanceAddress& address, pid_t holder, int network_fd,
+                              const std::filesystem::path& log);
+
+}  // namespace bluegreen
