@@ -1,7 +1,7 @@
 #!/bin/bash
 # ApplicationStart: greeterd daemonises itself; the hook returns once its pid file exists.
 set -euo pipefail
-/opt/greeter/bin/greeterd --pidfile /var/run/greeterd.pid --log /tmp/greeterd.log
+/opt/greeter/bin/greeterd --pidfile /var/run/greeterd.pid --log /var/log/greeterd.log
 for _ in $(seq 1 50); do
   [ -s /var/run/greeterd.pid ] && break
   sleep 0.1

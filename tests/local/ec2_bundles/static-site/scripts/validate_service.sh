@@ -9,5 +9,5 @@ for _ in $(seq 1 60); do
   sleep 0.5
 done
 echo "http://localhost/index.html is not served" >&2
-tail -n 20 /tmp/httpd.log >&2
+tail -n 20 /var/log/static-site.log >&2
 exit 1
