@@ -145,7 +145,8 @@ class Ec2BundleCase(LocalTestCase):
     def deploy_keys(self, keys, *extra):
         done = self.cli("deploy", "--params", json.dumps(keys), *extra)
         lines = done.stdout.strip().splitlines()
-        self.assertTrue(lines, f"deploy printed nothing\n{done.stderr}\n{self.server.log()[-3000:]}")
+        self.assertTrue(lines,
+                        f"deploy printed nothing\n{done.stderr}\n{self.server.log()[-3000:]}")
         return done.returncode, json.loads(lines[-1]), done
 
     def body(self, path="/"):
@@ -202,7 +203,8 @@ class NamespacesTest(Ec2BundleCase):
 
     def test_python_app_on_port_8080_as_ec2_user(self):
         first, _ = self.v1_v2_rollback("python-app", lambda v: f"python app version {v}",
-                                       APP_PORT="8080", HEALTH_CHECK_PATH="/health")
+                                       ISOLATION="namespaces", APP_PORT="8080",
+                                       HEALTH_CHECK_PATH="/health")
         # Each instance is its own host: its hostname is its id, and the app runs as
         # ec2-user, a user this machine does not have.
         ids = {i["id"] for i in first["instances"]}

@@ -3,7 +3,11 @@
 set -uo pipefail
 pid=$(cat /var/run/greeterd.pid 2>/dev/null) || { echo "no pid file" >&2; exit 1; }
 for _ in $(seq 1 60); do
-  kill -0 "$pid" 2>/dev/null || { echo "greeterd (pid $pid) died" >&2; tail -n 20 /var/log/greeterd.log >&2; exit 1; }
+  if ! kill -0 "$pid" 2>/dev/null; then
+    echo "greeterd (pid $pid) died" >&2
+    tail -n 20 /var/log/greeterd.log >&2
+    exit 1
+  fi
   if curl -fsS --max-time 2 http://localhost/healthz; then
     exit 0
   fi

@@ -9,8 +9,12 @@ const version = fs.readFileSync(path.join(__dirname, "VERSION"), "utf8").trim();
 
 http
   .createServer((request, response) => {
-    const body = request.url === "/health" ? "ok\n" : `${greeting(`node app version ${version}`)}\n`;
-    response.writeHead(200, { "Content-Type": "text/plain", "Content-Length": Buffer.byteLength(body) });
+    const body =
+      request.url === "/health" ? "ok\n" : `${greeting(`node app version ${version}`)}\n`;
+    response.writeHead(200, {
+      "Content-Type": "text/plain",
+      "Content-Length": Buffer.byteLength(body),
+    });
     response.end(body);
   })
   .listen(3000, "0.0.0.0");
