@@ -63,7 +63,8 @@ Result<void> run_ip(const std::vector<std::string>& arguments, int network_fd,
 
 InstanceAddress address_of_slot(int slot) {
   std::uint32_t base = kNetworkBase + 4u * static_cast<std::uint32_t>(slot);
-  return InstanceAddress{slot, dotted(base + 1), dotted(base + 2), "bg-" + std::to_string(slot)};
+  std::string name = "bg-" + std::to_string(slot);
+  return InstanceAddress{slot, dotted(base + 1), dotted(base + 2), name, name + "i"};
 }
 
 std::optional<InstanceAddress> address_of_instance(const std::string& instance_address) {
@@ -81,21 +82,35 @@ Result<InstanceAddress> allocate_address(const fs::path& state_dir,
   fs::permissions(state_dir / "addresses", fs::perms(0700), fs::perm_options::replace, ec);
   for (int slot = 0; slot < kInstanceSlots; ++slot) {
     auto address = address_of_slot(slot);
-    if (if_nametoindex(address.machine_interface.c_str()) != 0) continue;
+    if (fs::exists(slot_file(state_dir, slot), ec) ||
+        if_nametoindex(address.machine_interface.c_str()) != 0) {
+      continue;
+    }
+    // The pair is made now, both ends on this machine: its name is the lock that keeps servers
+    // of other state directories off this slot until the instance is gone.
+    if (auto made = run_ip({"link", "add", address.machine_interface, "type", "veth", "peer",
+                            "name", address.instance_interface},
+                           -1, {});
+        !made) {
+      if (if_nametoindex(address.machine_interface.c_str()) != 0) continue;  // lost a race
+      return fail(ErrorKind::failed,
+                  "cannot create the veth pair of instance " + instance_id + "'s network (" +
+                      made.error().message +
+                      "); this machine must allow veth interfaces, or deploy with ISOLATION=none");
+    }
     int fd = ::open(slot_file(state_dir, slot).c_str(),
                     O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-      if (errno == EEXIST) continue;
+    std::string text = instance_id + "\n";
+    bool written =
+        fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    int error = errno;
+    if (fd >= 0) ::close(fd);
+    if (!written) {
+      (void)run_ip({"link", "delete", address.machine_interface}, -1, {});
+      if (fd >= 0) fs::remove(slot_file(state_dir, slot), ec);
       return fail(ErrorKind::internal, "cannot record the address of instance " + instance_id +
                                            " in " + slot_file(state_dir, slot).string() + ": " +
-                                           std::strerror(errno));
-    }
-    std::string text = instance_id + "\n";
-    bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-    ::close(fd);
-    if (!written) {
-      fs::remove(slot_file(state_dir, slot), ec);
-      return fail(ErrorKind::internal, "cannot record the address of instance " + instance_id);
+                                           std::strerror(error));
     }
     return address;
   }
@@ -107,8 +122,8 @@ void release_address(const fs::path& state_dir, const InstanceAddress& address,
                      const std::string& instance_id) {
   fs::path file = slot_file(state_dir, address.slot);
   if (read_text(file) != instance_id + "\n") return;
-  // The pair goes with the instance's network namespace; this end is removed here only when
-  // something still holds that namespace open.
+  // The pair goes with the instance's network namespace; this end is removed here when the
+  // instance never had one, or something still holds it open.
   if (if_nametoindex(address.machine_interface.c_str()) != 0) {
     (void)run_ip({"link", "delete", address.machine_interface}, -1, {});
   }
@@ -119,24 +134,28 @@ void release_address(const fs::path& state_dir, const InstanceAddress& address,
 Result<void> connect_instance(const InstanceAddress& address, pid_t holder, int network_fd,
                               const fs::path& log) {
   const std::string prefix = "/30";
-  if (auto made = run_ip({"link", "add", address.machine_interface, "type", "veth", "peer", "name",
-                          "eth0", "netns", std::to_string(holder)},
-                         -1, log);
-      !made) {
-    return fail(ErrorKind::failed,
-                "cannot create the veth pair of the instance's network (" + made.error().message +
-                    "); this machine must allow veth interfaces, or deploy with ISOLATION=none");
+  if (if_nametoindex(address.instance_interface.c_str()) == 0 &&
+      if_nametoindex(address.machine_interface.c_str()) == 0) {
+    if (auto made = run_ip({"link", "add", address.machine_interface, "type", "veth", "peer",
+                            "name", address.instance_interface},
+                           -1, log);
+        !made) {
+      return fail(ErrorKind::failed, "cannot create the veth pair of the instance's network (" +
+                                         made.error().message +
+                                         "); this machine must allow veth interfaces, or deploy "
+                                         "with ISOLATION=none");
+    }
   }
   for (const auto& step : std::vector<std::pair<std::vector<std::string>, int>>{
+           {{"link", "set", address.instance_interface, "netns", std::to_string(holder), "name",
+             "eth0"},
+            -1},
            {{"addr", "add", address.machine_address + prefix, "dev", address.machine_interface},
             -1},
            {{"link", "set", address.machine_interface, "up"}, -1},
            {{"addr", "add", address.instance_address + prefix, "dev", "eth0"}, network_fd},
            {{"link", "set", "eth0", "up"}, network_fd}}) {
-    if (auto done = run_ip(step.first, step.second, log); !done) {
-      (void)run_ip({"link", "delete", address.machine_interface}, -1, {});
-      return done;
-    }
+    if (auto done = run_ip(step.first, step.second, log); !done) return done;
   }
   return {};
 }
