@@ -1,0 +1,88 @@
+"""ISOLATION=namespaces against a hostile bundle: each test deploys a bundle written the EC2 way
+(test_isolation.py's) with one more hook, run as an instance user (`runas: ec2-user`), that
+tries to reach past its instance, and asserts on what it found. Each attack names the invariant
+of adapters/local/instance_host.h it tries to break. Needs root (namespaces, veth pairs).
+"""
+
+import ctypes
+import os
+import textwrap
+import unittest
+import uuid
+
+from harness import LocalTestCase
+from test_isolation import APP, APPSPEC, START, STOP, VALIDATE, namespaces_possible
+
+IPC_CREAT, IPC_EXCL, IPC_RMID = 0o1000, 0o2000, 0
+LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def message_queue(key, flags=0):
+    """The id of this IPC namespace's System V message queue `key`, or -1."""
+    return LIBC.msgget(ctypes.c_int32(key), flags)
+
+
+@unittest.skipUnless(namespaces_possible(), "ISOLATION=namespaces needs root here")
+class IsolationAttackTest(LocalTestCase):
+    def deploy_attack(self, attack):
+        """Deploys the EC2 bundle with `attack` as an AfterInstall hook of ec2-user; returns
+        {instance id: what the attack wrote to /var/log/attack/result in that instance}."""
+        path = os.path.join(self.tmp, f"attack-{uuid.uuid4().hex[:8]}")
+        os.makedirs(os.path.join(path, "app"))
+        os.makedirs(os.path.join(path, "scripts"))
+        appspec = APPSPEC.replace(
+            "  ApplicationStart:", "  AfterInstall:\n    - location: scripts/attack.sh\n"
+            "      timeout: 60\n      runas: ec2-user\n  ApplicationStart:")
+        files = {"appspec.yml": appspec, "app/server.py": APP, "app/VERSION": "v1\n",
+                 "scripts/before_install.sh": "#!/bin/bash\nmkdir -p /var/log/attack\n"
+                                              "chmod 0777 /var/log/attack\n",
+                 "scripts/attack.sh": "#!/bin/bash\nexec > /var/log/attack/result 2>&1\n" + attack,
+                 "scripts/start.sh": START.replace("TOKEN", "attack"),
+                 "scripts/validate.sh": VALIDATE, "scripts/stop.sh": STOP}
+        for name, text in files.items():
+            with open(os.path.join(path, name), "w") as f:
+                f.write(text)
+            if name.startswith("scripts/"):
+                os.chmod(os.path.join(path, name), 0o755)
+        params = self.params(path, ISOLATION="namespaces", APP_PORT="8080",
+                             HEALTH_CHECK_PATH="/")
+        code, record, done = self.deploy(params)
+        self.assertEqual(code, 0, done.stdout[-3000:] + self.server.log()[-3000:])
+        results = {}
+        for instance in record["instances"]:
+            result = os.path.join(self.tmp, "state", "instances", instance["id"], "root", "var",
+                                  "log", "attack", "result")
+            with open(result) as f:
+                results[instance["id"]] = f.read()
+        self.assertEqual(len(results), 2)
+        return results
+
+    def test_system_v_ipc_is_the_instances_own(self):
+        # Invariant 3 (its own processes): a message queue, shared memory or semaphore of this
+        # machine or of another instance is out of reach, and what an instance makes stays in it.
+        machine_key, instance_key = (0x6267_0000 | (os.getpid() & 0xFFFF), 0x6267_F00D)
+        machine_queue = message_queue(machine_key, IPC_CREAT | IPC_EXCL | 0o666)
+        self.assertGreaterEqual(machine_queue, 0, os.strerror(ctypes.get_errno()))
+        self.addCleanup(LIBC.msgctl, machine_queue, IPC_RMID, None)
+        results = self.deploy_attack(textwrap.dedent(f"""\
+            python3 - <<'PY'
+            import ctypes
+            libc = ctypes.CDLL(None)
+            print("machine", libc.msgget(ctypes.c_int32({machine_key}), 0))
+            print("own", libc.msgget(ctypes.c_int32({instance_key}), {IPC_CREAT | IPC_EXCL | 0o600}))
+            PY
+            """))
+        leaked = message_queue(instance_key)
+        if leaked >= 0:
+            LIBC.msgctl(leaked, IPC_RMID, None)
+        for instance_id, result in results.items():
+            lines = dict(line.split() for line in result.splitlines() if len(line.split()) == 2)
+            self.assertEqual(lines.get("machine"), "-1",
+                             f"{instance_id} reached this machine's message queue\n{result}")
+            self.assertGreaterEqual(int(lines.get("own", "-1")), 0,
+                                    f"{instance_id} found another instance's queue\n{result}")
+        self.assertEqual(leaked, -1, "an instance's message queue appeared on this machine")
+
+
+if __name__ == "__main__":
+    unittest.main()
