@@ -73,6 +73,7 @@ Result<HostView> make_view(const Instance& instance, const ViewPlan& plan,
   HostView view;
   view.hostname = instance.id;
   view.own_network = true;
+  view.own_ipc = true;
   view.read_only_host = true;
   using Kind = MountStep::Kind;
   auto step = [&](Kind kind, const fs::path& target, const fs::path& source = {},
@@ -184,7 +185,10 @@ bool instance_hosts_supported(std::string* why) {
   static bool allowed = false;
   static std::string reason;
   std::call_once(once, [] {
-    HostView probe_view{.hostname = "bluegreen-probe", .own_network = true, .read_only_host = true};
+    HostView probe_view{.hostname = "bluegreen-probe",
+                        .own_network = true,
+                        .own_ipc = true,
+                        .read_only_host = true};
     auto probe = PidNamespace::create("bluegreen-probe", &probe_view);
     if (probe) {
       allowed = true;

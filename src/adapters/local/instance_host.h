@@ -3,7 +3,7 @@
 // `runas: ubuntu`, write pid files under /var/run and ask `hostname`.
 //
 // The instance's host is its PID namespace holder (infra/process/pid_namespace.h) made with a
-// HostView: the holder's own mount, network and UTS namespaces. It is made at the instance's
+// HostView: the holder's own mount, network, UTS and IPC namespaces. It is made at the instance's
 // first event after DownloadBundle (its first hook, or Install), from the revision's appspec,
 // and lives until terminate() (local_fleet.h); every hook of the instance joins all of its
 // namespaces.
@@ -30,7 +30,9 @@
 //    proxy and the health probe reach it at its x.x.x.2 on APP_PORT.
 // 3. Processes. Its own PID namespace: every process a hook starts, however it detaches
 //    (double fork, setsid, a cleared environment), dies with the instance, and it sees only
-//    its own processes in /proc.
+//    its own processes in /proc. Its own IPC namespace: the System V message queues, shared
+//    memory and semaphores (and POSIX message queues) it makes are its own, and those of this
+//    machine and of other instances are out of its reach.
 // 4. Users. The users its appspec names exist in its /etc/passwd view (instance_accounts.h),
 //    never on the machine; hooks run as them with their uid, their gid and their home.
 // 5. Hostname. `hostname` answers the instance id (its own UTS namespace).
