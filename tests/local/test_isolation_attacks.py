@@ -83,6 +83,15 @@ class IsolationAttackTest(LocalTestCase):
                                     f"{instance_id} found another instance's queue\n{result}")
         self.assertEqual(leaked, -1, "an instance's message queue appeared on this machine")
 
+    @unittest.skipUnless(os.path.isfile("/etc/hostname"), "this machine has no /etc/hostname")
+    def test_every_name_of_the_host_is_the_instance_id(self):
+        # Invariant 5 (hostname): the machine's name shows nowhere a bundle reads its own.
+        with open("/etc/hostname") as f:
+            machine = f.read().strip()
+        results = self.deploy_attack("hostname\ncat /etc/hostname\nuname -n\n")
+        for instance_id, result in results.items():
+            self.assertEqual(result.split(), [instance_id] * 3, f"the machine is {machine}")
+
 
 if __name__ == "__main__":
     unittest.main()
