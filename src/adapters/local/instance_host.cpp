@@ -153,6 +153,11 @@ Result<HostView> make_view(const Instance& instance, const ViewPlan& plan,
   step(Kind::bind_read_only, "/etc/passwd", InstanceAccounts::passwd_file(accounts_dir));
   step(Kind::bind_read_only, "/etc/group", InstanceAccounts::group_file(accounts_dir));
   step(Kind::bind_read_only, "/etc/hosts", accounts_dir / "hosts");
+  if (fs::is_regular_file("/etc/hostname", ec)) {
+    std::ofstream(accounts_dir / "hostname", std::ios::trunc) << instance.id << "\n";
+    fs::permissions(accounts_dir / "hostname", fs::perms(0644), fs::perm_options::replace, ec);
+    step(Kind::bind_read_only, "/etc/hostname", accounts_dir / "hostname");
+  }
   for (auto [path, mode] : {std::pair{"/tmp", "mode=1777"}, std::pair{"/var/tmp", "mode=1777"},
                             std::pair{"/run", "mode=0755"}, std::pair{"/var/run", "mode=0755"},
                             std::pair{"/dev/shm", "mode=1777"}}) {

@@ -20,7 +20,8 @@
 //        that shows the machine's entries of the nearest existing parent (read-only) beside it;
 //      - its own empty /tmp, /var/tmp, /run (so /var/run) and /dev/shm (tmpfs, gone with it);
 //      - its bundle copy at kArchiveInView (the hooks' working directory);
-//      - /etc/passwd, /etc/group and /etc/hosts are the instance's own files (read-only).
+//      - /etc/passwd, /etc/group, /etc/hosts and /etc/hostname are the instance's own files
+//        (read-only).
 //    Nothing outside the instance's directory <state_dir>/instances/<id> is written on the
 //    machine. A destination under /tmp, /var/tmp, /run, /proc, /sys or /dev, or "/" itself, is
 //    refused, naming it, before anything runs.
@@ -35,7 +36,8 @@
 //    machine and of other instances are out of its reach.
 // 4. Users. The users its appspec names exist in its /etc/passwd view (instance_accounts.h),
 //    never on the machine; hooks run as them with their uid, their gid and their home.
-// 5. Hostname. `hostname` answers the instance id (its own UTS namespace).
+// 5. Hostname. `hostname` and `uname -n` answer the instance id (its own UTS namespace), and
+//    so does /etc/hostname where this machine has one.
 // This is containment, not a sandbox against root: a hook running as root holds
 // CAP_SYS_ADMIN and could remount what it sees; bundles are trusted like the CodeDeploy
 // agent trusts them (docs/security.md).

@@ -5,7 +5,7 @@
 //   <dir>/deployment-archive/  the bundle as DownloadBundle copied it; hooks run from here
 //   <dir>/logs/                one log per hook run (<Event>-<n>.log) and agent.log
 //   <dir>/pid-namespace        the record of the instance's PID namespace, when it has one
-//   <dir>/accounts/            passwd, group, hosts: what a namespaced instance sees as /etc's
+//   <dir>/accounts/            passwd, group, hosts, hostname: a namespaced instance's /etc's
 //   <dir>/stage/               mount points its holder uses while it makes its view
 //   <dir>/root/                the instance's install root: what appspec `/` names, what
 //                              INSTANCE_ROOT names for hooks; /opt/app lands in <dir>/root/opt/app
@@ -63,7 +63,8 @@ inline std::filesystem::path pid_namespace(const std::filesystem::path& root) {
 inline std::filesystem::path install_root(const std::filesystem::path& root) {
   return root / "root";
 }
-// A namespaced instance's own /etc/passwd, /etc/group and /etc/hosts (instance_host.h).
+// A namespaced instance's own /etc/passwd, /etc/group, /etc/hosts and /etc/hostname
+// (instance_host.h).
 inline std::filesystem::path accounts(const std::filesystem::path& root) {
   return root / "accounts";
 }
