@@ -6,11 +6,13 @@ of adapters/local/instance_host.h it tries to break. Needs root (namespaces, vet
 
 import ctypes
 import os
+import subprocess
+import tempfile
 import textwrap
 import unittest
 import uuid
 
-from harness import LocalTestCase
+from harness import BINARY, LocalTestCase, wait_until
 from test_isolation import APP, APPSPEC, START, STOP, VALIDATE, namespaces_possible
 
 IPC_CREAT, IPC_EXCL, IPC_RMID = 0o1000, 0o2000, 0
@@ -91,6 +93,43 @@ class IsolationAttackTest(LocalTestCase):
         results = self.deploy_attack("hostname\ncat /etc/hostname\nuname -n\n")
         for instance_id, result in results.items():
             self.assertEqual(result.split(), [instance_id] * 3, f"the machine is {machine}")
+
+    def test_a_mount_made_on_the_machine_later_is_read_only_inside(self):
+        # Invariant 1 (files): the machine's file system stays read-only to the instance, even
+        # what this machine mounts after the instance was made (a volume, an automount) below a
+        # shared mount, which the kernel propagates to the namespaces that follow it.
+        shared = tempfile.mkdtemp(prefix="bluegreen-shared-", dir=os.path.dirname(BINARY))
+        self.addCleanup(os.rmdir, shared)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=1777", "tmpfs", shared], check=True)
+        self.addCleanup(subprocess.run, ["umount", "-R", shared], check=True)
+        subprocess.run(["mount", "--make-shared", shared], check=True)
+        os.makedirs(os.path.join(shared, "volume"))
+        report = "/var/log/attack/volume"
+        self.deploy_attack(textwrap.dedent(f"""\
+            ( setsid bash -c 'for _ in $(seq 1 600); do
+                if [ -e {shared}/go ]; then
+                  touch {shared}/volume/written 2>/dev/null && echo written || echo refused
+                  exit
+                fi
+                sleep 0.1
+              done' </dev/null >{report} 2>&1 & )
+            """))
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=1777", "tmpfs",
+                        os.path.join(shared, "volume")], check=True)
+        open(os.path.join(shared, "go"), "w").close()
+        reports = [os.path.join(self.tmp, "state", "instances", name, "root", report[1:])
+                   for name in os.listdir(os.path.join(self.tmp, "state", "instances"))]
+        self.assertEqual(len(reports), 2)
+
+        def answers():
+            found = []
+            for path in reports:
+                with open(path) as f:
+                    found.append(f.read().strip())
+            return found if all(found) else None
+
+        self.assertEqual(wait_until(answers, timeout=60), ["refused", "refused"])
+        self.assertFalse(os.path.exists(os.path.join(shared, "volume", "written")))
 
 
 if __name__ == "__main__":
