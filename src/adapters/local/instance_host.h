@@ -11,7 +11,9 @@
 // What an instance can see and touch (invariants; instance_host_test.cpp and
 // tests/local/test_isolation.py try to break each):
 // 1. Files. The machine's file system, read-only: a hook (even as root) that writes to /usr,
-//    /etc or any path of the machine fails with EROFS. Writable, and the instance's alone:
+//    /etc or any path of the machine fails with EROFS. The view is the machine's mounts as
+//    they were when the instance's host was made: a mount the machine makes later (below a
+//    shared mount too) does not appear in it. Writable, and the instance's alone:
 //      - each appspec `files` destination and the home of each user the instance's hooks run
 //        as (/root for root), bind-mounted from <dir>/root/<path> (instance_layout.h) at the
 //        absolute path the appspec names; Install copies into the same directories, so hooks

@@ -176,7 +176,11 @@ int make_view(const HostView& view) {
   int flags = (view.hostname.empty() ? 0 : CLONE_NEWUTS) | (view.own_network ? CLONE_NEWNET : 0) |
               (view.own_ipc ? CLONE_NEWIPC : 0);
   if (flags != 0 && unshare(flags) != 0) return kUnshare;
-  if (view.read_only_host && make_tree_read_only("/") != 0) return kReadOnlyHost;
+  // A mount the machine makes later would arrive writable: the host view follows none.
+  if (view.read_only_host && (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+                              make_tree_read_only("/") != 0)) {
+    return kReadOnlyHost;
+  }
   for (std::size_t i = 0; i < view.mounts.size(); ++i) {
     if (run_mount_step(view.mounts[i]) != 0) return static_cast<int>(i);
   }

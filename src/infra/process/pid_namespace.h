@@ -10,9 +10,9 @@
 // "the holder has exited" means "nothing of the group runs".
 //
 // The holder also makes a mount namespace whose /proc is the PID namespace's own (mounts of the
-// machine still propagate into it, none out of it). Children that join it too
-// (SpawnOptions::mount_namespace) see only their group in /proc, so `ps`, `pgrep` and `kill`
-// agree with the pids they are given ($$, $!). Without a HostView, the network, files and
+// machine still propagate into it unless its HostView is read-only, none out of it). Children that
+// join it too (SpawnOptions::mount_namespace) see only their group in /proc, so `ps`, `pgrep` and
+// `kill` agree with the pids they are given ($$, $!). Without a HostView, the network, files and
 // users are shared; with one the holder also makes its own UTS, network and IPC namespaces and
 // changes its mount namespace as the view says, before anything joins it, so no member ever
 // sees the machine's view.
@@ -65,7 +65,8 @@ struct HostView {
   std::string hostname;           // its own UTS namespace with this hostname
   bool own_network = false;       // its own network namespace; only loopback, up
   bool own_ipc = false;           // its own IPC namespace: System V objects, POSIX queues
-  bool read_only_host = false;    // every mount it inherits becomes read-only, first
+  bool read_only_host = false;    // every mount it inherits becomes read-only, first, and
+                                  // none of the machine's later mounts propagates into it
   std::vector<MountStep> mounts;  // then these, in order; a failing one fails create()
 };
 
