@@ -11,8 +11,9 @@ import tempfile
 import textwrap
 import unittest
 import uuid
+from unittest import mock
 
-from harness import BINARY, LocalTestCase, wait_until
+from harness import BINARY, LocalTestCase, Server, wait_until
 from test_isolation import APP, APPSPEC, START, STOP, VALIDATE, namespaces_possible
 
 IPC_CREAT, IPC_EXCL, IPC_RMID = 0o1000, 0o2000, 0
@@ -130,6 +131,23 @@ class IsolationAttackTest(LocalTestCase):
 
         self.assertEqual(wait_until(answers, timeout=60), ["refused", "refused"])
         self.assertFalse(os.path.exists(os.path.join(shared, "volume", "written")))
+
+    def test_pid_1_shows_nothing_of_the_servers_command_line(self):
+        # docs/security.md: the namespace's helpers carry none of the server's credentials. The
+        # holder, pid 1 of every instance, is a fork of the server: its command line is the
+        # server's, --admin-token included, readable by every user of the instance.
+        token = f"admin-token-{uuid.uuid4().hex}"
+
+        class TokenServer(Server):
+            def extra_args(self):
+                return ["--admin-token", token]
+
+        self.server.kill()
+        self.server = TokenServer(self.server.state_dir).start()
+        with mock.patch.dict(os.environ, {"BLUEGREEN_ADMIN_TOKEN": token}):
+            results = self.deploy_attack("tr '\\0' ' ' </proc/1/cmdline\necho\nps -e -o args\n")
+        for instance_id, result in results.items():
+            self.assertNotIn(token, result, f"{instance_id}'s pid 1 shows the server's token")
 
 
 if __name__ == "__main__":
