@@ -27,15 +27,15 @@ def message_queue(key, flags=0):
 
 @unittest.skipUnless(namespaces_possible(), "ISOLATION=namespaces needs root here")
 class IsolationAttackTest(LocalTestCase):
-    def deploy_attack(self, attack):
-        """Deploys the EC2 bundle with `attack` as an AfterInstall hook of ec2-user; returns
+    def deploy_attack(self, attack, runas="ec2-user"):
+        """Deploys the EC2 bundle with `attack` as an AfterInstall hook of `runas`; returns
         {instance id: what the attack wrote to /var/log/attack/result in that instance}."""
         path = os.path.join(self.tmp, f"attack-{uuid.uuid4().hex[:8]}")
         os.makedirs(os.path.join(path, "app"))
         os.makedirs(os.path.join(path, "scripts"))
         appspec = APPSPEC.replace(
             "  ApplicationStart:", "  AfterInstall:\n    - location: scripts/attack.sh\n"
-            "      timeout: 60\n      runas: ec2-user\n  ApplicationStart:")
+            f"      timeout: 60\n      runas: {runas}\n  ApplicationStart:")
         files = {"appspec.yml": appspec, "app/server.py": APP, "app/VERSION": "v1\n",
                  "scripts/before_install.sh": "#!/bin/bash\nmkdir -p /var/log/attack\n"
                                               "chmod 0777 /var/log/attack\n",
@@ -148,6 +148,16 @@ class IsolationAttackTest(LocalTestCase):
             results = self.deploy_attack("tr '\\0' ' ' </proc/1/cmdline\necho\nps -e -o args\n")
         for instance_id, result in results.items():
             self.assertNotIn(token, result, f"{instance_id}'s pid 1 shows the server's token")
+
+    def test_a_system_account_of_the_machine_keeps_its_home_as_it_is(self):
+        # Invariants 1 and 4: `runas: nobody` or `daemon` (accounts of this machine whose home
+        # is /nonexistent, /usr/sbin) runs as on EC2; their home is not replaced by an empty
+        # directory of the instance, which would hide /usr/sbin from every hook, nor refused.
+        for user in ("nobody", "daemon"):
+            with self.subTest(user=user):
+                results = self.deploy_attack("id -un\nls /usr/sbin/nologin\n", runas=user)
+                for instance_id, result in results.items():
+                    self.assertEqual(result.split(), [user, "/usr/sbin/nologin"], instance_id)
 
 
 if __name__ == "__main__":
