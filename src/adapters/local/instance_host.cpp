@@ -246,11 +246,17 @@ Result<PidNamespace> open_or_create_host(const Instance& instance, const AppSpec
   auto accounts = InstanceAccounts::prepare(instance_layout::accounts(instance.root), plan->users,
                                             plan->groups);
   if (!accounts) return context(accounts.error());
-  // The homes of the users hooks run as are the instance's too.
+  // The homes of the users hooks run as are the instance's too: its own users', root's, and a
+  // person's below /home (never shown to the instance). A system account of this machine keeps
+  // its home as the machine has it: daemon's is /usr/sbin, nobody's /nonexistent.
   fs::path install_root = instance_layout::install_root(instance.root);
+  auto added = accounts->added_users();
   for (const auto& name : plan->users) {
     auto user = accounts->user(name);
     if (!user || user->home.empty() || user->home == "/") continue;
+    bool own = user->uid == 0 || within(user->home.lexically_normal(), "/home") ||
+               std::ranges::any_of(added, [&](const UserAccount& a) { return a.name == name; });
+    if (!own) continue;
     auto target = writable_target(user->home, "home of " + name);
     if (!target) return context(target.error());
     plan->writable.push_back({*target, install_root / target->relative_path()});

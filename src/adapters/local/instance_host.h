@@ -15,9 +15,11 @@
 //    they were when the instance's host was made: a mount the machine makes later (below a
 //    shared mount too) does not appear in it. Writable, and the instance's alone:
 //      - each appspec `files` destination and the home of each user the instance's hooks run
-//        as (/root for root), bind-mounted from <dir>/root/<path> (instance_layout.h) at the
-//        absolute path the appspec names; Install copies into the same directories, so hooks
-//        find the files at /home/ec2-user/app, /opt/app, /var/www/html. A destination whose
+//        as (/root for root) that the instance adds or that lies below /home (a system account
+//        of this machine, such as daemon or nobody, keeps its home as the machine has it),
+//        bind-mounted from <dir>/root/<path> (instance_layout.h) at the absolute path the
+//        appspec names; Install copies into the same directories, so hooks find the files at
+//        /home/ec2-user/app, /opt/app, /var/www/html. A destination whose
 //        parent does not exist on the machine gets it on a read-only tmpfs of the instance
 //        that shows the machine's entries of the nearest existing parent (read-only) beside it;
 //      - its own empty /tmp, /var/tmp, /run (so /var/run) and /dev/shm (tmpfs, gone with it);
