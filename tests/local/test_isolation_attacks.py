@@ -13,7 +13,7 @@ import unittest
 import uuid
 from unittest import mock
 
-from harness import BINARY, LocalTestCase, Server, wait_until
+from harness import BINARY, LocalTestCase, Server, free_port, wait_until
 from test_isolation import APP, APPSPEC, START, STOP, VALIDATE, namespaces_possible
 
 IPC_CREAT, IPC_EXCL, IPC_RMID = 0o1000, 0o2000, 0
@@ -25,9 +25,8 @@ def message_queue(key, flags=0):
     return LIBC.msgget(ctypes.c_int32(key), flags)
 
 
-@unittest.skipUnless(namespaces_possible(), "ISOLATION=namespaces needs root here")
-class IsolationAttackTest(LocalTestCase):
-    def deploy_attack(self, attack, runas="ec2-user"):
+class AttackCase(LocalTestCase):
+    def deploy_attack(self, attack, runas="ec2-user", **overrides):
         """Deploys the EC2 bundle with `attack` as an AfterInstall hook of `runas`; returns
         {instance id: what the attack wrote to /var/log/attack/result in that instance}."""
         path = os.path.join(self.tmp, f"attack-{uuid.uuid4().hex[:8]}")
@@ -48,7 +47,7 @@ class IsolationAttackTest(LocalTestCase):
             if name.startswith("scripts/"):
                 os.chmod(os.path.join(path, name), 0o755)
         params = self.params(path, ISOLATION="namespaces", APP_PORT="8080",
-                             HEALTH_CHECK_PATH="/")
+                             HEALTH_CHECK_PATH="/", **overrides)
         code, record, done = self.deploy(params)
         self.assertEqual(code, 0, done.stdout[-3000:] + self.server.log()[-3000:])
         results = {}
@@ -60,6 +59,9 @@ class IsolationAttackTest(LocalTestCase):
         self.assertEqual(len(results), 2)
         return results
 
+
+@unittest.skipUnless(namespaces_possible(), "ISOLATION=namespaces needs root here")
+class IsolationAttackTest(AttackCase):
     def test_system_v_ipc_is_the_instances_own(self):
         # Invariant 3 (its own processes): a message queue, shared memory or semaphore of this
         # machine or of another instance is out of reach, and what an instance makes stays in it.
@@ -158,6 +160,31 @@ class IsolationAttackTest(LocalTestCase):
                 results = self.deploy_attack("id -un\nls /usr/sbin/nologin\n", runas=user)
                 for instance_id, result in results.items():
                     self.assertEqual(result.split(), [user, "/usr/sbin/nologin"], instance_id)
+
+
+@unittest.skipUnless(namespaces_possible(), "ISOLATION=namespaces needs root here")
+class VisibleStateDirectoryTest(AttackCase):
+    """A state directory the machine's view shows (not below /tmp, which each instance has of
+    its own), as /var/lib/bluegreen would be."""
+
+    def setUp(self):
+        with mock.patch.object(tempfile, "tempdir", os.path.dirname(BINARY)):
+            super().setUp()
+        os.chmod(self.tmp, 0o755)  # as /var/lib is
+
+    def test_an_instance_user_cannot_read_another_instances_files(self):
+        # Invariant 1 (files): another instance's directories are not the instance's. Its users
+        # have the same uid in every instance, so the modes of their files keep nothing apart.
+        secret = f"secret-{uuid.uuid4().hex}"
+        first = self.deploy_attack(f"umask 077\necho {secret} > /home/ec2-user/secret\n")
+        instances = os.path.join(self.tmp, "state", "instances")
+        reads = "".join(f"cat {instances}/{instance_id}/root/home/ec2-user/secret\n"
+                        for instance_id in first) + "true\n"
+        second = self.deploy_attack(reads, GROUP_ID="other", LISTEN=f"127.0.0.1:{free_port()}")
+        for instance_id, result in second.items():
+            self.assertNotIn(secret, result, f"{instance_id} read another instance's file")
+            self.assertIn("No such file or directory", result)
+        self.assertEqual(len(second.keys() | first.keys()), 4)
 
 
 if __name__ == "__main__":
