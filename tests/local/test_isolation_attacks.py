@@ -26,13 +26,15 @@ def message_queue(key, flags=0):
 
 
 class AttackCase(LocalTestCase):
-    def deploy_attack(self, attack, runas="ec2-user", **overrides):
-        """Deploys the EC2 bundle with `attack` as an AfterInstall hook of `runas`; returns
-        {instance id: what the attack wrote to /var/log/attack/result in that instance}."""
+    def attack_params(self, attack, runas="ec2-user", destination="/home/ec2-user/app",
+                      **overrides):
+        """The EC2 bundle with `attack` as an AfterInstall hook of `runas`, its app installed at
+        `destination`, and the parameters that deploy it."""
         path = os.path.join(self.tmp, f"attack-{uuid.uuid4().hex[:8]}")
         os.makedirs(os.path.join(path, "app"))
         os.makedirs(os.path.join(path, "scripts"))
-        appspec = APPSPEC.replace(
+        appspec = APPSPEC.replace("destination: /home/ec2-user/app",
+                                  f"destination: {destination}").replace(
             "  ApplicationStart:", "  AfterInstall:\n    - location: scripts/attack.sh\n"
             f"      timeout: 60\n      runas: {runas}\n  ApplicationStart:")
         files = {"appspec.yml": appspec, "app/server.py": APP, "app/VERSION": "v1\n",
@@ -46,9 +48,13 @@ class AttackCase(LocalTestCase):
                 f.write(text)
             if name.startswith("scripts/"):
                 os.chmod(os.path.join(path, name), 0o755)
-        params = self.params(path, ISOLATION="namespaces", APP_PORT="8080",
-                             HEALTH_CHECK_PATH="/", **overrides)
-        code, record, done = self.deploy(params)
+        return self.params(path, ISOLATION="namespaces", APP_PORT="8080", HEALTH_CHECK_PATH="/",
+                           **overrides)
+
+    def deploy_attack(self, attack, runas="ec2-user", **overrides):
+        """Deploys attack_params(); returns {instance id: what the attack wrote to
+        /var/log/attack/result in that instance}."""
+        code, record, done = self.deploy(self.attack_params(attack, runas, **overrides))
         self.assertEqual(code, 0, done.stdout[-3000:] + self.server.log()[-3000:])
         results = {}
         for instance in record["instances"]:
@@ -185,6 +191,14 @@ class VisibleStateDirectoryTest(AttackCase):
             self.assertNotIn(secret, result, f"{instance_id} read another instance's file")
             self.assertIn("No such file or directory", result)
         self.assertEqual(len(second.keys() | first.keys()), 4)
+
+    def test_a_destination_among_the_instances_is_refused(self):
+        instances = os.path.join(self.tmp, "state", "instances")
+        code, record, done = self.deploy(self.attack_params("true\n",
+                                                            destination=f"{instances}/app"))
+        self.assertNotEqual(code, 0)
+        self.assertIn(f"files destination {instances}/app: {instances} holds the server's "
+                      "instances and is out of an instance's sight", record["error"])
 
 
 if __name__ == "__main__":

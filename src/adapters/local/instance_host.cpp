@@ -61,6 +61,11 @@ Result<fs::path> writable_target(const fs::path& path, const std::string& what) 
   return target;
 }
 
+// Where the server keeps every instance's directory (instance_layout.h): the instance's parent.
+fs::path instances_directory(const Instance& instance) {
+  return instance.root.parent_path();
+}
+
 // The /etc/hosts an instance sees: the machine's, and its own name on loopback.
 std::string hosts_file(const Instance& instance) {
   return read_text("/etc/hosts") + "127.0.1.1\t" + instance.id + "\n";
@@ -164,6 +169,22 @@ Result<HostView> make_view(const Instance& instance, const ViewPlan& plan,
     auto status = fs::symlink_status(path, ec);
     if (fs::is_directory(status) && !fs::is_symlink(status)) step(Kind::tmpfs, path, mode);
   }
+  // Every instance's directory is out of sight (its own are bound above): the users instances
+  // add have the same uids in every instance, so modes would not keep another's files apart.
+  // Below /tmp, or below a directory of the instance, they are out of sight already.
+  fs::path instances = fs::weakly_canonical(instances_directory(instance), ec);
+  bool shown = !ec && fs::is_directory(instances, ec) &&
+               std::ranges::none_of(kPrivatePaths,
+                                    [&](std::string_view path) {
+                                      return instances == path || within(instances, path);
+                                    }) &&
+               std::ranges::none_of(plan.writable, [&](const ViewPlan::Writable& writable) {
+                 return instances == writable.target || within(instances, writable.target);
+               });
+  if (shown) {
+    step(Kind::tmpfs, instances, "mode=0711");
+    step(Kind::read_only, instances);
+  }
   (void)accounts;
   return view;
 }
@@ -215,6 +236,15 @@ Result<ViewPlan> plan_view(const Instance& instance, const AppSpec& spec,
     // The appspec keeps destinations relative to the instance's root.
     auto target = writable_target(fs::path("/") / file.destination, "files destination");
     if (!target) return std::unexpected(target.error());
+    std::error_code ec;
+    fs::path instances = fs::weakly_canonical(instances_directory(instance), ec);
+    if (*target == instances || within(*target, instances)) {
+      return fail(ErrorKind::invalid_input,
+                  "files destination " + (fs::path("/") / file.destination).string() + ": " +
+                      instances.string() +
+                      " holds the server's instances and is out of an instance's sight; "
+                      "install elsewhere");
+    }
     wanted.push_back({*target, install_root / target->relative_path()});
   }
   for (const auto& [event, scripts] : spec.hooks) {

@@ -27,7 +27,9 @@
 //      - /etc/passwd, /etc/group, /etc/hosts and /etc/hostname are the instance's own files
 //        (read-only).
 //    Nothing outside the instance's directory <state_dir>/instances/<id> is written on the
-//    machine. A destination under /tmp, /var/tmp, /run, /proc, /sys or /dev, or "/" itself, is
+//    machine. <state_dir>/instances is an empty read-only directory in the view: no instance
+//    reads another's files (the users instances add share uids), and a destination there is
+//    refused. A destination under /tmp, /var/tmp, /run, /proc, /sys or /dev, or "/" itself, is
 //    refused, naming it, before anything runs.
 // 2. Network. Its own network namespace: its own loopback (two instances may both listen on
 //    0.0.0.0:8080) and one veth pair to this machine on a /30 the server allocated
