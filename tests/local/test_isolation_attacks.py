@@ -167,6 +167,19 @@ class IsolationAttackTest(AttackCase):
                 for instance_id, result in results.items():
                     self.assertEqual(result.split(), [user, "/usr/sbin/nologin"], instance_id)
 
+    def test_a_destination_that_would_hide_the_views_own_paths_is_refused(self):
+        # Invariant 1 (files): a destination is an empty directory of the instance; one above a
+        # path the view itself provides would hide it, and the instance could not be made.
+        for destination, hidden in (("/etc", "/etc/passwd"), ("/var", "/var/tmp"),
+                                    ("/opt", "/opt/codedeploy-agent/deployment-root/"
+                                             "deployment-archive")):
+            with self.subTest(destination=destination):
+                code, record, done = self.deploy(self.attack_params("true\n",
+                                                                    destination=destination))
+                self.assertNotEqual(code, 0)
+                self.assertIn(f"files destination {destination} would hide {hidden}, which "
+                              "ISOLATION=namespaces gives the instance", record["error"])
+
 
 @unittest.skipUnless(namespaces_possible(), "ISOLATION=namespaces needs root here")
 class VisibleStateDirectoryTest(AttackCase):
