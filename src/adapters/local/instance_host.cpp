@@ -20,6 +20,11 @@ namespace fs = std::filesystem;
 constexpr std::string_view kPrivatePaths[] = {"/tmp",  "/var/tmp", "/run", "/var/run",
                                               "/proc", "/sys",     "/dev"};
 
+// Paths the view itself provides (make_view): a destination above one would hide it.
+constexpr std::string_view kViewPaths[] = {"/etc/passwd",   "/etc/group",  "/etc/hosts",
+                                           "/etc/hostname", "/var/tmp",    "/var/run",
+                                           "/dev/shm",      kArchiveInView};
+
 bool within(const fs::path& path, const fs::path& directory) {
   auto relative = path.lexically_relative(directory);
   return !relative.empty() && *relative.begin() != "..";
@@ -56,6 +61,15 @@ Result<fs::path> writable_target(const fs::path& path, const std::string& what) 
                       std::string(private_path) +
                       " is the instance's own (empty at start); install elsewhere, or deploy "
                       "with ISOLATION=none");
+    }
+  }
+  for (auto view_path : kViewPaths) {
+    if (within(fs::path(view_path), target)) {
+      return fail(ErrorKind::invalid_input,
+                  what + " " + path.string() + " would hide " + std::string(view_path) +
+                      ", which ISOLATION=namespaces gives the instance; install into a "
+                      "directory below " +
+                      target.string() + " that holds none of them");
     }
   }
   return target;

@@ -30,7 +30,8 @@
 //    machine. <state_dir>/instances is an empty read-only directory in the view: no instance
 //    reads another's files (the users instances add share uids), and a destination there is
 //    refused. A destination under /tmp, /var/tmp, /run, /proc, /sys or /dev, or "/" itself, is
-//    refused, naming it, before anything runs.
+//    refused, naming it, before anything runs, and so is one above a path the view provides
+//    (/etc, /var, /opt: it would hide /etc/passwd, /var/tmp, the bundle copy).
 // 2. Network. Its own network namespace: its own loopback (two instances may both listen on
 //    0.0.0.0:8080) and one veth pair to this machine on a /30 the server allocated
 //    (instance_network.h). It reaches this machine's x.x.x.1 of that pair and nothing else; the
