@@ -38,20 +38,25 @@ class FaultyProbe final : public HealthProbe {
 
 // Stores through the real journal until the disk "fills up": from then on every write fails
 // as a write to a full disk does.
-class FullDiskJournal final : public Journal {
+class FullDiskJournal final : public JournalWrapper {
  public:
-  FullDiskJournal(Journal& real, int writes_before_full) : real_(real), left_(writes_before_full) {}
+  FullDiskJournal(Journal& real, int writes_before_full)
+      : JournalWrapper(real), left_(writes_before_full) {}
   Result<void> save(const Deployment& deployment) override {
     if (full()) return disk_full();
-    return real_.save(deployment);
+    return JournalWrapper::save(deployment);
   }
   Result<void> append(const DeploymentEvent& event) override {
     if (full()) return disk_full();
-    return real_.append(event);
+    return JournalWrapper::append(event);
   }
   Result<void> set_serving(const std::string& group_id, const std::string& fleet_id) override {
     if (full()) return disk_full();
-    return real_.set_serving(group_id, fleet_id);
+    return JournalWrapper::set_serving(group_id, fleet_id);
+  }
+  Result<void> set_listener(const std::string& group_id, const std::string& address) override {
+    if (full()) return disk_full();
+    return JournalWrapper::set_listener(group_id, address);
   }
 
  private:
@@ -59,7 +64,6 @@ class FullDiskJournal final : public Journal {
   static Result<void> disk_full() {
     return fail(ErrorKind::unavailable, "database or disk is full (No space left on device)");
   }
-  Journal& real_;
   int left_;
 };
 

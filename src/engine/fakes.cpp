@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace bluegreen {
@@ -243,7 +244,8 @@ void FakeTraffic::stuck_connections(int count) {
 Result<void> MemoryJournal::save(const Deployment& deployment) {
   std::lock_guard lock(mutex_);
   ++saves_;
-  deployments_[deployment.id] = deployment;
+  auto [it, first] = deployments_.try_emplace(deployment.id, Stored{deployment, saves_});
+  if (!first) it->second.deployment = deployment;
   return {};
 }
 
@@ -259,11 +261,68 @@ Result<void> MemoryJournal::set_serving(const std::string& group_id, const std::
   return {};
 }
 
+Result<void> MemoryJournal::set_listener(const std::string& group_id, const std::string& address) {
+  std::lock_guard lock(mutex_);
+  listeners_[group_id] = address;
+  return {};
+}
+
+std::vector<Deployment> MemoryJournal::newest_first(
+    const std::function<bool(const Deployment&)>& keep) const {
+  std::vector<const Stored*> kept;
+  for (const auto& [id, stored] : deployments_) {
+    if (keep(stored.deployment)) kept.push_back(&stored);
+  }
+  std::ranges::sort(kept, [](const Stored* a, const Stored* b) {
+    if (a->deployment.created != b->deployment.created) {
+      return a->deployment.created > b->deployment.created;
+    }
+    return a->first_saved > b->first_saved;
+  });
+  std::vector<Deployment> out;
+  for (const auto* stored : kept) out.push_back(stored->deployment);
+  return out;
+}
+
+Result<std::vector<Deployment>> MemoryJournal::deployments(const std::string& group) const {
+  std::lock_guard lock(mutex_);
+  return newest_first(
+      [&](const Deployment& d) { return group.empty() || d.spec.group_id == group; });
+}
+
+Result<std::optional<Deployment>> MemoryJournal::deployment(const std::string& id) const {
+  return saved(id);
+}
+
+Result<std::vector<Deployment>> MemoryJournal::running() const {
+  std::lock_guard lock(mutex_);
+  return newest_first([](const Deployment& d) { return d.status == DeploymentStatus::running; });
+}
+
+Result<std::vector<DeploymentEvent>> MemoryJournal::events(const std::string& deployment_id) const {
+  std::lock_guard lock(mutex_);
+  std::vector<DeploymentEvent> out;
+  for (const auto& event : events_) {
+    if (event.deployment_id == deployment_id) out.push_back(event);
+  }
+  return out;
+}
+
+Result<std::map<std::string, std::string>> MemoryJournal::serving() const {
+  std::lock_guard lock(mutex_);
+  return serving_;
+}
+
+Result<std::map<std::string, std::string>> MemoryJournal::listeners() const {
+  std::lock_guard lock(mutex_);
+  return listeners_;
+}
+
 std::optional<Deployment> MemoryJournal::saved(const std::string& deployment_id) const {
   std::lock_guard lock(mutex_);
   auto it = deployments_.find(deployment_id);
   if (it == deployments_.end()) return std::nullopt;
-  return it->second;
+  return it->second.deployment;
 }
 
 std::vector<DeploymentEvent> MemoryJournal::events() const {

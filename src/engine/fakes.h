@@ -132,22 +132,42 @@ class FakeTraffic : public Traffic {
   int stuck_ = 0;
 };
 
+// Keeps every record, event, serving fleet and listener address in memory and answers the
+// reads from them as a real journal does from its file (order included). A test that
+// "restarts" keeps the same MemoryJournal; one that loses the journal makes a new one.
 class MemoryJournal : public Journal {
  public:
   Result<void> save(const Deployment& deployment) override;
   Result<void> append(const DeploymentEvent& event) override;
   Result<void> set_serving(const std::string& group_id, const std::string& fleet_id) override;
+  Result<void> set_listener(const std::string& group_id, const std::string& address) override;
+
+  Result<std::vector<Deployment>> deployments(const std::string& group = "") const override;
+  Result<std::optional<Deployment>> deployment(const std::string& id) const override;
+  Result<std::vector<Deployment>> running() const override;
+  Result<std::vector<DeploymentEvent>> events(const std::string& deployment_id) const override;
+  Result<std::map<std::string, std::string>> serving() const override;
+  Result<std::map<std::string, std::string>> listeners() const override;
 
   std::optional<Deployment> saved(const std::string& deployment_id) const;
+  // Every event of every deployment, in the order appended.
   std::vector<DeploymentEvent> events() const;
   std::optional<std::string> serving(const std::string& group_id) const;
   int saves() const;
 
  private:
+  struct Stored {
+    Deployment deployment;
+    int first_saved;  // order of first saves: the journal's tie-break between equal times
+  };
+  // Those `keep` accepts, newest first. mutex_ held.
+  std::vector<Deployment> newest_first(const std::function<bool(const Deployment&)>& keep) const;
+
   mutable std::mutex mutex_;
-  std::map<std::string, Deployment> deployments_;
+  std::map<std::string, Stored> deployments_;
   std::vector<DeploymentEvent> events_;
   std::map<std::string, std::string> serving_;
+  std::map<std::string, std::string> listeners_;
   int saves_ = 0;
 };
 

@@ -162,8 +162,9 @@ class Traffic {
 };
 
 // Persists deployments, so that history, the serving fleet of each group and deployments
-// interrupted by a restart survive the server. Called from the deployment's worker thread;
-// implementations are thread-safe.
+// interrupted by a restart survive the server. The executor writes through it from the
+// deployment's worker thread; the deployment service (engine/deployment_service.h) reads it
+// back to answer questions and to recover after a restart. Implementations are thread-safe.
 class Journal {
  public:
   virtual ~Journal() = default;
@@ -173,6 +174,55 @@ class Journal {
   virtual Result<void> append(const DeploymentEvent& event) = 0;
   // Records which fleet now receives the group's traffic.
   virtual Result<void> set_serving(const std::string& group_id, const std::string& fleet_id) = 0;
+  // Records the address a group's LISTEN is bound to (the port actually bound, also for
+  // port 0), so that a restart listens where the service was.
+  virtual Result<void> set_listener(const std::string& group_id, const std::string& address) = 0;
+
+  // Every deployment, newest first (by creation time, then by when it was first saved);
+  // `group` limits them to one group.
+  virtual Result<std::vector<Deployment>> deployments(const std::string& group = "") const = 0;
+  // The last record saved with this id; none when there is none.
+  virtual Result<std::optional<Deployment>> deployment(const std::string& id) const = 0;
+  // Deployments whose last record says they were still running, newest first.
+  virtual Result<std::vector<Deployment>> running() const = 0;
+  // The log of one deployment, oldest first.
+  virtual Result<std::vector<DeploymentEvent>> events(const std::string& deployment_id) const = 0;
+  // group id -> the fleet that receives its traffic.
+  virtual Result<std::map<std::string, std::string>> serving() const = 0;
+  // group id -> its bound LISTEN address.
+  virtual Result<std::map<std::string, std::string>> listeners() const = 0;
+};
+
+// Passes every call on to another journal; a test or hook derives from it and overrides
+// the calls it changes (a write that fails as on a full disk).
+class JournalWrapper : public Journal {
+ public:
+  explicit JournalWrapper(Journal& target) : target_(target) {}
+  Result<void> save(const Deployment& deployment) override { return target_.save(deployment); }
+  Result<void> append(const DeploymentEvent& event) override { return target_.append(event); }
+  Result<void> set_serving(const std::string& group_id, const std::string& fleet_id) override {
+    return target_.set_serving(group_id, fleet_id);
+  }
+  Result<void> set_listener(const std::string& group_id, const std::string& address) override {
+    return target_.set_listener(group_id, address);
+  }
+  Result<std::vector<Deployment>> deployments(const std::string& group = "") const override {
+    return target_.deployments(group);
+  }
+  Result<std::optional<Deployment>> deployment(const std::string& id) const override {
+    return target_.deployment(id);
+  }
+  Result<std::vector<Deployment>> running() const override { return target_.running(); }
+  Result<std::vector<DeploymentEvent>> events(const std::string& deployment_id) const override {
+    return target_.events(deployment_id);
+  }
+  Result<std::map<std::string, std::string>> serving() const override { return target_.serving(); }
+  Result<std::map<std::string, std::string>> listeners() const override {
+    return target_.listeners();
+  }
+
+ private:
+  Journal& target_;
 };
 
 // Receives what a deployment does as it happens: each event, and the record after each step

@@ -72,6 +72,24 @@ def processes_with(variable, predicate):
     return found
 
 
+def processes_named(token):
+    """pids of live processes whose command line contains `token`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                command = f.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{entry}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if token in command and state not in ("Z", "X"):
+            found.append(int(entry))
+    return found
+
+
 def make_bundle(version, directory, edit=None):
     """A hello revision as a directory (LOCAL_PATH). `edit(path)` may change it first."""
     path = os.path.join(directory, f"hello-{version}")

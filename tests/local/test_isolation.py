@@ -10,12 +10,11 @@ nothing outside the instance's directory is written. Needs root (namespaces, vet
 import json
 import os
 import pwd
-import subprocess
 import textwrap
 import unittest
 import uuid
 
-from harness import LocalTestCase, RequestLoop, wait_until
+from harness import LocalTestCase, RequestLoop, processes_named, wait_until
 
 APP = textwrap.dedent("""\
     import http.server, json, os, pwd, socket, sys
@@ -98,6 +97,12 @@ exit 0
 """
 
 
+def slot_of(address):
+    """The /30 of 10.213.0.0/16 whose instance end is `address`."""
+    third, fourth = (int(part) for part in address.split(".")[2:])
+    return (third * 256 + fourth) // 4
+
+
 def namespaces_possible():
     return os.geteuid() == 0
 
@@ -132,17 +137,7 @@ class IsolationTest(LocalTestCase):
 
     def daemons(self):
         """pids of this bundle's daemons, however they detached, as this machine sees them."""
-        found = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    if self.token.encode() in f.read().split(b"\0"):
-                        found.append(int(entry))
-            except OSError:
-                pass
-        return found
+        return processes_named(self.token)
 
     def status_instances(self):
         done = self.cli("status", "--output", "json")
@@ -177,8 +172,10 @@ class IsolationTest(LocalTestCase):
                 line = f.read()
             self.assertIn(f"({'BeforeInstall'}) on {instance_id}", line)
             self.assertIn(record["deploymentId"], line)
-            self.assertTrue(os.path.exists(os.path.join(root, "home", "ec2-user", "app",
-                                                        "server.py")))
+            # permissions gave the files to the instance's ec2-user, an id no local account has.
+            installed = os.stat(os.path.join(root, "home", "ec2-user", "app", "server.py"))
+            self.assertGreaterEqual(installed.st_uid, 1913000000)
+            self.assertRaises(KeyError, pwd.getpwuid, installed.st_uid)
         self.assertFalse(os.path.exists("/var/log/isolated-app"))
         self.assertFalse(os.path.exists("/tmp/isolated-app-scratch"))
         self.assertFalse(os.path.exists("/home/ec2-user"))
@@ -203,9 +200,14 @@ class IsolationTest(LocalTestCase):
         self.assertEqual(self.answer()["version"], "v2")
         # The blue daemons (double-forked, own session) went with their instances.
         wait_until(lambda: not set(first) & set(self.daemons()), timeout=60)
-        # Their /30s went back too: the next launch may reuse them, never while they run.
+        # Their veth pairs and /30s went too: the next launch may reuse them, never while they
+        # run.
         addresses = os.listdir(os.path.join(self.tmp, "state", "addresses"))
         self.assertEqual(len(addresses), 2, addresses)
+        blue_slots = {slot_of(instance["host"]) for instance in record["instances"]}
+        self.assertFalse(blue_slots & {int(slot) for slot in addresses})
+        wait_until(lambda: not any(os.path.exists(f"/sys/class/net/bg-{slot}")
+                                   for slot in blue_slots), timeout=30)
 
     def test_hook_cannot_write_to_the_machine(self):
         for target in ("/usr/bluegreen-isolation-probe", "/etc/bluegreen-isolation-probe"):

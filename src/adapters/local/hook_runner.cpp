@@ -56,7 +56,10 @@ std::vector<std::string> hook_environment(const HookRun& run, const UserAccount&
   auto set = [&](std::string_view name, const std::string& value) {
     environment.push_back(std::string(name) + "=" + value);
   };
+  bool own_host = run.instance.isolation == Isolation::namespaces;
   for (const auto& name : options.inherited_variables) {
+    // The server's TMPDIR names a directory of this machine the instance's own /tmp hides.
+    if (own_host && name == "TMPDIR") continue;
     if (const char* value = std::getenv(name.c_str())) set(name, value);
   }
   set("HOME", user.home.string());
@@ -69,9 +72,8 @@ std::vector<std::string> hook_environment(const HookRun& run, const UserAccount&
   set("DEPLOYMENT_GROUP_ID", run.context.deployment_group_id);
   for (const auto& [name, value] : run.bundle_environment) set(name, value);
   set("PORT", std::to_string(run.instance.port));
-  set("INSTANCE_ROOT", run.instance.isolation == Isolation::namespaces
-                           ? std::string("/")
-                           : instance_layout::install_root(run.instance.root).string());
+  set("INSTANCE_ROOT",
+      own_host ? std::string("/") : instance_layout::install_root(run.instance.root).string());
   set("BLUEGREEN_ISOLATION", std::string(to_string(run.instance.isolation)));
   set(instance_layout::kMarkerVariable, run.instance.id);
   return environment;

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <fstream>
 #include <iterator>
-#include <mutex>
 
 #include "adapters/local/instance_layout.h"
 #include "adapters/local/instance_network.h"
@@ -87,8 +86,7 @@ std::string hosts_file(const Instance& instance) {
 
 // Builds the holder's mount steps for `plan`; makes on this machine what they need (the
 // writable directories and homes, the stage mount points), all inside the instance's directory.
-Result<HostView> make_view(const Instance& instance, const ViewPlan& plan,
-                           const InstanceAccounts& accounts) {
+Result<HostView> make_view(const Instance& instance, const ViewPlan& plan) {
   HostView view;
   view.hostname = instance.id;
   view.own_network = true;
@@ -199,7 +197,6 @@ Result<HostView> make_view(const Instance& instance, const ViewPlan& plan,
     step(Kind::tmpfs, instances, "mode=0711");
     step(Kind::read_only, instances);
   }
-  (void)accounts;
   return view;
 }
 
@@ -221,24 +218,7 @@ void own_homes(const ViewPlan& plan, const InstanceAccounts& accounts) {
 }  // namespace
 
 bool instance_hosts_supported(std::string* why) {
-  static std::once_flag once;
-  static bool allowed = false;
-  static std::string reason;
-  std::call_once(once, [] {
-    HostView probe_view{.hostname = "bluegreen-probe",
-                        .own_network = true,
-                        .own_ipc = true,
-                        .read_only_host = true};
-    auto probe = PidNamespace::create("bluegreen-probe", &probe_view);
-    if (probe) {
-      allowed = true;
-      (void)probe->kill_all(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    } else {
-      reason = probe.error().message;
-    }
-  });
-  if (why != nullptr) *why = reason;
-  return allowed;
+  return PidNamespace::supports_host_views(why);
 }
 
 Result<ViewPlan> plan_view(const Instance& instance, const AppSpec& spec,
@@ -314,7 +294,7 @@ Result<PidNamespace> open_or_create_host(const Instance& instance, const AppSpec
     if (!nested) outermost.push_back(writable);
   }
   plan->writable = outermost;
-  auto view = make_view(instance, *plan, *accounts);
+  auto view = make_view(instance, *plan);
   if (!view) return context(view.error());
   own_homes(*plan, *accounts);
   bool created = false;

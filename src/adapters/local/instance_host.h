@@ -80,9 +80,11 @@ struct ViewPlan {
     std::filesystem::path target;  // absolute, inside the instance
     std::filesystem::path source;  // on this machine, in the instance's directory
   };
-  std::vector<Writable> writable;  // none nested in another, sorted by target
-  std::set<std::string> users;     // every runas user and permission owner
-  std::set<std::string> groups;    // every permission group
+  // From the appspec: its files destinations, /var/log and the bundle copy (open_or_create_host
+  // adds the users' homes, then keeps only the outermost of nested ones).
+  std::vector<Writable> writable;
+  std::set<std::string> users;   // every runas user and permission owner
+  std::set<std::string> groups;  // every permission group
 };
 Result<ViewPlan> plan_view(const Instance& instance, const AppSpec& spec,
                            const std::filesystem::path& bundle_dir);

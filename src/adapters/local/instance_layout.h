@@ -27,6 +27,9 @@
 //   <dir>/                        0711  traversed, never listed
 //   <dir>/instance.json           0600
 //   <dir>/pid-namespace           0600
+//   <dir>/accounts/               0755, its passwd, group and hosts 0644 (what every process
+//                                 of a namespaced instance reads as /etc's)
+//   <dir>/stage/                  0700  empty mount points
 //   <dir>/logs/                   0700  hook output may carry secrets; a hook writes only to
 //                                       the descriptor the server opened for it
 //   <dir>/deployment-archive/     0755, its contents as the bundle had them (scripts made
@@ -90,6 +93,8 @@ inline void apply_modes(const std::filesystem::path& root) {
   set(record(root), fs::perms(0600));
   set(pid_namespace(root), fs::perms(0600));
   set(logs(root), fs::perms(0700));
+  set(accounts(root), fs::perms(0755));
+  set(stage(root), fs::perms(0700));
   set(deployment_archive(root), fs::perms(0755));
 }
 

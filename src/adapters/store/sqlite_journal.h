@@ -1,7 +1,7 @@
-// SqliteJournal: the Journal port over one SQLite file in the server's state directory. It
-// keeps every deployment (the whole record, as core/deployment_json.h writes it, plus its
-// phases as rows), each deployment's log, every instance the deployments launched, and which
-// fleet serves each group on which address. A restarted server reads all of it back.
+// SqliteJournal: the Journal port (engine/ports.h) over one SQLite file in the server's state
+// directory. It keeps every deployment (the whole record, as core/deployment_json.h writes it,
+// plus its phases as rows), each deployment's log, every instance the deployments launched,
+// and which fleet serves each group on which address. A restarted server reads all of it back.
 //
 // Secrets: records are stored through to_json(spec), which never writes a literal API_TOKEN.
 // Thread-safe: one connection behind a mutex.
@@ -28,21 +28,15 @@ class SqliteJournal final : public Journal {
   Result<void> save(const Deployment& deployment) override;
   Result<void> append(const DeploymentEvent& event) override;
   Result<void> set_serving(const std::string& group_id, const std::string& fleet_id) override;
+  Result<void> set_listener(const std::string& group_id, const std::string& address) override;
 
-  // Every deployment, newest first; `group` limits them to one group.
-  Result<std::vector<Deployment>> deployments(const std::string& group = "") const;
-  Result<std::optional<Deployment>> deployment(const std::string& id) const;
-  // Deployments whose record says they were still running.
-  Result<std::vector<Deployment>> running() const;
-  // The log of one deployment, oldest first.
-  Result<std::vector<DeploymentEvent>> events(const std::string& deployment_id) const;
-  // group id -> the fleet that receives its traffic.
-  Result<std::map<std::string, std::string>> serving() const;
-  // The address a group's LISTEN is bound to (the port actually bound, also for port 0), so
-  // a restart listens where the service was.
-  Result<void> set_listener(const std::string& group_id, const std::string& address);
-  // group id -> its bound LISTEN address.
-  Result<std::map<std::string, std::string>> listeners() const;
+  Result<std::vector<Deployment>> deployments(const std::string& group = "") const override;
+  Result<std::optional<Deployment>> deployment(const std::string& id) const override;
+  Result<std::vector<Deployment>> running() const override;
+  Result<std::vector<DeploymentEvent>> events(const std::string& deployment_id) const override;
+  Result<std::map<std::string, std::string>> serving() const override;
+  Result<std::map<std::string, std::string>> listeners() const override;
+
   // Instances not terminated, by the record of the deployment that launched them.
   Result<std::vector<Instance>> live_instances() const;
 

@@ -1,4 +1,4 @@
-// AdminClient: the CLI's side of the admin API (frontends/server/admin_api.h), over the
+// AdminClient: the CLI's side of the admin API (frontends/admin/admin_api.h), over the
 // project's HTTP client. Each call returns the answer's JSON, or an Error whose kind tells the
 // CLI which exit code to use: unavailable when the server cannot be reached, otherwise the
 // kind the server reported (invalid_input, not_found, conflict, ...). Nothing is sent to a

@@ -11,7 +11,7 @@
 #include <set>
 #include <vector>
 
-#include "frontends/server/peer_credentials.h"
+#include "frontends/admin/peer_credentials.h"
 
 namespace bluegreen::cli {
 namespace {

@@ -2,7 +2,7 @@
 // is a port any local user can bind while the server is down; what the CLI sends there carries
 // deploy parameters (which may hold secrets) and BLUEGREEN_ADMIN_TOKEN. So before anything is
 // sent to a loopback address, the kernel is asked who owns the socket LISTENING there
-// (frontends/server/peer_credentials.h).
+// (frontends/admin/peer_credentials.h).
 //
 // Invariant: the CLI sends nothing to a loopback address unless every socket listening there
 // belongs to the CLI's own user, to root, or to the user BLUEGREEN_SERVER_USER names (for a

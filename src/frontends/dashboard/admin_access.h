@@ -29,7 +29,7 @@
 
 #include "core/error.h"
 #include "core/secret.h"
-#include "frontends/server/http_server.h"
+#include "frontends/admin/http_server.h"
 
 namespace bluegreen::dashboard {
 

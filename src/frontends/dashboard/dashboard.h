@@ -19,12 +19,12 @@
 
 #include "core/error.h"
 #include "core/secret.h"
+#include "engine/deployment_service.h"
+#include "engine/live_log.h"
+#include "frontends/admin/http_server.h"
 #include "frontends/dashboard/admin_access.h"
 #include "frontends/dashboard/event_stream.h"
 #include "frontends/dashboard/metrics.h"
-#include "frontends/server/deployment_service.h"
-#include "frontends/server/http_server.h"
-#include "frontends/server/live_log.h"
 
 namespace bluegreen::dashboard {
 

@@ -10,8 +10,8 @@
 #include <variant>
 
 #include "core/deployment_json.h"
+#include "frontends/admin/admin_api.h"
 #include "frontends/dashboard/deployment_view.h"
-#include "frontends/server/admin_api.h"
 
 namespace bluegreen::dashboard {
 namespace {

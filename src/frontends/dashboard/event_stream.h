@@ -21,9 +21,9 @@
 
 #include <chrono>
 
-#include "frontends/server/deployment_service.h"
-#include "frontends/server/http_server.h"
-#include "frontends/server/live_log.h"
+#include "engine/deployment_service.h"
+#include "engine/live_log.h"
+#include "frontends/admin/http_server.h"
 
 namespace bluegreen::dashboard {
 

@@ -32,9 +32,9 @@
 #include <thread>
 #include <utility>
 
+#include "engine/deployment_service.h"
+#include "frontends/admin/http_server.h"
 #include "frontends/dashboard/prometheus_text.h"
-#include "frontends/server/deployment_service.h"
-#include "frontends/server/http_server.h"
 
 namespace bluegreen::dashboard {
 

@@ -21,12 +21,13 @@
 #include "adapters/local/local_fleet.h"
 #include "adapters/local/local_revision_fetcher.h"
 #include "adapters/store/sqlite_journal.h"
+#include "engine/crash_hook.h"
+#include "engine/deployment_service.h"
+#include "frontends/admin/admin_api.h"
+#include "frontends/admin/http_server.h"
+#include "frontends/admin/peer_credentials.h"
 #include "frontends/dashboard/dashboard.h"
-#include "frontends/server/admin_api.h"
-#include "frontends/server/crash_hook.h"
-#include "frontends/server/deployment_service.h"
-#include "frontends/server/http_server.h"
-#include "frontends/server/peer_credentials.h"
+#include "frontends/server/untracked_instances.h"
 #include "infra/aws/profile.h"
 #include "infra/aws/remote_credentials.h"
 #include "infra/http/curl_http_client.h"
@@ -267,7 +268,7 @@ int run_server(const ServerOptions& options, std::ostream& log, std::ostream& er
   DeploymentService service(ServiceDeps{
       fleet,
       FleetRecovery{[&fleet](const std::vector<Instance>& instances) { fleet.adopt(instances); },
-                    [&fleet] { return fleet.recorded_instances(); }},
+                    [&fleet] { return fleet.recorded_instances(); }, live_processes_of},
       fetcher, agent, probe, clock, **journal, live_log,
       [&options](const std::string& listen) { return open_proxy(listen, options); },
       state_dir / "bundles", crash_at_phase, journal_full_at_phase, namespaces_unavailable});

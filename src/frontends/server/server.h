@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "core/secret.h"
-#include "frontends/server/live_log.h"
+#include "engine/live_log.h"
 
 namespace bluegreen {
 

@@ -1,7 +1,7 @@
 // Processes of instances the server has no record of on disk: an instance whose directory was
 // removed or moved while the server was down may still run. Restoring its group would start a
 // second fleet beside it, and nothing would ever end the first, so recovery looks for such
-// processes first (deployment_service.h).
+// processes first (engine/deployment_service.h, FleetRecovery::live_processes).
 //
 // An instance's processes are found two ways, each enough alone: the holder of its PID
 // namespace, whose command name is "bg-<instance id>" (adapters/local/hook_runner.cpp, cut to

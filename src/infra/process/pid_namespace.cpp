@@ -275,12 +275,13 @@ int own_mount_namespace_of(pid_t pid) {
 
 }  // namespace
 
-bool PidNamespace::supported(std::string* why) {
-  static std::once_flag once;
-  static bool allowed = false;
-  static std::string reason;
-  std::call_once(once, [] {
-    auto probe = create("bluegreen-probe");
+namespace {
+
+// Whether a holder (with `view`, when given) can be made here, tried once per kind.
+bool probe_once(std::once_flag& once, bool& allowed, std::string& reason, const HostView* view,
+                std::string* why) {
+  std::call_once(once, [&] {
+    auto probe = PidNamespace::create("bluegreen-probe", view);
     if (probe) {
       allowed = true;
       (void)probe->kill_all(std::chrono::system_clock::now() + std::chrono::seconds(5));
@@ -290,6 +291,24 @@ bool PidNamespace::supported(std::string* why) {
   });
   if (why != nullptr) *why = reason;
   return allowed;
+}
+
+}  // namespace
+
+bool PidNamespace::supported(std::string* why) {
+  static std::once_flag once;
+  static bool allowed = false;
+  static std::string reason;
+  return probe_once(once, allowed, reason, nullptr, why);
+}
+
+bool PidNamespace::supports_host_views(std::string* why) {
+  static std::once_flag once;
+  static bool allowed = false;
+  static std::string reason;
+  static const HostView view{
+      .hostname = "bluegreen-probe", .own_network = true, .own_ipc = true, .read_only_host = true};
+  return probe_once(once, allowed, reason, &view, why);
 }
 
 Result<PidNamespace> PidNamespace::create(const std::string& name, const HostView* view) {

@@ -82,6 +82,9 @@ class PidNamespace {
   // Whether this process may create PID namespaces (tried once, then remembered); when not,
   // `why` (if given) says what refused it.
   static bool supported(std::string* why = nullptr);
+  // Whether this process may also give holders a HostView (own mount, network and UTS
+  // namespaces, the machine read-only): tried once, then remembered.
+  static bool supports_host_views(std::string* why = nullptr);
 
   // Starts a holder in a new PID namespace; `name` becomes its command name (≤ 15 bytes kept).
   // With a `view`, the holder also makes it (hostname, network, mounts), or exits: then

@@ -22,8 +22,8 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
-#include "frontends/server/deployment_service.h"
-#include "frontends/server/http_server.h"
+#include "engine/deployment_service.h"
+#include "frontends/admin/http_server.h"
 
 namespace bluegreen {
 

@@ -1,4 +1,4 @@
-#include "frontends/server/crash_hook.h"
+#include "engine/crash_hook.h"
 
 #include <unistd.h>
 
@@ -37,18 +37,24 @@ Result<void> disk_full() {
 Result<void> JournalFullAtPhase::save(const Deployment& deployment) {
   if (deployment.status == DeploymentStatus::running && deployment.phase == phase_) full_ = true;
   if (full_) return disk_full();
-  return inner_.save(deployment);
+  return JournalWrapper::save(deployment);
 }
 
 Result<void> JournalFullAtPhase::append(const DeploymentEvent& event) {
   if (full_) return disk_full();
-  return inner_.append(event);
+  return JournalWrapper::append(event);
 }
 
 Result<void> JournalFullAtPhase::set_serving(const std::string& group_id,
                                              const std::string& fleet_id) {
   if (full_) return disk_full();
-  return inner_.set_serving(group_id, fleet_id);
+  return JournalWrapper::set_serving(group_id, fleet_id);
+}
+
+Result<void> JournalFullAtPhase::set_listener(const std::string& group_id,
+                                              const std::string& address) {
+  if (full_) return disk_full();
+  return JournalWrapper::set_listener(group_id, address);
 }
 
 }  // namespace bluegreen

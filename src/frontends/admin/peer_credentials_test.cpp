@@ -1,4 +1,4 @@
-#include "frontends/server/peer_credentials.h"
+#include "frontends/admin/peer_credentials.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "frontends/server/admin_api.h"
+#include "frontends/admin/admin_api.h"
 
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-#include "frontends/server/live_log.h"
+#include "engine/live_log.h"
 
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-#include "frontends/server/deployment_service.h"
+#include "engine/deployment_service.h"
 
 #include <fmt/format.h>
 
@@ -7,9 +7,8 @@
 #include <set>
 
 #include "core/flow.h"
+#include "engine/crash_hook.h"
 #include "engine/ids.h"
-#include "frontends/server/crash_hook.h"
-#include "frontends/server/untracked_instances.h"
 
 namespace bluegreen {
 namespace {
@@ -410,7 +409,8 @@ Result<void> DeploymentService::untracked_processes(
     add_missing(d.green);
     if (d.blue) add_missing(d.blue->instances);
   }
-  auto found = live_processes_of(missing);
+  if (!deps_.recovery.live_processes) return {};
+  auto found = deps_.recovery.live_processes(missing);
   if (found.empty()) return {};
   std::vector<std::string> named;
   std::vector<pid_t> pids;

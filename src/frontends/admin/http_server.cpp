@@ -1,4 +1,4 @@
-#include "frontends/server/http_server.h"
+#include "frontends/admin/http_server.h"
 
 #include <fmt/format.h>
 #include <sys/resource.h>
@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
-#include "frontends/server/peer_credentials.h"
+#include "frontends/admin/peer_credentials.h"
 
 namespace bluegreen::admin {
 namespace {

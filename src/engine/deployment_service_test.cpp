@@ -1,4 +1,4 @@
-#include "frontends/server/deployment_service.h"
+#include "engine/deployment_service.h"
 
 #include <gtest/gtest.h>
 
@@ -78,12 +78,18 @@ class ServiceTest : public ::testing::Test {
   void SetUp() override { open_service(); }
 
   void open_service(Installer* installer = nullptr) {
-    service_.reset();
-    journal_.reset();
-    journal_ = std::move(*SqliteJournal::open(dir_.path() / "journal.db"));
+    service_.reset();  // a new server on the same journal, as a restart reads the same file
     ServiceDeps deps{fleet_,
                      FleetRecovery{[this](const std::vector<Instance>& i) { fleet_.adopt(i); },
-                                   [this] { return recorded_ ? *recorded_ : fleet_.list(); }},
+                                   [this] { return recorded_ ? *recorded_ : fleet_.list(); },
+                                   [this](const std::vector<std::string>& ids) {
+                                     std::map<std::string, std::vector<pid_t>> found;
+                                     for (const auto& id : ids) {
+                                       auto it = processes_.find(id);
+                                       if (it != processes_.end()) found.insert(*it);
+                                     }
+                                     return found;
+                                   }},
                      fetcher_,
                      installer ? *installer : installer_,
                      probe_,
@@ -123,11 +129,12 @@ class ServiceTest : public ::testing::Test {
   FakeHealthProbe probe_;
   FakeTraffic traffic_;
   LiveLog log_;
-  std::optional<std::vector<Instance>> recorded_;
+  std::optional<std::vector<Instance>> recorded_;        // instances on disk; unset: the fleet's
+  std::map<std::string, std::vector<pid_t>> processes_;  // live processes by instance id
   int opened_ = 0;
   std::vector<std::string> opened_addresses_;
   std::atomic<bool> port_taken_ = false;
-  std::unique_ptr<SqliteJournal> journal_;
+  std::unique_ptr<MemoryJournal> journal_ = std::make_unique<MemoryJournal>();
   std::unique_ptr<DeploymentService> service_;
 };
 
@@ -285,10 +292,7 @@ TEST_F(ServiceTest, ARestartWhileAnotherProcessHoldsTheListenPortKeepsTheFleetAn
 TEST_F(ServiceTest, ARestartOnAJournalThatDoesNotKnowTheLiveInstancesStopsNothing) {
   deploy_and_wait();
   service_.reset();
-  journal_.reset();
-  std::filesystem::remove(dir_.path() / "journal.db");
-  std::filesystem::remove(dir_.path() / "journal.db-wal");
-  std::filesystem::remove(dir_.path() / "journal.db-shm");
+  journal_ = std::make_unique<MemoryJournal>();  // journal.db deleted
   open_service();  // a journal created afresh beside the instances of the old one
   auto recovered = service_->recover();
   ASSERT_FALSE(recovered);
@@ -296,6 +300,24 @@ TEST_F(ServiceTest, ARestartOnAJournalThatDoesNotKnowTheLiveInstancesStopsNothin
       << recovered.error().message;
   EXPECT_TRUE(fleet_.terminated().empty());
   EXPECT_EQ(fleet_.list().size(), 2u);
+}
+
+TEST_F(ServiceTest, ARestartWhoseServingInstancesLostTheirDirectoriesButRunStartsNothing) {
+  auto d = deploy_and_wait();
+  ASSERT_EQ(d.green.size(), 2u);
+  recorded_ = std::vector<Instance>{};  // instances/ moved away while the server was down
+  processes_[d.green[0].id] = {4242, 4243};
+  open_service();
+  auto recovered = service_->recover();
+  ASSERT_FALSE(recovered);
+  EXPECT_EQ(recovered.error().kind, ErrorKind::failed);
+  EXPECT_NE(recovered.error().message.find(d.green[0].id + " (pid 4242, 4243)"), std::string::npos)
+      << recovered.error().message;
+  EXPECT_EQ(recovered.error().message.find(d.green[1].id), std::string::npos)
+      << "an instance without processes is not named";
+  EXPECT_TRUE(fleet_.terminated().empty());
+  EXPECT_EQ(service_->deployments()->size(), 1u) << "the group is not restored beside them";
+  EXPECT_EQ(opened_, 1) << "no listener opened";
 }
 
 TEST_F(ServiceTest, AGroupOnPortZeroComesBackOnThePortItHad) {

@@ -31,17 +31,18 @@ inline constexpr const char* kJournalFullAtVariable = "BLUEGREEN_TEST_JOURNAL_FU
 std::optional<Phase> crash_phase_from_environment(std::string* unknown = nullptr,
                                                   const char* variable = kCrashAtVariable);
 
-// Forwards every write to `inner` until a running deployment's record arrives in `phase`;
-// from then on every write fails with "database or disk is full". One per deployment.
-class JournalFullAtPhase final : public Journal {
+// Forwards every call to `inner` until a running deployment's record arrives in `phase`;
+// from then on every write fails with "database or disk is full" (reads still answer). One
+// per deployment.
+class JournalFullAtPhase final : public JournalWrapper {
  public:
-  JournalFullAtPhase(Journal& inner, Phase phase) : inner_(inner), phase_(phase) {}
+  JournalFullAtPhase(Journal& inner, Phase phase) : JournalWrapper(inner), phase_(phase) {}
   Result<void> save(const Deployment& deployment) override;
   Result<void> append(const DeploymentEvent& event) override;
   Result<void> set_serving(const std::string& group_id, const std::string& fleet_id) override;
+  Result<void> set_listener(const std::string& group_id, const std::string& address) override;
 
  private:
-  Journal& inner_;
   Phase phase_;
   bool full_ = false;
 };

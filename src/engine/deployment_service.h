@@ -28,15 +28,18 @@
 //   one that launched them (deleted, replaced): recover() fails and terminates nothing; so
 //   does a journal that cannot be read.
 // - Instances the journal names (serving fleets, running deployments) whose directories are
-//   missing while processes of theirs still run (untracked_instances.h: the PID-namespace
-//   holder "bg-<id>" or the BLUEGREEN_INSTANCE_ID marker) mean the directories were moved or
-//   deleted behind the server's back: recover() fails naming them and their pids, and starts
-//   and terminates nothing, instead of restoring the group beside a fleet nothing would end.
+//   missing while processes of theirs still run (FleetRecovery::live_processes; for local
+//   instances frontends/server/untracked_instances.h: the PID-namespace holder "bg-<id>" or
+//   the BLUEGREEN_INSTANCE_ID marker) mean the directories were moved or deleted behind the
+//   server's back: recover() fails naming them and their pids, and starts and terminates
+//   nothing, instead of restoring the group beside a fleet nothing would end.
 // - The executor never lets the journal say "before the switch" while green serves (see
 //   engine/executor.h), so resuming from the last durable step never undoes a switch.
 //
 // Thread-safe.
 #pragma once
+
+#include <sys/types.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -51,9 +54,8 @@
 #include <thread>
 #include <vector>
 
-#include "adapters/store/sqlite_journal.h"
 #include "engine/executor.h"
-#include "frontends/server/live_log.h"
+#include "engine/live_log.h"
 
 namespace bluegreen {
 
@@ -78,6 +80,10 @@ using OpenGroupTraffic =
 struct FleetRecovery {
   std::function<void(const std::vector<Instance>&)> adopt;  // take back known instances
   std::function<std::vector<Instance>()> recorded;          // every live instance on disk
+  // For each of the given instance ids that still has live processes, their pids (ids
+  // without any are absent). Unset: the fleet leaves no process behind its instances.
+  std::function<std::map<std::string, std::vector<pid_t>>(const std::vector<std::string>&)>
+      live_processes = nullptr;
 };
 
 struct ServiceDeps {
@@ -87,7 +93,7 @@ struct ServiceDeps {
   Installer& installer;
   HealthProbe& probe;
   Clock& clock;
-  SqliteJournal& journal;
+  Journal& journal;
   LiveLog& log;
   OpenGroupTraffic open_traffic;
   std::filesystem::path bundles_dir;

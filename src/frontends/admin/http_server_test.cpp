@@ -1,4 +1,4 @@
-#include "frontends/server/http_server.h"
+#include "frontends/admin/http_server.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
