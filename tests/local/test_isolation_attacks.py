@@ -99,9 +99,12 @@ class IsolationAttackTest(AttackCase):
         # Invariant 5 (hostname): the machine's name shows nowhere a bundle reads its own.
         with open("/etc/hostname") as f:
             machine = f.read().strip()
-        results = self.deploy_attack("hostname\ncat /etc/hostname\nuname -n\n")
+        results = self.deploy_attack("hostname\ncat /etc/hostname\nuname -n\ncat /etc/hosts\n")
         for instance_id, result in results.items():
-            self.assertEqual(result.split(), [instance_id] * 3, f"the machine is {machine}")
+            names = result.split()
+            self.assertEqual(names[:3], [instance_id] * 3, f"the machine is {machine}")
+            self.assertNotIn(machine, names, f"{instance_id}'s /etc/hosts names the machine")
+            self.assertIn(instance_id, names[3:], "its own name resolves")
 
     def test_a_mount_made_on_the_machine_later_is_read_only_inside(self):
         # Invariant 1 (files): the machine's file system stays read-only to the instance, even
