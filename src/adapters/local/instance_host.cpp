@@ -4,8 +4,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 
 #include "adapters/local/instance_layout.h"
 #include "adapters/local/instance_network.h"
@@ -79,9 +81,28 @@ fs::path instances_directory(const Instance& instance) {
   return instance.root.parent_path();
 }
 
-// The /etc/hosts an instance sees: the machine's, and its own name on loopback.
+// The /etc/hosts an instance sees: the machine's without the machine's own name (a line left
+// with an address only goes), and the instance's name on loopback.
 std::string hosts_file(const Instance& instance) {
-  return read_text("/etc/hosts") + "127.0.1.1\t" + instance.id + "\n";
+  char machine[256] = {};
+  if (gethostname(machine, sizeof machine - 1) != 0) machine[0] = '\0';
+  std::string short_name(machine, std::strcspn(machine, "."));
+  std::istringstream in(read_text("/etc/hosts"));
+  std::string out, line;
+  while (std::getline(in, line)) {
+    std::istringstream words(line.substr(0, line.find('#')));
+    std::string address, word, names;
+    words >> address;
+    while (words >> word) {
+      if (word != machine && word != short_name) names += "\t" + word;
+    }
+    if (address.empty()) {
+      out += line + "\n";
+    } else if (!names.empty()) {
+      out += address + names + "\n";
+    }
+  }
+  return out + "127.0.1.1\t" + instance.id + "\n";
 }
 
 // Builds the holder's mount steps for `plan`; makes on this machine what they need (the

@@ -44,7 +44,8 @@
 // 4. Users. The users its appspec names exist in its /etc/passwd view (instance_accounts.h),
 //    never on the machine; hooks run as them with their uid, their gid and their home.
 // 5. Hostname. `hostname` and `uname -n` answer the instance id (its own UTS namespace), and
-//    so does /etc/hostname where this machine has one.
+//    so does /etc/hostname where this machine has one; its /etc/hosts is this machine's without
+//    this machine's name, and its own name on 127.0.1.1.
 // This is containment, not a sandbox against root: a hook running as root holds
 // CAP_SYS_ADMIN and could remount what it sees; bundles are trusted like the CodeDeploy
 // agent trusts them (docs/security.md).
