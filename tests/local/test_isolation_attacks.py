@@ -6,6 +6,7 @@ of adapters/local/instance_host.h it tries to break. Needs root (namespaces, vet
 
 import ctypes
 import os
+import socket
 import subprocess
 import tempfile
 import textwrap
@@ -93,6 +94,38 @@ class IsolationAttackTest(AttackCase):
             self.assertGreaterEqual(int(lines.get("own", "-1")), 0,
                                     f"{instance_id} found another instance's queue\n{result}")
         self.assertEqual(leaked, -1, "an instance's message queue appeared on this machine")
+
+    def test_the_machines_loopback_and_other_instances_are_out_of_reach(self):
+        # Invariant 2 (network): an instance reaches this machine's end of its own pair, and
+        # there only what listens on every address; the admin API and the group's listener (on
+        # 127.0.0.1), and the other instance, are out of reach.
+        admin = int(self.server.url.rstrip("/").rsplit(":", 1)[1])
+        listener = int(self.listen.rsplit(":", 1)[1])
+        with socket.socket() as everywhere:
+            everywhere.bind(("0.0.0.0", 0))
+            everywhere.listen()
+            open_port = everywhere.getsockname()[1]
+            results = self.deploy_attack(textwrap.dedent(f"""\
+                own=$(ip -4 -o addr show eth0 | awk '{{print $4}}' | cut -d/ -f1)
+                machine=${{own%.*}}.$(( ${{own##*.}} - 1 ))
+                try() {{ timeout 5 bash -c "echo > /dev/tcp/$1/$2" 2>/dev/null && echo "$3 reached" || echo "$3 refused"; }}
+                try $machine {admin} admin
+                try $machine {listener} listener
+                try 127.0.0.1 {admin} loopback-admin
+                try $machine {open_port} open
+                for address in $(seq 0 15 | sed 's/^/10.213.0./'); do
+                  [ "$address" != "$own" ] && [ "$address" != "$machine" ] && try $address {open_port} other
+                done
+                true
+                """))
+        for instance_id, result in results.items():
+            outcomes = {}
+            for line in result.splitlines():
+                name, outcome = line.split()
+                outcomes.setdefault(name, set()).add(outcome)
+            self.assertEqual(outcomes, {"admin": {"refused"}, "listener": {"refused"},
+                                        "loopback-admin": {"refused"}, "open": {"reached"},
+                                        "other": {"refused"}}, f"{instance_id}\n{result}")
 
     @unittest.skipUnless(os.path.isfile("/etc/hostname"), "this machine has no /etc/hostname")
     def test_every_name_of_the_host_is_the_instance_id(self):
