@@ -15,7 +15,8 @@ import uuid
 from unittest import mock
 
 from harness import BINARY, LocalTestCase, Server, free_port, wait_until
-from test_isolation import APP, APPSPEC, START, STOP, VALIDATE, namespaces_possible
+import test_isolation
+from test_isolation import APPSPEC, namespaces_possible
 
 IPC_CREAT, IPC_EXCL, IPC_RMID = 0o1000, 0o2000, 0
 LIBC = ctypes.CDLL(None, use_errno=True)
@@ -31,24 +32,17 @@ class AttackCase(LocalTestCase):
                       **overrides):
         """The EC2 bundle with `attack` as an AfterInstall hook of `runas`, its app installed at
         `destination`, and the parameters that deploy it."""
-        path = os.path.join(self.tmp, f"attack-{uuid.uuid4().hex[:8]}")
-        os.makedirs(os.path.join(path, "app"))
-        os.makedirs(os.path.join(path, "scripts"))
+        before_install = "#!/bin/bash\nmkdir -p /var/log/attack\nchmod 0777 /var/log/attack\n"
+        path = test_isolation.IsolationTest.make_bundle(self, uuid.uuid4().hex[:8], before_install)
         appspec = APPSPEC.replace("destination: /home/ec2-user/app",
                                   f"destination: {destination}").replace(
             "  ApplicationStart:", "  AfterInstall:\n    - location: scripts/attack.sh\n"
             f"      timeout: 60\n      runas: {runas}\n  ApplicationStart:")
-        files = {"appspec.yml": appspec, "app/server.py": APP, "app/VERSION": "v1\n",
-                 "scripts/before_install.sh": "#!/bin/bash\nmkdir -p /var/log/attack\n"
-                                              "chmod 0777 /var/log/attack\n",
-                 "scripts/attack.sh": "#!/bin/bash\nexec > /var/log/attack/result 2>&1\n" + attack,
-                 "scripts/start.sh": START.replace("TOKEN", "attack"),
-                 "scripts/validate.sh": VALIDATE, "scripts/stop.sh": STOP}
-        for name, text in files.items():
-            with open(os.path.join(path, name), "w") as f:
-                f.write(text)
-            if name.startswith("scripts/"):
-                os.chmod(os.path.join(path, name), 0o755)
+        with open(os.path.join(path, "appspec.yml"), "w") as f:
+            f.write(appspec)
+        with open(os.path.join(path, "scripts", "attack.sh"), "w") as f:
+            f.write("#!/bin/bash\nexec > /var/log/attack/result 2>&1\n" + attack)
+        os.chmod(os.path.join(path, "scripts", "attack.sh"), 0o755)
         return self.params(path, ISOLATION="namespaces", APP_PORT="8080", HEALTH_CHECK_PATH="/",
                            **overrides)
 
