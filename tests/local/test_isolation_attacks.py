@@ -5,6 +5,7 @@ of adapters/local/instance_host.h it tries to break. Needs root (namespaces, vet
 """
 
 import ctypes
+import json
 import os
 import socket
 import subprocess
@@ -14,7 +15,8 @@ import unittest
 import uuid
 from unittest import mock
 
-from harness import BINARY, LocalTestCase, Server, free_port, wait_until
+from harness import (BINARY, LocalTestCase, Server, free_port, http_get, kill_namespace_holders,
+                     wait_until)
 import test_isolation
 from test_isolation import APPSPEC, namespaces_possible
 
@@ -209,6 +211,34 @@ class IsolationAttackTest(AttackCase):
                 self.assertNotEqual(code, 0)
                 self.assertIn(f"files destination {destination} would hide {hidden}, which "
                               "ISOLATION=namespaces gives the instance", record["error"])
+
+    def test_another_server_never_takes_the_address_of_an_instance_this_one_records(self):
+        # instance_network.h: restarts, concurrent instances and servers never share a /30. The
+        # instances of this server die while it is down (a reboot, an OOM kill of their
+        # holders): their veth pairs go with their network namespaces, but this server still
+        # records their addresses and routes its group to them when it starts again.
+        code, first, done = self.deploy(self.attack_params("true\n"))
+        self.assertEqual(code, 0, done.stdout[-3000:])
+        self.server.kill()
+        kill_namespace_holders(os.path.join(self.tmp, "state"))
+        other = Server(os.path.join(self.tmp, "other", "state")).start()
+        self.addCleanup(kill_namespace_holders, os.path.join(self.tmp, "other"))
+        self.addCleanup(other.kill)
+        params = json.loads(self.attack_params("true\n", LISTEN=f"127.0.0.1:{free_port()}"))
+        with open(os.path.join(params["LOCAL_PATH"], "app", "VERSION"), "w") as f:
+            f.write("the other server's\n")
+        done = subprocess.run([BINARY, "deploy", "--params", json.dumps(params)],
+                              capture_output=True, text=True, timeout=300,
+                              env=dict(os.environ, BLUEGREEN_SERVER=other.url))
+        self.assertEqual(done.returncode, 0, done.stdout[-3000:] + done.stderr)
+        second = json.loads(done.stdout.strip().splitlines()[-1])
+        self.assertFalse({i["host"] for i in first["instances"]} &
+                         {i["host"] for i in second["instances"]},
+                         "the other server took addresses this one records")
+        self.server.start()
+        for _ in range(10):
+            status, body = http_get(f"http://{self.listen}/")
+            self.assertNotIn("the other server's", body, "this group serves another server's app")
 
 
 @unittest.skipUnless(namespaces_possible(), "ISOLATION=namespaces needs root here")
