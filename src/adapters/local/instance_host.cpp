@@ -184,16 +184,18 @@ Result<HostView> make_view(const Instance& instance, const ViewPlan& plan) {
     step(Kind::detach, stages / std::to_string(k));
   }
   fs::path accounts_dir = instance_layout::accounts(instance.root);
-  {
-    std::ofstream(accounts_dir / "hosts", std::ios::trunc) << hosts_file(instance);
-    fs::permissions(accounts_dir / "hosts", fs::perms(0644), fs::perm_options::replace, ec);
-  }
+  // Written once: a live instance has them bind-mounted as /etc/hosts and /etc/hostname.
+  auto write_once = [&](const fs::path& path, const std::string& text) {
+    if (fs::exists(path, ec)) return;
+    std::ofstream(path, std::ios::trunc) << text;
+    fs::permissions(path, fs::perms(0644), fs::perm_options::replace, ec);
+  };
+  write_once(accounts_dir / "hosts", hosts_file(instance));
   step(Kind::bind_read_only, "/etc/passwd", InstanceAccounts::passwd_file(accounts_dir));
   step(Kind::bind_read_only, "/etc/group", InstanceAccounts::group_file(accounts_dir));
   step(Kind::bind_read_only, "/etc/hosts", accounts_dir / "hosts");
   if (fs::is_regular_file("/etc/hostname", ec)) {
-    std::ofstream(accounts_dir / "hostname", std::ios::trunc) << instance.id << "\n";
-    fs::permissions(accounts_dir / "hostname", fs::perms(0644), fs::perm_options::replace, ec);
+    write_once(accounts_dir / "hostname", instance.id + "\n");
     step(Kind::bind_read_only, "/etc/hostname", accounts_dir / "hostname");
   }
   for (auto [path, mode] : {std::pair{"/tmp", "mode=1777"}, std::pair{"/var/tmp", "mode=1777"},
@@ -239,7 +241,10 @@ void own_homes(const ViewPlan& plan, const InstanceAccounts& accounts) {
 }  // namespace
 
 bool instance_hosts_supported(std::string* why) {
-  return PidNamespace::supports_host_views(why);
+  if (!PidNamespace::supports_host_views(why)) return false;
+  static const Result<void> veth = veth_pairs_allowed();
+  if (!veth && why != nullptr) *why = veth.error().message;
+  return veth.has_value();
 }
 
 Result<ViewPlan> plan_view(const Instance& instance, const AppSpec& spec,
@@ -260,7 +265,9 @@ Result<ViewPlan> plan_view(const Instance& instance, const AppSpec& spec,
                       " holds the server's instances and is out of an instance's sight; "
                       "install elsewhere");
     }
-    wanted.push_back({*target, install_root / target->relative_path()});
+    // Install copies to the path as the appspec wrote it; the view resolves this machine's
+    // links on the way to where it is seen.
+    wanted.push_back({*target, install_root / file.destination.relative_path()});
   }
   for (const auto& [event, scripts] : spec.hooks) {
     for (const auto& script : scripts) plan.users.insert(script.run_as.value_or("root"));
@@ -304,7 +311,7 @@ Result<PidNamespace> open_or_create_host(const Instance& instance, const AppSpec
     if (!own) continue;
     auto target = writable_target(user->home, "home of " + name);
     if (!target) return context(target.error());
-    plan->writable.push_back({*target, install_root / target->relative_path()});
+    plan->writable.push_back({*target, install_root / user->home.relative_path()});
   }
   std::ranges::sort(plan->writable, {}, &ViewPlan::Writable::target);
   std::vector<ViewPlan::Writable> outermost;

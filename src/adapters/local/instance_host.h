@@ -70,7 +70,8 @@ inline constexpr const char* kArchiveInView =
     "/opt/codedeploy-agent/deployment-root/deployment-archive";
 
 // Whether this server can make instance hosts (root, or CAP_SYS_ADMIN: mount, network, PID
-// and UTS namespaces); tried once. When not, `why` (if given) says what refused it.
+// and UTS namespaces, and veth pairs); tried once. When not, `why` (if given) says what
+// refused it.
 bool instance_hosts_supported(std::string* why = nullptr);
 
 // What the instance's view is made of, from its appspec: the writable directories (target in

@@ -5,9 +5,11 @@
 #include <net/if.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <random>
 #include <vector>
 
 #include "infra/process/process.h"
@@ -179,6 +181,17 @@ void release_address(const fs::path& state_dir, const InstanceAddress& address,
     fs::remove(machine_entry(address.slot), ec);
   }
   fs::remove(file, ec);
+}
+
+Result<void> veth_pairs_allowed() {
+  char name_text[16];
+  std::snprintf(name_text, sizeof name_text, "bgprobe%06x",
+                static_cast<unsigned>(std::random_device{}() & 0xffffff));
+  std::string name = name_text;
+  auto made = run_ip({"link", "add", name, "type", "veth", "peer", "name", name + "p"}, -1, {});
+  if (!made) return fail(ErrorKind::failed, "veth pairs are refused: " + made.error().message);
+  (void)run_ip({"link", "delete", name}, -1, {});
+  return {};
 }
 
 Result<void> connect_instance(const InstanceAddress& address, pid_t holder, int network_fd,

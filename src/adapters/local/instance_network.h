@@ -61,6 +61,10 @@ Result<InstanceAddress> allocate_address(const std::filesystem::path& state_dir,
 void release_address(const std::filesystem::path& state_dir, const InstanceAddress& address,
                      const std::string& instance_id);
 
+// Whether this machine lets the server make veth pairs (one is made and removed). Errors:
+// failed, saying what refused it.
+Result<void> veth_pairs_allowed();
+
 // Moves the instance's end of the pair into the network namespace `network_fd` (the holder
 // `holder` lives in it) and gives both ends their address (the pair is made again when it is
 // gone). `log` receives what `ip` printed.
