@@ -91,6 +91,19 @@ class IsolationAttackTest(AttackCase):
                                     f"{instance_id} found another instance's queue\n{result}")
         self.assertEqual(leaked, -1, "an instance's message queue appeared on this machine")
 
+    @unittest.skipUnless(os.path.isfile("/etc/machine-id"), "this machine has no machine id")
+    def test_each_instance_has_a_machine_id_of_its_own(self):
+        # Instances as hosts: software that tells hosts apart by /etc/machine-id (systemd,
+        # D-Bus, agents that register a host) sees each instance as one, not all as the machine.
+        with open("/etc/machine-id") as f:
+            machine = f.read().strip()
+        results = self.deploy_attack("cat /etc/machine-id\n")
+        ids = {result.strip() for result in results.values()}
+        self.assertEqual(len(ids), 2, results)
+        self.assertNotIn(machine, ids)
+        for machine_id in ids:
+            self.assertRegex(machine_id, r"^[0-9a-f]{32}$")
+
     def test_the_machines_loopback_and_other_instances_are_out_of_reach(self):
         # Invariant 2 (network): an instance reaches this machine's end of its own pair, and
         # there only what listens on every address; the admin API and the group's listener (on
