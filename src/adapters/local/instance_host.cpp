@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <random>
 #include <sstream>
 
 #include "adapters/local/instance_layout.h"
@@ -79,6 +80,14 @@ Result<fs::path> writable_target(const fs::path& path, const std::string& what) 
 // Where the server keeps every instance's directory (instance_layout.h): the instance's parent.
 fs::path instances_directory(const Instance& instance) {
   return instance.root.parent_path();
+}
+
+// 32 random hex digits and a newline, as machine-id(5) has them.
+std::string new_machine_id() {
+  std::random_device random;
+  std::string text;
+  for (int k = 0; k < 32; ++k) text += "0123456789abcdef"[random() % 16];
+  return text + "\n";
 }
 
 // The /etc/hosts an instance sees: the machine's without the machine's own name (a line left
@@ -197,6 +206,15 @@ Result<HostView> make_view(const Instance& instance, const ViewPlan& plan) {
   if (fs::is_regular_file("/etc/hostname", ec)) {
     write_once(accounts_dir / "hostname", instance.id + "\n");
     step(Kind::bind_read_only, "/etc/hostname", accounts_dir / "hostname");
+  }
+  // A machine id of its own: what systemd, D-Bus and host agents tell hosts apart by.
+  if (fs::is_regular_file("/etc/machine-id", ec)) {
+    write_once(accounts_dir / "machine-id", new_machine_id());
+    for (const char* path : {"/etc/machine-id", "/var/lib/dbus/machine-id"}) {
+      auto status = fs::symlink_status(path, ec);
+      if (fs::is_regular_file(status))
+        step(Kind::bind_read_only, path, accounts_dir / "machine-id");
+    }
   }
   for (auto [path, mode] : {std::pair{"/tmp", "mode=1777"}, std::pair{"/var/tmp", "mode=1777"},
                             std::pair{"/run", "mode=0755"}, std::pair{"/var/run", "mode=0755"},

@@ -24,8 +24,9 @@
 //        that shows the machine's entries of the nearest existing parent (read-only) beside it;
 //      - its own empty /tmp, /var/tmp, /run (so /var/run) and /dev/shm (tmpfs, gone with it);
 //      - its bundle copy at kArchiveInView (the hooks' working directory);
-//      - /etc/passwd, /etc/group, /etc/hosts and /etc/hostname are the instance's own files
-//        (read-only).
+//      - /etc/passwd, /etc/group, /etc/hosts, /etc/hostname and /etc/machine-id (with
+//        /var/lib/dbus/machine-id) are the instance's own files (read-only), where the
+//        machine has them; its machine id is random, made once.
 //    Nothing outside the instance's directory <state_dir>/instances/<id> is written on the
 //    machine. <state_dir>/instances is an empty read-only directory in the view: no instance
 //    reads another's files (the users instances add share uids), and a destination there is
