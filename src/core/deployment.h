@@ -106,6 +106,16 @@ struct BlueFleet {
   std::filesystem::path bundle_root;  // its revision, for the BlockTraffic hooks
 };
 
+// PROVIDER=elastigroup: where the Elastigroup flow (core/elastigroup_flow.h) stands. Spot
+// launches and retires the fleets, CodeDeploy installs; the record shows their ids, and the
+// flow's continuation token, which holds no secret, resumes the flow after a restart.
+struct CloudProgress {
+  std::string flow_phase;  // the flow's own phase (read_group, follow, …)
+  std::string spot_deployment_id;
+  std::string codedeploy_deployment_id;
+  std::string token;  // elastigroup::to_token of the flow's state after its last step
+};
+
 struct Deployment {
   std::string id;  // also the green fleet's id
   DeploymentSpec spec;
@@ -151,6 +161,7 @@ struct Deployment {
   // as the executor hears of them during RunHooks. Only live views carry it; a saved record
   // has none.
   std::vector<HookResult> running_hooks;
+  std::optional<CloudProgress> cloud;  // PROVIDER=elastigroup only
 
   bool finished_running() const { return status != DeploymentStatus::running; }
 };

@@ -168,6 +168,12 @@ json to_json(const Deployment& d) {
   out["promotedBy"] = d.promoted_by;
   out["rollbackBy"] = d.rollback_by;
   out["trafficStep"] = d.traffic_step;
+  if (d.cloud) {
+    out["cloud"] = {{"flowPhase", d.cloud->flow_phase},
+                    {"spotDeploymentId", d.cloud->spot_deployment_id},
+                    {"codeDeployDeploymentId", d.cloud->codedeploy_deployment_id},
+                    {"token", d.cloud->token}};
+  }
   return out;
 }
 
@@ -219,6 +225,11 @@ Result<Deployment> deployment_from_json(const json& j) {
     d.promoted_by = j.value("promotedBy", "");
     d.rollback_by = j.value("rollbackBy", "");
     d.traffic_step = j.value("trafficStep", 0);
+    if (j.contains("cloud") && j.at("cloud").is_object()) {
+      const auto& cloud = j.at("cloud");
+      d.cloud = CloudProgress{cloud.value("flowPhase", ""), cloud.value("spotDeploymentId", ""),
+                              cloud.value("codeDeployDeploymentId", ""), cloud.value("token", "")};
+    }
     return d;
   });
 }

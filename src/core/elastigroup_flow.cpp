@@ -121,7 +121,7 @@ Decision Stepper::on(const EventBody& body) {
   }
   if (!std::holds_alternative<Started>(body) && !std::holds_alternative<Woke>(body) &&
       !std::holds_alternative<InvocationEnding>(body)) {
-    s_.last_request_ms = now_;
+    s_.last_request = now_;
     ++s_.requests;
   }
   return std::visit([this](const auto& e) { return handle(e); }, body);
@@ -140,19 +140,19 @@ Decision Stepper::handle(const Started& e) {
     }
     s_ = *restored;
     s_.round_step = 0;
-    log(LogLevel::info, "resumed",
+    log(EventKind::info, "resumed",
         fmt::format("resuming job {} in phase {}", s_.original_job_id, to_string(s_.phase)));
     return advance();
   }
   s_ = FlowState{};
   s_.original_job_id = c_.job_id;
   s_.green_identifier = c_.green_identifier;
-  s_.started_ms = now_;
-  s_.deadline_ms = now_ + c_.timeout_seconds * 1000;
+  s_.started = now_;
+  s_.deadline = now_ + c_.timeout;
   s_.phase = Phase::read_group;
-  log(LogLevel::info, "started",
+  log(EventKind::info, "started",
       fmt::format("blue/green deployment of {} to Elastigroup {} (TIMEOUT {} s)", c_.revision,
-                  c_.group_id, c_.timeout_seconds),
+                  c_.group_id, whole_seconds(c_.timeout)),
       {{"green_identifier", s_.green_identifier}});
   return advance();
 }
@@ -173,7 +173,7 @@ Decision Stepper::handle(const GroupRead& e) {
                               "instance to deploy to; raise the group's capacity",
                               c_.group_id, e.target_capacity));
     }
-    log(LogLevel::info, "group_read",
+    log(EventKind::info, "group_read",
         fmt::format("group {}: target capacity {}, {} blue instance(s)", c_.group_id,
                     e.target_capacity, e.instance_ids.size()));
     return enter(Phase::find_spot);
@@ -195,7 +195,7 @@ Decision Stepper::handle(const SpotDeploymentsListed& e) {
   if (s_.phase == Phase::find_spot) {
     if (ours == nullptr) return enter(Phase::create_spot);
     s_.spot_deployment_id = ours->id;
-    log(LogLevel::info, "spot_deployment_adopted",
+    log(EventKind::info, "spot_deployment_adopted",
         fmt::format("this job's Spot B/G deployment {} exists already (state {}, status {}); "
                     "following it instead of starting another",
                     ours->id, ours->state, ours->status));
@@ -224,7 +224,7 @@ Decision Stepper::handle(const SpotDeploymentsListed& e) {
 Decision Stepper::handle(const SpotDeploymentCreated& e) {
   s_.transient_failures = 0;
   s_.spot_deployment_id = e.deployment.id;
-  log(LogLevel::info, "spot_deployment_created",
+  log(EventKind::info, "spot_deployment_created",
       fmt::format("Spot B/G deployment {} created: greens will be tagged GreenIdentifier={}",
                   e.deployment.id, s_.green_identifier));
   return enter(Phase::wait_greens);
@@ -247,7 +247,7 @@ Decision Stepper::handle(const GreensDescribed& e) {
   if (s_.phase == Phase::wait_blue_detached) return blue_detached_check();
 
   if (changed) {
-    log(LogLevel::info, "greens",
+    log(EventKind::info, "greens",
         fmt::format("{} green instance(s) tagged GreenIdentifier={}, {} running (expecting {})",
                     live.size(), s_.green_identifier, running.size(), s_.target_capacity));
     s_.round_changed = true;
@@ -268,13 +268,13 @@ Decision Stepper::handle(const InstanceHealthDescribed& e) {
   }
   if (passing != s_.greens_passing) {
     s_.round_changed = true;
-    log(LogLevel::info, "green_status_checks",
+    log(EventKind::info, "green_status_checks",
         fmt::format("{} of {} green instance(s) pass EC2 status checks", passing,
                     s_.green_ids.size()));
   }
   s_.greens_passing = passing;
   if (passing >= s_.target_capacity && passing == static_cast<int>(s_.green_ids.size())) {
-    log(LogLevel::info, "greens_ready",
+    log(EventKind::info, "greens_ready",
         fmt::format("{} green instance(s) running and passing status checks", passing),
         {{"instances", fmt::format("{}", fmt::join(s_.green_ids, ","))}});
     return enter(Phase::find_codedeploy);
@@ -298,7 +298,7 @@ Decision Stepper::handle(const CodeDeployDeploymentRead& e) {
     s_.codedeploy_terminal = codedeploy_terminal(d.status);
     if (d.status == "Succeeded") {
       s_.greens_serving = true;
-      log(LogLevel::warning, "codedeploy_succeeded",
+      log(EventKind::warning, "codedeploy_succeeded",
           fmt::format("CodeDeploy deployment {} had already succeeded on the greens: they are "
                       "left serving",
                       d.id));
@@ -314,7 +314,7 @@ Decision Stepper::handle(const CodeDeployDeploymentRead& e) {
     s_.adopted_spot = false;
     if (d.status == "Succeeded") s_.greens_serving = true;
     s_.codedeploy_deployment_id = d.id;
-    log(LogLevel::info, "codedeploy_deployment_adopted",
+    log(EventKind::info, "codedeploy_deployment_adopted",
         fmt::format("CodeDeploy deployment {} of this job exists already ({}); following it", d.id,
                     d.status));
     return enter(Phase::follow);
@@ -324,7 +324,7 @@ Decision Stepper::handle(const CodeDeployDeploymentRead& e) {
                                      d.succeeded, d.failed, d.skipped, d.ready);
   bool changed = overview != s_.codedeploy_overview;
   if (d.status != s_.codedeploy_status) {
-    log(d.status == "Failed" || d.status == "Stopped" ? LogLevel::error : LogLevel::info,
+    log(d.status == "Failed" || d.status == "Stopped" ? EventKind::error : EventKind::info,
         "codedeploy_status",
         fmt::format("CodeDeploy deployment {} is {}: {} succeeded, {} in progress, {} pending, "
                     "{} failed",
@@ -347,7 +347,7 @@ Decision Stepper::handle(const CodeDeployDeploymentRead& e) {
 Decision Stepper::handle(const CodeDeployCreated& e) {
   s_.transient_failures = 0;
   s_.codedeploy_deployment_id = e.deployment_id;
-  log(LogLevel::info, "codedeploy_deployment_created",
+  log(EventKind::info, "codedeploy_deployment_created",
       fmt::format("CodeDeploy deployment {} created for {} on instances tagged "
                   "GreenIdentifier={}",
                   e.deployment_id, c_.revision, s_.green_identifier));
@@ -370,15 +370,15 @@ Decision Stepper::handle(const Done& /*event*/) {
   s_.transient_failures = 0;
   if (s_.awaiting == "cd_stop") {
     s_.codedeploy_stop_sent = true;
-    log(LogLevel::info, "codedeploy_stopped",
+    log(EventKind::info, "codedeploy_stopped",
         fmt::format("CodeDeploy deployment {} stopped with rollback", s_.codedeploy_deployment_id));
   } else if (s_.awaiting == "spot_stop") {
     s_.spot_stop_sent = true;
-    log(LogLevel::info, "spot_deployment_stopped",
+    log(EventKind::info, "spot_deployment_stopped",
         fmt::format("Spot B/G deployment {} stopped", s_.spot_deployment_id));
   } else if (s_.awaiting == "detach") {
     s_.detach_sent = true;
-    log(LogLevel::info, "greens_detached",
+    log(EventKind::info, "greens_detached",
         fmt::format("green instance(s) {} detached and terminated", fmt::join(s_.green_ids, ",")));
   }
   return advance();
@@ -394,7 +394,7 @@ Decision Stepper::handle(const Woke& /*event*/) {
 
 Decision Stepper::handle(const InvocationEnding& /*event*/) {
   std::string token = to_token(s_);
-  log(LogLevel::info, "continuing",
+  log(EventKind::info, "continuing",
       fmt::format("handing over to the next invocation in phase {}", to_string(s_.phase)));
   return finish(ReportProgress{details(), std::move(token)});
 }
@@ -438,7 +438,7 @@ void Stepper::log_target(const InstanceTarget& target) {
             clip(fmt::format("{} failed on {} ({})", event.name, target.instance_id, why), 600);
       }
     }
-    log(failed ? LogLevel::error : LogLevel::info, "lifecycle_event", message, fields);
+    log(failed ? EventKind::error : EventKind::info, "lifecycle_event", message, fields);
   }
   seen = fmt::format("{}:{}", events[latest].name, events[latest].status);
 }
@@ -447,20 +447,20 @@ void Stepper::log_spot_state(const SpotDeployment& deployment) {
   std::string state = fmt::format("{}/{}", deployment.state, deployment.status);
   if (state == s_.spot_state) return;
   s_.spot_state = state;
-  log(LogLevel::info, "spot_state",
+  log(EventKind::info, "spot_state",
       fmt::format("Spot B/G deployment {}: state {}, status {}", deployment.id, deployment.state,
                   deployment.status));
 }
 
 Decision Stepper::handle(const CallFailed& e) {
-  const CallError& error = e.error;
+  const Error& error = e.error;
   std::string what = s_.awaiting;
   std::string detail =
       error.code.empty() ? error.message : fmt::format("{}: {}", error.code, error.message);
   if (s_.phase == Phase::stopping) {
     // Cleanup retries what may pass later, until its grace is over, and otherwise goes on
     // (each step is given up once): what it could not do is told in the report.
-    if (is_transient(error) && now_ < s_.cleanup_deadline_ms) {
+    if (is_transient(error) && now_ < s_.cleanup_deadline) {
       return retry_later(error, Phase::stopping);
     }
     s_.transient_failures = 0;
@@ -495,7 +495,7 @@ Decision Stepper::handle(const CallFailed& e) {
                            : cleanup_step_failed(s_, c_, what, detail);
     if (!note.empty()) {
       add_cleanup_note(note);
-      log(LogLevel::warning, "cleanup_step_failed", note);
+      log(EventKind::warning, "cleanup_step_failed", note);
     }
     if (what == "cleanup_greens") return report_failure();
     return advance();
@@ -535,7 +535,7 @@ Decision Stepper::handle(const CallFailed& e) {
 }  // namespace detail
 
 Decision step(const FlowConfig& config, FlowState& state, const Event& event) {
-  return detail::Stepper(config, state, event.now_ms).on(event.body);
+  return detail::Stepper(config, state, event.now).on(event.body);
 }
 
 }  // namespace bluegreen::elastigroup

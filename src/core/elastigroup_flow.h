@@ -1,8 +1,8 @@
 // The Elastigroup + CodeDeploy blue/green flow (the CodePipeline Lambda action), as a pure
 // state machine: step(config, state, event) -> (state, decision). No I/O, no clock reads:
-// every event carries the time it was observed at, and every decision names exactly one next
-// thing to do (one cloud request, a wait, or a report). src/engine/elastigroup_executor.h
-// performs the decisions.
+// every event carries the time it was observed at (a TimePoint, as in the local flow), and every
+// decision names exactly one next thing to do (one cloud request, a wait, or a report).
+// src/engine/elastigroup_executor.h performs the decisions.
 //
 // Phases (see design.md section 4). Every invocation first resolves API_TOKEN when it is an
 // ssm:/secretsmanager: reference (ResolveApiToken), then goes on from its phase:
@@ -70,6 +70,8 @@
 #include <variant>
 #include <vector>
 
+#include "core/clock.h"
+#include "core/deployment.h"
 #include "core/error.h"
 #include "core/spec.h"
 
@@ -153,14 +155,6 @@ struct InstanceTarget {
   std::vector<LifecycleEvent> events;
 };
 
-// A failed request. `code` is the service's error code (AccessDeniedException,
-// RevisionDoesNotExistException, DEPLOYMENT_ALREADY_IN_PROGRESS…), empty when unknown.
-struct CallError {
-  ErrorKind kind = ErrorKind::unavailable;
-  std::string code;
-  std::string message;
-};
-
 // ---- Decisions: the one next thing to do ---------------------------------------------------
 
 struct ResolveApiToken {};
@@ -203,7 +197,7 @@ struct StopCodeDeployDeployment {
   std::string deployment_id;  // stopped with autoRollbackEnabled
 };
 struct Wait {
-  long long until_ms = 0;
+  TimePoint until;
   std::string reason;
 };
 
@@ -277,8 +271,11 @@ struct CodeDeployTargetsRead {
   std::vector<InstanceTarget> targets;
 };
 struct Done {};  // a stop or detach request succeeded
+// A request failed. The error's `code` is the service's own (AccessDeniedException,
+// RevisionDoesNotExistException, DEPLOYMENT_ALREADY_IN_PROGRESS…), empty when unknown; the
+// flow classifies the failure (FailureType) from it and from the kind.
 struct CallFailed {
-  CallError error;
+  Error error;
 };
 struct Woke {};
 // The invocation must end soon: hand the state over as a continuation token.
@@ -291,7 +288,7 @@ using EventBody =
                  CodeDeployTargetsRead, Done, CallFailed, Woke, InvocationEnding>;
 
 struct Event {
-  long long now_ms = 0;  // when it was observed (Unix epoch milliseconds)
+  TimePoint now;  // when it was observed
   EventBody body;
 };
 
@@ -304,19 +301,19 @@ struct FlowConfig {
   std::string group_id;
   std::string app_name;
   std::string deployment_group;
-  long long timeout_seconds = 0;
+  Duration timeout{0};   // TIMEOUT
   std::string revision;  // describe(spec.revision), for messages
 
-  // Polling: the pause between two rounds of polls starts at `poll_interval_ms` and grows by
-  // half again up to `max_poll_interval_ms` while nothing changes. Over the whole flow there
-  // are at most `request_burst` + elapsed / `request_spacing_ms` requests (12 s: five a
+  // Polling: the pause between two rounds of polls starts at `poll_interval` and grows by
+  // half again up to `max_poll_interval` while nothing changes. Over the whole flow there
+  // are at most `request_burst` + elapsed / `request_spacing` requests (12 s: five a
   // minute on average over a long wait).
-  long long poll_interval_ms = 2'000;
-  long long max_poll_interval_ms = 60'000;
-  long long request_spacing_ms = 12'000;
+  Duration poll_interval = std::chrono::seconds(2);
+  Duration max_poll_interval = std::chrono::seconds(60);
+  Duration request_spacing = std::chrono::seconds(12);
   int request_burst = 30;
   // After a failure, how long cleanup may keep waiting for the greens to go away.
-  long long cleanup_grace_ms = 300'000;
+  Duration cleanup_grace = std::chrono::minutes(5);
 };
 
 // Builds the flow's configuration from validated parameters. Checks what parse_spec cannot
@@ -340,8 +337,8 @@ struct FlowState {
   std::string green_identifier;
   std::string spot_deployment_id;
   std::string codedeploy_deployment_id;
-  long long started_ms = 0;
-  long long deadline_ms = 0;           // started + TIMEOUT
+  TimePoint started;
+  TimePoint deadline;                  // started + TIMEOUT
   int target_capacity = 0;             // greens expected (the group's target capacity)
   int blue_count = 0;                  // instances in the group when the deployment began
   std::vector<std::string> green_ids;  // live tagged instances last seen
@@ -361,13 +358,13 @@ struct FlowState {
   bool adopted_spot = false;
 
   // Polling. A round is the requests of one look at the world; rounds are paced.
-  long long last_request_ms = 0;   // when the last request was answered
-  int requests = 0;                // requests answered since the flow started
-  long long poll_interval_ms = 0;  // current pause between rounds; 0 = the configured start
-  int round = 0;                   // rounds in this phase
-  int round_step = 0;              // which request of the round is next
-  int transient_failures = 0;      // consecutive retryable failures
-  bool unreachable = false;        // the last of them: unavailable or timed out (not throttled)
+  TimePoint last_request;      // when the last request was answered
+  int requests = 0;            // requests answered since the flow started
+  Duration poll_interval{0};   // current pause between rounds; 0 = the configured start
+  int round = 0;               // rounds in this phase
+  int round_step = 0;          // which request of the round is next
+  int transient_failures = 0;  // consecutive retryable failures
+  bool unreachable = false;    // the last of them: unavailable or timed out (not throttled)
   std::string last_transient_error;
 
   // Per instance, "<lifecycle event>:<status>" as last logged, so only changes are logged.
@@ -375,7 +372,7 @@ struct FlowState {
   std::vector<std::string> pending_target_ids;  // targets still to read in this round
 
   std::optional<PendingFailure> failure;
-  long long cleanup_deadline_ms = 0;
+  TimePoint cleanup_deadline;
   bool codedeploy_stop_sent = false;
   bool spot_stop_sent = false;
   bool detach_sent = false;
@@ -396,12 +393,10 @@ struct FlowState {
 
 // ---- Logs ----------------------------------------------------------------------------------
 
-enum class LogLevel { info, warning, error };
-std::string_view to_string(LogLevel level);
-
-// One structured log line. The executor adds time, job id, deployment ids and phase.
+// One structured log line. The executor adds time, job id, deployment ids and phase. Its level
+// is one of the local flow's event kinds (core/deployment.h): info, warning or error.
 struct LogEntry {
-  LogLevel level = LogLevel::info;
+  EventKind level = EventKind::info;
   std::string event;    // a stable name: "green_ready", "lifecycle_event", …
   std::string message;  // for people
   std::map<std::string, std::string> fields;  // instance, lifecycle_event, status, …
@@ -422,7 +417,8 @@ Decision step(const FlowConfig& config, FlowState& state, const Event& event);
 
 inline constexpr std::size_t kMaxTokenLength = 2048;
 
-// The state as a compact JSON string of at most kMaxTokenLength characters. What does not
+// The state as a compact JSON string of at most kMaxTokenLength characters. Times travel as
+// Unix epoch milliseconds and durations as milliseconds. What does not
 // fit is dropped in order of least use (per-instance log memory, the green id list, the tail
 // of a failure message); the ids and the phase always fit.
 std::string to_token(const FlowState& state);

@@ -49,7 +49,7 @@ Decision Stepper::enter(Phase phase) {
   s_.phase = phase;
   s_.round = 0;
   s_.round_step = 0;
-  s_.poll_interval_ms = 0;
+  s_.poll_interval = Duration::zero();
   s_.round_changed = false;
   return advance();
 }
@@ -64,7 +64,7 @@ Decision Stepper::advance() {
     return issue(ResolveApiToken{}, "resolve");
   }
   if (s_.phase == Phase::stopping) return advance_stopping();
-  if (now_ >= s_.deadline_ms && !s_.final_look) return timed_out();
+  if (now_ >= s_.deadline && !s_.final_look) return timed_out();
   const std::string& gid = s_.green_identifier;
   switch (s_.phase) {
     case Phase::read_group:
@@ -72,7 +72,7 @@ Decision Stepper::advance() {
     case Phase::find_spot:
       return issue(ListSpotDeployments{}, "spot_list");
     case Phase::create_spot:
-      return issue(CreateSpotDeployment{gid, std::max(1LL, (s_.deadline_ms - now_) / 1000)},
+      return issue(CreateSpotDeployment{gid, std::max(1LL, whole_seconds(s_.deadline - now_))},
                    "spot_create");
     case Phase::wait_greens:
       if (s_.round_step == 0) return issue(DescribeGreens{gid}, "greens");
@@ -142,11 +142,11 @@ Decision Stepper::advance_stopping() {
 
 Decision Stepper::cleanup_greens_seen() {
   if (s_.green_ids.empty()) {
-    log(LogLevel::info, "greens_gone", "no green instance is left running");
+    log(EventKind::info, "greens_gone", "no green instance is left running");
     return report_failure();
   }
   bool may_detach = !s_.detach_sent && !s_.spot_deployment_id.empty() && !s_.greens_serving;
-  if (now_ >= s_.cleanup_deadline_ms) {
+  if (now_ >= s_.cleanup_deadline) {
     // Greens left running cost money: one last attempt to detach them, even past the grace.
     if (may_detach) return issue(DetachGreens{s_.green_ids}, "detach");
     add_cleanup_note(
@@ -170,9 +170,9 @@ Decision Stepper::blue_detached_check() {
   s_.group_instance_ids = blue_left;
   s_.blue_known = true;
   if (blue_left.empty()) {
-    log(LogLevel::info, "blue_detached", "the blue instances have left the Elastigroup");
+    log(EventKind::info, "blue_detached", "the blue instances have left the Elastigroup");
   } else if (s_.round == 0 || s_.round_changed) {
-    log(LogLevel::info, "waiting_blue_detach",
+    log(EventKind::info, "waiting_blue_detach",
         fmt::format("waiting for Spot to detach blue instance(s) {}", fmt::join(blue_left, ",")));
   }
   return next_step(2);
@@ -182,7 +182,7 @@ Decision Stepper::after_spot_check() {
   if (s_.phase == Phase::wait_blue_detached) {
     if (s_.blue_known && s_.group_instance_ids.empty()) return succeed();
     if (s_.final_look)
-      return report_pending(fmt::format("TIMEOUT ({} s) passed", c_.timeout_seconds));
+      return report_pending(fmt::format("TIMEOUT ({} s) passed", whole_seconds(c_.timeout)));
   }
   return end_round();
 }
@@ -193,7 +193,7 @@ Decision Stepper::no_codedeploy_of_ours() {
     return enter(Phase::wait_greens);
   }
   if (s_.spot_finished) {
-    log(LogLevel::info, "already_finished",
+    log(EventKind::info, "already_finished",
         "Spot had already finished this job's deployment; checking that blue is detached");
     return enter(Phase::wait_blue_detached);
   }
@@ -204,7 +204,7 @@ Decision Stepper::after_targets() {
   if (!s_.codedeploy_terminal) return next_step(3);
   const std::string& id = s_.codedeploy_deployment_id;
   if (s_.codedeploy_status == "Succeeded") {
-    log(LogLevel::info, "codedeploy_succeeded",
+    log(EventKind::info, "codedeploy_succeeded",
         fmt::format("CodeDeploy deployment {} succeeded on the greens", id));
     return enter(Phase::wait_blue_detached);
   }
@@ -228,17 +228,19 @@ Decision Stepper::after_targets() {
 }
 
 Decision Stepper::end_round() {
-  long long start = c_.poll_interval_ms;
-  if (s_.round_changed || s_.poll_interval_ms == 0) {
-    s_.poll_interval_ms = start;
+  if (s_.round_changed || s_.poll_interval == Duration::zero()) {
+    s_.poll_interval = c_.poll_interval;
   } else {
-    s_.poll_interval_ms = std::min(c_.max_poll_interval_ms, s_.poll_interval_ms * 3 / 2);
+    s_.poll_interval = std::min(c_.max_poll_interval, s_.poll_interval * 3 / 2);
   }
   s_.round_changed = false;
-  long long due = now_ + s_.poll_interval_ms;
+  TimePoint due = now_ + s_.poll_interval;
   // However often things change, a long wait averages one request per request_spacing.
-  long long beyond_burst = s_.requests + 1 - c_.request_burst;
-  if (beyond_burst > 0) due = std::max(due, s_.started_ms + beyond_burst * c_.request_spacing_ms);
+  int beyond_burst = s_.requests + 1 - c_.request_burst;
+  if (beyond_burst > 0) {
+    TimePoint paced = s_.started + beyond_burst * c_.request_spacing;
+    due = std::max(due, paced);
+  }
   return wait_until(due, "round", fmt::format("polling ({})", to_string(s_.phase)));
 }
 
@@ -252,7 +254,7 @@ Decision Stepper::spot_failed(const SpotDeployment& deployment) {
                   deployment.status.empty() ? "?" : deployment.status, to_string(s_.phase)));
 }
 
-Decision Stepper::retry_later(const CallError& error, Phase resume_in) {
+Decision Stepper::retry_later(const Error& error, Phase resume_in) {
   ++s_.transient_failures;
   std::string detail =
       error.code.empty() ? error.message : fmt::format("{}: {}", error.code, error.message);
@@ -260,28 +262,28 @@ Decision Stepper::retry_later(const CallError& error, Phase resume_in) {
   s_.unreachable = error.kind == ErrorKind::unavailable || error.kind == ErrorKind::timeout;
   // Past the deadline a retry would have no time to wait and would come at once, again and
   // again: the deployment has run out of time instead.
-  if (s_.phase != Phase::stopping && now_ >= s_.deadline_ms) return timed_out();
+  if (s_.phase != Phase::stopping && now_ >= s_.deadline) return timed_out();
   if (resume_in != s_.phase) {
     s_.phase = resume_in;
     s_.round = 0;
     s_.round_step = 0;
   }
   int doublings = std::min(s_.transient_failures - 1, 8);
-  long long backoff = std::min(c_.max_poll_interval_ms, c_.poll_interval_ms * (1LL << doublings));
-  log(LogLevel::warning, "retrying",
+  Duration backoff = std::min(c_.max_poll_interval, c_.poll_interval * (1 << doublings));
+  log(EventKind::warning, "retrying",
       fmt::format("{} (attempt {}); trying again in {:.1f} s", s_.last_transient_error,
-                  s_.transient_failures, static_cast<double>(backoff) / 1000),
+                  s_.transient_failures, std::chrono::duration<double>(backoff).count()),
       {{"code", error.code}});
   return wait_until(now_ + backoff, "retry", "retrying after a transient failure");
 }
 
 Decision Stepper::fail(FailureType type, std::string message) {
   s_.failure = PendingFailure{type, clip(message, 1500)};
-  log(LogLevel::error, "failed", s_.failure->message,
+  log(EventKind::error, "failed", s_.failure->message,
       {{"failure_type", std::string(to_string(type))}});
   // Never remove what may serve: no cleanup once CodeDeploy succeeded on the greens.
   if (s_.greens_serving) return report_failure();
-  s_.cleanup_deadline_ms = now_ + c_.cleanup_grace_ms;
+  s_.cleanup_deadline = now_ + c_.cleanup_grace;
   s_.transient_failures = 0;  // cleanup's retries back off from the start
   return enter(Phase::stopping);
 }
@@ -292,7 +294,7 @@ void Stepper::add_cleanup_note(const std::string& note) {
 }
 
 Decision Stepper::timed_out() {
-  std::string limit = fmt::format("TIMEOUT ({} s) passed", c_.timeout_seconds);
+  std::string limit = fmt::format("TIMEOUT ({} s) passed", whole_seconds(c_.timeout));
   std::string last = s_.last_transient_error.empty()
                          ? ""
                          : fmt::format(" (last error: {})", s_.last_transient_error);
@@ -334,7 +336,7 @@ Decision Stepper::timed_out() {
         s_.blue_known = false;
         s_.group_instance_ids.clear();
         s_.round_step = 0;
-        log(LogLevel::info, "final_look",
+        log(EventKind::info, "final_look",
             "TIMEOUT passed: looking once more whether Spot has detached the blue instances");
         return advance();
       }
@@ -362,7 +364,7 @@ Decision Stepper::report_pending(const std::string& limit) {
       blue, serving_note());
   FailureType type = s_.transient_failures > 0 && s_.unreachable ? FailureType::system_unavailable
                                                                  : FailureType::job_failed;
-  log(LogLevel::error, "reporting_failure", message,
+  log(EventKind::error, "reporting_failure", message,
       {{"failure_type", std::string(to_string(type))}});
   return finish(ReportFailure{type, clip(message, 5000), s_.codedeploy_deployment_id});
 }
@@ -390,7 +392,7 @@ Decision Stepper::report_failure() {
         ". What was started has been stopped: no green instance is left running and the "
         "blue instances keep serving";
   }
-  log(LogLevel::error, "reporting_failure", message);
+  log(EventKind::error, "reporting_failure", message);
   return finish(ReportFailure{failure.type, clip(message, 5000), s_.codedeploy_deployment_id});
 }
 
@@ -401,7 +403,7 @@ Decision Stepper::succeed() {
       c_.revision, s_.green_ids.size(), s_.green_identifier,
       s_.codedeploy_deployment_id.empty() ? "(earlier run)" : s_.codedeploy_deployment_id,
       s_.spot_deployment_id);
-  log(LogLevel::info, "succeeded", summary);
+  log(EventKind::info, "succeeded", summary);
   std::map<std::string, std::string> variables{{"GreenIdentifier", s_.green_identifier}};
   if (!s_.codedeploy_deployment_id.empty()) {
     variables["DeploymentId"] = s_.codedeploy_deployment_id;
@@ -462,8 +464,8 @@ ExecutionDetails Stepper::details() const {
   return d;
 }
 
-long long Stepper::wait_limit() const {
-  return s_.phase == Phase::stopping ? s_.cleanup_deadline_ms : s_.deadline_ms;
+TimePoint Stepper::wait_limit() const {
+  return s_.phase == Phase::stopping ? s_.cleanup_deadline : s_.deadline;
 }
 
 Decision Stepper::issue(Action action, std::string awaiting) {
@@ -471,7 +473,7 @@ Decision Stepper::issue(Action action, std::string awaiting) {
   return Decision{std::move(logs_), std::move(action)};
 }
 
-Decision Stepper::wait_until(long long until, std::string awaiting, std::string reason) {
+Decision Stepper::wait_until(TimePoint until, std::string awaiting, std::string reason) {
   s_.awaiting = std::move(awaiting);
   return Decision{std::move(logs_),
                   Wait{std::max(now_, std::min(until, wait_limit())), std::move(reason)}};
@@ -483,7 +485,7 @@ Decision Stepper::finish(Action report) {
   return Decision{std::move(logs_), std::move(report)};
 }
 
-void Stepper::log(LogLevel level, std::string event, std::string message,
+void Stepper::log(EventKind level, std::string event, std::string message,
                   std::map<std::string, std::string> fields) {
   logs_.push_back(
       LogEntry{level, std::move(event), std::move(message), std::move(fields), s_.phase});

@@ -27,7 +27,7 @@ void expect_nothing_removed(World& world, const FlowConfig& config) {
   ASSERT_EQ(world.spot.size(), 1u);
   EXPECT_NE(world.spot[0].d.state, "STOPPED");
   EXPECT_EQ(world.live_greens(config.green_identifier).size(), 2u);
-  long long success_at = world.codedeploy.at(0).created + world.codedeploy_takes;
+  TimePoint success_at = world.codedeploy.at(0).created + world.codedeploy_takes;
   for (const auto& [at, name] : world.requests) {
     if (at < success_at) continue;
     EXPECT_NE(name, "StopSpotDeployment");
@@ -44,7 +44,7 @@ const ReportFailure& failure_of(const Invocation& run) {
 
 // Runs invocations of `minutes` each, CodePipeline re-invoking `gap` later, until a report.
 Invocation run_in_invocations(World& world, const FlowConfig& config, long long minutes,
-                              long long gap = 30 * kSecond) {
+                              Duration gap = 30 * kSecond) {
   std::optional<std::string> token;
   for (int i = 0; i < 200; ++i) {
     Invocation run = invoke(world, config, token, world.now + minutes * kMinute);
@@ -62,7 +62,7 @@ TEST(ElastigroupFlowServing, TimeoutBeforeSpotFinishesSaysWhatIsPendingAndRemove
   World world;
   world.detach_after = 10 * 60 * kMinute;  // Spot takes hours
   FlowConfig config = config_for();
-  config.timeout_seconds = 1800;
+  config.timeout = std::chrono::seconds(1800);
   // In invocations of 4 minutes: the end comes in a continuation.
   Invocation run = run_in_invocations(world, config, 4);
   const ReportFailure& failure = failure_of(run);
@@ -81,7 +81,7 @@ TEST(ElastigroupFlowServing, BlueThatLeftWhileHandedOverIsASuccessAtTimeout) {
   World world;
   world.detach_after = 12 * kMinute;
   FlowConfig config = config_for();
-  config.timeout_seconds = 900;
+  config.timeout = std::chrono::seconds(900);
   // The first invocation ends while waiting for Spot to detach blue ...
   Invocation first = invoke(world, config, std::nullopt, world.now + 7 * kMinute);
   auto* progress = std::get_if<ReportProgress>(&first.report);
@@ -100,9 +100,9 @@ TEST(ElastigroupFlowServing, BlueThatLeftWhileHandedOverIsASuccessAtTimeout) {
 TEST(ElastigroupFlowServing, AFailedPollAfterSuccessRemovesNothing) {
   World world;
   world.detach_after = 60 * kMinute;
-  world.fault = [&](const Action& a) -> std::optional<CallError> {
+  world.fault = [&](const Action& a) -> std::optional<Error> {
     if (std::holds_alternative<ReadGroup>(a) && codedeploy_succeeded(world)) {
-      return CallError{ErrorKind::permission_denied, "401", "Unauthorized"};
+      return Error{ErrorKind::permission_denied, "Unauthorized", "401"};
     }
     return std::nullopt;
   };
@@ -118,7 +118,7 @@ TEST(ElastigroupFlowServing, SpotFailingOrStoppedAfterSuccessRemovesNothing) {
   for (std::string ended : {"FAILED", "STOPPED"}) {
     World world;
     world.detach_after = 60 * kMinute;
-    world.fault = [&](const Action& a) -> std::optional<CallError> {
+    world.fault = [&](const Action& a) -> std::optional<Error> {
       if (std::holds_alternative<ListSpotDeployments>(a) && codedeploy_succeeded(world)) {
         world.spot[0].d.state = ended;  // someone stopped it, or Spot failed it
       }
@@ -139,13 +139,13 @@ TEST(ElastigroupFlowServing, AnOutageAfterSuccessIsSystemUnavailableAndRemovesNo
   world.detach_after = 60 * kMinute;
   // From the flow's first look at blue after CodeDeploy's success, nothing answers.
   bool outage = false;
-  world.fault = [&](const Action& a) -> std::optional<CallError> {
+  world.fault = [&](const Action& a) -> std::optional<Error> {
     if (const auto* read = std::get_if<ReadGroup>(&a); read && !read->with_capacity) outage = true;
-    if (outage) return CallError{ErrorKind::unavailable, "", "connection refused"};
+    if (outage) return Error{ErrorKind::unavailable, "connection refused"};
     return std::nullopt;
   };
   FlowConfig config = config_for();
-  config.timeout_seconds = 1800;
+  config.timeout = std::chrono::seconds(1800);
   Invocation run = invoke(world, config);
   const ReportFailure& failure = failure_of(run);
   EXPECT_EQ(failure.type, FailureType::system_unavailable);
@@ -158,7 +158,7 @@ TEST(ElastigroupFlowServing, ARedeliveryAfterSuccessRemovesNothing) {
   World world;
   world.detach_after = 10 * 60 * kMinute;
   FlowConfig config = config_for();
-  config.timeout_seconds = 900;
+  config.timeout = std::chrono::seconds(900);
   // The first delivery dies (no report) after CodeDeploy's success.
   invoke(world, config, std::nullopt, world.now + 8 * kMinute);
   ASSERT_TRUE(codedeploy_succeeded(world));
@@ -177,11 +177,11 @@ TEST(ElastigroupFlowServing, ASuccessCleanupDidNotSeeIsLearntBeforeRemovingAnyth
   World world;
   world.detach_after = 60 * kMinute;
   FlowConfig config = config_for();
-  config.timeout_seconds = 900;
-  long long deadline = world.now + 900 * kSecond;
-  world.fault = [&](const Action& a) -> std::optional<CallError> {
+  config.timeout = std::chrono::seconds(900);
+  TimePoint deadline = world.now + 900 * kSecond;
+  world.fault = [&](const Action& a) -> std::optional<Error> {
     if (std::holds_alternative<GetCodeDeployDeployment>(a) && world.now < deadline) {
-      return CallError{ErrorKind::unavailable, "", "503 Service Unavailable"};
+      return Error{ErrorKind::unavailable, "503 Service Unavailable"};
     }
     return std::nullopt;
   };

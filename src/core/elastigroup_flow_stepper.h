@@ -13,17 +13,22 @@
 
 namespace bluegreen::elastigroup::detail {
 
+// Whole seconds of `d` (rounded toward zero), for messages and the Spot request.
+inline long long whole_seconds(std::chrono::nanoseconds d) {
+  return std::chrono::duration_cast<std::chrono::seconds>(d).count();
+}
+
 // Cuts `text` to at most `max` bytes (on a UTF-8 boundary), marking the cut with "...".
 std::string clip(std::string_view text, std::size_t max);
 
 // Retrying may help: the service throttled, was unreachable or timed out.
-bool is_transient(const CallError& error);
+bool is_transient(const Error& error);
 // The failure type CodePipeline should see for a failed request.
-FailureType failure_type_of(const CallError& error);
+FailureType failure_type_of(const Error& error);
 
 class Stepper {
  public:
-  Stepper(const FlowConfig& config, FlowState& state, long long now)
+  Stepper(const FlowConfig& config, FlowState& state, TimePoint now)
       : c_(config), s_(state), now_(now) {}
 
   Decision on(const EventBody& body);
@@ -59,7 +64,7 @@ class Stepper {
   Decision end_round();
   Decision after_targets();
   Decision spot_failed(const SpotDeployment& deployment);
-  Decision retry_later(const CallError& error, Phase resume_in);
+  Decision retry_later(const Error& error, Phase resume_in);
   Decision fail(FailureType type, std::string message);
   // Adds what cleanup could not do (and what the user should do about it) to the report.
   void add_cleanup_note(const std::string& note);
@@ -74,17 +79,17 @@ class Stepper {
 
   // Building decisions.
   Decision issue(Action action, std::string awaiting);
-  Decision wait_until(long long until, std::string awaiting, std::string reason);
-  long long wait_limit() const;  // no wait goes past the deadline of the current phase
+  Decision wait_until(TimePoint until, std::string awaiting, std::string reason);
+  TimePoint wait_limit() const;  // no wait goes past the deadline of the current phase
   Decision finish(Action report);
-  void log(LogLevel level, std::string event, std::string message,
+  void log(EventKind level, std::string event, std::string message,
            std::map<std::string, std::string> fields = {});
   void log_target(const InstanceTarget& target);
   void log_spot_state(const SpotDeployment& deployment);
 
   const FlowConfig& c_;
   FlowState& s_;
-  long long now_;
+  TimePoint now_;
   std::vector<LogEntry> logs_;
 };
 

@@ -78,10 +78,10 @@ TEST(ElastigroupFlow, CodeDeployFailureNamesTheLifecycleEventAndStopsSpot) {
 
 TEST(ElastigroupFlow, GreensNeverReadyFailAtTimeoutWithNothingLeftRunning) {
   World world;
-  world.green_ok_after = -1;
+  world.green_ok_after = kNever;
   FlowConfig config = config_for();
-  config.timeout_seconds = 600;
-  long long start = world.now;
+  config.timeout = std::chrono::seconds(600);
+  TimePoint start = world.now;
   Invocation run = invoke(world, config);
 
   auto* failure = std::get_if<ReportFailure>(&run.report);
@@ -100,10 +100,10 @@ TEST(ElastigroupFlow, GreensNeverReadyFailAtTimeoutWithNothingLeftRunning) {
 
 TEST(ElastigroupFlow, GreensThatSpotDoesNotRemoveAreDetached) {
   World world;
-  world.green_ok_after = -1;
+  world.green_ok_after = kNever;
   world.stop_terminates_greens = false;
   FlowConfig config = config_for();
-  config.timeout_seconds = 300;
+  config.timeout = std::chrono::seconds(300);
   Invocation run = invoke(world, config);
   ASSERT_TRUE(std::holds_alternative<ReportFailure>(run.report));
   EXPECT_TRUE(logged(run, "greens_detached"));
@@ -111,7 +111,7 @@ TEST(ElastigroupFlow, GreensThatSpotDoesNotRemoveAreDetached) {
 }
 
 // Requests in [from, to).
-int requests_between(const World& world, long long from, long long to) {
+int requests_between(const World& world, TimePoint from, TimePoint to) {
   return static_cast<int>(std::ranges::count_if(
       world.requests, [&](const auto& r) { return r.first >= from && r.first < to; }));
 }
@@ -124,15 +124,15 @@ TEST(ElastigroupFlow, ALongWaitAveragesAtMostSixRequestsAMinute) {
     world.green_ok_after = 8 * kMinute;
     world.codedeploy_takes = 50 * kMinute;
     FlowConfig config = config_for();
-    config.timeout_seconds = 7200;
-    long long start = world.now;
+    config.timeout = std::chrono::seconds(7200);
+    TimePoint start = world.now;
     Invocation run = invoke(world, config);
     ASSERT_TRUE(std::holds_alternative<ReportSuccess>(run.report)) << action_name(run.report);
     long long minutes = (world.now - start) / kMinute;
     ASSERT_GE(minutes, 58);
     EXPECT_LE(static_cast<int>(world.requests.size()), 6 * minutes) << "churn " << churn;
     // And in every half hour of it.
-    for (long long from = start; from + 30 * kMinute <= world.now; from += 5 * kMinute) {
+    for (TimePoint from = start; from + 30 * kMinute <= world.now; from += 5 * kMinute) {
       EXPECT_LE(requests_between(world, from, from + 30 * kMinute), 6 * 30) << "churn " << churn;
     }
   }
@@ -143,14 +143,15 @@ TEST(ElastigroupFlow, StepsGoOutAtOnceAndPollsStartShort) {
   world.green_running_after = 2 * kSecond;
   world.green_ok_after = 2 * kSecond;
   world.codedeploy_takes = 6 * kSecond;
-  world.detach_after = 0;
-  long long start = world.now;
+  world.detach_after = Duration::zero();
+  TimePoint start = world.now;
   Invocation run = invoke(world, config_for());
   ASSERT_TRUE(std::holds_alternative<ReportSuccess>(run.report)) << action_name(run.report);
   auto at = [&](std::string_view name) {
     auto it = std::ranges::find_if(world.requests, [&](auto& r) { return r.second == name; });
     EXPECT_NE(it, world.requests.end()) << name;
-    return it == world.requests.end() ? 0LL : it->first - start;
+    return it == world.requests.end() ? Duration::zero()
+                                      : std::chrono::duration_cast<Duration>(it->first - start);
   };
   // Read group -> list -> create the Spot deployment: one after the other, no pause.
   EXPECT_LT(at("CreateSpotDeployment"), 1 * kSecond);
@@ -231,11 +232,11 @@ TEST(ElastigroupFlow, ConcurrentCreateLosesToTheActiveDeploymentAndAdoptsIt) {
   FlowConfig config = config_for();
   // Another delivery of this job creates CodeDeploy between our check and our create.
   bool raced = false;
-  world.fault = [&](const Action& a) -> std::optional<CallError> {
+  world.fault = [&](const Action& a) -> std::optional<Error> {
     if (std::holds_alternative<CreateCodeDeployDeployment>(a) && !raced) {
       raced = true;
       world.codedeploy.push_back({"d-twin", config.green_identifier, world.now});
-      return CallError{ErrorKind::conflict, "DeploymentLimitExceededException", "active"};
+      return Error{ErrorKind::conflict, "active", "DeploymentLimitExceededException"};
     }
     return std::nullopt;
   };
@@ -249,10 +250,10 @@ TEST(ElastigroupFlow, ConcurrentCreateLosesToTheActiveDeploymentAndAdoptsIt) {
 TEST(ElastigroupFlow, ThrottlingIsRetriedAfterAWait) {
   World world;
   int throttled = 0;
-  world.fault = [&](const Action& a) -> std::optional<CallError> {
+  world.fault = [&](const Action& a) -> std::optional<Error> {
     if (std::holds_alternative<ReadGroup>(a) && throttled < 2) {
       ++throttled;
-      return CallError{ErrorKind::throttled, "429", "Too Many Requests"};
+      return Error{ErrorKind::throttled, "Too Many Requests", "429"};
     }
     return std::nullopt;
   };
@@ -267,10 +268,10 @@ TEST(ElastigroupFlow, ThrottlingIsRetriedAfterAWait) {
 
 TEST(ElastigroupFlow, AccessDeniedIsAPermissionError) {
   World world;
-  world.fault = [&](const Action& a) -> std::optional<CallError> {
+  world.fault = [&](const Action& a) -> std::optional<Error> {
     if (std::holds_alternative<DescribeGreens>(a)) {
-      return CallError{ErrorKind::permission_denied, "UnauthorizedOperation",
-                       "not authorized to perform: ec2:DescribeInstances"};
+      return Error{ErrorKind::permission_denied, "not authorized to perform: ec2:DescribeInstances",
+                   "UnauthorizedOperation"};
     }
     return std::nullopt;
   };
@@ -285,10 +286,11 @@ TEST(ElastigroupFlow, AccessDeniedIsAPermissionError) {
 
 TEST(ElastigroupFlow, MissingRevisionIsRevisionUnavailable) {
   World world;
-  world.fault = [&](const Action& a) -> std::optional<CallError> {
+  world.fault = [&](const Action& a) -> std::optional<Error> {
     if (std::holds_alternative<CreateCodeDeployDeployment>(a)) {
-      return CallError{ErrorKind::invalid_input, "RevisionDoesNotExistException",
-                       "The named revision does not exist with the applicationName"};
+      return Error{ErrorKind::invalid_input,
+                   "The named revision does not exist with the applicationName",
+                   "RevisionDoesNotExistException"};
     }
     return std::nullopt;
   };
@@ -302,9 +304,9 @@ TEST(ElastigroupFlow, MissingRevisionIsRevisionUnavailable) {
 
 TEST(ElastigroupFlow, UnknownGroupIsAConfigurationErrorNamingGroupId) {
   World world;
-  world.fault = [&](const Action& a) -> std::optional<CallError> {
+  world.fault = [&](const Action& a) -> std::optional<Error> {
     if (std::holds_alternative<ReadGroup>(a)) {
-      return CallError{ErrorKind::not_found, "GROUP_DOESNT_EXIST", "Group does not exist"};
+      return Error{ErrorKind::not_found, "Group does not exist", "GROUP_DOESNT_EXIST"};
     }
     return std::nullopt;
   };
@@ -319,7 +321,7 @@ TEST(ElastigroupFlow, UnknownGroupIsAConfigurationErrorNamingGroupId) {
 TEST(ElastigroupFlow, SpotFailingTheDeploymentStopsCodeDeploy) {
   World world;
   world.codedeploy_takes = 30 * kMinute;
-  world.fault = [&](const Action& a) -> std::optional<CallError> {
+  world.fault = [&](const Action& a) -> std::optional<Error> {
     if (std::holds_alternative<GetCodeDeployTargets>(a) && !world.spot.empty()) {
       world.spot[0].d.state = "FAILED";
     }
@@ -337,9 +339,9 @@ TEST(ElastigroupFlow, CleanupRetriesAThrottledStop) {
   World world;
   world.codedeploy_fails_at = "ValidateService";
   int throttled = 0;
-  world.fault = [&](const Action& a) -> std::optional<CallError> {
+  world.fault = [&](const Action& a) -> std::optional<Error> {
     if (std::holds_alternative<StopSpotDeployment>(a) && throttled++ == 0) {
-      return CallError{ErrorKind::throttled, "429", "Too Many Requests"};
+      return Error{ErrorKind::throttled, "Too Many Requests", "429"};
     }
     return std::nullopt;
   };
@@ -354,7 +356,7 @@ TEST(ElastigroupFlow, TimeoutWhileFollowingStopsCodeDeployAndSaysWhereItWas) {
   World world;
   world.codedeploy_takes = 60 * kMinute;
   FlowConfig config = config_for();
-  config.timeout_seconds = 900;
+  config.timeout = std::chrono::seconds(900);
   Invocation run = invoke(world, config);
   auto* failure = std::get_if<ReportFailure>(&run.report);
   ASSERT_NE(failure, nullptr);
@@ -382,9 +384,9 @@ TEST(ElastigroupFlow, UnresolvableReferenceIsAConfigurationErrorBeforeSpot) {
   World world;
   FlowConfig config = config_for();
   config.token_reference = "ssm:/spot/token";
-  world.fault = [&](const Action& a) -> std::optional<CallError> {
+  world.fault = [&](const Action& a) -> std::optional<Error> {
     if (std::holds_alternative<ResolveApiToken>(a)) {
-      return CallError{ErrorKind::not_found, "ParameterNotFound", "parameter not found"};
+      return Error{ErrorKind::not_found, "parameter not found", "ParameterNotFound"};
     }
     return std::nullopt;
   };

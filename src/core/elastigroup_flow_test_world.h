@@ -17,47 +17,48 @@
 
 namespace bluegreen::elastigroup::flow_testing {
 
-inline constexpr long long kSecond = 1000;
-inline constexpr long long kMinute = 60 * kSecond;
+inline constexpr Duration kSecond = std::chrono::seconds(1);
+inline constexpr Duration kMinute = 60 * kSecond;
+inline constexpr Duration kNever{-1};  // World::green_ok_after: the greens never pass
 
 // A pure simulation of Spot, EC2 and CodeDeploy that answers the flow's requests and moves
 // with simulated time. Times are offsets from the moment each thing was created.
 struct World {
-  long long now = 1'800'000'000'000;
+  TimePoint now = from_epoch_ms(1'800'000'000'000);
   int capacity = 2;
   std::vector<std::string> group = {"i-blue1", "i-blue2"};
 
-  long long green_running_after = 30 * kSecond;
-  long long green_ok_after = 90 * kSecond;  // -1: never
-  long long codedeploy_takes = 4 * kMinute;
+  Duration green_running_after = 30 * kSecond;
+  Duration green_ok_after = 90 * kSecond;  // kNever: never
+  Duration codedeploy_takes = 4 * kMinute;
   std::string codedeploy_fails_at;  // lifecycle event that fails, empty: success
-  long long detach_after = 30 * kSecond;
+  Duration detach_after = 30 * kSecond;
   bool stop_terminates_greens = true;
   bool churn = false;  // CodeDeploy's counts change at every read (a large, busy fleet)
 
   struct Spot {
     SpotDeployment d;
-    long long created = 0;
+    TimePoint created;
   };
   std::vector<Spot> spot;
   struct Green {
     std::string id;
     std::string tag;
-    long long launched = 0;
+    TimePoint launched;
     bool terminated = false;
   };
   std::vector<Green> greens;
   struct Cd {
     std::string id;
     std::string tag;
-    long long created = 0;
+    TimePoint created;
     bool stopped = false;
   };
   std::vector<Cd> codedeploy;
 
   // Injected failures: return an error to answer a request with it.
-  std::function<std::optional<CallError>(const Action&)> fault;
-  std::vector<std::pair<long long, std::string>> requests;
+  std::function<std::optional<Error>(const Action&)> fault;
+  std::vector<std::pair<TimePoint, std::string>> requests;
   int spot_creates = 0, codedeploy_creates = 0;
 
   static constexpr std::array<const char*, 6> kEvents = {"ApplicationStop",  "DownloadBundle",
@@ -71,12 +72,12 @@ struct World {
   }
 
   std::vector<LifecycleEvent> events_of(const Cd& cd) const {
-    long long step = codedeploy_takes / static_cast<long long>(kEvents.size());
+    Duration step = codedeploy_takes / static_cast<int>(kEvents.size());
     std::vector<LifecycleEvent> out;
     bool failed = false;
     for (std::size_t i = 0; i < kEvents.size(); ++i) {
       LifecycleEvent e{kEvents[i], "Pending"};
-      long long done_at = cd.created + step * static_cast<long long>(i + 1);
+      TimePoint done_at = cd.created + step * static_cast<int>(i + 1);
       if (failed) {
         e.status = "Skipped";
       } else if (now >= done_at) {
@@ -179,7 +180,7 @@ struct World {
       InstanceHealthDescribed out;
       for (auto& g : greens) {
         if (std::ranges::find(health->instance_ids, g.id) == health->instance_ids.end()) continue;
-        bool ok = green_ok_after >= 0 && now >= g.launched + green_ok_after;
+        bool ok = green_ok_after >= Duration::zero() && now >= g.launched + green_ok_after;
         out.instances.push_back({g.id, ok, ok});
       }
       return out;
@@ -215,16 +216,17 @@ struct World {
         if (churn) d.skipped = static_cast<long long>(requests.size());
         return CodeDeployDeploymentRead{d};
       }
-      return CallFailed{{ErrorKind::not_found, "DeploymentDoesNotExistException", "no such"}};
+      return CallFailed{{ErrorKind::not_found, "no such", "DeploymentDoesNotExistException"}};
     }
     if (auto* create = std::get_if<CreateCodeDeployDeployment>(&action)) {
       ++codedeploy_creates;
       for (auto& cd : codedeploy) {
         if (cd_status(cd) == "InProgress") {
-          return CallFailed{{ErrorKind::conflict, "DeploymentLimitExceededException",
+          return CallFailed{{ErrorKind::conflict,
                              fmt::format("The Deployment Group already has an active Deployment "
                                          "'{}'",
-                                         cd.id)}};
+                                         cd.id),
+                             "DeploymentLimitExceededException"}};
         }
       }
       codedeploy.push_back(
@@ -254,8 +256,9 @@ struct World {
       for (auto& cd : codedeploy) {
         if (cd.id != stop->deployment_id) continue;
         if (cd_status(cd) != "InProgress") {
-          return CallFailed{{ErrorKind::invalid_input, "DeploymentAlreadyCompletedException",
-                             fmt::format("The deployment {} has already completed", cd.id)}};
+          return CallFailed{{ErrorKind::invalid_input,
+                             fmt::format("The deployment {} has already completed", cd.id),
+                             "DeploymentAlreadyCompletedException"}};
         }
         cd.stopped = true;
       }
@@ -278,7 +281,7 @@ inline FlowConfig config_for(std::string job_id = "11111111-2222-3333-4444-55555
   c.group_id = "sig-1234abcd";
   c.app_name = "app";
   c.deployment_group = "dg";
-  c.timeout_seconds = 1800;
+  c.timeout = std::chrono::seconds(1800);
   c.revision = "s3://bucket/app.zip (zip)";
   return c;
 }
@@ -287,7 +290,7 @@ inline FlowConfig config_for(std::string job_id = "11111111-2222-3333-4444-55555
 // over a token) when the world's clock reaches `invocation_end`.
 inline Invocation invoke(World& world, const FlowConfig& config,
                          std::optional<std::string> token = std::nullopt,
-                         long long invocation_end = std::numeric_limits<long long>::max()) {
+                         TimePoint invocation_end = TimePoint::max()) {
   FlowState state;
   Invocation out;
   Decision d = step(config, state, Event{world.now, Started{token}});
@@ -299,17 +302,17 @@ inline Invocation invoke(World& world, const FlowConfig& config,
     }
     EventBody body;
     if (auto* wait = std::get_if<Wait>(&d.next)) {
-      EXPECT_GE(wait->until_ms, world.now);
-      if (wait->until_ms >= invocation_end) {
+      EXPECT_GE(wait->until, world.now);
+      if (wait->until >= invocation_end) {
         body = InvocationEnding{};
       } else {
-        world.now = wait->until_ms;
+        world.now = wait->until;
         body = Woke{};
       }
     } else if (world.now >= invocation_end) {
       body = InvocationEnding{};
     } else {
-      world.now += 50;  // each request takes a little time
+      world.now += std::chrono::milliseconds(50);  // each request takes a little time
       body = world.answer(d.next);
     }
     d = step(config, state, Event{world.now, body});

@@ -72,18 +72,6 @@ std::string_view to_string(FailureType type) {
   return "JobFailed";
 }
 
-std::string_view to_string(LogLevel level) {
-  switch (level) {
-    case LogLevel::info:
-      return "info";
-    case LogLevel::warning:
-      return "warning";
-    case LogLevel::error:
-      return "error";
-  }
-  return "info";
-}
-
 SpotProgress classify(const SpotDeployment& deployment) {
   std::string state = upper(deployment.state), status = upper(deployment.status);
   auto failed = [](const std::string& w) {
@@ -181,7 +169,7 @@ Result<FlowConfig> make_flow_config(const DeploymentSpec& spec, std::string job_
   config.group_id = spec.group_id;
   config.app_name = spec.app_name;
   config.deployment_group = spec.deployment_group;
-  config.timeout_seconds = spec.timeout.count();
+  config.timeout = spec.timeout;
   config.revision = describe(spec.revision);
   return config;
 }
@@ -193,12 +181,12 @@ std::string to_token(const FlowState& s) {
             {"job", s.original_job_id},
             {"gid", s.green_identifier},
             {"ph", std::string(to_string(s.phase))},
-            {"t0", s.started_ms},
-            {"dl", s.deadline_ms},
+            {"t0", to_epoch_ms(s.started)},
+            {"dl", to_epoch_ms(s.deadline)},
             {"cap", s.target_capacity},
             {"blue", s.blue_count},
-            {"lr", s.last_request_ms},
-            {"pi", s.poll_interval_ms},
+            {"lr", to_epoch_ms(s.last_request)},
+            {"pi", static_cast<long long>(s.poll_interval.count())},
             {"rd", s.round},
             {"tf", s.transient_failures},
             {"nr", s.requests}};
@@ -226,7 +214,7 @@ std::string to_token(const FlowState& s) {
   if (s.failure) {
     j["ft"] = std::string(to_string(s.failure->type));
     j["fm"] = s.failure->message;
-    j["cdl"] = s.cleanup_deadline_ms;
+    j["cdl"] = to_epoch_ms(s.cleanup_deadline);
   }
   // Drop what matters least until it fits.
   std::string token = j.dump();
@@ -260,12 +248,12 @@ Result<FlowState> from_token(std::string_view token) {
     if (s.original_job_id.empty() || s.green_identifier.empty()) {
       return invalid("continuation token lacks the job id or GreenIdentifier");
     }
-    s.started_ms = j.at("t0").get<long long>();
-    s.deadline_ms = j.at("dl").get<long long>();
+    s.started = from_epoch_ms(j.at("t0").get<long long>());
+    s.deadline = from_epoch_ms(j.at("dl").get<long long>());
     s.target_capacity = j.value("cap", 0);
     s.blue_count = j.value("blue", 0);
-    s.last_request_ms = j.value("lr", 0LL);
-    s.poll_interval_ms = j.value("pi", 0LL);
+    s.last_request = from_epoch_ms(j.value("lr", 0LL));
+    s.poll_interval = Duration(j.value("pi", 0LL));
     s.round = j.value("rd", 0);
     s.transient_failures = j.value("tf", 0);
     s.requests = j.value("nr", 0);
@@ -305,7 +293,7 @@ Result<FlowState> from_token(std::string_view token) {
       }
       failure.message = j.value("fm", "");
       s.failure = failure;
-      s.cleanup_deadline_ms = j.value("cdl", 0LL);
+      s.cleanup_deadline = from_epoch_ms(j.value("cdl", 0LL));
     }
     if ((s.phase == Phase::stopping) != s.failure.has_value()) {
       return invalid("continuation token is inconsistent (stopping without a failure)");
@@ -327,12 +315,12 @@ std::string clip(std::string_view text, std::size_t max) {
   return std::string(text.substr(0, cut)) + std::string(kMark);
 }
 
-bool is_transient(const CallError& error) {
+bool is_transient(const Error& error) {
   return error.kind == ErrorKind::throttled || error.kind == ErrorKind::unavailable ||
          error.kind == ErrorKind::timeout;
 }
 
-FailureType failure_type_of(const CallError& error) {
+FailureType failure_type_of(const Error& error) {
   static constexpr std::array kPermissionCodes = {
       "AccessDenied",          "AccessDeniedException", "UnauthorizedOperation",
       "AuthFailure",           "InvalidClientTokenId",  "UnrecognizedClientException",

@@ -2,6 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <regex>
 
 #include "core/elastigroup_flow.h"
@@ -18,8 +19,8 @@ FlowState sample_state() {
   s.green_identifier = green_identifier_for_job(s.original_job_id);
   s.spot_deployment_id = "cdbg-611a38d3";
   s.codedeploy_deployment_id = "d-AB1CDEF23";
-  s.started_ms = 1'800'000'000'000;
-  s.deadline_ms = s.started_ms + 1'800'000;
+  s.started = from_epoch_ms(1'800'000'000'000);
+  s.deadline = s.started + std::chrono::minutes(30);
   s.target_capacity = 2;
   s.blue_count = 2;
   s.green_ids = {"i-0aaa", "i-0bbb"};
@@ -27,8 +28,8 @@ FlowState sample_state() {
   s.greens_passing = 2;
   s.codedeploy_status = "InProgress";
   s.codedeploy_overview = "InProgress/0/2/0/0/0/0";
-  s.last_request_ms = s.started_ms + 60'000;
-  s.poll_interval_ms = 22'500;
+  s.last_request = s.started + std::chrono::minutes(1);
+  s.poll_interval = Duration(22'500);
   s.round = 7;
   s.instance_progress = {{"i-0aaa", "AfterInstall:InProgress"}};
   s.spot_state = "STARTING/INITIALIZING";
@@ -46,11 +47,11 @@ TEST(ElastigroupToken, RoundTripsTheState) {
   EXPECT_EQ(back->green_identifier, s.green_identifier);
   EXPECT_EQ(back->spot_deployment_id, "cdbg-611a38d3");
   EXPECT_EQ(back->codedeploy_deployment_id, "d-AB1CDEF23");
-  EXPECT_EQ(back->deadline_ms, s.deadline_ms);
+  EXPECT_EQ(back->deadline, s.deadline);
   EXPECT_EQ(back->green_ids, s.green_ids);
   EXPECT_EQ(back->instance_progress, s.instance_progress);
   EXPECT_EQ(back->round, 7);
-  EXPECT_EQ(back->poll_interval_ms, 22'500);
+  EXPECT_EQ(back->poll_interval, Duration(22'500));
   EXPECT_FALSE(back->failure.has_value());
 }
 
@@ -58,16 +59,38 @@ TEST(ElastigroupToken, RoundTripsAFailureBeingCleanedUp) {
   FlowState s = sample_state();
   s.phase = Phase::stopping;
   s.failure = PendingFailure{FailureType::revision_unavailable, "revision missing"};
-  s.cleanup_deadline_ms = 42;
+  s.cleanup_deadline = from_epoch_ms(42);
   s.codedeploy_stop_sent = true;
   auto back = from_token(to_token(s));
   ASSERT_TRUE(back);
   ASSERT_TRUE(back->failure);
   EXPECT_EQ(back->failure->type, FailureType::revision_unavailable);
   EXPECT_EQ(back->failure->message, "revision missing");
-  EXPECT_EQ(back->cleanup_deadline_ms, 42);
+  EXPECT_EQ(back->cleanup_deadline, from_epoch_ms(42));
   EXPECT_TRUE(back->codedeploy_stop_sent);
   EXPECT_FALSE(back->spot_stop_sent);
+}
+
+// The token's wire format: times are Unix epoch milliseconds and durations milliseconds, so a
+// token handed over by an earlier build resumes with the same deadline and pacing.
+TEST(ElastigroupToken, TimesTravelAsEpochMilliseconds) {
+  auto back =
+      from_token(R"({"v":1,"job":"job-1","gid":"gid-1","ph":"stopping","t0":1800000000000,)"
+                 R"("dl":1800001800000,"lr":1800000060000,"pi":22500,"ft":"JobFailed","fm":"x",)"
+                 R"("cdl":1800000300000})");
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(to_epoch_ms(back->started), 1'800'000'000'000);
+  EXPECT_EQ(back->deadline - back->started, std::chrono::minutes(30));
+  EXPECT_EQ(back->last_request - back->started, std::chrono::minutes(1));
+  EXPECT_EQ(back->poll_interval, std::chrono::milliseconds(22'500));
+  EXPECT_EQ(back->cleanup_deadline - back->started, std::chrono::minutes(5));
+
+  nlohmann::json written = nlohmann::json::parse(to_token(*back));
+  EXPECT_EQ(written.at("t0"), 1'800'000'000'000);
+  EXPECT_EQ(written.at("dl"), 1'800'001'800'000);
+  EXPECT_EQ(written.at("lr"), 1'800'000'060'000);
+  EXPECT_EQ(written.at("pi"), 22'500);
+  EXPECT_EQ(written.at("cdl"), 1'800'000'300'000);
 }
 
 TEST(ElastigroupToken, AHugeStateStillFitsAndKeepsWhatMatters) {
@@ -138,7 +161,7 @@ TEST(ElastigroupConfig, BuildsFromTheSeedParameters) {
                        std::string(kJob));
   ASSERT_TRUE(config) << config.error().message;
   EXPECT_EQ(config->token_reference, "ssm:/spot/token");
-  EXPECT_EQ(config->timeout_seconds, 900);
+  EXPECT_EQ(config->timeout, std::chrono::seconds(900));
   EXPECT_EQ(config->green_identifier, green_identifier_for_job(kJob));
   EXPECT_EQ(config->revision, "s3://b/k.zip (zip)");
 }

@@ -32,6 +32,10 @@ struct Error {
   ErrorKind kind = ErrorKind::internal;
   // Human-readable, names the cause (the key, the file, the hook). Never holds a secret.
   std::string message;
+  // The other side's own error code when it gave one (AccessDeniedException,
+  // DEPLOYMENT_ALREADY_IN_PROGRESS, …), for callers that act on a particular failure; empty
+  // for our own errors and when no answer arrived. Not part of the message.
+  std::string code;
 
   // Returns a copy whose message is `context: message`, for adding where it happened.
   Error with_context(std::string_view context) const;
@@ -42,6 +46,12 @@ using Result = std::expected<T, Error>;
 
 inline std::unexpected<Error> fail(ErrorKind kind, std::string message) {
   return std::unexpected(Error{kind, std::move(message)});
+}
+
+// A failure that carries the service's error code.
+inline std::unexpected<Error> fail_with_code(ErrorKind kind, std::string code,
+                                             std::string message) {
+  return std::unexpected(Error{kind, std::move(message), std::move(code)});
 }
 
 }  // namespace bluegreen

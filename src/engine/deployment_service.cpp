@@ -149,8 +149,22 @@ Result<DeploymentService::Group*> DeploymentService::group_for(const DeploymentS
   return &group;
 }
 
+std::unexpected<Error> DeploymentService::busy(const std::string& running_id,
+                                               const std::string& where,
+                                               std::string_view what_to_do) const {
+  auto latest = deps_.log.latest(running_id);
+  return std::unexpected(
+      Error{ErrorKind::conflict,
+            fmt::format("deployment {} is running on {} (phase {}, started by {}); {}", running_id,
+                        where, latest ? to_string(latest->phase) : "unknown",
+                        latest ? latest->started_by : "unknown", what_to_do)});
+}
+
 Result<Deployment> DeploymentService::start_deployment(DeploymentSpec spec,
                                                        std::string started_by) {
+  if (spec.provider == Provider::elastigroup && deps_.open_cloud) {
+    return start_cloud_deployment(std::move(spec), std::move(started_by));
+  }
   if (spec.provider != Provider::local) {
     return fail(ErrorKind::invalid_input,
                 fmt::format("PROVIDER {}: this server runs local deployments only; use "
@@ -170,14 +184,8 @@ Result<Deployment> DeploymentService::start_deployment(DeploymentSpec spec,
                             it->second.pending_listen, it->second.listen_error));
   }
   if (auto it = groups_.find(spec.group_id); it != groups_.end() && it->second.running) {
-    const auto& running_id = it->second.running->deployment_id;
-    auto latest = deps_.log.latest(running_id);
-    return fail(
-        ErrorKind::conflict,
-        fmt::format("deployment {} is running on group {} (phase {}, started by {}); "
-                    "wait for it to end or roll it back",
-                    running_id, spec.group_id, latest ? to_string(latest->phase) : "unknown",
-                    latest ? latest->started_by : "unknown"));
+    return busy(it->second.running->deployment_id, "group " + spec.group_id,
+                "wait for it to end or roll it back");
   }
   auto group = group_for(spec);
   if (!group) {
@@ -237,6 +245,106 @@ void DeploymentService::launch_worker(Deployment deployment, bool resume,
   workers_.push_back(Worker{std::move(thread), done});
 }
 
+Result<Deployment> DeploymentService::start_cloud_deployment(DeploymentSpec spec,
+                                                             std::string started_by) {
+  // Opened before anything is recorded: a server that cannot reach the clouds starts nothing.
+  auto opened = deps_.open_cloud();
+  if (!opened) {
+    return std::unexpected(opened.error().with_context(
+        "PROVIDER elastigroup: the server cannot reach Spot and AWS from its environment"));
+  }
+  std::shared_ptr<elastigroup::CloudConnection> cloud = std::move(*opened);
+  std::lock_guard lock(mutex_);
+  if (auto it = cloud_groups_.find(spec.group_id);
+      it != cloud_groups_.end() && it->second.running) {
+    return busy(*it->second.running, "Elastigroup " + spec.group_id, "wait for it to end");
+  }
+  auto id = new_deployment_id();
+  auto green_identifier = elastigroup::green_identifier_for_job(id);
+  auto deployment = new_deployment(std::move(id), std::move(spec), std::move(started_by),
+                                   std::move(green_identifier), deps_.clock.now(), std::nullopt);
+  deployment.cloud = CloudProgress{};
+  if (auto saved = deps_.journal.save(deployment); !saved) {
+    return std::unexpected(saved.error().with_context("journal"));
+  }
+  deps_.log.update(deployment);
+  launch_cloud_worker(deployment, std::move(cloud), CloudStart::fresh);
+  return deployment;
+}
+
+void DeploymentService::launch_cloud_worker(Deployment deployment,
+                                            std::shared_ptr<elastigroup::CloudConnection> cloud,
+                                            CloudStart start) {
+  // mutex_ is held by the caller.
+  auto& group = cloud_groups_[deployment.spec.group_id];
+  group.running = deployment.id;
+  group.stop = std::make_shared<std::atomic<bool>>(false);
+  ++running_count_;
+  std::erase_if(workers_, [](Worker& worker) {
+    if (!*worker.done) return false;
+    worker.thread.join();
+    return true;
+  });
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  std::thread thread(
+      [this, deployment = std::move(deployment), cloud, start, stop = group.stop, done] {
+        std::optional<CrashAtPhase> crashing;
+        if (deps_.crash_at_phase) crashing.emplace(deps_.log, *deps_.crash_at_phase);
+        EventSink& sink = crashing ? static_cast<EventSink&>(*crashing) : deps_.log;
+        auto options = deps_.cloud_options;
+        options.stop = stop.get();
+        auto last = run_cloud_deployment(CloudRunPorts{*cloud, deps_.journal, sink, deps_.clock},
+                                         deployment, options, start);
+        cloud_finished(last);
+        *done = true;
+      });
+  workers_.push_back(Worker{std::move(thread), done});
+}
+
+void DeploymentService::cloud_finished(const Deployment& d) {
+  std::lock_guard lock(mutex_);
+  auto& group = cloud_groups_[d.spec.group_id];
+  if (group.running == d.id) group.running.reset();
+  if (d.status == DeploymentStatus::succeeded) group.serving = d.id;
+  if (!group.running && !group.serving) cloud_groups_.erase(d.spec.group_id);
+  --running_count_;
+  idle_.notify_all();
+}
+
+void DeploymentService::resume_cloud(Deployment d) {
+  // mutex_ is held by the caller.
+  if (!deps_.open_cloud) {
+    deps_.log.note(
+        fmt::format("deployment {} of Elastigroup {} was running; this server runs "
+                    "no PROVIDER=elastigroup deployment, so it stays as it was",
+                    d.id, d.spec.group_id));
+    return;
+  }
+  auto opened = deps_.open_cloud();
+  if (!opened) {
+    deps_.log.note(
+        fmt::format("deployment {} of Elastigroup {} was running; it cannot resume "
+                    "now ({}): it resumes at the next start",
+                    d.id, d.spec.group_id, opened.error().message));
+    return;
+  }
+  deps_.log.note(
+      fmt::format("deployment {} was running ({} on Elastigroup {}); resuming", d.id,
+                  d.cloud && !d.cloud->flow_phase.empty() ? d.cloud->flow_phase : "not started",
+                  d.spec.group_id));
+  deps_.log.update(d);
+  launch_cloud_worker(std::move(d),
+                      std::shared_ptr<elastigroup::CloudConnection>(std::move(*opened)),
+                      CloudStart::after_restart);
+}
+
+void DeploymentService::stop_cloud_runs() {
+  // mutex_ is held by the caller.
+  for (auto& [id, group] : cloud_groups_) {
+    if (group.running && group.stop) *group.stop = true;
+  }
+}
+
 void DeploymentService::finished(const Deployment& d) {
   std::lock_guard lock(mutex_);
   auto& group = groups_.at(d.spec.group_id);
@@ -279,6 +387,12 @@ Result<Deployment> DeploymentService::select(const Selector& selector) const {
         running.push_back(group.running->deployment_id);
       }
     }
+    for (const auto& [id, group] : cloud_groups_) {
+      groups.insert(id);
+      if (group.running && (selector.group.empty() || selector.group == id)) {
+        running.push_back(*group.running);
+      }
+    }
   }
   if (running.size() == 1) return deployment(running.front());
   std::string group = selector.group;
@@ -301,6 +415,13 @@ Result<Deployment> DeploymentService::pass_on(const Selector& selector, InputEve
                                               Result<void> (*acted_on_now)(const Deployment&)) {
   auto target = select(selector);
   if (!target) return target;
+  if (target->cloud) {
+    return fail(ErrorKind::invalid_input,
+                fmt::format("deployment {} runs on Spot Elastigroup {}: Spot and CodeDeploy "
+                            "move its traffic, so promote and rollback do not apply; it ends "
+                            "by itself (a failure stops what it started)",
+                            target->id, target->spec.group_id));
+  }
   if (auto allowed = acted_on_now(*target); !allowed) return std::unexpected(allowed.error());
   auto inbox = inbox_of(target->id);
   if (!inbox) {
@@ -385,6 +506,18 @@ std::vector<GroupStatus> DeploymentService::status() const {
     }
     out.push_back(std::move(status));
   }
+  for (const auto& [id, group] : cloud_groups_) {
+    GroupStatus status;
+    status.group = id;
+    status.cloud = true;
+    if (group.running) status.running = deps_.log.latest(*group.running);
+    if (group.serving) {
+      if (auto d = deps_.journal.deployment(*group.serving); d && *d) status.serving = **d;
+    }
+    const auto& shown = status.running ? status.running : status.serving;
+    if (shown) status.instances = alive(shown->green);
+    out.push_back(std::move(status));
+  }
   return out;
 }
 
@@ -449,6 +582,10 @@ Result<void> DeploymentService::recover() {
                     "left running",
                     running ? serving.error().message : running.error().message, live.size()));
   }
+  // Cloud deployments have no instance on this machine: they only resume.
+  std::vector<Deployment> cloud_running, local_running;
+  for (auto& d : *running) (d.cloud ? cloud_running : local_running).push_back(std::move(d));
+  *running = std::move(local_running);
   // Every live instance belongs to a fleet the journal knows; otherwise this journal is not
   // the one that launched them, and "no deployment owns them" would be wrong.
   std::set<std::string> unknown;
@@ -549,6 +686,17 @@ Result<void> DeploymentService::recover() {
     launch_worker(std::move(d), true, std::move(routed));
   }
 
+  // A cloud group shows its last deployment that succeeded (newest first in the journal).
+  if (auto all = deps_.journal.deployments(); all) {
+    for (const auto& d : *all) {
+      if (d.cloud && d.status == DeploymentStatus::succeeded &&
+          !cloud_groups_[d.spec.group_id].serving) {
+        cloud_groups_[d.spec.group_id].serving = d.id;
+      }
+    }
+  }
+  for (auto& d : cloud_running) resume_cloud(std::move(d));
+
   std::vector<std::string> orphans;
   for (const auto& [id, instance] : live) {
     if (std::ranges::none_of(wanted, [&](const Instance& w) { return w.id == id; })) {
@@ -627,6 +775,7 @@ int DeploymentService::shutdown() {
   stop_retrying();
   {
     std::lock_guard lock(mutex_);
+    stop_cloud_runs();
     for (const auto& [id, group] : groups_) {
       if (group.running) group.running->inbox->post(input::RollbackRequested{"server shutdown"});
     }
@@ -659,6 +808,7 @@ int DeploymentService::shutdown() {
 void DeploymentService::abandon() {
   stop_retrying();
   std::lock_guard lock(mutex_);
+  stop_cloud_runs();
   for (auto& [id, group] : groups_) {
     if (group.traffic) group.traffic->stop();
   }

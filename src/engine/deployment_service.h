@@ -36,6 +36,17 @@
 // - The executor never lets the journal say "before the switch" while green serves (see
 //   engine/executor.h), so resuming from the last durable step never undoes a switch.
 //
+// Cloud groups (PROVIDER=elastigroup, engine/elastigroup_deployment.h): Spot launches and
+// retires the fleets, CodeDeploy installs, so the server opens no listener and routes nothing
+// for them; it runs the Elastigroup flow on a worker with the clouds of its own environment
+// (ServiceDeps::open_cloud), journals the flow's state after every step and holds the group's
+// one-deployment lock. After a restart a running cloud deployment resumes from its journaled
+// state (the flow adopts its own Spot and CodeDeploy deployments, so none is created twice);
+// one whose literal API_TOKEN was lost with the process ends failed, saying so. shutdown() and
+// abandon() stop cloud deployments without ending them, so the next start resumes them. Cloud
+// instances are never looked for on this machine, adopted or terminated by recover() or
+// shutdown().
+//
 // Thread-safe.
 #pragma once
 
@@ -54,6 +65,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/elastigroup_deployment.h"
 #include "engine/executor.h"
 #include "engine/live_log.h"
 
@@ -101,6 +113,11 @@ struct ServiceDeps {
   std::optional<Phase> crash_at_phase = std::nullopt;
   // Test hook (crash_hook.h): a deployment's journal writes fail from this phase on.
   std::optional<Phase> journal_full_at_phase = std::nullopt;
+  // PROVIDER=elastigroup: opens Spot and AWS for one run, with the server's own credentials.
+  // Unset: the server refuses such deployments.
+  elastigroup::OpenCloud open_cloud = nullptr;
+  // The Elastigroup flow's pacing (engine/elastigroup_pacing.h).
+  elastigroup::ElastigroupExecutor::Options cloud_options = {};
   // Why this server cannot create the namespaces of ISOLATION=namespaces (local instances then
   // run with ISOLATION=none); nothing when it can.
   std::optional<std::string> namespaces_unavailable = std::nullopt;
@@ -115,6 +132,10 @@ struct Selector {
 
 struct GroupStatus {
   std::string group;
+  // A cloud group (PROVIDER=elastigroup): no listener or switch here; `serving` is its last
+  // deployment that succeeded, `instances` the greens Spot launched (of the running deployment,
+  // else of that one).
+  bool cloud = false;
   std::string listen;
   // Set while LISTEN cannot be bound: "listener 127.0.0.1:8080 not bound yet: …; retrying".
   std::optional<std::string> listen_error;
@@ -223,10 +244,28 @@ class DeploymentService {
                      std::optional<std::string> routed_fleet = std::nullopt);
   void finished(const Deployment& deployment);
 
+  // A cloud group: its running deployment (the lock) and its last successful one.
+  struct CloudGroup {
+    std::optional<std::string> running;
+    std::optional<std::string> serving;
+    std::shared_ptr<std::atomic<bool>> stop;  // asks the running flow to hand over and end
+  };
+  Result<Deployment> start_cloud_deployment(DeploymentSpec spec, std::string started_by);
+  // mutex_ held.
+  void launch_cloud_worker(Deployment deployment,
+                           std::shared_ptr<elastigroup::CloudConnection> cloud, CloudStart start);
+  void cloud_finished(const Deployment& deployment);
+  void resume_cloud(Deployment deployment);  // mutex_ held
+  void stop_cloud_runs();                    // mutex_ held
+  // The conflict error of a deployment refused because `running_id` runs on `where`.
+  std::unexpected<Error> busy(const std::string& running_id, const std::string& where,
+                              std::string_view what_to_do) const;
+
   ServiceDeps deps_;
   mutable std::mutex mutex_;
   std::condition_variable idle_;
   std::map<std::string, Group> groups_;
+  std::map<std::string, CloudGroup> cloud_groups_;
   struct Worker {
     std::thread thread;
     std::shared_ptr<std::atomic<bool>> done;

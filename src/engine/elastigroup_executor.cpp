@@ -14,7 +14,7 @@ struct Overloaded : Fs... {
 
 // The answer to a request: the event built from its value, or CallFailed.
 template <typename T, typename Make>
-EventBody answer(CallResult<T> result, Make make) {
+EventBody answer(Result<T> result, Make make) {
   if (!result) return CallFailed{result.error()};
   if constexpr (std::is_void_v<T>) {
     return make();
@@ -23,7 +23,7 @@ EventBody answer(CallResult<T> result, Make make) {
   }
 }
 
-bool retryable(const CallError& error) {
+bool retryable(const Error& error) {
   return error.kind == ErrorKind::throttled || error.kind == ErrorKind::unavailable ||
          error.kind == ErrorKind::timeout;
 }
@@ -56,19 +56,18 @@ RunOutcome ElastigroupExecutor::run(const ElastigroupJob& job, TimePoint must_en
     // Bad parameters: reported before any cloud call, and never continued.
     ReportFailure report{FailureType::configuration_error,
                          fmt::format("invalid UserParameters: {}", error.message)};
-    write(LogLevel::error, "invalid_parameters", report.message, state, job.job_id, "validate");
+    write(EventKind::error, "invalid_parameters", report.message, state, job.job_id, "validate");
     return deliver(job.job_id, report, must_end_by, state);
   };
-  auto spec = parse_spec(job.user_parameters);
+  const auto& spec = job.spec;
   if (!spec) return reject(spec.error());
   auto made = make_flow_config(*spec, job.job_id);
   if (!made) return reject(made.error());
   FlowConfig config = *made;
-  auto ms = [](Duration d) { return static_cast<long long>(d.count()); };
-  if (options_.request_spacing) config.request_spacing_ms = ms(*options_.request_spacing);
-  if (options_.poll_interval) config.poll_interval_ms = ms(*options_.poll_interval);
-  if (options_.max_poll_interval) config.max_poll_interval_ms = ms(*options_.max_poll_interval);
-  if (options_.cleanup_grace) config.cleanup_grace_ms = ms(*options_.cleanup_grace);
+  if (options_.request_spacing) config.request_spacing = *options_.request_spacing;
+  if (options_.poll_interval) config.poll_interval = *options_.poll_interval;
+  if (options_.max_poll_interval) config.max_poll_interval = *options_.max_poll_interval;
+  if (options_.cleanup_grace) config.cleanup_grace = *options_.cleanup_grace;
 
   spot_access_ = SpotAccess{config.token_reference.empty() ? spec->api_token : Secret(),
                             spec->account_id, spec->group_id};
@@ -83,27 +82,41 @@ RunOutcome ElastigroupExecutor::run(const ElastigroupJob& job, TimePoint must_en
   TimePoint stop_at = unbounded ? TimePoint::max() : must_end_by - reserve;
   TimePoint call_deadline = unbounded ? TimePoint::max() : must_end_by - reserve / 2;
 
-  Decision decision =
-      step(config, state, Event{to_epoch_ms(clock.now()), Started{job.continuation_token}});
+  // The flow's state counts in milliseconds, as its continuation token does, so that a
+  // resumed run sees the same times as one that went on.
+  auto now = [&clock]() -> TimePoint { return std::chrono::floor<Duration>(clock.now()); };
+  auto stopping = [&] { return options_.stop != nullptr && options_.stop->load(); };
+  // Sleeps until `until`, or less when the run is asked to stop; true when it slept it all.
+  auto sleep_until = [&](TimePoint until) {
+    if (options_.stop == nullptr) {
+      clock.sleep_until(until);
+      return true;
+    }
+    while (!stopping() && clock.now() < until) {
+      clock.sleep_until(std::min(until, clock.now() + kStopCheck));
+    }
+    return !stopping();
+  };
+
+  Decision decision = step(config, state, Event{now(), Started{job.continuation_token}});
   for (;;) {
     write_logs(decision.logs, state, job.job_id);
+    if (options_.checkpoint) options_.checkpoint(state, decision.next);
     if (is_report(decision.next)) return deliver(job.job_id, decision.next, must_end_by, state);
     EventBody body;
     if (const auto* wait = std::get_if<Wait>(&decision.next)) {
-      TimePoint until = from_epoch_ms(wait->until_ms);
-      if (until >= stop_at) {
+      if (wait->until >= stop_at || !sleep_until(wait->until)) {
         body = InvocationEnding{};
       } else {
-        clock.sleep_until(until);
         body = Woke{};
       }
-    } else if (clock.now() >= stop_at) {
+    } else if (clock.now() >= stop_at || stopping()) {
       body = InvocationEnding{};
     } else {
       ports_.budget.deadline = call_deadline;
       body = perform(decision.next, config, *spec);
     }
-    decision = step(config, state, Event{to_epoch_ms(clock.now()), body});
+    decision = step(config, state, Event{now(), body});
   }
 }
 
@@ -187,7 +200,7 @@ EventBody ElastigroupExecutor::perform(const Action& action, const FlowConfig& c
                           []() -> EventBody { return Done{}; });
           },
           [&](const auto& other) -> EventBody {
-            return CallFailed{{ErrorKind::internal, "",
+            return CallFailed{{ErrorKind::internal,
                                fmt::format("{} is not a request", action_name(Action{other}))}};
           },
       },
@@ -199,7 +212,7 @@ RunOutcome ElastigroupExecutor::deliver(const std::string& job_id, const Action&
   ports_.budget.deadline = must_end_by;
   Duration backoff = std::chrono::seconds(1);
   for (int attempt = 1;; ++attempt) {
-    CallResult<void> sent;
+    Result<void> sent;
     RunOutcome outcome = RunOutcome::failed;
     std::string_view kind;
     if (const auto* s = std::get_if<ReportSuccess>(&report)) {
@@ -215,12 +228,12 @@ RunOutcome ElastigroupExecutor::deliver(const std::string& job_id, const Action&
       kind = "PutJobSuccessResult with a continuation token";
     }
     if (sent) {
-      write(LogLevel::info, "reported", fmt::format("{} sent", kind), state, job_id);
+      write(EventKind::info, "reported", fmt::format("{} sent", kind), state, job_id);
       return outcome;
     }
-    const CallError& error = sent.error();
+    const Error& error = sent.error();
     if (error.code == "InvalidJobStateException") {
-      write(LogLevel::info, "already_reported",
+      write(EventKind::info, "already_reported",
             fmt::format("CodePipeline already has a result for job {} ({})", job_id, error.message),
             state, job_id);
       return RunOutcome::already_reported;
@@ -228,12 +241,12 @@ RunOutcome ElastigroupExecutor::deliver(const std::string& job_id, const Action&
     bool time_left = must_end_by == TimePoint::max() ||
                      ports_.clock.now() + backoff < must_end_by - std::chrono::seconds(1);
     if (!retryable(error) || attempt >= options_.report_attempts || !time_left) {
-      write(LogLevel::error, "report_failed",
+      write(EventKind::error, "report_failed",
             fmt::format("{} could not be sent: {} {}", kind, error.code, error.message), state,
             job_id);
       return RunOutcome::report_failed;
     }
-    write(LogLevel::warning, "report_retry",
+    write(EventKind::warning, "report_retry",
           fmt::format("{} failed ({} {}); trying again", kind, error.code, error.message), state,
           job_id);
     ports_.clock.sleep_for(backoff);
@@ -244,16 +257,16 @@ RunOutcome ElastigroupExecutor::deliver(const std::string& job_id, const Action&
 void ElastigroupExecutor::write_logs(const std::vector<LogEntry>& logs, const FlowState& state,
                                      const std::string& job_id, std::string_view phase) {
   for (const auto& entry : logs) {
-    ports_.log.write(FlowLogRecord{to_epoch_ms(ports_.clock.now()), entry, job_id,
-                                   state.original_job_id, state.green_identifier,
-                                   state.spot_deployment_id, state.codedeploy_deployment_id,
+    ports_.log.write(FlowLogRecord{ports_.clock.now(), entry, job_id, state.original_job_id,
+                                   state.green_identifier, state.spot_deployment_id,
+                                   state.codedeploy_deployment_id,
                                    std::string(!phase.empty() ? phase
                                                : entry.phase  ? to_string(*entry.phase)
                                                               : to_string(state.phase))});
   }
 }
 
-void ElastigroupExecutor::write(LogLevel level, std::string event, std::string message,
+void ElastigroupExecutor::write(EventKind level, std::string event, std::string message,
                                 const FlowState& state, const std::string& job_id,
                                 std::string_view phase) {
   write_logs({LogEntry{level, std::move(event), std::move(message), {}}}, state, job_id, phase);

@@ -11,6 +11,9 @@
 // Not thread-safe; one run at a time per executor.
 #pragma once
 
+#include <atomic>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -31,10 +34,22 @@ struct ElastigroupPorts {
 };
 
 struct ElastigroupJob {
-  std::string job_id;           // CodePipeline.job.id
-  std::string user_parameters;  // the action's UserParameters (JSON text)
+  std::string job_id;  // CodePipeline.job.id
+  // The UserParameters as parse_spec read them where they entered (the Lambda's event, the
+  // CLI's --params, the admin API): a rejected spec is reported as a configuration error
+  // before any cloud call.
+  Result<DeploymentSpec> spec;
   std::optional<std::string> continuation_token;
 };
+
+// The clouds behind the ports, opened once per run (each run has its own CallBudget): the
+// server opens one for each deployment it runs. Its ports live as long as it does.
+class CloudConnection {
+ public:
+  virtual ~CloudConnection() = default;
+  virtual ElastigroupPorts ports(FlowLog& log, PipelineReporter& reporter) = 0;
+};
+using OpenCloud = std::function<Result<std::unique_ptr<CloudConnection>>()>;
 
 enum class RunOutcome {
   succeeded,         // PutJobSuccessResult sent: the deployment is done
@@ -59,7 +74,15 @@ class ElastigroupExecutor {
     std::optional<Duration> cleanup_grace;
     // Attempts to deliver a report that fails with a retryable error.
     int report_attempts = 4;
+    // Called after every step with the state the flow is in, before its next action is
+    // performed (the server journals it: to_token(state) resumes the flow after a crash).
+    std::function<void(const FlowState& state, const Action& next)> checkpoint;
+    // When it becomes true the run ends as at `must_end_by`: the state is handed over as a
+    // continuation token (a server that shuts down resumes the flow at its next start).
+    // Waits notice it within kStopCheck.
+    const std::atomic<bool>* stop = nullptr;
   };
+  static constexpr Duration kStopCheck = std::chrono::milliseconds(200);
 
   ElastigroupExecutor(ElastigroupPorts ports, Options options);
 
@@ -72,7 +95,7 @@ class ElastigroupExecutor {
   // `phase` overrides the state's phase in the records when not empty.
   void write_logs(const std::vector<LogEntry>& logs, const FlowState& state,
                   const std::string& job_id, std::string_view phase = {});
-  void write(LogLevel level, std::string event, std::string message, const FlowState& state,
+  void write(EventKind level, std::string event, std::string message, const FlowState& state,
              const std::string& job_id, std::string_view phase = {});
 
   ElastigroupPorts ports_;

@@ -33,7 +33,8 @@ struct Harness {
   }
   RunOutcome run(std::string params = kParams, std::optional<std::string> token = std::nullopt,
                  TimePoint must_end_by = TimePoint::max(), std::string job = kJob) {
-    return executor().run(ElastigroupJob{job, params, token}, must_end_by);
+    return executor().run(ElastigroupJob{job, parse_spec(std::string_view(params)), token},
+                          must_end_by);
   }
   // What CodePipeline does after an invocation that continued: the next job (its
   // `invocation`-th) carries the token of the last progress report, which must fit
@@ -148,7 +149,7 @@ TEST(ElastigroupExecutor, ARepeatedDeliveryAfterTheResultIsAlreadyReported) {
 
 TEST(ElastigroupExecutor, RetriesAReportThatFailsTransiently) {
   Harness h;
-  h.cloud.fail_next("pipeline.success", {ErrorKind::throttled, "ThrottlingException", "slow"}, 2);
+  h.cloud.fail_next("pipeline.success", {ErrorKind::throttled, "slow", "ThrottlingException"}, 2);
   EXPECT_EQ(h.run(), RunOutcome::succeeded);
   EXPECT_EQ(h.cloud.count("pipeline.success"), 3);
 }
@@ -156,13 +157,13 @@ TEST(ElastigroupExecutor, RetriesAReportThatFailsTransiently) {
 TEST(ElastigroupExecutor, AReportThatCannotBeSentIsSaidSo) {
   Harness h;
   h.cloud.fail_next("pipeline.success",
-                    {ErrorKind::permission_denied, "AccessDeniedException", "no"}, 1);
+                    {ErrorKind::permission_denied, "no", "AccessDeniedException"}, 1);
   EXPECT_EQ(h.run(), RunOutcome::report_failed);
 }
 
 TEST(ElastigroupExecutor, SpotThrottlingWaitsAndGoesOn) {
   Harness h;
-  h.cloud.fail_next("spot.create", {ErrorKind::throttled, "429", "Too Many Requests"});
+  h.cloud.fail_next("spot.create", {ErrorKind::throttled, "Too Many Requests", "429"});
   TimePoint start = h.clock.now();
   EXPECT_EQ(h.run(), RunOutcome::succeeded);
   EXPECT_EQ(h.cloud.count("spot.create"), 2);
@@ -200,13 +201,19 @@ TEST(ElastigroupStandalone, ReturnsTheResultInsteadOfReportingIt) {
   Harness h;
   auto ports =
       ElastigroupPorts{h.cloud, h.cloud, h.cloud, h.cloud, h.cloud, h.cloud, h.clock, h.budget};
-  StandaloneResult ok = run_standalone(ports, {}, "cli-deployment-1", kParams);
+  StandaloneResult ok =
+      run_standalone(ports, {}, "cli-deployment-1", *parse_spec(std::string_view(kParams)));
   EXPECT_EQ(ok.outcome, RunOutcome::succeeded);
   EXPECT_EQ(ok.deployment_id, "d-1");
   EXPECT_EQ(ok.outputs.at("GreenIdentifier"), green_identifier_for_job("cli-deployment-1"));
   EXPECT_TRUE(h.cloud.reports().empty());  // nothing went to CodePipeline
 
-  StandaloneResult bad = run_standalone(ports, {}, "cli-deployment-2", R"({"TIMEOUT":1})");
+  // parse_spec accepts it; the flow refuses a GROUP_ID that is not an Elastigroup's.
+  auto wrong_group = parse_spec(std::string_view(
+      R"({"API_TOKEN":"t","ACCOUNT_ID":"act-12345678","GROUP_ID":"web","APP_NAME":"app",
+      "DEPLOYMENT_GROUP":"dg","TIMEOUT":60,"S3_BUCKET":"b","S3_KEY":"k","S3_BUNDLE":"zip"})"));
+  ASSERT_TRUE(wrong_group) << wrong_group.error().message;
+  StandaloneResult bad = run_standalone(ports, {}, "cli-deployment-2", *wrong_group);
   EXPECT_EQ(bad.outcome, RunOutcome::failed);
   EXPECT_EQ(bad.failure_type, FailureType::configuration_error);
   EXPECT_THAT(bad.message, HasSubstr("GROUP_ID"));
@@ -215,8 +222,8 @@ TEST(ElastigroupStandalone, ReturnsTheResultInsteadOfReportingIt) {
 TEST(JsonLinesLog, WritesOneParseableLinePerRecord) {
   std::ostringstream out;
   JsonLinesLog log(out);
-  FlowLogRecord record{1'800'000'000'123,
-                       LogEntry{LogLevel::info,
+  FlowLogRecord record{from_epoch_ms(1'800'000'000'123),
+                       LogEntry{EventKind::info,
                                 "lifecycle_event",
                                 "AfterInstall Succeeded",
                                 {{"instance", "i-0abc"}, {"status", "Succeeded"}}},

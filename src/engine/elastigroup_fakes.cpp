@@ -6,11 +6,11 @@
 
 namespace bluegreen::elastigroup {
 
-std::optional<CallError> FakeElastigroupCloud::enter(const std::string& method) {
-  calls_.push_back({method, to_epoch_ms(clock_.now())});
+std::optional<Error> FakeElastigroupCloud::enter(const std::string& method) {
+  calls_.push_back({method, clock_.now()});
   auto it = faults_.find(method);
   if (it == faults_.end() || it->second.empty()) return std::nullopt;
-  CallError error = it->second.front();
+  Error error = it->second.front();
   it->second.pop_front();
   return error;
 }
@@ -19,13 +19,13 @@ void FakeElastigroupCloud::seen_token(const SpotAccess& access) {
   tokens_.push_back(access.token.reveal());
 }
 
-void FakeElastigroupCloud::fail_next(const std::string& method, CallError error, int times) {
+void FakeElastigroupCloud::fail_next(const std::string& method, Error error, int times) {
   std::lock_guard lock(mutex_);
   for (int i = 0; i < times; ++i) faults_[method].push_back(error);
 }
 
-CallResult<SpotGroup> FakeElastigroupCloud::read_group(const SpotAccess& access,
-                                                       bool /*with_capacity*/) {
+Result<SpotGroup> FakeElastigroupCloud::read_group(const SpotAccess& access,
+                                                   bool /*with_capacity*/) {
   std::lock_guard lock(mutex_);
   seen_token(access);
   if (auto error = enter("spot.read_group")) return std::unexpected(*error);
@@ -35,7 +35,7 @@ CallResult<SpotGroup> FakeElastigroupCloud::read_group(const SpotAccess& access,
   return group;
 }
 
-CallResult<std::vector<SpotDeployment>> FakeElastigroupCloud::list_deployments(
+Result<std::vector<SpotDeployment>> FakeElastigroupCloud::list_deployments(
     const SpotAccess& access) {
   std::lock_guard lock(mutex_);
   seen_token(access);
@@ -43,7 +43,7 @@ CallResult<std::vector<SpotDeployment>> FakeElastigroupCloud::list_deployments(
   return spot_deployments_;
 }
 
-CallResult<SpotDeployment> FakeElastigroupCloud::create_deployment(
+Result<SpotDeployment> FakeElastigroupCloud::create_deployment(
     const SpotAccess& access, const SpotBlueGreenRequest& request) {
   std::lock_guard lock(mutex_);
   seen_token(access);
@@ -58,8 +58,8 @@ CallResult<SpotDeployment> FakeElastigroupCloud::create_deployment(
   return d;
 }
 
-CallResult<void> FakeElastigroupCloud::stop_deployment(const SpotAccess& access,
-                                                       const std::string& deployment_id) {
+Result<void> FakeElastigroupCloud::stop_deployment(const SpotAccess& access,
+                                                   const std::string& deployment_id) {
   std::lock_guard lock(mutex_);
   seen_token(access);
   if (auto error = enter("spot.stop")) return std::unexpected(*error);
@@ -69,10 +69,10 @@ CallResult<void> FakeElastigroupCloud::stop_deployment(const SpotAccess& access,
     greens_[d.green_identifier].clear();
     return {};
   }
-  return call_error(ErrorKind::not_found, "DEPLOYMENT_NOT_FOUND", "no such deployment");
+  return fail_with_code(ErrorKind::not_found, "DEPLOYMENT_NOT_FOUND", "no such deployment");
 }
 
-CallResult<void> FakeElastigroupCloud::detach_and_terminate(
+Result<void> FakeElastigroupCloud::detach_and_terminate(
     const SpotAccess& access, const std::vector<std::string>& instance_ids) {
   std::lock_guard lock(mutex_);
   seen_token(access);
@@ -85,8 +85,8 @@ CallResult<void> FakeElastigroupCloud::detach_and_terminate(
   return {};
 }
 
-CallResult<std::vector<Ec2Instance>> FakeElastigroupCloud::describe_tagged(
-    const std::string& key, const std::string& value) {
+Result<std::vector<Ec2Instance>> FakeElastigroupCloud::describe_tagged(const std::string& key,
+                                                                       const std::string& value) {
   std::lock_guard lock(mutex_);
   if (auto error = enter("ec2.describe_tagged")) return std::unexpected(*error);
   std::vector<Ec2Instance> out;
@@ -95,7 +95,7 @@ CallResult<std::vector<Ec2Instance>> FakeElastigroupCloud::describe_tagged(
   return out;
 }
 
-CallResult<std::vector<InstanceHealth>> FakeElastigroupCloud::describe_health(
+Result<std::vector<InstanceHealth>> FakeElastigroupCloud::describe_health(
     const std::vector<std::string>& instance_ids) {
   std::lock_guard lock(mutex_);
   if (auto error = enter("ec2.describe_health")) return std::unexpected(*error);
@@ -104,7 +104,7 @@ CallResult<std::vector<InstanceHealth>> FakeElastigroupCloud::describe_health(
   return out;
 }
 
-CallResult<std::optional<std::string>> FakeElastigroupCloud::last_attempted_deployment(
+Result<std::optional<std::string>> FakeElastigroupCloud::last_attempted_deployment(
     const std::string&, const std::string&) {
   std::lock_guard lock(mutex_);
   if (auto error = enter("codedeploy.last_attempted")) return std::unexpected(*error);
@@ -112,7 +112,7 @@ CallResult<std::optional<std::string>> FakeElastigroupCloud::last_attempted_depl
   return std::optional<std::string>{codedeploy_.back().first};
 }
 
-CallResult<CodeDeployDeployment> FakeElastigroupCloud::get_deployment(
+Result<CodeDeployDeployment> FakeElastigroupCloud::get_deployment(
     const std::string& deployment_id) {
   std::lock_guard lock(mutex_);
   if (auto error = enter("codedeploy.get")) return std::unexpected(*error);
@@ -141,10 +141,10 @@ CallResult<CodeDeployDeployment> FakeElastigroupCloud::get_deployment(
     }
     return d;
   }
-  return call_error(ErrorKind::not_found, "DeploymentDoesNotExistException", deployment_id);
+  return fail_with_code(ErrorKind::not_found, "DeploymentDoesNotExistException", deployment_id);
 }
 
-CallResult<std::string> FakeElastigroupCloud::create_deployment(const CodeDeployRequest& request) {
+Result<std::string> FakeElastigroupCloud::create_deployment(const CodeDeployRequest& request) {
   std::lock_guard lock(mutex_);
   if (auto error = enter("codedeploy.create")) return std::unexpected(*error);
   codedeploy_requests_.push_back(request);
@@ -154,7 +154,7 @@ CallResult<std::string> FakeElastigroupCloud::create_deployment(const CodeDeploy
   return id;
 }
 
-CallResult<std::vector<std::string>> FakeElastigroupCloud::list_targets(
+Result<std::vector<std::string>> FakeElastigroupCloud::list_targets(
     const std::string& deployment_id) {
   std::lock_guard lock(mutex_);
   if (auto error = enter("codedeploy.list_targets")) return std::unexpected(*error);
@@ -164,12 +164,12 @@ CallResult<std::vector<std::string>> FakeElastigroupCloud::list_targets(
   return std::vector<std::string>{};
 }
 
-CallResult<std::vector<InstanceTarget>> FakeElastigroupCloud::get_targets(
+Result<std::vector<InstanceTarget>> FakeElastigroupCloud::get_targets(
     const std::string& deployment_id, const std::vector<std::string>& target_ids) {
   std::lock_guard lock(mutex_);
   if (auto error = enter("codedeploy.get_targets")) return std::unexpected(*error);
   if (target_ids.size() > 25) {
-    return call_error(ErrorKind::invalid_input, "InstanceIdRequiredException", "over 25 ids");
+    return fail_with_code(ErrorKind::invalid_input, "InstanceIdRequiredException", "over 25 ids");
   }
   const std::string& status = codedeploy_status_[deployment_id];
   std::vector<InstanceTarget> out;
@@ -193,48 +193,46 @@ CallResult<std::vector<InstanceTarget>> FakeElastigroupCloud::get_targets(
   return out;
 }
 
-CallResult<void> FakeElastigroupCloud::stop_deployment(const std::string& deployment_id,
-                                                       bool /*auto_rollback*/) {
+Result<void> FakeElastigroupCloud::stop_deployment(const std::string& deployment_id,
+                                                   bool /*auto_rollback*/) {
   std::lock_guard lock(mutex_);
   if (auto error = enter("codedeploy.stop")) return std::unexpected(*error);
   codedeploy_status_[deployment_id] = "Stopped";
   return {};
 }
 
-CallResult<void> FakeElastigroupCloud::record_report(const std::string& method,
-                                                     const std::string& job_id, Action report) {
+Result<void> FakeElastigroupCloud::record_report(const std::string& method,
+                                                 const std::string& job_id, Action report) {
   std::lock_guard lock(mutex_);
   if (auto error = enter(method)) return std::unexpected(*error);
   // Like CodePipeline: a job takes one result; a continued job goes on under a new id.
   if (std::ranges::find(finished_jobs_, job_id) != finished_jobs_.end()) {
-    return call_error(ErrorKind::conflict, "InvalidJobStateException", "job already completed");
+    return fail_with_code(ErrorKind::conflict, "InvalidJobStateException", "job already completed");
   }
   finished_jobs_.push_back(job_id);
   reports_.push_back({job_id, std::move(report)});
   return {};
 }
 
-CallResult<void> FakeElastigroupCloud::success(const std::string& job_id,
-                                               const ReportSuccess& report) {
+Result<void> FakeElastigroupCloud::success(const std::string& job_id, const ReportSuccess& report) {
   return record_report("pipeline.success", job_id, report);
 }
 
-CallResult<void> FakeElastigroupCloud::failure(const std::string& job_id,
-                                               const ReportFailure& report) {
+Result<void> FakeElastigroupCloud::failure(const std::string& job_id, const ReportFailure& report) {
   return record_report("pipeline.failure", job_id, report);
 }
 
-CallResult<void> FakeElastigroupCloud::progress(const std::string& job_id,
-                                                const ReportProgress& report) {
+Result<void> FakeElastigroupCloud::progress(const std::string& job_id,
+                                            const ReportProgress& report) {
   return record_report("pipeline.progress", job_id, report);
 }
 
-CallResult<Secret> FakeElastigroupCloud::resolve(const std::string& reference) {
+Result<Secret> FakeElastigroupCloud::resolve(const std::string& reference) {
   std::lock_guard lock(mutex_);
   if (auto error = enter("secrets.resolve")) return std::unexpected(*error);
   auto it = secrets.find(reference);
   if (it == secrets.end()) {
-    return call_error(ErrorKind::not_found, "ParameterNotFound", reference + " not found");
+    return fail_with_code(ErrorKind::not_found, "ParameterNotFound", reference + " not found");
   }
   return it->second;
 }

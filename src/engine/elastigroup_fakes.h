@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/elastigroup_executor.h"
 #include "engine/elastigroup_ports.h"
 
 namespace bluegreen::elastigroup {
@@ -30,34 +31,33 @@ class FakeElastigroupCloud final : public SpotBlueGreen,
   explicit FakeElastigroupCloud(Clock& clock) : clock_(clock) {}
 
   // SpotBlueGreen
-  CallResult<SpotGroup> read_group(const SpotAccess& access, bool with_capacity) override;
-  CallResult<std::vector<SpotDeployment>> list_deployments(const SpotAccess& access) override;
-  CallResult<SpotDeployment> create_deployment(const SpotAccess& access,
-                                               const SpotBlueGreenRequest& request) override;
-  CallResult<void> stop_deployment(const SpotAccess& access,
-                                   const std::string& deployment_id) override;
-  CallResult<void> detach_and_terminate(const SpotAccess& access,
-                                        const std::vector<std::string>& instance_ids) override;
+  Result<SpotGroup> read_group(const SpotAccess& access, bool with_capacity) override;
+  Result<std::vector<SpotDeployment>> list_deployments(const SpotAccess& access) override;
+  Result<SpotDeployment> create_deployment(const SpotAccess& access,
+                                           const SpotBlueGreenRequest& request) override;
+  Result<void> stop_deployment(const SpotAccess& access, const std::string& deployment_id) override;
+  Result<void> detach_and_terminate(const SpotAccess& access,
+                                    const std::vector<std::string>& instance_ids) override;
   // Ec2Instances
-  CallResult<std::vector<Ec2Instance>> describe_tagged(const std::string& key,
-                                                       const std::string& value) override;
-  CallResult<std::vector<InstanceHealth>> describe_health(
+  Result<std::vector<Ec2Instance>> describe_tagged(const std::string& key,
+                                                   const std::string& value) override;
+  Result<std::vector<InstanceHealth>> describe_health(
       const std::vector<std::string>& instance_ids) override;
   // CodeDeployService
-  CallResult<std::optional<std::string>> last_attempted_deployment(
+  Result<std::optional<std::string>> last_attempted_deployment(
       const std::string& application_name, const std::string& deployment_group_name) override;
-  CallResult<CodeDeployDeployment> get_deployment(const std::string& deployment_id) override;
-  CallResult<std::string> create_deployment(const CodeDeployRequest& request) override;
-  CallResult<std::vector<std::string>> list_targets(const std::string& deployment_id) override;
-  CallResult<std::vector<InstanceTarget>> get_targets(
+  Result<CodeDeployDeployment> get_deployment(const std::string& deployment_id) override;
+  Result<std::string> create_deployment(const CodeDeployRequest& request) override;
+  Result<std::vector<std::string>> list_targets(const std::string& deployment_id) override;
+  Result<std::vector<InstanceTarget>> get_targets(
       const std::string& deployment_id, const std::vector<std::string>& target_ids) override;
-  CallResult<void> stop_deployment(const std::string& deployment_id, bool auto_rollback) override;
+  Result<void> stop_deployment(const std::string& deployment_id, bool auto_rollback) override;
   // PipelineReporter
-  CallResult<void> success(const std::string& job_id, const ReportSuccess& report) override;
-  CallResult<void> failure(const std::string& job_id, const ReportFailure& report) override;
-  CallResult<void> progress(const std::string& job_id, const ReportProgress& report) override;
+  Result<void> success(const std::string& job_id, const ReportSuccess& report) override;
+  Result<void> failure(const std::string& job_id, const ReportFailure& report) override;
+  Result<void> progress(const std::string& job_id, const ReportProgress& report) override;
   // SecretSource
-  CallResult<Secret> resolve(const std::string& reference) override;
+  Result<Secret> resolve(const std::string& reference) override;
   // FlowLog
   void write(const FlowLogRecord& record) override;
 
@@ -71,12 +71,12 @@ class FakeElastigroupCloud final : public SpotBlueGreen,
   // codedeploy.last_attempted, codedeploy.get, codedeploy.create, codedeploy.list_targets,
   // codedeploy.get_targets, codedeploy.stop, pipeline.success, pipeline.failure,
   // pipeline.progress, secrets.resolve.
-  void fail_next(const std::string& method, CallError error, int times = 1);
+  void fail_next(const std::string& method, Error error, int times = 1);
 
   // ---- what happened ----
   struct Call {
     std::string method;
-    long long time_ms = 0;
+    TimePoint time;
   };
   struct Report {
     std::string job_id;
@@ -91,14 +91,13 @@ class FakeElastigroupCloud final : public SpotBlueGreen,
   std::vector<std::string> live_greens() const;
 
  private:
-  std::optional<CallError> enter(const std::string& method);
-  CallResult<void> record_report(const std::string& method, const std::string& job_id,
-                                 Action report);
+  std::optional<Error> enter(const std::string& method);
+  Result<void> record_report(const std::string& method, const std::string& job_id, Action report);
   void seen_token(const SpotAccess& access);
 
   Clock& clock_;
   mutable std::mutex mutex_;
-  std::map<std::string, std::deque<CallError>> faults_;
+  std::map<std::string, std::deque<Error>> faults_;
   std::vector<Call> calls_;
   std::vector<Report> reports_;
   std::vector<FlowLogRecord> logs_;
@@ -110,6 +109,24 @@ class FakeElastigroupCloud final : public SpotBlueGreen,
   std::vector<std::pair<std::string, std::string>> codedeploy_;  // id, tag value
   std::map<std::string, std::string> codedeploy_status_;
   std::vector<std::string> finished_jobs_;  // jobs with a final result
+};
+
+// The fake cloud behind a CloudConnection, as the server opens one per run. `spot`, when set,
+// stands in for the fake's Spot port (a test wraps it to hold or fail calls).
+class FakeCloudConnection final : public CloudConnection {
+ public:
+  FakeCloudConnection(FakeElastigroupCloud& cloud, Clock& clock, SpotBlueGreen* spot = nullptr)
+      : cloud_(cloud), clock_(clock), spot_(spot) {}
+  ElastigroupPorts ports(FlowLog& log, PipelineReporter& reporter) override {
+    return ElastigroupPorts{
+        spot_ ? *spot_ : cloud_, cloud_, cloud_, reporter, cloud_, log, clock_, budget_};
+  }
+
+ private:
+  FakeElastigroupCloud& cloud_;
+  Clock& clock_;
+  SpotBlueGreen* spot_;
+  CallBudget budget_;
 };
 
 }  // namespace bluegreen::elastigroup

@@ -38,15 +38,15 @@ constexpr const char* kParams = R"({"API_TOKEN":"ssm:/spot/token","ACCOUNT_ID":"
 
 struct Fault {
   std::string name;
-  CallError error;
+  Error error;
 };
 
 const std::vector<Fault>& faults() {
   static const std::vector<Fault> all = {
-      {"http_500", {ErrorKind::unavailable, "InternalFailure", "HTTP 500 Internal Server Error"}},
-      {"http_429", {ErrorKind::throttled, "ThrottlingException", "HTTP 429 Too Many Requests"}},
-      {"timeout", {ErrorKind::timeout, "Timeout", "no answer within the call's timeout"}},
-      {"reset", {ErrorKind::unavailable, "ConnectionReset", "connection reset by peer"}},
+      {"http_500", {ErrorKind::unavailable, "HTTP 500 Internal Server Error", "InternalFailure"}},
+      {"http_429", {ErrorKind::throttled, "HTTP 429 Too Many Requests", "ThrottlingException"}},
+      {"timeout", {ErrorKind::timeout, "no answer within the call's timeout", "Timeout"}},
+      {"reset", {ErrorKind::unavailable, "connection reset by peer", "ConnectionReset"}},
   };
   return all;
 }
@@ -67,67 +67,67 @@ class FaultyCloud final : public SpotBlueGreen,
                           public PipelineReporter,
                           public SecretSource {
  public:
-  FaultyCloud(FakeElastigroupCloud& real, std::string method, CallError error, int times)
+  FaultyCloud(FakeElastigroupCloud& real, std::string method, Error error, int times)
       : real_(real), method_(std::move(method)), error_(std::move(error)), left_(times) {}
 
   int injected() const { return injected_; }
 
-  CallResult<SpotGroup> read_group(const SpotAccess& a, bool with_capacity) override {
+  Result<SpotGroup> read_group(const SpotAccess& a, bool with_capacity) override {
     return pass("spot.read_group", [&] { return real_.read_group(a, with_capacity); });
   }
-  CallResult<std::vector<SpotDeployment>> list_deployments(const SpotAccess& a) override {
+  Result<std::vector<SpotDeployment>> list_deployments(const SpotAccess& a) override {
     return pass("spot.list", [&] { return real_.list_deployments(a); });
   }
-  CallResult<SpotDeployment> create_deployment(const SpotAccess& a,
-                                               const SpotBlueGreenRequest& r) override {
+  Result<SpotDeployment> create_deployment(const SpotAccess& a,
+                                           const SpotBlueGreenRequest& r) override {
     return pass("spot.create", [&] { return real_.create_deployment(a, r); });
   }
-  CallResult<void> stop_deployment(const SpotAccess& a, const std::string& id) override {
+  Result<void> stop_deployment(const SpotAccess& a, const std::string& id) override {
     return pass("spot.stop", [&] { return real_.stop_deployment(a, id); });
   }
-  CallResult<void> detach_and_terminate(const SpotAccess& a,
-                                        const std::vector<std::string>& ids) override {
+  Result<void> detach_and_terminate(const SpotAccess& a,
+                                    const std::vector<std::string>& ids) override {
     return pass("spot.detach", [&] { return real_.detach_and_terminate(a, ids); });
   }
-  CallResult<std::vector<Ec2Instance>> describe_tagged(const std::string& key,
-                                                       const std::string& value) override {
+  Result<std::vector<Ec2Instance>> describe_tagged(const std::string& key,
+                                                   const std::string& value) override {
     return pass("ec2.describe_tagged", [&] { return real_.describe_tagged(key, value); });
   }
-  CallResult<std::vector<InstanceHealth>> describe_health(
+  Result<std::vector<InstanceHealth>> describe_health(
       const std::vector<std::string>& ids) override {
     return pass("ec2.describe_health", [&] { return real_.describe_health(ids); });
   }
-  CallResult<std::optional<std::string>> last_attempted_deployment(
-      const std::string& app, const std::string& group) override {
+  Result<std::optional<std::string>> last_attempted_deployment(const std::string& app,
+                                                               const std::string& group) override {
     return pass("codedeploy.last_attempted",
                 [&] { return real_.last_attempted_deployment(app, group); });
   }
-  CallResult<CodeDeployDeployment> get_deployment(const std::string& id) override {
+  Result<CodeDeployDeployment> get_deployment(const std::string& id) override {
     return pass("codedeploy.get", [&] { return real_.get_deployment(id); });
   }
-  CallResult<std::string> create_deployment(const CodeDeployRequest& r) override {
+  Result<std::string> create_deployment(const CodeDeployRequest& r) override {
     return pass("codedeploy.create", [&] { return real_.create_deployment(r); });
   }
-  CallResult<std::vector<std::string>> list_targets(const std::string& id) override {
+  Result<std::vector<std::string>> list_targets(const std::string& id) override {
     return pass("codedeploy.list_targets", [&] { return real_.list_targets(id); });
   }
-  CallResult<std::vector<InstanceTarget>> get_targets(
+  Result<std::vector<InstanceTarget>> get_targets(
       const std::string& id, const std::vector<std::string>& targets) override {
     return pass("codedeploy.get_targets", [&] { return real_.get_targets(id, targets); });
   }
-  CallResult<void> stop_deployment(const std::string& id, bool auto_rollback) override {
+  Result<void> stop_deployment(const std::string& id, bool auto_rollback) override {
     return pass("codedeploy.stop", [&] { return real_.stop_deployment(id, auto_rollback); });
   }
-  CallResult<void> success(const std::string& job, const ReportSuccess& r) override {
+  Result<void> success(const std::string& job, const ReportSuccess& r) override {
     return pass("pipeline.success", [&] { return real_.success(job, r); });
   }
-  CallResult<void> failure(const std::string& job, const ReportFailure& r) override {
+  Result<void> failure(const std::string& job, const ReportFailure& r) override {
     return pass("pipeline.failure", [&] { return real_.failure(job, r); });
   }
-  CallResult<void> progress(const std::string& job, const ReportProgress& r) override {
+  Result<void> progress(const std::string& job, const ReportProgress& r) override {
     return pass("pipeline.progress", [&] { return real_.progress(job, r); });
   }
-  CallResult<Secret> resolve(const std::string& reference) override {
+  Result<Secret> resolve(const std::string& reference) override {
     return pass("secrets.resolve", [&] { return real_.resolve(reference); });
   }
 
@@ -145,7 +145,7 @@ class FaultyCloud final : public SpotBlueGreen,
 
   FakeElastigroupCloud& real_;
   std::string method_;
-  CallError error_;
+  Error error_;
   int left_;
   int injected_ = 0;
   int calls_ = 0;
@@ -185,10 +185,10 @@ const std::vector<FailingDeployment>& failing_deployments() {
   return all;
 }
 
-// The executor's default clean-up grace (FlowConfig::cleanup_grace_ms), and the waits between
+// The executor's default clean-up grace (FlowConfig::cleanup_grace), and the waits between
 // the attempts of a report that fails (1 + 2 + 4 s), which come after it.
-constexpr long long kCleanupGraceMs = 300'000;
-constexpr long long kReportRetriesMs = 7'000;
+constexpr Duration kCleanupGrace = std::chrono::minutes(5);
+constexpr Duration kReportRetries = std::chrono::seconds(7);
 
 struct World {
   FakeClock clock;
@@ -212,7 +212,8 @@ struct World {
       TimePoint must_end_by = invocation ? clock.now() + *invocation : TimePoint::max();
       RunOutcome outcome = RunOutcome::continued;
       try {
-        outcome = executor.run(ElastigroupJob{job, kParams, token}, must_end_by);
+        outcome = executor.run(ElastigroupJob{job, parse_spec(std::string_view(kParams)), token},
+                               must_end_by);
       } catch (const RunLooped& looped) {
         ADD_FAILURE() << looped.what();
         return RunOutcome::continued;
@@ -256,13 +257,14 @@ struct World {
   }
 
   // From the moment the deployment failed to its last call that reached the cloud.
-  long long failure_to_end_ms() const {
-    long long failed = 0;
+  Duration failure_to_end() const {
+    std::optional<TimePoint> failed;
     for (const auto& record : cloud.logs()) {
-      if (record.entry.event == "failed") failed = record.time_ms;
+      if (record.entry.event == "failed") failed = record.time;
     }
-    EXPECT_GT(failed, 0) << "the deployment never failed";
-    return cloud.calls().back().time_ms - failed;
+    EXPECT_TRUE(failed) << "the deployment never failed";
+    if (!failed) return Duration::zero();
+    return std::chrono::duration_cast<Duration>(cloud.calls().back().time - *failed);
   }
 
   // What the fakes say now (asked after the run: these calls are not the flow's).
@@ -402,7 +404,7 @@ TEST(ElastigroupFaults, ACleanUpCallThatNeverPassesEndsTheRunWithinTheGraceSayin
   for_each_cleanup_fault(
       1'000'000, [](World& world, const FaultyCloud& /*faulty*/, const std::string& method,
                     const Fault& fault, RunOutcome outcome) {
-        EXPECT_LE(world.failure_to_end_ms(), kCleanupGraceMs + kReportRetriesMs);
+        EXPECT_LE(world.failure_to_end(), kCleanupGrace + kReportRetries);
         // Whatever else failed, the greens are gone: Spot removed them, or the flow detached them
         // itself when Spot could not be told to stop.
         EXPECT_TRUE(world.cloud.live_greens().empty());
@@ -433,11 +435,11 @@ TEST(ElastigroupFaults, ACleanUpCallThatNeverPassesEndsTheRunWithinTheGraceSayin
 TEST(ElastigroupFaults, GreensThatCannotBeRemovedAreNamedInTheReport) {
   const FailingDeployment& failing = failing_deployments().back();
   World world(failing);
-  CallError unavailable = faults().front().error;
+  Error unavailable = faults().front().error;
   FaultyCloud faulty(world.cloud, "spot.stop", unavailable, 1'000'000);
   world.cloud.fail_next("spot.detach", unavailable, 1'000);
   EXPECT_EQ(world.run(faulty), RunOutcome::failed);
-  EXPECT_LE(world.failure_to_end_ms(), kCleanupGraceMs);
+  EXPECT_LE(world.failure_to_end(), kCleanupGrace);
   EXPECT_EQ(world.final_reports(), 1);
   std::string message = world.failure_message();
   EXPECT_THAT(message, HasSubstr("the Spot B/G deployment cdbg-1 could not be stopped"));

@@ -22,8 +22,7 @@ std::string to_json_line(const FlowLogRecord& record) {
   for (const auto& [key, value] : record.entry.fields) {
     if (!line.contains(key)) line[key] = value;
   }
-  return json_log_line(from_epoch_ms(record.time_ms), to_string(record.entry.level),
-                       std::move(line));
+  return json_log_line(record.time, to_string(record.entry.level), std::move(line));
 }
 
 void JsonLinesLog::write(const FlowLogRecord& record) {

@@ -4,7 +4,7 @@
 // (elastigroup_fakes.h). The vocabulary (SpotDeployment, CodeDeployDeployment, …) is the
 // flow's own, from core/elastigroup_flow.h.
 //
-// Every call returns CallResult: the value, or a CallError whose `kind` says whether a retry
+// Every call returns Result: the value, or an Error whose `kind` says whether a retry
 // may help (throttled, unavailable, timeout) and whose `code` is the service's own error code
 // (AccessDeniedException, RevisionDoesNotExistException, …), which the flow turns into the
 // CodePipeline failure type. Calls should give up by `CallBudget::deadline`.
@@ -21,14 +21,6 @@
 #include "core/spec.h"
 
 namespace bluegreen::elastigroup {
-
-template <typename T>
-using CallResult = std::expected<T, CallError>;
-
-inline std::unexpected<CallError> call_error(ErrorKind kind, std::string code,
-                                             std::string message) {
-  return std::unexpected(CallError{kind, std::move(code), std::move(message)});
-}
 
 // When the current call must be over. The executor moves it before every call; adapters read
 // it (they hold a reference) to bound their own retries and timeouts.
@@ -60,17 +52,17 @@ class SpotBlueGreen {
  public:
   virtual ~SpotBlueGreen() = default;
   // `with_capacity` false: target_capacity may be left 0 (saves Spot a request).
-  virtual CallResult<SpotGroup> read_group(const SpotAccess& access, bool with_capacity) = 0;
+  virtual Result<SpotGroup> read_group(const SpotAccess& access, bool with_capacity) = 0;
   // The group's B/G deployments as Spot lists them (newest first when Spot says).
-  virtual CallResult<std::vector<SpotDeployment>> list_deployments(const SpotAccess& access) = 0;
-  virtual CallResult<SpotDeployment> create_deployment(const SpotAccess& access,
-                                                       const SpotBlueGreenRequest& request) = 0;
-  virtual CallResult<void> stop_deployment(const SpotAccess& access,
-                                           const std::string& deployment_id) = 0;
+  virtual Result<std::vector<SpotDeployment>> list_deployments(const SpotAccess& access) = 0;
+  virtual Result<SpotDeployment> create_deployment(const SpotAccess& access,
+                                                   const SpotBlueGreenRequest& request) = 0;
+  virtual Result<void> stop_deployment(const SpotAccess& access,
+                                       const std::string& deployment_id) = 0;
   // Detaches the instances from the group, terminating them and lowering the target capacity
   // by as many (the greens were added on top of blue's capacity).
-  virtual CallResult<void> detach_and_terminate(const SpotAccess& access,
-                                                const std::vector<std::string>& instance_ids) = 0;
+  virtual Result<void> detach_and_terminate(const SpotAccess& access,
+                                            const std::vector<std::string>& instance_ids) = 0;
 };
 
 // EC2: finding instances by tag and reading their status checks.
@@ -78,10 +70,10 @@ class Ec2Instances {
  public:
   virtual ~Ec2Instances() = default;
   // Every instance carrying tag key=value, in any state.
-  virtual CallResult<std::vector<Ec2Instance>> describe_tagged(const std::string& key,
-                                                               const std::string& value) = 0;
+  virtual Result<std::vector<Ec2Instance>> describe_tagged(const std::string& key,
+                                                           const std::string& value) = 0;
   // Status checks of these instances (never called with an empty list).
-  virtual CallResult<std::vector<InstanceHealth>> describe_health(
+  virtual Result<std::vector<InstanceHealth>> describe_health(
       const std::vector<std::string>& instance_ids) = 0;
 };
 
@@ -99,18 +91,17 @@ class CodeDeployService {
  public:
   virtual ~CodeDeployService() = default;
   // GetDeploymentGroup's lastAttemptedDeployment, if any.
-  virtual CallResult<std::optional<std::string>> last_attempted_deployment(
+  virtual Result<std::optional<std::string>> last_attempted_deployment(
       const std::string& application_name, const std::string& deployment_group_name) = 0;
-  virtual CallResult<CodeDeployDeployment> get_deployment(const std::string& deployment_id) = 0;
+  virtual Result<CodeDeployDeployment> get_deployment(const std::string& deployment_id) = 0;
   // Returns the new deployment id.
-  virtual CallResult<std::string> create_deployment(const CodeDeployRequest& request) = 0;
+  virtual Result<std::string> create_deployment(const CodeDeployRequest& request) = 0;
   // Every target id of the deployment (all pages).
-  virtual CallResult<std::vector<std::string>> list_targets(const std::string& deployment_id) = 0;
+  virtual Result<std::vector<std::string>> list_targets(const std::string& deployment_id) = 0;
   // At most 25 ids.
-  virtual CallResult<std::vector<InstanceTarget>> get_targets(
+  virtual Result<std::vector<InstanceTarget>> get_targets(
       const std::string& deployment_id, const std::vector<std::string>& target_ids) = 0;
-  virtual CallResult<void> stop_deployment(const std::string& deployment_id,
-                                           bool auto_rollback) = 0;
+  virtual Result<void> stop_deployment(const std::string& deployment_id, bool auto_rollback) = 0;
 };
 
 // CodePipeline: the job's result. A job takes exactly one final result; CodePipeline answers
@@ -118,21 +109,21 @@ class CodeDeployService {
 class PipelineReporter {
  public:
   virtual ~PipelineReporter() = default;
-  virtual CallResult<void> success(const std::string& job_id, const ReportSuccess& report) = 0;
-  virtual CallResult<void> failure(const std::string& job_id, const ReportFailure& report) = 0;
-  virtual CallResult<void> progress(const std::string& job_id, const ReportProgress& report) = 0;
+  virtual Result<void> success(const std::string& job_id, const ReportSuccess& report) = 0;
+  virtual Result<void> failure(const std::string& job_id, const ReportFailure& report) = 0;
+  virtual Result<void> progress(const std::string& job_id, const ReportProgress& report) = 0;
 };
 
 // Resolves an API_TOKEN reference (ssm:/name, secretsmanager:id) to the token.
 class SecretSource {
  public:
   virtual ~SecretSource() = default;
-  virtual CallResult<Secret> resolve(const std::string& reference) = 0;
+  virtual Result<Secret> resolve(const std::string& reference) = 0;
 };
 
 // One structured log record: the flow's LogEntry with where the deployment stands.
 struct FlowLogRecord {
-  long long time_ms = 0;
+  TimePoint time;
   LogEntry entry;
   std::string job_id;           // the CodePipeline job served now
   std::string original_job_id;  // the job that started the deployment

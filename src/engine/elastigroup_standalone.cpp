@@ -18,19 +18,19 @@ class WithoutPipelineReports final : public FlowLog {
 
 }  // namespace
 
-CallResult<void> CapturingReporter::success(const std::string&, const ReportSuccess& report) {
+Result<void> CapturingReporter::success(const std::string&, const ReportSuccess& report) {
   std::lock_guard lock(mutex_);
   report_ = report;
   return {};
 }
 
-CallResult<void> CapturingReporter::failure(const std::string&, const ReportFailure& report) {
+Result<void> CapturingReporter::failure(const std::string&, const ReportFailure& report) {
   std::lock_guard lock(mutex_);
   report_ = report;
   return {};
 }
 
-CallResult<void> CapturingReporter::progress(const std::string&, const ReportProgress& report) {
+Result<void> CapturingReporter::progress(const std::string&, const ReportProgress& report) {
   std::lock_guard lock(mutex_);
   report_ = report;
   return {};
@@ -41,20 +41,10 @@ std::optional<Action> CapturingReporter::report() const {
   return report_;
 }
 
-StandaloneResult run_standalone(const ElastigroupPorts& ports,
-                                const ElastigroupExecutor::Options& options,
-                                const std::string& deployment_name,
-                                const std::string& user_parameters) {
-  CapturingReporter reporter;
-  WithoutPipelineReports log(ports.log);
-  ElastigroupPorts with_capture{ports.spot,    ports.ec2, ports.codedeploy, reporter,
-                                ports.secrets, log,       ports.clock,      ports.budget};
-  ElastigroupExecutor executor(with_capture, options);
+StandaloneResult result_of(const std::optional<Action>& report) {
   StandaloneResult result;
-  result.outcome = executor.run(ElastigroupJob{deployment_name, user_parameters, std::nullopt},
-                                TimePoint::max());
-  auto report = reporter.report();
   if (const auto* success = report ? std::get_if<ReportSuccess>(&*report) : nullptr) {
+    result.outcome = RunOutcome::succeeded;
     result.message = success->details.summary;
     result.deployment_id = success->details.external_execution_id;
     result.outputs = success->output_variables;
@@ -63,7 +53,24 @@ StandaloneResult run_standalone(const ElastigroupPorts& ports,
     result.failure_type = failure->type;
     result.message = failure->message;
     result.deployment_id = failure->external_execution_id;
+  } else if (report && std::holds_alternative<ReportProgress>(*report)) {
+    result.outcome = RunOutcome::continued;
   }
+  return result;
+}
+
+StandaloneResult run_standalone(const ElastigroupPorts& ports,
+                                const ElastigroupExecutor::Options& options,
+                                const std::string& deployment_name, const DeploymentSpec& spec) {
+  CapturingReporter reporter;
+  WithoutPipelineReports log(ports.log);
+  ElastigroupPorts with_capture{ports.spot,    ports.ec2, ports.codedeploy, reporter,
+                                ports.secrets, log,       ports.clock,      ports.budget};
+  ElastigroupExecutor executor(with_capture, options);
+  RunOutcome outcome =
+      executor.run(ElastigroupJob{deployment_name, spec, std::nullopt}, TimePoint::max());
+  StandaloneResult result = result_of(reporter.report());
+  if (result.outcome != RunOutcome::failed) result.outcome = outcome;
   return result;
 }
 

@@ -17,9 +17,9 @@ namespace bluegreen::elastigroup {
 // A PipelineReporter that keeps the final report instead of sending it. Thread-safe.
 class CapturingReporter final : public PipelineReporter {
  public:
-  CallResult<void> success(const std::string& job_id, const ReportSuccess& report) override;
-  CallResult<void> failure(const std::string& job_id, const ReportFailure& report) override;
-  CallResult<void> progress(const std::string& job_id, const ReportProgress& report) override;
+  Result<void> success(const std::string& job_id, const ReportSuccess& report) override;
+  Result<void> failure(const std::string& job_id, const ReportFailure& report) override;
+  Result<void> progress(const std::string& job_id, const ReportProgress& report) override;
   std::optional<Action> report() const;
 
  private:
@@ -35,10 +35,12 @@ struct StandaloneResult {
   std::map<std::string, std::string> outputs;  // GreenIdentifier, DeploymentId, SpotDeploymentId
 };
 
+// What a report action says, as a StandaloneResult (the server's record of a run uses it too).
+StandaloneResult result_of(const std::optional<Action>& report);
+
 // Runs the flow to its end with `ports` (whose reporter is ignored: the result is returned).
 StandaloneResult run_standalone(const ElastigroupPorts& ports,
                                 const ElastigroupExecutor::Options& options,
-                                const std::string& deployment_name,
-                                const std::string& user_parameters);
+                                const std::string& deployment_name, const DeploymentSpec& spec);
 
 }  // namespace bluegreen::elastigroup

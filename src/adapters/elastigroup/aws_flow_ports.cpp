@@ -8,8 +8,8 @@ namespace bluegreen::elastigroup {
 namespace {
 
 template <typename T>
-std::unexpected<CallError> failed(const aws::AwsResult<T>& result) {
-  return std::unexpected(to_call_error(result.error()));
+std::unexpected<Error> failed(const aws::AwsResult<T>& result) {
+  return std::unexpected(to_flow_error(result.error()));
 }
 
 aws::JobExecutionDetails execution_details(const ExecutionDetails& details) {
@@ -35,11 +35,11 @@ aws::JobFailureType job_failure_type(FailureType type) {
 
 }  // namespace
 
-CallError to_call_error(const aws::AwsError& error) {
+Error to_flow_error(const aws::AwsError& error) {
   std::string message = fmt::format("{} {}: {}", error.service, error.operation,
                                     error.message.empty() ? error.describe() : error.message);
   if (!error.request_id.empty()) message += fmt::format(" (request id {})", error.request_id);
-  return CallError{error.kind, error.code, std::move(message)};
+  return Error{error.kind, std::move(message), error.code};
 }
 
 AwsFlowPorts::AwsFlowPorts(const aws::AwsContext& context, const CallBudget& budget)
@@ -49,8 +49,8 @@ AwsFlowPorts::AwsFlowPorts(const aws::AwsContext& context, const CallBudget& bud
       codedeploy_(context_),
       pipeline_(context_) {}
 
-CallResult<std::vector<Ec2Instance>> AwsFlowPorts::describe_tagged(const std::string& key,
-                                                                   const std::string& value) {
+Result<std::vector<Ec2Instance>> AwsFlowPorts::describe_tagged(const std::string& key,
+                                                               const std::string& value) {
   auto found = ec2_.describe_instances({aws::ec2_tag_filter(key, value)}, budget_.deadline);
   if (!found) return failed(found);
   std::vector<Ec2Instance> out;
@@ -58,7 +58,7 @@ CallResult<std::vector<Ec2Instance>> AwsFlowPorts::describe_tagged(const std::st
   return out;
 }
 
-CallResult<std::vector<InstanceHealth>> AwsFlowPorts::describe_health(
+Result<std::vector<InstanceHealth>> AwsFlowPorts::describe_health(
     const std::vector<std::string>& instance_ids) {
   auto statuses = ec2_.describe_instance_status(instance_ids, budget_.deadline);
   if (!statuses) return failed(statuses);
@@ -69,7 +69,7 @@ CallResult<std::vector<InstanceHealth>> AwsFlowPorts::describe_health(
   return out;
 }
 
-CallResult<std::optional<std::string>> AwsFlowPorts::last_attempted_deployment(
+Result<std::optional<std::string>> AwsFlowPorts::last_attempted_deployment(
     const std::string& application_name, const std::string& deployment_group_name) {
   auto group =
       codedeploy_.get_deployment_group(application_name, deployment_group_name, budget_.deadline);
@@ -78,7 +78,7 @@ CallResult<std::optional<std::string>> AwsFlowPorts::last_attempted_deployment(
   return std::optional<std::string>{group->last_attempted_deployment_id};
 }
 
-CallResult<CodeDeployDeployment> AwsFlowPorts::get_deployment(const std::string& deployment_id) {
+Result<CodeDeployDeployment> AwsFlowPorts::get_deployment(const std::string& deployment_id) {
   auto info = codedeploy_.get_deployment(deployment_id, budget_.deadline);
   if (!info) return failed(info);
   CodeDeployDeployment d;
@@ -98,7 +98,7 @@ CallResult<CodeDeployDeployment> AwsFlowPorts::get_deployment(const std::string&
   return d;
 }
 
-CallResult<std::string> AwsFlowPorts::create_deployment(const CodeDeployRequest& request) {
+Result<std::string> AwsFlowPorts::create_deployment(const CodeDeployRequest& request) {
   aws::CreateDeploymentRequest create;
   create.application_name = request.application_name;
   create.deployment_group_name = request.deployment_group_name;
@@ -107,8 +107,8 @@ CallResult<std::string> AwsFlowPorts::create_deployment(const CodeDeployRequest&
   } else if (const auto* github = std::get_if<GitHubRevision>(&request.revision)) {
     create.revision = aws::GitHubLocation{github->repository, github->commit};
   } else {
-    return call_error(ErrorKind::invalid_input, "InvalidRevision",
-                      "CodeDeploy deploys S3 or GitHub revisions only");
+    return fail_with_code(ErrorKind::invalid_input, "InvalidRevision",
+                          "CodeDeploy deploys S3 or GitHub revisions only");
   }
   create.target_tag_filters = {aws::TagFilter{request.tag_key, request.tag_value, "KEY_AND_VALUE"}};
   create.description = request.description;
@@ -117,13 +117,13 @@ CallResult<std::string> AwsFlowPorts::create_deployment(const CodeDeployRequest&
   return *id;
 }
 
-CallResult<std::vector<std::string>> AwsFlowPorts::list_targets(const std::string& deployment_id) {
+Result<std::vector<std::string>> AwsFlowPorts::list_targets(const std::string& deployment_id) {
   auto ids = codedeploy_.list_deployment_targets(deployment_id, budget_.deadline);
   if (!ids) return failed(ids);
   return *ids;
 }
 
-CallResult<std::vector<InstanceTarget>> AwsFlowPorts::get_targets(
+Result<std::vector<InstanceTarget>> AwsFlowPorts::get_targets(
     const std::string& deployment_id, const std::vector<std::string>& target_ids) {
   auto targets =
       codedeploy_.batch_get_deployment_targets(deployment_id, target_ids, budget_.deadline);
@@ -140,21 +140,20 @@ CallResult<std::vector<InstanceTarget>> AwsFlowPorts::get_targets(
   return out;
 }
 
-CallResult<void> AwsFlowPorts::stop_deployment(const std::string& deployment_id,
-                                               bool auto_rollback) {
+Result<void> AwsFlowPorts::stop_deployment(const std::string& deployment_id, bool auto_rollback) {
   auto stopped = codedeploy_.stop_deployment(deployment_id, auto_rollback, budget_.deadline);
   if (!stopped) return failed(stopped);
   return {};
 }
 
-CallResult<void> AwsFlowPorts::success(const std::string& job_id, const ReportSuccess& report) {
+Result<void> AwsFlowPorts::success(const std::string& job_id, const ReportSuccess& report) {
   aws::JobSuccess result{job_id, "", execution_details(report.details), report.output_variables};
   auto sent = pipeline_.put_job_success_result(result, budget_.deadline);
   if (!sent) return failed(sent);
   return {};
 }
 
-CallResult<void> AwsFlowPorts::failure(const std::string& job_id, const ReportFailure& report) {
+Result<void> AwsFlowPorts::failure(const std::string& job_id, const ReportFailure& report) {
   aws::JobFailure result{job_id, job_failure_type(report.type), report.message,
                          report.external_execution_id};
   auto sent = pipeline_.put_job_failure_result(result, budget_.deadline);
@@ -162,18 +161,17 @@ CallResult<void> AwsFlowPorts::failure(const std::string& job_id, const ReportFa
   return {};
 }
 
-CallResult<void> AwsFlowPorts::progress(const std::string& job_id, const ReportProgress& report) {
+Result<void> AwsFlowPorts::progress(const std::string& job_id, const ReportProgress& report) {
   aws::JobSuccess result{job_id, report.continuation_token, execution_details(report.details), {}};
   auto sent = pipeline_.put_job_success_result(result, budget_.deadline);
   if (!sent) return failed(sent);
   return {};
 }
 
-CallResult<Secret> AwsFlowPorts::resolve(const std::string& reference) {
+Result<Secret> AwsFlowPorts::resolve(const std::string& reference) {
   auto token = aws::resolve_api_token(Secret(reference), context_, budget_.deadline);
-  if (!token) {
-    return call_error(token.error().kind, "", token.error().message);
-  }
+  // The message names the store's code already; the flow classifies this failure by its kind.
+  if (!token) return fail(token.error().kind, token.error().message);
   return *token;
 }
 

@@ -1,7 +1,7 @@
 // AwsFlowPorts: the AWS side of the Elastigroup flow's ports (EC2, CodeDeploy, CodePipeline,
 // and API_TOKEN references in SSM / Secrets Manager), over the clients of src/adapters/aws.
 // Every call ends by CallBudget::deadline, which the executor moves before each request.
-// AWS errors become CallErrors with the service's code, kind and a message that names the
+// AWS errors become Errors with the service's code, kind and a message that names the
 // service and operation (never a secret).
 //
 // Thread-safe as the underlying clients are.
@@ -15,7 +15,9 @@
 
 namespace bluegreen::elastigroup {
 
-CallError to_call_error(const aws::AwsError& error);
+// The flow's form of an AWS error: the code travels apart from a message that names the
+// service, the operation and the request id.
+Error to_flow_error(const aws::AwsError& error);
 
 class AwsFlowPorts final : public Ec2Instances,
                            public CodeDeployService,
@@ -24,25 +26,25 @@ class AwsFlowPorts final : public Ec2Instances,
  public:
   AwsFlowPorts(const aws::AwsContext& context, const CallBudget& budget);
 
-  CallResult<std::vector<Ec2Instance>> describe_tagged(const std::string& key,
-                                                       const std::string& value) override;
-  CallResult<std::vector<InstanceHealth>> describe_health(
+  Result<std::vector<Ec2Instance>> describe_tagged(const std::string& key,
+                                                   const std::string& value) override;
+  Result<std::vector<InstanceHealth>> describe_health(
       const std::vector<std::string>& instance_ids) override;
 
-  CallResult<std::optional<std::string>> last_attempted_deployment(
+  Result<std::optional<std::string>> last_attempted_deployment(
       const std::string& application_name, const std::string& deployment_group_name) override;
-  CallResult<CodeDeployDeployment> get_deployment(const std::string& deployment_id) override;
-  CallResult<std::string> create_deployment(const CodeDeployRequest& request) override;
-  CallResult<std::vector<std::string>> list_targets(const std::string& deployment_id) override;
-  CallResult<std::vector<InstanceTarget>> get_targets(
+  Result<CodeDeployDeployment> get_deployment(const std::string& deployment_id) override;
+  Result<std::string> create_deployment(const CodeDeployRequest& request) override;
+  Result<std::vector<std::string>> list_targets(const std::string& deployment_id) override;
+  Result<std::vector<InstanceTarget>> get_targets(
       const std::string& deployment_id, const std::vector<std::string>& target_ids) override;
-  CallResult<void> stop_deployment(const std::string& deployment_id, bool auto_rollback) override;
+  Result<void> stop_deployment(const std::string& deployment_id, bool auto_rollback) override;
 
-  CallResult<void> success(const std::string& job_id, const ReportSuccess& report) override;
-  CallResult<void> failure(const std::string& job_id, const ReportFailure& report) override;
-  CallResult<void> progress(const std::string& job_id, const ReportProgress& report) override;
+  Result<void> success(const std::string& job_id, const ReportSuccess& report) override;
+  Result<void> failure(const std::string& job_id, const ReportFailure& report) override;
+  Result<void> progress(const std::string& job_id, const ReportProgress& report) override;
 
-  CallResult<Secret> resolve(const std::string& reference) override;
+  Result<Secret> resolve(const std::string& reference) override;
 
  private:
   aws::AwsContext context_;

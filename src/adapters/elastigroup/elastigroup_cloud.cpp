@@ -43,14 +43,14 @@ ElastigroupPorts ElastigroupCloud::ports(FlowLog& log, PipelineReporter& reporte
                           *parts_->aws,  log,          parts_->clock, parts_->budget};
 }
 
-Result<StandaloneResult> deploy_with_elastigroup(const std::string& user_parameters,
+Result<StandaloneResult> deploy_with_elastigroup(const DeploymentSpec& spec,
                                                  const std::string& deployment_name, FlowLog& log,
                                                  Clock& clock,
                                                  const ElastigroupExecutor::Options& options) {
   auto cloud = ElastigroupCloud::from_environment(clock);
   if (!cloud) return std::unexpected(cloud.error());
   CapturingReporter unused;  // run_standalone keeps the report itself
-  return run_standalone((*cloud)->ports(log, unused), options, deployment_name, user_parameters);
+  return run_standalone((*cloud)->ports(log, unused), options, deployment_name, spec);
 }
 
 }  // namespace bluegreen::elastigroup

@@ -15,19 +15,19 @@
 
 namespace bluegreen::elastigroup {
 
-class ElastigroupCloud {
+class ElastigroupCloud final : public CloudConnection {
  public:
   // Errors: invalid_input when the region cannot be found (AWS_REGION) or an endpoint
   // override is malformed.
   static Result<std::unique_ptr<ElastigroupCloud>> from_environment(Clock& clock);
-  ~ElastigroupCloud();
+  ~ElastigroupCloud() override;
   ElastigroupCloud(const ElastigroupCloud&) = delete;
   ElastigroupCloud& operator=(const ElastigroupCloud&) = delete;
 
   // Ports that report to CodePipeline.
   ElastigroupPorts ports(FlowLog& log);
   // Ports that report somewhere else (the CLI's terminal).
-  ElastigroupPorts ports(FlowLog& log, PipelineReporter& reporter);
+  ElastigroupPorts ports(FlowLog& log, PipelineReporter& reporter) override;
 
  private:
   struct Parts;
@@ -39,7 +39,7 @@ class ElastigroupCloud {
 // cloud (from the environment), writing progress to `log`, and returns the outcome instead of
 // reporting it to CodePipeline. `deployment_name` plays the job id's part: the same name
 // joins the same deployment. Errors: as ElastigroupCloud::from_environment.
-Result<StandaloneResult> deploy_with_elastigroup(const std::string& user_parameters,
+Result<StandaloneResult> deploy_with_elastigroup(const DeploymentSpec& spec,
                                                  const std::string& deployment_name, FlowLog& log,
                                                  Clock& clock,
                                                  const ElastigroupExecutor::Options& options = {});

@@ -7,11 +7,11 @@ namespace {
 
 constexpr const char* kGreenTag = "GreenIdentifier";
 
-std::unexpected<CallError> failed(const spot::SpotError& error) {
+std::unexpected<Error> failed(const spot::SpotError& error) {
   std::string code = error.code();
   if (code.empty() && error.http_status != 0) code = std::to_string(error.http_status);
   ErrorKind kind = code == "DEPLOYMENT_ALREADY_IN_PROGRESS" ? ErrorKind::conflict : error.kind;
-  return std::unexpected(CallError{kind, std::move(code), error.describe()});
+  return std::unexpected(Error{kind, error.describe(), std::move(code)});
 }
 
 SpotDeployment deployment_from(const spot::BlueGreenDeployment& d) {
@@ -29,7 +29,7 @@ spot::SpotClient SpotFlowPorts::client_for(const SpotAccess& access) const {
       spot::SpotContext{http_, clock_, base_url_, access.account_id, access.token});
 }
 
-CallResult<SpotGroup> SpotFlowPorts::read_group(const SpotAccess& access, bool with_capacity) {
+Result<SpotGroup> SpotFlowPorts::read_group(const SpotAccess& access, bool with_capacity) {
   spot::SpotClient client = client_for(access);
   SpotGroup out;
   if (with_capacity) {
@@ -43,7 +43,7 @@ CallResult<SpotGroup> SpotFlowPorts::read_group(const SpotAccess& access, bool w
   return out;
 }
 
-CallResult<std::vector<SpotDeployment>> SpotFlowPorts::list_deployments(const SpotAccess& access) {
+Result<std::vector<SpotDeployment>> SpotFlowPorts::list_deployments(const SpotAccess& access) {
   spot::SpotClient client = client_for(access);
   auto deployments = client.get_blue_green_deployments(access.group_id, budget_.deadline);
   if (!deployments) return failed(deployments.error());
@@ -52,8 +52,8 @@ CallResult<std::vector<SpotDeployment>> SpotFlowPorts::list_deployments(const Sp
   return out;
 }
 
-CallResult<SpotDeployment> SpotFlowPorts::create_deployment(const SpotAccess& access,
-                                                            const SpotBlueGreenRequest& request) {
+Result<SpotDeployment> SpotFlowPorts::create_deployment(const SpotAccess& access,
+                                                        const SpotBlueGreenRequest& request) {
   spot::SpotClient client = client_for(access);
   spot::BlueGreenRequest create;
   create.tag_key = kGreenTag;
@@ -68,8 +68,8 @@ CallResult<SpotDeployment> SpotFlowPorts::create_deployment(const SpotAccess& ac
   return d;
 }
 
-CallResult<void> SpotFlowPorts::stop_deployment(const SpotAccess& access,
-                                                const std::string& deployment_id) {
+Result<void> SpotFlowPorts::stop_deployment(const SpotAccess& access,
+                                            const std::string& deployment_id) {
   spot::SpotClient client = client_for(access);
   auto stopped =
       client.stop_blue_green_deployment(access.group_id, deployment_id, budget_.deadline);
@@ -77,8 +77,8 @@ CallResult<void> SpotFlowPorts::stop_deployment(const SpotAccess& access,
   return {};
 }
 
-CallResult<void> SpotFlowPorts::detach_and_terminate(const SpotAccess& access,
-                                                     const std::vector<std::string>& instance_ids) {
+Result<void> SpotFlowPorts::detach_and_terminate(const SpotAccess& access,
+                                                 const std::vector<std::string>& instance_ids) {
   spot::SpotClient client = client_for(access);
   spot::DetachRequest detach;
   detach.instance_ids = instance_ids;

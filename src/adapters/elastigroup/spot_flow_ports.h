@@ -23,14 +23,13 @@ class SpotFlowPorts final : public SpotBlueGreen {
   SpotFlowPorts(http::HttpClient& http, Clock& clock, const CallBudget& budget,
                 std::string base_url);
 
-  CallResult<SpotGroup> read_group(const SpotAccess& access, bool with_capacity) override;
-  CallResult<std::vector<SpotDeployment>> list_deployments(const SpotAccess& access) override;
-  CallResult<SpotDeployment> create_deployment(const SpotAccess& access,
-                                               const SpotBlueGreenRequest& request) override;
-  CallResult<void> stop_deployment(const SpotAccess& access,
-                                   const std::string& deployment_id) override;
-  CallResult<void> detach_and_terminate(const SpotAccess& access,
-                                        const std::vector<std::string>& instance_ids) override;
+  Result<SpotGroup> read_group(const SpotAccess& access, bool with_capacity) override;
+  Result<std::vector<SpotDeployment>> list_deployments(const SpotAccess& access) override;
+  Result<SpotDeployment> create_deployment(const SpotAccess& access,
+                                           const SpotBlueGreenRequest& request) override;
+  Result<void> stop_deployment(const SpotAccess& access, const std::string& deployment_id) override;
+  Result<void> detach_and_terminate(const SpotAccess& access,
+                                    const std::vector<std::string>& instance_ids) override;
 
  private:
   // One client per call: the token and account come with the call.

@@ -98,63 +98,56 @@ Result<void> run_hook(const HookRun& run, const AppspecAgentOptions& options,
   std::error_code ignored;
   fs::remove(log, ignored);
 
-  Result<Process> process = fail(ErrorKind::internal, "not started");
-  if (run.instance.isolation == Isolation::namespaces) {
-    // The instance's own host: every namespace of its holder, its users, its paths
-    // (instance_host.h).
-    auto host = open_or_create_host(run.instance, run.spec, run.bundle_dir);
-    if (!host) {
-      result.output_tail = host.error().message;
-      return finish(std::unexpected(host.error().with_context(describe_hook(run))));
-    }
-    auto accounts = instance_accounts(run.instance);
-    auto user = accounts.user(run.script.run_as.value_or("root"));
-    if (!user) {
-      return finish(fail(ErrorKind::invalid_input, describe_hook(run) + ": runas " +
-                                                       run.script.run_as.value_or("root") +
-                                                       ": no such user in the instance"));
-    }
-    fs::path archive = kArchiveInView;
-    process = Process::spawn(SpawnOptions{.argv = {(archive / run.script.location).string()},
-                                          .environment = hook_environment(run, *user, options),
-                                          .working_directory = archive,
-                                          .run_as_account = *user,
-                                          .output_path = log,
-                                          .output_exclusive = true,
-                                          .pid_namespace = host->namespace_fd(),
-                                          .mount_namespace = host->mount_namespace_fd(),
-                                          .namespaces = host->host_namespace_fds(),
-                                          .output_limit = options.log_limit_bytes});
-  } else {
-    auto user =
-        run.script.run_as ? lookup_user(*run.script.run_as) : Result<UserAccount>(current_user());
-    if (!user) {
-      return finish(fail(ErrorKind::invalid_input,
-                         describe_hook(run) + ": runas " + *run.script.run_as + ": no such user"));
-    }
-    // Where the kernel allows it, every hook of an instance starts inside the instance's PID
-    // namespace, so nothing it starts can outlive the instance (local_fleet.h).
-    std::optional<PidNamespace> contained;
-    if (PidNamespace::supported()) {
-      auto opened = open_or_create_pid_namespace(instance_layout::pid_namespace(run.instance.root),
-                                                 "bg-" + run.instance.id);
-      if (!opened) {
-        result.output_tail = opened.error().message;
-        return finish(std::unexpected(opened.error().with_context(describe_hook(run))));
-      }
-      contained = std::move(*opened);
-    }
-    process = Process::spawn(
-        SpawnOptions{.argv = {script.string()},
+  // Where the kernel allows it, every hook of an instance starts inside the instance's PID
+  // namespace, so nothing it starts can outlive the instance (local_fleet.h); with
+  // ISOLATION=namespaces inside every namespace of the instance's host, as one of its users,
+  // from its bundle copy where the instance sees it (instance_host.h).
+  bool own_host = run.instance.isolation == Isolation::namespaces;
+  std::string user_name = run.script.run_as.value_or(own_host ? "root" : current_user().name);
+  auto no_user = [&] {
+    return finish(fail(ErrorKind::invalid_input, describe_hook(run) + ": runas " + user_name +
+                                                     ": no such user" +
+                                                     (own_host ? " in the instance" : "")));
+  };
+  std::optional<UserAccount> user;
+  if (!own_host) {
+    auto found = run.script.run_as ? lookup_user(user_name) : Result<UserAccount>(current_user());
+    if (!found) return no_user();
+    user = *found;
+  }
+  std::optional<Result<PidNamespace>> space;
+  if (own_host) {
+    space = open_or_create_host(run.instance, run.spec, run.bundle_dir);
+  } else if (PidNamespace::supported()) {
+    space = open_or_create_pid_namespace(instance_layout::pid_namespace(run.instance.root),
+                                         "bg-" + run.instance.id);
+  }
+  if (space && !*space) {
+    result.output_tail = space->error().message;
+    return finish(std::unexpected(space->error().with_context(describe_hook(run))));
+  }
+  if (own_host) {
+    user = instance_accounts(run.instance).user(user_name);
+    if (!user) return no_user();
+  }
+  fs::path directory = own_host ? fs::path(kArchiveInView) : run.bundle_dir;
+  SpawnOptions spawn{.argv = {(directory / run.script.location).string()},
                      .environment = hook_environment(run, *user, options),
-                     .working_directory = run.bundle_dir,
-                     .run_as = run.script.run_as,
+                     .working_directory = directory,
                      .output_path = log,
                      .output_exclusive = true,
-                     .pid_namespace = contained ? contained->namespace_fd() : -1,
-                     .mount_namespace = contained ? contained->mount_namespace_fd() : -1,
-                     .output_limit = options.log_limit_bytes});
+                     .output_limit = options.log_limit_bytes};
+  if (own_host) {
+    spawn.run_as_account = *user;
+  } else {
+    spawn.run_as = run.script.run_as;
   }
+  if (space) {
+    spawn.pid_namespace = (*space)->namespace_fd();
+    spawn.mount_namespace = (*space)->mount_namespace_fd();
+    spawn.namespaces = (*space)->host_namespace_fds();
+  }
+  auto process = Process::spawn(spawn);
   if (!process) {
     result.output_tail = process.error().message;
     return finish(std::unexpected(process.error().with_context(describe_hook(run))));

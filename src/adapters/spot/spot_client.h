@@ -68,7 +68,7 @@ struct SpotError {
   // "spot create blue/green deployment: HTTP 400 DEPLOYMENT_ALREADY_IN_PROGRESS: ... (request id
   // r)"
   std::string describe() const;
-  Error to_error() const { return Error{kind, describe()}; }
+  Error to_error() const { return Error{kind, describe(), code()}; }
   operator Error() const { return to_error(); }  // NOLINT(google-explicit-constructor)
 };
 

@@ -105,6 +105,11 @@ TEST_F(SpotClientTest, A400IsATypedErrorWithItsErrorsList) {
       "is running (field deployment) (request id req-9)");
   EXPECT_EQ(http_.sent().size(), 1u);
   EXPECT_EQ(error.describe().find("planted-spot-token"), std::string::npos);
+  // As the project's Error, it keeps Spot's code apart from the message.
+  const Error plain = error;
+  EXPECT_EQ(plain.kind, ErrorKind::conflict);
+  EXPECT_EQ(plain.code, "DEPLOYMENT_ALREADY_IN_PROGRESS");
+  EXPECT_EQ(plain.message, error.describe());
 }
 
 TEST_F(SpotClientTest, A429WaitsForTheRateLimitResetThenRetries) {

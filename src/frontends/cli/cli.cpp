@@ -54,7 +54,10 @@ struct Options {
   std::string output = "text";
   Secret admin_token;             // BLUEGREEN_ADMIN_TOKEN, for a server that wants one
   bool server_from_flag = false;  // --server was given (hints then repeat it)
-  bool stdout_terminal = false;   // standard output is a terminal
+  // --server or BLUEGREEN_SERVER was given: PROVIDER=elastigroup deployments go to that
+  // server instead of running in this process.
+  bool server_chosen = false;
+  bool stdout_terminal = false;  // standard output is a terminal
   bool json_output() const { return output == "json"; }
 };
 
@@ -95,8 +98,9 @@ class Commands {
 
   // `wait_for_group`: if another deployment of the group runs, wait (up to this deployment's
   // TIMEOUT) for it to end instead of failing with the conflict.
-  // With PROVIDER=elastigroup the flow runs in this process (no server); `deployment_name`
-  // then names it, so that the same name joins the same deployment.
+  // With PROVIDER=elastigroup the flow runs in this process unless a server was chosen
+  // (--server, BLUEGREEN_SERVER); `deployment_name` then names it, so that the same name joins
+  // the same deployment. A server names its deployments itself.
   // `until_serving`: return once green serves (exit 0) instead of at the end.
   ExitCode deploy(const std::string& params, bool wait_for_group,
                   const std::string& deployment_name, bool until_serving);
@@ -147,10 +151,17 @@ class Commands {
   AdminClient client_;
 };
 
+// --params read and validated: the spec, parsed once here, and the UserParameters object the
+// server is sent (the server parses what it receives at its own entry, the admin API).
+struct Params {
+  DeploymentSpec spec;
+  json body;
+};
+
 // The text of --params: inline JSON, "-" for standard input, or a file. Relative LOCAL_PATHs
 // are resolved here (against the file's folder, or the current directory), because the
 // server may run elsewhere.
-Result<json> read_params(const std::string& value) {
+Result<Params> read_params(const std::string& value) {
   std::string text;
   std::filesystem::path base = std::filesystem::current_path();
   auto first = value.find_first_not_of(" \t\r\n");
@@ -174,10 +185,13 @@ Result<json> read_params(const std::string& value) {
   }
   auto spec = parse_spec(std::string_view(text));
   if (!spec) return std::unexpected(spec.error().with_context("invalid parameters"));
-  auto params = json::parse(text);
-  if (auto it = params.find("LOCAL_PATH"); it != params.end() && it->is_string()) {
+  Params params{std::move(*spec), json::parse(text)};
+  if (auto it = params.body.find("LOCAL_PATH"); it != params.body.end() && it->is_string()) {
     std::filesystem::path path = it->get<std::string>();
-    if (path.is_relative()) *it = (base / path).lexically_normal().string();
+    if (path.is_relative()) {
+      *it = (base / path).lexically_normal().string();
+      if (auto* local = std::get_if<LocalRevision>(&params.spec.revision)) local->path = *it;
+    }
   }
   return params;
 }
@@ -199,22 +213,28 @@ ExitCode Commands::deploy(const std::string& params_text, bool wait_for_group,
   };
   auto params = read_params(params_text);
   if (!params) return rejected(params.error());
-  if (auto spec = parse_spec(*params); spec && spec->provider == Provider::elastigroup) {
+  if (params->spec.provider == Provider::elastigroup && !options_.server_chosen) {
     std::string name = deployment_name.empty() ? "cli-" + new_uuid() : deployment_name;
     std::ostream discard(nullptr);  // a terminal gets no closing JSON line
     bool closing_line = options_.json_output() || !options_.stdout_terminal;
-    auto code = deploy_elastigroup(params->dump(), name, options_.json_output(),
+    auto code = deploy_elastigroup(params->spec, name, options_.json_output(),
                                    closing_line ? out_ : discard, progress_stream());
     return code ? *code : rejected(code.error());
   }
+  if (!deployment_name.empty()) {
+    return rejected(Error{ErrorKind::invalid_input,
+                          "--name names a PROVIDER=elastigroup deployment that this command runs "
+                          "itself (no --server, no BLUEGREEN_SERVER); a server names its "
+                          "deployments (d-…): leave out --name"});
+  }
+  std::string body = params->body.dump();
   // Counted from here: a Ctrl-C while the deployment is being created must not leave it
   // running unannounced.
   InterruptCounter interrupted;
-  auto created = client_.post("/api/deployments", params->dump());
+  auto created = client_.post("/api/deployments", body);
   if (wait_for_group && !created && created.error().kind == ErrorKind::conflict) {
     // The running deployment ends by its own TIMEOUT; ours bounds how long we wait for it.
-    auto spec = parse_spec(*params);
-    auto until = std::chrono::steady_clock::now() + (spec ? spec->timeout : 3600s);
+    auto until = std::chrono::steady_clock::now() + params->spec.timeout;
     progress_stream() << "waiting: " << printable(created.error().message) << "\n";
     while (!created && created.error().kind == ErrorKind::conflict &&
            std::chrono::steady_clock::now() < until) {
@@ -224,7 +244,7 @@ ExitCode Commands::deploy(const std::string& params_text, bool wait_for_group,
         return finish(json{{"deploymentId", nullptr}, {"status", "interrupted"}},
                       ExitCode::interrupted);
       }
-      created = client_.post("/api/deployments", params->dump());
+      created = client_.post("/api/deployments", body);
     }
   }
   if (!created) return rejected(created.error());
@@ -627,8 +647,9 @@ ExitCode run(int argc, char** argv, std::ostream& out, std::ostream& err) {
       ->required();
   std::string deployment_name;
   deploy->add_option("--name", deployment_name,
-                     "PROVIDER=elastigroup: names the deployment; running again with the same "
-                     "name joins it instead of starting another (default: a new name)");
+                     "PROVIDER=elastigroup without a server: names the deployment; running again "
+                     "with the same name joins it instead of starting another (default: a new "
+                     "name)");
   bool wait_for_group = false;
   deploy->add_flag("--wait", wait_for_group,
                    "if a deployment of the group runs, wait for it to end, then start");
@@ -726,6 +747,7 @@ ExitCode run(int argc, char** argv, std::ostream& out, std::ostream& err) {
   options.server_from_flag = std::ranges::any_of(
       std::vector<CLI::App*>{&app, deploy, status, history, logs, rollback, promote, shutdown},
       [](CLI::App* command) { return command->count("--server") > 0; });
+  options.server_chosen = options.server_from_flag || (env_server && *env_server);
   options.stdout_terminal = ::isatty(STDOUT_FILENO) == 1;
   Commands commands(options, out, err);
   if (deploy->parsed()) {

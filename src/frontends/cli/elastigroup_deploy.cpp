@@ -20,7 +20,7 @@ class ProgressLines final : public elastigroup::FlowLog {
  public:
   explicit ProgressLines(std::ostream& out) : out_(out) {}
   void write(const elastigroup::FlowLogRecord& record) override {
-    std::time_t seconds = record.time_ms / 1000;
+    std::time_t seconds = std::chrono::system_clock::to_time_t(record.time);
     std::tm local{};
     localtime_r(&seconds, &local);
     std::string instance;
@@ -41,9 +41,8 @@ class ProgressLines final : public elastigroup::FlowLog {
 
 }  // namespace
 
-Result<ExitCode> deploy_elastigroup(const std::string& params_text,
-                                    const std::string& deployment_name, bool json_lines,
-                                    std::ostream& out, std::ostream& progress) {
+Result<ExitCode> deploy_elastigroup(const DeploymentSpec& spec, const std::string& deployment_name,
+                                    bool json_lines, std::ostream& out, std::ostream& progress) {
   ProgressLines lines(progress);
   elastigroup::JsonLinesLog json_log(progress);
   elastigroup::FlowLog& log = json_lines ? static_cast<elastigroup::FlowLog&>(json_log) : lines;
@@ -51,8 +50,7 @@ Result<ExitCode> deploy_elastigroup(const std::string& params_text,
   elastigroup::ElastigroupExecutor::Options options;
   auto pacing = elastigroup::apply_pacing_environment(elastigroup::process_getenv, options);
   if (!pacing) return std::unexpected(pacing.error());
-  auto result =
-      elastigroup::deploy_with_elastigroup(params_text, deployment_name, log, clock, options);
+  auto result = elastigroup::deploy_with_elastigroup(spec, deployment_name, log, clock, options);
   if (!result) return std::unexpected(result.error());
   bool succeeded = result->outcome == elastigroup::RunOutcome::succeeded;
   json summary{

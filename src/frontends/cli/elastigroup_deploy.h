@@ -9,17 +9,17 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/spec.h"
 #include "frontends/cli/cli.h"
 
 namespace bluegreen::cli {
 
-// `params_text` is the validated UserParameters text. `deployment_name` plays the job id's
+// `spec` is the validated UserParameters. `deployment_name` plays the job id's
 // part: running again with the same name joins the same deployment instead of starting one.
 // Exit codes as for the local provider: 0 succeeded, 1 failed (what was started is stopped),
 // 2 configuration error. An error: the flow could not start (the pacing variables or the
 // cloud could not be set up from the environment); nothing was written to `out`.
-Result<ExitCode> deploy_elastigroup(const std::string& params_text,
-                                    const std::string& deployment_name, bool json_lines,
-                                    std::ostream& out, std::ostream& progress);
+Result<ExitCode> deploy_elastigroup(const DeploymentSpec& spec, const std::string& deployment_name,
+                                    bool json_lines, std::ostream& out, std::ostream& progress);
 
 }  // namespace bluegreen::cli

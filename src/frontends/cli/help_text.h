@@ -34,6 +34,9 @@ inline constexpr const char* kDeployExamples = R"(Examples:
 Ctrl-C stops following: the deployment goes on in the server, and deploy says how to follow
 it (bluegreen status --watch --deployment d-...) and stop it (bluegreen rollback ...). A
 second Ctrl-C within 3 seconds asks the server to roll the deployment back.
+PROVIDER=elastigroup (the default when API_TOKEN is given) runs in this process with this
+machine's AWS credentials; with --server URL or BLUEGREEN_SERVER set, the server runs it with
+its own, journals it and resumes it after a restart.
 Standard output ends with one JSON line (the result) when it is not a terminal, or with
 --output json. Every UserParameters key is described in README.md.)";
 

@@ -67,12 +67,17 @@ std::string render_status(const json& status) {
   if (groups.empty()) return "no group has been deployed yet\n";
   std::string out;
   for (const auto& group : groups) {
+    bool cloud = group.value("provider", "") == "elastigroup";
     out += fmt::format("group {}\n", text(group, "group"));
-    out += fmt::format("  service     http://{}\n", text(group, "listen"));
-    if (!member(group, "previewListen").is_null()) {
-      out += fmt::format("  preview     http://{}\n", text(group, "previewListen"));
+    if (cloud) {
+      out += "  cloud       Spot Elastigroup + CodeDeploy (Spot moves the fleets)\n";
+    } else {
+      out += fmt::format("  service     http://{}\n", text(group, "listen"));
+      if (!member(group, "previewListen").is_null()) {
+        out += fmt::format("  preview     http://{}\n", text(group, "previewListen"));
+      }
+      out += fmt::format("  routed to   {}\n", text(group, "routedFleet", "nothing (answers 503)"));
     }
-    out += fmt::format("  routed to   {}\n", text(group, "routedFleet", "nothing (answers 503)"));
     if (group.value("weights", json::array()).size() > 1) {
       std::vector<std::string> shares;
       for (const auto& weight : member(group, "weights")) {
@@ -95,12 +100,20 @@ std::string render_status(const json& status) {
     out += "  instances\n";
     if (group.value("instances", json::array()).empty()) out += "    none\n";
     for (const auto& instance : group.value("instances", json::array())) {
+      if (cloud) {
+        out += fmt::format(
+            "    {:<20} {:<8} {:<10} GreenIdentifier={}\n", text(instance, "id"),
+            text(instance, "colour"), text(instance, "state"),
+            printable(instance.value("tags", json::object()).value("GreenIdentifier", "-")));
+        continue;
+      }
       out += fmt::format(
           "    {:<12} {:<8} {}:{:<6} {:<10} {:<10} GreenIdentifier={}\n", text(instance, "id"),
           text(instance, "colour"), text(instance, "host"), text(instance, "port"),
           text(instance, "state"), text(instance, "isolation", "none"),
           printable(instance.value("tags", json::object()).value("GreenIdentifier", "-")));
     }
+    if (cloud) continue;
     out += "  traffic\n";
     for (const auto& fleet : group.value("traffic", json::array())) {
       out += fmt::format("    {:<16} {:<8} {} open connection(s), {} request(s), {} error(s)\n",
@@ -123,6 +136,17 @@ std::string render_history(const json& answer) {
                        text(d, "revision"));
     if (member(d, "error").is_string())
       out += error_lines(member(d, "error").get<std::string>(), text(d, "deploymentId"));
+    if (d.value("provider", "") == "elastigroup") {
+      std::vector<std::string> greens;
+      for (const auto& green : d.value("greens", json::array())) {
+        greens.push_back(fmt::format("{} ({})", text(green, "id"), text(green, "state")));
+      }
+      out += fmt::format(
+          "  Spot B/G {}, CodeDeploy {}, GreenIdentifier={}, greens: {}\n",
+          text(d, "spotDeploymentId", "-"), text(d, "codeDeployDeploymentId", "-"),
+          text(d, "greenIdentifier"),
+          greens.empty() ? std::string("none") : fmt::format("{}", fmt::join(greens, ", ")));
+    }
   }
   return out;
 }

@@ -59,6 +59,12 @@ std::string running_hooks_text(const Deployment& d) {
 
 std::optional<Waiting> waiting_on(const Deployment& d) {
   if (d.finished_running()) return std::nullopt;
+  if (d.cloud) {
+    // The Elastigroup flow decides; its phase says what it waits on.
+    return Waiting{fmt::format("Elastigroup flow: {}",
+                               d.cloud->flow_phase.empty() ? "starting" : d.cloud->flow_phase),
+                   d.deadline, "TIMEOUT"};
+  }
   auto action = next_action(d);
   if (!action) return std::nullopt;
   Waiting waiting{describe(*action), std::nullopt, ""};
@@ -106,8 +112,9 @@ json deployment_view_json(const Deployment& d, TimePoint now) {
   } else {
     view["waitingOn"] = nullptr;
   }
-  bool may_roll_back = can_roll_back(d).has_value();
-  view["actions"] = {{"promote", can_promote(d).has_value()},
+  // Spot and CodeDeploy move a cloud deployment's traffic: nothing to promote or roll back here.
+  bool may_roll_back = !d.cloud && can_roll_back(d).has_value();
+  view["actions"] = {{"promote", !d.cloud && can_promote(d).has_value()},
                      {"rollback", may_roll_back && d.traffic_moved},
                      {"abort", may_roll_back && !d.traffic_moved}};
   view["serverTime"] = to_iso8601(now);

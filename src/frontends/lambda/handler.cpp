@@ -12,15 +12,13 @@ namespace {
 
 using elastigroup::FlowLogRecord;
 using elastigroup::LogEntry;
-using elastigroup::LogLevel;
 using elastigroup::RunOutcome;
 
-void log(elastigroup::ElastigroupPorts& ports, LogLevel level, std::string event,
+void log(elastigroup::ElastigroupPorts& ports, EventKind level, std::string event,
          std::string message, std::string job_id, std::map<std::string, std::string> fields = {}) {
-  ports.log.write(
-      FlowLogRecord{to_epoch_ms(ports.clock.now()),
-                    LogEntry{level, std::move(event), std::move(message), std::move(fields)},
-                    std::move(job_id), "", "", "", "", "invocation"});
+  ports.log.write(FlowLogRecord{
+      ports.clock.now(), LogEntry{level, std::move(event), std::move(message), std::move(fields)},
+      std::move(job_id), "", "", "", "", "invocation"});
 }
 
 }  // namespace
@@ -36,17 +34,18 @@ CodePipelineHandler::CodePipelineHandler(elastigroup::ElastigroupPorts ports,
 HandlerResult CodePipelineHandler::handle(const Invocation& invocation) {
   auto job = parse_codepipeline_event(invocation.payload);
   if (!job) {
-    log(ports_, LogLevel::error, "invalid_event", job.error().message, "",
+    log(ports_, EventKind::error, "invalid_event", job.error().message, "",
         {{"request_id", invocation.request_id}});
     return HandlerResult{false, "", RuntimeError{"Runtime.InvalidEvent", job.error().message}};
   }
-  log(ports_, LogLevel::info, "invocation",
+  log(ports_, EventKind::info, "invocation",
       job->continuation_token ? "continuing a CodePipeline job" : "new CodePipeline job", job->id,
       {{"request_id", invocation.request_id}});
   try {
     elastigroup::ElastigroupExecutor executor(ports_, options_);
     RunOutcome outcome = executor.run(
-        elastigroup::ElastigroupJob{job->id, job->user_parameters, job->continuation_token},
+        elastigroup::ElastigroupJob{job->id, parse_spec(std::string_view(job->user_parameters)),
+                                    job->continuation_token},
         invocation.deadline);
     if (outcome == RunOutcome::report_failed) {
       return HandlerResult{
@@ -61,7 +60,7 @@ HandlerResult CodePipelineHandler::handle(const Invocation& invocation) {
   } catch (const std::exception& e) {
     // Unexpected: the job may be unreported. Failing the invocation makes Lambda deliver it
     // again, and the flow resumes without starting anything twice.
-    log(ports_, LogLevel::error, "unhandled", e.what(), job->id);
+    log(ports_, EventKind::error, "unhandled", e.what(), job->id);
     return HandlerResult{false, "", RuntimeError{"Runtime.Unhandled", e.what()}};
   }
 }

@@ -14,6 +14,7 @@
 #include <fstream>
 
 #include "adapters/aws/cloud_revision_fetcher.h"
+#include "adapters/elastigroup/elastigroup_cloud.h"
 #include "adapters/local/appspec_agent.h"
 #include "adapters/local/http_health_probe.h"
 #include "adapters/local/instance_host.h"
@@ -23,6 +24,7 @@
 #include "adapters/store/sqlite_journal.h"
 #include "engine/crash_hook.h"
 #include "engine/deployment_service.h"
+#include "engine/elastigroup_pacing.h"
 #include "frontends/admin/admin_api.h"
 #include "frontends/admin/http_server.h"
 #include "frontends/admin/peer_credentials.h"
@@ -262,6 +264,22 @@ int run_server(const ServerOptions& options, std::ostream& log, std::ostream& er
         fmt::format("{}={} names no phase; ignored", kJournalFullAtVariable, unknown_full_phase));
   }
 
+  // PROVIDER=elastigroup deployments run with this process's own AWS credentials, region,
+  // endpoints and SPOT_API_URL, one connection per deployment.
+  elastigroup::ElastigroupExecutor::Options cloud_options;
+  if (auto pacing =
+          elastigroup::apply_pacing_environment(elastigroup::process_getenv, cloud_options);
+      !pacing) {
+    errors << "bluegreen server: " << pacing.error().message << "\n";
+    return 2;
+  }
+  elastigroup::OpenCloud open_cloud =
+      [&clock]() -> Result<std::unique_ptr<elastigroup::CloudConnection>> {
+    auto cloud = elastigroup::ElastigroupCloud::from_environment(clock);
+    if (!cloud) return std::unexpected(cloud.error());
+    return std::unique_ptr<elastigroup::CloudConnection>(std::move(*cloud));
+  };
+
   std::string no_namespaces;
   std::optional<std::string> namespaces_unavailable;
   if (!instance_hosts_supported(&no_namespaces)) namespaces_unavailable = no_namespaces;
@@ -271,7 +289,8 @@ int run_server(const ServerOptions& options, std::ostream& log, std::ostream& er
                     [&fleet] { return fleet.recorded_instances(); }, live_processes_of},
       fetcher, agent, probe, clock, **journal, live_log,
       [&options](const std::string& listen) { return open_proxy(listen, options); },
-      state_dir / "bundles", crash_at_phase, journal_full_at_phase, namespaces_unavailable});
+      state_dir / "bundles", crash_at_phase, journal_full_at_phase, open_cloud, cloud_options,
+      namespaces_unavailable});
 
   std::atomic<bool> shutdown_requested{false};
   auto router = std::make_shared<admin::Router>();
@@ -293,6 +312,11 @@ int run_server(const ServerOptions& options, std::ostream& log, std::ostream& er
   std::string url = "http://" + (*admin)->address();
   live_log.note(fmt::format("admin API on {} (at most {} connections); state in {}", url,
                             (*admin)->max_connections(), state_dir.string()));
+  if (namespaces_unavailable) {
+    live_log.note(
+        fmt::format("local instances run with ISOLATION=none (shared network and files): {}",
+                    *namespaces_unavailable));
+  }
   if (auto recovered = service.recover(); !recovered) {
     errors << "bluegreen server: state directory " << state_dir.string() << ": "
            << recovered.error().message << "\n";

@@ -1,7 +1,7 @@
 // AwsError: a failed AWS call, typed. It says which service and operation failed, the code
 // and message AWS gave, the request id to quote to AWS support, the HTTP status (0 when no
-// answer arrived), and whether a retry may help. It converts to bluegreen::Error, whose
-// message reads, for example:
+// answer arrived), and whether a retry may help. It converts to bluegreen::Error, which keeps
+// the code and whose message reads, for example:
 //   codedeploy GetDeployment: SignatureDoesNotMatch: The request signature we calculated
 //   does not match ... (HTTP 403, request id 8f3b...)
 // Messages come from AWS error documents, which never echo credentials; they are cut to a
@@ -28,7 +28,7 @@ struct AwsError {
   bool retryable = false;
 
   std::string describe() const;
-  Error to_error() const { return Error{kind, describe()}; }
+  Error to_error() const { return Error{kind, describe(), code}; }
   // Lets an AwsResult<T> convert to a Result<T>.
   operator Error() const { return to_error(); }  // NOLINT(google-explicit-constructor)
 };

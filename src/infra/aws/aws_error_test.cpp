@@ -26,6 +26,16 @@ TEST(AwsError, ReadsJsonProtocolErrors) {
             "exist (HTTP 400, request id req-1)");
 }
 
+TEST(AwsError, ConvertsToAnErrorThatKeepsTheCode) {
+  const AwsError aws = parse_aws_error(
+      "codedeploy", "CreateDeployment",
+      answer(400, R"({"__type":"DeploymentLimitExceededException","message":"busy"})"));
+  const Error error = aws;
+  EXPECT_EQ(error.kind, aws.kind);
+  EXPECT_EQ(error.code, "DeploymentLimitExceededException");
+  EXPECT_EQ(error.message, aws.describe());
+}
+
 TEST(AwsError, ReadsTheXmlAuthFailuresMotoSendsForJsonServices) {
   const AwsError error = parse_aws_error(
       "ssm", "GetParameter",

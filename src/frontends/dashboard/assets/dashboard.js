@@ -232,8 +232,11 @@ function renderGroups() {
     return h("section", { class: "card" },
       h("header", {}, h("h2", {}, g.group), g.running ? statusPill("running") : null),
       h("dl", { class: "facts" },
-        h("div", {}, h("dt", {}, "Service"), h("dd", {}, serviceLink(g.listen))),
-        h("div", {}, h("dt", {}, "Open connections"), h("dd", {}, connections)),
+        g.provider === "elastigroup"
+          ? h("div", { style: "grid-column: 1 / -1" }, h("dt", {}, "Cloud"),
+            h("dd", {}, "Spot Elastigroup + CodeDeploy (Spot moves the fleets)"))
+          : [h("div", {}, h("dt", {}, "Service"), h("dd", {}, serviceLink(g.listen))),
+            h("div", {}, h("dt", {}, "Open connections"), h("dd", {}, connections))],
         g.listenError ? h("div", { style: "grid-column: 1 / -1" }, h("dt", {}, "Listener"),
           h("dd", { class: "listen-error" }, g.listenError)) : null,
         h("div", { style: "grid-column: 1 / -1" }, h("dt", {}, "Serving"),
@@ -465,6 +468,18 @@ function renderTraffic() {
   const box = $("traffic");
   if (!d || !box) return;
   const g = pageState.status;
+  if (d.cloud) {
+    const c = d.cloud;
+    box.replaceChildren(
+      h("p", {}, "Spot Elastigroup + CodeDeploy move this group's traffic."),
+      h("dl", { class: "facts" },
+        h("div", {}, h("dt", {}, "Spot B/G deployment"), h("dd", { class: "mono" }, c.spotDeploymentId || "—")),
+        h("div", {}, h("dt", {}, "CodeDeploy deployment"), h("dd", { class: "mono" }, c.codeDeployDeploymentId || "—")),
+        h("div", {}, h("dt", {}, "Flow phase"), h("dd", { class: "mono" }, c.flowPhase || "—")),
+        h("div", {}, h("dt", {}, "GreenIdentifier"), h("dd", { class: "mono" }, d.greenIdentifier))));
+    if (pageState.deployment) renderInstances(pageState.deployment);
+    return;
+  }
   if (!g) {
     box.replaceChildren(h("div", { class: "muted" }, "The group's traffic switch is not running."));
     return;

@@ -1,0 +1,190 @@
+#include "engine/elastigroup_deployment.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+
+#include "core/deployment_json.h"
+#include "engine/elastigroup_fakes.h"
+#include "engine/fakes.h"
+
+namespace bluegreen {
+namespace {
+
+namespace eg = elastigroup;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr const char* kLiteralToken = "tok-literal-0xC0FFEE";
+
+std::string params(const std::string& token) {
+  return R"({"API_TOKEN":")" + token + R"(","ACCOUNT_ID":"act-12345678",
+    "GROUP_ID":"sig-12345678","APP_NAME":"app","DEPLOYMENT_GROUP":"dg","TIMEOUT":"1800",
+    "S3_BUCKET":"bucket","S3_KEY":"app.zip","S3_BUNDLE":"zip"})";
+}
+
+struct Harness {
+  FakeClock clock;
+  eg::FakeElastigroupCloud cloud{clock};
+  eg::FakeCloudConnection connection{cloud, clock};
+  MemoryJournal journal;
+  RecordingSink sink;
+  std::atomic<bool> stop{false};
+
+  Deployment fresh(const std::string& token) {
+    auto spec = parse_spec(std::string_view(params(token)));
+    EXPECT_TRUE(spec) << spec.error().message;
+    auto d = new_deployment("d-cloud1", *spec, "test", eg::green_identifier_for_job("d-cloud1"),
+                            clock.now(), std::nullopt);
+    d.cloud = CloudProgress{};
+    return d;
+  }
+  Deployment run(Deployment d, CloudStart start) {
+    eg::ElastigroupExecutor::Options options;
+    options.stop = &stop;
+    return run_cloud_deployment(CloudRunPorts{connection, journal, sink, clock}, std::move(d),
+                                options, start);
+  }
+  // What a restarted server reads back: the record as the journal stores it (JSON).
+  Deployment from_journal(const std::string& id) {
+    auto saved = journal.saved(id);
+    EXPECT_TRUE(saved);
+    auto read = deployment_from_json(to_json(*saved));
+    EXPECT_TRUE(read) << read.error().message;
+    return *read;
+  }
+  // Stops the run once CodeDeploy deploys to the greens.
+  void stop_when_installing() {
+    sink.on_update([this](const Deployment& d) {
+      if (d.cloud && !d.cloud->codedeploy_deployment_id.empty()) stop = true;
+    });
+  }
+};
+
+TEST(CloudDeployment, ShowsTheFlowAsPhasesGreensAndLifecycleEvents) {
+  Harness h;
+  Deployment d = h.run(h.fresh(kLiteralToken), CloudStart::fresh);
+  ASSERT_EQ(d.status, DeploymentStatus::succeeded) << (d.error ? d.error->message : "");
+  std::vector<Phase> phases;
+  for (const auto& p : d.phases) {
+    phases.push_back(p.phase);
+    EXPECT_EQ(p.outcome, PhaseOutcome::passed) << to_string(p.phase);
+  }
+  EXPECT_EQ(phases, (std::vector<Phase>{Phase::validate, Phase::launch_green, Phase::install,
+                                        Phase::terminate_blue}));
+  ASSERT_EQ(d.green.size(), 2u);
+  for (const auto& green : d.green) {
+    EXPECT_EQ(green.tags.at("GreenIdentifier"), d.green_identifier);
+    EXPECT_EQ(green.state, InstanceState::healthy);
+  }
+  ASSERT_TRUE(d.cloud);
+  EXPECT_EQ(d.cloud->codedeploy_deployment_id, "d-1");
+  EXPECT_FALSE(d.cloud->spot_deployment_id.empty());
+  bool lifecycle = false;
+  for (const auto& e : h.journal.events()) {
+    if (e.message.find("ValidateService Succeeded") != std::string::npos) {
+      lifecycle = true;
+      EXPECT_EQ(e.phase, Phase::install);
+      EXPECT_FALSE(e.instance_id.empty());
+    }
+    EXPECT_THAT(e.message, Not(HasSubstr(kLiteralToken)));
+  }
+  EXPECT_TRUE(lifecycle);
+  // The journal holds the same ending, and no secret.
+  auto saved = h.journal.saved(d.id);
+  ASSERT_TRUE(saved);
+  EXPECT_EQ(saved->status, DeploymentStatus::succeeded);
+  EXPECT_THAT(to_json(*saved).dump(), Not(HasSubstr(kLiteralToken)));
+}
+
+TEST(CloudDeployment, JournalsTheFlowBeforeEveryRequest) {
+  Harness h;
+  std::vector<std::string> tokens;
+  h.sink.on_update([&](const Deployment& d) {
+    if (d.cloud && !d.cloud->token.empty()) tokens.push_back(d.cloud->token);
+  });
+  h.run(h.fresh(kLiteralToken), CloudStart::fresh);
+  int requests = 0;
+  for (const auto& call : h.cloud.calls()) {
+    if (call.method.rfind("pipeline.", 0) != 0) ++requests;
+  }
+  EXPECT_GE(static_cast<int>(tokens.size()), requests);
+  for (const auto& token : tokens) {
+    EXPECT_TRUE(eg::from_token(token)) << token;
+    EXPECT_THAT(token, Not(HasSubstr(kLiteralToken)));
+  }
+}
+
+TEST(CloudDeployment, ResumesAfterARestartWithoutASecondSpotOrCodeDeployDeployment) {
+  Harness h;
+  h.cloud.secrets["ssm:/spot/token"] = Secret(kLiteralToken);
+  h.cloud.codedeploy_statuses = {"InProgress", "InProgress", "InProgress", "Succeeded"};
+  h.stop_when_installing();
+  Deployment stopped = h.run(h.fresh("ssm:/spot/token"), CloudStart::fresh);
+  EXPECT_EQ(stopped.status, DeploymentStatus::running);
+  EXPECT_EQ(stopped.phase, Phase::install);
+
+  h.stop = false;
+  h.sink.on_update(nullptr);
+  int resolved = h.cloud.count("secrets.resolve");
+  Deployment d = h.run(h.from_journal("d-cloud1"), CloudStart::after_restart);
+  EXPECT_EQ(d.status, DeploymentStatus::succeeded) << (d.error ? d.error->message : "");
+  EXPECT_EQ(h.cloud.count("spot.create"), 1);
+  EXPECT_EQ(h.cloud.count("codedeploy.create"), 1);
+  EXPECT_GT(h.cloud.count("secrets.resolve"), resolved);  // the reference is resolved again
+}
+
+TEST(CloudDeployment, ALiteralTokenLostInARestartEndsWithTheCleanUpThatNeedsNoSpot) {
+  Harness h;
+  h.cloud.codedeploy_statuses = {"InProgress"};
+  h.stop_when_installing();
+  h.run(h.fresh(kLiteralToken), CloudStart::fresh);
+  h.sink.on_update(nullptr);
+  h.stop = false;
+  auto spot_calls = h.cloud.tokens_seen().size();
+
+  Deployment d = h.run(h.from_journal("d-cloud1"), CloudStart::after_restart);
+  EXPECT_EQ(d.status, DeploymentStatus::failed);
+  ASSERT_TRUE(d.error);
+  EXPECT_THAT(d.error->message, HasSubstr("API_TOKEN was given literally"));
+  EXPECT_THAT(d.error->message, HasSubstr("CodeDeploy deployment d-1 was stopped"));
+  EXPECT_THAT(d.error->message, HasSubstr(d.cloud->spot_deployment_id));
+  EXPECT_EQ(h.cloud.count("codedeploy.stop"), 1);
+  EXPECT_EQ(h.cloud.tokens_seen().size(), spot_calls);  // Spot was never called again
+  EXPECT_EQ(d.phases.back().phase, Phase::install);
+  EXPECT_EQ(d.phases.back().outcome, PhaseOutcome::failed);
+}
+
+TEST(CloudDeployment, NeverStopsCodeDeployThatSucceededOnTheGreensForALostToken) {
+  Harness h;
+  h.cloud.codedeploy_statuses = {"Succeeded"};
+  // Stopped while Spot has not yet detached blue: the greens may serve.
+  h.sink.on_update([&](const Deployment& d) {
+    if (d.cloud && d.cloud->flow_phase == "wait_blue_detached") h.stop = true;
+  });
+  h.run(h.fresh(kLiteralToken), CloudStart::fresh);
+  h.sink.on_update(nullptr);
+  h.stop = false;
+  Deployment d = h.run(h.from_journal("d-cloud1"), CloudStart::after_restart);
+  EXPECT_EQ(d.status, DeploymentStatus::failed);
+  EXPECT_EQ(h.cloud.count("codedeploy.stop"), 0);
+  EXPECT_THAT(d.error->message, HasSubstr("nothing was stopped"));
+  for (const auto& green : d.green) EXPECT_NE(green.state, InstanceState::terminated);
+}
+
+TEST(CloudDeployment, AFailureCleansUpAndSaysWhy) {
+  Harness h;
+  h.cloud.codedeploy_statuses = {"InProgress", "Failed"};
+  Deployment d = h.run(h.fresh(kLiteralToken), CloudStart::fresh);
+  EXPECT_EQ(d.status, DeploymentStatus::failed);
+  ASSERT_TRUE(d.error);
+  EXPECT_THAT(d.error->message, HasSubstr("ValidateService failed on"));
+  EXPECT_EQ(d.phases.back().phase, Phase::clean_up);
+  EXPECT_EQ(h.cloud.count("spot.stop"), 1);
+  EXPECT_TRUE(h.cloud.live_greens().empty());
+  for (const auto& green : d.green) EXPECT_EQ(green.state, InstanceState::terminated);
+}
+
+}  // namespace
+}  // namespace bluegreen
