@@ -72,11 +72,17 @@ class IsolationAttackTest(AttackCase):
         machine_queue = message_queue(machine_key, IPC_CREAT | IPC_EXCL | 0o666)
         self.assertGreaterEqual(machine_queue, 0, os.strerror(ctypes.get_errno()))
         self.addCleanup(LIBC.msgctl, machine_queue, IPC_RMID, None)
+        posix_name = f"/bluegreen-attack-{os.getpid()}".encode()
+        posix_queue = LIBC.mq_open(posix_name, os.O_CREAT | os.O_RDWR, 0o666, None)
+        self.assertGreaterEqual(posix_queue, 0, os.strerror(ctypes.get_errno()))
+        self.addCleanup(LIBC.mq_unlink, posix_name)
+        self.addCleanup(os.close, posix_queue)
         results = self.deploy_attack(textwrap.dedent(f"""\
             python3 - <<'PY'
             import ctypes
             libc = ctypes.CDLL(None)
             print("machine", libc.msgget(ctypes.c_int32({machine_key}), 0))
+            print("posix", libc.mq_open({posix_name!r}, {os.O_RDWR}))
             print("own", libc.msgget(ctypes.c_int32({instance_key}), {IPC_CREAT | IPC_EXCL | 0o600}))
             PY
             """))
@@ -87,6 +93,8 @@ class IsolationAttackTest(AttackCase):
             lines = dict(line.split() for line in result.splitlines() if len(line.split()) == 2)
             self.assertEqual(lines.get("machine"), "-1",
                              f"{instance_id} reached this machine's message queue\n{result}")
+            self.assertEqual(lines.get("posix"), "-1",
+                             f"{instance_id} opened this machine's POSIX queue\n{result}")
             self.assertGreaterEqual(int(lines.get("own", "-1")), 0,
                                     f"{instance_id} found another instance's queue\n{result}")
         self.assertEqual(leaked, -1, "an instance's message queue appeared on this machine")
