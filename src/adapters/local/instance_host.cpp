@@ -4,8 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <iterator>
+#include <random>
+#include <sstream>
 
 #include "adapters/local/instance_layout.h"
 #include "adapters/local/instance_network.h"
@@ -18,6 +21,11 @@ namespace fs = std::filesystem;
 // Paths that are the instance's own empty tmpfs: nothing may be installed below them.
 constexpr std::string_view kPrivatePaths[] = {"/tmp",  "/var/tmp", "/run", "/var/run",
                                               "/proc", "/sys",     "/dev"};
+
+// Paths the view itself provides (make_view): a destination above one would hide it.
+constexpr std::string_view kViewPaths[] = {"/etc/passwd",   "/etc/group",  "/etc/hosts",
+                                           "/etc/hostname", "/var/tmp",    "/var/run",
+                                           "/dev/shm",      kArchiveInView};
 
 bool within(const fs::path& path, const fs::path& directory) {
   auto relative = path.lexically_relative(directory);
@@ -57,12 +65,53 @@ Result<fs::path> writable_target(const fs::path& path, const std::string& what) 
                       "with ISOLATION=none");
     }
   }
+  for (auto view_path : kViewPaths) {
+    if (within(fs::path(view_path), target)) {
+      return fail(ErrorKind::invalid_input,
+                  what + " " + path.string() + " would hide " + std::string(view_path) +
+                      ", which ISOLATION=namespaces gives the instance; install into a "
+                      "directory below " +
+                      target.string() + " that holds none of them");
+    }
+  }
   return target;
 }
 
-// The /etc/hosts an instance sees: the machine's, and its own name on loopback.
+// Where the server keeps every instance's directory (instance_layout.h): the instance's parent.
+fs::path instances_directory(const Instance& instance) {
+  return instance.root.parent_path();
+}
+
+// 32 random hex digits and a newline, as machine-id(5) has them.
+std::string new_machine_id() {
+  std::random_device random;
+  std::string text;
+  for (int k = 0; k < 32; ++k) text += "0123456789abcdef"[random() % 16];
+  return text + "\n";
+}
+
+// The /etc/hosts an instance sees: the machine's without the machine's own name (a line left
+// with an address only goes), and the instance's name on loopback.
 std::string hosts_file(const Instance& instance) {
-  return read_text("/etc/hosts") + "127.0.1.1\t" + instance.id + "\n";
+  char machine[256] = {};
+  if (gethostname(machine, sizeof machine - 1) != 0) machine[0] = '\0';
+  std::string short_name(machine, std::strcspn(machine, "."));
+  std::istringstream in(read_text("/etc/hosts"));
+  std::string out, line;
+  while (std::getline(in, line)) {
+    std::istringstream words(line.substr(0, line.find('#')));
+    std::string address, word, names;
+    words >> address;
+    while (words >> word) {
+      if (word != machine && word != short_name) names += "\t" + word;
+    }
+    if (address.empty()) {
+      out += line + "\n";
+    } else if (!names.empty()) {
+      out += address + names + "\n";
+    }
+  }
+  return out + "127.0.1.1\t" + instance.id + "\n";
 }
 
 // Builds the holder's mount steps for `plan`; makes on this machine what they need (the
@@ -71,6 +120,7 @@ Result<HostView> make_view(const Instance& instance, const ViewPlan& plan) {
   HostView view;
   view.hostname = instance.id;
   view.own_network = true;
+  view.own_ipc = true;
   view.read_only_host = true;
   using Kind = MountStep::Kind;
   auto step = [&](Kind kind, const fs::path& target, const fs::path& source = {},
@@ -143,19 +193,50 @@ Result<HostView> make_view(const Instance& instance, const ViewPlan& plan) {
     step(Kind::detach, stages / std::to_string(k));
   }
   fs::path accounts_dir = instance_layout::accounts(instance.root);
-  // Written once: a live instance has it bind-mounted as /etc/hosts.
-  if (!fs::exists(accounts_dir / "hosts", ec)) {
-    std::ofstream(accounts_dir / "hosts", std::ios::trunc) << hosts_file(instance);
-    fs::permissions(accounts_dir / "hosts", fs::perms(0644), fs::perm_options::replace, ec);
-  }
+  // Written once: a live instance has them bind-mounted as /etc/hosts and /etc/hostname.
+  auto write_once = [&](const fs::path& path, const std::string& text) {
+    if (fs::exists(path, ec)) return;
+    std::ofstream(path, std::ios::trunc) << text;
+    fs::permissions(path, fs::perms(0644), fs::perm_options::replace, ec);
+  };
+  write_once(accounts_dir / "hosts", hosts_file(instance));
   step(Kind::bind_read_only, "/etc/passwd", InstanceAccounts::passwd_file(accounts_dir));
   step(Kind::bind_read_only, "/etc/group", InstanceAccounts::group_file(accounts_dir));
   step(Kind::bind_read_only, "/etc/hosts", accounts_dir / "hosts");
+  if (fs::is_regular_file("/etc/hostname", ec)) {
+    write_once(accounts_dir / "hostname", instance.id + "\n");
+    step(Kind::bind_read_only, "/etc/hostname", accounts_dir / "hostname");
+  }
+  // A machine id of its own: what systemd, D-Bus and host agents tell hosts apart by.
+  if (fs::is_regular_file("/etc/machine-id", ec)) {
+    write_once(accounts_dir / "machine-id", new_machine_id());
+    for (const char* path : {"/etc/machine-id", "/var/lib/dbus/machine-id"}) {
+      auto status = fs::symlink_status(path, ec);
+      if (fs::is_regular_file(status))
+        step(Kind::bind_read_only, path, accounts_dir / "machine-id");
+    }
+  }
   for (auto [path, mode] : {std::pair{"/tmp", "mode=1777"}, std::pair{"/var/tmp", "mode=1777"},
                             std::pair{"/run", "mode=0755"}, std::pair{"/var/run", "mode=0755"},
                             std::pair{"/dev/shm", "mode=1777"}}) {
     auto status = fs::symlink_status(path, ec);
     if (fs::is_directory(status) && !fs::is_symlink(status)) step(Kind::tmpfs, path, mode);
+  }
+  // Every instance's directory is out of sight (its own are bound above): the users instances
+  // add have the same uids in every instance, so modes would not keep another's files apart.
+  // Below /tmp, or below a directory of the instance, they are out of sight already.
+  fs::path instances = fs::weakly_canonical(instances_directory(instance), ec);
+  bool shown = !ec && fs::is_directory(instances, ec) &&
+               std::ranges::none_of(kPrivatePaths,
+                                    [&](std::string_view path) {
+                                      return instances == path || within(instances, path);
+                                    }) &&
+               std::ranges::none_of(plan.writable, [&](const ViewPlan::Writable& writable) {
+                 return instances == writable.target || within(instances, writable.target);
+               });
+  if (shown) {
+    step(Kind::tmpfs, instances, "mode=0711");
+    step(Kind::read_only, instances);
   }
   return view;
 }
@@ -193,6 +274,15 @@ Result<ViewPlan> plan_view(const Instance& instance, const AppSpec& spec,
     // The appspec keeps destinations relative to the instance's root.
     auto target = writable_target(fs::path("/") / file.destination, "files destination");
     if (!target) return std::unexpected(target.error());
+    std::error_code ec;
+    fs::path instances = fs::weakly_canonical(instances_directory(instance), ec);
+    if (*target == instances || within(*target, instances)) {
+      return fail(ErrorKind::invalid_input,
+                  "files destination " + (fs::path("/") / file.destination).string() + ": " +
+                      instances.string() +
+                      " holds the server's instances and is out of an instance's sight; "
+                      "install elsewhere");
+    }
     // Install copies to the path as the appspec wrote it; the view resolves this machine's
     // links on the way to where it is seen.
     wanted.push_back({*target, install_root / file.destination.relative_path()});
@@ -226,11 +316,17 @@ Result<PidNamespace> open_or_create_host(const Instance& instance, const AppSpec
   auto accounts = InstanceAccounts::prepare(instance_layout::accounts(instance.root), plan->users,
                                             plan->groups);
   if (!accounts) return context(accounts.error());
-  // The homes of the users hooks run as are the instance's too.
+  // The homes of the users hooks run as are the instance's too: its own users', root's, and a
+  // person's below /home (never shown to the instance). A system account of this machine keeps
+  // its home as the machine has it: daemon's is /usr/sbin, nobody's /nonexistent.
   fs::path install_root = instance_layout::install_root(instance.root);
+  auto added = accounts->added_users();
   for (const auto& name : plan->users) {
     auto user = accounts->user(name);
     if (!user || user->home.empty() || user->home == "/") continue;
+    bool own = user->uid == 0 || within(user->home.lexically_normal(), "/home") ||
+               std::ranges::any_of(added, [&](const UserAccount& a) { return a.name == name; });
+    if (!own) continue;
     auto target = writable_target(user->home, "home of " + name);
     if (!target) return context(target.error());
     plan->writable.push_back({*target, install_root / user->home.relative_path()});

@@ -3,7 +3,7 @@
 // `runas: ubuntu`, write pid files under /var/run and ask `hostname`.
 //
 // The instance's host is its PID namespace holder (infra/process/pid_namespace.h) made with a
-// HostView: the holder's own mount, network and UTS namespaces. It is made at the instance's
+// HostView: the holder's own mount, network, UTS and IPC namespaces. It is made at the instance's
 // first event after DownloadBundle (its first hook, or Install), from the revision's appspec,
 // and lives until terminate() (local_fleet.h); every hook of the instance joins all of its
 // namespaces.
@@ -11,29 +11,42 @@
 // What an instance can see and touch (invariants; instance_host_test.cpp and
 // tests/local/test_isolation.py try to break each):
 // 1. Files. The machine's file system, read-only: a hook (even as root) that writes to /usr,
-//    /etc or any path of the machine fails with EROFS. Writable, and the instance's alone:
+//    /etc or any path of the machine fails with EROFS. The view is the machine's mounts as
+//    they were when the instance's host was made: a mount the machine makes later (below a
+//    shared mount too) does not appear in it. Writable, and the instance's alone:
 //      - each appspec `files` destination and the home of each user the instance's hooks run
-//        as (/root for root), bind-mounted from <dir>/root/<path> (instance_layout.h) at the
-//        absolute path the appspec names; Install copies into the same directories, so hooks
-//        find the files at /home/ec2-user/app, /opt/app, /var/www/html. A destination whose
+//        as (/root for root) that the instance adds or that lies below /home (a system account
+//        of this machine, such as daemon or nobody, keeps its home as the machine has it),
+//        bind-mounted from <dir>/root/<path> (instance_layout.h) at the absolute path the
+//        appspec names; Install copies into the same directories, so hooks find the files at
+//        /home/ec2-user/app, /opt/app, /var/www/html. A destination whose
 //        parent does not exist on the machine gets it on a read-only tmpfs of the instance
 //        that shows the machine's entries of the nearest existing parent (read-only) beside it;
 //      - its own empty /tmp, /var/tmp, /run (so /var/run) and /dev/shm (tmpfs, gone with it);
 //      - its bundle copy at kArchiveInView (the hooks' working directory);
-//      - /etc/passwd, /etc/group and /etc/hosts are the instance's own files (read-only).
+//      - /etc/passwd, /etc/group, /etc/hosts, /etc/hostname and /etc/machine-id (with
+//        /var/lib/dbus/machine-id) are the instance's own files (read-only), where the
+//        machine has them; its machine id is random, made once.
 //    Nothing outside the instance's directory <state_dir>/instances/<id> is written on the
-//    machine. A destination under /tmp, /var/tmp, /run, /proc, /sys or /dev, or "/" itself, is
-//    refused, naming it, before anything runs.
+//    machine. <state_dir>/instances is an empty read-only directory in the view: no instance
+//    reads another's files (the users instances add share uids), and a destination there is
+//    refused. A destination under /tmp, /var/tmp, /run, /proc, /sys or /dev, or "/" itself, is
+//    refused, naming it, before anything runs, and so is one above a path the view provides
+//    (/etc, /var, /opt: it would hide /etc/passwd, /var/tmp, the bundle copy).
 // 2. Network. Its own network namespace: its own loopback (two instances may both listen on
 //    0.0.0.0:8080) and one veth pair to this machine on a /30 the server allocated
 //    (instance_network.h). It reaches this machine's x.x.x.1 of that pair and nothing else; the
 //    proxy and the health probe reach it at its x.x.x.2 on APP_PORT.
 // 3. Processes. Its own PID namespace: every process a hook starts, however it detaches
 //    (double fork, setsid, a cleared environment), dies with the instance, and it sees only
-//    its own processes in /proc.
+//    its own processes in /proc. Its own IPC namespace: the System V message queues, shared
+//    memory and semaphores (and POSIX message queues) it makes are its own, and those of this
+//    machine and of other instances are out of its reach.
 // 4. Users. The users its appspec names exist in its /etc/passwd view (instance_accounts.h),
 //    never on the machine; hooks run as them with their uid, their gid and their home.
-// 5. Hostname. `hostname` answers the instance id (its own UTS namespace).
+// 5. Hostname. `hostname` and `uname -n` answer the instance id (its own UTS namespace), and
+//    so does /etc/hostname where this machine has one; its /etc/hosts is this machine's without
+//    this machine's name, and its own name on 127.0.1.1.
 // This is containment, not a sandbox against root: a hook running as root holds
 // CAP_SYS_ADMIN and could remount what it sees; bundles are trusted like the CodeDeploy
 // agent trusts them (docs/security.md).

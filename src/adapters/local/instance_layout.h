@@ -5,7 +5,8 @@
 //   <dir>/deployment-archive/  the bundle as DownloadBundle copied it; hooks run from here
 //   <dir>/logs/                one log per hook run (<Event>-<n>.log) and agent.log
 //   <dir>/pid-namespace        the record of the instance's PID namespace, when it has one
-//   <dir>/accounts/            passwd, group, hosts: what a namespaced instance sees as /etc's
+//   <dir>/accounts/            passwd, group, hosts, hostname, machine-id: a namespaced
+//                              instance's /etc's
 //   <dir>/stage/               mount points its holder uses while it makes its view
 //   <dir>/root/                the instance's install root: what appspec `/` names, what
 //                              INSTANCE_ROOT names for hooks; /opt/app lands in <dir>/root/opt/app
@@ -27,8 +28,9 @@
 //   <dir>/                        0711  traversed, never listed
 //   <dir>/instance.json           0600
 //   <dir>/pid-namespace           0600
-//   <dir>/accounts/               0755, its passwd, group and hosts 0644 (what every process
-//                                 of a namespaced instance reads as /etc's)
+//   <dir>/accounts/               0755, its files 0644 (passwd, group, hosts, hostname,
+//                                 machine-id: what every process of a namespaced instance
+//                                 reads as /etc's)
 //   <dir>/stage/                  0700  empty mount points
 //   <dir>/logs/                   0700  hook output may carry secrets; a hook writes only to
 //                                       the descriptor the server opened for it
@@ -66,7 +68,8 @@ inline std::filesystem::path pid_namespace(const std::filesystem::path& root) {
 inline std::filesystem::path install_root(const std::filesystem::path& root) {
   return root / "root";
 }
-// A namespaced instance's own /etc/passwd, /etc/group and /etc/hosts (instance_host.h).
+// A namespaced instance's own /etc/passwd, /etc/group, /etc/hosts, /etc/hostname and
+// /etc/machine-id (instance_host.h).
 inline std::filesystem::path accounts(const std::filesystem::path& root) {
   return root / "accounts";
 }

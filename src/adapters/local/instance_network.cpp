@@ -29,12 +29,47 @@ std::string dotted(std::uint32_t address) {
 }
 
 fs::path slot_file(const fs::path& state_dir, int slot) {
-  return state_dir / "addresses" / std::to_string(slot);
+  return fs::absolute(state_dir) / "addresses" / std::to_string(slot);
+}
+
+fs::path machine_entry(int slot) {
+  return fs::path(kMachineAddresses) / std::to_string(slot);
 }
 
 std::string read_text(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// The machine-wide entry of a slot: "<slot file>\n<instance id>\n".
+std::string machine_entry_text(const fs::path& state_dir, int slot,
+                               const std::string& instance_id) {
+  return slot_file(state_dir, slot).string() + "\n" + instance_id + "\n";
+}
+
+// Whether a server (this one or another) still records `slot` for an instance: the slot file
+// the machine-wide entry names still names the entry's instance.
+bool recorded_by_a_server(int slot) {
+  std::string entry = read_text(machine_entry(slot));
+  auto newline = entry.find('\n');
+  if (newline == std::string::npos || newline + 1 >= entry.size()) return false;
+  return read_text(entry.substr(0, newline)) == entry.substr(newline + 1);
+}
+
+// Writes the machine-wide entry of `slot` (replacing one no server records any more).
+bool write_machine_entry(const fs::path& state_dir, int slot, const std::string& instance_id) {
+  std::error_code ec;
+  fs::create_directories(kMachineAddresses, ec);
+  fs::permissions(kMachineAddresses, fs::perms(0700), fs::perm_options::replace, ec);
+  fs::path temporary = machine_entry(slot).string() + "." + instance_id;
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    out << machine_entry_text(state_dir, slot, instance_id);
+    if (!out.flush()) return false;
+  }
+  fs::rename(temporary, machine_entry(slot), ec);
+  if (ec) fs::remove(temporary, ec);
+  return !ec;
 }
 
 // Runs `ip` with `arguments` (in `network_fd`'s namespace when >= 0), its output appended to
@@ -85,7 +120,7 @@ Result<InstanceAddress> allocate_address(const fs::path& state_dir,
   for (int slot = 0; slot < kInstanceSlots; ++slot) {
     auto address = address_of_slot(slot);
     if (fs::exists(slot_file(state_dir, slot), ec) ||
-        if_nametoindex(address.machine_interface.c_str()) != 0) {
+        if_nametoindex(address.machine_interface.c_str()) != 0 || recorded_by_a_server(slot)) {
       continue;
     }
     // The pair is made now, both ends on this machine: its name is the lock that keeps servers
@@ -100,6 +135,11 @@ Result<InstanceAddress> allocate_address(const fs::path& state_dir,
                       made.error().message +
                       "); this machine must allow veth interfaces, or deploy with ISOLATION=none");
     }
+    // Under the pair's lock: a server that took the slot between the check and the pair.
+    if (recorded_by_a_server(slot)) {
+      (void)run_ip({"link", "delete", address.machine_interface}, -1, {});
+      continue;
+    }
     int fd = ::open(slot_file(state_dir, slot).c_str(),
                     O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     std::string text = instance_id + "\n";
@@ -113,6 +153,12 @@ Result<InstanceAddress> allocate_address(const fs::path& state_dir,
       return fail(ErrorKind::internal, "cannot record the address of instance " + instance_id +
                                            " in " + slot_file(state_dir, slot).string() + ": " +
                                            std::strerror(error));
+    }
+    if (!write_machine_entry(state_dir, slot, instance_id)) {
+      (void)run_ip({"link", "delete", address.machine_interface}, -1, {});
+      fs::remove(slot_file(state_dir, slot), ec);
+      return fail(ErrorKind::internal, "cannot record the address of instance " + instance_id +
+                                           " in " + machine_entry(slot).string());
     }
     return address;
   }
@@ -130,6 +176,10 @@ void release_address(const fs::path& state_dir, const InstanceAddress& address,
     (void)run_ip({"link", "delete", address.machine_interface}, -1, {});
   }
   std::error_code ec;
+  if (read_text(machine_entry(address.slot)) ==
+      machine_entry_text(state_dir, address.slot, instance_id)) {
+    fs::remove(machine_entry(address.slot), ec);
+  }
   fs::remove(file, ec);
 }
 

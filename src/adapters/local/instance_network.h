@@ -7,10 +7,15 @@
 // Invariants:
 // - A slot belongs to one instance at a time: it is taken by creating the pair bg-<n> (the
 //   kernel refuses a second interface of that name, whichever server asks) and then
-//   <state_dir>/addresses/<n> exclusively (O_EXCL), holding the instance's id; a slot whose
-//   file or interface exists is skipped. It is given back only by release_address() once the
-//   instance's processes are gone; a restarted server finds the files and the interfaces
-//   again, so restarts, concurrent instances and servers never share a /30.
+//   <state_dir>/addresses/<n> exclusively (O_EXCL), holding the instance's id, and
+//   kMachineAddresses/<n> (naming that file and the id); a slot whose file or interface exists,
+//   or whose machine-wide entry names a slot file that still names the entry's instance, is
+//   skipped. The pair dies with the instance's network namespace (a reboot, its holder killed)
+//   while its server may still record the address: the machine-wide entry keeps servers of
+//   other state directories off it until that server gives it back. It is given back only by
+//   release_address() once the instance's processes are gone; a restarted server finds the
+//   files and the interfaces again, so restarts, concurrent instances and servers never share
+//   a /30.
 // - Traffic goes only to addresses the server made: an instance's Instance::host is the
 //   instance's end of its own pair, set at launch from the slot it was given; nothing an
 //   instance writes changes it.
@@ -30,6 +35,8 @@ namespace bluegreen {
 
 inline constexpr const char* kInstanceNetwork = "10.213.0.0/16";
 inline constexpr int kInstanceSlots = 16384;
+// Which server's slot file holds each slot, for every server of this machine (mode 0700).
+inline constexpr const char* kMachineAddresses = "/var/lib/bluegreen/addresses";
 
 struct InstanceAddress {
   int slot = 0;
@@ -48,8 +55,9 @@ std::optional<InstanceAddress> address_of_instance(const std::string& instance_a
 // be recorded.
 Result<InstanceAddress> allocate_address(const std::filesystem::path& state_dir,
                                          const std::string& instance_id);
-// Removes this machine's end of the pair if it is still there and gives the slot back, when
-// the slot is recorded for `instance_id` (a slot of another instance is left alone).
+// Removes this machine's end of the pair if it is still there and gives the slot back (its file
+// and its machine-wide entry), when the slot is recorded for `instance_id` (a slot of another
+// instance is left alone).
 void release_address(const std::filesystem::path& state_dir, const InstanceAddress& address,
                      const std::string& instance_id);
 

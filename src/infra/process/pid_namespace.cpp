@@ -173,9 +173,14 @@ int bring_loopback_up() {
 
 // Makes the holder's view (its namespaces are new); returns kViewDone or the failed step.
 int make_view(const HostView& view) {
-  int flags = (view.hostname.empty() ? 0 : CLONE_NEWUTS) | (view.own_network ? CLONE_NEWNET : 0);
+  int flags = (view.hostname.empty() ? 0 : CLONE_NEWUTS) | (view.own_network ? CLONE_NEWNET : 0) |
+              (view.own_ipc ? CLONE_NEWIPC : 0);
   if (flags != 0 && unshare(flags) != 0) return kUnshare;
-  if (view.read_only_host && make_tree_read_only("/") != 0) return kReadOnlyHost;
+  // A mount the machine makes later would arrive writable: the host view follows none.
+  if (view.read_only_host && (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+                              make_tree_read_only("/") != 0)) {
+    return kReadOnlyHost;
+  }
   for (std::size_t i = 0; i < view.mounts.size(); ++i) {
     if (run_mount_step(view.mounts[i]) != 0) return static_cast<int>(i);
   }
@@ -232,7 +237,7 @@ std::string describe_view_failure(const HostView& view, const HolderReport& repo
   std::string why = ": " + errno_text(report.error);
   switch (report.failed_step) {
     case kUnshare:
-      return "cannot create its mount, network or UTS namespace" + why;
+      return "cannot create its mount, network, UTS or IPC namespace" + why;
     case kReadOnlyHost:
       return "cannot make this machine's file system read-only in it" + why;
     case kHostname:
@@ -302,7 +307,7 @@ bool PidNamespace::supports_host_views(std::string* why) {
   static bool allowed = false;
   static std::string reason;
   static const HostView view{
-      .hostname = "bluegreen-probe", .own_network = true, .read_only_host = true};
+      .hostname = "bluegreen-probe", .own_network = true, .own_ipc = true, .read_only_host = true};
   return probe_once(once, allowed, reason, &view, why);
 }
 
@@ -373,6 +378,7 @@ Result<PidNamespace> PidNamespace::create(const std::string& name, const HostVie
   if (report.own_proc) created.mount_fd_ = own_mount_namespace_of(pid);
   created.network_fd_ = own_namespace_of(pid, "net");
   created.uts_fd_ = own_namespace_of(pid, "uts");
+  created.ipc_fd_ = own_namespace_of(pid, "ipc");
   return created;
 }
 
@@ -409,6 +415,7 @@ Result<PidNamespace> PidNamespace::open(const Record& record) {
   found.mount_fd_ = own_mount_namespace_of(record.holder);
   found.network_fd_ = own_namespace_of(record.holder, "net");
   found.uts_fd_ = own_namespace_of(record.holder, "uts");
+  found.ipc_fd_ = own_namespace_of(record.holder, "ipc");
   if (!found.alive()) return gone("it has exited");
   return found;
 }
@@ -419,7 +426,8 @@ PidNamespace::PidNamespace(PidNamespace&& other) noexcept
       namespace_fd_(std::exchange(other.namespace_fd_, -1)),
       mount_fd_(std::exchange(other.mount_fd_, -1)),
       network_fd_(std::exchange(other.network_fd_, -1)),
-      uts_fd_(std::exchange(other.uts_fd_, -1)) {}
+      uts_fd_(std::exchange(other.uts_fd_, -1)),
+      ipc_fd_(std::exchange(other.ipc_fd_, -1)) {}
 
 PidNamespace& PidNamespace::operator=(PidNamespace&& other) noexcept {
   if (this != &other) {
@@ -430,6 +438,7 @@ PidNamespace& PidNamespace::operator=(PidNamespace&& other) noexcept {
     mount_fd_ = std::exchange(other.mount_fd_, -1);
     network_fd_ = std::exchange(other.network_fd_, -1);
     uts_fd_ = std::exchange(other.uts_fd_, -1);
+    ipc_fd_ = std::exchange(other.ipc_fd_, -1);
   }
   return *this;
 }
@@ -441,15 +450,15 @@ PidNamespace::~PidNamespace() {
 void PidNamespace::close_descriptors() {
   if (pidfd_ >= 0) close(pidfd_);
   if (namespace_fd_ >= 0) close(namespace_fd_);
-  for (int fd : {mount_fd_, network_fd_, uts_fd_}) {
+  for (int fd : {mount_fd_, network_fd_, uts_fd_, ipc_fd_}) {
     if (fd >= 0) close(fd);
   }
-  pidfd_ = namespace_fd_ = mount_fd_ = network_fd_ = uts_fd_ = -1;
+  pidfd_ = namespace_fd_ = mount_fd_ = network_fd_ = uts_fd_ = ipc_fd_ = -1;
 }
 
 std::vector<int> PidNamespace::host_namespace_fds() const {
   std::vector<int> fds;
-  for (int fd : {network_fd_, uts_fd_}) {
+  for (int fd : {network_fd_, uts_fd_, ipc_fd_}) {
     if (fd >= 0) fds.push_back(fd);
   }
   return fds;

@@ -10,10 +10,10 @@
 // "the holder has exited" means "nothing of the group runs".
 //
 // The holder also makes a mount namespace whose /proc is the PID namespace's own (mounts of the
-// machine still propagate into it, none out of it). Children that join it too
-// (SpawnOptions::mount_namespace) see only their group in /proc, so `ps`, `pgrep` and `kill`
-// agree with the pids they are given ($$, $!). Without a HostView, the network, files and
-// users are shared; with one the holder also makes its own UTS and network namespaces and
+// machine still propagate into it unless its HostView is read-only, none out of it). Children that
+// join it too (SpawnOptions::mount_namespace) see only their group in /proc, so `ps`, `pgrep` and
+// `kill` agree with the pids they are given ($$, $!). Without a HostView, the network, files and
+// users are shared; with one the holder also makes its own UTS, network and IPC namespaces and
 // changes its mount namespace as the view says, before anything joins it, so no member ever
 // sees the machine's view.
 //
@@ -64,7 +64,9 @@ struct MountStep {
 struct HostView {
   std::string hostname;           // its own UTS namespace with this hostname
   bool own_network = false;       // its own network namespace; only loopback, up
-  bool read_only_host = false;    // every mount it inherits becomes read-only, first
+  bool own_ipc = false;           // its own IPC namespace: System V objects, POSIX queues
+  bool read_only_host = false;    // every mount it inherits becomes read-only, first, and
+                                  // none of the machine's later mounts propagates into it
   std::vector<MountStep> mounts;  // then these, in order; a failing one fails create()
 };
 
@@ -107,8 +109,9 @@ class PidNamespace {
   // A descriptor of the holder's mount namespace, whose /proc shows this PID namespace, for
   // SpawnOptions::mount_namespace; -1 when the holder could not make one.
   int mount_namespace_fd() const { return mount_fd_; }
-  // Descriptors of the holder's network and UTS namespaces when they are its own (it was made
-  // with a HostView), for SpawnOptions::namespaces; empty otherwise. Valid while this lives.
+  // Descriptors of the holder's network, UTS and IPC namespaces when they are its own (it was
+  // made with a HostView), network first, for SpawnOptions::namespaces; empty otherwise. Valid
+  // while this lives.
   std::vector<int> host_namespace_fds() const;
   // Whether the holder still runs (the namespace still accepts new processes).
   bool alive() const;
@@ -136,6 +139,7 @@ class PidNamespace {
   int mount_fd_ = -1;
   int network_fd_ = -1;
   int uts_fd_ = -1;
+  int ipc_fd_ = -1;
 };
 
 // A record file lists every namespace its owner (an instance) has had, one record a line,
