@@ -133,7 +133,9 @@ def measure(binary, responder, capacity, timeout, repeat):
                   "TIMEOUT": str(timeout), "LOCAL_PATH": bundle, "CAPACITY": str(capacity),
                   "LISTEN": f"127.0.0.1:{free_port()}", "HEALTH_CHECK_PATH": "/healthz",
                   "HEALTH_CHECK_INTERVAL": "0.1", "HEALTHY_THRESHOLD": "1",
-                  "DRAIN_TIMEOUT": "0", "BLUE_TERMINATION_WAIT": "0"}
+                  "DRAIN_TIMEOUT": "0", "BLUE_TERMINATION_WAIT": "0",
+                  # Its bundle serves on 127.0.0.1:$PORT, on this machine's network.
+                  "ISOLATION": "none"}
         records = [deploy(url, params, timeout) for _ in range(1 + repeat)]
         for record in records:
             if record["status"] != "succeeded":

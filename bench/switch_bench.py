@@ -191,7 +191,9 @@ def product(binary, work, seconds):
               "TIMEOUT": "120", "LOCAL_PATH": bundle, "CAPACITY": "2",
               "LISTEN": f"127.0.0.1:{listen}", "HEALTH_CHECK_PATH": "/",
               "HEALTH_CHECK_INTERVAL": "0.2", "HEALTHY_THRESHOLD": "1",
-              "DRAIN_TIMEOUT": "5", "BLUE_TERMINATION_WAIT": "0"}
+              "DRAIN_TIMEOUT": "5", "BLUE_TERMINATION_WAIT": "0",
+              # Its bundle serves on 127.0.0.1:$PORT, on this machine's network.
+              "ISOLATION": "none"}
     first = deploy(url, params, 120)
     if first["status"] != "succeeded":
         raise RuntimeError(f"first deployment {first['status']}: {first.get('error')}")

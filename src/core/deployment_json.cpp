@@ -58,6 +58,7 @@ Instance read_instance(const json& j) {
   instance.fleet_id = j.value("fleetId", "");
   instance.host = j.value("host", "127.0.0.1");
   instance.port = j.value("port", 0);
+  instance.isolation = isolation_from_string(j.value("isolation", "none"));
   instance.root = j.value("root", "");
   instance.tags = j.value("tags", std::map<std::string, std::string>{});
   instance.state = instance_state_from_string(j.value("state", "terminated"));
@@ -95,6 +96,7 @@ json to_json(const Instance& instance) {
               {"fleetId", instance.fleet_id},
               {"host", instance.host},
               {"port", instance.port},
+              {"isolation", to_string(instance.isolation)},
               {"root", instance.root.string()},
               {"tags", instance.tags},
               {"state", to_string(instance.state)}};

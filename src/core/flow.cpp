@@ -101,11 +101,19 @@ std::string common_wrong_answer(const std::vector<Instance>& green,
   return common;
 }
 
-std::string wrong_answer_hint(const std::string& path, const std::string& answer) {
+std::string wrong_answer_hint(const DeploymentSpec& spec, const std::string& answer) {
+  const std::string& path = spec.health_check_path;
   if (is_client_error(answer)) {
     return fmt::format(
         "GET {} {} on every green: set HEALTH_CHECK_PATH to a path your service answers with 2xx",
         path, answer);
+  }
+  if (spec.isolation == Isolation::namespaces) {
+    return fmt::format(
+        "GET {}: connection refused on every green: the service must listen on port {} "
+        "(APP_PORT, also given to hooks as PORT) on every address of its instance (0.0.0.0), not "
+        "only on 127.0.0.1, and ApplicationStart must leave it running",
+        path, app_port_of(spec));
   }
   return fmt::format(
       "GET {}: connection refused on every green: the service must listen on 127.0.0.1:$PORT "
@@ -474,7 +482,7 @@ class Machine {
     if (same.empty()) return false;
     ++d_.health_same_rounds;
     if (d_.health_same_rounds >= kHealthHintRounds && d_.health_hint.empty()) {
-      d_.health_hint = wrong_answer_hint(d_.spec.health_check_path, same);
+      d_.health_hint = wrong_answer_hint(d_.spec, same);
       emit(EventKind::warning, d_.health_hint);
     }
     if (!is_client_error(same) || at_ - d_.health_same_since < kWrongPathWindow) return false;

@@ -333,6 +333,21 @@ TEST(Flow, OnlyTheSame4xxOnEveryGreenFailsEarly) {
   EXPECT_EQ(refused.d().phase, Phase::health_gate) << "150 s of refused connections";
   EXPECT_TRUE(refused.logged("GET /healthz: connection refused on every green"));
 
+  // In an instance with its own network, an app on 127.0.0.1 only is the likely cause.
+  auto isolated = long_health_gate();
+  isolated.isolation = Isolation::namespaces;
+  isolated.app_port = 3000;
+  Walk own_network(isolated);
+  own_network.to_health_gate();
+  for (int i = 0; i < kHealthHintRounds; ++i) {
+    own_network.feed(input::HealthChecked{{answering("i-g1", "connection refused"),
+                                           answering("i-g2", "connection refused")}},
+                     5s);
+  }
+  EXPECT_TRUE(own_network.logged(
+      "the service must listen on port 3000 (APP_PORT, also given to hooks as PORT) on every "
+      "address of its instance (0.0.0.0), not only on 127.0.0.1"));
+
   // Greens that answer differently, or one that is healthy, say nothing of the path.
   Walk mixed(long_health_gate());
   mixed.to_health_gate();

@@ -30,4 +30,12 @@ InstanceState instance_state_from_string(std::string_view text) {
   return InstanceState::terminated;
 }
 
+std::string_view to_string(Isolation isolation) {
+  return isolation == Isolation::namespaces ? "namespaces" : "none";
+}
+
+Isolation isolation_from_string(std::string_view text) {
+  return text == "namespaces" ? Isolation::namespaces : Isolation::none;
+}
+
 }  // namespace bluegreen

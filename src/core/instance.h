@@ -25,11 +25,24 @@ std::string_view to_string(InstanceState state);
 // of anyone.
 InstanceState instance_state_from_string(std::string_view text);
 
+// Where a local instance's processes run (ISOLATION).
+enum class Isolation {
+  none,        // they share this machine: a loopback PORT each, files below INSTANCE_ROOT
+  namespaces,  // the instance is a lightweight host: its own mount, network, PID and UTS
+               // namespaces, users and hostname (adapters/local/instance_host.h)
+};
+std::string_view to_string(Isolation isolation);
+// The inverse of to_string; unknown text reads as `none`.
+Isolation isolation_from_string(std::string_view text);
+
 struct Instance {
   std::string id;        // unique for the life of the server, e.g. "i-3f2a9c01"
   std::string fleet_id;  // the deployment that launched it
+  // Where the proxy and the health probe reach it: with Isolation::none a loopback port given
+  // to its hooks as PORT; with namespaces the instance's own veth address and APP_PORT.
   std::string host = "127.0.0.1";
-  int port = 0;                             // loopback port given to its hooks as PORT
+  int port = 0;
+  Isolation isolation = Isolation::none;
   std::filesystem::path root;               // its own directory (adapters/local/instance_layout.h)
   std::map<std::string, std::string> tags;  // includes GreenIdentifier=<uuid>
   InstanceState state = InstanceState::pending;

@@ -68,6 +68,10 @@ constexpr std::array kLocalOnlyKeys = {
     LocalOnlyKey{"BLUE_TERMINATION_WAIT",
                  "cannot keep blue for a rollback (Spot detaches and terminates blue as soon "
                  "as CodeDeploy has succeeded)"},
+    LocalOnlyKey{"ISOLATION",
+                 "runs the revision on EC2 instances (each is a host of its own already)"},
+    LocalOnlyKey{"APP_PORT",
+                 "does not choose the app's port (the load balancer's target group does)"},
     LocalOnlyKey{"TRAFFIC_STEPS",
                  "cannot move traffic in steps (CodeDeploy moves all of it at once)"},
     LocalOnlyKey{"STEP_WAIT", "cannot move traffic in steps (CodeDeploy moves all of it at once)"},
@@ -381,6 +385,8 @@ const std::vector<std::string_view>& spec_keys() {
                                                      "DRAIN_TIMEOUT",
                                                      "BLUE_TERMINATION_WAIT",
                                                      "PROMOTION",
+                                                     "ISOLATION",
+                                                     "APP_PORT",
                                                      "TRAFFIC_STEPS",
                                                      "STEP_WAIT",
                                                      "MAX_ERROR_RATE",
@@ -525,6 +531,30 @@ Result<DeploymentSpec> parse_spec(const json& params) {
       return invalid(fmt::format("PROMOTION must be auto or manual, got \"{}\"", **v));
     }
   }
+  if (auto v = optional("ISOLATION"); !v) {
+    return std::unexpected(v.error());
+  } else if (*v) {
+    if (**v == "namespaces") {
+      spec.isolation = Isolation::namespaces;
+    } else if (**v == "none") {
+      spec.isolation = Isolation::none;
+    } else {
+      return invalid(fmt::format("ISOLATION must be namespaces or none, got \"{}\"", **v));
+    }
+  }
+  if (auto v = optional("APP_PORT"); !v) {
+    return std::unexpected(v.error());
+  } else if (*v) {
+    auto port = positive_integer("APP_PORT", **v);
+    if (!port) return std::unexpected(port.error());
+    if (*port > 65535) return invalid(fmt::format("APP_PORT must be 1-65535, got {}", *port));
+    spec.app_port = static_cast<int>(*port);
+  }
+  if (spec.isolation == Isolation::none) {
+    if (auto refused = resolve_isolation(spec, false, ""); !refused) {
+      return std::unexpected(refused.error());
+    }
+  }
   if (auto v = optional("TRAFFIC_STEPS"); !v) {
     return std::unexpected(v.error());
   } else if (*v) {
@@ -611,6 +641,8 @@ json to_json(const DeploymentSpec& spec) {
   out["DRAIN_TIMEOUT"] = seconds(spec.drain_timeout);
   out["BLUE_TERMINATION_WAIT"] = seconds(spec.blue_termination_wait);
   out["PROMOTION"] = to_string(spec.promotion);
+  if (spec.isolation) out["ISOLATION"] = to_string(*spec.isolation);
+  if (spec.app_port) out["APP_PORT"] = *spec.app_port;
   out["TRAFFIC_STEPS"] = fmt::format("{}", fmt::join(spec.traffic_steps, ","));
   out["STEP_WAIT"] = seconds(spec.step_wait);
   if (spec.max_error_rate) out["MAX_ERROR_RATE"] = *spec.max_error_rate;
@@ -622,6 +654,28 @@ json to_json(const DeploymentSpec& spec) {
 
 std::string_view to_string(Provider provider) {
   return provider == Provider::local ? "local" : "elastigroup";
+}
+
+Result<Isolation> resolve_isolation(const DeploymentSpec& spec, bool namespaces_possible,
+                                    std::string_view why_not) {
+  if (spec.isolation == Isolation::namespaces && !namespaces_possible) {
+    return invalid(fmt::format(
+        "ISOLATION=namespaces: this server cannot create namespaces ({}); run it as root, "
+        "allow unprivileged user namespaces, or deploy with ISOLATION=none",
+        why_not.empty() ? "refused" : why_not));
+  }
+  auto isolation =
+      spec.isolation.value_or(namespaces_possible ? Isolation::namespaces : Isolation::none);
+  if (isolation == Isolation::none && spec.app_port && spec.capacity > 1) {
+    return invalid(fmt::format(
+        "APP_PORT {0} needs ISOLATION=namespaces: with ISOLATION=none the {1} instances share "
+        "this machine's network and cannot all listen on port {0}{2}",
+        *spec.app_port, spec.capacity,
+        spec.isolation ? ""
+                       : fmt::format(" (namespaces are not available here: {})",
+                                     why_not.empty() ? "refused" : why_not)));
+  }
+  return isolation;
 }
 
 std::string_view to_string(BundleType bundle) {

@@ -7,9 +7,9 @@
 // Invariants parse_spec guards:
 // 1. A provider never silently ignores a key that was given. LOCAL_PATH, CAPACITY, LISTEN,
 //    PREVIEW_LISTEN, HEALTH_CHECK_PATH, HEALTH_CHECK_INTERVAL, HEALTHY_THRESHOLD,
-//    DRAIN_TIMEOUT, BLUE_TERMINATION_WAIT and PROMOTION are honoured only by the local
-//    provider; with the elastigroup provider (explicit, or chosen because API_TOKEN is given)
-//    any of them with any non-null value is invalid_input naming the key and PROVIDER=local.
+//    DRAIN_TIMEOUT, BLUE_TERMINATION_WAIT, PROMOTION, ISOLATION and APP_PORT are honoured only by
+//    the local provider; with the elastigroup provider (explicit, or chosen because API_TOKEN is
+//    given) any of them with any non-null value is invalid_input naming the key and PROVIDER=local.
 //    TRAFFIC_STEPS, STEP_WAIT, MAX_ERROR_RATE, MAX_LATENCY_RATIO, MIN_REQUESTS and
 //    ROLLBACK_WINDOW are local-only too. So an elastigroup spec always holds the defaults for
 //    those fields, and PROMOTION=manual never ends in an automatic switch.
@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/instance.h"
 #include "core/secret.h"
 
 namespace bluegreen {
@@ -88,6 +89,13 @@ struct DeploymentSpec {
   std::chrono::milliseconds drain_timeout{30'000};
   std::chrono::milliseconds blue_termination_wait{60'000};
   Promotion promotion = Promotion::automatic;
+  // ISOLATION; nothing: namespaces when the server can create them, else none (the server
+  // decides, see resolve_isolation).
+  std::optional<Isolation> isolation;
+  // APP_PORT: the port the app listens on inside each instance (ISOLATION=namespaces); the
+  // proxy and the health gate reach it there. Nothing: 80 with namespaces; with none each
+  // instance gets its own loopback PORT.
+  std::optional<int> app_port;
 
   // Progressive delivery on the built-in switch (local provider only).
   // TRAFFIC_STEPS: percent of new requests sent to green at each step, strictly ascending,
@@ -133,6 +141,17 @@ bool is_secret_reference(std::string_view token);
 std::string_view to_string(Provider provider);
 std::string_view to_string(BundleType bundle);
 std::string_view to_string(Promotion promotion);
+
+// The isolation a deployment of `spec` runs with on a server that can (`namespaces_possible`)
+// or cannot create namespaces (`why_not` says why). Errors (invalid_input, before anything
+// starts): ISOLATION=namespaces where they cannot be made, naming why; an APP_PORT that
+// CAPACITY > 1 instances would all have to listen on with ISOLATION=none.
+Result<Isolation> resolve_isolation(const DeploymentSpec& spec, bool namespaces_possible,
+                                    std::string_view why_not);
+// The port the proxy and the health gate use inside a namespaced instance.
+inline int app_port_of(const DeploymentSpec& spec) {
+  return spec.app_port.value_or(80);
+}
 
 // A one-line description of the revision, e.g. "s3://bucket/key (zip)" or
 // "github:owner/repo@abc123" or "local:/path/to/bundle".

@@ -188,6 +188,7 @@ const std::vector<std::pair<std::string, json>>& local_only_keys() {
       {"TRAFFIC_STEPS", "10,50,100"},  {"STEP_WAIT", "30"},
       {"MAX_ERROR_RATE", "5"},         {"MIN_REQUESTS", 50},
       {"MAX_LATENCY_RATIO", "2"},      {"ROLLBACK_WINDOW", "30"},
+      {"ISOLATION", "namespaces"},     {"APP_PORT", "8080"},
   };
   return keys;
 }
@@ -286,7 +287,66 @@ TEST(SpecProviderKeys, TheLocalProviderHonoursEveryKeyAndElastigroupEveryOther) 
   json s3 = seed_params();
   s3["PROVIDER"] = "elastigroup";
   EXPECT_TRUE(parse_spec(s3));
-  EXPECT_EQ(spec_keys().size(), 28u) << "a new key: say which provider honours it";
+  EXPECT_EQ(spec_keys().size(), 30u) << "a new key: say which provider honours it";
+}
+
+TEST(SpecIsolation, KeysAreCheckedAndRoundTrip) {
+  json params = local_params();
+  auto defaults = parse_spec(params);
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_FALSE(defaults->isolation) << "nothing given: the server decides";
+  EXPECT_EQ(app_port_of(*defaults), 80);
+  params["ISOLATION"] = "namespaces";
+  params["APP_PORT"] = 3000;
+  auto given = parse_spec(params);
+  ASSERT_TRUE(given) << given.error().message;
+  EXPECT_EQ(given->isolation, Isolation::namespaces);
+  EXPECT_EQ(app_port_of(*given), 3000);
+  auto again = parse_spec(to_json(*given));
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->isolation, Isolation::namespaces);
+  EXPECT_EQ(again->app_port, 3000);
+
+  for (auto [key, value] : {std::pair{"ISOLATION", "containers"}, std::pair{"APP_PORT", "0"},
+                            std::pair{"APP_PORT", "65536"}, std::pair{"APP_PORT", "http"}}) {
+    json bad = local_params();
+    bad[key] = value;
+    EXPECT_NE(error_of(bad).find(key), std::string::npos) << key << "=" << value;
+  }
+  json typo = local_params();
+  typo["ISOLATON"] = "none";
+  EXPECT_NE(error_of(typo).find("did you mean ISOLATION?"), std::string::npos);
+}
+
+TEST(SpecIsolation, AFixedPortSharedByInstancesWithoutNamespacesIsRefusedBeforeAnythingStarts) {
+  json params = local_params();
+  params["ISOLATION"] = "none";
+  params["APP_PORT"] = 8080;
+  EXPECT_NE(error_of(params).find(
+                "APP_PORT 8080 needs ISOLATION=namespaces: with ISOLATION=none the 2 instances "
+                "share this machine's network and cannot all listen on port 8080"),
+            std::string::npos);
+  params["CAPACITY"] = 1;  // one instance may have the port to itself
+  EXPECT_TRUE(parse_spec(params));
+
+  // Where the server cannot make namespaces, the default is none and the same rule holds.
+  params = local_params();
+  params["APP_PORT"] = 8080;
+  auto spec = parse_spec(params);
+  ASSERT_TRUE(spec);
+  auto refused = resolve_isolation(*spec, false, "unshare: Operation not permitted");
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("Operation not permitted"), std::string::npos);
+  EXPECT_EQ(resolve_isolation(*spec, true, ""), Isolation::namespaces);
+  params.erase("APP_PORT");
+  EXPECT_EQ(resolve_isolation(*parse_spec(params), false, "no"), Isolation::none);
+
+  params["ISOLATION"] = "namespaces";
+  auto wanted = resolve_isolation(*parse_spec(params), false, "unshare: Operation not permitted");
+  ASSERT_FALSE(wanted);
+  EXPECT_NE(wanted.error().message.find("ISOLATION=namespaces: this server cannot create "
+                                        "namespaces (unshare: Operation not permitted)"),
+            std::string::npos);
 }
 
 TEST(SpecProviderKeys, AnElastigroupSpecRoundTripsWithoutLocalOnlyKeys) {

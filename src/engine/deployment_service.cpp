@@ -171,6 +171,11 @@ Result<Deployment> DeploymentService::start_deployment(DeploymentSpec spec,
                             "PROVIDER local (or leave out API_TOKEN)",
                             to_string(spec.provider)));
   }
+  // Decided once, before anything starts, and kept in the spec: a restart resumes with it.
+  auto isolation = resolve_isolation(spec, !deps_.namespaces_unavailable,
+                                     deps_.namespaces_unavailable.value_or(""));
+  if (!isolation) return std::unexpected(isolation.error());
+  spec.isolation = *isolation;
   std::lock_guard lock(mutex_);
   if (auto it = groups_.find(spec.group_id); it != groups_.end() && it->second.deferred) {
     return fail(ErrorKind::conflict,

@@ -118,6 +118,9 @@ struct ServiceDeps {
   elastigroup::OpenCloud open_cloud = nullptr;
   // The Elastigroup flow's pacing (engine/elastigroup_pacing.h).
   elastigroup::ElastigroupExecutor::Options cloud_options = {};
+  // Why this server cannot create the namespaces of ISOLATION=namespaces (local instances then
+  // run with ISOLATION=none); nothing when it can.
+  std::optional<std::string> namespaces_unavailable = std::nullopt;
 };
 
 // Names a deployment: by id, or the running (else latest) deployment of a group, or, with

@@ -111,6 +111,7 @@ class ServiceTest : public ::testing::Test {
                        return std::make_unique<FakeGroupTraffic>(traffic_, bound);
                      },
                      dir_.path() / "bundles"};
+    deps.namespaces_unavailable = namespaces_unavailable_;
     service_ = std::make_unique<DeploymentService>(deps);
   }
 
@@ -134,6 +135,7 @@ class ServiceTest : public ::testing::Test {
   int opened_ = 0;
   std::vector<std::string> opened_addresses_;
   std::atomic<bool> port_taken_ = false;
+  std::optional<std::string> namespaces_unavailable_;  // why this "server" cannot make them
   std::unique_ptr<MemoryJournal> journal_ = std::make_unique<MemoryJournal>();
   std::unique_ptr<DeploymentService> service_;
 };
@@ -222,6 +224,33 @@ TEST_F(ServiceTest, OnlyTheLocalProviderRunsHere) {
   auto refused = service_->start_deployment(cloud, "test");
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().message.find("PROVIDER"), std::string::npos);
+}
+
+// ISOLATION is decided when a deployment starts, from what this server can do, and kept in
+// its spec; what cannot run is refused before any instance is launched.
+TEST_F(ServiceTest, IsolationIsDecidedBeforeAnythingStarts) {
+  auto isolated = deploy_and_wait();
+  EXPECT_EQ(isolated.spec.isolation, Isolation::namespaces) << "the default where possible";
+  for (const auto& instance : isolated.green) EXPECT_EQ(instance.isolation, Isolation::namespaces);
+
+  namespaces_unavailable_ = "unshare: Operation not permitted";
+  open_service();
+  auto launched_before = fleet_.list().size();
+  auto wanted = service_->start_deployment(spec({{"ISOLATION", "namespaces"}}), "test");
+  ASSERT_FALSE(wanted);
+  EXPECT_NE(wanted.error().message.find(
+                "this server cannot create namespaces (unshare: Operation not permitted)"),
+            std::string::npos)
+      << wanted.error().message;
+  auto shared_port = service_->start_deployment(spec({{"APP_PORT", "8080"}}), "test");
+  ASSERT_FALSE(shared_port);
+  EXPECT_NE(shared_port.error().message.find("APP_PORT 8080 needs ISOLATION=namespaces"),
+            std::string::npos);
+  EXPECT_EQ(fleet_.list().size(), launched_before) << "nothing launched for a refused spec";
+
+  auto shared = deploy_and_wait();
+  EXPECT_EQ(shared.spec.isolation, Isolation::none);
+  for (const auto& instance : shared.green) EXPECT_EQ(instance.isolation, Isolation::none);
 }
 
 TEST_F(ServiceTest, ARestartReadoptsTheServingFleetAndStopsOrphans) {

@@ -183,7 +183,12 @@ InputEvent Executor::perform(const Deployment& d, const Action& action, Inbox& i
             return input::RevisionFetched{bundle->root, bundle->description};
           },
           [&](const action::LaunchGreen& launch) -> InputEvent {
-            auto instances = ports_.fleet.launch(LaunchRequest{d.id, launch.count, launch.tags});
+            auto instances = ports_.fleet.launch(
+                LaunchRequest{.fleet_id = d.id,
+                              .count = launch.count,
+                              .tags = launch.tags,
+                              .isolation = d.spec.isolation.value_or(Isolation::none),
+                              .app_port = app_port_of(d.spec)});
             if (!instances) return failed(instances.error().with_context("launch green"));
             return input::GreenLaunched{*instances};
           },

@@ -37,6 +37,7 @@ Result<std::vector<Instance>> FakeFleet::launch(const LaunchRequest& request) {
     instance.fleet_id = request.fleet_id;
     instance.root = "/fake/" + instance.id;
     instance.tags = request.tags;
+    instance.isolation = request.isolation;
     instance.state = InstanceState::pending;
     live_[instance.id] = instance;
     launched.push_back(instance);

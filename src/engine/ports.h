@@ -31,6 +31,10 @@ struct LaunchRequest {
   std::string fleet_id;
   int count = 1;
   std::map<std::string, std::string> tags;
+  // How the instances run (the deployment's resolved ISOLATION) and, with namespaces, the
+  // port their app listens on inside each (APP_PORT).
+  Isolation isolation = Isolation::none;
+  int app_port = 80;
 };
 
 // Launches, lists and terminates instances.

@@ -72,6 +72,24 @@ def processes_with(variable, predicate):
     return found
 
 
+def processes_named(token):
+    """pids of live processes whose command line contains `token`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                command = f.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{entry}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if token in command and state not in ("Z", "X"):
+            found.append(int(entry))
+    return found
+
+
 def make_bundle(version, directory, edit=None):
     """A hello revision as a directory (LOCAL_PATH). `edit(path)` may change it first."""
     path = os.path.join(directory, f"hello-{version}")
@@ -197,7 +215,10 @@ class LocalTestCase(unittest.TestCase):
         values = {"GROUP_ID": "web", "APP_NAME": "hello", "DEPLOYMENT_GROUP": "dev",
                   "TIMEOUT": "120", "LOCAL_PATH": revision, "LISTEN": self.listen,
                   "CAPACITY": "2", "HEALTH_CHECK_INTERVAL": "0.3", "DRAIN_TIMEOUT": "2",
-                  "BLUE_TERMINATION_WAIT": "1"}
+                  "BLUE_TERMINATION_WAIT": "1",
+                  # These tests check the shared-machine mode (PORT, INSTANCE_ROOT, processes
+                  # seen from here); test_isolation.py checks ISOLATION=namespaces.
+                  "ISOLATION": "none"}
         values.update({key: str(value) for key, value in overrides.items()})
         return json.dumps(values)
 

@@ -8,25 +8,7 @@ import random
 import signal
 import unittest
 
-from harness import LocalTestCase, make_bundle, replace_in, wait_for
-
-
-def processes_named(token):
-    """pids of live processes whose command line contains `token`."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                command = f.read().replace(b"\0", b" ").decode(errors="replace")
-            with open(f"/proc/{entry}/stat") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if token in command and state not in ("Z", "X"):
-            found.append(int(entry))
-    return found
+from harness import LocalTestCase, make_bundle, processes_named, replace_in, wait_for
 
 
 class ContainmentTest(LocalTestCase):

@@ -3,7 +3,7 @@
 
 GET /        -> "hello from version <VERSION>"
 GET /healthz -> "ok"
-Listens on 127.0.0.1:$PORT (or --port). The version is read from the VERSION file next to
+Listens on 127.0.0.1:$PORT (or --host, --port). The version is read from the VERSION file next to
 this script, which make-bundle writes.
 """
 import argparse
@@ -48,10 +48,11 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
+    parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args()
     ThreadingHTTPServer.daemon_threads = True
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    print(f"hello version {Handler.version} listening on 127.0.0.1:{args.port}", flush=True)
+    server = ThreadingHTTPServer((args.host, args.port), Handler)
+    print(f"hello version {Handler.version} listening on {args.host}:{args.port}", flush=True)
     server.serve_forever()
 
 

@@ -11,6 +11,7 @@
 
 #include "adapters/local/hook_runner.h"
 #include "adapters/local/install_files.h"
+#include "adapters/local/instance_host.h"
 #include "adapters/local/instance_layout.h"
 #include "adapters/local/lifecycle_events.h"
 
@@ -85,6 +86,7 @@ class InstanceRun {
                    .script = script,
                    .index = ++index,
                    .bundle_dir = bundle_dir(),
+                   .spec = **spec,
                    .context = context_,
                    .bundle_environment = bundle_.environment,
                    .event_deadline = event_deadline};
@@ -127,7 +129,14 @@ class InstanceRun {
   Result<void> download_bundle() {
     fs::path copy = instance_layout::deployment_archive(instance_.root);
     std::error_code ec;
-    fs::remove_all(copy, ec);
+    // The directory itself stays (emptied): a namespaced instance's view binds it.
+    for (auto it = fs::directory_iterator(copy, ec); !ec && it != fs::directory_iterator();
+         it.increment(ec)) {
+      std::error_code ignored;
+      fs::remove_all(it->path(), ignored);
+    }
+    ec.clear();
+    fs::create_directories(copy, ec);
     fs::copy(bundle_.root, copy, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
     if (ec) {
       return fail(ErrorKind::internal, "instance " + instance_.id +
@@ -142,7 +151,15 @@ class InstanceRun {
   }
 
   Result<void> install(const AppSpec& spec) {
-    auto report = install_files(spec, bundle_dir(), instance_layout::install_root(instance_.root));
+    std::optional<InstanceAccounts> accounts;
+    if (instance_.isolation == Isolation::namespaces) {
+      // The instance's view, users and network exist before its files: owners are its users.
+      auto host = open_or_create_host(instance_, spec, bundle_dir());
+      if (!host) return std::unexpected(host.error());
+      accounts = instance_accounts(instance_);
+    }
+    auto report = install_files(spec, bundle_dir(), instance_layout::install_root(instance_.root),
+                                accounts ? &*accounts : nullptr);
     if (!report) return std::unexpected(report.error().with_context("instance " + instance_.id));
     note("Install: copied " + std::to_string(report->files_copied) + " files, set permissions on " +
          std::to_string(report->permissions_applied) + " objects");

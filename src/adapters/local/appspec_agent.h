@@ -8,22 +8,28 @@
 //                   Without a copy (no DownloadBundle yet) the passed bundle is used.
 //   Install         copies `files` below the instance's install root (<root>/root, where
 //                   appspec `/` lands) and applies `permissions` (install_files.h); the agent's
-//                   own state beside it is out of their reach (instance_layout.h).
+//                   own state beside it is out of their reach (instance_layout.h). A namespaced
+//                   instance (ISOLATION=namespaces) gets its host first (instance_host.h): its
+//                   hooks see those files at the appspec's absolute paths, and owners and
+//                   groups are its own users.
 //   AllowTraffic, BlockTraffic  nothing to do here: the engine moves traffic.
 //   any other event runs its hook scripts in order, each in its own session and process group
 //                   inside the instance's PID namespace where the machine allows one
-//                   (local_fleet.h), as its `runas` user, in the bundle directory, with the
-//                   environment below, output to <root>/logs/<Event>-<n>.log. The log keeps the
+//                   (local_fleet.h; with ISOLATION=namespaces inside every namespace of its
+//                   host, from kArchiveInView), as its `runas` user, in the bundle directory, with
+//                   the environment below, output to <root>/logs/<Event>-<n>.log. The log keeps the
 //                   last `log_limit_bytes` (1 MiB) of output, after a line such as
 //                   "[… 98.9 MiB of earlier output dropped]"; the HookResult's output tail
 //                   starts with that line too. Logs are opened and read only as regular files,
 //                   never through a link (the agent may be root).
 // Hook environment: LIFECYCLE_EVENT, DEPLOYMENT_ID, APPLICATION_NAME, DEPLOYMENT_GROUP_NAME,
-// DEPLOYMENT_GROUP_ID, the bundle's BUNDLE_* variables, PORT (the instance's port),
-// INSTANCE_ROOT (its install root, <root>/root), BLUEGREEN_INSTANCE_ID (its id; the fleet uses it
-// to find the instance's processes), HOME/USER/LOGNAME of the user it runs as, and the variables of
-// this process named in `inherited_variables` (PATH, locale); nothing else, so no credential of the
-// server reaches a hook.
+// DEPLOYMENT_GROUP_ID, the bundle's BUNDLE_* variables, PORT (the instance's port; APP_PORT with
+// ISOLATION=namespaces), INSTANCE_ROOT (its install root, <root>/root; "/" with namespaces, where
+// the appspec's paths are the instance's own), BLUEGREEN_ISOLATION (none or namespaces),
+// BLUEGREEN_INSTANCE_ID (its id; the fleet uses it to find the instance's processes),
+// HOME/USER/LOGNAME of the user it runs as, and the variables of this process named in
+// `inherited_variables` (PATH, locale); nothing else, so no credential of the server reaches a
+// hook.
 //
 // Timeouts: a script gets its appspec timeout; one event gets at most 3600 s in total; nothing
 // runs past the deadline passed to run(). A script past its time has its whole process group

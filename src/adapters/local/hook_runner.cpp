@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <optional>
 
+#include "adapters/local/instance_host.h"
 #include "adapters/local/instance_layout.h"
 #include "infra/process/bounded_log.h"
 #include "infra/process/pid_namespace.h"
@@ -55,7 +56,10 @@ std::vector<std::string> hook_environment(const HookRun& run, const UserAccount&
   auto set = [&](std::string_view name, const std::string& value) {
     environment.push_back(std::string(name) + "=" + value);
   };
+  bool own_host = run.instance.isolation == Isolation::namespaces;
   for (const auto& name : options.inherited_variables) {
+    // The server's TMPDIR names a directory of this machine the instance's own /tmp hides.
+    if (own_host && name == "TMPDIR") continue;
     if (const char* value = std::getenv(name.c_str())) set(name, value);
   }
   set("HOME", user.home.string());
@@ -68,7 +72,9 @@ std::vector<std::string> hook_environment(const HookRun& run, const UserAccount&
   set("DEPLOYMENT_GROUP_ID", run.context.deployment_group_id);
   for (const auto& [name, value] : run.bundle_environment) set(name, value);
   set("PORT", std::to_string(run.instance.port));
-  set("INSTANCE_ROOT", instance_layout::install_root(run.instance.root).string());
+  set("INSTANCE_ROOT",
+      own_host ? std::string("/") : instance_layout::install_root(run.instance.root).string());
+  set("BLUEGREEN_ISOLATION", std::string(to_string(run.instance.isolation)));
   set(instance_layout::kMarkerVariable, run.instance.id);
   return environment;
 }
@@ -87,39 +93,61 @@ Result<void> run_hook(const HookRun& run, const AppspecAgentOptions& options,
 
   fs::path script = run.bundle_dir / run.script.location;
   if (auto ok = ensure_executable(script, run); !ok) return finish(ok);
-  auto user =
-      run.script.run_as ? lookup_user(*run.script.run_as) : Result<UserAccount>(current_user());
-  if (!user) {
-    return finish(fail(ErrorKind::invalid_input,
-                       describe_hook(run) + ": runas " + *run.script.run_as + ": no such user"));
-  }
   fs::path log = instance_layout::logs(run.instance.root) /
                  (run.event + "-" + std::to_string(run.index) + ".log");
   std::error_code ignored;
   fs::remove(log, ignored);
 
   // Where the kernel allows it, every hook of an instance starts inside the instance's PID
-  // namespace, so nothing it starts can outlive the instance (local_fleet.h).
-  std::optional<PidNamespace> contained;
-  if (PidNamespace::supported()) {
-    auto opened = open_or_create_pid_namespace(instance_layout::pid_namespace(run.instance.root),
-                                               "bg-" + run.instance.id);
-    if (!opened) {
-      result.output_tail = opened.error().message;
-      return finish(std::unexpected(opened.error().with_context(describe_hook(run))));
-    }
-    contained = std::move(*opened);
+  // namespace, so nothing it starts can outlive the instance (local_fleet.h); with
+  // ISOLATION=namespaces inside every namespace of the instance's host, as one of its users,
+  // from its bundle copy where the instance sees it (instance_host.h).
+  bool own_host = run.instance.isolation == Isolation::namespaces;
+  std::string user_name = run.script.run_as.value_or(own_host ? "root" : current_user().name);
+  auto no_user = [&] {
+    return finish(fail(ErrorKind::invalid_input, describe_hook(run) + ": runas " + user_name +
+                                                     ": no such user" +
+                                                     (own_host ? " in the instance" : "")));
+  };
+  std::optional<UserAccount> user;
+  if (!own_host) {
+    auto found = run.script.run_as ? lookup_user(user_name) : Result<UserAccount>(current_user());
+    if (!found) return no_user();
+    user = *found;
   }
-  auto process = Process::spawn(
-      SpawnOptions{.argv = {script.string()},
-                   .environment = hook_environment(run, *user, options),
-                   .working_directory = run.bundle_dir,
-                   .run_as = run.script.run_as,
-                   .output_path = log,
-                   .output_exclusive = true,
-                   .pid_namespace = contained ? contained->namespace_fd() : -1,
-                   .mount_namespace = contained ? contained->mount_namespace_fd() : -1,
-                   .output_limit = options.log_limit_bytes});
+  std::optional<Result<PidNamespace>> space;
+  if (own_host) {
+    space = open_or_create_host(run.instance, run.spec, run.bundle_dir);
+  } else if (PidNamespace::supported()) {
+    space = open_or_create_pid_namespace(instance_layout::pid_namespace(run.instance.root),
+                                         "bg-" + run.instance.id);
+  }
+  if (space && !*space) {
+    result.output_tail = space->error().message;
+    return finish(std::unexpected(space->error().with_context(describe_hook(run))));
+  }
+  if (own_host) {
+    user = instance_accounts(run.instance).user(user_name);
+    if (!user) return no_user();
+  }
+  fs::path directory = own_host ? fs::path(kArchiveInView) : run.bundle_dir;
+  SpawnOptions spawn{.argv = {(directory / run.script.location).string()},
+                     .environment = hook_environment(run, *user, options),
+                     .working_directory = directory,
+                     .output_path = log,
+                     .output_exclusive = true,
+                     .output_limit = options.log_limit_bytes};
+  if (own_host) {
+    spawn.run_as_account = *user;
+  } else {
+    spawn.run_as = run.script.run_as;
+  }
+  if (space) {
+    spawn.pid_namespace = (*space)->namespace_fd();
+    spawn.mount_namespace = (*space)->mount_namespace_fd();
+    spawn.namespaces = (*space)->host_namespace_fds();
+  }
+  auto process = Process::spawn(spawn);
   if (!process) {
     result.output_tail = process.error().message;
     return finish(std::unexpected(process.error().with_context(describe_hook(run))));

@@ -19,12 +19,15 @@ struct HookRun {
   const HookScript& script;
   int index = 1;                     // position within the event, for the log's name
   std::filesystem::path bundle_dir;  // where `script.location` is found; also its directory
+  const AppSpec& spec;               // the revision's appspec (a namespaced instance's view)
   const LifecycleContext& context;
   const std::map<std::string, std::string>& bundle_environment;
   TimePoint event_deadline;  // the earlier of the event's limit and the deployment's
 };
 
 // The environment a hook sees (see appspec_agent.h), as "NAME=value" entries.
+// With ISOLATION=namespaces, PORT is APP_PORT and INSTANCE_ROOT is "/" (the paths the appspec
+// names are the instance's own), so a bundle written for either mode runs in both.
 std::vector<std::string> hook_environment(const HookRun& run, const UserAccount& user,
                                           const AppspecAgentOptions& options);
 

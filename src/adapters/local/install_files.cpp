@@ -256,8 +256,26 @@ struct Ownership {
   gid_t gid = static_cast<gid_t>(-1);
 };
 
-Result<Ownership> resolve_ownership(const Permission& permission, const std::string& key) {
+Result<Ownership> resolve_ownership(const Permission& permission, const std::string& key,
+                                    const InstanceAccounts* accounts) {
   Ownership ownership;
+  if (accounts != nullptr) {
+    if (permission.owner) {
+      auto user = accounts->user(*permission.owner);
+      if (!user) {
+        return fail(ErrorKind::invalid_input, key + ".owner: no such user " + *permission.owner);
+      }
+      ownership.uid = user->uid;
+    }
+    if (permission.group) {
+      auto gid = accounts->group(*permission.group);
+      if (!gid) {
+        return fail(ErrorKind::invalid_input, key + ".group: no such group " + *permission.group);
+      }
+      ownership.gid = *gid;
+    }
+    return ownership;
+  }
   if (permission.owner) {
     auto user = lookup_user(*permission.owner);
     if (!user)
@@ -284,7 +302,8 @@ int chmod_descriptor(int fd, mode_t mode) {
 }
 
 Result<void> apply_permission(const Permission& permission, std::size_t index,
-                              const BeneathRoot& instance, InstallReport& report) {
+                              const BeneathRoot& instance, const InstanceAccounts* accounts,
+                              InstallReport& report) {
   std::string key = "permissions[" + std::to_string(index) + "]";
   const fs::path& object = permission.object;
   auto object_fd = instance.open_at(object, O_PATH | O_NOFOLLOW);
@@ -311,7 +330,7 @@ Result<void> apply_permission(const Permission& permission, std::size_t index,
   } else if (permission.applies_to_files) {
     targets.emplace_back();
   }
-  auto ownership = resolve_ownership(permission, key);
+  auto ownership = resolve_ownership(permission, key, accounts);
   if (!ownership) return std::unexpected(ownership.error());
   bool may_chown = geteuid() == 0;
   bool wants_chown = permission.owner || permission.group;
@@ -352,7 +371,8 @@ Result<void> apply_permission(const Permission& permission, std::size_t index,
 }  // namespace
 
 Result<InstallReport> install_files(const AppSpec& spec, const fs::path& bundle_root,
-                                    const fs::path& instance_root) {
+                                    const fs::path& instance_root,
+                                    const InstanceAccounts* accounts) {
   InstallReport report;
   auto bundle = BeneathRoot::open(bundle_root);
   if (!bundle) return std::unexpected(bundle.error().with_context("Install"));
@@ -372,7 +392,8 @@ Result<InstallReport> install_files(const AppSpec& spec, const fs::path& bundle_
   }
   if (auto checked = copier.recheck_links(); !checked) return std::unexpected(checked.error());
   for (std::size_t i = 0; i < spec.permissions.size(); ++i) {
-    if (auto applied = apply_permission(spec.permissions[i], i, *instance, report); !applied) {
+    if (auto applied = apply_permission(spec.permissions[i], i, *instance, accounts, report);
+        !applied) {
       return std::unexpected(applied.error());
     }
   }

@@ -2,7 +2,7 @@
 // from the bundle onto the instance, then apply its `permissions`, as the CodeDeploy agent
 // does. Several instances share one host, so every absolute path of the appspec (a files
 // destination, a permissions object) is taken below the instance's root: /opt/app becomes
-// <instance root>/opt/app.
+// <instance root>/opt/app (which a namespaced instance sees at /opt/app, instance_host.h).
 //
 // Copy rules (the agent's): a directory source copies its contents into the destination
 // directory, a file source lands as destination/<file name>; symlinks are copied as links;
@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "adapters/local/appspec.h"
+#include "adapters/local/instance_accounts.h"
 #include "core/error.h"
 
 namespace bluegreen {
@@ -43,11 +44,14 @@ struct InstallReport {
   std::vector<std::string> notes;       // what was skipped and why, one line each
 };
 
-// Copies files and applies permissions. Errors: conflict (a file exists and the behaviour is
-// DISALLOW), invalid_input (a permission that cannot apply to its object, an unknown owner or
-// group, a path or a copied link that leads outside the instance or the bundle), internal (file
-// system failures), each naming the path on the instance as the appspec wrote it.
+// Copies files and applies permissions. Owners and groups are looked up in `accounts` when
+// given (a namespaced instance's own users, instance_accounts.h), else on this machine. Errors:
+// conflict (a file exists and the behaviour is DISALLOW), invalid_input (a permission that cannot
+// apply to its object, an unknown owner or group, a path or a copied link that leads outside the
+// instance or the bundle), internal (file system failures), each naming the path on the instance as
+// the appspec wrote it.
 Result<InstallReport> install_files(const AppSpec& spec, const std::filesystem::path& bundle_root,
-                                    const std::filesystem::path& instance_root);
+                                    const std::filesystem::path& instance_root,
+                                    const InstanceAccounts* accounts = nullptr);
 
 }  // namespace bluegreen

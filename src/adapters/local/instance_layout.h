@@ -5,8 +5,12 @@
 //   <dir>/deployment-archive/  the bundle as DownloadBundle copied it; hooks run from here
 //   <dir>/logs/                one log per hook run (<Event>-<n>.log) and agent.log
 //   <dir>/pid-namespace        the record of the instance's PID namespace, when it has one
+//   <dir>/accounts/            passwd, group, hosts, hostname, machine-id: a namespaced
+//                              instance's /etc's
+//   <dir>/stage/               mount points its holder uses while it makes its view
 //   <dir>/root/                the instance's install root: what appspec `/` names, what
 //                              INSTANCE_ROOT names for hooks; /opt/app lands in <dir>/root/opt/app
+//                              (with ISOLATION=namespaces the instance sees it at /opt/app)
 //
 // Invariant: the agent's own state (record, logs, bundle copy, namespace record) lies beside
 // the install root, never beneath it, so no appspec `files`/`permissions` entry and no link a
@@ -24,6 +28,10 @@
 //   <dir>/                        0711  traversed, never listed
 //   <dir>/instance.json           0600
 //   <dir>/pid-namespace           0600
+//   <dir>/accounts/               0755, its files 0644 (passwd, group, hosts, hostname,
+//                                 machine-id: what every process of a namespaced instance
+//                                 reads as /etc's)
+//   <dir>/stage/                  0700  empty mount points
 //   <dir>/logs/                   0700  hook output may carry secrets; a hook writes only to
 //                                       the descriptor the server opened for it
 //   <dir>/deployment-archive/     0755, its contents as the bundle had them (scripts made
@@ -60,6 +68,14 @@ inline std::filesystem::path pid_namespace(const std::filesystem::path& root) {
 inline std::filesystem::path install_root(const std::filesystem::path& root) {
   return root / "root";
 }
+// A namespaced instance's own /etc/passwd, /etc/group, /etc/hosts, /etc/hostname and
+// /etc/machine-id (instance_host.h).
+inline std::filesystem::path accounts(const std::filesystem::path& root) {
+  return root / "accounts";
+}
+inline std::filesystem::path stage(const std::filesystem::path& root) {
+  return root / "stage";
+}
 inline std::filesystem::path logs(const std::filesystem::path& root) {
   return root / "logs";
 }
@@ -79,6 +95,8 @@ inline void apply_modes(const std::filesystem::path& root) {
   set(record(root), fs::perms(0600));
   set(pid_namespace(root), fs::perms(0600));
   set(logs(root), fs::perms(0700));
+  set(accounts(root), fs::perms(0755));
+  set(stage(root), fs::perms(0700));
   set(deployment_archive(root), fs::perms(0755));
 }
 

@@ -14,6 +14,7 @@
 #include <random>
 
 #include "adapters/local/instance_layout.h"
+#include "adapters/local/instance_network.h"
 #include "core/deployment_json.h"
 #include "infra/process/growing_pause.h"
 #include "infra/process/marked_processes.h"
@@ -124,6 +125,16 @@ Result<Instance> LocalFleet::create_instance(const LaunchRequest& request) {
   fs::create_directory(instance_layout::install_root(instance.root), ec);
   fs::permissions(instance_layout::install_root(instance.root), fs::perms(0755), ec);
   instance_layout::apply_modes(instance.root);
+  if (request.isolation == Isolation::namespaces) {
+    // Its own network: the proxy reaches it on its end of a veth pair, at APP_PORT.
+    auto address = allocate_address(options_.state_dir, instance.id);
+    if (!address) return std::unexpected(address.error());
+    instance.isolation = Isolation::namespaces;
+    instance.host = address->instance_address;
+    instance.port = request.app_port;
+    write_record(instance);
+    return instance;
+  }
   for (int attempt = 0; attempt < 16 && instance.port == 0; ++attempt) {
     auto port = free_port();
     if (!port) return std::unexpected(port.error());
@@ -218,6 +229,10 @@ Result<void> LocalFleet::terminate(const std::vector<std::string>& instance_ids)
       continue;
     }
     remove_installed_files(directory);
+    if (auto address = address_of_instance(instance.host);
+        address && instance.isolation == Isolation::namespaces) {
+      release_address(options_.state_dir, *address, id);
+    }
     write_record(instance);
   }
   return {};

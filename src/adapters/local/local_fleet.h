@@ -1,9 +1,17 @@
 // LocalFleet: instances as directories and processes on this machine (a Fleet).
 //
 // launch() gives each instance an id ("i-" + 8 hex digits), its own directory
-// <state_dir>/instances/<id> (layout in instance_layout.h), a free loopback port (the OS picks
-// one: bind 127.0.0.1:0) and the request's tags (GreenIdentifier among them). It starts no
-// process: the agent's hooks do, each marked with BLUEGREEN_INSTANCE_ID=<id>.
+// <state_dir>/instances/<id> (layout in instance_layout.h), the request's tags (GreenIdentifier
+// among them) and where it is reached, by its isolation (LaunchRequest::isolation):
+//   none        a free loopback port (the OS picks one: bind 127.0.0.1:0), 127.0.0.1
+//   namespaces  its own /30 and veth pair (instance_network.h): host is the instance's end of
+//               the pair, port the request's APP_PORT; its namespaces are made by its first
+//               event after DownloadBundle (instance_host.h)
+// It starts no process: the agent's hooks do, each marked with BLUEGREEN_INSTANCE_ID=<id>.
+//
+// Invariant: traffic goes only to addresses the server made: an instance's host and port are
+// set here and kept in its record (0600, the server's), never taken from anything a hook or a
+// bundle writes.
 //
 // Invariant: every process a hook starts dies with its instance, whatever it does to its
 // environment, session, process group, parent, name or descriptors. terminate() guarantees it
@@ -24,8 +32,9 @@
 //              ps, pgrep and kill agree inside, and the pids a hook can name are its
 //              instance's only. This is containment, not a sandbox: a hook running as the
 //              server's user (root) can leave that /proc (umount -l) and do whatever root can.
-//              Files, users and the network are shared: ports, the health probe and the
-//              traffic switch work as before. The
+//              With ISOLATION=none files, users and the network are shared; with namespaces
+//              the holder is the instance's host (instance_host.h) and terminate() also
+//              removes its veth pair and gives back its /30. The
 //              holder outlives a server restart (a killed server leaves its instances
 //              running); the record is how the next server finds it.
 //              Why a PID namespace rather than a cgroup: it needs nothing but CAP_SYS_ADMIN,

@@ -9,7 +9,9 @@
 #include <sstream>
 
 #include "adapters/local/appspec_agent.h"
+#include "adapters/local/instance_host.h"
 #include "adapters/local/instance_layout.h"
+#include "adapters/local/instance_network.h"
 #include "adapters/local/local_test_support.h"
 #include "infra/process/marked_processes.h"
 #include "infra/process/pid_namespace.h"
@@ -41,6 +43,42 @@ TEST(LocalFleet, LaunchGivesEachInstanceAnIdADirectoryAPortAndTags) {
   EXPECT_EQ(ids.size(), 3u);
   EXPECT_EQ(ports.size(), 3u);
   EXPECT_EQ(fleet.fleet().list().size(), 3u);
+}
+
+// ISOLATION=namespaces: each instance is reached on its own end of its own veth pair, at
+// APP_PORT; no two instances share a /30, and terminate gives it back with the pair.
+TEST(LocalFleet, NamespacedInstancesGetTheirOwnAddressWhichTerminateGivesBack) {
+  std::string why;
+  if (!instance_hosts_supported(&why)) GTEST_SKIP() << "no namespaces here: " << why;
+  TestFleet fleet;
+  auto launched = fleet.fleet().launch(LaunchRequest{
+      .fleet_id = "d-own", .count = 2, .isolation = Isolation::namespaces, .app_port = 3000});
+  ASSERT_TRUE(launched) << launched.error().message;
+  ASSERT_EQ(launched->size(), 2u);
+  std::set<std::string> hosts;
+  for (const auto& instance : *launched) {
+    EXPECT_EQ(instance.isolation, Isolation::namespaces);
+    EXPECT_EQ(instance.port, 3000);
+    auto address = address_of_instance(instance.host);
+    ASSERT_TRUE(address) << instance.host << " is not an address the server allocates";
+    EXPECT_TRUE(fs::exists("/sys/class/net/" + address->machine_interface));
+    hosts.insert(instance.host);
+  }
+  EXPECT_EQ(hosts.size(), 2u);
+  // A restarted server reads the same from the records.
+  LocalFleet after(LocalFleetOptions{fleet.state_dir()});
+  for (const auto& recorded : after.recorded_instances()) {
+    EXPECT_EQ(recorded.isolation, Isolation::namespaces);
+    EXPECT_TRUE(hosts.contains(recorded.host));
+  }
+  std::vector<std::string> ids;
+  for (const auto& instance : *launched) ids.push_back(instance.id);
+  ASSERT_TRUE(fleet.fleet().terminate(ids));
+  EXPECT_TRUE(fs::is_empty(fleet.state_dir() / "addresses"));
+  for (const auto& instance : *launched) {
+    EXPECT_FALSE(
+        fs::exists("/sys/class/net/" + address_of_instance(instance.host)->machine_interface));
+  }
 }
 
 TEST(LocalFleet, RejectsAnEmptyLaunch) {

@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS instances (
   port          INTEGER NOT NULL,
   root          TEXT NOT NULL,
   tags          TEXT NOT NULL,
-  state         TEXT NOT NULL
+  state         TEXT NOT NULL,
+  isolation     TEXT NOT NULL DEFAULT 'none'
 );
 CREATE TABLE IF NOT EXISTS groups (
   group_id      TEXT PRIMARY KEY,
@@ -76,9 +77,9 @@ Result<void> in_transaction(sqlite::Database& db, auto&& body) {
 
 Result<void> save_instance(sqlite::Database& db, const Instance& instance) {
   auto statement = db.prepare(
-      "INSERT INTO instances (id, fleet_id, host, port, root, tags, state) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO UPDATE SET "
-      "fleet_id = ?2, host = ?3, port = ?4, root = ?5, tags = ?6, state = ?7");
+      "INSERT INTO instances (id, fleet_id, host, port, root, tags, state, isolation) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO UPDATE SET "
+      "fleet_id = ?2, host = ?3, port = ?4, root = ?5, tags = ?6, state = ?7, isolation = ?8");
   if (!statement) return std::unexpected(statement.error());
   return statement->bind(1, instance.id)
       .bind(2, instance.fleet_id)
@@ -87,6 +88,7 @@ Result<void> save_instance(sqlite::Database& db, const Instance& instance) {
       .bind(5, instance.root.string())
       .bind(6, nlohmann::json(instance.tags).dump())
       .bind(7, to_string(instance.state))
+      .bind(8, to_string(instance.isolation))
       .run();
 }
 
@@ -110,6 +112,19 @@ Result<std::unique_ptr<SqliteJournal>> SqliteJournal::open(const std::filesystem
   auto db = sqlite::Database::open(file);
   if (!db) return std::unexpected(db.error());
   if (auto created = db->exec(kSchema); !created) return std::unexpected(created.error());
+  // A journal from before instances recorded their isolation: they all ran without it.
+  Result<bool> found = [&]() -> Result<bool> {
+    auto has_isolation =
+        db->prepare("SELECT 1 FROM pragma_table_info('instances') WHERE name = 'isolation'");
+    if (!has_isolation) return std::unexpected(has_isolation.error());
+    return has_isolation->step();
+  }();
+  if (!found) return std::unexpected(found.error());
+  if (!*found) {
+    auto added =
+        db->exec("ALTER TABLE instances ADD COLUMN isolation TEXT NOT NULL DEFAULT 'none'");
+    if (!added) return std::unexpected(added.error());
+  }
   return std::unique_ptr<SqliteJournal>(new SqliteJournal(std::move(*db)));
 }
 
@@ -265,7 +280,8 @@ Result<std::map<std::string, std::string>> SqliteJournal::listeners() const {
 Result<std::vector<Instance>> SqliteJournal::live_instances() const {
   std::lock_guard lock(mutex_);
   auto select = db_.prepare(
-      "SELECT id, fleet_id, host, port, root, tags, state FROM instances WHERE state != ?1 "
+      "SELECT id, fleet_id, host, port, root, tags, state, isolation FROM instances "
+      "WHERE state != ?1 "
       "ORDER BY id");
   if (!select) return std::unexpected(select.error());
   select->bind(1, to_string(InstanceState::terminated));
@@ -283,6 +299,7 @@ Result<std::vector<Instance>> SqliteJournal::live_instances() const {
     auto tags = nlohmann::json::parse(select->text(5), nullptr, false);
     if (tags.is_object()) instance.tags = tags.get<std::map<std::string, std::string>>();
     instance.state = instance_state_from_string(select->text(6));
+    instance.isolation = isolation_from_string(select->text(7));
     out.push_back(std::move(instance));
   }
   return out;

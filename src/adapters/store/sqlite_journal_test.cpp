@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "adapters/store/sqlite.h"
 #include "core/flow.h"
 #include "temp_dir.h"
 
@@ -94,6 +95,45 @@ TEST(SqliteJournal, KeepsEventsServingFleetsAndLiveInstances) {
   d.green[0].state = InstanceState::terminated;
   ASSERT_TRUE(journal->save(d));
   EXPECT_TRUE(journal->live_instances()->empty());
+}
+
+// A restarted server re-adopts a namespaced instance where it was: its isolation and its own
+// address come back from the journal, and a journal from before instances had an isolation
+// reads its instances as ISOLATION=none.
+TEST(SqliteJournal, AnInstancesIsolationAndAddressSurviveAReopenAndOldJournalsReadAsNone) {
+  TempDir dir;
+  auto at = from_epoch_ms(1'700'000'000'000);
+  {
+    auto old = sqlite::Database::open(dir.path() / "journal.db");
+    ASSERT_TRUE(old);
+    ASSERT_TRUE(old->exec(
+        "CREATE TABLE instances (id TEXT PRIMARY KEY, fleet_id TEXT NOT NULL, host TEXT NOT "
+        "NULL, port INTEGER NOT NULL, root TEXT NOT NULL, tags TEXT NOT NULL, state TEXT NOT "
+        "NULL); INSERT INTO instances VALUES ('i-old', 'd-0', '127.0.0.1', 9100, '/r', '{}', "
+        "'healthy')"));
+  }
+  {
+    auto journal = SqliteJournal::open(dir.path() / "journal.db");
+    ASSERT_TRUE(journal) << journal.error().message;
+    auto d = launched("d-1", at);
+    d.green[0].isolation = Isolation::namespaces;
+    d.green[0].host = "10.213.0.6";
+    d.green[0].port = 8080;
+    ASSERT_TRUE((*journal)->save(d));
+  }
+  auto journal = *SqliteJournal::open(dir.path() / "journal.db");
+  auto live = journal->live_instances();
+  ASSERT_TRUE(live);
+  ASSERT_EQ(live->size(), 2u);
+  EXPECT_EQ((*live)[0].id, "i-d-1");
+  EXPECT_EQ((*live)[0].isolation, Isolation::namespaces);
+  EXPECT_EQ((*live)[0].host, "10.213.0.6");
+  EXPECT_EQ((*live)[0].port, 8080);
+  EXPECT_EQ((*live)[1].id, "i-old");
+  EXPECT_EQ((*live)[1].isolation, Isolation::none);
+  auto record = journal->deployment("d-1");
+  ASSERT_TRUE(record && *record);
+  EXPECT_EQ((*record)->green.at(0).isolation, Isolation::namespaces);
 }
 
 TEST(SqliteJournal, AGroupsBoundAddressSurvivesAReopen) {

@@ -108,9 +108,9 @@ std::string render_status(const json& status) {
         continue;
       }
       out += fmt::format(
-          "    {:<12} {:<8} {}:{:<6} {:<10} GreenIdentifier={}\n", text(instance, "id"),
+          "    {:<12} {:<8} {}:{:<6} {:<10} {:<10} GreenIdentifier={}\n", text(instance, "id"),
           text(instance, "colour"), text(instance, "host"), text(instance, "port"),
-          text(instance, "state"),
+          text(instance, "state"), text(instance, "isolation", "none"),
           printable(instance.value("tags", json::object()).value("GreenIdentifier", "-")));
     }
     if (cloud) continue;
@@ -178,7 +178,9 @@ json deploy_result(const json& record) {
   if (member(record, "greenFleet").is_object()) {
     for (const auto& instance : member(record, "greenFleet").value("instances", json::array())) {
       instances.push_back({{"id", instance.value("id", "")},
+                           {"host", instance.value("host", "")},
                            {"port", instance.value("port", 0)},
+                           {"isolation", instance.value("isolation", "none")},
                            {"state", instance.value("state", "")}});
     }
   }

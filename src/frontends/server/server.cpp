@@ -17,6 +17,7 @@
 #include "adapters/elastigroup/elastigroup_cloud.h"
 #include "adapters/local/appspec_agent.h"
 #include "adapters/local/http_health_probe.h"
+#include "adapters/local/instance_host.h"
 #include "adapters/local/instance_layout.h"
 #include "adapters/local/local_fleet.h"
 #include "adapters/local/local_revision_fetcher.h"
@@ -279,13 +280,17 @@ int run_server(const ServerOptions& options, std::ostream& log, std::ostream& er
     return std::unique_ptr<elastigroup::CloudConnection>(std::move(*cloud));
   };
 
+  std::string no_namespaces;
+  std::optional<std::string> namespaces_unavailable;
+  if (!instance_hosts_supported(&no_namespaces)) namespaces_unavailable = no_namespaces;
   DeploymentService service(ServiceDeps{
       fleet,
       FleetRecovery{[&fleet](const std::vector<Instance>& instances) { fleet.adopt(instances); },
                     [&fleet] { return fleet.recorded_instances(); }, live_processes_of},
       fetcher, agent, probe, clock, **journal, live_log,
       [&options](const std::string& listen) { return open_proxy(listen, options); },
-      state_dir / "bundles", crash_at_phase, journal_full_at_phase, open_cloud, cloud_options});
+      state_dir / "bundles", crash_at_phase, journal_full_at_phase, open_cloud, cloud_options,
+      namespaces_unavailable});
 
   std::atomic<bool> shutdown_requested{false};
   auto router = std::make_shared<admin::Router>();
@@ -307,6 +312,11 @@ int run_server(const ServerOptions& options, std::ostream& log, std::ostream& er
   std::string url = "http://" + (*admin)->address();
   live_log.note(fmt::format("admin API on {} (at most {} connections); state in {}", url,
                             (*admin)->max_connections(), state_dir.string()));
+  if (namespaces_unavailable) {
+    live_log.note(
+        fmt::format("local instances run with ISOLATION=none (shared network and files): {}",
+                    *namespaces_unavailable));
+  }
   if (auto recovered = service.recover(); !recovered) {
     errors << "bluegreen server: state directory " << state_dir.string() << ": "
            << recovered.error().message << "\n";

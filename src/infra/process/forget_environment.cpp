@@ -16,8 +16,12 @@ void clear(char* begin, char* end) noexcept {
   for (volatile char* at = begin; at < end; ++at) *at = 0;
 }
 
-// Fields 50 and 51 of /proc/self/stat: where the kernel reads /proc/<pid>/environ from.
-bool environment_area(std::uintptr_t& start, std::uintptr_t& end) noexcept {
+// Fields 48 to 51 of /proc/self/stat: where the kernel reads /proc/<pid>/cmdline (arguments)
+// and /proc/<pid>/environ (environment) from.
+struct Areas {
+  std::uintptr_t arguments_start = 0, arguments_end = 0, environment_start = 0, environment_end = 0;
+};
+bool read_areas(Areas& areas) noexcept {
   char text[2048];
   int fd = ::open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
@@ -37,22 +41,29 @@ bool environment_area(std::uintptr_t& start, std::uintptr_t& end) noexcept {
   }
   if (at == nullptr) return false;
   int field = 2;
-  std::uintptr_t values[2] = {0, 0};
+  std::uintptr_t values[4] = {0, 0, 0, 0};
   for (const char* p = at + 1; *p != '\0' && field <= 51; ++p) {
     if (*p == ' ') {
       ++field;
       continue;
     }
-    if (field == 50 || field == 51) {
+    if (field >= 48 && field <= 51) {
       if (*p < '0' || *p > '9') return false;
-      auto& value = values[field - 50];
+      auto& value = values[field - 48];
       value = value * 10 + static_cast<std::uintptr_t>(*p - '0');
     }
   }
-  if (field < 51 || values[0] == 0 || values[1] <= values[0]) return false;
-  start = values[0];
-  end = values[1];
+  if (field < 51) return false;
+  areas = Areas{values[0], values[1], values[2], values[3]};
   return true;
+}
+
+void clear_area(std::uintptr_t start, std::uintptr_t end) noexcept {
+  if (start != 0 && end > start) {
+    // The addresses come from /proc/self/stat: integers are what the kernel gives.
+    clear(reinterpret_cast<char*>(start),  // NOLINT(performance-no-int-to-ptr)
+          reinterpret_cast<char*>(end));   // NOLINT(performance-no-int-to-ptr)
+  }
 }
 
 }  // namespace
@@ -66,11 +77,10 @@ void forget_environment() noexcept {
     clear(*entry, end);
   }
   if (environ != nullptr) environ[0] = nullptr;
-  std::uintptr_t start = 0, end = 0;
-  if (environment_area(start, end)) {
-    // The addresses come from /proc/self/stat: integers are what the kernel gives.
-    clear(reinterpret_cast<char*>(start),  // NOLINT(performance-no-int-to-ptr)
-          reinterpret_cast<char*>(end));   // NOLINT(performance-no-int-to-ptr)
+  // The command line is the server's too (a --admin-token given as an argument).
+  if (Areas areas; read_areas(areas)) {
+    clear_area(areas.environment_start, areas.environment_end);
+    clear_area(areas.arguments_start, areas.arguments_end);
   }
 }
 

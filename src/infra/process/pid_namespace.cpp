@@ -1,11 +1,14 @@
 #include "infra/process/pid_namespace.h"
 
 #include <fcntl.h>
+#include <net/if.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -92,21 +95,127 @@ int pidfd_send_signal(int pidfd, int signal) {
   return static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd, signal, nullptr, 0));
 }
 
+// What the holder tells its creator once it is ready: whether it has its own /proc, and
+// which part of its HostView failed (kViewDone when none did).
+struct HolderReport {
+  char own_proc = 0;
+  int failed_step = 0;  // >= 0: that mount step; < 0: one of the steps below
+  int error = 0;
+};
+constexpr int kViewDone = -1, kUnshare = -2, kReadOnlyHost = -3, kHostname = -4, kLoopback = -5,
+              kOwnProc = -6;
+
+// mount_setattr(2) with AT_RECURSIVE: the whole tree below `path` read-only in one call (the
+// header <linux/mount.h> clashes with <sys/mount.h> on older C libraries).
+int make_tree_read_only(const char* path) {
+  struct {
+    std::uint64_t attr_set, attr_clr, propagation, userns_fd;
+  } attributes{0x00000001 /* MOUNT_ATTR_RDONLY */, 0, 0, 0};
+  constexpr unsigned kAtRecursive = 0x8000;
+#ifdef SYS_mount_setattr
+  return static_cast<int>(
+      syscall(SYS_mount_setattr, AT_FDCWD, path, kAtRecursive, &attributes, sizeof attributes));
+#else
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+int run_mount_step(const MountStep& step) {
+  const char* target = step.target.c_str();
+  const char* source = step.source.c_str();
+  switch (step.kind) {
+    case MountStep::Kind::directory:
+      return mkdir(target, step.mode) == 0 || errno == EEXIST ? 0 : -1;
+    case MountStep::Kind::file: {
+      int fd = ::open(target, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, step.mode);
+      if (fd < 0) return errno == EEXIST || errno == EISDIR ? 0 : -1;
+      close(fd);
+      return 0;
+    }
+    case MountStep::Kind::symlink:
+      return ::symlink(source, target) == 0 || errno == EEXIST ? 0 : -1;
+    case MountStep::Kind::bind:
+      // A bind keeps the source mount's read-only flag (the whole host is read-only by now):
+      // remounting the bind alone makes it writable.
+      if (mount(source, target, nullptr, MS_BIND | MS_REC, nullptr) != 0) return -1;
+      return mount(nullptr, target, nullptr, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV, nullptr);
+    case MountStep::Kind::bind_read_only:
+      if (mount(source, target, nullptr, MS_BIND | MS_REC, nullptr) != 0) return -1;
+      return mount(nullptr, target, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr);
+    case MountStep::Kind::tmpfs:
+      return mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, source);
+    case MountStep::Kind::read_only:
+      return mount(nullptr, target, nullptr,
+                   MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr);
+    case MountStep::Kind::detach:
+      return umount2(target, MNT_DETACH);
+  }
+  errno = EINVAL;
+  return -1;
+}
+
+int bring_loopback_up() {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  ifreq request{};
+  std::strncpy(request.ifr_name, "lo", IFNAMSIZ - 1);
+  int result = ioctl(fd, SIOCGIFFLAGS, &request);
+  if (result == 0) {
+    request.ifr_flags = static_cast<short>(request.ifr_flags | IFF_UP | IFF_RUNNING);
+    result = ioctl(fd, SIOCSIFFLAGS, &request);
+  }
+  int error = errno;
+  close(fd);
+  errno = error;
+  return result;
+}
+
+// Makes the holder's view (its namespaces are new); returns kViewDone or the failed step.
+int make_view(const HostView& view) {
+  int flags = (view.hostname.empty() ? 0 : CLONE_NEWUTS) | (view.own_network ? CLONE_NEWNET : 0) |
+              (view.own_ipc ? CLONE_NEWIPC : 0);
+  if (flags != 0 && unshare(flags) != 0) return kUnshare;
+  // A mount the machine makes later would arrive writable: the host view follows none.
+  if (view.read_only_host && (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+                              make_tree_read_only("/") != 0)) {
+    return kReadOnlyHost;
+  }
+  for (std::size_t i = 0; i < view.mounts.size(); ++i) {
+    if (run_mount_step(view.mounts[i]) != 0) return static_cast<int>(i);
+  }
+  if (!view.hostname.empty() && sethostname(view.hostname.data(), view.hostname.size()) != 0) {
+    return kHostname;
+  }
+  if (view.own_network && bring_loopback_up() != 0) return kLoopback;
+  return kViewDone;
+}
+
 // The holder: pid 1 of the namespace. It runs in a child forked from a multithreaded process,
 // so it makes only system calls (no allocation, no locks) and never returns. It first gives
 // the namespace its own mount namespace with a /proc of its own, so that what runs inside sees
-// the pids it can signal; `ready` gets one byte saying whether that worked.
-[[noreturn]] void be_holder(const char* name, int ready) {
+// the pids it can signal, and makes the `view` when there is one; `ready` gets a HolderReport
+// saying how that went (a view that failed ends the holder).
+[[noreturn]] void be_holder(const char* name, int ready, const HostView* view) {
   // Hooks read /proc/1/environ of their namespace: the server's credentials must not be there.
   forget_environment();
   setsid();
   [[maybe_unused]] int ignored = chdir("/");
   prctl(PR_SET_NAME, name, 0, 0, 0);
+  HolderReport report;
   // MS_SLAVE: mounts made on the machine still appear inside; mounts made inside stay there.
-  char own_proc = unshare(CLONE_NEWNS) == 0 &&
-                  mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) == 0 &&
-                  mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) == 0;
-  ignored = static_cast<int>(write(ready, &own_proc, 1));
+  bool own_mounts =
+      unshare(CLONE_NEWNS) == 0 && mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) == 0;
+  report.failed_step = view == nullptr ? kViewDone : own_mounts ? make_view(*view) : kUnshare;
+  report.error = errno;
+  report.own_proc = own_mounts && report.failed_step == kViewDone &&
+                    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) == 0;
+  if (view != nullptr && report.failed_step == kViewDone && !report.own_proc) {
+    report.failed_step = kOwnProc;
+    report.error = errno;
+  }
+  ignored = static_cast<int>(write(ready, &report, sizeof report));
+  if (report.failed_step != kViewDone) _exit(1);
   // Nothing of ours stays open in it: a listening socket held here would outlive the server.
   close_range(0, ~0U, 0);
   sigset_t all;
@@ -124,13 +233,34 @@ int pidfd_send_signal(int pidfd, int signal) {
   }
 }
 
-// A descriptor of `pid`'s mount namespace when it is not ours (it has its own /proc), else -1.
-int own_mount_namespace_of(pid_t pid) {
+std::string describe_view_failure(const HostView& view, const HolderReport& report) {
+  std::string why = ": " + errno_text(report.error);
+  switch (report.failed_step) {
+    case kUnshare:
+      return "cannot create its mount, network, UTS or IPC namespace" + why;
+    case kReadOnlyHost:
+      return "cannot make this machine's file system read-only in it" + why;
+    case kHostname:
+      return "cannot set its hostname" + why;
+    case kLoopback:
+      return "cannot bring up its loopback interface" + why;
+    case kOwnProc:
+      return "cannot mount its own /proc" + why;
+    default:
+      break;
+  }
+  const auto& step = view.mounts.at(static_cast<std::size_t>(report.failed_step));
+  return "cannot prepare " + step.target + (step.source.empty() ? "" : " from " + step.source) +
+         why;
+}
+
+// A descriptor of `pid`'s namespace of `kind` ("net", "uts") when it is not ours, else -1.
+int own_namespace_of(pid_t pid, const char* kind) {
   struct stat ours {
   }, theirs{};
-  int fd = ::open(("/proc/" + std::to_string(pid) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = ::open(("/proc/" + std::to_string(pid) + "/ns/" + kind).c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -1;
-  if (stat("/proc/self/ns/mnt", &ours) != 0 || fstat(fd, &theirs) != 0 ||
+  if (stat((std::string("/proc/self/ns/") + kind).c_str(), &ours) != 0 || fstat(fd, &theirs) != 0 ||
       ours.st_ino == theirs.st_ino) {
     close(fd);
     return -1;
@@ -138,14 +268,20 @@ int own_mount_namespace_of(pid_t pid) {
   return fd;
 }
 
+// A descriptor of `pid`'s mount namespace when it is not ours (it has its own /proc), else -1.
+int own_mount_namespace_of(pid_t pid) {
+  return own_namespace_of(pid, "mnt");
+}
+
 }  // namespace
 
-bool PidNamespace::supported(std::string* why) {
-  static std::once_flag once;
-  static bool allowed = false;
-  static std::string reason;
-  std::call_once(once, [] {
-    auto probe = create("bluegreen-probe");
+namespace {
+
+// Whether a holder (with `view`, when given) can be made here, tried once per kind.
+bool probe_once(std::once_flag& once, bool& allowed, std::string& reason, const HostView* view,
+                std::string* why) {
+  std::call_once(once, [&] {
+    auto probe = PidNamespace::create("bluegreen-probe", view);
     if (probe) {
       allowed = true;
       (void)probe->kill_all(std::chrono::system_clock::now() + std::chrono::seconds(5));
@@ -157,7 +293,25 @@ bool PidNamespace::supported(std::string* why) {
   return allowed;
 }
 
-Result<PidNamespace> PidNamespace::create(const std::string& name) {
+}  // namespace
+
+bool PidNamespace::supported(std::string* why) {
+  static std::once_flag once;
+  static bool allowed = false;
+  static std::string reason;
+  return probe_once(once, allowed, reason, nullptr, why);
+}
+
+bool PidNamespace::supports_host_views(std::string* why) {
+  static std::once_flag once;
+  static bool allowed = false;
+  static std::string reason;
+  static const HostView view{
+      .hostname = "bluegreen-probe", .own_network = true, .own_ipc = true, .read_only_host = true};
+  return probe_once(once, allowed, reason, &view, why);
+}
+
+Result<PidNamespace> PidNamespace::create(const std::string& name, const HostView* view) {
   char command[16] = {};
   std::strncpy(command, name.c_str(), sizeof command - 1);
   int own = ::open("/proc/thread-self/ns/pid", O_RDONLY | O_CLOEXEC);
@@ -180,7 +334,7 @@ Result<PidNamespace> PidNamespace::create(const std::string& name) {
     return fail(ErrorKind::internal, "pipe: " + errno_text(error));
   }
   pid_t pid = fork();
-  if (pid == 0) be_holder(command, ready[1]);
+  if (pid == 0) be_holder(command, ready[1], view);
   int fork_error = errno;
   close(ready[1]);
   int restored = setns(own, CLONE_NEWPID);
@@ -197,10 +351,16 @@ Result<PidNamespace> PidNamespace::create(const std::string& name) {
     return fail(ErrorKind::internal,
                 "cannot start a PID namespace's first process: " + errno_text(fork_error));
   }
-  char own_proc = 0;
-  while (read(ready[0], &own_proc, 1) < 0 && errno == EINTR) {
+  HolderReport report{.own_proc = 0, .failed_step = kUnshare, .error = EIO};
+  while (read(ready[0], &report, sizeof report) < 0 && errno == EINTR) {
   }
   close(ready[0]);
+  if (view != nullptr && report.failed_step != kViewDone) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    return fail(ErrorKind::internal,
+                "cannot make the instance's namespaces: " + describe_view_failure(*view, report));
+  }
   int pidfd = pidfd_open(pid);
   int namespace_fd =
       ::open(("/proc/" + std::to_string(pid) + "/ns/pid").c_str(), O_RDONLY | O_CLOEXEC);
@@ -215,7 +375,10 @@ Result<PidNamespace> PidNamespace::create(const std::string& name) {
     return fail(ErrorKind::internal, "cannot read the new PID namespace: " + errno_text(error));
   }
   PidNamespace created(Record{pid, fields.start_time, info.st_ino}, pidfd, namespace_fd);
-  if (own_proc) created.mount_fd_ = own_mount_namespace_of(pid);
+  if (report.own_proc) created.mount_fd_ = own_mount_namespace_of(pid);
+  created.network_fd_ = own_namespace_of(pid, "net");
+  created.uts_fd_ = own_namespace_of(pid, "uts");
+  created.ipc_fd_ = own_namespace_of(pid, "ipc");
   return created;
 }
 
@@ -250,6 +413,9 @@ Result<PidNamespace> PidNamespace::open(const Record& record) {
   }
   if (fields.state == 'Z' || fields.state == 'X' || !found.alive()) return gone("it has exited");
   found.mount_fd_ = own_mount_namespace_of(record.holder);
+  found.network_fd_ = own_namespace_of(record.holder, "net");
+  found.uts_fd_ = own_namespace_of(record.holder, "uts");
+  found.ipc_fd_ = own_namespace_of(record.holder, "ipc");
   if (!found.alive()) return gone("it has exited");
   return found;
 }
@@ -258,7 +424,10 @@ PidNamespace::PidNamespace(PidNamespace&& other) noexcept
     : record_(other.record_),
       pidfd_(std::exchange(other.pidfd_, -1)),
       namespace_fd_(std::exchange(other.namespace_fd_, -1)),
-      mount_fd_(std::exchange(other.mount_fd_, -1)) {}
+      mount_fd_(std::exchange(other.mount_fd_, -1)),
+      network_fd_(std::exchange(other.network_fd_, -1)),
+      uts_fd_(std::exchange(other.uts_fd_, -1)),
+      ipc_fd_(std::exchange(other.ipc_fd_, -1)) {}
 
 PidNamespace& PidNamespace::operator=(PidNamespace&& other) noexcept {
   if (this != &other) {
@@ -267,6 +436,9 @@ PidNamespace& PidNamespace::operator=(PidNamespace&& other) noexcept {
     pidfd_ = std::exchange(other.pidfd_, -1);
     namespace_fd_ = std::exchange(other.namespace_fd_, -1);
     mount_fd_ = std::exchange(other.mount_fd_, -1);
+    network_fd_ = std::exchange(other.network_fd_, -1);
+    uts_fd_ = std::exchange(other.uts_fd_, -1);
+    ipc_fd_ = std::exchange(other.ipc_fd_, -1);
   }
   return *this;
 }
@@ -278,8 +450,18 @@ PidNamespace::~PidNamespace() {
 void PidNamespace::close_descriptors() {
   if (pidfd_ >= 0) close(pidfd_);
   if (namespace_fd_ >= 0) close(namespace_fd_);
-  if (mount_fd_ >= 0) close(mount_fd_);
-  pidfd_ = namespace_fd_ = mount_fd_ = -1;
+  for (int fd : {mount_fd_, network_fd_, uts_fd_, ipc_fd_}) {
+    if (fd >= 0) close(fd);
+  }
+  pidfd_ = namespace_fd_ = mount_fd_ = network_fd_ = uts_fd_ = ipc_fd_ = -1;
+}
+
+std::vector<int> PidNamespace::host_namespace_fds() const {
+  std::vector<int> fds;
+  for (int fd : {network_fd_, uts_fd_, ipc_fd_}) {
+    if (fd >= 0) fds.push_back(fd);
+  }
+  return fds;
 }
 
 bool PidNamespace::alive() const {
@@ -439,7 +621,9 @@ Result<void> write_records(const fs::path& path, const std::vector<PidNamespace:
 
 }  // namespace
 
-Result<PidNamespace> open_or_create_pid_namespace(const fs::path& path, const std::string& name) {
+Result<PidNamespace> open_or_create_pid_namespace(const fs::path& path, const std::string& name,
+                                                  const HostView* view, bool* created_now) {
+  if (created_now != nullptr) *created_now = false;
   std::lock_guard lock(remembered_mutex);
   std::vector<PidNamespace> live;
   for (const auto& record : known_records(path)) {
@@ -463,8 +647,9 @@ Result<PidNamespace> open_or_create_pid_namespace(const fs::path& path, const st
     (void)write_records(path, listed);
     return std::move(live[*chosen]);
   }
-  auto created = PidNamespace::create(name);
+  auto created = PidNamespace::create(name, view);
   if (!created) return created;
+  if (created_now != nullptr) *created_now = true;
   remember(path, created->record());
   listed.push_back(created->record());
   if (auto written = write_records(path, listed); !written) {

@@ -10,9 +10,12 @@
 // "the holder has exited" means "nothing of the group runs".
 //
 // The holder also makes a mount namespace whose /proc is the PID namespace's own (mounts of the
-// machine still propagate into it, none out of it). Children that join it too
-// (SpawnOptions::mount_namespace) see only their group in /proc, so `ps`, `pgrep` and `kill`
-// agree with the pids they are given ($$, $!). The network, files and users are shared.
+// machine still propagate into it unless its HostView is read-only, none out of it). Children that
+// join it too (SpawnOptions::mount_namespace) see only their group in /proc, so `ps`, `pgrep` and
+// `kill` agree with the pids they are given ($$, $!). Without a HostView, the network, files and
+// users are shared; with one the holder also makes its own UTS, network and IPC namespaces and
+// changes its mount namespace as the view says, before anything joins it, so no member ever
+// sees the machine's view.
 //
 // The holder outlives this process: a restarted process finds it again from its Record (pid,
 // start time, namespace inode), written to disk by whoever created it, and open() checks all
@@ -38,6 +41,35 @@
 
 namespace bluegreen {
 
+// One change the holder makes to its mount namespace (HostView), with system calls only.
+struct MountStep {
+  enum class Kind {
+    directory,       // mkdir target (mode); one that exists is fine
+    file,            // an empty file at target, as a mount point for a file; existing is fine
+    symlink,         // target becomes a symbolic link to source
+    bind,            // source (with what is mounted below it) at target, writable
+    bind_read_only,  // source (with what is mounted below it) at target, read-only
+    tmpfs,           // an empty tmpfs at target; source holds its mount options ("mode=1777")
+    read_only,       // the mount at target becomes read-only (not what is below it)
+    detach,          // the mount at target goes (lazily)
+  };
+  Kind kind = Kind::directory;
+  std::string target;
+  std::string source;
+  unsigned mode = 0755;
+};
+
+// What a holder makes of its namespaces before any member starts, beyond its own /proc: a
+// lightweight host (adapters/local/instance_host.h decides the contents).
+struct HostView {
+  std::string hostname;           // its own UTS namespace with this hostname
+  bool own_network = false;       // its own network namespace; only loopback, up
+  bool own_ipc = false;           // its own IPC namespace: System V objects, POSIX queues
+  bool read_only_host = false;    // every mount it inherits becomes read-only, first, and
+                                  // none of the machine's later mounts propagates into it
+  std::vector<MountStep> mounts;  // then these, in order; a failing one fails create()
+};
+
 class PidNamespace {
  public:
   // What identifies a holder across restarts of this process.
@@ -50,10 +82,15 @@ class PidNamespace {
   // Whether this process may create PID namespaces (tried once, then remembered); when not,
   // `why` (if given) says what refused it.
   static bool supported(std::string* why = nullptr);
+  // Whether this process may also give holders a HostView (own mount, network and UTS
+  // namespaces, the machine read-only): tried once, then remembered.
+  static bool supports_host_views(std::string* why = nullptr);
 
   // Starts a holder in a new PID namespace; `name` becomes its command name (≤ 15 bytes kept).
-  // Errors: permission_denied (no CAP_SYS_ADMIN), internal (fork or namespace trouble).
-  static Result<PidNamespace> create(const std::string& name);
+  // With a `view`, the holder also makes it (hostname, network, mounts), or exits: then
+  // create() fails with internal naming the step. Errors: permission_denied (no
+  // CAP_SYS_ADMIN), internal (fork or namespace trouble).
+  static Result<PidNamespace> create(const std::string& name, const HostView* view = nullptr);
   // Finds a holder again. Errors: not_found when it is gone or its pid now belongs to another
   // process (then nothing of its namespace runs any more); invalid_input when the record names
   // a process that is not the first of a PID namespace below ours (a forged record: nothing
@@ -72,6 +109,10 @@ class PidNamespace {
   // A descriptor of the holder's mount namespace, whose /proc shows this PID namespace, for
   // SpawnOptions::mount_namespace; -1 when the holder could not make one.
   int mount_namespace_fd() const { return mount_fd_; }
+  // Descriptors of the holder's network, UTS and IPC namespaces when they are its own (it was
+  // made with a HostView), network first, for SpawnOptions::namespaces; empty otherwise. Valid
+  // while this lives.
+  std::vector<int> host_namespace_fds() const;
   // Whether the holder still runs (the namespace still accepts new processes).
   bool alive() const;
 
@@ -96,6 +137,9 @@ class PidNamespace {
   int pidfd_ = -1;
   int namespace_fd_ = -1;
   int mount_fd_ = -1;
+  int network_fd_ = -1;
+  int uts_fd_ = -1;
+  int ipc_fd_ = -1;
 };
 
 // A record file lists every namespace its owner (an instance) has had, one record a line,
@@ -111,10 +155,13 @@ class PidNamespace {
 std::vector<PidNamespace> open_recorded_pid_namespaces(const std::filesystem::path& path);
 
 // The newest live namespace recorded at `path` (preferring those this process made or found),
-// else a new one. The file is then rewritten (atomically, mode 0600) to list every live one,
-// the new one last. Serialised within this process. Errors as in create(), internal when a
-// new namespace cannot be recorded (it is then killed).
+// else a new one (made with `view` when given; `*created` then says it is new). The file is
+// then rewritten (atomically, mode 0600) to list every live one, the new one last. Serialised
+// within this process. Errors as in create(), internal when a new namespace cannot be
+// recorded (it is then killed).
 Result<PidNamespace> open_or_create_pid_namespace(const std::filesystem::path& path,
-                                                  const std::string& name);
+                                                  const std::string& name,
+                                                  const HostView* view = nullptr,
+                                                  bool* created = nullptr);
 
 }  // namespace bluegreen

@@ -17,6 +17,7 @@ namespace bluegreen {
 namespace {
 
 using namespace testing_support;
+namespace fs = std::filesystem;
 
 std::string unique_token() {
   std::random_device random;
@@ -257,6 +258,55 @@ TEST(PidNamespaceRecord, AMalformedRecordIsInvalidInput) {
   auto parsed = PidNamespace::parse("holder 1 start x");
   ASSERT_FALSE(parsed);
   EXPECT_EQ(parsed.error().kind, ErrorKind::invalid_input);
+}
+
+// A HostView is made before anything joins: its hostname, its own loopback only, the machine
+// read-only, and the mount steps in order (a writable bind and a private tmpfs).
+TEST_F(PidNamespaceTest, AHostViewGivesMembersItsHostnameNetworkAndFiles) {
+  std::filesystem::create_directories(dir_.path() / "writable");
+  std::filesystem::create_directories(dir_.path() / "target");
+  std::filesystem::create_directories(dir_.path() / "private");
+  HostView view{
+      .hostname = "i-viewtest",
+      .own_network = true,
+      .read_only_host = true,
+      .mounts = {{MountStep::Kind::bind, (dir_.path() / "target").string(),
+                  (dir_.path() / "writable").string()},
+                 {MountStep::Kind::tmpfs, (dir_.path() / "private").string(), "mode=0755"}}};
+  auto space = PidNamespace::create("bg-view-test", &view);
+  if (!space && space.error().message.find("Operation not permitted") != std::string::npos) {
+    GTEST_SKIP() << space.error().message;
+  }
+  ASSERT_TRUE(space) << space.error().message;
+  ASSERT_EQ(space->host_namespace_fds().size(), 2u);
+  fs::path out = dir_.path() / "writable" / "answers";
+  auto child = Process::spawn(SpawnOptions{
+      .argv = {"/bin/sh", "-c",
+               "hostname > target/answers; "
+               "sed -n 's/^ *\\([a-z0-9]*\\):.*/\\1/p' /proc/net/dev >> target/answers; "
+               "touch machine-file 2>/dev/null || echo read-only >> target/answers; "
+               "touch private/x && echo private >> target/answers"},
+      .environment = {"PATH=/usr/bin:/bin"},
+      .working_directory = dir_.path(),
+      .pid_namespace = space->namespace_fd(),
+      .mount_namespace = space->mount_namespace_fd(),
+      .namespaces = space->host_namespace_fds()});
+  ASSERT_TRUE(child) << child.error().message;
+  EXPECT_TRUE(child->wait(from_now(std::chrono::seconds(30)), Duration(100)).succeeded());
+  EXPECT_EQ(read_text(out), "i-viewtest\nlo\nread-only\nprivate\n");
+  EXPECT_FALSE(fs::exists(dir_.path() / "machine-file"));
+  EXPECT_FALSE(fs::exists(dir_.path() / "private" / "x")) << "the tmpfs is the holder's own";
+  ASSERT_TRUE(space->kill_all(from_now(std::chrono::seconds(10))));
+}
+
+TEST_F(PidNamespaceTest, AViewThatCannotBeMadeFailsNamingTheStep) {
+  HostView view{.hostname = "i-badview",
+                .mounts = {{MountStep::Kind::bind, (dir_.path() / "missing-target").string(),
+                            (dir_.path() / "missing-source").string()}}};
+  auto space = PidNamespace::create("bg-view-test", &view);
+  ASSERT_FALSE(space);
+  EXPECT_NE(space.error().message.find("missing-target"), std::string::npos)
+      << space.error().message;
 }
 
 }  // namespace

@@ -33,10 +33,20 @@ namespace {
 namespace fs = std::filesystem;
 
 // What the child was doing when it failed before exec, reported through the error pipe.
-enum class ChildStep : int { mount_namespace, working_directory, output, groups, user, exec };
+enum class ChildStep : int {
+  namespaces,
+  mount_namespace,
+  working_directory,
+  output,
+  groups,
+  user,
+  exec
+};
 
 std::string_view describe(ChildStep step) {
   switch (step) {
+    case ChildStep::namespaces:
+      return "cannot enter its instance's network or UTS namespace";
     case ChildStep::mount_namespace:
       return "cannot enter its mount namespace";
     case ChildStep::working_directory:
@@ -102,7 +112,16 @@ struct Credentials {
   std::vector<gid_t> groups;
 };
 
-Result<std::optional<Credentials>> credentials_for(const std::optional<std::string>& run_as) {
+Result<std::optional<Credentials>> credentials_for(const std::optional<std::string>& run_as,
+                                                   const std::optional<UserAccount>& account) {
+  if (account) {
+    if (account->uid == geteuid() && account->gid == getegid()) return std::nullopt;
+    if (geteuid() != 0) {
+      return fail(ErrorKind::permission_denied,
+                  "running as user " + account->name + " needs this server to run as root");
+    }
+    return Credentials{account->uid, account->gid, {account->gid}};
+  }
   if (!run_as || run_as->empty()) return std::nullopt;
   auto user = lookup_user(*run_as);
   if (!user) return std::unexpected(user.error());
@@ -130,8 +149,9 @@ Result<std::optional<Credentials>> credentials_for(const std::optional<std::stri
 
 // Runs in the forked child: only async-signal-safe calls until execve.
 [[noreturn]] void become_child(const char* program, char* const* argv, char* const* envp,
-                               const char* working_directory, int mount_namespace, int input_fd,
-                               int output_fd, const std::optional<Credentials>& credentials,
+                               const char* working_directory, const std::vector<int>& namespaces,
+                               int mount_namespace, int input_fd, int output_fd,
+                               const std::optional<Credentials>& credentials,
                                rlim_t file_size_limit, int error_pipe) {
   setsid();
   if (file_size_limit > 0) {
@@ -145,6 +165,9 @@ Result<std::optional<Credentials>> credentials_for(const std::optional<std::stri
     if (signal_number != SIGKILL && signal_number != SIGSTOP) signal(signal_number, SIG_DFL);
   }
   // Allowed here and not in the parent: this process has one thread.
+  for (int space : namespaces) {
+    if (setns(space, 0) != 0) child_fail(error_pipe, ChildStep::namespaces);
+  }
   if (mount_namespace >= 0 && setns(mount_namespace, CLONE_NEWNS) != 0) {
     child_fail(error_pipe, ChildStep::mount_namespace);
   }
@@ -293,7 +316,7 @@ Result<Process> Process::spawn(const SpawnOptions& options) {
   if (options.argv.empty()) return fail(ErrorKind::invalid_input, "no program to run");
   auto program = resolve_program(options.argv.front(), options.environment);
   if (!program) return std::unexpected(program.error());
-  auto credentials = credentials_for(options.run_as);
+  auto credentials = credentials_for(options.run_as, options.run_as_account);
   if (!credentials) return std::unexpected(credentials.error());
 
   bool bounded = options.output_limit > 0 && !options.output_path.empty();
@@ -352,8 +375,8 @@ Result<Process> Process::spawn(const SpawnOptions& options) {
   if (pid < 0) return fail(ErrorKind::internal, std::string("fork: ") + std::strerror(fork_error));
   if (pid == 0) {
     become_child(program->c_str(), argv.data(), envp.data(), working_directory.c_str(),
-                 options.mount_namespace, input.get(), child_output_fd, *credentials,
-                 static_cast<rlim_t>(options.file_size_limit), error_write.get());
+                 options.namespaces, options.mount_namespace, input.get(), child_output_fd,
+                 *credentials, static_cast<rlim_t>(options.file_size_limit), error_write.get());
   }
   error_write.reset();
   child_output.reset();

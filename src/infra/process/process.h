@@ -54,6 +54,9 @@ struct SpawnOptions {
   std::vector<std::string> environment;     // "NAME=value" entries: the child's whole environment
   std::filesystem::path working_directory;  // empty: this process's directory
   std::optional<std::string> run_as;        // a user name; empty: the current user
+  // Instead of run_as: an account known elsewhere than this machine's user database (an
+  // instance's own /etc/passwd view); the child runs with its uid, gid and no other group.
+  std::optional<UserAccount> run_as_account;
   // stdout+stderr appended here; empty: /dev/null. Never opened through a symbolic link, and
   // only a regular file (or /dev/null) is written.
   std::filesystem::path output_path;
@@ -65,6 +68,9 @@ struct SpawnOptions {
   // >= 0: a mount namespace descriptor (PidNamespace::mount_namespace_fd()) the child enters
   // before anything else (so its working directory is looked up there). -1: ours.
   int mount_namespace = -1;
+  // Further namespace descriptors (network, UTS: PidNamespace::host_namespace_fds()) the child
+  // enters before its mount namespace.
+  std::vector<int> namespaces;
   // > 0 (and an output_path): keep only the last output_limit bytes of output in the file (see
   // above). 0: append everything.
   std::size_t output_limit = 0;

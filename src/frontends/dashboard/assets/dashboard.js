@@ -546,7 +546,8 @@ function renderInstances(d) {
         h("td", {}, colourChip(colour)),
         h("td", { class: "mono nowrap" }, instance.id),
         h("td", {}, h("span", { class: "state " + current.state }, current.state)),
-        h("td", { class: "mono num" }, current.port || ""),
+        h("td", { class: "mono nowrap" }, current.host && current.port ? `${current.host}:${current.port}` : ""),
+        h("td", { class: "isolation" }, current.isolation || "none"),
         h("td", {}, Object.entries(current.tags || {}).map(([k, v]) =>
           h("span", { class: "tag", title: k + "=" + v }, h("b", {}, k), "=", v)))));
     }
@@ -558,7 +559,7 @@ function renderInstances(d) {
     return;
   }
   box.replaceChildren(h("table", {},
-    h("thead", {}, h("tr", {}, ["Colour", "Instance", "State", "Port", "Tags"].map((t) => h("th", {}, t)))),
+    h("thead", {}, h("tr", {}, ["Colour", "Instance", "State", "Address", "Isolation", "Tags"].map((t) => h("th", {}, t)))),
     h("tbody", {}, rows)));
 }
 

@@ -1,0 +1,367 @@
+#include "adapters/local/instance_host.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <sstream>
+
+#include "adapters/local/instance_layout.h"
+#include "adapters/local/instance_network.h"
+
+namespace bluegreen {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Paths that are the instance's own empty tmpfs: nothing may be installed below them.
+constexpr std::string_view kPrivatePaths[] = {"/tmp",  "/var/tmp", "/run", "/var/run",
+                                              "/proc", "/sys",     "/dev"};
+
+// Paths the view itself provides (make_view): a destination above one would hide it.
+constexpr std::string_view kViewPaths[] = {"/etc/passwd",   "/etc/group",  "/etc/hosts",
+                                           "/etc/hostname", "/var/tmp",    "/var/run",
+                                           "/dev/shm",      kArchiveInView};
+
+bool within(const fs::path& path, const fs::path& directory) {
+  auto relative = path.lexically_relative(directory);
+  return !relative.empty() && *relative.begin() != "..";
+}
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::string octal(fs::perms perms) {
+  char text[8];
+  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(perms) & 07777);
+  return text;
+}
+
+// Where `what` (a files destination or a home) lives in the view; refused when the view cannot
+// give it a directory of the instance.
+Result<fs::path> writable_target(const fs::path& path, const std::string& what) {
+  fs::path target = path.lexically_normal();
+  if (!target.is_absolute() || target == target.root_path()) {
+    return fail(ErrorKind::invalid_input,
+                what + " " + path.string() +
+                    ": ISOLATION=namespaces gives each destination a directory of the instance; "
+                    "the whole file system cannot be one (name a directory such as /opt/app)");
+  }
+  std::error_code ec;
+  fs::path resolved = fs::weakly_canonical(target, ec);
+  if (!ec) target = resolved;
+  for (auto private_path : kPrivatePaths) {
+    if (target == fs::path(private_path) || within(target, private_path)) {
+      return fail(ErrorKind::invalid_input,
+                  what + " " + path.string() + ": with ISOLATION=namespaces " +
+                      std::string(private_path) +
+                      " is the instance's own (empty at start); install elsewhere, or deploy "
+                      "with ISOLATION=none");
+    }
+  }
+  for (auto view_path : kViewPaths) {
+    if (within(fs::path(view_path), target)) {
+      return fail(ErrorKind::invalid_input,
+                  what + " " + path.string() + " would hide " + std::string(view_path) +
+                      ", which ISOLATION=namespaces gives the instance; install into a "
+                      "directory below " +
+                      target.string() + " that holds none of them");
+    }
+  }
+  return target;
+}
+
+// Where the server keeps every instance's directory (instance_layout.h): the instance's parent.
+fs::path instances_directory(const Instance& instance) {
+  return instance.root.parent_path();
+}
+
+// 32 random hex digits and a newline, as machine-id(5) has them.
+std::string new_machine_id() {
+  std::random_device random;
+  std::string text;
+  for (int k = 0; k < 32; ++k) text += "0123456789abcdef"[random() % 16];
+  return text + "\n";
+}
+
+// The /etc/hosts an instance sees: the machine's without the machine's own name (a line left
+// with an address only goes), and the instance's name on loopback.
+std::string hosts_file(const Instance& instance) {
+  char machine[256] = {};
+  if (gethostname(machine, sizeof machine - 1) != 0) machine[0] = '\0';
+  std::string short_name(machine, std::strcspn(machine, "."));
+  std::istringstream in(read_text("/etc/hosts"));
+  std::string out, line;
+  while (std::getline(in, line)) {
+    std::istringstream words(line.substr(0, line.find('#')));
+    std::string address, word, names;
+    words >> address;
+    while (words >> word) {
+      if (word != machine && word != short_name) names += "\t" + word;
+    }
+    if (address.empty()) {
+      out += line + "\n";
+    } else if (!names.empty()) {
+      out += address + names + "\n";
+    }
+  }
+  return out + "127.0.1.1\t" + instance.id + "\n";
+}
+
+// Builds the holder's mount steps for `plan`; makes on this machine what they need (the
+// writable directories and homes, the stage mount points), all inside the instance's directory.
+Result<HostView> make_view(const Instance& instance, const ViewPlan& plan) {
+  HostView view;
+  view.hostname = instance.id;
+  view.own_network = true;
+  view.own_ipc = true;
+  view.read_only_host = true;
+  using Kind = MountStep::Kind;
+  auto step = [&](Kind kind, const fs::path& target, const fs::path& source = {},
+                  unsigned mode = 0755) {
+    view.mounts.push_back(MountStep{kind, target.string(), source.string(), mode});
+  };
+  std::error_code ec;
+  // Parents that do not exist on the machine hang from the nearest one that does: it becomes a
+  // tmpfs showing the machine's entries (each a read-only bind of the original).
+  std::vector<fs::path> covered;
+  std::vector<std::pair<fs::path, fs::path>> chains;  // (nearest existing parent, target)
+  for (const auto& writable : plan.writable) {
+    fs::create_directories(writable.source, ec);
+    fs::path existing = writable.target;
+    while (!fs::exists(existing, ec)) existing = existing.parent_path();
+    if (!fs::is_directory(existing, ec)) {
+      return fail(ErrorKind::invalid_input,
+                  writable.target.string() + ": " + existing.string() +
+                      " is not a directory on this machine, so the instance cannot have a "
+                      "directory there");
+    }
+    if (existing == writable.target) continue;
+    if (existing == existing.root_path()) {
+      return fail(ErrorKind::invalid_input,
+                  writable.target.string() +
+                      ": its first directory does not exist on this "
+                      "machine and cannot be added beside / (create " +
+                      (existing / *writable.target.relative_path().begin()).string() +
+                      " on this machine, or install elsewhere)");
+    }
+    if (std::ranges::find(covered, existing) == covered.end()) covered.push_back(existing);
+    chains.emplace_back(existing, writable.target);
+  }
+  std::ranges::sort(covered, [](const fs::path& a, const fs::path& b) {
+    return std::distance(a.begin(), a.end()) < std::distance(b.begin(), b.end());
+  });
+  fs::path stages = instance_layout::stage(instance.root);
+  fs::create_directories(stages, ec);
+  fs::permissions(stages, fs::perms(0700), fs::perm_options::replace, ec);
+  for (std::size_t k = 0; k < covered.size(); ++k) {
+    const fs::path& parent = covered[k];
+    fs::path stage = stages / std::to_string(k);
+    fs::create_directory(stage, ec);
+    step(Kind::bind_read_only, stage, parent);
+    step(Kind::tmpfs, parent, "mode=" + octal(fs::status(parent, ec).permissions()));
+    for (auto it = fs::directory_iterator(parent, ec); !ec && it != fs::directory_iterator();
+         it.increment(ec)) {
+      fs::path entry = it->path();
+      auto status = fs::symlink_status(entry, ec);
+      if (fs::is_symlink(status)) {
+        step(Kind::symlink, entry, fs::read_symlink(entry, ec));
+      } else {
+        step(fs::is_directory(status) ? Kind::directory : Kind::file, entry, {},
+             static_cast<unsigned>(status.permissions()) & 07777);
+        step(Kind::bind_read_only, entry, stage / entry.filename());
+      }
+    }
+    ec.clear();
+  }
+  for (const auto& [parent, target] : chains) {
+    fs::path path = parent;
+    for (const auto& part : target.lexically_relative(parent)) {
+      path /= part;
+      step(Kind::directory, path);
+    }
+  }
+  for (const auto& writable : plan.writable) step(Kind::bind, writable.target, writable.source);
+  for (std::size_t k = 0; k < covered.size(); ++k) {
+    step(Kind::read_only, covered[k]);
+    step(Kind::detach, stages / std::to_string(k));
+  }
+  fs::path accounts_dir = instance_layout::accounts(instance.root);
+  // Written once: a live instance has them bind-mounted as /etc/hosts and /etc/hostname.
+  auto write_once = [&](const fs::path& path, const std::string& text) {
+    if (fs::exists(path, ec)) return;
+    std::ofstream(path, std::ios::trunc) << text;
+    fs::permissions(path, fs::perms(0644), fs::perm_options::replace, ec);
+  };
+  write_once(accounts_dir / "hosts", hosts_file(instance));
+  step(Kind::bind_read_only, "/etc/passwd", InstanceAccounts::passwd_file(accounts_dir));
+  step(Kind::bind_read_only, "/etc/group", InstanceAccounts::group_file(accounts_dir));
+  step(Kind::bind_read_only, "/etc/hosts", accounts_dir / "hosts");
+  if (fs::is_regular_file("/etc/hostname", ec)) {
+    write_once(accounts_dir / "hostname", instance.id + "\n");
+    step(Kind::bind_read_only, "/etc/hostname", accounts_dir / "hostname");
+  }
+  // A machine id of its own: what systemd, D-Bus and host agents tell hosts apart by.
+  if (fs::is_regular_file("/etc/machine-id", ec)) {
+    write_once(accounts_dir / "machine-id", new_machine_id());
+    for (const char* path : {"/etc/machine-id", "/var/lib/dbus/machine-id"}) {
+      auto status = fs::symlink_status(path, ec);
+      if (fs::is_regular_file(status))
+        step(Kind::bind_read_only, path, accounts_dir / "machine-id");
+    }
+  }
+  for (auto [path, mode] : {std::pair{"/tmp", "mode=1777"}, std::pair{"/var/tmp", "mode=1777"},
+                            std::pair{"/run", "mode=0755"}, std::pair{"/var/run", "mode=0755"},
+                            std::pair{"/dev/shm", "mode=1777"}}) {
+    auto status = fs::symlink_status(path, ec);
+    if (fs::is_directory(status) && !fs::is_symlink(status)) step(Kind::tmpfs, path, mode);
+  }
+  // Every instance's directory is out of sight (its own are bound above): the users instances
+  // add have the same uids in every instance, so modes would not keep another's files apart.
+  // Below /tmp, or below a directory of the instance, they are out of sight already.
+  fs::path instances = fs::weakly_canonical(instances_directory(instance), ec);
+  bool shown = !ec && fs::is_directory(instances, ec) &&
+               std::ranges::none_of(kPrivatePaths,
+                                    [&](std::string_view path) {
+                                      return instances == path || within(instances, path);
+                                    }) &&
+               std::ranges::none_of(plan.writable, [&](const ViewPlan::Writable& writable) {
+                 return instances == writable.target || within(instances, writable.target);
+               });
+  if (shown) {
+    step(Kind::tmpfs, instances, "mode=0711");
+    step(Kind::read_only, instances);
+  }
+  return view;
+}
+
+// Gives each home of an instance user its owner (once: a home a hook changed stays so).
+void own_homes(const ViewPlan& plan, const InstanceAccounts& accounts) {
+  for (const auto& name : plan.users) {
+    auto user = accounts.user(name);
+    if (!user) continue;
+    for (const auto& writable : plan.writable) {
+      if (writable.target != user->home) continue;
+      struct stat info {};
+      if (::stat(writable.source.c_str(), &info) == 0 && info.st_uid == 0 && user->uid != 0) {
+        [[maybe_unused]] int ignored = ::chown(writable.source.c_str(), user->uid, user->gid);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+bool instance_hosts_supported(std::string* why) {
+  if (!PidNamespace::supports_host_views(why)) return false;
+  static const Result<void> veth = veth_pairs_allowed();
+  if (!veth && why != nullptr) *why = veth.error().message;
+  return veth.has_value();
+}
+
+Result<ViewPlan> plan_view(const Instance& instance, const AppSpec& spec,
+                           const fs::path& bundle_dir) {
+  ViewPlan plan;
+  std::vector<ViewPlan::Writable> wanted;
+  fs::path install_root = instance_layout::install_root(instance.root);
+  for (const auto& file : spec.files) {
+    // The appspec keeps destinations relative to the instance's root.
+    auto target = writable_target(fs::path("/") / file.destination, "files destination");
+    if (!target) return std::unexpected(target.error());
+    std::error_code ec;
+    fs::path instances = fs::weakly_canonical(instances_directory(instance), ec);
+    if (*target == instances || within(*target, instances)) {
+      return fail(ErrorKind::invalid_input,
+                  "files destination " + (fs::path("/") / file.destination).string() + ": " +
+                      instances.string() +
+                      " holds the server's instances and is out of an instance's sight; "
+                      "install elsewhere");
+    }
+    // Install copies to the path as the appspec wrote it; the view resolves this machine's
+    // links on the way to where it is seen.
+    wanted.push_back({*target, install_root / file.destination.relative_path()});
+  }
+  for (const auto& [event, scripts] : spec.hooks) {
+    for (const auto& script : scripts) plan.users.insert(script.run_as.value_or("root"));
+  }
+  for (const auto& permission : spec.permissions) {
+    if (permission.owner) plan.users.insert(*permission.owner);
+    if (permission.group) plan.groups.insert(*permission.group);
+  }
+  plan.users.insert("root");
+  wanted.push_back({kArchiveInView, bundle_dir});
+  // Logs are written where they are on EC2; the machine's own stay out of sight.
+  wanted.push_back({"/var/log", install_root / "var/log"});
+  plan.writable = wanted;
+  return plan;
+}
+
+InstanceAccounts instance_accounts(const Instance& instance) {
+  return InstanceAccounts::load(instance_layout::accounts(instance.root));
+}
+
+Result<PidNamespace> open_or_create_host(const Instance& instance, const AppSpec& spec,
+                                         const fs::path& bundle_dir) {
+  auto context = [&](const Error& error) {
+    return std::unexpected(error.with_context("instance " + instance.id));
+  };
+  auto plan = plan_view(instance, spec, bundle_dir);
+  if (!plan) return context(plan.error());
+  auto accounts = InstanceAccounts::prepare(instance_layout::accounts(instance.root), plan->users,
+                                            plan->groups);
+  if (!accounts) return context(accounts.error());
+  // The homes of the users hooks run as are the instance's too: its own users', root's, and a
+  // person's below /home (never shown to the instance). A system account of this machine keeps
+  // its home as the machine has it: daemon's is /usr/sbin, nobody's /nonexistent.
+  fs::path install_root = instance_layout::install_root(instance.root);
+  auto added = accounts->added_users();
+  for (const auto& name : plan->users) {
+    auto user = accounts->user(name);
+    if (!user || user->home.empty() || user->home == "/") continue;
+    bool own = user->uid == 0 || within(user->home.lexically_normal(), "/home") ||
+               std::ranges::any_of(added, [&](const UserAccount& a) { return a.name == name; });
+    if (!own) continue;
+    auto target = writable_target(user->home, "home of " + name);
+    if (!target) return context(target.error());
+    plan->writable.push_back({*target, install_root / user->home.relative_path()});
+  }
+  std::ranges::sort(plan->writable, {}, &ViewPlan::Writable::target);
+  std::vector<ViewPlan::Writable> outermost;
+  for (const auto& writable : plan->writable) {
+    bool nested = std::ranges::any_of(outermost, [&](const ViewPlan::Writable& kept) {
+      return writable.target == kept.target || within(writable.target, kept.target);
+    });
+    if (!nested) outermost.push_back(writable);
+  }
+  plan->writable = outermost;
+  auto view = make_view(instance, *plan);
+  if (!view) return context(view.error());
+  own_homes(*plan, *accounts);
+  bool created = false;
+  auto host = open_or_create_pid_namespace(instance_layout::pid_namespace(instance.root),
+                                           "bg-" + instance.id, &*view, &created);
+  if (!host) return context(host.error());
+  if (!created) return host;
+  auto address = address_of_instance(instance.host);
+  auto fds = host->host_namespace_fds();
+  if (!address || fds.empty()) {
+    (void)host->kill_all(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    return context(Error{ErrorKind::internal, "no network address of its own (" + instance.host +
+                                                  " is not one the server allocated)"});
+  }
+  auto connected = connect_instance(*address, host->record().holder, fds.front(),
+                                    instance_layout::logs(instance.root) / "network.log");
+  if (!connected) {
+    (void)host->kill_all(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    return context(connected.error());
+  }
+  return host;
+}
+
+}  // namespace bluegreen
