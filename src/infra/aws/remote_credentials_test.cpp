@@ -15,7 +15,8 @@ using testing::json_response;
 using testing::LoopbackServer;
 using testing::ReceivedRequest;
 
-const char* kDocument = R"({"AccessKeyId":"ASIAREMOTE","SecretAccessKey":"planted-secret-value",
+constexpr const char* kDocument =
+    R"({"AccessKeyId":"ASIAREMOTE","SecretAccessKey":"planted-secret-value",
   "Token":"planted-token","Expiration":"2030-01-02T03:04:05Z","Code":"Success"})";
 
 class RemoteCredentialsTest : public ::testing::Test {
