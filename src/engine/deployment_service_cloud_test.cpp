@@ -37,13 +37,12 @@ class HeldSpot final : public eg::SpotBlueGreen {
     hold();
     return inner_.read_group(a, c);
   }
-  Result<std::vector<eg::SpotDeployment>> list_deployments(
-      const eg::SpotAccess& a) override {
+  Result<std::vector<eg::SpotDeployment>> list_deployments(const eg::SpotAccess& a) override {
     hold();
     return inner_.list_deployments(a);
   }
   Result<eg::SpotDeployment> create_deployment(const eg::SpotAccess& a,
-                                                       const eg::SpotBlueGreenRequest& r) override {
+                                               const eg::SpotBlueGreenRequest& r) override {
     hold();
     return inner_.create_deployment(a, r);
   }
@@ -52,7 +51,7 @@ class HeldSpot final : public eg::SpotBlueGreen {
     return inner_.stop_deployment(a, id);
   }
   Result<void> detach_and_terminate(const eg::SpotAccess& a,
-                                            const std::vector<std::string>& ids) override {
+                                    const std::vector<std::string>& ids) override {
     hold();
     return inner_.detach_and_terminate(a, ids);
   }
