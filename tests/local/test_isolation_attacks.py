@@ -24,6 +24,22 @@ IPC_CREAT, IPC_EXCL, IPC_RMID = 0o1000, 0o2000, 0
 LIBC = ctypes.CDLL(None, use_errno=True)
 
 
+# Paths each instance has of its own (src/adapters/local/instance_host.h): inside an
+# instance, nothing of the machine's below them is seen.
+INSTANCE_OWN_PATHS = ("/tmp", "/var/tmp", "/run", "/var/run", "/dev/shm", "/home", "/root",
+                      "/var/log")
+
+
+def machine_dir():
+    """A directory of this machine that every instance sees (read-only): the build's, unless
+    the checkout lies below a path each instance has of its own (a clone in /tmp), then
+    /var/lib."""
+    base = os.path.realpath(os.path.dirname(BINARY))
+    if any(base == own or base.startswith(own + "/") for own in INSTANCE_OWN_PATHS):
+        return "/var/lib"
+    return base
+
+
 def message_queue(key, flags=0):
     """The id of this IPC namespace's System V message queue `key`, or -1."""
     return LIBC.msgget(ctypes.c_int32(key), flags)
@@ -160,7 +176,7 @@ class IsolationAttackTest(AttackCase):
         # Invariant 1 (files): the machine's file system stays read-only to the instance, even
         # what this machine mounts after the instance was made (a volume, an automount) below a
         # shared mount, which the kernel propagates to the namespaces that follow it.
-        shared = tempfile.mkdtemp(prefix="bluegreen-shared-", dir=os.path.dirname(BINARY))
+        shared = tempfile.mkdtemp(prefix="bluegreen-shared-", dir=machine_dir())
         self.addCleanup(os.rmdir, shared)
         subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=1777", "tmpfs", shared], check=True)
         self.addCleanup(subprocess.run, ["umount", "-R", shared], check=True)
@@ -268,7 +284,7 @@ class VisibleStateDirectoryTest(AttackCase):
     its own), as /var/lib/bluegreen would be."""
 
     def setUp(self):
-        with mock.patch.object(tempfile, "tempdir", os.path.dirname(BINARY)):
+        with mock.patch.object(tempfile, "tempdir", machine_dir()):
             super().setUp()
         os.chmod(self.tmp, 0o755)  # as /var/lib is
 
