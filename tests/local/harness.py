@@ -5,6 +5,7 @@ Environment (set by CTest): BLUEGREEN_BINARY (the bluegreen executable) and
 BLUEGREEN_SOURCE_DIR (the repository, for examples/hello).
 """
 
+import http.client
 import json
 import os
 import re
@@ -48,6 +49,8 @@ def http_get(url, timeout=5):
         return error.code, error.read().decode(errors="replace")
     except (urllib.error.URLError, OSError) as error:
         return 0, str(error)
+    except http.client.HTTPException as error:  # an answer cut short (IncompleteRead, …)
+        return 0, f"answer cut short: {error!r}"
 
 
 def environment_of(pid):

@@ -55,7 +55,9 @@ class ReliabilityTestCase(LocalTestCase):
 
     def history(self):
         done = self.cli("history", "--output", "json")
-        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual(done.returncode, 0,
+                         f"{done.stderr}\nserver exit status: {self.server.process.poll()}\n"
+                         f"server log:\n{self.server.log()[-4000:]}")
         return json.loads(done.stdout)["deployments"]
 
     def groups(self):
