@@ -142,6 +142,10 @@ Decision Stepper::handle(const Started& e) {
     s_.round_step = 0;
     log(EventKind::info, "resumed",
         fmt::format("resuming job {} in phase {}", s_.original_job_id, to_string(s_.phase)));
+    // A state saved just before a create cannot tell whether the create went out and was
+    // answered after it (the process may have died in between): look for it before creating.
+    if (s_.phase == Phase::create_spot) return enter(Phase::find_spot);
+    if (s_.phase == Phase::create_codedeploy) return enter(Phase::find_codedeploy);
     return advance();
   }
   s_ = FlowState{};

@@ -32,7 +32,11 @@
 //      deployment group at a time, so two deliveries racing past the check cannot both
 //      create: the loser gets DeploymentLimitExceeded, looks again and adopts the winner's.
 // A continued job (continuationToken) resumes from the token; the token is written only
-// between requests, so it always describes what is known to exist.
+// between requests, so it always describes what is known to exist. A token written just
+// before a create (the server journals the state before every request) cannot tell whether
+// the create went out: a flow resumed in create_spot or create_codedeploy looks first
+// (find_spot, find_codedeploy), so a create answered after the last save is adopted, not
+// made twice, even when the first deployment has ended meanwhile.
 //
 // Never remove what may serve (the flow's first invariant). Once CodeDeploy has succeeded
 // on the greens (AllowTraffic done: FlowState::greens_serving), nothing the flow does

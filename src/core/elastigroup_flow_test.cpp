@@ -215,6 +215,58 @@ TEST(ElastigroupFlow, SecondDeliveryOfAJobJoinsTheFirstDeployment) {
   EXPECT_TRUE(logged(again, "codedeploy_deployment_adopted"));
 }
 
+// The state a server journals before every request, as saved just before the first
+// `Request`; that request then goes out and is answered, and the process dies before the next
+// save.
+template <typename Request>
+std::string saved_before_a_create_that_went_out(World& world, const FlowConfig& config) {
+  FlowState state;
+  Decision d = step(config, state, Event{world.now, Started{}});
+  for (int guard = 0; guard < 10'000 && !is_report(d.next); ++guard) {
+    std::string saved = to_token(state);
+    EventBody body;
+    if (auto* wait = std::get_if<Wait>(&d.next)) {
+      world.now = wait->until;
+      body = Woke{};
+    } else {
+      world.now += std::chrono::milliseconds(50);
+      body = world.answer(d.next);
+      if (std::holds_alternative<Request>(d.next)) return saved;
+    }
+    d = step(config, state, Event{world.now, body});
+  }
+  ADD_FAILURE() << "the flow never made the request";
+  return {};
+}
+
+TEST(ElastigroupFlow, AStateSavedBeforeASpotCreateLooksForItOnResume) {
+  World world;
+  FlowConfig config = config_for();
+  auto saved = saved_before_a_create_that_went_out<CreateSpotDeployment>(world, config);
+  ASSERT_EQ(world.spot_creates, 1);
+  world.now += 2 * kMinute;  // the restart
+  Invocation resumed = invoke(world, config, saved);
+  EXPECT_TRUE(std::holds_alternative<ReportSuccess>(resumed.report)) << action_name(resumed.report);
+  EXPECT_EQ(world.spot_creates, 1);
+  EXPECT_EQ(world.codedeploy_creates, 1);
+  EXPECT_TRUE(logged(resumed, "spot_deployment_adopted"));
+}
+
+TEST(ElastigroupFlow, AStateSavedBeforeACodeDeployCreateLooksForItOnResume) {
+  World world;
+  FlowConfig config = config_for();
+  auto saved = saved_before_a_create_that_went_out<CreateCodeDeployDeployment>(world, config);
+  ASSERT_EQ(world.codedeploy_creates, 1);
+  // The restart takes longer than CodeDeploy: the deployment has succeeded meanwhile, so
+  // CodeDeploy would accept a second one.
+  world.now += world.codedeploy_takes + kMinute;
+  Invocation resumed = invoke(world, config, saved);
+  EXPECT_TRUE(std::holds_alternative<ReportSuccess>(resumed.report)) << action_name(resumed.report);
+  EXPECT_EQ(world.spot_creates, 1);
+  EXPECT_EQ(world.codedeploy_creates, 1);
+  EXPECT_TRUE(logged(resumed, "codedeploy_deployment_adopted"));
+}
+
 TEST(ElastigroupFlow, DeliveryAfterTheJobFinishedStartsNothing) {
   World world;
   FlowConfig config = config_for();
