@@ -1,5 +1,6 @@
 #include "engine/elastigroup_deployment.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -17,6 +18,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 constexpr const char* kLiteralToken = "tok-literal-0xC0FFEE";
+constexpr const char* kResolvedToken = "tok-from-ssm-0xBEEF";
 
 std::string params(const std::string& token) {
   return R"({"API_TOKEN":")" + token + R"(","ACCOUNT_ID":"act-12345678",
@@ -171,6 +173,28 @@ TEST(CloudDeployment, NeverStopsCodeDeployThatSucceededOnTheGreensForALostToken)
   EXPECT_EQ(h.cloud.count("codedeploy.stop"), 0);
   EXPECT_THAT(d.error->message, HasSubstr("nothing was stopped"));
   for (const auto& green : d.green) EXPECT_NE(green.state, InstanceState::terminated);
+}
+
+TEST(CloudDeployment, ATokenThatSpotQuotesBackIsKeptNowhere) {
+  for (const std::string token : {kLiteralToken, "ssm:/spot/token"}) {
+    Harness h;
+    h.cloud.secrets["ssm:/spot/token"] = Secret(kResolvedToken);
+    const std::string value = token == kLiteralToken ? kLiteralToken : kResolvedToken;
+    h.cloud.fail_next("spot.read_group",
+                      Error{ErrorKind::permission_denied,
+                            fmt::format("spot get_group: HTTP 401 (UNAUTHORIZED: token {} is not "
+                                        "valid for act-12345678)",
+                                        value),
+                            "401"});
+    Deployment d = h.run(h.fresh(token), CloudStart::fresh);
+    EXPECT_EQ(d.status, DeploymentStatus::failed);
+    ASSERT_TRUE(d.error);
+    EXPECT_THAT(d.error->message, HasSubstr("UNAUTHORIZED: token *** is not valid"));
+    auto saved = h.journal.saved(d.id);
+    ASSERT_TRUE(saved);
+    EXPECT_THAT(to_json(*saved).dump(), Not(HasSubstr(value)));
+    for (const auto& e : h.journal.events()) EXPECT_THAT(e.message, Not(HasSubstr(value)));
+  }
 }
 
 TEST(CloudDeployment, AFailureCleansUpAndSaysWhy) {

@@ -23,6 +23,20 @@ EventBody answer(Result<T> result, Make make) {
   }
 }
 
+// A service's answer may quote the request back, the Spot token with it (an endpoint that
+// misbehaves, or a proxy in front of it): the token never reaches a message the flow keeps.
+void hide(const Secret& token, Error& error) {
+  const std::string& value = token.reveal();
+  if (value.empty()) return;
+  for (std::string* text : {&error.message, &error.code}) {
+    const std::string_view redacted = Secret::kRedacted;
+    for (auto at = text->find(value); at != std::string::npos;
+         at = text->find(value, at + redacted.size())) {
+      text->replace(at, value.size(), redacted);
+    }
+  }
+}
+
 bool retryable(const Error& error) {
   return error.kind == ErrorKind::throttled || error.kind == ErrorKind::unavailable ||
          error.kind == ErrorKind::timeout;
@@ -115,6 +129,7 @@ RunOutcome ElastigroupExecutor::run(const ElastigroupJob& job, TimePoint must_en
     } else {
       ports_.budget.deadline = call_deadline;
       body = perform(decision.next, config, *spec);
+      if (auto* failed = std::get_if<CallFailed>(&body)) hide(spot_access_.token, failed->error);
     }
     decision = step(config, state, Event{now(), body});
   }

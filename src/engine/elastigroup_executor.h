@@ -8,6 +8,10 @@
 // hands the state over as a continuation token instead. The CLI passes TimePoint::max() and
 // so never continues.
 //
+// Secrets: the Spot token (given, or resolved from its reference) goes only to Spot. An error
+// answer that quotes it back has it replaced by "***" before the flow sees the error, so no
+// log line, failure message or continuation token holds it.
+//
 // Not thread-safe; one run at a time per executor.
 #pragma once
 
