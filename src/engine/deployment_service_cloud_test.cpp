@@ -5,7 +5,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <condition_variable>
 #include <thread>
 
 #include "engine/deployment_service.h"
@@ -30,7 +29,7 @@ DeploymentSpec cloud_spec(const std::string& token = "ssm:/spot/token") {
 }
 
 // Spot, with every call held until released: a deployment stays running while a test looks.
-class HeldSpot final : public eg::SpotBlueGreen {
+class HeldSpot final : public eg::SpotBlueGreen, public Gate {
  public:
   explicit HeldSpot(eg::SpotBlueGreen& inner) : inner_(inner) {}
   Result<eg::SpotGroup> read_group(const eg::SpotAccess& a, bool c) override {
@@ -55,28 +54,9 @@ class HeldSpot final : public eg::SpotBlueGreen {
     hold();
     return inner_.detach_and_terminate(a, ids);
   }
-  void wait_until_held() {
-    std::unique_lock lock(mutex_);
-    changed_.wait(lock, [&] { return waiting_ > 0; });
-  }
-  void release() {
-    std::lock_guard lock(mutex_);
-    released_ = true;
-    changed_.notify_all();
-  }
 
  private:
-  void hold() {
-    std::unique_lock lock(mutex_);
-    ++waiting_;
-    changed_.notify_all();
-    changed_.wait(lock, [&] { return released_; });
-  }
   eg::SpotBlueGreen& inner_;
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  int waiting_ = 0;
-  bool released_ = false;
 };
 
 class CloudServiceTest : public ::testing::Test {
