@@ -67,6 +67,7 @@ class CloudServiceTest : public ::testing::Test {
   }
   void TearDown() override {
     spot_.release();
+    resumed_spot_.release();
     if (service_) service_->wait_idle();
   }
 
@@ -96,18 +97,21 @@ class CloudServiceTest : public ::testing::Test {
                      },
                      "/nonexistent/bundles"};
     deps.open_cloud = std::move(open_cloud);
+    deps.recover_first = recover_first_;
     service_ = std::make_unique<DeploymentService>(deps);
   }
 
   FakeClock clock_;
   eg::FakeElastigroupCloud cloud_{clock_};
   HeldSpot spot_{cloud_};
+  HeldSpot resumed_spot_{cloud_};  // Spot as a restarted service sees it
   FakeFleet fleet_;
   FakeFetcher fetcher_;
   FakeInstaller installer_;
   FakeHealthProbe probe_;
   MemoryJournal journal_;
   LiveLog log_;
+  bool recover_first_ = false;  // as `bluegreen server` runs it
   std::unique_ptr<DeploymentService> service_;
 };
 
@@ -186,6 +190,58 @@ TEST_F(CloudServiceTest, ShutdownStopsACloudDeploymentWithoutEndingItAndARestart
   EXPECT_EQ(cloud_.count("spot.create"), 1);
   EXPECT_EQ(cloud_.count("codedeploy.create"), 1);
   EXPECT_TRUE(fleet_.terminated().empty());
+}
+
+TEST_F(CloudServiceTest, ASpecTheFlowRefusesIsRefusedNamingTheKeyAndNothingIsRecorded) {
+  auto not_a_group = cloud_spec();
+  not_a_group.group_id = "web";
+  auto local_revision = cloud_spec();
+  local_revision.revision = LocalRevision{"/srv/app", std::nullopt};
+  for (const auto& [spec, key] :
+       {std::pair{not_a_group, "GROUP_ID"}, std::pair{local_revision, "LOCAL_PATH"}}) {
+    auto started = service_->start_deployment(spec, "alice");
+    ASSERT_FALSE(started) << key;
+    EXPECT_EQ(started.error().kind, ErrorKind::invalid_input);
+    EXPECT_THAT(started.error().message, HasSubstr(key));
+  }
+  auto all = service_->deployments();
+  ASSERT_TRUE(all);
+  EXPECT_TRUE(all->empty());
+  EXPECT_TRUE(service_->status().empty());
+  EXPECT_TRUE(cloud_.calls().empty());
+}
+
+TEST_F(CloudServiceTest, ARestartedServerStartsNothingBeforeItsInterruptedDeploymentResumes) {
+  auto first = service_->start_deployment(cloud_spec(), "alice");
+  ASSERT_TRUE(first);
+  spot_.wait_until_held();
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    spot_.release();
+  });
+  service_->shutdown();
+  releaser.join();
+
+  // The restarted server answers its admin API before it has read its journal back.
+  recover_first_ = true;
+  open_service_with([this]() -> Result<std::unique_ptr<eg::CloudConnection>> {
+    return std::make_unique<eg::FakeCloudConnection>(cloud_, clock_, &resumed_spot_);
+  });
+  auto early = service_->start_deployment(cloud_spec(), "bob");
+  ASSERT_FALSE(early);
+  EXPECT_EQ(early.error().kind, ErrorKind::unavailable);
+  EXPECT_THAT(early.error().message, HasSubstr("try again"));
+  ASSERT_TRUE(service_->recover());
+  auto second = service_->start_deployment(cloud_spec(), "bob");
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().kind, ErrorKind::conflict);
+  EXPECT_THAT(second.error().message, HasSubstr(first->id));
+  resumed_spot_.release();
+  service_->wait_idle();
+  auto all = service_->deployments();
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->size(), 1u);
+  EXPECT_EQ(cloud_.count("spot.create"), 1);
 }
 
 TEST_F(CloudServiceTest, AServerThatCannotReachTheCloudsStartsNothing) {
