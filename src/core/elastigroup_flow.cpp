@@ -493,6 +493,7 @@ Decision Stepper::handle(const CallFailed& e) {
       // Without the Spot token nothing can be stopped on the Spot side.
       s_.api_token_ready = true;
       s_.spot_stop_sent = s_.detach_sent = true;
+      s_.spot_out_of_reach = true;
     }
     std::string note = error.code == "DeploymentAlreadyCompletedException"
                            ? std::string()
@@ -509,12 +510,16 @@ Decision Stepper::handle(const CallFailed& e) {
     // Cleanup cannot call Spot without the token; EC2 can still tell whether greens remain.
     s_.api_token_ready = true;
     s_.spot_stop_sent = s_.detach_sent = true;
+    s_.spot_out_of_reach = true;
     add_cleanup_note(cleanup_step_failed(s_, c_, what, detail));
     FailureType type = failure_type_of(error);
     if (type != FailureType::permission_error) type = FailureType::configuration_error;
-    return fail(type, fmt::format("API_TOKEN reference {} could not be resolved ({}); check that "
-                                  "it exists and that the function's role may read it",
-                                  c_.token_reference, detail));
+    return fail(
+        type,
+        fmt::format("API_TOKEN reference {} could not be resolved ({}); check that "
+                    "it exists and that the AWS identity this runs with (the Lambda function's "
+                    "role, the server's or the CLI's credentials) may read it",
+                    c_.token_reference, detail));
   }
   if (what == "spot_create" && (error.kind == ErrorKind::conflict || is_transient(error))) {
     // It may have been created after all, or by a second delivery of this job: look again.

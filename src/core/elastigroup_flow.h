@@ -65,7 +65,9 @@
 // other failure is classified (FailureType) and reported after cleanup. Cleanup retries each
 // step until its grace is over, then gives it up and names it in the report with what the
 // user should stop by hand; past the grace it makes its remaining requests once each (a last
-// detach of greens still running, a last look at them), so it always ends.
+// detach of greens still running, a last look at them), so it always ends. When API_TOKEN's
+// reference cannot be resolved nothing can make Spot remove the greens: cleanup stops what
+// CodeDeploy runs, looks at the greens once and reports what to stop by hand.
 #pragma once
 
 #include <map>
@@ -393,6 +395,9 @@ struct FlowState {
   std::string codedeploy_candidate;             // the deployment group's last deployment
   bool final_look = false;  // TIMEOUT passed in wait_blue_detached: one last look is under way
   bool blue_known = false;  // group_instance_ids was read in this round
+  // API_TOKEN's reference could not be resolved: nothing this invocation does can make Spot
+  // remove the greens, so cleanup looks at them once and reports.
+  bool spot_out_of_reach = false;
 };
 
 // ---- Logs ----------------------------------------------------------------------------------

@@ -175,6 +175,31 @@ TEST(CloudDeployment, NeverStopsCodeDeployThatSucceededOnTheGreensForALostToken)
   for (const auto& green : d.green) EXPECT_NE(green.state, InstanceState::terminated);
 }
 
+TEST(CloudDeployment, AReferenceThatNoLongerResolvesAfterARestartEndsSayingWhatToStop) {
+  Harness h;
+  h.cloud.secrets["ssm:/spot/token"] = Secret(kLiteralToken);
+  h.cloud.codedeploy_statuses = {"InProgress"};
+  h.stop_when_installing();
+  h.run(h.fresh("ssm:/spot/token"), CloudStart::fresh);
+  h.sink.on_update(nullptr);
+  h.stop = false;
+  h.cloud.secrets.clear();  // the parameter was deleted while the server was down
+  auto spot_calls = h.cloud.tokens_seen().size();
+  auto started = h.clock.now();
+
+  Deployment d = h.run(h.from_journal("d-cloud1"), CloudStart::after_restart);
+  EXPECT_EQ(d.status, DeploymentStatus::failed);
+  ASSERT_TRUE(d.error);
+  EXPECT_THAT(d.error->message, HasSubstr("ssm:/spot/token"));
+  EXPECT_THAT(d.error->message, HasSubstr(d.cloud->spot_deployment_id));
+  EXPECT_THAT(d.error->message, HasSubstr("still running"));
+  EXPECT_EQ(h.cloud.count("codedeploy.stop"), 1);
+  EXPECT_EQ(h.cloud.tokens_seen().size(), spot_calls);  // Spot never called without its token
+  // Nothing removes the greens without the token: the deployment ends (and frees its group) at
+  // once instead of waiting out the cleanup grace.
+  EXPECT_LT(h.clock.now() - started, std::chrono::minutes(1));
+}
+
 TEST(CloudDeployment, ATokenThatSpotQuotesBackIsKeptNowhere) {
   for (const std::string token : {kLiteralToken, "ssm:/spot/token"}) {
     Harness h;
