@@ -239,32 +239,30 @@ std::string saved_before_a_create_that_went_out(World& world, const FlowConfig& 
   return {};
 }
 
-TEST(ElastigroupFlow, AStateSavedBeforeASpotCreateLooksForItOnResume) {
-  World world;
-  FlowConfig config = config_for();
-  auto saved = saved_before_a_create_that_went_out<CreateSpotDeployment>(world, config);
-  ASSERT_EQ(world.spot_creates, 1);
-  world.now += 2 * kMinute;  // the restart
-  Invocation resumed = invoke(world, config, saved);
-  EXPECT_TRUE(std::holds_alternative<ReportSuccess>(resumed.report)) << action_name(resumed.report);
-  EXPECT_EQ(world.spot_creates, 1);
-  EXPECT_EQ(world.codedeploy_creates, 1);
-  EXPECT_TRUE(logged(resumed, "spot_deployment_adopted"));
-}
-
-TEST(ElastigroupFlow, AStateSavedBeforeACodeDeployCreateLooksForItOnResume) {
-  World world;
-  FlowConfig config = config_for();
-  auto saved = saved_before_a_create_that_went_out<CreateCodeDeployDeployment>(world, config);
-  ASSERT_EQ(world.codedeploy_creates, 1);
-  // The restart takes longer than CodeDeploy: the deployment has succeeded meanwhile, so
-  // CodeDeploy would accept a second one.
-  world.now += world.codedeploy_takes + kMinute;
-  Invocation resumed = invoke(world, config, saved);
-  EXPECT_TRUE(std::holds_alternative<ReportSuccess>(resumed.report)) << action_name(resumed.report);
-  EXPECT_EQ(world.spot_creates, 1);
-  EXPECT_EQ(world.codedeploy_creates, 1);
-  EXPECT_TRUE(logged(resumed, "codedeploy_deployment_adopted"));
+TEST(ElastigroupFlow, AStateSavedBeforeACreateLooksForItOnResume) {
+  struct Case {
+    std::string (*saved)(World&, const FlowConfig&);
+    Duration restart;     // how long the server is down
+    const char* adopted;  // what the resumed flow logs
+  };
+  // Spot's create: its deployment still runs at the restart (the world accepts a second).
+  // CodeDeploy's: the restart takes longer than CodeDeploy, which then accepts a second one.
+  for (const Case& c :
+       {Case{&saved_before_a_create_that_went_out<CreateSpotDeployment>, 2 * kMinute,
+             "spot_deployment_adopted"},
+        Case{&saved_before_a_create_that_went_out<CreateCodeDeployDeployment>,
+             World{}.codedeploy_takes + kMinute, "codedeploy_deployment_adopted"}}) {
+    World world;
+    FlowConfig config = config_for();
+    auto saved = c.saved(world, config);
+    world.now += c.restart;
+    Invocation resumed = invoke(world, config, saved);
+    EXPECT_TRUE(std::holds_alternative<ReportSuccess>(resumed.report))
+        << c.adopted << ": " << action_name(resumed.report);
+    EXPECT_EQ(world.spot_creates, 1) << c.adopted;
+    EXPECT_EQ(world.codedeploy_creates, 1) << c.adopted;
+    EXPECT_TRUE(logged(resumed, c.adopted));
+  }
 }
 
 TEST(ElastigroupFlow, DeliveryAfterTheJobFinishedStartsNothing) {

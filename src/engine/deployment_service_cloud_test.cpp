@@ -77,6 +77,21 @@ class CloudServiceTest : public ::testing::Test {
     });
   }
 
+  // A deployment started, then the server shut down while Spot held its first call: the
+  // journal keeps it running.
+  Result<Deployment> start_and_shut_down() {
+    auto started = service_->start_deployment(cloud_spec(), "alice");
+    if (!started) return started;
+    spot_.wait_until_held();
+    std::thread releaser([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      spot_.release();
+    });
+    service_->shutdown();
+    releaser.join();
+    return started;
+  }
+
   // A new server on the same journal (as a restart reads the same file), with no local group.
   void open_service_with(eg::OpenCloud open_cloud) {
     service_.reset();
@@ -168,15 +183,8 @@ TEST_F(CloudServiceTest, OneDeploymentPerCloudGroupAndItShowsAsACloudGroup) {
 }
 
 TEST_F(CloudServiceTest, ShutdownStopsACloudDeploymentWithoutEndingItAndARestartResumesIt) {
-  auto started = service_->start_deployment(cloud_spec(), "alice");
+  auto started = start_and_shut_down();
   ASSERT_TRUE(started);
-  spot_.wait_until_held();
-  std::thread releaser([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    spot_.release();
-  });
-  service_->shutdown();
-  releaser.join();
   auto stopped = journal_.saved(started->id);
   ASSERT_TRUE(stopped);
   EXPECT_EQ(stopped->status, DeploymentStatus::running);
@@ -212,15 +220,8 @@ TEST_F(CloudServiceTest, ASpecTheFlowRefusesIsRefusedNamingTheKeyAndNothingIsRec
 }
 
 TEST_F(CloudServiceTest, ARestartedServerStartsNothingBeforeItsInterruptedDeploymentResumes) {
-  auto first = service_->start_deployment(cloud_spec(), "alice");
+  auto first = start_and_shut_down();
   ASSERT_TRUE(first);
-  spot_.wait_until_held();
-  std::thread releaser([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    spot_.release();
-  });
-  service_->shutdown();
-  releaser.join();
 
   // The restarted server answers its admin API before it has read its journal back.
   recover_first_ = true;
