@@ -188,6 +188,16 @@ class Ec2BackedSpotFake(spot_fake.SpotFake):
         return super().list_deployments(request, group)
 
 
+def unpack(zip_path, directory):
+    """Extracts a Lambda package into `directory` with the file modes it was zipped with."""
+    with zipfile.ZipFile(zip_path) as archive:
+        for info in archive.infolist():
+            path = archive.extract(info, directory)
+            mode = (info.external_attr >> 16) & 0o777
+            if mode:
+                os.chmod(path, mode)
+
+
 # Where the CA bundle sits on Amazon Linux, and the build machine's bundle copied there.
 IMAGE_CA_BUNDLE = "etc/pki/tls/certs/ca-bundle.crt"
 HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
@@ -205,12 +215,7 @@ class Bootstrap:
         os.chmod(self.dir, 0o755)
         task = os.path.join(self.dir, "var", "task") if chroot else self.dir
         os.makedirs(task, exist_ok=True)
-        with zipfile.ZipFile(zip_path) as archive:
-            for info in archive.infolist():
-                path = archive.extract(info, task)
-                mode = (info.external_attr >> 16) & 0o777
-                if mode:
-                    os.chmod(path, mode)
+        unpack(zip_path, task)
         preexec = None
         argv = [os.path.join(task, "bootstrap")]
         if chroot:
