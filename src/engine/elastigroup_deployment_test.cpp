@@ -20,11 +20,47 @@ using ::testing::Not;
 constexpr const char* kLiteralToken = "tok-literal-0xC0FFEE";
 constexpr const char* kResolvedToken = "tok-from-ssm-0xBEEF";
 
-std::string params(const std::string& token) {
+std::string params(const std::string& token, const std::string& timeout) {
   return R"({"API_TOKEN":")" + token + R"(","ACCOUNT_ID":"act-12345678",
-    "GROUP_ID":"sig-12345678","APP_NAME":"app","DEPLOYMENT_GROUP":"dg","TIMEOUT":"1800",
-    "S3_BUCKET":"bucket","S3_KEY":"app.zip","S3_BUNDLE":"zip"})";
+    "GROUP_ID":"sig-12345678","APP_NAME":"app","DEPLOYMENT_GROUP":"dg","TIMEOUT":")" +
+         timeout + R"(","S3_BUCKET":"bucket","S3_KEY":"app.zip","S3_BUNDLE":"zip"})";
 }
+
+// Spot accepting every request and never answering: a call ends when the deadline the executor
+// set for it passes, or when the client has spent its five attempts of 30 s.
+class SilentSpot final : public eg::SpotBlueGreen {
+ public:
+  explicit SilentSpot(FakeClock& clock) : clock_(clock) {}
+  const eg::CallBudget* budget = nullptr;
+
+  Result<eg::SpotGroup> read_group(const eg::SpotAccess&, bool) override { return silence(); }
+  Result<std::vector<eg::SpotDeployment>> list_deployments(const eg::SpotAccess&) override {
+    return silence();
+  }
+  Result<eg::SpotDeployment> create_deployment(const eg::SpotAccess&,
+                                               const eg::SpotBlueGreenRequest&) override {
+    return silence();
+  }
+  Result<void> stop_deployment(const eg::SpotAccess&, const std::string&) override {
+    return silence();
+  }
+  Result<void> detach_and_terminate(const eg::SpotAccess&,
+                                    const std::vector<std::string>&) override {
+    return silence();
+  }
+
+ private:
+  std::unexpected<Error> silence() {
+    Duration given = 5 * std::chrono::seconds(30);  // the client's five attempts
+    if (budget->deadline != TimePoint::max()) {
+      given =
+          std::min(given, std::chrono::duration_cast<Duration>(budget->deadline - clock_.now()));
+    }
+    clock_.advance(std::max(given, Duration::zero()));
+    return fail(ErrorKind::timeout, "spot: no answer");
+  }
+  FakeClock& clock_;
+};
 
 struct Harness {
   FakeClock clock;
@@ -34,8 +70,8 @@ struct Harness {
   RecordingSink sink;
   std::atomic<bool> stop{false};
 
-  Deployment fresh(const std::string& token) {
-    auto spec = parse_spec(std::string_view(params(token)));
+  Deployment fresh(const std::string& token, const std::string& timeout = "1800") {
+    auto spec = parse_spec(std::string_view(params(token, timeout)));
     EXPECT_TRUE(spec) << spec.error().message;
     auto d = new_deployment("d-cloud1", *spec, "test", eg::green_identifier_for_job("d-cloud1"),
                             clock.now(), std::nullopt);
@@ -220,6 +256,20 @@ TEST(CloudDeployment, ATokenThatSpotQuotesBackIsKeptNowhere) {
     EXPECT_THAT(to_json(*saved).dump(), Not(HasSubstr(value)));
     for (const auto& e : h.journal.events()) EXPECT_THAT(e.message, Not(HasSubstr(value)));
   }
+}
+
+TEST(CloudDeployment, ASpotThatNeverAnswersEndsTheDeploymentByItsTimeout) {
+  Harness h;
+  SilentSpot spot(h.clock);
+  eg::FakeCloudConnection silent(h.cloud, h.clock, &spot);
+  spot.budget = &silent.ports(h.cloud, h.cloud).budget;
+  auto started = h.clock.now();
+  Deployment d = run_cloud_deployment(CloudRunPorts{silent, h.journal, h.sink, h.clock},
+                                      h.fresh(kLiteralToken, "60"), {}, CloudStart::fresh);
+  EXPECT_EQ(d.status, DeploymentStatus::failed);
+  ASSERT_TRUE(d.error);
+  EXPECT_THAT(d.error->message, HasSubstr("TIMEOUT (60 s) passed"));
+  EXPECT_LE(h.clock.now() - started, std::chrono::seconds(60 + 30));
 }
 
 TEST(CloudDeployment, AFailureCleansUpAndSaysWhy) {
