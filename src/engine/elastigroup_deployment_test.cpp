@@ -194,6 +194,31 @@ TEST(CloudDeployment, ALiteralTokenLostInARestartEndsWithTheCleanUpThatNeedsNoSp
   EXPECT_EQ(d.phases.back().outcome, PhaseOutcome::failed);
 }
 
+TEST(CloudDeployment, ALostTokenStopsTheCodeDeployDeploymentWhoseCreateWasNeverJournaled) {
+  Harness h;
+  h.cloud.codedeploy_statuses = {"InProgress"};
+  // The server dies once CodeDeploy answered the create, before the answer was journaled: the
+  // journal holds the record saved just before the create.
+  std::optional<nlohmann::json> journaled;
+  h.sink.on_update([&](const Deployment& d) {
+    if (d.cloud && d.cloud->flow_phase == "create_codedeploy") journaled = to_json(d);
+    if (d.cloud && !d.cloud->codedeploy_deployment_id.empty()) h.stop = true;
+  });
+  h.run(h.fresh(kLiteralToken), CloudStart::fresh);
+  ASSERT_TRUE(journaled);
+  ASSERT_EQ(h.cloud.count("codedeploy.create"), 1);
+  h.sink.on_update(nullptr);
+  h.stop = false;
+  auto restarted = deployment_from_json(*journaled);
+  ASSERT_TRUE(restarted);
+
+  Deployment d = h.run(*restarted, CloudStart::after_restart);
+  EXPECT_EQ(d.status, DeploymentStatus::failed);
+  EXPECT_EQ(h.cloud.count("codedeploy.stop"), 1);
+  ASSERT_TRUE(d.error);
+  EXPECT_THAT(d.error->message, HasSubstr("CodeDeploy deployment d-1 was stopped"));
+}
+
 TEST(CloudDeployment, NeverStopsCodeDeployThatSucceededOnTheGreensForALostToken) {
   Harness h;
   h.cloud.codedeploy_statuses = {"Succeeded"};
