@@ -99,12 +99,7 @@ class SlowCodeDeploy(stamped(cloud_world.OneActiveDeploymentAwsFake)):
 
 def unzip(zip_path):
     directory = tempfile.mkdtemp(prefix="bench-lambda-")
-    with zipfile.ZipFile(zip_path) as archive:
-        for info in archive.infolist():
-            path = archive.extract(info, directory)
-            mode = (info.external_attr >> 16) & 0o777
-            if mode:
-                os.chmod(path, mode)
+    cloud_world.unpack(zip_path, directory)
     return directory
 
 

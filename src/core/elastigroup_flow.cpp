@@ -142,6 +142,10 @@ Decision Stepper::handle(const Started& e) {
     s_.round_step = 0;
     log(EventKind::info, "resumed",
         fmt::format("resuming job {} in phase {}", s_.original_job_id, to_string(s_.phase)));
+    // A state saved just before a create cannot tell whether the create went out and was
+    // answered after it (the process may have died in between): look for it before creating.
+    if (s_.phase == Phase::create_spot) return enter(Phase::find_spot);
+    if (s_.phase == Phase::create_codedeploy) return enter(Phase::find_codedeploy);
     return advance();
   }
   s_ = FlowState{};
@@ -489,6 +493,7 @@ Decision Stepper::handle(const CallFailed& e) {
       // Without the Spot token nothing can be stopped on the Spot side.
       s_.api_token_ready = true;
       s_.spot_stop_sent = s_.detach_sent = true;
+      s_.spot_out_of_reach = true;
     }
     std::string note = error.code == "DeploymentAlreadyCompletedException"
                            ? std::string()
@@ -505,12 +510,16 @@ Decision Stepper::handle(const CallFailed& e) {
     // Cleanup cannot call Spot without the token; EC2 can still tell whether greens remain.
     s_.api_token_ready = true;
     s_.spot_stop_sent = s_.detach_sent = true;
+    s_.spot_out_of_reach = true;
     add_cleanup_note(cleanup_step_failed(s_, c_, what, detail));
     FailureType type = failure_type_of(error);
     if (type != FailureType::permission_error) type = FailureType::configuration_error;
-    return fail(type, fmt::format("API_TOKEN reference {} could not be resolved ({}); check that "
-                                  "it exists and that the function's role may read it",
-                                  c_.token_reference, detail));
+    return fail(
+        type,
+        fmt::format("API_TOKEN reference {} could not be resolved ({}); check that "
+                    "it exists and that the AWS identity this runs with (the Lambda function's "
+                    "role, the server's or the CLI's credentials) may read it",
+                    c_.token_reference, detail));
   }
   if (what == "spot_create" && (error.kind == ErrorKind::conflict || is_transient(error))) {
     // It may have been created after all, or by a second delivery of this job: look again.

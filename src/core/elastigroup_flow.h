@@ -32,7 +32,11 @@
 //      deployment group at a time, so two deliveries racing past the check cannot both
 //      create: the loser gets DeploymentLimitExceeded, looks again and adopts the winner's.
 // A continued job (continuationToken) resumes from the token; the token is written only
-// between requests, so it always describes what is known to exist.
+// between requests, so it always describes what is known to exist. A token written just
+// before a create (the server journals the state before every request) cannot tell whether
+// the create went out: a flow resumed in create_spot or create_codedeploy looks first
+// (find_spot, find_codedeploy), so a create answered after the last save is adopted, not
+// made twice, even when the first deployment has ended meanwhile.
 //
 // Never remove what may serve (the flow's first invariant). Once CodeDeploy has succeeded
 // on the greens (AllowTraffic done: FlowState::greens_serving), nothing the flow does
@@ -61,7 +65,9 @@
 // other failure is classified (FailureType) and reported after cleanup. Cleanup retries each
 // step until its grace is over, then gives it up and names it in the report with what the
 // user should stop by hand; past the grace it makes its remaining requests once each (a last
-// detach of greens still running, a last look at them), so it always ends.
+// detach of greens still running, a last look at them), so it always ends. When API_TOKEN's
+// reference cannot be resolved nothing can make Spot remove the greens: cleanup stops what
+// CodeDeploy runs, looks at the greens once and reports what to stop by hand.
 #pragma once
 
 #include <map>
@@ -389,6 +395,9 @@ struct FlowState {
   std::string codedeploy_candidate;             // the deployment group's last deployment
   bool final_look = false;  // TIMEOUT passed in wait_blue_detached: one last look is under way
   bool blue_known = false;  // group_instance_ids was read in this round
+  // API_TOKEN's reference could not be resolved: nothing this invocation does can make Spot
+  // remove the greens, so cleanup looks at them once and reports.
+  bool spot_out_of_reach = false;
 };
 
 // ---- Logs ----------------------------------------------------------------------------------

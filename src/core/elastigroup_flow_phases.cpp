@@ -146,7 +146,9 @@ Decision Stepper::cleanup_greens_seen() {
     return report_failure();
   }
   bool may_detach = !s_.detach_sent && !s_.spot_deployment_id.empty() && !s_.greens_serving;
-  if (now_ >= s_.cleanup_deadline) {
+  // Without the Spot token nothing removes them: waiting out the grace would only delay the
+  // report (and hold the group).
+  if (now_ >= s_.cleanup_deadline || s_.spot_out_of_reach) {
     // Greens left running cost money: one last attempt to detach them, even past the grace.
     if (may_detach) return issue(DetachGreens{s_.green_ids}, "detach");
     add_cleanup_note(

@@ -215,6 +215,56 @@ TEST(ElastigroupFlow, SecondDeliveryOfAJobJoinsTheFirstDeployment) {
   EXPECT_TRUE(logged(again, "codedeploy_deployment_adopted"));
 }
 
+// The state a server journals before every request, as saved just before the first
+// `Request`; that request then goes out and is answered, and the process dies before the next
+// save.
+template <typename Request>
+std::string saved_before_a_create_that_went_out(World& world, const FlowConfig& config) {
+  FlowState state;
+  Decision d = step(config, state, Event{world.now, Started{}});
+  for (int guard = 0; guard < 10'000 && !is_report(d.next); ++guard) {
+    std::string saved = to_token(state);
+    EventBody body;
+    if (auto* wait = std::get_if<Wait>(&d.next)) {
+      world.now = wait->until;
+      body = Woke{};
+    } else {
+      world.now += std::chrono::milliseconds(50);
+      body = world.answer(d.next);
+      if (std::holds_alternative<Request>(d.next)) return saved;
+    }
+    d = step(config, state, Event{world.now, body});
+  }
+  ADD_FAILURE() << "the flow never made the request";
+  return {};
+}
+
+TEST(ElastigroupFlow, AStateSavedBeforeACreateLooksForItOnResume) {
+  struct Case {
+    std::string (*saved)(World&, const FlowConfig&);
+    Duration restart;     // how long the server is down
+    const char* adopted;  // what the resumed flow logs
+  };
+  // Spot's create: its deployment still runs at the restart (the world accepts a second).
+  // CodeDeploy's: the restart takes longer than CodeDeploy, which then accepts a second one.
+  for (const Case& c :
+       {Case{&saved_before_a_create_that_went_out<CreateSpotDeployment>, 2 * kMinute,
+             "spot_deployment_adopted"},
+        Case{&saved_before_a_create_that_went_out<CreateCodeDeployDeployment>,
+             World{}.codedeploy_takes + kMinute, "codedeploy_deployment_adopted"}}) {
+    World world;
+    FlowConfig config = config_for();
+    auto saved = c.saved(world, config);
+    world.now += c.restart;
+    Invocation resumed = invoke(world, config, saved);
+    EXPECT_TRUE(std::holds_alternative<ReportSuccess>(resumed.report))
+        << c.adopted << ": " << action_name(resumed.report);
+    EXPECT_EQ(world.spot_creates, 1) << c.adopted;
+    EXPECT_EQ(world.codedeploy_creates, 1) << c.adopted;
+    EXPECT_TRUE(logged(resumed, c.adopted));
+  }
+}
+
 TEST(ElastigroupFlow, DeliveryAfterTheJobFinishedStartsNothing) {
   World world;
   FlowConfig config = config_for();

@@ -162,6 +162,11 @@ std::unexpected<Error> DeploymentService::busy(const std::string& running_id,
 
 Result<Deployment> DeploymentService::start_deployment(DeploymentSpec spec,
                                                        std::string started_by) {
+  if (std::lock_guard lock(mutex_); deps_.recover_first && !recovered_) {
+    return fail(ErrorKind::unavailable,
+                "the server is starting: it reads its journal back and resumes the deployments "
+                "it was running first; try again in a moment");
+  }
   if (spec.provider == Provider::elastigroup && deps_.open_cloud) {
     return start_cloud_deployment(std::move(spec), std::move(started_by));
   }
@@ -247,6 +252,11 @@ void DeploymentService::launch_worker(Deployment deployment, bool resume,
 
 Result<Deployment> DeploymentService::start_cloud_deployment(DeploymentSpec spec,
                                                              std::string started_by) {
+  // What the flow would refuse (GROUP_ID not sig-…, LOCAL_PATH, …) is refused here, naming the
+  // key, before anything is opened or recorded.
+  if (auto config = elastigroup::make_flow_config(spec, "check"); !config) {
+    return std::unexpected(config.error());
+  }
   // Opened before anything is recorded: a server that cannot reach the clouds starts nothing.
   auto opened = deps_.open_cloud();
   if (!opened) {
@@ -732,6 +742,7 @@ Result<void> DeploymentService::recover() {
     deps_.log.update(restore);
     launch_worker(std::move(restore), false);
   }
+  recovered_ = true;
   return {};
 }
 

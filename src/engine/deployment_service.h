@@ -121,6 +121,11 @@ struct ServiceDeps {
   // Why this server cannot create the namespaces of ISOLATION=namespaces (local instances then
   // run with ISOLATION=none); nothing when it can.
   std::optional<std::string> namespaces_unavailable = std::nullopt;
+  // A server answers its admin API while recover() reads the journal back: until recover() has
+  // run, start_deployment() refuses (unavailable), so that a request arriving then cannot start
+  // a second deployment of a group whose interrupted one is about to resume. False: a service
+  // with nothing to recover starts deployments at once.
+  bool recover_first = false;
 };
 
 // Names a deployment: by id, or the running (else latest) deployment of a group, or, with
@@ -177,8 +182,11 @@ class DeploymentService {
   Result<void> recover();
 
   // Validates the request against the group and starts the deployment on a worker thread;
-  // returns its first record. Errors: conflict (a deployment of the group runs), invalid_input
-  // (a provider this server does not run; LISTEN or PREVIEW_LISTEN unusable).
+  // returns its first record. Errors: unavailable (ServiceDeps::recover_first, and recover()
+  // has not run yet), conflict (a deployment of the group runs), invalid_input
+  // (a provider this server does not run; LISTEN or PREVIEW_LISTEN unusable; a PROVIDER
+  // elastigroup spec the Elastigroup flow refuses, naming the key). A refused request leaves
+  // nothing in the journal.
   Result<Deployment> start_deployment(DeploymentSpec spec, std::string started_by);
   Result<Deployment> promote(const Selector& selector, const std::string& by);
   Result<Deployment> roll_back(const Selector& selector, const std::string& by);
@@ -264,6 +272,7 @@ class DeploymentService {
 
   ServiceDeps deps_;
   mutable std::mutex mutex_;
+  bool recovered_ = false;  // recover() has run
   std::condition_variable idle_;
   std::map<std::string, Group> groups_;
   std::map<std::string, CloudGroup> cloud_groups_;

@@ -5,7 +5,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <condition_variable>
 #include <thread>
 
 #include "engine/deployment_service.h"
@@ -30,7 +29,7 @@ DeploymentSpec cloud_spec(const std::string& token = "ssm:/spot/token") {
 }
 
 // Spot, with every call held until released: a deployment stays running while a test looks.
-class HeldSpot final : public eg::SpotBlueGreen {
+class HeldSpot final : public eg::SpotBlueGreen, public Gate {
  public:
   explicit HeldSpot(eg::SpotBlueGreen& inner) : inner_(inner) {}
   Result<eg::SpotGroup> read_group(const eg::SpotAccess& a, bool c) override {
@@ -55,28 +54,9 @@ class HeldSpot final : public eg::SpotBlueGreen {
     hold();
     return inner_.detach_and_terminate(a, ids);
   }
-  void wait_until_held() {
-    std::unique_lock lock(mutex_);
-    changed_.wait(lock, [&] { return waiting_ > 0; });
-  }
-  void release() {
-    std::lock_guard lock(mutex_);
-    released_ = true;
-    changed_.notify_all();
-  }
 
  private:
-  void hold() {
-    std::unique_lock lock(mutex_);
-    ++waiting_;
-    changed_.notify_all();
-    changed_.wait(lock, [&] { return released_; });
-  }
   eg::SpotBlueGreen& inner_;
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  int waiting_ = 0;
-  bool released_ = false;
 };
 
 class CloudServiceTest : public ::testing::Test {
@@ -87,6 +67,7 @@ class CloudServiceTest : public ::testing::Test {
   }
   void TearDown() override {
     spot_.release();
+    resumed_spot_.release();
     if (service_) service_->wait_idle();
   }
 
@@ -94,6 +75,21 @@ class CloudServiceTest : public ::testing::Test {
     open_service_with([this, held]() -> Result<std::unique_ptr<eg::CloudConnection>> {
       return std::make_unique<eg::FakeCloudConnection>(cloud_, clock_, held ? &spot_ : nullptr);
     });
+  }
+
+  // A deployment started, then the server shut down while Spot held its first call: the
+  // journal keeps it running.
+  Result<Deployment> start_and_shut_down() {
+    auto started = service_->start_deployment(cloud_spec(), "alice");
+    if (!started) return started;
+    spot_.wait_until_held();
+    std::thread releaser([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      spot_.release();
+    });
+    service_->shutdown();
+    releaser.join();
+    return started;
   }
 
   // A new server on the same journal (as a restart reads the same file), with no local group.
@@ -116,18 +112,21 @@ class CloudServiceTest : public ::testing::Test {
                      },
                      "/nonexistent/bundles"};
     deps.open_cloud = std::move(open_cloud);
+    deps.recover_first = recover_first_;
     service_ = std::make_unique<DeploymentService>(deps);
   }
 
   FakeClock clock_;
   eg::FakeElastigroupCloud cloud_{clock_};
   HeldSpot spot_{cloud_};
+  HeldSpot resumed_spot_{cloud_};  // Spot as a restarted service sees it
   FakeFleet fleet_;
   FakeFetcher fetcher_;
   FakeInstaller installer_;
   FakeHealthProbe probe_;
   MemoryJournal journal_;
   LiveLog log_;
+  bool recover_first_ = false;  // as `bluegreen server` runs it
   std::unique_ptr<DeploymentService> service_;
 };
 
@@ -184,15 +183,8 @@ TEST_F(CloudServiceTest, OneDeploymentPerCloudGroupAndItShowsAsACloudGroup) {
 }
 
 TEST_F(CloudServiceTest, ShutdownStopsACloudDeploymentWithoutEndingItAndARestartResumesIt) {
-  auto started = service_->start_deployment(cloud_spec(), "alice");
+  auto started = start_and_shut_down();
   ASSERT_TRUE(started);
-  spot_.wait_until_held();
-  std::thread releaser([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    spot_.release();
-  });
-  service_->shutdown();
-  releaser.join();
   auto stopped = journal_.saved(started->id);
   ASSERT_TRUE(stopped);
   EXPECT_EQ(stopped->status, DeploymentStatus::running);
@@ -206,6 +198,51 @@ TEST_F(CloudServiceTest, ShutdownStopsACloudDeploymentWithoutEndingItAndARestart
   EXPECT_EQ(cloud_.count("spot.create"), 1);
   EXPECT_EQ(cloud_.count("codedeploy.create"), 1);
   EXPECT_TRUE(fleet_.terminated().empty());
+}
+
+TEST_F(CloudServiceTest, ASpecTheFlowRefusesIsRefusedNamingTheKeyAndNothingIsRecorded) {
+  auto not_a_group = cloud_spec();
+  not_a_group.group_id = "web";
+  auto local_revision = cloud_spec();
+  local_revision.revision = LocalRevision{"/srv/app", std::nullopt};
+  for (const auto& [spec, key] :
+       {std::pair{not_a_group, "GROUP_ID"}, std::pair{local_revision, "LOCAL_PATH"}}) {
+    auto started = service_->start_deployment(spec, "alice");
+    ASSERT_FALSE(started) << key;
+    EXPECT_EQ(started.error().kind, ErrorKind::invalid_input);
+    EXPECT_THAT(started.error().message, HasSubstr(key));
+  }
+  auto all = service_->deployments();
+  ASSERT_TRUE(all);
+  EXPECT_TRUE(all->empty());
+  EXPECT_TRUE(service_->status().empty());
+  EXPECT_TRUE(cloud_.calls().empty());
+}
+
+TEST_F(CloudServiceTest, ARestartedServerStartsNothingBeforeItsInterruptedDeploymentResumes) {
+  auto first = start_and_shut_down();
+  ASSERT_TRUE(first);
+
+  // The restarted server answers its admin API before it has read its journal back.
+  recover_first_ = true;
+  open_service_with([this]() -> Result<std::unique_ptr<eg::CloudConnection>> {
+    return std::make_unique<eg::FakeCloudConnection>(cloud_, clock_, &resumed_spot_);
+  });
+  auto early = service_->start_deployment(cloud_spec(), "bob");
+  ASSERT_FALSE(early);
+  EXPECT_EQ(early.error().kind, ErrorKind::unavailable);
+  EXPECT_THAT(early.error().message, HasSubstr("try again"));
+  ASSERT_TRUE(service_->recover());
+  auto second = service_->start_deployment(cloud_spec(), "bob");
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().kind, ErrorKind::conflict);
+  EXPECT_THAT(second.error().message, HasSubstr(first->id));
+  resumed_spot_.release();
+  service_->wait_idle();
+  auto all = service_->deployments();
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->size(), 1u);
+  EXPECT_EQ(cloud_.count("spot.create"), 1);
 }
 
 TEST_F(CloudServiceTest, AServerThatCannotReachTheCloudsStartsNothing) {

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <thread>
 
 #include "core/flow.h"
@@ -39,31 +38,13 @@ class FakeGroupTraffic final : public GroupTraffic {
 };
 
 // An installer that holds every run until released, so a deployment stays in install.
-class HeldInstaller final : public Installer {
+class HeldInstaller final : public Installer, public Gate {
  public:
   Result<void> run(const Bundle&, const std::vector<Instance>&, const std::vector<std::string>&,
                    const LifecycleContext&, TimePoint, std::vector<HookResult>&) override {
-    std::unique_lock lock(mutex_);
-    ++waiting_;
-    changed_.notify_all();
-    changed_.wait(lock, [&] { return released_; });
+    hold();
     return {};
   }
-  void wait_until_held() {
-    std::unique_lock lock(mutex_);
-    changed_.wait(lock, [&] { return waiting_ > 0; });
-  }
-  void release() {
-    std::lock_guard lock(mutex_);
-    released_ = true;
-    changed_.notify_all();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  int waiting_ = 0;
-  bool released_ = false;
 };
 
 DeploymentSpec spec(const nlohmann::json& overrides = nlohmann::json::object()) {

@@ -197,6 +197,20 @@ class CloudRecord final : public eg::FlowLog {
   bool journal_warned_ = false;
 };
 
+// The deployment group's last attempted deployment, when it targets `green_identifier`.
+std::optional<eg::CodeDeployDeployment> own_codedeploy_deployment(
+    const eg::ElastigroupPorts& cloud, const std::string& green_identifier,
+    const DeploymentSpec& spec) {
+  auto last = cloud.codedeploy.last_attempted_deployment(spec.app_name, spec.deployment_group);
+  if (!last || !*last) return std::nullopt;
+  auto read = cloud.codedeploy.get_deployment(**last);
+  if (!read ||
+      std::ranges::find(read->green_tag_values, green_identifier) == read->green_tag_values.end()) {
+    return std::nullopt;
+  }
+  return *read;
+}
+
 // A restarted server has no literal API_TOKEN: the journal never held it. The deployment ends
 // with what can be done without Spot.
 Deployment end_without_token(const CloudRunPorts& ports, CloudRecord& record,
@@ -209,8 +223,18 @@ Deployment end_without_token(const CloudRunPorts& ports, CloudRecord& record,
   }
   std::string spot = state ? state->spot_deployment_id : "";
   std::string codedeploy = state ? state->codedeploy_deployment_id : "";
+  bool serving = state && state->greens_serving;
+  if (state && codedeploy.empty() &&
+      (state->phase == eg::Phase::find_codedeploy ||
+       state->phase == eg::Phase::create_codedeploy)) {
+    // The server may have died after CodeDeploy answered a create: find ours as the flow would.
+    if (auto ours = own_codedeploy_deployment(cloud, state->green_identifier, deployment.spec)) {
+      codedeploy = state->codedeploy_deployment_id = ours->id;
+      serving = state->greens_serving = ours->status == "Succeeded";
+    }
+  }
   std::string done;
-  if (!codedeploy.empty() && !(state && state->greens_serving)) {
+  if (!codedeploy.empty() && !serving) {
     auto stopped = cloud.codedeploy.stop_deployment(codedeploy, /*auto_rollback=*/true);
     done = stopped
                ? fmt::format("CodeDeploy deployment {} was stopped (with rollback). ", codedeploy)

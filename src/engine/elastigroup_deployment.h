@@ -23,7 +23,9 @@
 //    in the spec the run was started with (to_json(spec) stores "***"). A run resumed after a
 //    restart has lost a literal token and never calls Spot with what the journal holds: it
 //    ends failed, saying why, after the clean-up that needs no Spot token (the CodeDeploy
-//    deployment stopped with rollback), and names what to stop by hand. A reference (ssm:,
+//    deployment stopped with rollback; one whose create was answered after the last save is
+//    found as the flow finds it, from the deployment group's last attempt), and names what to
+//    stop by hand. A reference (ssm:,
 //    secretsmanager:) is resolved again by the resumed flow.
 // 3. Never remove what may serve: the lost-token clean-up does not stop a CodeDeploy
 //    deployment that succeeded on the greens (the flow's greens_serving); everything else is

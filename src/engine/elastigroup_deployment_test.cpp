@@ -1,5 +1,6 @@
 #include "engine/elastigroup_deployment.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -17,12 +18,49 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 constexpr const char* kLiteralToken = "tok-literal-0xC0FFEE";
+constexpr const char* kResolvedToken = "tok-from-ssm-0xBEEF";
 
-std::string params(const std::string& token) {
+std::string params(const std::string& token, const std::string& timeout) {
   return R"({"API_TOKEN":")" + token + R"(","ACCOUNT_ID":"act-12345678",
-    "GROUP_ID":"sig-12345678","APP_NAME":"app","DEPLOYMENT_GROUP":"dg","TIMEOUT":"1800",
-    "S3_BUCKET":"bucket","S3_KEY":"app.zip","S3_BUNDLE":"zip"})";
+    "GROUP_ID":"sig-12345678","APP_NAME":"app","DEPLOYMENT_GROUP":"dg","TIMEOUT":")" +
+         timeout + R"(","S3_BUCKET":"bucket","S3_KEY":"app.zip","S3_BUNDLE":"zip"})";
 }
+
+// Spot accepting every request and never answering: a call ends when the deadline the executor
+// set for it passes, or when the client has spent its five attempts of 30 s.
+class SilentSpot final : public eg::SpotBlueGreen {
+ public:
+  explicit SilentSpot(FakeClock& clock) : clock_(clock) {}
+  const eg::CallBudget* budget = nullptr;
+
+  Result<eg::SpotGroup> read_group(const eg::SpotAccess&, bool) override { return silence(); }
+  Result<std::vector<eg::SpotDeployment>> list_deployments(const eg::SpotAccess&) override {
+    return silence();
+  }
+  Result<eg::SpotDeployment> create_deployment(const eg::SpotAccess&,
+                                               const eg::SpotBlueGreenRequest&) override {
+    return silence();
+  }
+  Result<void> stop_deployment(const eg::SpotAccess&, const std::string&) override {
+    return silence();
+  }
+  Result<void> detach_and_terminate(const eg::SpotAccess&,
+                                    const std::vector<std::string>&) override {
+    return silence();
+  }
+
+ private:
+  std::unexpected<Error> silence() {
+    Duration given = 5 * std::chrono::seconds(30);  // the client's five attempts
+    if (budget->deadline != TimePoint::max()) {
+      given =
+          std::min(given, std::chrono::duration_cast<Duration>(budget->deadline - clock_.now()));
+    }
+    clock_.advance(std::max(given, Duration::zero()));
+    return fail(ErrorKind::timeout, "spot: no answer");
+  }
+  FakeClock& clock_;
+};
 
 struct Harness {
   FakeClock clock;
@@ -32,8 +70,8 @@ struct Harness {
   RecordingSink sink;
   std::atomic<bool> stop{false};
 
-  Deployment fresh(const std::string& token) {
-    auto spec = parse_spec(std::string_view(params(token)));
+  Deployment fresh(const std::string& token, const std::string& timeout = "1800") {
+    auto spec = parse_spec(std::string_view(params(token, timeout)));
     EXPECT_TRUE(spec) << spec.error().message;
     auto d = new_deployment("d-cloud1", *spec, "test", eg::green_identifier_for_job("d-cloud1"),
                             clock.now(), std::nullopt);
@@ -156,6 +194,31 @@ TEST(CloudDeployment, ALiteralTokenLostInARestartEndsWithTheCleanUpThatNeedsNoSp
   EXPECT_EQ(d.phases.back().outcome, PhaseOutcome::failed);
 }
 
+TEST(CloudDeployment, ALostTokenStopsTheCodeDeployDeploymentWhoseCreateWasNeverJournaled) {
+  Harness h;
+  h.cloud.codedeploy_statuses = {"InProgress"};
+  // The server dies once CodeDeploy answered the create, before the answer was journaled: the
+  // journal holds the record saved just before the create.
+  std::optional<nlohmann::json> journaled;
+  h.sink.on_update([&](const Deployment& d) {
+    if (d.cloud && d.cloud->flow_phase == "create_codedeploy") journaled = to_json(d);
+    if (d.cloud && !d.cloud->codedeploy_deployment_id.empty()) h.stop = true;
+  });
+  h.run(h.fresh(kLiteralToken), CloudStart::fresh);
+  ASSERT_TRUE(journaled);
+  ASSERT_EQ(h.cloud.count("codedeploy.create"), 1);
+  h.sink.on_update(nullptr);
+  h.stop = false;
+  auto restarted = deployment_from_json(*journaled);
+  ASSERT_TRUE(restarted);
+
+  Deployment d = h.run(*restarted, CloudStart::after_restart);
+  EXPECT_EQ(d.status, DeploymentStatus::failed);
+  EXPECT_EQ(h.cloud.count("codedeploy.stop"), 1);
+  ASSERT_TRUE(d.error);
+  EXPECT_THAT(d.error->message, HasSubstr("CodeDeploy deployment d-1 was stopped"));
+}
+
 TEST(CloudDeployment, NeverStopsCodeDeployThatSucceededOnTheGreensForALostToken) {
   Harness h;
   h.cloud.codedeploy_statuses = {"Succeeded"};
@@ -171,6 +234,67 @@ TEST(CloudDeployment, NeverStopsCodeDeployThatSucceededOnTheGreensForALostToken)
   EXPECT_EQ(h.cloud.count("codedeploy.stop"), 0);
   EXPECT_THAT(d.error->message, HasSubstr("nothing was stopped"));
   for (const auto& green : d.green) EXPECT_NE(green.state, InstanceState::terminated);
+}
+
+TEST(CloudDeployment, AReferenceThatNoLongerResolvesAfterARestartEndsSayingWhatToStop) {
+  Harness h;
+  h.cloud.secrets["ssm:/spot/token"] = Secret(kLiteralToken);
+  h.cloud.codedeploy_statuses = {"InProgress"};
+  h.stop_when_installing();
+  h.run(h.fresh("ssm:/spot/token"), CloudStart::fresh);
+  h.sink.on_update(nullptr);
+  h.stop = false;
+  h.cloud.secrets.clear();  // the parameter was deleted while the server was down
+  auto spot_calls = h.cloud.tokens_seen().size();
+  auto started = h.clock.now();
+
+  Deployment d = h.run(h.from_journal("d-cloud1"), CloudStart::after_restart);
+  EXPECT_EQ(d.status, DeploymentStatus::failed);
+  ASSERT_TRUE(d.error);
+  EXPECT_THAT(d.error->message, HasSubstr("ssm:/spot/token"));
+  EXPECT_THAT(d.error->message, HasSubstr(d.cloud->spot_deployment_id));
+  EXPECT_THAT(d.error->message, HasSubstr("still running"));
+  EXPECT_EQ(h.cloud.count("codedeploy.stop"), 1);
+  EXPECT_EQ(h.cloud.tokens_seen().size(), spot_calls);  // Spot never called without its token
+  // Nothing removes the greens without the token: the deployment ends (and frees its group) at
+  // once instead of waiting out the cleanup grace.
+  EXPECT_LT(h.clock.now() - started, std::chrono::minutes(1));
+}
+
+TEST(CloudDeployment, ATokenThatSpotQuotesBackIsKeptNowhere) {
+  for (const std::string token : {kLiteralToken, "ssm:/spot/token"}) {
+    Harness h;
+    h.cloud.secrets["ssm:/spot/token"] = Secret(kResolvedToken);
+    const std::string value = token == kLiteralToken ? kLiteralToken : kResolvedToken;
+    h.cloud.fail_next("spot.read_group",
+                      Error{ErrorKind::permission_denied,
+                            fmt::format("spot get_group: HTTP 401 (UNAUTHORIZED: token {} is not "
+                                        "valid for act-12345678)",
+                                        value),
+                            "401"});
+    Deployment d = h.run(h.fresh(token), CloudStart::fresh);
+    EXPECT_EQ(d.status, DeploymentStatus::failed);
+    ASSERT_TRUE(d.error);
+    EXPECT_THAT(d.error->message, HasSubstr("UNAUTHORIZED: token *** is not valid"));
+    auto saved = h.journal.saved(d.id);
+    ASSERT_TRUE(saved);
+    EXPECT_THAT(to_json(*saved).dump(), Not(HasSubstr(value)));
+    for (const auto& e : h.journal.events()) EXPECT_THAT(e.message, Not(HasSubstr(value)));
+  }
+}
+
+TEST(CloudDeployment, ASpotThatNeverAnswersEndsTheDeploymentByItsTimeout) {
+  Harness h;
+  SilentSpot spot(h.clock);
+  eg::FakeCloudConnection silent(h.cloud, h.clock, &spot);
+  spot.budget = &silent.ports(h.cloud, h.cloud).budget;
+  auto started = h.clock.now();
+  Deployment d = run_cloud_deployment(CloudRunPorts{silent, h.journal, h.sink, h.clock},
+                                      h.fresh(kLiteralToken, "60"), {}, CloudStart::fresh);
+  EXPECT_EQ(d.status, DeploymentStatus::failed);
+  ASSERT_TRUE(d.error);
+  EXPECT_THAT(d.error->message, HasSubstr("TIMEOUT (60 s) passed"));
+  EXPECT_LE(h.clock.now() - started, std::chrono::seconds(60 + 30));
 }
 
 TEST(CloudDeployment, AFailureCleansUpAndSaysWhy) {

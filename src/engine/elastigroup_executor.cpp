@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace bluegreen::elastigroup {
 namespace {
 
@@ -21,6 +23,30 @@ EventBody answer(Result<T> result, Make make) {
   } else {
     return make(std::move(*result));
   }
+}
+
+// A service's answer may quote the request back, the Spot token with it (an endpoint that
+// misbehaves, or a proxy in front of it): the token never reaches a message the flow keeps.
+void hide(const Secret& token, Error& error) {
+  const std::string& value = token.reveal();
+  if (value.empty()) return;
+  for (std::string* text : {&error.message, &error.code}) {
+    const std::string_view redacted = Secret::kRedacted;
+    for (auto at = text->find(value); at != std::string::npos;
+         at = text->find(value, at + redacted.size())) {
+      text->replace(at, value.size(), redacted);
+    }
+  }
+}
+
+// Without an invocation deadline (the server, the CLI) a request still ends by the flow's own:
+// TIMEOUT, or the end of the cleanup grace while cleaning up. One that goes out past it (the
+// last look at TIMEOUT, cleanup's last requests) gets one attempt's time.
+constexpr Duration kRequestPastTheLimit = std::chrono::seconds(30);
+
+TimePoint request_deadline(const FlowState& state, TimePoint now) {
+  TimePoint limit = state.phase == Phase::stopping ? state.cleanup_deadline : state.deadline;
+  return std::max(limit, now + kRequestPastTheLimit);
 }
 
 bool retryable(const Error& error) {
@@ -113,8 +139,9 @@ RunOutcome ElastigroupExecutor::run(const ElastigroupJob& job, TimePoint must_en
     } else if (clock.now() >= stop_at || stopping()) {
       body = InvocationEnding{};
     } else {
-      ports_.budget.deadline = call_deadline;
+      ports_.budget.deadline = std::min(call_deadline, request_deadline(state, now()));
       body = perform(decision.next, config, *spec);
+      if (auto* failed = std::get_if<CallFailed>(&body)) hide(spot_access_.token, failed->error);
     }
     decision = step(config, state, Event{now(), body});
   }

@@ -5,8 +5,14 @@
 //
 // Time: every wait goes through the injected Clock. A run must be over by `must_end_by` (the
 // Lambda deadline); `Options::reserve` before it the executor stops starting requests and
-// hands the state over as a continuation token instead. The CLI passes TimePoint::max() and
-// so never continues.
+// hands the state over as a continuation token instead. The CLI and the server pass
+// TimePoint::max() and so never continue; their requests still end by the flow's deadline
+// (TIMEOUT, or the end of cleanup's grace), so a cloud that accepts requests and never answers
+// cannot hold a deployment long past its TIMEOUT.
+//
+// Secrets: the Spot token (given, or resolved from its reference) goes only to Spot. An error
+// answer that quotes it back has it replaced by "***" before the flow sees the error, so no
+// log line, failure message or continuation token holds it.
 //
 // Not thread-safe; one run at a time per executor.
 #pragma once

@@ -372,4 +372,22 @@ int RecordingSink::updates() const {
   return updates_;
 }
 
+void Gate::hold() {
+  std::unique_lock lock(mutex_);
+  ++waiting_;
+  changed_.notify_all();
+  changed_.wait(lock, [&] { return released_; });
+}
+
+void Gate::wait_until_held() {
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [&] { return waiting_ > 0; });
+}
+
+void Gate::release() {
+  std::lock_guard lock(mutex_);
+  released_ = true;
+  changed_.notify_all();
+}
+
 }  // namespace bluegreen

@@ -4,6 +4,7 @@
 // FakeClock a test hands in.
 #pragma once
 
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -185,6 +186,21 @@ class RecordingSink : public EventSink {
   std::vector<DeploymentEvent> events_;
   int updates_ = 0;
   std::function<void(const Deployment&)> on_update_;
+};
+
+// Holds every caller of hold() until release(), so that a test can look at a deployment while
+// it waits inside a port: a port's fake or wrapper derives from it and holds in its calls.
+class Gate {
+ public:
+  void hold();             // blocks until release() (at once after it)
+  void wait_until_held();  // blocks until some call is held
+  void release();          // lets every held and later call go on
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int waiting_ = 0;
+  bool released_ = false;
 };
 
 }  // namespace bluegreen

@@ -13,23 +13,11 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cloud_world import GROUP, TAG, WRONG_SPOT_TOKEN, start_world  # noqa: E402
+from cloud_world import CLI, GROUP, SPOT_TOKEN, TAG, WRONG_SPOT_TOKEN, SharedWorld  # noqa: E402
 from planted_secrets import leaks  # noqa: E402
 
-WORLD = None
-CLI = os.environ.get("BLUEGREEN_CLI", "")
-
-
-def setUpModule():
-    global WORLD
-    if not os.access(CLI, os.X_OK):
-        raise unittest.SkipTest("BLUEGREEN_CLI does not name the bluegreen binary")
-    WORLD = start_world()
-
-
-def tearDownModule():
-    if WORLD is not None:
-        WORLD.stop()
+WORLD = SharedWorld()
+setUpModule, tearDownModule = WORLD.start, WORLD.stop
 
 
 class Run:
@@ -137,6 +125,11 @@ class CliElastigroupTest(unittest.TestCase):
         run = self.deploy(WORLD.parameters(DEPLOYMENT_GROUP=None))
         self.assertEqual(run.code, 2, run.stderr)
         self.assertIn("DEPLOYMENT_GROUP", run.summary["error"]["message"])
+        # Parameters in another form than a JSON object are refused without being echoed
+        # (deploy() checks stdout and stderr for the token).
+        run = self.deploy(f"API_TOKEN={SPOT_TOKEN} GROUP_ID={GROUP}")
+        self.assertEqual(run.code, 2, run.stderr)
+        self.assertIn("--params is neither a JSON object", run.summary["error"]["message"])
         self.assertEqual(WORLD.aws_calls(), [])
         self.assertEqual(WORLD.spot_calls(), [])
 

@@ -12,7 +12,8 @@
   instances would leave nothing running), and Spot finalises a deployment (detaches blue) once
   CodeDeploy succeeded on its greens. Knobs: ``launch_seconds`` (greens appear in EC2 that
   long after the create), ``finalise_seconds`` (Spot detaches blue that long after it first
-  sees CodeDeploy's success; None: never).
+  sees CodeDeploy's success; None: never), ``after_create`` (called once a B/G deployment is
+  created, before the answer goes out).
 * The Lambda Runtime API fake (tests/fakes/lambda_runtime_fake.py) and the packaged
   ``bootstrap``, unpacked into an empty directory and started from there with a clean
   environment.
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+import unittest
 import uuid
 import zipfile
 
@@ -63,7 +65,10 @@ SPOT_SERVICE_POLICY = {"Version": "2012-10-17", "Statement": [
 
 
 class OneActiveDeploymentAwsFake(aws_fake.AwsFake):
-    """CodeDeploy runs one deployment per deployment group at a time."""
+    """CodeDeploy runs one deployment per deployment group at a time. ``after_create``, when
+    set, is called once a deployment is created, before the answer goes out."""
+
+    after_create = None
 
     def codedeploy_CreateDeployment(self, body):
         for deployment in self.deployments.values():
@@ -75,7 +80,10 @@ class OneActiveDeploymentAwsFake(aws_fake.AwsFake):
                     400, "DeploymentLimitExceededException",
                     f"The Deployment Group '{body.get('deploymentGroupName')}' already has an "
                     f"active Deployment '{deployment['id']}'")
-        return super().codedeploy_CreateDeployment(body)
+        answer = super().codedeploy_CreateDeployment(body)
+        if self.after_create:
+            self.after_create()
+        return answer
 
 
 class Ec2BackedSpotFake(spot_fake.SpotFake):
@@ -89,11 +97,14 @@ class Ec2BackedSpotFake(spot_fake.SpotFake):
         self.launch_seconds = 0
         self.finalise_seconds = 0
         self.launched = set()  # instance ids that exist in moto (the blues are Spot's only)
+        self.after_create = None  # called once a deployment is created, before the answer
 
     def create_deployment(self, request, group):
         answer = super().create_deployment(request, group)
         if answer.status != 200:
             return answer
+        if self.after_create:
+            self.after_create()
         record = list(self.deployments.values())[-1]
         if self.launch_seconds:
             def launch_later():
@@ -177,6 +188,16 @@ class Ec2BackedSpotFake(spot_fake.SpotFake):
         return super().list_deployments(request, group)
 
 
+def unpack(zip_path, directory):
+    """Extracts a Lambda package into `directory` with the file modes it was zipped with."""
+    with zipfile.ZipFile(zip_path) as archive:
+        for info in archive.infolist():
+            path = archive.extract(info, directory)
+            mode = (info.external_attr >> 16) & 0o777
+            if mode:
+                os.chmod(path, mode)
+
+
 # Where the CA bundle sits on Amazon Linux, and the build machine's bundle copied there.
 IMAGE_CA_BUNDLE = "etc/pki/tls/certs/ca-bundle.crt"
 HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
@@ -194,12 +215,7 @@ class Bootstrap:
         os.chmod(self.dir, 0o755)
         task = os.path.join(self.dir, "var", "task") if chroot else self.dir
         os.makedirs(task, exist_ok=True)
-        with zipfile.ZipFile(zip_path) as archive:
-            for info in archive.infolist():
-                path = archive.extract(info, task)
-                mode = (info.external_attr >> 16) & 0o777
-                if mode:
-                    os.chmod(path, mode)
+        unpack(zip_path, task)
         preexec = None
         argv = [os.path.join(task, "bootstrap")]
         if chroot:
@@ -292,6 +308,8 @@ class CloudWorld:
         self.spot.greens_fail_to_start = False
         self.spot.launch_seconds = 0
         self.spot.finalise_seconds = 0
+        self.spot.after_create = None
+        self.aws.after_create = None
 
     # --- the function ----------------------------------------------------------------------
     def url(self, server):
@@ -439,9 +457,12 @@ class CloudWorld:
                     for n, result in enumerate(job["results"])]
 
 
-__all__ = ["CloudWorld", "start_world", "LambdaRuntimeFake", "wait_for", "TAG", "SPOT_TOKEN",
-           "DEFAULT_PACING",
+__all__ = ["CloudWorld", "SharedWorld", "start_world", "LambdaRuntimeFake", "wait_for", "TAG",
+           "SPOT_TOKEN", "DEFAULT_PACING", "CLI",
            "WRONG_SPOT_TOKEN", "GROUP", "APP", "DEPLOYMENT_GROUP", "threading"]
+
+# The bluegreen binary the CLI and server tests run.
+CLI = os.environ.get("BLUEGREEN_CLI", "")
 
 
 def start_world(zip_path=None):
@@ -453,3 +474,29 @@ def start_world(zip_path=None):
         world.stop()
         raise
     return world
+
+
+class SharedWorld:
+    """The one CloudWorld of a test module, started before its first test and stopped after
+    its last (``setUpModule, tearDownModule = WORLD.start, WORLD.stop``); the module's tests use
+    it as the world itself. The module is skipped when the bluegreen binary (BLUEGREEN_CLI) is
+    missing."""
+
+    def __init__(self):
+        self._world = None
+
+    def start(self):
+        if not os.access(CLI, os.X_OK):
+            raise unittest.SkipTest("BLUEGREEN_CLI does not name the bluegreen binary")
+        self._world = start_world()
+
+    def stop(self):
+        if self._world is not None:
+            self._world.stop()
+            self._world = None
+
+    def __getattr__(self, name):
+        world = self.__dict__.get("_world")
+        if world is None:
+            raise AttributeError(f"{name}: the world is not started")
+        return getattr(world, name)

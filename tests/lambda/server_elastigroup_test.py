@@ -22,7 +22,7 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cloud_world import DEFAULT_PACING, GROUP, SPOT_TOKEN, TAG, start_world  # noqa: E402
+from cloud_world import CLI, DEFAULT_PACING, GROUP, SPOT_TOKEN, TAG, SharedWorld  # noqa: E402
 from planted_secrets import leaks  # noqa: E402
 from waiting import wait_for  # noqa: E402
 
@@ -33,22 +33,11 @@ def waited(test, condition, timeout, message):
         test.fail(message)
     return value
 
-WORLD = None
-CLI = os.environ.get("BLUEGREEN_CLI", "")
+
+WORLD = SharedWorld()
+setUpModule, tearDownModule = WORLD.start, WORLD.stop
 # Requests to the loopback admin API never go through a proxy from the environment.
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def setUpModule():
-    global WORLD
-    if not os.access(CLI, os.X_OK):
-        raise unittest.SkipTest("BLUEGREEN_CLI does not name the bluegreen binary")
-    WORLD = start_world()
-
-
-def tearDownModule():
-    if WORLD is not None:
-        WORLD.stop()
 
 
 class Server:
@@ -192,14 +181,21 @@ class ServerElastigroupTest(unittest.TestCase):
         return len(spot), len(codedeploy)
 
     def assert_no_secret_kept(self):
-        """The literal Spot token is in none of what the server keeps or shows."""
+        """The Spot token is in none of what the server keeps or shows: its log, the journal's
+        files, status, history, every deployment's logs and its view in the dashboard."""
         places = [("server log", self.server.log())]
         for path in glob.glob(os.path.join(self.state_dir, "journal.db*")):
             with open(path, "rb") as f:
                 places.append((os.path.basename(path), f.read()))
         places.append(("status --output json", self.cli("status", "--output", "json").stdout))
-        places.append(("history --output json",
-                       self.cli("history", "--output", "json").stdout))
+        history = self.cli("history", "--output", "json").stdout
+        places.append(("history --output json", history))
+        for item in json.loads(history)["deployments"]:
+            deployment_id = item["deploymentId"]
+            places.append((f"logs {deployment_id}",
+                           self.cli("logs", deployment_id, "--output", "json").stdout))
+            places.append((f"dashboard view of {deployment_id}",
+                           json.dumps(self.server.dashboard_view(deployment_id))))
         self.assertEqual(leaks({"Spot token": SPOT_TOKEN}, places), [])
 
     # --- tests -----------------------------------------------------------------------------
@@ -303,6 +299,32 @@ class ServerElastigroupTest(unittest.TestCase):
         greens = WORLD.tagged_instances(record["greenIdentifier"])
         self.assertEqual(set(greens.values()), {"running"})
         self.assertEqual({i["id"] for i in record["greenFleet"]["instances"]}, set(greens))
+
+    def test_a_server_killed_as_each_create_is_answered_makes_no_second_deployment(self):
+        # The server dies after Spot, then CodeDeploy, created a deployment and before it could
+        # journal the answer; CodeDeploy finishes while the server is down.
+        with WORLD.aws._lock:
+            WORLD.aws.script = {"outcome": "succeed", "seconds": 0}
+        self.start_server()
+        WORLD.spot.after_create = lambda: self.server.kill()
+        self.deploy_in_background(WORLD.parameters(API_TOKEN="ssm:/spot/api-token"))
+        self.server.process.wait(timeout=60)
+        self.assertEqual(self.created(), (1, 0))
+        WORLD.spot.after_create = None
+
+        WORLD.aws.after_create = lambda: self.server.kill()
+        self.start_server()
+        self.server.process.wait(timeout=60)
+        self.assertEqual(self.created(), (1, 1))
+        WORLD.aws.after_create = None
+
+        self.start_server()
+        record = self.wait_until_ended(self.the_deployment())
+        self.assertEqual(record["status"], "succeeded", record.get("error"))
+        self.assertEqual(self.created(), (1, 1))
+        greens = WORLD.tagged_instances(record["greenIdentifier"])
+        self.assertEqual(set(greens.values()), {"running"})
+        self.assert_no_secret_kept()
 
     def test_a_literal_token_lost_in_a_crash_ends_the_deployment_saying_why(self):
         self.start_server()

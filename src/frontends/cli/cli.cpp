@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -158,6 +160,18 @@ struct Params {
   json body;
 };
 
+// A --params value that is not a JSON object is named in the error only when it looks like a
+// file name (a path with a "." or "/"): anything else may be parameters in another form, the
+// API token among them, and an error goes to terminals and CI logs.
+bool looks_like_a_file_name(std::string_view value) {
+  auto path_character = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+           std::string_view("._-/~+@,").find(c) != std::string_view::npos;
+  };
+  return !value.empty() && value.size() <= 4096 && std::ranges::all_of(value, path_character) &&
+         value.find_first_of("./") != std::string_view::npos;
+}
+
 // The text of --params: inline JSON, "-" for standard input, or a file. Relative LOCAL_PATHs
 // are resolved here (against the file's folder, or the current directory), because the
 // server may run elsewhere.
@@ -176,7 +190,10 @@ Result<Params> read_params(const std::string& value) {
     if (!in) {
       return fail(
           ErrorKind::invalid_input,
-          fmt::format("--params: \"{}\" is neither a JSON object nor a readable file", value));
+          looks_like_a_file_name(value)
+              ? fmt::format("--params: \"{}\" is neither a JSON object nor a readable file", value)
+              : std::string("--params is neither a JSON object nor a readable file (its "
+                            "value is not shown: it may hold API_TOKEN)"));
     }
     std::stringstream buffer;
     buffer << in.rdbuf();

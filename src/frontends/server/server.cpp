@@ -290,7 +290,7 @@ int run_server(const ServerOptions& options, std::ostream& log, std::ostream& er
       fetcher, agent, probe, clock, **journal, live_log,
       [&options](const std::string& listen) { return open_proxy(listen, options); },
       state_dir / "bundles", crash_at_phase, journal_full_at_phase, open_cloud, cloud_options,
-      namespaces_unavailable});
+      namespaces_unavailable, /*recover_first=*/true});
 
   std::atomic<bool> shutdown_requested{false};
   auto router = std::make_shared<admin::Router>();
