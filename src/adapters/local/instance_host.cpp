@@ -7,11 +7,15 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <random>
 #include <sstream>
+#include <utility>
 
 #include "adapters/local/instance_layout.h"
 #include "adapters/local/instance_network.h"
+#include "core/instance_reach.h"
+#include "infra/process/socket_channel.h"
 
 namespace bluegreen {
 namespace {
@@ -256,13 +260,100 @@ void own_homes(const ViewPlan& plan, const InstanceAccounts& accounts) {
   }
 }
 
+// Where the holder has its own user namespace, the server's uid is root there and the only id:
+// every user its hooks run as, and every owner and group of its files, must be root.
+Result<void> only_root(const ViewPlan& plan, const InstanceAccounts& accounts) {
+  for (const auto& name : plan.users) {
+    auto user = accounts.user(name);
+    if (!user || (user->uid == 0 && user->gid == 0)) continue;
+    return fail(ErrorKind::invalid_input,
+                "user " + name + " (runas or permissions owner): this server runs as uid " +
+                    std::to_string(geteuid()) +
+                    ", not root, so an instance's user namespace maps only that uid (as root) "
+                    "and " +
+                    name +
+                    " cannot exist in it; run the server as root to run hooks as other users");
+  }
+  for (const auto& name : plan.groups) {
+    if (name == "root") continue;
+    return fail(ErrorKind::invalid_input,
+                "group " + name + " (permissions): this server runs as uid " +
+                    std::to_string(geteuid()) +
+                    ", not root, so an instance's user namespace maps only root's group; run "
+                    "the server as root to give files other groups");
+  }
+  return {};
+}
+
+// A socket channel for a holder about to be made: bound beside its final name, which it takes
+// only once the holder serves it (a live holder's channel is never replaced).
+class PendingChannel {
+ public:
+  static Result<PendingChannel> open(const Instance& instance) {
+    fs::path path = instance_layout::socket_channel(instance.root);
+    std::error_code ec;
+    fs::create_directory(path.parent_path(), ec);
+    fs::permissions(path.parent_path(), fs::perms(0700), fs::perm_options::replace, ec);
+    fs::path pending = path;
+    pending += ".new";
+    auto fd = open_socket_channel(pending);
+    if (!fd) return std::unexpected(fd.error());
+    return PendingChannel(path, pending, *fd);
+  }
+  PendingChannel(PendingChannel&& other) noexcept
+      : path_(other.path_), pending_(other.pending_), fd_(std::exchange(other.fd_, -1)) {}
+  PendingChannel(const PendingChannel&) = delete;
+  PendingChannel& operator=(const PendingChannel&) = delete;
+  PendingChannel& operator=(PendingChannel&&) = delete;
+  ~PendingChannel() {
+    if (fd_ < 0) return;
+    ::close(fd_);
+    std::error_code ec;
+    fs::remove(pending_, ec);
+  }
+  int fd() const { return fd_; }
+  Result<void> place() {
+    std::error_code ec;
+    fs::rename(pending_, path_, ec);
+    if (ec) {
+      return fail(ErrorKind::internal,
+                  "cannot place its socket channel at " + path_.string() + ": " + ec.message());
+    }
+    ::close(std::exchange(fd_, -1));
+    return {};
+  }
+
+ private:
+  PendingChannel(fs::path path, fs::path pending, int fd)
+      : path_(std::move(path)), pending_(std::move(pending)), fd_(fd) {}
+  fs::path path_, pending_;
+  int fd_ = -1;
+};
+
 }  // namespace
 
+const HostSupport& instance_host_support() {
+  static const HostSupport support = [] {
+    HostSupport found;
+    std::string privileged, unprivileged;
+    if (PidNamespace::supports_host_views(&privileged)) {
+      found.network =
+          veth_pairs_allowed() ? HostSupport::Network::veth : HostSupport::Network::sockets;
+    } else if (PidNamespace::supports_user_host_views(&unprivileged)) {
+      found.network = HostSupport::Network::sockets;
+      found.own_users = true;
+    } else {
+      found.why = privileged + "; without root: " + unprivileged;
+    }
+    return found;
+  }();
+  return support;
+}
+
 bool instance_hosts_supported(std::string* why) {
-  if (!PidNamespace::supports_host_views(why)) return false;
-  static const Result<void> veth = veth_pairs_allowed();
-  if (!veth && why != nullptr) *why = veth.error().message;
-  return veth.has_value();
+  const HostSupport& support = instance_host_support();
+  if (why != nullptr) *why = support.why;
+  return support.network != HostSupport::Network::none;
 }
 
 Result<ViewPlan> plan_view(const Instance& instance, const AppSpec& spec,
@@ -316,6 +407,10 @@ Result<PidNamespace> open_or_create_host(const Instance& instance, const AppSpec
   auto accounts = InstanceAccounts::prepare(instance_layout::accounts(instance.root), plan->users,
                                             plan->groups);
   if (!accounts) return context(accounts.error());
+  const HostSupport& support = instance_host_support();
+  if (support.own_users) {
+    if (auto refused = only_root(*plan, *accounts); !refused) return context(refused.error());
+  }
   // The homes of the users hooks run as are the instance's too: its own users', root's, and a
   // person's below /home (never shown to the instance). A system account of this machine keeps
   // its home as the machine has it: daemon's is /usr/sbin, nobody's /nonexistent.
@@ -343,11 +438,27 @@ Result<PidNamespace> open_or_create_host(const Instance& instance, const AppSpec
   auto view = make_view(instance, *plan);
   if (!view) return context(view.error());
   own_homes(*plan, *accounts);
+  view->own_users = support.own_users;
+  // A new holder gets a new channel; one that lives keeps serving the one it has.
+  std::optional<PendingChannel> channel;
+  if (!socket_channel_of(instance).empty()) {
+    auto opened = PendingChannel::open(instance);
+    if (!opened) return context(opened.error());
+    channel.emplace(std::move(*opened));
+    view->socket_channel = channel->fd();
+  }
   bool created = false;
   auto host = open_or_create_pid_namespace(instance_layout::pid_namespace(instance.root),
                                            "bg-" + instance.id, &*view, &created);
   if (!host) return context(host.error());
   if (!created) return host;
+  if (channel) {
+    if (auto placed = channel->place(); !placed) {
+      (void)host->kill_all(std::chrono::system_clock::now() + std::chrono::seconds(5));
+      return context(placed.error());
+    }
+    return host;
+  }
   auto address = address_of_instance(instance.host);
   auto fds = host->host_namespace_fds();
   if (!address || fds.empty()) {

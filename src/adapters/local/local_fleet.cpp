@@ -13,9 +13,11 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "adapters/local/instance_host.h"
 #include "adapters/local/instance_layout.h"
 #include "adapters/local/instance_network.h"
 #include "core/deployment_json.h"
+#include "core/instance_reach.h"
 #include "infra/process/growing_pause.h"
 #include "infra/process/marked_processes.h"
 #include "infra/process/pid_namespace.h"
@@ -126,11 +128,17 @@ Result<Instance> LocalFleet::create_instance(const LaunchRequest& request) {
   fs::permissions(instance_layout::install_root(instance.root), fs::perms(0755), ec);
   instance_layout::apply_modes(instance.root);
   if (request.isolation == Isolation::namespaces) {
-    // Its own network: the proxy reaches it on its end of a veth pair, at APP_PORT.
-    auto address = allocate_address(options_.state_dir, instance.id);
-    if (!address) return std::unexpected(address.error());
+    // Its own network: the proxy reaches it at APP_PORT on its end of a veth pair, or, where
+    // this server makes none, through the sockets its holder hands over.
+    if (instance_host_support().network == HostSupport::Network::veth) {
+      auto address = allocate_address(options_.state_dir, instance.id);
+      if (!address) return std::unexpected(address.error());
+      instance.host = address->instance_address;
+    } else {
+      instance.host =
+          std::string(kSocketChannelHost) + instance_layout::socket_channel(instance.root).string();
+    }
     instance.isolation = Isolation::namespaces;
-    instance.host = address->instance_address;
     instance.port = request.app_port;
     write_record(instance);
     return instance;

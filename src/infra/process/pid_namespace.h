@@ -21,9 +21,13 @@
 // start time, namespace inode), written to disk by whoever created it, and open() checks all
 // three before anything is signalled, so a recycled pid is never killed.
 //
-// Needs CAP_SYS_ADMIN (root). supported() says whether this machine allows it; where it does
-// not (an unprivileged server, a container without the capability), callers fall back to
-// marked_processes.h.
+// Needs CAP_SYS_ADMIN (root), except for a holder whose HostView has own_users: that one is
+// made with its own user namespace too (unprivileged user namespaces, where the machine allows
+// them), in which this process's uid and gid are root and the only ids; its other namespaces
+// belong to that user namespace, and whoever joins them joins it first
+// (SpawnOptions::user_namespace). supported() says whether this machine allows a plain one;
+// where it does not (an unprivileged server, a container without the capability), callers fall
+// back to marked_processes.h.
 //
 // Thread-safe: create() and spawning into a namespace change only the calling thread's
 // namespace for children, and restore it before returning.
@@ -62,11 +66,17 @@ struct MountStep {
 // What a holder makes of its namespaces before any member starts, beyond its own /proc: a
 // lightweight host (adapters/local/instance_host.h decides the contents).
 struct HostView {
-  std::string hostname;           // its own UTS namespace with this hostname
-  bool own_network = false;       // its own network namespace; only loopback, up
-  bool own_ipc = false;           // its own IPC namespace: System V objects, POSIX queues
-  bool read_only_host = false;    // every mount it inherits becomes read-only, first, and
-                                  // none of the machine's later mounts propagates into it
+  std::string hostname;         // its own UTS namespace with this hostname
+  bool own_network = false;     // its own network namespace; only loopback, up
+  bool own_ipc = false;         // its own IPC namespace: System V objects, POSIX queues
+  bool read_only_host = false;  // every mount it inherits becomes read-only, first, and
+                                // none of the machine's later mounts propagates into it
+  bool own_users = false;       // its own user namespace (see above): for a process
+                                // without CAP_SYS_ADMIN
+  // >= 0: a listening Unix socket (socket_channel.h) the holder keeps and serves for its whole
+  // life: each connection it accepts gets one new TCP socket of the holder's network namespace
+  // and is closed. The caller keeps its own descriptor (and may close it once create() is done).
+  int socket_channel = -1;
   std::vector<MountStep> mounts;  // then these, in order; a failing one fails create()
 };
 
@@ -85,6 +95,9 @@ class PidNamespace {
   // Whether this process may also give holders a HostView (own mount, network and UTS
   // namespaces, the machine read-only): tried once, then remembered.
   static bool supports_host_views(std::string* why = nullptr);
+  // Whether this process may give holders a HostView with own_users (a user namespace of
+  // their own): tried once, then remembered.
+  static bool supports_user_host_views(std::string* why = nullptr);
 
   // Starts a holder in a new PID namespace; `name` becomes its command name (≤ 15 bytes kept).
   // With a `view`, the holder also makes it (hostname, network, mounts), or exits: then
@@ -113,6 +126,9 @@ class PidNamespace {
   // made with a HostView), network first, for SpawnOptions::namespaces; empty otherwise. Valid
   // while this lives.
   std::vector<int> host_namespace_fds() const;
+  // A descriptor of the holder's user namespace when it is its own (HostView::own_users), for
+  // SpawnOptions::user_namespace; -1 otherwise.
+  int user_namespace_fd() const { return user_fd_; }
   // Whether the holder still runs (the namespace still accepts new processes).
   bool alive() const;
 
@@ -140,6 +156,7 @@ class PidNamespace {
   int network_fd_ = -1;
   int uts_fd_ = -1;
   int ipc_fd_ = -1;
+  int user_fd_ = -1;
 };
 
 // A record file lists every namespace its owner (an instance) has had, one record a line,
