@@ -73,6 +73,8 @@ APP = textwrap.dedent("""\
         with open(os.path.join(HERE, "found.json")) as f:
             return json.load(f)
     class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
         def do_GET(self):
             pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
             body = json.dumps({"version": open(os.path.join(HERE, "VERSION")).read().strip(),
@@ -82,8 +84,6 @@ APP = textwrap.dedent("""\
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
-        def log_message(self, *args):
-            pass
     http.server.ThreadingHTTPServer(("0.0.0.0", 8080), Handler).serve_forever()
     """)
 
@@ -222,6 +222,27 @@ class UnprivilegedHostsTest(LocalTestCase):
         code, result, done = self.deploy_keys(keys)
         self.assertEqual((code, result["status"]), (0, "succeeded"), done.stderr)
         wait_until(lambda: not sleepers(), timeout=60)
+
+    def test_a_restarted_server_reaches_its_instances_through_their_channels_again(self):
+        keys = required_keys("probe", self.probe_bundle(1, f"r{os.getpid()}"), self.listen)
+        keys.update({"CAPACITY": "2", "APP_PORT": "8080", "BLUE_TERMINATION_WAIT": "0"})
+        code, first, done = self.deploy_keys(keys)
+        self.assertEqual((code, first["status"]), (0, "succeeded"), done.stderr)
+        self.server.kill()
+        self.server.start()
+        ids = {i["id"] for i in first["instances"]}
+        seen = set()
+        for _ in range(100):
+            seen.add(json.loads(self.body())["hostname"])
+            if seen == ids:
+                break
+        self.assertEqual(seen, ids)
+        # Its holders were found again: the next deployment replaces them, and they end.
+        keys["LOCAL_PATH"] = self.probe_bundle(2, f"s{os.getpid()}")
+        code, second, done = self.deploy_keys(keys)
+        self.assertEqual((code, second["status"]), (0, "succeeded"), done.stderr)
+        self.assertEqual(json.loads(self.body())["version"], "2")
+        wait_until(lambda: not self.processes_of(first["instances"]), timeout=60)
 
     def test_a_bundle_that_runs_as_another_user_is_refused_with_the_way_out(self):
         keys = required_keys("python-app", build_bundle("python-app", 1, self.tmp), self.listen)
