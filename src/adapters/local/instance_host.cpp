@@ -301,7 +301,9 @@ class PendingChannel {
     return PendingChannel(path, pending, *fd);
   }
   PendingChannel(PendingChannel&& other) noexcept
-      : path_(other.path_), pending_(other.pending_), fd_(std::exchange(other.fd_, -1)) {}
+      : path_(std::move(other.path_)),
+        pending_(std::move(other.pending_)),
+        fd_(std::exchange(other.fd_, -1)) {}
   PendingChannel(const PendingChannel&) = delete;
   PendingChannel& operator=(const PendingChannel&) = delete;
   PendingChannel& operator=(PendingChannel&&) = delete;
