@@ -14,6 +14,7 @@ test itself (to run the server as nobody).
 
 import json
 import os
+import shutil
 import subprocess
 import tarfile
 import tempfile
@@ -251,8 +252,96 @@ class UnprivilegedHostsTest(LocalTestCase):
         self.assertNotEqual(result["status"], "succeeded", result)
         text = done.stdout + done.stderr
         self.assertIn("user ec2-user", text)
-        self.assertIn(f"runs as uid {NOBODY}, not root", text)
-        self.assertIn("run the server as root", text)
+        self.assertIn(f"runs as nobody (uid {NOBODY}), not root", text)
+        self.assertIn("give nobody a subordinate id range in /etc/subuid and /etc/subgid", text)
+        self.assertIn("or run the server as root", text)
+
+
+class SubordinateIds:
+    """Gives nobody a subordinate id range in /etc/subuid and /etc/subgid for as long as it
+    lasts, then puts the files back as they were."""
+
+    FILES = ("/etc/subuid", "/etc/subgid")
+
+    def __enter__(self):
+        self.saved = {}
+        for path in self.FILES:
+            try:
+                with open(path) as f:
+                    self.saved[path] = f.read()
+            except FileNotFoundError:
+                self.saved[path] = None
+            with open(path, "a") as f:
+                f.write("nobody:3000000000:65536\n")
+        return self
+
+    def __exit__(self, *exc):
+        for path, text in self.saved.items():
+            if text is None:
+                os.remove(path)
+            else:
+                with open(path, "w") as f:
+                    f.write(text)
+
+
+@unittest.skipIf(MISSING, MISSING)
+@unittest.skipUnless(shutil.which("newuidmap") and shutil.which("newgidmap"),
+                     "newuidmap is not installed (Debian package uidmap)")
+class SubordinateIdsTest(UnprivilegedHostsTest):
+    """With a subordinate id range for the server's user, the users an instance adds exist in
+    its user namespace: `runas: ec2-user` works, as on EC2, without such an account here."""
+
+    def setUp(self):
+        ids = SubordinateIds().__enter__()
+        self.addCleanup(ids.__exit__)
+        super().setUp()
+
+    # The other cases are the parent's; only these run here.
+    test_daemon_bundle_v1_v2_rollback_through_namespace_sockets = None
+    test_a_hook_is_contained_without_root = None
+    test_a_restarted_server_reaches_its_instances_through_their_channels_again = None
+    test_a_bundle_that_runs_as_another_user_is_refused_with_the_way_out = None
+
+    def test_python_app_as_ec2_user_v1_v2_rollback(self):
+        first, second = self.v1_v2_rollback("python-app", lambda v: f"python app version {v}",
+                                            APP_PORT="8080", HEALTH_CHECK_PATH="/health")
+        # What ec2-user wrote (its server.log) is not the server's to remove, yet terminated
+        # instances leave nothing installed behind.
+        for instance in second["instances"]:
+            root = os.path.join(self.server.state_dir, "instances", instance["id"], "root")
+            wait_until(lambda: not os.path.exists(root), timeout=30)
+        ids = {i["id"] for i in first["instances"]}
+        seen = set()
+        for _ in range(200):
+            hostname, user = self.body("/whoami").split()
+            self.assertEqual(user, "ec2-user")
+            seen.add(hostname)
+            if seen == ids:
+                break
+        self.assertEqual(seen, ids)
+        # On this machine its processes run with ids of nobody's range, never root's.
+        for pid in self.processes_of(first["instances"]):
+            with open(f"/proc/{pid}/status") as f:
+                uid = int(next(line for line in f if line.startswith("Uid:")).split()[1])
+            self.assertIn(uid, {NOBODY} | set(range(3000000000, 3000065536)), f"pid {pid}")
+
+    def test_a_machine_account_is_refused_naming_it(self):
+        bundle = self.probe_bundle(1, f"d{os.getpid()}")
+        # The same bundle, its hook run as daemon, an account of this machine.
+        tree = os.path.join(self.tmp, "probe-1")
+        with open(os.path.join(tree, "appspec.yml"), "a") as f:
+            f.write("      runas: daemon\n")
+        os.remove(bundle)
+        with tarfile.open(bundle, "w:gz") as tar:
+            for entry in sorted(os.listdir(tree)):
+                tar.add(os.path.join(tree, entry), arcname=entry)
+        os.chown(bundle, NOBODY, NOBODY)
+        keys = required_keys("probe", bundle, self.listen)
+        keys.update({"CAPACITY": "1", "APP_PORT": "8080"})
+        code, result, done = self.deploy_keys(keys)
+        self.assertNotEqual(result["status"], "succeeded", result)
+        self.assertIn("user daemon (runas or permissions owner)", done.stderr)
+        self.assertIn("daemon is an account of this machine", done.stderr)
 
 
 def _cmdline(pid):

@@ -83,6 +83,9 @@ namespace bluegreen {
 inline constexpr const char* kArchiveInView =
     "/opt/codedeploy-agent/deployment-root/deployment-archive";
 
+// How many ids of the users an instance adds a server that is not root maps, at most.
+inline constexpr unsigned long kInstanceIdsMapped = 65536;
+
 // How this server makes instance hosts, decided once (the first call tries).
 struct HostSupport {
   enum class Network {
@@ -96,6 +99,11 @@ struct HostSupport {
   // only ids (invariant 4): a server without CAP_SYS_ADMIN, where unprivileged user namespaces
   // are allowed.
   bool own_users = false;
+  // With own_users: what holders map besides root, through newuidmap and newgidmap, from the
+  // subordinate ranges of the server's user (/etc/subuid, /etc/subgid): the ids of the users
+  // instances add (kFirstInstanceId up, at most kInstanceIdsMapped). Empty when it has none:
+  // root is then the only user an instance has.
+  std::vector<IdRange> more_uids, more_gids;
   std::string why;
 };
 const HostSupport& instance_host_support();
@@ -127,6 +135,12 @@ Result<ViewPlan> plan_view(const Instance& instance, const AppSpec& spec,
 // made: the step and why), permission_denied (no namespaces here).
 Result<PidNamespace> open_or_create_host(const Instance& instance, const AppSpec& spec,
                                          const std::filesystem::path& bundle_dir);
+
+// Where the instance's host has its own user namespace (a server that is not root): gives the
+// homes of its users their owners, from inside that namespace. After Install, which this server
+// could no longer do in a home it no longer owns (a root server does it when it makes the host).
+void own_homes_after_install(const Instance& instance, const AppSpec& spec,
+                             const std::filesystem::path& bundle_dir, const PidNamespace& host);
 
 // The accounts an instance's view shows (prepared by open_or_create_host).
 InstanceAccounts instance_accounts(const Instance& instance);

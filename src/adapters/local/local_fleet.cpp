@@ -21,6 +21,7 @@
 #include "infra/process/growing_pause.h"
 #include "infra/process/marked_processes.h"
 #include "infra/process/pid_namespace.h"
+#include "infra/process/process.h"
 
 namespace bluegreen {
 namespace {
@@ -81,6 +82,20 @@ void remove_installed_files(const fs::path& root) {
 }
 
 }  // namespace
+
+void LocalFleet::remove_files_of_own_users(const PidNamespace& space, const std::string& id,
+                                           TimePoint deadline) const {
+  if (space.user_namespace_fd() < 0) return;
+  // Only ever the instance's own install root; rm crosses no mount and follows no link.
+  fs::path root =
+      instance_layout::install_root(fs::absolute(options_.state_dir / "instances" / id));
+  auto removal =
+      Process::spawn(SpawnOptions{.argv = {"rm", "-rf", "--one-file-system", "--", root.string()},
+                                  .environment = {"PATH=/usr/bin:/bin", "LANG=C"},
+                                  .working_directory = "/",
+                                  .namespaces = {space.user_namespace_fd()}});
+  if (removal) (void)removal->wait(deadline, options_.kill_grace);
+}
 
 LocalFleet::LocalFleet(LocalFleetOptions options) : options_(std::move(options)) {}
 
@@ -190,10 +205,12 @@ Result<void> LocalFleet::terminate(const std::vector<std::string>& instance_ids)
   // a restart) and from what this process remembers; open() refuses a holder whose pid now
   // belongs to something else.
   std::vector<PidNamespace> namespaces;
+  std::vector<std::string> owners;  // the instance of each namespace
   for (const auto& id : instance_ids) {
     for (auto& space : open_recorded_pid_namespaces(
              instance_layout::pid_namespace(options_.state_dir / "instances" / id))) {
       namespaces.push_back(std::move(space));
+      owners.push_back(id);
     }
   }
   for (const auto& space : namespaces) space.signal_members(SIGTERM);
@@ -210,6 +227,9 @@ Result<void> LocalFleet::terminate(const std::vector<std::string>& instance_ids)
   while (std::chrono::system_clock::now() < grace_ends && members_left()) {
     pause.sleep(
         std::chrono::duration_cast<Duration>(grace_ends - std::chrono::system_clock::now()));
+  }
+  for (std::size_t i = 0; i < namespaces.size(); ++i) {
+    remove_files_of_own_users(namespaces[i], owners[i], deadline);
   }
   for (auto& space : namespaces) {
     auto ended = space.kill_all(deadline);

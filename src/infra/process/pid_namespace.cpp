@@ -460,6 +460,55 @@ int write_proc_file(pid_t pid, const char* file, const std::string& text) {
   return error;
 }
 
+// Maps root to `own` and `more` in the user namespace of `pid` with `helper` (newuidmap or
+// newgidmap, which check the ranges against /etc/subuid or /etc/subgid). Empty when it did,
+// else what failed.
+std::string map_with_helper(const char* helper, pid_t pid, unsigned own,
+                            const std::vector<IdRange>& more) {
+  std::vector<std::string> argv = {helper, std::to_string(pid), "0", std::to_string(own), "1"};
+  for (const auto& range : more) {
+    for (unsigned value : {range.inside, range.outside, range.count})
+      argv.push_back(std::to_string(value));
+  }
+  std::string text;
+  for (const auto& word : argv) text += (text.empty() ? "" : " ") + word;
+  int output[2];
+  if (pipe2(output, O_CLOEXEC) != 0) return text + ": pipe: " + errno_text(errno);
+  std::vector<char*> args;
+  for (auto& word : argv) args.push_back(word.data());
+  args.push_back(nullptr);
+  char path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+  char* environment[] = {path, nullptr};
+  pid_t child = fork();
+  if (child == 0) {
+    dup2(output[1], STDOUT_FILENO);
+    dup2(output[1], STDERR_FILENO);
+    execvpe(helper, args.data(), environment);
+    _exit(127);
+  }
+  int fork_error = errno;
+  close(output[1]);
+  char said[512] = {};
+  std::size_t got = 0;
+  while (child > 0 && got < sizeof said - 1) {
+    ssize_t n = read(output[0], said + got, sizeof said - 1 - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  close(output[0]);
+  if (child < 0) return text + ": fork: " + errno_text(fork_error);
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
+  std::string message(said, got);
+  while (!message.empty() && message.back() == '\n') message.pop_back();
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && message.empty())
+    message = std::string(helper) + " is not installed (Debian package uidmap)";
+  return text + " failed" + (message.empty() ? "" : ": " + message);
+}
+
 // Starts the holder in a new user namespace and a PID namespace of that user namespace (no
 // privilege needed where the machine allows user namespaces), maps this process's uid and gid
 // to root there (its only ids: setgroups is denied, as the kernel requires of an unprivileged
@@ -496,25 +545,32 @@ Result<std::pair<pid_t, int>> start_holder_with_own_users(const char* command,
                     : ErrorKind::internal,
                 "cannot create a user namespace: " + errno_text(clone_error));
   }
-  int error = write_proc_file(pid, "setgroups", "deny");
-  std::string failed = "setgroups";
-  if (error == 0) {
-    failed = "uid_map";
-    error = write_proc_file(pid, "uid_map", "0 " + std::to_string(uid) + " 1\n");
+  std::string failed;
+  if (view.more_uids.empty() && view.more_gids.empty()) {
+    int error = write_proc_file(pid, "setgroups", "deny");
+    failed = error != 0 ? "setgroups" : "";
+    if (error == 0) {
+      error = write_proc_file(pid, "uid_map", "0 " + std::to_string(uid) + " 1\n");
+      failed = error != 0 ? "uid_map" : "";
+    }
+    if (error == 0) {
+      error = write_proc_file(pid, "gid_map", "0 " + std::to_string(gid) + " 1\n");
+      failed = error != 0 ? "gid_map" : "";
+    }
+    if (error != 0) failed += ": " + errno_text(error);
+  } else {
+    failed = map_with_helper("newuidmap", pid, uid, view.more_uids);
+    if (failed.empty()) failed = map_with_helper("newgidmap", pid, gid, view.more_gids);
   }
-  if (error == 0) {
-    failed = "gid_map";
-    error = write_proc_file(pid, "gid_map", "0 " + std::to_string(gid) + " 1\n");
-  }
-  char go = error == 0 ? 1 : 0;
+  char go = failed.empty() ? 1 : 0;
   [[maybe_unused]] ssize_t written = write(mapped[1], &go, 1);
   close(mapped[1]);
-  if (error != 0) {
+  if (!failed.empty()) {
     close(ready[0]);
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
-    return fail(ErrorKind::internal, "cannot map this server's ids into its user namespace (" +
-                                         failed + "): " + errno_text(error));
+    return fail(ErrorKind::internal,
+                "cannot map this server's ids into its user namespace (" + failed + ")");
   }
   return std::pair{pid, ready[0]};
 }
@@ -838,6 +894,55 @@ Result<PidNamespace> open_or_create_pid_namespace(const fs::path& path, const st
     return std::unexpected(written.error());
   }
   return created;
+}
+
+Result<void> change_owners_in(int user_namespace, const std::vector<OwnerChange>& changes) {
+  if (changes.empty()) return {};
+  int report[2];
+  if (pipe2(report, O_CLOEXEC) != 0) {
+    return fail(ErrorKind::internal, "pipe: " + errno_text(errno));
+  }
+  // The child only makes system calls: it is a fork of a multithreaded process.
+  pid_t child = fork();
+  if (child == 0) {
+    int refused[2] = {-1, 0};
+    if (setns(user_namespace, CLONE_NEWUSER) != 0) {
+      refused[1] = errno;
+    } else {
+      for (std::size_t i = 0; i < changes.size() && refused[0] < 0; ++i) {
+        const auto& change = changes[i];
+        if (fchownat(change.fd, "", change.uid, change.gid, AT_EMPTY_PATH) != 0) {
+          refused[0] = static_cast<int>(i);
+          refused[1] = errno;
+        }
+      }
+    }
+    if (refused[1] != 0) {
+      [[maybe_unused]] ssize_t written = write(report[1], refused, sizeof refused);
+    }
+    _exit(refused[1] != 0 ? 1 : 0);
+  }
+  int fork_error = errno;
+  close(report[1]);
+  int refused[2] = {-1, 0};
+  ssize_t got = -1;
+  while (child > 0 && (got = read(report[0], refused, sizeof refused)) < 0 && errno == EINTR) {
+  }
+  close(report[0]);
+  if (child < 0) return fail(ErrorKind::internal, "fork: " + errno_text(fork_error));
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && got == 0) return {};
+  if (got != static_cast<ssize_t>(sizeof refused)) {
+    return fail(ErrorKind::failed, "cannot change owners in the user namespace: its helper died");
+  }
+  if (refused[0] < 0) {
+    return fail(ErrorKind::failed,
+                "cannot enter the user namespace to change owners: " + errno_text(refused[1]));
+  }
+  return fail(ErrorKind::failed, "change of owner " + std::to_string(refused[0]) +
+                                     " refused in the user namespace: " + errno_text(refused[1]));
 }
 
 }  // namespace bluegreen

@@ -63,6 +63,11 @@ struct MountStep {
   unsigned mode = 0755;
 };
 
+// Ids `inside` .. inside+count-1 of a user namespace are `outside` .. of this machine.
+struct IdRange {
+  unsigned inside = 0, outside = 0, count = 0;
+};
+
 // What a holder makes of its namespaces before any member starts, beyond its own /proc: a
 // lightweight host (adapters/local/instance_host.h decides the contents).
 struct HostView {
@@ -77,6 +82,10 @@ struct HostView {
   // life: each connection it accepts gets one new TCP socket of the holder's network namespace
   // and is closed. The caller keeps its own descriptor (and may close it once create() is done).
   int socket_channel = -1;
+  // With own_users: ids mapped besides root (this process's), from this process's subordinate
+  // ranges (/etc/subuid, /etc/subgid) through newuidmap and newgidmap. None: root is the only
+  // id there, and setgroups is denied.
+  std::vector<IdRange> more_uids, more_gids;
   std::vector<MountStep> mounts;  // then these, in order; a failing one fails create()
 };
 
@@ -158,6 +167,19 @@ class PidNamespace {
   int ipc_fd_ = -1;
   int user_fd_ = -1;
 };
+
+// A change of owner that this process may make only from inside a user namespace it owns (a
+// holder's, HostView::own_users): `fd` (O_PATH is enough) gets `uid` and `gid` as that
+// namespace names them.
+struct OwnerChange {
+  int fd = -1;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+// Makes `changes`, in order, from inside `user_namespace` (a child forked from this process
+// enters it). Errors: failed, with the index of the first change refused and why, in the
+// message (the rest are not made).
+Result<void> change_owners_in(int user_namespace, const std::vector<OwnerChange>& changes);
 
 // A record file lists every namespace its owner (an instance) has had, one record a line,
 // oldest first; this process also remembers each namespace it created or found for a path.
