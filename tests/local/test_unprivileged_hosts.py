@@ -1,15 +1,18 @@
 """ISOLATION=namespaces on a server that is not root (adapters/local/instance_host.h): each
-instance's holder also has its own user namespace, where the server's uid is root and the only
-id, and the instance is reached through the sockets its holder creates in its network namespace
-and hands the server, not through a veth pair (which needs root).
+instance's holder also has its own user namespace, where the server's uid is root, and the
+instance is reached through the sockets its holder creates in its network namespace and hands
+the server, not through a veth pair (which needs root).
 
-The server runs as nobody. An EC2 bundle (the double-forking daemon on port 80) goes version 1
-→ version 2 → rollback with CAPACITY 2 under a request loop with no failure; a bundle written
-to break the invariants that change for such a server finds that a hook cannot write the
-machine, sees only its instance's processes, leaves none behind, and answers `hostname` with
-the instance id; a bundle that runs as ec2-user is refused, naming the cause and the way out.
-Needs unprivileged user namespaces (skipped where the machine refuses them) and root for the
-test itself (to run the server as nobody).
+The server runs as nobody. Without a subordinate id range, root is an instance's only user: an
+EC2 bundle (the double-forking daemon on port 80) goes version 1 → version 2 → rollback with
+CAPACITY 2 under a request loop with no failure; a bundle written to break the invariants that
+change for such a server finds that a hook cannot write the machine, sees only its instance's
+processes, leaves none behind, and answers `hostname` with the instance id; a restarted server
+reaches its instances again; a bundle that runs as ec2-user is refused, naming the way out.
+With a range for nobody (added to /etc/subuid and /etc/subgid for the test, then put back), the
+Python app runs as ec2-user through version 1 → 2 → rollback, and a machine account is refused.
+Needs unprivileged user namespaces (skipped where the machine refuses them), newuidmap for the
+second part, and root for the test itself (to run the server as nobody).
 """
 
 import json

@@ -51,11 +51,16 @@
 //    machine and of other instances are out of its reach.
 // 4. Users. The users its appspec names exist in its /etc/passwd view (instance_accounts.h),
 //    never on the machine; hooks run as them with their uid, their gid and their home. With its
-//    own user namespace (a server that is not root), the server's uid and gid are root there and
-//    the only ids mapped: hooks run as root, which on this machine is the server's user, and
-//    the machine's other ids show as nobody/nogroup; an appspec whose runas user, permissions
-//    owner or group is not root is refused before anything runs, naming the user and the way
-//    out (a server run as root).
+//    own user namespace (a server that is not root), the server's uid and gid are root there,
+//    and, where the server's user has subordinate ranges (/etc/subuid, /etc/subgid), the ids of
+//    the users the instance adds are mapped to the first kInstanceIdsMapped of them (newuidmap):
+//    those users' files on this machine belong to ids of that range, never to the server or to
+//    another account; the owners `permissions` and homes name are set from inside that
+//    namespace, and terminate() removes what they wrote from inside it. Every other id of this
+//    machine shows as nobody/nogroup. An appspec whose runas user, permissions owner or group
+//    is none of those (without ranges: anyone but root; with them: an account of this machine
+//    such as daemon) is refused before anything runs, naming the user and the way out (a
+//    subordinate range, or a server run as root).
 // 5. Hostname. `hostname` and `uname -n` answer the instance id (its own UTS namespace), and
 //    so does /etc/hostname where this machine has one; its /etc/hosts is this machine's without
 //    this machine's name, and its own name on 127.0.1.1.
