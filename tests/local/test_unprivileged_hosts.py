@@ -129,6 +129,8 @@ class UnprivilegedHostsTest(LocalTestCase):
     v1_v2_rollback = test_ec2_bundles.NamespacesTest.v1_v2_rollback
     processes_of = staticmethod(test_ec2_bundles.NamespacesTest.processes_of)
     body = test_ec2_bundles.Ec2BundleCase.body
+    assert_every_instance_answers_as = (
+        test_ec2_bundles.Ec2BundleCase.assert_every_instance_answers_as)
     deploy_keys = test_ec2_bundles.Ec2BundleCase.deploy_keys
 
     def setUp(self):
@@ -313,15 +315,7 @@ class SubordinateIdsTest(UnprivilegedHostsTest):
         for instance in second["instances"]:
             root = os.path.join(self.server.state_dir, "instances", instance["id"], "root")
             wait_until(lambda: not os.path.exists(root), timeout=30)
-        ids = {i["id"] for i in first["instances"]}
-        seen = set()
-        for _ in range(200):
-            hostname, user = self.body("/whoami").split()
-            self.assertEqual(user, "ec2-user")
-            seen.add(hostname)
-            if seen == ids:
-                break
-        self.assertEqual(seen, ids)
+        self.assert_every_instance_answers_as(first["instances"], "ec2-user")
         # On this machine its processes run with ids of nobody's range, never root's.
         for pid in self.processes_of(first["instances"]):
             with open(f"/proc/{pid}/status") as f:
