@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "core/instance_reach.h"
+
 namespace bluegreen {
 namespace {
 
@@ -97,6 +99,7 @@ json to_json(const Instance& instance) {
               {"host", instance.host},
               {"port", instance.port},
               {"isolation", to_string(instance.isolation)},
+              {"reachedAt", reached_at(instance)},
               {"root", instance.root.string()},
               {"tags", instance.tags},
               {"state", to_string(instance.state)}};

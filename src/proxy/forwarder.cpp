@@ -535,6 +535,12 @@ awaitable<UpstreamResult> ClientSession::connect(UpstreamPool& pool,
     error_code ignored;
     watch->socket->cancel(ignored);
   });
+  if (!open_upstream_socket(*upstream_)) {
+    watch->done = true;
+    connect_timer_.cancel();
+    upstream_.reset();
+    co_return UpstreamResult::connect_failed;
+  }
   co_await upstream_->socket.async_connect(endpoint->address, use_ec(ec));
   watch->done = true;
   connect_timer_.cancel();

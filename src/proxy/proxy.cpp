@@ -11,6 +11,7 @@
 #include <charconv>
 #include <thread>
 
+#include "core/instance_reach.h"
 #include "proxy/forwarder.h"
 #include "proxy/routing_policy.h"
 #include "proxy/warm_up.h"
@@ -70,6 +71,10 @@ Result<tcp::endpoint> parse_listen_address(const std::string& address) {
 std::optional<tcp::endpoint> resolve_instance(const Instance& instance) {
   if (instance.port <= 0 || instance.port > 65535) return std::nullopt;
   auto port = static_cast<unsigned short>(instance.port);
+  // Reached through its socket channel: the address is its own loopback.
+  if (!socket_channel_of(instance).empty()) {
+    return tcp::endpoint(asio::ip::address_v4::loopback(), port);
+  }
   error_code ec;
   auto ip = asio::ip::make_address(instance.host, ec);
   if (!ec) return tcp::endpoint(ip, port);
@@ -265,6 +270,7 @@ void Proxy::register_fleet(const std::string& fleet_id, const std::vector<Instan
     auto endpoint = std::make_shared<Endpoint>();
     endpoint->instance_id = instance.id;
     endpoint->address = *address;
+    endpoint->socket_channel = socket_channel_of(instance);
     endpoints.push_back(std::move(endpoint));
   }
   policy_->register_fleet(fleet_id, std::move(endpoints));

@@ -23,7 +23,8 @@ std::shared_ptr<UpstreamPool> RoutingPolicy::register_fleet(
   std::vector<std::shared_ptr<Endpoint>> previous = pool->endpoints();
   for (auto& endpoint : endpoints)
     for (const auto& old : previous)
-      if (old->address == endpoint->address && old->instance_id == endpoint->instance_id)
+      if (old->address == endpoint->address && old->instance_id == endpoint->instance_id &&
+          old->socket_channel == endpoint->socket_channel)
         endpoint = old;
   pool->set_endpoints(std::move(endpoints));
   publish();

@@ -2,9 +2,12 @@
 
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+
+#include "infra/process/socket_channel.h"
 
 namespace bluegreen::proxy {
 
@@ -12,6 +15,16 @@ std::int64_t monotonic_ns() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+bool open_upstream_socket(UpstreamConnection& connection) {
+  if (connection.endpoint->socket_channel.empty()) return true;
+  auto fd = socket_from_channel(connection.endpoint->socket_channel);
+  if (!fd) return false;
+  boost::system::error_code ec;
+  connection.socket.assign(boost::asio::ip::tcp::v4(), *fd, ec);
+  if (ec) ::close(*fd);
+  return !ec;
 }
 
 UpstreamConnection::UpstreamConnection(boost::asio::io_context& io,

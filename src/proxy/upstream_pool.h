@@ -34,6 +34,9 @@ std::int64_t monotonic_ns();
 struct Endpoint {
   std::string instance_id;
   boost::asio::ip::tcp::endpoint address;
+  // Not empty: the instance's socket channel (infra/process/socket_channel.h); each connection
+  // to `address` (its own loopback) starts from a socket the channel hands over.
+  std::string socket_channel;
   std::atomic<std::int64_t> out_until_ns{0};  // passive failure: skipped until then
   std::atomic<bool> retired{false};           // no longer part of the fleet
   std::atomic<int> connecting{0};             // connections being opened (see connect cap)
@@ -89,6 +92,11 @@ inline void bump(std::atomic<long long>& counter, long long delta = 1) {
 }
 // Counts one request that took `elapsed` in the latency histogram.
 void observe_latency(FleetCounters& counters, std::chrono::steady_clock::duration elapsed);
+
+// Before connecting `connection` to its endpoint's address: gives it a socket from the
+// endpoint's socket channel when it has one. False when the channel gave none (the instance is
+// gone or did not answer): a failed connection.
+bool open_upstream_socket(UpstreamConnection& connection);
 
 class UpstreamPool {
  public:

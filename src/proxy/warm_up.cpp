@@ -70,6 +70,10 @@ asio::awaitable<void> open_connections(Worker& worker, std::shared_ptr<UpstreamP
       continue;
     }
     auto connection = std::make_unique<UpstreamConnection>(worker.io(), endpoint, *pool, index);
+    if (!open_upstream_socket(*connection)) {
+      pool->end_connect(index, *endpoint);
+      break;  // the instance's channel answers nothing: the rest would fail too
+    }
     // The timer's handler only touches the socket while the connect is still waited for.
     auto done = std::make_shared<bool>(false);
     tcp::socket* socket = &connection->socket;

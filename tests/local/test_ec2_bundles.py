@@ -149,6 +149,19 @@ class Ec2BundleCase(LocalTestCase):
                         f"deploy printed nothing\n{done.stderr}\n{self.server.log()[-3000:]}")
         return done.returncode, json.loads(lines[-1]), done
 
+    def assert_every_instance_answers_as(self, instances, user):
+        """GET /whoami (the Python app's "<hostname> <user>") reaches each of `instances`,
+        each answering its id as hostname, and `user`."""
+        ids = {i["id"] for i in instances}
+        seen = set()
+        for _ in range(200):
+            hostname, answered = self.body("/whoami").split()
+            self.assertEqual(answered, user)
+            seen.add(hostname)
+            if seen == ids:
+                break
+        self.assertEqual(seen, ids)
+
     def body(self, path="/"):
         status, body = http_get(f"http://{self.listen}{path}")
         self.assertEqual(status, 200, f"{body}\n{self.server.log()[-3000:]}")
@@ -207,15 +220,7 @@ class NamespacesTest(Ec2BundleCase):
                                        HEALTH_CHECK_PATH="/health")
         # Each instance is its own host: its hostname is its id, and the app runs as
         # ec2-user, a user this machine does not have.
-        ids = {i["id"] for i in first["instances"]}
-        seen = set()
-        for _ in range(200):
-            hostname, user = self.body("/whoami").split()
-            self.assertEqual(user, "ec2-user")
-            seen.add(hostname)
-            if seen == ids:
-                break
-        self.assertEqual(seen, ids)
+        self.assert_every_instance_answers_as(first["instances"], "ec2-user")
         with self.assertRaises(KeyError):
             pwd.getpwnam("ec2-user")
 

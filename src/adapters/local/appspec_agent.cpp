@@ -152,15 +152,19 @@ class InstanceRun {
 
   Result<void> install(const AppSpec& spec) {
     std::optional<InstanceAccounts> accounts;
+    std::optional<PidNamespace> host;
     if (instance_.isolation == Isolation::namespaces) {
       // The instance's view, users and network exist before its files: owners are its users.
-      auto host = open_or_create_host(instance_, spec, bundle_dir());
-      if (!host) return std::unexpected(host.error());
+      auto opened = open_or_create_host(instance_, spec, bundle_dir());
+      if (!opened) return std::unexpected(opened.error());
+      host.emplace(std::move(*opened));
       accounts = instance_accounts(instance_);
     }
-    auto report = install_files(spec, bundle_dir(), instance_layout::install_root(instance_.root),
-                                accounts ? &*accounts : nullptr);
+    auto report =
+        install_files(spec, bundle_dir(), instance_layout::install_root(instance_.root),
+                      accounts ? &*accounts : nullptr, host ? host->user_namespace_fd() : -1);
     if (!report) return std::unexpected(report.error().with_context("instance " + instance_.id));
+    if (host) own_homes_after_install(instance_, spec, bundle_dir(), *host);
     note("Install: copied " + std::to_string(report->files_copied) + " files, set permissions on " +
          std::to_string(report->permissions_applied) + " objects");
     for (const auto& line : report->notes) note("Install: " + line);

@@ -146,6 +146,7 @@ Result<void> run_hook(const HookRun& run, const AppspecAgentOptions& options,
     spawn.pid_namespace = (*space)->namespace_fd();
     spawn.mount_namespace = (*space)->mount_namespace_fd();
     spawn.namespaces = (*space)->host_namespace_fds();
+    spawn.user_namespace = (*space)->user_namespace_fd();
   }
   auto process = Process::spawn(spawn);
   if (!process) {

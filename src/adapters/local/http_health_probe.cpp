@@ -1,14 +1,20 @@
 #include "adapters/local/http_health_probe.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
+
+#include "core/instance_reach.h"
+#include "infra/process/socket_channel.h"
 
 namespace bluegreen {
 namespace {
@@ -47,7 +53,10 @@ bool wait_ready(int fd, short events, TimePoint deadline) {
 class Check {
  public:
   Check(const Instance& instance, const std::string& path, TimePoint deadline)
-      : target_("GET http://" + instance.host + ":" + std::to_string(instance.port) + path),
+      : channel_(socket_channel_of(instance)),
+        host_(channel_.empty() ? instance.host : "127.0.0.1"),
+        target_("GET http://" + host_ + ":" + std::to_string(instance.port) + path +
+                (channel_.empty() ? "" : " (inside instance " + instance.id + ")")),
         instance_(instance),
         path_(path),
         deadline_(deadline) {}
@@ -65,6 +74,7 @@ class Check {
 
  private:
   Result<int> connect_socket() {
+    if (!channel_.empty()) return connect_through_channel();
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -80,6 +90,23 @@ class Check {
     int error = errno;
     freeaddrinfo(found);
     if (fd < 0) return fail(ErrorKind::internal, std::string("socket: ") + std::strerror(error));
+    return finish_connect(fd, result, error);
+  }
+
+  // A socket the instance's holder made in its network namespace, connected to its loopback.
+  Result<int> connect_through_channel() {
+    auto fd = socket_from_channel(channel_);
+    if (!fd) return fail(fd.error().kind, target_ + ": " + fd.error().message);
+    fcntl(*fd, F_SETFL, fcntl(*fd, F_GETFL) | O_NONBLOCK);
+    sockaddr_in loopback{};
+    loopback.sin_family = AF_INET;
+    loopback.sin_port = htons(static_cast<std::uint16_t>(instance_.port));
+    loopback.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int result = connect(*fd, reinterpret_cast<const sockaddr*>(&loopback), sizeof loopback);
+    return finish_connect(*fd, result, errno);
+  }
+
+  Result<int> finish_connect(int fd, int result, int error) {
     if (result != 0 && error != EINPROGRESS) {
       close(fd);
       return connection_error(error);
@@ -100,7 +127,7 @@ class Check {
   }
 
   Result<void> send_request(int fd) {
-    std::string request = "GET " + path_ + " HTTP/1.1\r\nHost: " + instance_.host + ":" +
+    std::string request = "GET " + path_ + " HTTP/1.1\r\nHost: " + host_ + ":" +
                           std::to_string(instance_.port) +
                           "\r\nUser-Agent: bluegreen-health-check\r\nAccept: */*\r\n"
                           "Connection: close\r\n\r\n";
@@ -147,6 +174,8 @@ class Check {
     return fail(ErrorKind::timeout, target_ + ": timed out " + while_doing);
   }
 
+  std::string channel_;  // the instance's socket channel, when it has no address of its own
+  std::string host_;
   std::string target_;
   const Instance& instance_;
   std::string path_;

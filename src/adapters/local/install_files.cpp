@@ -14,6 +14,7 @@
 #include "infra/archive/beneath.h"
 #include "infra/archive/directory_names.h"
 #include "infra/archive/tree_rules.h"
+#include "infra/process/pid_namespace.h"
 #include "infra/process/process.h"
 
 namespace bluegreen {
@@ -303,7 +304,7 @@ int chmod_descriptor(int fd, mode_t mode) {
 
 Result<void> apply_permission(const Permission& permission, std::size_t index,
                               const BeneathRoot& instance, const InstanceAccounts* accounts,
-                              InstallReport& report) {
+                              int user_namespace, InstallReport& report) {
   std::string key = "permissions[" + std::to_string(index) + "]";
   const fs::path& object = permission.object;
   auto object_fd = instance.open_at(object, O_PATH | O_NOFOLLOW);
@@ -332,7 +333,15 @@ Result<void> apply_permission(const Permission& permission, std::size_t index,
   }
   auto ownership = resolve_ownership(permission, key, accounts);
   if (!ownership) return std::unexpected(ownership.error());
-  bool may_chown = geteuid() == 0;
+  // A server that is not root changes owners from inside the instance's user namespace.
+  bool may_chown = geteuid() == 0 || user_namespace >= 0;
+  std::vector<OwnerChange> deferred;
+  struct Closer {
+    std::vector<OwnerChange>& changes;
+    ~Closer() {
+      for (const auto& change : changes) ::close(change.fd);
+    }
+  } closer{deferred};
   bool wants_chown = permission.owner || permission.group;
   if (wants_chown && !may_chown) {
     report.notes.push_back(key + ": owner/group of " + shown(object) +
@@ -358,12 +367,20 @@ Result<void> apply_permission(const Permission& permission, std::size_t index,
                     key + ": chmod " + shown(path) + ": " + std::strerror(errno));
       }
     }
-    if (wants_chown && may_chown &&
-        ::fchownat(fd->get(), "", ownership->uid, ownership->gid, AT_EMPTY_PATH) != 0) {
+    if (wants_chown && may_chown && user_namespace >= 0) {
+      int kept = ::fcntl(fd->get(), F_DUPFD_CLOEXEC, 0);
+      if (kept < 0) return io_error(path, errno);
+      deferred.push_back({kept, ownership->uid, ownership->gid});
+    } else if (wants_chown && may_chown &&
+               ::fchownat(fd->get(), "", ownership->uid, ownership->gid, AT_EMPTY_PATH) != 0) {
       return fail(ErrorKind::internal,
                   key + ": chown " + shown(path) + ": " + std::strerror(errno));
     }
     ++report.permissions_applied;
+  }
+  if (auto changed = change_owners_in(user_namespace, deferred); !changed) {
+    return fail(ErrorKind::internal,
+                key + ": chown below " + shown(object) + ": " + changed.error().message);
   }
   return {};
 }
@@ -371,8 +388,8 @@ Result<void> apply_permission(const Permission& permission, std::size_t index,
 }  // namespace
 
 Result<InstallReport> install_files(const AppSpec& spec, const fs::path& bundle_root,
-                                    const fs::path& instance_root,
-                                    const InstanceAccounts* accounts) {
+                                    const fs::path& instance_root, const InstanceAccounts* accounts,
+                                    int user_namespace) {
   InstallReport report;
   auto bundle = BeneathRoot::open(bundle_root);
   if (!bundle) return std::unexpected(bundle.error().with_context("Install"));
@@ -392,7 +409,8 @@ Result<InstallReport> install_files(const AppSpec& spec, const fs::path& bundle_
   }
   if (auto checked = copier.recheck_links(); !checked) return std::unexpected(checked.error());
   for (std::size_t i = 0; i < spec.permissions.size(); ++i) {
-    if (auto applied = apply_permission(spec.permissions[i], i, *instance, accounts, report);
+    if (auto applied =
+            apply_permission(spec.permissions[i], i, *instance, accounts, user_namespace, report);
         !applied) {
       return std::unexpected(applied.error());
     }

@@ -45,13 +45,16 @@ struct InstallReport {
 };
 
 // Copies files and applies permissions. Owners and groups are looked up in `accounts` when
-// given (a namespaced instance's own users, instance_accounts.h), else on this machine. Errors:
+// given (a namespaced instance's own users, instance_accounts.h), else on this machine; with a
+// `user_namespace` (the instance's own, on a server that is not root) they are set from inside
+// it, as it names them. Errors:
 // conflict (a file exists and the behaviour is DISALLOW), invalid_input (a permission that cannot
 // apply to its object, an unknown owner or group, a path or a copied link that leads outside the
 // instance or the bundle), internal (file system failures), each naming the path on the instance as
 // the appspec wrote it.
 Result<InstallReport> install_files(const AppSpec& spec, const std::filesystem::path& bundle_root,
                                     const std::filesystem::path& instance_root,
-                                    const InstanceAccounts* accounts = nullptr);
+                                    const InstanceAccounts* accounts = nullptr,
+                                    int user_namespace = -1);
 
 }  // namespace bluegreen

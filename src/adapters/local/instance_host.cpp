@@ -1,5 +1,6 @@
 #include "adapters/local/instance_host.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -7,11 +8,16 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <random>
 #include <sstream>
+#include <utility>
 
 #include "adapters/local/instance_layout.h"
 #include "adapters/local/instance_network.h"
+#include "core/instance_reach.h"
+#include "infra/process/process.h"
+#include "infra/process/socket_channel.h"
 
 namespace bluegreen {
 namespace {
@@ -241,28 +247,182 @@ Result<HostView> make_view(const Instance& instance, const ViewPlan& plan) {
   return view;
 }
 
-// Gives each home of an instance user its owner (once: a home a hook changed stays so).
-void own_homes(const ViewPlan& plan, const InstanceAccounts& accounts) {
+// Gives each home of an instance user its owner (once: a home a hook changed stays so). With
+// the instance's own `user_namespace` (a server that is not root), from inside it: root there
+// is this server's user.
+void own_homes(const ViewPlan& plan, const InstanceAccounts& accounts, int user_namespace) {
+  uid_t root = user_namespace >= 0 ? geteuid() : 0;
+  std::vector<OwnerChange> changes;
   for (const auto& name : plan.users) {
     auto user = accounts.user(name);
     if (!user) continue;
     for (const auto& writable : plan.writable) {
       if (writable.target != user->home) continue;
       struct stat info {};
-      if (::stat(writable.source.c_str(), &info) == 0 && info.st_uid == 0 && user->uid != 0) {
-        [[maybe_unused]] int ignored = ::chown(writable.source.c_str(), user->uid, user->gid);
+      if (::stat(writable.source.c_str(), &info) != 0 || info.st_uid != root || user->uid == 0) {
+        continue;
       }
+      if (user_namespace < 0) {
+        [[maybe_unused]] int ignored = ::chown(writable.source.c_str(), user->uid, user->gid);
+        continue;
+      }
+      int fd = ::open(writable.source.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+      if (fd >= 0) changes.push_back({fd, user->uid, user->gid});
     }
   }
+  (void)change_owners_in(user_namespace, changes);
+  for (const auto& change : changes) ::close(change.fd);
 }
+
+// The first range of `file` (/etc/subuid, /etc/subgid: "user:first:count" lines) for this
+// server's user, by name or id, as the range of ids of the users instances add.
+std::optional<IdRange> subordinate_range(const fs::path& file, unsigned id) {
+  auto user = current_user();
+  std::istringstream lines(read_text(file));
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream fields(line);
+    std::string owner, first, count;
+    if (!std::getline(fields, owner, ':') || !std::getline(fields, first, ':') ||
+        !std::getline(fields, count)) {
+      continue;
+    }
+    if (owner != user.name && owner != std::to_string(id)) continue;
+    try {
+      unsigned long start = std::stoul(first), length = std::stoul(count);
+      if (length == 0 || start > 0xffffffffUL || length > 0xffffffffUL) continue;
+      return IdRange{kFirstInstanceId, static_cast<unsigned>(start),
+                     static_cast<unsigned>(std::min(length, kInstanceIdsMapped))};
+    } catch (const std::exception&) {
+      continue;
+    }
+  }
+  return std::nullopt;
+}
+
+// Whether the instance's user namespace maps `id`: root, or one of `range`.
+bool mapped(unsigned id, const std::optional<IdRange>& range) {
+  return id == 0 || (range && id >= range->inside && id - range->inside < range->count);
+}
+
+// Where the holder has its own user namespace, it maps the server's ids as root and, from the
+// server user's subordinate ranges, the ids of the users the instance adds: every user its hooks
+// run as, and every owner and group of its files, must be one of those.
+Result<void> only_mapped(const ViewPlan& plan, const InstanceAccounts& accounts,
+                         const HostSupport& support) {
+  const std::string me = current_user().name;
+  const std::string server =
+      "this server runs as " + me + " (uid " + std::to_string(geteuid()) + "), not root, so";
+  auto refuse = [&](const std::string& what, const std::string& name) {
+    if (support.more_uids.empty()) {
+      return fail(ErrorKind::invalid_input,
+                  what + ": " + server +
+                      " an instance's user namespace maps only that user (as root), and " + name +
+                      " cannot exist in it: give " + me +
+                      " a subordinate id range in /etc/subuid and /etc/subgid (usermod "
+                      "--add-subuids 100000-165535 --add-subgids 100000-165535 " +
+                      me + "; newuidmap comes with the uidmap package), or run the server as root");
+    }
+    return fail(ErrorKind::invalid_input,
+                what + ": " + server +
+                    " an instance's user namespace maps only root and the users the instance "
+                    "adds, and " +
+                    name +
+                    " is an account of this machine: name another user, or run the "
+                    "server as root");
+  };
+  std::optional<IdRange> uids, gids;
+  if (!support.more_uids.empty()) uids = support.more_uids.front();
+  if (!support.more_gids.empty()) gids = support.more_gids.front();
+  for (const auto& name : plan.users) {
+    auto user = accounts.user(name);
+    if (!user || (mapped(user->uid, uids) && mapped(user->gid, gids))) continue;
+    return refuse("user " + name + " (runas or permissions owner)", name);
+  }
+  for (const auto& name : plan.groups) {
+    auto gid = accounts.group(name);
+    if (!gid || mapped(*gid, gids)) continue;
+    return refuse("group " + name + " (permissions)", name);
+  }
+  return {};
+}
+
+// A socket channel for a holder about to be made: bound beside its final name, which it takes
+// only once the holder serves it (a live holder's channel is never replaced).
+class PendingChannel {
+ public:
+  static Result<PendingChannel> open(const Instance& instance) {
+    fs::path path = instance_layout::socket_channel(instance.root);
+    std::error_code ec;
+    fs::create_directory(path.parent_path(), ec);
+    fs::permissions(path.parent_path(), fs::perms(0700), fs::perm_options::replace, ec);
+    fs::path pending = path;
+    pending += ".new";
+    auto fd = open_socket_channel(pending);
+    if (!fd) return std::unexpected(fd.error());
+    return PendingChannel(path, pending, *fd);
+  }
+  PendingChannel(PendingChannel&& other) noexcept
+      : path_(std::move(other.path_)),
+        pending_(std::move(other.pending_)),
+        fd_(std::exchange(other.fd_, -1)) {}
+  PendingChannel(const PendingChannel&) = delete;
+  PendingChannel& operator=(const PendingChannel&) = delete;
+  PendingChannel& operator=(PendingChannel&&) = delete;
+  ~PendingChannel() {
+    if (fd_ < 0) return;
+    ::close(fd_);
+    std::error_code ec;
+    fs::remove(pending_, ec);
+  }
+  int fd() const { return fd_; }
+  Result<void> place() {
+    std::error_code ec;
+    fs::rename(pending_, path_, ec);
+    if (ec) {
+      return fail(ErrorKind::internal,
+                  "cannot place its socket channel at " + path_.string() + ": " + ec.message());
+    }
+    ::close(std::exchange(fd_, -1));
+    return {};
+  }
+
+ private:
+  PendingChannel(fs::path path, fs::path pending, int fd)
+      : path_(std::move(path)), pending_(std::move(pending)), fd_(fd) {}
+  fs::path path_, pending_;
+  int fd_ = -1;
+};
 
 }  // namespace
 
+const HostSupport& instance_host_support() {
+  static const HostSupport support = [] {
+    HostSupport found;
+    std::string privileged, unprivileged;
+    if (PidNamespace::supports_host_views(&privileged)) {
+      found.network =
+          veth_pairs_allowed() ? HostSupport::Network::veth : HostSupport::Network::sockets;
+    } else if (PidNamespace::supports_user_host_views(&unprivileged)) {
+      found.network = HostSupport::Network::sockets;
+      found.own_users = true;
+      auto uids = subordinate_range("/etc/subuid", geteuid());
+      auto gids = subordinate_range("/etc/subgid", getegid());
+      if (uids && gids) {
+        found.more_uids = {*uids};
+        found.more_gids = {*gids};
+      }
+    } else {
+      found.why = privileged + "; without root: " + unprivileged;
+    }
+    return found;
+  }();
+  return support;
+}
+
 bool instance_hosts_supported(std::string* why) {
-  if (!PidNamespace::supports_host_views(why)) return false;
-  static const Result<void> veth = veth_pairs_allowed();
-  if (!veth && why != nullptr) *why = veth.error().message;
-  return veth.has_value();
+  const HostSupport& support = instance_host_support();
+  if (why != nullptr) *why = support.why;
+  return support.network != HostSupport::Network::none;
 }
 
 Result<ViewPlan> plan_view(const Instance& instance, const AppSpec& spec,
@@ -306,16 +466,26 @@ InstanceAccounts instance_accounts(const Instance& instance) {
   return InstanceAccounts::load(instance_layout::accounts(instance.root));
 }
 
-Result<PidNamespace> open_or_create_host(const Instance& instance, const AppSpec& spec,
-                                         const fs::path& bundle_dir) {
-  auto context = [&](const Error& error) {
-    return std::unexpected(error.with_context("instance " + instance.id));
-  };
+namespace {
+
+// The whole plan of an instance's view (plan_view, and the homes of its users) and its accounts.
+struct HostPlan {
+  ViewPlan plan;
+  InstanceAccounts accounts;
+};
+Result<HostPlan> host_plan(const Instance& instance, const AppSpec& spec,
+                           const fs::path& bundle_dir) {
   auto plan = plan_view(instance, spec, bundle_dir);
-  if (!plan) return context(plan.error());
+  if (!plan) return std::unexpected(plan.error());
   auto accounts = InstanceAccounts::prepare(instance_layout::accounts(instance.root), plan->users,
                                             plan->groups);
-  if (!accounts) return context(accounts.error());
+  if (!accounts) return std::unexpected(accounts.error());
+  const HostSupport& support = instance_host_support();
+  if (support.own_users) {
+    if (auto refused = only_mapped(*plan, *accounts, support); !refused) {
+      return std::unexpected(refused.error());
+    }
+  }
   // The homes of the users hooks run as are the instance's too: its own users', root's, and a
   // person's below /home (never shown to the instance). A system account of this machine keeps
   // its home as the machine has it: daemon's is /usr/sbin, nobody's /nonexistent.
@@ -328,7 +498,7 @@ Result<PidNamespace> open_or_create_host(const Instance& instance, const AppSpec
                std::ranges::any_of(added, [&](const UserAccount& a) { return a.name == name; });
     if (!own) continue;
     auto target = writable_target(user->home, "home of " + name);
-    if (!target) return context(target.error());
+    if (!target) return std::unexpected(target.error());
     plan->writable.push_back({*target, install_root / user->home.relative_path()});
   }
   std::ranges::sort(plan->writable, {}, &ViewPlan::Writable::target);
@@ -340,14 +510,55 @@ Result<PidNamespace> open_or_create_host(const Instance& instance, const AppSpec
     if (!nested) outermost.push_back(writable);
   }
   plan->writable = outermost;
+  return HostPlan{std::move(*plan), std::move(*accounts)};
+}
+
+}  // namespace
+
+void own_homes_after_install(const Instance& instance, const AppSpec& spec,
+                             const fs::path& bundle_dir, const PidNamespace& host) {
+  if (host.user_namespace_fd() < 0) return;
+  if (auto planned = host_plan(instance, spec, bundle_dir)) {
+    own_homes(planned->plan, planned->accounts, host.user_namespace_fd());
+  }
+}
+
+Result<PidNamespace> open_or_create_host(const Instance& instance, const AppSpec& spec,
+                                         const fs::path& bundle_dir) {
+  auto context = [&](const Error& error) {
+    return std::unexpected(error.with_context("instance " + instance.id));
+  };
+  auto planned = host_plan(instance, spec, bundle_dir);
+  if (!planned) return context(planned.error());
+  ViewPlan* plan = &planned->plan;
+  const InstanceAccounts* accounts = &planned->accounts;
+  const HostSupport& support = instance_host_support();
   auto view = make_view(instance, *plan);
   if (!view) return context(view.error());
-  own_homes(*plan, *accounts);
+  if (!support.own_users) own_homes(*plan, *accounts, -1);
+  view->own_users = support.own_users;
+  view->more_uids = support.more_uids;
+  view->more_gids = support.more_gids;
+  // A new holder gets a new channel; one that lives keeps serving the one it has.
+  std::optional<PendingChannel> channel;
+  if (!socket_channel_of(instance).empty()) {
+    auto opened = PendingChannel::open(instance);
+    if (!opened) return context(opened.error());
+    channel.emplace(std::move(*opened));
+    view->socket_channel = channel->fd();
+  }
   bool created = false;
   auto host = open_or_create_pid_namespace(instance_layout::pid_namespace(instance.root),
                                            "bg-" + instance.id, &*view, &created);
   if (!host) return context(host.error());
   if (!created) return host;
+  if (channel) {
+    if (auto placed = channel->place(); !placed) {
+      (void)host->kill_all(std::chrono::system_clock::now() + std::chrono::seconds(5));
+      return context(placed.error());
+    }
+    return host;
+  }
   auto address = address_of_instance(instance.host);
   auto fds = host->host_namespace_fds();
   if (!address || fds.empty()) {

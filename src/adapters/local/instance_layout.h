@@ -8,6 +8,8 @@
 //   <dir>/accounts/            passwd, group, hosts, hostname, machine-id: a namespaced
 //                              instance's /etc's
 //   <dir>/stage/               mount points its holder uses while it makes its view
+//   <dir>/network/channel      a namespaced instance's socket channel, where it has no veth
+//                              pair (infra/process/socket_channel.h)
 //   <dir>/root/                the instance's install root: what appspec `/` names, what
 //                              INSTANCE_ROOT names for hooks; /opt/app lands in <dir>/root/opt/app
 //                              (with ISOLATION=namespaces the instance sees it at /opt/app)
@@ -32,6 +34,7 @@
 //                                 machine-id: what every process of a namespaced instance
 //                                 reads as /etc's)
 //   <dir>/stage/                  0700  empty mount points
+//   <dir>/network/                0700  the socket channel (0600): only the server connects
 //   <dir>/logs/                   0700  hook output may carry secrets; a hook writes only to
 //                                       the descriptor the server opened for it
 //   <dir>/deployment-archive/     0755, its contents as the bundle had them (scripts made
@@ -79,6 +82,11 @@ inline std::filesystem::path stage(const std::filesystem::path& root) {
 inline std::filesystem::path logs(const std::filesystem::path& root) {
   return root / "logs";
 }
+// Where the instance's holder hands the server sockets of its network namespace, when the
+// instance has no veth pair (instance_host.h, invariant 2).
+inline std::filesystem::path socket_channel(const std::filesystem::path& root) {
+  return root / "network" / "channel";
+}
 
 // Gives an instance directory the modes above (what exists of it; links are left alone). Used
 // when the directory is made and at every server start, so an older or altered layout is
@@ -97,6 +105,7 @@ inline void apply_modes(const std::filesystem::path& root) {
   set(logs(root), fs::perms(0700));
   set(accounts(root), fs::perms(0755));
   set(stage(root), fs::perms(0700));
+  set(socket_channel(root).parent_path(), fs::perms(0700));
   set(deployment_archive(root), fs::perms(0755));
 }
 

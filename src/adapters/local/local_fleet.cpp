@@ -13,12 +13,15 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "adapters/local/instance_host.h"
 #include "adapters/local/instance_layout.h"
 #include "adapters/local/instance_network.h"
 #include "core/deployment_json.h"
+#include "core/instance_reach.h"
 #include "infra/process/growing_pause.h"
 #include "infra/process/marked_processes.h"
 #include "infra/process/pid_namespace.h"
+#include "infra/process/process.h"
 
 namespace bluegreen {
 namespace {
@@ -80,6 +83,20 @@ void remove_installed_files(const fs::path& root) {
 
 }  // namespace
 
+void LocalFleet::remove_files_of_own_users(const PidNamespace& space, const std::string& id,
+                                           TimePoint deadline) const {
+  if (space.user_namespace_fd() < 0) return;
+  // Only ever the instance's own install root; rm crosses no mount and follows no link.
+  fs::path root =
+      instance_layout::install_root(fs::absolute(options_.state_dir / "instances" / id));
+  auto removal =
+      Process::spawn(SpawnOptions{.argv = {"rm", "-rf", "--one-file-system", "--", root.string()},
+                                  .environment = {"PATH=/usr/bin:/bin", "LANG=C"},
+                                  .working_directory = "/",
+                                  .namespaces = {space.user_namespace_fd()}});
+  if (removal) (void)removal->wait(deadline, options_.kill_grace);
+}
+
 LocalFleet::LocalFleet(LocalFleetOptions options) : options_(std::move(options)) {}
 
 Result<int> LocalFleet::free_port() const {
@@ -126,11 +143,17 @@ Result<Instance> LocalFleet::create_instance(const LaunchRequest& request) {
   fs::permissions(instance_layout::install_root(instance.root), fs::perms(0755), ec);
   instance_layout::apply_modes(instance.root);
   if (request.isolation == Isolation::namespaces) {
-    // Its own network: the proxy reaches it on its end of a veth pair, at APP_PORT.
-    auto address = allocate_address(options_.state_dir, instance.id);
-    if (!address) return std::unexpected(address.error());
+    // Its own network: the proxy reaches it at APP_PORT on its end of a veth pair, or, where
+    // this server makes none, through the sockets its holder hands over.
+    if (instance_host_support().network == HostSupport::Network::veth) {
+      auto address = allocate_address(options_.state_dir, instance.id);
+      if (!address) return std::unexpected(address.error());
+      instance.host = address->instance_address;
+    } else {
+      instance.host =
+          std::string(kSocketChannelHost) + instance_layout::socket_channel(instance.root).string();
+    }
     instance.isolation = Isolation::namespaces;
-    instance.host = address->instance_address;
     instance.port = request.app_port;
     write_record(instance);
     return instance;
@@ -182,10 +205,12 @@ Result<void> LocalFleet::terminate(const std::vector<std::string>& instance_ids)
   // a restart) and from what this process remembers; open() refuses a holder whose pid now
   // belongs to something else.
   std::vector<PidNamespace> namespaces;
+  std::vector<std::string> owners;  // the instance of each namespace
   for (const auto& id : instance_ids) {
     for (auto& space : open_recorded_pid_namespaces(
              instance_layout::pid_namespace(options_.state_dir / "instances" / id))) {
       namespaces.push_back(std::move(space));
+      owners.push_back(id);
     }
   }
   for (const auto& space : namespaces) space.signal_members(SIGTERM);
@@ -202,6 +227,9 @@ Result<void> LocalFleet::terminate(const std::vector<std::string>& instance_ids)
   while (std::chrono::system_clock::now() < grace_ends && members_left()) {
     pause.sleep(
         std::chrono::duration_cast<Duration>(grace_ends - std::chrono::system_clock::now()));
+  }
+  for (std::size_t i = 0; i < namespaces.size(); ++i) {
+    remove_files_of_own_users(namespaces[i], owners[i], deadline);
   }
   for (auto& space : namespaces) {
     auto ended = space.kill_all(deadline);

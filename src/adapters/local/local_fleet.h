@@ -34,7 +34,9 @@
 //              server's user (root) can leave that /proc (umount -l) and do whatever root can.
 //              With ISOLATION=none files, users and the network are shared; with namespaces
 //              the holder is the instance's host (instance_host.h) and terminate() also
-//              removes its veth pair and gives back its /30. The
+//              removes its veth pair and gives back its /30 (on a server that is not root,
+//              it first removes the instance's installed files from inside the instance's
+//              user namespace, where its users' files are removable). The
 //              holder outlives a server restart (a killed server leaves its instances
 //              running); the record is how the next server finds it.
 //              Why a PID namespace rather than a cgroup: it needs nothing but CAP_SYS_ADMIN,
@@ -70,6 +72,7 @@
 #include <mutex>
 
 #include "engine/ports.h"
+#include "infra/process/pid_namespace.h"
 
 namespace bluegreen {
 
@@ -103,6 +106,11 @@ class LocalFleet final : public Fleet {
  private:
   Result<Instance> create_instance(const LaunchRequest& request);
   Result<int> free_port() const;
+  // Where `space` (of instance `id`) has its own user namespace (a server that is not root):
+  // removes the instance's install root from inside it, while it lives, since files its users
+  // own are no longer this server's to remove.
+  void remove_files_of_own_users(const PidNamespace& space, const std::string& id,
+                                 TimePoint deadline) const;
 
   LocalFleetOptions options_;
   mutable std::mutex mutex_;

@@ -107,10 +107,14 @@ std::string render_status(const json& status) {
             printable(instance.value("tags", json::object()).value("GreenIdentifier", "-")));
         continue;
       }
+      // How the proxy reaches it: an address, or the sockets its namespace hands over.
+      std::string reached = instance.contains("reachedAt")
+                                ? text(instance, "reachedAt")
+                                : text(instance, "host") + ":" + text(instance, "port");
       out += fmt::format(
-          "    {:<12} {:<8} {}:{:<6} {:<10} {:<10} GreenIdentifier={}\n", text(instance, "id"),
-          text(instance, "colour"), text(instance, "host"), text(instance, "port"),
-          text(instance, "state"), text(instance, "isolation", "none"),
+          "    {:<12} {:<8} {:<21} {:<10} {:<10} GreenIdentifier={}\n", text(instance, "id"),
+          text(instance, "colour"), reached, text(instance, "state"),
+          text(instance, "isolation", "none"),
           printable(instance.value("tags", json::object()).value("GreenIdentifier", "-")));
     }
     if (cloud) continue;
@@ -181,6 +185,7 @@ json deploy_result(const json& record) {
                            {"host", instance.value("host", "")},
                            {"port", instance.value("port", 0)},
                            {"isolation", instance.value("isolation", "none")},
+                           {"reachedAt", instance.value("reachedAt", "")},
                            {"state", instance.value("state", "")}});
     }
   }

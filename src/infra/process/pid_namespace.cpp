@@ -2,14 +2,17 @@
 
 #include <fcntl.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -121,6 +124,22 @@ int make_tree_read_only(const char* path) {
 #endif
 }
 
+// Remounts the bind at `target` with `flags`. In a user namespace the kernel refuses to clear
+// what the mount was locked with (nosuid, nodev, noexec, its atime mode, from the machine's
+// mount): then the mount's own flags are kept.
+int remount(const char* target, unsigned long flags) {
+  if (mount(nullptr, target, nullptr, MS_REMOUNT | MS_BIND | flags, nullptr) == 0) return 0;
+  struct statvfs current {};
+  if (errno != EPERM || statvfs(target, &current) != 0) return -1;
+  constexpr std::pair<unsigned long, unsigned long> kKept[] = {
+      {ST_NOSUID, MS_NOSUID},   {ST_NODEV, MS_NODEV},           {ST_NOEXEC, MS_NOEXEC},
+      {ST_NOATIME, MS_NOATIME}, {ST_NODIRATIME, MS_NODIRATIME}, {ST_RELATIME, MS_RELATIME}};
+  for (auto [kept, flag] : kKept) {
+    if ((current.f_flag & kept) != 0) flags |= flag;
+  }
+  return mount(nullptr, target, nullptr, MS_REMOUNT | MS_BIND | flags, nullptr);
+}
+
 int run_mount_step(const MountStep& step) {
   const char* target = step.target.c_str();
   const char* source = step.source.c_str();
@@ -139,15 +158,14 @@ int run_mount_step(const MountStep& step) {
       // A bind keeps the source mount's read-only flag (the whole host is read-only by now):
       // remounting the bind alone makes it writable.
       if (mount(source, target, nullptr, MS_BIND | MS_REC, nullptr) != 0) return -1;
-      return mount(nullptr, target, nullptr, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV, nullptr);
+      return remount(target, MS_NOSUID | MS_NODEV);
     case MountStep::Kind::bind_read_only:
       if (mount(source, target, nullptr, MS_BIND | MS_REC, nullptr) != 0) return -1;
-      return mount(nullptr, target, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr);
+      return remount(target, MS_RDONLY);
     case MountStep::Kind::tmpfs:
       return mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, source);
     case MountStep::Kind::read_only:
-      return mount(nullptr, target, nullptr,
-                   MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, nullptr);
+      return remount(target, MS_RDONLY | MS_NOSUID | MS_NODEV);
     case MountStep::Kind::detach:
       return umount2(target, MNT_DETACH);
   }
@@ -191,14 +209,70 @@ int make_view(const HostView& view) {
   return kViewDone;
 }
 
+// Hands one new TCP socket of this network namespace to whoever connected to `channel`, then
+// closes the connection; nothing waits on the connection (it never blocks the holder).
+void hand_out_socket(int channel) {
+  int client = accept4(channel, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  if (client < 0) return;
+  int handed = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  char byte = handed >= 0 ? 1 : 0;
+  iovec data{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = &data;
+  message.msg_iovlen = 1;
+  if (handed >= 0) {
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    cmsghdr* header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(header), &handed, sizeof handed);
+  }
+  [[maybe_unused]] ssize_t sent = sendmsg(client, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (handed >= 0) close(handed);
+  close(client);
+}
+
+// The holder's loop with a socket channel: it reaps orphans as they exit (SIGCHLD through a
+// signalfd) and serves the channel. System calls only; never returns.
+[[noreturn]] void serve_channel(int channel, const sigset_t& child) {
+  int children = signalfd(-1, &child, SFD_CLOEXEC | SFD_NONBLOCK);
+  while (true) {
+    while (waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+    pollfd ready[2] = {{channel, POLLIN, 0}, {children, POLLIN, 0}};
+    int count = poll(ready, children >= 0 ? 2 : 1, 1000);
+    if (count <= 0) continue;
+    if (ready[1].revents != 0) {
+      signalfd_siginfo info;
+      while (read(children, &info, sizeof info) > 0) {
+      }
+    }
+    if (ready[0].revents & POLLIN) hand_out_socket(channel);
+  }
+}
+
 // The holder: pid 1 of the namespace. It runs in a child forked from a multithreaded process,
 // so it makes only system calls (no allocation, no locks) and never returns. It first gives
 // the namespace its own mount namespace with a /proc of its own, so that what runs inside sees
 // the pids it can signal, and makes the `view` when there is one; `ready` gets a HolderReport
 // saying how that went (a view that failed ends the holder).
-[[noreturn]] void be_holder(const char* name, int ready, const HostView* view) {
+[[noreturn]] void be_holder(const char* name, int ready, const HostView* view, int mapped) {
+  // In its own user namespace it waits until its creator has mapped its ids there.
+  if (mapped >= 0) {
+    char byte = 0;
+    while (read(mapped, &byte, 1) < 0 && errno == EINTR) {
+    }
+    if (byte != 1) _exit(1);
+  }
   // Hooks read /proc/1/environ of their namespace: the server's credentials must not be there.
   forget_environment();
+  // A server without privilege opens the namespaces of /proc/<holder>/ns only while the holder
+  // is dumpable (also after a restart): hooks, which run with the server's uid there, may then
+  // read its memory, a copy of the server's (docs/security.md).
+  if (mapped >= 0) prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
   setsid();
   [[maybe_unused]] int ignored = chdir("/");
   prctl(PR_SET_NAME, name, 0, 0, 0);
@@ -216,14 +290,22 @@ int make_view(const HostView& view) {
   }
   ignored = static_cast<int>(write(ready, &report, sizeof report));
   if (report.failed_step != kViewDone) _exit(1);
-  // Nothing of ours stays open in it: a listening socket held here would outlive the server.
-  close_range(0, ~0U, 0);
+  // Nothing of ours stays open in it (a listening socket held here would outlive the server),
+  // but the socket channel it serves.
+  int channel = view != nullptr ? view->socket_channel : -1;
+  if (channel >= 0) {
+    if (channel > 0) close_range(0, static_cast<unsigned>(channel) - 1, 0);
+    close_range(static_cast<unsigned>(channel) + 1, ~0U, 0);
+  } else {
+    close_range(0, ~0U, 0);
+  }
   sigset_t all;
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, nullptr);
   sigset_t child;
   sigemptyset(&child);
   sigaddset(&child, SIGCHLD);
+  if (channel >= 0) serve_channel(channel, child);
   timespec second{1, 0};
   while (true) {
     while (waitpid(-1, nullptr, WNOHANG) > 0) {
@@ -311,9 +393,23 @@ bool PidNamespace::supports_host_views(std::string* why) {
   return probe_once(once, allowed, reason, &view, why);
 }
 
-Result<PidNamespace> PidNamespace::create(const std::string& name, const HostView* view) {
-  char command[16] = {};
-  std::strncpy(command, name.c_str(), sizeof command - 1);
+bool PidNamespace::supports_user_host_views(std::string* why) {
+  static std::once_flag once;
+  static bool allowed = false;
+  static std::string reason;
+  static const HostView view{.hostname = "bluegreen-probe",
+                             .own_network = true,
+                             .own_ipc = true,
+                             .read_only_host = true,
+                             .own_users = true};
+  return probe_once(once, allowed, reason, &view, why);
+}
+
+namespace {
+
+// Forks the holder into a new PID namespace of ours (needs CAP_SYS_ADMIN). Returns its pid
+// and the read end of its report pipe.
+Result<std::pair<pid_t, int>> start_holder(const char* command, const HostView* view) {
   int own = ::open("/proc/thread-self/ns/pid", O_RDONLY | O_CLOEXEC);
   if (own < 0) {
     return fail(ErrorKind::internal,
@@ -334,7 +430,7 @@ Result<PidNamespace> PidNamespace::create(const std::string& name, const HostVie
     return fail(ErrorKind::internal, "pipe: " + errno_text(error));
   }
   pid_t pid = fork();
-  if (pid == 0) be_holder(command, ready[1], view);
+  if (pid == 0) be_holder(command, ready[1], view, -1);
   int fork_error = errno;
   close(ready[1]);
   int restored = setns(own, CLONE_NEWPID);
@@ -351,10 +447,147 @@ Result<PidNamespace> PidNamespace::create(const std::string& name, const HostVie
     return fail(ErrorKind::internal,
                 "cannot start a PID namespace's first process: " + errno_text(fork_error));
   }
-  HolderReport report{.own_proc = 0, .failed_step = kUnshare, .error = EIO};
-  while (read(ready[0], &report, sizeof report) < 0 && errno == EINTR) {
+  return std::pair{pid, ready[0]};
+}
+
+// Writes `text` to /proc/<pid>/<file>. Errors: the errno.
+int write_proc_file(pid_t pid, const char* file, const std::string& text) {
+  int fd = ::open(("/proc/" + std::to_string(pid) + "/" + file).c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  ssize_t written = write(fd, text.data(), text.size());
+  int error = written == static_cast<ssize_t>(text.size()) ? 0 : written < 0 ? errno : EIO;
+  close(fd);
+  return error;
+}
+
+// Maps root to `own` and `more` in the user namespace of `pid` with `helper` (newuidmap or
+// newgidmap, which check the ranges against /etc/subuid or /etc/subgid). Empty when it did,
+// else what failed.
+std::string map_with_helper(const char* helper, pid_t pid, unsigned own,
+                            const std::vector<IdRange>& more) {
+  std::vector<std::string> argv = {helper, std::to_string(pid), "0", std::to_string(own), "1"};
+  for (const auto& range : more) {
+    for (unsigned value : {range.inside, range.outside, range.count})
+      argv.push_back(std::to_string(value));
   }
-  close(ready[0]);
+  std::string text;
+  for (const auto& word : argv) text += (text.empty() ? "" : " ") + word;
+  int output[2];
+  if (pipe2(output, O_CLOEXEC) != 0) return text + ": pipe: " + errno_text(errno);
+  std::vector<char*> args;
+  for (auto& word : argv) args.push_back(word.data());
+  args.push_back(nullptr);
+  char path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+  char* environment[] = {path, nullptr};
+  pid_t child = fork();
+  if (child == 0) {
+    dup2(output[1], STDOUT_FILENO);
+    dup2(output[1], STDERR_FILENO);
+    execvpe(helper, args.data(), environment);
+    _exit(127);
+  }
+  int fork_error = errno;
+  close(output[1]);
+  char said[512] = {};
+  std::size_t got = 0;
+  while (child > 0 && got < sizeof said - 1) {
+    ssize_t n = read(output[0], said + got, sizeof said - 1 - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  close(output[0]);
+  if (child < 0) return text + ": fork: " + errno_text(fork_error);
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
+  std::string message(said, got);
+  while (!message.empty() && message.back() == '\n') message.pop_back();
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && message.empty())
+    message = std::string(helper) + " is not installed (Debian package uidmap)";
+  return text + " failed" + (message.empty() ? "" : ": " + message);
+}
+
+// Starts the holder in a new user namespace and a PID namespace of that user namespace (no
+// privilege needed where the machine allows user namespaces), maps this process's uid and gid
+// to root there (its only ids: setgroups is denied, as the kernel requires of an unprivileged
+// mapping), then lets it go on. Returns its pid and the read end of its report pipe.
+Result<std::pair<pid_t, int>> start_holder_with_own_users(const char* command,
+                                                          const HostView& view) {
+  int ready[2], mapped[2];
+  if (pipe2(ready, O_CLOEXEC) != 0) return fail(ErrorKind::internal, "pipe: " + errno_text(errno));
+  if (pipe2(mapped, O_CLOEXEC) != 0) {
+    int error = errno;
+    close(ready[0]);
+    close(ready[1]);
+    return fail(ErrorKind::internal, "pipe: " + errno_text(error));
+  }
+  uid_t uid = geteuid();
+  gid_t gid = getegid();
+  // A fork (no stack of its own) whose child starts in both new namespaces: unshare() cannot
+  // give a multithreaded process a user namespace.
+  long cloned = syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | SIGCHLD, nullptr, nullptr,
+                        nullptr, nullptr);
+  if (cloned == 0) {
+    close(mapped[1]);
+    be_holder(command, ready[1], &view, mapped[0]);
+  }
+  int clone_error = errno;
+  close(ready[1]);
+  close(mapped[0]);
+  auto pid = static_cast<pid_t>(cloned);
+  if (pid < 0) {
+    close(ready[0]);
+    close(mapped[1]);
+    return fail(clone_error == EPERM || clone_error == ENOSPC || clone_error == EUSERS
+                    ? ErrorKind::permission_denied
+                    : ErrorKind::internal,
+                "cannot create a user namespace: " + errno_text(clone_error));
+  }
+  std::string failed;
+  if (view.more_uids.empty() && view.more_gids.empty()) {
+    int error = write_proc_file(pid, "setgroups", "deny");
+    failed = error != 0 ? "setgroups" : "";
+    if (error == 0) {
+      error = write_proc_file(pid, "uid_map", "0 " + std::to_string(uid) + " 1\n");
+      failed = error != 0 ? "uid_map" : "";
+    }
+    if (error == 0) {
+      error = write_proc_file(pid, "gid_map", "0 " + std::to_string(gid) + " 1\n");
+      failed = error != 0 ? "gid_map" : "";
+    }
+    if (error != 0) failed += ": " + errno_text(error);
+  } else {
+    failed = map_with_helper("newuidmap", pid, uid, view.more_uids);
+    if (failed.empty()) failed = map_with_helper("newgidmap", pid, gid, view.more_gids);
+  }
+  char go = failed.empty() ? 1 : 0;
+  [[maybe_unused]] ssize_t written = write(mapped[1], &go, 1);
+  close(mapped[1]);
+  if (!failed.empty()) {
+    close(ready[0]);
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    return fail(ErrorKind::internal,
+                "cannot map this server's ids into its user namespace (" + failed + ")");
+  }
+  return std::pair{pid, ready[0]};
+}
+
+}  // namespace
+
+Result<PidNamespace> PidNamespace::create(const std::string& name, const HostView* view) {
+  char command[16] = {};
+  std::strncpy(command, name.c_str(), sizeof command - 1);
+  auto started = view != nullptr && view->own_users ? start_holder_with_own_users(command, *view)
+                                                    : start_holder(command, view);
+  if (!started) return std::unexpected(started.error());
+  auto [pid, ready] = *started;
+  HolderReport report{.own_proc = 0, .failed_step = kUnshare, .error = EIO};
+  while (read(ready, &report, sizeof report) < 0 && errno == EINTR) {
+  }
+  close(ready);
   if (view != nullptr && report.failed_step != kViewDone) {
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
@@ -379,6 +612,7 @@ Result<PidNamespace> PidNamespace::create(const std::string& name, const HostVie
   created.network_fd_ = own_namespace_of(pid, "net");
   created.uts_fd_ = own_namespace_of(pid, "uts");
   created.ipc_fd_ = own_namespace_of(pid, "ipc");
+  created.user_fd_ = own_namespace_of(pid, "user");
   return created;
 }
 
@@ -416,6 +650,7 @@ Result<PidNamespace> PidNamespace::open(const Record& record) {
   found.network_fd_ = own_namespace_of(record.holder, "net");
   found.uts_fd_ = own_namespace_of(record.holder, "uts");
   found.ipc_fd_ = own_namespace_of(record.holder, "ipc");
+  found.user_fd_ = own_namespace_of(record.holder, "user");
   if (!found.alive()) return gone("it has exited");
   return found;
 }
@@ -427,7 +662,8 @@ PidNamespace::PidNamespace(PidNamespace&& other) noexcept
       mount_fd_(std::exchange(other.mount_fd_, -1)),
       network_fd_(std::exchange(other.network_fd_, -1)),
       uts_fd_(std::exchange(other.uts_fd_, -1)),
-      ipc_fd_(std::exchange(other.ipc_fd_, -1)) {}
+      ipc_fd_(std::exchange(other.ipc_fd_, -1)),
+      user_fd_(std::exchange(other.user_fd_, -1)) {}
 
 PidNamespace& PidNamespace::operator=(PidNamespace&& other) noexcept {
   if (this != &other) {
@@ -439,6 +675,7 @@ PidNamespace& PidNamespace::operator=(PidNamespace&& other) noexcept {
     network_fd_ = std::exchange(other.network_fd_, -1);
     uts_fd_ = std::exchange(other.uts_fd_, -1);
     ipc_fd_ = std::exchange(other.ipc_fd_, -1);
+    user_fd_ = std::exchange(other.user_fd_, -1);
   }
   return *this;
 }
@@ -450,10 +687,10 @@ PidNamespace::~PidNamespace() {
 void PidNamespace::close_descriptors() {
   if (pidfd_ >= 0) close(pidfd_);
   if (namespace_fd_ >= 0) close(namespace_fd_);
-  for (int fd : {mount_fd_, network_fd_, uts_fd_, ipc_fd_}) {
+  for (int fd : {mount_fd_, network_fd_, uts_fd_, ipc_fd_, user_fd_}) {
     if (fd >= 0) close(fd);
   }
-  pidfd_ = namespace_fd_ = mount_fd_ = network_fd_ = uts_fd_ = ipc_fd_ = -1;
+  pidfd_ = namespace_fd_ = mount_fd_ = network_fd_ = uts_fd_ = ipc_fd_ = user_fd_ = -1;
 }
 
 std::vector<int> PidNamespace::host_namespace_fds() const {
@@ -657,6 +894,55 @@ Result<PidNamespace> open_or_create_pid_namespace(const fs::path& path, const st
     return std::unexpected(written.error());
   }
   return created;
+}
+
+Result<void> change_owners_in(int user_namespace, const std::vector<OwnerChange>& changes) {
+  if (changes.empty()) return {};
+  int report[2];
+  if (pipe2(report, O_CLOEXEC) != 0) {
+    return fail(ErrorKind::internal, "pipe: " + errno_text(errno));
+  }
+  // The child only makes system calls: it is a fork of a multithreaded process.
+  pid_t child = fork();
+  if (child == 0) {
+    int refused[2] = {-1, 0};
+    if (setns(user_namespace, CLONE_NEWUSER) != 0) {
+      refused[1] = errno;
+    } else {
+      for (std::size_t i = 0; i < changes.size() && refused[0] < 0; ++i) {
+        const auto& change = changes[i];
+        if (fchownat(change.fd, "", change.uid, change.gid, AT_EMPTY_PATH) != 0) {
+          refused[0] = static_cast<int>(i);
+          refused[1] = errno;
+        }
+      }
+    }
+    if (refused[1] != 0) {
+      [[maybe_unused]] ssize_t written = write(report[1], refused, sizeof refused);
+    }
+    _exit(refused[1] != 0 ? 1 : 0);
+  }
+  int fork_error = errno;
+  close(report[1]);
+  int refused[2] = {-1, 0};
+  ssize_t got = -1;
+  while (child > 0 && (got = read(report[0], refused, sizeof refused)) < 0 && errno == EINTR) {
+  }
+  close(report[0]);
+  if (child < 0) return fail(ErrorKind::internal, "fork: " + errno_text(fork_error));
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && got == 0) return {};
+  if (got != static_cast<ssize_t>(sizeof refused)) {
+    return fail(ErrorKind::failed, "cannot change owners in the user namespace: its helper died");
+  }
+  if (refused[0] < 0) {
+    return fail(ErrorKind::failed,
+                "cannot enter the user namespace to change owners: " + errno_text(refused[1]));
+  }
+  return fail(ErrorKind::failed, "change of owner " + std::to_string(refused[0]) +
+                                     " refused in the user namespace: " + errno_text(refused[1]));
 }
 
 }  // namespace bluegreen

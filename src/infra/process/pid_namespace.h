@@ -21,9 +21,13 @@
 // start time, namespace inode), written to disk by whoever created it, and open() checks all
 // three before anything is signalled, so a recycled pid is never killed.
 //
-// Needs CAP_SYS_ADMIN (root). supported() says whether this machine allows it; where it does
-// not (an unprivileged server, a container without the capability), callers fall back to
-// marked_processes.h.
+// Needs CAP_SYS_ADMIN (root), except for a holder whose HostView has own_users: that one is
+// made with its own user namespace too (unprivileged user namespaces, where the machine allows
+// them), in which this process's uid and gid are root and the only ids; its other namespaces
+// belong to that user namespace, and whoever joins them joins it first
+// (SpawnOptions::user_namespace). supported() says whether this machine allows a plain one;
+// where it does not (an unprivileged server, a container without the capability), callers fall
+// back to marked_processes.h.
 //
 // Thread-safe: create() and spawning into a namespace change only the calling thread's
 // namespace for children, and restore it before returning.
@@ -59,14 +63,29 @@ struct MountStep {
   unsigned mode = 0755;
 };
 
+// Ids `inside` .. inside+count-1 of a user namespace are `outside` .. of this machine.
+struct IdRange {
+  unsigned inside = 0, outside = 0, count = 0;
+};
+
 // What a holder makes of its namespaces before any member starts, beyond its own /proc: a
 // lightweight host (adapters/local/instance_host.h decides the contents).
 struct HostView {
-  std::string hostname;           // its own UTS namespace with this hostname
-  bool own_network = false;       // its own network namespace; only loopback, up
-  bool own_ipc = false;           // its own IPC namespace: System V objects, POSIX queues
-  bool read_only_host = false;    // every mount it inherits becomes read-only, first, and
-                                  // none of the machine's later mounts propagates into it
+  std::string hostname;         // its own UTS namespace with this hostname
+  bool own_network = false;     // its own network namespace; only loopback, up
+  bool own_ipc = false;         // its own IPC namespace: System V objects, POSIX queues
+  bool read_only_host = false;  // every mount it inherits becomes read-only, first, and
+                                // none of the machine's later mounts propagates into it
+  bool own_users = false;       // its own user namespace (see above): for a process
+                                // without CAP_SYS_ADMIN
+  // >= 0: a listening Unix socket (socket_channel.h) the holder keeps and serves for its whole
+  // life: each connection it accepts gets one new TCP socket of the holder's network namespace
+  // and is closed. The caller keeps its own descriptor (and may close it once create() is done).
+  int socket_channel = -1;
+  // With own_users: ids mapped besides root (this process's), from this process's subordinate
+  // ranges (/etc/subuid, /etc/subgid) through newuidmap and newgidmap. None: root is the only
+  // id there, and setgroups is denied.
+  std::vector<IdRange> more_uids, more_gids;
   std::vector<MountStep> mounts;  // then these, in order; a failing one fails create()
 };
 
@@ -85,6 +104,9 @@ class PidNamespace {
   // Whether this process may also give holders a HostView (own mount, network and UTS
   // namespaces, the machine read-only): tried once, then remembered.
   static bool supports_host_views(std::string* why = nullptr);
+  // Whether this process may give holders a HostView with own_users (a user namespace of
+  // their own): tried once, then remembered.
+  static bool supports_user_host_views(std::string* why = nullptr);
 
   // Starts a holder in a new PID namespace; `name` becomes its command name (≤ 15 bytes kept).
   // With a `view`, the holder also makes it (hostname, network, mounts), or exits: then
@@ -113,6 +135,9 @@ class PidNamespace {
   // made with a HostView), network first, for SpawnOptions::namespaces; empty otherwise. Valid
   // while this lives.
   std::vector<int> host_namespace_fds() const;
+  // A descriptor of the holder's user namespace when it is its own (HostView::own_users), for
+  // SpawnOptions::user_namespace; -1 otherwise.
+  int user_namespace_fd() const { return user_fd_; }
   // Whether the holder still runs (the namespace still accepts new processes).
   bool alive() const;
 
@@ -140,7 +165,21 @@ class PidNamespace {
   int network_fd_ = -1;
   int uts_fd_ = -1;
   int ipc_fd_ = -1;
+  int user_fd_ = -1;
 };
+
+// A change of owner that this process may make only from inside a user namespace it owns (a
+// holder's, HostView::own_users): `fd` (O_PATH is enough) gets `uid` and `gid` as that
+// namespace names them.
+struct OwnerChange {
+  int fd = -1;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+// Makes `changes`, in order, from inside `user_namespace` (a child forked from this process
+// enters it). Errors: failed, with the index of the first change refused and why, in the
+// message (the rest are not made).
+Result<void> change_owners_in(int user_namespace, const std::vector<OwnerChange>& changes);
 
 // A record file lists every namespace its owner (an instance) has had, one record a line,
 // oldest first; this process also remembers each namespace it created or found for a path.

@@ -1,7 +1,10 @@
 #include "infra/process/pid_namespace.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,9 +12,11 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include "infra/process/process.h"
 #include "infra/process/process_test_support.h"
+#include "infra/process/socket_channel.h"
 
 namespace bluegreen {
 namespace {
@@ -297,6 +302,78 @@ TEST_F(PidNamespaceTest, AHostViewGivesMembersItsHostnameNetworkAndFiles) {
   EXPECT_FALSE(fs::exists(dir_.path() / "machine-file"));
   EXPECT_FALSE(fs::exists(dir_.path() / "private" / "x")) << "the tmpfs is the holder's own";
   ASSERT_TRUE(space->kill_all(from_now(std::chrono::seconds(10))));
+}
+
+// A holder with its own user namespace (what a server that is not root makes) hands out
+// sockets of its network through its channel: connected to 127.0.0.1, they reach a program
+// listening inside it, on a port nothing of this machine listens on. A child joins the user
+// namespace through a relay that passes on its exit status.
+TEST_F(PidNamespaceTest, AHolderWithItsOwnUsersHandsOutSocketsOfItsNetwork) {
+  fs::path channel_path = dir_.path() / "channel";
+  auto channel = open_socket_channel(channel_path);
+  ASSERT_TRUE(channel) << channel.error().message;
+  HostView view{.hostname = "i-userstest",
+                .own_network = true,
+                .own_ipc = true,
+                .read_only_host = true,
+                .own_users = true,
+                .socket_channel = *channel};
+  auto space = PidNamespace::create("bg-users-test", &view);
+  close(*channel);
+  if (!space) GTEST_SKIP() << "no user namespaces here: " << space.error().message;
+  ASSERT_GE(space->user_namespace_fd(), 0);
+  auto spawn_inside = [&](const std::string& script) {
+    return Process::spawn(SpawnOptions{.argv = {"/bin/sh", "-c", script},
+                                       .environment = {"PATH=/usr/bin:/bin"},
+                                       .working_directory = "/",
+                                       .output_path = dir_.path() / "output.log",
+                                       .pid_namespace = space->namespace_fd(),
+                                       .mount_namespace = space->mount_namespace_fd(),
+                                       .namespaces = space->host_namespace_fds(),
+                                       .user_namespace = space->user_namespace_fd()});
+  };
+  auto status = spawn_inside("[ \"$(id -u) $(hostname)\" = \"0 i-userstest\" ] && exit 3");
+  ASSERT_TRUE(status) << status.error().message;
+  ExitStatus exited = status->wait(from_now(std::chrono::seconds(30)), Duration(100));
+  EXPECT_EQ(exited.kind, ExitKind::exited);
+  EXPECT_EQ(exited.code, 3) << read_text(dir_.path() / "output.log");
+
+  const int port = 20000 + static_cast<int>(std::random_device{}() % 20000);
+  auto server = spawn_inside(
+      "exec python3 -c 'import socket\n"
+      "s = socket.socket(); s.bind((\"127.0.0.1\", " +
+      std::to_string(port) +
+      ")); s.listen()\n"
+      "while True:\n    c, _ = s.accept(); c.sendall(b\"inside\"); c.close()'");
+  ASSERT_TRUE(server) << server.error().message;
+  sockaddr_in loopback{};
+  loopback.sin_family = AF_INET;
+  loopback.sin_port = htons(static_cast<std::uint16_t>(port));
+  loopback.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string answer;
+  for (int attempt = 0; attempt < 100 && answer.empty(); ++attempt) {
+    auto fd = socket_from_channel(channel_path);
+    ASSERT_TRUE(fd) << fd.error().message;
+    if (connect(*fd, reinterpret_cast<const sockaddr*>(&loopback), sizeof loopback) == 0) {
+      char buffer[16] = {};
+      ssize_t got = read(*fd, buffer, sizeof buffer);
+      if (got > 0) answer.assign(buffer, static_cast<std::size_t>(got));
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    close(*fd);
+  }
+  EXPECT_EQ(answer, "inside") << read_text(dir_.path() / "output.log");
+  int outside = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  EXPECT_NE(connect(outside, reinterpret_cast<const sockaddr*>(&loopback), sizeof loopback), 0)
+      << "port " << port << " answers on this machine's loopback too";
+  close(outside);
+  ASSERT_TRUE(space->kill_all(from_now(std::chrono::seconds(10))));
+  EXPECT_EQ(server->wait(from_now(std::chrono::seconds(10)), Duration(100)).kind,
+            ExitKind::signalled);
+  auto gone = socket_from_channel(channel_path, std::chrono::milliseconds(200));
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().kind, ErrorKind::unavailable);
 }
 
 TEST_F(PidNamespaceTest, AViewThatCannotBeMadeFailsNamingTheStep) {

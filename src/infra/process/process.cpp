@@ -113,7 +113,13 @@ struct Credentials {
 };
 
 Result<std::optional<Credentials>> credentials_for(const std::optional<std::string>& run_as,
-                                                   const std::optional<UserAccount>& account) {
+                                                   const std::optional<UserAccount>& account,
+                                                   bool own_user_namespace) {
+  if (own_user_namespace) {
+    // The child is root there; another account of that namespace is its to switch to.
+    if (!account || (account->uid == 0 && account->gid == 0)) return std::nullopt;
+    return Credentials{account->uid, account->gid, {account->gid}};
+  }
   if (account) {
     if (account->uid == geteuid() && account->gid == getegid()) return std::nullopt;
     if (geteuid() != 0) {
@@ -152,8 +158,9 @@ Result<std::optional<Credentials>> credentials_for(const std::optional<std::stri
                                const char* working_directory, const std::vector<int>& namespaces,
                                int mount_namespace, int input_fd, int output_fd,
                                const std::optional<Credentials>& credentials,
-                               rlim_t file_size_limit, int error_pipe) {
-  setsid();
+                               rlim_t file_size_limit, int error_pipe, bool relayed) {
+  // A relayed child stays in its relay's session and process group (see relay()).
+  if (!relayed) setsid();
   if (file_size_limit > 0) {
     rlimit limit{.rlim_cur = file_size_limit, .rlim_max = file_size_limit};
     if (setrlimit(RLIMIT_FSIZE, &limit) != 0) child_fail(error_pipe, ChildStep::output);
@@ -185,6 +192,8 @@ Result<std::optional<Credentials>> credentials_for(const std::optional<std::stri
     if (setgid(credentials->gid) != 0) child_fail(error_pipe, ChildStep::user);
     if (setuid(credentials->uid) != 0) child_fail(error_pipe, ChildStep::user);
   }
+  // Set after the credentials change, which clears it.
+  if (relayed && prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) child_fail(error_pipe, ChildStep::user);
   // Descriptors other threads opened without O_CLOEXEC (sockets, files) must not leak into
   // hook scripts; the error pipe is close-on-exec already.
   close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
@@ -198,6 +207,45 @@ Result<std::optional<Credentials>> credentials_for(const std::optional<std::stri
     nanosleep(&pause, nullptr);
   }
   child_fail(error_pipe, ChildStep::exec);
+}
+
+// Enters `user_namespace`, then makes `pid_namespace` the one of this process's next child.
+// For a child of ours (one thread): this process cannot enter a user namespace. -1 on failure.
+int enter_user_namespace(int user_namespace, int pid_namespace) {
+  if (setns(user_namespace, CLONE_NEWUSER) != 0) return -1;
+  return setns(pid_namespace, CLONE_NEWPID);
+}
+
+// The relay of a child whose namespaces belong to a user namespace (SpawnOptions::user_namespace):
+// it leads the session and process group, enters the namespaces, forks the child into them and
+// ends as the child ended. What the group is sent (SIGTERM at a deadline) is for the child: the
+// relay ignores it; SIGKILL ends both (the child dies with its relay). Only async-signal-safe
+// calls: it runs in a child of a multithreaded process.
+template <typename BecomeChild>
+[[noreturn]] void relay(int user_namespace, int pid_namespace, int error_pipe, BecomeChild become) {
+  setsid();
+  if (enter_user_namespace(user_namespace, pid_namespace) != 0) {
+    child_fail(error_pipe, ChildStep::namespaces);
+  }
+  for (int signal_number : {SIGTERM, SIGINT, SIGHUP, SIGQUIT}) signal(signal_number, SIG_IGN);
+  // _Fork: no fork handlers, which could wait on a lock another thread of our parent held.
+  pid_t child = _Fork();
+  if (child < 0) child_fail(error_pipe, ChildStep::namespaces);
+  if (child == 0) become();
+  close_range(0, ~0U, 0);
+  prctl(PR_SET_NAME, "bg-relay", 0, 0, 0);
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0) {
+    if (errno != EINTR) _exit(127);
+  }
+  if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
+  int signal_number = WTERMSIG(status);
+  signal(signal_number, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  kill(getpid(), signal_number);
+  _exit(128 + signal_number);
 }
 
 // fork(), with the child in `pid_namespace` when that is >= 0. Entering a PID namespace
@@ -305,18 +353,24 @@ struct Process::BoundedOutput {
   Descriptor file;
   BoundedLog log;
   int pid_namespace;
+  int user_namespace;
   std::vector<char> buffer = std::vector<char>(65536);
 
   BoundedOutput(int pipe_fd, int file_fd, std::size_t limit, std::uint64_t existing,
-                int pid_namespace)
-      : pipe(pipe_fd), file(file_fd), log(file_fd, limit, existing), pid_namespace(pid_namespace) {}
+                int pid_namespace, int user_namespace)
+      : pipe(pipe_fd),
+        file(file_fd),
+        log(file_fd, limit, existing),
+        pid_namespace(pid_namespace),
+        user_namespace(user_namespace) {}
 };
 
 Result<Process> Process::spawn(const SpawnOptions& options) {
   if (options.argv.empty()) return fail(ErrorKind::invalid_input, "no program to run");
   auto program = resolve_program(options.argv.front(), options.environment);
   if (!program) return std::unexpected(program.error());
-  auto credentials = credentials_for(options.run_as, options.run_as_account);
+  const bool relayed = options.user_namespace >= 0 && options.pid_namespace >= 0;
+  auto credentials = credentials_for(options.run_as, options.run_as_account, relayed);
   if (!credentials) return std::unexpected(credentials.error());
 
   bool bounded = options.output_limit > 0 && !options.output_path.empty();
@@ -348,7 +402,8 @@ Result<Process> Process::spawn(const SpawnOptions& options) {
     fstat(output.get(), &existing);
     captured = std::make_unique<BoundedOutput>(
         output_pipe[0], output.release(), options.output_limit,
-        static_cast<std::uint64_t>(existing.st_size), options.pid_namespace);
+        static_cast<std::uint64_t>(existing.st_size), options.pid_namespace,
+        relayed ? options.user_namespace : -1);
     child_output.reset(output_pipe[1]);
   }
   int child_output_fd = bounded ? child_output.get() : output.get();
@@ -362,7 +417,7 @@ Result<Process> Process::spawn(const SpawnOptions& options) {
   std::vector<char*> argv = c_strings(argv_copy), envp = c_strings(env_copy);
   std::string working_directory = options.working_directory.string();
 
-  pid_t pid = fork_into(options.pid_namespace);
+  pid_t pid = relayed ? fork() : fork_into(options.pid_namespace);
   int fork_error = errno;
   if (pid < 0 && options.pid_namespace >= 0 && fork_error == ENOMEM) {
     return fail(ErrorKind::failed,
@@ -374,9 +429,14 @@ Result<Process> Process::spawn(const SpawnOptions& options) {
   }
   if (pid < 0) return fail(ErrorKind::internal, std::string("fork: ") + std::strerror(fork_error));
   if (pid == 0) {
-    become_child(program->c_str(), argv.data(), envp.data(), working_directory.c_str(),
-                 options.namespaces, options.mount_namespace, input.get(), child_output_fd,
-                 *credentials, static_cast<rlim_t>(options.file_size_limit), error_write.get());
+    auto become = [&] {
+      become_child(program->c_str(), argv.data(), envp.data(), working_directory.c_str(),
+                   options.namespaces, options.mount_namespace, input.get(), child_output_fd,
+                   *credentials, static_cast<rlim_t>(options.file_size_limit), error_write.get(),
+                   relayed);
+    };
+    if (relayed) relay(options.user_namespace, options.pid_namespace, error_write.get(), become);
+    become();
   }
   error_write.reset();
   child_output.reset();
@@ -464,8 +524,13 @@ void Process::finish_output() {
     // with SIGPIPE.
     BoundedLog log = output_->log;
     int pipe_fd = output_->pipe.get();
-    pid_t intermediate = fork_into(output_->pid_namespace);
+    const int user_namespace = output_->user_namespace;
+    pid_t intermediate = user_namespace >= 0 ? fork() : fork_into(output_->pid_namespace);
     if (intermediate == 0) {
+      if (user_namespace >= 0 &&
+          enter_user_namespace(user_namespace, output_->pid_namespace) != 0) {
+        _exit(1);
+      }
       if (fork() == 0) keep_output(pipe_fd, log);
       _exit(0);
     }

@@ -71,6 +71,13 @@ struct SpawnOptions {
   // Further namespace descriptors (network, UTS: PidNamespace::host_namespace_fds()) the child
   // enters before its mount namespace.
   std::vector<int> namespaces;
+  // >= 0 (with a pid_namespace): the user namespace all of those belong to
+  // (PidNamespace::user_namespace_fd()); the child enters it first, as root there (this
+  // process's uid is root in it), and runs_as an account with that namespace's ids. This process
+  // cannot enter such a PID namespace itself, so a small relay forked from it enters the user
+  // namespace and forks the child: pid() is the relay's, which leads the child's process group,
+  // passes on its exit status, and takes the child with it when it dies.
+  int user_namespace = -1;
   // > 0 (and an output_path): keep only the last output_limit bytes of output in the file (see
   // above). 0: append everything.
   std::size_t output_limit = 0;

@@ -546,7 +546,8 @@ function renderInstances(d) {
         h("td", {}, colourChip(colour)),
         h("td", { class: "mono nowrap" }, instance.id),
         h("td", {}, h("span", { class: "state " + current.state }, current.state)),
-        h("td", { class: "mono nowrap" }, current.host && current.port ? `${current.host}:${current.port}` : ""),
+        h("td", { class: "mono nowrap reached" }, current.reachedAt ||
+          (current.host && current.port ? `${current.host}:${current.port}` : "")),
         h("td", { class: "isolation" }, current.isolation || "none"),
         h("td", {}, Object.entries(current.tags || {}).map(([k, v]) =>
           h("span", { class: "tag", title: k + "=" + v }, h("b", {}, k), "=", v)))));
