@@ -30,6 +30,8 @@ import test_ec2_bundles
 from test_ec2_bundles import required_keys
 
 NOBODY = 65534
+# A local user of this machine other than the server's (no account needed).
+OTHER_USER = 4242
 
 
 def why_unprivileged_namespaces_are_missing():
@@ -46,10 +48,14 @@ def why_unprivileged_namespaces_are_missing():
 MISSING = why_unprivileged_namespaces_are_missing()
 
 
-def drop_to_nobody():
+def drop_to(user):
     os.setgroups([])
-    os.setgid(NOBODY)
-    os.setuid(NOBODY)
+    os.setgid(user)
+    os.setuid(user)
+
+
+def drop_to_nobody():
+    drop_to(NOBODY)
 
 
 def build_bundle(name, version, directory):
@@ -98,6 +104,9 @@ START = textwrap.dedent("""\
     write_usr=$( (echo x > /usr/bluegreen-probe) 2>/dev/null && echo written || echo refused)
     write_etc=$( (echo x >> /etc/hostname) 2>/dev/null && echo written || echo refused)
     write_state=$( (touch "$STATE_DIR/intruder") 2>/dev/null && echo written || echo refused)
+    # A setuid copy of id, owned by root here (the server's user on the machine), for another
+    # local user to run from the instance's directory.
+    cp /usr/bin/id setuid-id && chmod 4755 setuid-id
     # A daemon that leaves its session and its parent: it must still die with the instance.
     setsid bash -c 'exec -a probe-sleeper-@ID@ sleep 1000' < /dev/null > /dev/null 2>&1 &
     printf '{"usr": "%s", "etc": "%s", "state": "%s", "hostname": "%s", "id": "%s"}\\n' \\
@@ -220,6 +229,18 @@ class UnprivilegedHostsTest(LocalTestCase):
             self.assertLessEqual(len(answer["pids"]), 6, answer["pids"])
         self.assertFalse(os.path.exists("/usr/bluegreen-probe"))
         self.assertFalse(os.path.exists(os.path.join(self.server.state_dir, "intruder")))
+        # Another local user reaches nothing the instance wrote: not the setuid program its
+        # hook left (which would run as the server's user), not even by its path.
+        for instance_id in ids:
+            setuid = os.path.join(self.server.state_dir, "instances", instance_id, "root", "opt",
+                                  "probe", "setuid-id")
+            self.assertTrue(os.stat(setuid).st_mode & 0o4000, setuid)
+            try:
+                ran = subprocess.run([setuid, "-u"], capture_output=True, text=True,
+                                     preexec_fn=lambda: drop_to(OTHER_USER))
+            except PermissionError:
+                continue
+            self.fail(f"uid {OTHER_USER} ran {setuid} as uid {ran.stdout.strip()}")
         sleepers = lambda: [p for p in os.listdir("/proc") if p.isdigit() and
                             f"probe-sleeper-{marker}".encode() in _cmdline(p)]
         self.assertEqual(len(sleepers()), 2)
@@ -235,7 +256,14 @@ class UnprivilegedHostsTest(LocalTestCase):
         code, first, done = self.deploy_keys(keys)
         self.assertEqual((code, first["status"]), (0, "succeeded"), done.stderr)
         self.server.kill()
+        # A namespaced instance's directory opened to other users is closed again at the start.
+        directories = [os.path.join(self.server.state_dir, "instances", i["id"])
+                       for i in first["instances"]]
+        for directory in directories:
+            os.chmod(directory, 0o711)
         self.server.start()
+        for directory in directories:
+            self.assertEqual(os.stat(directory).st_mode & 0o777, 0o700, directory)
         ids = {i["id"] for i in first["instances"]}
         seen = set()
         for _ in range(100):

@@ -27,7 +27,11 @@
 //   <state_dir>/<anything else>   no group/other bits: journal.db (-wal, -shm), server.lock,
 //                                 bundles/ (every revision the server fetched)
 //   <state_dir>/instances/        0711  traversed, never listed: ids are not handed out
-//   <dir>/                        0711  traversed, never listed
+//   <dir>/                        0711  traversed, never listed; 0700 for an instance with
+//                                       ISOLATION=namespaces, whose hooks reach their files
+//                                       through the mounts of their view, never by this path:
+//                                       no other local user runs (a setuid program) or reads
+//                                       anything its hooks wrote
 //   <dir>/instance.json           0600
 //   <dir>/pid-namespace           0600
 //   <dir>/accounts/               0755, its files 0644 (passwd, group, hosts, hostname,
@@ -40,10 +44,10 @@
 //   <dir>/deployment-archive/     0755, its contents as the bundle had them (scripts made
 //                                 executable): the user reads and runs its hooks
 //   <dir>/root/                   0755 at creation, then as the appspec's permissions leave it
-// What this reveals: a user who learns an instance's path (it is in that instance's command
-// lines) can read its bundle copy and install root, as with the CodeDeploy agent's
-// deployment-root; nothing else of the state directory, not even which names exist in it. The
-// directories above <state_dir> must be traversable by a runas user for its hooks to run.
+// What this reveals (ISOLATION=none): a user who learns an instance's path (it is in that
+// instance's command lines) can read its bundle copy and install root, as with the CodeDeploy
+// agent's deployment-root; nothing else of the state directory, not even which names exist in it.
+// The directories above <state_dir> must be traversable by a runas user for its hooks to run.
 #pragma once
 
 #include <filesystem>
@@ -90,8 +94,8 @@ inline std::filesystem::path socket_channel(const std::filesystem::path& root) {
 
 // Gives an instance directory the modes above (what exists of it; links are left alone). Used
 // when the directory is made and at every server start, so an older or altered layout is
-// closed again.
-inline void apply_modes(const std::filesystem::path& root) {
+// closed again. `namespaced`: the instance has ISOLATION=namespaces (its directory is 0700).
+inline void apply_modes(const std::filesystem::path& root, bool namespaced) {
   namespace fs = std::filesystem;
   std::error_code ec;
   auto set = [&](const fs::path& path, fs::perms mode) {
@@ -99,7 +103,7 @@ inline void apply_modes(const std::filesystem::path& root) {
     if (ec || !fs::exists(status) || fs::is_symlink(status)) return;
     fs::permissions(path, mode, fs::perm_options::replace, ec);
   };
-  set(root, fs::perms(0711));
+  set(root, fs::perms(namespaced ? 0700 : 0711));
   set(record(root), fs::perms(0600));
   set(pid_namespace(root), fs::perms(0600));
   set(logs(root), fs::perms(0700));

@@ -141,7 +141,7 @@ Result<Instance> LocalFleet::create_instance(const LaunchRequest& request) {
   fs::create_directory(instance_layout::logs(instance.root), ec);
   fs::create_directory(instance_layout::install_root(instance.root), ec);
   fs::permissions(instance_layout::install_root(instance.root), fs::perms(0755), ec);
-  instance_layout::apply_modes(instance.root);
+  instance_layout::apply_modes(instance.root, request.isolation == Isolation::namespaces);
   if (request.isolation == Isolation::namespaces) {
     // Its own network: the proxy reaches it at APP_PORT on its end of a veth pair, or, where
     // this server makes none, through the sockets its holder hands over.

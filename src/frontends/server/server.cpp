@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
@@ -126,7 +127,9 @@ Result<int> lock_state_dir(const std::filesystem::path& state_dir) {
 // else lists it, and nothing in it but instances/ lets another user in. SQLite gives
 // journal.db-wal and -shm the mode of journal.db, so the database file is made 0600 before
 // SQLite opens it.
-Result<void> restrict_state_dir(const std::filesystem::path& state_dir) {
+// `instances`: what the fleet's records say, for each instance's own modes.
+Result<void> restrict_state_dir(const std::filesystem::path& state_dir,
+                                const std::vector<Instance>& instances) {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::permissions(state_dir, fs::perms(0711), fs::perm_options::replace, ec);
@@ -146,7 +149,13 @@ Result<void> restrict_state_dir(const std::filesystem::path& state_dir) {
       for (auto instance = fs::directory_iterator(it->path(), ec);
            !ec && instance != fs::directory_iterator(); instance.increment(ec)) {
         if (instance->is_directory(ec) && !instance->is_symlink(ec)) {
-          instance_layout::apply_modes(instance->path());
+          // An instance whose record is unreadable gets the closed mode: nothing reaches
+          // by path what its hooks may have written.
+          auto recorded =
+              std::ranges::find(instances, instance->path().filename().string(), &Instance::id);
+          instance_layout::apply_modes(
+              instance->path(),
+              recorded == instances.end() || recorded->isolation == Isolation::namespaces);
         }
       }
       ec.clear();
@@ -224,7 +233,7 @@ int run_server(const ServerOptions& options, std::ostream& log, std::ostream& er
     errors << "bluegreen server: " << present.error().message << "\n";
     return 3;
   }
-  if (auto restricted = restrict_state_dir(state_dir); !restricted) {
+  if (auto restricted = restrict_state_dir(state_dir, fleet.recorded_instances()); !restricted) {
     errors << "bluegreen server: " << restricted.error().message << "\n";
     return 3;
   }
