@@ -127,7 +127,14 @@ Result<int> socket_from_channel(const fs::path& path, std::chrono::milliseconds 
   bool unconnected =
       getpeername(handed.get(), reinterpret_cast<sockaddr*>(&peer), &peer_length) != 0 &&
       errno == ENOTCONN;
-  if (!tcp || !unconnected) {
+  // A socket still connecting (its SYN sent) has no peer either, but a port: only a socket
+  // never bound, so never connecting nor listening, has none.
+  sockaddr_in local{};
+  socklen_t local_length = sizeof local;
+  bool unbound =
+      getsockname(handed.get(), reinterpret_cast<sockaddr*>(&local), &local_length) == 0 &&
+      local.sin_port == 0;
+  if (!tcp || !unconnected || !unbound) {
     return fail(ErrorKind::failed, "socket channel " + path.string() +
                                        ": handed over something other than a new TCP socket");
   }

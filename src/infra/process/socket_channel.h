@@ -9,9 +9,10 @@
 // - The channel is a Unix socket file (mode 0600) this process binds in a directory only it
 //   can reach, so no other local user connects to it; the instance's view does not show that
 //   directory.
-// - socket_from_channel() returns only a socket that is an unconnected IPv4 TCP socket, so
-//   whatever answers on the channel cannot make its caller talk to anything but the address it
-//   connects that socket to, inside the namespace the socket came from.
+// - socket_from_channel() returns only a new IPv4 TCP socket (never bound: not connected, not
+//   connecting, not listening), so whatever answers on the channel cannot make its caller talk
+//   to anything but the address it connects that socket to, inside the namespace the socket
+//   came from.
 //
 // Thread-safe: no shared state.
 #pragma once
@@ -30,7 +31,7 @@ Result<int> open_socket_channel(const std::filesystem::path& path);
 
 // A new TCP socket of the channel's namespace, close-on-exec (the caller owns it). Errors:
 // unavailable when nothing serves the channel (its instance is gone) or it answers no socket
-// within `timeout`; failed when what it handed over is not an unconnected IPv4 TCP socket.
+// within `timeout`; failed when what it handed over is not a new IPv4 TCP socket.
 Result<int> socket_from_channel(
     const std::filesystem::path& path,
     std::chrono::milliseconds timeout = std::chrono::milliseconds(1000));
