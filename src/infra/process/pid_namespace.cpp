@@ -31,6 +31,7 @@
 #include <utility>
 
 #include "infra/process/forget_environment.h"
+#include "infra/process/socket_channel.h"
 
 namespace bluegreen {
 namespace {
@@ -215,22 +216,7 @@ void hand_out_socket(int channel) {
   int client = accept4(channel, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
   if (client < 0) return;
   int handed = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  char byte = handed >= 0 ? 1 : 0;
-  iovec data{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &data;
-  message.msg_iovlen = 1;
-  if (handed >= 0) {
-    message.msg_control = control;
-    message.msg_controllen = sizeof control;
-    cmsghdr* header = CMSG_FIRSTHDR(&message);
-    header->cmsg_level = SOL_SOCKET;
-    header->cmsg_type = SCM_RIGHTS;
-    header->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(header), &handed, sizeof handed);
-  }
-  [[maybe_unused]] ssize_t sent = sendmsg(client, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+  send_socket(client, handed);
   if (handed >= 0) close(handed);
   close(client);
 }

@@ -79,6 +79,25 @@ Result<int> open_socket_channel(const fs::path& path) {
   return listener.release();
 }
 
+bool send_socket(int connection, int fd) {
+  char byte = fd >= 0 ? 1 : 0;
+  iovec data{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = &data;
+  message.msg_iovlen = 1;
+  if (fd >= 0) {
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    cmsghdr* header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(header), &fd, sizeof fd);
+  }
+  return sendmsg(connection, &message, MSG_NOSIGNAL | MSG_DONTWAIT) == 1;
+}
+
 Result<int> socket_from_channel(const fs::path& path, std::chrono::milliseconds timeout) {
   auto unavailable = [&](const std::string& why) {
     return fail(ErrorKind::unavailable, "socket channel " + path.string() + ": " + why);

@@ -29,6 +29,11 @@ namespace bluegreen {
 // for a path longer than a socket address holds. Errors: internal naming the path and the cause.
 Result<int> open_socket_channel(const std::filesystem::path& path);
 
+// Hands `fd` over `connection` as socket_from_channel() takes it; with `fd` < 0, one byte and no
+// descriptor (what is served could not be made). System calls only, never blocking: safe in a
+// child forked from a multithreaded process. Returns whether it was sent.
+bool send_socket(int connection, int fd);
+
 // A new TCP socket of the channel's namespace, close-on-exec (the caller owns it). Errors:
 // unavailable when nothing serves the channel (its instance is gone) or it answers no socket
 // within `timeout`; failed when what it handed over is not a new IPv4 TCP socket.

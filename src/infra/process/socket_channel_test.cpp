@@ -33,8 +33,8 @@ int listen_on_loopback(int backlog, sockaddr_in& address) {
   return fd;
 }
 
-// Whatever answers a channel: it hands the one who connects `handed`, as a holder would hand a
-// new socket, then closes the connection.
+// Whatever answers a channel: it hands the one who connects `handed`, as a holder hands a new
+// socket, then closes the connection.
 class ChannelAnswer {
  public:
   ChannelAnswer(const std::filesystem::path& path, int handed) : handed_(handed) {
@@ -45,20 +45,7 @@ class ChannelAnswer {
       if (poll(&ready, 1, 5000) != 1) return;
       int client = accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
       if (client < 0) return;
-      char byte = 1;
-      iovec data{&byte, 1};
-      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-      msghdr message{};
-      message.msg_iov = &data;
-      message.msg_iovlen = 1;
-      message.msg_control = control;
-      message.msg_controllen = sizeof control;
-      cmsghdr* header = CMSG_FIRSTHDR(&message);
-      header->cmsg_level = SOL_SOCKET;
-      header->cmsg_type = SCM_RIGHTS;
-      header->cmsg_len = CMSG_LEN(sizeof(int));
-      std::memcpy(CMSG_DATA(header), &handed_, sizeof handed_);
-      [[maybe_unused]] ssize_t sent = sendmsg(client, &message, MSG_NOSIGNAL);
+      send_socket(client, handed_);
       close(client);
     });
   }
