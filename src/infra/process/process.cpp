@@ -24,6 +24,7 @@
 #include <utility>
 
 #include "infra/process/bounded_log.h"
+#include "infra/process/descriptor.h"
 #include "infra/process/forget_environment.h"
 #include "infra/process/growing_pause.h"
 
@@ -305,23 +306,6 @@ pid_t fork_into(int pid_namespace) {
   log.finish();
   _exit(0);
 }
-
-class Descriptor {
- public:
-  explicit Descriptor(int fd = -1) : fd_(fd) {}
-  Descriptor(const Descriptor&) = delete;
-  Descriptor& operator=(const Descriptor&) = delete;
-  ~Descriptor() { reset(); }
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-  void reset(int fd = -1) {
-    if (fd_ >= 0) close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_;
-};
 
 }  // namespace
 

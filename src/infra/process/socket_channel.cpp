@@ -13,29 +13,12 @@
 #include <string>
 #include <utility>
 
+#include "infra/process/descriptor.h"
+
 namespace bluegreen {
 namespace {
 
 namespace fs = std::filesystem;
-
-class Descriptor {
- public:
-  explicit Descriptor(int fd = -1) : fd_(fd) {}
-  Descriptor(const Descriptor&) = delete;
-  Descriptor& operator=(const Descriptor&) = delete;
-  ~Descriptor() {
-    if (fd_ >= 0) close(fd_);
-  }
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-  void reset(int fd) {
-    if (fd_ >= 0) close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_;
-};
 
 // A socket address for `path`: the path itself, or, when it is too long, the same file named
 // through the descriptor `directory` holds of its directory (/proc/self/fd/<n>/<name>).
