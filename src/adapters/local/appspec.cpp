@@ -2,11 +2,10 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <fstream>
-#include <iterator>
 #include <vector>
 
 #include "adapters/local/lifecycle_events.h"
+#include "infra/process/file_text.h"
 
 namespace bluegreen {
 namespace {
@@ -277,10 +276,14 @@ Result<AppSpec> parse_appspec(std::string_view yaml_text) {
 
 Result<AppSpec> load_appspec(const fs::path& bundle_root) {
   fs::path file = bundle_root / "appspec.yml";
-  std::ifstream in(file);
-  if (!in) return fail(ErrorKind::invalid_input, "the bundle has no appspec.yml at its root");
-  auto spec = parse_appspec(
-      std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()));
+  auto text = read_file_text(file);
+  if (!text) {
+    std::error_code ec;
+    return fail(ErrorKind::invalid_input,
+                fs::exists(file, ec) ? "appspec.yml at the bundle's root cannot be read as a file"
+                                     : "the bundle has no appspec.yml at its root");
+  }
+  auto spec = parse_appspec(*text);
   if (!spec) return spec;
   for (const auto& [event, scripts] : spec->hooks) {
     for (const auto& script : scripts) {

@@ -2,18 +2,14 @@
 
 #include <algorithm>
 #include <fstream>
-#include <iterator>
 #include <sstream>
+
+#include "infra/process/file_text.h"
 
 namespace bluegreen {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 std::vector<std::string> fields_of(const std::string& line) {
   std::vector<std::string> fields;
@@ -93,10 +89,10 @@ Result<InstanceAccounts> InstanceAccounts::prepare(const fs::path& accounts_dir,
   std::error_code ec;
   fs::create_directories(accounts_dir, ec);
   fs::permissions(accounts_dir, fs::perms(0755), fs::perm_options::replace, ec);
-  Entries machine_users = parse(read_text("/etc/passwd"), 2);
-  Entries machine_groups = parse(read_text("/etc/group"), 2);
-  Entries known_users = parse(read_text(passwd_file(accounts_dir)), 2);
-  Entries known_groups = parse(read_text(group_file(accounts_dir)), 2);
+  Entries machine_users = parse(file_text_or_empty("/etc/passwd"), 2);
+  Entries machine_groups = parse(file_text_or_empty("/etc/group"), 2);
+  Entries known_users = parse(file_text_or_empty(passwd_file(accounts_dir)), 2);
+  Entries known_groups = parse(file_text_or_empty(group_file(accounts_dir)), 2);
 
   std::vector<std::string> passwd = machine_users.lines, group = machine_groups.lines;
   unsigned long next = std::max<unsigned long>(
@@ -142,7 +138,7 @@ Result<InstanceAccounts> InstanceAccounts::prepare(const fs::path& accounts_dir,
 
 InstanceAccounts InstanceAccounts::load(const fs::path& accounts_dir) {
   InstanceAccounts accounts;
-  Entries users = parse(read_text(passwd_file(accounts_dir)), 2);
+  Entries users = parse(file_text_or_empty(passwd_file(accounts_dir)), 2);
   for (const auto& [name, fields] : users.by_name) {
     if (fields.size() < 7) continue;
     auto uid = id_of(fields[2]);
@@ -152,7 +148,7 @@ InstanceAccounts InstanceAccounts::load(const fs::path& accounts_dir) {
         UserAccount{name, static_cast<uid_t>(*uid), static_cast<gid_t>(*gid), fields[5], fields[6]};
     if (*uid >= kFirstInstanceId) accounts.added_.insert(name);
   }
-  Entries groups = parse(read_text(group_file(accounts_dir)), 2);
+  Entries groups = parse(file_text_or_empty(group_file(accounts_dir)), 2);
   for (const auto& [name, fields] : groups.by_name) {
     accounts.groups_[name] = static_cast<gid_t>(*id_of(fields[2]));
   }

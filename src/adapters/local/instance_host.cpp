@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -16,6 +15,7 @@
 #include "adapters/local/instance_layout.h"
 #include "adapters/local/instance_network.h"
 #include "core/instance_reach.h"
+#include "infra/process/file_text.h"
 #include "infra/process/process.h"
 #include "infra/process/socket_channel.h"
 
@@ -36,11 +36,6 @@ constexpr std::string_view kViewPaths[] = {"/etc/passwd",   "/etc/group",  "/etc
 bool within(const fs::path& path, const fs::path& directory) {
   auto relative = path.lexically_relative(directory);
   return !relative.empty() && *relative.begin() != "..";
-}
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 std::string octal(fs::perms perms) {
@@ -102,7 +97,7 @@ std::string hosts_file(const Instance& instance) {
   char machine[256] = {};
   if (gethostname(machine, sizeof machine - 1) != 0) machine[0] = '\0';
   std::string short_name(machine, std::strcspn(machine, "."));
-  std::istringstream in(read_text("/etc/hosts"));
+  std::istringstream in(file_text_or_empty("/etc/hosts"));
   std::string out, line;
   while (std::getline(in, line)) {
     std::istringstream words(line.substr(0, line.find('#')));
@@ -278,7 +273,7 @@ void own_homes(const ViewPlan& plan, const InstanceAccounts& accounts, int user_
 // server's user, by name or id, as the range of ids of the users instances add.
 std::optional<IdRange> subordinate_range(const fs::path& file, unsigned id) {
   auto user = current_user();
-  std::istringstream lines(read_text(file));
+  std::istringstream lines(file_text_or_empty(file));
   for (std::string line; std::getline(lines, line);) {
     std::istringstream fields(line);
     std::string owner, first, count;

@@ -8,10 +8,10 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <random>
 #include <vector>
 
+#include "infra/process/file_text.h"
 #include "infra/process/process.h"
 
 namespace bluegreen {
@@ -36,11 +36,6 @@ fs::path machine_entry(int slot) {
   return fs::path(kMachineAddresses) / std::to_string(slot);
 }
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 // The machine-wide entry of a slot: "<slot file>\n<instance id>\n".
 std::string machine_entry_text(const fs::path& state_dir, int slot,
                                const std::string& instance_id) {
@@ -50,10 +45,10 @@ std::string machine_entry_text(const fs::path& state_dir, int slot,
 // Whether a server (this one or another) still records `slot` for an instance: the slot file
 // the machine-wide entry names still names the entry's instance.
 bool recorded_by_a_server(int slot) {
-  std::string entry = read_text(machine_entry(slot));
+  std::string entry = file_text_or_empty(machine_entry(slot));
   auto newline = entry.find('\n');
   if (newline == std::string::npos || newline + 1 >= entry.size()) return false;
-  return read_text(entry.substr(0, newline)) == entry.substr(newline + 1);
+  return file_text_or_empty(entry.substr(0, newline)) == entry.substr(newline + 1);
 }
 
 // Writes the machine-wide entry of `slot` (replacing one no server records any more).
@@ -169,14 +164,14 @@ Result<InstanceAddress> allocate_address(const fs::path& state_dir,
 void release_address(const fs::path& state_dir, const InstanceAddress& address,
                      const std::string& instance_id) {
   fs::path file = slot_file(state_dir, address.slot);
-  if (read_text(file) != instance_id + "\n") return;
+  if (file_text_or_empty(file) != instance_id + "\n") return;
   // The pair goes with the instance's network namespace; this end is removed here when the
   // instance never had one, or something still holds it open.
   if (if_nametoindex(address.machine_interface.c_str()) != 0) {
     (void)run_ip({"link", "delete", address.machine_interface}, -1, {});
   }
   std::error_code ec;
-  if (read_text(machine_entry(address.slot)) ==
+  if (file_text_or_empty(machine_entry(address.slot)) ==
       machine_entry_text(state_dir, address.slot, instance_id)) {
     fs::remove(machine_entry(address.slot), ec);
   }

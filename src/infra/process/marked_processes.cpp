@@ -7,12 +7,12 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "infra/process/file_text.h"
 #include "infra/process/growing_pause.h"
 
 namespace bluegreen {
@@ -24,12 +24,13 @@ struct ProcessInfo {
   pid_t process_group = 0;
   pid_t session = 0;
   std::string command;
+  unsigned long long start_time = 0;  // clock ticks after boot: with the pid, one process
   bool marked = false;
 };
 
+// Empty once the process has gone (even while it is being read).
 std::string read_proc_file(pid_t pid, const char* name) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/" + name, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return file_text_or_empty("/proc/" + std::to_string(pid) + "/" + name);
 }
 
 // /proc/<pid>/stat: "pid (comm) state ppid pgrp session ..."; comm may hold spaces and
@@ -43,6 +44,10 @@ bool read_stat(pid_t pid, ProcessInfo& info) {
   std::istringstream fields(stat.substr(close + 1));
   pid_t parent = 0;
   fields >> info.state >> parent >> info.process_group >> info.session;
+  // Fields 7 to 21 (tty … itrealvalue), then 22: starttime.
+  std::string skipped;
+  for (int field = 7; field <= 21; ++field) fields >> skipped;
+  fields >> info.start_time;
   return static_cast<bool>(fields);
 }
 
@@ -121,13 +126,26 @@ std::vector<pid_t> find_marked_processes(const std::vector<std::string>& markers
 
 Result<int> kill_marked_processes(const std::vector<std::string>& markers, Duration grace,
                                   TimePoint deadline) {
-  std::set<pid_t> signalled;
+  std::map<pid_t, unsigned long long> signalled;  // pid -> its start time
   GrowingPause pause;
   auto grace_ends = std::chrono::system_clock::now() + grace;
   // Processes may fork while we scan, so scan again until a scan finds nothing. Killed
   // processes cannot fork, so the SIGKILL rounds converge.
   while (true) {
     auto owned = find_owned(markers);
+    // A process signalled once stays owned until it is gone: one that belonged only by
+    // sharing a session with marked processes that ended first (and that ignores SIGTERM)
+    // would otherwise drop out of the scan alive. The start time tells it from a new process
+    // that was given its pid.
+    for (const auto& [pid, start_time] : signalled) {
+      if (std::ranges::find(owned, pid, &ProcessInfo::pid) != owned.end()) continue;
+      ProcessInfo info;
+      info.pid = pid;
+      if (read_stat(pid, info) && info.state != 'Z' && info.state != 'X' &&
+          info.start_time == start_time) {
+        owned.push_back(std::move(info));
+      }
+    }
     if (owned.empty()) return static_cast<int>(signalled.size());
     auto now = std::chrono::system_clock::now();
     if (now >= deadline) {
@@ -136,7 +154,7 @@ Result<int> kill_marked_processes(const std::vector<std::string>& markers, Durat
     }
     bool gentle = now < grace_ends;
     for (const auto& p : owned) {
-      bool first_time = signalled.insert(p.pid).second;
+      bool first_time = signalled.emplace(p.pid, p.start_time).second;
       if (!gentle) {
         kill(p.pid, SIGKILL);
       } else if (first_time) {

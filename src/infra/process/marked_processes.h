@@ -34,7 +34,9 @@ std::string process_marker(std::string_view variable, std::string_view owner);
 std::vector<pid_t> find_marked_processes(const std::vector<std::string>& markers);
 
 // Ends every process find_marked_processes reports, repeating the scan until none is left:
-// SIGTERM (and SIGCONT) first, SIGKILL to whatever is still there after `grace`. Returns how
+// SIGTERM (and SIGCONT) first, SIGKILL to whatever is still there after `grace`. A process
+// signalled once is followed until it is gone, also when the marked processes it was found
+// through end first (an unmarked process in a marked session that ignores SIGTERM). Returns how
 // many processes it signalled. Error timeout, listing what survived, when processes remain at
 // `deadline`.
 Result<int> kill_marked_processes(const std::vector<std::string>& markers, Duration grace,

@@ -4,10 +4,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
+#include <fstream>
 #include <random>
 #include <sstream>
+#include <thread>
 
+#include "infra/process/file_text.h"
 #include "infra/process/process.h"
 #include "infra/process/process_test_support.h"
 
@@ -85,6 +89,27 @@ TEST(MarkedProcesses, FindsAnUnmarkedProcessInAMarkedSession) {
   EXPECT_FALSE(process_is_alive(unmarked));
 }
 
+// An unmarked process found through its marked session, which ignores SIGTERM, outlives the
+// marked processes that made it found: it is still killed (after the grace, with SIGKILL).
+TEST(MarkedProcesses, KillsAnUnmarkedProcessThatOutlivesItsMarkedSession) {
+  TempDir dir;
+  std::string marker = unique_marker();
+  SpawnOptions options{.argv = {"/bin/sh", "-c",
+                                "env -i /bin/sh -c 'trap \"\" TERM; echo $$ > pids.txt; "
+                                "while :; do sleep 1; done' & exec sleep 1000"},
+                       .environment = {"PATH=/usr/bin:/bin", marker},
+                       .working_directory = dir.path(),
+                       .output_path = dir.path() / "output.log"};
+  auto child = Process::spawn(options);
+  ASSERT_TRUE(child) << child.error().message;
+  ASSERT_TRUE(wait_for_file(dir.path() / "pids.txt"));
+  pid_t unmarked = read_pids(dir.path() / "pids.txt").at(0);
+  auto killed = kill_marked_processes({marker}, Duration(300), from_now(std::chrono::seconds(10)));
+  ASSERT_TRUE(killed) << killed.error().message;
+  EXPECT_FALSE(process_is_alive(unmarked));
+  (void)child->wait(from_now(std::chrono::seconds(5)), Duration(100));
+}
+
 TEST(MarkedProcesses, LeavesOtherOwnersAlone) {
   TempDir mine, theirs;
   std::string my_marker = unique_marker(), their_marker = unique_marker();
@@ -105,6 +130,42 @@ TEST(MarkedProcesses, NothingToKillIsSuccess) {
       kill_marked_processes({unique_marker()}, Duration(0), from_now(std::chrono::seconds(1)));
   ASSERT_TRUE(killed);
   EXPECT_EQ(*killed, 0);
+}
+
+// A scan of /proc meets processes that end while it reads their files (their reads fail with
+// ESRCH): they are skipped, and the scan never throws. Bounded: 300 short processes.
+TEST(MarkedProcesses, AScanWhileProcessesComeAndGoNeverThrows) {
+  std::string marker = unique_marker();
+  std::atomic<bool> done = false;
+  std::thread churn([&] {
+    for (int i = 0; i < 300; ++i) {
+      SpawnOptions options{.argv = {"/bin/true"}, .environment = {"PATH=/usr/bin:/bin", marker}};
+      if (auto child = Process::spawn(options)) {
+        (void)child->wait(from_now(std::chrono::seconds(10)), Duration(1));
+      }
+    }
+    done = true;
+  });
+  int scans = 0;
+  while (!done) {
+    EXPECT_NO_THROW((void)find_marked_processes({marker}));
+    EXPECT_NO_THROW((void)processes_named("no-such-process-name"));
+    ++scans;
+  }
+  churn.join();
+  EXPECT_GT(scans, 0);
+  EXPECT_TRUE(find_marked_processes({marker}).empty());
+}
+
+TEST(FileText, ReadsAFileWholeAndADirectoryOrAMissingFileIsNoneNotAnException) {
+  TempDir dir;
+  std::string text(20000, 'x');
+  std::ofstream(dir.path() / "file", std::ios::binary) << text;
+  EXPECT_EQ(read_file_text(dir.path() / "file"), text);
+  // A directory opens, and then every read fails (EISDIR): std::ifstream would throw here.
+  EXPECT_EQ(read_file_text(dir.path()), std::nullopt);
+  EXPECT_EQ(read_file_text(dir.path() / "missing"), std::nullopt);
+  EXPECT_EQ(file_text_or_empty(dir.path()), "");
 }
 
 }  // namespace

@@ -22,7 +22,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -30,6 +29,7 @@
 #include <thread>
 #include <utility>
 
+#include "infra/process/file_text.h"
 #include "infra/process/forget_environment.h"
 #include "infra/process/socket_channel.h"
 
@@ -42,11 +42,6 @@ std::string errno_text(int error) {
   return std::strerror(error);
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 struct StatFields {
   char state = '?';
   std::uint64_t start_time = 0;
@@ -55,7 +50,7 @@ struct StatFields {
 // /proc/<pid>/stat: "pid (comm) state ..."; comm may hold anything, so parse from the last ')'.
 // The start time is field 22, the 20th after the command.
 bool read_stat(pid_t pid, StatFields& fields) {
-  std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat = file_text_or_empty("/proc/" + std::to_string(pid) + "/stat");
   auto close = stat.rfind(')');
   if (close == std::string::npos) return false;
   std::istringstream in(stat.substr(close + 1));
@@ -78,7 +73,7 @@ std::uint64_t namespace_inode_of(pid_t pid) {
 bool is_init_of_child_namespace(pid_t pid, std::uint64_t namespace_inode) {
   struct stat ours {};
   if (stat("/proc/self/ns/pid", &ours) != 0 || ours.st_ino == namespace_inode) return false;
-  std::istringstream status(read_text("/proc/" + std::to_string(pid) + "/status"));
+  std::istringstream status(file_text_or_empty("/proc/" + std::to_string(pid) + "/status"));
   for (std::string line; std::getline(status, line);) {
     if (line.rfind("NSpid:", 0) != 0) continue;
     std::istringstream fields(line.substr(6));
@@ -793,7 +788,7 @@ void remember(const fs::path& path, const PidNamespace::Record& record) {
 // lacks; oldest first.
 std::vector<PidNamespace::Record> known_records(const fs::path& path) {
   std::vector<PidNamespace::Record> records;
-  std::istringstream lines(read_text(path.string()));
+  std::istringstream lines(file_text_or_empty(path.string()));
   for (std::string line; std::getline(lines, line);) {
     if (auto record = PidNamespace::parse(line)) records.push_back(*record);
   }
@@ -822,7 +817,7 @@ namespace {
 Result<void> write_records(const fs::path& path, const std::vector<PidNamespace::Record>& records) {
   std::string text;
   for (const auto& record : records) text += PidNamespace::format(record);
-  if (read_text(path.string()) == text) return {};
+  if (file_text_or_empty(path.string()) == text) return {};
   fs::path temporary = path;
   temporary += ".tmp";
   {

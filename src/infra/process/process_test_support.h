@@ -9,13 +9,12 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "core/clock.h"
+#include "infra/process/file_text.h"
 
 namespace bluegreen::testing_support {
 
@@ -42,9 +41,9 @@ inline TimePoint from_now(Duration d) {
   return std::chrono::system_clock::now() + d;
 }
 
+// Empty when it cannot be read (also when the process behind a /proc entry goes meanwhile).
 inline std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return file_text_or_empty(path);
 }
 
 // True while `pid` exists and is not a zombie.

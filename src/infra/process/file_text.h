@@ -1,0 +1,22 @@
+// Reading a small file whole (a /proc entry, /etc/passwd, appspec.yml) without exceptions.
+//
+// std::ifstream read through an istreambuf_iterator throws when read(2) fails after the open
+// succeeded (libstdc++'s basic_filebuf::underflow does so whatever the stream's exception
+// mask): a /proc/<pid>/ file of a process that exits while it is read fails with ESRCH, and a
+// directory opened by name fails with EISDIR. Such an exception, escaping a scan of processes,
+// once failed a server's shutdown. This reads with open(2) and read(2) instead.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace bluegreen {
+
+// The whole content of `path`; none when it cannot be opened or a read fails (the process
+// behind a /proc entry has gone, the path is a directory).
+std::optional<std::string> read_file_text(const std::filesystem::path& path);
+// The same, empty when it cannot be read.
+std::string file_text_or_empty(const std::filesystem::path& path);
+
+}  // namespace bluegreen
