@@ -171,7 +171,10 @@ Deployment new_deployment(std::string id, DeploymentSpec spec, std::string start
                           std::string green_identifier, TimePoint created,
                           std::optional<BlueFleet> blue);
 
-// One line of a deployment's log: a phase starting or ending, a hook's result, a warning.
+// One line of a deployment's log: a phase starting or ending, a hook's result, a warning, a
+// request to a cloud and its answer. Every provider's flow speaks through it (EventSink in
+// engine/ports.h), whatever writes it down: the journal, the server's log, the Lambda's
+// JSON lines.
 enum class EventKind { phase_started, phase_ended, info, warning, error };
 std::string_view to_string(EventKind kind);
 std::optional<EventKind> event_kind_from_string(std::string_view text);
@@ -183,6 +186,13 @@ struct DeploymentEvent {
   EventKind kind = EventKind::info;
   std::string message;
   std::string instance_id;  // empty when not about one instance
+  // A stable name for tools and log queries ("greens_ready", "lifecycle_event"); empty when
+  // the kind says it all (the local flow's phase_started, warning, …).
+  std::string name;
+  // What the event is about, by key: instance, lifecycle_event, status, error_code; a cloud
+  // run's job_id, green_identifier, spot_deployment_id, codedeploy_deployment_id and its own
+  // flow_phase (read_group, follow, …). Never a secret.
+  std::map<std::string, std::string> fields;
 };
 
 }  // namespace bluegreen

@@ -244,6 +244,8 @@ json to_json(const DeploymentEvent& e) {
            {"kind", to_string(e.kind)},
            {"message", e.message}};
   if (!e.instance_id.empty()) out["instanceId"] = e.instance_id;
+  if (!e.name.empty()) out["name"] = e.name;
+  if (!e.fields.empty()) out["fields"] = e.fields;
   return out;
 }
 
@@ -254,7 +256,9 @@ Result<DeploymentEvent> event_from_json(const json& j) {
                            enum_field(j, "phase", &phase_from_string),
                            enum_field(j, "kind", &event_kind_from_string),
                            j.value("message", ""),
-                           j.value("instanceId", "")};
+                           j.value("instanceId", ""),
+                           j.value("name", ""),
+                           j.value("fields", std::map<std::string, std::string>{})};
   });
 }
 

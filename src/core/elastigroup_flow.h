@@ -400,25 +400,27 @@ struct FlowState {
   bool spot_out_of_reach = false;
 };
 
-// ---- Logs ----------------------------------------------------------------------------------
+// ---- What happened ------------------------------------------------------------------------
 
-// One structured log line. The executor adds time, job id, deployment ids and phase. Its level
-// is one of the local flow's event kinds (core/deployment.h): info, warning or error.
-struct LogEntry {
-  EventKind level = EventKind::info;
-  std::string event;    // a stable name: "green_ready", "lifecycle_event", …
-  std::string message;  // for people
-  std::map<std::string, std::string> fields;  // instance, lifecycle_event, status, …
-  std::optional<Phase> phase;                 // the phase it happened in (set by step())
-};
+// The phase a user sees for a phase of this flow, the one the deployment record and its
+// events carry:
+//   read_group, find_spot, create_spot, wait_greens        launch_green (Spot launches them)
+//   find_codedeploy, create_codedeploy, follow             install (CodeDeploy's lifecycle)
+//   wait_blue_detached                                     terminate_blue (Spot detaches blue)
+//   stopping, done                                         clean_up
+bluegreen::Phase user_phase(Phase phase);
 
+// The flow speaks in DeploymentEvents (core/deployment.h), as the local flow does: `name` is
+// a stable name ("green_ready", "lifecycle_event", …), `phase` the user_phase of the flow's
+// phase at the time, which is also in fields["flow_phase"]; `instance_id` names the instance
+// an event is about. The executor adds where the deployment stands (job and cloud ids).
 struct Decision {
-  std::vector<LogEntry> logs;  // to write before doing `next`
+  std::vector<DeploymentEvent> events;  // to publish before doing `next`
   Action next;
 };
 
 // The transition function. `state` is updated in place; the returned decision holds the
-// logs of this step and the one next action. After a report action the flow is done and
+// events of this step and the one next action. After a report action the flow is done and
 // takes no further events.
 Decision step(const FlowConfig& config, FlowState& state, const Event& event);
 

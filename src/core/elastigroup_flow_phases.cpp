@@ -472,25 +472,36 @@ TimePoint Stepper::wait_limit() const {
 
 Decision Stepper::issue(Action action, std::string awaiting) {
   s_.awaiting = std::move(awaiting);
-  return Decision{std::move(logs_), std::move(action)};
+  return Decision{std::move(events_), std::move(action)};
 }
 
 Decision Stepper::wait_until(TimePoint until, std::string awaiting, std::string reason) {
   s_.awaiting = std::move(awaiting);
-  return Decision{std::move(logs_),
+  return Decision{std::move(events_),
                   Wait{std::max(now_, std::min(until, wait_limit())), std::move(reason)}};
 }
 
 Decision Stepper::finish(Action report) {
   s_.phase = Phase::done;
   s_.awaiting.clear();
-  return Decision{std::move(logs_), std::move(report)};
+  return Decision{std::move(events_), std::move(report)};
 }
 
 void Stepper::log(EventKind level, std::string event, std::string message,
                   std::map<std::string, std::string> fields) {
-  logs_.push_back(
-      LogEntry{level, std::move(event), std::move(message), std::move(fields), s_.phase});
+  DeploymentEvent out;
+  out.at = now_;
+  out.phase = user_phase(s_.phase);
+  out.kind = level;
+  out.message = std::move(message);
+  out.name = std::move(event);
+  if (auto instance = fields.find("instance"); instance != fields.end()) {
+    out.instance_id = std::move(instance->second);
+    fields.erase(instance);
+  }
+  out.fields = std::move(fields);
+  out.fields["flow_phase"] = std::string(to_string(s_.phase));
+  events_.push_back(std::move(out));
 }
 
 }  // namespace bluegreen::elastigroup::detail

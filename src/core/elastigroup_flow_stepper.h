@@ -90,7 +90,7 @@ class Stepper {
   const FlowConfig& c_;
   FlowState& s_;
   TimePoint now_;
-  std::vector<LogEntry> logs_;
+  std::vector<DeploymentEvent> events_;
 };
 
 }  // namespace bluegreen::elastigroup::detail

@@ -13,7 +13,7 @@ using ::testing::HasSubstr;
 using namespace bluegreen::elastigroup::flow_testing;
 
 bool logged(const Invocation& run, std::string_view event) {
-  return std::ranges::any_of(run.logs, [&](const LogEntry& e) { return e.event == event; });
+  return std::ranges::any_of(run.events, [&](const DeploymentEvent& e) { return e.name == event; });
 }
 
 TEST(ElastigroupFlow, SuccessfulDeploymentReportsOutputVariables) {
@@ -50,9 +50,9 @@ TEST(ElastigroupFlow, LogsEachLifecycleEventOncePerInstance) {
   World world;
   Invocation run = invoke(world, config_for());
   int validate = 0;
-  for (const auto& e : run.logs) {
-    if (e.event == "lifecycle_event" && e.fields.at("lifecycle_event") == "ValidateService" &&
-        e.fields.at("status") == "Succeeded" && e.fields.at("instance") == "i-green10") {
+  for (const auto& e : run.events) {
+    if (e.name == "lifecycle_event" && e.fields.at("lifecycle_event") == "ValidateService" &&
+        e.fields.at("status") == "Succeeded" && e.instance_id == "i-green10") {
       ++validate;
     }
   }
@@ -91,8 +91,8 @@ TEST(ElastigroupFlow, GreensNeverReadyFailAtTimeoutWithNothingLeftRunning) {
   EXPECT_THAT(failure->message, HasSubstr("2 of 2 running, 0 passing"));
   EXPECT_THAT(failure->message, HasSubstr("no green instance is left running"));
   // It gave up at TIMEOUT, not long after.
-  auto timed_out = std::ranges::find_if(run.logs, [](auto& e) { return e.event == "failed"; });
-  ASSERT_NE(timed_out, run.logs.end());
+  auto timed_out = std::ranges::find_if(run.events, [](auto& e) { return e.name == "failed"; });
+  ASSERT_NE(timed_out, run.events.end());
   EXPECT_EQ(world.codedeploy_creates, 0);
   EXPECT_TRUE(world.live_greens(config.green_identifier).empty());
   EXPECT_LE(world.now - start, 600 * kSecond + 2 * kMinute);

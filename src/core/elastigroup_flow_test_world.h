@@ -271,7 +271,7 @@ struct World {
 
 struct Invocation {
   Action report;
-  std::vector<LogEntry> logs;
+  std::vector<DeploymentEvent> events;
 };
 
 inline FlowConfig config_for(std::string job_id = "11111111-2222-3333-4444-555555555555") {
@@ -295,7 +295,7 @@ inline Invocation invoke(World& world, const FlowConfig& config,
   Invocation out;
   Decision d = step(config, state, Event{world.now, Started{token}});
   for (int guard = 0; guard < 100'000; ++guard) {
-    for (auto& entry : d.logs) out.logs.push_back(entry);
+    for (auto& event : d.events) out.events.push_back(event);
     if (is_report(d.next)) {
       out.report = d.next;
       return out;

@@ -49,6 +49,26 @@ std::string_view to_string(Phase phase) {
   return kPhaseNames[static_cast<std::size_t>(phase)];
 }
 
+bluegreen::Phase user_phase(Phase phase) {
+  switch (phase) {
+    case Phase::read_group:
+    case Phase::find_spot:
+    case Phase::create_spot:
+    case Phase::wait_greens:
+      return bluegreen::Phase::launch_green;
+    case Phase::find_codedeploy:
+    case Phase::create_codedeploy:
+    case Phase::follow:
+      return bluegreen::Phase::install;
+    case Phase::wait_blue_detached:
+      return bluegreen::Phase::terminate_blue;
+    case Phase::stopping:
+    case Phase::done:
+      return bluegreen::Phase::clean_up;
+  }
+  return bluegreen::Phase::clean_up;
+}
+
 std::optional<Phase> phase_from_string(std::string_view text) {
   for (std::size_t i = 0; i < kPhaseNames.size(); ++i) {
     if (kPhaseNames[i] == text) return static_cast<Phase>(i);

@@ -13,9 +13,9 @@ namespace eg = elastigroup;
 
 constexpr const char* kGreenTag = "GreenIdentifier";
 
-std::string field(const eg::LogEntry& entry, const std::string& key) {
-  auto it = entry.fields.find(key);
-  return it == entry.fields.end() ? std::string() : it->second;
+std::string field(const DeploymentEvent& event, const std::string& key) {
+  auto it = event.fields.find(key);
+  return it == event.fields.end() ? std::string() : it->second;
 }
 
 Step step_of(Phase phase) {
@@ -35,7 +35,7 @@ Step step_of(Phase phase) {
 
 // The record of one run: the flow's log becomes the deployment's events, its state after each
 // step the record's phase, greens, ids and token. Used from the run's thread only.
-class CloudRecord final : public eg::FlowLog {
+class CloudRecord final : public EventSink {
  public:
   CloudRecord(const CloudRunPorts& ports, Deployment deployment)
       : ports_(ports), d_(std::move(deployment)) {
@@ -45,24 +45,23 @@ class CloudRecord final : public eg::FlowLog {
 
   const Deployment& deployment() const { return d_; }
 
-  void write(const eg::FlowLogRecord& record) override {
-    // The executor's "reported" lines name CodePipeline calls that a server run never makes.
-    if (record.entry.event == "reported") return;
-    Phase phase = d_.phase;
-    if (auto flow_phase = eg::phase_from_string(record.phase)) {
-      phase = display_phase(*flow_phase);
-    }
-    std::string instance = field(record.entry, "instance");
-    emit(phase, record.entry.level, record.entry.message, instance);
-    if (record.entry.event == "lifecycle_event") {
-      std::string status = field(record.entry, "status");
+  void publish(const DeploymentEvent& event) override {
+    // The executor's "reported" events name CodePipeline calls that a server run never makes.
+    if (event.name == "reported") return;
+    DeploymentEvent ours = event;
+    ours.deployment_id = d_.id;
+    if (!eg::phase_from_string(field(event, "flow_phase"))) ours.phase = d_.phase;
+    emit(std::move(ours));
+    if (event.name == "lifecycle_event") {
+      std::string status = field(event, "status");
       if (status == "Succeeded" || status == "Failed") {
-        d_.hooks.push_back(HookResult{instance, field(record.entry, "lifecycle_event"), "",
+        d_.hooks.push_back(HookResult{event.instance_id, field(event, "lifecycle_event"), "",
                                       status == "Succeeded" ? 0 : 1, false,
-                                      status == "Failed" ? record.entry.message : "", 0});
+                                      status == "Failed" ? event.message : "", 0});
       }
     }
   }
+  void update(const Deployment& /*deployment*/) override {}  // the record is this run's own
 
   // After every step: where the flow stands, saved before its next request goes out.
   void checkpoint(const eg::FlowState& state) {
@@ -75,7 +74,7 @@ class CloudRecord final : public eg::FlowLog {
     cloud.token = eg::to_token(state);
     serving_ = state.greens_serving;
     note_greens(state);
-    Phase next = display_phase(state.phase);
+    Phase next = eg::user_phase(state.phase);
     if (d_.phase != next) {
       bool failing = next == Phase::clean_up;
       std::string why = failing && state.failure ? state.failure->message : passed_note(state);
@@ -107,7 +106,7 @@ class CloudRecord final : public eg::FlowLog {
       }
     }
     emit(d_.phase, succeeded ? EventKind::info : EventKind::error,
-         fmt::format("deployment {}: {}", succeeded ? "succeeded" : "failed", result.message), "");
+         fmt::format("deployment {}: {}", succeeded ? "succeeded" : "failed", result.message));
     save();
   }
 
@@ -159,8 +158,7 @@ class CloudRecord final : public eg::FlowLog {
     current.message = message;
     emit(current.phase, EventKind::phase_ended,
          fmt::format("{} {}{}{}", to_string(current.phase), to_string(outcome),
-                     message.empty() ? "" : ": ", message),
-         "");
+                     message.empty() ? "" : ": ", message));
   }
 
   void enter(Phase phase, PhaseOutcome previous, const std::string& message) {
@@ -169,11 +167,13 @@ class CloudRecord final : public eg::FlowLog {
     d_.step = step_of(phase);
     d_.phases.push_back(
         PhaseRecord{phase, ports_.clock.now(), std::nullopt, PhaseOutcome::running, ""});
-    emit(phase, EventKind::phase_started, fmt::format("{} started", to_string(phase)), "");
+    emit(phase, EventKind::phase_started, fmt::format("{} started", to_string(phase)));
   }
 
-  void emit(Phase phase, EventKind kind, const std::string& message, const std::string& instance) {
-    DeploymentEvent event{d_.id, ports_.clock.now(), phase, kind, message, instance};
+  void emit(Phase phase, EventKind kind, const std::string& message) {
+    emit(DeploymentEvent{d_.id, ports_.clock.now(), phase, kind, message, "", "", {}});
+  }
+  void emit(DeploymentEvent event) {
     if (auto appended = ports_.journal.append(event); !appended) warn(appended.error());
     ports_.sink.publish(event);
   }
@@ -273,26 +273,6 @@ Deployment end_without_token(const CloudRunPorts& ports, CloudRecord& record,
 }
 
 }  // namespace
-
-Phase display_phase(eg::Phase phase) {
-  switch (phase) {
-    case eg::Phase::read_group:
-    case eg::Phase::find_spot:
-    case eg::Phase::create_spot:
-    case eg::Phase::wait_greens:
-      return Phase::launch_green;
-    case eg::Phase::find_codedeploy:
-    case eg::Phase::create_codedeploy:
-    case eg::Phase::follow:
-      return Phase::install;
-    case eg::Phase::wait_blue_detached:
-      return Phase::terminate_blue;
-    case eg::Phase::stopping:
-    case eg::Phase::done:
-      return Phase::clean_up;
-  }
-  return Phase::clean_up;
-}
 
 Deployment run_cloud_deployment(const CloudRunPorts& ports, Deployment deployment,
                                 eg::ElastigroupExecutor::Options options, CloudStart start) {

@@ -4,7 +4,7 @@
 // dashboard). The Lambda runs the same executor with CodePipeline's continuation token as its
 // journal; the CLI without a server runs it to its end in one go.
 //
-// What the record shows. Phases: the flow's phases in the phases users know —
+// What the record shows. Phases: the flow's phases in the phases users know (user_phase) —
 //   read_group, find_spot, create_spot, wait_greens        launch_green (Spot launches them)
 //   find_codedeploy, create_codedeploy, follow             install (CodeDeploy's lifecycle)
 //   wait_blue_detached                                     terminate_blue (Spot detaches blue)
@@ -39,9 +39,6 @@
 #include "engine/ports.h"
 
 namespace bluegreen {
-
-// The phase a user sees for a phase of the Elastigroup flow (the table above).
-Phase display_phase(elastigroup::Phase phase);
 
 enum class CloudStart {
   fresh,          // the deployment was just created: its spec holds the token it was given

@@ -82,7 +82,7 @@ RunOutcome ElastigroupExecutor::run(const ElastigroupJob& job, TimePoint must_en
     // Bad parameters: reported before any cloud call, and never continued.
     ReportFailure report{FailureType::configuration_error,
                          fmt::format("invalid UserParameters: {}", error.message)};
-    write(EventKind::error, "invalid_parameters", report.message, state, job.job_id, "validate");
+    publish(EventKind::error, "invalid_parameters", report.message, state, job.job_id, "validate");
     return deliver(job.job_id, report, must_end_by, state);
   };
   const auto& spec = job.spec;
@@ -126,7 +126,7 @@ RunOutcome ElastigroupExecutor::run(const ElastigroupJob& job, TimePoint must_en
 
   Decision decision = step(config, state, Event{now(), Started{job.continuation_token}});
   for (;;) {
-    write_logs(decision.logs, state, job.job_id);
+    publish(std::move(decision.events), state, job.job_id);
     if (options_.checkpoint) options_.checkpoint(state, decision.next);
     if (is_report(decision.next)) return deliver(job.job_id, decision.next, must_end_by, state);
     EventBody body;
@@ -255,48 +255,68 @@ RunOutcome ElastigroupExecutor::deliver(const std::string& job_id, const Action&
       kind = "PutJobSuccessResult with a continuation token";
     }
     if (sent) {
-      write(EventKind::info, "reported", fmt::format("{} sent", kind), state, job_id);
+      publish(EventKind::info, "reported", fmt::format("{} sent", kind), state, job_id);
       return outcome;
     }
     const Error& error = sent.error();
     if (error.code == "InvalidJobStateException") {
-      write(EventKind::info, "already_reported",
-            fmt::format("CodePipeline already has a result for job {} ({})", job_id, error.message),
-            state, job_id);
+      publish(
+          EventKind::info, "already_reported",
+          fmt::format("CodePipeline already has a result for job {} ({})", job_id, error.message),
+          state, job_id);
       return RunOutcome::already_reported;
     }
     bool time_left = must_end_by == TimePoint::max() ||
                      ports_.clock.now() + backoff < must_end_by - std::chrono::seconds(1);
     if (!retryable(error) || attempt >= options_.report_attempts || !time_left) {
-      write(EventKind::error, "report_failed",
-            fmt::format("{} could not be sent: {} {}", kind, error.code, error.message), state,
-            job_id);
+      publish(EventKind::error, "report_failed",
+              fmt::format("{} could not be sent: {} {}", kind, error.code, error.message), state,
+              job_id);
       return RunOutcome::report_failed;
     }
-    write(EventKind::warning, "report_retry",
-          fmt::format("{} failed ({} {}); trying again", kind, error.code, error.message), state,
-          job_id);
+    publish(EventKind::warning, "report_retry",
+            fmt::format("{} failed ({} {}); trying again", kind, error.code, error.message), state,
+            job_id);
     ports_.clock.sleep_for(backoff);
     backoff *= 2;
   }
 }
 
-void ElastigroupExecutor::write_logs(const std::vector<LogEntry>& logs, const FlowState& state,
-                                     const std::string& job_id, std::string_view phase) {
-  for (const auto& entry : logs) {
-    ports_.log.write(FlowLogRecord{ports_.clock.now(), entry, job_id, state.original_job_id,
-                                   state.green_identifier, state.spot_deployment_id,
-                                   state.codedeploy_deployment_id,
-                                   std::string(!phase.empty() ? phase
-                                               : entry.phase  ? to_string(*entry.phase)
-                                                              : to_string(state.phase))});
+void ElastigroupExecutor::publish(std::vector<DeploymentEvent> events, const FlowState& state,
+                                  const std::string& job_id, std::string_view flow_phase) {
+  for (auto& event : events) {
+    event.at = ports_.clock.now();
+    auto& fields = event.fields;
+    if (!flow_phase.empty()) {
+      fields["flow_phase"] = std::string(flow_phase);
+    } else if (!fields.contains("flow_phase")) {
+      fields["flow_phase"] = std::string(to_string(state.phase));
+    }
+    if (auto phase = phase_from_string(fields["flow_phase"])) event.phase = user_phase(*phase);
+    fields["job_id"] = job_id;
+    auto put = [&fields](const char* key, const std::string& value) {
+      if (!value.empty()) fields[key] = value;
+    };
+    if (state.original_job_id != job_id) put("original_job_id", state.original_job_id);
+    put("green_identifier", state.green_identifier);
+    put("spot_deployment_id", state.spot_deployment_id);
+    put("codedeploy_deployment_id", state.codedeploy_deployment_id);
+    ports_.events.publish(event);
   }
 }
 
-void ElastigroupExecutor::write(EventKind level, std::string event, std::string message,
-                                const FlowState& state, const std::string& job_id,
-                                std::string_view phase) {
-  write_logs({LogEntry{level, std::move(event), std::move(message), {}}}, state, job_id, phase);
+void ElastigroupExecutor::publish(EventKind level, std::string name, std::string message,
+                                  const FlowState& state, const std::string& job_id,
+                                  std::string_view flow_phase) {
+  DeploymentEvent event;
+  event.kind = level;
+  event.name = std::move(name);
+  event.message = std::move(message);
+  // Parameters are checked before the flow starts: such an event is the validate phase's.
+  event.phase = flow_phase == "validate" ? bluegreen::Phase::validate : user_phase(state.phase);
+  std::vector<DeploymentEvent> events;
+  events.push_back(std::move(event));
+  publish(std::move(events), state, job_id, flow_phase);
 }
 
 }  // namespace bluegreen::elastigroup

@@ -34,7 +34,7 @@ struct ElastigroupPorts {
   CodeDeployService& codedeploy;
   PipelineReporter& reporter;
   SecretSource& secrets;
-  FlowLog& log;
+  EventSink& events;  // the flow's events, with where the deployment stands (see publish())
   Clock& clock;
   CallBudget& budget;
 };
@@ -53,7 +53,7 @@ struct ElastigroupJob {
 class CloudConnection {
  public:
   virtual ~CloudConnection() = default;
-  virtual ElastigroupPorts ports(FlowLog& log, PipelineReporter& reporter) = 0;
+  virtual ElastigroupPorts ports(EventSink& events, PipelineReporter& reporter) = 0;
 };
 using OpenCloud = std::function<Result<std::unique_ptr<CloudConnection>>()>;
 
@@ -98,11 +98,14 @@ class ElastigroupExecutor {
   EventBody perform(const Action& action, const FlowConfig& config, const DeploymentSpec& spec);
   RunOutcome deliver(const std::string& job_id, const Action& report, TimePoint must_end_by,
                      const FlowState& state);
-  // `phase` overrides the state's phase in the records when not empty.
-  void write_logs(const std::vector<LogEntry>& logs, const FlowState& state,
-                  const std::string& job_id, std::string_view phase = {});
-  void write(EventKind level, std::string event, std::string message, const FlowState& state,
-             const std::string& job_id, std::string_view phase = {});
+  // Publishes the flow's events with where the deployment stands in their fields: job_id,
+  // original_job_id (when it differs), green_identifier, spot_deployment_id and
+  // codedeploy_deployment_id when known. `flow_phase` overrides the events' own when not empty.
+  void publish(std::vector<DeploymentEvent> events, const FlowState& state,
+               const std::string& job_id, std::string_view flow_phase = {});
+  // One event of the executor's own (a report sent, a report retried), in the state's phase.
+  void publish(EventKind level, std::string name, std::string message, const FlowState& state,
+               const std::string& job_id, std::string_view flow_phase = {});
 
   ElastigroupPorts ports_;
   Options options_;

@@ -177,8 +177,8 @@ TEST(ElastigroupExecutor, ResolvesATokenReferenceAndNeverLogsTheToken) {
   h.cloud.secrets["ssm:/spot/token"] = Secret("resolved-secret-0xBEEF");
   EXPECT_EQ(h.run(params), RunOutcome::succeeded);
   for (const auto& token : h.cloud.tokens_seen()) EXPECT_EQ(token, "resolved-secret-0xBEEF");
-  for (const auto& record : h.cloud.logs()) {
-    std::string line = to_json_line(record);
+  for (const auto& event : h.cloud.events()) {
+    std::string line = to_json_line(event);
     EXPECT_EQ(line.find("resolved-secret"), std::string::npos) << line;
     EXPECT_EQ(line.find("tok-literal"), std::string::npos) << line;
   }
@@ -222,19 +222,22 @@ TEST(ElastigroupStandalone, ReturnsTheResultInsteadOfReportingIt) {
 TEST(JsonLinesLog, WritesOneParseableLinePerRecord) {
   std::ostringstream out;
   JsonLinesLog log(out);
-  FlowLogRecord record{from_epoch_ms(1'800'000'000'123),
-                       LogEntry{EventKind::info,
-                                "lifecycle_event",
-                                "AfterInstall Succeeded",
-                                {{"instance", "i-0abc"}, {"status", "Succeeded"}}},
-                       "job-2",
-                       "job-1",
-                       "gid",
-                       "cdbg-1",
-                       "d-1",
-                       "follow"};
-  log.write(record);
-  log.write(record);
+  DeploymentEvent event{"",
+                        from_epoch_ms(1'800'000'000'123),
+                        bluegreen::Phase::install,
+                        EventKind::info,
+                        "AfterInstall Succeeded",
+                        "i-0abc",
+                        "lifecycle_event",
+                        {{"status", "Succeeded"},
+                         {"flow_phase", "follow"},
+                         {"job_id", "job-2"},
+                         {"original_job_id", "job-1"},
+                         {"green_identifier", "gid"},
+                         {"spot_deployment_id", "cdbg-1"},
+                         {"codedeploy_deployment_id", "d-1"}}};
+  log.publish(event);
+  log.publish(event);
   std::istringstream lines(out.str());
   std::string line;
   int count = 0;
@@ -247,6 +250,10 @@ TEST(JsonLinesLog, WritesOneParseableLinePerRecord) {
     EXPECT_EQ(json["instance"], "i-0abc");
     EXPECT_EQ(json["original_job_id"], "job-1");
     EXPECT_EQ(json["time"], "2027-01-15T08:00:00.123Z");
+    EXPECT_EQ(json["status"], "Succeeded");
+    // The record's own names for the flow's phase and CodeDeploy's id are not the line's keys.
+    EXPECT_FALSE(json.contains("flow_phase")) << line;
+    EXPECT_FALSE(json.contains("codedeploy_deployment_id")) << line;
   }
   EXPECT_EQ(count, 2);
 }

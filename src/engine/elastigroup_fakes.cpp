@@ -237,9 +237,9 @@ Result<Secret> FakeElastigroupCloud::resolve(const std::string& reference) {
   return it->second;
 }
 
-void FakeElastigroupCloud::write(const FlowLogRecord& record) {
+void FakeElastigroupCloud::publish(const DeploymentEvent& event) {
   std::lock_guard lock(mutex_);
-  logs_.push_back(record);
+  events_.push_back(event);
 }
 
 std::vector<FakeElastigroupCloud::Call> FakeElastigroupCloud::calls() const {
@@ -258,9 +258,9 @@ std::vector<FakeElastigroupCloud::Report> FakeElastigroupCloud::reports() const 
   return reports_;
 }
 
-std::vector<FlowLogRecord> FakeElastigroupCloud::logs() const {
+std::vector<DeploymentEvent> FakeElastigroupCloud::events() const {
   std::lock_guard lock(mutex_);
-  return logs_;
+  return events_;
 }
 
 std::vector<std::string> FakeElastigroupCloud::tokens_seen() const {

@@ -26,7 +26,7 @@ class FakeElastigroupCloud final : public SpotBlueGreen,
                                    public CodeDeployService,
                                    public PipelineReporter,
                                    public SecretSource,
-                                   public FlowLog {
+                                   public EventSink {
  public:
   explicit FakeElastigroupCloud(Clock& clock) : clock_(clock) {}
 
@@ -58,8 +58,9 @@ class FakeElastigroupCloud final : public SpotBlueGreen,
   Result<void> progress(const std::string& job_id, const ReportProgress& report) override;
   // SecretSource
   Result<Secret> resolve(const std::string& reference) override;
-  // FlowLog
-  void write(const FlowLogRecord& record) override;
+  // EventSink
+  void publish(const DeploymentEvent& event) override;
+  void update(const Deployment& /*deployment*/) override {}
 
   // ---- knobs ----
   int capacity = 2;
@@ -85,7 +86,7 @@ class FakeElastigroupCloud final : public SpotBlueGreen,
   std::vector<Call> calls() const;
   int count(const std::string& method) const;
   std::vector<Report> reports() const;
-  std::vector<FlowLogRecord> logs() const;
+  std::vector<DeploymentEvent> events() const;   // every event published, in order
   std::vector<std::string> tokens_seen() const;  // Spot tokens, to check what reached Spot
   std::vector<CodeDeployRequest> codedeploy_requests() const;
   std::vector<std::string> live_greens() const;
@@ -100,7 +101,7 @@ class FakeElastigroupCloud final : public SpotBlueGreen,
   std::map<std::string, std::deque<Error>> faults_;
   std::vector<Call> calls_;
   std::vector<Report> reports_;
-  std::vector<FlowLogRecord> logs_;
+  std::vector<DeploymentEvent> events_;
   std::vector<std::string> tokens_;
   std::vector<CodeDeployRequest> codedeploy_requests_;
   std::vector<std::string> blue_ = {"i-blue1", "i-blue2"};
@@ -117,9 +118,9 @@ class FakeCloudConnection final : public CloudConnection {
  public:
   FakeCloudConnection(FakeElastigroupCloud& cloud, Clock& clock, SpotBlueGreen* spot = nullptr)
       : cloud_(cloud), clock_(clock), spot_(spot) {}
-  ElastigroupPorts ports(FlowLog& log, PipelineReporter& reporter) override {
+  ElastigroupPorts ports(EventSink& events, PipelineReporter& reporter) override {
     return ElastigroupPorts{
-        spot_ ? *spot_ : cloud_, cloud_, cloud_, reporter, cloud_, log, clock_, budget_};
+        spot_ ? *spot_ : cloud_, cloud_, cloud_, reporter, cloud_, events, clock_, budget_};
   }
 
  private:

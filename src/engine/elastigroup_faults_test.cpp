@@ -259,8 +259,8 @@ struct World {
   // From the moment the deployment failed to its last call that reached the cloud.
   Duration failure_to_end() const {
     std::optional<TimePoint> failed;
-    for (const auto& record : cloud.logs()) {
-      if (record.entry.event == "failed") failed = record.time;
+    for (const auto& event : cloud.events()) {
+      if (event.name == "failed") failed = event.at;
     }
     EXPECT_TRUE(failed) << "the deployment never failed";
     if (!failed) return Duration::zero();

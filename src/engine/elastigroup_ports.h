@@ -19,6 +19,7 @@
 #include "core/elastigroup_flow.h"
 #include "core/secret.h"
 #include "core/spec.h"
+#include "engine/ports.h"
 
 namespace bluegreen::elastigroup {
 
@@ -119,24 +120,6 @@ class SecretSource {
  public:
   virtual ~SecretSource() = default;
   virtual Result<Secret> resolve(const std::string& reference) = 0;
-};
-
-// One structured log record: the flow's LogEntry with where the deployment stands.
-struct FlowLogRecord {
-  TimePoint time;
-  LogEntry entry;
-  std::string job_id;           // the CodePipeline job served now
-  std::string original_job_id;  // the job that started the deployment
-  std::string green_identifier;
-  std::string spot_deployment_id;
-  std::string codedeploy_deployment_id;
-  std::string phase;
-};
-
-class FlowLog {
- public:
-  virtual ~FlowLog() = default;
-  virtual void write(const FlowLogRecord& record) = 0;
 };
 
 }  // namespace bluegreen::elastigroup

@@ -3,17 +3,18 @@
 namespace bluegreen::elastigroup {
 namespace {
 
-// Nothing reaches CodePipeline in a standalone run, so the executor's "reported" records
+// Nothing reaches CodePipeline in a standalone run, so the executor's "reported" events
 // (which name PutJob…Result) would mislead; the caller reports the outcome itself.
-class WithoutPipelineReports final : public FlowLog {
+class WithoutPipelineReports final : public EventSink {
  public:
-  explicit WithoutPipelineReports(FlowLog& inner) : inner_(inner) {}
-  void write(const FlowLogRecord& record) override {
-    if (record.entry.event != "reported") inner_.write(record);
+  explicit WithoutPipelineReports(EventSink& inner) : inner_(inner) {}
+  void publish(const DeploymentEvent& event) override {
+    if (event.name != "reported") inner_.publish(event);
   }
+  void update(const Deployment& deployment) override { inner_.update(deployment); }
 
  private:
-  FlowLog& inner_;
+  EventSink& inner_;
 };
 
 }  // namespace
@@ -63,9 +64,9 @@ StandaloneResult run_standalone(const ElastigroupPorts& ports,
                                 const ElastigroupExecutor::Options& options,
                                 const std::string& deployment_name, const DeploymentSpec& spec) {
   CapturingReporter reporter;
-  WithoutPipelineReports log(ports.log);
+  WithoutPipelineReports events(ports.events);
   ElastigroupPorts with_capture{ports.spot,    ports.ec2, ports.codedeploy, reporter,
-                                ports.secrets, log,       ports.clock,      ports.budget};
+                                ports.secrets, events,    ports.clock,      ports.budget};
   ElastigroupExecutor executor(with_capture, options);
   RunOutcome outcome =
       executor.run(ElastigroupJob{deployment_name, spec, std::nullopt}, TimePoint::max());

@@ -8,4 +8,15 @@ std::string json_log_line(TimePoint time, std::string_view level, nlohmann::json
   return fields.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+std::string_view log_level(EventKind kind) {
+  switch (kind) {
+    case EventKind::error:
+      return "error";
+    case EventKind::warning:
+      return "warning";
+    default:
+      return "info";
+  }
+}
+
 }  // namespace bluegreen

@@ -10,11 +10,15 @@
 #include <string_view>
 
 #include "core/clock.h"
+#include "core/deployment.h"
 
 namespace bluegreen {
 
 // `fields` is an object; "time" and "level" overwrite keys of the same name. Invalid UTF-8
 // (from a hook's output, a service's message) is replaced, so every line can be written.
 std::string json_log_line(TimePoint time, std::string_view level, nlohmann::json fields);
+
+// The level of an event's line: "error", "warning", or "info" for every other kind.
+std::string_view log_level(EventKind kind);
 
 }  // namespace bluegreen

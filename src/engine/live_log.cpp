@@ -13,15 +13,16 @@ std::string format_event_line(const DeploymentEvent& event) {
 }
 
 std::string format_event_json(const DeploymentEvent& event) {
-  std::string_view level = event.kind == EventKind::error     ? "error"
-                           : event.kind == EventKind::warning ? "warning"
-                                                              : "info";
-  nlohmann::json fields{{"deployment_id", event.deployment_id},
-                        {"phase", to_string(event.phase)},
-                        {"event", to_string(event.kind)},
-                        {"message", event.message}};
+  nlohmann::json fields{
+      {"deployment_id", event.deployment_id},
+      {"phase", to_string(event.phase)},
+      {"event", event.name.empty() ? std::string(to_string(event.kind)) : event.name},
+      {"message", event.message}};
   if (!event.instance_id.empty()) fields["instance"] = event.instance_id;
-  return json_log_line(event.at, level, std::move(fields));
+  for (const auto& [key, value] : event.fields) {
+    if (!fields.contains(key)) fields[key] = value;
+  }
+  return json_log_line(event.at, log_level(event.kind), std::move(fields));
 }
 
 void LiveLog::publish(const DeploymentEvent& event) {

@@ -22,7 +22,8 @@ namespace bluegreen {
 // One line for a terminal or a log file: time, deployment, phase, kind, instance, message.
 std::string format_event_line(const DeploymentEvent& event);
 // One JSON object per line (engine/json_log_line.h): time, level, deployment_id, phase,
-// instance (when about one), event (the kind: phase_started, warning ...) and message.
+// instance (when about one), event (its name, or its kind: phase_started, warning …), message,
+// and the event's fields under their own keys.
 std::string format_event_json(const DeploymentEvent& event);
 
 // How the server's log reads: for a person at a terminal, or for a log collector.

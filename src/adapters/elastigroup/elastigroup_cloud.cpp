@@ -34,23 +34,23 @@ Result<std::unique_ptr<ElastigroupCloud>> ElastigroupCloud::from_environment(Clo
 ElastigroupCloud::ElastigroupCloud(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 ElastigroupCloud::~ElastigroupCloud() = default;
 
-ElastigroupPorts ElastigroupCloud::ports(FlowLog& log) {
-  return ports(log, *parts_->aws);
+ElastigroupPorts ElastigroupCloud::ports(EventSink& events) {
+  return ports(events, *parts_->aws);
 }
 
-ElastigroupPorts ElastigroupCloud::ports(FlowLog& log, PipelineReporter& reporter) {
+ElastigroupPorts ElastigroupCloud::ports(EventSink& events, PipelineReporter& reporter) {
   return ElastigroupPorts{*parts_->spot, *parts_->aws, *parts_->aws,  reporter,
-                          *parts_->aws,  log,          parts_->clock, parts_->budget};
+                          *parts_->aws,  events,       parts_->clock, parts_->budget};
 }
 
 Result<StandaloneResult> deploy_with_elastigroup(const DeploymentSpec& spec,
-                                                 const std::string& deployment_name, FlowLog& log,
-                                                 Clock& clock,
+                                                 const std::string& deployment_name,
+                                                 EventSink& events, Clock& clock,
                                                  const ElastigroupExecutor::Options& options) {
   auto cloud = ElastigroupCloud::from_environment(clock);
   if (!cloud) return std::unexpected(cloud.error());
   CapturingReporter unused;  // run_standalone keeps the report itself
-  return run_standalone((*cloud)->ports(log, unused), options, deployment_name, spec);
+  return run_standalone((*cloud)->ports(events, unused), options, deployment_name, spec);
 }
 
 }  // namespace bluegreen::elastigroup

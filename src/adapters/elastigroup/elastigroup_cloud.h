@@ -1,7 +1,7 @@
 // ElastigroupCloud: the real cloud behind the Elastigroup flow's ports, built once per
 // process from the environment (AWS credentials chain and region, endpoint overrides
 // AWS_ENDPOINT_URL[_<SERVICE>], SPOT_API_URL, CA bundle). The Lambda bootstrap and the CLI
-// both use it; each supplies its own FlowLog and, for the CLI, its own PipelineReporter.
+// both use it; each supplies its own EventSink and, for the CLI, its own PipelineReporter.
 //
 // Not copyable; the ports it hands out live as long as it does.
 #pragma once
@@ -25,9 +25,9 @@ class ElastigroupCloud final : public CloudConnection {
   ElastigroupCloud& operator=(const ElastigroupCloud&) = delete;
 
   // Ports that report to CodePipeline.
-  ElastigroupPorts ports(FlowLog& log);
+  ElastigroupPorts ports(EventSink& events);
   // Ports that report somewhere else (the CLI's terminal).
-  ElastigroupPorts ports(FlowLog& log, PipelineReporter& reporter) override;
+  ElastigroupPorts ports(EventSink& events, PipelineReporter& reporter) override;
 
  private:
   struct Parts;
@@ -36,12 +36,12 @@ class ElastigroupCloud final : public CloudConnection {
 };
 
 // `bluegreen deploy` with PROVIDER=elastigroup: runs the flow to its end against the real
-// cloud (from the environment), writing progress to `log`, and returns the outcome instead of
-// reporting it to CodePipeline. `deployment_name` plays the job id's part: the same name
-// joins the same deployment. Errors: as ElastigroupCloud::from_environment.
+// cloud (from the environment), publishing its events to `events`, and returns the outcome instead
+// of reporting it to CodePipeline. `deployment_name` plays the job id's part: the same name joins
+// the same deployment. Errors: as ElastigroupCloud::from_environment.
 Result<StandaloneResult> deploy_with_elastigroup(const DeploymentSpec& spec,
-                                                 const std::string& deployment_name, FlowLog& log,
-                                                 Clock& clock,
+                                                 const std::string& deployment_name,
+                                                 EventSink& events, Clock& clock,
                                                  const ElastigroupExecutor::Options& options = {});
 
 }  // namespace bluegreen::elastigroup

@@ -1,5 +1,7 @@
 #include "adapters/store/sqlite_journal.h"
 
+#include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 #include "core/deployment_json.h"
@@ -35,7 +37,9 @@ CREATE TABLE IF NOT EXISTS events (
   phase         TEXT NOT NULL,
   kind          TEXT NOT NULL,
   instance_id   TEXT NOT NULL,
-  message       TEXT NOT NULL
+  message       TEXT NOT NULL,
+  name          TEXT NOT NULL DEFAULT '',
+  fields        TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS events_by_deployment ON events (deployment_id, seq);
 CREATE TABLE IF NOT EXISTS instances (
@@ -112,18 +116,25 @@ Result<std::unique_ptr<SqliteJournal>> SqliteJournal::open(const std::filesystem
   auto db = sqlite::Database::open(file);
   if (!db) return std::unexpected(db.error());
   if (auto created = db->exec(kSchema); !created) return std::unexpected(created.error());
-  // A journal from before instances recorded their isolation: they all ran without it.
-  Result<bool> found = [&]() -> Result<bool> {
-    auto has_isolation =
-        db->prepare("SELECT 1 FROM pragma_table_info('instances') WHERE name = 'isolation'");
-    if (!has_isolation) return std::unexpected(has_isolation.error());
-    return has_isolation->step();
-  }();
-  if (!found) return std::unexpected(found.error());
-  if (!*found) {
-    auto added =
-        db->exec("ALTER TABLE instances ADD COLUMN isolation TEXT NOT NULL DEFAULT 'none'");
-    if (!added) return std::unexpected(added.error());
+  // Columns a journal written by an earlier version lacks: instances ran without isolation
+  // then, and events had no name and no fields.
+  struct Added {
+    const char* table;
+    const char* column;
+    const char* definition;
+  };
+  for (const Added& added : {Added{"instances", "isolation", "TEXT NOT NULL DEFAULT 'none'"},
+                             Added{"events", "name", "TEXT NOT NULL DEFAULT ''"},
+                             Added{"events", "fields", "TEXT NOT NULL DEFAULT '{}'"}}) {
+    auto has = db->prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2");
+    if (!has) return std::unexpected(has.error());
+    has->bind(1, std::string(added.table)).bind(2, std::string(added.column));
+    auto found = has->step();
+    if (!found) return std::unexpected(found.error());
+    if (*found) continue;
+    auto altered = db->exec(fmt::format("ALTER TABLE {} ADD COLUMN {} {}", added.table,
+                                        added.column, added.definition));
+    if (!altered) return std::unexpected(altered.error());
   }
   return std::unique_ptr<SqliteJournal>(new SqliteJournal(std::move(*db)));
 }
@@ -180,8 +191,8 @@ Result<void> SqliteJournal::save(const Deployment& d) {
 Result<void> SqliteJournal::append(const DeploymentEvent& event) {
   std::lock_guard lock(mutex_);
   auto insert = db_.prepare(
-      "INSERT INTO events (deployment_id, at_ms, phase, kind, instance_id, message) "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+      "INSERT INTO events (deployment_id, at_ms, phase, kind, instance_id, message, name, "
+      "fields) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   if (!insert) return std::unexpected(insert.error());
   return insert->bind(1, event.deployment_id)
       .bind(2, std::int64_t{to_epoch_ms(event.at)})
@@ -189,6 +200,8 @@ Result<void> SqliteJournal::append(const DeploymentEvent& event) {
       .bind(4, to_string(event.kind))
       .bind(5, event.instance_id)
       .bind(6, event.message)
+      .bind(7, event.name)
+      .bind(8, nlohmann::json(event.fields).dump())
       .run();
 }
 
@@ -241,7 +254,8 @@ Result<std::vector<Deployment>> SqliteJournal::running() const {
 Result<std::vector<DeploymentEvent>> SqliteJournal::events(const std::string& deployment_id) const {
   std::lock_guard lock(mutex_);
   auto select = db_.prepare(
-      "SELECT at_ms, phase, kind, instance_id, message FROM events WHERE deployment_id = ?1 "
+      "SELECT at_ms, phase, kind, instance_id, message, name, fields FROM events "
+      "WHERE deployment_id = ?1 "
       "ORDER BY seq");
   if (!select) return std::unexpected(select.error());
   select->bind(1, deployment_id);
@@ -250,10 +264,21 @@ Result<std::vector<DeploymentEvent>> SqliteJournal::events(const std::string& de
     auto row = select->step();
     if (!row) return std::unexpected(row.error());
     if (!*row) break;
-    out.push_back(DeploymentEvent{deployment_id, from_epoch_ms(select->integer(0)),
-                                  phase_from_string(select->text(1)).value_or(Phase::validate),
-                                  event_kind_from_string(select->text(2)).value_or(EventKind::info),
-                                  select->text(4), select->text(3)});
+    DeploymentEvent event{deployment_id,
+                          from_epoch_ms(select->integer(0)),
+                          phase_from_string(select->text(1)).value_or(Phase::validate),
+                          event_kind_from_string(select->text(2)).value_or(EventKind::info),
+                          select->text(4),
+                          select->text(3),
+                          select->text(5),
+                          {}};
+    auto fields = nlohmann::json::parse(select->text(6), nullptr, false);
+    if (fields.is_object()) {
+      for (const auto& [key, value] : fields.items()) {
+        if (value.is_string()) event.fields[key] = value.get<std::string>();
+      }
+    }
+    out.push_back(std::move(event));
   }
   return out;
 }

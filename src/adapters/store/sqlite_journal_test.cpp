@@ -136,6 +136,50 @@ TEST(SqliteJournal, AnInstancesIsolationAndAddressSurviveAReopenAndOldJournalsRe
   EXPECT_EQ((*record)->green.at(0).isolation, Isolation::namespaces);
 }
 
+// An event's name and fields (a cloud run's lifecycle events, ids and flow phase) come back
+// as they were written, also from a journal written before events had them.
+TEST(SqliteJournal, AnEventsNameAndFieldsSurviveAReopenAndOldEventsReadWithout) {
+  TempDir dir;
+  auto at = from_epoch_ms(1'700'000'000'000);
+  {
+    auto old = sqlite::Database::open(dir.path() / "journal.db");
+    ASSERT_TRUE(old);
+    ASSERT_TRUE(old->exec(
+        "CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, deployment_id TEXT NOT "
+        "NULL, at_ms INTEGER NOT NULL, phase TEXT NOT NULL, kind TEXT NOT NULL, instance_id "
+        "TEXT NOT NULL, message TEXT NOT NULL); INSERT INTO events (deployment_id, at_ms, "
+        "phase, kind, instance_id, message) VALUES ('d-1', 1700000000000, 'install', 'info', "
+        "'', 'old')"));
+  }
+  {
+    auto journal = SqliteJournal::open(dir.path() / "journal.db");
+    ASSERT_TRUE(journal) << journal.error().message;
+    ASSERT_TRUE((*journal)->append({"d-1",
+                                    at,
+                                    Phase::install,
+                                    EventKind::error,
+                                    "ValidateService Failed on i-0abc",
+                                    "i-0abc",
+                                    "lifecycle_event",
+                                    {{"lifecycle_event", "ValidateService"},
+                                     {"status", "Failed"},
+                                     {"flow_phase", "follow"}}}));
+  }
+  auto journal = *SqliteJournal::open(dir.path() / "journal.db");
+  auto events = journal->events("d-1");
+  ASSERT_TRUE(events) << events.error().message;
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[0].message, "old");
+  EXPECT_EQ((*events)[0].name, "");
+  EXPECT_TRUE((*events)[0].fields.empty());
+  const auto& event = (*events)[1];
+  EXPECT_EQ(event.name, "lifecycle_event");
+  EXPECT_EQ(event.instance_id, "i-0abc");
+  EXPECT_EQ(event.fields.at("lifecycle_event"), "ValidateService");
+  EXPECT_EQ(event.fields.at("status"), "Failed");
+  EXPECT_EQ(event.fields.at("flow_phase"), "follow");
+}
+
 TEST(SqliteJournal, AGroupsBoundAddressSurvivesAReopen) {
   TempDir dir;
   {

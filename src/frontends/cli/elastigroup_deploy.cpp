@@ -16,24 +16,27 @@ namespace {
 using nlohmann::json;
 
 // Plain progress lines for people: "12:00:01 wait_greens  green_ready  i-0abc: running".
-class ProgressLines final : public elastigroup::FlowLog {
+class ProgressLines final : public EventSink {
  public:
   explicit ProgressLines(std::ostream& out) : out_(out) {}
-  void write(const elastigroup::FlowLogRecord& record) override {
-    std::time_t seconds = std::chrono::system_clock::to_time_t(record.time);
+  void publish(const DeploymentEvent& event) override {
+    std::time_t seconds = std::chrono::system_clock::to_time_t(event.at);
     std::tm local{};
     localtime_r(&seconds, &local);
     std::string instance;
-    if (auto it = record.entry.fields.find("instance");
-        it != record.entry.fields.end() &&
-        record.entry.message.find(it->second) == std::string::npos) {
-      instance = it->second + ": ";
+    if (!event.instance_id.empty() && event.message.find(event.instance_id) == std::string::npos) {
+      instance = event.instance_id + ": ";
     }
-    out_ << printable(fmt::format("{:02}:{:02}:{:02} {:<18} {}{}", local.tm_hour, local.tm_min,
-                                  local.tm_sec, record.phase, instance, record.entry.message))
+    auto flow_phase = event.fields.find("flow_phase");
+    out_ << printable(fmt::format(
+                "{:02}:{:02}:{:02} {:<18} {}{}", local.tm_hour, local.tm_min, local.tm_sec,
+                flow_phase == event.fields.end() ? std::string(to_string(event.phase))
+                                                 : flow_phase->second,
+                instance, event.message))
          << "\n";
     out_.flush();
   }
+  void update(const Deployment& /*deployment*/) override {}
 
  private:
   std::ostream& out_;
@@ -45,12 +48,12 @@ Result<ExitCode> deploy_elastigroup(const DeploymentSpec& spec, const std::strin
                                     bool json_lines, std::ostream& out, std::ostream& progress) {
   ProgressLines lines(progress);
   elastigroup::JsonLinesLog json_log(progress);
-  elastigroup::FlowLog& log = json_lines ? static_cast<elastigroup::FlowLog&>(json_log) : lines;
+  EventSink& events = json_lines ? static_cast<EventSink&>(json_log) : lines;
   SystemClock clock;
   elastigroup::ElastigroupExecutor::Options options;
   auto pacing = elastigroup::apply_pacing_environment(elastigroup::process_getenv, options);
   if (!pacing) return std::unexpected(pacing.error());
-  auto result = elastigroup::deploy_with_elastigroup(spec, deployment_name, log, clock, options);
+  auto result = elastigroup::deploy_with_elastigroup(spec, deployment_name, events, clock, options);
   if (!result) return std::unexpected(result.error());
   bool succeeded = result->outcome == elastigroup::RunOutcome::succeeded;
   json summary{

@@ -10,15 +10,15 @@
 namespace bluegreen::lambda {
 namespace {
 
-using elastigroup::FlowLogRecord;
-using elastigroup::LogEntry;
 using elastigroup::RunOutcome;
 
-void log(elastigroup::ElastigroupPorts& ports, EventKind level, std::string event,
+// An event about the invocation itself (no flow runs yet, or the flow could not run).
+void log(elastigroup::ElastigroupPorts& ports, EventKind level, std::string name,
          std::string message, std::string job_id, std::map<std::string, std::string> fields = {}) {
-  ports.log.write(FlowLogRecord{
-      ports.clock.now(), LogEntry{level, std::move(event), std::move(message), std::move(fields)},
-      std::move(job_id), "", "", "", "", "invocation"});
+  fields["job_id"] = std::move(job_id);
+  fields["flow_phase"] = "invocation";
+  ports.events.publish(DeploymentEvent{"", ports.clock.now(), Phase::validate, level,
+                                       std::move(message), "", std::move(name), std::move(fields)});
 }
 
 }  // namespace
