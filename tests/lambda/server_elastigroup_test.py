@@ -300,6 +300,32 @@ class ServerElastigroupTest(unittest.TestCase):
         self.assertEqual(set(greens.values()), {"running"})
         self.assertEqual({i["id"] for i in record["greenFleet"]["instances"]}, set(greens))
 
+    def test_a_server_killed_as_each_create_is_answered_makes_no_second_deployment(self):
+        # The server dies after Spot, then CodeDeploy, created a deployment and before it could
+        # journal the answer; CodeDeploy finishes while the server is down.
+        with WORLD.aws._lock:
+            WORLD.aws.script = {"outcome": "succeed", "seconds": 0}
+        self.start_server()
+        WORLD.spot.after_create = lambda: self.server.kill()
+        self.deploy_in_background(WORLD.parameters(API_TOKEN="ssm:/spot/api-token"))
+        self.server.process.wait(timeout=60)
+        self.assertEqual(self.created(), (1, 0))
+        WORLD.spot.after_create = None
+
+        WORLD.aws.after_create = lambda: self.server.kill()
+        self.start_server()
+        self.server.process.wait(timeout=60)
+        self.assertEqual(self.created(), (1, 1))
+        WORLD.aws.after_create = None
+
+        self.start_server()
+        record = self.wait_until_ended(self.the_deployment())
+        self.assertEqual(record["status"], "succeeded", record.get("error"))
+        self.assertEqual(self.created(), (1, 1))
+        greens = WORLD.tagged_instances(record["greenIdentifier"])
+        self.assertEqual(set(greens.values()), {"running"})
+        self.assert_no_secret_kept()
+
     def test_a_literal_token_lost_in_a_crash_ends_the_deployment_saying_why(self):
         self.start_server()
         with WORLD.aws._lock:

@@ -1,6 +1,7 @@
 #include "adapters/local/appspec.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "adapters/local/lifecycle_events.h"
 #include "adapters/local/local_test_support.h"
@@ -200,6 +201,22 @@ TEST(AppSpec, LoadNeedsTheFile) {
   auto spec = load_appspec(bundle.path());
   ASSERT_FALSE(spec);
   EXPECT_NE(spec.error().message.find("no appspec.yml"), std::string::npos);
+}
+
+// An appspec.yml that is a FIFO, a directory or a link to a device is refused at once, never
+// waited on or read without end.
+TEST(AppSpec, AnAppspecThatIsNotAFileIsRefusedAtOnce) {
+  TempDir fifo, directory, device;
+  ASSERT_EQ(mkfifo((fifo.path() / "appspec.yml").c_str(), 0600), 0);
+  std::filesystem::create_directory(directory.path() / "appspec.yml");
+  std::filesystem::create_symlink("/dev/zero", device.path() / "appspec.yml");
+  for (const TempDir* bundle : {&fifo, &directory, &device}) {
+    auto spec = load_appspec(bundle->path());
+    ASSERT_FALSE(spec);
+    EXPECT_EQ(spec.error().kind, ErrorKind::invalid_input);
+    EXPECT_NE(spec.error().message.find("cannot be read as a file"), std::string::npos)
+        << spec.error().message;
+  }
 }
 
 TEST(LifecycleEvents, FollowCodeDeploysOrder) {

@@ -7,14 +7,18 @@
 // once failed a server's shutdown. This reads with open(2) and read(2) instead.
 #pragma once
 
+#include <cstddef>
 #include <filesystem>
 #include <optional>
 #include <string>
 
 namespace bluegreen {
 
-// The whole content of `path`; none when it cannot be opened or a read fails (the process
-// behind a /proc entry has gone, the path is a directory).
+inline constexpr std::size_t kMaxFileText = 64 << 20;
+
+// The whole content of `path`; none when it cannot be opened, is not a regular file (a
+// directory, a FIFO, a device: nothing that could block or never end), is longer than
+// kMaxFileText, or a read fails (the process behind a /proc entry has gone).
 std::optional<std::string> read_file_text(const std::filesystem::path& path);
 // The same, empty when it cannot be read.
 std::string file_text_or_empty(const std::filesystem::path& path);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -155,12 +156,16 @@ Result<int> kill_marked_processes(const std::vector<std::string>& markers, Durat
     bool gentle = now < grace_ends;
     for (const auto& p : owned) {
       bool first_time = signalled.emplace(p.pid, p.start_time).second;
+      int sent = 0;
       if (!gentle) {
-        kill(p.pid, SIGKILL);
+        sent = kill(p.pid, SIGKILL);
       } else if (first_time) {
-        kill(p.pid, SIGTERM);
+        sent = kill(p.pid, SIGTERM);
         kill(p.pid, SIGCONT);
       }
+      // One this process may not signal (a setuid program a hook ran, under a server that is
+      // not root) is not followed: it stays owned only while a scan finds it, as before.
+      if (sent != 0 && errno == EPERM) signalled.erase(p.pid);
     }
     if (gentle) {
       pause.sleep(std::chrono::duration_cast<Duration>(grace_ends - now));

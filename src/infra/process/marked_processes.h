@@ -36,7 +36,8 @@ std::vector<pid_t> find_marked_processes(const std::vector<std::string>& markers
 // Ends every process find_marked_processes reports, repeating the scan until none is left:
 // SIGTERM (and SIGCONT) first, SIGKILL to whatever is still there after `grace`. A process
 // signalled once is followed until it is gone, also when the marked processes it was found
-// through end first (an unmarked process in a marked session that ignores SIGTERM). Returns how
+// through end first (an unmarked process in a marked session that ignores SIGTERM); one this
+// process may not signal (EPERM) is not followed. Returns how
 // many processes it signalled. Error timeout, listing what survived, when processes remain at
 // `deadline`.
 Result<int> kill_marked_processes(const std::vector<std::string>& markers, Duration grace,

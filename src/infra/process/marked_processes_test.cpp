@@ -1,12 +1,14 @@
 #include "infra/process/marked_processes.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -70,19 +72,32 @@ TEST(MarkedProcesses, EndsDetachedAndDoubleForkedProcesses) {
   EXPECT_TRUE(find_marked_processes({marker}).empty());
 }
 
+// Starts `/bin/sh -c '<inner> & exec sleep 1000'` marked with `marker`, where `inner` runs with
+// an empty environment (unmarked, in the marked session) and writes its pid to pids.txt first;
+// returns that pid (0 when it did not start).
+pid_t start_unmarked_in_marked_session(const TempDir& dir, const std::string& marker,
+                                       const std::string& inner, std::optional<Process>& child) {
+  SpawnOptions options{
+      .argv = {"/bin/sh", "-c",
+               "env -i /bin/sh -c 'echo $$ > pids.txt; " + inner + "' & exec sleep 1000"},
+      .environment = {"PATH=/usr/bin:/bin", marker},
+      .working_directory = dir.path(),
+      .output_path = dir.path() / "output.log"};
+  auto spawned = Process::spawn(options);
+  EXPECT_TRUE(spawned) << spawned.error().message;
+  if (!spawned) return 0;
+  child.emplace(std::move(*spawned));
+  EXPECT_TRUE(wait_for_file(dir.path() / "pids.txt"));
+  auto pids = read_pids(dir.path() / "pids.txt");
+  return pids.empty() ? 0 : pids.front();
+}
+
 TEST(MarkedProcesses, FindsAnUnmarkedProcessInAMarkedSession) {
   TempDir dir;
   std::string marker = unique_marker();
-  SpawnOptions options{.argv = {"/bin/sh", "-c",
-                                "env -i /bin/sh -c 'echo $$ > pids.txt; exec sleep 1000' & "
-                                "exec sleep 1000"},
-                       .environment = {"PATH=/usr/bin:/bin", marker},
-                       .working_directory = dir.path(),
-                       .output_path = dir.path() / "output.log"};
-  auto child = Process::spawn(options);
-  ASSERT_TRUE(child) << child.error().message;
-  ASSERT_TRUE(wait_for_file(dir.path() / "pids.txt"));
-  pid_t unmarked = read_pids(dir.path() / "pids.txt").at(0);
+  std::optional<Process> child;
+  pid_t unmarked = start_unmarked_in_marked_session(dir, marker, "exec sleep 1000", child);
+  ASSERT_NE(unmarked, 0);
   auto found = find_marked_processes({marker});
   EXPECT_NE(std::find(found.begin(), found.end(), unmarked), found.end());
   ASSERT_TRUE(kill_marked_processes({marker}, Duration(500), from_now(std::chrono::seconds(10))));
@@ -94,16 +109,10 @@ TEST(MarkedProcesses, FindsAnUnmarkedProcessInAMarkedSession) {
 TEST(MarkedProcesses, KillsAnUnmarkedProcessThatOutlivesItsMarkedSession) {
   TempDir dir;
   std::string marker = unique_marker();
-  SpawnOptions options{.argv = {"/bin/sh", "-c",
-                                "env -i /bin/sh -c 'trap \"\" TERM; echo $$ > pids.txt; "
-                                "while :; do sleep 1; done' & exec sleep 1000"},
-                       .environment = {"PATH=/usr/bin:/bin", marker},
-                       .working_directory = dir.path(),
-                       .output_path = dir.path() / "output.log"};
-  auto child = Process::spawn(options);
-  ASSERT_TRUE(child) << child.error().message;
-  ASSERT_TRUE(wait_for_file(dir.path() / "pids.txt"));
-  pid_t unmarked = read_pids(dir.path() / "pids.txt").at(0);
+  std::optional<Process> child;
+  pid_t unmarked = start_unmarked_in_marked_session(
+      dir, marker, "trap \"\" TERM; while :; do sleep 1; done", child);
+  ASSERT_NE(unmarked, 0);
   auto killed = kill_marked_processes({marker}, Duration(300), from_now(std::chrono::seconds(10)));
   ASSERT_TRUE(killed) << killed.error().message;
   EXPECT_FALSE(process_is_alive(unmarked));
@@ -166,6 +175,12 @@ TEST(FileText, ReadsAFileWholeAndADirectoryOrAMissingFileIsNoneNotAnException) {
   EXPECT_EQ(read_file_text(dir.path()), std::nullopt);
   EXPECT_EQ(read_file_text(dir.path() / "missing"), std::nullopt);
   EXPECT_EQ(file_text_or_empty(dir.path()), "");
+  // Nothing that could block or never end: a FIFO without a writer, a device.
+  ASSERT_EQ(mkfifo((dir.path() / "fifo").c_str(), 0600), 0);
+  EXPECT_EQ(read_file_text(dir.path() / "fifo"), std::nullopt);
+  EXPECT_EQ(read_file_text("/dev/zero"), std::nullopt);
+  // /proc entries are regular files.
+  EXPECT_NE(file_text_or_empty("/proc/self/stat"), "");
 }
 
 }  // namespace
