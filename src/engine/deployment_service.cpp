@@ -163,9 +163,9 @@ std::unexpected<Error> DeploymentService::busy(const std::string& running_id,
 Result<Deployment> DeploymentService::start_deployment(DeploymentSpec spec,
                                                        std::string started_by) {
   if (std::lock_guard lock(mutex_); deps_.recover_first && !recovered_) {
-    return fail(ErrorKind::unavailable,
-                "the server is starting: it reads its journal back and resumes the deployments "
-                "it was running first; try again in a moment");
+    return fail_with_code(ErrorKind::unavailable, std::string(kStartingCode),
+                          "the server is starting: it reads its journal back and resumes the "
+                          "deployments it was running first; try again in a moment");
   }
   if (spec.provider == Provider::elastigroup && deps_.open_cloud) {
     return start_cloud_deployment(std::move(spec), std::move(started_by));

@@ -166,6 +166,11 @@ struct GroupStatus {
   }
 };
 
+// The error code (Error::code, and "code" in the admin API's error answer) of the refusal a
+// server gives while it has not yet resumed the deployments it was running (recover_first):
+// a client may ask again in a moment.
+inline constexpr std::string_view kStartingCode = "starting";
+
 class DeploymentService {
  public:
   explicit DeploymentService(ServiceDeps deps);

@@ -231,6 +231,7 @@ TEST_F(CloudServiceTest, ARestartedServerStartsNothingBeforeItsInterruptedDeploy
   auto early = service_->start_deployment(cloud_spec(), "bob");
   ASSERT_FALSE(early);
   EXPECT_EQ(early.error().kind, ErrorKind::unavailable);
+  EXPECT_EQ(early.error().code, kStartingCode);  // what a client waits on (see the CLI)
   EXPECT_THAT(early.error().message, HasSubstr("try again"));
   ASSERT_TRUE(service_->recover());
   auto second = service_->start_deployment(cloud_spec(), "bob");

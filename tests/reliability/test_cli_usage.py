@@ -13,6 +13,8 @@ import subprocess
 import threading
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 from reliability import (BINARY, ReliabilityTestCase, make_bundle, replace_in,  # noqa: F401
                          wait_until)
@@ -75,6 +77,55 @@ class NotBluegreen(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+
+STARTING = {"kind": "unavailable", "code": "starting",
+            "message": "the server is starting: it reads its journal back and resumes the "
+                       "deployments it was running first; try again in a moment"}
+DISK_FULL = {"kind": "unavailable", "message": "journal: database or disk is full"}
+
+
+def starting_front(target, starting_answers, refusal):
+    """A front for the server at `target` that answers its first `starting_answers` deploys
+    with 503 and `refusal` (by default as a server still reading its journal back does), and
+    passes everything else on."""
+    state = {"left": starting_answers, "refused": 0}
+
+    class Front(http.server.BaseHTTPRequestHandler):
+        def relay(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            if self.command == "POST" and self.path == "/api/deployments" and state["left"] > 0:
+                state["left"] -= 1
+                state["refused"] += 1
+                self.answer(503, json.dumps({"error": refusal}).encode())
+                return
+            headers = {"Content-Type": "application/json"}
+            if self.headers.get("Authorization"):
+                headers["Authorization"] = self.headers["Authorization"]
+            request = urllib.request.Request(target + self.path, data=body, method=self.command,
+                                             headers=headers)
+            try:
+                with urllib.request.urlopen(request, timeout=30) as reply:
+                    self.answer(reply.status, reply.read())
+            except urllib.error.HTTPError as refused:
+                self.answer(refused.code, refused.read())
+
+        def answer(self, status, body):
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = relay
+
+        def log_message(self, *args):
+            pass
+
+    front = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Front)
+    threading.Thread(target=front.serve_forever, daemon=True).start()
+    return front, state
 
 
 class CliUsageTest(ReliabilityTestCase):
@@ -170,6 +221,33 @@ class CliUsageTest(ReliabilityTestCase):
         done = self.cli("status", "--server", f"127.0.0.1:{other.server_port}")
         self.assertEqual(done.returncode, 3, done.stderr)
         self.assertIn("is not a bluegreen server", done.stderr)
+
+    def deploy_through_front(self, version, answers, refusal=STARTING):
+        """Deploys `version` through a starting_front; returns the CLI's run and the front's
+        count of refused deploys."""
+        front, state = starting_front(self.server.url, answers, refusal)
+        self.addCleanup(front.server_close)
+        self.addCleanup(front.shutdown)
+        done = subprocess.run(
+            [BINARY, "deploy", "--params", self.params(make_bundle(version, self.tmp)),
+             "--server", f"127.0.0.1:{front.server_port}"],
+            capture_output=True, text=True, timeout=300, env=dict(os.environ))
+        return done, state
+
+    def test_a_deploy_to_a_server_that_is_still_starting_waits_for_it(self):
+        done, state = self.deploy_through_front(1, answers=2)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual(state["refused"], 2)
+        self.assertEqual(done.stdout.count("waiting: the server is starting"), 1, done.stdout)
+        self.assertEqual(json.loads(done.stdout.strip().splitlines()[-1])["status"], "succeeded")
+        self.assert_serves(1)
+
+        # Any other refusal of the server is reported at once, not waited on.
+        done, state = self.deploy_through_front(2, answers=5, refusal=DISK_FULL)
+        self.assertEqual(done.returncode, 3, done.stderr)
+        self.assertEqual(state["refused"], 1)
+        self.assertIn("database or disk is full", done.stderr)
+        self.assert_serves(1)
 
     def test_nothing_to_roll_back_and_a_listen_held_by_another_group_and_status_of_one_group(self):
         done = self.cli("rollback", "--group", "web")

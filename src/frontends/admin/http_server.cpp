@@ -192,6 +192,7 @@ int http_status(ErrorKind kind) {
 
 HttpResponse HttpResponse::error(const Error& error) {
   nlohmann::json body{{"error", {{"kind", to_string(error.kind)}, {"message", error.message}}}};
+  if (!error.code.empty()) body["error"]["code"] = error.code;
   return json(http_status(error.kind), body.dump());
 }
 

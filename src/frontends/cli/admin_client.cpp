@@ -84,7 +84,8 @@ Result<nlohmann::json> AdminClient::send(http::Request request) {
   if (body.is_object() && body.contains("error") && member(body, "error").is_object()) {
     const auto& error = member(body, "error");
     auto parsed = error_kind_from_string(error.value("kind", "")).value_or(ErrorKind::internal);
-    return fail(parsed, error.value("message", "the server gave no reason"));
+    return fail_with_code(parsed, error.value("code", ""),
+                          error.value("message", "the server gave no reason"));
   }
   if (response->status == 403) {
     return fail(ErrorKind::permission_denied,

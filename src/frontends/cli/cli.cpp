@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "core/spec.h"
+#include "engine/deployment_service.h"
 #include "engine/ids.h"
 #include "frontends/cli/admin_client.h"
 #include "frontends/cli/elastigroup_deploy.h"
@@ -34,6 +35,8 @@ constexpr const char* kDefaultServer = "http://127.0.0.1:7070";
 constexpr auto kPollInterval = 250ms;
 // How long `deploy` keeps asking a server that does not answer before it reports it lost.
 constexpr auto kLostAfter = 5s;
+// How long `deploy` waits for a server that answers "starting" (503) to have started.
+constexpr auto kStartingWait = 60s;
 
 // How long after a first Ctrl-C on `deploy` a second one asks the server to roll back.
 constexpr auto kSecondInterrupt = 3s;
@@ -249,6 +252,26 @@ ExitCode Commands::deploy(const std::string& params_text, bool wait_for_group,
   // running unannounced.
   InterruptCounter interrupted;
   auto created = client_.post("/api/deployments", body);
+  // A server that has just started answers 503 until it has resumed the deployments it was
+  // running: that passes in moments, so the deploy waits for it (at most kStartingWait).
+  auto starting_until = std::chrono::steady_clock::now() + kStartingWait;
+  std::chrono::milliseconds pause = kPollInterval;
+  bool said_waiting = false;
+  while (!created && created.error().code == kStartingCode &&
+         std::chrono::steady_clock::now() < starting_until) {
+    if (!said_waiting) {
+      progress_stream() << "waiting: " << printable(created.error().message) << "\n";
+      said_waiting = true;
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min<std::chrono::milliseconds>(pause * 3 / 2, 2s);
+    if (interrupted.count() > 0) {
+      err_ << "bluegreen: interrupted while waiting; nothing was started\n";
+      return finish(json{{"deploymentId", nullptr}, {"status", "interrupted"}},
+                    ExitCode::interrupted);
+    }
+    created = client_.post("/api/deployments", body);
+  }
   if (wait_for_group && !created && created.error().kind == ErrorKind::conflict) {
     // The running deployment ends by its own TIMEOUT; ours bounds how long we wait for it.
     auto until = std::chrono::steady_clock::now() + params->spec.timeout;
