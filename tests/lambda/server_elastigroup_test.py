@@ -309,13 +309,16 @@ class ServerElastigroupTest(unittest.TestCase):
         WORLD.spot.after_create = lambda: self.server.kill()
         self.deploy_in_background(WORLD.parameters(API_TOKEN="ssm:/spot/api-token"))
         self.server.process.wait(timeout=60)
-        self.assertEqual(self.created(), (1, 0))
+        # The fakes record a call once their answer is made, which is after the kill returns:
+        # the count catches up a moment after the server has gone.
+        waited(self, lambda: self.created() == (1, 0), 10, f"created {self.created()}")
         WORLD.spot.after_create = None
 
         WORLD.aws.after_create = lambda: self.server.kill()
         self.start_server()
         self.server.process.wait(timeout=60)
-        self.assertEqual(self.created(), (1, 1))
+        waited(self, lambda: self.created() == (1, 1), 10,
+               f"created {self.created()}\n{self.server.log()[-3000:]}")
         WORLD.aws.after_create = None
 
         self.start_server()
