@@ -213,7 +213,7 @@ test("the page names the running hook, a wrong health path and keeps errors read
   assert.equal(await page.locator("#preview").count(), 0, "a preview listener of no deployment");
 
   // A wrong HEALTH_CHECK_PATH is named in the banner during the health gate.
-  const wrongPath = server.deploy(helloParams(v1, listen, { HEALTH_CHECK_PATH: "/health", TIMEOUT: "10" }));
+  const wrongPath = server.deploy(helloParams(v1, listen, { HEALTH_CHECK_PATH: "/health", TIMEOUT: "30" }));
   await page.goto(server.url + "/");
   const checking = page.locator("tr[data-id]:has(.pill[data-status=running])");
   await checking.waitFor({ timeout: 30000 });
