@@ -51,7 +51,7 @@ class CloudRecord final : public EventSink {
     DeploymentEvent ours = event;
     ours.deployment_id = d_.id;
     if (!eg::phase_from_string(field(event, "flow_phase"))) ours.phase = d_.phase;
-    emit(std::move(ours));
+    emit(ours);
     if (event.name == "lifecycle_event") {
       std::string status = field(event, "status");
       if (status == "Succeeded" || status == "Failed") {
@@ -173,7 +173,7 @@ class CloudRecord final : public EventSink {
   void emit(Phase phase, EventKind kind, const std::string& message) {
     emit(DeploymentEvent{d_.id, ports_.clock.now(), phase, kind, message, "", "", {}});
   }
-  void emit(DeploymentEvent event) {
+  void emit(const DeploymentEvent& event) {
     if (auto appended = ports_.journal.append(event); !appended) warn(appended.error());
     ports_.sink.publish(event);
   }

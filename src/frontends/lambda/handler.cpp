@@ -4,6 +4,7 @@
 
 #include <exception>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "frontends/lambda/codepipeline_event.h"
 
@@ -29,7 +30,7 @@ bool is_known_handler(std::string_view name) {
 
 CodePipelineHandler::CodePipelineHandler(elastigroup::ElastigroupPorts ports,
                                          elastigroup::ElastigroupExecutor::Options options)
-    : ports_(ports), options_(options) {}
+    : ports_(ports), options_(std::move(options)) {}
 
 HandlerResult CodePipelineHandler::handle(const Invocation& invocation) {
   auto job = parse_codepipeline_event(invocation.payload);
