@@ -251,6 +251,12 @@ ExitCode Commands::deploy(const std::string& params_text, bool wait_for_group,
   // Counted from here: a Ctrl-C while the deployment is being created must not leave it
   // running unannounced.
   InterruptCounter interrupted;
+  // A Ctrl-C while the deploy waits to be accepted (a starting server, a busy group).
+  auto interrupted_while_waiting = [&] {
+    err_ << "bluegreen: interrupted while waiting; nothing was started\n";
+    return finish(json{{"deploymentId", nullptr}, {"status", "interrupted"}},
+                  ExitCode::interrupted);
+  };
   auto created = client_.post("/api/deployments", body);
   // A server that has just started answers 503 until it has resumed the deployments it was
   // running: that passes in moments, so the deploy waits for it (at most kStartingWait).
@@ -265,11 +271,7 @@ ExitCode Commands::deploy(const std::string& params_text, bool wait_for_group,
     }
     std::this_thread::sleep_for(pause);
     pause = std::min<std::chrono::milliseconds>(pause * 3 / 2, 2s);
-    if (interrupted.count() > 0) {
-      err_ << "bluegreen: interrupted while waiting; nothing was started\n";
-      return finish(json{{"deploymentId", nullptr}, {"status", "interrupted"}},
-                    ExitCode::interrupted);
-    }
+    if (interrupted.count() > 0) return interrupted_while_waiting();
     created = client_.post("/api/deployments", body);
   }
   if (wait_for_group && !created && created.error().kind == ErrorKind::conflict) {
@@ -279,11 +281,7 @@ ExitCode Commands::deploy(const std::string& params_text, bool wait_for_group,
     while (!created && created.error().kind == ErrorKind::conflict &&
            std::chrono::steady_clock::now() < until) {
       std::this_thread::sleep_for(kPollInterval * 4);
-      if (interrupted.count() > 0) {
-        err_ << "bluegreen: interrupted while waiting; nothing was started\n";
-        return finish(json{{"deploymentId", nullptr}, {"status", "interrupted"}},
-                      ExitCode::interrupted);
-      }
+      if (interrupted.count() > 0) return interrupted_while_waiting();
       created = client_.post("/api/deployments", body);
     }
   }

@@ -156,16 +156,16 @@ Result<int> kill_marked_processes(const std::vector<std::string>& markers, Durat
     bool gentle = now < grace_ends;
     for (const auto& p : owned) {
       bool first_time = signalled.emplace(p.pid, p.start_time).second;
-      int sent = 0;
+      int refused = 0;  // errno of the signal that was sent, when it was not delivered
       if (!gentle) {
-        sent = kill(p.pid, SIGKILL);
+        if (kill(p.pid, SIGKILL) != 0) refused = errno;
       } else if (first_time) {
-        sent = kill(p.pid, SIGTERM);
+        if (kill(p.pid, SIGTERM) != 0) refused = errno;
         kill(p.pid, SIGCONT);
       }
       // One this process may not signal (a setuid program a hook ran, under a server that is
       // not root) is not followed: it stays owned only while a scan finds it, as before.
-      if (sent != 0 && errno == EPERM) signalled.erase(p.pid);
+      if (refused == EPERM) signalled.erase(p.pid);
     }
     if (gentle) {
       pause.sleep(std::chrono::duration_cast<Duration>(grace_ends - now));
