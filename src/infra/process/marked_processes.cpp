@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -30,7 +31,7 @@ struct ProcessInfo {
 };
 
 // Empty once the process has gone (even while it is being read).
-std::string read_proc_file(pid_t pid, const char* name) {
+std::string read_proc_file(pid_t pid, const std::string& name) {
   return file_text_or_empty("/proc/" + std::to_string(pid) + "/" + name);
 }
 
@@ -52,8 +53,32 @@ bool read_stat(pid_t pid, ProcessInfo& info) {
   return static_cast<bool>(fields);
 }
 
-bool carries_marker(pid_t pid, const std::vector<std::string>& markers) {
-  std::string environ = read_proc_file(pid, "environ");
+// A thread of `pid` that still runs, as "task/<tid>/" (for the /proc files under it): a process
+// whose first thread has ended while others run shows state Z, yet is alive through them.
+std::optional<std::string> live_thread(pid_t pid) {
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    std::string task = "task/" + it->path().filename().string() + "/";
+    std::string stat = read_proc_file(pid, task + "stat");
+    auto close = stat.rfind(')');
+    if (close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z' &&
+        stat[close + 2] != 'X') {
+      return task;
+    }
+  }
+  return std::nullopt;
+}
+
+// Where a live process's /proc files are read: its own directory, or that of a live thread
+// when its first thread has ended. None when nothing of it runs.
+std::optional<std::string> live_part(const ProcessInfo& info) {
+  if (info.state != 'Z' && info.state != 'X') return std::string();
+  return live_thread(info.pid);
+}
+
+bool carries_marker(pid_t pid, const std::string& part, const std::vector<std::string>& markers) {
+  std::string environ = read_proc_file(pid, part + "environ");
   std::size_t start = 0;
   while (start < environ.size()) {
     std::size_t end = environ.find('\0', start);
@@ -77,8 +102,10 @@ std::vector<ProcessInfo> scan(const std::vector<std::string>& markers) {
     if (end == name.c_str() || *end != '\0' || pid <= 1 || pid == self) continue;
     ProcessInfo info;
     info.pid = static_cast<pid_t>(pid);
-    if (!read_stat(info.pid, info) || info.state == 'Z' || info.state == 'X') continue;
-    info.marked = carries_marker(info.pid, markers);
+    if (!read_stat(info.pid, info)) continue;
+    auto part = live_part(info);
+    if (!part) continue;  // a zombie runs nothing
+    info.marked = carries_marker(info.pid, *part, markers);
     processes.push_back(std::move(info));
   }
   return processes;
@@ -142,8 +169,7 @@ Result<int> kill_marked_processes(const std::vector<std::string>& markers, Durat
       if (std::ranges::find(owned, pid, &ProcessInfo::pid) != owned.end()) continue;
       ProcessInfo info;
       info.pid = pid;
-      if (read_stat(pid, info) && info.state != 'Z' && info.state != 'X' &&
-          info.start_time == start_time) {
+      if (read_stat(pid, info) && live_part(info) && info.start_time == start_time) {
         owned.push_back(std::move(info));
       }
     }

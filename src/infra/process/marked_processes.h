@@ -10,8 +10,10 @@
 // server restarts. A process also belongs to the owner when it shares a session or process
 // group with a live marked process (this catches `env -i cmd &` while its starter runs).
 // Limits: a process that both clears its environment and leaves every marked session escapes;
-// zombies are ignored (they cannot be killed; their parent or init reaps them). Reading other
-// users' environments needs root, which is also what running hooks as other users needs.
+// zombies are ignored (they cannot be killed; their parent or init reaps them), but a process
+// whose first thread has ended while other threads run is no zombie: it is read and killed
+// through a live thread. Reading other users' environments needs root, which is also what
+// running hooks as other users needs.
 //
 // Thread-safe: each call scans /proc afresh and keeps no state.
 #pragma once

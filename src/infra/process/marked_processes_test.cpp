@@ -1,7 +1,10 @@
 #include "infra/process/marked_processes.h"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +24,26 @@ namespace bluegreen {
 namespace {
 
 using namespace testing_support;
+
+// Started with BLUEGREEN_TEST_THREAD_LEADER set, this test binary becomes, before any test
+// runs, a process that ignores SIGTERM, leaves its session, and ends its first thread while a
+// second one sleeps: /proc shows it as a zombie, yet it runs.
+[[maybe_unused]] const bool kThreadLeader = [] {
+  if (std::getenv("BLUEGREEN_TEST_THREAD_LEADER") == nullptr) return false;
+  setsid();
+  signal(SIGTERM, SIG_IGN);
+  pthread_t sleeper;
+  pthread_create(
+      &sleeper, nullptr,
+      [](void*) -> void* {
+        for (;;) pause();
+      },
+      nullptr);
+  // Only this thread ends (no unwinding through the static initialisers, as pthread_exit
+  // would do).
+  syscall(SYS_exit, 0);
+  return true;
+}();
 
 std::string unique_marker() {
   std::random_device random;
@@ -117,6 +140,31 @@ TEST(MarkedProcesses, KillsAnUnmarkedProcessThatOutlivesItsMarkedSession) {
   ASSERT_TRUE(killed) << killed.error().message;
   EXPECT_FALSE(process_is_alive(unmarked));
   (void)child->wait(from_now(std::chrono::seconds(5)), Duration(100));
+}
+
+// A marked process whose first thread has ended while another runs looks like a zombie in
+// /proc; it is found and killed all the same.
+TEST(MarkedProcesses, KillsAProcessWhoseFirstThreadEndedWhileAnotherRuns) {
+  std::string marker = unique_marker();
+  auto child = Process::spawn(SpawnOptions{
+      .argv = {std::filesystem::read_symlink("/proc/self/exe").string()},
+      .environment = {"PATH=/usr/bin:/bin", marker, "BLUEGREEN_TEST_THREAD_LEADER=1"}});
+  ASSERT_TRUE(child) << child.error().message;
+  pid_t pid = child->pid();
+  std::string task = "/proc/" + std::to_string(pid) + "/task";
+  auto threads = [&] {
+    std::error_code ec;
+    auto it = std::filesystem::directory_iterator(task, ec);
+    return ec ? 0L : std::distance(it, std::filesystem::directory_iterator());
+  };
+  // Its first thread has ended (state Z) and the second still runs.
+  ASSERT_TRUE(wait_for([&] { return !process_is_alive(pid) && threads() == 2; }));
+  auto found = find_marked_processes({marker});
+  EXPECT_NE(std::find(found.begin(), found.end(), pid), found.end());
+  auto killed = kill_marked_processes({marker}, Duration(300), from_now(std::chrono::seconds(10)));
+  ASSERT_TRUE(killed) << killed.error().message;
+  EXPECT_GE(*killed, 1);
+  EXPECT_TRUE(wait_for([&] { return threads() <= 1; })) << "a thread of it still runs";
 }
 
 TEST(MarkedProcesses, LeavesOtherOwnersAlone) {
