@@ -46,7 +46,12 @@ function(bluegreen_module name)
                           GTest::gtest_main bluegreen_warnings bluegreen_test_code)
     target_compile_definitions(${name}_tests PRIVATE
       BLUEGREEN_SOURCE_DIR="${PROJECT_SOURCE_DIR}" BLUEGREEN_BINARY_DIR="${PROJECT_BINARY_DIR}")
-    gtest_discover_tests(${name}_tests DISCOVERY_MODE PRE_TEST
-      PROPERTIES LABELS unit ENVIRONMENT "BLUEGREEN_BINARY_DIR=${PROJECT_BINARY_DIR}")
+    if(BLUEGREEN_UNIT_TEST_BINARIES)
+      gtest_discover_tests(${name}_tests DISCOVERY_MODE PRE_TEST
+        PROPERTIES LABELS unit ENVIRONMENT "BLUEGREEN_BINARY_DIR=${PROJECT_BINARY_DIR}")
+    else()
+      # Defined (so that compile_commands.json, and clang-tidy, know its files) but not built.
+      set_target_properties(${name}_tests PROPERTIES EXCLUDE_FROM_ALL ON)
+    endif()
   endif()
 endfunction()
