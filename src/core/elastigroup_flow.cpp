@@ -120,7 +120,7 @@ Decision Stepper::on(const EventBody& body) {
                                 s_.codedeploy_deployment_id});
   }
   if (!std::holds_alternative<Started>(body) && !std::holds_alternative<Woke>(body) &&
-      !std::holds_alternative<InvocationEnding>(body)) {
+      !std::holds_alternative<InvocationEnding>(body) && !std::holds_alternative<Abandoned>(body)) {
     s_.last_request = now_;
     ++s_.requests;
   }
@@ -394,6 +394,11 @@ Decision Stepper::handle(const Woke& /*event*/) {
     s_.round_step = 0;
   }
   return advance();
+}
+
+Decision Stepper::handle(const Abandoned& e) {
+  if (s_.phase == Phase::stopping) return advance();
+  return fail(FailureType::job_failed, e.reason);
 }
 
 Decision Stepper::handle(const InvocationEnding& /*event*/) {

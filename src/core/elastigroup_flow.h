@@ -286,12 +286,17 @@ struct CallFailed {
 struct Woke {};
 // The invocation must end soon: hand the state over as a continuation token.
 struct InvocationEnding {};
+// The deployment failed outside the flow (its record could not be kept): clean up as after a
+// failure of the flow's own, unless the greens may serve.
+struct Abandoned {
+  std::string reason;
+};
 
 using EventBody =
     std::variant<Started, TokenResolved, GroupRead, SpotDeploymentsListed, SpotDeploymentCreated,
                  GreensDescribed, InstanceHealthDescribed, LastCodeDeployDeployment,
                  CodeDeployDeploymentRead, CodeDeployCreated, CodeDeployTargetsListed,
-                 CodeDeployTargetsRead, Done, CallFailed, Woke, InvocationEnding>;
+                 CodeDeployTargetsRead, Done, CallFailed, Woke, InvocationEnding, Abandoned>;
 
 struct Event {
   TimePoint now;  // when it was observed

@@ -50,6 +50,7 @@ class Stepper {
   Decision handle(const Done& e);
   Decision handle(const Woke& e);
   Decision handle(const InvocationEnding& e);
+  Decision handle(const Abandoned& e);
   Decision handle(const CallFailed& e);
 
   // Phases (elastigroup_flow_phases.cpp).

@@ -63,7 +63,8 @@ std::string seconds_text(Duration d) {
 std::string instance_list(const std::vector<Instance>& instances) {
   std::vector<std::string> parts;
   for (const auto& instance : instances) {
-    parts.push_back(fmt::format("{} (port {})", instance.id, instance.port));
+    parts.push_back(instance.port == 0 ? instance.id
+                                       : fmt::format("{} (port {})", instance.id, instance.port));
   }
   return fmt::format("{}", fmt::join(parts, ", "));
 }
@@ -123,7 +124,8 @@ std::string wrong_answer_hint(const DeploymentSpec& spec, const std::string& ans
 
 class Machine {
  public:
-  Machine(Deployment deployment, TimePoint at) : d_(std::move(deployment)), at_(at) {}
+  Machine(Deployment deployment, TimePoint at)
+      : d_(std::move(deployment)), at_(at), t_(traits_of(d_.spec.provider)) {}
 
   Transition finish() {
     auto action = next_action(d_);
@@ -132,11 +134,19 @@ class Machine {
 
   void start() {
     begin_phase(Phase::validate);
+    if (t_.moves_traffic) {
+      // The provider knows the serving fleet (its group's instances); the record names the
+      // greens it will launch.
+      advance(t_.fetches_revision ? Step::launch_green : Step::fetch_revision,
+              fmt::format("parameters valid; GreenIdentifier={}", d_.green_identifier));
+      return;
+    }
     std::string blue =
         d_.blue ? fmt::format("blue is fleet {} ({} instances)", d_.blue->fleet_id,
                               d_.blue->instances.size())
                 : fmt::format("no blue fleet: first deployment of group {}", d_.spec.group_id);
-    advance(Step::fetch_revision, fmt::format("parameters valid; {}", blue));
+    advance(t_.fetches_revision ? Step::launch_green : Step::fetch_revision,
+            fmt::format("parameters valid; {}", blue));
   }
 
   void apply(const InputEvent& event) {
@@ -150,7 +160,7 @@ class Machine {
                   std::holds_alternative<input::TrafficTripped>(event);
     bool out_of_time =
         at_ >= d_.deadline || (is_timeout(event) && at_ + kDeadlineMargin >= d_.deadline);
-    if (!exempt && bounded_by_deadline(d_.step) && out_of_time) {
+    if (!exempt && !t_.keeps_time && bounded_by_deadline(d_.step) && out_of_time) {
       std::string cause = fmt::format("TIMEOUT of {} passed during {}",
                                       seconds_text(d_.spec.timeout), to_string(d_.phase));
       if (const auto* failed = std::get_if<input::Failed>(&event)) {
@@ -170,13 +180,14 @@ class Machine {
                    [&](const input::GreenLaunched& e) { on_launched(e); },
                    [&](const input::HooksRan& e) { on_hooks(e); },
                    [&](const input::HealthChecked& e) { on_health(e); },
-                   [&](const input::ActionDone&) { on_done(); },
+                   [&](const input::ActionDone& e) { on_done(e); },
                    [&](const input::Drained& e) { on_drained(e); },
                    [&](const input::WaitEnded&) { on_wait_ended(); },
                    [&](const input::Failed& e) { on_failed(e); },
                    [&](const input::PromoteRequested& e) { on_promote(e); },
                    [&](const input::RollbackRequested& e) { on_rollback(e); },
                    [&](const input::TrafficTripped& e) { on_tripped(e); },
+                   [&](const input::Suspended&) { unexpected(); },
                },
                event);
   }
@@ -273,7 +284,7 @@ class Machine {
       case Step::launch_green:
         return Step::install;
       case Step::install:
-        return Step::check_health;
+        return t_.installs_and_gates ? Step::route_to_green : Step::check_health;
       case Step::check_health:
         return d_.spec.promotion == Promotion::manual ? Step::show_preview
                                                       : Step::before_allow_traffic;
@@ -284,7 +295,7 @@ class Machine {
       case Step::before_allow_traffic:
         return Step::route_to_green;
       case Step::route_to_green:
-        return Step::after_allow_traffic;
+        return t_.moves_traffic ? Step::terminate_blue : Step::after_allow_traffic;
       case Step::after_allow_traffic:
         return d_.blue ? Step::before_block_traffic : Step::done;
       case Step::before_block_traffic:
@@ -308,7 +319,7 @@ class Machine {
         {Step::route_to_blue, d_.traffic_moved && d_.blue.has_value()},
         {Step::hide_preview, d_.preview_shown},
         {Step::drain_green, d_.traffic_moved},
-        {Step::stop_green, !d_.green.empty()},
+        {Step::stop_green, !d_.green.empty() && !t_.installs_and_gates},
         {Step::terminate_green, true},
     };
     bool passed_current = !current;
@@ -324,6 +335,11 @@ class Machine {
     emit(outcome == PhaseOutcome::failed ? EventKind::error : EventKind::info, cause.message);
     end_phase(outcome, cause.message);
     d_.error = std::move(cause);
+    if (d_.traffic_moved && t_.moves_traffic) {
+      // Invariant 4: the greens may serve and blue may be gone; nothing is undone.
+      finish_with(DeploymentStatus::failed);
+      return;
+    }
     begin_phase(d_.traffic_moved ? Phase::roll_back : Phase::clean_up);
     continue_unwinding(std::nullopt);
   }
@@ -335,9 +351,11 @@ class Machine {
       return;
     }
     std::string summary =
-        d_.traffic_moved && d_.blue
-            ? "traffic is back on blue; green terminated"
-            : (d_.blue ? "green terminated; blue kept serving" : "green terminated");
+        !clean_up_detail_.empty()
+            ? clean_up_detail_
+            : (d_.traffic_moved && d_.blue
+                   ? "traffic is back on blue; green terminated"
+                   : (d_.blue ? "green terminated; blue kept serving" : "green terminated"));
     end_phase(PhaseOutcome::passed, summary);
     finish_with(d_.rollback_by.empty() ? DeploymentStatus::failed : DeploymentStatus::rolled_back);
   }
@@ -357,6 +375,14 @@ class Machine {
   }
 
   void on_resume(const input::Resume& e) {
+    if (t_.resumes_in_place) {
+      // Invariant 5: the provider's saved state says what exists; the step carries on. A
+      // deployment that had not started yet starts now.
+      if (d_.phases.empty()) return start();
+      emit(EventKind::info,
+           fmt::format("resuming step {} from the provider's saved state", to_string(d_.step)));
+      return;
+    }
     emit(EventKind::info, fmt::format("the server restarted during step {}", to_string(d_.step)));
     bool green_routed = (d_.step == Step::route_to_green || d_.step == Step::after_allow_traffic) &&
                         e.routed_fleet == d_.id;
@@ -398,19 +424,26 @@ class Machine {
     if (d_.step != Step::launch_green) return unexpected();
     d_.green = e.instances;
     for (const auto& instance : d_.green) {
-      emit(EventKind::info, fmt::format("launched on port {}", instance.port), instance.id);
+      emit(EventKind::info,
+           instance.port == 0 ? std::string("launched")
+                              : fmt::format("launched on port {}", instance.port),
+           instance.id);
     }
     advance(after(d_.step),
-            fmt::format("{} instance(s): {}", d_.green.size(), instance_list(d_.green)));
+            !e.detail.empty()
+                ? e.detail
+                : fmt::format("{} instance(s): {}", d_.green.size(), instance_list(d_.green)));
   }
 
   void on_hooks(const input::HooksRan& e) {
     record_hooks(e.results, e.reported);
     switch (d_.step) {
       case Step::install:
-        set_state(d_.green, InstanceState::running);
-        return advance(after(d_.step), fmt::format("{} hook run(s) passed on {} instance(s)",
-                                                   e.results.size(), d_.green.size()));
+        set_state(d_.green, t_.installs_and_gates ? InstanceState::healthy : InstanceState::running);
+        return advance(after(d_.step),
+                       !e.detail.empty() ? e.detail
+                                         : fmt::format("{} hook run(s) passed on {} instance(s)",
+                                                       e.results.size(), d_.green.size()));
       case Step::before_allow_traffic:
       case Step::before_block_traffic:
         return advance(after(d_.step), "");
@@ -498,7 +531,7 @@ class Machine {
     return true;
   }
 
-  void on_done() {
+  void on_done(const input::ActionDone& e) {
     switch (d_.step) {
       case Step::show_preview:
         d_.preview_shown = true;
@@ -512,12 +545,15 @@ class Machine {
                            d_.traffic_step + 1, d_.spec.traffic_steps.size(), percent));
           return enter(Step::traffic_step);
         }
-        emit(EventKind::info, "traffic switched to green");
+        emit(EventKind::info, e.detail.empty() ? std::string("traffic switched to green") : e.detail);
         return advance(after(d_.step), "");
       }
       case Step::terminate_blue:
+        if (!d_.blue) return advance(Step::done, e.detail);
         set_state(d_.blue->instances, InstanceState::terminated);
-        return advance(Step::done, fmt::format("terminated {}", d_.blue->fleet_id));
+        return advance(Step::done, e.detail.empty()
+                                       ? fmt::format("terminated {}", d_.blue->fleet_id)
+                                       : e.detail);
       case Step::route_to_blue:
         emit(EventKind::info, "traffic switched back to blue");
         return continue_unwinding(d_.step);
@@ -526,6 +562,10 @@ class Machine {
         return continue_unwinding(d_.step);
       case Step::terminate_green:
         set_state(d_.green, InstanceState::terminated);
+        if (!e.detail.empty() && d_.error) {
+          d_.error->message = e.detail;  // invariant 6
+          clean_up_detail_ = e.detail;
+        }
         return continue_unwinding(d_.step);
       default:
         return unexpected();
@@ -566,7 +606,9 @@ class Machine {
 
   void on_failed(const input::Failed& e) {
     record_hooks(e.results, e.reported);
-    if (bounded_by_deadline(d_.step)) {
+    // A provider that moves traffic itself fails the deployment at any step before clean-up:
+    // after the switch that ends it with nothing removed (invariant 4).
+    if (bounded_by_deadline(d_.step) || (t_.moves_traffic && !is_unwinding(d_.step))) {
       if (d_.step == Step::install) {
         for (auto& instance : d_.green) {
           bool failed_here = std::ranges::any_of(e.results, [&](const HookResult& hook) {
@@ -615,6 +657,8 @@ class Machine {
 
   Deployment d_;
   TimePoint at_;
+  ProviderTraits t_;
+  std::string clean_up_detail_;  // the provider's account of its clean-up (invariant 6)
   std::vector<DeploymentEvent> events_;
 };
 

@@ -38,6 +38,23 @@
 //   A 4xx is the service's definite answer; a refused connection may be a slow start, so it
 //   only gets the hint and TIMEOUT still bounds it. 408, 425 and 429 ("not now": a service
 //   still starting or rate limiting its probes) are no wrong path: neither hint nor early end.
+//
+// Providers. The same machine runs every provider; what differs is which of the flow's steps a
+// provider does by itself (ProviderTraits). The local provider does none: the flow fetches,
+// runs every hook, probes, switches and drains. PROVIDER=elastigroup does all of them: Spot
+// launches the greens and retires blue, CodeDeploy fetches the revision and runs every
+// lifecycle event (ValidateService is its health gate, AllowTraffic its switch). Its
+// deployments go validate -> launch_green -> install -> allow_traffic (the provider confirms
+// the greens serve) -> terminate_blue (Spot detaches blue) -> succeeded, and:
+// 4. Nothing that may serve is removed: once traffic may have moved (install succeeded on the
+//    greens) a failure ends the deployment failed with no clean_up step, whatever its cause
+//    (TIMEOUT, a restart, a provider error), and both fleets stay as they are.
+// 5. A restart resumes the step in progress from the provider's saved state (Deployment::cloud)
+//    instead of cleaning up: the cloud holds the fleets, and the provider finds its own
+//    resources again rather than creating them twice.
+// 6. The provider keeps TIMEOUT itself and says why it failed in its own words; the clean_up
+//    step's outcome (input::ActionDone::detail) is its account of what it stopped and what is
+//    left, and becomes the deployment's error.
 #pragma once
 
 #include <filesystem>
@@ -55,6 +72,21 @@ namespace bluegreen {
 // for a replacement instance (ApplicationStop is skipped: a new instance has no earlier
 // revision).
 const std::vector<std::string>& install_lifecycle_events();
+
+// Which steps of the flow a provider does by itself (see "Providers" above).
+struct ProviderTraits {
+  bool fetches_revision = false;  // its installer fetches the revision: no fetch_revision step
+  // Its agent runs every lifecycle event, ValidateService (the health gate) included: no
+  // health_gate step, and no hook of the flow's own (traffic hooks, ApplicationStop).
+  bool installs_and_gates = false;
+  // It moves traffic to green once install succeeds and retires blue itself: allow_traffic
+  // confirms the switch, terminate_blue waits for blue to leave (with or without a blue fleet
+  // on record); no drain, no keep_blue, and no roll back after the switch.
+  bool moves_traffic = false;
+  bool keeps_time = false;        // it bounds its steps by TIMEOUT and names the cause itself
+  bool resumes_in_place = false;  // a restart carries on with the step in progress
+};
+ProviderTraits traits_of(Provider provider);
 
 inline constexpr int kHealthHintRounds = 3;
 inline constexpr Duration kWrongPathWindow = std::chrono::minutes(1);
@@ -128,15 +160,26 @@ struct RevisionFetched {
 };
 struct GreenLaunched {
   std::vector<Instance> instances;
+  std::string detail;  // the provider's summary of the launch; empty: the flow writes one
 };
 struct HooksRan {  // every hook passed
   std::vector<HookResult> results;
   bool reported = false;  // each result was already logged as it happened
+  std::string detail;     // the provider's summary; empty: the flow writes one
 };
 struct HealthChecked {
   std::vector<HealthCheck> checks;
 };
-struct ActionDone {};  // Preview, Route or Terminate did its job
+struct ActionDone {  // Preview, Route or Terminate did its job
+  // What the provider says of it, when it has more to say than the flow knows: the switch it
+  // confirmed, blue having left, or (clean_up, see invariant 6) its account of the failure.
+  std::string detail;
+};
+// The provider stopped in the middle of its step because the run must end (the server shuts
+// down, a Lambda invocation runs out of time). The record, with the provider's state, is as
+// it was last saved; the step carries on from it at the next start. The flow never sees it:
+// the executor ends the run without a step.
+struct Suspended {};
 struct Drained {
   int connections_closed = 0;  // still open at the drain deadline, closed by force
 };
@@ -163,7 +206,7 @@ using InputEvent =
     std::variant<input::Start, input::Resume, input::RevisionFetched, input::GreenLaunched,
                  input::HooksRan, input::HealthChecked, input::ActionDone, input::Drained,
                  input::WaitEnded, input::Failed, input::PromoteRequested, input::RollbackRequested,
-                 input::TrafficTripped>;
+                 input::TrafficTripped, input::Suspended>;
 
 struct Input {
   TimePoint at;  // when it happened; phase timestamps and deadlines use it

@@ -9,6 +9,20 @@
 
 namespace bluegreen {
 
+ProviderTraits traits_of(Provider provider) {
+  switch (provider) {
+    case Provider::local:
+      return {};
+    case Provider::elastigroup:
+      return ProviderTraits{.fetches_revision = true,
+                            .installs_and_gates = true,
+                            .moves_traffic = true,
+                            .keeps_time = true,
+                            .resumes_in_place = true};
+  }
+  return {};
+}
+
 const std::vector<std::string>& install_lifecycle_events() {
   static const std::vector<std::string> events = {"DownloadBundle",   "BeforeInstall",
                                                   "Install",          "AfterInstall",
@@ -144,6 +158,12 @@ Result<void> can_roll_back(const Deployment& d) {
   if (is_unwinding(d.step)) {
     return fail(ErrorKind::conflict,
                 fmt::format("deployment {} is already in {}", d.id, to_string(d.phase)));
+  }
+  if (traits_of(d.spec.provider).moves_traffic) {
+    return fail(ErrorKind::conflict,
+                fmt::format("deployment {} runs on PROVIDER {}, which retires blue itself: there "
+                            "is no blue fleet to roll back to",
+                            d.id, to_string(d.spec.provider)));
   }
   if (d.step == Step::stop_blue || d.step == Step::terminate_blue) {
     return fail(

@@ -36,11 +36,13 @@
 // - The executor never lets the journal say "before the switch" while green serves (see
 //   engine/executor.h), so resuming from the last durable step never undoes a switch.
 //
-// Cloud groups (PROVIDER=elastigroup, engine/elastigroup_deployment.h): Spot launches and
+// Cloud groups (PROVIDER=elastigroup, engine/elastigroup_provider.h): Spot launches and
 // retires the fleets, CodeDeploy installs, so the server opens no listener and routes nothing
-// for them; it runs the Elastigroup flow on a worker with the clouds of its own environment
-// (ServiceDeps::open_cloud), journals the flow's state after every step and holds the group's
-// one-deployment lock. After a restart a running cloud deployment resumes from its journaled
+// for them; it runs their deployments through the same flow and executor as local ones, with
+// ElastigroupProvider and the clouds of its own environment (ServiceDeps::open_cloud),
+// journals the record (the provider's state in it) after every request and holds the group's
+// one-deployment lock. A literal API_TOKEN lives only in the spec the deployment was started
+// with (to_json(spec) stores "***"). After a restart a running cloud deployment resumes from its journaled
 // state (the flow adopts its own Spot and CodeDeploy deployments, so none is created twice);
 // one whose literal API_TOKEN was lost with the process ends failed, saying so. shutdown() and
 // abandon() stop cloud deployments without ending them, so the next start resumes them. Cloud
@@ -65,11 +67,12 @@
 #include <thread>
 #include <vector>
 
-#include "engine/elastigroup_deployment.h"
+#include "engine/elastigroup_executor.h"
 #include "engine/executor.h"
 #include "engine/live_log.h"
 
 namespace bluegreen {
+
 
 // A group's traffic switch as the server needs it: the Traffic port plus its listeners.
 class GroupTraffic {

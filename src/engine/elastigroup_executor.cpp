@@ -4,54 +4,88 @@
 
 #include <algorithm>
 
+#include "engine/elastigroup_standalone.h"
+#include "engine/executor.h"
+
 namespace bluegreen::elastigroup {
 namespace {
-
-constexpr const char* kGreenTag = "GreenIdentifier";
-
-template <typename... Fs>
-struct Overloaded : Fs... {
-  using Fs::operator()...;
-};
-
-// The answer to a request: the event built from its value, or CallFailed.
-template <typename T, typename Make>
-EventBody answer(Result<T> result, Make make) {
-  if (!result) return CallFailed{result.error()};
-  if constexpr (std::is_void_v<T>) {
-    return make();
-  } else {
-    return make(std::move(*result));
-  }
-}
-
-// A service's answer may quote the request back, the Spot token with it (an endpoint that
-// misbehaves, or a proxy in front of it): the token never reaches a message the flow keeps.
-void hide(const Secret& token, Error& error) {
-  const std::string& value = token.reveal();
-  if (value.empty()) return;
-  for (std::string* text : {&error.message, &error.code}) {
-    const std::string_view redacted = Secret::kRedacted;
-    for (auto at = text->find(value); at != std::string::npos;
-         at = text->find(value, at + redacted.size())) {
-      text->replace(at, value.size(), redacted);
-    }
-  }
-}
-
-// Without an invocation deadline (the server, the CLI) a request still ends by the flow's own:
-// TIMEOUT, or the end of the cleanup grace while cleaning up. One that goes out past it (the
-// last look at TIMEOUT, cleanup's last requests) gets one attempt's time.
-constexpr Duration kRequestPastTheLimit = std::chrono::seconds(30);
-
-TimePoint request_deadline(const FlowState& state, TimePoint now) {
-  TimePoint limit = state.phase == Phase::stopping ? state.cleanup_deadline : state.deadline;
-  return std::max(limit, now + kRequestPastTheLimit);
-}
 
 bool retryable(const Error& error) {
   return error.kind == ErrorKind::throttled || error.kind == ErrorKind::unavailable ||
          error.kind == ErrorKind::timeout;
+}
+
+// The journal of a run whose continuation token is its only memory: the provider's saved
+// state travels in the token, so the record itself is kept nowhere.
+class TokenJournal final : public Journal {
+ public:
+  Result<void> save(const Deployment& /*deployment*/) override { return {}; }
+  Result<void> append(const DeploymentEvent& /*event*/) override { return {}; }
+  Result<void> set_serving(const std::string&, const std::string&) override { return {}; }
+  Result<void> set_listener(const std::string&, const std::string&) override { return {}; }
+  Result<std::vector<Deployment>> deployments(const std::string& /*group*/) const override {
+    return std::vector<Deployment>{};
+  }
+  Result<std::optional<Deployment>> deployment(const std::string& /*id*/) const override {
+    return std::optional<Deployment>{};
+  }
+  Result<std::vector<Deployment>> running() const override { return std::vector<Deployment>{}; }
+  Result<std::vector<DeploymentEvent>> events(const std::string& /*id*/) const override {
+    return std::vector<DeploymentEvent>{};
+  }
+  Result<std::map<std::string, std::string>> serving() const override {
+    return std::map<std::string, std::string>{};
+  }
+  Result<std::map<std::string, std::string>> listeners() const override {
+    return std::map<std::string, std::string>{};
+  }
+};
+
+// Every event of the run, the flow's own included, says which job and cloud deployments it is
+// about.
+class AnnotatedSink final : public EventSink {
+ public:
+  AnnotatedSink(EventSink& inner, const ElastigroupProvider& provider)
+      : inner_(inner), provider_(provider) {}
+  void publish(const DeploymentEvent& event) override {
+    DeploymentEvent annotated = event;
+    provider_.annotate(annotated);
+    inner_.publish(annotated);
+  }
+  void update(const Deployment& deployment) override { inner_.update(deployment); }
+
+ private:
+  EventSink& inner_;
+  const ElastigroupProvider& provider_;
+};
+
+// Where a continued job stands in the flow, from the plan's saved state.
+void resume_at(Deployment& d, const FlowState& state) {
+  d.green_identifier = state.green_identifier;
+  Phase plan = state.phase;
+  bluegreen::Phase phase = user_phase(plan);
+  bluegreen::Step step = bluegreen::Step::launch_green;
+  switch (phase) {
+    case bluegreen::Phase::install:
+      step = bluegreen::Step::install;
+      break;
+    case bluegreen::Phase::terminate_blue:
+      step = bluegreen::Step::terminate_blue;
+      d.traffic_moved = true;
+      break;
+    case bluegreen::Phase::clean_up:
+      step = bluegreen::Step::terminate_green;
+      d.error = Error{ErrorKind::failed,
+                      state.failure ? state.failure->message : "the deployment failed"};
+      break;
+    default:
+      phase = bluegreen::Phase::launch_green;
+      break;
+  }
+  if (state.greens_serving) d.traffic_moved = true;
+  d.phase = phase;
+  d.step = step;
+  d.phases.push_back(PhaseRecord{phase, d.created, std::nullopt, PhaseOutcome::running, ""});
 }
 
 }  // namespace
@@ -73,169 +107,60 @@ std::string_view to_string(RunOutcome outcome) {
 }
 
 ElastigroupExecutor::ElastigroupExecutor(ElastigroupPorts ports, Options options)
-    : ports_(ports), options_(std::move(options)) {}
+    : ports_(ports), options_(options) {}
 
 RunOutcome ElastigroupExecutor::run(const ElastigroupJob& job, TimePoint must_end_by) {
-  FlowState state;
-  state.original_job_id = job.job_id;
+  ElastigroupProvider provider(ports_, options_, job.job_id);
   auto reject = [&](const Error& error) {
     // Bad parameters: reported before any cloud call, and never continued.
     ReportFailure report{FailureType::configuration_error,
                          fmt::format("invalid UserParameters: {}", error.message)};
-    publish(EventKind::error, "invalid_parameters", report.message, state, job.job_id, "validate");
-    return deliver(job.job_id, report, must_end_by, state);
+    publish(EventKind::error, "invalid_parameters", report.message, provider,
+            bluegreen::Phase::validate);
+    return deliver(job.job_id, report, must_end_by, provider);
   };
   const auto& spec = job.spec;
   if (!spec) return reject(spec.error());
-  auto made = make_flow_config(*spec, job.job_id);
-  if (!made) return reject(made.error());
-  FlowConfig config = *made;
-  if (options_.request_spacing) config.request_spacing = *options_.request_spacing;
-  if (options_.poll_interval) config.poll_interval = *options_.poll_interval;
-  if (options_.max_poll_interval) config.max_poll_interval = *options_.max_poll_interval;
-  if (options_.cleanup_grace) config.cleanup_grace = *options_.cleanup_grace;
+  if (auto made = make_flow_config(*spec, job.job_id); !made) return reject(made.error());
 
-  spot_access_ = SpotAccess{config.token_reference.empty() ? spec->api_token : Secret(),
-                            spec->account_id, spec->group_id};
-  Clock& clock = ports_.clock;
-  bool unbounded = must_end_by == TimePoint::max();
-  Duration reserve = options_.reserve;
-  if (!unbounded) {
-    // A reserve longer than a third of the invocation would leave it no time to do anything.
-    auto third = std::chrono::duration_cast<Duration>(must_end_by - clock.now()) / 3;
-    reserve = std::min(reserve, std::max(Duration::zero(), third));
+  Deployment d = new_deployment(job.job_id, *spec, "codepipeline", green_identifier_for_job(job.job_id),
+                                ports_.clock.now(), std::nullopt);
+  bool resumed = false;
+  if (job.continuation_token) {
+    d.cloud = CloudProgress{};
+    d.cloud->token = *job.continuation_token;
+    // An unreadable token is the plan's to report: its first step reads it.
+    if (auto saved = from_token(*job.continuation_token)) {
+      resume_at(d, *saved);
+      resumed = true;
+    }
   }
-  TimePoint stop_at = unbounded ? TimePoint::max() : must_end_by - reserve;
-  TimePoint call_deadline = unbounded ? TimePoint::max() : must_end_by - reserve / 2;
+  TokenJournal journal;
+  AnnotatedSink sink(ports_.events, provider);
+  Executor executor(provider, ports_.clock, journal, sink, ProviderRun{must_end_by, options_.stop});
+  Inbox inbox;
+  Deployment last = resumed ? executor.resume(d, inbox) : executor.run(d, inbox);
 
-  // The flow's state counts in milliseconds, as its continuation token does, so that a
-  // resumed run sees the same times as one that went on.
-  auto now = [&clock]() -> TimePoint { return std::chrono::floor<Duration>(clock.now()); };
-  auto stopping = [&] { return options_.stop != nullptr && options_.stop->load(); };
-  // Sleeps until `until`, or less when the run is asked to stop; true when it slept it all.
-  auto sleep_until = [&](TimePoint until) {
-    if (options_.stop == nullptr) {
-      clock.sleep_until(until);
-      return true;
-    }
-    while (!stopping() && clock.now() < until) {
-      clock.sleep_until(std::min(until, clock.now() + kStopCheck));
-    }
-    return !stopping();
-  };
-
-  Decision decision = step(config, state, Event{now(), Started{job.continuation_token}});
-  for (;;) {
-    publish(std::move(decision.events), state, job.job_id);
-    if (options_.checkpoint) options_.checkpoint(state, decision.next);
-    if (is_report(decision.next)) return deliver(job.job_id, decision.next, must_end_by, state);
-    EventBody body;
-    if (const auto* wait = std::get_if<Wait>(&decision.next)) {
-      if (wait->until >= stop_at || !sleep_until(wait->until)) {
-        body = InvocationEnding{};
-      } else {
-        body = Woke{};
-      }
-    } else if (clock.now() >= stop_at || stopping()) {
-      body = InvocationEnding{};
+  std::optional<Action> report = provider.report();
+  if (!report) {
+    // The flow ended without the plan's report (the plan never started): the record says how.
+    if (last.status == DeploymentStatus::succeeded) {
+      report = ReportSuccess{ExecutionDetails{"deployment succeeded", "", 100}, {}};
     } else {
-      ports_.budget.deadline = std::min(call_deadline, request_deadline(state, now()));
-      body = perform(decision.next, config, *spec);
-      if (auto* failed = std::get_if<CallFailed>(&body)) hide(spot_access_.token, failed->error);
+      report = ReportFailure{FailureType::job_failed,
+                             last.error ? last.error->message : "the deployment did not finish"};
     }
-    decision = step(config, state, Event{now(), body});
   }
-}
-
-EventBody ElastigroupExecutor::perform(const Action& action, const FlowConfig& config,
-                                       const DeploymentSpec& spec) {
-  SpotBlueGreen& spot = ports_.spot;
-  CodeDeployService& codedeploy = ports_.codedeploy;
-  const SpotAccess& access = spot_access_;
-  return std::visit(
-      Overloaded{
-          [&](const ResolveApiToken&) -> EventBody {
-            auto token = ports_.secrets.resolve(config.token_reference);
-            if (!token) return CallFailed{token.error()};
-            spot_access_.token = std::move(*token);
-            return TokenResolved{};
-          },
-          [&](const ReadGroup& a) {
-            return answer(spot.read_group(access, a.with_capacity),
-                          [](SpotGroup group) -> EventBody {
-                            return GroupRead{group.target_capacity, std::move(group.instance_ids)};
-                          });
-          },
-          [&](const ListSpotDeployments&) {
-            return answer(spot.list_deployments(access), [](auto list) -> EventBody {
-              return SpotDeploymentsListed{std::move(list)};
-            });
-          },
-          [&](const CreateSpotDeployment& a) {
-            SpotBlueGreenRequest request{a.green_identifier, a.timeout_seconds, config.app_name,
-                                         config.deployment_group};
-            return answer(spot.create_deployment(access, request),
-                          [](auto d) -> EventBody { return SpotDeploymentCreated{std::move(d)}; });
-          },
-          [&](const StopSpotDeployment& a) {
-            return answer(spot.stop_deployment(access, a.deployment_id),
-                          []() -> EventBody { return Done{}; });
-          },
-          [&](const DescribeGreens& a) {
-            return answer(ports_.ec2.describe_tagged(kGreenTag, a.green_identifier),
-                          [](auto list) -> EventBody { return GreensDescribed{std::move(list)}; });
-          },
-          [&](const DescribeInstanceHealth& a) {
-            return answer(ports_.ec2.describe_health(a.instance_ids), [](auto list) -> EventBody {
-              return InstanceHealthDescribed{std::move(list)};
-            });
-          },
-          [&](const DetachGreens& a) {
-            return answer(spot.detach_and_terminate(access, a.instance_ids),
-                          []() -> EventBody { return Done{}; });
-          },
-          [&](const FindLastCodeDeployDeployment&) {
-            return answer(
-                codedeploy.last_attempted_deployment(config.app_name, config.deployment_group),
-                [](auto id) -> EventBody { return LastCodeDeployDeployment{std::move(id)}; });
-          },
-          [&](const GetCodeDeployDeployment& a) {
-            return answer(codedeploy.get_deployment(a.deployment_id), [](auto d) -> EventBody {
-              return CodeDeployDeploymentRead{std::move(d)};
-            });
-          },
-          [&](const CreateCodeDeployDeployment& a) {
-            CodeDeployRequest request{config.app_name, config.deployment_group, spec.revision,
-                                      kGreenTag,       a.green_identifier,      a.description};
-            return answer(codedeploy.create_deployment(request), [](std::string id) -> EventBody {
-              return CodeDeployCreated{std::move(id)};
-            });
-          },
-          [&](const ListCodeDeployTargets& a) {
-            return answer(codedeploy.list_targets(a.deployment_id), [](auto ids) -> EventBody {
-              return CodeDeployTargetsListed{std::move(ids)};
-            });
-          },
-          [&](const GetCodeDeployTargets& a) {
-            return answer(codedeploy.get_targets(a.deployment_id, a.target_ids),
-                          [](auto targets) -> EventBody {
-                            return CodeDeployTargetsRead{std::move(targets)};
-                          });
-          },
-          [&](const StopCodeDeployDeployment& a) {
-            return answer(codedeploy.stop_deployment(a.deployment_id, /*auto_rollback=*/true),
-                          []() -> EventBody { return Done{}; });
-          },
-          [&](const auto& other) -> EventBody {
-            return CallFailed{{ErrorKind::internal,
-                               fmt::format("{} is not a request", action_name(Action{other}))}};
-          },
-      },
-      action);
+  return deliver(job.job_id, *report, must_end_by, provider);
 }
 
 RunOutcome ElastigroupExecutor::deliver(const std::string& job_id, const Action& report,
-                                        TimePoint must_end_by, const FlowState& state) {
+                                        TimePoint must_end_by,
+                                        const ElastigroupProvider& provider) {
+  const auto& state = provider.state();
+  const bluegreen::Phase phase =
+      state ? user_phase(state->phase == Phase::done ? Phase::stopping : state->phase)
+            : bluegreen::Phase::validate;
   ports_.budget.deadline = must_end_by;
   Duration backoff = std::chrono::seconds(1);
   for (int attempt = 1;; ++attempt) {
@@ -255,7 +180,7 @@ RunOutcome ElastigroupExecutor::deliver(const std::string& job_id, const Action&
       kind = "PutJobSuccessResult with a continuation token";
     }
     if (sent) {
-      publish(EventKind::info, "reported", fmt::format("{} sent", kind), state, job_id);
+      publish(EventKind::info, "reported", fmt::format("{} sent", kind), provider, phase);
       return outcome;
     }
     const Error& error = sent.error();
@@ -263,60 +188,55 @@ RunOutcome ElastigroupExecutor::deliver(const std::string& job_id, const Action&
       publish(
           EventKind::info, "already_reported",
           fmt::format("CodePipeline already has a result for job {} ({})", job_id, error.message),
-          state, job_id);
+          provider, phase);
       return RunOutcome::already_reported;
     }
     bool time_left = must_end_by == TimePoint::max() ||
                      ports_.clock.now() + backoff < must_end_by - std::chrono::seconds(1);
     if (!retryable(error) || attempt >= options_.report_attempts || !time_left) {
       publish(EventKind::error, "report_failed",
-              fmt::format("{} could not be sent: {} {}", kind, error.code, error.message), state,
-              job_id);
+              fmt::format("{} could not be sent: {} {}", kind, error.code, error.message),
+              provider, phase);
       return RunOutcome::report_failed;
     }
     publish(EventKind::warning, "report_retry",
-            fmt::format("{} failed ({} {}); trying again", kind, error.code, error.message), state,
-            job_id);
+            fmt::format("{} failed ({} {}); trying again", kind, error.code, error.message),
+            provider, phase);
     ports_.clock.sleep_for(backoff);
     backoff *= 2;
   }
 }
 
-void ElastigroupExecutor::publish(std::vector<DeploymentEvent> events, const FlowState& state,
-                                  const std::string& job_id, std::string_view flow_phase) {
-  for (auto& event : events) {
-    event.at = ports_.clock.now();
-    auto& fields = event.fields;
-    if (!flow_phase.empty()) {
-      fields["flow_phase"] = std::string(flow_phase);
-    } else if (!fields.contains("flow_phase")) {
-      fields["flow_phase"] = std::string(to_string(state.phase));
-    }
-    if (auto phase = phase_from_string(fields["flow_phase"])) event.phase = user_phase(*phase);
-    fields["job_id"] = job_id;
-    auto put = [&fields](const char* key, const std::string& value) {
-      if (!value.empty()) fields[key] = value;
-    };
-    if (state.original_job_id != job_id) put("original_job_id", state.original_job_id);
-    put("green_identifier", state.green_identifier);
-    put("spot_deployment_id", state.spot_deployment_id);
-    put("codedeploy_deployment_id", state.codedeploy_deployment_id);
-    ports_.events.publish(event);
-  }
-}
-
 void ElastigroupExecutor::publish(EventKind level, std::string name, std::string message,
-                                  const FlowState& state, const std::string& job_id,
-                                  std::string_view flow_phase) {
+                                  const ElastigroupProvider& provider, bluegreen::Phase phase) {
   DeploymentEvent event;
+  event.at = ports_.clock.now();
   event.kind = level;
   event.name = std::move(name);
   event.message = std::move(message);
-  // Parameters are checked before the flow starts: such an event is the validate phase's.
-  event.phase = flow_phase == "validate" ? bluegreen::Phase::validate : user_phase(state.phase);
-  std::vector<DeploymentEvent> events;
-  events.push_back(std::move(event));
-  publish(std::move(events), state, job_id, flow_phase);
+  event.phase = phase;
+  if (phase == bluegreen::Phase::validate) event.fields["flow_phase"] = "validate";
+  provider.annotate(event);
+  ports_.events.publish(event);
 }
 
 }  // namespace bluegreen::elastigroup
+
+namespace bluegreen {
+
+Deployment run_cloud_deployment(const CloudRunPorts& ports, Deployment deployment,
+                                const elastigroup::CloudRunOptions& options, CloudStart start) {
+  // A restarted server never had a literal token: the journal holds "***".
+  bool token_lost = start == CloudStart::after_restart &&
+                    !is_secret_reference(deployment.spec.api_token.reveal());
+  elastigroup::CapturingReporter unused;  // the server reports to no pipeline
+  elastigroup::ElastigroupProvider provider(ports.cloud.ports(ports.sink, unused), options,
+                                            deployment.id, token_lost);
+  Executor executor(provider, ports.clock, ports.journal, ports.sink,
+                    ProviderRun{TimePoint::max(), options.stop});
+  Inbox inbox;
+  return start == CloudStart::fresh ? executor.run(std::move(deployment), inbox)
+                                    : executor.resume(std::move(deployment), inbox);
+}
+
+}  // namespace bluegreen

@@ -1,18 +1,20 @@
-// ElastigroupExecutor: runs the Elastigroup + CodeDeploy flow (core/elastigroup_flow.h) for
-// one CodePipeline job, performing each decision through the ports and feeding the answer
-// back. It owns no state between runs: a run starts from the job (and its continuation
-// token) and ends with exactly one report to the PipelineReporter.
+// ElastigroupExecutor: runs one CodePipeline job (or a CLI run) of a PROVIDER=elastigroup
+// deployment. The deployment goes through the one flow (core/flow.h) on the engine's Executor,
+// with ElastigroupProvider (engine/elastigroup_provider.h) performing its steps; the job's
+// continuation token is that run's journal: the provider's saved state, from which the next
+// invocation resumes the step it was in. A run starts from the job (and its token) and ends
+// with exactly one report to the PipelineReporter: the plan's success or failure, or its
+// hand-over (a continuation token, at most kMaxTokenLength characters).
 //
 // Time: every wait goes through the injected Clock. A run must be over by `must_end_by` (the
-// Lambda deadline); `Options::reserve` before it the executor stops starting requests and
-// hands the state over as a continuation token instead. The CLI and the server pass
-// TimePoint::max() and so never continue; their requests still end by the flow's deadline
-// (TIMEOUT, or the end of cleanup's grace), so a cloud that accepts requests and never answers
-// cannot hold a deployment long past its TIMEOUT.
+// Lambda deadline); `Options::reserve` before it the provider stops starting requests and
+// hands its state over as a continuation token instead. The CLI passes TimePoint::max() and so
+// never continues; its requests still end by the plan's deadline (TIMEOUT, or the end of
+// cleanup's grace), so a cloud that accepts requests and never answers cannot hold a
+// deployment long past its TIMEOUT.
 //
-// Secrets: the Spot token (given, or resolved from its reference) goes only to Spot. An error
-// answer that quotes it back has it replaced by "***" before the flow sees the error, so no
-// log line, failure message or continuation token holds it.
+// Secrets: see engine/elastigroup_provider.h. No log line, failure message or continuation
+// token holds the Spot token.
 //
 // Not thread-safe; one run at a time per executor.
 #pragma once
@@ -25,19 +27,9 @@
 
 #include "core/clock.h"
 #include "engine/elastigroup_ports.h"
+#include "engine/elastigroup_provider.h"
 
 namespace bluegreen::elastigroup {
-
-struct ElastigroupPorts {
-  SpotBlueGreen& spot;
-  Ec2Instances& ec2;
-  CodeDeployService& codedeploy;
-  PipelineReporter& reporter;
-  SecretSource& secrets;
-  EventSink& events;  // the flow's events, with where the deployment stands (see publish())
-  Clock& clock;
-  CallBudget& budget;
-};
 
 struct ElastigroupJob {
   std::string job_id;  // CodePipeline.job.id
@@ -69,47 +61,69 @@ std::string_view to_string(RunOutcome outcome);
 
 class ElastigroupExecutor {
  public:
-  struct Options {
-    // Stop this long before `must_end_by` and continue in the next invocation; at most a
-    // third of the invocation, so that a short invocation still gets work done.
-    Duration reserve = std::chrono::seconds(30);
-    // Flow pacing (see FlowConfig); unset keeps the flow's defaults.
-    std::optional<Duration> request_spacing;
-    std::optional<Duration> poll_interval;
-    std::optional<Duration> max_poll_interval;
-    std::optional<Duration> cleanup_grace;
-    // Attempts to deliver a report that fails with a retryable error.
-    int report_attempts = 4;
-    // Called after every step with the state the flow is in, before its next action is
-    // performed (the server journals it: to_token(state) resumes the flow after a crash).
-    std::function<void(const FlowState& state, const Action& next)> checkpoint;
-    // When it becomes true the run ends as at `must_end_by`: the state is handed over as a
-    // continuation token (a server that shuts down resumes the flow at its next start).
-    // Waits notice it within kStopCheck.
-    const std::atomic<bool>* stop = nullptr;
-  };
-  static constexpr Duration kStopCheck = std::chrono::milliseconds(200);
+  using Options = CloudRunOptions;
 
   ElastigroupExecutor(ElastigroupPorts ports, Options options);
 
   RunOutcome run(const ElastigroupJob& job, TimePoint must_end_by);
 
  private:
-  EventBody perform(const Action& action, const FlowConfig& config, const DeploymentSpec& spec);
   RunOutcome deliver(const std::string& job_id, const Action& report, TimePoint must_end_by,
-                     const FlowState& state);
-  // Publishes the flow's events with where the deployment stands in their fields: job_id,
-  // original_job_id (when it differs), green_identifier, spot_deployment_id and
-  // codedeploy_deployment_id when known. `flow_phase` overrides the events' own when not empty.
-  void publish(std::vector<DeploymentEvent> events, const FlowState& state,
-               const std::string& job_id, std::string_view flow_phase = {});
-  // One event of the executor's own (a report sent, a report retried), in the state's phase.
-  void publish(EventKind level, std::string name, std::string message, const FlowState& state,
-               const std::string& job_id, std::string_view flow_phase = {});
+                     const ElastigroupProvider& provider);
+  // One event of the executor's own (a report sent, a report retried).
+  void publish(EventKind level, std::string name, std::string message,
+               const ElastigroupProvider& provider, bluegreen::Phase phase);
 
   ElastigroupPorts ports_;
   Options options_;
-  SpotAccess spot_access_;
 };
 
 }  // namespace bluegreen::elastigroup
+
+namespace bluegreen {
+
+// A PROVIDER=elastigroup deployment run by the server: the one flow on the Executor, with
+// ElastigroupProvider and the Journal as its memory, and the Deployment record as what users
+// see of it (status, history, the dashboard). The record shows the flow's phases (validate,
+// launch_green, install, allow_traffic, terminate_blue; clean_up after a failure before the
+// switch), the green instances Spot launched (tag GreenIdentifier=<the record's>), the Spot
+// and CodeDeploy deployment ids and the plan's state (`cloud`), and every line of the plan's
+// log as an event (CodeDeploy lifecycle events per instance among them). A lifecycle event
+// that ended is also a hook result.
+//
+// Invariants:
+// 1. After every request of the plan, before its next one goes out, the record is saved with
+//    the plan's state. A server killed at any point resumes from a state that describes what
+//    is known to exist, and the plan's idempotency (it adopts its own Spot deployment by
+//    GreenIdentifier and its own CodeDeploy deployment from the deployment group's last
+//    attempt) means the resumed run creates neither a second time.
+// 2. No secret reaches the record, its events or the journal: a literal API_TOKEN lives only
+//    in the spec the run was started with (to_json(spec) stores "***"). A run resumed after a
+//    restart has lost a literal token and never calls Spot with what the journal holds: it
+//    ends failed, saying why, after the clean-up that needs no Spot token (the CodeDeploy
+//    deployment stopped with rollback; one whose create was answered after the last save is
+//    found as the plan finds it, from the deployment group's last attempt), and names what to
+//    stop by hand. A reference (ssm:, secretsmanager:) is resolved again by the resumed run.
+// 3. Never remove what may serve: the lost-token clean-up does not stop a CodeDeploy
+//    deployment that succeeded on the greens; everything else is the flow's own decision
+//    (core/flow.h invariant 4).
+// 4. A run asked to stop (CloudRunOptions::stop) ends with the record still running and the
+//    plan's state saved: the next start resumes it.
+enum class CloudStart {
+  fresh,          // the deployment was just created: its spec holds the token it was given
+  after_restart,  // resumed from the journal: a literal API_TOKEN is lost
+};
+
+struct CloudRunPorts {
+  elastigroup::CloudConnection& cloud;
+  Journal& journal;
+  EventSink& sink;
+  Clock& clock;
+};
+
+// Runs `deployment` (from its start, or from where its record stands) until it ends or the
+// run is asked to stop; returns the last record, which the journal holds too.
+Deployment run_cloud_deployment(const CloudRunPorts& ports, Deployment deployment,
+                                const elastigroup::CloudRunOptions& options, CloudStart start);
+
+}  // namespace bluegreen

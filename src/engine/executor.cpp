@@ -83,10 +83,18 @@ std::optional<InputEvent> Inbox::wait_until(Clock& clock, TimePoint until) {
 }
 
 Executor::Executor(ExecutorPorts ports, std::filesystem::path bundles_dir)
-    : ports_(ports), bundles_dir_(std::move(bundles_dir)) {}
+    : local_(ports),
+      clock_(ports.clock),
+      journal_(ports.journal),
+      sink_(ports.sink),
+      bundles_dir_(std::move(bundles_dir)) {}
+
+Executor::Executor(FleetProvider& provider, Clock& clock, Journal& journal, EventSink& sink,
+                   ProviderRun run)
+    : provider_(&provider), provider_run_(run), clock_(clock), journal_(journal), sink_(sink) {}
 
 Deployment Executor::run(Deployment deployment, Inbox& inbox) {
-  return drive(start(std::move(deployment), ports_.clock.now()), inbox);
+  return drive(start(std::move(deployment), clock_.now()), inbox);
 }
 
 Deployment Executor::resume(Deployment deployment, Inbox& inbox,
@@ -94,7 +102,8 @@ Deployment Executor::resume(Deployment deployment, Inbox& inbox,
   // The record may name a fleet none of whose instances is left (a roll back went further
   // than the journal could follow); the deployment's other fleet, if it runs, is what serves.
   auto runs = [&](const std::string& fleet_id) {
-    return std::ranges::any_of(ports_.fleet.list(),
+    if (!local_) return true;  // a provider's fleets are its own to find again
+    return std::ranges::any_of(local().fleet.list(),
                                [&](const Instance& i) { return i.fleet_id == fleet_id; });
   };
   if (routed_fleet && !runs(*routed_fleet)) {
@@ -103,7 +112,7 @@ Deployment Executor::resume(Deployment deployment, Inbox& inbox,
     if (!other.empty() && runs(other)) routed_fleet = other;
   }
   return drive(step(std::move(deployment),
-                    Input{ports_.clock.now(), input::Resume{std::move(routed_fleet)}}),
+                    Input{clock_.now(), input::Resume{std::move(routed_fleet)}}),
                inbox);
 }
 
@@ -122,29 +131,33 @@ Deployment Executor::drive(Transition transition, Inbox& inbox) {
       outcome = std::move(*request);
     } else {
       outcome = perform(transition.deployment, *transition.action, inbox);
+      // The provider saved its state; the step carries on at the next start.
+      if (std::holds_alternative<input::Suspended>(outcome)) {
+        return std::move(transition.deployment);
+      }
     }
-    transition = step(std::move(transition.deployment), Input{ports_.clock.now(), outcome});
+    transition = step(std::move(transition.deployment), Input{clock_.now(), outcome});
   }
 }
 
 Result<void> Executor::record(const Transition& transition) {
   for (const auto& event : transition.events) {
-    ports_.sink.publish(event);
-    if (auto appended = ports_.journal.append(event); !appended) {
+    sink_.publish(event);
+    if (auto appended = journal_.append(event); !appended) {
       // The record below still carries the state; a lost log line is not worth failing for.
-      ports_.sink.publish(DeploymentEvent{event.deployment_id, event.at, event.phase,
+      sink_.publish(DeploymentEvent{event.deployment_id, event.at, event.phase,
                                           EventKind::warning,
                                           "journal: " + appended.error().message, ""});
     }
   }
   const Deployment& d = transition.deployment;
-  auto saved = ports_.journal.save(d);
+  auto saved = journal_.save(d);
   if (!saved && d.traffic_moved && !before_the_switch(d.step) && transition.action) {
     saved = retried(
-        d, [&] { return ports_.journal.save(d); }, saved);
+        d, [&] { return journal_.save(d); }, saved);
   }
   if (!saved) warn(d, "journal: could not save the deployment: " + saved.error().message);
-  ports_.sink.update(d);
+  sink_.update(d);
   return saved;
 }
 
@@ -154,18 +167,77 @@ Result<void> Executor::retried(const Deployment& d, const std::function<Result<v
   for (Duration pause : kJournalRetries) {
     if (result) break;
     warn(d, fmt::format("journal: {}; retrying in {} ms", result.error().message, pause.count()));
-    ports_.clock.sleep_for(pause);
+    clock_.sleep_for(pause);
     result = write();
   }
   return result;
 }
 
 void Executor::warn(const Deployment& deployment, std::string message) {
-  ports_.sink.publish(DeploymentEvent{deployment.id, ports_.clock.now(), deployment.phase,
+  sink_.publish(DeploymentEvent{deployment.id, clock_.now(), deployment.phase,
                                       EventKind::warning, std::move(message), ""});
 }
 
-InputEvent Executor::perform(const Deployment& d, const Action& action, Inbox& inbox) {
+InputEvent Executor::perform_by_provider(Deployment& d, const Action& action, Inbox& inbox) {
+  if (provider_ == nullptr) {
+    return failed(Error{ErrorKind::internal,
+                        fmt::format("PROVIDER {}: no provider to run it", to_string(d.spec.provider))});
+  }
+  bool journal_warned = false;
+  ProviderCall call{
+      d,
+      [&](const DeploymentEvent& event) {
+        sink_.publish(event);
+        if (auto appended = journal_.append(event); !appended) {
+          warn(d, "journal: " + appended.error().message);
+        }
+      },
+      [&] {
+        // A record that cannot be saved costs the resume point, not the run: said once.
+        if (auto saved = journal_.save(d); !saved && !journal_warned) {
+          journal_warned = true;
+          warn(d, "journal: could not save the deployment: " + saved.error().message +
+                      "; a restart may not be able to resume it");
+        }
+        sink_.update(d);
+      },
+      provider_run_.must_end_by,
+      provider_run_.stop};
+  FleetProvider& provider = *provider_;
+  return std::visit(
+      Overloaded{
+          [&](const action::LaunchGreen&) { return provider.launch_green(call); },
+          [&](const action::RunHooks& hooks) -> InputEvent {
+            if (hooks.colour != Colour::green || hooks.lifecycle_events != install_lifecycle_events()) {
+              return failed(Error{ErrorKind::internal, "the provider runs no hook of the flow's"});
+            }
+            return provider.install(call);
+          },
+          [&](const action::Route& route) -> InputEvent {
+            if (route.fleet_id != d.id) {
+              return failed(Error{ErrorKind::internal, "the provider moves traffic to green only"});
+            }
+            return provider.move_traffic(call);
+          },
+          [&](const action::Terminate& terminate_action) -> InputEvent {
+            return terminate_action.colour == Colour::blue ? provider.retire_blue(call)
+                                                           : provider.clean_up(call);
+          },
+          [&](const action::Wait& wait) -> InputEvent {
+            if (auto request = inbox.wait_until(clock_, wait.until)) return *request;
+            return input::WaitEnded{};
+          },
+          [&](const auto& other) -> InputEvent {
+            return failed(Error{ErrorKind::internal,
+                                fmt::format("PROVIDER {} does not {}", to_string(d.spec.provider),
+                                            describe(Action{other}))});
+          },
+      },
+      action);
+}
+
+InputEvent Executor::perform(Deployment& d, const Action& action, Inbox& inbox) {
+  if (!local_ || d.spec.provider != Provider::local) return perform_by_provider(d, action, inbox);
   return std::visit(
       Overloaded{
           [&](const action::FetchRevision&) -> InputEvent {
@@ -178,12 +250,12 @@ InputEvent Executor::perform(const Deployment& d, const Action& action, Inbox& i
                   Error{ErrorKind::internal,
                         fmt::format("cannot create {}: {}", destination.string(), ec.message())});
             }
-            auto bundle = ports_.fetcher.fetch(d.spec.revision, destination, d.deadline);
+            auto bundle = local().fetcher.fetch(d.spec.revision, destination, d.deadline);
             if (!bundle) return failed(bundle.error().with_context("fetch revision"));
             return input::RevisionFetched{bundle->root, bundle->description};
           },
           [&](const action::LaunchGreen& launch) -> InputEvent {
-            auto instances = ports_.fleet.launch(
+            auto instances = local().fleet.launch(
                 LaunchRequest{.fleet_id = d.id,
                               .count = launch.count,
                               .tags = launch.tags,
@@ -197,8 +269,8 @@ InputEvent Executor::perform(const Deployment& d, const Action& action, Inbox& i
             return check_health(d, check, inbox);
           },
           [&](const action::Preview& preview) -> InputEvent {
-            if (preview.fleet_id) ports_.traffic.register_fleet(*preview.fleet_id, d.green);
-            ports_.traffic.preview(preview.fleet_id);
+            if (preview.fleet_id) local().traffic.register_fleet(*preview.fleet_id, d.green);
+            local().traffic.preview(preview.fleet_id);
             return input::ActionDone{};
           },
           [&](const action::Route& route) -> InputEvent {
@@ -206,14 +278,14 @@ InputEvent Executor::perform(const Deployment& d, const Action& action, Inbox& i
             if (colour == Colour::green && route.percent < 100) {
               // A step below 100 is not recorded as green serving: a restart during it rolls
               // back to blue, which still gets most of the traffic.
-              ports_.traffic.register_fleet(route.fleet_id, d.green);
-              ports_.traffic.warm(route.fleet_id);
-              ports_.traffic.split(TrafficSplit{route.fleet_id, route.percent});
+              local().traffic.register_fleet(route.fleet_id, d.green);
+              local().traffic.warm(route.fleet_id);
+              local().traffic.split(TrafficSplit{route.fleet_id, route.percent});
               return input::ActionDone{};
             }
             // Recorded before the switch: a restart that finds green named here keeps it.
             auto write = [&] {
-              return ports_.journal.set_serving(d.spec.group_id, route.fleet_id);
+              return journal_.set_serving(d.spec.group_id, route.fleet_id);
             };
             auto saved = retried(d, write, write());
             if (!saved) {
@@ -223,17 +295,17 @@ InputEvent Executor::perform(const Deployment& d, const Action& action, Inbox& i
               }
               warn(d, "journal: could not record the serving fleet: " + saved.error().message);
             }
-            ports_.traffic.register_fleet(route.fleet_id, instances_of(d, colour));
-            ports_.traffic.warm(route.fleet_id);
-            ports_.traffic.route(route.fleet_id);
+            local().traffic.register_fleet(route.fleet_id, instances_of(d, colour));
+            local().traffic.warm(route.fleet_id);
+            local().traffic.route(route.fleet_id);
             return input::ActionDone{};
           },
           [&](const action::Drain& drain) -> InputEvent {
-            return input::Drained{ports_.traffic.drain(drain.fleet_id, drain.until)};
+            return input::Drained{local().traffic.drain(drain.fleet_id, drain.until)};
           },
           [&](const action::Wait& wait) -> InputEvent {
             if (wait.watch_traffic) return watched_wait(d, wait, inbox);
-            if (auto request = inbox.wait_until(ports_.clock, wait.until)) return *request;
+            if (auto request = inbox.wait_until(clock_, wait.until)) return *request;
             return input::WaitEnded{};
           },
           [&](const action::Terminate& terminate_action) -> InputEvent {
@@ -246,12 +318,12 @@ InputEvent Executor::perform(const Deployment& d, const Action& action, Inbox& i
 InputEvent Executor::watched_wait(const Deployment& d, const action::Wait& wait, Inbox& inbox) {
   TrafficWatch watch(d.spec, fleet_of(d, Colour::blue), d.id);
   for (;;) {
-    if (auto tripped = watch.sample(ports_.traffic.stats(), ports_.clock.now())) {
+    if (auto tripped = watch.sample(local().traffic.stats(), clock_.now())) {
       return input::TrafficTripped{std::move(*tripped)};
     }
-    const TimePoint now = ports_.clock.now();
+    const TimePoint now = clock_.now();
     if (now >= wait.until) return input::WaitEnded{};
-    if (auto request = inbox.wait_until(ports_.clock, std::min(wait.until, now + kWatchInterval))) {
+    if (auto request = inbox.wait_until(clock_, std::min(wait.until, now + kWatchInterval))) {
       return *request;
     }
   }
@@ -281,19 +353,19 @@ InputEvent Executor::run_hooks(const Deployment& d, const action::RunHooks& hook
       live.running_hooks.push_back(hook);
     }
     DeploymentEvent event{d.id,
-                          ports_.clock.now(),
+                          clock_.now(),
                           d.phase,
                           ended && !hook_passed(hook) ? EventKind::error : EventKind::info,
                           ended ? hook_outcome_text(hook) : hook_started_text(hook),
                           hook.instance_id};
-    ports_.sink.publish(event);
-    if (auto appended = ports_.journal.append(event); !appended) {
+    sink_.publish(event);
+    if (auto appended = journal_.append(event); !appended) {
       warn(d, "journal: " + appended.error().message);
     }
-    ports_.sink.update(live);
+    sink_.update(live);
   };
   std::vector<HookResult> results;
-  auto ran = ports_.installer.run(bundle, instances, hooks.lifecycle_events, context,
+  auto ran = local().installer.run(bundle, instances, hooks.lifecycle_events, context,
                                   hooks.deadline, results);
   std::lock_guard lock(mutex);  // a late call of on_hook must not race the reads below
   bool all_reported = reported == results.size();
@@ -307,17 +379,17 @@ InputEvent Executor::run_hooks(const Deployment& d, const action::RunHooks& hook
 
 InputEvent Executor::check_health(const Deployment& d, const action::CheckHealth& check,
                                   Inbox& inbox) {
-  if (auto request = inbox.wait_until(ports_.clock, check.not_before)) return *request;
+  if (auto request = inbox.wait_until(clock_, check.not_before)) return *request;
   // Probes run side by side (a bounded number of threads) so that a round over a large fleet
   // costs about one probe, not one per instance.
-  const TimePoint deadline = std::min(ports_.clock.now() + check.probe_timeout, d.deadline);
+  const TimePoint deadline = std::min(clock_.now() + check.probe_timeout, d.deadline);
   input::HealthChecked result;
   result.checks.resize(d.green.size());
   std::atomic<std::size_t> next{0};
   auto probe_some = [&] {
     for (std::size_t i = next++; i < d.green.size(); i = next++) {
       const Instance& instance = d.green[i];
-      auto answer = ports_.probe.check(instance, d.spec.health_check_path, deadline);
+      auto answer = local().probe.check(instance, d.spec.health_check_path, deadline);
       std::string detail = answer ? "" : answer.error().message;
       result.checks[i] = HealthCheck{instance.id, answer.has_value(), detail, probe_answer(detail)};
     }
@@ -338,11 +410,11 @@ InputEvent Executor::terminate(const Deployment& d, Colour colour) {
   // failed half-way may have started instances the record never heard of.
   std::set<std::string> ids;
   for (const auto& instance : instances_of(d, colour)) ids.insert(instance.id);
-  for (const auto& instance : ports_.fleet.list()) {
+  for (const auto& instance : local().fleet.list()) {
     if (instance.fleet_id == fleet_id) ids.insert(instance.id);
   }
-  auto stopped = ports_.fleet.terminate(std::vector<std::string>(ids.begin(), ids.end()));
-  ports_.traffic.remove_fleet(fleet_id);
+  auto stopped = local().fleet.terminate(std::vector<std::string>(ids.begin(), ids.end()));
+  local().traffic.remove_fleet(fleet_id);
   if (!stopped) {
     return failed(stopped.error().with_context(fmt::format("terminate {}", to_string(colour))));
   }

@@ -13,6 +13,12 @@
 //   deployment carries on with a warning: a restart then repeats a later step from the older
 //   record, and that record already names green as serving.
 //
+// Providers: a PROVIDER=local deployment runs on the built-in ports (ExecutorPorts: processes on
+// this machine behind the built-in switch); any other provider's fleet actions go through its
+// FleetProvider (engine/provider.h), and the same flow decides. A provider's call may end the
+// run early (input::Suspended: the server stops, a Lambda invocation ends): run() and resume()
+// then return the record as last saved, still running, and resume() carries it on later.
+//
 // Thread-safety: run() and resume() block the calling thread until the deployment ends; one
 // Executor serves one deployment at a time. Requests from other threads (promote, rollback)
 // arrive through an Inbox.
@@ -26,6 +32,7 @@
 
 #include "core/flow.h"
 #include "engine/ports.h"
+#include "engine/provider.h"
 
 namespace bluegreen {
 
@@ -56,11 +63,20 @@ struct ExecutorPorts {
   EventSink& sink;
 };
 
+// How a provider's run is bounded (see ProviderCall).
+struct ProviderRun {
+  TimePoint must_end_by = TimePoint::max();
+  const std::atomic<bool>* stop = nullptr;
+};
+
 class Executor {
  public:
   // Revisions are unpacked below `bundles_dir`, one directory per deployment; a fleet's
   // directory is removed when the fleet is terminated.
   Executor(ExecutorPorts ports, std::filesystem::path bundles_dir);
+  // Runs deployments of a provider that owns its fleets (their spec names it).
+  Executor(FleetProvider& provider, Clock& clock, Journal& journal, EventSink& sink,
+           ProviderRun run = {});
 
   // Runs a deployment made by new_deployment() until it ends; returns the final record.
   Deployment run(Deployment deployment, Inbox& inbox);
@@ -81,14 +97,22 @@ class Executor {
   // Retries a failed journal write with backoff; returns the last result.
   Result<void> retried(const Deployment& d, const std::function<Result<void>()>& write,
                        Result<void> first);
-  InputEvent perform(const Deployment& deployment, const Action& action, Inbox& inbox);
+  InputEvent perform(Deployment& deployment, const Action& action, Inbox& inbox);
+  // A fleet action of a deployment whose provider owns its fleets.
+  InputEvent perform_by_provider(Deployment& deployment, const Action& action, Inbox& inbox);
+  const ExecutorPorts& local() const { return *local_; }
   InputEvent check_health(const Deployment& deployment, const action::CheckHealth& check,
                           Inbox& inbox);
   InputEvent run_hooks(const Deployment& deployment, const action::RunHooks& hooks);
   InputEvent terminate(const Deployment& deployment, Colour colour);
   void warn(const Deployment& deployment, std::string message);
 
-  ExecutorPorts ports_;
+  std::optional<ExecutorPorts> local_;
+  FleetProvider* provider_ = nullptr;
+  ProviderRun provider_run_;
+  Clock& clock_;
+  Journal& journal_;
+  EventSink& sink_;
   std::filesystem::path bundles_dir_;
 };
 

@@ -65,9 +65,10 @@ class GuidanceTest(LocalTestCase):
     def test_a_wrong_health_path_is_named_on_every_channel(self):
         bundle = make_bundle(1, self.tmp)
         # examples/hello answers /healthz; /health is a 404 there. TIMEOUT ends the test: the
-        # point is the hint, which comes after three rounds of the same answer.
+        # point is the hint, which comes after three rounds of the same answer (launch and
+        # install come first, and a loaded machine makes them slow).
         code, result, done = self.deploy(self.params(bundle, HEALTH_CHECK_PATH="/health",
-                                                     TIMEOUT=12))
+                                                     TIMEOUT=30))
         hint = ("GET /health answered 404 on every green: set HEALTH_CHECK_PATH to a path your "
                 "service answers with 2xx")
         self.assertEqual(code, 1, done.stdout + done.stderr)
