@@ -94,7 +94,7 @@ inline constexpr Duration kWrongPathWindow = std::chrono::minutes(1);
 namespace action {
 struct FetchRevision {};  // unpack spec.revision; the deployment's deadline bounds it
 struct LaunchGreen {
-  int count = 0;
+  int count = 0;  // 0: as many as the provider makes (a provider that owns its fleets)
   std::map<std::string, std::string> tags;
 };
 struct RunHooks {  // run lifecycle events, in order, on every instance of one colour

@@ -35,6 +35,7 @@ std::string describe(const Action& action) {
       Overloaded{
           [](const action::FetchRevision&) -> std::string { return "fetch the revision"; },
           [](const action::LaunchGreen& a) -> std::string {
+            if (a.count == 0) return "launch the green fleet";
             return fmt::format("launch {} green instance(s)", a.count);
           },
           [](const action::RunHooks& a) -> std::string {
@@ -66,7 +67,9 @@ std::optional<Action> next_action(const Deployment& d) {
     case Step::fetch_revision:
       return action::FetchRevision{};
     case Step::launch_green: {
-      action::LaunchGreen launch{d.spec.capacity, {}};
+      // A provider that owns its fleets sizes them itself (Spot: the group's capacity).
+      action::LaunchGreen launch{traits_of(d.spec.provider).moves_traffic ? 0 : d.spec.capacity,
+                                 {}};
       launch.tags = {{"GreenIdentifier", d.green_identifier},
                      {"bluegreen:deployment-id", d.id},
                      {"bluegreen:group", d.spec.group_id}};

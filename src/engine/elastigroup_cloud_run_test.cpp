@@ -313,5 +313,72 @@ TEST(CloudDeployment, AFailureCleansUpAndSaysWhy) {
   for (const auto& green : d.green) EXPECT_EQ(green.state, InstanceState::terminated);
 }
 
+// Stops the run once CodeDeploy has succeeded on the greens, before the flow's own switch.
+void stop_when_serving(Harness& h) {
+  h.sink.on_update([&h](const Deployment& d) {
+    if (!d.cloud || d.cloud->token.empty()) return;
+    auto state = eg::from_token(d.cloud->token);
+    if (state && state->greens_serving) h.stop = true;
+  });
+}
+
+TEST(CloudDeployment, NothingIsRemovedWhenTheGreensMayServeWhateverFailsAfterARestart) {
+  // The server dies once CodeDeploy succeeded on the greens, before its record reached the
+  // switch; after the restart Spot never answers again, so the deployment cannot finish.
+  for (bool record_behind : {true, false}) {
+    Harness h;
+    h.cloud.secrets["ssm:/spot/token"] = Secret(kLiteralToken);
+    stop_when_serving(h);
+    Deployment stopped = h.run(h.fresh("ssm:/spot/token", "600"), CloudStart::fresh);
+    ASSERT_EQ(stopped.status, DeploymentStatus::running);
+    h.sink.on_update(nullptr);
+    h.stop = false;
+    Deployment restarted = h.from_journal("d-cloud1");
+    if (record_behind) {
+      // The journal's last generic step is before the switch: only the plan's state knows.
+      restarted.step = Step::install;
+      restarted.phase = Phase::install;
+      restarted.traffic_moved = false;
+    }
+    for (const char* method : {"spot.read_group", "spot.list", "ec2.describe_tagged"}) {
+      h.cloud.fail_next(method, Error{ErrorKind::unavailable, "spot: 503"}, 10000);
+    }
+    h.clock.advance(std::chrono::minutes(11));  // past TIMEOUT
+    Deployment d = h.run(restarted, CloudStart::after_restart);
+    EXPECT_EQ(d.status, DeploymentStatus::failed) << record_behind;
+    ASSERT_TRUE(d.error);
+    EXPECT_THAT(d.error->message, HasSubstr("Nothing was stopped, detached or terminated"));
+    EXPECT_EQ(h.cloud.count("spot.stop"), 0) << record_behind;
+    EXPECT_EQ(h.cloud.count("spot.detach"), 0) << record_behind;
+    EXPECT_EQ(h.cloud.count("codedeploy.stop"), 0) << record_behind;
+    EXPECT_EQ(h.cloud.live_greens().size(), 2u) << record_behind;
+    for (const auto& p : d.phases) EXPECT_NE(p.phase, Phase::clean_up) << record_behind;
+    for (const auto& green : d.green) EXPECT_NE(green.state, InstanceState::terminated);
+  }
+}
+
+TEST(CloudDeployment, ALostTokenNeverCleansUpGreensThatMayServe) {
+  // As above, with a literal API_TOKEN, which the restart lost: the provider can only look at
+  // CodeDeploy, learns the greens may serve, and the flow must not clean them up even though
+  // its own record is still before the switch.
+  Harness h;
+  stop_when_serving(h);
+  Deployment stopped = h.run(h.fresh(kLiteralToken, "600"), CloudStart::fresh);
+  ASSERT_EQ(stopped.status, DeploymentStatus::running);
+  h.sink.on_update(nullptr);
+  h.stop = false;
+  Deployment restarted = h.from_journal("d-cloud1");
+  restarted.step = Step::install;
+  restarted.phase = Phase::install;
+  restarted.traffic_moved = false;
+  Deployment d = h.run(restarted, CloudStart::after_restart);
+  EXPECT_EQ(d.status, DeploymentStatus::failed);
+  ASSERT_TRUE(d.error);
+  EXPECT_THAT(d.error->message, HasSubstr("which may serve: nothing was stopped"));
+  EXPECT_EQ(h.cloud.count("codedeploy.stop"), 0);
+  for (const auto& p : d.phases) EXPECT_NE(p.phase, Phase::clean_up);
+  for (const auto& green : d.green) EXPECT_NE(green.state, InstanceState::terminated);
+}
+
 }  // namespace
 }  // namespace bluegreen

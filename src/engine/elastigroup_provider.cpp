@@ -104,13 +104,18 @@ ElastigroupProvider::ElastigroupProvider(const ElastigroupPorts& ports, CloudRun
                                          std::string job_id, bool token_lost)
     : ports_(ports), options_(options), job_id_(std::move(job_id)), token_lost_(token_lost) {}
 
-InputEvent ElastigroupProvider::launch_green(ProviderCall& call) {
+InputEvent ElastigroupProvider::launch_green(ProviderCall& call,
+                                             const action::LaunchGreen& /*launch*/) {
   return run(Step::launch_green, call);
 }
-InputEvent ElastigroupProvider::install(ProviderCall& call) {
+InputEvent ElastigroupProvider::run_hooks(ProviderCall& call, const action::RunHooks& hooks) {
+  if (hooks.colour != Colour::green || hooks.lifecycle_events != install_lifecycle_events()) {
+    return not_done_here(call.deployment, hooks);
+  }
   return run(Step::install, call);
 }
-InputEvent ElastigroupProvider::move_traffic(ProviderCall& call) {
+InputEvent ElastigroupProvider::move_traffic(ProviderCall& call, const action::Route& route) {
+  if (route.fleet_id != call.deployment.id) return not_done_here(call.deployment, route);
   return run(Step::move_traffic, call);
 }
 InputEvent ElastigroupProvider::retire_blue(ProviderCall& call) {
@@ -238,6 +243,15 @@ std::optional<InputEvent> ElastigroupProvider::answer_report(Step step,
 }
 
 InputEvent ElastigroupProvider::run(Step step, ProviderCall& call) {
+  InputEvent outcome = run_plan(step, call);
+  // A plan that learnt CodeDeploy succeeded on the greens (a repeated delivery, a restart)
+  // before the flow's own switch: they may serve, so the flow must not clean them up
+  // (core/flow.h invariant 4).
+  if (state_ && state_->greens_serving) call.deployment.traffic_moved = true;
+  return outcome;
+}
+
+InputEvent ElastigroupProvider::run_plan(Step step, ProviderCall& call) {
   Deployment& d = call.deployment;
   if (!config_) {
     auto made = make_flow_config(d.spec, job_id_);
@@ -489,10 +503,7 @@ InputEvent ElastigroupProvider::end_without_token(Step step, ProviderCall& call)
       "{}{}; give API_TOKEN as ssm:/… or secretsmanager:… so that a restart resumes the "
       "deployment",
       done, by_hand);
-  if (state) {
-    checkpoint(call);  // the record shows where it stood
-    if (state->greens_serving) call.deployment.traffic_moved = true;
-  }
+  if (state) checkpoint(call);  // the record shows where it stood
   report_ = ReportFailure{FailureType::job_failed, message, codedeploy};
   return *answer_report(step, call);
 }

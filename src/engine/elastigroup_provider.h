@@ -69,9 +69,12 @@ class ElastigroupProvider final : public FleetProvider {
   ElastigroupProvider(const ElastigroupPorts& ports, CloudRunOptions options, std::string job_id,
                       bool token_lost = false);
 
-  InputEvent launch_green(ProviderCall& call) override;
-  InputEvent install(ProviderCall& call) override;
-  InputEvent move_traffic(ProviderCall& call) override;
+  InputEvent launch_green(ProviderCall& call, const action::LaunchGreen& launch) override;
+  // The install (green, install_lifecycle_events()): CodeDeploy's whole lifecycle, its
+  // ValidateService the health gate. CodeDeploy runs every other hook itself.
+  InputEvent run_hooks(ProviderCall& call, const action::RunHooks& hooks) override;
+  // Confirms the switch to green (CodeDeploy's AllowTraffic passed; Spot routes).
+  InputEvent move_traffic(ProviderCall& call, const action::Route& route) override;
   InputEvent retire_blue(ProviderCall& call) override;
   InputEvent clean_up(ProviderCall& call) override;
 
@@ -88,6 +91,7 @@ class ElastigroupProvider final : public FleetProvider {
  private:
   enum class Step { launch_green, install, move_traffic, retire_blue, clean_up };
   InputEvent run(Step step, ProviderCall& call);
+  InputEvent run_plan(Step step, ProviderCall& call);
   // The answer to `step` once the plan has got as far as it asks, or failed; none to go on.
   std::optional<InputEvent> answer(Step step, const ProviderCall& call) const;
   std::optional<InputEvent> answer_report(Step step, const ProviderCall& call) const;

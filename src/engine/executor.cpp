@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/overloaded.h"
+#include "engine/local_provider.h"
 #include "engine/traffic_watch.h"
 
 namespace bluegreen {
@@ -26,12 +27,6 @@ input::Failed failed(Error error, std::vector<HookResult> results = {}) {
   return input::Failed{std::move(error), std::move(results)};
 }
 
-const std::vector<Instance>& instances_of(const Deployment& d, Colour colour) {
-  static const std::vector<Instance> none;
-  if (colour == Colour::green) return d.green;
-  return d.blue ? d.blue->instances : none;
-}
-
 // Steps whose record must be durable before their action runs: up to and including the
 // switch, a deployment the journal cannot follow stops while blue still serves.
 bool before_the_switch(Step step) {
@@ -45,17 +40,6 @@ constexpr Duration kJournalRetries[] = {Duration{100}, Duration{200}, Duration{4
 std::string fleet_of(const Deployment& d, Colour colour) {
   if (colour == Colour::green) return d.id;
   return d.blue ? d.blue->fleet_id : std::string();
-}
-
-// What a failed probe's message says the service answered, in the words the health gate
-// compares (see HealthProbe::check): "answered 404", "connection refused"; empty otherwise.
-std::string probe_answer(const std::string& message) {
-  if (message.ends_with(": connection refused")) return "connection refused";
-  auto at = message.rfind(" answered ");
-  if (at == std::string::npos) return "";
-  std::string answer = message.substr(at + 1);
-  bool numeric = answer.size() > 9 && std::all_of(answer.begin() + 9, answer.end(), ::isdigit);
-  return numeric ? answer : "";
 }
 
 }  // namespace
@@ -83,11 +67,13 @@ std::optional<InputEvent> Inbox::wait_until(Clock& clock, TimePoint until) {
 }
 
 Executor::Executor(ExecutorPorts ports, std::filesystem::path bundles_dir)
-    : local_(ports),
+    : owned_(std::make_unique<LocalProvider>(
+          LocalPorts{ports.fleet, ports.fetcher, ports.installer, ports.probe, ports.traffic},
+          ports.clock, std::move(bundles_dir))),
+      provider_(owned_.get()),
       clock_(ports.clock),
       journal_(ports.journal),
-      sink_(ports.sink),
-      bundles_dir_(std::move(bundles_dir)) {}
+      sink_(ports.sink) {}
 
 Executor::Executor(FleetProvider& provider, Clock& clock, Journal& journal, EventSink& sink,
                    ProviderRun run)
@@ -101,11 +87,7 @@ Deployment Executor::resume(Deployment deployment, Inbox& inbox,
                             std::optional<std::string> routed_fleet) {
   // The record may name a fleet none of whose instances is left (a roll back went further
   // than the journal could follow); the deployment's other fleet, if it runs, is what serves.
-  auto runs = [&](const std::string& fleet_id) {
-    if (!local_) return true;  // a provider's fleets are its own to find again
-    return std::ranges::any_of(local().fleet.list(),
-                               [&](const Instance& i) { return i.fleet_id == fleet_id; });
-  };
+  auto runs = [&](const std::string& fleet_id) { return provider_->fleet_runs(fleet_id); };
   if (routed_fleet && !runs(*routed_fleet)) {
     std::string other =
         *routed_fleet == deployment.id ? fleet_of(deployment, Colour::blue) : deployment.id;
@@ -178,11 +160,7 @@ void Executor::warn(const Deployment& deployment, std::string message) {
                                       EventKind::warning, std::move(message), ""});
 }
 
-InputEvent Executor::perform_by_provider(Deployment& d, const Action& action, Inbox& inbox) {
-  if (provider_ == nullptr) {
-    return failed(Error{ErrorKind::internal,
-                        fmt::format("PROVIDER {}: no provider to run it", to_string(d.spec.provider))});
-  }
+InputEvent Executor::perform(Deployment& d, const Action& action, Inbox& inbox) {
   bool journal_warned = false;
   ProviderCall call{
       d,
@@ -201,115 +179,48 @@ InputEvent Executor::perform_by_provider(Deployment& d, const Action& action, In
         }
         sink_.update(d);
       },
+      [&](const Deployment& live) { sink_.update(live); },
       provider_run_.must_end_by,
       provider_run_.stop};
   FleetProvider& provider = *provider_;
   return std::visit(
       Overloaded{
-          [&](const action::LaunchGreen&) { return provider.launch_green(call); },
-          [&](const action::RunHooks& hooks) -> InputEvent {
-            if (hooks.colour != Colour::green || hooks.lifecycle_events != install_lifecycle_events()) {
-              return failed(Error{ErrorKind::internal, "the provider runs no hook of the flow's"});
-            }
-            return provider.install(call);
-          },
-          [&](const action::Route& route) -> InputEvent {
-            if (route.fleet_id != d.id) {
-              return failed(Error{ErrorKind::internal, "the provider moves traffic to green only"});
-            }
-            return provider.move_traffic(call);
-          },
-          [&](const action::Terminate& terminate_action) -> InputEvent {
-            return terminate_action.colour == Colour::blue ? provider.retire_blue(call)
-                                                           : provider.clean_up(call);
-          },
-          [&](const action::Wait& wait) -> InputEvent {
-            if (auto request = inbox.wait_until(clock_, wait.until)) return *request;
-            return input::WaitEnded{};
-          },
-          [&](const auto& other) -> InputEvent {
-            return failed(Error{ErrorKind::internal,
-                                fmt::format("PROVIDER {} does not {}", to_string(d.spec.provider),
-                                            describe(Action{other}))});
-          },
-      },
-      action);
-}
-
-InputEvent Executor::perform(Deployment& d, const Action& action, Inbox& inbox) {
-  if (!local_ || d.spec.provider != Provider::local) return perform_by_provider(d, action, inbox);
-  return std::visit(
-      Overloaded{
-          [&](const action::FetchRevision&) -> InputEvent {
-            auto destination = bundles_dir_ / d.id;
-            std::error_code ec;
-            std::filesystem::remove_all(destination, ec);
-            std::filesystem::create_directories(destination, ec);
-            if (ec) {
-              return failed(
-                  Error{ErrorKind::internal,
-                        fmt::format("cannot create {}: {}", destination.string(), ec.message())});
-            }
-            auto bundle = local().fetcher.fetch(d.spec.revision, destination, d.deadline);
-            if (!bundle) return failed(bundle.error().with_context("fetch revision"));
-            return input::RevisionFetched{bundle->root, bundle->description};
-          },
-          [&](const action::LaunchGreen& launch) -> InputEvent {
-            auto instances = local().fleet.launch(
-                LaunchRequest{.fleet_id = d.id,
-                              .count = launch.count,
-                              .tags = launch.tags,
-                              .isolation = d.spec.isolation.value_or(Isolation::none),
-                              .app_port = app_port_of(d.spec)});
-            if (!instances) return failed(instances.error().with_context("launch green"));
-            return input::GreenLaunched{*instances};
-          },
-          [&](const action::RunHooks& hooks) -> InputEvent { return run_hooks(d, hooks); },
+          [&](const action::FetchRevision&) { return provider.fetch_revision(call); },
+          [&](const action::LaunchGreen& launch) { return provider.launch_green(call, launch); },
+          [&](const action::RunHooks& hooks) { return provider.run_hooks(call, hooks); },
           [&](const action::CheckHealth& check) -> InputEvent {
-            return check_health(d, check, inbox);
+            if (auto request = inbox.wait_until(clock_, check.not_before)) return *request;
+            return provider.gate_health(call, check);
           },
-          [&](const action::Preview& preview) -> InputEvent {
-            if (preview.fleet_id) local().traffic.register_fleet(*preview.fleet_id, d.green);
-            local().traffic.preview(preview.fleet_id);
-            return input::ActionDone{};
-          },
+          [&](const action::Preview& preview) { return provider.preview(call, preview); },
           [&](const action::Route& route) -> InputEvent {
-            Colour colour = route.fleet_id == d.id ? Colour::green : Colour::blue;
-            if (colour == Colour::green && route.percent < 100) {
-              // A step below 100 is not recorded as green serving: a restart during it rolls
-              // back to blue, which still gets most of the traffic.
-              local().traffic.register_fleet(route.fleet_id, d.green);
-              local().traffic.warm(route.fleet_id);
-              local().traffic.split(TrafficSplit{route.fleet_id, route.percent});
-              return input::ActionDone{};
-            }
-            // Recorded before the switch: a restart that finds green named here keeps it.
-            auto write = [&] {
-              return journal_.set_serving(d.spec.group_id, route.fleet_id);
-            };
-            auto saved = retried(d, write, write());
-            if (!saved) {
-              if (colour == Colour::green) {
-                return failed(saved.error().with_context(
-                    "journal: cannot record that green serves, so traffic stays on blue"));
+            const bool to_green = route.fleet_id == d.id;
+            // A step below 100 is not recorded as green serving: a restart during it rolls
+            // back to blue, which still gets most of the traffic. A provider that moves
+            // traffic itself keeps no serving fleet here.
+            if (!traits_of(d.spec.provider).moves_traffic && (!to_green || route.percent >= 100)) {
+              // Recorded before the switch: a restart that finds green named here keeps it.
+              auto write = [&] { return journal_.set_serving(d.spec.group_id, route.fleet_id); };
+              auto saved = retried(d, write, write());
+              if (!saved) {
+                if (to_green) {
+                  return failed(saved.error().with_context(
+                      "journal: cannot record that green serves, so traffic stays on blue"));
+                }
+                warn(d, "journal: could not record the serving fleet: " + saved.error().message);
               }
-              warn(d, "journal: could not record the serving fleet: " + saved.error().message);
             }
-            local().traffic.register_fleet(route.fleet_id, instances_of(d, colour));
-            local().traffic.warm(route.fleet_id);
-            local().traffic.route(route.fleet_id);
-            return input::ActionDone{};
+            return provider.move_traffic(call, route);
           },
-          [&](const action::Drain& drain) -> InputEvent {
-            return input::Drained{local().traffic.drain(drain.fleet_id, drain.until)};
-          },
+          [&](const action::Drain& drain) { return provider.drain(call, drain); },
           [&](const action::Wait& wait) -> InputEvent {
             if (wait.watch_traffic) return watched_wait(d, wait, inbox);
             if (auto request = inbox.wait_until(clock_, wait.until)) return *request;
             return input::WaitEnded{};
           },
           [&](const action::Terminate& terminate_action) -> InputEvent {
-            return terminate(d, terminate_action.colour);
+            return terminate_action.colour == Colour::blue ? provider.retire_blue(call)
+                                                           : provider.clean_up(call);
           },
       },
       action);
@@ -318,7 +229,7 @@ InputEvent Executor::perform(Deployment& d, const Action& action, Inbox& inbox) 
 InputEvent Executor::watched_wait(const Deployment& d, const action::Wait& wait, Inbox& inbox) {
   TrafficWatch watch(d.spec, fleet_of(d, Colour::blue), d.id);
   for (;;) {
-    if (auto tripped = watch.sample(local().traffic.stats(), clock_.now())) {
+    if (auto tripped = watch.sample(provider_->traffic(), clock_.now())) {
       return input::TrafficTripped{std::move(*tripped)};
     }
     const TimePoint now = clock_.now();
@@ -327,100 +238,6 @@ InputEvent Executor::watched_wait(const Deployment& d, const action::Wait& wait,
       return *request;
     }
   }
-}
-
-InputEvent Executor::run_hooks(const Deployment& d, const action::RunHooks& hooks) {
-  const auto& instances = instances_of(d, hooks.colour);
-  if (instances.empty()) return input::HooksRan{};
-  Bundle bundle{hooks.colour == Colour::green ? d.green_bundle_root : d.blue->bundle_root,
-                hooks.colour == Colour::green ? d.revision : d.blue->fleet_id};
-  LifecycleContext context{d.id, d.spec.app_name, d.spec.deployment_group, d.spec.group_id, {}};
-  // Each hook is logged as it starts and ends, and live views see which hooks run now, so a
-  // long install shows where it stands instead of one batch of results at its end.
-  std::mutex mutex;
-  Deployment live = d;
-  std::size_t reported = 0;
-  context.on_hook = [&](const HookResult& hook, bool ended) {
-    std::lock_guard lock(mutex);
-    std::erase_if(live.running_hooks, [&](const HookResult& running) {
-      return running.instance_id == hook.instance_id &&
-             running.lifecycle_event == hook.lifecycle_event && running.script == hook.script;
-    });
-    if (ended) {
-      live.hooks.push_back(hook);
-      ++reported;
-    } else {
-      live.running_hooks.push_back(hook);
-    }
-    DeploymentEvent event{d.id,
-                          clock_.now(),
-                          d.phase,
-                          ended && !hook_passed(hook) ? EventKind::error : EventKind::info,
-                          ended ? hook_outcome_text(hook) : hook_started_text(hook),
-                          hook.instance_id};
-    sink_.publish(event);
-    if (auto appended = journal_.append(event); !appended) {
-      warn(d, "journal: " + appended.error().message);
-    }
-    sink_.update(live);
-  };
-  std::vector<HookResult> results;
-  auto ran = local().installer.run(bundle, instances, hooks.lifecycle_events, context,
-                                  hooks.deadline, results);
-  std::lock_guard lock(mutex);  // a late call of on_hook must not race the reads below
-  bool all_reported = reported == results.size();
-  if (!ran) {
-    input::Failed outcome = failed(ran.error(), std::move(results));
-    outcome.reported = all_reported;
-    return outcome;
-  }
-  return input::HooksRan{std::move(results), all_reported};
-}
-
-InputEvent Executor::check_health(const Deployment& d, const action::CheckHealth& check,
-                                  Inbox& inbox) {
-  if (auto request = inbox.wait_until(clock_, check.not_before)) return *request;
-  // Probes run side by side (a bounded number of threads) so that a round over a large fleet
-  // costs about one probe, not one per instance.
-  const TimePoint deadline = std::min(clock_.now() + check.probe_timeout, d.deadline);
-  input::HealthChecked result;
-  result.checks.resize(d.green.size());
-  std::atomic<std::size_t> next{0};
-  auto probe_some = [&] {
-    for (std::size_t i = next++; i < d.green.size(); i = next++) {
-      const Instance& instance = d.green[i];
-      auto answer = local().probe.check(instance, d.spec.health_check_path, deadline);
-      std::string detail = answer ? "" : answer.error().message;
-      result.checks[i] = HealthCheck{instance.id, answer.has_value(), detail, probe_answer(detail)};
-    }
-  };
-  constexpr std::size_t kMaxProbeThreads = 16;
-  std::vector<std::jthread> probers;
-  for (std::size_t t = 1; t < std::min(kMaxProbeThreads, d.green.size()); ++t) {
-    probers.emplace_back(probe_some);
-  }
-  probe_some();
-  probers.clear();  // joins
-  return result;
-}
-
-InputEvent Executor::terminate(const Deployment& d, Colour colour) {
-  std::string fleet_id = fleet_of(d, colour);
-  // The record's list, and whatever the fleet knows under this fleet id: a launch that
-  // failed half-way may have started instances the record never heard of.
-  std::set<std::string> ids;
-  for (const auto& instance : instances_of(d, colour)) ids.insert(instance.id);
-  for (const auto& instance : local().fleet.list()) {
-    if (instance.fleet_id == fleet_id) ids.insert(instance.id);
-  }
-  auto stopped = local().fleet.terminate(std::vector<std::string>(ids.begin(), ids.end()));
-  local().traffic.remove_fleet(fleet_id);
-  if (!stopped) {
-    return failed(stopped.error().with_context(fmt::format("terminate {}", to_string(colour))));
-  }
-  std::error_code ec;
-  if (!fleet_id.empty()) std::filesystem::remove_all(bundles_dir_ / fleet_id, ec);
-  return input::ActionDone{};
 }
 
 }  // namespace bluegreen

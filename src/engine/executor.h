@@ -13,11 +13,13 @@
 //   deployment carries on with a warning: a restart then repeats a later step from the older
 //   record, and that record already names green as serving.
 //
-// Providers: a PROVIDER=local deployment runs on the built-in ports (ExecutorPorts: processes on
-// this machine behind the built-in switch); any other provider's fleet actions go through its
-// FleetProvider (engine/provider.h), and the same flow decides. A provider's call may end the
-// run early (input::Suspended: the server stops, a Lambda invocation ends): run() and resume()
-// then return the record as last saved, still running, and resume() carries it on later.
+// Providers: every action is performed through the deployment's FleetProvider
+// (engine/provider.h): LocalProvider for PROVIDER=local (made from ExecutorPorts), another
+// provider given to the constructor. A provider's call may end the run early
+// (input::Suspended: the server stops, a Lambda invocation ends): run() and resume() then
+// return the record as last saved, still running, and resume() carries it on later. The
+// executor keeps what is the same for every provider: the journal writes below, promote and
+// rollback requests, waits, and the traffic watch over what the provider's switch sees.
 //
 // Thread-safety: run() and resume() block the calling thread until the deployment ends; one
 // Executor serves one deployment at a time. Requests from other threads (promote, rollback)
@@ -27,6 +29,7 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 
@@ -71,10 +74,9 @@ struct ProviderRun {
 
 class Executor {
  public:
-  // Revisions are unpacked below `bundles_dir`, one directory per deployment; a fleet's
-  // directory is removed when the fleet is terminated.
+  // PROVIDER=local deployments on `ports` (see LocalProvider for `bundles_dir`).
   Executor(ExecutorPorts ports, std::filesystem::path bundles_dir);
-  // Runs deployments of a provider that owns its fleets (their spec names it).
+  // Deployments performed by `provider`.
   Executor(FleetProvider& provider, Clock& clock, Journal& journal, EventSink& sink,
            ProviderRun run = {});
 
@@ -97,23 +99,17 @@ class Executor {
   // Retries a failed journal write with backoff; returns the last result.
   Result<void> retried(const Deployment& d, const std::function<Result<void>()>& write,
                        Result<void> first);
+  // One action through the provider (the provider may change the record: its greens, hooks
+  // and saved state).
   InputEvent perform(Deployment& deployment, const Action& action, Inbox& inbox);
-  // A fleet action of a deployment whose provider owns its fleets.
-  InputEvent perform_by_provider(Deployment& deployment, const Action& action, Inbox& inbox);
-  const ExecutorPorts& local() const { return *local_; }
-  InputEvent check_health(const Deployment& deployment, const action::CheckHealth& check,
-                          Inbox& inbox);
-  InputEvent run_hooks(const Deployment& deployment, const action::RunHooks& hooks);
-  InputEvent terminate(const Deployment& deployment, Colour colour);
   void warn(const Deployment& deployment, std::string message);
 
-  std::optional<ExecutorPorts> local_;
+  std::unique_ptr<FleetProvider> owned_;  // the LocalProvider made from ExecutorPorts
   FleetProvider* provider_ = nullptr;
   ProviderRun provider_run_;
   Clock& clock_;
   Journal& journal_;
   EventSink& sink_;
-  std::filesystem::path bundles_dir_;
 };
 
 }  // namespace bluegreen

@@ -1,23 +1,33 @@
-// FleetProvider: the port through which the executor performs the flow's fleet actions for a
-// provider that launches, installs on and retires fleets itself (PROVIDER=elastigroup: Spot
-// launches and retires, CodeDeploy installs). The flow (core/flow.h) and the executor are the
-// same for every provider; which steps a provider does by itself is its ProviderTraits, and
-// this port is how it does them:
-//   launch_green  (action LaunchGreen)         -> GreenLaunched, Failed
-//   install       (RunHooks on green, install) -> HooksRan (health gate included), Failed
-//   move_traffic  (Route to green)             -> ActionDone (the switch confirmed), Failed
-//   retire_blue   (Terminate blue)             -> ActionDone (blue has left), Failed
-//   clean_up      (Terminate green)            -> ActionDone{detail: what it stopped, what is left}
-// Any call may also answer input::Suspended: the run must end now (see ProviderCall::must_end_by
-// and stop), and the step carries on from the provider's saved state at the next start.
+// FleetProvider: the port through which the executor performs the flow's actions on a
+// provider's fleets. The flow (core/flow.h) and the executor (engine/executor.h) are the same
+// for every provider; which steps a provider does by itself is its ProviderTraits, and this
+// port is how each step is done:
+//   fetch_revision (FetchRevision)    -> RevisionFetched
+//   launch_green   (LaunchGreen)      -> GreenLaunched
+//   run_hooks      (RunHooks)         -> HooksRan; on green with install_lifecycle_events() it
+//                                        is the install (for a provider that installs and gates
+//                                        by itself, its health gate included)
+//   gate_health    (CheckHealth)      -> HealthChecked: one probe of every green
+//   preview, move_traffic, drain      -> ActionDone, Drained: the traffic switch (a provider
+//     (Preview, Route, Drain)            that moves traffic itself confirms the switch to green)
+//   retire_blue    (Terminate blue)   -> ActionDone: blue is gone
+//   clean_up       (Terminate green)  -> ActionDone: green is gone (a provider that owns its
+//                                        fleets gives its account of the failure as `detail`)
+// and Failed when the step failed. Any call may also answer input::Suspended: the run must end
+// now (ProviderCall::must_end_by, stop), and the step carries on from the provider's saved
+// state at the next start. A step the flow never asks of a provider (by its traits) answers
+// Failed, naming the provider.
+//
+// Providers: LocalProvider (engine/local_provider.h: processes on this machine behind the
+// built-in switch) and ElastigroupProvider (engine/elastigroup_provider.h: Spot and CodeDeploy).
 //
 // Invariants a provider keeps:
-// 1. Its state (Deployment::cloud) is saved through ProviderCall::save after every change and
-//    before any request that may create something, so a run killed at any point resumes from
-//    a state that describes what is known to exist; resuming a step never creates a second
-//    fleet or a second installation.
-// 2. Nothing that may serve is removed: once install has succeeded, no call stops, detaches or
-//    terminates a green, and clean_up is never asked for (core/flow.h invariant 4).
+// 1. Its state (Deployment::cloud, for a provider that resumes in place) is saved through
+//    ProviderCall::save after every change and before any request that may create something,
+//    so a run killed at any point resumes from a state that describes what is known to exist;
+//    resuming a step never creates a second fleet or a second installation.
+// 2. Nothing that may serve is removed: clean_up is asked for only before the switch, or
+//    after a roll back moved traffic back to blue (core/flow.h).
 // 3. No secret reaches the record, its events or the saved state.
 #pragma once
 
@@ -27,17 +37,21 @@
 #include "core/clock.h"
 #include "core/deployment.h"
 #include "core/flow.h"
+#include "engine/ports.h"
 
 namespace bluegreen {
 
 // What one call of a provider may use and change.
 struct ProviderCall {
-  // The record: the provider keeps its greens, hook results and saved state (`cloud`) here.
+  // The record: a provider that owns its fleets keeps its greens, hook results and saved state
+  // (`cloud`) here; the local provider reads it.
   Deployment& deployment;
   // A line of the deployment's log, journalled and shown at once.
   std::function<void(const DeploymentEvent&)> publish;
   // Makes the record as it stands durable (the journal) and shown (live views).
   std::function<void()> save;
+  // Shows `live` (the record with what runs now, e.g. the hooks in progress) without saving.
+  std::function<void(const Deployment& live)> show;
   // The run must be over by then (a Lambda invocation's end); TimePoint::max() without one.
   TimePoint must_end_by = TimePoint::max();
   // When it becomes true the call ends with input::Suspended as soon as it can (the server
@@ -48,11 +62,25 @@ struct ProviderCall {
 class FleetProvider {
  public:
   virtual ~FleetProvider() = default;
-  virtual InputEvent launch_green(ProviderCall& call) = 0;
-  virtual InputEvent install(ProviderCall& call) = 0;
-  virtual InputEvent move_traffic(ProviderCall& call) = 0;
+  virtual InputEvent fetch_revision(ProviderCall& call);
+  virtual InputEvent launch_green(ProviderCall& call, const action::LaunchGreen& launch) = 0;
+  virtual InputEvent run_hooks(ProviderCall& call, const action::RunHooks& hooks) = 0;
+  virtual InputEvent gate_health(ProviderCall& call, const action::CheckHealth& check);
+  virtual InputEvent preview(ProviderCall& call, const action::Preview& preview);
+  virtual InputEvent move_traffic(ProviderCall& call, const action::Route& route) = 0;
+  virtual InputEvent drain(ProviderCall& call, const action::Drain& drain);
   virtual InputEvent retire_blue(ProviderCall& call) = 0;
   virtual InputEvent clean_up(ProviderCall& call) = 0;
+  // What the provider's switch sees of each fleet now, for watched waits (MAX_ERROR_RATE,
+  // MAX_LATENCY_RATIO); empty for a provider without one.
+  virtual std::vector<FleetTraffic> traffic() const { return {}; }
+  // Whether any instance of `fleet_id` still runs, as a restart checks the record's routed
+  // fleet against; a provider that finds its fleets again itself says yes.
+  virtual bool fleet_runs(const std::string& /*fleet_id*/) const { return true; }
+
+ protected:
+  // The answer to a step the flow should never ask of this provider.
+  static InputEvent not_done_here(const Deployment& deployment, const Action& action);
 };
 
 }  // namespace bluegreen
