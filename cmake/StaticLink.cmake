@@ -28,11 +28,13 @@ set_target_properties(bluegreen::crypto PROPERTIES
   INTERFACE_LINK_LIBRARIES
     "$<${_bg_shared}:OpenSSL::Crypto>;$<${_bg_static}:${BLUEGREEN_CRYPTO_ARCHIVE}>;Threads::Threads")
 
+# libssl.a needs libcrypto.a after it on a static link line, whatever order the modules that
+# use each put them in: the crypto archive is named again after the ssl one.
 add_library(bluegreen::ssl INTERFACE IMPORTED)
 set_target_properties(bluegreen::ssl PROPERTIES
   INTERFACE_INCLUDE_DIRECTORIES "${OPENSSL_INCLUDE_DIR}"
   INTERFACE_LINK_LIBRARIES
-    "$<${_bg_shared}:OpenSSL::SSL>;$<${_bg_static}:${BLUEGREEN_SSL_ARCHIVE}>;bluegreen::crypto")
+    "$<${_bg_shared}:OpenSSL::SSL>;$<${_bg_static}:${BLUEGREEN_SSL_ARCHIVE}>;bluegreen::crypto;$<${_bg_static}:${BLUEGREEN_CRYPTO_ARCHIVE}>")
 
 add_library(bluegreen::fmt INTERFACE IMPORTED)
 set_target_properties(bluegreen::fmt PROPERTIES

@@ -106,8 +106,8 @@ struct BlueFleet {
   std::filesystem::path bundle_root;  // its revision, for the BlockTraffic hooks
 };
 
-// PROVIDER=elastigroup: where the Elastigroup flow (core/elastigroup_flow.h) stands. Spot
-// launches and retires the fleets, CodeDeploy installs; the record shows their ids, and the
+// PROVIDER=elastigroup: where the Elastigroup request plan (adapters/elastigroup/request_plan.h) stands.
+// Spot launches and retires the fleets, CodeDeploy installs; the record shows their ids, and the
 // flow's continuation token, which holds no secret, resumes the flow after a restart.
 struct CloudProgress {
   std::string flow_phase;  // the flow's own phase (read_group, follow, …)

@@ -429,21 +429,21 @@ class Machine {
                               : fmt::format("launched on port {}", instance.port),
            instance.id);
     }
-    advance(after(d_.step),
-            !e.detail.empty()
-                ? e.detail
-                : fmt::format("{} instance(s): {}", d_.green.size(), instance_list(d_.green)));
+    advance(after(d_.step), !e.detail.empty() ? e.detail
+                                              : fmt::format("{} instance(s): {}", d_.green.size(),
+                                                            instance_list(d_.green)));
   }
 
   void on_hooks(const input::HooksRan& e) {
     record_hooks(e.results, e.reported);
     switch (d_.step) {
       case Step::install:
-        set_state(d_.green, t_.installs_and_gates ? InstanceState::healthy : InstanceState::running);
-        return advance(after(d_.step),
-                       !e.detail.empty() ? e.detail
-                                         : fmt::format("{} hook run(s) passed on {} instance(s)",
-                                                       e.results.size(), d_.green.size()));
+        set_state(d_.green,
+                  t_.installs_and_gates ? InstanceState::healthy : InstanceState::running);
+        return advance(after(d_.step), !e.detail.empty()
+                                           ? e.detail
+                                           : fmt::format("{} hook run(s) passed on {} instance(s)",
+                                                         e.results.size(), d_.green.size()));
       case Step::before_allow_traffic:
       case Step::before_block_traffic:
         return advance(after(d_.step), "");
@@ -545,7 +545,8 @@ class Machine {
                            d_.traffic_step + 1, d_.spec.traffic_steps.size(), percent));
           return enter(Step::traffic_step);
         }
-        emit(EventKind::info, e.detail.empty() ? std::string("traffic switched to green") : e.detail);
+        emit(EventKind::info,
+             e.detail.empty() ? std::string("traffic switched to green") : e.detail);
         return advance(after(d_.step), "");
       }
       case Step::terminate_blue:

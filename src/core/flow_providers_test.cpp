@@ -113,8 +113,8 @@ TEST(ProviderFlow, NothingThatMayServeIsRemovedByAFailureAfterTheSwitch) {
       w.feed(input::Resume{});  // carries on; the failure comes after it
       EXPECT_EQ(w.asks(), "terminate blue");
     }
-    w.feed(input::Failed{Error{ErrorKind::failed, "TIMEOUT (600 s) passed before Spot finished",
-                               "JobFailed"}});
+    w.feed(input::Failed{
+        Error{ErrorKind::failed, "TIMEOUT (600 s) passed before Spot finished", "JobFailed"}});
     EXPECT_EQ(w.d().status, DeploymentStatus::failed) << way;
     EXPECT_EQ(w.asks(), "nothing") << way;  // no clean_up: no terminate green, nothing else
     for (const auto& p : w.d().phases) EXPECT_NE(p.phase, Phase::clean_up) << way;

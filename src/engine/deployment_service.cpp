@@ -167,7 +167,7 @@ Result<Deployment> DeploymentService::start_deployment(DeploymentSpec spec,
                           "the server is starting: it reads its journal back and resumes the "
                           "deployments it was running first; try again in a moment");
   }
-  if (spec.provider == Provider::elastigroup && deps_.open_cloud) {
+  if (spec.provider != Provider::local && deps_.providers != nullptr) {
     return start_cloud_deployment(std::move(spec), std::move(started_by));
   }
   if (spec.provider != Provider::local) {
@@ -252,39 +252,39 @@ void DeploymentService::launch_worker(Deployment deployment, bool resume,
 
 Result<Deployment> DeploymentService::start_cloud_deployment(DeploymentSpec spec,
                                                              std::string started_by) {
-  // What the flow would refuse (GROUP_ID not sig-…, LOCAL_PATH, …) is refused here, naming the
-  // key, before anything is opened or recorded.
-  if (auto config = elastigroup::make_flow_config(spec, "check"); !config) {
-    return std::unexpected(config.error());
-  }
-  // Opened before anything is recorded: a server that cannot reach the clouds starts nothing.
-  auto opened = deps_.open_cloud();
-  if (!opened) {
-    return std::unexpected(opened.error().with_context(
-        "PROVIDER elastigroup: the server cannot reach Spot and AWS from its environment"));
-  }
-  std::shared_ptr<elastigroup::CloudConnection> cloud = std::move(*opened);
-  std::lock_guard lock(mutex_);
-  if (auto it = cloud_groups_.find(spec.group_id);
-      it != cloud_groups_.end() && it->second.running) {
-    return busy(*it->second.running, "Elastigroup " + spec.group_id, "wait for it to end");
+  // What the provider would refuse (GROUP_ID not sig-…, LOCAL_PATH, …) is refused here,
+  // naming the key, before anything is opened or recorded.
+  if (auto checked = deps_.providers->check(spec); !checked) {
+    return std::unexpected(checked.error());
   }
   auto id = new_deployment_id();
-  auto green_identifier = elastigroup::green_identifier_for_job(id);
+  auto green_identifier = deps_.providers->green_identifier(id);
   auto deployment = new_deployment(std::move(id), std::move(spec), std::move(started_by),
                                    std::move(green_identifier), deps_.clock.now(), std::nullopt);
   deployment.cloud = CloudProgress{};
+  // Opened before anything is recorded (and before the lock: opening may take a while): a
+  // server that cannot reach the clouds starts nothing.
+  auto opened = deps_.providers->open(deployment, false, deps_.log);
+  if (!opened) {
+    return std::unexpected(opened.error().with_context(
+        fmt::format("PROVIDER {}: the server cannot reach Spot and AWS from its environment",
+                    to_string(deployment.spec.provider))));
+  }
+  std::lock_guard lock(mutex_);
+  const std::string& group_id = deployment.spec.group_id;
+  if (auto it = cloud_groups_.find(group_id); it != cloud_groups_.end() && it->second.running) {
+    return busy(*it->second.running, "Elastigroup " + group_id, "wait for it to end");
+  }
   if (auto saved = deps_.journal.save(deployment); !saved) {
     return std::unexpected(saved.error().with_context("journal"));
   }
   deps_.log.update(deployment);
-  launch_cloud_worker(deployment, cloud, CloudStart::fresh);
+  launch_cloud_worker(deployment, std::move(*opened), false);
   return deployment;
 }
 
-void DeploymentService::launch_cloud_worker(
-    Deployment deployment, const std::shared_ptr<elastigroup::CloudConnection>& cloud,
-    CloudStart start) {
+void DeploymentService::launch_cloud_worker(Deployment deployment,
+                                            std::shared_ptr<FleetProvider> provider, bool resumed) {
   // mutex_ is held by the caller.
   auto& group = cloud_groups_[deployment.spec.group_id];
   group.running = deployment.id;
@@ -296,18 +296,19 @@ void DeploymentService::launch_cloud_worker(
     return true;
   });
   auto done = std::make_shared<std::atomic<bool>>(false);
-  std::thread thread(
-      [this, deployment = std::move(deployment), cloud, start, stop = group.stop, done] {
-        std::optional<CrashAtPhase> crashing;
-        if (deps_.crash_at_phase) crashing.emplace(deps_.log, *deps_.crash_at_phase);
-        EventSink& sink = crashing ? static_cast<EventSink&>(*crashing) : deps_.log;
-        auto options = deps_.cloud_options;
-        options.stop = stop.get();
-        auto last = run_cloud_deployment(CloudRunPorts{*cloud, deps_.journal, sink, deps_.clock},
-                                         deployment, options, start);
-        cloud_finished(last);
-        *done = true;
-      });
+  std::thread thread([this, deployment = std::move(deployment), provider = std::move(provider),
+                      resumed, stop = group.stop, done] {
+    std::optional<CrashAtPhase> crashing;
+    if (deps_.crash_at_phase) crashing.emplace(deps_.log, *deps_.crash_at_phase);
+    EventSink& sink = crashing ? static_cast<EventSink&>(*crashing) : deps_.log;
+    Executor executor(*provider, deps_.clock, deps_.journal, sink,
+                      ProviderRun{TimePoint::max(), stop.get()});
+    Inbox inbox;  // nothing is promoted or rolled back: the provider moves traffic itself
+    Deployment last =
+        resumed ? executor.resume(deployment, inbox) : executor.run(deployment, inbox);
+    cloud_finished(last);
+    *done = true;
+  });
   workers_.push_back(Worker{std::move(thread), done});
 }
 
@@ -323,14 +324,14 @@ void DeploymentService::cloud_finished(const Deployment& d) {
 
 void DeploymentService::resume_cloud(Deployment d) {
   // mutex_ is held by the caller.
-  if (!deps_.open_cloud) {
+  if (deps_.providers == nullptr) {
     deps_.log.note(
         fmt::format("deployment {} of Elastigroup {} was running; this server runs "
-                    "no PROVIDER=elastigroup deployment, so it stays as it was",
-                    d.id, d.spec.group_id));
+                    "no PROVIDER={} deployment, so it stays as it was",
+                    d.id, d.spec.group_id, to_string(d.spec.provider)));
     return;
   }
-  auto opened = deps_.open_cloud();
+  auto opened = deps_.providers->open(d, true, deps_.log);
   if (!opened) {
     deps_.log.note(
         fmt::format("deployment {} of Elastigroup {} was running; it cannot resume "
@@ -343,9 +344,7 @@ void DeploymentService::resume_cloud(Deployment d) {
                   d.cloud && !d.cloud->flow_phase.empty() ? d.cloud->flow_phase : "not started",
                   d.spec.group_id));
   deps_.log.update(d);
-  launch_cloud_worker(std::move(d),
-                      std::shared_ptr<elastigroup::CloudConnection>(std::move(*opened)),
-                      CloudStart::after_restart);
+  launch_cloud_worker(std::move(d), std::move(*opened), true);
 }
 
 void DeploymentService::stop_cloud_runs() {

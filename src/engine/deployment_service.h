@@ -36,16 +36,16 @@
 // - The executor never lets the journal say "before the switch" while green serves (see
 //   engine/executor.h), so resuming from the last durable step never undoes a switch.
 //
-// Cloud groups (PROVIDER=elastigroup, engine/elastigroup_provider.h): Spot launches and
-// retires the fleets, CodeDeploy installs, so the server opens no listener and routes nothing
+// Cloud groups (PROVIDER=elastigroup, adapters/elastigroup/elastigroup_provider.h): Spot launches
+// and retires the fleets, CodeDeploy installs, so the server opens no listener and routes nothing
 // for them; it runs their deployments through the same flow and executor as local ones, with
-// ElastigroupProvider and the clouds of its own environment (ServiceDeps::open_cloud),
+// the provider ServiceDeps::providers opens with the clouds of its own environment,
 // journals the record (the provider's state in it) after every request and holds the group's
 // one-deployment lock. A literal API_TOKEN lives only in the spec the deployment was started
-// with (to_json(spec) stores "***"). After a restart a running cloud deployment resumes from its journaled
-// state (the flow adopts its own Spot and CodeDeploy deployments, so none is created twice);
-// one whose literal API_TOKEN was lost with the process ends failed, saying so. shutdown() and
-// abandon() stop cloud deployments without ending them, so the next start resumes them. Cloud
+// with (to_json(spec) stores "***"). After a restart a running cloud deployment resumes from its
+// journaled state (the flow adopts its own Spot and CodeDeploy deployments, so none is created
+// twice); one whose literal API_TOKEN was lost with the process ends failed, saying so. shutdown()
+// and abandon() stop cloud deployments without ending them, so the next start resumes them. Cloud
 // instances are never looked for on this machine, adopted or terminated by recover() or
 // shutdown().
 //
@@ -67,12 +67,10 @@
 #include <thread>
 #include <vector>
 
-#include "engine/elastigroup_executor.h"
 #include "engine/executor.h"
 #include "engine/live_log.h"
 
 namespace bluegreen {
-
 
 // A group's traffic switch as the server needs it: the Traffic port plus its listeners.
 class GroupTraffic {
@@ -116,11 +114,9 @@ struct ServiceDeps {
   std::optional<Phase> crash_at_phase = std::nullopt;
   // Test hook (crash_hook.h): a deployment's journal writes fail from this phase on.
   std::optional<Phase> journal_full_at_phase = std::nullopt;
-  // PROVIDER=elastigroup: opens Spot and AWS for one run, with the server's own credentials.
-  // Unset: the server refuses such deployments.
-  elastigroup::OpenCloud open_cloud = nullptr;
-  // The Elastigroup flow's pacing (engine/elastigroup_pacing.h).
-  elastigroup::ElastigroupExecutor::Options cloud_options = {};
+  // Providers that own their fleets (PROVIDER=elastigroup), opened for each run with the
+  // server's own credentials. Unset: the server refuses such deployments.
+  ProviderSource* providers = nullptr;
   // Why this server cannot create the namespaces of ISOLATION=namespaces (local instances then
   // run with ISOLATION=none); nothing when it can.
   std::optional<std::string> namespaces_unavailable = std::nullopt;
@@ -193,7 +189,7 @@ class DeploymentService {
   // returns its first record. Errors: unavailable (ServiceDeps::recover_first, and recover()
   // has not run yet), conflict (a deployment of the group runs), invalid_input
   // (a provider this server does not run; LISTEN or PREVIEW_LISTEN unusable; a PROVIDER
-  // elastigroup spec the Elastigroup flow refuses, naming the key). A refused request leaves
+  // elastigroup spec the Elastigroup provider refuses, naming the key). A refused request leaves
   // nothing in the journal.
   Result<Deployment> start_deployment(DeploymentSpec spec, std::string started_by);
   Result<Deployment> promote(const Selector& selector, const std::string& by);
@@ -268,9 +264,8 @@ class DeploymentService {
   };
   Result<Deployment> start_cloud_deployment(DeploymentSpec spec, std::string started_by);
   // mutex_ held.
-  void launch_cloud_worker(Deployment deployment,
-                           const std::shared_ptr<elastigroup::CloudConnection>& cloud,
-                           CloudStart start);
+  void launch_cloud_worker(Deployment deployment, std::shared_ptr<FleetProvider> provider,
+                           bool resumed);
   void cloud_finished(const Deployment& deployment);
   void resume_cloud(Deployment deployment);  // mutex_ held
   void stop_cloud_runs();                    // mutex_ held

@@ -93,9 +93,9 @@ Deployment Executor::resume(Deployment deployment, Inbox& inbox,
         *routed_fleet == deployment.id ? fleet_of(deployment, Colour::blue) : deployment.id;
     if (!other.empty() && runs(other)) routed_fleet = other;
   }
-  return drive(step(std::move(deployment),
-                    Input{clock_.now(), input::Resume{std::move(routed_fleet)}}),
-               inbox);
+  return drive(
+      step(std::move(deployment), Input{clock_.now(), input::Resume{std::move(routed_fleet)}}),
+      inbox);
 }
 
 Deployment Executor::drive(Transition transition, Inbox& inbox) {
@@ -127,9 +127,8 @@ Result<void> Executor::record(const Transition& transition) {
     sink_.publish(event);
     if (auto appended = journal_.append(event); !appended) {
       // The record below still carries the state; a lost log line is not worth failing for.
-      sink_.publish(DeploymentEvent{event.deployment_id, event.at, event.phase,
-                                          EventKind::warning,
-                                          "journal: " + appended.error().message, ""});
+      sink_.publish(DeploymentEvent{event.deployment_id, event.at, event.phase, EventKind::warning,
+                                    "journal: " + appended.error().message, ""});
     }
   }
   const Deployment& d = transition.deployment;
@@ -156,32 +155,32 @@ Result<void> Executor::retried(const Deployment& d, const std::function<Result<v
 }
 
 void Executor::warn(const Deployment& deployment, std::string message) {
-  sink_.publish(DeploymentEvent{deployment.id, clock_.now(), deployment.phase,
-                                      EventKind::warning, std::move(message), ""});
+  sink_.publish(DeploymentEvent{deployment.id, clock_.now(), deployment.phase, EventKind::warning,
+                                std::move(message), ""});
 }
 
 InputEvent Executor::perform(Deployment& d, const Action& action, Inbox& inbox) {
   bool journal_warned = false;
-  ProviderCall call{
-      d,
-      [&](const DeploymentEvent& event) {
-        sink_.publish(event);
-        if (auto appended = journal_.append(event); !appended) {
-          warn(d, "journal: " + appended.error().message);
-        }
-      },
-      [&] {
-        // A record that cannot be saved costs the resume point, not the run: said once.
-        if (auto saved = journal_.save(d); !saved && !journal_warned) {
-          journal_warned = true;
-          warn(d, "journal: could not save the deployment: " + saved.error().message +
-                      "; a restart may not be able to resume it");
-        }
-        sink_.update(d);
-      },
-      [&](const Deployment& live) { sink_.update(live); },
-      provider_run_.must_end_by,
-      provider_run_.stop};
+  ProviderCall call{d,
+                    [&](const DeploymentEvent& event) {
+                      sink_.publish(event);
+                      if (auto appended = journal_.append(event); !appended) {
+                        warn(d, "journal: " + appended.error().message);
+                      }
+                    },
+                    [&] {
+                      // A record that cannot be saved costs the resume point, not the run: said
+                      // once.
+                      if (auto saved = journal_.save(d); !saved && !journal_warned) {
+                        journal_warned = true;
+                        warn(d, "journal: could not save the deployment: " + saved.error().message +
+                                    "; a restart may not be able to resume it");
+                      }
+                      sink_.update(d);
+                    },
+                    [&](const Deployment& live) { sink_.update(live); },
+                    provider_run_.must_end_by,
+                    provider_run_.stop};
   FleetProvider& provider = *provider_;
   return std::visit(
       Overloaded{

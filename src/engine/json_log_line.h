@@ -1,5 +1,5 @@
 // The one shape of a structured log line, shared by the Lambda's flow log
-// (engine/elastigroup_log.h) and the server's deployment log (engine/live_log.h):
+// (adapters/elastigroup/elastigroup_log.h) and the server's deployment log (engine/live_log.h):
 // a JSON object on one line with "time" (UTC, ISO 8601 with milliseconds), "level" (info,
 // warning, error) and the record's own fields. Log collectors (CloudWatch Logs Insights, Loki,
 // jq) read it without configuration.

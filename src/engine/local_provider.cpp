@@ -60,12 +60,12 @@ InputEvent LocalProvider::fetch_revision(ProviderCall& call) {
 
 InputEvent LocalProvider::launch_green(ProviderCall& call, const action::LaunchGreen& launch) {
   const Deployment& d = call.deployment;
-  auto instances = ports_.fleet.launch(LaunchRequest{.fleet_id = d.id,
-                                                     .count = launch.count,
-                                                     .tags = launch.tags,
-                                                     .isolation =
-                                                         d.spec.isolation.value_or(Isolation::none),
-                                                     .app_port = app_port_of(d.spec)});
+  auto instances =
+      ports_.fleet.launch(LaunchRequest{.fleet_id = d.id,
+                                        .count = launch.count,
+                                        .tags = launch.tags,
+                                        .isolation = d.spec.isolation.value_or(Isolation::none),
+                                        .app_port = app_port_of(d.spec)});
   if (!instances) return failed(instances.error().with_context("launch green"));
   return input::GreenLaunched{*instances, ""};
 }

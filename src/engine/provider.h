@@ -19,7 +19,8 @@
 // Failed, naming the provider.
 //
 // Providers: LocalProvider (engine/local_provider.h: processes on this machine behind the
-// built-in switch) and ElastigroupProvider (engine/elastigroup_provider.h: Spot and CodeDeploy).
+// built-in switch) and ElastigroupProvider (adapters/elastigroup/elastigroup_provider.h: Spot and
+// CodeDeploy).
 //
 // Invariants a provider keeps:
 // 1. Its state (Deployment::cloud, for a provider that resumes in place) is saved through
@@ -33,6 +34,8 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
+#include <string>
 
 #include "core/clock.h"
 #include "core/deployment.h"
@@ -81,6 +84,23 @@ class FleetProvider {
  protected:
   // The answer to a step the flow should never ask of this provider.
   static InputEvent not_done_here(const Deployment& deployment, const Action& action);
+};
+
+// Opens providers that own their fleets (PROVIDER=elastigroup) with what this process can
+// reach: the server's own environment and credentials. The server never sees a cloud API.
+class ProviderSource {
+ public:
+  virtual ~ProviderSource() = default;
+  // Refuses what the provider cannot run (a key of the wrong shape for it), naming the key,
+  // before anything starts.
+  virtual Result<void> check(const DeploymentSpec& spec) const = 0;
+  // The GreenIdentifier of a new deployment with this id.
+  virtual std::string green_identifier(const std::string& deployment_id) const = 0;
+  // A provider for one run of `deployment`, publishing its own events to `sink`. `resumed`:
+  // the record was read back after a restart (a literal API_TOKEN was lost with the process).
+  // Fails when the provider's clouds cannot be reached from here.
+  virtual Result<std::unique_ptr<FleetProvider>> open(const Deployment& deployment, bool resumed,
+                                                      EventSink& sink) = 0;
 };
 
 }  // namespace bluegreen

@@ -1,4 +1,4 @@
-// AwsFlowPorts: the AWS side of the Elastigroup flow's ports (EC2, CodeDeploy, CodePipeline,
+// AwsFlowPorts: the AWS side of the Elastigroup request plan's ports (EC2, CodeDeploy, CodePipeline,
 // and API_TOKEN references in SSM / Secrets Manager), over the clients of src/adapters/aws.
 // Every call ends by CallBudget::deadline, which the executor moves before each request.
 // AWS errors become Errors with the service's code, kind and a message that names the
@@ -10,7 +10,7 @@
 #include "adapters/aws/codedeploy_client.h"
 #include "adapters/aws/codepipeline_client.h"
 #include "adapters/aws/ec2_client.h"
-#include "engine/elastigroup_ports.h"
+#include "adapters/elastigroup/elastigroup_ports.h"
 #include "infra/aws/aws_client.h"
 
 namespace bluegreen::elastigroup {

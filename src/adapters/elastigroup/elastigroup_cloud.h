@@ -1,4 +1,4 @@
-// ElastigroupCloud: the real cloud behind the Elastigroup flow's ports, built once per
+// ElastigroupCloud: the real cloud behind the Elastigroup request plan's ports, built once per
 // process from the environment (AWS credentials chain and region, endpoint overrides
 // AWS_ENDPOINT_URL[_<SERVICE>], SPOT_API_URL, CA bundle). The Lambda bootstrap and the CLI
 // both use it; each supplies its own EventSink and, for the CLI, its own PipelineReporter.
@@ -8,10 +8,10 @@
 
 #include <memory>
 
+#include "adapters/elastigroup/elastigroup_executor.h"
+#include "adapters/elastigroup/elastigroup_standalone.h"
 #include "core/clock.h"
 #include "core/error.h"
-#include "engine/elastigroup_executor.h"
-#include "engine/elastigroup_standalone.h"
 
 namespace bluegreen::elastigroup {
 

@@ -1,4 +1,4 @@
-// SpotFlowPorts: the Spot side of the Elastigroup flow (SpotBlueGreen), over the Spot client
+// SpotFlowPorts: the Spot side of the Elastigroup request plan (SpotBlueGreen), over the Spot client
 // of src/adapters/spot (which owns the REST details: Bearer token, accountId, rate-limit waits,
 // retries). Each call builds a client for the access it is given, so the token resolved for
 // one invocation is used for that invocation only. Every call ends by CallBudget::deadline.
@@ -11,9 +11,9 @@
 
 #include <string>
 
+#include "adapters/elastigroup/elastigroup_ports.h"
 #include "adapters/spot/spot_client.h"
 #include "core/clock.h"
-#include "engine/elastigroup_ports.h"
 #include "infra/http/http_client.h"
 
 namespace bluegreen::elastigroup {

@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "adapters/elastigroup/elastigroup_cloud.h"
-#include "engine/elastigroup_log.h"
-#include "engine/elastigroup_pacing.h"
+#include "adapters/elastigroup/elastigroup_log.h"
+#include "adapters/elastigroup/elastigroup_pacing.h"
 #include "frontends/cli/terminal_text.h"
 
 namespace bluegreen::cli {

@@ -60,7 +60,7 @@ std::string running_hooks_text(const Deployment& d) {
 std::optional<Waiting> waiting_on(const Deployment& d) {
   if (d.finished_running()) return std::nullopt;
   if (d.cloud) {
-    // The Elastigroup flow decides; its phase says what it waits on.
+    // The Elastigroup request plan decides within the step; its phase says what it waits on.
     return Waiting{fmt::format("Elastigroup flow: {}",
                                d.cloud->flow_phase.empty() ? "starting" : d.cloud->flow_phase),
                    d.deadline, "TIMEOUT"};

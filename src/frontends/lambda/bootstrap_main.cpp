@@ -14,7 +14,7 @@
 #include <iostream>
 
 #include "adapters/elastigroup/elastigroup_cloud.h"
-#include "engine/elastigroup_log.h"
+#include "adapters/elastigroup/elastigroup_log.h"
 #include "frontends/lambda/lambda_settings.h"
 #include "frontends/lambda/runtime_loop.h"
 #include "infra/http/beast_http_client.h"

@@ -12,7 +12,7 @@
 
 #include <string>
 
-#include "engine/elastigroup_executor.h"
+#include "adapters/elastigroup/elastigroup_executor.h"
 #include "frontends/lambda/runtime_api.h"
 
 namespace bluegreen::lambda {

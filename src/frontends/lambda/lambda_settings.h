@@ -3,14 +3,14 @@
 //   AWS_LAMBDA_RUNTIME_API     host:port of the Runtime API (set by Lambda; required)
 //   _HANDLER                   must be bluegreen.lambda_handler (the seed's name) or empty
 //   BLUEGREEN_POLL_SECONDS, BLUEGREEN_RESERVE_SECONDS, BLUEGREEN_CLEANUP_SECONDS
-//                              the flow's pacing (engine/elastigroup_pacing.h)
+//                              the flow's pacing (adapters/elastigroup/elastigroup_pacing.h)
 #pragma once
 
 #include <string>
 
+#include "adapters/elastigroup/elastigroup_executor.h"
+#include "adapters/elastigroup/elastigroup_pacing.h"
 #include "core/error.h"
-#include "engine/elastigroup_executor.h"
-#include "engine/elastigroup_pacing.h"
 
 namespace bluegreen::lambda {
 

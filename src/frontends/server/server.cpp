@@ -16,6 +16,7 @@
 
 #include "adapters/aws/cloud_revision_fetcher.h"
 #include "adapters/elastigroup/elastigroup_cloud.h"
+#include "adapters/elastigroup/elastigroup_pacing.h"
 #include "adapters/local/appspec_agent.h"
 #include "adapters/local/http_health_probe.h"
 #include "adapters/local/instance_host.h"
@@ -25,7 +26,6 @@
 #include "adapters/store/sqlite_journal.h"
 #include "engine/crash_hook.h"
 #include "engine/deployment_service.h"
-#include "engine/elastigroup_pacing.h"
 #include "frontends/admin/admin_api.h"
 #include "frontends/admin/http_server.h"
 #include "frontends/admin/peer_credentials.h"
@@ -282,12 +282,13 @@ int run_server(const ServerOptions& options, std::ostream& log, std::ostream& er
     errors << "bluegreen server: " << pacing.error().message << "\n";
     return 2;
   }
-  elastigroup::OpenCloud open_cloud =
+  elastigroup::ElastigroupProviders cloud_providers(
       [&clock]() -> Result<std::unique_ptr<elastigroup::CloudConnection>> {
-    auto cloud = elastigroup::ElastigroupCloud::from_environment(clock);
-    if (!cloud) return std::unexpected(cloud.error());
-    return std::unique_ptr<elastigroup::CloudConnection>(std::move(*cloud));
-  };
+        auto cloud = elastigroup::ElastigroupCloud::from_environment(clock);
+        if (!cloud) return std::unexpected(cloud.error());
+        return std::unique_ptr<elastigroup::CloudConnection>(std::move(*cloud));
+      },
+      cloud_options);
 
   std::string no_namespaces;
   std::optional<std::string> namespaces_unavailable;
@@ -298,7 +299,7 @@ int run_server(const ServerOptions& options, std::ostream& log, std::ostream& er
                     [&fleet] { return fleet.recorded_instances(); }, live_processes_of},
       fetcher, agent, probe, clock, **journal, live_log,
       [&options](const std::string& listen) { return open_proxy(listen, options); },
-      state_dir / "bundles", crash_at_phase, journal_full_at_phase, open_cloud, cloud_options,
+      state_dir / "bundles", crash_at_phase, journal_full_at_phase, &cloud_providers,
       namespaces_unavailable, /*recover_first=*/true});
 
   std::atomic<bool> shutdown_requested{false};

@@ -1,4 +1,4 @@
-// Running the Elastigroup flow outside CodePipeline, as `bluegreen deploy` does with
+// Running a PROVIDER=elastigroup deployment outside CodePipeline, as `bluegreen deploy` does with
 // PROVIDER=elastigroup: there is no job to report to, so the report is kept and returned, the
 // run is never cut short (no continuation), and a "job id" only names the deployment (the
 // GreenIdentifier is derived from it: running again with the same id joins the same
@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-#include "engine/elastigroup_executor.h"
+#include "adapters/elastigroup/elastigroup_executor.h"
 
 namespace bluegreen::elastigroup {
 

@@ -1,4 +1,4 @@
-// FakeElastigroupCloud: one in-memory stand-in for every port of the Elastigroup flow (Spot,
+// FakeElastigroupCloud: one in-memory stand-in for every port of the Elastigroup request plan (Spot,
 // EC2, CodeDeploy, CodePipeline, the secret stores and the log), for tests of the executor
 // and of whatever drives it. By default it behaves like a healthy cloud: the Spot B/G
 // deployment launches `capacity` running, healthy greens at once; CodeDeploy goes through
@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/elastigroup_executor.h"
-#include "engine/elastigroup_ports.h"
+#include "adapters/elastigroup/elastigroup_executor.h"
+#include "adapters/elastigroup/elastigroup_ports.h"
 
 namespace bluegreen::elastigroup {
 
@@ -128,6 +128,18 @@ class FakeCloudConnection final : public CloudConnection {
   Clock& clock_;
   SpotBlueGreen* spot_;
   CallBudget budget_;
+};
+
+// Lends a connection that the test keeps (as OpenCloud returns one it owns).
+class BorrowedConnection final : public CloudConnection {
+ public:
+  explicit BorrowedConnection(CloudConnection& inner) : inner_(inner) {}
+  ElastigroupPorts ports(EventSink& events, PipelineReporter& reporter) override {
+    return inner_.ports(events, reporter);
+  }
+
+ private:
+  CloudConnection& inner_;
 };
 
 }  // namespace bluegreen::elastigroup

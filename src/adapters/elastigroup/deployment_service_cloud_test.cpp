@@ -7,8 +7,8 @@
 
 #include <thread>
 
+#include "adapters/elastigroup/elastigroup_fakes.h"
 #include "engine/deployment_service.h"
-#include "engine/elastigroup_fakes.h"
 #include "engine/fakes.h"
 
 namespace bluegreen {
@@ -111,7 +111,9 @@ class CloudServiceTest : public ::testing::Test {
                        return fail(ErrorKind::internal, "a cloud group opens no listener");
                      },
                      "/nonexistent/bundles"};
-    deps.open_cloud = std::move(open_cloud);
+    providers_ =
+        std::make_unique<eg::ElastigroupProviders>(std::move(open_cloud), eg::CloudRunOptions{});
+    deps.providers = providers_.get();
     deps.recover_first = recover_first_;
     service_ = std::make_unique<DeploymentService>(deps);
   }
@@ -127,6 +129,7 @@ class CloudServiceTest : public ::testing::Test {
   MemoryJournal journal_;
   LiveLog log_;
   bool recover_first_ = false;  // as `bluegreen server` runs it
+  std::unique_ptr<eg::ElastigroupProviders> providers_;
   std::unique_ptr<DeploymentService> service_;
 };
 

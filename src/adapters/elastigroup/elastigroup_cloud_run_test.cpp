@@ -1,13 +1,13 @@
-#include "engine/elastigroup_executor.h"
-
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
 
+#include "adapters/elastigroup/elastigroup_executor.h"
+#include "adapters/elastigroup/elastigroup_fakes.h"
 #include "core/deployment_json.h"
-#include "engine/elastigroup_fakes.h"
+#include "engine/executor.h"
 #include "engine/fakes.h"
 
 namespace bluegreen {
@@ -16,6 +16,9 @@ namespace {
 namespace eg = elastigroup;
 using ::testing::HasSubstr;
 using ::testing::Not;
+
+// How a run begins: a new deployment, or one read back from the journal after a restart.
+enum class CloudStart { fresh, after_restart };
 
 constexpr const char* kLiteralToken = "tok-literal-0xC0FFEE";
 constexpr const char* kResolvedToken = "tok-from-ssm-0xBEEF";
@@ -78,11 +81,20 @@ struct Harness {
     d.cloud = CloudProgress{};
     return d;
   }
-  Deployment run(Deployment d, CloudStart start) {
-    eg::ElastigroupExecutor::Options options;
-    options.stop = &stop;
-    return run_cloud_deployment(CloudRunPorts{connection, journal, sink, clock}, std::move(d),
-                                options, start);
+  // One run as the server makes it: a provider opened for the deployment, on the Executor.
+  Deployment run(Deployment d, CloudStart start, eg::CloudConnection* through = nullptr) {
+    eg::CloudConnection& cloud = through != nullptr ? *through : connection;
+    eg::ElastigroupProviders providers(
+        [&cloud]() -> Result<std::unique_ptr<eg::CloudConnection>> {
+          return std::make_unique<eg::BorrowedConnection>(cloud);
+        },
+        {});
+    auto provider = providers.open(d, start == CloudStart::after_restart, sink);
+    EXPECT_TRUE(provider);
+    Executor executor(**provider, clock, journal, sink, ProviderRun{TimePoint::max(), &stop});
+    Inbox inbox;
+    return start == CloudStart::fresh ? executor.run(std::move(d), inbox)
+                                      : executor.resume(std::move(d), inbox);
   }
   // What a restarted server reads back: the record as the journal stores it (JSON).
   Deployment from_journal(const std::string& id) {
@@ -292,8 +304,7 @@ TEST(CloudDeployment, ASpotThatNeverAnswersEndsTheDeploymentByItsTimeout) {
   eg::FakeCloudConnection silent(h.cloud, h.clock, &spot);
   spot.budget = &silent.ports(h.cloud, h.cloud).budget;
   auto started = h.clock.now();
-  Deployment d = run_cloud_deployment(CloudRunPorts{silent, h.journal, h.sink, h.clock},
-                                      h.fresh(kLiteralToken, "60"), {}, CloudStart::fresh);
+  Deployment d = h.run(h.fresh(kLiteralToken, "60"), CloudStart::fresh, &silent);
   EXPECT_EQ(d.status, DeploymentStatus::failed);
   ASSERT_TRUE(d.error);
   EXPECT_THAT(d.error->message, HasSubstr("TIMEOUT (60 s) passed"));

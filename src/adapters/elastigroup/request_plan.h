@@ -1,8 +1,12 @@
-// The Elastigroup + CodeDeploy blue/green flow (the CodePipeline Lambda action), as a pure
-// state machine: step(config, state, event) -> (state, decision). No I/O, no clock reads:
-// every event carries the time it was observed at (a TimePoint, as in the local flow), and every
-// decision names exactly one next thing to do (one cloud request, a wait, or a report).
-// src/engine/elastigroup_executor.h performs the decisions.
+// The Elastigroup request plan: the Spot, EC2 and CodeDeploy requests that make each step of
+// a PROVIDER=elastigroup deployment happen, in order, paced and retried, as a pure state
+// machine: step(config, state, event) -> (state, decision). The deployment's flow is the one
+// flow of every provider (core/flow.h); ElastigroupProvider (elastigroup_provider.h) performs
+// this plan's decisions for the flow's steps (launch_green: read_group .. wait_greens;
+// install: find_codedeploy .. follow; retire_blue: wait_blue_detached; clean_up: stopping)
+// and answers each step when the plan gets past it. No I/O, no clock reads: every event
+// carries the time it was observed at, and every decision names exactly one next thing to do
+// (one cloud request, a wait, or a report: the report is what CodePipeline is told).
 //
 // Phases (see design.md section 4). Every invocation first resolves API_TOKEN when it is an
 // ssm:/secretsmanager: reference (ResolveApiToken), then goes on from its phase:

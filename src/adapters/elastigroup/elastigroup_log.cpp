@@ -1,4 +1,4 @@
-#include "engine/elastigroup_log.h"
+#include "adapters/elastigroup/elastigroup_log.h"
 
 #include "engine/json_log_line.h"
 

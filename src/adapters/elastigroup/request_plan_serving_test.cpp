@@ -1,14 +1,14 @@
-// "Never remove what may serve" (core/elastigroup_flow.h): once CodeDeploy has succeeded on
-// the greens, every way the flow can end leaves the greens serving, the Spot B/G deployment
-// running and blue where Spot left it. The World's Spot terminates the greens when its
+// "Never remove what may serve" (adapters/elastigroup/request_plan.h): once CodeDeploy has
+// succeeded on the greens, every way the flow can end leaves the greens serving, the Spot B/G
+// deployment running and blue where Spot left it. The World's Spot terminates the greens when its
 // deployment is stopped, and DetachGreens terminates what it names, so a flow that broke the
 // invariant would leave no green running here.
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "core/elastigroup_flow.h"
-#include "core/elastigroup_flow_test_world.h"
+#include "adapters/elastigroup/request_plan.h"
+#include "adapters/elastigroup/request_plan_test_world.h"
 
 namespace bluegreen::elastigroup {
 namespace {

@@ -1,4 +1,4 @@
-// The Elastigroup flow's pacing, from optional environment variables (the Lambda function and
+// The Elastigroup request plan's pacing, from optional environment variables (the Lambda function and
 // `bluegreen deploy` with PROVIDER=elastigroup read the same ones):
 //
 //   BLUEGREEN_POLL_SECONDS     the first pause between two polls of the same thing (default
@@ -16,8 +16,8 @@
 #include <optional>
 #include <string>
 
+#include "adapters/elastigroup/elastigroup_executor.h"
 #include "core/error.h"
-#include "engine/elastigroup_executor.h"
 
 namespace bluegreen::elastigroup {
 

@@ -1,10 +1,10 @@
-#include "core/elastigroup_flow.h"
+#include "adapters/elastigroup/request_plan.h"
 
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "core/elastigroup_flow_test_world.h"
+#include "adapters/elastigroup/request_plan_test_world.h"
 
 namespace bluegreen::elastigroup {
 namespace {

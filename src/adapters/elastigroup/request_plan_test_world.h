@@ -1,4 +1,4 @@
-// Test support for the Elastigroup flow's unit tests: World, a pure simulation of Spot, EC2
+// Test support for the Elastigroup request plan's unit tests: World, a pure simulation of Spot, EC2
 // and CodeDeploy that answers the flow's requests and moves with simulated time, and
 // invoke(), which runs one invocation of the flow against it.
 #pragma once
@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "core/elastigroup_flow.h"
+#include "adapters/elastigroup/request_plan.h"
 
 namespace bluegreen::elastigroup::flow_testing {
 

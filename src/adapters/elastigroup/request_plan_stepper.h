@@ -1,4 +1,4 @@
-// Internal to the Elastigroup flow: the object that applies one event to the state. Event
+// Internal to the Elastigroup request plan: the object that applies one event to the state. Event
 // handlers live in elastigroup_flow.cpp, phase decisions and reports in
 // elastigroup_flow_phases.cpp. Nothing outside the flow includes this header.
 #pragma once
@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/elastigroup_flow.h"
+#include "adapters/elastigroup/request_plan.h"
 
 namespace bluegreen::elastigroup::detail {
 

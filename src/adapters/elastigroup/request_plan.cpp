@@ -1,10 +1,10 @@
-#include "core/elastigroup_flow.h"
+#include "adapters/elastigroup/request_plan.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 
-#include "core/elastigroup_flow_stepper.h"
+#include "adapters/elastigroup/request_plan_stepper.h"
 
 namespace bluegreen::elastigroup {
 namespace detail {

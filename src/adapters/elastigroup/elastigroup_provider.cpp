@@ -1,4 +1,4 @@
-#include "engine/elastigroup_provider.h"
+#include "adapters/elastigroup/elastigroup_provider.h"
 
 #include <fmt/format.h>
 
@@ -48,9 +48,9 @@ TimePoint request_deadline(const FlowState& state, TimePoint now) {
 
 // A failure the plan reported, as the flow's error: its CodePipeline failure type is the code.
 Error error_of(FailureType type, const std::string& message) {
-  return Error{type == FailureType::configuration_error ? ErrorKind::invalid_input
-                                                         : ErrorKind::failed,
-               message, std::string(to_string(type))};
+  return Error{
+      type == FailureType::configuration_error ? ErrorKind::invalid_input : ErrorKind::failed,
+      message, std::string(to_string(type))};
 }
 
 std::string field(const DeploymentEvent& event, const std::string& key) {
@@ -103,6 +103,39 @@ std::optional<CodeDeployDeployment> own_codedeploy_deployment(CodeDeployService&
 ElastigroupProvider::ElastigroupProvider(const ElastigroupPorts& ports, CloudRunOptions options,
                                          std::string job_id, bool token_lost)
     : ports_(ports), options_(options), job_id_(std::move(job_id)), token_lost_(token_lost) {}
+
+ElastigroupProvider::ElastigroupProvider(std::unique_ptr<CloudConnection> cloud, EventSink& sink,
+                                         CloudRunOptions options, std::string job_id,
+                                         bool token_lost)
+    : owned_cloud_(std::move(cloud)),
+      ports_(owned_cloud_->ports(sink, no_pipeline_)),
+      options_(options),
+      job_id_(std::move(job_id)),
+      token_lost_(token_lost) {}
+
+ElastigroupProviders::ElastigroupProviders(OpenCloud open_cloud, CloudRunOptions options)
+    : open_cloud_(std::move(open_cloud)), options_(options) {}
+
+Result<void> ElastigroupProviders::check(const DeploymentSpec& spec) const {
+  if (auto config = make_flow_config(spec, "check"); !config) {
+    return std::unexpected(config.error());
+  }
+  return {};
+}
+
+std::string ElastigroupProviders::green_identifier(const std::string& deployment_id) const {
+  return green_identifier_for_job(deployment_id);
+}
+
+Result<std::unique_ptr<FleetProvider>> ElastigroupProviders::open(const Deployment& deployment,
+                                                                  bool resumed, EventSink& sink) {
+  auto cloud = open_cloud_();
+  if (!cloud) return std::unexpected(cloud.error());
+  // A restarted server never had a literal token: the journal holds "***" (invariant 2).
+  bool token_lost = resumed && !is_secret_reference(deployment.spec.api_token.reveal());
+  return std::make_unique<ElastigroupProvider>(std::move(*cloud), sink, options_, deployment.id,
+                                               token_lost);
+}
 
 InputEvent ElastigroupProvider::launch_green(ProviderCall& call,
                                              const action::LaunchGreen& /*launch*/) {
@@ -188,20 +221,22 @@ std::optional<InputEvent> ElastigroupProvider::answer(Step step, const ProviderC
     case Step::launch_green:
       if (s.phase >= Phase::find_codedeploy && s.phase <= Phase::wait_blue_detached) {
         return input::GreenLaunched{
-            d.green, s.spot_deployment_id.empty()
-                         ? fmt::format("{} green instance(s) found", d.green.size())
-                         : fmt::format("{} green instance(s) pass their status checks (Spot B/G {})",
-                                       s.greens_passing, s.spot_deployment_id)};
+            d.green,
+            s.spot_deployment_id.empty()
+                ? fmt::format("{} green instance(s) found", d.green.size())
+                : fmt::format("{} green instance(s) pass their status checks (Spot B/G {})",
+                              s.greens_passing, s.spot_deployment_id)};
       }
       return std::nullopt;
     case Step::install:
       if (s.greens_serving) {
         return input::HooksRan{
-            {}, true,
-            fmt::format("CodeDeploy deployment {} {}",
-                        s.codedeploy_deployment_id.empty() ? "(earlier run)"
-                                                           : s.codedeploy_deployment_id,
-                        s.codedeploy_status.empty() ? "Succeeded" : s.codedeploy_status)};
+            {},
+            true,
+            fmt::format(
+                "CodeDeploy deployment {} {}",
+                s.codedeploy_deployment_id.empty() ? "(earlier run)" : s.codedeploy_deployment_id,
+                s.codedeploy_status.empty() ? "Succeeded" : s.codedeploy_status)};
       }
       return std::nullopt;
     case Step::move_traffic:
@@ -382,11 +417,10 @@ EventBody ElastigroupProvider::perform(const Action& action, const DeploymentSpe
             return TokenResolved{};
           },
           [&](const ReadGroup& a) {
-            return answer_of(spot.read_group(access, a.with_capacity),
-                             [](SpotGroup group) -> EventBody {
-                               return GroupRead{group.target_capacity,
-                                                std::move(group.instance_ids)};
-                             });
+            return answer_of(
+                spot.read_group(access, a.with_capacity), [](SpotGroup group) -> EventBody {
+                  return GroupRead{group.target_capacity, std::move(group.instance_ids)};
+                });
           },
           [&](const ListSpotDeployments&) {
             return answer_of(spot.list_deployments(access), [](auto list) -> EventBody {
@@ -405,13 +439,14 @@ EventBody ElastigroupProvider::perform(const Action& action, const DeploymentSpe
                              []() -> EventBody { return Done{}; });
           },
           [&](const DescribeGreens& a) {
-            return answer_of(ports_.ec2.describe_tagged(kGreenTag, a.green_identifier),
-                             [](auto list) -> EventBody { return GreensDescribed{std::move(list)}; });
+            return answer_of(
+                ports_.ec2.describe_tagged(kGreenTag, a.green_identifier),
+                [](auto list) -> EventBody { return GreensDescribed{std::move(list)}; });
           },
           [&](const DescribeInstanceHealth& a) {
-            return answer_of(ports_.ec2.describe_health(a.instance_ids), [](auto list) -> EventBody {
-              return InstanceHealthDescribed{std::move(list)};
-            });
+            return answer_of(
+                ports_.ec2.describe_health(a.instance_ids),
+                [](auto list) -> EventBody { return InstanceHealthDescribed{std::move(list)}; });
           },
           [&](const DetachGreens& a) {
             return answer_of(spot.detach_and_terminate(access, a.instance_ids),
@@ -430,8 +465,9 @@ EventBody ElastigroupProvider::perform(const Action& action, const DeploymentSpe
           [&](const CreateCodeDeployDeployment& a) {
             CodeDeployRequest request{config.app_name, config.deployment_group, spec.revision,
                                       kGreenTag,       a.green_identifier,      a.description};
-            return answer_of(codedeploy.create_deployment(request),
-                             [](std::string id) -> EventBody { return CodeDeployCreated{std::move(id)}; });
+            return answer_of(
+                codedeploy.create_deployment(request),
+                [](std::string id) -> EventBody { return CodeDeployCreated{std::move(id)}; });
           },
           [&](const ListCodeDeployTargets& a) {
             return answer_of(codedeploy.list_targets(a.deployment_id), [](auto ids) -> EventBody {

@@ -1,7 +1,8 @@
 // ElastigroupProvider: PROVIDER=elastigroup behind the FleetProvider port (engine/provider.h).
 // Spot launches the greens and retires blue, CodeDeploy fetches the revision and installs it;
 // the requests that make each step happen, in order, paced and retried, are the Elastigroup
-// request plan (core/elastigroup_flow.h), which this provider performs through its ports:
+// request plan (adapters/elastigroup/request_plan.h), which this provider performs through its
+// ports:
 //   launch_green  read_group, find_spot, create_spot, wait_greens
 //   install       find_codedeploy, create_codedeploy, follow (ValidateService is the gate)
 //   move_traffic  confirms that CodeDeploy's AllowTraffic passed on the greens
@@ -22,12 +23,14 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
+#include "adapters/elastigroup/elastigroup_ports.h"
+#include "adapters/elastigroup/request_plan.h"
 #include "core/clock.h"
-#include "core/elastigroup_flow.h"
-#include "engine/elastigroup_ports.h"
 #include "engine/provider.h"
 
 namespace bluegreen::elastigroup {
@@ -61,6 +64,15 @@ struct CloudRunOptions {
 };
 inline constexpr Duration kStopCheck = std::chrono::milliseconds(200);
 
+// The clouds behind the ports, opened once per run (each run has its own CallBudget): the
+// server opens one for each deployment it runs. Its ports live as long as it does.
+class CloudConnection {
+ public:
+  virtual ~CloudConnection() = default;
+  virtual ElastigroupPorts ports(EventSink& events, PipelineReporter& reporter) = 0;
+};
+using OpenCloud = std::function<Result<std::unique_ptr<CloudConnection>>()>;
+
 class ElastigroupProvider final : public FleetProvider {
  public:
   // `job_id` names the run: the CodePipeline job served now, or the deployment's id outside
@@ -68,6 +80,9 @@ class ElastigroupProvider final : public FleetProvider {
   // when it has one, else from `job_id`.
   ElastigroupProvider(const ElastigroupPorts& ports, CloudRunOptions options, std::string job_id,
                       bool token_lost = false);
+  // A provider that owns its connection to the clouds and reports to no pipeline (the server).
+  ElastigroupProvider(std::unique_ptr<CloudConnection> cloud, EventSink& sink,
+                      CloudRunOptions options, std::string job_id, bool token_lost);
 
   InputEvent launch_green(ProviderCall& call, const action::LaunchGreen& launch) override;
   // The install (green, install_lifecycle_events()): CodeDeploy's whole lifecycle, its
@@ -102,6 +117,15 @@ class ElastigroupProvider final : public FleetProvider {
   // A server restarted with a literal API_TOKEN: what can be done without it.
   InputEvent end_without_token(Step step, ProviderCall& call);
 
+  // A server's run reports to no pipeline.
+  class NoPipeline final : public PipelineReporter {
+   public:
+    Result<void> success(const std::string&, const ReportSuccess&) override { return {}; }
+    Result<void> failure(const std::string&, const ReportFailure&) override { return {}; }
+    Result<void> progress(const std::string&, const ReportProgress&) override { return {}; }
+  };
+  std::unique_ptr<CloudConnection> owned_cloud_;
+  NoPipeline no_pipeline_;
   ElastigroupPorts ports_;
   CloudRunOptions options_;
   std::string job_id_;
@@ -111,6 +135,46 @@ class ElastigroupProvider final : public FleetProvider {
   std::optional<Decision> pending_;  // decided but not done when the last step ended
   std::optional<Action> report_;
   SpotAccess spot_access_;
+};
+
+// PROVIDER=elastigroup deployments run by the server: the one flow on the engine's Executor,
+// with an ElastigroupProvider for each run and the server's Journal as its memory, the
+// Deployment record being what users see of it (status, history, the dashboard). The record
+// shows the flow's phases (validate, launch_green, install, allow_traffic, terminate_blue;
+// clean_up after a failure before the switch), the green instances Spot launched (tag
+// GreenIdentifier=<the record's>), the Spot and CodeDeploy deployment ids and the plan's state
+// (`cloud`), and every line of the plan's log as an event (CodeDeploy lifecycle events per
+// instance among them). A lifecycle event that ended is also a hook result.
+//
+// Invariants:
+// 1. After every request of the plan, before its next one goes out, the record is saved with
+//    the plan's state. A server killed at any point resumes from a state that describes what
+//    is known to exist, and the plan's idempotency (it adopts its own Spot deployment by
+//    GreenIdentifier and its own CodeDeploy deployment from the deployment group's last
+//    attempt) means the resumed run creates neither a second time.
+// 2. No secret reaches the record, its events or the journal: a literal API_TOKEN lives only
+//    in the spec the run was started with (to_json(spec) stores "***"). A run resumed after a
+//    restart has lost a literal token and never calls Spot with what the journal holds: it
+//    ends failed, saying why, after the clean-up that needs no Spot token (the CodeDeploy
+//    deployment stopped with rollback; one whose create was answered after the last save is
+//    found as the plan finds it, from the deployment group's last attempt), and names what to
+//    stop by hand. A reference (ssm:, secretsmanager:) is resolved again by the resumed run.
+// 3. Never remove what may serve: the lost-token clean-up does not stop a CodeDeploy
+//    deployment that succeeded on the greens, and the flow is told the greens may serve
+//    (core/flow.h invariant 4).
+// 4. A run asked to stop (ProviderCall::stop) ends with the record still running and the
+//    plan's state saved: the next start resumes it.
+class ElastigroupProviders final : public ProviderSource {
+ public:
+  ElastigroupProviders(OpenCloud open_cloud, CloudRunOptions options);
+  Result<void> check(const DeploymentSpec& spec) const override;
+  std::string green_identifier(const std::string& deployment_id) const override;
+  Result<std::unique_ptr<FleetProvider>> open(const Deployment& deployment, bool resumed,
+                                              EventSink& sink) override;
+
+ private:
+  OpenCloud open_cloud_;
+  CloudRunOptions options_;
 };
 
 }  // namespace bluegreen::elastigroup

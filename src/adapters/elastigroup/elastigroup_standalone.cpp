@@ -1,4 +1,4 @@
-#include "engine/elastigroup_standalone.h"
+#include "adapters/elastigroup/elastigroup_standalone.h"
 
 namespace bluegreen::elastigroup {
 namespace {

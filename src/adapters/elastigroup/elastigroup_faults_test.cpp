@@ -22,8 +22,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "engine/elastigroup_executor.h"
-#include "engine/elastigroup_fakes.h"
+#include "adapters/elastigroup/elastigroup_executor.h"
+#include "adapters/elastigroup/elastigroup_fakes.h"
 
 using ::testing::HasSubstr;
 using ::testing::Not;

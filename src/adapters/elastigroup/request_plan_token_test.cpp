@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
-#include "core/elastigroup_flow.h"
+#include "adapters/elastigroup/request_plan.h"
 
 namespace bluegreen::elastigroup {
 namespace {

@@ -1,11 +1,11 @@
-// Phase decisions of the Elastigroup flow: which request comes next, when to wait, when to
+// Phase decisions of the Elastigroup request plan: which request comes next, when to wait, when to
 // give up, and the words of every report.
 #include <fmt/format.h>
 
 #include <algorithm>
 
-#include "core/elastigroup_flow.h"
-#include "core/elastigroup_flow_stepper.h"
+#include "adapters/elastigroup/request_plan.h"
+#include "adapters/elastigroup/request_plan_stepper.h"
 
 namespace bluegreen::elastigroup::detail {
 namespace {

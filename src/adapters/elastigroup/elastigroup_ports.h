@@ -2,7 +2,7 @@
 // ElastigroupExecutor reaches Spot, EC2, CodeDeploy, CodePipeline and the secret stores. Real
 // implementations wrap the cloud clients (src/adapters/elastigroup); tests use scripted fakes
 // (elastigroup_fakes.h). The vocabulary (SpotDeployment, CodeDeployDeployment, …) is the
-// flow's own, from core/elastigroup_flow.h.
+// flow's own, from adapters/elastigroup/request_plan.h.
 //
 // Every call returns Result: the value, or an Error whose `kind` says whether a retry
 // may help (throttled, unavailable, timeout) and whose `code` is the service's own error code
@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "adapters/elastigroup/request_plan.h"
 #include "core/clock.h"
-#include "core/elastigroup_flow.h"
 #include "core/secret.h"
 #include "core/spec.h"
 #include "engine/ports.h"

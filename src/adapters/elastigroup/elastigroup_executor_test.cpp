@@ -1,4 +1,4 @@
-#include "engine/elastigroup_executor.h"
+#include "adapters/elastigroup/elastigroup_executor.h"
 
 #include <fmt/format.h>
 #include <gmock/gmock.h>
@@ -7,9 +7,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "engine/elastigroup_fakes.h"
-#include "engine/elastigroup_log.h"
-#include "engine/elastigroup_standalone.h"
+#include "adapters/elastigroup/elastigroup_fakes.h"
+#include "adapters/elastigroup/elastigroup_log.h"
+#include "adapters/elastigroup/elastigroup_standalone.h"
 
 namespace bluegreen::elastigroup {
 namespace {

@@ -1,4 +1,4 @@
-// The Elastigroup flow's vocabulary (names, classifications), its configuration and its
+// The Elastigroup request plan's vocabulary (names, classifications), its configuration and its
 // continuation token.
 #include <fmt/format.h>
 
@@ -8,8 +8,8 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 
-#include "core/elastigroup_flow.h"
-#include "core/elastigroup_flow_stepper.h"
+#include "adapters/elastigroup/request_plan.h"
+#include "adapters/elastigroup/request_plan_stepper.h"
 
 namespace bluegreen::elastigroup {
 namespace {

@@ -1,4 +1,4 @@
-#include "engine/elastigroup_pacing.h"
+#include "adapters/elastigroup/elastigroup_pacing.h"
 
 #include <fmt/format.h>
 

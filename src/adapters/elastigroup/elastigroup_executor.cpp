@@ -1,10 +1,10 @@
-#include "engine/elastigroup_executor.h"
+#include "adapters/elastigroup/elastigroup_executor.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 
-#include "engine/elastigroup_standalone.h"
+#include "adapters/elastigroup/elastigroup_standalone.h"
 #include "engine/executor.h"
 
 namespace bluegreen::elastigroup {
@@ -123,8 +123,9 @@ RunOutcome ElastigroupExecutor::run(const ElastigroupJob& job, TimePoint must_en
   if (!spec) return reject(spec.error());
   if (auto made = make_flow_config(*spec, job.job_id); !made) return reject(made.error());
 
-  Deployment d = new_deployment(job.job_id, *spec, "codepipeline", green_identifier_for_job(job.job_id),
-                                ports_.clock.now(), std::nullopt);
+  Deployment d =
+      new_deployment(job.job_id, *spec, "codepipeline", green_identifier_for_job(job.job_id),
+                     ports_.clock.now(), std::nullopt);
   bool resumed = false;
   if (job.continuation_token) {
     d.cloud = CloudProgress{};
@@ -195,8 +196,8 @@ RunOutcome ElastigroupExecutor::deliver(const std::string& job_id, const Action&
                      ports_.clock.now() + backoff < must_end_by - std::chrono::seconds(1);
     if (!retryable(error) || attempt >= options_.report_attempts || !time_left) {
       publish(EventKind::error, "report_failed",
-              fmt::format("{} could not be sent: {} {}", kind, error.code, error.message),
-              provider, phase);
+              fmt::format("{} could not be sent: {} {}", kind, error.code, error.message), provider,
+              phase);
       return RunOutcome::report_failed;
     }
     publish(EventKind::warning, "report_retry",
@@ -221,22 +222,3 @@ void ElastigroupExecutor::publish(EventKind level, std::string name, std::string
 }
 
 }  // namespace bluegreen::elastigroup
-
-namespace bluegreen {
-
-Deployment run_cloud_deployment(const CloudRunPorts& ports, Deployment deployment,
-                                const elastigroup::CloudRunOptions& options, CloudStart start) {
-  // A restarted server never had a literal token: the journal holds "***".
-  bool token_lost = start == CloudStart::after_restart &&
-                    !is_secret_reference(deployment.spec.api_token.reveal());
-  elastigroup::CapturingReporter unused;  // the server reports to no pipeline
-  elastigroup::ElastigroupProvider provider(ports.cloud.ports(ports.sink, unused), options,
-                                            deployment.id, token_lost);
-  Executor executor(provider, ports.clock, ports.journal, ports.sink,
-                    ProviderRun{TimePoint::max(), options.stop});
-  Inbox inbox;
-  return start == CloudStart::fresh ? executor.run(std::move(deployment), inbox)
-                                    : executor.resume(std::move(deployment), inbox);
-}
-
-}  // namespace bluegreen

@@ -1,4 +1,4 @@
-#include "engine/elastigroup_fakes.h"
+#include "adapters/elastigroup/elastigroup_fakes.h"
 
 #include <fmt/format.h>
 
