@@ -562,7 +562,8 @@ class Machine {
         d_.preview_shown = false;
         return continue_unwinding(d_.step);
       case Step::terminate_green:
-        set_state(d_.green, InstanceState::terminated);
+        // A provider that owns its fleets keeps its greens' state itself (some may be left).
+        if (!t_.installs_and_gates) set_state(d_.green, InstanceState::terminated);
         if (!e.detail.empty() && d_.error) {
           d_.error->message = e.detail;  // invariant 6
           clean_up_detail_ = e.detail;

@@ -139,6 +139,24 @@ TEST(ElastigroupExecutor, NeverRunsPastTheInvocationDeadline) {
   EXPECT_LE(h.clock.now(), end - 10s);
 }
 
+TEST(ElastigroupExecutor, TheReserveHoldsWhicheverStepTheInvocationIsIn) {
+  // However late in the invocation the deployment moves from one step to the next (CodeDeploy
+  // succeeding after more or fewer polls), no request goes out within the reserve.
+  for (int polls = 1; polls <= 24; ++polls) {
+    Harness h;
+    h.cloud.codedeploy_statuses = std::deque<std::string>(polls, "InProgress");
+    h.cloud.codedeploy_statuses.push_back("Succeeded");
+    h.cloud.detaches_blue = false;  // the last step polls until the invocation hands over
+    h.options.reserve = 30s;
+    TimePoint end = h.clock.now() + 300s;
+    h.run(kParams, std::nullopt, end);
+    for (const auto& call : h.cloud.calls()) {
+      if (call.method.starts_with("pipeline.")) continue;
+      EXPECT_LE(call.time, end - 30s) << call.method << " after " << polls << " polls";
+    }
+  }
+}
+
 TEST(ElastigroupExecutor, ARepeatedDeliveryAfterTheResultIsAlreadyReported) {
   Harness h;
   ASSERT_EQ(h.run(), RunOutcome::succeeded);

@@ -128,7 +128,7 @@ Result<CodeDeployDeployment> FakeElastigroupCloud::get_deployment(
     auto n = static_cast<long long>(greens_[tag].size());
     if (status == "Succeeded") {
       d.succeeded = n;
-      blue_.clear();  // Spot finalises: the blue instances leave the group
+      if (detaches_blue) blue_.clear();  // Spot finalises: the blue instances leave the group
       for (auto& s : spot_deployments_) {
         if (s.green_identifier == tag) s.state = "FINISHED";
       }

@@ -67,6 +67,7 @@ class FakeElastigroupCloud final : public SpotBlueGreen,
   // Statuses GetDeployment returns in turn; the last one repeats.
   std::deque<std::string> codedeploy_statuses = {"InProgress", "Succeeded"};
   std::map<std::string, Secret> secrets;  // reference -> token
+  bool detaches_blue = true;  // false: Spot never finalises, blue stays in the group
   // The next `times` calls of `method` fail. Methods are named "<port>.<call>": spot.read_group,
   // spot.list, spot.create, spot.stop, spot.detach, ec2.describe_tagged, ec2.describe_health,
   // codedeploy.last_attempted, codedeploy.get, codedeploy.create, codedeploy.list_targets,

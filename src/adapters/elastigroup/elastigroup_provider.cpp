@@ -205,6 +205,9 @@ void ElastigroupProvider::checkpoint(ProviderCall& call) {
   d.cloud->spot_deployment_id = state.spot_deployment_id;
   d.cloud->codedeploy_deployment_id = state.codedeploy_deployment_id;
   d.cloud->token = to_token(state);
+  // Greens that may serve are recorded as such before anything else is saved (core/flow.h
+  // invariant 4): a restart from this record never cleans them up.
+  if (state.greens_serving) d.traffic_moved = true;
   note_greens(d, state);
   call.save();
 }
@@ -213,7 +216,9 @@ std::optional<InputEvent> ElastigroupProvider::answer(Step step, const ProviderC
   const FlowState& s = *state_;
   const Deployment& d = call.deployment;
   if (s.phase == Phase::stopping) {
-    if (step == Step::clean_up) return std::nullopt;
+    // After the switch the flow has no clean_up step: the plan's own (it found the greens
+    // never served) runs within this step, and its report is the answer.
+    if (step == Step::clean_up || d.traffic_moved) return std::nullopt;
     const PendingFailure failure = s.failure.value_or(PendingFailure{});
     return input::Failed{error_of(failure.type, failure.message), {}, true};
   }
@@ -245,8 +250,10 @@ std::optional<InputEvent> ElastigroupProvider::answer(Step step, const ProviderC
             "CodeDeploy's AllowTraffic passed on the greens: Spot routes the group's traffic to "
             "them"};
       }
-      return input::Failed{
-          Error{ErrorKind::internal, "CodeDeploy has not succeeded on the greens yet"}, {}, true};
+      if (s.phase == Phase::wait_blue_detached) {
+        return input::ActionDone{"Spot had already finished this job's deployment"};
+      }
+      return std::nullopt;
     case Step::retire_blue:
     case Step::clean_up:
       return std::nullopt;
@@ -317,15 +324,18 @@ InputEvent ElastigroupProvider::run_plan(Step step, ProviderCall& call) {
   if (report_) return *answer_report(step, call);
 
   Clock& clock = ports_.clock;
-  bool unbounded = call.must_end_by == TimePoint::max();
-  Duration reserve = options_.reserve;
-  if (!unbounded) {
-    // A reserve longer than a third of the run would leave it no time to do anything.
-    auto third = std::chrono::duration_cast<Duration>(call.must_end_by - clock.now()) / 3;
-    reserve = std::min(reserve, std::max(Duration::zero(), third));
+  if (!run_bounds_) {
+    bool unbounded = call.must_end_by == TimePoint::max();
+    Duration reserve = options_.reserve;
+    if (!unbounded) {
+      // A reserve longer than a third of the run would leave it no time to do anything.
+      auto third = std::chrono::duration_cast<Duration>(call.must_end_by - clock.now()) / 3;
+      reserve = std::min(reserve, std::max(Duration::zero(), third));
+    }
+    run_bounds_.emplace(unbounded ? TimePoint::max() : call.must_end_by - reserve,
+                        unbounded ? TimePoint::max() : call.must_end_by - reserve / 2);
   }
-  TimePoint stop_at = unbounded ? TimePoint::max() : call.must_end_by - reserve;
-  TimePoint call_deadline = unbounded ? TimePoint::max() : call.must_end_by - reserve / 2;
+  const auto [stop_at, call_deadline] = *run_bounds_;
   // The plan's state counts in milliseconds, as its continuation token does, so that a
   // resumed run sees the same times as one that went on.
   auto now = [&clock]() -> TimePoint { return std::chrono::floor<Duration>(clock.now()); };
@@ -360,8 +370,9 @@ InputEvent ElastigroupProvider::run_plan(Step step, ProviderCall& call) {
   }
   if (step == Step::clean_up && !is_report(decision.next) && state_->phase != Phase::stopping) {
     // The deployment failed outside the plan (its record could not be kept): the plan cleans
-    // up as after a failure of its own.
+    // up as after a failure of its own, once it knows its CodeDeploy deployment.
     publish(std::move(decision.events), call);
+    learn_own_codedeploy(d.spec);
     decision = elastigroup::step(
         *config_, *state_,
         Event{now(), Abandoned{d.error ? d.error->message : "the deployment failed"}});
@@ -377,6 +388,15 @@ InputEvent ElastigroupProvider::run_plan(Step step, ProviderCall& call) {
         d.cloud->token = progress->continuation_token;
         call.save();
         return input::Suspended{};
+      }
+      if (std::holds_alternative<ReportFailure>(*report_) && !state_->greens_serving) {
+        // What clean-up left: the greens it last saw running; the others are gone.
+        for (auto& green : d.green) {
+          if (std::ranges::find(state_->green_ids, green.id) == state_->green_ids.end()) {
+            green.state = InstanceState::terminated;
+          }
+        }
+        call.save();
       }
       return *answer_report(step, call);
     }
@@ -502,14 +522,10 @@ InputEvent ElastigroupProvider::end_without_token(Step step, ProviderCall& call)
   std::string spot = state ? state->spot_deployment_id : "";
   std::string codedeploy = state ? state->codedeploy_deployment_id : "";
   bool serving = state && state->greens_serving;
-  if (state && codedeploy.empty() &&
-      (state->phase == Phase::find_codedeploy || state->phase == Phase::create_codedeploy)) {
-    // The server may have died after CodeDeploy answered a create: find ours as the plan would.
-    if (auto ours = own_codedeploy_deployment(ports_.codedeploy, state->green_identifier,
-                                              deployment.spec)) {
-      codedeploy = state->codedeploy_deployment_id = ours->id;
-      serving = state->greens_serving = ours->status == "Succeeded";
-    }
+  if (state) {
+    learn_own_codedeploy(deployment.spec);
+    codedeploy = state->codedeploy_deployment_id;
+    serving = state->greens_serving;
   }
   std::string done;
   if (!codedeploy.empty() && !serving) {
@@ -524,7 +540,14 @@ InputEvent ElastigroupProvider::end_without_token(Step step, ProviderCall& call)
         "nothing was stopped. ",
         codedeploy);
   }
-  std::string by_hand = spot.empty()
+  std::string by_hand = serving
+                            ? fmt::format(
+                                  "The greens tagged GreenIdentifier={} may serve: do not stop "
+                                  "Spot B/G deployment {} of Elastigroup {}; when it finishes, "
+                                  "blue is detached",
+                                  deployment.green_identifier, spot.empty() ? "(unknown)" : spot,
+                                  deployment.spec.group_id)
+                        : spot.empty()
                             ? fmt::format(
                                   "Look for a Spot B/G deployment of Elastigroup {} and for EC2 "
                                   "instances tagged GreenIdentifier={}, and stop them",
@@ -542,6 +565,22 @@ InputEvent ElastigroupProvider::end_without_token(Step step, ProviderCall& call)
   if (state) checkpoint(call);  // the record shows where it stood
   report_ = ReportFailure{FailureType::job_failed, message, codedeploy};
   return *answer_report(step, call);
+}
+
+void ElastigroupProvider::learn_own_codedeploy(const DeploymentSpec& spec) {
+  if (!state_ || state_->greens_serving) return;
+  FlowState& s = *state_;
+  std::optional<CodeDeployDeployment> ours;
+  if (!s.codedeploy_deployment_id.empty()) {
+    if (auto read = ports_.codedeploy.get_deployment(s.codedeploy_deployment_id)) ours = *read;
+  } else if (s.phase == Phase::find_codedeploy || s.phase == Phase::create_codedeploy) {
+    // The run may have died after CodeDeploy answered a create: find ours as the plan would.
+    ours = own_codedeploy_deployment(ports_.codedeploy, s.green_identifier, spec);
+  }
+  if (!ours) return;
+  s.codedeploy_deployment_id = ours->id;
+  s.codedeploy_status = ours->status;
+  if (ours->status == "Succeeded") s.greens_serving = true;
 }
 
 }  // namespace bluegreen::elastigroup

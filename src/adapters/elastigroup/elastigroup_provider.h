@@ -116,6 +116,10 @@ class ElastigroupProvider final : public FleetProvider {
   void publish(std::vector<DeploymentEvent> events, ProviderCall& call);
   // A server restarted with a literal API_TOKEN: what can be done without it.
   InputEvent end_without_token(Step step, ProviderCall& call);
+  // A plan saved while it looked for (or was creating) its CodeDeploy deployment: reads the
+  // deployment group's last attempt and takes it when it targets our greens, so that a
+  // clean-up decided without the plan stops it, or removes nothing when it succeeded.
+  void learn_own_codedeploy(const DeploymentSpec& spec);
 
   // A server's run reports to no pipeline.
   class NoPipeline final : public PipelineReporter {
@@ -134,6 +138,9 @@ class ElastigroupProvider final : public FleetProvider {
   std::optional<FlowState> state_;
   std::optional<Decision> pending_;  // decided but not done when the last step ended
   std::optional<Action> report_;
+  // When the run stops starting requests and when its requests must be over, set at its first
+  // step: the reserve is a third of the whole run at most, not of what is left of it.
+  std::optional<std::pair<TimePoint, TimePoint>> run_bounds_;
   SpotAccess spot_access_;
 };
 
