@@ -106,9 +106,9 @@ struct BlueFleet {
   std::filesystem::path bundle_root;  // its revision, for the BlockTraffic hooks
 };
 
-// PROVIDER=elastigroup: where the Elastigroup request plan (adapters/elastigroup/request_plan.h) stands.
-// Spot launches and retires the fleets, CodeDeploy installs; the record shows their ids, and the
-// flow's continuation token, which holds no secret, resumes the flow after a restart.
+// PROVIDER=elastigroup: where the Elastigroup request plan (adapters/elastigroup/request_plan.h)
+// stands. Spot launches and retires the fleets, CodeDeploy installs; the record shows their ids,
+// and the flow's continuation token, which holds no secret, resumes the flow after a restart.
 struct CloudProgress {
   std::string flow_phase;  // the flow's own phase (read_group, follow, …)
   std::string spot_deployment_id;

@@ -231,11 +231,19 @@ class Machine {
       finish_with(DeploymentStatus::succeeded);
       return;
     }
-    if (phase_of(next) != d_.phase || d_.phases.empty()) {
+    if (phase_for(next) != d_.phase || d_.phases.empty()) {
       end_phase(PhaseOutcome::passed, std::move(summary));
-      begin_phase(phase_of(next));
+      begin_phase(phase_for(next));
     }
     enter(next);
+  }
+
+  // The phase a step belongs to. A provider that moves traffic itself does so within its
+  // install (CodeDeploy's AllowTraffic is one of its lifecycle events): the flow's confirmation
+  // of the switch is part of that phase.
+  Phase phase_for(Step step) const {
+    if (t_.moves_traffic && step == Step::route_to_green) return Phase::install;
+    return phase_of(step);
   }
 
   void enter(Step next) {

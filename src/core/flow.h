@@ -44,8 +44,9 @@
 // runs every hook, probes, switches and drains. PROVIDER=elastigroup does all of them: Spot
 // launches the greens and retires blue, CodeDeploy fetches the revision and runs every
 // lifecycle event (ValidateService is its health gate, AllowTraffic its switch). Its
-// deployments go validate -> launch_green -> install -> allow_traffic (the provider confirms
-// the greens serve) -> terminate_blue (Spot detaches blue) -> succeeded, and:
+// deployments go validate -> launch_green -> install (its last step, route_to_green, is the
+// provider's confirmation that the greens serve) -> terminate_blue (Spot detaches blue) ->
+// succeeded, and:
 // 4. Nothing that may serve is removed: once traffic may have moved (install succeeded on the
 //    greens) a failure ends the deployment failed with no clean_up step, whatever its cause
 //    (TIMEOUT, a restart, a provider error), and both fleets stay as they are.

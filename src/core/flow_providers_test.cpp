@@ -68,7 +68,8 @@ TEST(ProviderFlow, AProviderThatOwnsItsFleetsIsAskedForItsStepsOnlyInOrder) {
                                            "ApplicationStart, ValidateService on green"));
   w.installed();
   // No health gate of the flow's own, no traffic hook: the provider confirms the switch.
-  EXPECT_EQ(w.d().phase, Phase::allow_traffic);
+  EXPECT_EQ(w.d().step, Step::route_to_green);
+  EXPECT_EQ(w.d().phase, Phase::install);  // CodeDeploy's AllowTraffic is part of its install
   EXPECT_EQ(w.asks(), "route traffic to d-cloud");
   EXPECT_TRUE(w.d().traffic_moved);
   w.feed(input::ActionDone{"Spot routes the group's traffic to them"});
@@ -78,7 +79,7 @@ TEST(ProviderFlow, AProviderThatOwnsItsFleetsIsAskedForItsStepsOnlyInOrder) {
   w.feed(input::ActionDone{"blue has left"});
   EXPECT_EQ(w.d().status, DeploymentStatus::succeeded);
   EXPECT_EQ(w.phases(), (std::vector<Phase>{Phase::validate, Phase::launch_green, Phase::install,
-                                            Phase::allow_traffic, Phase::terminate_blue}));
+                                            Phase::terminate_blue}));
   EXPECT_EQ(w.d().phases.back().message, "blue has left");
   for (const auto& green : w.d().green) EXPECT_EQ(green.state, InstanceState::healthy);
 }

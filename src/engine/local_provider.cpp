@@ -12,17 +12,17 @@
 namespace bluegreen {
 namespace {
 
-input::Failed failed(Error error, std::vector<HookResult> results = {}) {
+input::Failed provider_failure(Error error, std::vector<HookResult> results = {}) {
   return input::Failed{std::move(error), std::move(results)};
 }
 
-const std::vector<Instance>& instances_of(const Deployment& d, Colour colour) {
+const std::vector<Instance>& fleet_instances(const Deployment& d, Colour colour) {
   static const std::vector<Instance> none;
   if (colour == Colour::green) return d.green;
   return d.blue ? d.blue->instances : none;
 }
 
-std::string fleet_of(const Deployment& d, Colour colour) {
+std::string fleet_id_of(const Deployment& d, Colour colour) {
   if (colour == Colour::green) return d.id;
   return d.blue ? d.blue->fleet_id : std::string();
 }
@@ -50,11 +50,12 @@ InputEvent LocalProvider::fetch_revision(ProviderCall& call) {
   std::filesystem::remove_all(destination, ec);
   std::filesystem::create_directories(destination, ec);
   if (ec) {
-    return failed(Error{ErrorKind::internal,
-                        fmt::format("cannot create {}: {}", destination.string(), ec.message())});
+    return provider_failure(
+        Error{ErrorKind::internal,
+              fmt::format("cannot create {}: {}", destination.string(), ec.message())});
   }
   auto bundle = ports_.fetcher.fetch(d.spec.revision, destination, d.deadline);
-  if (!bundle) return failed(bundle.error().with_context("fetch revision"));
+  if (!bundle) return provider_failure(bundle.error().with_context("fetch revision"));
   return input::RevisionFetched{bundle->root, bundle->description};
 }
 
@@ -66,13 +67,13 @@ InputEvent LocalProvider::launch_green(ProviderCall& call, const action::LaunchG
                                         .tags = launch.tags,
                                         .isolation = d.spec.isolation.value_or(Isolation::none),
                                         .app_port = app_port_of(d.spec)});
-  if (!instances) return failed(instances.error().with_context("launch green"));
+  if (!instances) return provider_failure(instances.error().with_context("launch green"));
   return input::GreenLaunched{*instances, ""};
 }
 
 InputEvent LocalProvider::run_hooks(ProviderCall& call, const action::RunHooks& hooks) {
   const Deployment& d = call.deployment;
-  const auto& instances = instances_of(d, hooks.colour);
+  const auto& instances = fleet_instances(d, hooks.colour);
   if (instances.empty()) return input::HooksRan{};
   Bundle bundle{hooks.colour == Colour::green ? d.green_bundle_root : d.blue->bundle_root,
                 hooks.colour == Colour::green ? d.revision : d.blue->fleet_id};
@@ -106,7 +107,7 @@ InputEvent LocalProvider::run_hooks(ProviderCall& call, const action::RunHooks& 
   std::lock_guard lock(mutex);  // a late call of on_hook must not race the reads below
   bool all_reported = reported == results.size();
   if (!ran) {
-    input::Failed outcome = failed(ran.error(), std::move(results));
+    input::Failed outcome = provider_failure(ran.error(), std::move(results));
     outcome.reported = all_reported;
     return outcome;
   }
@@ -148,7 +149,7 @@ InputEvent LocalProvider::preview(ProviderCall& call, const action::Preview& pre
 InputEvent LocalProvider::move_traffic(ProviderCall& call, const action::Route& route) {
   const Deployment& d = call.deployment;
   Colour colour = route.fleet_id == d.id ? Colour::green : Colour::blue;
-  ports_.traffic.register_fleet(route.fleet_id, instances_of(d, colour));
+  ports_.traffic.register_fleet(route.fleet_id, fleet_instances(d, colour));
   ports_.traffic.warm(route.fleet_id);
   if (colour == Colour::green && route.percent < 100) {
     ports_.traffic.split(TrafficSplit{route.fleet_id, route.percent});
@@ -180,16 +181,17 @@ bool LocalProvider::fleet_runs(const std::string& fleet_id) const {
 }
 
 InputEvent LocalProvider::terminate(const Deployment& d, Colour colour) {
-  std::string fleet_id = fleet_of(d, colour);
+  std::string fleet_id = fleet_id_of(d, colour);
   std::set<std::string> ids;
-  for (const auto& instance : instances_of(d, colour)) ids.insert(instance.id);
+  for (const auto& instance : fleet_instances(d, colour)) ids.insert(instance.id);
   for (const auto& instance : ports_.fleet.list()) {
     if (instance.fleet_id == fleet_id) ids.insert(instance.id);
   }
   auto stopped = ports_.fleet.terminate(std::vector<std::string>(ids.begin(), ids.end()));
   ports_.traffic.remove_fleet(fleet_id);
   if (!stopped) {
-    return failed(stopped.error().with_context(fmt::format("terminate {}", to_string(colour))));
+    return provider_failure(
+        stopped.error().with_context(fmt::format("terminate {}", to_string(colour))));
   }
   std::error_code ec;
   if (!fleet_id.empty()) std::filesystem::remove_all(bundles_dir_ / fleet_id, ec);

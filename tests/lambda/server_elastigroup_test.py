@@ -217,8 +217,7 @@ class ServerElastigroupTest(unittest.TestCase):
         self.assertEqual(item["provider"], "elastigroup")
         self.assertEqual([(p["phase"], p["outcome"]) for p in item["phases"]],
                          [("validate", "passed"), ("launch_green", "passed"),
-                          ("install", "passed"), ("allow_traffic", "passed"),
-                          ("terminate_blue", "passed")])
+                          ("install", "passed"), ("terminate_blue", "passed")])
         self.assertEqual({g["id"] for g in item["greens"]}, set(greens))
         for g in item["greens"]:
             self.assertEqual(g["tags"][TAG], green)

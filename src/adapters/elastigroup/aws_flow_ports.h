@@ -1,7 +1,7 @@
-// AwsFlowPorts: the AWS side of the Elastigroup request plan's ports (EC2, CodeDeploy, CodePipeline,
-// and API_TOKEN references in SSM / Secrets Manager), over the clients of src/adapters/aws.
-// Every call ends by CallBudget::deadline, which the executor moves before each request.
-// AWS errors become Errors with the service's code, kind and a message that names the
+// AwsFlowPorts: the AWS side of the Elastigroup request plan's ports (EC2, CodeDeploy,
+// CodePipeline, and API_TOKEN references in SSM / Secrets Manager), over the clients of
+// src/adapters/aws. Every call ends by CallBudget::deadline, which the executor moves before each
+// request. AWS errors become Errors with the service's code, kind and a message that names the
 // service and operation (never a secret).
 //
 // Thread-safe as the underlying clients are.

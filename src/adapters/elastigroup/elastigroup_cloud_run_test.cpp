@@ -122,7 +122,7 @@ TEST(CloudDeployment, ShowsTheFlowAsPhasesGreensAndLifecycleEvents) {
     EXPECT_EQ(p.outcome, PhaseOutcome::passed) << to_string(p.phase);
   }
   EXPECT_EQ(phases, (std::vector<Phase>{Phase::validate, Phase::launch_green, Phase::install,
-                                        Phase::allow_traffic, Phase::terminate_blue}));
+                                        Phase::terminate_blue}));
   ASSERT_EQ(d.green.size(), 2u);
   for (const auto& green : d.green) {
     EXPECT_EQ(green.tags.at("GreenIdentifier"), d.green_identifier);

@@ -1,5 +1,5 @@
-// FakeElastigroupCloud: one in-memory stand-in for every port of the Elastigroup request plan (Spot,
-// EC2, CodeDeploy, CodePipeline, the secret stores and the log), for tests of the executor
+// FakeElastigroupCloud: one in-memory stand-in for every port of the Elastigroup request plan
+// (Spot, EC2, CodeDeploy, CodePipeline, the secret stores and the log), for tests of the executor
 // and of whatever drives it. By default it behaves like a healthy cloud: the Spot B/G
 // deployment launches `capacity` running, healthy greens at once; CodeDeploy goes through
 // `codedeploy_statuses` one status per GetDeployment; Spot detaches blue once CodeDeploy
@@ -67,7 +67,7 @@ class FakeElastigroupCloud final : public SpotBlueGreen,
   // Statuses GetDeployment returns in turn; the last one repeats.
   std::deque<std::string> codedeploy_statuses = {"InProgress", "Succeeded"};
   std::map<std::string, Secret> secrets;  // reference -> token
-  bool detaches_blue = true;  // false: Spot never finalises, blue stays in the group
+  bool detaches_blue = true;              // false: Spot never finalises, blue stays in the group
   // The next `times` calls of `method` fail. Methods are named "<port>.<call>": spot.read_group,
   // spot.list, spot.create, spot.stop, spot.detach, ec2.describe_tagged, ec2.describe_health,
   // codedeploy.last_attempted, codedeploy.get, codedeploy.create, codedeploy.list_targets,

@@ -1,5 +1,5 @@
-// The Elastigroup request plan's pacing, from optional environment variables (the Lambda function and
-// `bluegreen deploy` with PROVIDER=elastigroup read the same ones):
+// The Elastigroup request plan's pacing, from optional environment variables (the Lambda function
+// and `bluegreen deploy` with PROVIDER=elastigroup read the same ones):
 //
 //   BLUEGREEN_POLL_SECONDS     the first pause between two polls of the same thing (default
 //                              2); pauses grow to 30 times this while nothing changes, and a

@@ -540,13 +540,12 @@ InputEvent ElastigroupProvider::end_without_token(Step step, ProviderCall& call)
         "nothing was stopped. ",
         codedeploy);
   }
-  std::string by_hand = serving
-                            ? fmt::format(
-                                  "The greens tagged GreenIdentifier={} may serve: do not stop "
-                                  "Spot B/G deployment {} of Elastigroup {}; when it finishes, "
-                                  "blue is detached",
-                                  deployment.green_identifier, spot.empty() ? "(unknown)" : spot,
-                                  deployment.spec.group_id)
+  std::string by_hand = serving ? fmt::format(
+                                      "The greens tagged GreenIdentifier={} may serve: do not stop "
+                                      "Spot B/G deployment {} of Elastigroup {}; when it finishes, "
+                                      "blue is detached",
+                                      deployment.green_identifier,
+                                      spot.empty() ? "(unknown)" : spot, deployment.spec.group_id)
                         : spot.empty()
                             ? fmt::format(
                                   "Look for a Spot B/G deployment of Elastigroup {} and for EC2 "

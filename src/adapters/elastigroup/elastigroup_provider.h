@@ -147,8 +147,8 @@ class ElastigroupProvider final : public FleetProvider {
 // PROVIDER=elastigroup deployments run by the server: the one flow on the engine's Executor,
 // with an ElastigroupProvider for each run and the server's Journal as its memory, the
 // Deployment record being what users see of it (status, history, the dashboard). The record
-// shows the flow's phases (validate, launch_green, install, allow_traffic, terminate_blue;
-// clean_up after a failure before the switch), the green instances Spot launched (tag
+// shows the flow's phases (validate, launch_green, install, terminate_blue; clean_up after a
+// failure before the switch), the green instances Spot launched (tag
 // GreenIdentifier=<the record's>), the Spot and CodeDeploy deployment ids and the plan's state
 // (`cloud`), and every line of the plan's log as an event (CodeDeploy lifecycle events per
 // instance among them). A lifecycle event that ended is also a hook result.

@@ -1,6 +1,6 @@
-// SpotFlowPorts: the Spot side of the Elastigroup request plan (SpotBlueGreen), over the Spot client
-// of src/adapters/spot (which owns the REST details: Bearer token, accountId, rate-limit waits,
-// retries). Each call builds a client for the access it is given, so the token resolved for
+// SpotFlowPorts: the Spot side of the Elastigroup request plan (SpotBlueGreen), over the Spot
+// client of src/adapters/spot (which owns the REST details: Bearer token, accountId, rate-limit
+// waits, retries). Each call builds a client for the access it is given, so the token resolved for
 // one invocation is used for that invocation only. Every call ends by CallBudget::deadline.
 //
 // Errors keep Spot's first error code; DEPLOYMENT_ALREADY_IN_PROGRESS is a conflict (the flow
