@@ -339,12 +339,13 @@ class Machine {
   }
 
   // Leaves the happy path: records why, then walks the unwinding steps.
-  void unwind(Error cause, PhaseOutcome outcome) {
+  void unwind(Error cause, PhaseOutcome outcome, bool cleaned_up = false) {
     emit(outcome == PhaseOutcome::failed ? EventKind::error : EventKind::info, cause.message);
     end_phase(outcome, cause.message);
     d_.error = std::move(cause);
-    if (d_.traffic_moved && t_.moves_traffic) {
-      // Invariant 4: the greens may serve and blue may be gone; nothing is undone.
+    if ((d_.traffic_moved && t_.moves_traffic) || cleaned_up) {
+      // Invariant 4: the greens may serve and blue may be gone; nothing is undone. Or the
+      // provider has already cleaned up what it could.
       finish_with(DeploymentStatus::failed);
       return;
     }
@@ -627,7 +628,7 @@ class Machine {
           if (failed_here) instance.state = InstanceState::unhealthy;
         }
       }
-      return unwind(e.error, PhaseOutcome::failed);
+      return unwind(e.error, PhaseOutcome::failed, e.cleaned_up);
     }
     warn(fmt::format("{} ({}): {}", to_string(d_.step), to_string(e.error.kind), e.error.message));
     if (is_unwinding(d_.step)) return continue_unwinding(d_.step);

@@ -189,6 +189,9 @@ struct Failed {       // the action failed
   Error error;
   std::vector<HookResult> results;  // hooks that ran before and including the failing one
   bool reported = false;            // each result was already logged as it happened
+  // The provider already did all the clean-up it can (it could not go on, and cleaned up as it
+  // stopped): the deployment ends failed without a clean_up step.
+  bool cleaned_up = false;
 };
 struct PromoteRequested {
   std::string by;

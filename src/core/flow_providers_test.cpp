@@ -102,6 +102,19 @@ TEST(ProviderFlow, AFailureBeforeTheSwitchAsksTheProviderToCleanUpAndKeepsItsAcc
   }
 }
 
+TEST(ProviderFlow, AProviderThatAlreadyCleanedUpIsNotAskedAgain) {
+  CloudWalk w;
+  w.launched();
+  w.feed(input::Failed{Error{ErrorKind::failed, "the token was lost; CodeDeploy d-1 stopped"},
+                       {},
+                       true,
+                       /*cleaned_up=*/true});
+  EXPECT_EQ(w.d().status, DeploymentStatus::failed);
+  EXPECT_EQ(w.asks(), "nothing");
+  EXPECT_EQ(w.d().phases.back().phase, Phase::install);
+  EXPECT_EQ(w.d().phases.back().outcome, PhaseOutcome::failed);
+}
+
 TEST(ProviderFlow, NothingThatMayServeIsRemovedByAFailureAfterTheSwitch) {
   // Every way a deployment can fail once install succeeded: the provider's confirmation or
   // blue's retirement failing, and a restart in either step.

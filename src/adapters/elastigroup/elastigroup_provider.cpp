@@ -563,7 +563,9 @@ InputEvent ElastigroupProvider::end_without_token(Step step, ProviderCall& call)
       done, by_hand);
   if (state) checkpoint(call);  // the record shows where it stood
   report_ = ReportFailure{FailureType::job_failed, message, codedeploy};
-  return *answer_report(step, call);
+  if (step == Step::clean_up) return input::ActionDone{message};
+  // What could be done without the token is done: the flow has nothing left to clean up.
+  return input::Failed{error_of(FailureType::job_failed, message), {}, true, true};
 }
 
 void ElastigroupProvider::learn_own_codedeploy(const DeploymentSpec& spec) {
