@@ -1,8 +1,8 @@
-// Ports of the Elastigroup + CodeDeploy flow: the narrow interfaces through which
-// ElastigroupExecutor reaches Spot, EC2, CodeDeploy, CodePipeline and the secret stores. Real
-// implementations wrap the cloud clients (src/adapters/elastigroup); tests use scripted fakes
-// (elastigroup_fakes.h). The vocabulary (SpotDeployment, CodeDeployDeployment, …) is the
-// flow's own, from adapters/elastigroup/request_plan.h.
+// Ports of the Elastigroup request plan: the narrow interfaces through which
+// ElastigroupProvider reaches Spot, EC2, CodeDeploy and the secret stores, and
+// ElastigroupExecutor reports to CodePipeline. Real implementations wrap the cloud clients
+// (aws_flow_ports.h, spot_flow_ports.h); tests use scripted fakes (elastigroup_fakes.h). The
+// vocabulary (SpotDeployment, CodeDeployDeployment, …) is the plan's, from request_plan.h.
 //
 // Every call returns Result: the value, or an Error whose `kind` says whether a retry
 // may help (throttled, unavailable, timeout) and whose `code` is the service's own error code
@@ -23,7 +23,7 @@
 
 namespace bluegreen::elastigroup {
 
-// When the current call must be over. The executor moves it before every call; adapters read
+// When the current call must be over. The provider moves it before every call; adapters read
 // it (they hold a reference) to bound their own retries and timeouts.
 struct CallBudget {
   TimePoint deadline = TimePoint::max();

@@ -422,7 +422,7 @@ bluegreen::Phase user_phase(Phase phase);
 // The flow speaks in DeploymentEvents (core/deployment.h), as the local flow does: `name` is
 // a stable name ("green_ready", "lifecycle_event", …), `phase` the user_phase of the flow's
 // phase at the time, which is also in fields["flow_phase"]; `instance_id` names the instance
-// an event is about. The executor adds where the deployment stands (job and cloud ids).
+// an event is about. The provider adds where the deployment stands (job and cloud ids).
 struct Decision {
   std::vector<DeploymentEvent> events;  // to publish before doing `next`
   Action next;
