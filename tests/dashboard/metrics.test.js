@@ -45,6 +45,18 @@ const latencyCount = (metrics, colour) =>
 const installTimings = (metrics) =>
   valueOf(metrics, "bluegreen_phase_duration_seconds", "bluegreen_phase_duration_seconds_count", { phase: "install" });
 
+// The proxy counts a request when its head arrives and records its latency once the answer
+// has been sent, which may be just after the client read it: a scrape right after the last
+// answer may miss that one. Scrapes until `ready` holds, for at most ten seconds.
+async function scrapeUntil(server, ready) {
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    const metrics = await scrape(server);
+    if (ready(metrics) || Date.now() >= deadline) return metrics;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 async function call(url, times) {
   for (let i = 0; i < times; i++) {
     const answer = await request(url);
@@ -73,14 +85,16 @@ test("metrics parse and move with deployments and requests", { timeout: 600000 }
 
   // With no deployment running, the serving fleet is blue.
   await call(`http://${listen}/`, 40);
-  const afterRequests = await scrape(server);
+  const afterRequests = await scrapeUntil(
+    server, (m) => latencyCount(m, "blue") >= latencyCount(afterFirst, "blue") + 40);
   assert.ok(requests(afterRequests, "blue") >= requests(afterFirst, "blue") + 40);
   assert.ok(latencyCount(afterRequests, "blue") >= latencyCount(afterFirst, "blue") + 40);
 
   const second = await server.deploy(helloParams(makeBundle(2, server.tmp), listen));
   assert.equal(second.code, 0, second.stderr + server.log());
   await call(`http://${listen}/`, 10);
-  const afterSecond = await scrape(server);
+  const afterSecond = await scrapeUntil(
+    server, (m) => requests(m, "blue") >= requests(afterRequests, "blue") + 10);
   assert.equal(succeeded(afterSecond), 2);
   assert.ok(installTimings(afterSecond) >= installTimings(afterFirst) + 1);
   // Version 1's fleet is gone, but what it served stays counted.
