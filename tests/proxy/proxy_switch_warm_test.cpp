@@ -161,14 +161,18 @@ TEST(SwitchWarmUp, ConnectionsBeingOpenedToOneInstanceAreCapped) {
 
   std::vector<std::thread> clients;
   std::atomic<int> answered{0};
+  std::atomic<int> ended{0};
   for (int i = 0; i < 10; ++i) {
-    clients.emplace_back([&proxy, &answered] {
+    clients.emplace_back([&proxy, &answered, &ended] {
       TestClient client(proxy->port());
       if (client.get("/")) ++answered;
+      ++ended;
     });
   }
+  // Sampled for as long as the clients wait (each for its connect timeout), however slowly a
+  // loaded machine starts them; at most 30 s.
   int most = 0;
-  for (int i = 0; i < 60; ++i) {
+  for (int i = 0; i < 3000 && ended.load() < 10; ++i) {
     most = std::max(most, syn_sent_to(busy.port) - before);
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
