@@ -137,7 +137,9 @@ struct FullListener {
     for (int i = 0; i < 3; ++i) {
       int filler = ::socket(AF_INET, SOCK_STREAM, 0);
       ::fcntl(filler, F_SETFL, O_NONBLOCK);
-      ::connect(filler, reinterpret_cast<sockaddr*>(&address), sizeof address);
+      // Non-blocking: the connect is in progress (EINPROGRESS) or queued; either fills the
+      // backlog, which is all a filler is for.
+      (void)::connect(filler, reinterpret_cast<sockaddr*>(&address), sizeof address);
       fillers.push_back(filler);
     }
   }
