@@ -143,4 +143,15 @@ Deployment new_deployment(std::string id, DeploymentSpec spec, std::string start
   return deployment;
 }
 
+std::string fleet_of(const Deployment& deployment, Colour colour) {
+  if (colour == Colour::green) return deployment.id;
+  return deployment.blue ? deployment.blue->fleet_id : std::string();
+}
+
+const std::vector<Instance>& instances_of(const Deployment& deployment, Colour colour) {
+  static const std::vector<Instance> none;
+  if (colour == Colour::green) return deployment.green;
+  return deployment.blue ? deployment.blue->instances : none;
+}
+
 }  // namespace bluegreen

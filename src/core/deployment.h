@@ -166,6 +166,11 @@ struct Deployment {
   bool finished_running() const { return status != DeploymentStatus::running; }
 };
 
+// The id of the fleet of one colour (empty for a blue that does not exist) and its instances
+// as the record holds them.
+std::string fleet_of(const Deployment& deployment, Colour colour);
+const std::vector<Instance>& instances_of(const Deployment& deployment, Colour colour);
+
 // A new deployment, ready for start() in core/flow.h. `blue` is the group's serving fleet.
 Deployment new_deployment(std::string id, DeploymentSpec spec, std::string started_by,
                           std::string green_identifier, TimePoint created,

@@ -37,11 +37,6 @@ bool before_the_switch(Step step) {
 // enough for a busy database, short enough not to hold a deployment on a full disk.
 constexpr Duration kJournalRetries[] = {Duration{100}, Duration{200}, Duration{400}, Duration{800}};
 
-std::string fleet_of(const Deployment& d, Colour colour) {
-  if (colour == Colour::green) return d.id;
-  return d.blue ? d.blue->fleet_id : std::string();
-}
-
 }  // namespace
 
 void Inbox::post(InputEvent request) {

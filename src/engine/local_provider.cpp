@@ -16,17 +16,6 @@ input::Failed provider_failure(Error error, std::vector<HookResult> results = {}
   return input::Failed{std::move(error), std::move(results)};
 }
 
-const std::vector<Instance>& fleet_instances(const Deployment& d, Colour colour) {
-  static const std::vector<Instance> none;
-  if (colour == Colour::green) return d.green;
-  return d.blue ? d.blue->instances : none;
-}
-
-std::string fleet_id_of(const Deployment& d, Colour colour) {
-  if (colour == Colour::green) return d.id;
-  return d.blue ? d.blue->fleet_id : std::string();
-}
-
 // What a failed probe's message says the service answered, in the words the health gate
 // compares (see HealthProbe::check): "answered 404", "connection refused"; empty otherwise.
 std::string probe_answer(const std::string& message) {
@@ -73,7 +62,7 @@ InputEvent LocalProvider::launch_green(ProviderCall& call, const action::LaunchG
 
 InputEvent LocalProvider::run_hooks(ProviderCall& call, const action::RunHooks& hooks) {
   const Deployment& d = call.deployment;
-  const auto& instances = fleet_instances(d, hooks.colour);
+  const auto& instances = instances_of(d, hooks.colour);
   if (instances.empty()) return input::HooksRan{};
   Bundle bundle{hooks.colour == Colour::green ? d.green_bundle_root : d.blue->bundle_root,
                 hooks.colour == Colour::green ? d.revision : d.blue->fleet_id};
@@ -149,7 +138,7 @@ InputEvent LocalProvider::preview(ProviderCall& call, const action::Preview& pre
 InputEvent LocalProvider::move_traffic(ProviderCall& call, const action::Route& route) {
   const Deployment& d = call.deployment;
   Colour colour = route.fleet_id == d.id ? Colour::green : Colour::blue;
-  ports_.traffic.register_fleet(route.fleet_id, fleet_instances(d, colour));
+  ports_.traffic.register_fleet(route.fleet_id, instances_of(d, colour));
   ports_.traffic.warm(route.fleet_id);
   if (colour == Colour::green && route.percent < 100) {
     ports_.traffic.split(TrafficSplit{route.fleet_id, route.percent});
@@ -181,9 +170,9 @@ bool LocalProvider::fleet_runs(const std::string& fleet_id) const {
 }
 
 InputEvent LocalProvider::terminate(const Deployment& d, Colour colour) {
-  std::string fleet_id = fleet_id_of(d, colour);
+  std::string fleet_id = fleet_of(d, colour);
   std::set<std::string> ids;
-  for (const auto& instance : fleet_instances(d, colour)) ids.insert(instance.id);
+  for (const auto& instance : instances_of(d, colour)) ids.insert(instance.id);
   for (const auto& instance : ports_.fleet.list()) {
     if (instance.fleet_id == fleet_id) ids.insert(instance.id);
   }
