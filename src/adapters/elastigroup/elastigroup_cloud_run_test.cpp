@@ -398,44 +398,51 @@ class UnsavableJournal final : public JournalWrapper {
 };
 
 TEST(CloudDeployment, ACleanUpTheFlowAsksForLooksForItsCodeDeployDeploymentFirst) {
-  // The server dies while the plan looks for its CodeDeploy deployment, just after CodeDeploy
-  // answered a create it never recorded; the deployment succeeds on the greens meanwhile.
-  // After the restart the journal cannot be written, so the flow stops before its switch and
-  // asks for a clean-up: the greens may serve, so nothing may be removed.
-  Harness h;
-  h.cloud.codedeploy_statuses = {"Succeeded"};
-  h.sink.on_update([&h](const Deployment& d) {
-    if (!d.cloud || d.cloud->token.empty()) return;
-    auto state = eg::from_token(d.cloud->token);
-    if (state && state->phase == eg::Phase::find_codedeploy) h.stop = true;
-  });
-  h.cloud.secrets["ssm:/spot/token"] = Secret(kLiteralToken);
-  Deployment stopped = h.run(h.fresh("ssm:/spot/token"), CloudStart::fresh);
-  ASSERT_EQ(stopped.status, DeploymentStatus::running);
-  h.sink.on_update(nullptr);
-  h.stop = false;
-  ASSERT_TRUE(h.cloud.create_deployment(eg::CodeDeployRequest{
-      "app", "dg", stopped.spec.revision, "GreenIdentifier", stopped.green_identifier, "lost"}));
+  // Also when that look fails: CodeDeploy unreachable for a moment is no proof that nothing
+  // of ours succeeded.
+  for (bool lookup_fails : {false, true}) {
+    // The server dies while the plan looks for its CodeDeploy deployment, just after CodeDeploy
+    // answered a create it never recorded; the deployment succeeds on the greens meanwhile.
+    // After the restart the journal cannot be written, so the flow stops before its switch and
+    // asks for a clean-up: the greens may serve, so nothing may be removed.
+    Harness h;
+    h.cloud.codedeploy_statuses = {"Succeeded"};
+    h.sink.on_update([&h](const Deployment& d) {
+      if (!d.cloud || d.cloud->token.empty()) return;
+      auto state = eg::from_token(d.cloud->token);
+      if (state && state->phase == eg::Phase::find_codedeploy) h.stop = true;
+    });
+    h.cloud.secrets["ssm:/spot/token"] = Secret(kLiteralToken);
+    Deployment stopped = h.run(h.fresh("ssm:/spot/token"), CloudStart::fresh);
+    ASSERT_EQ(stopped.status, DeploymentStatus::running);
+    h.sink.on_update(nullptr);
+    h.stop = false;
+    ASSERT_TRUE(h.cloud.create_deployment(eg::CodeDeployRequest{
+        "app", "dg", stopped.spec.revision, "GreenIdentifier", stopped.green_identifier, "lost"}));
 
-  UnsavableJournal full(h.journal);  // the same cloud, a journal that fails
-  eg::ElastigroupProviders providers(
-      [&h]() -> Result<std::unique_ptr<eg::CloudConnection>> {
-        return std::make_unique<eg::BorrowedConnection>(h.connection);
-      },
-      {});
-  Deployment record = h.from_journal("d-cloud1");
-  auto provider = providers.open(record, true, h.sink);
-  ASSERT_TRUE(provider);
-  Executor executor(**provider, h.clock, full, h.sink, ProviderRun{});
-  Inbox inbox;
-  Deployment d = executor.resume(record, inbox);
-  EXPECT_EQ(d.status, DeploymentStatus::failed);
-  EXPECT_EQ(h.cloud.count("spot.stop"), 0);
-  EXPECT_EQ(h.cloud.count("spot.detach"), 0);
-  EXPECT_EQ(h.cloud.count("codedeploy.stop"), 0);
-  EXPECT_EQ(h.cloud.live_greens().size(), 2u);
-  ASSERT_TRUE(d.error);
-  EXPECT_THAT(d.error->message, HasSubstr("Nothing was stopped, detached or terminated"));
+    UnsavableJournal full(h.journal);  // the same cloud, a journal that fails
+    eg::ElastigroupProviders providers(
+        [&h]() -> Result<std::unique_ptr<eg::CloudConnection>> {
+          return std::make_unique<eg::BorrowedConnection>(h.connection);
+        },
+        {});
+    Deployment record = h.from_journal("d-cloud1");
+    if (lookup_fails) {
+      h.cloud.fail_next("codedeploy.last_attempted", Error{ErrorKind::unavailable, "503"}, 1);
+    }
+    auto provider = providers.open(record, true, h.sink);
+    ASSERT_TRUE(provider);
+    Executor executor(**provider, h.clock, full, h.sink, ProviderRun{});
+    Inbox inbox;
+    Deployment d = executor.resume(record, inbox);
+    EXPECT_EQ(d.status, DeploymentStatus::failed);
+    EXPECT_EQ(h.cloud.count("spot.stop"), 0);
+    EXPECT_EQ(h.cloud.count("spot.detach"), 0);
+    EXPECT_EQ(h.cloud.count("codedeploy.stop"), 0);
+    EXPECT_EQ(h.cloud.live_greens().size(), 2u);
+    ASSERT_TRUE(d.error);
+    EXPECT_THAT(d.error->message, HasSubstr("Nothing was stopped, detached or terminated"));
+  }
 }
 
 }  // namespace

@@ -84,18 +84,20 @@ void note_greens(Deployment& d, const FlowState& state) {
   }
 }
 
-// The deployment group's last attempted deployment, when it targets `green_identifier`.
-std::optional<CodeDeployDeployment> own_codedeploy_deployment(CodeDeployService& codedeploy,
-                                                              const std::string& green_identifier,
-                                                              const DeploymentSpec& spec) {
+// The deployment group's last attempted deployment, when it targets `green_identifier`; none
+// when it does not; an error when CodeDeploy could not be asked.
+Result<std::optional<CodeDeployDeployment>> own_codedeploy_deployment(
+    CodeDeployService& codedeploy, const std::string& green_identifier,
+    const DeploymentSpec& spec) {
   auto last = codedeploy.last_attempted_deployment(spec.app_name, spec.deployment_group);
-  if (!last || !*last) return std::nullopt;
+  if (!last) return std::unexpected(last.error());
+  if (!*last) return std::optional<CodeDeployDeployment>{};
   auto read = codedeploy.get_deployment(**last);
-  if (!read ||
-      std::ranges::find(read->green_tag_values, green_identifier) == read->green_tag_values.end()) {
-    return std::nullopt;
+  if (!read) return std::unexpected(read.error());
+  if (std::ranges::find(read->green_tag_values, green_identifier) == read->green_tag_values.end()) {
+    return std::optional<CodeDeployDeployment>{};
   }
-  return *read;
+  return std::optional<CodeDeployDeployment>{*read};
 }
 
 }  // namespace
@@ -576,7 +578,13 @@ void ElastigroupProvider::learn_own_codedeploy(const DeploymentSpec& spec) {
     if (auto read = ports_.codedeploy.get_deployment(s.codedeploy_deployment_id)) ours = *read;
   } else if (s.phase == Phase::find_codedeploy || s.phase == Phase::create_codedeploy) {
     // The run may have died after CodeDeploy answered a create: find ours as the plan would.
-    ours = own_codedeploy_deployment(ports_.codedeploy, s.green_identifier, spec);
+    auto found = own_codedeploy_deployment(ports_.codedeploy, s.green_identifier, spec);
+    if (!found) {
+      // Unknown is treated as serving: a CodeDeploy deployment of ours may have succeeded.
+      s.greens_serving = true;
+      return;
+    }
+    ours = *found;
   }
   if (!ours) return;
   s.codedeploy_deployment_id = ours->id;
