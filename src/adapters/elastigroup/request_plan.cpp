@@ -199,6 +199,7 @@ Decision Stepper::handle(const SpotDeploymentsListed& e) {
   if (s_.phase == Phase::find_spot) {
     if (ours == nullptr) return enter(Phase::create_spot);
     s_.spot_deployment_id = ours->id;
+    if (s_.greens_since == TimePoint{}) s_.greens_since = now_;
     log(EventKind::info, "spot_deployment_adopted",
         fmt::format("this job's Spot B/G deployment {} exists already (state {}, status {}); "
                     "following it instead of starting another",
@@ -228,6 +229,7 @@ Decision Stepper::handle(const SpotDeploymentsListed& e) {
 Decision Stepper::handle(const SpotDeploymentCreated& e) {
   s_.transient_failures = 0;
   s_.spot_deployment_id = e.deployment.id;
+  if (s_.greens_since == TimePoint{}) s_.greens_since = now_;
   log(EventKind::info, "spot_deployment_created",
       fmt::format("Spot B/G deployment {} created: greens will be tagged GreenIdentifier={}",
                   e.deployment.id, s_.green_identifier));

@@ -371,6 +371,10 @@ struct FlowState {
   bool greens_serving = false;
   // A delivery adopted a running Spot deployment: CodeDeploy is asked before waiting for greens.
   bool adopted_spot = false;
+  // The overlap, when both fleets ran: from the Spot B/G deployment's create (Spot launches the
+  // greens then; an adopted deployment: when this flow first saw it) to the report (blue
+  // detached, or the greens cleaned up). Unset (epoch) until it begins.
+  TimePoint greens_since;
 
   // Polling. A round is the requests of one look at the world; rounds are paced.
   TimePoint last_request;      // when the last request was answered

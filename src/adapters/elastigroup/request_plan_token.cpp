@@ -210,6 +210,7 @@ std::string to_token(const FlowState& s) {
             {"rd", s.round},
             {"tf", s.transient_failures},
             {"nr", s.requests}};
+  if (s.greens_since != TimePoint{}) j["gs"] = to_epoch_ms(s.greens_since);
   auto put = [&](const char* key, const std::string& value) {
     if (!value.empty()) j[key] = value;
   };
@@ -277,6 +278,7 @@ Result<FlowState> from_token(std::string_view token) {
     s.round = j.value("rd", 0);
     s.transient_failures = j.value("tf", 0);
     s.requests = j.value("nr", 0);
+    if (j.contains("gs")) s.greens_since = from_epoch_ms(j.at("gs").get<long long>());
     s.spot_deployment_id = j.value("sbg", "");
     s.codedeploy_deployment_id = j.value("cd", "");
     s.codedeploy_status = j.value("cds", "");
