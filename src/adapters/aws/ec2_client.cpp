@@ -17,6 +17,7 @@ Ec2InstanceInfo read_instance(const XmlNode& item) {
   Ec2InstanceInfo instance;
   instance.instance_id = item.child_text("instanceId");
   instance.state = nested_text(item, "instanceState", "name");
+  instance.state_reason = nested_text(item, "stateReason", "code");
   instance.instance_type = item.child_text("instanceType");
   instance.private_ip = item.child_text("privateIpAddress");
   instance.public_ip = item.child_text("ipAddress");
@@ -103,6 +104,27 @@ AwsResult<std::vector<Ec2InstanceStatus>> Ec2Client::describe_instance_status(
       });
   if (!done) return std::unexpected(done.error());
   return statuses;
+}
+
+AwsResult<void> Ec2Client::create_tags(const std::vector<std::string>& instance_ids,
+                                       const std::vector<std::pair<std::string, std::string>>& tags,
+                                       TimePoint deadline) const {
+  if (instance_ids.empty() || tags.empty()) {
+    return std::unexpected(
+        service_.error("CreateTags", ErrorKind::invalid_input, "no instance or no tag given"));
+  }
+  http::QueryParams params;
+  for (std::size_t i = 0; i < instance_ids.size(); ++i) {
+    params.emplace_back("ResourceId." + std::to_string(i + 1), instance_ids[i]);
+  }
+  for (std::size_t t = 0; t < tags.size(); ++t) {
+    const std::string prefix = "Tag." + std::to_string(t + 1);
+    params.emplace_back(prefix + ".Key", tags[t].first);
+    params.emplace_back(prefix + ".Value", tags[t].second);
+  }
+  auto answer = service_.call_query("CreateTags", params, deadline);
+  if (!answer) return std::unexpected(answer.error());
+  return {};
 }
 
 }  // namespace bluegreen::aws

@@ -1,5 +1,6 @@
-// Ec2Client: finding instances and reading their status checks (EC2 query protocol, API
-// version 2016-11-15, XML answers). Both calls follow NextToken to the last page.
+// Ec2Client: finding instances, reading their status checks and tagging them (EC2 query
+// protocol, API version 2016-11-15, XML answers). The describe calls follow NextToken to the
+// last page.
 #pragma once
 
 #include <map>
@@ -20,7 +21,8 @@ Ec2Filter ec2_tag_filter(const std::string& key, const std::string& value);
 
 struct Ec2InstanceInfo {
   std::string instance_id;
-  std::string state;  // pending | running | shutting-down | terminated | stopping | stopped
+  std::string state;         // pending | running | shutting-down | terminated | stopping | stopped
+  std::string state_reason;  // stateReason.code: Server.SpotInstanceTermination, …; often empty
   std::string instance_type;
   std::string private_ip;
   std::string public_ip;
@@ -51,6 +53,11 @@ class Ec2Client {
   AwsResult<std::vector<Ec2InstanceStatus>> describe_instance_status(
       const std::vector<std::string>& instance_ids, TimePoint deadline,
       bool include_all_instances = true) const;
+
+  // CreateTags on `instance_ids` (at least one; EC2 takes up to 1000 resources and 50 tags).
+  AwsResult<void> create_tags(const std::vector<std::string>& instance_ids,
+                              const std::vector<std::pair<std::string, std::string>>& tags,
+                              TimePoint deadline) const;
 
  private:
   AwsServiceClient service_;

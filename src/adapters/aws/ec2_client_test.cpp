@@ -19,7 +19,8 @@ constexpr const char* kPage1 =
  </item></instancesSet></item></reservationSet><nextToken>more</nextToken></DescribeInstancesResponse>)";
 constexpr const char* kPage2 =
     R"(<DescribeInstancesResponse><reservationSet><item><instancesSet><item>
-   <instanceId>i-2</instanceId><instanceState><name>pending</name></instanceState></item></instancesSet></item>
+   <instanceId>i-2</instanceId><instanceState><name>terminated</name></instanceState>
+   <stateReason><code>Server.SpotInstanceTermination</code><message>Server.SpotInstanceTermination: Spot instance termination</message></stateReason></item></instancesSet></item>
  </reservationSet></DescribeInstancesResponse>)";
 
 TEST_F(Ec2ClientTest, DescribeInstancesByTagFollowsPages) {
@@ -35,7 +36,9 @@ TEST_F(Ec2ClientTest, DescribeInstancesByTagFollowsPages) {
   EXPECT_EQ((*instances)[0].private_ip, "10.0.0.1");
   EXPECT_EQ((*instances)[0].availability_zone, "us-east-1a");
   EXPECT_EQ((*instances)[0].tags.at("GreenIdentifier"), "g-1");
-  EXPECT_EQ((*instances)[1].state, "pending");
+  EXPECT_EQ((*instances)[0].state_reason, "");
+  EXPECT_EQ((*instances)[1].state, "terminated");
+  EXPECT_EQ((*instances)[1].state_reason, "Server.SpotInstanceTermination");
   const auto sent = http_.sent();
   EXPECT_EQ(sent[0].body,
             "Action=DescribeInstances&Version=2016-11-15&Filter.1.Name=tag%3AGreenIdentifier&"
@@ -74,6 +77,21 @@ TEST_F(Ec2ClientTest, RefusesAnEmptyInstanceListAndReadsEc2Errors) {
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, "InvalidInstanceID.NotFound");
   EXPECT_EQ(missing.error().kind, ErrorKind::not_found);
+}
+
+TEST_F(Ec2ClientTest, CreateTagsNamesEachInstanceAndTag) {
+  http_.answer(200, "<CreateTagsResponse><return>true</return></CreateTagsResponse>");
+  auto tagged = Ec2Client(context()).create_tags(
+      {"i-1", "i-2"}, {{"GreenIdentifier", "g 1"}, {"GreenReplacement", "g-1-r1"}}, deadline());
+  ASSERT_TRUE(tagged) << tagged.error().describe();
+  EXPECT_EQ(http_.sent()[0].body,
+            "Action=CreateTags&Version=2016-11-15&ResourceId.1=i-1&ResourceId.2=i-2&"
+            "Tag.1.Key=GreenIdentifier&Tag.1.Value=g%201&Tag.2.Key=GreenReplacement&"
+            "Tag.2.Value=g-1-r1");
+  auto nothing = Ec2Client(context()).create_tags({}, {{"k", "v"}}, deadline());
+  ASSERT_FALSE(nothing);
+  EXPECT_EQ(nothing.error().kind, ErrorKind::invalid_input);
+  EXPECT_EQ(http_.sent().size(), 1u);
 }
 
 }  // namespace

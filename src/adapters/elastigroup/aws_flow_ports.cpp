@@ -54,7 +54,9 @@ Result<std::vector<Ec2Instance>> AwsFlowPorts::describe_tagged(const std::string
   auto found = ec2_.describe_instances({aws::ec2_tag_filter(key, value)}, budget_.deadline);
   if (!found) return failed(found);
   std::vector<Ec2Instance> out;
-  for (const auto& instance : *found) out.push_back({instance.instance_id, instance.state});
+  for (const auto& instance : *found) {
+    out.push_back({instance.instance_id, instance.state, instance.state_reason});
+  }
   return out;
 }
 
@@ -67,6 +69,14 @@ Result<std::vector<InstanceHealth>> AwsFlowPorts::describe_health(
     out.push_back({s.instance_id, s.system_status == "ok", s.instance_status == "ok"});
   }
   return out;
+}
+
+Result<void> AwsFlowPorts::tag_instances(
+    const std::vector<std::string>& instance_ids,
+    const std::vector<std::pair<std::string, std::string>>& tags) {
+  auto tagged = ec2_.create_tags(instance_ids, tags, budget_.deadline);
+  if (!tagged) return failed(tagged);
+  return {};
 }
 
 Result<std::optional<std::string>> AwsFlowPorts::last_attempted_deployment(
@@ -87,7 +97,9 @@ Result<CodeDeployDeployment> AwsFlowPorts::get_deployment(const std::string& dep
   d.error_code = info->error_code;
   d.error_message = info->error_message;
   for (const auto& filter : info->target_tag_filters) {
-    if (filter.key == "GreenIdentifier") d.green_tag_values.push_back(filter.value);
+    if (filter.key == "GreenIdentifier" || filter.key == kReplacementTag) {
+      d.green_tag_values.push_back(filter.value);
+    }
   }
   d.pending = info->pending;
   d.in_progress = info->in_progress;

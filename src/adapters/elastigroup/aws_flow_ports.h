@@ -30,6 +30,8 @@ class AwsFlowPorts final : public Ec2Instances,
                                                    const std::string& value) override;
   Result<std::vector<InstanceHealth>> describe_health(
       const std::vector<std::string>& instance_ids) override;
+  Result<void> tag_instances(const std::vector<std::string>& instance_ids,
+                             const std::vector<std::pair<std::string, std::string>>& tags) override;
 
   Result<std::optional<std::string>> last_attempted_deployment(
       const std::string& application_name, const std::string& deployment_group_name) override;

@@ -104,6 +104,20 @@ Result<std::vector<InstanceHealth>> FakeElastigroupCloud::describe_health(
   return out;
 }
 
+Result<void> FakeElastigroupCloud::tag_instances(
+    const std::vector<std::string>& instance_ids,
+    const std::vector<std::pair<std::string, std::string>>& tags) {
+  std::lock_guard lock(mutex_);
+  if (auto error = enter("ec2.tag")) return std::unexpected(*error);
+  for (const auto& [key, value] : tags) {
+    auto& tagged = greens_[value];
+    for (const auto& id : instance_ids) {
+      if (std::ranges::find(tagged, id) == tagged.end()) tagged.push_back(id);
+    }
+  }
+  return {};
+}
+
 Result<std::optional<std::string>> FakeElastigroupCloud::last_attempted_deployment(
     const std::string&, const std::string&) {
   std::lock_guard lock(mutex_);

@@ -43,6 +43,9 @@ class FakeElastigroupCloud final : public SpotBlueGreen,
                                                    const std::string& value) override;
   Result<std::vector<InstanceHealth>> describe_health(
       const std::vector<std::string>& instance_ids) override;
+  // Each tag's value then names these instances too (the fake keys instances by tag value).
+  Result<void> tag_instances(const std::vector<std::string>& instance_ids,
+                             const std::vector<std::pair<std::string, std::string>>& tags) override;
   // CodeDeployService
   Result<std::optional<std::string>> last_attempted_deployment(
       const std::string& application_name, const std::string& deployment_group_name) override;
@@ -70,6 +73,7 @@ class FakeElastigroupCloud final : public SpotBlueGreen,
   bool detaches_blue = true;              // false: Spot never finalises, blue stays in the group
   // The next `times` calls of `method` fail. Methods are named "<port>.<call>": spot.read_group,
   // spot.list, spot.create, spot.stop, spot.detach, ec2.describe_tagged, ec2.describe_health,
+  // ec2.tag,
   // codedeploy.last_attempted, codedeploy.get, codedeploy.create, codedeploy.list_targets,
   // codedeploy.get_targets, codedeploy.stop, pipeline.success, pipeline.failure,
   // pipeline.progress, secrets.resolve.

@@ -93,6 +93,11 @@ class FaultyCloud final : public SpotBlueGreen,
                                                    const std::string& value) override {
     return pass("ec2.describe_tagged", [&] { return real_.describe_tagged(key, value); });
   }
+  Result<void> tag_instances(
+      const std::vector<std::string>& ids,
+      const std::vector<std::pair<std::string, std::string>>& tags) override {
+    return pass("ec2.tag", [&] { return real_.tag_instances(ids, tags); });
+  }
   Result<std::vector<InstanceHealth>> describe_health(
       const std::vector<std::string>& ids) override {
     return pass("ec2.describe_health", [&] { return real_.describe_health(ids); });

@@ -76,6 +76,10 @@ class Ec2Instances {
   // Status checks of these instances (never called with an empty list).
   virtual Result<std::vector<InstanceHealth>> describe_health(
       const std::vector<std::string>& instance_ids) = 0;
+  // Puts these tags on these instances (EC2 CreateTags; never called with an empty list).
+  virtual Result<void> tag_instances(
+      const std::vector<std::string>& instance_ids,
+      const std::vector<std::pair<std::string, std::string>>& tags) = 0;
 };
 
 struct CodeDeployRequest {

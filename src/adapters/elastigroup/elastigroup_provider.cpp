@@ -470,6 +470,10 @@ EventBody ElastigroupProvider::perform(const Action& action, const DeploymentSpe
                 ports_.ec2.describe_health(a.instance_ids),
                 [](auto list) -> EventBody { return InstanceHealthDescribed{std::move(list)}; });
           },
+          [&](const TagInstances& a) {
+            return answer_of(ports_.ec2.tag_instances(a.instance_ids, a.tags),
+                             []() -> EventBody { return Done{}; });
+          },
           [&](const DetachGreens& a) {
             return answer_of(spot.detach_and_terminate(access, a.instance_ids),
                              []() -> EventBody { return Done{}; });
@@ -485,8 +489,9 @@ EventBody ElastigroupProvider::perform(const Action& action, const DeploymentSpe
             });
           },
           [&](const CreateCodeDeployDeployment& a) {
-            CodeDeployRequest request{config.app_name, config.deployment_group, spec.revision,
-                                      kGreenTag,       a.green_identifier,      a.description};
+            CodeDeployRequest request{config.app_name, config.deployment_group,
+                                      spec.revision,   a.tag_key,
+                                      a.tag_value,     a.description};
             return answer_of(
                 codedeploy.create_deployment(request),
                 [](std::string id) -> EventBody { return CodeDeployCreated{std::move(id)}; });

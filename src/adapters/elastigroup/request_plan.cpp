@@ -50,6 +50,9 @@ std::string_view purpose(std::string_view awaiting) {
   if (awaiting == "cleanup_cd_get") return "reading the CodeDeploy deployment";
   if (awaiting == "spot_stop") return "stopping the Spot B/G deployment";
   if (awaiting == "detach") return "detaching the green instances";
+  if (awaiting == "tag_replacement" || awaiting == "tag_for_install") {
+    return "tagging the replacement green instances in EC2";
+  }
   return "calling the cloud";
 }
 
@@ -171,6 +174,8 @@ Decision Stepper::handle(const GroupRead& e) {
   if (s_.phase == Phase::read_group) {
     s_.target_capacity = e.target_capacity;
     s_.blue_count = static_cast<int>(e.instance_ids.size());
+    s_.blue_ids = e.instance_ids;
+    std::ranges::sort(s_.blue_ids);
     if (e.target_capacity <= 0) {
       return fail(FailureType::configuration_error,
                   fmt::format("Elastigroup {} (GROUP_ID) has target capacity {}: there is no "
@@ -182,7 +187,8 @@ Decision Stepper::handle(const GroupRead& e) {
                     e.target_capacity, e.instance_ids.size()));
     return enter(Phase::find_spot);
   }
-  s_.group_instance_ids = e.instance_ids;  // wait_blue_detached
+  if (s_.phase != Phase::wait_blue_detached) return group_looked(e.instance_ids);
+  s_.group_instance_ids = e.instance_ids;
   return next_step(1);
 }
 
@@ -238,6 +244,11 @@ Decision Stepper::handle(const SpotDeploymentCreated& e) {
 
 Decision Stepper::handle(const GreensDescribed& e) {
   s_.transient_failures = 0;
+  // A tagged instance is never blue: a delivery that joined a deployment under way read the
+  // greens with the group.
+  std::erase_if(s_.blue_ids, [&](const std::string& id) {
+    return std::ranges::any_of(e.instances, [&](const Ec2Instance& i) { return i.id == id; });
+  });
   std::vector<std::string> live, running;
   for (const auto& instance : e.instances) {
     if (!is_live(instance)) continue;
@@ -247,10 +258,25 @@ Decision Stepper::handle(const GreensDescribed& e) {
   std::ranges::sort(live);
   std::ranges::sort(running);
   bool changed = live != s_.green_ids || static_cast<int>(running.size()) != s_.greens_running;
+  // Greens going away while cleanup removes them are expected; at any other time they were
+  // taken from the deployment.
+  bool within_limit = s_.phase == Phase::stopping || note_reclaimed(e.instances);
   s_.green_ids = live;
   s_.greens_running = static_cast<int>(running.size());
   if (s_.phase == Phase::stopping) return cleanup_greens_seen();
+  if (!within_limit) {
+    return fail(FailureType::job_failed,
+                fmt::format("{} green instance(s) were taken by spot interruptions during this "
+                            "deployment, more than the fleet's {}: {}. The spot market of this "
+                            "group is too volatile to deploy on now; try again later or widen "
+                            "the group's instance types",
+                            s_.reclaimed.size(), s_.target_capacity, reclaimed_words()));
+  }
   if (s_.phase == Phase::wait_blue_detached) return blue_detached_check();
+  if (s_.phase == Phase::follow) {
+    if (changed) s_.round_changed = true;
+    return s_.codedeploy_terminal ? install_ended() : next_step(4);
+  }
 
   if (changed) {
     log(EventKind::info, "greens",
@@ -280,10 +306,7 @@ Decision Stepper::handle(const InstanceHealthDescribed& e) {
   }
   s_.greens_passing = passing;
   if (passing >= s_.target_capacity && passing == static_cast<int>(s_.green_ids.size())) {
-    log(EventKind::info, "greens_ready",
-        fmt::format("{} green instance(s) running and passing status checks", passing),
-        {{"instances", fmt::format("{}", fmt::join(s_.green_ids, ","))}});
-    return enter(Phase::find_codedeploy);
+    return greens_ready();
   }
   return next_step(2);
 }
@@ -314,12 +337,19 @@ Decision Stepper::handle(const CodeDeployDeploymentRead& e) {
     return advance();
   }
   if (s_.phase == Phase::find_codedeploy) {
-    if (std::ranges::find(d.green_tag_values, s_.green_identifier) == d.green_tag_values.end()) {
+    // Ours: it targets this round's tag, and is not the install of an earlier round.
+    if (std::ranges::find(d.green_tag_values, install_tag_value()) == d.green_tag_values.end() ||
+        std::ranges::find(s_.earlier_codedeploy_ids, d.id) != s_.earlier_codedeploy_ids.end()) {
       return no_codedeploy_of_ours();
     }
     s_.adopted_spot = false;
     if (d.status == "Succeeded") s_.greens_serving = true;
     s_.codedeploy_deployment_id = d.id;
+    for (const auto& id : s_.green_ids) {
+      if (std::ranges::find(s_.installed_ids, id) == s_.installed_ids.end()) {
+        s_.installed_ids.push_back(id);
+      }
+    }
     log(EventKind::info, "codedeploy_deployment_adopted",
         fmt::format("CodeDeploy deployment {} of this job exists already ({}); following it", d.id,
                     d.status));
@@ -353,10 +383,14 @@ Decision Stepper::handle(const CodeDeployDeploymentRead& e) {
 Decision Stepper::handle(const CodeDeployCreated& e) {
   s_.transient_failures = 0;
   s_.codedeploy_deployment_id = e.deployment_id;
+  for (const auto& id : s_.green_ids) {
+    if (std::ranges::find(s_.installed_ids, id) == s_.installed_ids.end()) {
+      s_.installed_ids.push_back(id);
+    }
+  }
   log(EventKind::info, "codedeploy_deployment_created",
-      fmt::format("CodeDeploy deployment {} created for {} on instances tagged "
-                  "GreenIdentifier={}",
-                  e.deployment_id, c_.revision, s_.green_identifier));
+      fmt::format("CodeDeploy deployment {} created for {} on instances tagged {}={}",
+                  e.deployment_id, c_.revision, install_tag_key(), install_tag_value()));
   return enter(Phase::follow);
 }
 
@@ -386,6 +420,11 @@ Decision Stepper::handle(const Done& /*event*/) {
     s_.detach_sent = true;
     log(EventKind::info, "greens_detached",
         fmt::format("green instance(s) {} detached and terminated", fmt::join(s_.green_ids, ",")));
+  } else if (s_.awaiting == "tag_replacement") {
+    s_.round_changed = true;
+    return next_step(3);  // the next look at the greens finds it
+  } else if (s_.awaiting == "tag_for_install") {
+    return enter(Phase::find_codedeploy);
   }
   return advance();
 }
@@ -444,6 +483,9 @@ void Stepper::log_target(const InstanceTarget& target) {
       if (!tail.empty()) why += fmt::format("; log tail: {}", tail);
       message += fmt::format(" ({})", why);
       fields["error_code"] = event.error_code;
+      if (std::ranges::find(s_.failed_targets, target.instance_id) == s_.failed_targets.end()) {
+        s_.failed_targets.push_back(target.instance_id);
+      }
       if (s_.failed_lifecycle.empty()) {
         s_.failed_lifecycle =
             clip(fmt::format("{} failed on {} ({})", event.name, target.instance_id, why), 600);
@@ -542,6 +584,10 @@ Decision Stepper::handle(const CallFailed& e) {
   }
   if (what == "health" && error.code.starts_with("InvalidInstanceID")) {
     return next_step(2);  // EC2 does not know the instance yet: look again next round
+  }
+  if ((what == "tag_replacement" || what == "tag_for_install") &&
+      error.code.starts_with("InvalidInstanceID")) {
+    return next_step(3);  // it went away meanwhile: the next round looks again
   }
   if (is_transient(error)) return retry_later(error, s_.phase);
   FailureType type = failure_type_of(error);

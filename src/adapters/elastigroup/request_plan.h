@@ -55,6 +55,27 @@
 // before it waits for greens. At TIMEOUT in wait_blue_detached the flow looks once more
 // (group, greens, Spot) and reports success if blue has left.
 //
+// Spot interruptions. EC2 may reclaim a green at any moment (it ends shutting-down/terminated
+// with state reason Server.SpotInstanceTermination) and Elastigroup launches a replacement,
+// which may or may not carry the deployment's tags. Every look at the greens (each round of
+// wait_greens, follow and wait_blue_detached) notices a green that went away without this flow
+// asking and names it in a warning ("green i-… was reclaimed by a spot interruption at …");
+// every few rounds the group is read too, and a blue that left it early is reported, never
+// acted on. Then, within TIMEOUT:
+//   - while the greens launch or install (before CodeDeploy's success): the flow waits for the
+//     replacement; a new instance in the group that is neither blue nor tagged is tagged
+//     GreenIdentifier=<ours> (TagInstances); once the fleet is full and passes its status
+//     checks, the install is repeated: on every green when the first install failed only on
+//     reclaimed instances, or, when it succeeded on the rest, on the replacements alone (a
+//     CodeDeploy deployment targeted at GreenReplacement=<GreenIdentifier>-r<round>);
+//   - when no replacement comes by TIMEOUT, or more greens are reclaimed than the fleet has
+//     instances, the flow fails with that cause and cleans up; blue keeps serving;
+//   - after CodeDeploy's success the remaining greens are never removed (see the next
+//     paragraph): a green reclaimed then is reported, and so is the reduced capacity in the
+//     success summary. A replacement install that fails then reports, removing nothing.
+// An install that failed on an instance that was not reclaimed is the revision's failure, as
+// before: the flow fails and cleans up.
+//
 // Time. Every wait ends by the deadline (start + TIMEOUT); after a failure, cleanup waits at
 // most cleanup_grace. Steps are not paced: a request that follows an answer (read group ->
 // create the Spot deployment; greens pass -> CreateDeployment) goes out at once. Only
@@ -133,7 +154,16 @@ SpotProgress classify(const SpotDeployment& deployment);
 struct Ec2Instance {
   std::string id;
   std::string state;  // EC2 instance-state-name: pending, running, shutting-down, terminated…
+  // StateReason.Code, when EC2 gives one: Server.SpotInstanceTermination for a spot
+  // interruption, Client.UserInitiatedShutdown, …
+  std::string state_reason;
 };
+
+// The state reason EC2 gives an instance it reclaimed (a spot interruption).
+inline constexpr std::string_view kSpotInterruption = "Server.SpotInstanceTermination";
+// The tag a replacement install targets (see "Spot interruptions" above): GreenIdentifier
+// names every green, this one names the replacements of one install round only.
+inline constexpr std::string_view kReplacementTag = "GreenReplacement";
 
 struct InstanceHealth {
   std::string id;
@@ -146,7 +176,8 @@ struct CodeDeployDeployment {
   std::string status;  // Created|Queued|InProgress|Baking|Ready|Succeeded|Failed|Stopped
   std::string error_code;
   std::string error_message;
-  std::vector<std::string> green_tag_values;  // values of GreenIdentifier tag filters
+  // Values of its GreenIdentifier and GreenReplacement tag filters (which instances it targets).
+  std::vector<std::string> green_tag_values;
   long long pending = 0, in_progress = 0, succeeded = 0, failed = 0, skipped = 0, ready = 0;
 };
 
@@ -188,12 +219,20 @@ struct DescribeInstanceHealth {
 struct DetachGreens {
   std::vector<std::string> instance_ids;  // terminate them and shrink the group back
 };
+// EC2 CreateTags: a replacement green gets the deployment's tags (answered by Done).
+struct TagInstances {
+  std::vector<std::string> instance_ids;  // never empty
+  std::vector<std::pair<std::string, std::string>> tags;
+};
 struct FindLastCodeDeployDeployment {};
 struct GetCodeDeployDeployment {
   std::string deployment_id;
 };
 struct CreateCodeDeployDeployment {
-  std::string green_identifier;
+  // targetInstances.tagFilters: GreenIdentifier=<the deployment's>, or, for the replacements of
+  // reclaimed greens, GreenReplacement=<GreenIdentifier>-r<round>.
+  std::string tag_key;
+  std::string tag_value;
   std::string description;
 };
 struct ListCodeDeployTargets {
@@ -233,9 +272,9 @@ struct ReportProgress {
 using Action =
     std::variant<ResolveApiToken, ReadGroup, ListSpotDeployments, CreateSpotDeployment,
                  StopSpotDeployment, DescribeGreens, DescribeInstanceHealth, DetachGreens,
-                 FindLastCodeDeployDeployment, GetCodeDeployDeployment, CreateCodeDeployDeployment,
-                 ListCodeDeployTargets, GetCodeDeployTargets, StopCodeDeployDeployment, Wait,
-                 ReportSuccess, ReportFailure, ReportProgress>;
+                 TagInstances, FindLastCodeDeployDeployment, GetCodeDeployDeployment,
+                 CreateCodeDeployDeployment, ListCodeDeployTargets, GetCodeDeployTargets,
+                 StopCodeDeployDeployment, Wait, ReportSuccess, ReportFailure, ReportProgress>;
 
 // True for the actions that end the invocation (the three reports).
 bool is_report(const Action& action);
@@ -371,6 +410,20 @@ struct FlowState {
   bool greens_serving = false;
   // A delivery adopted a running Spot deployment: CodeDeploy is asked before waiting for greens.
   bool adopted_spot = false;
+
+  // Spot interruptions (see "Spot interruptions" above).
+  std::vector<std::string> blue_ids;   // the group's instances when the deployment began
+  std::vector<std::string> blue_lost;  // blue instances that left the group early (reported)
+  // Greens that went away without this flow asking: id -> what happened, in words ("was
+  // reclaimed by a spot interruption at 2026-…Z").
+  std::map<std::string, std::string> reclaimed;
+  std::vector<std::string> installed_ids;   // the greens the installs so far were made on
+  std::vector<std::string> failed_targets;  // instances whose install failed in this round
+  int install_round = 0;  // 0: the install on every green; n: the n-th install of replacements
+  // This round installs only the replacements (tag GreenReplacement), the greens installed
+  // before serving already; otherwise it installs on every green (tag GreenIdentifier).
+  bool replacements_only = false;
+  std::vector<std::string> earlier_codedeploy_ids;  // installs of earlier rounds, oldest first
   // The overlap, when both fleets ran: from the Spot B/G deployment's create (Spot launches the
   // greens then; an adopted deployment: when this flow first saw it) to the report (blue
   // detached, or the greens cleaned up). Unset (epoch) until it begins.

@@ -66,6 +66,7 @@ Decision Stepper::advance() {
   if (s_.phase == Phase::stopping) return advance_stopping();
   if (now_ >= s_.deadline && !s_.final_look) return timed_out();
   const std::string& gid = s_.green_identifier;
+  bool checks_now = s_.round % kSpotCheckEvery == kSpotCheckEvery - 1;
   switch (s_.phase) {
     case Phase::read_group:
       return issue(ReadGroup{}, "group");
@@ -77,9 +78,12 @@ Decision Stepper::advance() {
     case Phase::wait_greens:
       if (s_.round_step == 0) return issue(DescribeGreens{gid}, "greens");
       if (s_.round_step == 1) return issue(DescribeInstanceHealth{s_.green_ids}, "health");
-      if (s_.round_step == 2 && s_.round % kSpotCheckEvery == kSpotCheckEvery - 1) {
-        return issue(ListSpotDeployments{}, "spot_check");
+      // The group: every round while a replacement is awaited, else now and then (a blue
+      // that left early is reported).
+      if (s_.round_step == 2 && (wants_replacement() || checks_now)) {
+        return issue(ReadGroup{false}, "group_look");
       }
+      if (s_.round_step <= 3 && checks_now) return issue(ListSpotDeployments{}, "spot_check");
       return end_round();
     case Phase::find_codedeploy:
       if (s_.round_step == 0) return issue(FindLastCodeDeployDeployment{}, "cd_last");
@@ -87,8 +91,14 @@ Decision Stepper::advance() {
     case Phase::create_codedeploy:
       return issue(
           CreateCodeDeployDeployment{
-              gid, fmt::format("bluegreen: CodePipeline job {}, GreenIdentifier={}",
-                               s_.original_job_id, gid)},
+              install_tag_key(), install_tag_value(),
+              s_.install_round == 0
+                  ? fmt::format("bluegreen: CodePipeline job {}, GreenIdentifier={}",
+                                s_.original_job_id, gid)
+                  : fmt::format("bluegreen: CodePipeline job {}, GreenIdentifier={}, install {} "
+                                "after spot interruptions ({}={})",
+                                s_.original_job_id, gid, s_.install_round + 1, install_tag_key(),
+                                install_tag_value())},
           "cd_create");
     case Phase::follow:
       if (s_.round_step == 0) {
@@ -106,8 +116,9 @@ Decision Stepper::advance() {
         pending.erase(pending.begin(), pending.begin() + n);
         return issue(std::move(request), "cd_target_batch");
       }
-      if (s_.round_step == 3 && !s_.spot_deployment_id.empty() &&
-          s_.round % kSpotCheckEvery == kSpotCheckEvery - 1) {
+      if (s_.round_step == 3) return issue(DescribeGreens{gid}, "greens");
+      if (s_.round_step == 4 && checks_now) return issue(ReadGroup{false}, "group_look");
+      if (s_.round_step <= 5 && !s_.spot_deployment_id.empty() && checks_now) {
         return issue(ListSpotDeployments{}, "spot_check");
       }
       return end_round();
@@ -164,9 +175,13 @@ Decision Stepper::cleanup_greens_seen() {
 }
 
 Decision Stepper::blue_detached_check() {
+  // Blue is what was in the group when the deployment began; without that list (a token that
+  // had to drop it), whatever in the group is not a green.
   std::vector<std::string> blue_left;
   for (const auto& id : s_.group_instance_ids) {
-    if (std::ranges::find(s_.green_ids, id) == s_.green_ids.end()) blue_left.push_back(id);
+    bool blue = s_.blue_ids.empty() ? std::ranges::find(s_.green_ids, id) == s_.green_ids.end()
+                                    : std::ranges::binary_search(s_.blue_ids, id);
+    if (blue) blue_left.push_back(id);
   }
   std::ranges::sort(blue_left);
   s_.group_instance_ids = blue_left;
@@ -190,6 +205,7 @@ Decision Stepper::after_spot_check() {
 }
 
 Decision Stepper::no_codedeploy_of_ours() {
+  if (s_.install_round > 0) return enter(Phase::create_codedeploy);
   if (s_.adopted_spot && !s_.spot_finished) {
     s_.adopted_spot = false;
     return enter(Phase::wait_greens);
@@ -203,13 +219,32 @@ Decision Stepper::no_codedeploy_of_ours() {
 }
 
 Decision Stepper::after_targets() {
-  if (!s_.codedeploy_terminal) return next_step(3);
+  // The greens are looked at in every round, and once more when CodeDeploy has ended: an
+  // instance that failed may have been reclaimed.
+  return next_step(3);
+}
+
+Decision Stepper::install_ended() {
   const std::string& id = s_.codedeploy_deployment_id;
+  std::vector<std::string> survivors;
+  for (const auto& green : s_.installed_ids) {
+    if (std::ranges::find(s_.green_ids, green) != s_.green_ids.end()) survivors.push_back(green);
+  }
   if (s_.codedeploy_status == "Succeeded") {
     log(EventKind::info, "codedeploy_succeeded",
         fmt::format("CodeDeploy deployment {} succeeded on the greens", id));
+    if (!s_.reclaimed.empty() && static_cast<int>(survivors.size()) < s_.target_capacity) {
+      return start_replacement_round(true);
+    }
     return enter(Phase::wait_blue_detached);
   }
+  // Failed only where greens were reclaimed: the revision is not to blame, install again.
+  bool reclaimed_only =
+      s_.codedeploy_status == "Failed" && !s_.reclaimed.empty() &&
+      std::ranges::all_of(s_.failed_targets,
+                          [&](const std::string& t) { return s_.reclaimed.contains(t); }) &&
+      (!s_.failed_targets.empty() || survivors.size() < s_.installed_ids.size());
+  if (reclaimed_only) return start_replacement_round(s_.greens_serving);
   bool revision_missing = s_.codedeploy_error.starts_with("REVISION_MISSING") ||
                           s_.codedeploy_error.starts_with("INVALID_REVISION");
   std::string cause = s_.failed_lifecycle.empty()
@@ -309,6 +344,13 @@ Decision Stepper::timed_out() {
   }
   switch (s_.phase) {
     case Phase::wait_greens:
+      if (!s_.reclaimed.empty()) {
+        return fail(type, fmt::format("{} while waiting for Elastigroup to replace reclaimed "
+                                      "green instance(s): {}. No replacement was ready in time "
+                                      "({} of {} running, {} passing EC2 status checks{})",
+                                      limit, reclaimed_words(), s_.greens_running,
+                                      s_.target_capacity, s_.greens_passing, last));
+      }
       return fail(type,
                   fmt::format("{} while waiting for the green instances tagged GreenIdentifier={}: "
                               "{} of {} running, {} passing EC2 status checks{}. Check the "
@@ -399,20 +441,159 @@ Decision Stepper::report_failure() {
 }
 
 Decision Stepper::succeed() {
+  // The installs of this deployment, the first on every green; later ones after interruptions.
+  std::vector<std::string> installs = s_.earlier_codedeploy_ids;
+  if (!s_.codedeploy_deployment_id.empty()) installs.push_back(s_.codedeploy_deployment_id);
   std::string summary = fmt::format(
       "Deployed {} to {} green instance(s) tagged GreenIdentifier={}: CodeDeploy deployment {} "
       "succeeded and Spot B/G deployment {} detached the blue instances",
       c_.revision, s_.green_ids.size(), s_.green_identifier,
-      s_.codedeploy_deployment_id.empty() ? "(earlier run)" : s_.codedeploy_deployment_id,
+      installs.empty() ? std::string("(earlier run)")
+                       : fmt::format("{}", fmt::join(installs, ", ")),
       s_.spot_deployment_id);
-  log(EventKind::info, "succeeded", summary);
   std::map<std::string, std::string> variables{{"GreenIdentifier", s_.green_identifier}};
-  if (!s_.codedeploy_deployment_id.empty()) {
-    variables["DeploymentId"] = s_.codedeploy_deployment_id;
+  if (!s_.reclaimed.empty()) {
+    std::vector<std::string> ids;
+    for (const auto& [id, words] : s_.reclaimed) ids.push_back(id);
+    variables["ReclaimedInstances"] = fmt::format("{}", fmt::join(ids, ","));
+    summary += fmt::format(". Spot interruptions: {}", reclaimed_words());
+    if (static_cast<int>(s_.green_ids.size()) < s_.target_capacity) {
+      summary += fmt::format("; reduced capacity: {} of {} green instance(s) serve",
+                             s_.green_ids.size(), s_.target_capacity);
+    } else if (installs.size() > 1) {
+      summary += "; their replacements were installed, and the green fleet is whole";
+    }
   }
+  log(EventKind::info, "succeeded", summary);
+  if (!installs.empty()) variables["DeploymentId"] = installs.front();
   if (!s_.spot_deployment_id.empty()) variables["SpotDeploymentId"] = s_.spot_deployment_id;
   return finish(ReportSuccess{
       ExecutionDetails{clip(summary, 2048), s_.codedeploy_deployment_id, 100}, variables});
+}
+
+// ---- Spot interruptions ---------------------------------------------------------------------
+
+bool Stepper::note_reclaimed(const std::vector<Ec2Instance>& seen) {
+  auto record = [&](const std::string& id, std::string words, const std::string& reason) {
+    if (s_.reclaimed.contains(id)) return;
+    s_.round_changed = true;
+    std::string then =
+        s_.greens_serving
+            ? "; nothing is removed: the other greens keep serving"
+            : "; waiting for Elastigroup's replacement, which gets this deployment's revision";
+    log(EventKind::warning, "green_reclaimed", fmt::format("green {} {}{}", id, words, then),
+        {{"instance", id}, {"state_reason", reason}});
+    s_.reclaimed[id] = clip(std::move(words), 160);
+  };
+  for (const auto& instance : seen) {
+    bool gone = instance.state == "terminated" || instance.state == "shutting-down";
+    bool was_ours = std::ranges::find(s_.green_ids, instance.id) != s_.green_ids.end();
+    if (!gone || !(was_ours || instance.state_reason == kSpotInterruption)) continue;
+    std::string words =
+        instance.state_reason == kSpotInterruption
+            ? fmt::format("was reclaimed by a spot interruption at {}", to_iso8601(now_))
+            : fmt::format("was terminated at {} without this deployment asking (EC2 state {}{})",
+                          to_iso8601(now_), instance.state,
+                          instance.state_reason.empty() ? "" : ", " + instance.state_reason);
+    record(instance.id, std::move(words), instance.state_reason);
+  }
+  for (const auto& id : s_.green_ids) {
+    bool described = std::ranges::any_of(seen, [&](const Ec2Instance& i) { return i.id == id; });
+    if (!described) {
+      record(id, fmt::format("is gone from EC2 since {}", to_iso8601(now_)), "");
+    }
+  }
+  return s_.greens_serving || static_cast<int>(s_.reclaimed.size()) <= s_.target_capacity;
+}
+
+Decision Stepper::group_looked(const std::vector<std::string>& group) {
+  auto in_group = [&](const std::string& id) {
+    return std::ranges::find(group, id) != group.end();
+  };
+  for (const auto& id : s_.blue_ids) {
+    if (in_group(id) || std::ranges::find(s_.blue_lost, id) != s_.blue_lost.end()) continue;
+    s_.blue_lost.push_back(id);
+    log(EventKind::warning, "blue_left_early",
+        fmt::format("blue instance {} left Elastigroup {} during the deployment (a spot "
+                    "interruption, or Elastigroup replaced it); blue is not acted on: the rest "
+                    "of blue serves until Spot detaches it",
+                    id, c_.group_id),
+        {{"instance", id}});
+  }
+  if (s_.phase != Phase::wait_greens || !wants_replacement() || s_.blue_ids.empty()) {
+    return next_step(s_.phase == Phase::follow ? 5 : 3);
+  }
+  // A replacement Spot did not tag: in the group, neither blue nor one of ours.
+  auto known = [&](const std::string& id) {
+    return std::ranges::binary_search(s_.blue_ids, id) ||
+           std::ranges::find(s_.green_ids, id) != s_.green_ids.end() ||
+           std::ranges::find(s_.installed_ids, id) != s_.installed_ids.end() ||
+           s_.reclaimed.contains(id);
+  };
+  std::vector<std::string> untagged;
+  int missing = s_.target_capacity - static_cast<int>(s_.green_ids.size());
+  for (const auto& id : group) {
+    if (!known(id) && static_cast<int>(untagged.size()) < missing) untagged.push_back(id);
+  }
+  if (untagged.empty()) return next_step(3);
+  log(EventKind::info, "replacement_tagged",
+      fmt::format("Elastigroup launched {} without this deployment's tag: tagging it "
+                  "GreenIdentifier={}",
+                  fmt::join(untagged, ", "), s_.green_identifier));
+  return issue(TagInstances{untagged, {{"GreenIdentifier", s_.green_identifier}}},
+               "tag_replacement");
+}
+
+Decision Stepper::greens_ready() {
+  log(EventKind::info, "greens_ready",
+      fmt::format("{} green instance(s) running and passing status checks", s_.green_ids.size()),
+      {{"instances", fmt::format("{}", fmt::join(s_.green_ids, ","))}});
+  if (!s_.replacements_only) return enter(Phase::find_codedeploy);
+  std::vector<std::string> fresh;
+  for (const auto& id : s_.green_ids) {
+    if (std::ranges::find(s_.installed_ids, id) == s_.installed_ids.end()) fresh.push_back(id);
+  }
+  if (fresh.empty()) return enter(Phase::wait_blue_detached);
+  return issue(TagInstances{fresh, {{std::string(kReplacementTag), install_tag_value()}}},
+               "tag_for_install");
+}
+
+Decision Stepper::start_replacement_round(bool only) {
+  s_.earlier_codedeploy_ids.push_back(s_.codedeploy_deployment_id);
+  s_.codedeploy_deployment_id.clear();
+  s_.codedeploy_status.clear();
+  s_.codedeploy_overview.clear();
+  s_.codedeploy_error.clear();
+  s_.codedeploy_terminal = false;
+  s_.failed_lifecycle.clear();
+  s_.failed_targets.clear();
+  ++s_.install_round;
+  s_.replacements_only = only;
+  log(EventKind::info, "replacing_greens",
+      fmt::format("green instance(s) were reclaimed during the install ({}); waiting for "
+                  "Elastigroup's replacements, then installing {} on {}",
+                  reclaimed_words(), c_.revision,
+                  only ? "the replacements alone" : "every green again"));
+  return enter(Phase::wait_greens);
+}
+
+bool Stepper::wants_replacement() const {
+  return !s_.reclaimed.empty() && static_cast<int>(s_.green_ids.size()) < s_.target_capacity;
+}
+
+std::string Stepper::install_tag_key() const {
+  return s_.replacements_only ? std::string(kReplacementTag) : "GreenIdentifier";
+}
+
+std::string Stepper::install_tag_value() const {
+  return s_.replacements_only ? fmt::format("{}-r{}", s_.green_identifier, s_.install_round)
+                              : s_.green_identifier;
+}
+
+std::string Stepper::reclaimed_words() const {
+  std::vector<std::string> parts;
+  for (const auto& [id, words] : s_.reclaimed) parts.push_back(fmt::format("{} {}", id, words));
+  return clip(fmt::format("{}", fmt::join(parts, "; ")), 600);
 }
 
 ExecutionDetails Stepper::details() const {

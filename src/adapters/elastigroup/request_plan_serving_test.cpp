@@ -137,10 +137,15 @@ TEST(ElastigroupFlowServing, SpotFailingOrStoppedAfterSuccessRemovesNothing) {
 TEST(ElastigroupFlowServing, AnOutageAfterSuccessIsSystemUnavailableAndRemovesNothing) {
   World world;
   world.detach_after = 60 * kMinute;
-  // From the flow's first look at blue after CodeDeploy's success, nothing answers.
-  bool outage = false;
+  // From the flow's first look at blue after it read CodeDeploy's success, nothing answers.
+  bool success_read = false, outage = false;
   world.fault = [&](const Action& a) -> std::optional<Error> {
-    if (const auto* read = std::get_if<ReadGroup>(&a); read && !read->with_capacity) outage = true;
+    if (std::holds_alternative<GetCodeDeployDeployment>(a) && codedeploy_succeeded(world)) {
+      success_read = true;
+    }
+    if (const auto* read = std::get_if<ReadGroup>(&a); read && !read->with_capacity) {
+      outage = outage || success_read;
+    }
     if (outage) return Error{ErrorKind::unavailable, "connection refused"};
     return std::nullopt;
   };

@@ -64,6 +64,26 @@ class Stepper {
   Decision no_codedeploy_of_ours();
   Decision end_round();
   Decision after_targets();
+  // Spot interruptions.
+  // Records the greens of `seen` (every tagged instance EC2 describes) that went away without
+  // this flow asking, with a warning for each; false when more were reclaimed than the fleet
+  // has instances.
+  bool note_reclaimed(const std::vector<Ec2Instance>& seen);
+  // The group as read in wait_greens or follow: reports blue instances that left early, and
+  // tags a replacement that Spot did not tag.
+  Decision group_looked(const std::vector<std::string>& group);
+  // The greens run and pass their status checks: the install (or the replacements') is next.
+  Decision greens_ready();
+  // The install's CodeDeploy deployment ended (and the greens were looked at once more).
+  Decision install_ended();
+  // Installs again after greens were reclaimed: on the replacements alone (`only`), or on
+  // every green.
+  Decision start_replacement_round(bool only);
+  bool wants_replacement() const;
+  std::string install_tag_key() const;
+  std::string install_tag_value() const;
+  // "i-1 was reclaimed by …; i-2 …", for reports.
+  std::string reclaimed_words() const;
   Decision spot_failed(const SpotDeployment& deployment);
   Decision retry_later(const Error& error, Phase resume_in);
   Decision fail(FailureType type, const std::string& message);

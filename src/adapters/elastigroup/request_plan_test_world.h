@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <functional>
 #include <limits>
@@ -22,7 +23,11 @@ inline constexpr Duration kMinute = 60 * kSecond;
 inline constexpr Duration kNever{-1};  // World::green_ok_after: the greens never pass
 
 // A pure simulation of Spot, EC2 and CodeDeploy that answers the flow's requests and moves
-// with simulated time. Times are offsets from the moment each thing was created.
+// with simulated time. Times are offsets from the moment each thing was created. Spot
+// interruptions (`interruptions`) terminate a green with EC2's reason for it, and Elastigroup
+// launches a replacement, tagged or not; a CodeDeploy deployment installs on the instances
+// its tag named when it was created, and fails on one reclaimed before it ended when
+// `reclaimed_target_fails`.
 struct World {
   TimePoint now = from_epoch_ms(1'800'000'000'000);
   int capacity = 2;
@@ -35,6 +40,22 @@ struct World {
   Duration detach_after = 30 * kSecond;
   bool stop_terminates_greens = true;
   bool churn = false;  // CodeDeploy's counts change at every read (a large, busy fleet)
+  bool reclaimed_target_fails = true;  // a reclaimed target fails the CodeDeploy deployment
+
+  // EC2 reclaims green number `green` (in launch order) at `at`; Elastigroup launches a
+  // replacement `replace_after` later (never when `replace` is false), which carries the
+  // deployment's tags when `spot_tags_replacement`.
+  struct Interruption {
+    TimePoint at;
+    std::size_t green = 0;
+    bool replace = true;
+    bool spot_tags_replacement = true;
+    Duration replace_after = 20 * kSecond;
+    bool done = false;
+  };
+  std::vector<Interruption> interruptions;
+  // A blue instance EC2 reclaims at a moment (it leaves the group).
+  std::vector<std::pair<TimePoint, std::string>> blue_interruptions;
 
   struct Spot {
     SpotDeployment d;
@@ -43,16 +64,21 @@ struct World {
   std::vector<Spot> spot;
   struct Green {
     std::string id;
-    std::string tag;
+    std::string tag;  // GreenIdentifier; empty: untagged
     TimePoint launched;
     bool terminated = false;
+    std::string reason;           // EC2's state reason once terminated
+    TimePoint reclaimed_at;       // when a spot interruption took it
+    std::string replacement_tag;  // GreenReplacement
   };
   std::vector<Green> greens;
   struct Cd {
     std::string id;
-    std::string tag;
+    std::string tag;  // the value of its tag filter
     TimePoint created;
     bool stopped = false;
+    std::string tag_key = "GreenIdentifier";
+    std::vector<std::string> targets;  // the instances the tag named at the create
   };
   std::vector<Cd> codedeploy;
 
@@ -65,9 +91,29 @@ struct World {
                                                          "BeforeInstall",    "AfterInstall",
                                                          "ApplicationStart", "ValidateService"};
 
+  const Green* green(const std::string& id) const {
+    for (const auto& g : greens) {
+      if (g.id == id) return &g;
+    }
+    return nullptr;
+  }
+
+  // A target of `cd` reclaimed before `cd` ended.
+  bool target_reclaimed(const Cd& cd, const std::string& id) const {
+    const Green* g = green(id);
+    return g != nullptr && g->terminated && g->reason == kSpotInterruption &&
+           g->reclaimed_at < cd.created + codedeploy_takes;
+  }
+
+  bool any_target_reclaimed(const Cd& cd) const {
+    return std::ranges::any_of(cd.targets,
+                               [&](const std::string& id) { return target_reclaimed(cd, id); });
+  }
+
   std::string cd_status(const Cd& cd) const {
     if (cd.stopped) return "Stopped";
     if (now < cd.created + codedeploy_takes) return "InProgress";
+    if (reclaimed_target_fails && any_target_reclaimed(cd)) return "Failed";
     return codedeploy_fails_at.empty() ? "Succeeded" : "Failed";
   }
 
@@ -109,6 +155,25 @@ struct World {
   }
 
   void tick() {
+    for (auto& i : interruptions) {
+      if (i.done || now < i.at || i.green >= greens.size()) continue;
+      Green& g = greens[i.green];
+      if (g.terminated) continue;  // already gone (cleanup removed it): nothing to reclaim
+      i.done = true;
+      g.terminated = true;
+      g.reason = std::string(kSpotInterruption);
+      g.reclaimed_at = now;
+    }
+    for (auto& i : interruptions) {
+      if (!i.done || !i.replace || now < i.at + i.replace_after) continue;
+      i.replace = false;  // launched once
+      greens.push_back({fmt::format("i-repl{}", greens.size()),
+                        i.spot_tags_replacement ? greens[i.green].tag : std::string(),
+                        i.at + i.replace_after});
+    }
+    for (auto& [at, id] : blue_interruptions) {
+      if (now >= at) std::erase(group, id);
+    }
     // Spot detaches blue once CodeDeploy succeeded on our greens.
     for (auto& s : spot) {
       if (classify(s.d) != SpotProgress::running) continue;
@@ -135,6 +200,17 @@ struct World {
         if (!g.terminated) ids.push_back(g.id);
       }
       return GroupRead{capacity, ids};
+    }
+    if (auto* tag = std::get_if<TagInstances>(&action)) {
+      EXPECT_FALSE(tag->instance_ids.empty());
+      for (auto& g : greens) {
+        if (std::ranges::find(tag->instance_ids, g.id) == tag->instance_ids.end()) continue;
+        for (const auto& [key, value] : tag->tags) {
+          if (key == "GreenIdentifier") g.tag = value;
+          if (key == kReplacementTag) g.replacement_tag = value;
+        }
+      }
+      return Done{};
     }
     if (std::holds_alternative<ListSpotDeployments>(action)) {
       SpotDeploymentsListed out;
@@ -171,7 +247,7 @@ struct World {
         std::string state = g.terminated                              ? "terminated"
                             : now >= g.launched + green_running_after ? "running"
                                                                       : "pending";
-        out.instances.push_back({g.id, state});
+        out.instances.push_back({g.id, state, g.reason});
       }
       return out;
     }
@@ -202,7 +278,7 @@ struct World {
         if (cd.id != get->deployment_id) continue;
         CodeDeployDeployment d{cd.id, cd_status(cd)};
         d.green_tag_values = {cd.tag};
-        int live = static_cast<int>(live_greens(cd.tag).size());
+        int live = static_cast<int>(cd.targets.size());
         if (d.status == "Succeeded") d.succeeded = live;
         if (d.status == "InProgress") d.in_progress = live;
         if (d.status == "Failed") {
@@ -229,15 +305,21 @@ struct World {
                              "DeploymentLimitExceededException"}};
         }
       }
-      codedeploy.push_back(
-          {fmt::format("d-{}", codedeploy.size() + 1), create->green_identifier, now});
+      Cd cd{fmt::format("d-{}", codedeploy.size() + 1), create->tag_value, now};
+      cd.tag_key = create->tag_key;
+      for (const auto& g : greens) {
+        bool named = create->tag_key == kReplacementTag ? g.replacement_tag == create->tag_value
+                                                        : g.tag == create->tag_value;
+        if (named && !g.terminated) cd.targets.push_back(g.id);
+      }
+      EXPECT_FALSE(cd.targets.empty()) << "a CodeDeploy deployment with no instance to target";
+      codedeploy.push_back(cd);
       return CodeDeployCreated{codedeploy.back().id};
     }
     if (auto* list = std::get_if<ListCodeDeployTargets>(&action)) {
       CodeDeployTargetsListed out;
       for (auto& cd : codedeploy) {
-        if (cd.id != list->deployment_id) continue;
-        for (auto* g : live_greens(cd.tag)) out.target_ids.push_back(g->id);
+        if (cd.id == list->deployment_id) out.target_ids = cd.targets;
       }
       return out;
     }
@@ -247,6 +329,20 @@ struct World {
       for (auto& cd : codedeploy) {
         if (cd.id != get->deployment_id) continue;
         for (const auto& id : get->target_ids) {
+          if (target_reclaimed(cd, id) && reclaimed_target_fails) {
+            // The agent stopped answering: CodeDeploy fails the instance at its next event.
+            std::vector<LifecycleEvent> events = events_of(cd);
+            for (auto& e : events) {
+              if (e.status != "Succeeded") {
+                e.status = now >= cd.created + codedeploy_takes ? "Failed" : "InProgress";
+                if (e.status == "Failed") e.error_code = "AgentNotReachable";
+                break;
+              }
+            }
+            out.targets.push_back(
+                {id, cd_status(cd) == "InProgress" ? "InProgress" : "Failed", events});
+            continue;
+          }
           out.targets.push_back({id, cd_status(cd), events_of(cd)});
         }
       }

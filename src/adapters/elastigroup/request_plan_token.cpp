@@ -126,6 +126,7 @@ std::string_view action_name(const Action& action) {
                                         "DescribeGreens",
                                         "DescribeInstanceHealth",
                                         "DetachGreens",
+                                        "TagInstances",
                                         "FindLastCodeDeployDeployment",
                                         "GetCodeDeployDeployment",
                                         "CreateCodeDeployDeployment",
@@ -226,12 +227,21 @@ std::string to_token(const FlowState& s) {
   int flags = (s.codedeploy_terminal ? 1 : 0) | (s.spot_ended ? 2 : 0) | (s.spot_finished ? 4 : 0) |
               (s.codedeploy_stop_sent ? 8 : 0) | (s.spot_stop_sent ? 16 : 0) |
               (s.detach_sent ? 32 : 0) | (s.greens_serving ? 64 : 0) | (s.adopted_spot ? 128 : 0) |
-              (s.unreachable ? 256 : 0) | (s.codedeploy_recheck ? 512 : 0);
+              (s.unreachable ? 256 : 0) | (s.codedeploy_recheck ? 512 : 0) |
+              (s.replacements_only ? 1024 : 0);
   j["fl"] = flags;
   j["run"] = s.greens_running;
   j["ok"] = s.greens_passing;
   if (!s.green_ids.empty()) j["g"] = s.green_ids;
   if (!s.instance_progress.empty()) j["ip"] = s.instance_progress;
+  // Spot interruptions.
+  if (!s.blue_ids.empty()) j["bi"] = s.blue_ids;
+  if (!s.blue_lost.empty()) j["bl"] = s.blue_lost;
+  if (!s.reclaimed.empty()) j["rc"] = s.reclaimed;
+  if (!s.installed_ids.empty()) j["in"] = s.installed_ids;
+  if (!s.failed_targets.empty()) j["ftg"] = s.failed_targets;
+  if (s.install_round > 0) j["ir"] = s.install_round;
+  if (!s.earlier_codedeploy_ids.empty()) j["cdh"] = s.earlier_codedeploy_ids;
   if (s.failure) {
     j["ft"] = std::string(to_string(s.failure->type));
     j["fm"] = s.failure->message;
@@ -239,7 +249,10 @@ std::string to_token(const FlowState& s) {
   }
   // Drop what matters least until it fits.
   std::string token = j.dump();
-  for (const char* droppable : {"ip", "lte", "cde", "g"}) {
+  // Without "bl" a blue that left early may be reported twice; without "bi" an untagged
+  // replacement is not recognised (one that Spot tagged still is); without "in" the greens
+  // seen last count as installed. A fleet of about 25 instances keeps them all.
+  for (const char* droppable : {"ip", "lte", "cde", "bl", "ftg", "bi", "g", "in"}) {
     if (token.size() <= kMaxTokenLength) break;
     j.erase(droppable);
     token = j.dump();
@@ -299,9 +312,22 @@ Result<FlowState> from_token(std::string_view token) {
     s.adopted_spot = flags & 128;
     s.unreachable = flags & 256;
     s.codedeploy_recheck = flags & 512;
+    s.replacements_only = flags & 1024;
     s.greens_running = j.value("run", 0);
     s.greens_passing = j.value("ok", 0);
     if (j.contains("g")) s.green_ids = j.at("g").get<std::vector<std::string>>();
+    auto ids = [&](const char* key) {
+      return j.contains(key) ? j.at(key).get<std::vector<std::string>>()
+                             : std::vector<std::string>{};
+    };
+    s.blue_ids = ids("bi");
+    s.blue_lost = ids("bl");
+    s.installed_ids = ids("in");
+    s.failed_targets = ids("ftg");
+    s.earlier_codedeploy_ids = ids("cdh");
+    if (j.contains("rc")) s.reclaimed = j.at("rc").get<std::map<std::string, std::string>>();
+    s.install_round = j.value("ir", 0);
+    if (s.installed_ids.empty() && s.phase >= Phase::follow) s.installed_ids = s.green_ids;
     if (j.contains("ip")) {
       s.instance_progress = j.at("ip").get<std::map<std::string, std::string>>();
     }

@@ -1,0 +1,268 @@
+// Spot interruptions during a PROVIDER=elastigroup deployment (request_plan.h, "Spot
+// interruptions"): EC2 reclaims a green while the greens launch, while they install, and after
+// CodeDeploy's success; Elastigroup's replacement comes tagged, untagged, or not at all.
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "adapters/elastigroup/request_plan.h"
+#include "adapters/elastigroup/request_plan_test_world.h"
+
+namespace bluegreen::elastigroup {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using namespace bluegreen::elastigroup::flow_testing;
+
+std::vector<const DeploymentEvent*> named(const Invocation& run, std::string_view name) {
+  std::vector<const DeploymentEvent*> out;
+  for (const auto& e : run.events) {
+    if (e.name == name) out.push_back(&e);
+  }
+  return out;
+}
+
+int requests_of(const World& world, std::string_view action) {
+  return static_cast<int>(std::ranges::count_if(
+      world.requests, [&](const auto& request) { return request.second == action; }));
+}
+
+// Nothing that removes instances or stops a deployment went out.
+void expect_nothing_removed(const World& world) {
+  for (const char* action : {"DetachGreens", "StopSpotDeployment", "StopCodeDeployDeployment"}) {
+    EXPECT_EQ(requests_of(world, action), 0) << action;
+  }
+}
+
+const ReportSuccess& success_of(const Invocation& run) {
+  const auto* success = std::get_if<ReportSuccess>(&run.report);
+  if (success == nullptr) {
+    const auto* failure = std::get_if<ReportFailure>(&run.report);
+    ADD_FAILURE() << action_name(run.report) << ": " << (failure ? failure->message : "");
+    static const ReportSuccess none;
+    return none;
+  }
+  return *success;
+}
+
+TEST(SpotInterruption, AGreenReclaimedWhileLaunchingIsNamedAndItsReplacementJoinsTheInstall) {
+  World world;
+  world.interruptions.push_back({.at = world.now + 10 * kSecond, .green = 0});
+  FlowConfig config = config_for();
+  Invocation run = invoke(world, config);
+
+  const ReportSuccess& success = success_of(run);
+  auto reclaimed = named(run, "green_reclaimed");
+  ASSERT_EQ(reclaimed.size(), 1u);
+  EXPECT_EQ(reclaimed[0]->kind, EventKind::warning);
+  EXPECT_EQ(reclaimed[0]->instance_id, "i-green10");
+  EXPECT_THAT(reclaimed[0]->message, HasSubstr("green i-green10 was reclaimed by a spot "
+                                               "interruption at 2027-01-15T"));
+  EXPECT_THAT(reclaimed[0]->message, HasSubstr("waiting for Elastigroup's replacement"));
+  // One install, on the survivor and the replacement: a full green fleet.
+  ASSERT_EQ(world.codedeploy.size(), 1u);
+  EXPECT_EQ(world.codedeploy[0].tag, config.green_identifier);
+  EXPECT_EQ(world.codedeploy[0].targets, (std::vector<std::string>{"i-green11", "i-repl2"}));
+  EXPECT_THAT(success.details.summary, HasSubstr("to 2 green instance(s)"));
+  EXPECT_THAT(success.details.summary, HasSubstr("Spot interruptions: i-green10 was reclaimed"));
+  EXPECT_EQ(success.output_variables.at("ReclaimedInstances"), "i-green10");
+  expect_nothing_removed(world);
+}
+
+TEST(SpotInterruption, AReplacementSpotDidNotTagIsTaggedWithTheDeploymentsGreenIdentifier) {
+  World world;
+  world.interruptions.push_back(
+      {.at = world.now + 40 * kSecond, .green = 1, .spot_tags_replacement = false});
+  FlowConfig config = config_for();
+  Invocation run = invoke(world, config);
+
+  success_of(run);
+  EXPECT_EQ(requests_of(world, "TagInstances"), 1);
+  ASSERT_EQ(world.greens.size(), 3u);
+  EXPECT_EQ(world.greens[2].tag, config.green_identifier);  // tagged by the flow
+  ASSERT_FALSE(named(run, "replacement_tagged").empty());
+  EXPECT_THAT(named(run, "replacement_tagged")[0]->message, HasSubstr("i-repl2"));
+  ASSERT_EQ(world.codedeploy.size(), 1u);
+  EXPECT_EQ(world.codedeploy[0].targets, (std::vector<std::string>{"i-green10", "i-repl2"}));
+  expect_nothing_removed(world);
+}
+
+TEST(SpotInterruption, AGreenReclaimedDuringAnInstallThatSucceededGetsTheRevisionOnItsReplacement) {
+  World world;
+  world.reclaimed_target_fails = false;  // CodeDeploy succeeds on the instances that remain
+  // CodeDeploy starts once the greens pass (about 90 s) and takes 4 minutes.
+  world.interruptions.push_back({.at = world.now + 3 * kMinute, .green = 0});
+  FlowConfig config = config_for();
+  Invocation run = invoke(world, config);
+
+  const ReportSuccess& success = success_of(run);
+  ASSERT_EQ(world.codedeploy.size(), 2u);
+  EXPECT_EQ(world.codedeploy[0].tag_key, "GreenIdentifier");
+  // The second install targets the replacement alone, by a tag of its own.
+  EXPECT_EQ(world.codedeploy[1].tag_key, "GreenReplacement");
+  EXPECT_EQ(world.codedeploy[1].tag, config.green_identifier + "-r1");
+  EXPECT_EQ(world.codedeploy[1].targets, (std::vector<std::string>{"i-repl2"}));
+  EXPECT_GT(world.codedeploy[1].created, world.interruptions[0].at);
+  EXPECT_EQ(success.output_variables.at("DeploymentId"), "d-1");
+  EXPECT_THAT(success.details.summary, HasSubstr("CodeDeploy deployment d-1, d-2 succeeded"));
+  EXPECT_THAT(success.details.summary, HasSubstr("the green fleet is whole"));
+  EXPECT_FALSE(named(run, "replacing_greens").empty());
+  expect_nothing_removed(world);
+}
+
+TEST(SpotInterruption, AnInstallThatFailedOnlyOnAReclaimedGreenIsMadeAgainOnEveryGreen) {
+  World world;  // the reclaimed instance fails CodeDeploy's deployment
+  world.interruptions.push_back({.at = world.now + 3 * kMinute, .green = 1});
+  FlowConfig config = config_for();
+  Invocation run = invoke(world, config);
+
+  success_of(run);
+  ASSERT_EQ(world.codedeploy.size(), 2u);
+  EXPECT_EQ(world.cd_status(world.codedeploy[0]), "Failed");
+  EXPECT_EQ(world.codedeploy[1].tag_key, "GreenIdentifier");
+  EXPECT_EQ(world.codedeploy[1].targets, (std::vector<std::string>{"i-green10", "i-repl2"}));
+  EXPECT_EQ(world.cd_status(world.codedeploy[1]), "Succeeded");
+  EXPECT_THAT(named(run, "replacing_greens").at(0)->message, HasSubstr("every green again"));
+  expect_nothing_removed(world);
+}
+
+TEST(SpotInterruption, AnInstallThatFailedOnAGreenThatWasNotReclaimedIsTheRevisionsFailure) {
+  World world;
+  world.codedeploy_fails_at = "ValidateService";  // the revision fails on every green
+  world.interruptions.push_back({.at = world.now + 3 * kMinute, .green = 1});
+  Invocation run = invoke(world, config_for());
+
+  const auto* failure = std::get_if<ReportFailure>(&run.report);
+  ASSERT_NE(failure, nullptr) << action_name(run.report);
+  EXPECT_THAT(failure->message, HasSubstr("ValidateService failed on i-green10"));
+  EXPECT_EQ(world.codedeploy.size(), 1u);  // not installed again
+  EXPECT_TRUE(world.live_greens(config_for().green_identifier).empty());
+  EXPECT_EQ(world.group, (std::vector<std::string>{"i-blue1", "i-blue2"}));
+}
+
+TEST(SpotInterruption, NoReplacementByTimeoutFailsWithThatCauseAndCleansUp) {
+  World world;
+  world.interruptions.push_back({.at = world.now + 10 * kSecond, .green = 0, .replace = false});
+  FlowConfig config = config_for();
+  Invocation run = invoke(world, config);
+
+  const auto* failure = std::get_if<ReportFailure>(&run.report);
+  ASSERT_NE(failure, nullptr) << action_name(run.report);
+  EXPECT_THAT(failure->message, HasSubstr("TIMEOUT (1800 s) passed while waiting for Elastigroup "
+                                          "to replace reclaimed green instance(s): i-green10 was "
+                                          "reclaimed by a spot interruption"));
+  EXPECT_THAT(failure->message, HasSubstr("blue instances keep serving"));
+  EXPECT_TRUE(world.live_greens(config.green_identifier).empty());
+  EXPECT_EQ(world.group, (std::vector<std::string>{"i-blue1", "i-blue2"}));
+  EXPECT_TRUE(world.codedeploy.empty());
+}
+
+TEST(SpotInterruption, MoreInterruptionsThanTheFleetHasInstancesFailAndCleanUp) {
+  World world;
+  // Green 0 goes, then its replacement (green 2), then that one's replacement (green 3).
+  world.interruptions.push_back({.at = world.now + 10 * kSecond, .green = 0});
+  world.interruptions.push_back({.at = world.now + 50 * kSecond, .green = 2});
+  world.interruptions.push_back({.at = world.now + 90 * kSecond, .green = 3});
+  FlowConfig config = config_for();
+  Invocation run = invoke(world, config);
+
+  const auto* failure = std::get_if<ReportFailure>(&run.report);
+  ASSERT_NE(failure, nullptr) << action_name(run.report);
+  EXPECT_THAT(failure->message, HasSubstr("3 green instance(s) were taken by spot interruptions "
+                                          "during this deployment, more than the fleet's 2"));
+  EXPECT_LT(world.now, world.spot[0].created + config.timeout);  // did not wait for TIMEOUT
+  EXPECT_TRUE(world.live_greens(config.green_identifier).empty());
+  EXPECT_EQ(world.group, (std::vector<std::string>{"i-blue1", "i-blue2"}));
+  EXPECT_TRUE(world.codedeploy.empty());
+}
+
+TEST(SpotInterruption, AGreenReclaimedAfterCodeDeploysSuccessIsReportedAndNothingIsRemoved) {
+  World world;
+  world.detach_after = 10 * kMinute;  // Spot takes its time to detach blue
+  // After CodeDeploy's success (about 6 minutes in); the replacement comes untagged and must
+  // not be taken for a blue instance that Spot has yet to detach.
+  world.interruptions.push_back(
+      {.at = world.now + 8 * kMinute, .green = 0, .spot_tags_replacement = false});
+  FlowConfig config = config_for();
+  Invocation run = invoke(world, config);
+
+  const ReportSuccess& success = success_of(run);
+  auto reclaimed = named(run, "green_reclaimed");
+  ASSERT_EQ(reclaimed.size(), 1u);
+  EXPECT_THAT(reclaimed[0]->message, HasSubstr("nothing is removed"));
+  EXPECT_THAT(success.details.summary, HasSubstr("reduced capacity: 1 of 2 green instance(s)"));
+  EXPECT_EQ(success.output_variables.at("ReclaimedInstances"), "i-green10");
+  EXPECT_EQ(world.codedeploy.size(), 1u);  // no install after the switch
+  EXPECT_EQ(requests_of(world, "TagInstances"), 0);
+  expect_nothing_removed(world);
+  EXPECT_FALSE(world.greens[1].terminated);
+}
+
+TEST(SpotInterruption, ABlueReclaimedDuringTheDeploymentIsReportedNotActedOn) {
+  World world;
+  world.blue_interruptions.emplace_back(world.now + 2 * kMinute, "i-blue1");
+  Invocation run = invoke(world, config_for());
+
+  success_of(run);
+  auto lost = named(run, "blue_left_early");
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_EQ(lost[0]->instance_id, "i-blue1");
+  EXPECT_THAT(lost[0]->message, HasSubstr("blue is not acted on"));
+  EXPECT_EQ(requests_of(world, "TagInstances"), 0);
+  expect_nothing_removed(world);
+}
+
+TEST(SpotInterruption, AReplacementInstallResumesFromTheTokenWithoutInstallingTwice) {
+  World world;
+  world.reclaimed_target_fails = false;
+  world.interruptions.push_back(
+      {.at = world.now + 3 * kMinute, .green = 0, .spot_tags_replacement = false});
+  FlowConfig config = config_for();
+  // Invocations of 2 minutes each, as a Lambda that hands over with a continuation token.
+  std::optional<std::string> token;
+  Invocation run;
+  int invocations = 0;
+  while (invocations < 200) {
+    ++invocations;
+    run = invoke(world, config, token, world.now + 2 * kMinute);
+    const auto* progress = std::get_if<ReportProgress>(&run.report);
+    if (progress == nullptr) break;
+    token = progress->continuation_token;
+    world.now += 30 * kSecond;  // CodePipeline invokes again about 30 s later
+  }
+  EXPECT_GE(invocations, 4);
+  success_of(run);
+  ASSERT_EQ(world.codedeploy.size(), 2u);
+  EXPECT_EQ(world.codedeploy[1].targets, (std::vector<std::string>{"i-repl2"}));
+  EXPECT_EQ(requests_of(world, "CreateSpotDeployment"), 1);
+  expect_nothing_removed(world);
+}
+
+TEST(SpotInterruption, TheTokenKeepsWhatInterruptionsLeftToDo) {
+  FlowState state;
+  state.phase = Phase::wait_greens;
+  state.original_job_id = "job-1";
+  state.green_identifier = "gid";
+  state.blue_ids = {"i-b1", "i-b2"};
+  state.blue_lost = {"i-b2"};
+  state.reclaimed = {{"i-g1", "was reclaimed by a spot interruption at 2026-12-06T10:00:00Z"}};
+  state.installed_ids = {"i-g1", "i-g2"};
+  state.failed_targets = {"i-g1"};
+  state.install_round = 1;
+  state.replacements_only = true;
+  state.earlier_codedeploy_ids = {"d-1"};
+  auto back = from_token(to_token(state));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->blue_ids, state.blue_ids);
+  EXPECT_EQ(back->blue_lost, state.blue_lost);
+  EXPECT_EQ(back->reclaimed, state.reclaimed);
+  EXPECT_EQ(back->installed_ids, state.installed_ids);
+  EXPECT_EQ(back->failed_targets, state.failed_targets);
+  EXPECT_EQ(back->install_round, 1);
+  EXPECT_TRUE(back->replacements_only);
+  EXPECT_EQ(back->earlier_codedeploy_ids, state.earlier_codedeploy_ids);
+}
+
+}  // namespace
+}  // namespace bluegreen::elastigroup
