@@ -264,5 +264,29 @@ TEST(SpotInterruption, TheTokenKeepsWhatInterruptionsLeftToDo) {
   EXPECT_EQ(back->earlier_codedeploy_ids, state.earlier_codedeploy_ids);
 }
 
+TEST(SpotInterruption, TheTokenOfAGroupOfTwentyKeepsTheBlueInstancesAnUntaggedReplacementNeeds) {
+  FlowState state;
+  state.phase = Phase::follow;
+  state.original_job_id = "11111111-2222-3333-4444-555555555555";
+  state.green_identifier = green_identifier_for_job(state.original_job_id);
+  state.spot_deployment_id = "cdbg-0123abcd";
+  state.codedeploy_deployment_id = "d-ABCDEFGHI";
+  state.codedeploy_status = "InProgress";
+  state.codedeploy_overview = "InProgress/0/20/0/0/0/0";
+  for (int i = 0; i < 20; ++i) {
+    state.blue_ids.push_back(fmt::format("i-0b1e{:013x}", i));
+    state.green_ids.push_back(fmt::format("i-06e0{:013x}", i));
+  }
+  state.installed_ids = state.green_ids;
+  state.reclaimed[state.green_ids[0]] =
+      "was reclaimed by a spot interruption at 2026-12-06T10:00:00Z";
+  std::string token = to_token(state);
+  EXPECT_LE(token.size(), kMaxTokenLength);
+  auto back = from_token(token);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->blue_ids, state.blue_ids);
+  EXPECT_EQ(back->installed_ids, state.installed_ids);
+}
+
 }  // namespace
 }  // namespace bluegreen::elastigroup
