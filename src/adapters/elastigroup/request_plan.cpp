@@ -345,11 +345,7 @@ Decision Stepper::handle(const CodeDeployDeploymentRead& e) {
     s_.adopted_spot = false;
     if (d.status == "Succeeded") s_.greens_serving = true;
     s_.codedeploy_deployment_id = d.id;
-    for (const auto& id : s_.green_ids) {
-      if (std::ranges::find(s_.installed_ids, id) == s_.installed_ids.end()) {
-        s_.installed_ids.push_back(id);
-      }
-    }
+    note_installed();
     log(EventKind::info, "codedeploy_deployment_adopted",
         fmt::format("CodeDeploy deployment {} of this job exists already ({}); following it", d.id,
                     d.status));
@@ -383,11 +379,7 @@ Decision Stepper::handle(const CodeDeployDeploymentRead& e) {
 Decision Stepper::handle(const CodeDeployCreated& e) {
   s_.transient_failures = 0;
   s_.codedeploy_deployment_id = e.deployment_id;
-  for (const auto& id : s_.green_ids) {
-    if (std::ranges::find(s_.installed_ids, id) == s_.installed_ids.end()) {
-      s_.installed_ids.push_back(id);
-    }
-  }
+  note_installed();
   log(EventKind::info, "codedeploy_deployment_created",
       fmt::format("CodeDeploy deployment {} created for {} on instances tagged {}={}",
                   e.deployment_id, c_.revision, install_tag_key(), install_tag_value()));

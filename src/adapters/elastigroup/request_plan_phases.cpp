@@ -577,6 +577,14 @@ Decision Stepper::start_replacement_round(bool only) {
   return enter(Phase::wait_greens);
 }
 
+void Stepper::note_installed() {
+  for (const auto& id : s_.green_ids) {
+    if (std::ranges::find(s_.installed_ids, id) == s_.installed_ids.end()) {
+      s_.installed_ids.push_back(id);
+    }
+  }
+}
+
 bool Stepper::wants_replacement() const {
   return !s_.reclaimed.empty() && static_cast<int>(s_.green_ids.size()) < s_.target_capacity;
 }

@@ -80,6 +80,8 @@ class Stepper {
   // every green.
   Decision start_replacement_round(bool only);
   bool wants_replacement() const;
+  // The greens seen last get this round's install (its CodeDeploy deployment exists).
+  void note_installed();
   std::string install_tag_key() const;
   std::string install_tag_value() const;
   // "i-1 was reclaimed by …; i-2 …", for reports.
