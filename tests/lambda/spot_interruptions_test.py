@@ -241,6 +241,9 @@ class SpotInterruptionTest(unittest.TestCase):
         self.assert_reclaim_logged(reclaimed, "waiting for Elastigroup's replacement")
         self.assertIn("the replacements alone", self.events("replacing_greens")[0]["message"])
         self.assertEqual(len(self.events("replacement_tagged")), 1)
+        # Spot detached blue once the first install succeeded, while the replacement was
+        # awaited: the deployment ending, not blue lost early.
+        self.assertEqual(self.events("blue_left_early"), [])
 
     def test_an_install_that_failed_only_on_a_reclaimed_green_is_made_again_on_every_green(self):
         # The reclaimed green's agent stops answering, so CodeDeploy fails on it alone.
