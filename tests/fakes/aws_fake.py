@@ -32,8 +32,8 @@ are the instances registered for its targetInstances tag filter (POST
 /__fake/codedeploy/instances), else two made-up ids. Each GetDeployment of a deployment moves
 it one step along its outcome's path (the first poll sees Created); the outcome is taken from the script (POST
 /__fake/codedeploy/script) when it is created: {"outcome": "succeed"} (default) or
-{"outcome": "fail", "failing_event": "ValidateService", "failing_target": 0,
-"message": "...", "log_tail": "..."}; "steps": ["Created", "InProgress", ...] overrides the
+{"outcome": "fail", "failing_event": "ValidateService", "failing_target": 0 (or an id),
+"message": "...", "log_tail": "...", "error_code": "ScriptFailed"}; "steps": ["Created", "InProgress", ...] overrides the
 path of statuses; "seconds": N moves it by time instead, spreading the steps over N seconds
 from its creation (the last step, e.g. Succeeded, is seen from N seconds on).
 
@@ -391,12 +391,7 @@ class AwsFake:
             self.violations.extend(f"codedeploy CreateDeployment: {p}" for p in problems)
             raise AwsFailure(400, "InvalidRevisionException", "; ".join(problems))
         group = self._group(body["applicationName"], body["deploymentGroupName"])
-        filters = body.get("targetInstances", {}).get("tagFilters", [])
-        targets = []
-        for tag in filters:
-            targets += self.instances_by_tag.get((tag.get("Key"), tag.get("Value")), [])
-        if not targets:
-            targets = ["i-" + uuid.uuid4().hex[:17] for _ in range(2)]
+        targets = self._targets_of(body)
         script = copy.deepcopy(self.script)
         steps = script.get("steps") or (["Created", "InProgress", "Succeeded"]
                                         if script.get("outcome", "succeed") == "succeed"
@@ -409,6 +404,14 @@ class AwsFake:
         group["lastAttemptedDeployment"] = {"deploymentId": deployment_id, "status": "Created",
                                             "createTime": epoch()}
         return {"deploymentId": deployment_id}
+
+    def _targets_of(self, body):
+        """The instances a new deployment targets: those registered for its tag filters, else
+        two made-up ids. A subclass with an EC2 behind it may look them up there instead."""
+        targets = []
+        for tag in body.get("targetInstances", {}).get("tagFilters", []):
+            targets += self.instances_by_tag.get((tag.get("Key"), tag.get("Value")), [])
+        return targets or ["i-" + uuid.uuid4().hex[:17] for _ in range(2)]
 
     def _status(self, deployment):
         seconds = deployment["script"].get("seconds")
@@ -448,7 +451,7 @@ class AwsFake:
                     event["status"] = "Succeeded" if position < at else ("Failed" if position == at else "Skipped")
                     if position == at:
                         event["diagnostics"] = {
-                            "errorCode": "ScriptFailed", "scriptName": script.get("script", "scripts/check.sh"),
+                            "errorCode": script.get("error_code", "ScriptFailed"), "scriptName": script.get("script", "scripts/check.sh"),
                             "message": script.get("message", "Script at specified location: scripts/check.sh "
                                                              "run as user root failed with exit code 1"),
                             "logTail": script.get("log_tail", "[stderr]health check failed\n")}

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """moto_server with request authentication on, an IAM user and temporary credentials.
 
-Starts ``python -m moto.server -H 127.0.0.1 -p <free port>`` with
-INITIAL_NO_AUTH_ACTION_COUNT=0, so every AWS request is checked: the SigV4 signature is
-recomputed with botocore and the action is evaluated against the caller's IAM policies.
+Starts moto_server (``moto_server_arns.py -H 127.0.0.1 -p <free port>``: moto's, with EC2
+tagging authorised per resource ARN) with INITIAL_NO_AUTH_ACTION_COUNT=0, so every AWS request
+is checked: the SigV4 signature is recomputed with botocore and the action is evaluated
+against the caller's IAM policies.
 Setup needs unauthenticated calls, so it opens a window through the moto API (never
 authenticated): ``POST /moto-api/reset-auth`` with a large count as ``text/plain``, makes its
 setup calls, then closes the window by posting ``0``.
@@ -84,6 +85,8 @@ TRUST_ANYONE = {
     "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
 }
 
+# moto_server, with EC2 tagging checked against the tagged resources' ARNs (see the file).
+MOTO_SERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "moto_server_arns.py")
 ADMIN = {"aws_access_key_id": "AKIASETUPWINDOW00000", "aws_secret_access_key": "setup-window"}
 NO_RETRIES = Config(retries={"max_attempts": 1})
 
@@ -126,7 +129,7 @@ class MotoFixture:
             log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
             env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="0")
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+                [sys.executable, MOTO_SERVER, "-H", "127.0.0.1", "-p", str(self.port)],
                 stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env)
             if self._wait_until_up():
                 break

@@ -3,17 +3,21 @@
 * moto_server with request authentication on (tests/fakes/moto_fixture.py). The function's
   AWS identity is an IAM user whose only policy is deploy/iam-policy.json; EC2 and SSM calls
   go to moto, so their signatures and permissions are really checked.
-* The CodeDeploy / CodePipeline fake (tests/fakes/aws_fake.py), extended with a rule the real
-  service has: one active deployment per deployment group (DeploymentLimitExceededException).
+* The CodeDeploy / CodePipeline fake (tests/fakes/aws_fake.py), extended with what the real
+  service does: one active deployment per deployment group (DeploymentLimitExceededException);
+  a deployment targets the instances running in EC2 (moto) that carry its tag filter when it
+  is created, and fails when none does or when one of them stops running before it is over.
 * The Spot fake (tests/fakes/spot_fake.py), extended so that it acts on EC2 the way Spot does:
   green instances are launched in moto with the deployment's tags (with the temporary
   credentials of a role that may manage EC2, as Spot's cross-account role would), stopping a
   B/G deployment or detaching instances terminates them (so a flow that removed the wrong
   instances would leave nothing running), and Spot finalises a deployment (detaches blue) once
   CodeDeploy succeeded on its greens. Knobs: ``launch_seconds`` (greens appear in EC2 that
-  long after the create), ``finalise_seconds`` (Spot detaches blue that long after it first
-  sees CodeDeploy's success; None: never), ``after_create`` (called once a B/G deployment is
-  created, before the answer goes out).
+  long after the create), ``launch_gap_seconds`` (one by one, that far apart),
+  ``finalise_seconds`` (Spot detaches blue that long after it first sees CodeDeploy's success;
+  None: never), ``after_create`` (called once a B/G deployment is created, before the answer
+  goes out). ``reclaim(instance)`` is a spot interruption: EC2 terminates a green, and
+  Elastigroup (optionally) launches its replacement.
 * The Lambda Runtime API fake (tests/fakes/lambda_runtime_fake.py) and the packaged
   ``bootstrap``, unpacked into an empty directory and started from there with a clean
   environment.
@@ -64,11 +68,43 @@ SPOT_SERVICE_POLICY = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": ["ec2:*"], "Resource": "*"}]}
 
 
+# The tag filter types of CodeDeploy's targetInstances, as EC2 DescribeInstances filters.
+TAG_FILTER_TYPES = {"KEY_AND_VALUE": lambda k, v: {"Name": f"tag:{k}", "Values": [v]},
+                    "KEY_ONLY": lambda k, v: {"Name": "tag-key", "Values": [k]},
+                    "VALUE_ONLY": lambda k, v: {"Name": "tag-value", "Values": [v]}}
+# What CodeDeploy says when a deployment's tag filters match no running instance.
+NO_INSTANCES = {"code": "NO_INSTANCES", "message": (
+    "The deployment failed because no instances were found for your deployment group. Check "
+    "your deployment group settings to make sure the tags for your Amazon EC2 instances or Auto "
+    "Scaling groups correctly identify the instances you want to deploy to, and then try again.")}
+# What this fake says when a target stopped running while its deployment ran (its agent went
+# with it). Real CodeDeploy may only notice at the lifecycle event's timeout; the fake at once.
+TARGET_LOST = {"code": "HEALTH_CONSTRAINTS", "message": (
+    "The overall deployment failed because too many individual instances failed deployment, "
+    "too few healthy instances are available for deployment, or some instances in your "
+    "deployment group are experiencing problems.")}
+TARGET_LOST_EVENT = "BeforeInstall"  # the first event the fake has not done while InProgress
+
+
 class OneActiveDeploymentAwsFake(aws_fake.AwsFake):
-    """CodeDeploy runs one deployment per deployment group at a time. ``after_create``, when
-    set, is called once a deployment is created, before the answer goes out."""
+    """CodeDeploy with an EC2 (moto) behind it.
+
+    * One deployment per deployment group at a time (DeploymentLimitExceededException).
+    * CreateDeployment targets what CodeDeploy would: the instances running in EC2 now that
+      carry one of its ``targetInstances.tagFilters`` (looked up in moto with ``ec2``, a client
+      that may describe every instance). When none does, the deployment fails (NO_INSTANCES).
+    * A target that stops running (terminated, shutting down, stopped) while its deployment
+      is not over fails the deployment: its agent stops answering, so its lifecycle event
+      ``BeforeInstall`` fails (error code AgentLost) and the rest of the fleet is left as it
+      is. A script with ``"lost_target": "finished"`` says the lost target had finished its
+      part before it went (CodeDeployDefault.OneAtATime deploys one instance after the
+      other): the deployment goes on as scripted.
+
+    ``after_create``, when set, is called once a deployment is created, before the answer goes
+    out (with the fake's lock held)."""
 
     after_create = None
+    ec2 = None  # set by CloudWorld.start
 
     def codedeploy_CreateDeployment(self, body):
         for deployment in self.deployments.values():
@@ -81,23 +117,95 @@ class OneActiveDeploymentAwsFake(aws_fake.AwsFake):
                     f"The Deployment Group '{body.get('deploymentGroupName')}' already has an "
                     f"active Deployment '{deployment['id']}'")
         answer = super().codedeploy_CreateDeployment(body)
+        deployment = self.deployments[answer["deploymentId"]]
+        if not deployment["targets"]:
+            self._end_failed(deployment, NO_INSTANCES)
         if self.after_create:
             self.after_create()
         return answer
 
+    def _targets_of(self, body):
+        filters = body.get("targetInstances", {}).get("tagFilters", [])
+        targets = []
+        for tag in filters:
+            make = TAG_FILTER_TYPES.get(tag.get("Type"), TAG_FILTER_TYPES["KEY_AND_VALUE"])
+            reservations = self.ec2.describe_instances(Filters=[
+                make(tag.get("Key"), tag.get("Value")),
+                {"Name": "instance-state-name", "Values": ["running"]}])["Reservations"]
+            targets += [i["InstanceId"] for r in reservations for i in r["Instances"]
+                        if i["InstanceId"] not in targets]
+        return sorted(targets)
+
+    def _end_failed(self, deployment, error_information, script=None):
+        """Ends `deployment` Failed from its next read on, with CodeDeploy's errorInformation."""
+        deployment["script"] = dict(script or deployment["script"], outcome="fail")
+        deployment["script"].pop("seconds", None)
+        deployment["steps"], deployment["step"] = ["Failed"], 0
+        deployment["error_information"] = error_information
+
+    def _notice_lost_targets(self, deployment):
+        if deployment["stopped"] or deployment.get("error_information") or \
+                deployment["script"].get("lost_target") == "finished" or \
+                self._status(deployment) in ("Succeeded", "Failed", "Stopped"):
+            return
+        reservations = self.ec2.describe_instances(Filters=[
+            {"Name": "instance-id", "Values": deployment["targets"]}])["Reservations"]
+        lost = sorted(i["InstanceId"] for r in reservations for i in r["Instances"]
+                      if i["State"]["Name"] not in ("pending", "running"))
+        if lost:
+            self._end_failed(deployment, TARGET_LOST, dict(
+                deployment["script"], failing_target=lost[0], failing_event=TARGET_LOST_EVENT,
+                error_code="AgentLost", script="",
+                message=f"The CodeDeploy agent on {lost[0]} stopped answering: the instance is "
+                        "no longer running", log_tail=""))
+
+    def codedeploy_GetDeployment(self, body):
+        deployment = self._deployment(body["deploymentId"])
+        self._notice_lost_targets(deployment)
+        answer = super().codedeploy_GetDeployment(body)
+        info = answer["deploymentInfo"]
+        if deployment.get("error_information") and info["status"] == "Failed":
+            info["errorInformation"] = dict(deployment["error_information"])
+        return answer
+
+    def codedeploy_BatchGetDeploymentTargets(self, body):
+        self._notice_lost_targets(self._deployment(body["deploymentId"]))
+        return super().codedeploy_BatchGetDeploymentTargets(body)
+
 
 class Ec2BackedSpotFake(spot_fake.SpotFake):
-    """Spot acting on (moto's) EC2, and finalising once CodeDeploy succeeded."""
+    """Spot acting on (moto's) EC2, and finalising once CodeDeploy succeeded.
+
+    Greens are launched in moto with the deployment's tags, ``launch_seconds`` after the
+    create, all at once, or one by one ``launch_gap_seconds`` apart (Spot fulfils its
+    requests one at a time; a green joins the group as it launches). ``reclaim`` is EC2
+    taking a green back, as a spot interruption does, and Elastigroup replacing it."""
 
     def __init__(self, ec2, codedeploy_fake, **kwargs):
+        self._timers = []
         super().__init__(**kwargs)
         self.ec2 = ec2
         self.codedeploy = codedeploy_fake
         self.greens_fail_to_start = False
         self.launch_seconds = 0
+        self.launch_gap_seconds = 0
         self.finalise_seconds = 0
         self.launched = set()  # instance ids that exist in moto (the blues are Spot's only)
         self.after_create = None  # called once a deployment is created, before the answer
+
+    def reset(self):
+        for timer in self._timers:
+            timer.cancel()
+        self._timers = []
+        super().reset()
+        with self._lock:
+            self.reclaimed = []  # (instance id, its replacement's id or None), in order
+
+    def _later(self, seconds, action):
+        timer = threading.Timer(seconds, action)
+        timer.daemon = True
+        self._timers.append(timer)
+        timer.start()
 
     def create_deployment(self, request, group):
         answer = super().create_deployment(request, group)
@@ -106,35 +214,76 @@ class Ec2BackedSpotFake(spot_fake.SpotFake):
         if self.after_create:
             self.after_create()
         record = list(self.deployments.values())[-1]
-        if self.launch_seconds:
-            def launch_later():
-                with self._lock:
-                    if record["state"] not in ("FAILED", "STOPPED"):
-                        self._launch(record, group)
-            timer = threading.Timer(self.launch_seconds, launch_later)
-            timer.daemon = True
-            timer.start()
-        else:
-            self._launch(record, group)
+        batches = [list(record["_greens"])]
+        if self.launch_gap_seconds:
+            batches = [[green] for green in record["_greens"]]
+            group["instances"] = [i for i in group["instances"]
+                                  if i["instanceId"] not in record["_greens"]]
+        for n, batch in enumerate(batches):
+            delay = self.launch_seconds + n * self.launch_gap_seconds
+            if delay:
+                def launch_later(batch=batch):
+                    with self._lock:
+                        if record["state"] not in ("FAILED", "STOPPED"):
+                            self._launch(record, group, batch)
+                self._later(delay, launch_later)
+            else:
+                self._launch(record, group, batch)
         return answer
 
-    def _launch(self, record, group):
+    def _launch(self, record, group, placeholders):
+        """Launches the greens Spot made up as `placeholders` in moto (with the lock held)."""
         tags = {t["tagKey"]: t["tagValue"] for t in record["config"]["tags"]}
-        launched = self.ec2.run_instances(
-            ImageId="ami-12c6146b", MinCount=len(record["_greens"]), MaxCount=len(record["_greens"]),
-            InstanceType="t3.micro",
-            TagSpecifications=[{"ResourceType": "instance",
-                                "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}])
-        ids = [i["InstanceId"] for i in launched["Instances"]]
-        self.launched.update(ids)
+        ids = self._run_instances(len(placeholders), tags)
         if self.greens_fail_to_start:
             self.ec2.stop_instances(InstanceIds=ids)
-        renamed = dict(zip(record["_greens"], ids))
+        renamed = dict(zip(placeholders, ids))
+        members = {i["instanceId"] for i in group["instances"]}
         for instance in group["instances"]:
             instance["instanceId"] = renamed.get(instance["instanceId"], instance["instanceId"])
-        record["_greens"] = ids
-        with self.codedeploy._lock:
-            self.codedeploy.instances_by_tag[(TAG, tags.get(TAG))] = list(ids)
+        group["instances"] += [spot_fake.make_instance(group["id"], tags) | {"instanceId": i}
+                               for p, i in renamed.items() if p not in members]
+        record["_greens"] = [renamed.get(i, i) for i in record["_greens"]]
+
+    def _run_instances(self, count, tags):
+        spec = [{"ResourceType": "instance",
+                 "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}] if tags else []
+        launched = self.ec2.run_instances(ImageId="ami-12c6146b", MinCount=count, MaxCount=count,
+                                          InstanceType="t3.micro", TagSpecifications=spec)
+        ids = [i["InstanceId"] for i in launched["Instances"]]
+        self.launched.update(ids)
+        return ids
+
+    def reclaim(self, instance_id, replace_after=None, tag_replacement=True):
+        """EC2 takes green `instance_id` back: it is terminated in moto (state reason
+        Client.UserInitiatedShutdown: moto has no way to give Server.SpotInstanceTermination)
+        and leaves the group. With `replace_after` (seconds), Elastigroup then launches a
+        replacement into the group, which joins the deployment's greens: with the deployment's
+        tags, or with none when `tag_replacement` is false. No replacement comes once the
+        deployment was stopped or failed."""
+        self.ec2.terminate_instances(InstanceIds=[instance_id])
+        with self._lock:
+            record = next(d for d in self.deployments.values() if instance_id in d["_greens"])
+            group = self.groups[record["groupId"]]
+            group["instances"] = [i for i in group["instances"] if i["instanceId"] != instance_id]
+            record["_greens"].remove(instance_id)
+            reclaimed = [instance_id, None]
+            self.reclaimed.append(reclaimed)
+
+        def replace():
+            with self._lock:
+                if record["state"] in ("FAILED", "STOPPED"):
+                    return
+                tags = {t["tagKey"]: t["tagValue"] for t in record["config"]["tags"]} \
+                    if tag_replacement else {}
+                (replacement,) = self._run_instances(1, tags)
+                group["instances"].append(
+                    spot_fake.make_instance(group["id"], tags) | {"instanceId": replacement})
+                record["_greens"].append(replacement)
+                reclaimed[1] = replacement
+
+        if replace_after is not None:
+            self._later(replace_after, replace)
 
     def _remove(self, group, ids):
         in_ec2 = sorted(set(ids) & self.launched)
@@ -273,6 +422,7 @@ class CloudWorld:
                                 log=os.path.join(self.tmp, "moto.log"))
         self.servers = []
         self.bootstraps = []
+        self.functions_started = 0
 
     def start(self):
         self.moto.start()
@@ -282,6 +432,7 @@ class CloudWorld:
             region=REGION, groups=[(APP, DEPLOYMENT_GROUP)])
         self.aws_server = fake_server.serve(self.aws)
         self.ec2 = self.moto.client("ec2", who="temporary")
+        self.aws.ec2 = self.ec2
         self.spot = Ec2BackedSpotFake(self.ec2, self.aws, token=SPOT_TOKEN, account_id=ACCOUNT,
                                       groups=[spot_fake.make_group(GROUP, 2)])
         self.spot_server = fake_server.serve(self.spot)
@@ -307,6 +458,7 @@ class CloudWorld:
         self.spot.reset()
         self.spot.greens_fail_to_start = False
         self.spot.launch_seconds = 0
+        self.spot.launch_gap_seconds = 0
         self.spot.finalise_seconds = 0
         self.spot.after_create = None
         self.aws.after_create = None
@@ -347,8 +499,11 @@ class CloudWorld:
 
     def start_function(self, runtime, extra_env=None, name="bootstrap", chroot=False,
                        ca_bundle=HOST_CA_BUNDLE):
+        # A log of its own: one named after a function of an earlier test would still hold
+        # that test's lines.
+        self.functions_started += 1
         bootstrap = Bootstrap(self.zip_path, self.function_env(runtime, extra_env),
-                              os.path.join(self.tmp, f"{name}-{len(self.bootstraps)}.log"),
+                              os.path.join(self.tmp, f"{name}-{self.functions_started}.log"),
                               chroot=chroot, ca_bundle=ca_bundle)
         self.bootstraps.append(bootstrap)
         return bootstrap

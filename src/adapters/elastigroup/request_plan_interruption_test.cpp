@@ -111,6 +111,26 @@ TEST(SpotInterruption, AGreenReclaimedDuringAnInstallThatSucceededGetsTheRevisio
   expect_nothing_removed(world);
 }
 
+TEST(SpotInterruption, SpotDetachingBlueWhileAReplacementIsAwaitedIsNotABlueLostEarly) {
+  World world;
+  world.reclaimed_target_fails = false;
+  // Reclaimed during the install; the replacement comes untagged long after CodeDeploy's
+  // success, when Spot has detached blue (as it does once CodeDeploy succeeded).
+  world.interruptions.push_back({.at = world.now + 3 * kMinute,
+                                 .green = 0,
+                                 .spot_tags_replacement = false,
+                                 .replace_after = 5 * kMinute});
+  FlowConfig config = config_for();
+  Invocation run = invoke(world, config);
+
+  const ReportSuccess& success = success_of(run);
+  ASSERT_EQ(world.codedeploy.size(), 2u);
+  EXPECT_EQ(world.codedeploy[1].targets, (std::vector<std::string>{"i-repl2"}));
+  EXPECT_THAT(success.details.summary, HasSubstr("the green fleet is whole"));
+  EXPECT_THAT(named(run, "blue_left_early"), ::testing::IsEmpty());
+  expect_nothing_removed(world);
+}
+
 TEST(SpotInterruption, AnInstallThatFailedOnlyOnAReclaimedGreenIsMadeAgainOnEveryGreen) {
   World world;  // the reclaimed instance fails CodeDeploy's deployment
   world.interruptions.push_back({.at = world.now + 3 * kMinute, .green = 1});

@@ -511,6 +511,9 @@ Decision Stepper::group_looked(const std::vector<std::string>& group) {
     return std::ranges::find(group, id) != group.end();
   };
   for (const auto& id : s_.blue_ids) {
+    // Once CodeDeploy succeeded on the greens, Spot detaching blue is the deployment ending
+    // (a replacement may still be installing): blue leaving then is no news.
+    if (s_.greens_serving) break;
     if (in_group(id) || std::ranges::find(s_.blue_lost, id) != s_.blue_lost.end()) continue;
     s_.blue_lost.push_back(id);
     log(EventKind::warning, "blue_left_early",
