@@ -70,6 +70,28 @@ TEST(SpotInterruption, AGreenReclaimedWhileLaunchingIsNamedAndItsReplacementJoin
   expect_nothing_removed(world);
 }
 
+TEST(SpotInterruption, AGreenEndedForAnotherReasonBeforeTheFlowSawItRunIsReplacedToo) {
+  World world;
+  // Gone a moment after its launch, before the flow first looks at the greens.
+  world.interruptions.push_back({.at = world.now + 100 * std::chrono::milliseconds(1),
+                                 .green = 1,
+                                 .spot_tags_replacement = false,
+                                 .reason = "Server.InternalError"});
+  FlowConfig config = config_for();
+  Invocation run = invoke(world, config);
+
+  const ReportSuccess& success = success_of(run);
+  auto reclaimed = named(run, "green_reclaimed");
+  ASSERT_EQ(reclaimed.size(), 1u);
+  EXPECT_THAT(reclaimed[0]->message,
+              HasSubstr("green i-green11 was terminated at 2027-01-15T08:00:00"));
+  EXPECT_THAT(reclaimed[0]->message, HasSubstr("without this deployment asking (EC2 state "
+                                               "terminated, Server.InternalError)"));
+  ASSERT_EQ(world.codedeploy.size(), 1u);
+  EXPECT_EQ(world.codedeploy[0].targets, (std::vector<std::string>{"i-green10", "i-repl2"}));
+  EXPECT_THAT(success.details.summary, HasSubstr("to 2 green instance(s)"));
+}
+
 TEST(SpotInterruption, AReplacementSpotDidNotTagIsTaggedWithTheDeploymentsGreenIdentifier) {
   World world;
   world.interruptions.push_back(

@@ -486,9 +486,10 @@ bool Stepper::note_reclaimed(const std::vector<Ec2Instance>& seen) {
     s_.reclaimed[id] = clip(std::move(words), 160);
   };
   for (const auto& instance : seen) {
+    // Every instance described carries our tag: one that ends, even before this flow saw it
+    // run, was taken from the deployment.
     bool gone = instance.state == "terminated" || instance.state == "shutting-down";
-    bool was_ours = std::ranges::find(s_.green_ids, instance.id) != s_.green_ids.end();
-    if (!gone || !(was_ours || instance.state_reason == kSpotInterruption)) continue;
+    if (!gone) continue;
     std::string words =
         instance.state_reason == kSpotInterruption
             ? fmt::format("was reclaimed by a spot interruption at {}", to_iso8601(now_))

@@ -51,6 +51,7 @@ struct World {
     bool replace = true;
     bool spot_tags_replacement = true;
     Duration replace_after = 20 * kSecond;
+    std::string reason = std::string(kSpotInterruption);  // EC2's state reason
     bool done = false;
   };
   std::vector<Interruption> interruptions;
@@ -101,7 +102,7 @@ struct World {
   // A target of `cd` reclaimed before `cd` ended.
   bool target_reclaimed(const Cd& cd, const std::string& id) const {
     const Green* g = green(id);
-    return g != nullptr && g->terminated && g->reason == kSpotInterruption &&
+    return g != nullptr && g->terminated && g->reclaimed_at != TimePoint{} &&
            g->reclaimed_at < cd.created + codedeploy_takes;
   }
 
@@ -161,7 +162,7 @@ struct World {
       if (g.terminated) continue;  // already gone (cleanup removed it): nothing to reclaim
       i.done = true;
       g.terminated = true;
-      g.reason = std::string(kSpotInterruption);
+      g.reason = i.reason;
       g.reclaimed_at = now;
     }
     for (auto& i : interruptions) {
