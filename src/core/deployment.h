@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/deployment_cost.h"
 #include "core/error.h"
 #include "core/instance.h"
 #include "core/spec.h"
@@ -162,6 +163,9 @@ struct Deployment {
   // has none.
   std::vector<HookResult> running_hooks;
   std::optional<CloudProgress> cloud;  // PROVIDER=elastigroup only
+  // What the deployment cost while blue and green ran together, set when it ends (see
+  // core/deployment_cost.h); none while it runs, and for one that ended before launching greens.
+  std::optional<DeploymentCost> cost;
 
   bool finished_running() const { return status != DeploymentStatus::running; }
 };

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 #include "core/instance_reach.h"
 
 namespace bluegreen {
@@ -124,6 +126,41 @@ json to_json(const PhaseRecord& phase) {
               {"message", phase.message}};
 }
 
+json to_json(const DeploymentCost& cost) {
+  auto money = [](const std::optional<double>& usd) {
+    // Rounded to millionths of a dollar, so that 0.0456 - 0.0123 reads 0.0333.
+    return usd ? json(std::round(*usd * 1e6) / 1e6) : json(nullptr);
+  };
+  auto percent = cost.saving_percent();
+  return json{{"overlapSeconds", static_cast<double>(cost.overlap.count()) / 1000},
+              {"instances", cost.instances},
+              {"instanceSeconds", std::round(cost.instance_seconds * 1000) / 1000},
+              {"spotCostUsd", money(cost.spot_usd)},
+              {"onDemandCostUsd", money(cost.on_demand_usd)},
+              {"savingUsd", money(cost.saving_usd())},
+              {"savingPercent", percent ? json(std::round(*percent * 10) / 10) : json(nullptr)},
+              {"note", cost.note},
+              {"summary", describe(cost)}};
+}
+
+Result<DeploymentCost> cost_from_json(const json& j) {
+  return guarded<DeploymentCost>("cost", [&] {
+    auto money = [&j](const char* key) -> std::optional<double> {
+      auto it = j.find(key);
+      if (it == j.end() || it->is_null()) return std::nullopt;
+      return it->get<double>();
+    };
+    DeploymentCost cost;
+    cost.overlap = Duration(std::llround(j.value("overlapSeconds", 0.0) * 1000));
+    cost.instances = j.value("instances", 0);
+    cost.instance_seconds = j.value("instanceSeconds", 0.0);
+    cost.spot_usd = money("spotCostUsd");
+    cost.on_demand_usd = money("onDemandCostUsd");
+    cost.note = j.value("note", "");
+    return cost;
+  });
+}
+
 json summary_json(const Deployment& d) {
   return json{{"deploymentId", d.id},
               {"group", d.spec.group_id},
@@ -134,7 +171,8 @@ json summary_json(const Deployment& d) {
               {"startedBy", d.started_by},
               {"started", to_iso8601(d.created)},
               {"finished", time_or_null(d.finished)},
-              {"error", d.error ? json(d.error->message) : json(nullptr)}};
+              {"error", d.error ? json(d.error->message) : json(nullptr)},
+              {"cost", d.cost ? to_json(*d.cost) : json(nullptr)}};
 }
 
 json to_json(const Deployment& d) {
@@ -232,6 +270,11 @@ Result<Deployment> deployment_from_json(const json& j) {
       const auto& cloud = j.at("cloud");
       d.cloud = CloudProgress{cloud.value("flowPhase", ""), cloud.value("spotDeploymentId", ""),
                               cloud.value("codeDeployDeploymentId", ""), cloud.value("token", "")};
+    }
+    if (j.contains("cost") && j.at("cost").is_object()) {
+      auto cost = cost_from_json(j.at("cost"));
+      if (!cost) throw FieldError{"cost"};
+      d.cost = *cost;
     }
     return d;
   });

@@ -195,6 +195,70 @@ TEST(Flow, WithABlueFleetDrainsKeepsThenTerminatesBlue) {
   EXPECT_NE(refused.error().message.find("deploy the earlier revision"), std::string::npos);
 }
 
+TEST(Flow, AnEndedDeploymentRecordsHowLongBlueAndGreenRanTogether) {
+  Walk walk(spec_with(), blue_fleet());
+  EXPECT_FALSE(walk.d().cost);
+  walk.feed(input::RevisionFetched{"/state/bundles/d-green", "local:/srv/hello"}, 1s);
+  const TimePoint launched = walk.now();  // launch_green starts as the revision is fetched
+  walk.feed(
+      input::GreenLaunched{{instance("i-g1", "d-green", 9101), instance("i-g2", "d-green", 9102)}});
+  walk.feed(
+      input::HooksRan{{passed("i-g1", "ValidateService"), passed("i-g2", "ValidateService")}});
+  walk.pass_health_gate();
+  walk.feed(input::HooksRan{{passed("i-g1", "BeforeAllowTraffic")}});
+  walk.feed(input::ActionDone{});
+  walk.feed(input::HooksRan{{passed("i-g1", "AfterAllowTraffic")}});
+  walk.feed(input::HooksRan{});
+  walk.feed(input::Drained{0});
+  walk.feed(input::HooksRan{});
+  EXPECT_FALSE(walk.d().cost) << "no cost while the deployment runs";
+  walk.feed(input::WaitEnded{}, 60s);
+  walk.feed(input::HooksRan{});
+  walk.feed(input::ActionDone{});  // blue terminated: the overlap ends here
+
+  ASSERT_EQ(walk.d().status, DeploymentStatus::succeeded);
+  ASSERT_TRUE(walk.d().cost);
+  const DeploymentCost& cost = *walk.d().cost;
+  EXPECT_EQ(cost.overlap, walk.now() - launched);
+  EXPECT_EQ(cost.instances, 4);  // two blue, two green
+  EXPECT_DOUBLE_EQ(cost.instance_seconds, static_cast<double>(cost.overlap.count()) / 1000 * 4);
+  EXPECT_FALSE(cost.spot_usd);
+  EXPECT_FALSE(cost.on_demand_usd);
+  EXPECT_EQ(cost.note, "");
+}
+
+TEST(Flow, ACleanUpEndsTheOverlapWhenTheGreensAreGone) {
+  Walk walk(spec_with(), blue_fleet());
+  walk.feed(input::RevisionFetched{"/b", "local:/srv/hello"});
+  const TimePoint launched = walk.now();
+  walk.feed(input::GreenLaunched{{instance("i-g1", "d-green", 9101)}});
+  walk.feed(input::RollbackRequested{"bob"}, 5s);
+  walk.feed(input::HooksRan{});
+  walk.feed(input::ActionDone{}, 2s);  // the green terminated
+  ASSERT_EQ(walk.d().status, DeploymentStatus::rolled_back);
+  ASSERT_TRUE(walk.d().cost);
+  EXPECT_EQ(walk.d().cost->overlap, walk.now() - launched);
+  EXPECT_EQ(walk.d().cost->instances, 3);
+}
+
+TEST(Flow, AFirstDeploymentHasNoOverlapAndOneThatNeverLaunchedHasNoCost) {
+  Walk first(spec_with());
+  first.to_green_serving();
+  ASSERT_EQ(first.d().status, DeploymentStatus::succeeded);
+  ASSERT_TRUE(first.d().cost);
+  EXPECT_EQ(first.d().cost->overlap, Duration::zero());
+  EXPECT_EQ(first.d().cost->instances, 0);
+
+  Walk unfetched(spec_with(), blue_fleet());
+  unfetched.feed(input::Failed{Error{ErrorKind::not_found, "no such revision"}});
+  // Whatever the clean-up does with no green to remove.
+  for (int i = 0; i < 5 && !unfetched.d().finished_running(); ++i) {
+    unfetched.feed(input::ActionDone{});
+  }
+  ASSERT_EQ(unfetched.d().status, DeploymentStatus::failed);
+  EXPECT_FALSE(unfetched.d().cost);
+}
+
 TEST(Flow, FailingValidateServiceTerminatesGreenAndNeverTouchesTraffic) {
   Walk walk(spec_with(), blue_fleet());
   walk.feed(input::RevisionFetched{"/b", "local:/srv/hello"});

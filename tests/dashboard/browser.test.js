@@ -117,6 +117,32 @@ test("a deployment followed live on the dashboard, then rolled back from it", { 
   assert.deepEqual(problems, [], "the page reported errors");
 });
 
+test("a finished deployment's page says what blue and green running together cost", { timeout: 600000 }, async (t) => {
+  const server = await new Server().start();
+  t.after(() => server.stop());
+  const listen = `127.0.0.1:${await freePort()}`;
+  const first = await server.deploy(helloParams(makeBundle(1, server.tmp), listen));
+  assert.equal(first.code, 0, first.stderr + server.log());
+  const second = await server.deploy(helloParams(makeBundle(2, server.tmp), listen));
+  assert.equal(second.code, 0, second.stderr + server.log());
+  const id = JSON.parse(second.stdout.trim().split("\n").pop()).deploymentId;
+  const record = JSON.parse((await server.api("/api/deployments/" + id)).body);
+  assert.equal(record.cost.instances, 4, JSON.stringify(record.cost));
+
+  const browser = await launchChromium(t);
+  const page = await browser.newPage();
+  await page.goto(server.url + "/deployments/" + id);
+  const cost = page.locator("#outcome #cost");
+  await cost.waitFor({ timeout: 30000 });
+  const line = await cost.innerText();
+  // A local deployment costs no money: the overlap, in instance-seconds.
+  assert.equal(line, "Cost: " + record.cost.summary);
+  assert.match(line, /^Cost: blue and green ran together for [\d.]+ s on 4 instance\(s\): [\d.]+ instance-seconds$/);
+  assert.doesNotMatch(line, /\$/);
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: path.join(ARTIFACTS, "dashboard-cost.png"), fullPage: true });
+});
+
 test("on an address other machines reach, the page asks for the admin token", { timeout: 300000 }, async (t) => {
   const token = "browser-token-" + "0f4e8d2c6a1b3957";
   const server = await new Server({ admin: "0.0.0.0:0", token }).start();

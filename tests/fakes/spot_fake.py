@@ -47,6 +47,13 @@ Control API (no auth)::
   POST /__fake/groups     {"id", "capacity": {...}, "instances": <count> | [{instanceId...}]}
   GET  /__fake/state      {"groups": {...}, "deployments": {...}} including green instance ids
   POST /__fake/progression       {"progression": [["STATE", "STATUS"], ...]}
+  POST /__fake/costs      how /costs answers from now on (until reset), every member optional:
+                          {"items": "array" (default) | "object" (one item, not in a list, as
+                           PYSDK2's fixture has it) | "empty" (no items: nothing for the window),
+                           "numbers": "numbers" (default) | "strings" ("0.2681"),
+                           "hours": running hours (default: the group's instance count; 0 is
+                           Spot having nothing for the window yet), "actual", "potential": USD
+                           (default: hours x 0.0123 and hours x 0.0432)}
   POST /__fake/deployments/{id}  {"state", "status", "detach_blue": bool}: move a deployment
 
 Command line::
@@ -69,6 +76,9 @@ from fake_server import Answer
 
 GROUP_ROUTE = re.compile(r"^/aws/ec2/group/(?P<group>[^/]+)(?P<rest>/.*)?$")
 DEFAULT_PROGRESSION = [["STARTING", "INITIALIZING"], ["IN_PROGRESS", "DEPLOYING"]]
+# The date forms /costs takes (spot-api.md §3.5): a day, an ISO time with milliseconds, or Unix
+# seconds.
+COST_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}\.\d{3}Z)?|\d+)$")
 
 
 def now_text():
@@ -125,6 +135,7 @@ class SpotFake:
             self.calls = []
             self.violations = []
             self.progression = copy.deepcopy(DEFAULT_PROGRESSION)
+            self.costs_answer = {}
         self.faults.replace([])
 
     # --- dispatch ------------------------------------------------------------------------------
@@ -339,12 +350,25 @@ class SpotFake:
 
     def costs(self, request, group):
         for name in ("fromDate", "toDate"):
-            require(request.query.get(name), f"{name} is required", name)
-        hours = float(len(group["instances"]))
-        return Answer(200, self.envelope(request, "spotinst:aws:ec2:group:stats", [{
-            "running": {"value": hours, "unit": "hours"},
-            "savings": {"value": 71.5, "unit": "percentage"},
-            "costs": {"actual": round(hours * 0.0123, 4), "potential": round(hours * 0.0432, 4)}}]))
+            value = request.query.get(name)
+            require(value, f"{name} is required", name)
+            require(COST_DATE.match(value), f"{name} must be YYYY-MM-DD, "
+                    "YYYY-MM-DDTHH:mm:ss.SSSZ or Unix seconds", name)
+        answer = self.costs_answer
+        hours = float(answer.get("hours", len(group["instances"])))
+        actual = answer.get("actual", round(hours * 0.0123, 4))
+        potential = answer.get("potential", round(hours * 0.0432, 4))
+        savings = round(100 * (1 - actual / potential), 1) if potential else 0
+        number = str if answer.get("numbers") == "strings" else (lambda value: value)
+        item = {"running": {"value": number(hours), "unit": "hours"},
+                "savings": {"value": number(savings), "unit": "percentage"},
+                "costs": {"actual": number(actual), "potential": number(potential)}}
+        shape = answer.get("items", "array")
+        items = [] if shape == "empty" else item if shape == "object" else [item]
+        body = self.envelope(request, "spotinst:aws:ec2:group:stats", [])
+        body["response"]["items"] = items
+        body["response"]["count"] = 0 if shape == "empty" else 1
+        return Answer(200, body)
 
     # --- control API ---------------------------------------------------------------------------
     def control(self, request):
@@ -372,6 +396,10 @@ class SpotFake:
             with self._lock:
                 self.groups[group["id"]] = group
             return Answer(200, group)
+        if path == "/__fake/costs" and request.method == "POST":
+            with self._lock:
+                self.costs_answer = fake_server.json_body(request)
+            return Answer(200, {"status": "ok"})
         if path == "/__fake/progression" and request.method == "POST":
             with self._lock:
                 self.progression = fake_server.json_body(request)["progression"]

@@ -76,6 +76,26 @@ class SpotFakeTest(unittest.TestCase):
         self.assertEqual(status["response"]["count"], 4)
         self.assertEqual(self.fake.violations, [])
 
+    def test_costs_answer_in_each_documented_shape(self):
+        path = (f"{self.url}/aws/ec2/group/sig-1/costs?accountId=act-1"
+                "&fromDate=2018-06-20T11%3A35%3A01.000Z&toDate=1529494501")
+        items = call(path, headers=self.auth)[1]["response"]["items"]
+        self.assertEqual(items[0]["costs"], {"actual": 0.0246, "potential": 0.0864})
+        self.assertEqual(items[0]["running"], {"value": 2.0, "unit": "hours"})
+        control = f"{self.url}/__fake/costs"
+        call(control, "POST", {"items": "object", "numbers": "strings", "hours": 3,
+                               "actual": 0.2681, "potential": 0.9})
+        answer = call(path, headers=self.auth)[1]["response"]
+        self.assertEqual(answer["items"]["costs"], {"actual": "0.2681", "potential": "0.9"})
+        self.assertEqual(answer["items"]["running"]["value"], "3.0")
+        call(control, "POST", {"items": "empty"})
+        self.assertEqual(call(path, headers=self.auth)[1]["response"]["items"], [])
+        self.assertEqual(self.fake.violations, [])
+        status, _ = call(f"{self.url}/aws/ec2/group/sig-1/costs?accountId=act-1&fromDate=yesterday"
+                         "&toDate=1529494501", headers=self.auth)
+        self.assertEqual(status, 400)
+        self.assertIn("fromDate", self.fake.violations[0])
+
 
 class AwsFakeTest(unittest.TestCase):
     def setUp(self):

@@ -95,6 +95,32 @@ class CliElastigroupTest(unittest.TestCase):
         self.assertEqual(len(run.stdout.strip().splitlines()), 1, run.stdout)
         self.assertEqual(run.summary["status"], "succeeded")
 
+    def test_the_closing_json_and_lines_say_what_the_deployment_cost(self):
+        with WORLD.spot._lock:
+            WORLD.spot.costs_answer = {"items": "object", "numbers": "strings", "hours": 0.5,
+                                       "actual": 0.0123, "potential": 0.0456}
+        run = self.deploy(WORLD.parameters(), "--output", "json")
+        self.assertEqual(run.code, 0, run.stderr)
+        cost = run.summary["cost"]
+        self.assertEqual((cost["spotCostUsd"], cost["onDemandCostUsd"], cost["savingUsd"]),
+                         (0.0123, 0.0456, 0.0333))
+        self.assertEqual(cost["instances"], 4)  # two blue, two green
+        self.assertGreater(cost["overlapSeconds"], 0)
+        self.assertEqual((run.summary["outputs"]["DeploymentCost"],
+                          run.summary["outputs"]["OnDemandCost"]), ("0.0123", "0.0456"))
+
+        # For people: the last line says it, and says so when Spot has nothing yet.
+        WORLD.reset()
+        with WORLD.spot._lock:
+            WORLD.spot.costs_answer = {"items": "empty"}
+        run = self.deploy(WORLD.parameters())
+        self.assertEqual(run.code, 0, run.stderr)
+        self.assertIsNone(run.summary["cost"]["spotCostUsd"])
+        self.assertNotIn("DeploymentCost", run.summary["outputs"])
+        last = run.progress.strip().splitlines()[-1]
+        self.assertIn("cost: blue and green ran together for ", last)
+        self.assertIn("Spot has no costs for this window yet", last)
+
     def test_a_codedeploy_failure_exits_1_naming_the_event_and_stops_spot(self):
         with WORLD.aws._lock:
             WORLD.aws.script = {"outcome": "fail", "failing_event": "ValidateService",

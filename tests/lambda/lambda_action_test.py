@@ -19,8 +19,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import botocore.exceptions  # noqa: E402
-from cloud_world import (APP, DEFAULT_PACING, DEPLOYMENT_GROUP, GROUP, TAG,  # noqa: E402
-                         WRONG_SPOT_TOKEN, LambdaRuntimeFake, start_world, wait_for)
+from cloud_world import (APP, DEFAULT_PACING, DEPLOYMENT_GROUP, GROUP, SPOT_TOKEN,  # noqa: E402
+                         TAG, WRONG_SPOT_TOKEN, LambdaRuntimeFake, start_world, wait_for)
 from planted_secrets import leaks  # noqa: E402
 
 WORLD = None
@@ -135,6 +135,73 @@ class LambdaActionTest(unittest.TestCase):
         self.assertEqual(members, set(greens))
         spot_tags = [c["body"]["deployment"]["tags"] for c in WORLD.spot_calls("POST")]
         self.assertEqual(spot_tags, [[{"tagKey": TAG, "tagValue": green}]])
+
+    # --- the cost of a deployment ----------------------------------------------------------
+    def deploy_with_costs(self, costs_answer, faults=()):
+        """Runs one deployment to its end with Spot's /costs answering as `costs_answer` says
+        (spot_fake's POST /__fake/costs); returns the job's only result."""
+        with WORLD.spot._lock:
+            WORLD.spot.costs_answer = costs_answer
+        WORLD.spot.faults.replace(list(faults))
+        WORLD.start_function(self.runtime)
+        job = WORLD.new_job()
+        result = self.invoke(job, WORLD.parameters())
+        self.assertEqual(result.kind, "response", result.body)
+        costs_calls = WORLD.spot_calls("GET", "/costs")
+        self.assertEqual(len(costs_calls), 1, "one request for the costs")
+        # The window is the overlap: it ends when the deployment ended, not in the future.
+        query = costs_calls[0]["query"]
+        self.assertLess(query["fromDate"], query["toDate"])
+        return self.only_result(job)
+
+    def assert_cost_reported(self, answer, spot, on_demand, saved):
+        self.assertEqual(answer["type"], "success", answer)
+        variables = answer["outputVariables"]
+        self.assertEqual((variables["DeploymentCost"], variables["OnDemandCost"]), (spot, on_demand))
+        summary = answer["executionDetails"]["summary"]
+        self.assertLessEqual(len(summary), 2048)
+        self.assertIn("cost: blue and green ran together for ", summary)
+        self.assertIn(f"spot ${spot}, on demand ${on_demand}, saved ${saved}", summary)
+
+    def test_the_report_carries_the_cost_from_spots_costs_as_a_list(self):
+        answer = self.deploy_with_costs({"items": "array", "hours": 0.25, "actual": 0.0123,
+                                         "potential": 0.0456})
+        self.assert_cost_reported(answer, "0.0123", "0.0456", "0.0333")
+
+    def test_the_report_carries_the_cost_from_one_item_with_numbers_as_strings(self):
+        # The shape of PYSDK2's fixture (spot-api.md §3.5): items an object, numbers strings.
+        answer = self.deploy_with_costs({"items": "object", "numbers": "strings", "hours": 3,
+                                         "actual": 0.2681, "potential": 0.9})
+        self.assert_cost_reported(answer, "0.2681", "0.9000", "0.6319")
+
+    def assert_no_costs_yet(self, answer):
+        self.assertEqual(answer["type"], "success", answer)
+        summary = answer["executionDetails"]["summary"]
+        self.assertIn("Spot has no costs for this window yet", summary)
+        self.assertNotIn("$", summary)
+        self.assertNotIn("DeploymentCost", answer.get("outputVariables", {}))
+        self.assertNotIn("OnDemandCost", answer.get("outputVariables", {}))
+
+    def test_no_costs_for_the_window_yet_is_said_in_words_without_variables(self):
+        self.assert_no_costs_yet(self.deploy_with_costs({"items": "empty"}))
+
+    def test_zero_running_hours_are_no_costs_yet_rather_than_a_zero(self):
+        self.assert_no_costs_yet(self.deploy_with_costs(
+            {"items": "object", "numbers": "strings", "hours": 0, "actual": 0, "potential": 0}))
+
+    def test_a_failed_costs_request_leaves_the_deployment_succeeded_and_names_why(self):
+        # Spot refuses, quoting the request back with the token: the cause is named, the token
+        # (tearDown searches everything the function produced) is not.
+        answer = self.deploy_with_costs({}, faults=[{
+            "method": "GET", "path_regex": r".*/costs", "answer": "error_400",
+            "errors": [{"code": "COSTS_UNAVAILABLE",
+                        "message": f"no costs for Authorization: Bearer {SPOT_TOKEN}"}]}])
+        self.assertEqual(answer["type"], "success", answer)
+        summary = answer["executionDetails"]["summary"]
+        self.assertIn("could not read Spot's costs: spot group costs: HTTP 400 COSTS_UNAVAILABLE",
+                      summary)
+        self.assertNotIn("DeploymentCost", answer["outputVariables"])
+        self.assertIn("DeploymentId", answer["outputVariables"])
 
     def test_codedeploy_failure_names_the_lifecycle_event_and_stops_spot(self):
         WORLD.start_function(self.runtime)

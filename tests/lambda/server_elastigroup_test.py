@@ -200,6 +200,8 @@ class ServerElastigroupTest(unittest.TestCase):
 
     # --- tests -----------------------------------------------------------------------------
     def test_a_deployment_through_the_server_shows_phases_greens_and_lifecycle_events(self):
+        with WORLD.spot._lock:
+            WORLD.spot.costs_answer = {"hours": 0.5, "actual": 0.0123, "potential": 0.0456}
         self.start_server()
         completed, summary = self.deploy(WORLD.parameters())
         self.assertEqual(completed.returncode, 0, completed.stderr + self.server.log())
@@ -223,10 +225,16 @@ class ServerElastigroupTest(unittest.TestCase):
             self.assertEqual(g["tags"][TAG], green)
         self.assertTrue(item["spotDeploymentId"].startswith("cdbg-"), item)
         self.assertTrue(item["codeDeployDeploymentId"], item)
+        # What blue and green running together cost, from Spot's costs of the group.
+        cost = item["cost"]
+        self.assertEqual((cost["spotCostUsd"], cost["onDemandCostUsd"]), (0.0123, 0.0456))
+        self.assertEqual(cost["instances"], 4)
         # The text forms name the same things.
         text = self.cli("history").stdout
         self.assertIn(item["spotDeploymentId"], text)
         self.assertIn(f"GreenIdentifier={green}", text)
+        self.assertIn("  cost: blue and green ran together for ", text)
+        self.assertIn("spot $0.0123, on demand $0.0456, saved $0.0333 (73%)", text)
 
         status = json.loads(self.cli("status", "--output", "json").stdout)["groups"]
         self.assertEqual([(g["group"], g["provider"]) for g in status], [(GROUP, "elastigroup")])
@@ -244,6 +252,7 @@ class ServerElastigroupTest(unittest.TestCase):
         view = self.server.dashboard_view(deployment_id)
         self.assertEqual(view["cloud"]["codeDeployDeploymentId"], item["codeDeployDeploymentId"])
         self.assertEqual(view["actions"], {"promote": False, "rollback": False, "abort": False})
+        self.assertEqual(view["cost"]["summary"], cost["summary"])
         # Blue left the group: only the greens remain.
         with WORLD.spot._lock:
             members = {i["instanceId"] for i in WORLD.spot.groups[GROUP]["instances"]}

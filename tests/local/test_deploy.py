@@ -50,6 +50,28 @@ class DeployTest(LocalTestCase):
         self.assertEqual(sorted(i["id"] for i in status["instances"]),
                          sorted(i["id"] for i in second["instances"]))
 
+    def test_each_deployment_reports_its_overlap_in_instance_seconds(self):
+        code, first, _ = self.deploy(self.params(make_bundle(1, self.tmp)))
+        self.assertEqual(code, 0, first)
+        # The first deployment of a group had no blue to run beside.
+        self.assertEqual((first["cost"]["instances"], first["cost"]["instanceSeconds"]), (0, 0))
+        code, second, done = self.deploy(self.params(make_bundle(2, self.tmp)))
+        self.assertEqual(code, 0, done.stderr)
+        cost = second["cost"]
+        # Two blue and two green instances, from the greens' launch until blue was terminated
+        # (BLUE_TERMINATION_WAIT=1 at least), and no money: a local deployment costs none.
+        self.assertEqual(cost["instances"], 4)
+        self.assertGreaterEqual(cost["overlapSeconds"], 1)
+        self.assertAlmostEqual(cost["instanceSeconds"], 4 * cost["overlapSeconds"], delta=0.01)
+        self.assertIsNone(cost["spotCostUsd"])
+        self.assertIsNone(cost["onDemandCostUsd"])
+        self.assertIn("instance-seconds", cost["summary"])
+        self.assertIn("cost: blue and green ran together for ", done.stdout)
+        # The journal's record keeps it: the history shows it, as JSON and as text.
+        history = json.loads(self.cli("history", "--output", "json").stdout)["deployments"]
+        self.assertEqual([d["cost"] for d in history], [cost, first["cost"]])
+        self.assertIn("  cost: " + cost["summary"], self.cli("history").stdout)
+
     def test_rollback_while_blue_is_kept_switches_back(self):
         code, first, _ = self.deploy(self.params(make_bundle(1, self.tmp)))
         self.assertEqual(code, 0, first)

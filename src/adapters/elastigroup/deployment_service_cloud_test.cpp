@@ -54,6 +54,11 @@ class HeldSpot final : public eg::SpotBlueGreen, public Gate {
     hold();
     return inner_.detach_and_terminate(a, ids);
   }
+  Result<eg::SpotCosts> group_costs(const eg::SpotAccess& a, TimePoint from,
+                                    TimePoint to) override {
+    hold();
+    return inner_.group_costs(a, from, to);
+  }
 
  private:
   eg::SpotBlueGreen& inner_;

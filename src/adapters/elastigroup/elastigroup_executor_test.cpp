@@ -15,6 +15,7 @@ namespace bluegreen::elastigroup {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using namespace std::chrono_literals;
 
 constexpr const char* kJob = "11111111-2222-3333-4444-555555555555";
@@ -100,6 +101,15 @@ TEST(ElastigroupExecutor, HandsOverBeforeTheDeadlineAndResumesFromTheToken) {
   EXPECT_EQ(h.cloud.count("codedeploy.create"), 1);
   // The final success went to the job being served, not the first one.
   EXPECT_EQ(h.cloud.reports().back().job_id, job);
+  // Its cost covers the overlap from the Spot deployment's create, invocations ago: the
+  // continuation token kept when it began.
+  auto windows = h.cloud.cost_windows();
+  ASSERT_EQ(windows.size(), 1u);
+  auto calls = h.cloud.calls();
+  auto create = std::ranges::find(calls, "spot.create", &FakeElastigroupCloud::Call::method);
+  ASSERT_NE(create, calls.end());
+  EXPECT_EQ(windows[0].first, std::chrono::floor<Duration>(create->time));
+  EXPECT_GE(windows[0].second - windows[0].first, 60s);
 }
 
 TEST(ElastigroupExecutor, InvocationsOfFifteenSecondsEachMakeProgressAndFinish) {
@@ -215,6 +225,97 @@ TEST(ElastigroupExecutor, CodeDeployFailureIsReportedOnceAndSpotStopped) {
   EXPECT_TRUE(h.cloud.live_greens().empty());
 }
 
+// ---- The cost of a deployment -----------------------------------------------------------------
+
+std::string everything_reported(const FakeElastigroupCloud& cloud) {
+  std::string all;
+  for (const auto& report : cloud.reports()) {
+    if (const auto* s = std::get_if<ReportSuccess>(&report.report)) {
+      all += s->details.summary + "\n";
+      for (const auto& [name, value] : s->output_variables) all += name + "=" + value + "\n";
+    } else if (const auto* f = std::get_if<ReportFailure>(&report.report)) {
+      all += f->message + "\n";
+    }
+  }
+  for (const auto& event : cloud.events()) all += to_json_line(event) + "\n";
+  return all;
+}
+
+TEST(ElastigroupCost, SpotsCostsOfTheOverlapGoIntoTheSummaryAndTheOutputVariables) {
+  Harness h;
+  h.cloud.costs = SpotCosts{1.5, 0.0123, 0.0456};
+  const TimePoint started = h.clock.now();
+  ASSERT_EQ(h.run(), RunOutcome::succeeded);
+  const auto success = std::get<ReportSuccess>(h.cloud.reports().back().report);
+  EXPECT_EQ(success.output_variables.at("DeploymentCost"), "0.0123");
+  EXPECT_EQ(success.output_variables.at("OnDemandCost"), "0.0456");
+  EXPECT_THAT(success.details.summary, HasSubstr("detached the blue instances; cost: blue and "
+                                                 "green ran together for "));
+  // Two blue instances and the two greens Spot launched.
+  EXPECT_THAT(success.details.summary, HasSubstr("on 4 instance(s) ("));
+  EXPECT_THAT(success.details.summary,
+              HasSubstr("): spot $0.0123, on demand $0.0456, saved $0.0333 (73%)"));
+  EXPECT_LE(success.details.summary.size(), 2048u);
+  auto windows = h.cloud.cost_windows();
+  ASSERT_EQ(windows.size(), 1u) << "one request for the costs";
+  EXPECT_GE(windows[0].first, std::chrono::floor<Duration>(started));
+  EXPECT_LE(windows[0].first, windows[0].second);
+  EXPECT_LE(windows[0].second, h.clock.now());
+}
+
+TEST(ElastigroupCost, NoCostsForTheWindowYetIsSaidInWordsWithoutVariables) {
+  Harness h;
+  h.cloud.costs = SpotCosts{0, 0, 0};  // Spot's costs lag: nothing for this window yet
+  ASSERT_EQ(h.run(), RunOutcome::succeeded);
+  const auto success = std::get<ReportSuccess>(h.cloud.reports().back().report);
+  EXPECT_THAT(success.details.summary, HasSubstr("Spot has no costs for this window yet"));
+  EXPECT_THAT(success.details.summary, Not(HasSubstr("$")));
+  EXPECT_THAT(success.details.summary, Not(HasSubstr("0.0000")));
+  EXPECT_FALSE(success.output_variables.contains("DeploymentCost"));
+  EXPECT_FALSE(success.output_variables.contains("OnDemandCost"));
+}
+
+TEST(ElastigroupCost, AFailedCostsRequestNamesItsCauseAndLeavesTheOutcomeAlone) {
+  Harness h;
+  // An answer that quotes the request back, token and all.
+  h.cloud.fail_next("spot.costs", {ErrorKind::unavailable,
+                                   "spot group costs: HTTP 503: upstream said Authorization: "
+                                   "Bearer tok-literal-0xC0FFEE",
+                                   "503"});
+  ASSERT_EQ(h.run(), RunOutcome::succeeded);
+  const auto success = std::get<ReportSuccess>(h.cloud.reports().back().report);
+  EXPECT_THAT(success.details.summary,
+              HasSubstr("could not read Spot's costs: spot group costs: HTTP 503"));
+  EXPECT_FALSE(success.output_variables.contains("DeploymentCost"));
+  EXPECT_EQ(everything_reported(h.cloud).find("tok-literal"), std::string::npos);
+  EXPECT_EQ(h.cloud.count("spot.costs"), 1) << "asked once, not again after the failure";
+}
+
+TEST(ElastigroupCost, AFailedDeploymentSaysWhatItCost) {
+  Harness h;
+  h.cloud.codedeploy_statuses = {"InProgress", "Failed"};
+  ASSERT_EQ(h.run(), RunOutcome::failed);
+  const auto failure = std::get<ReportFailure>(h.cloud.reports().back().report);
+  EXPECT_THAT(failure.message, HasSubstr("ValidateService failed on i-green1"));
+  EXPECT_THAT(failure.message, HasSubstr("; cost: blue and green ran together for "));
+  EXPECT_THAT(failure.message, HasSubstr("spot $0.0123, on demand $0.0456"));
+
+  Harness unknown;
+  unknown.cloud.codedeploy_statuses = {"InProgress", "Failed"};
+  unknown.cloud.costs = SpotCosts{0, 0, 0};
+  ASSERT_EQ(unknown.run(), RunOutcome::failed);
+  EXPECT_THAT(std::get<ReportFailure>(unknown.cloud.reports().back().report).message,
+              Not(HasSubstr("cost:")));
+}
+
+TEST(ElastigroupCost, NoGreensNoCostsRequest) {
+  Harness h;
+  h.cloud.fail_next("spot.create", {ErrorKind::permission_denied, "no", "401"});
+  ASSERT_EQ(h.run(), RunOutcome::failed);
+  EXPECT_EQ(h.cloud.count("spot.costs"), 0);
+  EXPECT_TRUE(h.cloud.cost_windows().empty());
+}
+
 TEST(ElastigroupStandalone, ReturnsTheResultInsteadOfReportingIt) {
   Harness h;
   auto ports =
@@ -224,6 +325,10 @@ TEST(ElastigroupStandalone, ReturnsTheResultInsteadOfReportingIt) {
   EXPECT_EQ(ok.outcome, RunOutcome::succeeded);
   EXPECT_EQ(ok.deployment_id, "d-1");
   EXPECT_EQ(ok.outputs.at("GreenIdentifier"), green_identifier_for_job("cli-deployment-1"));
+  EXPECT_EQ(ok.outputs.at("DeploymentCost"), "0.0123");
+  ASSERT_TRUE(ok.cost);
+  EXPECT_EQ(ok.cost->spot_usd, 0.0123);
+  EXPECT_EQ(ok.cost->instances, 4);
   EXPECT_TRUE(h.cloud.reports().empty());  // nothing went to CodePipeline
 
   // parse_spec accepts it; the flow refuses a GROUP_ID that is not an Elastigroup's.

@@ -85,6 +85,20 @@ Result<void> FakeElastigroupCloud::detach_and_terminate(
   return {};
 }
 
+Result<SpotCosts> FakeElastigroupCloud::group_costs(const SpotAccess& access, TimePoint from,
+                                                    TimePoint to) {
+  std::lock_guard lock(mutex_);
+  seen_token(access);
+  if (auto error = enter("spot.costs")) return std::unexpected(*error);
+  cost_windows_.emplace_back(from, to);
+  return costs;
+}
+
+std::vector<std::pair<TimePoint, TimePoint>> FakeElastigroupCloud::cost_windows() const {
+  std::lock_guard lock(mutex_);
+  return cost_windows_;
+}
+
 Result<std::vector<Ec2Instance>> FakeElastigroupCloud::describe_tagged(const std::string& key,
                                                                        const std::string& value) {
   std::lock_guard lock(mutex_);

@@ -38,6 +38,7 @@ class FakeElastigroupCloud final : public SpotBlueGreen,
   Result<void> stop_deployment(const SpotAccess& access, const std::string& deployment_id) override;
   Result<void> detach_and_terminate(const SpotAccess& access,
                                     const std::vector<std::string>& instance_ids) override;
+  Result<SpotCosts> group_costs(const SpotAccess& access, TimePoint from, TimePoint to) override;
   // Ec2Instances
   Result<std::vector<Ec2Instance>> describe_tagged(const std::string& key,
                                                    const std::string& value) override;
@@ -71,9 +72,11 @@ class FakeElastigroupCloud final : public SpotBlueGreen,
   std::deque<std::string> codedeploy_statuses = {"InProgress", "Succeeded"};
   std::map<std::string, Secret> secrets;  // reference -> token
   bool detaches_blue = true;              // false: Spot never finalises, blue stays in the group
+  // What group_costs answers for any window; running_hours 0 is Spot having nothing yet.
+  SpotCosts costs{0.5, 0.0123, 0.0456};
   // The next `times` calls of `method` fail. Methods are named "<port>.<call>": spot.read_group,
-  // spot.list, spot.create, spot.stop, spot.detach, ec2.describe_tagged, ec2.describe_health,
-  // ec2.tag,
+  // spot.list, spot.create, spot.stop, spot.detach, spot.costs, ec2.describe_tagged,
+  // ec2.describe_health, ec2.tag,
   // codedeploy.last_attempted, codedeploy.get, codedeploy.create, codedeploy.list_targets,
   // codedeploy.get_targets, codedeploy.stop, pipeline.success, pipeline.failure,
   // pipeline.progress, secrets.resolve.
@@ -95,6 +98,8 @@ class FakeElastigroupCloud final : public SpotBlueGreen,
   std::vector<std::string> tokens_seen() const;  // Spot tokens, to check what reached Spot
   std::vector<CodeDeployRequest> codedeploy_requests() const;
   std::vector<std::string> live_greens() const;
+  // The windows group_costs was asked for, in order.
+  std::vector<std::pair<TimePoint, TimePoint>> cost_windows() const;
 
  private:
   std::optional<Error> enter(const std::string& method);
@@ -115,6 +120,7 @@ class FakeElastigroupCloud final : public SpotBlueGreen,
   std::vector<std::pair<std::string, std::string>> codedeploy_;  // id, tag value
   std::map<std::string, std::string> codedeploy_status_;
   std::vector<std::string> finished_jobs_;  // jobs with a final result
+  std::vector<std::pair<TimePoint, TimePoint>> cost_windows_;
 };
 
 // The fake cloud behind a CloudConnection, as the server opens one per run. `spot`, when set,

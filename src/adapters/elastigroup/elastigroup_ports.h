@@ -48,7 +48,15 @@ struct SpotBlueGreenRequest {
   std::string deployment_group_name;
 };
 
-// Spot Elastigroup: the group and its CodeDeploy blue/green deployments.
+// Spot's costs of the group over a window (spot-api.md §3.5). Spot's costs lag behind usage: a
+// window it has no costs for yet reads zero running hours.
+struct SpotCosts {
+  double running_hours = 0;  // instance-hours Spot counted in the window
+  double actual_usd = 0;     // what the group cost
+  double potential_usd = 0;  // what the same hours would have cost on demand
+};
+
+// Spot Elastigroup: the group, its CodeDeploy blue/green deployments and its costs.
 class SpotBlueGreen {
  public:
   virtual ~SpotBlueGreen() = default;
@@ -64,6 +72,8 @@ class SpotBlueGreen {
   // by as many (the greens were added on top of blue's capacity).
   virtual Result<void> detach_and_terminate(const SpotAccess& access,
                                             const std::vector<std::string>& instance_ids) = 0;
+  // The group's costs from `from` to `to` (GET …/costs).
+  virtual Result<SpotCosts> group_costs(const SpotAccess& access, TimePoint from, TimePoint to) = 0;
 };
 
 // EC2: finding instances by tag and reading their status checks.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "adapters/elastigroup/elastigroup_cost.h"
 #include "core/overloaded.h"
 
 namespace bluegreen::elastigroup {
@@ -384,6 +385,7 @@ InputEvent ElastigroupProvider::run_plan(Step step, ProviderCall& call) {
     decision.events.clear();
     if (is_report(decision.next)) {
       report_ = decision.next;
+      price_overlap(call);
       if (const auto* progress = std::get_if<ReportProgress>(&*report_)) {
         // The hand-over: the next run resumes from it.
         if (!d.cloud) d.cloud = CloudProgress{};
@@ -573,6 +575,22 @@ InputEvent ElastigroupProvider::end_without_token(Step step, ProviderCall& call)
   if (step == Step::clean_up) return input::ActionDone{message};
   // What could be done without the token is done: the flow has nothing left to clean up.
   return input::Failed{error_of(FailureType::job_failed, message), {}, true, true};
+}
+
+void ElastigroupProvider::price_overlap(ProviderCall& call) {
+  if (!state_ || !report_ || !prices_overlap(*state_, *report_)) return;
+  const TimePoint ended = std::chrono::floor<Duration>(ports_.clock.now());
+  Result<SpotCosts> costs = std::unexpected(
+      Error{ErrorKind::permission_denied, "API_TOKEN's reference could not be resolved"});
+  // Without its token Spot is never called.
+  if (!state_->spot_out_of_reach && !spot_access_.token.reveal().empty()) {
+    ports_.budget.deadline = std::min(run_bounds_->second, ended + kCostRequestTime);
+    costs = ports_.spot.group_costs(spot_access_, state_->greens_since, ended);
+    if (!costs) hide(spot_access_.token, costs.error());
+  }
+  DeploymentCost cost = spot_overlap_cost(*state_, ended, costs);
+  call.deployment.cost = cost;
+  add_cost(*report_, cost);
 }
 
 void ElastigroupProvider::learn_own_codedeploy(const DeploymentSpec& spec) {

@@ -8,6 +8,9 @@
 //   move_traffic  confirms that CodeDeploy's AllowTraffic passed on the greens
 //   retire_blue   wait_blue_detached (Spot detaches blue)
 //   clean_up      stopping: CodeDeploy and Spot stopped, greens detached, what is left named
+// When the plan reports success or failure after its greens were launched, the provider asks
+// Spot once for the group's costs over the overlap and puts what the deployment cost in the
+// record and the report (elastigroup_cost.h).
 // A plan that gets further than its step asked (a repeated delivery that finds its deployment
 // already installed) answers the later steps at once. The record's `cloud` holds the plan's
 // state (its continuation token) after every request, so a run resumed from the record (a
@@ -120,6 +123,11 @@ class ElastigroupProvider final : public FleetProvider {
   // deployment group's last attempt and takes it when it targets our greens, so that a
   // clean-up decided without the plan stops it, or removes nothing when it succeeded.
   void learn_own_codedeploy(const DeploymentSpec& spec);
+  // Once the plan reported success or failure after its greens were launched: asks Spot for
+  // the group's costs over the overlap (one request, bounded by the run), and puts the cost in
+  // the record and the report (elastigroup_cost.h). A failed request only becomes the cost's
+  // note: the deployment's outcome stays the plan's.
+  void price_overlap(ProviderCall& call);
 
   // A server's run reports to no pipeline.
   class NoPipeline final : public PipelineReporter {

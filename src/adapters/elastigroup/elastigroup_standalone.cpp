@@ -4,17 +4,23 @@ namespace bluegreen::elastigroup {
 namespace {
 
 // Nothing reaches CodePipeline in a standalone run, so the executor's "reported" events
-// (which name PutJob…Result) would mislead; the caller reports the outcome itself.
+// (which name PutJob…Result) would mislead; the caller reports the outcome itself. The record
+// passes by here after every step: its cost, once set, is the run's.
 class WithoutPipelineReports final : public EventSink {
  public:
   explicit WithoutPipelineReports(EventSink& inner) : inner_(inner) {}
   void publish(const DeploymentEvent& event) override {
     if (event.name != "reported") inner_.publish(event);
   }
-  void update(const Deployment& deployment) override { inner_.update(deployment); }
+  void update(const Deployment& deployment) override {
+    if (deployment.cost) cost_ = deployment.cost;
+    inner_.update(deployment);
+  }
+  const std::optional<DeploymentCost>& cost() const { return cost_; }
 
  private:
   EventSink& inner_;
+  std::optional<DeploymentCost> cost_;
 };
 
 }  // namespace
@@ -72,6 +78,7 @@ StandaloneResult run_standalone(const ElastigroupPorts& ports,
       executor.run(ElastigroupJob{deployment_name, spec, std::nullopt}, TimePoint::max());
   StandaloneResult result = result_of(reporter.report());
   if (result.outcome != RunOutcome::failed) result.outcome = outcome;
+  result.cost = events.cost();
   return result;
 }
 

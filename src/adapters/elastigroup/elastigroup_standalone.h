@@ -33,6 +33,8 @@ struct StandaloneResult {
   std::string message;                         // the summary, or the failure message
   std::string deployment_id;                   // the CodeDeploy deployment, when there is one
   std::map<std::string, std::string> outputs;  // GreenIdentifier, DeploymentId, SpotDeploymentId
+  // What the overlap cost (elastigroup_cost.h), once the deployment ended after launching greens.
+  std::optional<DeploymentCost> cost;
 };
 
 // What a report action says, as a StandaloneResult (the server's record of a run uses it too).

@@ -89,4 +89,12 @@ Result<void> SpotFlowPorts::detach_and_terminate(const SpotAccess& access,
   return {};
 }
 
+Result<SpotCosts> SpotFlowPorts::group_costs(const SpotAccess& access, TimePoint from,
+                                             TimePoint to) {
+  spot::SpotClient client = client_for(access);
+  auto costs = client.group_costs(access.group_id, from, to, budget_.deadline);
+  if (!costs) return failed(costs.error());
+  return SpotCosts{costs->running_hours, costs->actual, costs->potential};
+}
+
 }  // namespace bluegreen::elastigroup

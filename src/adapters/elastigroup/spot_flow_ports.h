@@ -30,6 +30,7 @@ class SpotFlowPorts final : public SpotBlueGreen {
   Result<void> stop_deployment(const SpotAccess& access, const std::string& deployment_id) override;
   Result<void> detach_and_terminate(const SpotAccess& access,
                                     const std::vector<std::string>& instance_ids) override;
+  Result<SpotCosts> group_costs(const SpotAccess& access, TimePoint from, TimePoint to) override;
 
  private:
   // One client per call: the token and account come with the call.

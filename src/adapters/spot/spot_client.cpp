@@ -2,7 +2,6 @@
 
 #include <charconv>
 
-#include "infra/aws/aws_time.h"
 #include "infra/http/url.h"
 
 namespace bluegreen::spot {
@@ -333,15 +332,12 @@ SpotResult<void> SpotClient::detach_instances(const std::string& group_id,
 
 SpotResult<GroupCosts> SpotClient::group_costs(const std::string& group_id, TimePoint from,
                                                TimePoint to, TimePoint deadline) const {
-  auto format = [](TimePoint time) {
-    std::string text = aws::format_iso8601(time);  // 2018-06-20T11:35:01Z
-    return text.insert(text.size() - 1, ".000");
-  };
-  auto items = call(
-      {"group costs", "GET", "/aws/ec2/group/" + encode_id(group_id) + "/costs",
-       "fromDate=" + http::uri_encode(format(from)) + "&toDate=" + http::uri_encode(format(to)),
-       std::nullopt},
-      deadline);
+  // The documented form, to the millisecond: 2018-06-20T11:35:01.745Z.
+  auto items = call({"group costs", "GET", "/aws/ec2/group/" + encode_id(group_id) + "/costs",
+                     "fromDate=" + http::uri_encode(to_iso8601(from)) +
+                         "&toDate=" + http::uri_encode(to_iso8601(to)),
+                     std::nullopt},
+                    deadline);
   if (!items) return std::unexpected(items.error());
   GroupCosts costs;
   if (!items->empty()) {

@@ -205,6 +205,19 @@ TEST_F(SpotClientTest, StopDetachAndCosts) {
             "fromDate=1970-01-01T00%3A00%3A00.000Z&toDate=1970-01-02T00%3A00%3A00.000Z");
 }
 
+TEST_F(SpotClientTest, CostsOfAWindowOfMillisecondsAndNothingForIt) {
+  http_.answer(200, envelope(json::array()));  // Spot has nothing for the window yet
+  SpotClient spot = client();
+  auto costs = spot.group_costs("sig-1", from_epoch_ms(1'529'494'501'745),
+                                from_epoch_ms(1'529'494'502'012), deadline());
+  ASSERT_TRUE(costs) << costs.error().describe();
+  EXPECT_DOUBLE_EQ(costs->running_hours, 0);
+  // A deployment can be shorter than a second: the window keeps its milliseconds.
+  EXPECT_EQ(http_.sent()[0].url,
+            "https://spot.test/aws/ec2/group/sig-1/costs?accountId=act-123&"
+            "fromDate=2018-06-20T11%3A35%3A01.745Z&toDate=2018-06-20T11%3A35%3A02.012Z");
+}
+
 TEST(SpotApiUrl, DefaultsAndOverrides) {
   EXPECT_EQ(spot_api_url(aws::map_environment({})), "https://api.spotinst.io");
   EXPECT_EQ(spot_api_url(aws::map_environment({{"SPOT_API_URL", "http://127.0.0.1:9/"}})),

@@ -8,6 +8,7 @@
 #include "adapters/elastigroup/elastigroup_cloud.h"
 #include "adapters/elastigroup/elastigroup_log.h"
 #include "adapters/elastigroup/elastigroup_pacing.h"
+#include "core/deployment_json.h"
 #include "frontends/cli/terminal_text.h"
 
 namespace bluegreen::cli {
@@ -67,7 +68,12 @@ Result<ExitCode> deploy_elastigroup(const DeploymentSpec& spec, const std::strin
     summary["greenIdentifier"] = green->second;
   }
   if (result->failure_type) summary["failureType"] = to_string(*result->failure_type);
+  summary["cost"] = result->cost ? to_json(*result->cost) : json(nullptr);
   progress << (succeeded ? "succeeded: " : "failed: ") << printable(result->message) << "\n";
+  // A success's summary ends with the cost already; a failure's only when Spot priced it.
+  if (result->cost && result->message.find(describe(*result->cost)) == std::string::npos) {
+    progress << "cost: " << printable(describe(*result->cost)) << "\n";
+  }
   out << json_line(summary) << "\n";
   out.flush();
   if (succeeded) return ExitCode::succeeded;

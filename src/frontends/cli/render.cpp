@@ -60,6 +60,11 @@ std::string error_lines(const std::string& error, const std::string& deployment_
   return out;
 }
 
+// The cost's summary (core/deployment_cost.h), for a record that has one.
+std::string cost_line(const json& record) {
+  return text(member(record, "cost"), "summary");
+}
+
 }  // namespace
 
 std::string render_status(const json& status) {
@@ -140,6 +145,7 @@ std::string render_history(const json& answer) {
                        text(d, "revision"));
     if (member(d, "error").is_string())
       out += error_lines(member(d, "error").get<std::string>(), text(d, "deploymentId"));
+    if (member(d, "cost").is_object()) out += fmt::format("  cost: {}\n", cost_line(d));
     if (d.value("provider", "") == "elastigroup") {
       std::vector<std::string> greens;
       for (const auto& green : d.value("greens", json::array())) {
@@ -166,15 +172,17 @@ std::string render_outcome(const json& record) {
   std::string status = text(record, "status");
   std::string blue =
       member(record, "blueFleet").is_object() ? text(member(record, "blueFleet"), "fleetId") : "";
+  std::string cost =
+      member(record, "cost").is_object() ? fmt::format("\ncost: {}", cost_line(record)) : "";
   if (status == "succeeded") {
-    return fmt::format("deployment {} succeeded in {}: group {} serves {}", id, elapsed(record),
-                       text(record, "group"), text(record, "revision"));
+    return fmt::format("deployment {} succeeded in {}: group {} serves {}{}", id, elapsed(record),
+                       text(record, "group"), text(record, "revision"), cost);
   }
   std::string serving = blue.empty() ? "nothing was serving before, so nothing serves now"
                                      : fmt::format("blue fleet {} still serves", blue);
-  return fmt::format("deployment {} {}: {}; {}", id,
+  return fmt::format("deployment {} {}: {}; {}{}", id,
                      status == "rolled_back" ? "was rolled back" : status,
-                     text(record, "error", "no reason recorded"), serving);
+                     text(record, "error", "no reason recorded"), serving, cost);
 }
 
 json deploy_result(const json& record) {
@@ -199,7 +207,8 @@ json deploy_result(const json& record) {
               {"finished", record.value("finished", json(nullptr))},
               {"error", record.value("error", json(nullptr))},
               {"phases", record.value("phases", json::array())},
-              {"instances", instances}};
+              {"instances", instances},
+              {"cost", record.value("cost", json(nullptr))}};
 }
 
 }  // namespace bluegreen::cli

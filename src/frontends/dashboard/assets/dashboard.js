@@ -405,7 +405,10 @@ function renderNow(d) {
   box.replaceChildren(h("div", { class: "now " + d.status, id: "outcome" },
     h("div", { class: "what" },
       h("strong", {}, summary || STATUS_NAMES[d.status] || d.status),
-      d.error ? h("span", { class: "small error-text" }, d.error) : null),
+      d.error ? h("span", { class: "small error-text" }, d.error) : null,
+      // What blue and green running together cost (the record's cost; a line of words, which
+      // says so when Spot had no costs yet rather than showing a zero).
+      d.cost ? h("span", { class: "small cost-line", id: "cost" }, "Cost: " + d.cost.summary) : null),
     h("div", { class: "left" }, h("div", { class: "muted small" }, "took"),
       h("div", { class: "clock" }, elapsed(d.started, d.finished)))));
 }
