@@ -634,13 +634,21 @@ def start_world(zip_path=None):
 class SharedWorld:
     """The one CloudWorld of a test module, started before its first test and stopped after
     its last (``setUpModule, tearDownModule = WORLD.start, WORLD.stop``); the module's tests use
-    it as the world itself. The module is skipped when the bluegreen binary (BLUEGREEN_CLI) is
-    missing."""
+    it as the world itself. The module is skipped when what it runs is missing: the bluegreen
+    binary (BLUEGREEN_CLI), or with ``package=True`` the packaged function
+    (BLUEGREEN_LAMBDA_ZIP)."""
 
-    def __init__(self):
+    def __init__(self, package=False):
         self._world = None
+        self._package = package
 
     def start(self):
+        if self._package:
+            zip_path = os.environ.get("BLUEGREEN_LAMBDA_ZIP")
+            if not zip_path or not os.path.exists(zip_path):
+                raise unittest.SkipTest("BLUEGREEN_LAMBDA_ZIP does not name the packaged zip")
+            self._world = start_world(zip_path)
+            return
         if not os.access(CLI, os.X_OK):
             raise unittest.SkipTest("BLUEGREEN_CLI does not name the bluegreen binary")
         self._world = start_world()

@@ -20,26 +20,16 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import botocore.exceptions  # noqa: E402
 from cloud_world import (APP, DEFAULT_PACING, DEPLOYMENT_GROUP, GROUP, SPOT_TOKEN,  # noqa: E402
-                         TAG, WRONG_SPOT_TOKEN, LambdaRuntimeFake, start_world, wait_for)
+                         TAG, WRONG_SPOT_TOKEN, LambdaRuntimeFake, SharedWorld, wait_for)
 from planted_secrets import leaks  # noqa: E402
 
-WORLD = None
+WORLD = SharedWorld(package=True)
 # (service, operation) pairs the function called at the CodeDeploy/CodePipeline fake that were
 # already replayed against moto under the deploy/ policy.
 ALLOWED_BY_POLICY = set()
 
 
-def setUpModule():
-    global WORLD
-    zip_path = os.environ.get("BLUEGREEN_LAMBDA_ZIP")
-    if not zip_path or not os.path.exists(zip_path):
-        raise unittest.SkipTest("BLUEGREEN_LAMBDA_ZIP does not name the packaged zip")
-    WORLD = start_world(zip_path)
-
-
-def tearDownModule():
-    if WORLD is not None:
-        WORLD.stop()
+setUpModule, tearDownModule = WORLD.start, WORLD.stop
 
 
 class LambdaActionTest(unittest.TestCase):

@@ -27,24 +27,14 @@ import botocore.exceptions
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cloud_world import (DEFAULT_PACING, GROUP, TAG, LambdaRuntimeFake,  # noqa: E402
-                         start_world, wait_for)
+                         SharedWorld, wait_for)
 from planted_secrets import leaks  # noqa: E402
 
-WORLD = None
+WORLD = SharedWorld(package=True)
 REPLACEMENT_TAG = "GreenReplacement"
 
 
-def setUpModule():
-    global WORLD
-    zip_path = os.environ.get("BLUEGREEN_LAMBDA_ZIP")
-    if not zip_path or not os.path.exists(zip_path):
-        raise unittest.SkipTest("BLUEGREEN_LAMBDA_ZIP does not name the packaged zip")
-    WORLD = start_world(zip_path)
-
-
-def tearDownModule():
-    if WORLD is not None:
-        WORLD.stop()
+setUpModule, tearDownModule = WORLD.start, WORLD.stop
 
 
 class SpotInterruptionTest(unittest.TestCase):
