@@ -27,6 +27,8 @@ test("status --watch follows a deployment with plain lines outside a terminal", 
   const lines = watched.stdout.trim().split("\n");
   assert.ok(!watched.stdout.includes("\x1b["), "no terminal control sequences in a pipe");
   assert.ok(lines.some((line) => /health_gate\s+phase_ended/.test(line)), watched.stdout);
-  assert.match(lines[lines.length - 1], /succeeded/);
+  // The outcome, then what the deployment cost.
+  assert.match(lines[lines.length - 2], /succeeded/);
+  assert.match(lines[lines.length - 1], /^cost: /);
   assert.equal(new Set(lines).size, lines.length, "a line was printed twice");
 });

@@ -223,7 +223,8 @@ class SpotInterruptionTest(unittest.TestCase):
         self.assertEqual(self.group_members(), {survivor, replacement})
         first, second = (WORLD.aws.deployments.keys())
         summary = success["executionDetails"]["summary"]
-        self.assertIn(f"CodeDeploy deployment {first}, {second} succeeded", summary)
+        self.assertIn(f"CodeDeploy deployment {first} succeeded, the replacements were installed "
+                      f"by {second}", summary)
         self.assertIn("the green fleet is whole", summary)
         self.assertEqual(success["outputVariables"]["DeploymentId"], first)
         self.assertEqual(success["outputVariables"]["ReclaimedInstances"], reclaimed)

@@ -347,8 +347,10 @@ class CliUsageTest(ReliabilityTestCase):
         table = self.cli("history").stdout.splitlines()
         rows = [line for line in table if re.match(r"d-[0-9a-f]+ ", line)]
         self.assertEqual(len(rows), 2, table)
+        # Each row may be followed by its error (indented four spaces) and its cost line.
         for line in table[1:]:
-            self.assertTrue(line in rows or line.startswith("    "), table)
+            self.assertTrue(line in rows or line.startswith("    ") or line.startswith("  cost: "),
+                            table)
             self.assertLessEqual(len(line), 120, line)
         self.assertTrue(any("hook line 0" in line for line in table), table)
         self.assertTrue(any(f"bluegreen logs {result['deploymentId']}" in line

@@ -95,9 +95,7 @@ Result<std::optional<CodeDeployDeployment>> own_codedeploy_deployment(
   if (!*last) return std::optional<CodeDeployDeployment>{};
   auto read = codedeploy.get_deployment(**last);
   if (!read) return std::unexpected(read.error());
-  if (std::ranges::find(read->green_tag_values, green_identifier) == read->green_tag_values.end()) {
-    return std::optional<CodeDeployDeployment>{};
-  }
+  if (!installs_for(*read, green_identifier)) return std::optional<CodeDeployDeployment>{};
   return std::optional<CodeDeployDeployment>{*read};
 }
 
@@ -612,7 +610,12 @@ void ElastigroupProvider::learn_own_codedeploy(const DeploymentSpec& spec) {
   if (!ours) return;
   s.codedeploy_deployment_id = ours->id;
   s.codedeploy_status = ours->status;
-  if (ours->status == "Succeeded") s.greens_serving = true;
+  int round = 0;
+  // A replacement round exists only once the install on every green succeeded.
+  if (ours->status == "Succeeded" ||
+      (installs_for(*ours, s.green_identifier, &round) && round > 0)) {
+    s.greens_serving = true;
+  }
 }
 
 }  // namespace bluegreen::elastigroup

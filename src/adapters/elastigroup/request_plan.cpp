@@ -337,15 +337,27 @@ Decision Stepper::handle(const CodeDeployDeploymentRead& e) {
     return advance();
   }
   if (s_.phase == Phase::find_codedeploy) {
-    // Ours: it targets this round's tag, and is not the install of an earlier round.
-    if (std::ranges::find(d.green_tag_values, install_tag_value()) == d.green_tag_values.end() ||
-        std::ranges::find(s_.earlier_codedeploy_ids, d.id) != s_.earlier_codedeploy_ids.end()) {
-      return no_codedeploy_of_ours();
+    // Ours: an install of this job, not one of an earlier round, and in a round of our own,
+    // that round's.
+    int round = 0;
+    bool ours =
+        installs_for(d, s_.green_identifier, &round) &&
+        std::ranges::find(s_.earlier_codedeploy_ids, d.id) == s_.earlier_codedeploy_ids.end();
+    if (ours && s_.install_round > 0) {
+      ours = std::ranges::find(d.green_tag_values, install_tag_value()) != d.green_tag_values.end();
+    }
+    if (!ours) return no_codedeploy_of_ours();
+    if (round > 0 && s_.install_round == 0) {
+      // A delivery that joins a replacement round: such a round exists only once the install
+      // on every green succeeded, so the greens serve.
+      s_.greens_serving = true;
+      s_.replacements_only = true;
+      s_.install_round = round;
     }
     s_.adopted_spot = false;
     if (d.status == "Succeeded") s_.greens_serving = true;
     s_.codedeploy_deployment_id = d.id;
-    note_installed();
+    if (!s_.replacements_only) s_.main_codedeploy_id = d.id;
     log(EventKind::info, "codedeploy_deployment_adopted",
         fmt::format("CodeDeploy deployment {} of this job exists already ({}); following it", d.id,
                     d.status));
@@ -379,7 +391,7 @@ Decision Stepper::handle(const CodeDeployDeploymentRead& e) {
 Decision Stepper::handle(const CodeDeployCreated& e) {
   s_.transient_failures = 0;
   s_.codedeploy_deployment_id = e.deployment_id;
-  note_installed();
+  if (!s_.replacements_only) s_.main_codedeploy_id = e.deployment_id;
   log(EventKind::info, "codedeploy_deployment_created",
       fmt::format("CodeDeploy deployment {} created for {} on instances tagged {}={}",
                   e.deployment_id, c_.revision, install_tag_key(), install_tag_value()));
@@ -389,6 +401,11 @@ Decision Stepper::handle(const CodeDeployCreated& e) {
 Decision Stepper::handle(const CodeDeployTargetsListed& e) {
   s_.transient_failures = 0;
   s_.pending_target_ids = e.target_ids;
+  for (const auto& id : e.target_ids) {
+    if (std::ranges::find(s_.installed_ids, id) == s_.installed_ids.end()) {
+      s_.installed_ids.push_back(id);
+    }
+  }
   return next_step(2);
 }
 
@@ -442,6 +459,10 @@ Decision Stepper::handle(const InvocationEnding& /*event*/) {
 }
 
 void Stepper::log_target(const InstanceTarget& target) {
+  if (target.status == "Failed" &&
+      std::ranges::find(s_.failed_targets, target.instance_id) == s_.failed_targets.end()) {
+    s_.failed_targets.push_back(target.instance_id);
+  }
   const auto& events = target.events;
   int latest = -1;
   for (int i = 0; i < static_cast<int>(events.size()); ++i) {

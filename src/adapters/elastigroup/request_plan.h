@@ -64,15 +64,23 @@
 // acted on. Then, within TIMEOUT:
 //   - while the greens launch or install (before CodeDeploy's success): the flow waits for the
 //     replacement; a new instance in the group that is neither blue nor tagged is tagged
-//     GreenIdentifier=<ours> (TagInstances); once the fleet is full and passes its status
-//     checks, the install is repeated: on every green when the first install failed only on
-//     reclaimed instances, or, when it succeeded on the rest, on the replacements alone (a
-//     CodeDeploy deployment targeted at GreenReplacement=<GreenIdentifier>-r<round>);
+//     GreenIdentifier=<ours> (TagInstances), unless it may be a blue's replacement (a blue left
+//     early, or more newcomers than greens missing): never is a blue tagged. Once the fleet is
+//     full and passes its status checks, the install is repeated: on every green when the
+//     install failed only on targets reclaimed while it ran, or, when it succeeded on the rest,
+//     on the replacements alone (a CodeDeploy deployment targeted at
+//     GreenReplacement=<GreenIdentifier>-r<round>, which only they carry). A round exists only
+//     after the install on every green succeeded, so a delivery that finds one knows the greens
+//     serve. There are never more rounds than greens reclaimed;
 //   - when no replacement comes by TIMEOUT, or more greens are reclaimed than the fleet has
 //     instances, the flow fails with that cause and cleans up; blue keeps serving;
 //   - after CodeDeploy's success the remaining greens are never removed (see the next
 //     paragraph): a green reclaimed then is reported, and so is the reduced capacity in the
-//     success summary. A replacement install that fails then reports, removing nothing.
+//     success summary (the greens that got the revision: CodeDeploy's targets, still live). A
+//     replacement install that fails then reports, removing nothing; so does a deployment
+//     whose every green with the revision was reclaimed: it is not a success.
+// Blue counts as detached when none of its instances is left in the group and, while an
+// instance that is neither blue nor green is there, once Spot says it finished.
 // An install that failed on an instance that was not reclaimed is the revision's failure, as
 // before: the flow fails and cleans up.
 //
@@ -180,6 +188,12 @@ struct CodeDeployDeployment {
   std::vector<std::string> green_tag_values;
   long long pending = 0, in_progress = 0, succeeded = 0, failed = 0, skipped = 0, ready = 0;
 };
+
+// Whether CodeDeploy deployment `d` is one of this job's installs: it targets GreenIdentifier
+// `green_identifier`, or a replacement round's GreenReplacement=<green_identifier>-r<n>, in
+// which case `round` (when given) is set to n; else to 0.
+bool installs_for(const CodeDeployDeployment& d, const std::string& green_identifier,
+                  int* round = nullptr);
 
 struct LifecycleEvent {
   std::string name;         // BeforeInstall, ValidateService, …
@@ -417,13 +431,19 @@ struct FlowState {
   // Greens that went away without this flow asking: id -> what happened, in words ("was
   // reclaimed by a spot interruption at 2026-…Z").
   std::map<std::string, std::string> reclaimed;
-  std::vector<std::string> installed_ids;   // the greens the installs so far were made on
+  // The instances the installs so far targeted (CodeDeploy's own list of each deployment).
+  std::vector<std::string> installed_ids;
   std::vector<std::string> failed_targets;  // instances whose install failed in this round
   int install_round = 0;  // 0: the install on every green; n: the n-th install of replacements
   // This round installs only the replacements (tag GreenReplacement), the greens installed
   // before serving already; otherwise it installs on every green (tag GreenIdentifier).
   bool replacements_only = false;
   std::vector<std::string> earlier_codedeploy_ids;  // installs of earlier rounds, oldest first
+  // The last install on every green (not on replacements alone): the deployment's DeploymentId.
+  std::string main_codedeploy_id;
+  // Targets of this round's deployment that were reclaimed while it ran: an install that failed
+  // is made again only when they are why.
+  std::vector<std::string> round_reclaimed;
   // The overlap, when both fleets ran: from the Spot B/G deployment's create (Spot launches the
   // greens then; an adopted deployment: when this flow first saw it) to the report (blue
   // detached, or the greens cleaned up). Unset (epoch) until it begins.
@@ -458,7 +478,12 @@ struct FlowState {
   std::string awaiting;        // what the last decision asked for, to interpret its answer
   bool round_changed = false;  // something moved in this polling round
   std::vector<std::string> group_instance_ids;  // the group's instances, read this round
-  std::string codedeploy_candidate;             // the deployment group's last deployment
+  // wait_blue_detached: instances in the group that are neither blue nor known greens (a
+  // replacement, Spot's or Elastigroup's): blue counts as gone with them there only once Spot
+  // has finished.
+  std::vector<std::string> group_unknown_ids;
+  bool unclear_logged = false;       // "replacement_unclear" was said in this invocation
+  std::string codedeploy_candidate;  // the deployment group's last deployment
   bool final_look = false;  // TIMEOUT passed in wait_blue_detached: one last look is under way
   bool blue_known = false;  // group_instance_ids was read in this round
   // API_TOKEN's reference could not be resolved: nothing this invocation does can make Spot

@@ -127,7 +127,8 @@ TEST(SpotInterruption, AGreenReclaimedDuringAnInstallThatSucceededGetsTheRevisio
   EXPECT_EQ(world.codedeploy[1].targets, (std::vector<std::string>{"i-repl2"}));
   EXPECT_GT(world.codedeploy[1].created, world.interruptions[0].at);
   EXPECT_EQ(success.output_variables.at("DeploymentId"), "d-1");
-  EXPECT_THAT(success.details.summary, HasSubstr("CodeDeploy deployment d-1, d-2 succeeded"));
+  EXPECT_THAT(success.details.summary, HasSubstr("CodeDeploy deployment d-1 succeeded, the "
+                                                 "replacements were installed by d-2"));
   EXPECT_THAT(success.details.summary, HasSubstr("the green fleet is whole"));
   EXPECT_FALSE(named(run, "replacing_greens").empty());
   expect_nothing_removed(world);
@@ -159,13 +160,17 @@ TEST(SpotInterruption, AnInstallThatFailedOnlyOnAReclaimedGreenIsMadeAgainOnEver
   FlowConfig config = config_for();
   Invocation run = invoke(world, config);
 
-  success_of(run);
+  const ReportSuccess& success = success_of(run);
   ASSERT_EQ(world.codedeploy.size(), 2u);
   EXPECT_EQ(world.cd_status(world.codedeploy[0]), "Failed");
   EXPECT_EQ(world.codedeploy[1].tag_key, "GreenIdentifier");
   EXPECT_EQ(world.codedeploy[1].targets, (std::vector<std::string>{"i-green10", "i-repl2"}));
   EXPECT_EQ(world.cd_status(world.codedeploy[1]), "Succeeded");
   EXPECT_THAT(named(run, "replacing_greens").at(0)->message, HasSubstr("every green again"));
+  // The deployment's install is the one that succeeded on every green.
+  EXPECT_EQ(success.output_variables.at("DeploymentId"), "d-2");
+  EXPECT_THAT(success.details.summary, HasSubstr("d-2 succeeded (after d-1 failed on reclaimed "
+                                                 "instances)"));
   expect_nothing_removed(world);
 }
 
@@ -279,6 +284,123 @@ TEST(SpotInterruption, AReplacementInstallResumesFromTheTokenWithoutInstallingTw
   EXPECT_EQ(world.codedeploy[1].targets, (std::vector<std::string>{"i-repl2"}));
   EXPECT_EQ(requests_of(world, "CreateSpotDeployment"), 1);
   expect_nothing_removed(world);
+}
+
+TEST(SpotInterruption, ADeliveryThatJoinsAReplacementInstallKnowsTheGreensServe) {
+  World world;
+  world.reclaimed_target_fails = false;
+  world.detach_after = 30 * kMinute;
+  world.interruptions.push_back({.at = world.now + 3 * kMinute, .green = 0});
+  FlowConfig config = config_for();
+  // The first delivery dies while the replacement's install (GreenReplacement) runs.
+  invoke(world, config, std::nullopt, world.now + 8 * kMinute);
+  ASSERT_EQ(world.codedeploy.size(), 2u);
+  ASSERT_EQ(world.codedeploy[1].tag_key, "GreenReplacement");
+  // The same job again, from scratch; every read of a later install is refused.
+  world.fault = [&](const Action& a) -> std::optional<Error> {
+    if (const auto* get = std::get_if<GetCodeDeployDeployment>(&a);
+        get && get->deployment_id > "d-2") {
+      return Error{ErrorKind::permission_denied, "denied", "AccessDeniedException"};
+    }
+    return std::nullopt;
+  };
+  invoke(world, config);
+  EXPECT_EQ(world.codedeploy.size(), 2u);  // no install on the serving greens again
+  expect_nothing_removed(world);
+  EXPECT_EQ(world.live_greens(config.green_identifier).size(), 2u);
+}
+
+TEST(SpotInterruption, ARepeatedDeliveryAfterARecoveredInterruptionInstallsNothingMore) {
+  World world;
+  world.interruptions.push_back({.at = world.now + 10 * kSecond, .green = 0});
+  FlowConfig config = config_for();
+  success_of(invoke(world, config));
+  success_of(invoke(world, config));  // the job delivered again
+  EXPECT_EQ(world.codedeploy.size(), 1u);
+  EXPECT_EQ(requests_of(world, "TagInstances"), 0);
+  expect_nothing_removed(world);
+}
+
+TEST(SpotInterruption, EveryInstalledGreenReclaimedAfterTheSwitchIsNotASuccess) {
+  World world;
+  world.detach_after = 10 * kMinute;
+  world.interruptions.push_back({.at = world.now + 8 * kMinute, .green = 0});
+  world.interruptions.push_back({.at = world.now + 8 * kMinute, .green = 1});
+  Invocation run = invoke(world, config_for());
+
+  const auto* failure = std::get_if<ReportFailure>(&run.report);
+  ASSERT_NE(failure, nullptr) << action_name(run.report);
+  EXPECT_THAT(failure->message, HasSubstr("every green instance that got"));
+  EXPECT_THAT(failure->message, HasSubstr("i-repl2"));  // in the group without the revision
+  expect_nothing_removed(world);
+  EXPECT_EQ(world.codedeploy.size(), 1u);
+}
+
+TEST(SpotInterruption, AnUntaggedNewcomerIsNotTaggedWhenItMayReplaceABlue) {
+  World world;
+  world.interruptions.push_back({.at = world.now + 10 * kSecond,
+                                 .green = 0,
+                                 .spot_tags_replacement = false,
+                                 .replace_after = 5 * kMinute});
+  world.blue_interruptions.emplace_back(world.now + 20 * kSecond, "i-blue1");
+  TimePoint t0 = world.now;
+  bool added = false;
+  std::vector<std::string> tagged;
+  world.fault = [&](const Action& a) -> std::optional<Error> {
+    if (!added && world.now >= t0 + 40 * kSecond) {
+      world.group.push_back("i-blue9");  // Elastigroup's replacement of the blue
+      added = true;
+    }
+    if (const auto* tag = std::get_if<TagInstances>(&a)) {
+      tagged.insert(tagged.end(), tag->instance_ids.begin(), tag->instance_ids.end());
+    }
+    return std::nullopt;
+  };
+  FlowConfig config = config_for();
+  config.timeout = std::chrono::seconds(600);
+  Invocation run = invoke(world, config);
+  EXPECT_THAT(tagged, Not(::testing::Contains("i-blue9")));
+  EXPECT_FALSE(named(run, "replacement_unclear").empty());
+}
+
+TEST(SpotInterruption, BlueIsNotDetachedWhileANewcomerStaysAndSpotHasNotFinished) {
+  World world;
+  world.capacity = 1;
+  world.group = {"i-blue1"};
+  world.detach_after = 20 * kMinute;
+  TimePoint t0 = world.now;
+  bool added = false;
+  world.blue_interruptions.emplace_back(t0 + kMinute, "i-blue1");
+  world.fault = [&](const Action&) -> std::optional<Error> {
+    if (!added && world.now >= t0 + 2 * kMinute) {
+      world.group.push_back("i-blue9");
+      added = true;
+    }
+    return std::nullopt;
+  };
+  success_of(invoke(world, config_for()));
+  EXPECT_EQ(world.spot[0].d.state, "FINISHED");  // Spot had finished before the success
+}
+
+TEST(SpotInterruption, TheTokenStaysWithinItsLimitWhateverIsReclaimed) {
+  FlowState state;
+  state.phase = Phase::wait_blue_detached;
+  state.original_job_id = "11111111-2222-3333-4444-555555555555";
+  state.green_identifier = green_identifier_for_job(state.original_job_id);
+  state.greens_serving = true;
+  state.spot_deployment_id = "cdbg-0123abcd";
+  state.codedeploy_deployment_id = "d-ABCDEFGHI";
+  for (int i = 0; i < 60; ++i) {
+    state.reclaimed[fmt::format("i-06e0{:013x}", i)] =
+        "was reclaimed by a spot interruption at 2027-01-15T08:07:00.050Z";
+    state.installed_ids.push_back(fmt::format("i-06e0{:013x}", i));
+  }
+  std::string token = to_token(state);
+  EXPECT_LE(token.size(), kMaxTokenLength);
+  auto back = from_token(token);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_TRUE(back->greens_serving);
+  EXPECT_EQ(back->codedeploy_deployment_id, state.codedeploy_deployment_id);
 }
 
 TEST(SpotInterruption, TheTokenKeepsWhatInterruptionsLeftToDo) {

@@ -176,15 +176,24 @@ Decision Stepper::cleanup_greens_seen() {
 
 Decision Stepper::blue_detached_check() {
   // Blue is what was in the group when the deployment began; without that list (a token that
-  // had to drop it), whatever in the group is not a green.
-  std::vector<std::string> blue_left;
+  // had to drop it), whatever in the group is not a green. An instance that is neither (a
+  // replacement, of a green or of a blue) is told apart by Spot finishing.
+  auto green = [&](const std::string& id) {
+    return std::ranges::find(s_.green_ids, id) != s_.green_ids.end() ||
+           std::ranges::find(s_.installed_ids, id) != s_.installed_ids.end();
+  };
+  std::vector<std::string> blue_left, unknown;
   for (const auto& id : s_.group_instance_ids) {
-    bool blue = s_.blue_ids.empty() ? std::ranges::find(s_.green_ids, id) == s_.green_ids.end()
-                                    : std::ranges::binary_search(s_.blue_ids, id);
-    if (blue) blue_left.push_back(id);
+    if (green(id)) continue;
+    if (s_.blue_ids.empty() || std::ranges::binary_search(s_.blue_ids, id)) {
+      blue_left.push_back(id);
+    } else {
+      unknown.push_back(id);
+    }
   }
   std::ranges::sort(blue_left);
   s_.group_instance_ids = blue_left;
+  s_.group_unknown_ids = unknown;
   s_.blue_known = true;
   if (blue_left.empty()) {
     log(EventKind::info, "blue_detached", "the blue instances have left the Elastigroup");
@@ -195,9 +204,14 @@ Decision Stepper::blue_detached_check() {
   return next_step(2);
 }
 
+bool Stepper::blue_gone() const {
+  return s_.blue_known && s_.group_instance_ids.empty() &&
+         (s_.group_unknown_ids.empty() || s_.spot_finished);
+}
+
 Decision Stepper::after_spot_check() {
   if (s_.phase == Phase::wait_blue_detached) {
-    if (s_.blue_known && s_.group_instance_ids.empty()) return succeed();
+    if (blue_gone()) return succeed();
     if (s_.final_look)
       return report_pending(fmt::format("TIMEOUT ({} s) passed", whole_seconds(c_.timeout)));
   }
@@ -226,24 +240,24 @@ Decision Stepper::after_targets() {
 
 Decision Stepper::install_ended() {
   const std::string& id = s_.codedeploy_deployment_id;
-  std::vector<std::string> survivors;
-  for (const auto& green : s_.installed_ids) {
-    if (std::ranges::find(s_.green_ids, green) != s_.green_ids.end()) survivors.push_back(green);
-  }
+  // Every install round after the first answers an interruption: there are never more of them
+  // than greens reclaimed.
+  bool may_repeat =
+      !s_.reclaimed.empty() && s_.install_round < static_cast<int>(s_.reclaimed.size());
   if (s_.codedeploy_status == "Succeeded") {
     log(EventKind::info, "codedeploy_succeeded",
         fmt::format("CodeDeploy deployment {} succeeded on the greens", id));
-    if (!s_.reclaimed.empty() && static_cast<int>(survivors.size()) < s_.target_capacity) {
+    if (may_repeat && static_cast<int>(serving_greens().size()) < s_.target_capacity) {
       return start_replacement_round(true);
     }
     return enter(Phase::wait_blue_detached);
   }
-  // Failed only where greens were reclaimed: the revision is not to blame, install again.
-  bool reclaimed_only =
-      s_.codedeploy_status == "Failed" && !s_.reclaimed.empty() &&
-      std::ranges::all_of(s_.failed_targets,
-                          [&](const std::string& t) { return s_.reclaimed.contains(t); }) &&
-      (!s_.failed_targets.empty() || survivors.size() < s_.installed_ids.size());
+  // Failed only on targets reclaimed while it ran: the revision is not to blame, install again.
+  bool reclaimed_only = s_.codedeploy_status == "Failed" && may_repeat &&
+                        !s_.round_reclaimed.empty() && !s_.failed_targets.empty() &&
+                        std::ranges::all_of(s_.failed_targets, [&](const std::string& t) {
+                          return s_.reclaimed.contains(t);
+                        });
   if (reclaimed_only) return start_replacement_round(s_.greens_serving);
   bool revision_missing = s_.codedeploy_error.starts_with("REVISION_MISSING") ||
                           s_.codedeploy_error.starts_with("INVALID_REVISION");
@@ -391,16 +405,18 @@ Decision Stepper::timed_out() {
 }
 
 Decision Stepper::report_pending(const std::string& limit) {
-  if (s_.blue_known && s_.group_instance_ids.empty()) return succeed();  // blue has left
+  if (blue_gone()) return succeed();  // blue has left
   std::string spot_state =
       s_.spot_state.empty() ? "" : fmt::format(" (last seen {})", s_.spot_state);
+  std::vector<std::string> attached = s_.group_instance_ids;
+  attached.insert(attached.end(), s_.group_unknown_ids.begin(), s_.group_unknown_ids.end());
   std::string blue =
-      s_.blue_known ? fmt::format("still has blue instance(s) {} attached",
-                                  fmt::join(s_.group_instance_ids, ", "))
-                    : fmt::format("could not be checked for blue instances still attached{}",
-                                  s_.last_transient_error.empty()
-                                      ? std::string()
-                                      : fmt::format(" (last error: {})", s_.last_transient_error));
+      s_.blue_known
+          ? fmt::format("still has blue instance(s) {} attached", fmt::join(attached, ", "))
+          : fmt::format("could not be checked for blue instances still attached{}",
+                        s_.last_transient_error.empty()
+                            ? std::string()
+                            : fmt::format(" (last error: {})", s_.last_transient_error));
   std::string message = fmt::format(
       "{} before Spot finished: CodeDeploy deployment {} succeeded on the green instance(s) "
       "tagged GreenIdentifier={}, but Spot B/G deployment {}{} {}. {}",
@@ -441,15 +457,45 @@ Decision Stepper::report_failure() {
 }
 
 Decision Stepper::succeed() {
-  // The installs of this deployment, the first on every green; later ones after interruptions.
+  std::vector<std::string> serving = serving_greens();
+  std::vector<std::string> not_installed;
+  for (const auto& id : s_.green_ids) {
+    if (std::ranges::find(serving, id) == serving.end()) not_installed.push_back(id);
+  }
+  if (serving.empty() && !s_.installed_ids.empty()) {
+    // Blue is gone and no instance with the revision is left: nothing to call a success, and
+    // nothing that may serve is removed.
+    s_.greens_serving = true;
+    return fail(FailureType::job_failed,
+                fmt::format("Spot B/G deployment {} detached the blue instances, but every green "
+                            "instance that got {} was reclaimed after CodeDeploy's success ({}){}. "
+                            "Run the stage again to deploy on the group as it is now",
+                            s_.spot_deployment_id, c_.revision, reclaimed_words(),
+                            not_installed.empty()
+                                ? std::string()
+                                : fmt::format("; instance(s) {} in the group have not got it",
+                                              fmt::join(not_installed, ", "))));
+  }
+  // The installs: those before the last one on every green failed on reclaimed instances, those
+  // after it installed replacements.
   std::vector<std::string> installs = s_.earlier_codedeploy_ids;
   if (!s_.codedeploy_deployment_id.empty()) installs.push_back(s_.codedeploy_deployment_id);
+  std::string main = !s_.main_codedeploy_id.empty() ? s_.main_codedeploy_id
+                     : installs.empty()             ? std::string()
+                                                    : installs.front();
+  auto at = std::ranges::find(installs, main);
+  std::vector<std::string> failed(installs.begin(), at);
+  std::vector<std::string> replacements(at == installs.end() ? at : at + 1, installs.end());
   std::string summary = fmt::format(
       "Deployed {} to {} green instance(s) tagged GreenIdentifier={}: CodeDeploy deployment {} "
-      "succeeded and Spot B/G deployment {} detached the blue instances",
-      c_.revision, s_.green_ids.size(), s_.green_identifier,
-      installs.empty() ? std::string("(earlier run)")
-                       : fmt::format("{}", fmt::join(installs, ", ")),
+      "succeeded{}{} and Spot B/G deployment {} detached the blue instances",
+      c_.revision, serving.size(), s_.green_identifier, main.empty() ? "(earlier run)" : main,
+      failed.empty()
+          ? ""
+          : fmt::format(" (after {} failed on reclaimed instances)", fmt::join(failed, ", ")),
+      replacements.empty()
+          ? ""
+          : fmt::format(", the replacements were installed by {}", fmt::join(replacements, ", ")),
       s_.spot_deployment_id);
   std::map<std::string, std::string> variables{{"GreenIdentifier", s_.green_identifier}};
   if (!s_.reclaimed.empty()) {
@@ -457,15 +503,18 @@ Decision Stepper::succeed() {
     for (const auto& [id, words] : s_.reclaimed) ids.push_back(id);
     variables["ReclaimedInstances"] = fmt::format("{}", fmt::join(ids, ","));
     summary += fmt::format(". Spot interruptions: {}", reclaimed_words());
-    if (static_cast<int>(s_.green_ids.size()) < s_.target_capacity) {
-      summary += fmt::format("; reduced capacity: {} of {} green instance(s) serve",
-                             s_.green_ids.size(), s_.target_capacity);
+    if (static_cast<int>(serving.size()) < s_.target_capacity) {
+      summary += fmt::format("; reduced capacity: {} of {} green instance(s) serve the revision",
+                             serving.size(), s_.target_capacity);
+      if (!not_installed.empty()) {
+        summary += fmt::format(" ({} did not get it)", fmt::join(not_installed, ", "));
+      }
     } else if (installs.size() > 1) {
       summary += "; their replacements were installed, and the green fleet is whole";
     }
   }
   log(EventKind::info, "succeeded", summary);
-  if (!installs.empty()) variables["DeploymentId"] = installs.front();
+  if (!main.empty()) variables["DeploymentId"] = main;
   if (!s_.spot_deployment_id.empty()) variables["SpotDeploymentId"] = s_.spot_deployment_id;
   return finish(ReportSuccess{
       ExecutionDetails{clip(summary, 2048), s_.codedeploy_deployment_id, 100}, variables});
@@ -484,6 +533,10 @@ bool Stepper::note_reclaimed(const std::vector<Ec2Instance>& seen) {
     log(EventKind::warning, "green_reclaimed", fmt::format("green {} {}{}", id, words, then),
         {{"instance", id}, {"state_reason", reason}});
     s_.reclaimed[id] = clip(std::move(words), 160);
+    if (s_.phase == Phase::follow &&
+        std::ranges::find(s_.installed_ids, id) != s_.installed_ids.end()) {
+      s_.round_reclaimed.push_back(id);
+    }
   };
   for (const auto& instance : seen) {
     // Every instance described carries our tag: one that ends, even before this flow saw it
@@ -535,9 +588,22 @@ Decision Stepper::group_looked(const std::vector<std::string>& group) {
            s_.reclaimed.contains(id);
   };
   std::vector<std::string> untagged;
-  int missing = s_.target_capacity - static_cast<int>(s_.green_ids.size());
   for (const auto& id : group) {
-    if (!known(id) && static_cast<int>(untagged.size()) < missing) untagged.push_back(id);
+    if (!known(id)) untagged.push_back(id);
+  }
+  // Only when it cannot be blue's: no blue left early (its replacement would look the same),
+  // and no more newcomers than greens are missing.
+  int missing = s_.target_capacity - static_cast<int>(s_.green_ids.size());
+  if (!untagged.empty() && (!s_.blue_lost.empty() || static_cast<int>(untagged.size()) > missing)) {
+    if (!s_.unclear_logged) {
+      s_.unclear_logged = true;
+      log(EventKind::warning, "replacement_unclear",
+          fmt::format("{} in Elastigroup {} carries no tag, and may replace a blue instance as "
+                      "well as a green: it is left alone, and the deployment waits for Spot to "
+                      "tag the greens' replacements",
+                      fmt::join(untagged, ", "), c_.group_id));
+    }
+    untagged.clear();
   }
   if (untagged.empty()) return next_step(3);
   log(EventKind::info, "replacement_tagged",
@@ -553,9 +619,13 @@ Decision Stepper::greens_ready() {
       fmt::format("{} green instance(s) running and passing status checks", s_.green_ids.size()),
       {{"instances", fmt::format("{}", fmt::join(s_.green_ids, ","))}});
   if (!s_.replacements_only) return enter(Phase::find_codedeploy);
+  // The greens no install has targeted (none when the targets are unknown).
   std::vector<std::string> fresh;
   for (const auto& id : s_.green_ids) {
-    if (std::ranges::find(s_.installed_ids, id) == s_.installed_ids.end()) fresh.push_back(id);
+    if (!s_.installed_ids.empty() &&
+        std::ranges::find(s_.installed_ids, id) == s_.installed_ids.end()) {
+      fresh.push_back(id);
+    }
   }
   if (fresh.empty()) return enter(Phase::wait_blue_detached);
   return issue(TagInstances{fresh, {{std::string(kReplacementTag), install_tag_value()}}},
@@ -571,6 +641,7 @@ Decision Stepper::start_replacement_round(bool only) {
   s_.codedeploy_terminal = false;
   s_.failed_lifecycle.clear();
   s_.failed_targets.clear();
+  s_.round_reclaimed.clear();
   ++s_.install_round;
   s_.replacements_only = only;
   log(EventKind::info, "replacing_greens",
@@ -581,12 +652,13 @@ Decision Stepper::start_replacement_round(bool only) {
   return enter(Phase::wait_greens);
 }
 
-void Stepper::note_installed() {
+std::vector<std::string> Stepper::serving_greens() const {
+  if (s_.installed_ids.empty()) return s_.green_ids;
+  std::vector<std::string> out;
   for (const auto& id : s_.green_ids) {
-    if (std::ranges::find(s_.installed_ids, id) == s_.installed_ids.end()) {
-      s_.installed_ids.push_back(id);
-    }
+    if (std::ranges::find(s_.installed_ids, id) != s_.installed_ids.end()) out.push_back(id);
   }
+  return out;
 }
 
 bool Stepper::wants_replacement() const {

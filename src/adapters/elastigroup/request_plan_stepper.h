@@ -61,6 +61,8 @@ class Stepper {
   Decision cleanup_greens_seen();
   Decision blue_detached_check();
   Decision after_spot_check();
+  // wait_blue_detached: no blue instance is left in the group (see group_unknown_ids).
+  bool blue_gone() const;
   Decision no_codedeploy_of_ours();
   Decision end_round();
   Decision after_targets();
@@ -80,8 +82,9 @@ class Stepper {
   // every green.
   Decision start_replacement_round(bool only);
   bool wants_replacement() const;
-  // The greens seen last get this round's install (its CodeDeploy deployment exists).
-  void note_installed();
+  // The live greens that got the revision: live and targeted by an install (all the live
+  // greens when the installs' targets are unknown: a token that had to drop them).
+  std::vector<std::string> serving_greens() const;
   std::string install_tag_key() const;
   std::string install_tag_value() const;
   // "i-1 was reclaimed by …; i-2 …", for reports.

@@ -344,7 +344,10 @@ struct World {
                 {id, cd_status(cd) == "InProgress" ? "InProgress" : "Failed", events});
             continue;
           }
-          out.targets.push_back({id, cd_status(cd), events_of(cd)});
+          // An instance that did its part ends Succeeded when only a reclaimed one failed.
+          std::string status = cd_status(cd);
+          if (status == "Failed" && codedeploy_fails_at.empty()) status = "Succeeded";
+          out.targets.push_back({id, status, events_of(cd)});
         }
       }
       return out;

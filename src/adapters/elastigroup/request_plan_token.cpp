@@ -141,6 +141,21 @@ std::string_view action_name(const Action& action) {
   return kNames[action.index()];
 }
 
+bool installs_for(const CodeDeployDeployment& d, const std::string& green_identifier, int* round) {
+  if (round != nullptr) *round = 0;
+  const std::string replacement = green_identifier + "-r";
+  for (const auto& value : d.green_tag_values) {
+    if (value == green_identifier) return true;
+    if (value.starts_with(replacement)) {
+      int n = std::atoi(value.c_str() + replacement.size());
+      if (n <= 0) continue;
+      if (round != nullptr) *round = n;
+      return true;
+    }
+  }
+  return false;
+}
+
 std::string green_identifier_for_job(std::string_view job_id) {
   std::uint64_t high = fnv1a(job_id, 0xcbf29ce484222325ULL);
   std::uint64_t low = fnv1a(job_id, fnv1a("bluegreen GreenIdentifier", 0x84222325cbf29ce4ULL));
@@ -242,6 +257,8 @@ std::string to_token(const FlowState& s) {
   if (!s.failed_targets.empty()) j["ftg"] = s.failed_targets;
   if (s.install_round > 0) j["ir"] = s.install_round;
   if (!s.earlier_codedeploy_ids.empty()) j["cdh"] = s.earlier_codedeploy_ids;
+  if (!s.main_codedeploy_id.empty()) j["cdm"] = s.main_codedeploy_id;
+  if (!s.round_reclaimed.empty()) j["rr"] = s.round_reclaimed;
   if (s.failure) {
     j["ft"] = std::string(to_string(s.failure->type));
     j["fm"] = s.failure->message;
@@ -252,7 +269,7 @@ std::string to_token(const FlowState& s) {
   // Without "bl" a blue that left early may be reported twice; without "bi" an untagged
   // replacement is not recognised (one that Spot tagged still is); without "in" the greens
   // seen last count as installed. A fleet of about 25 instances keeps them all.
-  for (const char* droppable : {"ip", "lte", "cde", "bl", "ftg", "bi", "g", "in"}) {
+  for (const char* droppable : {"ip", "lte", "cde", "bl", "ftg", "bi", "g"}) {
     if (token.size() <= kMaxTokenLength) break;
     j.erase(droppable);
     token = j.dump();
@@ -262,6 +279,18 @@ std::string to_token(const FlowState& s) {
     for (const char* key : {"fm", "fle", "note"}) {
       if (j.contains(key)) j[key] = detail::clip(j[key].get<std::string>(), limit);
     }
+    token = j.dump();
+  }
+  // Last, the interruptions' memory: what happened to each reclaimed green in words, then the
+  // earlier installs and the installs' targets (without them the live greens count as
+  // installed), then which greens were reclaimed at all. The ids and the phase always fit.
+  if (token.size() > kMaxTokenLength && j.contains("rc")) {
+    for (auto& [id, words] : j["rc"].items()) words = "";
+    token = j.dump();
+  }
+  for (const char* key : {"rr", "cdh", "in", "rc"}) {
+    if (token.size() <= kMaxTokenLength) break;
+    j.erase(key);
     token = j.dump();
   }
   return token;
@@ -325,9 +354,10 @@ Result<FlowState> from_token(std::string_view token) {
     s.installed_ids = ids("in");
     s.failed_targets = ids("ftg");
     s.earlier_codedeploy_ids = ids("cdh");
+    s.round_reclaimed = ids("rr");
+    s.main_codedeploy_id = j.value("cdm", "");
     if (j.contains("rc")) s.reclaimed = j.at("rc").get<std::map<std::string, std::string>>();
     s.install_round = j.value("ir", 0);
-    if (s.installed_ids.empty() && s.phase >= Phase::follow) s.installed_ids = s.green_ids;
     if (j.contains("ip")) {
       s.instance_progress = j.at("ip").get<std::map<std::string, std::string>>();
     }
