@@ -293,8 +293,7 @@ Decision Stepper::handle(const InstanceHealthDescribed& e) {
   s_.transient_failures = 0;
   int passing = 0;
   for (const auto& h : e.instances) {
-    if (h.system_ok && h.instance_ok &&
-        std::ranges::find(s_.green_ids, h.id) != s_.green_ids.end()) {
+    if (h.system_ok && h.instance_ok && holds(s_.green_ids, h.id)) {
       ++passing;
     }
   }
@@ -341,11 +340,8 @@ Decision Stepper::handle(const CodeDeployDeploymentRead& e) {
     // that round's.
     int round = 0;
     bool ours =
-        installs_for(d, s_.green_identifier, &round) &&
-        std::ranges::find(s_.earlier_codedeploy_ids, d.id) == s_.earlier_codedeploy_ids.end();
-    if (ours && s_.install_round > 0) {
-      ours = std::ranges::find(d.green_tag_values, install_tag_value()) != d.green_tag_values.end();
-    }
+        installs_for(d, s_.green_identifier, &round) && !holds(s_.earlier_codedeploy_ids, d.id);
+    if (ours && s_.install_round > 0) ours = holds(d.green_tag_values, install_tag_value());
     if (!ours) return no_codedeploy_of_ours();
     if (round > 0 && s_.install_round == 0) {
       // A delivery that joins a replacement round: such a round exists only once the install
@@ -401,11 +397,7 @@ Decision Stepper::handle(const CodeDeployCreated& e) {
 Decision Stepper::handle(const CodeDeployTargetsListed& e) {
   s_.transient_failures = 0;
   s_.pending_target_ids = e.target_ids;
-  for (const auto& id : e.target_ids) {
-    if (std::ranges::find(s_.installed_ids, id) == s_.installed_ids.end()) {
-      s_.installed_ids.push_back(id);
-    }
-  }
+  for (const auto& id : e.target_ids) add_once(s_.installed_ids, id);
   return next_step(2);
 }
 
@@ -459,10 +451,7 @@ Decision Stepper::handle(const InvocationEnding& /*event*/) {
 }
 
 void Stepper::log_target(const InstanceTarget& target) {
-  if (target.status == "Failed" &&
-      std::ranges::find(s_.failed_targets, target.instance_id) == s_.failed_targets.end()) {
-    s_.failed_targets.push_back(target.instance_id);
-  }
+  if (target.status == "Failed") add_once(s_.failed_targets, target.instance_id);
   const auto& events = target.events;
   int latest = -1;
   for (int i = 0; i < static_cast<int>(events.size()); ++i) {
@@ -496,9 +485,7 @@ void Stepper::log_target(const InstanceTarget& target) {
       if (!tail.empty()) why += fmt::format("; log tail: {}", tail);
       message += fmt::format(" ({})", why);
       fields["error_code"] = event.error_code;
-      if (std::ranges::find(s_.failed_targets, target.instance_id) == s_.failed_targets.end()) {
-        s_.failed_targets.push_back(target.instance_id);
-      }
+      add_once(s_.failed_targets, target.instance_id);
       if (s_.failed_lifecycle.empty()) {
         s_.failed_lifecycle =
             clip(fmt::format("{} failed on {} ({})", event.name, target.instance_id, why), 600);

@@ -108,7 +108,9 @@ Decision Stepper::advance() {
         return issue(ListCodeDeployTargets{s_.codedeploy_deployment_id}, "cd_targets");
       }
       if (s_.round_step == 2) {
-        if (s_.pending_target_ids.empty()) return after_targets();
+        // The greens are looked at in every round, and once more when CodeDeploy has ended: an
+        // instance that failed may have been reclaimed.
+        if (s_.pending_target_ids.empty()) return next_step(3);
         auto& pending = s_.pending_target_ids;
         std::size_t n = std::min(kTargetBatch, pending.size());
         GetCodeDeployTargets request{s_.codedeploy_deployment_id,
@@ -179,8 +181,7 @@ Decision Stepper::blue_detached_check() {
   // had to drop it), whatever in the group is not a green. An instance that is neither (a
   // replacement, of a green or of a blue) is told apart by Spot finishing.
   auto green = [&](const std::string& id) {
-    return std::ranges::find(s_.green_ids, id) != s_.green_ids.end() ||
-           std::ranges::find(s_.installed_ids, id) != s_.installed_ids.end();
+    return holds(s_.green_ids, id) || holds(s_.installed_ids, id);
   };
   std::vector<std::string> blue_left, unknown;
   for (const auto& id : s_.group_instance_ids) {
@@ -230,12 +231,6 @@ Decision Stepper::no_codedeploy_of_ours() {
     return enter(Phase::wait_blue_detached);
   }
   return enter(Phase::create_codedeploy);
-}
-
-Decision Stepper::after_targets() {
-  // The greens are looked at in every round, and once more when CodeDeploy has ended: an
-  // instance that failed may have been reclaimed.
-  return next_step(3);
 }
 
 Decision Stepper::install_ended() {
@@ -460,7 +455,7 @@ Decision Stepper::succeed() {
   std::vector<std::string> serving = serving_greens();
   std::vector<std::string> not_installed;
   for (const auto& id : s_.green_ids) {
-    if (std::ranges::find(serving, id) == serving.end()) not_installed.push_back(id);
+    if (!holds(serving, id)) not_installed.push_back(id);
   }
   if (serving.empty() && !s_.installed_ids.empty()) {
     // Blue is gone and no instance with the revision is left: nothing to call a success, and
@@ -533,10 +528,7 @@ bool Stepper::note_reclaimed(const std::vector<Ec2Instance>& seen) {
     log(EventKind::warning, "green_reclaimed", fmt::format("green {} {}{}", id, words, then),
         {{"instance", id}, {"state_reason", reason}});
     s_.reclaimed[id] = clip(std::move(words), 160);
-    if (s_.phase == Phase::follow &&
-        std::ranges::find(s_.installed_ids, id) != s_.installed_ids.end()) {
-      s_.round_reclaimed.push_back(id);
-    }
+    if (s_.phase == Phase::follow && holds(s_.installed_ids, id)) s_.round_reclaimed.push_back(id);
   };
   for (const auto& instance : seen) {
     // Every instance described carries our tag: one that ends, even before this flow saw it
@@ -561,14 +553,11 @@ bool Stepper::note_reclaimed(const std::vector<Ec2Instance>& seen) {
 }
 
 Decision Stepper::group_looked(const std::vector<std::string>& group) {
-  auto in_group = [&](const std::string& id) {
-    return std::ranges::find(group, id) != group.end();
-  };
   for (const auto& id : s_.blue_ids) {
     // Once CodeDeploy succeeded on the greens, Spot detaching blue is the deployment ending
     // (a replacement may still be installing): blue leaving then is no news.
     if (s_.greens_serving) break;
-    if (in_group(id) || std::ranges::find(s_.blue_lost, id) != s_.blue_lost.end()) continue;
+    if (holds(group, id) || holds(s_.blue_lost, id)) continue;
     s_.blue_lost.push_back(id);
     log(EventKind::warning, "blue_left_early",
         fmt::format("blue instance {} left Elastigroup {} during the deployment (a spot "
@@ -582,10 +571,8 @@ Decision Stepper::group_looked(const std::vector<std::string>& group) {
   }
   // A replacement Spot did not tag: in the group, neither blue nor one of ours.
   auto known = [&](const std::string& id) {
-    return std::ranges::binary_search(s_.blue_ids, id) ||
-           std::ranges::find(s_.green_ids, id) != s_.green_ids.end() ||
-           std::ranges::find(s_.installed_ids, id) != s_.installed_ids.end() ||
-           s_.reclaimed.contains(id);
+    return std::ranges::binary_search(s_.blue_ids, id) || holds(s_.green_ids, id) ||
+           holds(s_.installed_ids, id) || s_.reclaimed.contains(id);
   };
   std::vector<std::string> untagged;
   for (const auto& id : group) {
@@ -622,10 +609,7 @@ Decision Stepper::greens_ready() {
   // The greens no install has targeted (none when the targets are unknown).
   std::vector<std::string> fresh;
   for (const auto& id : s_.green_ids) {
-    if (!s_.installed_ids.empty() &&
-        std::ranges::find(s_.installed_ids, id) == s_.installed_ids.end()) {
-      fresh.push_back(id);
-    }
+    if (!s_.installed_ids.empty() && !holds(s_.installed_ids, id)) fresh.push_back(id);
   }
   if (fresh.empty()) return enter(Phase::wait_blue_detached);
   return issue(TagInstances{fresh, {{std::string(kReplacementTag), install_tag_value()}}},
@@ -656,7 +640,7 @@ std::vector<std::string> Stepper::serving_greens() const {
   if (s_.installed_ids.empty()) return s_.green_ids;
   std::vector<std::string> out;
   for (const auto& id : s_.green_ids) {
-    if (std::ranges::find(s_.installed_ids, id) != s_.installed_ids.end()) out.push_back(id);
+    if (holds(s_.installed_ids, id)) out.push_back(id);
   }
   return out;
 }

@@ -3,6 +3,7 @@
 // elastigroup_flow_phases.cpp. Nothing outside the flow includes this header.
 #pragma once
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <string>
@@ -16,6 +17,15 @@ namespace bluegreen::elastigroup::detail {
 // Whole seconds of `d` (rounded toward zero), for messages and the Spot request.
 inline long long whole_seconds(std::chrono::nanoseconds d) {
   return std::chrono::duration_cast<std::chrono::seconds>(d).count();
+}
+
+// Whether `ids` holds `id`.
+inline bool holds(const std::vector<std::string>& ids, const std::string& id) {
+  return std::ranges::find(ids, id) != ids.end();
+}
+// Adds `id` to `ids` unless it is there already.
+inline void add_once(std::vector<std::string>& ids, const std::string& id) {
+  if (!holds(ids, id)) ids.push_back(id);
 }
 
 // Cuts `text` to at most `max` bytes (on a UTF-8 boundary), marking the cut with "...".
@@ -65,7 +75,6 @@ class Stepper {
   bool blue_gone() const;
   Decision no_codedeploy_of_ours();
   Decision end_round();
-  Decision after_targets();
   // Spot interruptions.
   // Records the greens of `seen` (every tagged instance EC2 describes) that went away without
   // this flow asking, with a warning for each; false when more were reclaimed than the fleet
