@@ -116,6 +116,67 @@ TEST(ElastigroupToken, AHugeStateStillFitsAndKeepsWhatMatters) {
   EXPECT_FALSE(back->failure->message.empty());
 }
 
+// What Spot interruptions leave for the next invocation (request_plan.h, "Spot interruptions").
+TEST(ElastigroupToken, RoundTripsWhatInterruptionsLeftToDo) {
+  FlowState s = sample_state();
+  s.blue_ids = {"i-0b01", "i-0b02"};
+  s.blue_lost = {"i-0b02"};
+  s.reclaimed = {{"i-0aaa", "was reclaimed by a spot interruption at 2026-12-06T10:00:00Z"}};
+  s.installed_ids = {"i-0aaa", "i-0bbb"};
+  s.failed_targets = {"i-0aaa"};
+  s.round_reclaimed = {"i-0aaa"};
+  s.install_round = 1;
+  s.replacements_only = true;
+  s.earlier_codedeploy_ids = {"d-0000001"};
+  s.main_codedeploy_id = "d-0000001";
+  auto back = from_token(to_token(s));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->blue_ids, s.blue_ids);
+  EXPECT_EQ(back->blue_lost, s.blue_lost);
+  EXPECT_EQ(back->reclaimed, s.reclaimed);
+  EXPECT_EQ(back->installed_ids, s.installed_ids);
+  EXPECT_EQ(back->failed_targets, s.failed_targets);
+  EXPECT_EQ(back->round_reclaimed, s.round_reclaimed);
+  EXPECT_EQ(back->install_round, 1);
+  EXPECT_TRUE(back->replacements_only);
+  EXPECT_EQ(back->earlier_codedeploy_ids, s.earlier_codedeploy_ids);
+  EXPECT_EQ(back->main_codedeploy_id, s.main_codedeploy_id);
+}
+
+TEST(ElastigroupToken, AGroupOfTwentyKeepsTheBlueInstancesAnUntaggedReplacementNeeds) {
+  FlowState s = sample_state();
+  s.green_ids.clear();
+  for (int i = 0; i < 20; ++i) {
+    s.blue_ids.push_back(fmt::format("i-0b1e{:013x}", i));
+    s.green_ids.push_back(fmt::format("i-06e0{:013x}", i));
+  }
+  s.installed_ids = s.green_ids;
+  s.reclaimed[s.green_ids[0]] = "was reclaimed by a spot interruption at 2026-12-06T10:00:00Z";
+  std::string token = to_token(s);
+  EXPECT_LE(token.size(), kMaxTokenLength);
+  auto back = from_token(token);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->blue_ids, s.blue_ids);
+  EXPECT_EQ(back->installed_ids, s.installed_ids);
+}
+
+TEST(ElastigroupToken, StaysWithinItsLimitWhateverIsReclaimed) {
+  FlowState s = sample_state();
+  s.phase = Phase::wait_blue_detached;
+  s.greens_serving = true;
+  for (int i = 0; i < 60; ++i) {
+    s.reclaimed[fmt::format("i-06e0{:013x}", i)] =
+        "was reclaimed by a spot interruption at 2027-01-15T08:07:00.050Z";
+    s.installed_ids.push_back(fmt::format("i-06e0{:013x}", i));
+  }
+  std::string token = to_token(s);
+  EXPECT_LE(token.size(), kMaxTokenLength);
+  auto back = from_token(token);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_TRUE(back->greens_serving);
+  EXPECT_EQ(back->codedeploy_deployment_id, s.codedeploy_deployment_id);
+}
+
 TEST(ElastigroupToken, RejectsWhatItDidNotWrite) {
   EXPECT_FALSE(from_token("not json"));
   EXPECT_FALSE(from_token("[]"));
