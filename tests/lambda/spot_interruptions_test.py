@@ -133,6 +133,12 @@ class SpotInterruptionTest(unittest.TestCase):
         with WORLD.spot._lock:
             return dict(WORLD.spot.reclaimed)[instance_id]
 
+    def succeeded(self, job, invocation):
+        """The job's result, which must be a success."""
+        success = self.final_result(job, invocation)
+        self.assertEqual(success["type"], "success", success)
+        return success
+
     def assert_reclaim_logged(self, instance_id, then):
         """The function's log names `instance_id` as a green taken from it, once, saying what
         it does about it."""
@@ -160,8 +166,7 @@ class SpotInterruptionTest(unittest.TestCase):
         reclaimed = self.the_only_running_green()
         WORLD.spot.reclaim(reclaimed, replace_after=0.5, tag_replacement=False)
 
-        success = self.final_result(job, invocation)
-        self.assertEqual(success["type"], "success", success)
+        success = self.succeeded(job, invocation)
         green = success["outputVariables"]["GreenIdentifier"]
         replacement = self.replacement_of(reclaimed)
         self.assertIsNotNone(replacement)
@@ -203,8 +208,7 @@ class SpotInterruptionTest(unittest.TestCase):
         reclaimed, survivor = first_targets
         WORLD.spot.reclaim(reclaimed, replace_after=5, tag_replacement=False)
 
-        success = self.final_result(job, invocation)
-        self.assertEqual(success["type"], "success", success)
+        success = self.succeeded(job, invocation)
         green = success["outputVariables"]["GreenIdentifier"]
         replacement = self.replacement_of(reclaimed)
         self.assertIsNotNone(replacement)
@@ -247,8 +251,7 @@ class SpotInterruptionTest(unittest.TestCase):
         reclaimed, survivor = first_targets
         WORLD.spot.reclaim(reclaimed, replace_after=0.5)
 
-        success = self.final_result(job, invocation)
-        self.assertEqual(success["type"], "success", success)
+        success = self.succeeded(job, invocation)
         green = success["outputVariables"]["GreenIdentifier"]
         replacement = self.replacement_of(reclaimed)
         self.assertEqual(self.codedeploy_deployments(), [
@@ -304,8 +307,7 @@ class SpotInterruptionTest(unittest.TestCase):
         reclaimed, survivor = targets
         WORLD.spot.reclaim(reclaimed)
 
-        success = self.final_result(job, invocation)
-        self.assertEqual(success["type"], "success", success)
+        success = self.succeeded(job, invocation)
         summary = success["executionDetails"]["summary"]
         self.assertIn(f"Spot interruptions: {reclaimed} was terminated at ", summary)
         self.assertIn("reduced capacity: 1 of 2 green instance(s) serve", summary)
