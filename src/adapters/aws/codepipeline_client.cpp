@@ -1,18 +1,12 @@
 #include "adapters/aws/codepipeline_client.h"
 
+#include "core/text.h"
+
 namespace bluegreen::aws {
 
 namespace {
 
 using nlohmann::json;
-
-// Cuts `text` to at most `limit` bytes on a UTF-8 character boundary, marking the cut.
-std::string shorten(std::string text, std::size_t limit) {
-  if (text.size() <= limit) return text;
-  std::size_t cut = limit - 3;
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  return text.substr(0, cut) + "...";
-}
 
 }  // namespace
 
@@ -54,11 +48,10 @@ Result<json> CodePipelineClient::success_input(const JobSuccess& result) {
   if (result.execution_details) {
     json details = json::object();
     if (!result.execution_details->summary.empty()) {
-      details["summary"] = shorten(result.execution_details->summary, 2048);
+      details["summary"] = clip(result.execution_details->summary, 2048);
     }
     if (!result.execution_details->external_execution_id.empty()) {
-      details["externalExecutionId"] =
-          shorten(result.execution_details->external_execution_id, 1500);
+      details["externalExecutionId"] = clip(result.execution_details->external_execution_id, 1500);
     }
     if (result.execution_details->percent_complete) {
       details["percentComplete"] = std::clamp(*result.execution_details->percent_complete, 0, 100);
@@ -72,9 +65,9 @@ Result<json> CodePipelineClient::success_input(const JobSuccess& result) {
 json CodePipelineClient::failure_input(const JobFailure& result) {
   json details{
       {"type", std::string(to_string(result.type))},
-      {"message", shorten(result.message.empty() ? std::string("failed") : result.message, 5000)}};
+      {"message", clip(result.message.empty() ? std::string("failed") : result.message, 5000)}};
   if (!result.external_execution_id.empty()) {
-    details["externalExecutionId"] = shorten(result.external_execution_id, 1500);
+    details["externalExecutionId"] = clip(result.external_execution_id, 1500);
   }
   return {{"jobId", result.job_id}, {"failureDetails", details}};
 }

@@ -1,7 +1,8 @@
 #include "adapters/elastigroup/elastigroup_cost.h"
 
-#include <algorithm>
 #include <string>
+
+#include "core/text.h"
 
 namespace bluegreen::elastigroup {
 namespace {
@@ -14,11 +15,7 @@ constexpr std::size_t kMaxMessage = 5000;  // CodePipeline's failureDetails.mess
 std::string with_cost(const std::string& text, const DeploymentCost& cost, std::size_t limit) {
   const std::string line = "; cost: " + describe(cost);
   if (line.size() >= limit) return text;
-  std::size_t keep = std::min(text.size(), limit - line.size());
-  // Not in the middle of a UTF-8 sequence.
-  while (keep > 0 && keep < text.size() && (static_cast<unsigned char>(text[keep]) & 0xC0) == 0x80)
-    --keep;
-  return text.substr(0, keep) + line;
+  return std::string(utf8_prefix(text, limit - line.size())) + line;
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "adapters/elastigroup/request_plan.h"
+#include "core/text.h"
 
 namespace bluegreen::elastigroup::detail {
 
@@ -27,9 +28,6 @@ inline bool holds(const std::vector<std::string>& ids, const std::string& id) {
 inline void add_once(std::vector<std::string>& ids, const std::string& id) {
   if (!holds(ids, id)) ids.push_back(id);
 }
-
-// Cuts `text` to at most `max` bytes (on a UTF-8 boundary), marking the cut with "...".
-std::string clip(std::string_view text, std::size_t max);
 
 // Retrying may help: the service throttled, was unreachable or timed out.
 bool is_transient(const Error& error);

@@ -277,7 +277,7 @@ std::string to_token(const FlowState& s) {
   for (std::size_t limit : {600, 300, 100}) {
     if (token.size() <= kMaxTokenLength) break;
     for (const char* key : {"fm", "fle", "note"}) {
-      if (j.contains(key)) j[key] = detail::clip(j[key].get<std::string>(), limit);
+      if (j.contains(key)) j[key] = clip(j[key].get<std::string>(), limit);
     }
     token = j.dump();
   }
@@ -383,15 +383,6 @@ Result<FlowState> from_token(std::string_view token) {
 }
 
 namespace detail {
-
-std::string clip(std::string_view text, std::size_t max) {
-  if (text.size() <= max) return std::string(text);
-  static constexpr std::string_view kMark = "...";
-  std::size_t cut = max > kMark.size() ? max - kMark.size() : 0;
-  // Do not split a UTF-8 sequence: back up over continuation bytes.
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  return std::string(text.substr(0, cut)) + std::string(kMark);
-}
 
 bool is_transient(const Error& error) {
   return error.kind == ErrorKind::throttled || error.kind == ErrorKind::unavailable ||

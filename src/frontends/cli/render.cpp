@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/clock.h"
+#include "core/text.h"
 #include "frontends/cli/json_member.h"
 #include "frontends/cli/progress.h"
 #include "frontends/cli/terminal_text.h"
@@ -45,13 +46,7 @@ std::string error_lines(const std::string& error, const std::string& deployment_
   }
   std::string out;
   for (std::size_t i = 0; i < lines.size() && i < kErrorLines; ++i) {
-    std::string line = lines[i];
-    if (line.size() > kErrorWidth) {
-      std::size_t cut = kErrorWidth - 3;
-      while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;
-      line = line.substr(0, cut) + "...";
-    }
-    out += fmt::format("{:<4}{}\n", "", line);
+    out += fmt::format("{:<4}{}\n", "", clip(lines[i], kErrorWidth));
   }
   if (lines.size() > kErrorLines) {
     out += fmt::format("{:<4}({} more line(s): bluegreen logs {})\n", "",
