@@ -441,9 +441,6 @@ struct FlowState {
   std::vector<std::string> earlier_codedeploy_ids;  // installs of earlier rounds, oldest first
   // The last install on every green (not on replacements alone): the deployment's DeploymentId.
   std::string main_codedeploy_id;
-  // Targets of this round's deployment that were reclaimed while it ran: an install that failed
-  // is made again only when they are why.
-  std::vector<std::string> round_reclaimed;
   // The overlap, when both fleets ran: from the Spot B/G deployment's create (Spot launches the
   // greens then; an adopted deployment: when this flow first saw it) to the report (blue
   // detached, or the greens cleaned up). Unset (epoch) until it begins.

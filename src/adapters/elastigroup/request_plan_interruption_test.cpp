@@ -174,6 +174,23 @@ TEST(SpotInterruption, AnInstallThatFailedOnlyOnAReclaimedGreenIsMadeAgainOnEver
   expect_nothing_removed(world);
 }
 
+TEST(SpotInterruption, AGreenReclaimedBeforeCodeDeployStartedIsNoRevisionFailureEither) {
+  World world;  // the green goes while CodeDeploy's deployment is still Created
+  world.codedeploy_starts_after = 3 * kMinute;
+  world.interruptions.push_back({.at = world.now + 3 * kMinute, .green = 1});
+  Invocation run = invoke(world, config_for());
+
+  const ReportSuccess& success = success_of(run);
+  ASSERT_EQ(world.codedeploy.size(), 2u);
+  ASSERT_LT(world.codedeploy[0].created, world.interruptions[0].at);
+  ASSERT_GT(world.started(world.codedeploy[0]), world.interruptions[0].at);
+  EXPECT_EQ(world.cd_status(world.codedeploy[0]), "Failed");
+  EXPECT_EQ(world.cd_status(world.codedeploy[1]), "Succeeded");
+  EXPECT_EQ(world.codedeploy[1].targets, (std::vector<std::string>{"i-green10", "i-repl2"}));
+  EXPECT_EQ(success.output_variables.at("DeploymentId"), "d-2");
+  expect_nothing_removed(world);
+}
+
 TEST(SpotInterruption, AnInstallThatFailedOnAGreenThatWasNotReclaimedIsTheRevisionsFailure) {
   World world;
   world.codedeploy_fails_at = "ValidateService";  // the revision fails on every green

@@ -247,9 +247,11 @@ Decision Stepper::install_ended() {
     }
     return enter(Phase::wait_blue_detached);
   }
-  // Failed only on targets reclaimed while it ran: the revision is not to blame, install again.
+  // Failed only on targets reclaimed: the revision is not to blame, install again. CodeDeploy
+  // targets running instances only, so its targets were reclaimed while it ran (perhaps before
+  // it started and its targets could be listed).
   bool reclaimed_only = s_.codedeploy_status == "Failed" && may_repeat &&
-                        !s_.round_reclaimed.empty() && !s_.failed_targets.empty() &&
+                        !s_.failed_targets.empty() &&
                         std::ranges::all_of(s_.failed_targets, [&](const std::string& t) {
                           return s_.reclaimed.contains(t);
                         });
@@ -528,7 +530,6 @@ bool Stepper::note_reclaimed(const std::vector<Ec2Instance>& seen) {
     log(EventKind::warning, "green_reclaimed", fmt::format("green {} {}{}", id, words, then),
         {{"instance", id}, {"state_reason", reason}});
     s_.reclaimed[id] = clip(std::move(words), 160);
-    if (s_.phase == Phase::follow && holds(s_.installed_ids, id)) s_.round_reclaimed.push_back(id);
   };
   for (const auto& instance : seen) {
     // Every instance described carries our tag: one that ends, even before this flow saw it
@@ -625,7 +626,6 @@ Decision Stepper::start_replacement_round(bool only) {
   s_.codedeploy_terminal = false;
   s_.failed_lifecycle.clear();
   s_.failed_targets.clear();
-  s_.round_reclaimed.clear();
   ++s_.install_round;
   s_.replacements_only = only;
   log(EventKind::info, "replacing_greens",

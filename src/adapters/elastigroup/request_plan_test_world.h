@@ -36,6 +36,9 @@ struct World {
   Duration green_running_after = 30 * kSecond;
   Duration green_ok_after = 90 * kSecond;  // kNever: never
   Duration codedeploy_takes = 4 * kMinute;
+  // CodeDeploy's deployment stays Created this long before it starts (its targets cannot be
+  // listed until then: DeploymentNotStartedException).
+  Duration codedeploy_starts_after = Duration{0};
   std::string codedeploy_fails_at;  // lifecycle event that fails, empty: success
   Duration detach_after = 30 * kSecond;
   bool stop_terminates_greens = true;
@@ -99,11 +102,14 @@ struct World {
     return nullptr;
   }
 
+  TimePoint started(const Cd& cd) const { return cd.created + codedeploy_starts_after; }
+  TimePoint ends(const Cd& cd) const { return started(cd) + codedeploy_takes; }
+
   // A target of `cd` reclaimed before `cd` ended.
   bool target_reclaimed(const Cd& cd, const std::string& id) const {
     const Green* g = green(id);
     return g != nullptr && g->terminated && g->reclaimed_at != TimePoint{} &&
-           g->reclaimed_at < cd.created + codedeploy_takes;
+           g->reclaimed_at < ends(cd);
   }
 
   bool any_target_reclaimed(const Cd& cd) const {
@@ -113,9 +119,15 @@ struct World {
 
   std::string cd_status(const Cd& cd) const {
     if (cd.stopped) return "Stopped";
-    if (now < cd.created + codedeploy_takes) return "InProgress";
+    if (now < started(cd)) return "Created";
+    if (now < ends(cd)) return "InProgress";
     if (reclaimed_target_fails && any_target_reclaimed(cd)) return "Failed";
     return codedeploy_fails_at.empty() ? "Succeeded" : "Failed";
+  }
+
+  bool active(const Cd& cd) const {
+    std::string status = cd_status(cd);
+    return status == "Created" || status == "InProgress";
   }
 
   std::vector<LifecycleEvent> events_of(const Cd& cd) const {
@@ -124,7 +136,7 @@ struct World {
     bool failed = false;
     for (std::size_t i = 0; i < kEvents.size(); ++i) {
       LifecycleEvent e{kEvents[i], "Pending"};
-      TimePoint done_at = cd.created + step * static_cast<int>(i + 1);
+      TimePoint done_at = started(cd) + step * static_cast<int>(i + 1);
       if (failed) {
         e.status = "Skipped";
       } else if (now >= done_at) {
@@ -180,7 +192,7 @@ struct World {
       if (classify(s.d) != SpotProgress::running) continue;
       for (auto& cd : codedeploy) {
         if (cd.tag == s.d.green_identifier && cd_status(cd) == "Succeeded" &&
-            now >= cd.created + codedeploy_takes + detach_after) {
+            now >= ends(cd) + detach_after) {
           std::erase_if(group, [](const std::string& id) { return id.starts_with("i-blue"); });
           s.d.state = "FINISHED";
         }
@@ -298,7 +310,7 @@ struct World {
     if (auto* create = std::get_if<CreateCodeDeployDeployment>(&action)) {
       ++codedeploy_creates;
       for (auto& cd : codedeploy) {
-        if (cd_status(cd) == "InProgress") {
+        if (active(cd)) {
           return CallFailed{{ErrorKind::conflict,
                              fmt::format("The Deployment Group already has an active Deployment "
                                          "'{}'",
@@ -320,7 +332,12 @@ struct World {
     if (auto* list = std::get_if<ListCodeDeployTargets>(&action)) {
       CodeDeployTargetsListed out;
       for (auto& cd : codedeploy) {
-        if (cd.id == list->deployment_id) out.target_ids = cd.targets;
+        if (cd.id != list->deployment_id) continue;
+        if (cd_status(cd) == "Created") {
+          return CallFailed{{ErrorKind::invalid_input, "The deployment has not started.",
+                             "DeploymentNotStartedException"}};
+        }
+        out.target_ids = cd.targets;
       }
       return out;
     }
@@ -335,7 +352,7 @@ struct World {
             std::vector<LifecycleEvent> events = events_of(cd);
             for (auto& e : events) {
               if (e.status != "Succeeded") {
-                e.status = now >= cd.created + codedeploy_takes ? "Failed" : "InProgress";
+                e.status = now >= ends(cd) ? "Failed" : "InProgress";
                 if (e.status == "Failed") e.error_code = "AgentNotReachable";
                 break;
               }
@@ -355,7 +372,7 @@ struct World {
     if (auto* stop = std::get_if<StopCodeDeployDeployment>(&action)) {
       for (auto& cd : codedeploy) {
         if (cd.id != stop->deployment_id) continue;
-        if (cd_status(cd) != "InProgress") {
+        if (!active(cd)) {
           return CallFailed{{ErrorKind::invalid_input,
                              fmt::format("The deployment {} has already completed", cd.id),
                              "DeploymentAlreadyCompletedException"}};

@@ -258,7 +258,6 @@ std::string to_token(const FlowState& s) {
   if (s.install_round > 0) j["ir"] = s.install_round;
   if (!s.earlier_codedeploy_ids.empty()) j["cdh"] = s.earlier_codedeploy_ids;
   if (!s.main_codedeploy_id.empty()) j["cdm"] = s.main_codedeploy_id;
-  if (!s.round_reclaimed.empty()) j["rr"] = s.round_reclaimed;
   if (s.failure) {
     j["ft"] = std::string(to_string(s.failure->type));
     j["fm"] = s.failure->message;
@@ -288,7 +287,7 @@ std::string to_token(const FlowState& s) {
     for (auto& [id, words] : j["rc"].items()) words = "";
     token = j.dump();
   }
-  for (const char* key : {"rr", "cdh", "in", "rc"}) {
+  for (const char* key : {"cdh", "in", "rc"}) {
     if (token.size() <= kMaxTokenLength) break;
     j.erase(key);
     token = j.dump();
@@ -354,7 +353,6 @@ Result<FlowState> from_token(std::string_view token) {
     s.installed_ids = ids("in");
     s.failed_targets = ids("ftg");
     s.earlier_codedeploy_ids = ids("cdh");
-    s.round_reclaimed = ids("rr");
     s.main_codedeploy_id = j.value("cdm", "");
     if (j.contains("rc")) s.reclaimed = j.at("rc").get<std::map<std::string, std::string>>();
     s.install_round = j.value("ir", 0);

@@ -124,7 +124,6 @@ TEST(ElastigroupToken, RoundTripsWhatInterruptionsLeftToDo) {
   s.reclaimed = {{"i-0aaa", "was reclaimed by a spot interruption at 2026-12-06T10:00:00Z"}};
   s.installed_ids = {"i-0aaa", "i-0bbb"};
   s.failed_targets = {"i-0aaa"};
-  s.round_reclaimed = {"i-0aaa"};
   s.install_round = 1;
   s.replacements_only = true;
   s.earlier_codedeploy_ids = {"d-0000001"};
@@ -136,7 +135,6 @@ TEST(ElastigroupToken, RoundTripsWhatInterruptionsLeftToDo) {
   EXPECT_EQ(back->reclaimed, s.reclaimed);
   EXPECT_EQ(back->installed_ids, s.installed_ids);
   EXPECT_EQ(back->failed_targets, s.failed_targets);
-  EXPECT_EQ(back->round_reclaimed, s.round_reclaimed);
   EXPECT_EQ(back->install_round, 1);
   EXPECT_TRUE(back->replacements_only);
   EXPECT_EQ(back->earlier_codedeploy_ids, s.earlier_codedeploy_ids);
