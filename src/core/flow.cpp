@@ -576,8 +576,10 @@ class Machine {
       case Step::terminate_green:
         // A provider that owns its fleets keeps its greens' state itself (some may be left).
         if (!t_.installs_and_gates) set_state(d_.green, InstanceState::terminated);
-        if (!e.detail.empty() && d_.error) {
-          d_.error->message = e.detail;  // invariant 6
+        if (!e.detail.empty()) {
+          // Invariant 6: a provider that keeps time says why it failed in its clean-up's
+          // account; any other keeps the flow's cause, the account closing the phase.
+          if (t_.keeps_time && d_.error) d_.error->message = e.detail;
           clean_up_detail_ = e.detail;
         }
         return continue_unwinding(d_.step);

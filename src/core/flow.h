@@ -56,6 +56,11 @@
 // 6. The provider keeps TIMEOUT itself and says why it failed in its own words; the clean_up
 //    step's outcome (input::ActionDone::detail) is its account of what it stopped and what is
 //    left, and becomes the deployment's error.
+//
+// PROVIDER=asg (adapters/asg/asg_provider.h) does less by itself: CodeDeploy fetches the
+// revision and runs the install's lifecycle events; the flow does the rest (health gate,
+// preview, promotion, the switch, keep_blue, rollback) through the provider's target groups,
+// and a restart resumes in place.
 #pragma once
 
 #include <filesystem>

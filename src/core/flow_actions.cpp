@@ -19,6 +19,10 @@ ProviderTraits traits_of(Provider provider) {
                             .moves_traffic = true,
                             .keeps_time = true,
                             .resumes_in_place = true};
+    case Provider::asg:
+      // CodeDeploy fetches and installs; the flow gates, switches target groups, keeps blue
+      // and rolls back, and a restart carries on with the groups the provider saved.
+      return ProviderTraits{.fetches_revision = true, .resumes_in_place = true};
   }
   return {};
 }

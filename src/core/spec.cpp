@@ -106,6 +106,65 @@ Result<void> refuse_local_only_keys(const json& params, bool provider_given) {
                     : fmt::format(" (the same holds for {})", fmt::join(given, ", "))));
 }
 
+// What PROVIDER=asg does not honour, and what it does instead.
+constexpr auto kNotForAsg = std::to_array<std::pair<std::string_view, std::string_view>>({
+    {"API_TOKEN", "uses this process's AWS credentials, no Spot token"},
+    {"ACCOUNT_ID", "uses this process's AWS credentials, no Spot account"},
+    {"LOCAL_PATH",
+     "cannot install from this machine (CodeDeploy fetches the revision: give S3_BUCKET, "
+     "S3_KEY and S3_BUNDLE, or GITHUB_REPO and COMMIT_ID)"},
+    {"LISTEN", "listens on nothing here (the load balancer's listeners carry the traffic)"},
+    {"PREVIEW_LISTEN",
+     "has no preview listener of its own (give PREVIEW_TARGET_GROUP_ARN, the target group of "
+     "a test listener)"},
+    {"HEALTH_CHECK_PATH",
+     "gates on the target groups' own health checks (set the path on the target group)"},
+    {"ISOLATION", "runs the revision on EC2 instances (each is a host of its own already)"},
+    {"APP_PORT", "does not choose the app's port (the target group does)"},
+    {"TRAFFIC_STEPS", "moves all of the traffic at once (a target group takes every instance)"},
+    {"STEP_WAIT", "moves all of the traffic at once (a target group takes every instance)"},
+    {"MAX_ERROR_RATE", "does not see the traffic (the load balancer carries it)"},
+    {"MAX_LATENCY_RATIO", "does not see the traffic (the load balancer carries it)"},
+    {"MIN_REQUESTS", "does not see the traffic (the load balancer carries it)"},
+    {"ROLLBACK_WINDOW", "does not see the traffic (the load balancer carries it)"},
+});
+
+// Keys the chosen provider would silently ignore are refused, whatever their value: the
+// first one given is named with what the provider does instead.
+Result<void> refuse_keys_not_honoured(const json& params, Provider provider) {
+  auto given = [&](std::string_view key) {
+    auto it = params.find(key);
+    return it != params.end() && !it->is_null();
+  };
+  if (provider != Provider::asg) {
+    if (!given("PREVIEW_TARGET_GROUP_ARN")) return {};
+    return invalid(fmt::format(
+        "PREVIEW_TARGET_GROUP_ARN is honoured only by PROVIDER=asg (a load balancer's target "
+        "group){}",
+        provider == Provider::local ? "; the local provider previews green on PREVIEW_LISTEN"
+                                    : ""));
+  }
+  for (auto [key, instead] : kNotForAsg) {
+    if (!given(key)) continue;
+    return invalid(
+        fmt::format("{} is not honoured by PROVIDER=asg, which {}: remove it", key, instead));
+  }
+  return {};
+}
+
+// A target group's ARN: arn:<partition>:elasticloadbalancing:<region>:<account>:targetgroup/
+// <name>/<id>.
+Result<void> check_target_group_arn(std::string_view key, const std::string& arn) {
+  bool shape = arn.starts_with("arn:") && arn.find(":elasticloadbalancing:") != std::string::npos &&
+               arn.find(":targetgroup/") != std::string::npos && arn.size() <= 2048 &&
+               std::ranges::all_of(arn, [](char c) { return c > 0x20 && c < 0x7f; });
+  if (shape) return {};
+  return invalid(fmt::format(
+      "{} must be a target group's ARN (arn:aws:elasticloadbalancing:<region>:<account>:"
+      "targetgroup/<name>/<id>), got {}",
+      key, quoted(arn)));
+}
+
 // COMMIT_ID ends up as an argument of `git archive` and in a GitHub URL: only the characters
 // of a commit id or a ref name, never an option ("--output=…"), never a range or a path
 // climbing out ("..").
@@ -379,6 +438,7 @@ const std::vector<std::string_view>& spec_keys() {
                                                      "CAPACITY",
                                                      "LISTEN",
                                                      "PREVIEW_LISTEN",
+                                                     "PREVIEW_TARGET_GROUP_ARN",
                                                      "HEALTH_CHECK_PATH",
                                                      "HEALTH_CHECK_INTERVAL",
                                                      "HEALTHY_THRESHOLD",
@@ -427,14 +487,20 @@ Result<DeploymentSpec> parse_spec(const json& params) {
     spec.provider = Provider::local;
   } else if (**provider == "elastigroup") {
     spec.provider = Provider::elastigroup;
+  } else if (**provider == "asg") {
+    spec.provider = Provider::asg;
   } else {
-    return invalid(fmt::format("PROVIDER must be local or elastigroup, got \"{}\"", **provider));
+    return invalid(
+        fmt::format("PROVIDER must be local, elastigroup or asg, got \"{}\"", **provider));
   }
   if (spec.provider == Provider::elastigroup) {
     bool provider_given = *provider && !(*provider)->empty();
     if (auto refused = refuse_local_only_keys(params, provider_given); !refused) {
       return std::unexpected(refused.error());
     }
+  }
+  if (auto refused = refuse_keys_not_honoured(params, spec.provider); !refused) {
+    return std::unexpected(refused.error());
   }
 
   std::vector<std::string_view> required = {"GROUP_ID", "APP_NAME", "DEPLOYMENT_GROUP", "TIMEOUT"};
@@ -461,6 +527,15 @@ Result<DeploymentSpec> parse_spec(const json& params) {
 
   // Optional keys; absent means the default in DeploymentSpec.
   auto optional = [&](std::string_view key) { return string_value(params, key); };
+  if (spec.provider == Provider::asg) spec.capacity = 0;  // as blue's group, unless given
+  if (auto v = optional("PREVIEW_TARGET_GROUP_ARN"); !v) {
+    return std::unexpected(v.error());
+  } else if (*v) {
+    if (auto wrong = check_target_group_arn("PREVIEW_TARGET_GROUP_ARN", **v); !wrong) {
+      return std::unexpected(wrong.error());
+    }
+    spec.preview_target_group_arn = **v;
+  }
   if (auto v = optional("CAPACITY"); !v) {
     return std::unexpected(v.error());
   } else if (*v) {
@@ -629,6 +704,19 @@ json to_json(const DeploymentSpec& spec) {
   auto seconds = [](std::chrono::milliseconds ms) {
     return ms.count() % 1000 == 0 ? json(ms.count() / 1000) : json(ms.count() / 1000.0);
   };
+  // PROVIDER=asg honours a few of the local provider's keys, and one of its own.
+  if (spec.provider == Provider::asg) {
+    if (spec.capacity > 0) out["CAPACITY"] = spec.capacity;
+    if (!spec.preview_target_group_arn.empty()) {
+      out["PREVIEW_TARGET_GROUP_ARN"] = spec.preview_target_group_arn;
+    }
+    out["HEALTH_CHECK_INTERVAL"] = seconds(spec.health_check_interval);
+    out["HEALTHY_THRESHOLD"] = spec.healthy_threshold;
+    out["DRAIN_TIMEOUT"] = seconds(spec.drain_timeout);
+    out["BLUE_TERMINATION_WAIT"] = seconds(spec.blue_termination_wait);
+    out["PROMOTION"] = to_string(spec.promotion);
+    return out;
+  }
   // The keys only the local provider honours: an elastigroup spec never carries them, and
   // parse_spec would refuse them.
   if (spec.provider != Provider::local) return out;
@@ -653,7 +741,15 @@ json to_json(const DeploymentSpec& spec) {
 }
 
 std::string_view to_string(Provider provider) {
-  return provider == Provider::local ? "local" : "elastigroup";
+  switch (provider) {
+    case Provider::local:
+      return "local";
+    case Provider::elastigroup:
+      return "elastigroup";
+    case Provider::asg:
+      return "asg";
+  }
+  return "local";
 }
 
 Result<Isolation> resolve_isolation(const DeploymentSpec& spec, bool namespaces_possible,

@@ -39,6 +39,9 @@ namespace bluegreen {
 enum class Provider {
   local,        // instances are local processes behind the built-in proxy
   elastigroup,  // Spot Elastigroup launches greens, AWS CodeDeploy installs the revision
+  // EC2 Auto Scaling launches greens from blue's launch template, CodeDeploy installs the
+  // revision, the flow moves the load balancer's target groups from blue to green
+  asg,
 };
 
 // Bundle formats CodeDeploy knows (S3_BUNDLE); YAML and JSON are AppSpec-only revisions.
@@ -80,9 +83,13 @@ struct DeploymentSpec {
   std::chrono::seconds timeout{0};
   RevisionSource revision;
 
+  // CAPACITY: how many greens. PROVIDER=asg without it: 0, as many as blue's group wants.
   int capacity = 2;
   std::string listen = "127.0.0.1:8080";
   std::string preview_listen;  // empty: no preview listener
+  // PREVIEW_TARGET_GROUP_ARN (PROVIDER=asg): the target group of a test listener that reaches
+  // green before traffic moves; its health check is green's health gate. Empty: none.
+  std::string preview_target_group_arn;
   std::string health_check_path = "/healthz";
   std::chrono::milliseconds health_check_interval{1000};
   int healthy_threshold = 2;

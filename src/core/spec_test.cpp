@@ -280,14 +280,91 @@ TEST(SpecProviderKeys, TheLocalProviderHonoursEveryKeyAndElastigroupEveryOther) 
   github["COMMIT_ID"] = "0123abc";
   github["PROVIDER"] = "elastigroup";
   for (auto key : spec_keys()) {
-    if (local_only(key)) continue;
+    if (local_only(key) || key == "PREVIEW_TARGET_GROUP_ARN") continue;  // PROVIDER=asg's own
     EXPECT_TRUE(seed_params().contains(key) || github.contains(key)) << key;
   }
   EXPECT_TRUE(parse_spec(github));
   json s3 = seed_params();
   s3["PROVIDER"] = "elastigroup";
   EXPECT_TRUE(parse_spec(s3));
-  EXPECT_EQ(spec_keys().size(), 30u) << "a new key: say which provider honours it";
+  EXPECT_EQ(spec_keys().size(), 31u) << "a new key: say which provider honours it";
+}
+
+json asg_params() {
+  return json{{"PROVIDER", "asg"},        {"GROUP_ID", "web"}, {"APP_NAME", "app"},
+              {"DEPLOYMENT_GROUP", "dg"}, {"TIMEOUT", "900"},  {"S3_BUCKET", "b"},
+              {"S3_KEY", "app.zip"},      {"S3_BUNDLE", "zip"}};
+}
+
+constexpr const char* kPreviewArn =
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-preview/0123456789abcdef";
+
+TEST(SpecAsg, TheKeysOfTheFlowItRunsAreHonouredAndRoundTrip) {
+  json params = asg_params();
+  params["PREVIEW_TARGET_GROUP_ARN"] = kPreviewArn;
+  params["PROMOTION"] = "manual";
+  params["HEALTHY_THRESHOLD"] = "3";
+  params["HEALTH_CHECK_INTERVAL"] = "5";
+  params["DRAIN_TIMEOUT"] = "20";
+  params["BLUE_TERMINATION_WAIT"] = "600";
+  params["CAPACITY"] = "3";
+  auto spec = parse_spec(params);
+  ASSERT_TRUE(spec) << spec.error().message;
+  EXPECT_EQ(spec->provider, Provider::asg);
+  EXPECT_EQ(spec->preview_target_group_arn, kPreviewArn);
+  EXPECT_EQ(spec->promotion, Promotion::manual);
+  EXPECT_EQ(spec->healthy_threshold, 3);
+  EXPECT_EQ(spec->capacity, 3);
+  EXPECT_EQ(spec->blue_termination_wait, std::chrono::seconds(600));
+  auto again = parse_spec(to_json(*spec));
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(to_json(*again), to_json(*spec));
+  EXPECT_EQ(to_json(*spec)["PROVIDER"], "asg");
+}
+
+TEST(SpecAsg, WithoutCapacityTheGreensAreAsManyAsBlueWants) {
+  auto spec = parse_spec(asg_params());
+  ASSERT_TRUE(spec) << spec.error().message;
+  EXPECT_EQ(spec->capacity, 0);
+  EXPECT_FALSE(to_json(*spec).contains("CAPACITY"));
+  EXPECT_EQ(parse_spec(to_json(*spec))->capacity, 0);
+}
+
+TEST(SpecAsg, EachKeyItWouldIgnoreIsRefusedNamingWhatItDoesInstead) {
+  const std::pair<const char*, json> refused[] = {{"API_TOKEN", "tok"},
+                                                  {"ACCOUNT_ID", "act-1"},
+                                                  {"LOCAL_PATH", "/srv"},
+                                                  {"LISTEN", "127.0.0.1:80"},
+                                                  {"PREVIEW_LISTEN", "127.0.0.1:81"},
+                                                  {"HEALTH_CHECK_PATH", "/ok"},
+                                                  {"ISOLATION", "none"},
+                                                  {"APP_PORT", "80"},
+                                                  {"TRAFFIC_STEPS", "10,100"},
+                                                  {"STEP_WAIT", "5"},
+                                                  {"MAX_ERROR_RATE", "5"},
+                                                  {"MAX_LATENCY_RATIO", "2"},
+                                                  {"MIN_REQUESTS", "10"},
+                                                  {"ROLLBACK_WINDOW", "30"}};
+  for (const auto& [key, value] : refused) {
+    json params = asg_params();
+    params[key] = value;
+    std::string message = error_of(params);
+    EXPECT_TRUE(message.starts_with(std::string(key) + " is not honoured by PROVIDER=asg"))
+        << key << ": " << message;
+  }
+}
+
+TEST(SpecAsg, APreviewTargetGroupIsAnArnAndOnlyForAsg) {
+  json params = asg_params();
+  params["PREVIEW_TARGET_GROUP_ARN"] = "web-preview";
+  EXPECT_NE(error_of(params).find("PREVIEW_TARGET_GROUP_ARN must be a target group's ARN"),
+            std::string::npos);
+  json local = local_params();
+  local["PREVIEW_TARGET_GROUP_ARN"] = kPreviewArn;
+  EXPECT_NE(error_of(local).find("honoured only by PROVIDER=asg"), std::string::npos);
+  json unknown = asg_params();
+  unknown["PROVIDER"] = "ecs";
+  EXPECT_EQ(error_of(unknown), "PROVIDER must be local, elastigroup or asg, got \"ecs\"");
 }
 
 TEST(SpecIsolation, KeysAreCheckedAndRoundTrip) {

@@ -149,6 +149,16 @@ Result<DeploymentService::Group*> DeploymentService::group_for(const DeploymentS
   return &group;
 }
 
+namespace {
+
+// How a message names a cloud provider's group: "Elastigroup sig-…", "Auto Scaling group web".
+std::string cloud_group_words(const DeploymentSpec& spec) {
+  return fmt::format("{} {}", spec.provider == Provider::asg ? "Auto Scaling group" : "Elastigroup",
+                     spec.group_id);
+}
+
+}  // namespace
+
 std::unexpected<Error> DeploymentService::busy(const std::string& running_id,
                                                const std::string& where,
                                                std::string_view what_to_do) const {
@@ -258,7 +268,7 @@ Result<Deployment> DeploymentService::start_cloud_deployment(DeploymentSpec spec
     return std::unexpected(checked.error());
   }
   auto id = new_deployment_id();
-  auto green_identifier = deps_.providers->green_identifier(id);
+  auto green_identifier = deps_.providers->green_identifier(spec, id);
   auto deployment = new_deployment(std::move(id), std::move(spec), std::move(started_by),
                                    std::move(green_identifier), deps_.clock.now(), std::nullopt);
   deployment.cloud = CloudProgress{};
@@ -267,13 +277,17 @@ Result<Deployment> DeploymentService::start_cloud_deployment(DeploymentSpec spec
   auto opened = deps_.providers->open(deployment, false, deps_.log);
   if (!opened) {
     return std::unexpected(opened.error().with_context(
-        fmt::format("PROVIDER {}: the server cannot reach Spot and AWS from its environment",
-                    to_string(deployment.spec.provider))));
+        fmt::format("PROVIDER {}: the server cannot reach {} from its environment",
+                    to_string(deployment.spec.provider),
+                    deployment.spec.provider == Provider::asg ? "AWS" : "Spot and AWS")));
   }
   std::lock_guard lock(mutex_);
   const std::string& group_id = deployment.spec.group_id;
   if (auto it = cloud_groups_.find(group_id); it != cloud_groups_.end() && it->second.running) {
-    return busy(*it->second.running, "Elastigroup " + group_id, "wait for it to end");
+    return busy(*it->second.running, cloud_group_words(deployment.spec),
+                traits_of(deployment.spec.provider).moves_traffic
+                    ? "wait for it to end"
+                    : "wait for it to end, promote it or roll it back");
   }
   if (auto saved = deps_.journal.save(deployment); !saved) {
     return std::unexpected(saved.error().with_context("journal"));
@@ -289,6 +303,9 @@ void DeploymentService::launch_cloud_worker(Deployment deployment,
   auto& group = cloud_groups_[deployment.spec.group_id];
   group.running = deployment.id;
   group.stop = std::make_shared<std::atomic<bool>>(false);
+  // Promote and rollback requests reach a provider whose traffic the flow moves (PROVIDER=asg);
+  // one that moves traffic itself refuses them before they get here.
+  group.inbox = std::make_shared<Inbox>();
   ++running_count_;
   std::erase_if(workers_, [](Worker& worker) {
     if (!*worker.done) return false;
@@ -297,15 +314,14 @@ void DeploymentService::launch_cloud_worker(Deployment deployment,
   });
   auto done = std::make_shared<std::atomic<bool>>(false);
   std::thread thread([this, deployment = std::move(deployment), provider = std::move(provider),
-                      resumed, stop = group.stop, done] {
+                      resumed, stop = group.stop, inbox = group.inbox, done] {
     std::optional<CrashAtPhase> crashing;
     if (deps_.crash_at_phase) crashing.emplace(deps_.log, *deps_.crash_at_phase);
     EventSink& sink = crashing ? static_cast<EventSink&>(*crashing) : deps_.log;
     Executor executor(*provider, deps_.clock, deps_.journal, sink,
                       ProviderRun{TimePoint::max(), stop.get()});
-    Inbox inbox;  // nothing is promoted or rolled back: the provider moves traffic itself
     Deployment last =
-        resumed ? executor.resume(deployment, inbox) : executor.run(deployment, inbox);
+        resumed ? executor.resume(deployment, *inbox) : executor.run(deployment, *inbox);
     cloud_finished(last);
     *done = true;
   });
@@ -326,23 +342,23 @@ void DeploymentService::resume_cloud(Deployment d) {
   // mutex_ is held by the caller.
   if (deps_.providers == nullptr) {
     deps_.log.note(
-        fmt::format("deployment {} of Elastigroup {} was running; this server runs "
-                    "no PROVIDER={} deployment, so it stays as it was",
-                    d.id, d.spec.group_id, to_string(d.spec.provider)));
+        fmt::format("deployment {} of {} was running; this server runs no PROVIDER={} "
+                    "deployment, so it stays as it was",
+                    d.id, cloud_group_words(d.spec), to_string(d.spec.provider)));
     return;
   }
   auto opened = deps_.providers->open(d, true, deps_.log);
   if (!opened) {
     deps_.log.note(
-        fmt::format("deployment {} of Elastigroup {} was running; it cannot resume "
-                    "now ({}): it resumes at the next start",
-                    d.id, d.spec.group_id, opened.error().message));
+        fmt::format("deployment {} of {} was running; it cannot resume now ({}): it resumes "
+                    "at the next start",
+                    d.id, cloud_group_words(d.spec), opened.error().message));
     return;
   }
   deps_.log.note(
-      fmt::format("deployment {} was running ({} on Elastigroup {}); resuming", d.id,
+      fmt::format("deployment {} was running ({} on {}); resuming", d.id,
                   d.cloud && !d.cloud->flow_phase.empty() ? d.cloud->flow_phase : "not started",
-                  d.spec.group_id));
+                  cloud_group_words(d.spec)));
   deps_.log.update(d);
   launch_cloud_worker(std::move(d), std::move(*opened), true);
 }
@@ -380,6 +396,9 @@ std::shared_ptr<Inbox> DeploymentService::inbox_of(const std::string& deployment
     if (group.running && group.running->deployment_id == deployment_id) {
       return group.running->inbox;
     }
+  }
+  for (const auto& [id, group] : cloud_groups_) {
+    if (group.running == deployment_id) return group.inbox;
   }
   return nullptr;
 }
@@ -424,7 +443,7 @@ Result<Deployment> DeploymentService::pass_on(const Selector& selector, InputEve
                                               Result<void> (*acted_on_now)(const Deployment&)) {
   auto target = select(selector);
   if (!target) return target;
-  if (target->cloud) {
+  if (target->cloud && traits_of(target->spec.provider).moves_traffic) {
     return fail(ErrorKind::invalid_input,
                 fmt::format("deployment {} runs on Spot Elastigroup {}: Spot and CodeDeploy "
                             "move its traffic, so promote and rollback do not apply; it ends "

@@ -261,6 +261,7 @@ class DeploymentService {
     std::optional<std::string> running;
     std::optional<std::string> serving;
     std::shared_ptr<std::atomic<bool>> stop;  // asks the running flow to hand over and end
+    std::shared_ptr<Inbox> inbox;             // promote and rollback requests of the running one
   };
   Result<Deployment> start_cloud_deployment(DeploymentSpec spec, std::string started_by);
   // mutex_ held.

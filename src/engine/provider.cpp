@@ -28,4 +28,32 @@ InputEvent FleetProvider::drain(ProviderCall& call, const action::Drain& drain) 
   return not_done_here(call.deployment, drain);
 }
 
+Result<ProviderSource*> ProviderSources::source_for(Provider provider) const {
+  auto it = sources_.find(provider);
+  if (it == sources_.end()) {
+    return fail(ErrorKind::invalid_input,
+                fmt::format("PROVIDER {}: this server does not run it", to_string(provider)));
+  }
+  return it->second;
+}
+
+Result<void> ProviderSources::check(const DeploymentSpec& spec) const {
+  auto source = source_for(spec.provider);
+  if (!source) return std::unexpected(source.error());
+  return (*source)->check(spec);
+}
+
+std::string ProviderSources::green_identifier(const DeploymentSpec& spec,
+                                              const std::string& deployment_id) const {
+  auto source = source_for(spec.provider);
+  return source ? (*source)->green_identifier(spec, deployment_id) : std::string();
+}
+
+Result<std::unique_ptr<FleetProvider>> ProviderSources::open(const Deployment& deployment,
+                                                             bool resumed, EventSink& sink) {
+  auto source = source_for(deployment.spec.provider);
+  if (!source) return std::unexpected(source.error());
+  return (*source)->open(deployment, resumed, sink);
+}
+
 }  // namespace bluegreen

@@ -34,6 +34,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -86,21 +87,39 @@ class FleetProvider {
   static InputEvent not_done_here(const Deployment& deployment, const Action& action);
 };
 
-// Opens providers that own their fleets (PROVIDER=elastigroup) with what this process can
-// reach: the server's own environment and credentials. The server never sees a cloud API.
+// Opens providers that own their fleets (PROVIDER=elastigroup, PROVIDER=asg) with what this
+// process can reach: the server's own environment and credentials. The server never sees a
+// cloud API.
 class ProviderSource {
  public:
   virtual ~ProviderSource() = default;
   // Refuses what the provider cannot run (a key of the wrong shape for it), naming the key,
   // before anything starts.
   virtual Result<void> check(const DeploymentSpec& spec) const = 0;
-  // The GreenIdentifier of a new deployment with this id.
-  virtual std::string green_identifier(const std::string& deployment_id) const = 0;
+  // The GreenIdentifier of a new deployment of `spec` with this id.
+  virtual std::string green_identifier(const DeploymentSpec& spec,
+                                       const std::string& deployment_id) const = 0;
   // A provider for one run of `deployment`, publishing its own events to `sink`. `resumed`:
   // the record was read back after a restart (a literal API_TOKEN was lost with the process).
   // Fails when the provider's clouds cannot be reached from here.
   virtual Result<std::unique_ptr<FleetProvider>> open(const Deployment& deployment, bool resumed,
                                                       EventSink& sink) = 0;
+};
+
+// One source for each cloud provider: each spec goes to the source of its PROVIDER. A
+// provider with no source here is refused, named, before anything starts.
+class ProviderSources final : public ProviderSource {
+ public:
+  void add(Provider provider, ProviderSource& source) { sources_[provider] = &source; }
+  Result<void> check(const DeploymentSpec& spec) const override;
+  std::string green_identifier(const DeploymentSpec& spec,
+                               const std::string& deployment_id) const override;
+  Result<std::unique_ptr<FleetProvider>> open(const Deployment& deployment, bool resumed,
+                                              EventSink& sink) override;
+
+ private:
+  Result<ProviderSource*> source_for(Provider provider) const;
+  std::map<Provider, ProviderSource*> sources_;
 };
 
 }  // namespace bluegreen

@@ -74,7 +74,7 @@ struct TargetHealth {
 
 struct StatusCheck {
   std::string id;
-  std::string state;  // EC2 instance state
+  std::string state;    // EC2 instance state
   bool passed = false;  // system and instance status checks both ok
 };
 
@@ -121,8 +121,7 @@ class AsgCloud {
   // -- CodeDeploy
   virtual AwsResult<std::string> create_deployment(const aws::CreateDeploymentRequest& request,
                                                    TimePoint deadline) = 0;
-  virtual AwsResult<aws::DeploymentInfo> deployment(const std::string& id,
-                                                    TimePoint deadline) = 0;
+  virtual AwsResult<aws::DeploymentInfo> deployment(const std::string& id, TimePoint deadline) = 0;
   // Every target of the deployment with its lifecycle events.
   virtual AwsResult<std::vector<aws::DeploymentTargetInfo>> deployment_targets(
       const std::string& id, TimePoint deadline) = 0;

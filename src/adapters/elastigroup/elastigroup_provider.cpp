@@ -124,7 +124,8 @@ Result<void> ElastigroupProviders::check(const DeploymentSpec& spec) const {
   return {};
 }
 
-std::string ElastigroupProviders::green_identifier(const std::string& deployment_id) const {
+std::string ElastigroupProviders::green_identifier(const DeploymentSpec& /*spec*/,
+                                                   const std::string& deployment_id) const {
   return green_identifier_for_job(deployment_id);
 }
 

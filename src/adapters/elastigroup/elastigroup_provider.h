@@ -183,7 +183,8 @@ class ElastigroupProviders final : public ProviderSource {
  public:
   ElastigroupProviders(OpenCloud open_cloud, CloudRunOptions options);
   Result<void> check(const DeploymentSpec& spec) const override;
-  std::string green_identifier(const std::string& deployment_id) const override;
+  std::string green_identifier(const DeploymentSpec& spec,
+                               const std::string& deployment_id) const override;
   Result<std::unique_ptr<FleetProvider>> open(const Deployment& deployment, bool resumed,
                                               EventSink& sink) override;
 

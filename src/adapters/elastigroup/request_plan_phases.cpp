@@ -250,11 +250,10 @@ Decision Stepper::install_ended() {
   // Failed only on targets reclaimed: the revision is not to blame, install again. CodeDeploy
   // targets running instances only, so its targets were reclaimed while it ran (perhaps before
   // it started and its targets could be listed).
-  bool reclaimed_only = s_.codedeploy_status == "Failed" && may_repeat &&
-                        !s_.failed_targets.empty() &&
-                        std::ranges::all_of(s_.failed_targets, [&](const std::string& t) {
-                          return s_.reclaimed.contains(t);
-                        });
+  bool reclaimed_only =
+      s_.codedeploy_status == "Failed" && may_repeat && !s_.failed_targets.empty() &&
+      std::ranges::all_of(s_.failed_targets,
+                          [&](const std::string& t) { return s_.reclaimed.contains(t); });
   if (reclaimed_only) return start_replacement_round(s_.greens_serving);
   bool revision_missing = s_.codedeploy_error.starts_with("REVISION_MISSING") ||
                           s_.codedeploy_error.starts_with("INVALID_REVISION");
