@@ -1,5 +1,7 @@
 #include "infra/aws/aws_client.h"
 
+#include <algorithm>
+
 #include "infra/aws/sigv4.h"
 
 namespace bluegreen::aws {
@@ -13,6 +15,13 @@ std::string retry_reason(const AwsError& error) {
 }
 
 }  // namespace
+
+void append_member_list(http::QueryParams& params, std::string_view name,
+                        const std::vector<std::string>& values) {
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    params.emplace_back(std::string(name) + ".member." + std::to_string(i + 1), values[i]);
+  }
+}
 
 std::string to_json_text(const nlohmann::json& value) {
   return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -132,6 +141,9 @@ AwsResult<XmlNode> AwsServiceClient::call_query(std::string_view action,
     return std::unexpected(error(action, ErrorKind::unavailable,
                                  "the answer is not readable XML: " + document.error().message));
   }
+  const std::string result_name = std::string(action) + "Result";
+  auto result = std::ranges::find(document->children, result_name, &XmlNode::name);
+  if (result != document->children.end()) return std::move(*result);
   return std::move(*document);
 }
 

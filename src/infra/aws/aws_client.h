@@ -4,7 +4,8 @@
 //
 //   send()        any request (S3 REST): the caller builds method, path, headers and body
 //   call_json()   the JSON 1.1 protocol: POST / with X-Amz-Target: <prefix>.<Operation>
-//   call_query()  the EC2 query protocol: POST / form Action=<...>&Version=<...>, XML answer
+//   call_query()  the query protocol (EC2, Auto Scaling, ELBv2): POST / form
+//                 Action=<...>&Version=<...>, XML answer
 //
 // Retried: throttling codes, HTTP 429 and 5xx, and calls that got no answer (connection
 // refused or dropped, timeouts). Never retried: anything else, including permission errors.
@@ -17,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/clock.h"
 #include "infra/aws/aws_error.h"
@@ -61,7 +63,11 @@ class AwsServiceClient {
   AwsResult<nlohmann::json> call_json(std::string_view operation, const nlohmann::json& input,
                                       TimePoint deadline) const;
 
-  // EC2 query protocol. `params` are the operation's parameters (without Action and Version).
+  // Query protocol. `params` are the operation's parameters (without Action and Version).
+  // Returns the answer's content: EC2 puts it straight in <ActionResponse>, which is returned;
+  // the other query services wrap it in <ActionResponse><ActionResult>, and that inner element
+  // is returned instead (operations without output have none: <ActionResponse> is returned).
+  // Errors come as <Response><Errors><Error> (EC2) or <ErrorResponse><Error> (the others).
   AwsResult<XmlNode> call_query(std::string_view action, const http::QueryParams& params,
                                 TimePoint deadline) const;
 
@@ -76,6 +82,11 @@ class AwsServiceClient {
   AwsService service_;
   Result<Endpoint> endpoint_;
 };
+
+// Adds a list parameter as the query protocol (other than EC2's) spells it:
+// Name.member.1=a&Name.member.2=b. Nothing for an empty list.
+void append_member_list(http::QueryParams& params, std::string_view name,
+                        const std::vector<std::string>& values);
 
 // JSON text for a request body: invalid UTF-8 in strings is replaced, never thrown about.
 std::string to_json_text(const nlohmann::json& value);

@@ -129,6 +129,45 @@ TEST_F(AwsClientTest, QueryProtocolPostsAFormAndReadsXml) {
             "application/x-www-form-urlencoded; charset=utf-8");
 }
 
+TEST_F(AwsClientTest, QueryServicesOtherThanEc2AnswerFromTheirResultElement) {
+  http_.answers.push_back(answer(200, R"(<DescribeTargetHealthResponse
+      xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/">
+    <DescribeTargetHealthResult><TargetHealthDescriptions/></DescribeTargetHealthResult>
+    <ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>
+  </DescribeTargetHealthResponse>)"));
+  http_.answers.push_back(answer(200, R"(<DeleteAutoScalingGroupResponse>
+    <ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>
+  </DeleteAutoScalingGroupResponse>)"));
+  http_.answers.push_back(answer(400, R"(<ErrorResponse><Error><Type>Sender</Type>
+    <Code>AlreadyExists</Code><Message>AutoScalingGroup by this name already exists</Message>
+    </Error><RequestId>req-9</RequestId></ErrorResponse>)"));
+  AwsServiceClient elb(context(), AwsService::elasticloadbalancing);
+  auto health = elb.call_query("DescribeTargetHealth", {}, in(std::chrono::seconds(60)));
+  ASSERT_TRUE(health) << health.error().describe();
+  EXPECT_EQ(health->name, "DescribeTargetHealthResult");
+  EXPECT_NE(health->child("TargetHealthDescriptions"), nullptr);
+  EXPECT_EQ(http_.sent()[0].body, "Action=DescribeTargetHealth&Version=2015-12-01");
+
+  AwsServiceClient autoscaling(context(), AwsService::autoscaling);
+  auto deleted = autoscaling.call_query("DeleteAutoScalingGroup", {}, in(std::chrono::seconds(60)));
+  ASSERT_TRUE(deleted) << deleted.error().describe();
+  EXPECT_EQ(deleted->name, "DeleteAutoScalingGroupResponse");
+  auto created = autoscaling.call_query("CreateAutoScalingGroup", {}, in(std::chrono::seconds(60)));
+  ASSERT_FALSE(created);
+  EXPECT_EQ(created.error().code, "AlreadyExists");
+  EXPECT_EQ(created.error().kind, ErrorKind::conflict);
+  EXPECT_EQ(created.error().request_id, "req-9");
+  EXPECT_EQ(created.error().service, "autoscaling");
+}
+
+TEST(QueryParameters, MemberListsCountFromOne) {
+  http::QueryParams params;
+  append_member_list(params, "TargetGroupARNs", {"arn:a", "arn:b"});
+  append_member_list(params, "AutoScalingGroupNames", {});
+  EXPECT_EQ(http::encode_query(params),
+            "TargetGroupARNs.member.1=arn%3Aa&TargetGroupARNs.member.2=arn%3Ab");
+}
+
 TEST_F(AwsClientTest, UnreadableAnswersAndBadEndpointsAreErrors) {
   http_.answers.push_back(answer(200, "[1,2]"));
   AwsServiceClient ssm(context(), AwsService::ssm);

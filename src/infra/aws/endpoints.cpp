@@ -29,6 +29,10 @@ const ServiceFacts& facts(AwsService service) {
   static const ServiceFacts kSecretsManager{"secretsmanager", "secretsmanager", "SECRETS_MANAGER",
                                             "secretsmanager", "2017-10-17"};
   static const ServiceFacts kLogs{"logs", "logs", "CLOUDWATCH_LOGS", "Logs_20140328", "2014-03-28"};
+  static const ServiceFacts kAutoScaling{"autoscaling", "autoscaling", "AUTO_SCALING", "",
+                                         "2011-01-01"};
+  static const ServiceFacts kElbV2{"elasticloadbalancing", "elasticloadbalancing",
+                                   "ELASTIC_LOAD_BALANCING_V2", "", "2015-12-01"};
   switch (service) {
     case AwsService::codedeploy:
       return kCodeDeploy;
@@ -44,6 +48,10 @@ const ServiceFacts& facts(AwsService service) {
       return kSecretsManager;
     case AwsService::cloudwatch_logs:
       return kLogs;
+    case AwsService::autoscaling:
+      return kAutoScaling;
+    case AwsService::elasticloadbalancing:
+      return kElbV2;
   }
   return kCodeDeploy;
 }

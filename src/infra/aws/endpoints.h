@@ -2,7 +2,8 @@
 //
 // Endpoint of a service, first that applies:
 //   AWS_ENDPOINT_URL_<SERVICE>  SDK service id in upper snake case: CODEDEPLOY, CODEPIPELINE,
-//                               S3, EC2, SSM, SECRETS_MANAGER, CLOUDWATCH_LOGS
+//                               S3, EC2, SSM, SECRETS_MANAGER, CLOUDWATCH_LOGS, AUTO_SCALING,
+//                               ELASTIC_LOAD_BALANCING_V2
 //   AWS_ENDPOINT_URL            every service
 //   https://<prefix>.<region>.amazonaws.com  (".amazonaws.com.cn" in cn-* regions)
 // AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true ignores both variables, as in the SDKs.
@@ -16,7 +17,17 @@
 
 namespace bluegreen::aws {
 
-enum class AwsService { codedeploy, codepipeline, s3, ec2, ssm, secrets_manager, cloudwatch_logs };
+enum class AwsService {
+  codedeploy,
+  codepipeline,
+  s3,
+  ec2,
+  ssm,
+  secrets_manager,
+  cloudwatch_logs,
+  autoscaling,
+  elasticloadbalancing,  // v2: application and network load balancers, target groups
+};
 
 struct ServiceFacts {
   std::string_view signing_name;        // SigV4 service name, also used in messages

@@ -14,6 +14,23 @@ TEST(Endpoints, StandardPerRegionAndPartition) {
   EXPECT_EQ(resolve_endpoint(AwsService::secrets_manager, "cn-north-1", none)->url,
             "https://secretsmanager.cn-north-1.amazonaws.com.cn");
   EXPECT_FALSE(resolve_endpoint(AwsService::s3, "us-east-1", none)->custom);
+  EXPECT_EQ(resolve_endpoint(AwsService::autoscaling, "eu-central-1", none)->url,
+            "https://autoscaling.eu-central-1.amazonaws.com");
+  EXPECT_EQ(resolve_endpoint(AwsService::elasticloadbalancing, "us-west-2", none)->url,
+            "https://elasticloadbalancing.us-west-2.amazonaws.com");
+}
+
+TEST(Endpoints, AutoScalingAndElbV2TakeTheirSdkServiceIds) {
+  const Environment env =
+      map_environment({{"AWS_ENDPOINT_URL", "http://127.0.0.1:5000"},
+                       {"AWS_ENDPOINT_URL_AUTO_SCALING", "http://127.0.0.1:6000"},
+                       {"AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2", "http://127.0.0.1:7000"}});
+  EXPECT_EQ(resolve_endpoint(AwsService::autoscaling, "us-east-1", env)->url,
+            "http://127.0.0.1:6000");
+  EXPECT_EQ(resolve_endpoint(AwsService::elasticloadbalancing, "us-east-1", env)->url,
+            "http://127.0.0.1:7000");
+  EXPECT_EQ(facts(AwsService::autoscaling).signing_name, "autoscaling");
+  EXPECT_EQ(facts(AwsService::elasticloadbalancing).api_version, "2015-12-01");
 }
 
 TEST(Endpoints, ServiceSpecificVariableWinsOverTheGlobalOne) {
