@@ -32,10 +32,11 @@ through boto3 with the deployer's keys, unless it says otherwise):
   ``initial``), whatever the health check; a registered instance stopped through EC2 is
   ``unused`` with reason Target.InvalidState ("Target is in the stopped state"). moto never
   says ``unhealthy``, ``initial`` or ``unavailable`` for an instance. A registered instance
-  that is terminated while registered (DeleteAutoScalingGroup with ForceDelete, or
-  TerminateInstances) stays ``healthy``: moto does not deregister it.
+  that is terminated while registered (DeleteAutoScalingGroup with ForceDelete) stays listed
+  ``healthy``: moto does not deregister it, so a provider must detach before it deletes.
 * DescribeTargetGroupAttributes gives deregistration_delay.timeout_seconds as set.
-* DescribeAutoScalingGroups supports Filters Name=tag:<key> (and tag-key, tag-value).
+* DescribeAutoScalingGroups supports Filters Name=tag:<key> (moto's code also has tag-key and
+  tag-value, not checked here) and AutoScalingGroupNames.
 * DeleteAutoScalingGroup with ForceDelete removes the group at once (no "Delete in progress")
   and terminates its instances (``terminated`` in EC2 at once).
 * DescribeInstanceStatus answers ``ok`` for system and instance status of a running instance
