@@ -15,7 +15,9 @@ Setup creates:
     the user's policy), and temporary credentials from ``sts:AssumeRole`` on it: an ASIA key,
     a secret and a session token, like CodePipeline's artifactCredentials;
   * the seed data the caller asks for (see SEED below), created inside the window so the
-    user's policy need not allow it.
+    user's policy need not allow it;
+  * whatever ``setup(fixture)`` makes, when the caller passes that callable (from Python only):
+    it runs last inside the window, where ``fixture.client(service, who="admin")`` works.
 
 Command line (for tests in any language)::
 
@@ -107,7 +109,8 @@ class MotoFixture:
     """A running moto_server with auth on; see the module docstring."""
 
     def __init__(self, policy=None, role_policy=None, seed=None, region="us-east-1",
-                 user="deployer", log=None):
+                 user="deployer", log=None, setup=None):
+        self.setup = setup
         self.policy = as_document(policy, DEFAULT_POLICY)
         self.role_policy = as_document(role_policy, self.policy)
         self.seed = as_document(seed, {})
@@ -140,6 +143,8 @@ class MotoFixture:
         try:
             self._create_identities()
             self._create_seed()
+            if self.setup:
+                self.setup(self)
         finally:
             self._post_reset_auth(0)
         return self
