@@ -14,6 +14,8 @@
 #include <cstring>
 #include <fstream>
 
+#include "adapters/asg/asg_cloud.h"
+#include "adapters/asg/asg_provider.h"
 #include "adapters/aws/cloud_revision_fetcher.h"
 #include "adapters/elastigroup/elastigroup_cloud.h"
 #include "adapters/elastigroup/elastigroup_pacing.h"
@@ -289,6 +291,24 @@ int run_server(const ServerOptions& options, std::ostream& log, std::ostream& er
         return std::unique_ptr<elastigroup::CloudConnection>(std::move(*cloud));
       },
       cloud_options);
+  // PROVIDER=asg deployments: the same credentials, region and endpoints; polls spaced by
+  // BLUEGREEN_POLL_SECONDS when set.
+  asg::AsgPacing asg_pacing;
+  if (cloud_options.poll_interval) {
+    asg_pacing.first = *cloud_options.poll_interval;
+    asg_pacing.most = std::max(asg_pacing.first, cloud_options.max_poll_interval.value_or(
+                                                     asg_pacing.first));
+  }
+  asg::AsgProviders asg_providers(
+      [&clock]() -> Result<std::unique_ptr<asg::AsgCloud>> {
+        auto cloud = asg::AwsAsgCloud::from_environment(clock);
+        if (!cloud) return std::unexpected(cloud.error());
+        return std::unique_ptr<asg::AsgCloud>(std::move(*cloud));
+      },
+      clock, asg_pacing);
+  ProviderSources providers;
+  providers.add(Provider::elastigroup, cloud_providers);
+  providers.add(Provider::asg, asg_providers);
 
   std::string no_namespaces;
   std::optional<std::string> namespaces_unavailable;
@@ -299,7 +319,7 @@ int run_server(const ServerOptions& options, std::ostream& log, std::ostream& er
                     [&fleet] { return fleet.recorded_instances(); }, live_processes_of},
       fetcher, agent, probe, clock, **journal, live_log,
       [&options](const std::string& listen) { return open_proxy(listen, options); },
-      state_dir / "bundles", crash_at_phase, journal_full_at_phase, &cloud_providers,
+      state_dir / "bundles", crash_at_phase, journal_full_at_phase, &providers,
       namespaces_unavailable, /*recover_first=*/true});
 
   std::atomic<bool> shutdown_requested{false};
