@@ -141,6 +141,14 @@ class Machine {
               fmt::format("parameters valid; GreenIdentifier={}", d_.green_identifier));
       return;
     }
+    if (!d_.blue && t_.resumes_in_place) {
+      // A cloud provider finds the serving group itself when it launches green from it.
+      advance(t_.fetches_revision ? Step::launch_green : Step::fetch_revision,
+              fmt::format("parameters valid; GreenIdentifier={}; blue is the group serving {}, "
+                          "found as green launches",
+                          d_.green_identifier, d_.spec.group_id));
+      return;
+    }
     std::string blue =
         d_.blue ? fmt::format("blue is fleet {} ({} instances)", d_.blue->fleet_id,
                               d_.blue->instances.size())
@@ -496,8 +504,9 @@ class Machine {
     if (all_healthy) {
       set_state(d_.green, InstanceState::healthy);
       return advance(after(d_.step),
-                     fmt::format("{} instance(s) answered {} {} time(s) in a row", d_.green.size(),
-                                 d_.spec.health_check_path, d_.spec.healthy_threshold));
+                     fmt::format("{} instance(s) {} {} time(s) in a row", d_.green.size(),
+                                 e.gate.empty() ? "answered " + d_.spec.health_check_path : e.gate,
+                                 d_.spec.healthy_threshold));
     }
     d_.next_check = at_ + d_.spec.health_check_interval;
     if (d_.next_check >= d_.deadline) {

@@ -175,6 +175,9 @@ struct HooksRan {  // every hook passed
 };
 struct HealthChecked {
   std::vector<HealthCheck> checks;
+  // What a healthy read is, for the phase's summary ("passed the preview target group's
+  // health check"); empty: "answered <HEALTH_CHECK_PATH>".
+  std::string gate;
 };
 struct ActionDone {  // Preview, Route or Terminate did its job
   // What the provider says of it, when it has more to say than the flow knows: the switch it

@@ -154,6 +154,7 @@ class AsgProvider::Run {
   InputEvent gate() {
     input::HealthChecked out;
     if (!d_.spec.preview_target_group_arn.empty()) {
+      out.gate = "passed the preview target group's health check";
       auto health = cloud_.target_health(d_.spec.preview_target_group_arn, request_deadline());
       if (!health) return failed(Error(health.error()).with_context("DescribeTargetHealth"));
       for (const auto& instance : d_.green) {
@@ -172,6 +173,7 @@ class AsgProvider::Run {
       }
       return out;
     }
+    out.gate = "passed their EC2 status checks";
     std::vector<std::string> ids;
     for (const auto& instance : d_.green) ids.push_back(instance.id);
     auto checks = cloud_.status_checks(ids, request_deadline());

@@ -296,8 +296,8 @@ int run_server(const ServerOptions& options, std::ostream& log, std::ostream& er
   asg::AsgPacing asg_pacing;
   if (cloud_options.poll_interval) {
     asg_pacing.first = *cloud_options.poll_interval;
-    asg_pacing.most = std::max(asg_pacing.first, cloud_options.max_poll_interval.value_or(
-                                                     asg_pacing.first));
+    asg_pacing.most =
+        std::max(asg_pacing.first, cloud_options.max_poll_interval.value_or(asg_pacing.first));
   }
   asg::AsgProviders asg_providers(
       [&clock]() -> Result<std::unique_ptr<asg::AsgCloud>> {
