@@ -97,11 +97,16 @@ Result<void> refuse_local_only_keys(const json& params, bool provider_given) {
     }
   }
   if (!first) return {};
+  // Some of them PROVIDER=asg honours too (its flow has the same gate, preview and waits).
+  constexpr std::array kAsgToo = {"PROMOTION",         "CAPACITY",      "HEALTH_CHECK_INTERVAL",
+                                  "HEALTHY_THRESHOLD", "DRAIN_TIMEOUT", "BLUE_TERMINATION_WAIT"};
+  bool asg_too = std::ranges::find(kAsgToo, first->key) != kAsgToo.end();
   return invalid(fmt::format(
-      "{} is honoured only by PROVIDER=local; the elastigroup provider{} {}: remove it or "
-      "deploy with PROVIDER=local{}",
-      first->key, provider_given ? "" : " (chosen because API_TOKEN is given)",
-      first->elastigroup_instead,
+      "{} is honoured only by PROVIDER=local{}; the elastigroup provider{} {}: remove it or "
+      "deploy with PROVIDER=local{}{}",
+      first->key, asg_too ? " and PROVIDER=asg" : "",
+      provider_given ? "" : " (chosen because API_TOKEN is given)", first->elastigroup_instead,
+      asg_too ? " or PROVIDER=asg" : "",
       given.empty() ? std::string()
                     : fmt::format(" (the same holds for {})", fmt::join(given, ", "))));
 }

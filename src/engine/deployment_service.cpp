@@ -544,6 +544,7 @@ std::vector<GroupStatus> DeploymentService::status() const {
     }
     const auto& shown = status.running ? status.running : status.serving;
     if (shown) status.instances = alive(shown->green);
+    status.provider = shown ? shown->spec.provider : Provider::elastigroup;
     out.push_back(std::move(status));
   }
   return out;

@@ -140,6 +140,7 @@ struct GroupStatus {
   // deployment that succeeded, `instances` the greens Spot launched (of the running deployment,
   // else of that one).
   bool cloud = false;
+  Provider provider = Provider::local;  // a cloud group's: its deployments' PROVIDER
   std::string listen;
   // Set while LISTEN cannot be bound: "listener 127.0.0.1:8080 not bound yet: …; retrying".
   std::optional<std::string> listen_error;

@@ -35,6 +35,8 @@ bool before_the_switch(Step step) {
 
 // Waits between retries of a journal write that failed after the switch (1.5 s in all): long
 // enough for a busy database, short enough not to hold a deployment on a full disk.
+// How often a wait of a provider's run looks whether the run must end (server shutdown).
+constexpr Duration kRunEndCheck = std::chrono::milliseconds(200);
 constexpr Duration kJournalRetries[] = {Duration{100}, Duration{200}, Duration{400}, Duration{800}};
 
 }  // namespace
@@ -183,7 +185,7 @@ InputEvent Executor::perform(Deployment& d, const Action& action, Inbox& inbox) 
           [&](const action::LaunchGreen& launch) { return provider.launch_green(call, launch); },
           [&](const action::RunHooks& hooks) { return provider.run_hooks(call, hooks); },
           [&](const action::CheckHealth& check) -> InputEvent {
-            if (auto request = inbox.wait_until(clock_, check.not_before)) return *request;
+            if (auto request = wait_for_request(inbox, check.not_before)) return *request;
             return provider.gate_health(call, check);
           },
           [&](const action::Preview& preview) { return provider.preview(call, preview); },
@@ -209,7 +211,7 @@ InputEvent Executor::perform(Deployment& d, const Action& action, Inbox& inbox) 
           [&](const action::Drain& drain) { return provider.drain(call, drain); },
           [&](const action::Wait& wait) -> InputEvent {
             if (wait.watch_traffic) return watched_wait(d, wait, inbox);
-            if (auto request = inbox.wait_until(clock_, wait.until)) return *request;
+            if (auto request = wait_for_request(inbox, wait.until)) return *request;
             return input::WaitEnded{};
           },
           [&](const action::Terminate& terminate_action) -> InputEvent {
@@ -218,6 +220,20 @@ InputEvent Executor::perform(Deployment& d, const Action& action, Inbox& inbox) 
           },
       },
       action);
+}
+
+std::optional<InputEvent> Executor::wait_for_request(Inbox& inbox, TimePoint until) {
+  const auto* stop = provider_run_.stop;
+  const TimePoint end = provider_run_.must_end_by;
+  if (stop == nullptr && end == TimePoint::max()) return inbox.wait_until(clock_, until);
+  for (;;) {
+    const TimePoint now = clock_.now();
+    if ((stop != nullptr && stop->load()) || now >= end) return input::Suspended{};
+    if (now >= until) return std::nullopt;
+    if (auto request = inbox.wait_until(clock_, std::min({until, end, now + kRunEndCheck}))) {
+      return request;
+    }
+  }
 }
 
 InputEvent Executor::watched_wait(const Deployment& d, const action::Wait& wait, Inbox& inbox) {

@@ -94,6 +94,10 @@ class Executor {
   // A Wait that samples the traffic meanwhile: ends with input::TrafficTripped when green
   // passes a limit (see engine/traffic_watch.h), else as a Wait does.
   InputEvent watched_wait(const Deployment& d, const action::Wait& wait, Inbox& inbox);
+  // A request that arrives before `until`, or none at `until`. In a provider's run that must
+  // end first (ProviderRun::must_end_by, its stop flag) the wait ends with input::Suspended:
+  // the step carries on from the saved record at the next start.
+  std::optional<InputEvent> wait_for_request(Inbox& inbox, TimePoint until);
   // Publishes the events and saves the record; the result says whether the record is durable.
   Result<void> record(const Transition& transition);
   // Retries a failed journal write with backoff; returns the last result.

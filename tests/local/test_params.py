@@ -87,10 +87,10 @@ class ParamsTest(LocalTestCase):
         self.assertEqual(code, 2, done.stderr)
         self.assertEqual(result["error"]["kind"], "invalid_input")
         self.assertEqual(done.stderr.strip().splitlines(), [
-            "bluegreen: invalid parameters: PROMOTION is honoured only by PROVIDER=local; the "
-            "elastigroup provider (chosen because API_TOKEN is given) cannot wait for a manual "
-            "promotion (Spot and CodeDeploy move traffic as soon as the greens are installed): "
-            "remove it or deploy with PROVIDER=local"])
+            "bluegreen: invalid parameters: PROMOTION is honoured only by PROVIDER=local and "
+            "PROVIDER=asg; the elastigroup provider (chosen because API_TOKEN is given) cannot "
+            "wait for a manual promotion (Spot and CodeDeploy move traffic as soon as the greens "
+            "are installed): remove it or deploy with PROVIDER=local or PROVIDER=asg"])
         self.assertNotIn(ELASTIGROUP["API_TOKEN"], done.stdout + done.stderr)
         # The README shows the same line, word for word.
         with open(os.path.join(SOURCE_DIR, "README.md")) as readme:

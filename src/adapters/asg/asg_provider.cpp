@@ -113,13 +113,18 @@ class AsgProvider::Run {
            fmt::format("Auto Scaling group {} exists already (made by this deployment before a "
                        "restart); waiting for it",
                        s_.green_group));
+      if (s_.blue_target_groups.empty()) s_.blue_target_groups = service_target_groups(**green);
+      save();
     }
     return wait_green_ready();
   }
 
   // -- run_hooks: the install --------------------------------------------------------------
   InputEvent install(const action::RunHooks& hooks) {
-    if (s_.codedeploy_id.empty() && s_.codedeploy_create_sent) {
+    // A create whose answer was not saved, or a run that lost its state (a job delivered again
+    // without its token): CodeDeploy's last attempt on the deployment group is ours when it
+    // targets our GreenIdentifier.
+    if (s_.codedeploy_id.empty()) {
       auto adopted = adopt_codedeploy();
       if (!adopted) return failed(adopted.error());
     }
@@ -201,9 +206,14 @@ class AsgProvider::Run {
       return input::ActionDone{fmt::format(
           "green group {} is reachable through the preview target group {}", s_.green_group, arn)};
     }
-    auto detached = cloud_.detach_target_groups(s_.green_group, {arn}, request_deadline());
-    if (!detached && detached.error().kind != ErrorKind::not_found) {
-      return failed(detached.error());
+    auto green = cloud_.group_named(s_.green_group, request_deadline());
+    if (!green) return failed(green.error());
+    if (*green &&
+        std::ranges::find((*green)->target_group_arns, arn) != (*green)->target_group_arns.end()) {
+      auto detached = cloud_.detach_target_groups(s_.green_group, {arn}, request_deadline());
+      if (!detached && detached.error().kind != ErrorKind::not_found) {
+        return failed(detached.error());
+      }
     }
     return input::ActionDone{
         fmt::format("green group {} left the preview target group", s_.green_group)};
@@ -228,8 +238,31 @@ class AsgProvider::Run {
     TimePoint until = to_green ? d_.deadline : clock_.now() + kBlueBackBound;
     auto healthy = wait_healthy_everywhere(joining, until);
     if (!healthy) return *healthy.error();
-    auto detached = cloud_.detach_target_groups(leaving, s_.blue_target_groups, request_deadline());
-    if (!detached) return failed(detached.error());
+    auto leaving_group = cloud_.group_named(leaving, request_deadline());
+    if (!leaving_group) return failed(leaving_group.error());
+    std::vector<std::string> still_in;
+    if (*leaving_group) {
+      for (const auto& arn : (*leaving_group)->target_group_arns) {
+        if (std::ranges::find(s_.blue_target_groups, arn) != s_.blue_target_groups.end()) {
+          still_in.push_back(arn);
+        }
+      }
+    }
+    if (!still_in.empty()) {
+      auto detached = cloud_.detach_target_groups(leaving, still_in, request_deadline());
+      if (!detached) return failed(detached.error());
+    }
+    // Green serves through the service's target groups now: the preview one is for the next
+    // green alone.
+    const std::string& preview = d_.spec.preview_target_group_arn;
+    auto joined = cloud_.group_named(joining, request_deadline());
+    if (!joined) return failed(joined.error());
+    if (to_green && !preview.empty() && *joined &&
+        std::ranges::find((*joined)->target_group_arns, preview) !=
+            (*joined)->target_group_arns.end()) {
+      auto left = cloud_.detach_target_groups(s_.green_group, {preview}, request_deadline());
+      if (!left && left.error().kind != ErrorKind::not_found) return failed(left.error());
+    }
     return input::ActionDone{fmt::format("group {} is healthy in {}; group {} detached from {}",
                                          joining, fmt::join(s_.blue_target_groups, ", "), leaving,
                                          s_.blue_target_groups.size() == 1 ? "it" : "them")};
@@ -302,10 +335,31 @@ class AsgProvider::Run {
       }
     }
     if (!s_.green_group.empty() && s_.green_group != s_.blue_group) {
-      // Out of its target groups first (never blue's group: it is not this one), so that no
-      // target of a deleted instance lingers in them.
       auto found = cloud_.group_named(s_.green_group, request_deadline());
-      if (found && *found && !(*found)->target_group_arns.empty()) {
+      if (!found) {
+        return failed(Error(found.error())
+                          .with_context(fmt::format("reading green group {}", s_.green_group)));
+      }
+      // Invariant 1: green still in one of the service's target groups means the way back to
+      // blue did not finish (blue never became healthy again): green may be all that serves.
+      std::vector<std::string> serving_in;
+      if (*found) {
+        for (const auto& arn : (*found)->target_group_arns) {
+          if (std::ranges::find(s_.blue_target_groups, arn) != s_.blue_target_groups.end()) {
+            serving_in.push_back(arn);
+          }
+        }
+      }
+      if (!serving_in.empty()) {
+        said.push_back(fmt::format(
+            "green group {} is left as it is: it is still in {}, where blue group {} did not "
+            "become healthy again; once blue serves there, detach and delete green by hand",
+            s_.green_group, fmt::join(serving_in, ", "), s_.blue_group));
+        return input::ActionDone{fmt::format("{}", fmt::join(said, "; "))};
+      }
+      // Out of its target groups first (the preview one), so that no target of a deleted
+      // instance lingers in them.
+      if (*found && !(*found)->target_group_arns.empty()) {
         auto detached = cloud_.detach_target_groups(s_.green_group, (*found)->target_group_arns,
                                                     request_deadline());
         if (!detached && detached.error().kind != ErrorKind::not_found) {
@@ -411,10 +465,10 @@ class AsgProvider::Run {
 
   void record_blue(const AutoScalingGroup& blue) {
     s_.blue_group = blue.name;
-    s_.blue_target_groups.clear();
-    for (const auto& arn : blue.target_group_arns) {
-      if (arn != d_.spec.preview_target_group_arn) s_.blue_target_groups.push_back(arn);
-    }
+    // The service's target groups are blue's; a blue already detached (this deployment moved
+    // the traffic before it lost its state) keeps those known, or green's give them below.
+    auto service = service_target_groups(blue);
+    if (!service.empty()) s_.blue_target_groups = std::move(service);
     BlueFleet fleet{"asg:" + blue.name, {}, {}};
     for (const auto& i : blue.instances) {
       if (i.lifecycle_state != "InService") continue;
@@ -427,6 +481,15 @@ class AsgProvider::Run {
     }
     d_.blue = std::move(fleet);
     save();
+  }
+
+  // A group's target groups, the preview one excepted.
+  std::vector<std::string> service_target_groups(const AutoScalingGroup& group) const {
+    std::vector<std::string> out;
+    for (const auto& arn : group.target_group_arns) {
+      if (arn != d_.spec.preview_target_group_arn) out.push_back(arn);
+    }
+    return out;
   }
 
   // -- green ---------------------------------------------------------------------------------

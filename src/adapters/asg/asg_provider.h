@@ -29,8 +29,9 @@
 //    for only before the switch or after a rollback put blue back (core/flow.h).
 // 2. Resuming never creates twice. The saved state (Deployment::cloud) names the groups and the
 //    CodeDeploy deployment and is saved before any request that creates one; a resumed step
-//    adopts the green group by its name and a CodeDeploy deployment whose create was not saved
-//    from the deployment group's last attempt (by its tag filter).
+//    adopts the green group by its name and, before it creates one, a CodeDeploy deployment of
+//    its own from the deployment group's last attempt (by its tag filter): a create whose
+//    answer was not saved, a job delivered again without its token.
 // 3. A restart never deletes the serving group: the tag bluegreen:group is on green's group
 //    before blue's is deleted, and only a group this deployment created is ever cleaned up.
 // 4. Every wait is bounded: launch, install and the health gate by TIMEOUT, the drain by

@@ -191,9 +191,8 @@ TEST_F(AsgFlowTest, ManualPromotionWaitsWithGreenInThePreviewTargetGroupGatedByI
   // Green passed the preview target group's check before anyone could promote it.
   EXPECT_EQ(preview_targets_at_promotion.size(), 2u);
   EXPECT_EQ(d.promoted_by, "alice");
-  // Green serves in main only: the preview listener no longer reaches it... nor was blue in it.
-  EXPECT_EQ(world_.groups.at(green()).g.target_group_arns,
-            (std::vector<std::string>{preview, World::kMain}));
+  // Green serves through main alone: the preview target group is left for the next green.
+  EXPECT_EQ(world_.groups.at(green()).g.target_group_arns, std::vector<std::string>{World::kMain});
   EXPECT_THAT(world_.serving_violations, IsEmpty());
 }
 
@@ -221,6 +220,33 @@ TEST_F(AsgFlowTest, ARollbackDuringKeepBlueReattachesBlueBeforeGreenLeaves) {
     EXPECT_FALSE(world_.target_groups.at(World::kMain).targets.contains(i.id) &&
                  world_.target_groups.at(World::kMain).targets.at(i.id).state == "healthy");
   }
+}
+
+TEST_F(AsgFlowTest, ARollbackToABlueThatNeverBecomesHealthyAgainLeavesGreenServing) {
+  for (const auto& i : world_.groups.at("web").g.instances) world_.sick.insert(i.id);
+  bool rolled = false;
+  sink_.on_update([&](const Deployment& d) {
+    if (d.step == Step::keep_blue && !rolled) {
+      rolled = true;
+      inbox_.post(input::RollbackRequested{"bob"});
+    }
+  });
+  Deployment d = run(new_record(asg_spec(R"(,"BLUE_TERMINATION_WAIT":"600")")));
+
+  EXPECT_TRUE(rolled);
+  EXPECT_NE(d.status, DeploymentStatus::succeeded);
+  // Green was never removed from under the traffic: it still serves, its group is there.
+  EXPECT_FALSE(world_.groups.at(green()).deleted);
+  EXPECT_THAT(world_.serving_violations, IsEmpty());
+  int green_healthy = 0;
+  for (const auto& i : world_.groups.at(green()).g.instances) {
+    auto& targets = world_.target_groups.at(World::kMain).targets;
+    green_healthy += targets.contains(i.id) && targets.at(i.id).state == "healthy" ? 1 : 0;
+  }
+  EXPECT_EQ(green_healthy, 2);
+  EXPECT_FALSE(world_.groups.at("web").deleted);
+  std::string said = d.phases.back().message;
+  EXPECT_THAT(said, HasSubstr("green group " + green() + " is left as it is"));
 }
 
 TEST_F(AsgFlowTest, TimeoutWhileGreensLaunchEndsFailedAndRemovesTheGreenGroup) {

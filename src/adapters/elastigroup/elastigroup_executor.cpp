@@ -15,32 +15,6 @@ bool retryable(const Error& error) {
          error.kind == ErrorKind::timeout;
 }
 
-// The journal of a run whose continuation token is its only memory: the provider's saved
-// state travels in the token, so the record itself is kept nowhere.
-class TokenJournal final : public Journal {
- public:
-  Result<void> save(const Deployment& /*deployment*/) override { return {}; }
-  Result<void> append(const DeploymentEvent& /*event*/) override { return {}; }
-  Result<void> set_serving(const std::string&, const std::string&) override { return {}; }
-  Result<void> set_listener(const std::string&, const std::string&) override { return {}; }
-  Result<std::vector<Deployment>> deployments(const std::string& /*group*/) const override {
-    return std::vector<Deployment>{};
-  }
-  Result<std::optional<Deployment>> deployment(const std::string& /*id*/) const override {
-    return std::optional<Deployment>{};
-  }
-  Result<std::vector<Deployment>> running() const override { return std::vector<Deployment>{}; }
-  Result<std::vector<DeploymentEvent>> events(const std::string& /*id*/) const override {
-    return std::vector<DeploymentEvent>{};
-  }
-  Result<std::map<std::string, std::string>> serving() const override {
-    return std::map<std::string, std::string>{};
-  }
-  Result<std::map<std::string, std::string>> listeners() const override {
-    return std::map<std::string, std::string>{};
-  }
-};
-
 // Every event of the run, the flow's own included, says which job and cloud deployments it is
 // about.
 class AnnotatedSink final : public EventSink {
@@ -155,6 +129,52 @@ RunOutcome ElastigroupExecutor::run(const ElastigroupJob& job, TimePoint must_en
   return deliver(job.job_id, *report, must_end_by, provider);
 }
 
+RunOutcome deliver_report(PipelineReporter& reporter, Clock& clock, CallBudget& budget,
+                          int attempts, const std::string& job_id, const Action& report,
+                          TimePoint must_end_by,
+                          const std::function<void(EventKind, std::string, std::string)>& say) {
+  budget.deadline = must_end_by;
+  Duration backoff = std::chrono::seconds(1);
+  for (int attempt = 1;; ++attempt) {
+    Result<void> sent;
+    RunOutcome outcome = RunOutcome::failed;
+    std::string_view kind;
+    if (const auto* s = std::get_if<ReportSuccess>(&report)) {
+      sent = reporter.success(job_id, *s);
+      outcome = RunOutcome::succeeded;
+      kind = "PutJobSuccessResult";
+    } else if (const auto* f = std::get_if<ReportFailure>(&report)) {
+      sent = reporter.failure(job_id, *f);
+      kind = "PutJobFailureResult";
+    } else {
+      sent = reporter.progress(job_id, std::get<ReportProgress>(report));
+      outcome = RunOutcome::continued;
+      kind = "PutJobSuccessResult with a continuation token";
+    }
+    if (sent) {
+      say(EventKind::info, "reported", fmt::format("{} sent", kind));
+      return outcome;
+    }
+    const Error& error = sent.error();
+    if (error.code == "InvalidJobStateException") {
+      say(EventKind::info, "already_reported",
+          fmt::format("CodePipeline already has a result for job {} ({})", job_id, error.message));
+      return RunOutcome::already_reported;
+    }
+    bool time_left = must_end_by == TimePoint::max() ||
+                     clock.now() + backoff < must_end_by - std::chrono::seconds(1);
+    if (!retryable(error) || attempt >= attempts || !time_left) {
+      say(EventKind::error, "report_failed",
+          fmt::format("{} could not be sent: {} {}", kind, error.code, error.message));
+      return RunOutcome::report_failed;
+    }
+    say(EventKind::warning, "report_retry",
+        fmt::format("{} failed ({} {}); trying again", kind, error.code, error.message));
+    clock.sleep_for(backoff);
+    backoff *= 2;
+  }
+}
+
 RunOutcome ElastigroupExecutor::deliver(const std::string& job_id, const Action& report,
                                         TimePoint must_end_by,
                                         const ElastigroupProvider& provider) {
@@ -162,50 +182,11 @@ RunOutcome ElastigroupExecutor::deliver(const std::string& job_id, const Action&
   const bluegreen::Phase phase =
       state ? user_phase(state->phase == Phase::done ? Phase::stopping : state->phase)
             : bluegreen::Phase::validate;
-  ports_.budget.deadline = must_end_by;
-  Duration backoff = std::chrono::seconds(1);
-  for (int attempt = 1;; ++attempt) {
-    Result<void> sent;
-    RunOutcome outcome = RunOutcome::failed;
-    std::string_view kind;
-    if (const auto* s = std::get_if<ReportSuccess>(&report)) {
-      sent = ports_.reporter.success(job_id, *s);
-      outcome = RunOutcome::succeeded;
-      kind = "PutJobSuccessResult";
-    } else if (const auto* f = std::get_if<ReportFailure>(&report)) {
-      sent = ports_.reporter.failure(job_id, *f);
-      kind = "PutJobFailureResult";
-    } else {
-      sent = ports_.reporter.progress(job_id, std::get<ReportProgress>(report));
-      outcome = RunOutcome::continued;
-      kind = "PutJobSuccessResult with a continuation token";
-    }
-    if (sent) {
-      publish(EventKind::info, "reported", fmt::format("{} sent", kind), provider, phase);
-      return outcome;
-    }
-    const Error& error = sent.error();
-    if (error.code == "InvalidJobStateException") {
-      publish(
-          EventKind::info, "already_reported",
-          fmt::format("CodePipeline already has a result for job {} ({})", job_id, error.message),
-          provider, phase);
-      return RunOutcome::already_reported;
-    }
-    bool time_left = must_end_by == TimePoint::max() ||
-                     ports_.clock.now() + backoff < must_end_by - std::chrono::seconds(1);
-    if (!retryable(error) || attempt >= options_.report_attempts || !time_left) {
-      publish(EventKind::error, "report_failed",
-              fmt::format("{} could not be sent: {} {}", kind, error.code, error.message), provider,
-              phase);
-      return RunOutcome::report_failed;
-    }
-    publish(EventKind::warning, "report_retry",
-            fmt::format("{} failed ({} {}); trying again", kind, error.code, error.message),
-            provider, phase);
-    ports_.clock.sleep_for(backoff);
-    backoff *= 2;
-  }
+  return deliver_report(ports_.reporter, ports_.clock, ports_.budget, options_.report_attempts,
+                        job_id, report, must_end_by,
+                        [&](EventKind level, std::string name, std::string message) {
+                          publish(level, std::move(name), std::move(message), provider, phase);
+                        });
 }
 
 void ElastigroupExecutor::publish(EventKind level, std::string name, std::string message,

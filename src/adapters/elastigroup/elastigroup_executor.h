@@ -28,6 +28,7 @@
 #include "adapters/elastigroup/elastigroup_ports.h"
 #include "adapters/elastigroup/elastigroup_provider.h"
 #include "core/clock.h"
+#include "engine/ports.h"
 
 namespace bluegreen::elastigroup {
 
@@ -49,6 +50,40 @@ enum class RunOutcome {
                      // invocation so that Lambda delivers the job again (the flow resumes)
 };
 std::string_view to_string(RunOutcome outcome);
+
+// The journal of a run whose continuation token is its only memory: the provider's saved
+// state travels in the token, so the record itself is kept nowhere.
+class TokenJournal final : public Journal {
+ public:
+  Result<void> save(const Deployment& /*deployment*/) override { return {}; }
+  Result<void> append(const DeploymentEvent& /*event*/) override { return {}; }
+  Result<void> set_serving(const std::string&, const std::string&) override { return {}; }
+  Result<void> set_listener(const std::string&, const std::string&) override { return {}; }
+  Result<std::vector<Deployment>> deployments(const std::string& /*group*/) const override {
+    return std::vector<Deployment>{};
+  }
+  Result<std::optional<Deployment>> deployment(const std::string& /*id*/) const override {
+    return std::optional<Deployment>{};
+  }
+  Result<std::vector<Deployment>> running() const override { return std::vector<Deployment>{}; }
+  Result<std::vector<DeploymentEvent>> events(const std::string& /*id*/) const override {
+    return std::vector<DeploymentEvent>{};
+  }
+  Result<std::map<std::string, std::string>> serving() const override {
+    return std::map<std::string, std::string>{};
+  }
+  Result<std::map<std::string, std::string>> listeners() const override {
+    return std::map<std::string, std::string>{};
+  }
+};
+
+// Sends `report` for `job_id` to CodePipeline, retrying what may pass (throttling, an
+// unavailable endpoint) with backoff while `attempts` and the run's time last; `say` publishes
+// what happened (level, event name, message).
+RunOutcome deliver_report(PipelineReporter& reporter, Clock& clock, CallBudget& budget,
+                          int attempts, const std::string& job_id, const Action& report,
+                          TimePoint must_end_by,
+                          const std::function<void(EventKind, std::string, std::string)>& say);
 
 class ElastigroupExecutor {
  public:

@@ -59,8 +59,10 @@ json history_item_json(const Deployment& d) {
   item["phases"] = json::array();
   for (const auto& phase : d.phases) item["phases"].push_back(to_json(phase));
   if (d.cloud) {
-    item["provider"] = "elastigroup";
-    item["spotDeploymentId"] = d.cloud->spot_deployment_id;
+    item["provider"] = std::string(to_string(d.spec.provider));
+    if (d.spec.provider == Provider::elastigroup) {
+      item["spotDeploymentId"] = d.cloud->spot_deployment_id;
+    }
     item["codeDeployDeploymentId"] = d.cloud->codedeploy_deployment_id;
     item["greens"] = json::array();
     for (const auto& green : d.green) item["greens"].push_back(to_json(green));
@@ -94,7 +96,7 @@ json status_json(const std::vector<GroupStatus>& groups) {
     }
     out.push_back({
         {"group", group.group},
-        {"provider", group.cloud ? "elastigroup" : "local"},
+        {"provider", std::string(to_string(group.provider))},
         {"listen", group.listen},
         {"listenError", group.listen_error ? json(*group.listen_error) : json(nullptr)},
         {"previewListen", group.preview_listen ? json(*group.preview_listen) : json(nullptr)},

@@ -430,14 +430,19 @@ Result<Followed> Commands::follow(const std::string& id, json record, bool until
       // A pipe has no live display to say so: where to look at green, and how to go on.
       promotion_announced = true;
       std::string address = preview_address(record);
+      const auto& parameters = record.value("parameters", json::object());
+      std::string preview_group = parameters.value("PREVIEW_TARGET_GROUP_ARN", "");
+      std::string where = !preview_group.empty()
+                              ? "the listener of target group " + printable(preview_group)
+                          : parameters.value("PROVIDER", "") == "asg"
+                              ? std::string("no preview listener (set PREVIEW_TARGET_GROUP_ARN)")
+                          : address.empty() ? std::string("no preview address (set PREVIEW_LISTEN)")
+                                            : "http://" + printable(address);
       progress_stream() << fmt::format(
           "deployment {0} waits for promotion: green answers on {1}; promote it with "
           "`bluegreen promote --deployment {0}{2}`, or stop it with `bluegreen rollback "
           "--deployment {0}{2}`\n",
-          printable(id),
-          address.empty() ? std::string("no preview address (set PREVIEW_LISTEN)")
-                          : "http://" + printable(address),
-          server_flag());
+          printable(id), where, server_flag());
       progress_stream().flush();
     }
     if (!running) return Followed{record, FollowEnd::ended};

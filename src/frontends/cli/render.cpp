@@ -67,10 +67,15 @@ std::string render_status(const json& status) {
   if (groups.empty()) return "no group has been deployed yet\n";
   std::string out;
   for (const auto& group : groups) {
-    bool cloud = group.value("provider", "") == "elastigroup";
+    std::string provider = group.value("provider", "local");
+    bool cloud = provider != "local";
     out += fmt::format("group {}\n", text(group, "group"));
-    if (cloud) {
+    if (provider == "elastigroup") {
       out += "  cloud       Spot Elastigroup + CodeDeploy (Spot moves the fleets)\n";
+    } else if (provider == "asg") {
+      out +=
+          "  cloud       EC2 Auto Scaling + CodeDeploy (target groups move from blue's group to "
+          "green's)\n";
     } else {
       out += fmt::format("  service     http://{}\n", text(group, "listen"));
       if (!member(group, "previewListen").is_null()) {
@@ -141,15 +146,17 @@ std::string render_history(const json& answer) {
     if (member(d, "error").is_string())
       out += error_lines(member(d, "error").get<std::string>(), text(d, "deploymentId"));
     if (member(d, "cost").is_object()) out += fmt::format("  cost: {}\n", cost_line(d));
-    if (d.value("provider", "") == "elastigroup") {
+    std::string provider = d.value("provider", "");
+    if (provider == "elastigroup" || provider == "asg") {
       std::vector<std::string> greens;
       for (const auto& green : d.value("greens", json::array())) {
         greens.push_back(fmt::format("{} ({})", text(green, "id"), text(green, "state")));
       }
       out += fmt::format(
-          "  Spot B/G {}, CodeDeploy {}, GreenIdentifier={}, greens: {}\n",
-          text(d, "spotDeploymentId", "-"), text(d, "codeDeployDeploymentId", "-"),
-          text(d, "greenIdentifier"),
+          "  {}CodeDeploy {}, GreenIdentifier={}, greens: {}\n",
+          provider == "elastigroup" ? fmt::format("Spot B/G {}, ", text(d, "spotDeploymentId", "-"))
+                                    : std::string(),
+          text(d, "codeDeployDeploymentId", "-"), text(d, "greenIdentifier"),
           greens.empty() ? std::string("none") : fmt::format("{}", fmt::join(greens, ", ")));
     }
   }

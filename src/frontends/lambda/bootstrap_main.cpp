@@ -13,6 +13,7 @@
 #include <exception>
 #include <iostream>
 
+#include "adapters/asg/asg_cloud.h"
 #include "adapters/elastigroup/elastigroup_cloud.h"
 #include "adapters/elastigroup/elastigroup_log.h"
 #include "frontends/lambda/lambda_settings.h"
@@ -54,7 +55,13 @@ int run() {
   auto cloud = elastigroup::ElastigroupCloud::from_environment(clock);
   if (!cloud) return init_failed("Runtime.InvalidConfiguration", cloud.error().message);
   elastigroup::JsonLinesLog log(std::cout);
-  lambda::CodePipelineHandler handler((*cloud)->ports(log), settings->options);
+  lambda::CodePipelineHandler handler(
+      (*cloud)->ports(log), settings->options,
+      [&clock]() -> Result<std::unique_ptr<asg::AsgCloud>> {
+        auto asg_cloud = asg::AwsAsgCloud::from_environment(clock);
+        if (!asg_cloud) return std::unexpected(asg_cloud.error());
+        return std::unique_ptr<asg::AsgCloud>(std::move(*asg_cloud));
+      });
   return lambda::serve(api, handler, std::cout);
 }
 

@@ -29,8 +29,9 @@ bool is_known_handler(std::string_view name) {
 }
 
 CodePipelineHandler::CodePipelineHandler(elastigroup::ElastigroupPorts ports,
-                                         elastigroup::ElastigroupExecutor::Options options)
-    : ports_(ports), options_(std::move(options)) {}
+                                         elastigroup::ElastigroupExecutor::Options options,
+                                         OpenAsgCloud open_asg)
+    : ports_(ports), options_(std::move(options)), open_asg_(std::move(open_asg)) {}
 
 HandlerResult CodePipelineHandler::handle(const Invocation& invocation) {
   auto job = parse_codepipeline_event(invocation.payload);
@@ -43,11 +44,21 @@ HandlerResult CodePipelineHandler::handle(const Invocation& invocation) {
       job->continuation_token ? "continuing a CodePipeline job" : "new CodePipeline job", job->id,
       {{"request_id", invocation.request_id}});
   try {
-    elastigroup::ElastigroupExecutor executor(ports_, options_);
-    RunOutcome outcome = executor.run(
-        elastigroup::ElastigroupJob{job->id, parse_spec(std::string_view(job->user_parameters)),
-                                    job->continuation_token},
-        invocation.deadline);
+    auto spec = parse_spec(std::string_view(job->user_parameters));
+    RunOutcome outcome = RunOutcome::report_failed;
+    if (spec && spec->provider == Provider::asg) {
+      OpenAsgCloud open =
+          open_asg_ ? open_asg_ : OpenAsgCloud([]() -> Result<std::unique_ptr<asg::AsgCloud>> {
+            return fail(ErrorKind::unavailable, "this function was built without PROVIDER=asg");
+          });
+      outcome = run_asg_job(job->id, *spec, job->continuation_token, open, ports_, options_,
+                            invocation.deadline);
+    } else {
+      elastigroup::ElastigroupExecutor executor(ports_, options_);
+      outcome = executor.run(
+          elastigroup::ElastigroupJob{job->id, std::move(spec), job->continuation_token},
+          invocation.deadline);
+    }
     if (outcome == RunOutcome::report_failed) {
       return HandlerResult{
           false, "",

@@ -1,5 +1,6 @@
 // The function's handler: what `bootstrap` does with one invocation. CodePipelineHandler reads
-// the CodePipeline job from the event and runs the Elastigroup + CodeDeploy flow for it until
+// the CodePipeline job from the event and runs its deployment (PROVIDER=elastigroup: Spot and
+// CodeDeploy; PROVIDER=asg: Auto Scaling, target groups and CodeDeploy, see asg_job.h) until
 // the flow reports or the invocation's deadline nears (then the flow hands over with a
 // continuation token).
 //
@@ -13,6 +14,7 @@
 #include <string>
 
 #include "adapters/elastigroup/elastigroup_executor.h"
+#include "frontends/lambda/asg_job.h"
 #include "frontends/lambda/runtime_api.h"
 
 namespace bluegreen::lambda {
@@ -36,13 +38,17 @@ bool is_known_handler(std::string_view name);
 
 class CodePipelineHandler final : public InvocationHandler {
  public:
+  // `open_asg` opens the AWS calls of a PROVIDER=asg job (asg_job.h); none: such a job fails
+  // naming what is missing.
   CodePipelineHandler(elastigroup::ElastigroupPorts ports,
-                      elastigroup::ElastigroupExecutor::Options options);
+                      elastigroup::ElastigroupExecutor::Options options,
+                      OpenAsgCloud open_asg = nullptr);
   HandlerResult handle(const Invocation& invocation) override;
 
  private:
   elastigroup::ElastigroupPorts ports_;
   elastigroup::ElastigroupExecutor::Options options_;
+  OpenAsgCloud open_asg_;
 };
 
 }  // namespace bluegreen::lambda

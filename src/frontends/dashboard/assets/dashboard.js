@@ -232,9 +232,11 @@ function renderGroups() {
     return h("section", { class: "card" },
       h("header", {}, h("h2", {}, g.group), g.running ? statusPill("running") : null),
       h("dl", { class: "facts" },
-        g.provider === "elastigroup"
+        g.provider === "elastigroup" || g.provider === "asg"
           ? h("div", { style: "grid-column: 1 / -1" }, h("dt", {}, "Cloud"),
-            h("dd", {}, "Spot Elastigroup + CodeDeploy (Spot moves the fleets)"))
+            h("dd", {}, g.provider === "asg"
+              ? "EC2 Auto Scaling + CodeDeploy (target groups move from blue's group to green's)"
+              : "Spot Elastigroup + CodeDeploy (Spot moves the fleets)"))
           : [h("div", {}, h("dt", {}, "Service"), h("dd", {}, serviceLink(g.listen))),
             h("div", {}, h("dt", {}, "Open connections"), h("dd", {}, connections))],
         g.listenError ? h("div", { style: "grid-column: 1 / -1" }, h("dt", {}, "Listener"),

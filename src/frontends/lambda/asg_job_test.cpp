@@ -1,0 +1,182 @@
+// A PROVIDER=asg CodePipeline job over several invocations (asg_job.h), on an AWS account in
+// memory (adapters/asg/asg_test_world.h) and a fake CodePipeline that keeps the reports.
+#include "frontends/lambda/asg_job.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "adapters/asg/asg_provider.h"
+#include "adapters/asg/asg_test_world.h"
+#include "adapters/asg/asg_token.h"
+#include "adapters/elastigroup/elastigroup_fakes.h"
+
+namespace bluegreen::lambda {
+namespace {
+
+namespace eg = elastigroup;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+DeploymentSpec asg_spec(const std::string& extra = "") {
+  auto spec = parse_spec(std::string_view(
+      R"({"PROVIDER":"asg","GROUP_ID":"web","APP_NAME":"app","DEPLOYMENT_GROUP":"dg",)"
+      R"("TIMEOUT":"1800","S3_BUCKET":"b","S3_KEY":"app.zip","S3_BUNDLE":"zip")" +
+      extra + "}"));
+  EXPECT_TRUE(spec) << spec.error().message;
+  return *spec;
+}
+
+class AsgJobTest : public ::testing::Test {
+ protected:
+  void SetUp() override { world_.seed(); }
+
+  OpenAsgCloud opener() {
+    return [this]() -> Result<std::unique_ptr<asg::AsgCloud>> {
+      return std::make_unique<asg::testing::FakeAsgCloud>(world_);
+    };
+  }
+
+  // One invocation of five minutes. CodePipeline gives a continued job a new id.
+  eg::RunOutcome invoke(const DeploymentSpec& spec, const std::optional<std::string>& token,
+                        const std::string& job_id = "job-1") {
+    eg::CloudRunOptions options;
+    eg::FakeCloudConnection connection(fake_, clock_);
+    auto ports = connection.ports(fake_, fake_);
+    return run_asg_job(job_id, spec, token, opener(), ports, options,
+                       clock_.now() + std::chrono::minutes(5));
+  }
+
+  // Invokes until the job has a final result; the number of invocations.
+  int run_to_the_end(const DeploymentSpec& spec, int most = 50) {
+    std::optional<std::string> token;
+    for (int i = 1; i <= most; ++i) {
+      auto outcome = invoke(spec, token, i == 1 ? "job-1" : fmt::format("job-1-{}", i));
+      if (outcome != eg::RunOutcome::continued) return i;
+      auto progress = std::get<eg::ReportProgress>(last_report());
+      EXPECT_LE(progress.continuation_token.size(), asg::kMaxAsgTokenLength);
+      token = progress.continuation_token;
+      clock_.advance(std::chrono::seconds(5));  // CodePipeline invokes again
+    }
+    ADD_FAILURE() << "the job never ended";
+    return most;
+  }
+
+  eg::Action last_report() const { return fake_.reports().back().report; }
+
+  FakeClock clock_;
+  asg::testing::World world_{clock_};
+  eg::FakeElastigroupCloud fake_{clock_};
+};
+
+TEST_F(AsgJobTest, AJobLongerThanAnInvocationCarriesOnFromItsTokenAndSucceeds) {
+  // Keeping blue for 20 minutes takes several five-minute invocations.
+  int invocations = run_to_the_end(asg_spec(R"(,"BLUE_TERMINATION_WAIT":"1200")"));
+
+  EXPECT_GE(invocations, 5);
+  auto report = last_report();
+  const auto* success = std::get_if<eg::ReportSuccess>(&report);
+  ASSERT_NE(success, nullptr);
+  const std::string green = asg::green_group_name("web", eg::green_identifier_for_job("job-1"));
+  EXPECT_EQ(success->output_variables.at("GreenGroup"), green);
+  EXPECT_EQ(success->output_variables.at("GreenIdentifier"), eg::green_identifier_for_job("job-1"));
+  EXPECT_EQ(success->output_variables.at("DeploymentId"), world_.last_attempt);
+  EXPECT_EQ(std::ranges::count(world_.calls, "CreateAutoScalingGroup " + green), 1);
+  EXPECT_EQ(world_.deployments.size(), 1u);
+  EXPECT_TRUE(world_.groups.at("web").deleted);
+  EXPECT_EQ(world_.groups.at(green).g.tags.at("bluegreen:group"), "web");
+  EXPECT_THAT(world_.serving_violations, IsEmpty());
+}
+
+TEST_F(AsgJobTest, AJobDeliveredAgainWithoutItsTokenFindsItsGreensAndCreatesNothingTwice) {
+  // The first invocation ran and its report never reached CodePipeline, which delivers the
+  // job again.
+  fake_.fail_next("pipeline.progress", Error{ErrorKind::invalid_input, "refused", "Refused"});
+  auto spec = asg_spec(R"(,"BLUE_TERMINATION_WAIT":"1200")");
+  ASSERT_EQ(invoke(spec, std::nullopt), eg::RunOutcome::report_failed);
+  run_to_the_end(spec);
+
+  auto report = last_report();
+  const auto* success = std::get_if<eg::ReportSuccess>(&report);
+  const auto* failure = std::get_if<eg::ReportFailure>(&report);
+  ASSERT_NE(success, nullptr) << (failure ? failure->message : "");
+  const std::string green = asg::green_group_name("web", eg::green_identifier_for_job("job-1"));
+  EXPECT_EQ(std::ranges::count(world_.calls, "CreateAutoScalingGroup " + green), 1);
+  EXPECT_EQ(world_.deployments.size(), 1u);
+}
+
+TEST_F(AsgJobTest, TimeoutCountsFromTheJobsStartAcrossInvocations) {
+  world_.codedeploy_takes = std::chrono::hours(3);
+  run_to_the_end(asg_spec(R"(,"TIMEOUT":"1200")"));
+
+  auto report = last_report();
+  const auto* failure = std::get_if<eg::ReportFailure>(&report);
+  ASSERT_NE(failure, nullptr);
+  EXPECT_THAT(failure->message, HasSubstr("TIMEOUT of 1200 s passed during install"));
+  EXPECT_EQ(failure->type, eg::FailureType::job_failed);
+  const std::string green = asg::green_group_name("web", eg::green_identifier_for_job("job-1"));
+  EXPECT_TRUE(world_.groups.at(green).deleted);
+  EXPECT_FALSE(world_.groups.at("web").deleted);
+}
+
+TEST_F(AsgJobTest, ManualPromotionIsRefusedBeforeAnythingStarts) {
+  EXPECT_EQ(invoke(asg_spec(R"(,"PROMOTION":"manual")"), std::nullopt), eg::RunOutcome::failed);
+  auto report = last_report();
+  const auto* failure = std::get_if<eg::ReportFailure>(&report);
+  ASSERT_NE(failure, nullptr);
+  EXPECT_EQ(failure->type, eg::FailureType::configuration_error);
+  EXPECT_THAT(failure->message, HasSubstr("PROMOTION=manual"));
+  EXPECT_THAT(failure->message, HasSubstr("bluegreen server"));
+  EXPECT_THAT(world_.calls, IsEmpty());
+}
+
+TEST_F(AsgJobTest, AnUnreadableTokenFailsTheJobSayingSo) {
+  EXPECT_EQ(invoke(asg_spec(), std::string("{\"p\":\"asg\",\"v\":1}")), eg::RunOutcome::failed);
+  auto report = last_report();
+  const auto* failure = std::get_if<eg::ReportFailure>(&report);
+  ASSERT_NE(failure, nullptr);
+  EXPECT_THAT(failure->message, HasSubstr("continuation token"));
+  EXPECT_THAT(world_.calls, IsEmpty());
+}
+
+TEST(AsgToken, ARecordRoundTripsAndStaysWithinCodePipelinesLimitForALargeFleet) {
+  FakeClock clock;
+  auto spec = asg_spec();
+  Deployment d =
+      new_deployment("job-1", spec, "codepipeline", "1a2b3c4d-aaaa", clock.now(), std::nullopt);
+  d.step = Step::keep_blue;
+  d.phase = Phase::keep_blue;
+  d.phases = {PhaseRecord{Phase::keep_blue, clock.now(), std::nullopt, PhaseOutcome::running, ""}};
+  d.traffic_moved = true;
+  d.wait_until = clock.now() + std::chrono::minutes(10);
+  d.cloud = CloudProgress{};
+  d.cloud->token = R"({"blue":"web","green":"web-1a2b3c4d","cd":"d-000000001"})";
+  BlueFleet blue{"asg:web", {}, {}};
+  for (int i = 0; i < 80; ++i) {
+    Instance g;
+    g.id = fmt::format("i-{:017x}", i);
+    d.green.push_back(g);
+    d.health_streak[g.id] = 2;
+    Instance b;
+    b.id = fmt::format("i-{:017x}", 1000 + i);
+    blue.instances.push_back(b);
+  }
+  d.blue = blue;
+
+  std::string token = asg::to_asg_token(d);
+  EXPECT_LE(token.size(), asg::kMaxAsgTokenLength);
+  Deployment back =
+      new_deployment("job-1", spec, "codepipeline", "other", clock.now(), std::nullopt);
+  ASSERT_TRUE(asg::resume_from_asg_token(back, token));
+  EXPECT_EQ(back.step, Step::keep_blue);
+  EXPECT_EQ(back.green_identifier, "1a2b3c4d-aaaa");
+  EXPECT_TRUE(back.traffic_moved);
+  EXPECT_EQ(back.wait_until, d.wait_until);
+  EXPECT_EQ(back.deadline, d.deadline);
+  EXPECT_EQ(back.green.size(), 80u);
+  EXPECT_EQ(back.cloud->token, d.cloud->token);
+  ASSERT_TRUE(back.blue);
+  EXPECT_EQ(back.blue->fleet_id, "asg:web");
+}
+
+}  // namespace
+}  // namespace bluegreen::lambda
