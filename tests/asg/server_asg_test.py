@@ -8,9 +8,12 @@ outcome line and JSON, `bluegreen status`, `history` and `logs`, and the cloud a
 its operator sees it (which groups exist and how they are tagged, which instances are healthy
 in the service's main target group, which are terminated).
 
-Not covered here: TIMEOUT during launch_green. moto makes a new group's instances InService
-and passing their status checks in the answer to the create itself, so nothing in this world
-can keep them from being ready (asg_provider_test.cpp covers it with an in-memory cloud).
+Not covered here: TIMEOUT during launch_green, and during allow_traffic. moto makes a new
+group's instances InService and passing their status checks in the answer to the create itself,
+and healthy in a target group the moment they are registered, so nothing in this world keeps
+green from being ready or from passing in the main target group (asg_provider_test.cpp covers
+both with an in-memory cloud); a green stopped before the switch is refused by the attach
+itself, which a test below meets instead.
 
 Run: BLUEGREEN_CLI=<build>/bin/bluegreen python3 server_asg_test.py
 """
