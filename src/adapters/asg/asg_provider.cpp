@@ -674,6 +674,9 @@ class AsgProvider::Run {
     std::vector<HookResult> results;
     std::set<std::string> logged;  // instance/event/status already said
     std::string last_status;
+    // The first failed event, whichever poll saw it: its target may be read before the
+    // deployment's status says Failed.
+    std::string failure;
     for (;;) {
       auto info = cloud_.deployment(s_.codedeploy_id, request_deadline());
       if (!info)
@@ -689,7 +692,6 @@ class AsgProvider::Run {
                                                                    : EventKind::info);
         last_status = info->status;
       }
-      std::string failure;
       if (info->status != "Created" && info->status != "Queued") {
         auto targets = cloud_.deployment_targets(s_.codedeploy_id, request_deadline());
         if (!targets) {

@@ -169,6 +169,17 @@ TEST_F(AsgFlowTest, AFailingValidateServiceEndsFailedNamingItAndRemovesOnlyGreen
   }));
 }
 
+TEST_F(AsgFlowTest, AFailedEventReadBeforeTheDeploymentSaysFailedIsStillNamed) {
+  world_.codedeploy_fails_at = "ValidateService";
+  world_.codedeploy_targets_ahead = world_.codedeploy_takes;
+  Deployment d = run(new_record(asg_spec()));
+
+  EXPECT_EQ(d.status, DeploymentStatus::failed);
+  ASSERT_TRUE(d.error);
+  EXPECT_THAT(d.error->message, HasSubstr("lifecycle event ValidateService failed on i-"));
+  EXPECT_THAT(d.error->message, Not(HasSubstr("no lifecycle event failed")));
+}
+
 TEST_F(AsgFlowTest, ManualPromotionWaitsWithGreenInThePreviewTargetGroupGatedByItsHealth) {
   std::string preview = World::kPreview;
   bool promoted = false;

@@ -66,6 +66,8 @@ struct World {
   std::set<std::string> sick;   // instances that never pass a health check
   Duration codedeploy_takes = std::chrono::seconds(60);
   std::string codedeploy_fails_at;  // lifecycle event that fails, empty: none
+  // How much sooner the targets' lifecycle events end than the deployment's status says so.
+  Duration codedeploy_targets_ahead{0};
   Duration status_checks_after = std::chrono::seconds(20);
   bool instances_never_in_service = false;
 
@@ -157,9 +159,9 @@ struct World {
   }
 
   // Lifecycle of CodeDeploy's deployment `d` now: its status and its targets' events.
-  std::string status_of(const Deployment& d) const {
+  std::string status_of(const Deployment& d, Duration ahead = Duration{0}) const {
     if (d.stopped) return "Stopped";
-    if (clock.now() < d.created + codedeploy_takes) return "InProgress";
+    if (clock.now() + ahead < d.created + codedeploy_takes) return "InProgress";
     return codedeploy_fails_at.empty() ? "Succeeded" : "Failed";
   }
 };
@@ -399,7 +401,7 @@ class FakeAsgCloud final : public AsgCloud {
     std::lock_guard lock(w_.mutex);
     w_.calls.push_back("ListDeploymentTargets");
     const auto& d = w_.deployments.at(id);
-    std::string status = w_.status_of(d);
+    std::string status = w_.status_of(d, w_.codedeploy_targets_ahead);
     std::vector<aws::DeploymentTargetInfo> out;
     for (const auto& target : d.targets) {
       aws::DeploymentTargetInfo info;
