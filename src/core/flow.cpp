@@ -556,7 +556,8 @@ class Machine {
     switch (d_.step) {
       case Step::show_preview:
         d_.preview_shown = true;
-        emit(EventKind::info, "green is on the preview listener");
+        emit(EventKind::info,
+             e.detail.empty() ? std::string("green is on the preview listener") : e.detail);
         return advance(after(d_.step), fmt::format("promoted by {}", d_.promoted_by));
       case Step::route_to_green: {
         const int percent = traffic_percent(d_);

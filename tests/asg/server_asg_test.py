@@ -413,9 +413,6 @@ class DeploymentTest(AsgServerCase):
         self.assertIn(greens[0], summary["error"])
         self.assertEqual(sampler.seen, [self.healthy(self.blues)])
 
-    # TODO(bug): a promoted green stays in the preview target group once it serves, so the next
-    # deployment's preview shows the serving group beside its own green.
-    @unittest.expectedFailure
     def test_the_next_preview_shows_only_the_next_green(self):
         self.start_server()
         preview = WORLD.target_group_arn(self.preview)
@@ -431,11 +428,6 @@ class DeploymentTest(AsgServerCase):
             self.cli("rollback", "--group", self.service)
             self.finished(client)
 
-    # TODO(bug): history and status call a PROVIDER=asg group's deployments "elastigroup"
-    # (admin_api.cpp: history_item_json and status_json say "elastigroup" for any cloud
-    # deployment), and `bluegreen status` says "Spot Elastigroup + CodeDeploy (Spot moves the
-    # fleets)" for it.
-    @unittest.expectedFailure
     def test_status_and_history_name_the_provider(self):
         self.start_server()
         code, _, summary = self.deploy(self.parameters())

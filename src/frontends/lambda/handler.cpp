@@ -31,7 +31,7 @@ bool is_known_handler(std::string_view name) {
 CodePipelineHandler::CodePipelineHandler(elastigroup::ElastigroupPorts ports,
                                          elastigroup::ElastigroupExecutor::Options options,
                                          OpenAsgCloud open_asg)
-    : ports_(ports), options_(std::move(options)), open_asg_(std::move(open_asg)) {}
+    : ports_(ports), options_(options), open_asg_(std::move(open_asg)) {}
 
 HandlerResult CodePipelineHandler::handle(const Invocation& invocation) {
   auto job = parse_codepipeline_event(invocation.payload);
