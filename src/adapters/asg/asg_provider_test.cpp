@@ -381,5 +381,118 @@ TEST_F(AsgFlowTest, NoGroupOfThatNameOrTagIsAClearErrorAndCreatesNothing) {
   EXPECT_EQ(calls("CreateAutoScalingGroup"), 0);
 }
 
+
+// -- Attacks: AWS errors, lost answers, a group changed under the deployment, a deployment
+// delivered again.
+
+aws::AwsError throttling(const std::string& call) {
+  return testing::aws_error(call, ErrorKind::throttled, "Throttling", "Rate exceeded");
+}
+
+TEST_F(AsgFlowTest, ADeploymentDeliveredAgainAfterItSucceededNeverDetachesOrDeletesItsServingGreen) {
+  // A job delivered again without its record after it succeeded (its report was lost): the
+  // same deployment id and GreenIdentifier start over, and the group tagged bluegreen:group is
+  // now the green this deployment made.
+  Deployment first = run(new_record(asg_spec()));
+  ASSERT_EQ(first.status, DeploymentStatus::succeeded);
+  ASSERT_THAT(world_.serving_violations, IsEmpty());
+
+  Deployment again = run(new_record(asg_spec()));
+
+  EXPECT_THAT(world_.serving_violations, IsEmpty());
+  EXPECT_FALSE(world_.groups.at(green()).deleted) << "the serving group was deleted";
+  int healthy = 0;
+  for (const auto& [id, t] : world_.target_groups.at(World::kMain).targets) {
+    healthy += t.state == "healthy" ? 1 : 0;
+  }
+  EXPECT_EQ(healthy, 2);
+}
+
+TEST_F(AsgFlowTest, ACleanUpThatCannotDeleteGreenNeverSaysGreenWasTerminated) {
+  world_.codedeploy_fails_at = "ValidateService";
+  const std::string g = green();
+  world_.fault = [&](const std::string& call) -> std::optional<aws::AwsError> {
+    if (call != "DeleteAutoScalingGroup " + g) return std::nullopt;
+    return testing::aws_error("DeleteAutoScalingGroup", ErrorKind::permission_denied,
+                              "AccessDenied", "not authorized to perform DeleteAutoScalingGroup");
+  };
+  Deployment d = run(new_record(asg_spec()));
+
+  EXPECT_EQ(d.status, DeploymentStatus::failed);
+  ASSERT_FALSE(world_.groups.at(g).deleted);
+  // The group and its instances still run: the account of the clean-up must say so.
+  EXPECT_THAT(d.phases.back().message, Not(HasSubstr("green terminated")));
+  std::string told = d.phases.back().message + " | " + (d.error ? d.error->message : "");
+  EXPECT_THAT(told, HasSubstr(g));
+  EXPECT_THAT(told, HasSubstr("AccessDenied"));
+}
+
+TEST_F(AsgFlowTest, OneThrottledDeleteOfBlueDoesNotLeaveTheNextDeploymentRefused) {
+  int throttled = 0;
+  world_.fault = [&](const std::string& call) -> std::optional<aws::AwsError> {
+    if (call != "DeleteAutoScalingGroup web" || throttled++ > 0) return std::nullopt;
+    return throttling("DeleteAutoScalingGroup");
+  };
+  Deployment d = run(new_record(asg_spec()));
+  ASSERT_EQ(d.status, DeploymentStatus::succeeded) << (d.error ? d.error->message : "");
+
+  // Blue's group keeps running (its instances cost) with the service tag it had.
+  EXPECT_TRUE(world_.groups.at("web").deleted) << "blue's group was left running";
+  Deployment next_record =
+      new_deployment("d-0002", asg_spec(), "test", "5e6f7a8b-0000-4000-8000-000000000002",
+                     clock_.now(), std::nullopt);
+  next_record.cloud = CloudProgress{};
+  Deployment next = run(std::move(next_record));
+  EXPECT_EQ(next.status, DeploymentStatus::succeeded) << (next.error ? next.error->message : "");
+  EXPECT_THAT(world_.serving_violations, IsEmpty());
+}
+
+TEST_F(AsgFlowTest, ACodeDeployCreateWhoseAnswerWasLostIsStoppedByTheCleanUp) {
+  // CreateDeployment reached CodeDeploy, its answer did not come back.
+  world_.codedeploy_takes = std::chrono::hours(1);
+  int lost = 0;
+  world_.lost_answer = [&](const std::string& call) -> std::optional<aws::AwsError> {
+    if (call != "CreateDeployment" || lost++ > 0) return std::nullopt;
+    return testing::aws_error("CreateDeployment", ErrorKind::unavailable, "RequestTimeout",
+                              "the request timed out");
+  };
+  Deployment d = run(new_record(asg_spec()));
+
+  EXPECT_EQ(d.status, DeploymentStatus::failed);
+  EXPECT_TRUE(world_.groups.at(green()).deleted);
+  ASSERT_EQ(world_.deployments.size(), 1u);
+  // Left running, CodeDeploy's deployment holds the deployment group: the next
+  // CreateDeployment is refused with DeploymentLimitExceededException.
+  EXPECT_EQ(world_.status_of(world_.deployments.begin()->second), "Stopped");
+}
+
+TEST_F(AsgFlowTest, AGreenInstanceReplacedAfterTheInstallNeverServesWithoutTheRevision) {
+  // Auto Scaling replaces one green (a failed EC2 health check, a Spot rebalance) after the
+  // health gate, just before the switch: its replacement boots blue's launch template and
+  // CodeDeploy never installs the revision on it.
+  bool replaced = false;
+  sink_.on_update([&](const Deployment& d) {
+    if (d.step == Step::route_to_green && !replaced) {
+      replaced = true;
+      std::lock_guard lock(world_.mutex);
+      world_.replace_instance(green(), world_.groups.at(green()).g.instances.front().id);
+    }
+  });
+  Deployment d = run(new_record(asg_spec()));
+  ASSERT_TRUE(replaced);
+
+  ASSERT_EQ(world_.deployments.size(), 1u);
+  const auto& installed = world_.deployments.begin()->second.targets;
+  for (const auto& [id, t] : world_.target_groups.at(World::kMain).targets) {
+    if (t.state != "healthy") continue;
+    bool blue = std::ranges::any_of(world_.groups.at("web").g.instances,
+                                    [&](const GroupInstance& i) { return i.id == id; });
+    EXPECT_TRUE(blue || std::ranges::find(installed, id) != installed.end())
+        << id << " serves in the main target group without the revision (deployment "
+        << to_string(d.status) << ")";
+  }
+  EXPECT_THAT(world_.serving_violations, IsEmpty());
+}
+
 }  // namespace
 }  // namespace bluegreen::asg

@@ -12,8 +12,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <expected>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -70,6 +73,12 @@ struct World {
   Duration codedeploy_targets_ahead{0};
   Duration status_checks_after = std::chrono::seconds(20);
   bool instances_never_in_service = false;
+  // AWS answering an error (throttling, a 5xx, AccessDenied): `fault` is asked before each
+  // call, by the name `calls` records it with; an error it gives is the answer and the call
+  // does nothing. `lost_answer` is asked after a call that changes something did it: an error
+  // it gives is an answer that never came back (a timeout after the request arrived).
+  std::function<std::optional<aws::AwsError>(const std::string& call)> fault;
+  std::function<std::optional<aws::AwsError>(const std::string& call)> lost_answer;
 
   std::map<std::string, Group> groups;
   std::map<std::string, TargetGroup> target_groups;
@@ -116,9 +125,40 @@ struct World {
     return id;
   }
 
+  // Auto Scaling replacing an instance of `group` (a failed health check, a Spot interruption,
+  // a rebalance): the old one leaves the group's target groups and is terminated, a new one is
+  // launched from the group, tagged as the group propagates, InService and registered.
+  std::string replace_instance(const std::string& group, const std::string& old_id) {
+    auto& g = groups.at(group).g;
+    std::erase_if(g.instances, [&](const GroupInstance& i) { return i.id == old_id; });
+    terminated.insert(old_id);
+    for (auto& [arn, tg] : target_groups) tg.targets.erase(old_id);
+    std::string id = launch();
+    g.instances.push_back({id, "InService", "Healthy"});
+    std::vector<std::pair<std::string, std::string>> tags(g.tags.begin(), g.tags.end());
+    std::erase_if(tags, [](const auto& t) { return t.first == "bluegreen:group"; });
+    instance_tags[id] = tags;
+    for (const auto& arn : g.target_group_arns) register_in(arn, {g.instances.back()});
+    check_serving("Auto Scaling replaced " + old_id);
+    return id;
+  }
+
   const Group* live(const std::string& name) const {
     auto it = groups.find(name);
     return it == groups.end() || it->second.deleted ? nullptr : &it->second;
+  }
+
+  // Records a call; the error `fault` answers it with, if any.
+  std::optional<aws::AwsError> called(const std::string& call) {
+    calls.push_back(call);
+    return fault ? fault(call) : std::nullopt;
+  }
+  // The answer of a call that did what it asked.
+  std::expected<void, aws::AwsError> answered(const std::string& call) {
+    if (lost_answer) {
+      if (auto e = lost_answer(call)) return std::unexpected(*e);
+    }
+    return {};
   }
 
   int healthy_in(const TargetGroup& tg) const {
@@ -182,7 +222,8 @@ class FakeAsgCloud final : public AsgCloud {
                                                          const std::string& value,
                                                          TimePoint) override {
     std::lock_guard lock(w_.mutex);
-    w_.calls.push_back("DescribeAutoScalingGroups tag:" + key);
+    const std::string call = "DescribeAutoScalingGroups tag:" + key;
+    if (auto e = w_.called(call)) return std::unexpected(*e);
     std::vector<AutoScalingGroup> out;
     for (const auto& [name, group] : w_.groups) {
       auto it = group.g.tags.find(key);
@@ -196,7 +237,8 @@ class FakeAsgCloud final : public AsgCloud {
   AwsResult<std::optional<AutoScalingGroup>> group_named(const std::string& name,
                                                          TimePoint) override {
     std::lock_guard lock(w_.mutex);
-    w_.calls.push_back("DescribeAutoScalingGroups " + name);
+    const std::string call = "DescribeAutoScalingGroups " + name;
+    if (auto e = w_.called(call)) return std::unexpected(*e);
     const auto* group = w_.live(name);
     if (group == nullptr) return std::optional<AutoScalingGroup>{};
     return group->g;
@@ -204,7 +246,8 @@ class FakeAsgCloud final : public AsgCloud {
 
   AwsResult<void> create_group(const NewGroup& request, TimePoint) override {
     std::lock_guard lock(w_.mutex);
-    w_.calls.push_back("CreateAutoScalingGroup " + request.name);
+    const std::string call = "CreateAutoScalingGroup " + request.name;
+    if (auto e = w_.called(call)) return std::unexpected(*e);
     if (w_.live(request.name) != nullptr) {
       return std::unexpected(aws_error("CreateAutoScalingGroup", ErrorKind::conflict,
                                        "AlreadyExists",
@@ -227,22 +270,24 @@ class FakeAsgCloud final : public AsgCloud {
     }
     for (const auto& arn : request.target_group_arns) w_.register_in(arn, group.g.instances);
     w_.groups[request.name] = group;
-    return {};
+    return w_.answered(call);
   }
 
   AwsResult<void> tag_group(const std::string& name, const std::string& key,
                             const std::string& value, TimePoint) override {
     std::lock_guard lock(w_.mutex);
-    w_.calls.push_back(fmt::format("CreateOrUpdateTags {} {}={}", name, key, value));
+    const std::string call = fmt::format("CreateOrUpdateTags {} {}={}", name, key, value);
+    if (auto e = w_.called(call)) return std::unexpected(*e);
     auto it = w_.groups.find(name);
     if (it == w_.groups.end() || it->second.deleted) return not_found("CreateOrUpdateTags", name);
     it->second.g.tags[key] = value;
-    return {};
+    return w_.answered(call);
   }
 
   AwsResult<void> delete_group(const std::string& name, TimePoint) override {
     std::lock_guard lock(w_.mutex);
-    w_.calls.push_back("DeleteAutoScalingGroup " + name);
+    const std::string call = "DeleteAutoScalingGroup " + name;
+    if (auto e = w_.called(call)) return std::unexpected(*e);
     auto it = w_.groups.find(name);
     if (it == w_.groups.end() || it->second.deleted) return {};
     it->second.deleted = true;
@@ -251,13 +296,14 @@ class FakeAsgCloud final : public AsgCloud {
       for (auto& [arn, tg] : w_.target_groups) tg.targets.erase(i.id);
     }
     w_.check_serving("DeleteAutoScalingGroup " + name);
-    return {};
+    return w_.answered(call);
   }
 
   AwsResult<void> attach_target_groups(const std::string& name,
                                        const std::vector<std::string>& arns, TimePoint) override {
     std::lock_guard lock(w_.mutex);
-    w_.calls.push_back(fmt::format("AttachLoadBalancerTargetGroups {}", name));
+    const std::string call = fmt::format("AttachLoadBalancerTargetGroups {}", name);
+    if (auto e = w_.called(call)) return std::unexpected(*e);
     auto it = w_.groups.find(name);
     if (it == w_.groups.end() || it->second.deleted) {
       return not_found("AttachLoadBalancerTargetGroups", name);
@@ -267,13 +313,14 @@ class FakeAsgCloud final : public AsgCloud {
       if (std::ranges::find(list, arn) == list.end()) list.push_back(arn);
       w_.register_in(arn, it->second.g.instances);
     }
-    return {};
+    return w_.answered(call);
   }
 
   AwsResult<void> detach_target_groups(const std::string& name,
                                        const std::vector<std::string>& arns, TimePoint) override {
     std::lock_guard lock(w_.mutex);
-    w_.calls.push_back(fmt::format("DetachLoadBalancerTargetGroups {}", name));
+    const std::string call = fmt::format("DetachLoadBalancerTargetGroups {}", name);
+    if (auto e = w_.called(call)) return std::unexpected(*e);
     auto it = w_.groups.find(name);
     if (it == w_.groups.end() || it->second.deleted) {
       return not_found("DetachLoadBalancerTargetGroups", name);
@@ -283,12 +330,13 @@ class FakeAsgCloud final : public AsgCloud {
       w_.deregister_from(arn, it->second.g.instances);
     }
     w_.check_serving("DetachLoadBalancerTargetGroups " + name);
-    return {};
+    return w_.answered(call);
   }
 
   AwsResult<std::vector<TargetHealth>> target_health(const std::string& arn, TimePoint) override {
     std::lock_guard lock(w_.mutex);
-    w_.calls.push_back("DescribeTargetHealth");
+    const std::string call = "DescribeTargetHealth";
+    if (auto e = w_.called(call)) return std::unexpected(*e);
     auto it = w_.target_groups.find(arn);
     if (it == w_.target_groups.end()) {
       return std::unexpected(aws_error("DescribeTargetHealth", ErrorKind::not_found,
@@ -322,14 +370,16 @@ class FakeAsgCloud final : public AsgCloud {
 
   AwsResult<Duration> deregistration_delay(const std::string& arn, TimePoint) override {
     std::lock_guard lock(w_.mutex);
-    w_.calls.push_back("DescribeTargetGroupAttributes");
+    const std::string call = "DescribeTargetGroupAttributes";
+    if (auto e = w_.called(call)) return std::unexpected(*e);
     return w_.target_groups[arn].deregistration_delay;
   }
 
   AwsResult<std::vector<StatusCheck>> status_checks(const std::vector<std::string>& ids,
                                                     TimePoint) override {
     std::lock_guard lock(w_.mutex);
-    w_.calls.push_back("DescribeInstanceStatus");
+    const std::string call = "DescribeInstanceStatus";
+    if (auto e = w_.called(call)) return std::unexpected(*e);
     std::vector<StatusCheck> out;
     for (const auto& id : ids) {
       bool gone = w_.terminated.contains(id);
@@ -344,7 +394,8 @@ class FakeAsgCloud final : public AsgCloud {
   AwsResult<std::string> create_deployment(const aws::CreateDeploymentRequest& request,
                                            TimePoint) override {
     std::lock_guard lock(w_.mutex);
-    w_.calls.push_back("CreateDeployment");
+    const std::string call = "CreateDeployment";
+    if (auto e = w_.called(call)) return std::unexpected(*e);
     for (const auto& [id, d] : w_.deployments) {
       std::string status = w_.status_of(d);
       if (status == "InProgress") {
@@ -370,12 +421,14 @@ class FakeAsgCloud final : public AsgCloud {
     std::string id = fmt::format("d-{:09}", w_.deployments.size() + 1);
     w_.deployments[id] = d;
     w_.last_attempt = id;
+    if (auto a = w_.answered(call); !a) return std::unexpected(a.error());
     return id;
   }
 
   AwsResult<aws::DeploymentInfo> deployment(const std::string& id, TimePoint) override {
     std::lock_guard lock(w_.mutex);
-    w_.calls.push_back("GetDeployment");
+    const std::string call = "GetDeployment";
+    if (auto e = w_.called(call)) return std::unexpected(*e);
     auto it = w_.deployments.find(id);
     if (it == w_.deployments.end()) {
       return std::unexpected(aws_error("GetDeployment", ErrorKind::not_found,
@@ -399,7 +452,8 @@ class FakeAsgCloud final : public AsgCloud {
   AwsResult<std::vector<aws::DeploymentTargetInfo>> deployment_targets(const std::string& id,
                                                                        TimePoint) override {
     std::lock_guard lock(w_.mutex);
-    w_.calls.push_back("ListDeploymentTargets");
+    const std::string call = "ListDeploymentTargets";
+    if (auto e = w_.called(call)) return std::unexpected(*e);
     const auto& d = w_.deployments.at(id);
     std::string status = w_.status_of(d, w_.codedeploy_targets_ahead);
     std::vector<aws::DeploymentTargetInfo> out;
@@ -435,15 +489,17 @@ class FakeAsgCloud final : public AsgCloud {
   AwsResult<std::string> last_attempted_deployment(const std::string&, const std::string&,
                                                    TimePoint) override {
     std::lock_guard lock(w_.mutex);
-    w_.calls.push_back("GetDeploymentGroup");
+    const std::string call = "GetDeploymentGroup";
+    if (auto e = w_.called(call)) return std::unexpected(*e);
     return w_.last_attempt;
   }
 
   AwsResult<void> stop_deployment(const std::string& id, TimePoint) override {
     std::lock_guard lock(w_.mutex);
-    w_.calls.push_back("StopDeployment");
+    const std::string call = "StopDeployment";
+    if (auto e = w_.called(call)) return std::unexpected(*e);
     w_.deployments.at(id).stopped = true;
-    return {};
+    return w_.answered(call);
   }
 
  private:

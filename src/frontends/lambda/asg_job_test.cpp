@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "adapters/asg/asg_provider.h"
 #include "adapters/asg/asg_test_world.h"
 #include "adapters/asg/asg_token.h"
@@ -176,6 +178,77 @@ TEST(AsgToken, ARecordRoundTripsAndStaysWithinCodePipelinesLimitForALargeFleet) 
   EXPECT_EQ(back.cloud->token, d.cloud->token);
   ASSERT_TRUE(back.blue);
   EXPECT_EQ(back.blue->fleet_id, "asg:web");
+}
+
+
+// -- Attacks.
+
+TEST_F(AsgJobTest, AJobDeliveredAgainAfterItSucceededLeavesItsGreenServing) {
+  // The first invocation does the whole deployment; its success report is lost, and
+  // CodePipeline delivers the job again without a token.
+  fake_.fail_next("pipeline.success", Error{ErrorKind::invalid_input, "refused", "Refused"});
+  auto spec = asg_spec(R"(,"BLUE_TERMINATION_WAIT":"10","DRAIN_TIMEOUT":"10")");
+  ASSERT_EQ(invoke(spec, std::nullopt), eg::RunOutcome::report_failed);
+  const std::string green = asg::green_group_name("web", eg::green_identifier_for_job("job-1"));
+  ASSERT_TRUE(world_.groups.at("web").deleted);
+  ASSERT_EQ(world_.groups.at(green).g.tags.at("bluegreen:group"), "web");
+
+  run_to_the_end(spec);
+
+  EXPECT_THAT(world_.serving_violations, IsEmpty());
+  EXPECT_FALSE(world_.groups.at(green).deleted) << "the job deleted the group that serves";
+}
+
+TEST_F(AsgJobTest, ARollbackWaitingForABlueThatNeverComesBackEndsAcrossInvocations) {
+  // The switch fails after blue left (the preview target group's detach is throttled), and
+  // blue's instances never pass again: the way back to blue is bounded by kBlueBackBound.
+  const std::string green = asg::green_group_name("web", eg::green_identifier_for_job("job-1"));
+  int detaches = 0;
+  world_.fault = [&](const std::string& call) -> std::optional<aws::AwsError> {
+    if (call != "DetachLoadBalancerTargetGroups " + green || detaches++ > 0) return std::nullopt;
+    for (const auto& i : world_.groups.at("web").g.instances) world_.sick.insert(i.id);
+    return asg::testing::aws_error("DetachLoadBalancerTargetGroups", ErrorKind::throttled,
+                                   "Throttling", "Rate exceeded");
+  };
+  auto spec = asg_spec(std::string(R"(,"PREVIEW_TARGET_GROUP_ARN":")") +
+                       asg::testing::World::kPreview + R"(")");
+  int invocations = run_to_the_end(spec, 40);
+
+  auto report = last_report();
+  const auto* progress = std::get_if<eg::ReportProgress>(&report);
+  EXPECT_LT(invocations, 40) << "still handing over: "
+                             << (progress ? progress->details.summary : std::string());
+  EXPECT_EQ(detaches, 1);
+  EXPECT_FALSE(world_.groups.at(green).deleted);
+  EXPECT_THAT(world_.serving_violations, IsEmpty());
+}
+
+TEST_F(AsgJobTest, ATokenNamingTheServingGroupAsGreenNeverGetsItDeleted) {
+  // A continuation token whose saved provider state names blue's group as green, in clean_up.
+  using nlohmann::json;
+  const auto ms = [&](Duration d) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               (clock_.now() + d).time_since_epoch())
+        .count();
+  };
+  json token{{"v", 1},
+             {"p", "asg"},
+             {"gid", eg::green_identifier_for_job("job-1")},
+             {"c", ms(Duration(0))},
+             {"dl", ms(std::chrono::minutes(30))},
+             {"st", "terminate_green"},
+             {"ph", "clean_up"},
+             {"ps", ms(Duration(0))},
+             {"wu", ms(Duration(0))},
+             {"nc", ms(Duration(0))},
+             {"tm", false},
+             {"pv", false},
+             {"g", json::array()},
+             {"a", R"({"blue":"web-old","green":"web"})"}};
+  invoke(asg_spec(), token.dump(), "job-1-2");
+
+  EXPECT_FALSE(world_.groups.at("web").deleted) << "the serving group was deleted";
+  EXPECT_THAT(world_.serving_violations, IsEmpty());
 }
 
 }  // namespace
