@@ -48,13 +48,112 @@ bool targets_tag(const aws::DeploymentInfo& d, const std::string& green_identifi
   });
 }
 
+// The port, with what a busy or briefly unreachable AWS answers (throttling, 5xx, no answer)
+// tried again: at most kAttempts times, a second apart and twice as long each time, never past
+// the call's own deadline. Every call but CreateDeployment is safe to repeat (a create that did
+// go through answers AlreadyExists, which the provider takes as its own); a repeated
+// CreateDeployment would install twice, so its failure is the provider's to resolve (it looks
+// for its own deployment before it creates one).
+class RetryingCloud final : public AsgCloud {
+ public:
+  RetryingCloud(std::unique_ptr<AsgCloud> inner, Clock& clock)
+      : inner_(std::move(inner)), clock_(clock) {}
+
+  AwsResult<std::vector<AutoScalingGroup>> groups_tagged(const std::string& key,
+                                                         const std::string& value,
+                                                         TimePoint deadline) override {
+    return retried(deadline, [&] { return inner_->groups_tagged(key, value, deadline); });
+  }
+  AwsResult<std::optional<AutoScalingGroup>> group_named(const std::string& name,
+                                                         TimePoint deadline) override {
+    return retried(deadline, [&] { return inner_->group_named(name, deadline); });
+  }
+  AwsResult<void> create_group(const NewGroup& group, TimePoint deadline) override {
+    return retried(deadline, [&] { return inner_->create_group(group, deadline); });
+  }
+  AwsResult<void> tag_group(const std::string& name, const std::string& key,
+                            const std::string& value, TimePoint deadline) override {
+    return retried(deadline, [&] { return inner_->tag_group(name, key, value, deadline); });
+  }
+  AwsResult<void> delete_group(const std::string& name, TimePoint deadline) override {
+    return retried(deadline, [&] { return inner_->delete_group(name, deadline); });
+  }
+  AwsResult<void> attach_target_groups(const std::string& name,
+                                       const std::vector<std::string>& arns,
+                                       TimePoint deadline) override {
+    return retried(deadline, [&] { return inner_->attach_target_groups(name, arns, deadline); });
+  }
+  AwsResult<void> detach_target_groups(const std::string& name,
+                                       const std::vector<std::string>& arns,
+                                       TimePoint deadline) override {
+    return retried(deadline, [&] { return inner_->detach_target_groups(name, arns, deadline); });
+  }
+  AwsResult<std::vector<TargetHealth>> target_health(const std::string& arn,
+                                                     TimePoint deadline) override {
+    return retried(deadline, [&] { return inner_->target_health(arn, deadline); });
+  }
+  AwsResult<Duration> deregistration_delay(const std::string& arn, TimePoint deadline) override {
+    return retried(deadline, [&] { return inner_->deregistration_delay(arn, deadline); });
+  }
+  AwsResult<std::vector<StatusCheck>> status_checks(const std::vector<std::string>& ids,
+                                                    TimePoint deadline) override {
+    return retried(deadline, [&] { return inner_->status_checks(ids, deadline); });
+  }
+  AwsResult<std::string> create_deployment(const aws::CreateDeploymentRequest& request,
+                                           TimePoint deadline) override {
+    return inner_->create_deployment(request, deadline);
+  }
+  AwsResult<aws::DeploymentInfo> deployment(const std::string& id, TimePoint deadline) override {
+    return retried(deadline, [&] { return inner_->deployment(id, deadline); });
+  }
+  AwsResult<std::vector<aws::DeploymentTargetInfo>> deployment_targets(
+      const std::string& id, TimePoint deadline) override {
+    return retried(deadline, [&] { return inner_->deployment_targets(id, deadline); });
+  }
+  AwsResult<std::string> last_attempted_deployment(const std::string& application,
+                                                   const std::string& deployment_group,
+                                                   TimePoint deadline) override {
+    return retried(deadline, [&] {
+      return inner_->last_attempted_deployment(application, deployment_group, deadline);
+    });
+  }
+  AwsResult<void> stop_deployment(const std::string& id, TimePoint deadline) override {
+    return retried(deadline, [&] { return inner_->stop_deployment(id, deadline); });
+  }
+
+ private:
+  static constexpr int kAttempts = 4;
+
+  template <typename Call>
+  auto retried(TimePoint deadline, Call call) -> decltype(call()) {
+    Duration pause = std::chrono::seconds(1);
+    for (int attempt = 1;; ++attempt) {
+      auto answer = call();
+      if (answer || attempt >= kAttempts) return answer;
+      ErrorKind kind = answer.error().kind;
+      bool passing = kind == ErrorKind::throttled || kind == ErrorKind::unavailable;
+      if (!passing || clock_.now() + pause >= deadline) return answer;
+      clock_.sleep_for(pause);
+      pause *= 2;
+    }
+  }
+
+  std::unique_ptr<AsgCloud> inner_;
+  Clock& clock_;
+};
+
 }  // namespace
 
 std::string to_json_text(const AsgState& s) {
-  json j{{"blue", s.blue_group},      {"blue_tgs", s.blue_target_groups},
-         {"green", s.green_group},    {"green_sent", s.green_create_sent},
-         {"cd", s.codedeploy_id},     {"cd_sent", s.codedeploy_create_sent},
-         {"retired", s.blue_retired}, {"step", s.step}};
+  json j{{"blue", s.blue_group},
+         {"blue_tgs", s.blue_target_groups},
+         {"green", s.green_group},
+         {"green_sent", s.green_create_sent},
+         {"cd", s.codedeploy_id},
+         {"cd_sent", s.codedeploy_create_sent},
+         {"retired", s.blue_retired},
+         {"back_until", s.back_until},
+         {"step", s.step}};
   return j.dump();
 }
 
@@ -73,6 +172,7 @@ Result<AsgState> asg_state_from(const std::string& text) {
     s.codedeploy_id = j.value("cd", "");
     s.codedeploy_create_sent = j.value("cd_sent", false);
     s.blue_retired = j.value("retired", false);
+    s.back_until = j.value("back_until", 0LL);
     s.step = j.value("step", "");
   } catch (const json::exception& e) {
     return fail(ErrorKind::internal, fmt::format("the saved PROVIDER=asg state: {}", e.what()));
@@ -102,8 +202,22 @@ class AsgProvider::Run {
   InputEvent launch() {
     auto blue = find_blue();
     if (!blue) return failed(blue.error());
-    record_blue(*blue);
     s_.green_group = green_group_name(d_.spec.group_id, d_.green_identifier);
+    auto ours = blue->tags.find(std::string(kGreenIdentifierTag));
+    if (blue->name == s_.green_group ||
+        (ours != blue->tags.end() && ours->second == d_.green_identifier)) {
+      // This deployment ran to its end before (a job delivered again after its report was
+      // lost): its green serves. Nothing is launched, nothing is moved.
+      s_.green_group = blue->name;
+      s_.blue_group = blue->name;
+      save();
+      return failed(Error{ErrorKind::conflict,
+                          fmt::format("Auto Scaling group {}, this deployment's green, already "
+                                      "serves {}: the deployment ran to its end before; nothing "
+                                      "was changed",
+                                      blue->name, d_.spec.group_id)});
+    }
+    record_blue(*blue);
     auto green = cloud_.group_named(s_.green_group, request_deadline());
     if (!green) return failed(green.error());
     if (!*green) {
@@ -224,6 +338,14 @@ class AsgProvider::Run {
     bool to_green = route.fleet_id == d_.id;
     const std::string& joining = to_green ? s_.green_group : s_.blue_group;
     const std::string& leaving = to_green ? s_.blue_group : s_.green_group;
+    if (joining == leaving) {
+      return failed(
+          Error{ErrorKind::internal,
+                fmt::format("group {} is both blue and green: nothing is moved", joining)});
+    }
+    if (to_green) {
+      if (auto strangers = uninstalled_greens(); !strangers) return *strangers.error();
+    }
     if (s_.blue_target_groups.empty()) {
       return failed(Error{ErrorKind::invalid_input,
                           fmt::format("blue group {} is in no target group: there is no traffic "
@@ -235,9 +357,18 @@ class AsgProvider::Run {
     note(to_green ? "green_attached" : "blue_attached",
          fmt::format("group {} attached to {}", joining, fmt::join(s_.blue_target_groups, ", ")));
     // Invariant 1: the leaving group stays until the joining one is healthy in every one.
-    TimePoint until = to_green ? d_.deadline : clock_.now() + kBlueBackBound;
+    // The way back is bounded once, not afresh at each run (a Lambda's run is shorter).
+    if (!to_green && s_.back_until == 0) {
+      s_.back_until = to_epoch_ms(clock_.now() + kBlueBackBound);
+      save();
+    }
+    TimePoint until = to_green ? d_.deadline : from_epoch_ms(s_.back_until);
     auto healthy = wait_healthy_everywhere(joining, until);
     if (!healthy) return *healthy.error();
+    // Auto Scaling may have replaced a green meanwhile: none serves without the revision.
+    if (to_green) {
+      if (auto strangers = uninstalled_greens(); !strangers) return *strangers.error();
+    }
     auto leaving_group = cloud_.group_named(leaving, request_deadline());
     if (!leaving_group) return failed(leaving_group.error());
     std::vector<std::string> still_in;
@@ -309,12 +440,26 @@ class AsgProvider::Run {
     if (s_.blue_group.empty() || s_.blue_retired) {
       return input::ActionDone{"no blue group left to delete"};
     }
-    // Invariant 3: the service tag is on green before blue goes.
+    if (s_.blue_group == s_.green_group) {
+      return input::ActionDone{fmt::format("group {} is green: nothing to delete", s_.green_group)};
+    }
+    // Invariant 3: the service tag is on green before blue goes, and off blue at once, so that
+    // a blue whose delete does not go through is never taken for the serving group.
     auto tagged = cloud_.tag_group(s_.green_group, std::string(kServiceTag), d_.spec.group_id,
                                    request_deadline());
     if (!tagged) return failed(tagged.error());
+    auto untagged =
+        cloud_.tag_group(s_.blue_group, std::string(kServiceTag),
+                         std::string(kRetiredPrefix) + d_.spec.group_id, request_deadline());
+    if (!untagged) return failed(untagged.error());
     auto deleted = cloud_.delete_group(s_.blue_group, request_deadline());
-    if (!deleted) return failed(deleted.error());
+    if (!deleted) {
+      return input::ActionDone{fmt::format(
+          "group {} now carries {}={}; blue group {} could not be deleted ({}): it is tagged "
+          "{}={}{} and serves nothing: delete it by hand",
+          s_.green_group, kServiceTag, d_.spec.group_id, s_.blue_group, deleted.error().describe(),
+          kServiceTag, kRetiredPrefix, d_.spec.group_id)};
+    }
     s_.blue_retired = true;
     save();
     return input::ActionDone{
@@ -325,6 +470,8 @@ class AsgProvider::Run {
   // -- clean_up ----------------------------------------------------------------------------
   InputEvent clean_up() {
     std::vector<std::string> said;
+    // A create whose answer was lost is found the way a resumed install finds it.
+    if (s_.codedeploy_id.empty() && s_.codedeploy_create_sent) (void)adopt_codedeploy();
     if (!s_.codedeploy_id.empty()) {
       auto info = cloud_.deployment(s_.codedeploy_id, request_deadline());
       if (info && !codedeploy_ended(info->status)) {
@@ -334,45 +481,60 @@ class AsgProvider::Run {
                                              s_.codedeploy_id, stopped.error().describe()));
       }
     }
+    auto left = [&](std::string why) {
+      said.push_back(fmt::format("green group {} is left as it is: {}", s_.green_group, why));
+      return input::ActionDone{fmt::format("{}", fmt::join(said, "; "))};
+    };
     if (!s_.green_group.empty() && s_.green_group != s_.blue_group) {
       auto found = cloud_.group_named(s_.green_group, request_deadline());
-      if (!found) {
-        return failed(Error(found.error())
-                          .with_context(fmt::format("reading green group {}", s_.green_group)));
-      }
-      // Invariant 1: green still in one of the service's target groups means the way back to
-      // blue did not finish (blue never became healthy again): green may be all that serves.
-      std::vector<std::string> serving_in;
+      if (!found) return left(fmt::format("it could not be read ({})", found.error().describe()));
       if (*found) {
+        const auto& tags = (*found)->tags;
+        auto tag = [&](std::string_view key) {
+          auto it = tags.find(std::string(key));
+          return it == tags.end() ? std::string() : it->second;
+        };
+        // Invariant 3: only a group this deployment made, and never the service's.
+        if (tag(kGreenIdentifierTag) != d_.green_identifier ||
+            tag(kGreenOfTag) != d_.spec.group_id || tag(kServiceTag) == d_.spec.group_id) {
+          return left(fmt::format("it is not this deployment's green (tags {}={}, {}={}, {}={})",
+                                  kGreenIdentifierTag, tag(kGreenIdentifierTag), kGreenOfTag,
+                                  tag(kGreenOfTag), kServiceTag, tag(kServiceTag)));
+        }
+        // Invariant 1: green still in one of the service's target groups means the way back
+        // to blue did not finish (blue never became healthy again): green may be all that
+        // serves.
+        std::vector<std::string> serving_in;
         for (const auto& arn : (*found)->target_group_arns) {
           if (std::ranges::find(s_.blue_target_groups, arn) != s_.blue_target_groups.end()) {
             serving_in.push_back(arn);
           }
         }
-      }
-      if (!serving_in.empty()) {
-        said.push_back(fmt::format(
-            "green group {} is left as it is: it is still in {}, where blue group {} did not "
-            "become healthy again; once blue serves there, detach and delete green by hand",
-            s_.green_group, fmt::join(serving_in, ", "), s_.blue_group));
-        return input::ActionDone{fmt::format("{}", fmt::join(said, "; "))};
-      }
-      // Out of its target groups first (the preview one), so that no target of a deleted
-      // instance lingers in them.
-      if (*found && !(*found)->target_group_arns.empty()) {
-        auto detached = cloud_.detach_target_groups(s_.green_group, (*found)->target_group_arns,
-                                                    request_deadline());
-        if (!detached && detached.error().kind != ErrorKind::not_found) {
-          return failed(Error(detached.error())
-                            .with_context(fmt::format("detaching green group {}", s_.green_group)));
+        if (!serving_in.empty()) {
+          return left(fmt::format(
+              "it is still in {}, where blue group {} did not become healthy again; once blue "
+              "serves there, detach and delete green by hand",
+              fmt::join(serving_in, ", "), s_.blue_group));
         }
+        // Out of its target groups first (the preview one), so that no target of a deleted
+        // instance lingers in them.
+        if (!(*found)->target_group_arns.empty()) {
+          auto detached = cloud_.detach_target_groups(s_.green_group, (*found)->target_group_arns,
+                                                      request_deadline());
+          if (!detached && detached.error().kind != ErrorKind::not_found) {
+            return left(
+                fmt::format("it could not leave its target groups ({}): delete it by "
+                            "hand",
+                            detached.error().describe()));
+          }
+        }
+        auto deleted = cloud_.delete_group(s_.green_group, request_deadline());
+        if (!deleted) {
+          return left(fmt::format("it could not be deleted ({}): delete it by hand",
+                                  deleted.error().describe()));
+        }
+        said.push_back(fmt::format("green group {} deleted with its instances", s_.green_group));
       }
-      auto deleted = cloud_.delete_group(s_.green_group, request_deadline());
-      if (!deleted) {
-        return failed(Error(deleted.error())
-                          .with_context(fmt::format("deleting green group {}", s_.green_group)));
-      }
-      said.push_back(fmt::format("green group {} deleted with its instances", s_.green_group));
     }
     said.push_back(s_.blue_group.empty()
                        ? std::string("no blue group was touched")
@@ -610,6 +772,25 @@ class AsgProvider::Run {
     return ids;
   }
 
+  // Fails when green's group holds an instance CodeDeploy did not install (Auto Scaling
+  // replaced or added it after the install): it would serve whatever the launch template boots.
+  std::expected<void, std::optional<InputEvent>> uninstalled_greens() {
+    auto now = members(s_.green_group);
+    if (!now) return std::unexpected(failed(now.error()));
+    std::vector<std::string> strangers;
+    for (const auto& id : *now) {
+      bool installed = std::ranges::any_of(d_.green, [&](const Instance& i) { return i.id == id; });
+      if (!installed) strangers.push_back(id);
+    }
+    if (strangers.empty()) return {};
+    return std::unexpected(failed(
+        Error{ErrorKind::failed,
+              fmt::format("green group {} holds instance(s) CodeDeploy did not install ({}): Auto "
+                          "Scaling replaced or added them after the install, and they would serve "
+                          "without the revision; traffic stays on blue",
+                          s_.green_group, fmt::join(strangers, ", "))}));
+  }
+
   // Waits until every instance of `group` is healthy in each of blue's target groups.
   std::expected<void, std::optional<InputEvent>> wait_healthy_everywhere(const std::string& group,
                                                                          TimePoint until) {
@@ -781,7 +962,9 @@ class AsgProvider::Run {
 };
 
 AsgProvider::AsgProvider(std::unique_ptr<AsgCloud> cloud, Clock& clock, AsgPacing pacing)
-    : cloud_(std::move(cloud)), clock_(clock), pacing_(pacing) {}
+    : cloud_(std::make_unique<RetryingCloud>(std::move(cloud), clock)),
+      clock_(clock),
+      pacing_(pacing) {}
 
 AsgState AsgProvider::load(const Deployment& deployment) const {
   if (!deployment.cloud) return {};

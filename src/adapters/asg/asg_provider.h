@@ -15,12 +15,22 @@
 //   preview       green's group attached to (shown) or detached from (hidden) the preview
 //                 target group
 //   move_traffic  to green: green's group attached to every target group of blue's, and
-//                 healthy in each, then blue's group detached from them; back to blue (a
+//                 healthy in each, then blue's group detached from them and green's from the
+//                 preview target group; refused while green's group holds an instance CodeDeploy
+//                 did not install (Auto Scaling replaced or added it). Back to blue (a
 //                 rollback): blue's group attached and healthy again, then green's detached
 //   drain         the detached group's targets leave each target group (its deregistration
 //                 delay), at most until DRAIN_TIMEOUT
-//   retire_blue   the service tag moves to green's group, then blue's group is deleted
-//   clean_up      CodeDeploy's deployment stopped if it runs, green's group deleted
+//   retire_blue   the service tag moves to green's group (blue's becomes retired:<GROUP_ID>),
+//                 then blue's group is deleted; a delete that does not go through is named in
+//                 the step's account, blue left serving nothing
+//   clean_up      CodeDeploy's deployment stopped if it runs (one whose create went out unsaved
+//                 is found first), green's group out of its target groups and deleted; what
+//                 cannot be is named in the step's account
+//
+// AWS's passing refusals (throttling, 5xx, no answer) are tried again, a second apart and
+// twice as long each time, at most four times within the call's deadline; every call but
+// CreateDeployment is safe to repeat.
 //
 // Invariants:
 // 1. Nothing that may serve is removed. Blue's group is detached from a target group only
@@ -33,9 +43,12 @@
 //    its own from the deployment group's last attempt (by its tag filter): a create whose
 //    answer was not saved, a job delivered again without its token.
 // 3. A restart never deletes the serving group: the tag bluegreen:group is on green's group
-//    before blue's is deleted, and only a group this deployment created is ever cleaned up.
+//    before blue's is deleted, and clean_up deletes only a group tagged as this deployment's
+//    green (GreenIdentifier and bluegreen:green-of), never one tagged bluegreen:group. A
+//    deployment that finds its own green serving (it ran to its end before) changes nothing.
 // 4. Every wait is bounded: launch, install and the health gate by TIMEOUT, the drain by
-//    DRAIN_TIMEOUT, a rollback's wait for blue by kBlueBackBound; a run asked to stop
+//    DRAIN_TIMEOUT, a rollback's wait for blue by kBlueBackBound from its first run (saved, so
+//    a Lambda's short runs do not restart it); a run asked to stop
 //    (server shutdown, ProviderCall::stop) ends with input::Suspended and its state saved.
 //
 // Not thread-safe; one deployment per provider.
@@ -56,6 +69,8 @@ namespace bluegreen::asg {
 inline constexpr std::string_view kServiceTag = "bluegreen:group";
 inline constexpr std::string_view kGreenOfTag = "bluegreen:green-of";
 inline constexpr std::string_view kGreenIdentifierTag = "GreenIdentifier";
+// The value blue's service tag takes when it is retired, before its group is deleted.
+inline constexpr std::string_view kRetiredPrefix = "retired:";
 // How long a rollback waits for blue to be healthy again before it leaves green serving.
 inline constexpr Duration kBlueBackBound = std::chrono::minutes(5);
 
@@ -75,7 +90,8 @@ struct AsgState {
   std::string codedeploy_id;
   bool codedeploy_create_sent = false;
   bool blue_retired = false;
-  std::string step;  // the provider's step, shown as the record's flow phase
+  long long back_until = 0;  // a rollback's bound on blue's return (epoch ms); 0: none yet
+  std::string step;          // the provider's step, shown as the record's flow phase
 };
 std::string to_json_text(const AsgState& state);
 Result<AsgState> asg_state_from(const std::string& text);

@@ -381,7 +381,6 @@ TEST_F(AsgFlowTest, NoGroupOfThatNameOrTagIsAClearErrorAndCreatesNothing) {
   EXPECT_EQ(calls("CreateAutoScalingGroup"), 0);
 }
 
-
 // -- Attacks: AWS errors, lost answers, a group changed under the deployment, a deployment
 // delivered again.
 
@@ -389,7 +388,8 @@ aws::AwsError throttling(const std::string& call) {
   return testing::aws_error(call, ErrorKind::throttled, "Throttling", "Rate exceeded");
 }
 
-TEST_F(AsgFlowTest, ADeploymentDeliveredAgainAfterItSucceededNeverDetachesOrDeletesItsServingGreen) {
+TEST_F(AsgFlowTest,
+       ADeploymentDeliveredAgainAfterItSucceededNeverDetachesOrDeletesItsServingGreen) {
   // A job delivered again without its record after it succeeded (its report was lost): the
   // same deployment id and GreenIdentifier start over, and the group tagged bluegreen:group is
   // now the green this deployment made.

@@ -92,6 +92,24 @@ eg::RunOutcome run_asg_job(const std::string& job_id, const DeploymentSpec& spec
   // Invariant 1: the same job always names the same greens.
   Deployment d = new_deployment(job_id, spec, "codepipeline", eg::green_identifier_for_job(job_id),
                                 ports.clock.now(), std::nullopt);
+  if (!continuation_token) {
+    const std::string green_group = asg::green_group_name(spec.group_id, d.green_identifier);
+    // A job delivered again after it ran to its end (its report was lost): its green serves.
+    auto green = (*cloud)->group_named(green_group, std::min(must_end_by, d.deadline));
+    if (green && *green) {
+      auto tag = (*green)->tags.find(std::string(asg::kServiceTag));
+      if (tag != (*green)->tags.end() && tag->second == spec.group_id) {
+        std::string summary = fmt::format(
+            "Auto Scaling group {}, this job's green, already serves {}: the deployment ran to "
+            "its end before",
+            green_group, spec.group_id);
+        say(EventKind::info, "already_finished", summary);
+        return deliver(eg::ReportSuccess{
+            eg::ExecutionDetails{summary, "", 100},
+            {{"GreenIdentifier", d.green_identifier}, {"GreenGroup", green_group}}});
+      }
+    }
+  }
   d.cloud = CloudProgress{};
   bool resumed = false;
   if (continuation_token) {
@@ -137,6 +155,7 @@ eg::RunOutcome run_asg_job(const std::string& job_id, const DeploymentSpec& spec
           std::move(token)});
     }
     case DeploymentStatus::succeeded: {
+      // The token's GreenIdentifier: a continued job has a new id.
       std::map<std::string, std::string> outputs{
           {"GreenIdentifier", last.green_identifier},
           {"GreenGroup", asg::green_group_name(spec.group_id, last.green_identifier)}};

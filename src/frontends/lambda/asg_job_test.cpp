@@ -180,7 +180,6 @@ TEST(AsgToken, ARecordRoundTripsAndStaysWithinCodePipelinesLimitForALargeFleet) 
   EXPECT_EQ(back.blue->fleet_id, "asg:web");
 }
 
-
 // -- Attacks.
 
 TEST_F(AsgJobTest, AJobDeliveredAgainAfterItSucceededLeavesItsGreenServing) {
@@ -197,15 +196,21 @@ TEST_F(AsgJobTest, AJobDeliveredAgainAfterItSucceededLeavesItsGreenServing) {
 
   EXPECT_THAT(world_.serving_violations, IsEmpty());
   EXPECT_FALSE(world_.groups.at(green).deleted) << "the job deleted the group that serves";
+  // CodePipeline learns that the job succeeded, as it did.
+  auto report = last_report();
+  const auto* success = std::get_if<eg::ReportSuccess>(&report);
+  ASSERT_NE(success, nullptr);
+  EXPECT_THAT(success->details.summary, HasSubstr("already serves web"));
 }
 
 TEST_F(AsgJobTest, ARollbackWaitingForABlueThatNeverComesBackEndsAcrossInvocations) {
-  // The switch fails after blue left (the preview target group's detach is throttled), and
-  // blue's instances never pass again: the way back to blue is bounded by kBlueBackBound.
+  // The switch fails after blue left (every detach of green is throttled, retries included),
+  // and blue's instances never pass again: the way back to blue is bounded by kBlueBackBound.
   const std::string green = asg::green_group_name("web", eg::green_identifier_for_job("job-1"));
   int detaches = 0;
   world_.fault = [&](const std::string& call) -> std::optional<aws::AwsError> {
-    if (call != "DetachLoadBalancerTargetGroups " + green || detaches++ > 0) return std::nullopt;
+    if (call != "DetachLoadBalancerTargetGroups " + green) return std::nullopt;
+    ++detaches;
     for (const auto& i : world_.groups.at("web").g.instances) world_.sick.insert(i.id);
     return asg::testing::aws_error("DetachLoadBalancerTargetGroups", ErrorKind::throttled,
                                    "Throttling", "Rate exceeded");
@@ -218,7 +223,7 @@ TEST_F(AsgJobTest, ARollbackWaitingForABlueThatNeverComesBackEndsAcrossInvocatio
   const auto* progress = std::get_if<eg::ReportProgress>(&report);
   EXPECT_LT(invocations, 40) << "still handing over: "
                              << (progress ? progress->details.summary : std::string());
-  EXPECT_EQ(detaches, 1);
+  EXPECT_GE(detaches, 1);
   EXPECT_FALSE(world_.groups.at(green).deleted);
   EXPECT_THAT(world_.serving_violations, IsEmpty());
 }
