@@ -51,15 +51,21 @@ through boto3 with the deployer's keys, unless it says otherwise):
   (ec2:RunInstances, ec2:CreateTags at launch, iam:PassRole, the service-linked role) moto
   does not check: those statements are written from the AWS documentation only.
 
+moto's recorder writes down every request it receives (deployer_requests reads the
+deployer's): what a test cannot see in the cloud's state afterwards, such as a group detached
+and attached again, or a create refused because it was made twice.
+
 Knobs: ``stop_instance`` (EC2 stops it: its target health turns ``unused``/InvalidState, its
 status checks stop passing, CodeDeploy loses it), ``start_instance`` (running again: healthy),
 ``terminate_instance``; the CodeDeploy fake's scripts (``self.aws``, see aws_fake.py).
 """
+import base64
 import json
 import os
 import shutil
 import sys
 import tempfile
+import urllib.parse
 
 import boto3
 from botocore.config import Config
@@ -101,8 +107,11 @@ class AsgWorld:
                 policy = json.load(f)
         self.policy = policy
         self.seeded = {}
+        self.record = os.path.join(self.tmp, "moto-requests.jsonl")
         self.moto = MotoFixture(policy=self.policy, role_policy=OPERATOR_POLICY,
-                                setup=self._seed, log=os.path.join(self.tmp, "moto.log"))
+                                setup=self._seed, log=os.path.join(self.tmp, "moto.log"),
+                                env={"MOTO_ENABLE_RECORDING": "true",
+                                     "MOTO_RECORDER_FILEPATH": self.record})
         self.aws_server = None
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -169,6 +178,43 @@ class AsgWorld:
         self.seeded = {"vpc": vpc, "subnets": subnets, "load_balancer": balancer,
                        "launch_template_id": template["LaunchTemplateId"],
                        "target_groups": target_groups}
+
+    def seed_service(self, name, capacity=BLUE_CAPACITY):
+        """A service of its own, so that tests sharing the world do not meet: target groups
+        ``<name>-main`` and ``<name>-preview`` (as web-main and web-preview) behind rules of
+        the ALB's two listeners that forward host ``<name>.example.test`` to them, and the blue
+        group `name` from the launch template attached to ``<name>-main``, not tagged
+        ``bluegreen:group``. Made by the operator, as seeded services are; the target groups
+        are known by name to target_group_arn, groups and target_health from then on.
+        Returns the target group names (main, preview)."""
+        listeners = {l["Port"]: l["ListenerArn"] for l in self.elbv2.describe_listeners(
+            LoadBalancerArn=self.seeded["load_balancer"])["Listeners"]}
+        self._rules = getattr(self, "_rules", 0) + 1
+        main, preview = f"{name}-main", f"{name}-preview"
+        for target_group, port in ((main, 80), (preview, 8080)):
+            arn = self.elbv2.create_target_group(
+                Name=target_group, Protocol="HTTP", Port=80, VpcId=self.seeded["vpc"],
+                TargetType="instance", HealthCheckProtocol="HTTP", HealthCheckPath="/",
+                HealthCheckIntervalSeconds=5, HealthyThresholdCount=2,
+            )["TargetGroups"][0]["TargetGroupArn"]
+            self.elbv2.modify_target_group_attributes(TargetGroupArn=arn, Attributes=[
+                {"Key": "deregistration_delay.timeout_seconds",
+                 "Value": str(DEREGISTRATION_DELAY)}])
+            self.elbv2.create_rule(
+                ListenerArn=listeners[port], Priority=self._rules,
+                Conditions=[{"Field": "host-header",
+                             "HostHeaderConfig": {"Values": [f"{name}.example.test"]}}],
+                Actions=[{"Type": "forward", "TargetGroupArn": arn}])
+            self.seeded["target_groups"][target_group] = arn
+        self.autoscaling.create_auto_scaling_group(
+            AutoScalingGroupName=name, MinSize=capacity, MaxSize=capacity * 2,
+            DesiredCapacity=capacity,
+            LaunchTemplate={"LaunchTemplateId": self.seeded["launch_template_id"],
+                            "Version": "$Default"},
+            VPCZoneIdentifier=",".join(self.seeded["subnets"]),
+            TargetGroupARNs=[self.target_group_arn(main)],
+            Tags=[{"Key": "service", "Value": name, "PropagateAtLaunch": True}])
+        return main, preview
 
     # --- clients and environment -----------------------------------------------------------
     def operator(self, service):
@@ -277,6 +323,27 @@ class AsgWorld:
         with self.aws._lock:
             return [{"id": d["id"], "request": d["request"], "targets": list(d["targets"]),
                      "status": self.aws._status(d)} for d in self.aws.deployments.values()]
+
+    def deployer_requests(self, action):
+        """The parameters ({name: value}) of every request `action` (e.g.
+        "DetachLoadBalancerTargetGroups") the deployer sent moto, in order, from moto's
+        recorder (which writes each request down as it arrives, before it is authorised)."""
+        key = f"Credential={self.moto.user['access_key_id']}/"
+        found = []
+        with open(self.record) as f:
+            for line in f:
+                entry = json.loads(line)
+                authorization = {k.lower(): v for k, v in entry["headers"].items()}.get(
+                    "authorization", "")
+                if key not in authorization:
+                    continue
+                body = entry.get("body") or ""
+                if entry.get("body_encoded"):
+                    body = base64.b64decode(body).decode(errors="replace")
+                params = {k: v[0] for k, v in urllib.parse.parse_qs(body).items()}
+                if params.get("Action") == action:
+                    found.append(params)
+        return found
 
     def aws_calls(self, operation=None):
         with self.aws._lock:

@@ -109,8 +109,9 @@ class MotoFixture:
     """A running moto_server with auth on; see the module docstring."""
 
     def __init__(self, policy=None, role_policy=None, seed=None, region="us-east-1",
-                 user="deployer", log=None, setup=None):
+                 user="deployer", log=None, setup=None, env=None):
         self.setup = setup
+        self.env = dict(env or {})  # more of moto_server's environment (e.g. its recorder)
         self.policy = as_document(policy, DEFAULT_POLICY)
         self.role_policy = as_document(role_policy, self.policy)
         self.seed = as_document(seed, {})
@@ -130,7 +131,7 @@ class MotoFixture:
             self.port = free_port()
             self.endpoint = f"http://127.0.0.1:{self.port}"
             log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-            env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="0")
+            env = dict(os.environ, **self.env, INITIAL_NO_AUTH_ACTION_COUNT="0")
             self.process = subprocess.Popen(
                 [sys.executable, MOTO_SERVER, "-H", "127.0.0.1", "-p", str(self.port)],
                 stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env)
