@@ -14,6 +14,8 @@
 * The CodeDeploy fake (tests/fakes/ec2_codedeploy_fake.py): a deployment targets the
   instances running in moto that carry its tag filter when it is created, one deployment per
   deployment group at a time, and fails when a target stops running before it is over.
+* CodePipeline's PutJobSuccessResult and PutJobFailureResult are the same fake's: ``jobs``
+  (tests/fakes/codepipeline_action.py) registers a job and reads the results it was sent.
 * The world observes and acts with an operator role of its own (moto_fixture's temporary
   credentials, allowed all of EC2, Auto Scaling and ELBv2), never with the deployer's keys.
 
@@ -75,6 +77,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "fakes"))
 
 import fake_server  # noqa: E402
+from codepipeline_action import CodePipelineJobs  # noqa: E402
 from ec2_codedeploy_fake import OneActiveDeploymentAwsFake  # noqa: E402
 from moto_fixture import MotoFixture  # noqa: E402
 
@@ -126,6 +129,7 @@ class AsgWorld:
         self.elbv2 = self.operator("elbv2")
         self.aws.ec2 = self.ec2
         self.aws_server = fake_server.serve(self.aws)
+        self.jobs = CodePipelineJobs(self.aws)
         return self
 
     def stop(self):
@@ -251,6 +255,7 @@ class AsgWorld:
             "AWS_ENDPOINT_URL_AUTO_SCALING": self.moto.endpoint,
             "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2": self.moto.endpoint,
             "AWS_ENDPOINT_URL_CODEDEPLOY": self.url(),
+            "AWS_ENDPOINT_URL_CODEPIPELINE": self.url(),
             "BLUEGREEN_POLL_SECONDS": "0.05",
         }
         env.update(extra or {})

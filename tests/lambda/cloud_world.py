@@ -25,14 +25,11 @@
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import unittest
-import uuid
 import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -41,6 +38,9 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "fakes"))
 
 import fake_server  # noqa: E402
 import spot_fake  # noqa: E402
+from codepipeline_action import (ARTIFACT_KEY_ID, ARTIFACT_SECRET_KEY,  # noqa: E402
+                                 ARTIFACT_SESSION_TOKEN, CodePipelineJobs, FunctionProcess,
+                                 job_event, runtime_env)
 from ec2_codedeploy_fake import OneActiveDeploymentAwsFake  # noqa: E402
 from lambda_runtime_fake import LambdaRuntimeFake  # noqa: E402
 from moto_fixture import MotoFixture  # noqa: E402
@@ -50,10 +50,6 @@ REGION = "us-east-1"
 SPOT_TOKEN = "spot-token-7c1f0d9e-planted"
 # A token Spot refuses (401), also stored in SSM at /spot/wrong-token.
 WRONG_SPOT_TOKEN = "spot-token-wrong-3b8e41-planted"
-# The artifact credentials every CodePipeline event carries (the function has no use for them).
-ARTIFACT_KEY_ID = "ASIAPLANTEDARTIFACT0"
-ARTIFACT_SECRET_KEY = "planted-artifact-secret-0d6c"
-ARTIFACT_SESSION_TOKEN = "planted-artifact-session-token-91ab"
 ACCOUNT = "act-12345678"
 GROUP = "sig-12345678"
 APP, DEPLOYMENT_GROUP = "app", "dg"
@@ -247,7 +243,7 @@ IMAGE_CA_BUNDLE = "etc/pki/tls/certs/ca-bundle.crt"
 HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
 
-class Bootstrap:
+class Bootstrap(FunctionProcess):
     """The packaged function: unzipped into an empty directory and run from there.
 
     With chroot=True (root only) the directory becomes the root of a file system that holds
@@ -273,11 +269,7 @@ class Bootstrap:
                 os.chdir("/var/task")
 
             argv = ["/var/task/bootstrap"]
-        self.log_path = log_path
-        self.log = open(log_path, "ab")
-        self.process = subprocess.Popen(argv, cwd=task, env=env, stdout=self.log,
-                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                        preexec_fn=preexec)
+        super().__init__(argv, env, log_path, cwd=task, preexec_fn=preexec)
 
     def mapped_libraries(self):
         paths = set()
@@ -289,14 +281,7 @@ class Bootstrap:
         return paths
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
+        super().stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -318,6 +303,7 @@ class CloudWorld:
         self.servers = []
         self.bootstraps = []
         self.functions_started = 0
+        self.jobs = None
 
     def start(self):
         self.moto.start()
@@ -326,6 +312,7 @@ class CloudWorld:
             credentials=[(user["access_key_id"], user["secret_access_key"], None)],
             region=REGION, groups=[(APP, DEPLOYMENT_GROUP)])
         self.aws_server = fake_server.serve(self.aws)
+        self.jobs = CodePipelineJobs(self.aws)
         self.ec2 = self.moto.client("ec2", who="temporary")
         self.aws.ec2 = self.ec2
         self.spot = Ec2BackedSpotFake(self.ec2, self.aws, token=SPOT_TOKEN, account_id=ACCOUNT,
@@ -387,8 +374,7 @@ class CloudWorld:
 
     def function_env(self, runtime, extra=None):
         """The function's environment; a None value in `extra` leaves that variable unset."""
-        env = self.cloud_env({"AWS_LAMBDA_RUNTIME_API": runtime.address,
-                              "_HANDLER": "bluegreen.lambda_handler"})
+        env = self.cloud_env(runtime_env(runtime))
         env.update(extra or {})
         return {k: v for k, v in env.items() if v is not None}
 
@@ -404,39 +390,18 @@ class CloudWorld:
         return bootstrap
 
     def log_lines(self):
-        lines = []
-        for bootstrap in self.bootstraps:
-            bootstrap.log.flush()
-            with open(bootstrap.log_path, errors="replace") as f:
-                lines += f.read().splitlines()
-        return lines
+        return [line for bootstrap in self.bootstraps for line in bootstrap.log_lines()]
 
     # --- jobs ------------------------------------------------------------------------------
     def new_job(self):
-        job_id = str(uuid.uuid4())
-        with self.aws._lock:
-            self.aws.jobs[job_id] = {"state": "InProgress", "results": []}
-        return job_id
+        return self.jobs.new_job()
 
     def job_results(self, job_id):
-        with self.aws._lock:
-            return list(self.aws.jobs[job_id]["results"])
+        return self.jobs.results(job_id)
 
     @staticmethod
     def event(job_id, parameters, continuation_token=None):
-        data = {
-            "actionConfiguration": {"configuration": {
-                "FunctionName": "bluegreen-elastigroup",
-                "UserParameters": parameters if isinstance(parameters, str) else json.dumps(parameters)}},
-            "inputArtifacts": [],
-            "outputArtifacts": [],
-            "artifactCredentials": {"accessKeyId": ARTIFACT_KEY_ID,
-                                    "secretAccessKey": ARTIFACT_SECRET_KEY,
-                                    "sessionToken": ARTIFACT_SESSION_TOKEN},
-        }
-        if continuation_token is not None:
-            data["continuationToken"] = continuation_token
-        return {"CodePipeline.job": {"id": job_id, "accountId": "123456789012", "data": data}}
+        return job_event(job_id, parameters, continuation_token, "bluegreen-elastigroup")
 
     @staticmethod
     def parameters(**overrides):
@@ -501,10 +466,7 @@ class CloudWorld:
     def job_results_sent(self):
         """(where, result): everything sent to CodePipeline for every job (failure messages,
         execution details, output variables, continuation tokens)."""
-        with self.aws._lock:
-            return [(f"result {n} of job {job_id}", result)
-                    for job_id, job in self.aws.jobs.items()
-                    for n, result in enumerate(job["results"])]
+        return self.jobs.results_sent()
 
 
 __all__ = ["CloudWorld", "SharedWorld", "start_world", "LambdaRuntimeFake", "wait_for", "TAG",
