@@ -12,21 +12,13 @@
 namespace bluegreen::asg {
 namespace {
 
+using testing::asg_spec;
 using ::testing::Contains;
 using testing::FakeAsgCloud;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 using testing::World;
-
-DeploymentSpec asg_spec(const std::string& extra = "") {
-  auto spec = parse_spec(std::string_view(
-      R"({"PROVIDER":"asg","GROUP_ID":"web","APP_NAME":"app","DEPLOYMENT_GROUP":"dg",)"
-      R"("TIMEOUT":"900","S3_BUCKET":"b","S3_KEY":"app.zip","S3_BUNDLE":"zip")" +
-      extra + "}"));
-  EXPECT_TRUE(spec) << spec.error().message;
-  return *spec;
-}
 
 class AsgFlowTest : public ::testing::Test {
  protected:
@@ -56,6 +48,17 @@ class AsgFlowTest : public ::testing::Test {
 
   std::string green() const { return green_group_name("web", "1a2b3c4d"); }
 
+  // Posts `request` once, when the deployment first reaches `step`; the flag says it was.
+  const bool& post_once_at(Step step, InputEvent request) {
+    sink_.on_update([this, step, request = std::move(request)](const Deployment& d) {
+      if (d.step == step && !posted_) {
+        posted_ = true;
+        inbox_.post(request);
+      }
+    });
+    return posted_;
+  }
+
   std::vector<std::string> messages() const {
     std::vector<std::string> out;
     for (const auto& e : sink_.events()) out.push_back(e.message);
@@ -67,6 +70,7 @@ class AsgFlowTest : public ::testing::Test {
   MemoryJournal journal_;
   RecordingSink sink_;
   Inbox inbox_;
+  bool posted_ = false;
 };
 
 TEST_F(AsgFlowTest, ADeploymentReplacesBlueWithGreenAndNoTargetGroupIsEverLeftWithoutAHealthyOne) {
@@ -208,13 +212,7 @@ TEST_F(AsgFlowTest, ManualPromotionWaitsWithGreenInThePreviewTargetGroupGatedByI
 }
 
 TEST_F(AsgFlowTest, ARollbackDuringKeepBlueReattachesBlueBeforeGreenLeaves) {
-  bool rolled = false;
-  sink_.on_update([&](const Deployment& d) {
-    if (d.step == Step::keep_blue && !rolled) {
-      rolled = true;
-      inbox_.post(input::RollbackRequested{"bob"});
-    }
-  });
+  const bool& rolled = post_once_at(Step::keep_blue, input::RollbackRequested{"bob"});
   Deployment d = run(new_record(asg_spec(R"(,"BLUE_TERMINATION_WAIT":"600")")));
 
   EXPECT_EQ(d.status, DeploymentStatus::rolled_back) << (d.error ? d.error->message : "");
@@ -235,13 +233,7 @@ TEST_F(AsgFlowTest, ARollbackDuringKeepBlueReattachesBlueBeforeGreenLeaves) {
 
 TEST_F(AsgFlowTest, ARollbackToABlueThatNeverBecomesHealthyAgainLeavesGreenServing) {
   for (const auto& i : world_.groups.at("web").g.instances) world_.sick.insert(i.id);
-  bool rolled = false;
-  sink_.on_update([&](const Deployment& d) {
-    if (d.step == Step::keep_blue && !rolled) {
-      rolled = true;
-      inbox_.post(input::RollbackRequested{"bob"});
-    }
-  });
+  const bool& rolled = post_once_at(Step::keep_blue, input::RollbackRequested{"bob"});
   Deployment d = run(new_record(asg_spec(R"(,"BLUE_TERMINATION_WAIT":"600")")));
 
   EXPECT_TRUE(rolled);

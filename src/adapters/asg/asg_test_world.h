@@ -10,6 +10,7 @@
 #pragma once
 
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <expected>
@@ -23,8 +24,22 @@
 
 #include "adapters/asg/asg_ports.h"
 #include "core/clock.h"
+#include "core/spec.h"
 
 namespace bluegreen::asg::testing {
+
+// A PROVIDER=asg spec for the group "web", with `extra` keys (",\"KEY\":\"value\"…") added
+// and TIMEOUT 900 unless they say otherwise.
+inline DeploymentSpec asg_spec(const std::string& extra = "") {
+  auto spec = parse_spec(std::string_view(
+      R"({"PROVIDER":"asg","GROUP_ID":"web","APP_NAME":"app","DEPLOYMENT_GROUP":"dg",)"
+      R"("S3_BUCKET":"b","S3_KEY":"app.zip","S3_BUNDLE":"zip")" +
+      (extra.find("\"TIMEOUT\"") == std::string::npos ? std::string(R"(,"TIMEOUT":"900")")
+                                                      : std::string()) +
+      extra + "}"));
+  EXPECT_TRUE(spec) << spec.error().message;
+  return *spec;
+}
 
 inline aws::AwsError aws_error(std::string operation, ErrorKind kind, std::string code,
                                std::string message) {

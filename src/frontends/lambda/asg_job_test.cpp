@@ -16,17 +16,9 @@ namespace bluegreen::lambda {
 namespace {
 
 namespace eg = elastigroup;
+using asg::testing::asg_spec;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-
-DeploymentSpec asg_spec(const std::string& extra = "") {
-  auto spec = parse_spec(std::string_view(
-      R"({"PROVIDER":"asg","GROUP_ID":"web","APP_NAME":"app","DEPLOYMENT_GROUP":"dg",)"
-      R"("TIMEOUT":"1800","S3_BUCKET":"b","S3_KEY":"app.zip","S3_BUNDLE":"zip")" +
-      extra + "}"));
-  EXPECT_TRUE(spec) << spec.error().message;
-  return *spec;
-}
 
 class AsgJobTest : public ::testing::Test {
  protected:
