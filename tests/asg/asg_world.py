@@ -243,21 +243,14 @@ class AsgWorld:
 
     def cloud_env(self, extra=None):
         """The environment a bluegreen process needs to reach this world as the deployer."""
-        user = self.moto.user
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "HOME": self.tmp,
-            "AWS_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": user["access_key_id"],
-            "AWS_SECRET_ACCESS_KEY": user["secret_access_key"],
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "AWS_ENDPOINT_URL_EC2": self.moto.endpoint,
+        env = self.moto.user_env(self.tmp)
+        env.update({
             "AWS_ENDPOINT_URL_AUTO_SCALING": self.moto.endpoint,
             "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2": self.moto.endpoint,
             "AWS_ENDPOINT_URL_CODEDEPLOY": self.url(),
             "AWS_ENDPOINT_URL_CODEPIPELINE": self.url(),
             "BLUEGREEN_POLL_SECONDS": "0.05",
-        }
+        })
         env.update(extra or {})
         return {k: v for k, v in env.items() if v is not None}
 

@@ -20,7 +20,6 @@ Run: BLUEGREEN_CLI=<build>/bin/bluegreen python3 server_asg_test.py
 import json
 import os
 import re
-import select
 import shutil
 import signal
 import subprocess
@@ -34,6 +33,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "fakes"))
 import asg_world  # noqa: E402
 from asg_world import GREEN_OF_TAG, GROUP_TAG, TAG  # noqa: E402
+from server_process import ServerProcess  # noqa: E402
 from waiting import wait_for  # noqa: E402
 
 CLI = os.environ.get("BLUEGREEN_CLI", "")
@@ -50,45 +50,6 @@ def setUpModule():
 def tearDownModule():
     if WORLD is not None:
         WORLD.stop()
-
-
-class Server:
-    """`bluegreen server` with the world's cloud in its environment, in its own state dir."""
-
-    def __init__(self, state_dir, env):
-        self.state_dir = state_dir
-        self.env = env
-        self.log_path = os.path.join(os.path.dirname(state_dir), "server.log")
-        self.process = None
-        self.url = None
-
-    def start(self):
-        with open(self.log_path, "a") as log:
-            self.process = subprocess.Popen(
-                [CLI, "server", "--state-dir", self.state_dir, "--admin", "127.0.0.1:0"],
-                stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, text=True,
-                env=self.env)
-        ready, _, _ = select.select([self.process.stdout], [], [], 30)
-        line = self.process.stdout.readline() if ready else ""
-        match = re.search(r"(http://\S+)", line)
-        if not match:
-            raise AssertionError(f"the server did not start: {line!r}\n{self.log()}")
-        self.url = match.group(1)
-        return self
-
-    def kill(self, sig=signal.SIGKILL):
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(sig)
-            self.process.wait(timeout=60)
-        if self.process and self.process.stdout:
-            self.process.stdout.close()
-
-    def log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
 
 
 class MainSampler:
@@ -145,7 +106,7 @@ class AsgServerCase(unittest.TestCase):
     # --- the server and the CLI ------------------------------------------------------------
     def start_server(self, extra_env=None):
         """The server, polling every 50 ms unless extra_env says otherwise."""
-        self.server = Server(self.state_dir, WORLD.cloud_env(extra_env)).start()
+        self.server = ServerProcess(CLI, self.state_dir, WORLD.cloud_env(extra_env)).start()
         return self.server
 
     def restart_server(self):
@@ -302,13 +263,16 @@ class DeploymentTest(AsgServerCase):
         self.assertEqual(created["AutoScalingGroupName"], name)
         self.assertIn((TAG, green), [(created.get(f"Tags.member.{n}.Key"),
                                       created.get(f"Tags.member.{n}.Value")) for n in (1, 2)])
+        # Blue adopted, then the service tag on green and blue's retired, then blue deleted.
         order = [(r["Action"], r.get("AutoScalingGroupName") or r.get("Tags.member.1.ResourceId"),
-                  r.get("Tags.member.1.Key"))
+                  r.get("Tags.member.1.Key"), r.get("Tags.member.1.Value"))
                  for r in WORLD.deployer_requests("CreateOrUpdateTags")
                  + WORLD.deployer_requests("DeleteAutoScalingGroup")]
-        self.assertEqual(order, [("CreateOrUpdateTags", self.service, GROUP_TAG),
-                                 ("CreateOrUpdateTags", name, GROUP_TAG),
-                                 ("DeleteAutoScalingGroup", self.service, None)])
+        self.assertEqual(order, [
+            ("CreateOrUpdateTags", self.service, GROUP_TAG, self.service),
+            ("CreateOrUpdateTags", name, GROUP_TAG, self.service),
+            ("CreateOrUpdateTags", self.service, GROUP_TAG, "retired:" + self.service),
+            ("DeleteAutoScalingGroup", self.service, None, None)])
 
         # CodeDeploy installed on exactly the greens, found by their tag.
         (deployment,) = WORLD.deployments()

@@ -200,6 +200,19 @@ class MotoFixture:
                             config=NO_RETRIES, **keys)
 
     # --- setup -----------------------------------------------------------------------------
+    def user_env(self, home):
+        """The environment a bluegreen process needs to call moto as the fixture's IAM user:
+        region, keys, no instance metadata, and moto as the EC2 endpoint (add the others)."""
+        return {
+            "PATH": "/usr/bin:/bin",
+            "HOME": home,
+            "AWS_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": self.user["access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": self.user["secret_access_key"],
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_ENDPOINT_URL_EC2": self.endpoint,
+        }
+
     def _create_identities(self):
         iam = self.client("iam", who="admin")
         created = iam.create_user(UserName=self.user_name)["User"]

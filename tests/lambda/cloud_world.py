@@ -351,15 +351,8 @@ class CloudWorld:
 
     def cloud_env(self, extra=None):
         """The environment a process needs to run the flow against this world."""
-        user = self.moto.user
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "HOME": self.tmp,
-            "AWS_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": user["access_key_id"],
-            "AWS_SECRET_ACCESS_KEY": user["secret_access_key"],
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "AWS_ENDPOINT_URL_EC2": self.moto.endpoint,
+        env = self.moto.user_env(self.tmp)
+        env.update({
             "AWS_ENDPOINT_URL_SSM": self.moto.endpoint,
             "AWS_ENDPOINT_URL_SECRETS_MANAGER": self.moto.endpoint,
             "AWS_ENDPOINT_URL_CODEDEPLOY": self.url(self.aws_server),
@@ -368,7 +361,7 @@ class CloudWorld:
             "BLUEGREEN_POLL_SECONDS": "0.05",
             "BLUEGREEN_RESERVE_SECONDS": "1",
             "BLUEGREEN_CLEANUP_SECONDS": "10",
-        }
+        })
         env.update(extra or {})
         return env
 

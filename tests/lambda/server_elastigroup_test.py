@@ -11,8 +11,6 @@ Run: BLUEGREEN_CLI=<build>/bin/bluegreen python3 server_elastigroup_test.py
 import glob
 import json
 import os
-import re
-import select
 import shutil
 import signal
 import subprocess
@@ -24,6 +22,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cloud_world import CLI, DEFAULT_PACING, GROUP, SPOT_TOKEN, TAG, SharedWorld  # noqa: E402
 from planted_secrets import leaks  # noqa: E402
+from server_process import ServerProcess  # noqa: E402
 from waiting import wait_for  # noqa: E402
 
 
@@ -40,43 +39,11 @@ setUpModule, tearDownModule = WORLD.start, WORLD.stop
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-class Server:
+class Server(ServerProcess):
     """`bluegreen server` with the world's cloud in its environment, in its own state dir."""
 
     def __init__(self, state_dir, extra_env=None):
-        self.state_dir = state_dir
-        self.env = {k: v for k, v in WORLD.cloud_env(extra_env).items() if v is not None}
-        self.log_path = os.path.join(os.path.dirname(state_dir), "server.log")
-        self.process = None
-        self.url = None
-
-    def start(self):
-        with open(self.log_path, "a") as log:
-            self.process = subprocess.Popen(
-                [CLI, "server", "--state-dir", self.state_dir, "--admin", "127.0.0.1:0"],
-                stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, text=True,
-                env=self.env)
-        ready, _, _ = select.select([self.process.stdout], [], [], 30)
-        line = self.process.stdout.readline() if ready else ""
-        match = re.search(r"(http://\S+)", line)
-        if not match:
-            raise AssertionError(f"the server did not start: {line!r}\n{self.log()}")
-        self.url = match.group(1)
-        return self
-
-    def kill(self, sig=signal.SIGKILL):
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(sig)
-            self.process.wait(timeout=60)
-        if self.process and self.process.stdout:
-            self.process.stdout.close()
-
-    def log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        super().__init__(CLI, state_dir, WORLD.cloud_env(extra_env))
 
     def get(self, path):
         with OPENER.open(self.url + path, timeout=10) as answer:
