@@ -36,9 +36,11 @@
 // - The executor never lets the journal say "before the switch" while green serves (see
 //   engine/executor.h), so resuming from the last durable step never undoes a switch.
 //
-// Cloud groups (PROVIDER=elastigroup, adapters/elastigroup/elastigroup_provider.h): Spot launches
-// and retires the fleets, CodeDeploy installs, so the server opens no listener and routes nothing
-// for them; it runs their deployments through the same flow and executor as local ones, with
+// Cloud groups (PROVIDER=elastigroup, adapters/elastigroup/elastigroup_provider.h: Spot launches
+// and retires the fleets; PROVIDER=asg, adapters/asg/asg_provider.h: Auto Scaling groups and
+// their target groups; CodeDeploy installs for both), so the server opens no listener and
+// routes nothing for them; it runs their deployments through the same flow and executor as
+// local ones, with
 // the provider ServiceDeps::providers opens with the clouds of its own environment,
 // journals the record (the provider's state in it) after every request and holds the group's
 // one-deployment lock. A literal API_TOKEN lives only in the spec the deployment was started
@@ -47,7 +49,8 @@
 // twice); one whose literal API_TOKEN was lost with the process ends failed, saying so. shutdown()
 // and abandon() stop cloud deployments without ending them, so the next start resumes them. Cloud
 // instances are never looked for on this machine, adopted or terminated by recover() or
-// shutdown().
+// shutdown(). Promote and rollback reach a cloud deployment whose traffic the flow moves
+// (PROVIDER=asg); PROVIDER=elastigroup moves its own and refuses them.
 //
 // Thread-safe.
 #pragma once
@@ -114,7 +117,7 @@ struct ServiceDeps {
   std::optional<Phase> crash_at_phase = std::nullopt;
   // Test hook (crash_hook.h): a deployment's journal writes fail from this phase on.
   std::optional<Phase> journal_full_at_phase = std::nullopt;
-  // Providers that own their fleets (PROVIDER=elastigroup), opened for each run with the
+  // Providers that own their fleets (PROVIDER=elastigroup, asg), opened for each run with the
   // server's own credentials. Unset: the server refuses such deployments.
   ProviderSource* providers = nullptr;
   // Why this server cannot create the namespaces of ISOLATION=namespaces (local instances then
@@ -136,9 +139,9 @@ struct Selector {
 
 struct GroupStatus {
   std::string group;
-  // A cloud group (PROVIDER=elastigroup): no listener or switch here; `serving` is its last
-  // deployment that succeeded, `instances` the greens Spot launched (of the running deployment,
-  // else of that one).
+  // A cloud group (PROVIDER=elastigroup, asg): no listener or switch here; `serving` is its last
+  // deployment that succeeded, `instances` the greens the cloud launched (of the running
+  // deployment, else of that one).
   bool cloud = false;
   Provider provider = Provider::local;  // a cloud group's: its deployments' PROVIDER
   std::string listen;
