@@ -6,13 +6,9 @@ namespace bluegreen::aws {
 
 namespace {
 
-std::vector<const XmlNode*> members(const XmlNode* list) {
-  return list == nullptr ? std::vector<const XmlNode*>{} : list->children_named("member");
-}
-
 std::vector<std::string> member_texts(const XmlNode* list) {
   std::vector<std::string> texts;
-  for (const XmlNode* member : members(list)) texts.push_back(member->text);
+  for (const XmlNode* member : list_items(list, "member")) texts.push_back(member->text);
   return texts;
 }
 
@@ -43,12 +39,12 @@ AutoScalingGroupInfo read_group(const XmlNode& member) {
   group.vpc_zone_identifier = member.child_text("VPCZoneIdentifier");
   group.availability_zones = member_texts(member.child("AvailabilityZones"));
   group.target_group_arns = member_texts(member.child("TargetGroupARNs"));
-  for (const XmlNode* instance : members(member.child("Instances"))) {
+  for (const XmlNode* instance : list_items(member.child("Instances"), "member")) {
     group.instances.push_back(
         {instance->child_text("InstanceId"), instance->child_text("LifecycleState"),
          instance->child_text("HealthStatus"), instance->child_text("AvailabilityZone")});
   }
-  for (const XmlNode* tag : members(member.child("Tags"))) {
+  for (const XmlNode* tag : list_items(member.child("Tags"), "member")) {
     group.tags[tag->child_text("Key")] = tag->child_text("Value");
   }
   group.status = member.child_text("Status");
@@ -104,7 +100,7 @@ AwsResult<std::vector<AutoScalingGroupInfo>> AutoScalingClient::describe_auto_sc
     if (!next_token.empty()) page.emplace_back("NextToken", next_token);
     auto result = service_.call_query("DescribeAutoScalingGroups", page, deadline);
     if (!result) return std::unexpected(result.error());
-    for (const XmlNode* member : members(result->child("AutoScalingGroups"))) {
+    for (const XmlNode* member : list_items(result->child("AutoScalingGroups"), "member")) {
       groups.push_back(read_group(*member));
     }
     next_token = result->child_text("NextToken");

@@ -4,25 +4,16 @@ namespace bluegreen::aws {
 
 namespace {
 
-std::vector<const XmlNode*> items(const XmlNode* set) {
-  return set == nullptr ? std::vector<const XmlNode*>{} : set->children_named("item");
-}
-
-std::string nested_text(const XmlNode& node, std::string_view outer, std::string_view inner) {
-  const XmlNode* child = node.child(outer);
-  return child == nullptr ? std::string{} : child->child_text(inner);
-}
-
 Ec2InstanceInfo read_instance(const XmlNode& item) {
   Ec2InstanceInfo instance;
   instance.instance_id = item.child_text("instanceId");
-  instance.state = nested_text(item, "instanceState", "name");
-  instance.state_reason = nested_text(item, "stateReason", "code");
+  instance.state = item.grandchild_text("instanceState", "name");
+  instance.state_reason = item.grandchild_text("stateReason", "code");
   instance.instance_type = item.child_text("instanceType");
   instance.private_ip = item.child_text("privateIpAddress");
   instance.public_ip = item.child_text("ipAddress");
-  instance.availability_zone = nested_text(item, "placement", "availabilityZone");
-  for (const XmlNode* tag : items(item.child("tagSet"))) {
+  instance.availability_zone = item.grandchild_text("placement", "availabilityZone");
+  for (const XmlNode* tag : list_items(item.child("tagSet"), "item")) {
     instance.tags[tag->child_text("key")] = tag->child_text("value");
   }
   return instance;
@@ -69,8 +60,8 @@ AwsResult<std::vector<Ec2InstanceInfo>> Ec2Client::describe_instances(
   std::vector<Ec2InstanceInfo> instances;
   auto done =
       for_each_page(service_, "DescribeInstances", params, deadline, [&](const XmlNode& page) {
-        for (const XmlNode* reservation : items(page.child("reservationSet"))) {
-          for (const XmlNode* item : items(reservation->child("instancesSet"))) {
+        for (const XmlNode* reservation : list_items(page.child("reservationSet"), "item")) {
+          for (const XmlNode* item : list_items(reservation->child("instancesSet"), "item")) {
             instances.push_back(read_instance(*item));
           }
         }
@@ -95,11 +86,11 @@ AwsResult<std::vector<Ec2InstanceStatus>> Ec2Client::describe_instance_status(
   std::vector<Ec2InstanceStatus> statuses;
   auto done =
       for_each_page(service_, "DescribeInstanceStatus", params, deadline, [&](const XmlNode& page) {
-        for (const XmlNode* item : items(page.child("instanceStatusSet"))) {
+        for (const XmlNode* item : list_items(page.child("instanceStatusSet"), "item")) {
           statuses.push_back({item->child_text("instanceId"),
-                              nested_text(*item, "instanceState", "name"),
-                              nested_text(*item, "systemStatus", "status"),
-                              nested_text(*item, "instanceStatus", "status")});
+                              item->grandchild_text("instanceState", "name"),
+                              item->grandchild_text("systemStatus", "status"),
+                              item->grandchild_text("instanceStatus", "status")});
         }
       });
   if (!done) return std::unexpected(done.error());

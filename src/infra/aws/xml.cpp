@@ -213,6 +213,15 @@ std::vector<const XmlNode*> XmlNode::children_named(std::string_view child_name)
   return found;
 }
 
+std::string XmlNode::grandchild_text(std::string_view outer, std::string_view inner) const {
+  const XmlNode* middle = child(outer);
+  return middle == nullptr ? std::string{} : middle->child_text(inner);
+}
+
+std::vector<const XmlNode*> list_items(const XmlNode* list, std::string_view item_name) {
+  return list == nullptr ? std::vector<const XmlNode*>{} : list->children_named(item_name);
+}
+
 const XmlNode* XmlNode::find(std::string_view element_name) const {
   if (name == element_name) return this;
   for (const auto& node : children) {

@@ -24,9 +24,15 @@ struct XmlNode {
   std::string child_text(std::string_view child_name) const;
   // All children called `child_name`, in order.
   std::vector<const XmlNode*> children_named(std::string_view child_name) const;
+  // The text of child `outer`'s child `inner` ("" when either is missing).
+  std::string grandchild_text(std::string_view outer, std::string_view inner) const;
   // The first element called `element_name` anywhere below (depth-first), or nullptr.
   const XmlNode* find(std::string_view element_name) const;
 };
+
+// The items of a list element (`list` may be nullptr: none): EC2 names them "item", the query
+// services "member".
+std::vector<const XmlNode*> list_items(const XmlNode* list, std::string_view item_name);
 
 // Parses a document and returns its root element. Errors: invalid_input saying where it broke.
 Result<XmlNode> parse_xml(std::string_view document);
