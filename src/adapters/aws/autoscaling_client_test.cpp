@@ -15,7 +15,7 @@ class AutoScalingClientTest : public ::testing::Test, protected ClientTestBase {
   }
 };
 
-constexpr const char* kPage1 =
+constexpr const char* kGroupsPage1 =
     R"(<DescribeAutoScalingGroupsResponse xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/">
   <DescribeAutoScalingGroupsResult>
     <AutoScalingGroups>
@@ -46,7 +46,7 @@ constexpr const char* kPage1 =
   <ResponseMetadata><RequestId>req-1</RequestId></ResponseMetadata>
 </DescribeAutoScalingGroupsResponse>)";
 
-constexpr const char* kPage2 =
+constexpr const char* kGroupsPage2 =
     R"(<DescribeAutoScalingGroupsResponse><DescribeAutoScalingGroupsResult><AutoScalingGroups>
       <member><AutoScalingGroupName>web-blue-6</AutoScalingGroupName>
         <LaunchConfigurationName>old</LaunchConfigurationName>
@@ -59,8 +59,8 @@ constexpr const char* kNoOutput = R"(<CreateAutoScalingGroupResponse
   <RequestId>req-2</RequestId></ResponseMetadata></CreateAutoScalingGroupResponse>)";
 
 TEST_F(AutoScalingClientTest, DescribeByTagFollowsPagesAndReadsEachGroup) {
-  http_.answer(200, kPage1);
-  http_.answer(200, kPage2);
+  http_.answer(200, kGroupsPage1);
+  http_.answer(200, kGroupsPage2);
   auto groups = AutoScalingClient(context()).describe_auto_scaling_groups(
       {}, {autoscaling_tag_filter("bluegreen:app", "web")}, deadline());
   ASSERT_TRUE(groups) << groups.error().describe();
