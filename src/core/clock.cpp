@@ -1,5 +1,7 @@
 #include "core/clock.h"
 
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <thread>
 
@@ -34,6 +36,11 @@ long long to_epoch_ms(TimePoint t) {
 
 TimePoint from_epoch_ms(long long ms) {
   return TimePoint{} + std::chrono::milliseconds(ms);
+}
+
+std::string seconds_text(Duration d) {
+  return d.count() % 1000 == 0 ? fmt::format("{} s", d.count() / 1000)
+                               : fmt::format("{:.1f} s", static_cast<double>(d.count()) / 1000);
 }
 
 std::string to_iso8601(TimePoint t) {

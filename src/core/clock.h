@@ -48,6 +48,8 @@ TimePoint from_epoch_ms(long long ms);
 
 // UTC with milliseconds, "2024-05-01T12:00:00.123Z": how times appear in JSON answers.
 std::string to_iso8601(TimePoint t);
+// A duration as people read it in messages: "30 s", "0.5 s" (one decimal when not whole).
+std::string seconds_text(Duration d);
 // Reads what to_iso8601 writes (the fraction is optional); nullopt for anything else.
 std::optional<TimePoint> from_iso8601(std::string_view text);
 

@@ -55,20 +55,6 @@ Phase phase_of(Step step) {
   }
 }
 
-std::string seconds_text(Duration d) {
-  return d.count() % 1000 == 0 ? fmt::format("{} s", d.count() / 1000)
-                               : fmt::format("{:.1f} s", static_cast<double>(d.count()) / 1000);
-}
-
-std::string instance_list(const std::vector<Instance>& instances) {
-  std::vector<std::string> parts;
-  for (const auto& instance : instances) {
-    parts.push_back(instance.port == 0 ? instance.id
-                                       : fmt::format("{} (port {})", instance.id, instance.port));
-  }
-  return fmt::format("{}", fmt::join(parts, ", "));
-}
-
 // "answered 404" -> 404; 0 for any other answer.
 int answered_status(const std::string& answer) {
   constexpr std::string_view kPrefix = "answered ";

@@ -1,9 +1,21 @@
 #include "core/instance.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 namespace bluegreen {
 
 std::string_view to_string(Colour colour) {
   return colour == Colour::blue ? "blue" : "green";
+}
+
+std::string instance_list(const std::vector<Instance>& instances) {
+  std::vector<std::string> parts;
+  for (const auto& instance : instances) {
+    parts.push_back(instance.port == 0 ? instance.id
+                                       : fmt::format("{} (port {})", instance.id, instance.port));
+  }
+  return fmt::format("{}", fmt::join(parts, ", "));
 }
 
 std::string_view to_string(InstanceState state) {

@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace bluegreen {
 
@@ -47,6 +48,10 @@ struct Instance {
   std::map<std::string, std::string> tags;  // includes GreenIdentifier=<uuid>
   InstanceState state = InstanceState::pending;
 };
+
+// The instances by id for a message, each with its port when it has one:
+// "i-1a2b (port 40001), i-3c4d (port 40002)"; a cloud instance is its id alone.
+std::string instance_list(const std::vector<Instance>& instances);
 
 // The outcome of one lifecycle hook script on one instance.
 struct HookResult {

@@ -43,11 +43,6 @@ long long completed(const FleetTraffic& t) {
   return n;
 }
 
-std::string seconds(Duration d) {
-  return d.count() % 1000 == 0 ? fmt::format("{} s", d.count() / 1000)
-                               : fmt::format("{:.1f} s", static_cast<double>(d.count()) / 1000);
-}
-
 std::string latency(double s) {
   return s < 1 ? fmt::format("{:.0f} ms", s * 1000) : fmt::format("{:.2f} s", s);
 }
@@ -95,7 +90,7 @@ std::optional<std::string> TrafficWatch::sample(const std::vector<FleetTraffic>&
   const Sample& last = samples_.back();
   const FleetTraffic green = minus(last.green, first.green);
   const FleetTraffic blue = minus(last.blue, first.blue);
-  const std::string over = seconds(std::chrono::duration_cast<Duration>(last.at - first.at));
+  const std::string over = seconds_text(std::chrono::duration_cast<Duration>(last.at - first.at));
   const long long green_done = completed(green);
 
   if (max_error_rate_ && green_done >= min_requests_) {

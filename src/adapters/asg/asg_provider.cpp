@@ -24,16 +24,6 @@ bool codedeploy_ended(const std::string& status) {
   return status == "Succeeded" || status == "Failed" || status == "Stopped";
 }
 
-std::string seconds_words(Duration d) {
-  return fmt::format("{} s", std::chrono::duration_cast<std::chrono::seconds>(d).count());
-}
-
-std::string instance_ids(const std::vector<Instance>& instances) {
-  std::vector<std::string> ids;
-  for (const auto& i : instances) ids.push_back(i.id);
-  return fmt::format("{}", fmt::join(ids, ", "));
-}
-
 aws::RevisionLocation location_of(const RevisionSource& revision) {
   if (const auto* s3 = std::get_if<S3Revision>(&revision)) {
     return aws::S3Location{s3->bucket, s3->key, s3->bundle, "", ""};
@@ -409,10 +399,9 @@ class AsgProvider::Run {
       if (auto d = cloud_.deregistration_delay(arn, request_deadline()))
         delay = std::max(delay, *d);
     }
-    note("draining",
-         fmt::format("group {} drains from its target groups (deregistration delay "
-                     "{}; DRAIN_TIMEOUT {} caps it)",
-                     group, seconds_words(delay), seconds_words(d_.spec.drain_timeout)));
+    note("draining", fmt::format("group {} drains from its target groups (deregistration delay "
+                                 "{}; DRAIN_TIMEOUT {} caps it)",
+                                 group, seconds_text(delay), seconds_text(d_.spec.drain_timeout)));
     Duration pause = pacing_.first;
     for (;;) {
       int still = 0;
@@ -927,7 +916,7 @@ class AsgProvider::Run {
             std::move(results), true,
             fmt::format("CodeDeploy deployment {} succeeded on {} instance(s) "
                         "({})",
-                        s_.codedeploy_id, d_.green.size(), instance_ids(d_.green))};
+                        s_.codedeploy_id, d_.green.size(), instance_list(d_.green))};
       }
       if (ended) {
         std::string says =
