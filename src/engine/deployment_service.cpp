@@ -152,12 +152,37 @@ Result<DeploymentService::Group*> DeploymentService::group_for(const DeploymentS
 namespace {
 
 // How a message names a cloud provider's group: "Elastigroup sig-…", "Auto Scaling group web".
+std::string cloud_group_words(Provider provider, const std::string& group_id) {
+  return fmt::format("{} {}", provider == Provider::asg ? "Auto Scaling group" : "Elastigroup",
+                     group_id);
+}
 std::string cloud_group_words(const DeploymentSpec& spec) {
-  return fmt::format("{} {}", spec.provider == Provider::asg ? "Auto Scaling group" : "Elastigroup",
-                     spec.group_id);
+  return cloud_group_words(spec.provider, spec.group_id);
 }
 
 }  // namespace
+
+std::optional<Error> DeploymentService::name_taken(const DeploymentSpec& spec) const {
+  // mutex_ is held by the caller.
+  const std::string& name = spec.group_id;
+  std::string other;
+  if (spec.provider == Provider::local) {
+    auto it = cloud_groups_.find(name);
+    if (it == cloud_groups_.end()) return std::nullopt;
+    other = fmt::format("the {} (PROVIDER={})", cloud_group_words(it->second.provider, name),
+                        to_string(it->second.provider));
+  } else {
+    auto it = groups_.find(name);
+    if (it == groups_.end()) return std::nullopt;
+    other =
+        fmt::format("a local group (PROVIDER=local, LISTEN {})",
+                    it->second.traffic ? it->second.traffic->address() : it->second.pending_listen);
+  }
+  return Error{ErrorKind::conflict,
+               fmt::format("GROUP_ID {}: on this server that name is {}; a group name means one "
+                           "group, so give this deployment another GROUP_ID",
+                           name, other)};
+}
 
 std::unexpected<Error> DeploymentService::busy(const std::string& running_id,
                                                const std::string& where,
@@ -202,6 +227,7 @@ Result<Deployment> DeploymentService::start_deployment(DeploymentSpec spec,
     return busy(it->second.running->deployment_id, "group " + spec.group_id,
                 "wait for it to end or roll it back");
   }
+  if (auto taken = name_taken(spec)) return std::unexpected(*taken);
   auto group = group_for(spec);
   if (!group) {
     forget_if_empty(spec.group_id);
@@ -289,6 +315,7 @@ Result<Deployment> DeploymentService::start_cloud_deployment(DeploymentSpec spec
                     ? "wait for it to end"
                     : "wait for it to end, promote it or roll it back");
   }
+  if (auto taken = name_taken(deployment.spec)) return std::unexpected(*taken);
   if (auto saved = deps_.journal.save(deployment); !saved) {
     return std::unexpected(saved.error().with_context("journal"));
   }
@@ -301,6 +328,7 @@ void DeploymentService::launch_cloud_worker(Deployment deployment,
                                             std::shared_ptr<FleetProvider> provider, bool resumed) {
   // mutex_ is held by the caller.
   auto& group = cloud_groups_[deployment.spec.group_id];
+  group.provider = deployment.spec.provider;
   group.running = deployment.id;
   group.stop = std::make_shared<std::atomic<bool>>(false);
   // Promote and rollback requests reach a provider whose traffic the flow moves (PROVIDER=asg);
@@ -544,7 +572,7 @@ std::vector<GroupStatus> DeploymentService::status() const {
     }
     const auto& shown = status.running ? status.running : status.serving;
     if (shown) status.instances = alive(shown->green);
-    status.provider = shown ? shown->spec.provider : Provider::elastigroup;
+    status.provider = group.provider;
     out.push_back(std::move(status));
   }
   return out;
@@ -721,6 +749,7 @@ Result<void> DeploymentService::recover() {
       if (d.cloud && d.status == DeploymentStatus::succeeded &&
           !cloud_groups_[d.spec.group_id].serving) {
         cloud_groups_[d.spec.group_id].serving = d.id;
+        cloud_groups_[d.spec.group_id].provider = d.spec.provider;
       }
     }
   }

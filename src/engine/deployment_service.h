@@ -5,6 +5,10 @@
 //
 // Rules it enforces:
 // - One deployment per group at a time: a second gets a conflict error naming the running one.
+// - A group name means one group on a server: a local group and a cloud group (PROVIDER
+//   elastigroup, asg) never share it. A deployment whose GROUP_ID names a group of the other
+//   kind (running a deployment, or served by one) is refused as a conflict naming that group,
+//   so status, history, promote and rollback by group always mean one thing.
 // - A group exists once a fleet serves it or a deployment of it runs: status() lists no other,
 //   and a deployment refused before it started (LISTEN or PREVIEW_LISTEN unusable) leaves no
 //   group behind, nor a listener it opened. A group's first deployment that ends without a
@@ -191,7 +195,8 @@ class DeploymentService {
 
   // Validates the request against the group and starts the deployment on a worker thread;
   // returns its first record. Errors: unavailable (ServiceDeps::recover_first, and recover()
-  // has not run yet), conflict (a deployment of the group runs), invalid_input
+  // has not run yet), conflict (a deployment of the group runs, or its GROUP_ID names a group
+  // of the other kind), invalid_input
   // (a provider this server does not run; LISTEN or PREVIEW_LISTEN unusable; a PROVIDER
   // elastigroup spec the Elastigroup provider refuses, naming the key). A refused request leaves
   // nothing in the journal.
@@ -262,6 +267,7 @@ class DeploymentService {
 
   // A cloud group: its running deployment (the lock) and its last successful one.
   struct CloudGroup {
+    Provider provider = Provider::elastigroup;  // its deployments' PROVIDER
     std::optional<std::string> running;
     std::optional<std::string> serving;
     std::shared_ptr<std::atomic<bool>> stop;  // asks the running flow to hand over and end
@@ -274,6 +280,9 @@ class DeploymentService {
   void cloud_finished(const Deployment& deployment);
   void resume_cloud(Deployment deployment);  // mutex_ held
   void stop_cloud_runs();                    // mutex_ held
+  // The conflict error of a deployment of `spec` whose GROUP_ID names a group of the other kind
+  // (local against cloud); none when the name is free for it. mutex_ held.
+  std::optional<Error> name_taken(const DeploymentSpec& spec) const;
   // The conflict error of a deployment refused because `running_id` runs on `where`.
   std::unexpected<Error> busy(const std::string& running_id, const std::string& where,
                               std::string_view what_to_do) const;

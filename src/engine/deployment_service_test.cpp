@@ -17,26 +17,6 @@ using namespace std::chrono_literals;
 
 using testing::TempDir;
 
-class FakeGroupTraffic final : public GroupTraffic {
- public:
-  FakeGroupTraffic(FakeTraffic& traffic, std::string listen)
-      : traffic_(traffic), listen_(std::move(listen)) {}
-  Traffic& traffic() override { return traffic_; }
-  std::string address() const override { return listen_; }
-  Result<std::string> listen_preview(const std::string& address) override {
-    preview_ = address;
-    return address;
-  }
-  std::optional<std::string> preview_address() const override { return preview_; }
-  void label(const std::string&, const std::string&) override {}
-  void stop() override {}
-
- private:
-  FakeTraffic& traffic_;
-  std::string listen_;
-  std::optional<std::string> preview_;
-};
-
 // An installer that holds every run until released, so a deployment stays in install.
 class HeldInstaller final : public Installer, public Gate {
  public:

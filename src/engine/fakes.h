@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/deployment_service.h"
 #include "engine/ports.h"
 
 namespace bluegreen {
@@ -131,6 +132,28 @@ class FakeTraffic : public Traffic {
   mutable int stats_calls_ = 0;
   std::map<std::string, std::vector<Instance>> fleets_;
   int stuck_ = 0;
+};
+
+// A group's listener as DeploymentService sees it, over a FakeTraffic: `listen` is the address
+// it reports as bound; the preview listener opens wherever it is asked.
+class FakeGroupTraffic final : public GroupTraffic {
+ public:
+  FakeGroupTraffic(FakeTraffic& traffic, std::string listen)
+      : traffic_(traffic), listen_(std::move(listen)) {}
+  Traffic& traffic() override { return traffic_; }
+  std::string address() const override { return listen_; }
+  Result<std::string> listen_preview(const std::string& address) override {
+    preview_ = address;
+    return address;
+  }
+  std::optional<std::string> preview_address() const override { return preview_; }
+  void label(const std::string&, const std::string&) override {}
+  void stop() override {}
+
+ private:
+  FakeTraffic& traffic_;
+  std::string listen_;
+  std::optional<std::string> preview_;
 };
 
 // Keeps every record, event, serving fleet and listener address in memory and answers the

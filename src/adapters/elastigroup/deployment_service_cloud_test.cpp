@@ -97,7 +97,7 @@ class CloudServiceTest : public ::testing::Test {
     return started;
   }
 
-  // A new server on the same journal (as a restart reads the same file), with no local group.
+  // A new server on the same journal (as a restart reads the same file).
   void open_service_with(eg::OpenCloud open_cloud) {
     service_.reset();
     ServiceDeps deps{fleet_,
@@ -106,14 +106,10 @@ class CloudServiceTest : public ::testing::Test {
                                    [](const std::vector<std::string>&) {
                                      return std::map<std::string, std::vector<pid_t>>{};
                                    }},
-                     fetcher_,
-                     installer_,
-                     probe_,
-                     clock_,
-                     journal_,
-                     log_,
-                     [](const std::string&) -> Result<std::unique_ptr<GroupTraffic>> {
-                       return fail(ErrorKind::internal, "a cloud group opens no listener");
+                     fetcher_, installer_, probe_, clock_, journal_, log_,
+                     // Only a local group opens a listener.
+                     [this](const std::string& listen) -> Result<std::unique_ptr<GroupTraffic>> {
+                       return std::make_unique<FakeGroupTraffic>(traffic_, listen);
                      },
                      "/nonexistent/bundles"};
     providers_ =
@@ -131,6 +127,7 @@ class CloudServiceTest : public ::testing::Test {
   FakeFetcher fetcher_;
   FakeInstaller installer_;
   FakeHealthProbe probe_;
+  FakeTraffic traffic_;
   MemoryJournal journal_;
   LiveLog log_;
   bool recover_first_ = false;  // as `bluegreen server` runs it
@@ -188,6 +185,61 @@ TEST_F(CloudServiceTest, OneDeploymentPerCloudGroupAndItShowsAsACloudGroup) {
   // Nothing of it touched this machine's fleet.
   EXPECT_TRUE(fleet_.terminated().empty());
   EXPECT_TRUE(fleet_.list().empty());
+}
+
+// A local group served under the name a cloud deployment asks for: the cloud deployment is
+// refused, naming the local group, and nothing is recorded or created.
+TEST_F(CloudServiceTest, ACloudDeploymentIsRefusedTheNameOfALocalGroup) {
+  auto local = service_->start_deployment(
+      test_spec({{"GROUP_ID", kGroup}, {"LISTEN", "127.0.0.1:18080"}, {"TIMEOUT", "60"}}), "alice");
+  ASSERT_TRUE(local) << local.error().message;
+  service_->wait_idle();
+  ASSERT_EQ(service_->deployment(local->id)->status, DeploymentStatus::succeeded);
+
+  auto cloud = service_->start_deployment(cloud_spec(), "bob");
+  ASSERT_FALSE(cloud);
+  EXPECT_EQ(cloud.error().kind, ErrorKind::conflict);
+  EXPECT_THAT(cloud.error().message, HasSubstr("GROUP_ID sig-12345678"));
+  EXPECT_THAT(cloud.error().message,
+              HasSubstr("a local group (PROVIDER=local, LISTEN 127.0.0.1:18080)"));
+  EXPECT_EQ(service_->deployments()->size(), 1u);
+  EXPECT_EQ(cloud_.count("spot.create"), 0);
+  EXPECT_EQ(cloud_.count("spot.read_group"), 0);
+  auto status = service_->status();
+  ASSERT_EQ(status.size(), 1u);
+  EXPECT_FALSE(status[0].cloud);
+}
+
+// A cloud group's name is refused to a local deployment while its deployment runs, once it
+// serves, and after a restart.
+TEST_F(CloudServiceTest, ALocalDeploymentIsRefusedTheNameOfACloudGroup) {
+  auto local_spec = [] {
+    return test_spec({{"GROUP_ID", kGroup}, {"LISTEN", "127.0.0.1:18080"}, {"TIMEOUT", "60"}});
+  };
+  auto refused = [&](const char* when) {
+    auto local = service_->start_deployment(local_spec(), "bob");
+    ASSERT_FALSE(local) << when;
+    EXPECT_EQ(local.error().kind, ErrorKind::conflict) << when;
+    EXPECT_THAT(local.error().message,
+                HasSubstr("the Elastigroup sig-12345678 (PROVIDER=elastigroup)"))
+        << when;
+    EXPECT_TRUE(fleet_.list().empty()) << when;
+    EXPECT_TRUE(traffic_.fleets().empty()) << when;
+  };
+  auto cloud = service_->start_deployment(cloud_spec(), "alice");
+  ASSERT_TRUE(cloud) << cloud.error().message;
+  spot_.wait_until_held();
+  refused("while the cloud deployment runs");
+
+  spot_.release();
+  service_->wait_idle();
+  ASSERT_EQ(service_->deployment(cloud->id)->status, DeploymentStatus::succeeded);
+  refused("once the cloud group serves");
+
+  open_service(/*held=*/false);
+  ASSERT_TRUE(service_->recover());
+  refused("after a restart");
+  EXPECT_EQ(service_->deployments()->size(), 1u);
 }
 
 TEST_F(CloudServiceTest, ShutdownStopsACloudDeploymentWithoutEndingItAndARestartResumesIt) {

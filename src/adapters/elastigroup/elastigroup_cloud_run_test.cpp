@@ -169,23 +169,32 @@ TEST(CloudDeployment, JournalsTheFlowBeforeEveryRequest) {
   }
 }
 
+// Either kind of reference (SSM Parameter Store, Secrets Manager) is resolved again by the
+// resumed run, and Spot gets the value it names, never what the journal holds.
 TEST(CloudDeployment, ResumesAfterARestartWithoutASecondSpotOrCodeDeployDeployment) {
-  Harness h;
-  h.cloud.secrets["ssm:/spot/token"] = Secret(kLiteralToken);
-  h.cloud.codedeploy_statuses = {"InProgress", "InProgress", "InProgress", "Succeeded"};
-  h.stop_when_installing();
-  Deployment stopped = h.run(h.fresh("ssm:/spot/token"), CloudStart::fresh);
-  EXPECT_EQ(stopped.status, DeploymentStatus::running);
-  EXPECT_EQ(stopped.phase, Phase::install);
+  for (const std::string reference : {"ssm:/spot/token", "secretsmanager:spot/api-token"}) {
+    SCOPED_TRACE(reference);
+    Harness h;
+    h.cloud.secrets[reference] = Secret(kResolvedToken);
+    h.cloud.codedeploy_statuses = {"InProgress", "InProgress", "InProgress", "Succeeded"};
+    h.stop_when_installing();
+    Deployment stopped = h.run(h.fresh(reference), CloudStart::fresh);
+    EXPECT_EQ(stopped.status, DeploymentStatus::running);
+    EXPECT_EQ(stopped.phase, Phase::install);
 
-  h.stop = false;
-  h.sink.on_update(nullptr);
-  int resolved = h.cloud.count("secrets.resolve");
-  Deployment d = h.run(h.from_journal("d-cloud1"), CloudStart::after_restart);
-  EXPECT_EQ(d.status, DeploymentStatus::succeeded) << (d.error ? d.error->message : "");
-  EXPECT_EQ(h.cloud.count("spot.create"), 1);
-  EXPECT_EQ(h.cloud.count("codedeploy.create"), 1);
-  EXPECT_GT(h.cloud.count("secrets.resolve"), resolved);  // the reference is resolved again
+    h.stop = false;
+    h.sink.on_update(nullptr);
+    int resolved = h.cloud.count("secrets.resolve");
+    std::size_t spot_calls = h.cloud.tokens_seen().size();
+    Deployment d = h.run(h.from_journal("d-cloud1"), CloudStart::after_restart);
+    EXPECT_EQ(d.status, DeploymentStatus::succeeded) << (d.error ? d.error->message : "");
+    EXPECT_EQ(h.cloud.count("spot.create"), 1);
+    EXPECT_EQ(h.cloud.count("codedeploy.create"), 1);
+    EXPECT_GT(h.cloud.count("secrets.resolve"), resolved);  // the reference is resolved again
+    auto seen = h.cloud.tokens_seen();
+    ASSERT_GT(seen.size(), spot_calls);  // the resumed run asked Spot (blue detached)
+    for (std::size_t i = spot_calls; i < seen.size(); ++i) EXPECT_EQ(seen[i], kResolvedToken);
+  }
 }
 
 TEST(CloudDeployment, ALiteralTokenLostInARestartEndsWithTheCleanUpThatNeedsNoSpot) {
