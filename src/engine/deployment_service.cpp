@@ -181,7 +181,8 @@ std::optional<Error> DeploymentService::name_taken(const DeploymentSpec& spec) c
   return Error{ErrorKind::conflict,
                fmt::format("GROUP_ID {}: on this server that name is {}; a group name means one "
                            "group, so give this deployment another GROUP_ID",
-                           name, other)};
+                           name, other),
+               std::string(kNameTakenCode)};
 }
 
 std::unexpected<Error> DeploymentService::busy(const std::string& running_id,

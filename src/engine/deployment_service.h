@@ -177,6 +177,9 @@ struct GroupStatus {
 // server gives while it has not yet resumed the deployments it was running (recover_first):
 // a client may ask again in a moment.
 inline constexpr std::string_view kStartingCode = "starting";
+// The error code of the conflict a deployment gets when its GROUP_ID names a group of the other
+// kind (local against cloud): unlike a running deployment's conflict, waiting does not end it.
+inline constexpr std::string_view kNameTakenCode = "group_name_taken";
 
 class DeploymentService {
  public:

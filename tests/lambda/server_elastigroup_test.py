@@ -224,6 +224,18 @@ class ServerElastigroupTest(unittest.TestCase):
         with WORLD.spot._lock:
             members = {i["instanceId"] for i in WORLD.spot.groups[GROUP]["instances"]}
         self.assertEqual(members, set(greens))
+        # The group's name is the Elastigroup's on this server: a local deployment naming it is
+        # refused at once, even with --wait (only a running deployment's conflict ends by
+        # itself; this one would wait out the local TIMEOUT of 15 minutes).
+        local = {"GROUP_ID": GROUP, "APP_NAME": "hello", "DEPLOYMENT_GROUP": "dg",
+                 "LOCAL_PATH": self.tmp, "TIMEOUT": "900", "LISTEN": "127.0.0.1:0"}
+        completed, _ = self.deploy(local, "--wait")
+        self.assertNotEqual(completed.returncode, 0, completed.stdout)
+        self.assertIn(f"GROUP_ID {GROUP}: on this server that name is the Elastigroup {GROUP} "
+                      "(PROVIDER=elastigroup)", completed.stderr)
+        self.assertNotIn("waiting:", completed.stdout + completed.stderr)
+        self.assertEqual(len(json.loads(self.cli("history", "--output", "json").stdout)
+                             ["deployments"]), 1)
         self.assert_no_secret_kept()
 
     def test_a_failed_deployment_cleans_up_its_greens_and_keeps_blue(self):

@@ -274,12 +274,16 @@ ExitCode Commands::deploy(const std::string& params_text, bool wait_for_group,
     if (interrupted.count() > 0) return interrupted_while_waiting();
     created = client_.post("/api/deployments", body);
   }
-  if (wait_for_group && !created && created.error().kind == ErrorKind::conflict) {
+  // Only a running deployment's conflict ends by itself; a name another kind of group has does not.
+  auto busy = [&] {
+    return !created && created.error().kind == ErrorKind::conflict &&
+           created.error().code != kNameTakenCode;
+  };
+  if (wait_for_group && busy()) {
     // The running deployment ends by its own TIMEOUT; ours bounds how long we wait for it.
     auto until = std::chrono::steady_clock::now() + params->spec.timeout;
     progress_stream() << "waiting: " << printable(created.error().message) << "\n";
-    while (!created && created.error().kind == ErrorKind::conflict &&
-           std::chrono::steady_clock::now() < until) {
+    while (busy() && std::chrono::steady_clock::now() < until) {
       std::this_thread::sleep_for(kPollInterval * 4);
       if (interrupted.count() > 0) return interrupted_while_waiting();
       created = client_.post("/api/deployments", body);
