@@ -107,14 +107,14 @@ struct BlueFleet {
   std::filesystem::path bundle_root;  // its revision, for the BlockTraffic hooks
 };
 
-// PROVIDER=elastigroup: where the Elastigroup request plan (adapters/elastigroup/request_plan.h)
-// stands. Spot launches and retires the fleets, CodeDeploy installs; the record shows their ids,
-// and the flow's continuation token, which holds no secret, resumes the flow after a restart.
+// A cloud provider's progress (PROVIDER=elastigroup, asg): where it stands within the flow's
+// step, the ids of what it created, and its saved state, which holds no secret and resumes the
+// step after a restart without creating anything twice (engine/provider.h, invariant 1).
 struct CloudProgress {
-  std::string flow_phase;  // the flow's own phase (read_group, follow, …)
-  std::string spot_deployment_id;
+  std::string flow_phase;  // the provider's own stage (elastigroup: follow, …; asg: the step)
+  std::string spot_deployment_id;  // the Spot B/G deployment (PROVIDER=elastigroup)
   std::string codedeploy_deployment_id;
-  std::string token;  // elastigroup::to_token of the flow's state after its last step
+  std::string token;  // the provider's saved state after its last request, in its own format
 };
 
 struct Deployment {
@@ -162,7 +162,7 @@ struct Deployment {
   // as the executor hears of them during RunHooks. Only live views carry it; a saved record
   // has none.
   std::vector<HookResult> running_hooks;
-  std::optional<CloudProgress> cloud;  // PROVIDER=elastigroup only
+  std::optional<CloudProgress> cloud;  // a cloud provider's (elastigroup, asg)
   // What the deployment cost while blue and green ran together, set when it ends (see
   // core/deployment_cost.h); none while it runs, and for one that ended before launching greens.
   std::optional<DeploymentCost> cost;

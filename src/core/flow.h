@@ -1,4 +1,5 @@
-// The local blue/green flow as a pure function: (deployment, input) -> (deployment, action).
+// The blue/green flow of every provider as a pure function: (deployment, input) ->
+// (deployment, action); ProviderTraits below say which steps a provider does by itself.
 //
 // The state machine decides; the engine's executor does. Each Transition carries the one
 // action the deployment now waits on (none once it has ended) and the events to log. The

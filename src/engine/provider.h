@@ -19,8 +19,9 @@
 // Failed, naming the provider.
 //
 // Providers: LocalProvider (engine/local_provider.h: processes on this machine behind the
-// built-in switch) and ElastigroupProvider (adapters/elastigroup/elastigroup_provider.h: Spot and
-// CodeDeploy).
+// built-in switch), AsgProvider (adapters/asg/asg_provider.h: Auto Scaling groups, ELBv2 target
+// groups and CodeDeploy) and ElastigroupProvider (adapters/elastigroup/elastigroup_provider.h:
+// Spot and CodeDeploy).
 //
 // Invariants a provider keeps:
 // 1. Its state (Deployment::cloud, for a provider that resumes in place) is saved through

@@ -1,6 +1,6 @@
 // Internal to the Elastigroup request plan: the object that applies one event to the state. Event
-// handlers live in elastigroup_flow.cpp, phase decisions and reports in
-// elastigroup_flow_phases.cpp. Nothing outside the flow includes this header.
+// handlers live in request_plan.cpp, phase decisions and reports in request_plan_phases.cpp.
+// Nothing outside the plan includes this header.
 #pragma once
 
 #include <algorithm>
@@ -42,7 +42,7 @@ class Stepper {
   Decision on(const EventBody& body);
 
  private:
-  // Events (elastigroup_flow.cpp).
+  // Events (request_plan.cpp).
   Decision handle(const Started& e);
   Decision handle(const TokenResolved& e);
   Decision handle(const GroupRead& e);
@@ -61,7 +61,7 @@ class Stepper {
   Decision handle(const Abandoned& e);
   Decision handle(const CallFailed& e);
 
-  // Phases (elastigroup_flow_phases.cpp).
+  // Phases (request_plan_phases.cpp).
   Decision enter(Phase phase);
   Decision next_step(int step);
   Decision advance();
