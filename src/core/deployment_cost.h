@@ -2,9 +2,9 @@
 // overlap): how long, on how many instances, and, for a PROVIDER=elastigroup deployment, what
 // Spot charged for the group over that window against what the same running hours would have
 // cost on demand. It is plain data in the Deployment record, set once when the deployment ends:
-// by the flow (finish, core/flow.h) for a local deployment, from the record (overlap_cost
-// below); by the Elastigroup provider for a cloud one, from Spot's costs of the group
-// (adapters/elastigroup/elastigroup_cost.h).
+// by the flow (finish, core/flow.h) for a local or PROVIDER=asg deployment, from the record
+// (overlap_cost below; no money: no bill is read); by the Elastigroup provider, from Spot's
+// costs of the group (adapters/elastigroup/elastigroup_cost.h).
 #pragma once
 
 #include <optional>
@@ -24,7 +24,7 @@ struct DeploymentCost {
   double instance_seconds = 0;
   // PROVIDER=elastigroup, when Spot had costs for the window, in USD: the group's spot cost
   // (Spot's costs.actual) and the same running hours at on-demand prices (costs.potential).
-  // A local deployment has none (it costs no money).
+  // A local deployment (it costs no money) and a PROVIDER=asg one (no bill is read) have none.
   std::optional<double> spot_usd;
   std::optional<double> on_demand_usd;
   // Why a cloud deployment's money is unknown, in words ("Spot has no costs for this window

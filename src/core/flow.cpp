@@ -277,9 +277,9 @@ class Machine {
     d_.step = Step::done;
     d_.status = status;
     d_.finished = at_;
-    // A cloud provider prices its own overlap from the cloud's bill; a local one has only the
-    // record to go by.
-    if (d_.spec.provider == Provider::local && !d_.cost) d_.cost = overlap_cost(d_, at_);
+    // A provider that prices its own overlap (from the cloud's bill) has set it; any other has
+    // only the record to go by.
+    if (!t_.prices_overlap && !d_.cost) d_.cost = overlap_cost(d_, at_);
   }
 
   Step after(Step step) const {

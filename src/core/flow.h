@@ -92,6 +92,9 @@ struct ProviderTraits {
   bool moves_traffic = false;
   bool keeps_time = false;        // it bounds its steps by TIMEOUT and names the cause itself
   bool resumes_in_place = false;  // a restart carries on with the step in progress
+  // It prices the overlap of blue and green from the cloud's bill (Deployment::cost); for any
+  // other provider the flow counts the overlap from the record as the deployment ends.
+  bool prices_overlap = false;
 };
 ProviderTraits traits_of(Provider provider);
 

@@ -18,7 +18,8 @@ ProviderTraits traits_of(Provider provider) {
                             .installs_and_gates = true,
                             .moves_traffic = true,
                             .keeps_time = true,
-                            .resumes_in_place = true};
+                            .resumes_in_place = true,
+                            .prices_overlap = true};
     case Provider::asg:
       // CodeDeploy fetches and installs; the flow gates, switches target groups, keeps blue
       // and rolls back, and a restart carries on with the groups the provider saved.

@@ -110,6 +110,23 @@ TEST_F(AsgFlowTest, ADeploymentReplacesBlueWithGreenAndNoTargetGroupIsEverLeftWi
   EXPECT_EQ(phases.back(), Phase::terminate_blue);
 }
 
+// What blue and green running together cost, counted from the record as for a local
+// deployment: from green's launch to blue's end, on both groups' instances; no money.
+TEST_F(AsgFlowTest, ADeploymentsCostIsTheOverlapOfBothGroupsInInstanceSeconds) {
+  Deployment d = run(new_record(asg_spec()));
+  ASSERT_EQ(d.status, DeploymentStatus::succeeded) << (d.error ? d.error->message : "");
+  ASSERT_TRUE(d.cost);
+  auto launch = std::ranges::find(d.phases, Phase::launch_green, &PhaseRecord::phase);
+  ASSERT_NE(launch, d.phases.end());
+  ASSERT_TRUE(d.finished);
+  EXPECT_EQ(d.cost->overlap, *d.finished - launch->started);
+  EXPECT_GT(d.cost->overlap, Duration::zero());
+  EXPECT_EQ(d.cost->instances, 4);  // blue's two and green's two
+  EXPECT_FALSE(d.cost->spot_usd);
+  EXPECT_THAT(describe(*d.cost), HasSubstr("on 4 instance(s): "));
+  EXPECT_THAT(describe(*d.cost), HasSubstr(" instance-seconds"));
+}
+
 TEST_F(AsgFlowTest, BlueIsDetachedOnlyOnceGreenIsHealthyInEveryTargetGroup) {
   // A second target group of blue's, where green is slow to pass.
   const std::string second =
