@@ -322,6 +322,12 @@ class DeploymentTest(AsgServerCase):
         self.assertIn("await_promotion", self.cli("status").stdout)
         events = self.events(running["deploymentId"])
         self.assertTrue(any("preview target group" in e["message"] for e in events), events)
+        # The dashboard offers what the server takes now: promote, or abort before the switch.
+        view = self.server.dashboard_view(running["deploymentId"])
+        self.assertEqual(view["actions"], {"promote": True, "rollback": False, "abort": True})
+        self.assertEqual(view["waitingOn"]["what"],
+                         "promotion: green is in the preview target group until someone "
+                         "promotes it")
 
         promoted = self.cli("promote", "--group", self.service)
         self.assertEqual(promoted.returncode, 0, promoted.stdout + promoted.stderr)
@@ -339,6 +345,9 @@ class DeploymentTest(AsgServerCase):
         green = running["greenIdentifier"]
         greens = WORLD.group_instances(self.green_group(green))
         self.assertEqual(WORLD.target_health(self.main), self.healthy(greens))
+        view = self.server.dashboard_view(running["deploymentId"])
+        self.assertEqual(view["actions"], {"promote": False, "rollback": True, "abort": False})
+        self.assertEqual(view["waitingOn"]["bound"], "BLUE_TERMINATION_WAIT")
 
         rolled = self.cli("rollback", "--group", self.service)
         self.assertEqual(rolled.returncode, 0, rolled.stdout + rolled.stderr)

@@ -1,11 +1,16 @@
 """`bluegreen server` as a test runs it: its own state directory, the environment it is given
 (a world's cloud), its standard error in server.log beside the state directory, and the admin
 URL it prints once it listens (on 127.0.0.1, a free port)."""
+import json
 import os
 import re
 import select
 import signal
 import subprocess
+import urllib.request
+
+# Requests to the loopback admin API never go through a proxy from the environment.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class ServerProcess:
@@ -38,6 +43,20 @@ class ServerProcess:
             self.process.wait(timeout=60)
         if self.process and self.process.stdout:
             self.process.stdout.close()
+
+    def dashboard_view(self, deployment_id):
+        """The deployment as the dashboard receives it: the first `deployment` event of its
+        event stream."""
+        with _OPENER.open(f"{self.url}/api/stream?deployment={deployment_id}",
+                          timeout=10) as stream:
+            event = None
+            for _ in range(1000):
+                line = stream.readline().decode().rstrip("\n")
+                if line.startswith("event:"):
+                    event = line.split(":", 1)[1].strip()
+                elif line.startswith("data:") and event == "deployment":
+                    return json.loads(line.split(":", 1)[1])
+        raise AssertionError("no deployment event in the dashboard's stream")
 
     def log(self):
         try:

@@ -49,20 +49,6 @@ class Server(ServerProcess):
         with OPENER.open(self.url + path, timeout=10) as answer:
             return json.loads(answer.read())
 
-    def dashboard_view(self, deployment_id):
-        """The deployment as the dashboard receives it: the first `deployment` event of its
-        event stream."""
-        with OPENER.open(f"{self.url}/api/stream?deployment={deployment_id}",
-                         timeout=10) as stream:
-            event = None
-            for _ in range(1000):
-                line = stream.readline().decode().rstrip("\n")
-                if line.startswith("event:"):
-                    event = line.split(":", 1)[1].strip()
-                elif line.startswith("data:") and event == "deployment":
-                    return json.loads(line.split(":", 1)[1])
-        raise AssertionError("no deployment event in the dashboard's stream")
-
 
 class ServerElastigroupTest(unittest.TestCase):
     def setUp(self):

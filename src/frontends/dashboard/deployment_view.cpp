@@ -55,26 +55,70 @@ std::string running_hooks_text(const Deployment& d) {
   return fmt::format("{}", fmt::join(parts, "; "));
 }
 
+// The steps PROVIDER=asg spends a while on in AWS (Auto Scaling groups, CodeDeploy, target
+// groups); the provider's stage (Deployment::cloud) says where it stands within them. In the
+// others the flow waits on itself: the health gate's count, promotion, keep_blue.
+bool auto_scaling_works_in(Step step) {
+  switch (step) {
+    case Step::launch_green:
+    case Step::install:
+    case Step::show_preview:
+    case Step::route_to_green:
+    case Step::drain_blue:
+    case Step::terminate_blue:
+    case Step::route_to_blue:
+    case Step::hide_preview:
+    case Step::drain_green:
+    case Step::terminate_green:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// "launch the green fleet (EC2 Auto Scaling provider, stage launch_green)".
+std::string with_auto_scaling_stage(const Deployment& d, const std::string& what) {
+  const CloudProgress progress = d.cloud.value_or(CloudProgress{});
+  std::string text = fmt::format("{} (EC2 Auto Scaling provider, stage {}", what,
+                                 progress.flow_phase.empty() ? "starting" : progress.flow_phase);
+  if (d.step == Step::install && !progress.codedeploy_deployment_id.empty()) {
+    text += ", CodeDeploy deployment " + progress.codedeploy_deployment_id;
+  }
+  return text + ")";
+}
+
+std::string awaiting_promotion(const Deployment& d) {
+  if (d.spec.provider != Provider::asg) {
+    return "promotion: green is on the preview listener until someone promotes it";
+  }
+  return d.spec.preview_target_group_arn.empty()
+             ? "promotion: green serves nothing until someone promotes it"
+             : "promotion: green is in the preview target group until someone promotes it";
+}
+
 }  // namespace
 
 std::optional<Waiting> waiting_on(const Deployment& d) {
   if (d.finished_running()) return std::nullopt;
-  if (d.cloud) {
+  if (traits_of(d.spec.provider).moves_traffic) {
     // The Elastigroup request plan decides within the step; its phase says what it waits on.
-    return Waiting{fmt::format("Elastigroup flow: {}",
-                               d.cloud->flow_phase.empty() ? "starting" : d.cloud->flow_phase),
+    const bool started = d.cloud && !d.cloud->flow_phase.empty();
+    return Waiting{fmt::format("Elastigroup flow: {}", started ? d.cloud->flow_phase : "starting"),
                    d.deadline, "TIMEOUT"};
   }
   auto action = next_action(d);
   if (!action) return std::nullopt;
   Waiting waiting{describe(*action), std::nullopt, ""};
   if (!d.running_hooks.empty()) waiting.what = "hook " + running_hooks_text(d);
+  if (d.spec.provider == Provider::asg && auto_scaling_works_in(d.step)) {
+    waiting.what = with_auto_scaling_stage(d, waiting.what);
+  }
   switch (d.step) {
     case Step::check_health:
       waiting.what = health_progress(d);
       break;
     case Step::await_promotion:
-      waiting.what = "promotion: green is on the preview listener until someone promotes it";
+      waiting.what = awaiting_promotion(d);
       break;
     case Step::keep_blue:
       waiting.what = "keep blue, so a rollback switches back at once";
@@ -112,9 +156,11 @@ json deployment_view_json(const Deployment& d, TimePoint now) {
   } else {
     view["waitingOn"] = nullptr;
   }
-  // Spot and CodeDeploy move a cloud deployment's traffic: nothing to promote or roll back here.
-  bool may_roll_back = !d.cloud && can_roll_back(d).has_value();
-  view["actions"] = {{"promote", !d.cloud && can_promote(d).has_value()},
+  // Where Spot and CodeDeploy move the traffic (PROVIDER=elastigroup), the service takes no
+  // promote or rollback (DeploymentService::pass_on); where the flow moves it, it takes both.
+  const bool takes_requests = !traits_of(d.spec.provider).moves_traffic;
+  bool may_roll_back = takes_requests && can_roll_back(d).has_value();
+  view["actions"] = {{"promote", takes_requests && can_promote(d).has_value()},
                      {"rollback", may_roll_back && d.traffic_moved},
                      {"abort", may_roll_back && !d.traffic_moved}};
   view["serverTime"] = to_iso8601(now);

@@ -25,6 +25,32 @@ Deployment deployment_in(Step step, Phase phase, bool with_blue = true,
   return d;
 }
 
+// A cloud deployment of the group "web" as the service runs one: with the provider's saved
+// progress, and a blue fleet (blue's Auto Scaling group, for PROVIDER=asg).
+Deployment cloud_deployment_in(std::string_view params, Step step, Phase phase,
+                               std::string flow_phase) {
+  auto spec = parse_spec(params);
+  EXPECT_TRUE(spec) << spec.error().message;
+  Deployment d =
+      new_deployment("d-green", *spec, "api:ann", "uuid-1", kCreated, BlueFleet{"asg:web", {}, {}});
+  d.cloud = CloudProgress{.flow_phase = std::move(flow_phase)};
+  d.step = step;
+  d.phase = phase;
+  d.traffic_moved = step > Step::before_allow_traffic && step != Step::done;
+  return d;
+}
+
+constexpr std::string_view kAsgManual =
+    R"({"PROVIDER":"asg","GROUP_ID":"web","APP_NAME":"app","DEPLOYMENT_GROUP":"dg",
+        "TIMEOUT":"900","S3_BUCKET":"b","S3_KEY":"app.zip","S3_BUNDLE":"zip",
+        "PROMOTION":"manual","BLUE_TERMINATION_WAIT":"600",
+        "PREVIEW_TARGET_GROUP_ARN":"arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-preview/0123456789abcdef"})";
+
+constexpr std::string_view kElastigroup =
+    R"({"API_TOKEN":"tok-123","ACCOUNT_ID":"act-1","GROUP_ID":"sig-1","APP_NAME":"app",
+        "DEPLOYMENT_GROUP":"dg","TIMEOUT":"600","S3_BUCKET":"b","S3_KEY":"app.zip",
+        "S3_BUNDLE":"zip"})";
+
 TEST(DeploymentView, InstallWaitsOnTheHooksUntilTimeout) {
   Deployment d = deployment_in(Step::install, Phase::install);
   auto waiting = waiting_on(d);
@@ -114,6 +140,59 @@ TEST(DeploymentView, AFirstDeploymentCannotRollBackAfterTheSwitch) {
       kCreated);
   EXPECT_EQ(view["actions"]["rollback"], false);
   EXPECT_EQ(view["actions"]["abort"], false);
+}
+
+TEST(DeploymentView, AnAutoScalingDeploymentAwaitingPromotionOffersPromote) {
+  auto view = deployment_view_json(
+      cloud_deployment_in(kAsgManual, Step::await_promotion, Phase::await_promotion, "preview"),
+      kCreated);
+  EXPECT_EQ(view["actions"]["promote"], true);
+  EXPECT_EQ(view["actions"]["abort"], true);
+  EXPECT_EQ(view["actions"]["rollback"], false);
+  std::string what = view["waitingOn"]["what"];
+  EXPECT_NE(what.find("promotion"), std::string::npos) << what;
+  EXPECT_NE(what.find("preview target group"), std::string::npos) << what;
+  EXPECT_EQ(what.find("Elastigroup"), std::string::npos) << what;
+  EXPECT_EQ(view["waitingOn"]["bound"], "TIMEOUT");
+}
+
+TEST(DeploymentView, AnAutoScalingDeploymentKeepingBlueOffersRollback) {
+  Deployment d = cloud_deployment_in(kAsgManual, Step::keep_blue, Phase::keep_blue, "drain");
+  d.wait_until = kCreated + 700s;
+  auto view = deployment_view_json(d, kCreated);
+  EXPECT_EQ(view["actions"]["rollback"], true);
+  EXPECT_EQ(view["actions"]["abort"], false);
+  EXPECT_EQ(view["actions"]["promote"], false);
+  EXPECT_EQ(view["waitingOn"]["bound"], "BLUE_TERMINATION_WAIT");
+  EXPECT_EQ(view["waitingOn"]["until"], to_iso8601(kCreated + 700s));
+}
+
+TEST(DeploymentView, AnAutoScalingDeploymentNamesTheProvidersStage) {
+  auto launching = waiting_on(
+      cloud_deployment_in(kAsgManual, Step::launch_green, Phase::launch_green, "launch_green"));
+  ASSERT_TRUE(launching);
+  EXPECT_EQ(launching->what,
+            "launch the green fleet (EC2 Auto Scaling provider, stage launch_green)");
+  EXPECT_EQ(launching->bound, "TIMEOUT");
+
+  Deployment installing = cloud_deployment_in(kAsgManual, Step::install, Phase::install, "install");
+  installing.cloud->codedeploy_deployment_id = "d-CD123";
+  auto waiting = waiting_on(installing);
+  ASSERT_TRUE(waiting);
+  EXPECT_NE(waiting->what.find("ValidateService"), std::string::npos) << waiting->what;
+  EXPECT_NE(waiting->what.find("stage install, CodeDeploy deployment d-CD123"), std::string::npos)
+      << waiting->what;
+}
+
+TEST(DeploymentView, AnElastigroupDeploymentFollowsSpotAndOffersNoAction) {
+  for (Step step : {Step::install, Step::terminate_blue}) {
+    auto view = deployment_view_json(
+        cloud_deployment_in(kElastigroup, step, Phase::install, "follow"), kCreated);
+    EXPECT_EQ(view["waitingOn"]["what"], "Elastigroup flow: follow");
+    EXPECT_EQ(view["actions"]["promote"], false);
+    EXPECT_EQ(view["actions"]["rollback"], false);
+    EXPECT_EQ(view["actions"]["abort"], false);
+  }
 }
 
 }  // namespace

@@ -363,7 +363,9 @@ function renderActions(d) {
       buttons.push(h("button", { class: "button warn", id: "rollback", disabled: !d.actions.rollback,
         onclick: () => act("rollback", d, "Roll back " + d.deploymentId + "?",
           "Traffic goes back to blue" + (d.blueFleet ? " (fleet " + d.blueFleet.fleetId + ")" : "") +
-          " at once. Green is drained and terminated.", "Roll back") }, "Roll back"));
+          (d.parameters && d.parameters.PROVIDER === "asg"
+            ? " once blue's Auto Scaling group is healthy in the target groups again." : " at once.") +
+          " Green is drained and terminated.", "Roll back") }, "Roll back"));
     }
   }
   $("actions").replaceChildren(...buttons);
@@ -430,9 +432,13 @@ function renderFacts(d) {
 }
 
 // The phases a deployment like this one passes when all goes well, to show what is still ahead.
+// In the cloud CodeDeploy fetches the revision; Spot also gates, switches and retires blue itself.
 function plannedPhases(d) {
+  const provider = (d.parameters && d.parameters.PROVIDER) || "local";
+  if (provider === "elastigroup") return ["validate", "launch_green", "install", "terminate_blue"];
   const manual = d.parameters && d.parameters.PROMOTION === "manual";
-  const phases = ["validate", "fetch_revision", "launch_green", "install", "health_gate"];
+  const phases = provider === "local" ? ["validate", "fetch_revision"] : ["validate"];
+  phases.push("launch_green", "install", "health_gate");
   if (manual) phases.push("await_promotion");
   phases.push("allow_traffic");
   if (d.blueFleet) phases.push("block_traffic", "keep_blue", "terminate_blue");
@@ -468,20 +474,40 @@ function colourOf(d, fleetId) {
   return "";
 }
 
+// A cloud deployment's traffic, which moves in AWS: by Spot itself (PROVIDER=elastigroup), or by
+// the flow through the load balancer's target groups (PROVIDER=asg).
+function renderCloudTraffic(d, box) {
+  const c = d.cloud;
+  const p = d.parameters || {};
+  const fact = (name, value) => h("div", {}, h("dt", {}, name), h("dd", { class: "mono" }, value || "—"));
+  if (p.PROVIDER === "asg") {
+    box.replaceChildren(
+      h("p", { id: "traffic-mover" }, "EC2 Auto Scaling + CodeDeploy: CodeDeploy installs green's Auto Scaling ",
+        "group, then the service's target groups move from blue's Auto Scaling group to green's."),
+      h("dl", { class: "facts" },
+        fact("Blue's Auto Scaling group", d.blueFleet && d.blueFleet.fleetId.replace(/^asg:/, "")),
+        p.PREVIEW_TARGET_GROUP_ARN ? fact("Preview target group", p.PREVIEW_TARGET_GROUP_ARN) : null,
+        fact("CodeDeploy deployment", c.codeDeployDeploymentId),
+        fact("Provider stage", c.flowPhase),
+        fact("GreenIdentifier", d.greenIdentifier)));
+    return;
+  }
+  box.replaceChildren(
+    h("p", { id: "traffic-mover" }, "Spot Elastigroup + CodeDeploy move this group's traffic."),
+    h("dl", { class: "facts" },
+      fact("Spot B/G deployment", c.spotDeploymentId),
+      fact("CodeDeploy deployment", c.codeDeployDeploymentId),
+      fact("Flow phase", c.flowPhase),
+      fact("GreenIdentifier", d.greenIdentifier)));
+}
+
 function renderTraffic() {
   const d = pageState.deployment;
   const box = $("traffic");
   if (!d || !box) return;
   const g = pageState.status;
   if (d.cloud) {
-    const c = d.cloud;
-    box.replaceChildren(
-      h("p", {}, "Spot Elastigroup + CodeDeploy move this group's traffic."),
-      h("dl", { class: "facts" },
-        h("div", {}, h("dt", {}, "Spot B/G deployment"), h("dd", { class: "mono" }, c.spotDeploymentId || "—")),
-        h("div", {}, h("dt", {}, "CodeDeploy deployment"), h("dd", { class: "mono" }, c.codeDeployDeploymentId || "—")),
-        h("div", {}, h("dt", {}, "Flow phase"), h("dd", { class: "mono" }, c.flowPhase || "—")),
-        h("div", {}, h("dt", {}, "GreenIdentifier"), h("dd", { class: "mono" }, d.greenIdentifier))));
+    renderCloudTraffic(d, box);
     if (pageState.deployment) renderInstances(pageState.deployment);
     return;
   }
