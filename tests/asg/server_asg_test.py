@@ -409,6 +409,16 @@ class DeploymentTest(AsgServerCase):
         self.assertEqual([i.get("provider") for i in items], ["asg"])
         self.assertEqual(self.status()["provider"], "asg")
         self.assertNotIn("Elastigroup", self.cli("status").stdout)
+        # What both groups running together cost, in instance-seconds (no bill is read).
+        cost = items[0]["cost"]
+        self.assertEqual(cost["instances"], 2 * len(self.blues))
+        self.assertGreater(cost["overlapSeconds"], 0)
+        self.assertIsNone(cost["spotCostUsd"])
+        self.assertEqual(summary["cost"], cost)
+        self.assertIn(f"  cost: {cost['summary']}", self.cli("history").stdout)
+        self.assertRegex(cost["summary"], r"^blue and green ran together for .* on "
+                                          rf"{2 * len(self.blues)} instance\(s\): [0-9.]+ "
+                                          r"instance-seconds$")
 
 
 class TimeoutTest(AsgServerCase):
