@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "adapters/elastigroup/elastigroup_standalone.h"
+#include "engine/annotating_sink.h"
 #include "engine/executor.h"
 
 namespace bluegreen::elastigroup {
@@ -14,24 +15,6 @@ bool retryable(const Error& error) {
   return error.kind == ErrorKind::throttled || error.kind == ErrorKind::unavailable ||
          error.kind == ErrorKind::timeout;
 }
-
-// Every event of the run, the flow's own included, says which job and cloud deployments it is
-// about.
-class AnnotatedSink final : public EventSink {
- public:
-  AnnotatedSink(EventSink& inner, const ElastigroupProvider& provider)
-      : inner_(inner), provider_(provider) {}
-  void publish(const DeploymentEvent& event) override {
-    DeploymentEvent annotated = event;
-    provider_.annotate(annotated);
-    inner_.publish(annotated);
-  }
-  void update(const Deployment& deployment) override { inner_.update(deployment); }
-
- private:
-  EventSink& inner_;
-  const ElastigroupProvider& provider_;
-};
 
 // Where a continued job stands in the flow, from the plan's saved state.
 void resume_at(Deployment& d, const FlowState& state) {
@@ -111,7 +94,10 @@ RunOutcome ElastigroupExecutor::run(const ElastigroupJob& job, TimePoint must_en
     }
   }
   TokenJournal journal;
-  AnnotatedSink sink(ports_.events, provider);
+  // Every event of the run, the flow's own included, says which job and cloud deployments it is
+  // about.
+  AnnotatingSink sink(ports_.events,
+                      [&provider](DeploymentEvent& event) { provider.annotate(event); });
   Executor executor(provider, ports_.clock, journal, sink, ProviderRun{must_end_by, options_.stop});
   Inbox inbox;
   Deployment last = resumed ? executor.resume(d, inbox) : executor.run(d, inbox);

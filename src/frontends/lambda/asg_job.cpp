@@ -7,32 +7,13 @@
 #include "adapters/asg/asg_provider.h"
 #include "adapters/asg/asg_token.h"
 #include "core/text.h"
+#include "engine/annotating_sink.h"
 #include "engine/executor.h"
 
 namespace bluegreen::lambda {
 namespace {
 
 namespace eg = elastigroup;
-
-// Every event of the run says which job it is about.
-class JobSink final : public EventSink {
- public:
-  JobSink(EventSink& inner, std::string job_id) : inner_(inner), job_id_(std::move(job_id)) {}
-  void publish(const DeploymentEvent& event) override {
-    DeploymentEvent annotated = event;
-    annotated.fields["job_id"] = job_id_;
-    annotated.fields["provider"] = "asg";
-    if (!annotated.fields.contains("flow_phase")) {
-      annotated.fields["flow_phase"] = std::string(to_string(event.phase));
-    }
-    inner_.publish(annotated);
-  }
-  void update(const Deployment& deployment) override { inner_.update(deployment); }
-
- private:
-  EventSink& inner_;
-  std::string job_id_;
-};
 
 eg::FailureType failure_type_of(const Error& error) {
   switch (error.kind) {
@@ -59,7 +40,14 @@ eg::RunOutcome run_asg_job(const std::string& job_id, const DeploymentSpec& spec
                            const std::optional<std::string>& continuation_token,
                            const OpenAsgCloud& open_cloud, eg::ElastigroupPorts& ports,
                            const eg::CloudRunOptions& options, TimePoint must_end_by) {
-  JobSink sink(ports.events, job_id);
+  // Every event of the run says which job it is about.
+  AnnotatingSink sink(ports.events, [&job_id](DeploymentEvent& event) {
+    event.fields["job_id"] = job_id;
+    event.fields["provider"] = "asg";
+    if (!event.fields.contains("flow_phase")) {
+      event.fields["flow_phase"] = std::string(to_string(event.phase));
+    }
+  });
   auto say = [&](EventKind level, std::string name, std::string message) {
     DeploymentEvent event{job_id, ports.clock.now(),  Phase::validate,
                           level,  std::move(message), ""};
