@@ -166,17 +166,19 @@ std::optional<Error> DeploymentService::name_taken(const DeploymentSpec& spec) c
   // mutex_ is held by the caller.
   const std::string& name = spec.group_id;
   std::string other;
-  if (spec.provider == Provider::local) {
-    auto it = cloud_groups_.find(name);
-    if (it == cloud_groups_.end()) return std::nullopt;
+  // A cloud group of another provider is another group too (an Auto Scaling group may be named
+  // like an Elastigroup's id).
+  if (auto it = cloud_groups_.find(name);
+      it != cloud_groups_.end() && it->second.provider != spec.provider) {
     other = fmt::format("the {} (PROVIDER={})", cloud_group_words(it->second.provider, name),
                         to_string(it->second.provider));
+  } else if (auto local = groups_.find(name);
+             spec.provider != Provider::local && local != groups_.end()) {
+    other = fmt::format(
+        "a local group (PROVIDER=local, LISTEN {})",
+        local->second.traffic ? local->second.traffic->address() : local->second.pending_listen);
   } else {
-    auto it = groups_.find(name);
-    if (it == groups_.end()) return std::nullopt;
-    other =
-        fmt::format("a local group (PROVIDER=local, LISTEN {})",
-                    it->second.traffic ? it->second.traffic->address() : it->second.pending_listen);
+    return std::nullopt;
   }
   return Error{ErrorKind::conflict,
                fmt::format("GROUP_ID {}: on this server that name is {}; a group name means one "
@@ -309,14 +311,17 @@ Result<Deployment> DeploymentService::start_cloud_deployment(DeploymentSpec spec
                     deployment.spec.provider == Provider::asg ? "AWS" : "Spot and AWS")));
   }
   std::lock_guard lock(mutex_);
+  // Another kind of group of this name is named as such, even while a deployment of it runs.
+  if (auto taken = name_taken(deployment.spec)) return std::unexpected(*taken);
   const std::string& group_id = deployment.spec.group_id;
   if (auto it = cloud_groups_.find(group_id); it != cloud_groups_.end() && it->second.running) {
     return busy(*it->second.running, cloud_group_words(deployment.spec),
-                traits_of(deployment.spec.provider).moves_traffic
+                !it->second.inbox ? "it resumes when the server starts again and can reach "
+                                    "its cloud"
+                : traits_of(deployment.spec.provider).moves_traffic
                     ? "wait for it to end"
                     : "wait for it to end, promote it or roll it back");
   }
-  if (auto taken = name_taken(deployment.spec)) return std::unexpected(*taken);
   if (auto saved = deps_.journal.save(deployment); !saved) {
     return std::unexpected(saved.error().with_context("journal"));
   }
@@ -369,11 +374,20 @@ void DeploymentService::cloud_finished(const Deployment& d) {
 
 void DeploymentService::resume_cloud(Deployment d) {
   // mutex_ is held by the caller.
+  // One that cannot resume now still runs as far as the journal knows: its group stays taken
+  // (no worker, no inbox) until a start resumes it.
+  auto hold = [&] {
+    auto& group = cloud_groups_[d.spec.group_id];
+    group.provider = d.spec.provider;
+    group.running = d.id;
+    deps_.log.update(d);
+  };
   if (deps_.providers == nullptr) {
     deps_.log.note(
         fmt::format("deployment {} of {} was running; this server runs no PROVIDER={} "
                     "deployment, so it stays as it was",
                     d.id, cloud_group_words(d.spec), to_string(d.spec.provider)));
+    hold();
     return;
   }
   auto opened = deps_.providers->open(d, true, deps_.log);
@@ -382,6 +396,7 @@ void DeploymentService::resume_cloud(Deployment d) {
         fmt::format("deployment {} of {} was running; it cannot resume now ({}): it resumes "
                     "at the next start",
                     d.id, cloud_group_words(d.spec), opened.error().message));
+    hold();
     return;
   }
   deps_.log.note(
@@ -686,6 +701,15 @@ Result<void> DeploymentService::recover() {
       continue;
     }
     const auto& d = **record;
+    // A first deployment that ended without succeeding after its switch (no blue to go back to)
+    // is still named here, though its greens are gone: nothing serves the group, and its revision
+    // is not one to deploy again.
+    if (d.finished_running() && d.status != DeploymentStatus::succeeded &&
+        keep_live(d.green).empty() && !groups_running.contains(group_id)) {
+      deps_.log.note(fmt::format("group {}: deployment {} ended {} and left nothing serving",
+                                 group_id, fleet_id, to_string(d.status)));
+      continue;
+    }
     auto group = group_for(d.spec, true);
     if (!group) {
       deps_.log.note(fmt::format("group {}: {}", group_id, group.error().message));

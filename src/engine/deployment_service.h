@@ -6,13 +6,17 @@
 // Rules it enforces:
 // - One deployment per group at a time: a second gets a conflict error naming the running one.
 // - A group name means one group on a server: a local group and a cloud group (PROVIDER
-//   elastigroup, asg) never share it. A deployment whose GROUP_ID names a group of the other
-//   kind (running a deployment, or served by one) is refused as a conflict naming that group,
-//   so status, history, promote and rollback by group always mean one thing.
+//   elastigroup, asg), or the cloud groups of two providers, never share it. A deployment whose
+//   GROUP_ID names a group of another kind (running a deployment, or served by one) is refused
+//   as a conflict naming that group, so status, history, promote and rollback by group always
+//   mean one thing. A cloud deployment a restart cannot resume (its cloud is out of reach) keeps
+//   its group, name and lock, until a later start resumes it.
 // - A group exists once a fleet serves it or a deployment of it runs: status() lists no other,
 //   and a deployment refused before it started (LISTEN or PREVIEW_LISTEN unusable) leaves no
 //   group behind, nor a listener it opened. A group's first deployment that ends without a
-//   fleet serving (failed, rolled back) closes the group's listeners as it ends.
+//   fleet serving (failed, rolled back) closes the group's listeners as it ends, and a restart
+//   does not bring the group back (nor deploy that revision again), even when it failed after
+//   its switch.
 // - A group keeps its LISTEN address while a fleet serves on it.
 // - After a restart: the serving fleet of each group is re-adopted and routed again; a
 //   deployment that was running is resumed (the state machine decides whether it carries on
