@@ -497,7 +497,10 @@ Result<Deployment> DeploymentService::pass_on(const Selector& selector, InputEve
   if (auto allowed = acted_on_now(*target); !allowed) return std::unexpected(allowed.error());
   auto inbox = inbox_of(target->id);
   if (!inbox) {
-    return fail(ErrorKind::conflict, fmt::format("deployment {} is not running", target->id));
+    return fail(ErrorKind::conflict,
+                fmt::format("deployment {} is not running on this server now: it resumes once "
+                            "the server can (its LISTEN bound, its cloud reachable at a start)",
+                            target->id));
   }
   inbox->post(std::move(request));
   return target;
@@ -509,6 +512,10 @@ Result<Deployment> DeploymentService::promote(const Selector& selector, const st
 
 Result<Deployment> DeploymentService::roll_back(const Selector& selector, const std::string& by) {
   return pass_on(selector, input::RollbackRequested{by}, &can_roll_back);
+}
+
+bool DeploymentService::takes_requests(const std::string& deployment_id) const {
+  return inbox_of(deployment_id) != nullptr;
 }
 
 Result<Deployment> DeploymentService::deployment(const std::string& id) const {

@@ -210,6 +210,10 @@ class DeploymentService {
   Result<Deployment> start_deployment(DeploymentSpec spec, std::string started_by);
   Result<Deployment> promote(const Selector& selector, const std::string& by);
   Result<Deployment> roll_back(const Selector& selector, const std::string& by);
+  // Whether a flow of this server runs the deployment now, so that promote() and roll_back()
+  // can reach it. False for one that ended, one that resumes once its LISTEN is bound, and a
+  // cloud one a restart could not resume: its record says running, and both refuse it.
+  bool takes_requests(const std::string& deployment_id) const;
 
   Result<Deployment> deployment(const std::string& id) const;
   Result<std::vector<Deployment>> deployments(const std::string& group = "") const;
