@@ -236,6 +236,7 @@ Result<Deployment> DeploymentService::start_deployment(DeploymentSpec spec,
     forget_if_empty(spec.group_id);
     return std::unexpected(group.error());
   }
+  (*group)->restore.reset();  // this deployment brings the group back instead
   std::optional<BlueFleet> blue = (*group)->serving;
   if (blue && alive(blue->instances).empty()) blue.reset();
   if (blue) blue->instances = alive(blue->instances);
@@ -549,7 +550,7 @@ void DeploymentService::forget_if_empty(const std::string& group_id) {
 }
 
 bool DeploymentService::group_is_empty(const Group& group) {
-  return !group.serving && !group.running && !group.deferred;
+  return !group.serving && !group.running && !group.deferred && !group.restore;
 }
 
 std::vector<GroupStatus> DeploymentService::status() const {
@@ -811,19 +812,34 @@ Result<void> DeploymentService::recover() {
     groups_[spec.group_id].serving.reset();
     deps_.log.note(fmt::format("group {}: no instance of fleet {} is left; deploying {} again",
                                spec.group_id, d.id, d.revision));
-    auto group = group_for(spec);
-    if (!group) continue;
+    auto group = group_for(spec, /*keep_pending=*/true);
+    if (!group) {
+      deps_.log.note(fmt::format("group {}: {}", spec.group_id, group.error().message));
+      forget_if_empty(spec.group_id);
+      continue;
+    }
     auto restore =
         new_deployment(new_deployment_id(), spec, "server restart (restore of " + d.id + ")",
                        new_uuid(), deps_.clock.now(), std::nullopt);
     restore.revision = d.revision;
-    (*group)->traffic->label(restore.id, "green");
-    (void)deps_.journal.save(restore);
-    deps_.log.update(restore);
-    launch_worker(std::move(restore), false);
+    if (!(*group)->traffic) {
+      // The group stays, its LISTEN retried, and is restored once it is bound.
+      deps_.log.note(fmt::format("group {}: it is deployed again once listener {} is bound",
+                                 spec.group_id, (*group)->pending_listen));
+      (*group)->restore = std::move(restore);
+      continue;
+    }
+    start_restore(**group, std::move(restore));
   }
   recovered_ = true;
   return {};
+}
+
+void DeploymentService::start_restore(Group& group, Deployment restore) {
+  group.traffic->label(restore.id, "green");
+  (void)deps_.journal.save(restore);
+  deps_.log.update(restore);
+  launch_worker(std::move(restore), false);
 }
 
 void DeploymentService::retry_listeners(std::stop_token stop) {
@@ -844,6 +860,11 @@ void DeploymentService::retry_listeners(std::stop_token stop) {
       deps_.log.note(fmt::format("group {}: listener {} bound; the service answers again", id,
                                  group.pending_listen));
       attach(group, std::move(*opened));
+      if (group.restore) {
+        auto restore = std::move(*group.restore);
+        group.restore.reset();
+        start_restore(group, std::move(restore));
+      }
       if (group.deferred) {
         auto deferred = std::move(*group.deferred);
         group.deferred.reset();

@@ -22,7 +22,8 @@
 //   deployment that was running is resumed (the state machine decides whether it carries on
 //   or cleans up, told which fleet the journal says is routed); instances on disk that
 //   nobody wants are terminated; a group whose serving fleet is gone (the server stopped its
-//   instances, or the machine rebooted) is restored by deploying the same revision again.
+//   instances, or the machine rebooted) is restored by deploying the same revision again,
+//   once its LISTEN is bound; until then status() shows the group with its listener's error.
 //
 // Invariant: a restart never terminates a fleet that was serving before it, and restores its
 // address.
@@ -247,11 +248,16 @@ class DeploymentService {
     std::optional<BlueFleet> serving;  // the fleet that serves when no deployment runs
     std::optional<Running> running;
     std::optional<Resumable> deferred;  // resumed once the listener is bound
+    // A restart's restore of a group whose serving fleet is gone, started once the listener is
+    // bound (unless a deployment of the group starts first).
+    std::optional<Deployment> restore;
   };
 
   // mutex_ held. With `keep_pending`, a LISTEN that cannot be bound leaves the group without
   // traffic and retried in the background instead of failing.
   Result<Group*> group_for(const DeploymentSpec& spec, bool keep_pending = false);
+  // mutex_ held. Starts a restart's restore of `group` (its listener bound).
+  void start_restore(Group& group, Deployment restore);
   // mutex_ held. Installs a bound listener: records its address, routes the serving fleet.
   void attach(Group& group, std::unique_ptr<GroupTraffic> traffic);
   std::string address_for(const DeploymentSpec& spec) const;  // mutex_ held

@@ -142,6 +142,7 @@ class CloudServiceTest : public ::testing::Test {
                      fetcher_, installer_, probe_, clock_, journal_, log_,
                      // Only a local group opens a listener.
                      [this](const std::string& listen) -> Result<std::unique_ptr<GroupTraffic>> {
+                       if (listen_taken_) return fail(ErrorKind::unavailable, "in use");
                        return std::make_unique<FakeGroupTraffic>(traffic_, listen);
                      },
                      "/nonexistent/bundles"};
@@ -166,7 +167,8 @@ class CloudServiceTest : public ::testing::Test {
   FakeTraffic traffic_;
   MemoryJournal journal_;
   LiveLog log_;
-  bool recover_first_ = false;  // as `bluegreen server` runs it
+  bool recover_first_ = false;              // as `bluegreen server` runs it
+  std::atomic<bool> listen_taken_ = false;  // another process holds every LISTEN
   std::unique_ptr<eg::ElastigroupProviders> providers_;
   NoAutoScalingGroups asg_;
   std::unique_ptr<ProviderSources> sources_;
@@ -383,6 +385,47 @@ TEST_F(CloudServiceTest, AFailedFirstLocalDeploymentIsNotBroughtBackByARestart) 
   auto status = service_->status();
   ASSERT_EQ(status.size(), 1u);
   EXPECT_TRUE(status[0].cloud);
+}
+
+// A restart finds a local group's fleet gone and its LISTEN held by another process: the group
+// is shown with its listener's error and keeps its name (a cloud deployment is refused it, as
+// status says why), and is deployed again once the address is free.
+TEST_F(CloudServiceTest, AGroupWaitingForItsListenToBeRestoredIsShownAndKeepsItsName) {
+  auto local = service_->start_deployment(
+      test_spec({{"GROUP_ID", kGroup}, {"LISTEN", "127.0.0.1:18080"}, {"TIMEOUT", "60"}}), "alice");
+  ASSERT_TRUE(local) << local.error().message;
+  service_->wait_idle();
+  std::vector<std::string> ids;
+  for (const auto& instance : fleet_.list()) ids.push_back(instance.id);
+  ASSERT_TRUE(fleet_.terminate(ids));  // the machine rebooted
+  listen_taken_ = true;
+  open_service(/*held=*/false);
+  ASSERT_TRUE(service_->recover());
+
+  auto status = service_->status();
+  ASSERT_EQ(status.size(), 1u);
+  EXPECT_FALSE(status[0].cloud);
+  ASSERT_TRUE(status[0].listen_error);
+  EXPECT_THAT(*status[0].listen_error, HasSubstr("not bound yet"));
+  auto cloud = service_->start_deployment(cloud_spec(), "bob");
+  ASSERT_FALSE(cloud);
+  EXPECT_EQ(cloud.error().code, kNameTakenCode);
+
+  listen_taken_ = false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (service_->deployments()->size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  service_->wait_idle();
+  auto all = service_->deployments();
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ(all->front().status, DeploymentStatus::succeeded);
+  EXPECT_THAT(all->front().started_by, HasSubstr("restore of " + local->id));
+  status = service_->status();
+  ASSERT_EQ(status.size(), 1u);
+  ASSERT_TRUE(status[0].serving);
+  EXPECT_EQ(status[0].serving->id, all->front().id);
+  EXPECT_FALSE(status[0].listen_error);
 }
 
 TEST_F(CloudServiceTest, ShutdownStopsACloudDeploymentWithoutEndingItAndARestartResumesIt) {
