@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "core/flow.h"
@@ -32,6 +34,21 @@ std::vector<Instance> alive(const std::vector<Instance>& instances) {
     if (instance.state != InstanceState::terminated) out.push_back(instance);
   }
   return out;
+}
+
+// A group is known by its name (status, history, --group, one group a name): a GROUP_ID that
+// prints like another (" web", "web\n") is refused, so two names that look the same are one.
+Result<void> check_group_name(const std::string& name) {
+  auto blank = [](unsigned char c) { return std::isspace(c) != 0; };
+  auto control = [](unsigned char c) { return c < 0x20 || c == 0x7f; };
+  if (!name.empty() &&
+      (blank(name.front()) || blank(name.back()) || std::ranges::any_of(name, control))) {
+    return fail(ErrorKind::invalid_input,
+                fmt::format("GROUP_ID {} begins or ends with white space or holds a control "
+                            "character; a group's name is printed as it is, so write it without",
+                            nlohmann::json(name).dump()));
+  }
+  return {};
 }
 
 // Backoff of the retries of a LISTEN that could not be bound at restart.
@@ -204,6 +221,9 @@ Result<Deployment> DeploymentService::start_deployment(DeploymentSpec spec,
     return fail_with_code(ErrorKind::unavailable, std::string(kStartingCode),
                           "the server is starting: it reads its journal back and resumes the "
                           "deployments it was running first; try again in a moment");
+  }
+  if (auto named = check_group_name(spec.group_id); !named) {
+    return std::unexpected(named.error());
   }
   if (spec.provider != Provider::local && deps_.providers != nullptr) {
     return start_cloud_deployment(std::move(spec), std::move(started_by));

@@ -10,7 +10,8 @@
 //   GROUP_ID names a group of another kind (running a deployment, or served by one) is refused
 //   as a conflict naming that group, so status, history, promote and rollback by group always
 //   mean one thing. A cloud deployment a restart cannot resume (its cloud is out of reach) keeps
-//   its group, name and lock, until a later start resumes it.
+//   its group, name and lock, until a later start resumes it. A GROUP_ID that prints like
+//   another (white space at either end, a control character) is refused as invalid input.
 // - A group exists once a fleet serves it or a deployment of it runs: status() lists no other,
 //   and a deployment refused before it started (LISTEN or PREVIEW_LISTEN unusable) leaves no
 //   group behind, nor a listener it opened. A group's first deployment that ends without a
@@ -204,10 +205,10 @@ class DeploymentService {
   // Validates the request against the group and starts the deployment on a worker thread;
   // returns its first record. Errors: unavailable (ServiceDeps::recover_first, and recover()
   // has not run yet), conflict (a deployment of the group runs, or its GROUP_ID names a group
-  // of the other kind), invalid_input
-  // (a provider this server does not run; LISTEN or PREVIEW_LISTEN unusable; a PROVIDER
-  // elastigroup spec the Elastigroup provider refuses, naming the key). A refused request leaves
-  // nothing in the journal.
+  // of another kind), invalid_input (a GROUP_ID that prints like another; a provider this
+  // server does not run; LISTEN or PREVIEW_LISTEN unusable; a PROVIDER elastigroup spec the
+  // Elastigroup provider refuses, naming the key). A refused request leaves nothing in the
+  // journal.
   Result<Deployment> start_deployment(DeploymentSpec spec, std::string started_by);
   Result<Deployment> promote(const Selector& selector, const std::string& by);
   Result<Deployment> roll_back(const Selector& selector, const std::string& by);
