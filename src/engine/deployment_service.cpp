@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "core/flow.h"
@@ -32,6 +34,21 @@ std::vector<Instance> alive(const std::vector<Instance>& instances) {
     if (instance.state != InstanceState::terminated) out.push_back(instance);
   }
   return out;
+}
+
+// A group is known by its name (status, history, --group, one group a name): a GROUP_ID that
+// prints like another (" web", "web\n") is refused, so two names that look the same are one.
+Result<void> check_group_name(const std::string& name) {
+  auto blank = [](unsigned char c) { return std::isspace(c) != 0; };
+  auto control = [](unsigned char c) { return c < 0x20 || c == 0x7f; };
+  if (!name.empty() &&
+      (blank(name.front()) || blank(name.back()) || std::ranges::any_of(name, control))) {
+    return fail(ErrorKind::invalid_input,
+                fmt::format("GROUP_ID {} begins or ends with white space or holds a control "
+                            "character; a group's name is printed as it is, so write it without",
+                            nlohmann::json(name).dump()));
+  }
+  return {};
 }
 
 // Backoff of the retries of a LISTEN that could not be bound at restart.
@@ -166,17 +183,19 @@ std::optional<Error> DeploymentService::name_taken(const DeploymentSpec& spec) c
   // mutex_ is held by the caller.
   const std::string& name = spec.group_id;
   std::string other;
-  if (spec.provider == Provider::local) {
-    auto it = cloud_groups_.find(name);
-    if (it == cloud_groups_.end()) return std::nullopt;
+  // A cloud group of another provider is another group too (an Auto Scaling group may be named
+  // like an Elastigroup's id).
+  if (auto it = cloud_groups_.find(name);
+      it != cloud_groups_.end() && it->second.provider != spec.provider) {
     other = fmt::format("the {} (PROVIDER={})", cloud_group_words(it->second.provider, name),
                         to_string(it->second.provider));
+  } else if (auto local = groups_.find(name);
+             spec.provider != Provider::local && local != groups_.end()) {
+    other = fmt::format(
+        "a local group (PROVIDER=local, LISTEN {})",
+        local->second.traffic ? local->second.traffic->address() : local->second.pending_listen);
   } else {
-    auto it = groups_.find(name);
-    if (it == groups_.end()) return std::nullopt;
-    other =
-        fmt::format("a local group (PROVIDER=local, LISTEN {})",
-                    it->second.traffic ? it->second.traffic->address() : it->second.pending_listen);
+    return std::nullopt;
   }
   return Error{ErrorKind::conflict,
                fmt::format("GROUP_ID {}: on this server that name is {}; a group name means one "
@@ -202,6 +221,9 @@ Result<Deployment> DeploymentService::start_deployment(DeploymentSpec spec,
     return fail_with_code(ErrorKind::unavailable, std::string(kStartingCode),
                           "the server is starting: it reads its journal back and resumes the "
                           "deployments it was running first; try again in a moment");
+  }
+  if (auto named = check_group_name(spec.group_id); !named) {
+    return std::unexpected(named.error());
   }
   if (spec.provider != Provider::local && deps_.providers != nullptr) {
     return start_cloud_deployment(std::move(spec), std::move(started_by));
@@ -234,6 +256,7 @@ Result<Deployment> DeploymentService::start_deployment(DeploymentSpec spec,
     forget_if_empty(spec.group_id);
     return std::unexpected(group.error());
   }
+  (*group)->restore.reset();  // this deployment brings the group back instead
   std::optional<BlueFleet> blue = (*group)->serving;
   if (blue && alive(blue->instances).empty()) blue.reset();
   if (blue) blue->instances = alive(blue->instances);
@@ -309,14 +332,17 @@ Result<Deployment> DeploymentService::start_cloud_deployment(DeploymentSpec spec
                     deployment.spec.provider == Provider::asg ? "AWS" : "Spot and AWS")));
   }
   std::lock_guard lock(mutex_);
+  // Another kind of group of this name is named as such, even while a deployment of it runs.
+  if (auto taken = name_taken(deployment.spec)) return std::unexpected(*taken);
   const std::string& group_id = deployment.spec.group_id;
   if (auto it = cloud_groups_.find(group_id); it != cloud_groups_.end() && it->second.running) {
     return busy(*it->second.running, cloud_group_words(deployment.spec),
-                traits_of(deployment.spec.provider).moves_traffic
+                !it->second.inbox ? "it resumes when the server starts again and can reach "
+                                    "its cloud"
+                : traits_of(deployment.spec.provider).moves_traffic
                     ? "wait for it to end"
                     : "wait for it to end, promote it or roll it back");
   }
-  if (auto taken = name_taken(deployment.spec)) return std::unexpected(*taken);
   if (auto saved = deps_.journal.save(deployment); !saved) {
     return std::unexpected(saved.error().with_context("journal"));
   }
@@ -369,11 +395,20 @@ void DeploymentService::cloud_finished(const Deployment& d) {
 
 void DeploymentService::resume_cloud(Deployment d) {
   // mutex_ is held by the caller.
+  // One that cannot resume now still runs as far as the journal knows: its group stays taken
+  // (no worker, no inbox) until a start resumes it.
+  auto hold = [&] {
+    auto& group = cloud_groups_[d.spec.group_id];
+    group.provider = d.spec.provider;
+    group.running = d.id;
+    deps_.log.update(d);
+  };
   if (deps_.providers == nullptr) {
     deps_.log.note(
         fmt::format("deployment {} of {} was running; this server runs no PROVIDER={} "
                     "deployment, so it stays as it was",
                     d.id, cloud_group_words(d.spec), to_string(d.spec.provider)));
+    hold();
     return;
   }
   auto opened = deps_.providers->open(d, true, deps_.log);
@@ -382,6 +417,7 @@ void DeploymentService::resume_cloud(Deployment d) {
         fmt::format("deployment {} of {} was running; it cannot resume now ({}): it resumes "
                     "at the next start",
                     d.id, cloud_group_words(d.spec), opened.error().message));
+    hold();
     return;
   }
   deps_.log.note(
@@ -482,7 +518,10 @@ Result<Deployment> DeploymentService::pass_on(const Selector& selector, InputEve
   if (auto allowed = acted_on_now(*target); !allowed) return std::unexpected(allowed.error());
   auto inbox = inbox_of(target->id);
   if (!inbox) {
-    return fail(ErrorKind::conflict, fmt::format("deployment {} is not running", target->id));
+    return fail(ErrorKind::conflict,
+                fmt::format("deployment {} is not running on this server now: it resumes once "
+                            "the server can (its LISTEN bound, its cloud reachable at a start)",
+                            target->id));
   }
   inbox->post(std::move(request));
   return target;
@@ -494,6 +533,10 @@ Result<Deployment> DeploymentService::promote(const Selector& selector, const st
 
 Result<Deployment> DeploymentService::roll_back(const Selector& selector, const std::string& by) {
   return pass_on(selector, input::RollbackRequested{by}, &can_roll_back);
+}
+
+bool DeploymentService::takes_requests(const std::string& deployment_id) const {
+  return inbox_of(deployment_id) != nullptr;
 }
 
 Result<Deployment> DeploymentService::deployment(const std::string& id) const {
@@ -527,7 +570,7 @@ void DeploymentService::forget_if_empty(const std::string& group_id) {
 }
 
 bool DeploymentService::group_is_empty(const Group& group) {
-  return !group.serving && !group.running && !group.deferred;
+  return !group.serving && !group.running && !group.deferred && !group.restore;
 }
 
 std::vector<GroupStatus> DeploymentService::status() const {
@@ -686,6 +729,15 @@ Result<void> DeploymentService::recover() {
       continue;
     }
     const auto& d = **record;
+    // A first deployment that ended without succeeding after its switch (no blue to go back to)
+    // is still named here, though its greens are gone: nothing serves the group, and its revision
+    // is not one to deploy again.
+    if (d.finished_running() && d.status != DeploymentStatus::succeeded &&
+        keep_live(d.green).empty() && !groups_running.contains(group_id)) {
+      deps_.log.note(fmt::format("group {}: deployment {} ended {} and left nothing serving",
+                                 group_id, fleet_id, to_string(d.status)));
+      continue;
+    }
     auto group = group_for(d.spec, true);
     if (!group) {
       deps_.log.note(fmt::format("group {}: {}", group_id, group.error().message));
@@ -780,19 +832,34 @@ Result<void> DeploymentService::recover() {
     groups_[spec.group_id].serving.reset();
     deps_.log.note(fmt::format("group {}: no instance of fleet {} is left; deploying {} again",
                                spec.group_id, d.id, d.revision));
-    auto group = group_for(spec);
-    if (!group) continue;
+    auto group = group_for(spec, /*keep_pending=*/true);
+    if (!group) {
+      deps_.log.note(fmt::format("group {}: {}", spec.group_id, group.error().message));
+      forget_if_empty(spec.group_id);
+      continue;
+    }
     auto restore =
         new_deployment(new_deployment_id(), spec, "server restart (restore of " + d.id + ")",
                        new_uuid(), deps_.clock.now(), std::nullopt);
     restore.revision = d.revision;
-    (*group)->traffic->label(restore.id, "green");
-    (void)deps_.journal.save(restore);
-    deps_.log.update(restore);
-    launch_worker(std::move(restore), false);
+    if (!(*group)->traffic) {
+      // The group stays, its LISTEN retried, and is restored once it is bound.
+      deps_.log.note(fmt::format("group {}: it is deployed again once listener {} is bound",
+                                 spec.group_id, (*group)->pending_listen));
+      (*group)->restore = std::move(restore);
+      continue;
+    }
+    start_restore(**group, std::move(restore));
   }
   recovered_ = true;
   return {};
+}
+
+void DeploymentService::start_restore(Group& group, Deployment restore) {
+  group.traffic->label(restore.id, "green");
+  (void)deps_.journal.save(restore);
+  deps_.log.update(restore);
+  launch_worker(std::move(restore), false);
 }
 
 void DeploymentService::retry_listeners(std::stop_token stop) {
@@ -813,6 +880,11 @@ void DeploymentService::retry_listeners(std::stop_token stop) {
       deps_.log.note(fmt::format("group {}: listener {} bound; the service answers again", id,
                                  group.pending_listen));
       attach(group, std::move(*opened));
+      if (group.restore) {
+        auto restore = std::move(*group.restore);
+        group.restore.reset();
+        start_restore(group, std::move(restore));
+      }
       if (group.deferred) {
         auto deferred = std::move(*group.deferred);
         group.deferred.reset();

@@ -6,19 +6,25 @@
 // Rules it enforces:
 // - One deployment per group at a time: a second gets a conflict error naming the running one.
 // - A group name means one group on a server: a local group and a cloud group (PROVIDER
-//   elastigroup, asg) never share it. A deployment whose GROUP_ID names a group of the other
-//   kind (running a deployment, or served by one) is refused as a conflict naming that group,
-//   so status, history, promote and rollback by group always mean one thing.
+//   elastigroup, asg), or the cloud groups of two providers, never share it. A deployment whose
+//   GROUP_ID names a group of another kind (running a deployment, or served by one) is refused
+//   as a conflict naming that group, so status, history, promote and rollback by group always
+//   mean one thing. A cloud deployment a restart cannot resume (its cloud is out of reach) keeps
+//   its group, name and lock, until a later start resumes it. A GROUP_ID that prints like
+//   another (white space at either end, a control character) is refused as invalid input.
 // - A group exists once a fleet serves it or a deployment of it runs: status() lists no other,
 //   and a deployment refused before it started (LISTEN or PREVIEW_LISTEN unusable) leaves no
 //   group behind, nor a listener it opened. A group's first deployment that ends without a
-//   fleet serving (failed, rolled back) closes the group's listeners as it ends.
+//   fleet serving (failed, rolled back) closes the group's listeners as it ends, and a restart
+//   does not bring the group back (nor deploy that revision again), even when it failed after
+//   its switch.
 // - A group keeps its LISTEN address while a fleet serves on it.
 // - After a restart: the serving fleet of each group is re-adopted and routed again; a
 //   deployment that was running is resumed (the state machine decides whether it carries on
 //   or cleans up, told which fleet the journal says is routed); instances on disk that
 //   nobody wants are terminated; a group whose serving fleet is gone (the server stopped its
-//   instances, or the machine rebooted) is restored by deploying the same revision again.
+//   instances, or the machine rebooted) is restored by deploying the same revision again,
+//   once its LISTEN is bound; until then status() shows the group with its listener's error.
 //
 // Invariant: a restart never terminates a fleet that was serving before it, and restores its
 // address.
@@ -199,13 +205,17 @@ class DeploymentService {
   // Validates the request against the group and starts the deployment on a worker thread;
   // returns its first record. Errors: unavailable (ServiceDeps::recover_first, and recover()
   // has not run yet), conflict (a deployment of the group runs, or its GROUP_ID names a group
-  // of the other kind), invalid_input
-  // (a provider this server does not run; LISTEN or PREVIEW_LISTEN unusable; a PROVIDER
-  // elastigroup spec the Elastigroup provider refuses, naming the key). A refused request leaves
-  // nothing in the journal.
+  // of another kind), invalid_input (a GROUP_ID that prints like another; a provider this
+  // server does not run; LISTEN or PREVIEW_LISTEN unusable; a PROVIDER elastigroup spec the
+  // Elastigroup provider refuses, naming the key). A refused request leaves nothing in the
+  // journal.
   Result<Deployment> start_deployment(DeploymentSpec spec, std::string started_by);
   Result<Deployment> promote(const Selector& selector, const std::string& by);
   Result<Deployment> roll_back(const Selector& selector, const std::string& by);
+  // Whether a flow of this server runs the deployment now, so that promote() and roll_back()
+  // can reach it. False for one that ended, one that resumes once its LISTEN is bound, and a
+  // cloud one a restart could not resume: its record says running, and both refuse it.
+  bool takes_requests(const std::string& deployment_id) const;
 
   Result<Deployment> deployment(const std::string& id) const;
   Result<std::vector<Deployment>> deployments(const std::string& group = "") const;
@@ -239,11 +249,16 @@ class DeploymentService {
     std::optional<BlueFleet> serving;  // the fleet that serves when no deployment runs
     std::optional<Running> running;
     std::optional<Resumable> deferred;  // resumed once the listener is bound
+    // A restart's restore of a group whose serving fleet is gone, started once the listener is
+    // bound (unless a deployment of the group starts first).
+    std::optional<Deployment> restore;
   };
 
   // mutex_ held. With `keep_pending`, a LISTEN that cannot be bound leaves the group without
   // traffic and retried in the background instead of failing.
   Result<Group*> group_for(const DeploymentSpec& spec, bool keep_pending = false);
+  // mutex_ held. Starts a restart's restore of `group` (its listener bound).
+  void start_restore(Group& group, Deployment restore);
   // mutex_ held. Installs a bound listener: records its address, routes the serving fleet.
   void attach(Group& group, std::unique_ptr<GroupTraffic> traffic);
   std::string address_for(const DeploymentSpec& spec) const;  // mutex_ held

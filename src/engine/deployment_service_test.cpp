@@ -179,6 +179,23 @@ TEST_F(ServiceTest, AGroupKeepsItsAddressWhileAFleetServes) {
   EXPECT_NE(refused.error().message.find("LISTEN"), std::string::npos);
 }
 
+// A group is known by its name; one that prints like another is refused before anything starts.
+TEST_F(ServiceTest, AGroupIdThatPrintsLikeAnotherIsRefused) {
+  deploy_and_wait();
+  for (const char* name : {" web", "web ", "web\n", "we\tb"}) {
+    auto look_alike = spec();
+    look_alike.group_id = name;
+    look_alike.listen = "127.0.0.1:18081";
+    auto refused = service_->start_deployment(look_alike, "test");
+    ASSERT_FALSE(refused) << name;
+    EXPECT_EQ(refused.error().kind, ErrorKind::invalid_input);
+    EXPECT_NE(refused.error().message.find("GROUP_ID"), std::string::npos) << name;
+  }
+  EXPECT_EQ(service_->deployments()->size(), 1u);
+  EXPECT_EQ(service_->status().size(), 1u);
+  EXPECT_EQ(opened_, 1);
+}
+
 TEST_F(ServiceTest, OnlyTheLocalProviderRunsHere) {
   auto cloud = spec();
   cloud.provider = Provider::elastigroup;

@@ -492,6 +492,33 @@ class RestartTest(AsgServerCase):
         self.assertIn(f"deployment {running['deploymentId']} was running", self.server.log())
         self.assert_made_once(item)
 
+    def test_restarted_out_of_reach_of_aws_it_offers_and_takes_no_action_until_it_resumes(self):
+        self.start_server()
+        client = self.deploy_in_background(self.parameters(
+            PROMOTION="manual", PREVIEW_TARGET_GROUP_ARN=WORLD.target_group_arn(self.preview)))
+        running = self.wait_for_phase("await_promotion")
+        deployment_id = running["deploymentId"]
+        self.server.kill(signal.SIGKILL)
+        # The server comes back without a region: it cannot reach AWS to resume the deployment.
+        self.start_server({"AWS_REGION": None, "AWS_DEFAULT_REGION": None})
+        wait_for(lambda: "it cannot resume now" in self.server.log(), timeout=30)
+        view = self.server.dashboard_view(deployment_id)
+        self.assertEqual(view["status"], "running")
+        self.assertEqual(view["actions"], {"promote": False, "rollback": False, "abort": False})
+        promoted = self.cli("promote", "--group", self.service)
+        self.assertNotEqual(promoted.returncode, 0, promoted.stdout)
+        self.assertIn("not running on this server now", promoted.stdout + promoted.stderr)
+
+        self.server.kill(signal.SIGKILL)
+        self.start_server()
+        wait_for(lambda: self.server.dashboard_view(deployment_id)["actions"]["promote"],
+                 timeout=30)
+        promoted = self.cli("promote", "--group", self.service)
+        self.assertEqual(promoted.returncode, 0, promoted.stdout + promoted.stderr)
+        self.finished(client)
+        item = self.history_item(deployment_id, ended=True)
+        self.assertEqual(item["status"], "succeeded", item.get("error"))
+
     def test_killed_while_blue_is_kept(self):
         self.start_server()
         client = self.deploy_in_background(self.parameters(BLUE_TERMINATION_WAIT="4"))

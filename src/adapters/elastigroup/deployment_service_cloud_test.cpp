@@ -10,6 +10,7 @@
 #include "adapters/elastigroup/elastigroup_fakes.h"
 #include "engine/deployment_service.h"
 #include "engine/fakes.h"
+#include "engine/provider.h"
 
 namespace bluegreen {
 namespace {
@@ -27,6 +28,38 @@ DeploymentSpec cloud_spec(const std::string& token = "ssm:/spot/token") {
   EXPECT_TRUE(spec) << spec.error().message;
   return *spec;
 }
+
+DeploymentSpec asg_spec() {
+  auto spec = parse_spec(std::string_view(R"({"PROVIDER":"asg","GROUP_ID":"sig-12345678",
+    "APP_NAME":"app","DEPLOYMENT_GROUP":"dg","TIMEOUT":"900","S3_BUCKET":"b","S3_KEY":"app.zip",
+    "S3_BUNDLE":"zip"})"));
+  EXPECT_TRUE(spec) << spec.error().message;
+  return *spec;
+}
+
+// PROVIDER=asg as far as the service sees it: every run finds no Auto Scaling group and ends.
+class NoAutoScalingGroups final : public ProviderSource {
+ public:
+  Result<void> check(const DeploymentSpec&) const override { return {}; }
+  std::string green_identifier(const DeploymentSpec&, const std::string& id) const override {
+    return "g-" + id;
+  }
+  Result<std::unique_ptr<FleetProvider>> open(const Deployment&, bool, EventSink&) override {
+    return std::make_unique<Missing>();
+  }
+
+ private:
+  class Missing final : public FleetProvider {
+    static InputEvent gone() {
+      return input::Failed{Error{ErrorKind::not_found, "no Auto Scaling group"}, {}, false, true};
+    }
+    InputEvent launch_green(ProviderCall&, const action::LaunchGreen&) override { return gone(); }
+    InputEvent run_hooks(ProviderCall&, const action::RunHooks&) override { return gone(); }
+    InputEvent move_traffic(ProviderCall&, const action::Route&) override { return gone(); }
+    InputEvent retire_blue(ProviderCall&) override { return gone(); }
+    InputEvent clean_up(ProviderCall&) override { return gone(); }
+  };
+};
 
 // Spot, with every call held until released: a deployment stays running while a test looks.
 class HeldSpot final : public eg::SpotBlueGreen, public Gate {
@@ -109,12 +142,16 @@ class CloudServiceTest : public ::testing::Test {
                      fetcher_, installer_, probe_, clock_, journal_, log_,
                      // Only a local group opens a listener.
                      [this](const std::string& listen) -> Result<std::unique_ptr<GroupTraffic>> {
+                       if (listen_taken_) return fail(ErrorKind::unavailable, "in use");
                        return std::make_unique<FakeGroupTraffic>(traffic_, listen);
                      },
                      "/nonexistent/bundles"};
     providers_ =
         std::make_unique<eg::ElastigroupProviders>(std::move(open_cloud), eg::CloudRunOptions{});
-    deps.providers = providers_.get();
+    sources_ = std::make_unique<ProviderSources>();
+    sources_->add(Provider::elastigroup, *providers_);
+    sources_->add(Provider::asg, asg_);
+    deps.providers = sources_.get();
     deps.recover_first = recover_first_;
     service_ = std::make_unique<DeploymentService>(deps);
   }
@@ -130,8 +167,11 @@ class CloudServiceTest : public ::testing::Test {
   FakeTraffic traffic_;
   MemoryJournal journal_;
   LiveLog log_;
-  bool recover_first_ = false;  // as `bluegreen server` runs it
+  bool recover_first_ = false;              // as `bluegreen server` runs it
+  std::atomic<bool> listen_taken_ = false;  // another process holds every LISTEN
   std::unique_ptr<eg::ElastigroupProviders> providers_;
+  NoAutoScalingGroups asg_;
+  std::unique_ptr<ProviderSources> sources_;
   std::unique_ptr<DeploymentService> service_;
 };
 
@@ -240,6 +280,152 @@ TEST_F(CloudServiceTest, ALocalDeploymentIsRefusedTheNameOfACloudGroup) {
   ASSERT_TRUE(service_->recover());
   refused("after a restart");
   EXPECT_EQ(service_->deployments()->size(), 1u);
+}
+
+// An Auto Scaling group may be named like an Elastigroup's id; on one server the name still means
+// one group: the other provider's deployment is refused, naming the group, while the first runs
+// and once it serves, and the group stays the Elastigroup it was.
+TEST_F(CloudServiceTest, ACloudDeploymentIsRefusedTheNameOfTheOtherProvidersGroup) {
+  auto refused = [&](const char* when) {
+    auto asg = service_->start_deployment(asg_spec(), "bob");
+    ASSERT_FALSE(asg) << when;
+    EXPECT_EQ(asg.error().kind, ErrorKind::conflict) << when;
+    EXPECT_EQ(asg.error().code, kNameTakenCode) << when;  // waiting does not end it
+    EXPECT_THAT(asg.error().message,
+                HasSubstr("the Elastigroup sig-12345678 (PROVIDER=elastigroup)"))
+        << when;
+    EXPECT_EQ(service_->deployments()->size(), 1u) << when;
+  };
+  auto cloud = service_->start_deployment(cloud_spec(), "alice");
+  ASSERT_TRUE(cloud) << cloud.error().message;
+  spot_.wait_until_held();
+  refused("while the Elastigroup deployment runs");
+
+  spot_.release();
+  service_->wait_idle();
+  ASSERT_EQ(service_->deployment(cloud->id)->status, DeploymentStatus::succeeded);
+  refused("once the Elastigroup serves");
+  auto status = service_->status();
+  ASSERT_EQ(status.size(), 1u);
+  EXPECT_EQ(status[0].provider, Provider::elastigroup);
+  ASSERT_TRUE(status[0].serving);
+  EXPECT_EQ(status[0].serving->id, cloud->id);
+}
+
+// A cloud deployment the restarted server cannot resume (its cloud is out of reach) still runs as
+// far as the journal knows: its group keeps its name and its lock until a start resumes it.
+TEST_F(CloudServiceTest, ACloudDeploymentThatCannotResumeKeepsItsGroupUntilItDoes) {
+  auto started = start_and_shut_down();
+  ASSERT_TRUE(started);
+  // Spot is out of reach while the server starts, and back a moment later.
+  int opened = 0;
+  open_service_with([&]() -> Result<std::unique_ptr<eg::CloudConnection>> {
+    if (opened++ == 0) return fail(ErrorKind::unavailable, "Spot is unreachable");
+    return std::make_unique<eg::FakeCloudConnection>(cloud_, clock_, nullptr);
+  });
+  ASSERT_TRUE(service_->recover());
+
+  auto local = service_->start_deployment(
+      test_spec({{"GROUP_ID", kGroup}, {"LISTEN", "127.0.0.1:18080"}, {"TIMEOUT", "60"}}), "bob");
+  ASSERT_FALSE(local);
+  EXPECT_EQ(local.error().code, kNameTakenCode);
+  EXPECT_THAT(local.error().message, HasSubstr("the Elastigroup sig-12345678"));
+  auto second = service_->start_deployment(cloud_spec(), "carol");
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().kind, ErrorKind::conflict);
+  EXPECT_THAT(second.error().message, HasSubstr(started->id));
+  EXPECT_THAT(second.error().message, HasSubstr("it resumes when the server starts again"));
+  auto asg = service_->start_deployment(asg_spec(), "bob");
+  ASSERT_FALSE(asg);
+  EXPECT_EQ(asg.error().code, kNameTakenCode);
+  EXPECT_TRUE(fleet_.list().empty());
+  auto status = service_->status();
+  ASSERT_EQ(status.size(), 1u);
+  EXPECT_TRUE(status[0].cloud);
+  ASSERT_TRUE(status[0].running);
+  EXPECT_EQ(status[0].running->id, started->id);
+
+  // The next start reaches Spot and finishes it; nothing else ever ran under the name.
+  open_service(/*held=*/false);
+  ASSERT_TRUE(service_->recover());
+  service_->wait_idle();
+  EXPECT_EQ(service_->deployment(started->id)->status, DeploymentStatus::succeeded);
+  EXPECT_EQ(service_->deployments()->size(), 1u);
+  status = service_->status();
+  ASSERT_EQ(status.size(), 1u);
+  EXPECT_TRUE(status[0].cloud);
+}
+
+// A first local deployment that failed after its switch leaves nothing serving and frees its
+// name; a restart neither deploys its revision again nor brings the local group back beside the
+// cloud group that took the name.
+TEST_F(CloudServiceTest, AFailedFirstLocalDeploymentIsNotBroughtBackByARestart) {
+  installer_.fail_event("AfterAllowTraffic");
+  auto local = service_->start_deployment(
+      test_spec({{"GROUP_ID", kGroup}, {"LISTEN", "127.0.0.1:18080"}, {"TIMEOUT", "60"}}), "alice");
+  ASSERT_TRUE(local) << local.error().message;
+  service_->wait_idle();
+  auto failed = service_->deployment(local->id);
+  ASSERT_EQ(failed->status, DeploymentStatus::failed);
+  ASSERT_TRUE(failed->traffic_moved);
+  EXPECT_TRUE(service_->status().empty());
+
+  auto cloud = service_->start_deployment(cloud_spec(), "bob");
+  ASSERT_TRUE(cloud) << cloud.error().message;
+  spot_.release();
+  service_->wait_idle();
+  ASSERT_EQ(service_->deployment(cloud->id)->status, DeploymentStatus::succeeded);
+
+  installer_.fail_event("");
+  open_service(/*held=*/false);
+  ASSERT_TRUE(service_->recover());
+  service_->wait_idle();
+  EXPECT_EQ(service_->deployments()->size(), 2u);
+  EXPECT_TRUE(fleet_.list().empty());
+  auto status = service_->status();
+  ASSERT_EQ(status.size(), 1u);
+  EXPECT_TRUE(status[0].cloud);
+}
+
+// A restart finds a local group's fleet gone and its LISTEN held by another process: the group
+// is shown with its listener's error and keeps its name (a cloud deployment is refused it, as
+// status says why), and is deployed again once the address is free.
+TEST_F(CloudServiceTest, AGroupWaitingForItsListenToBeRestoredIsShownAndKeepsItsName) {
+  auto local = service_->start_deployment(
+      test_spec({{"GROUP_ID", kGroup}, {"LISTEN", "127.0.0.1:18080"}, {"TIMEOUT", "60"}}), "alice");
+  ASSERT_TRUE(local) << local.error().message;
+  service_->wait_idle();
+  std::vector<std::string> ids;
+  for (const auto& instance : fleet_.list()) ids.push_back(instance.id);
+  ASSERT_TRUE(fleet_.terminate(ids));  // the machine rebooted
+  listen_taken_ = true;
+  open_service(/*held=*/false);
+  ASSERT_TRUE(service_->recover());
+
+  auto status = service_->status();
+  ASSERT_EQ(status.size(), 1u);
+  EXPECT_FALSE(status[0].cloud);
+  ASSERT_TRUE(status[0].listen_error);
+  EXPECT_THAT(*status[0].listen_error, HasSubstr("not bound yet"));
+  auto cloud = service_->start_deployment(cloud_spec(), "bob");
+  ASSERT_FALSE(cloud);
+  EXPECT_EQ(cloud.error().code, kNameTakenCode);
+
+  listen_taken_ = false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (service_->deployments()->size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  service_->wait_idle();
+  auto all = service_->deployments();
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ(all->front().status, DeploymentStatus::succeeded);
+  EXPECT_THAT(all->front().started_by, HasSubstr("restore of " + local->id));
+  status = service_->status();
+  ASSERT_EQ(status.size(), 1u);
+  ASSERT_TRUE(status[0].serving);
+  EXPECT_EQ(status[0].serving->id, all->front().id);
+  EXPECT_FALSE(status[0].listen_error);
 }
 
 TEST_F(CloudServiceTest, ShutdownStopsACloudDeploymentWithoutEndingItAndARestartResumesIt) {

@@ -147,7 +147,7 @@ std::optional<Waiting> waiting_on(const Deployment& d) {
   return waiting;
 }
 
-json deployment_view_json(const Deployment& d, TimePoint now) {
+json deployment_view_json(const Deployment& d, TimePoint now, bool takes_requests) {
   json view = to_json(d);
   if (auto waiting = waiting_on(d)) {
     view["waitingOn"] = {{"what", waiting->what},
@@ -157,10 +157,11 @@ json deployment_view_json(const Deployment& d, TimePoint now) {
     view["waitingOn"] = nullptr;
   }
   // Where Spot and CodeDeploy move the traffic (PROVIDER=elastigroup), the service takes no
-  // promote or rollback (DeploymentService::pass_on); where the flow moves it, it takes both.
-  const bool takes_requests = !traits_of(d.spec.provider).moves_traffic;
-  bool may_roll_back = takes_requests && can_roll_back(d).has_value();
-  view["actions"] = {{"promote", takes_requests && can_promote(d).has_value()},
+  // promote or rollback (DeploymentService::pass_on); where the flow moves it, it takes both
+  // while a flow of the server runs it.
+  const bool offered = takes_requests && !traits_of(d.spec.provider).moves_traffic;
+  bool may_roll_back = offered && can_roll_back(d).has_value();
+  view["actions"] = {{"promote", offered && can_promote(d).has_value()},
                      {"rollback", may_roll_back && d.traffic_moved},
                      {"abort", may_roll_back && !d.traffic_moved}};
   view["serverTime"] = to_iso8601(now);

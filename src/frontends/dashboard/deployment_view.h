@@ -27,8 +27,10 @@ std::optional<Waiting> waiting_on(const Deployment& deployment);
 //   "waitingOn": {"what", "until" (ISO time or null), "bound"} or null,
 //   "actions":   {"promote", "rollback", "abort"}: whether each would be accepted now
 //                (abort: stop before traffic moved, greens terminated; rollback: traffic
-//                back to blue after the switch),
+//                back to blue after the switch); none unless `takes_requests`
+//                (DeploymentService::takes_requests: a flow of the server runs it now),
 //   "serverTime": `now`, so a browser can count down against the server's clock.
-nlohmann::json deployment_view_json(const Deployment& deployment, TimePoint now);
+nlohmann::json deployment_view_json(const Deployment& deployment, TimePoint now,
+                                    bool takes_requests);
 
 }  // namespace bluegreen::dashboard

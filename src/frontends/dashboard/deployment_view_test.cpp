@@ -115,12 +115,13 @@ TEST(DeploymentView, TerminatingHasNoDeadlineAndAnEndedDeploymentWaitsOnNothing)
 }
 
 TEST(DeploymentView, BeforeTheSwitchAbortIsOfferedAndAfterItRollback) {
-  auto before = deployment_view_json(deployment_in(Step::install, Phase::install), kCreated);
+  auto before = deployment_view_json(deployment_in(Step::install, Phase::install), kCreated, true);
   EXPECT_EQ(before["actions"]["abort"], true);
   EXPECT_EQ(before["actions"]["rollback"], false);
   EXPECT_EQ(before["actions"]["promote"], false);
 
-  auto after = deployment_view_json(deployment_in(Step::keep_blue, Phase::keep_blue), kCreated);
+  auto after =
+      deployment_view_json(deployment_in(Step::keep_blue, Phase::keep_blue), kCreated, true);
   EXPECT_EQ(after["actions"]["abort"], false);
   EXPECT_EQ(after["actions"]["rollback"], true);
   EXPECT_EQ(after["waitingOn"]["bound"], "BLUE_TERMINATION_WAIT");
@@ -129,15 +130,15 @@ TEST(DeploymentView, BeforeTheSwitchAbortIsOfferedAndAfterItRollback) {
 
 TEST(DeploymentView, ManualPromotionOffersPromoteWhileWaiting) {
   auto view = deployment_view_json(
-      deployment_in(Step::await_promotion, Phase::await_promotion, true, "manual"), kCreated);
+      deployment_in(Step::await_promotion, Phase::await_promotion, true, "manual"), kCreated, true);
   EXPECT_EQ(view["actions"]["promote"], true);
   EXPECT_EQ(view["waitingOn"]["bound"], "TIMEOUT");
 }
 
 TEST(DeploymentView, AFirstDeploymentCannotRollBackAfterTheSwitch) {
   auto view = deployment_view_json(
-      deployment_in(Step::after_allow_traffic, Phase::allow_traffic, /*with_blue=*/false),
-      kCreated);
+      deployment_in(Step::after_allow_traffic, Phase::allow_traffic, /*with_blue=*/false), kCreated,
+      true);
   EXPECT_EQ(view["actions"]["rollback"], false);
   EXPECT_EQ(view["actions"]["abort"], false);
 }
@@ -145,7 +146,7 @@ TEST(DeploymentView, AFirstDeploymentCannotRollBackAfterTheSwitch) {
 TEST(DeploymentView, AnAutoScalingDeploymentAwaitingPromotionOffersPromote) {
   auto view = deployment_view_json(
       cloud_deployment_in(kAsgManual, Step::await_promotion, Phase::await_promotion, "preview"),
-      kCreated);
+      kCreated, true);
   EXPECT_EQ(view["actions"]["promote"], true);
   EXPECT_EQ(view["actions"]["abort"], true);
   EXPECT_EQ(view["actions"]["rollback"], false);
@@ -156,10 +157,25 @@ TEST(DeploymentView, AnAutoScalingDeploymentAwaitingPromotionOffersPromote) {
   EXPECT_EQ(view["waitingOn"]["bound"], "TIMEOUT");
 }
 
+// A record that says running while no flow of the server runs it (a restart could not reach its
+// cloud, or has not bound its LISTEN yet): the server refuses promote and rollback, so the
+// dashboard offers neither, though the record is where both would apply.
+TEST(DeploymentView, ADeploymentNoFlowRunsNowOffersNoAction) {
+  for (const Deployment& d :
+       {cloud_deployment_in(kAsgManual, Step::await_promotion, Phase::await_promotion, "preview"),
+        deployment_in(Step::await_promotion, Phase::await_promotion, true, "manual"),
+        deployment_in(Step::keep_blue, Phase::keep_blue)}) {
+    auto view = deployment_view_json(d, kCreated, /*takes_requests=*/false);
+    EXPECT_EQ(view["actions"]["promote"], false) << d.id;
+    EXPECT_EQ(view["actions"]["rollback"], false) << d.id;
+    EXPECT_EQ(view["actions"]["abort"], false) << d.id;
+  }
+}
+
 TEST(DeploymentView, AnAutoScalingDeploymentKeepingBlueOffersRollback) {
   Deployment d = cloud_deployment_in(kAsgManual, Step::keep_blue, Phase::keep_blue, "drain");
   d.wait_until = kCreated + 700s;
-  auto view = deployment_view_json(d, kCreated);
+  auto view = deployment_view_json(d, kCreated, true);
   EXPECT_EQ(view["actions"]["rollback"], true);
   EXPECT_EQ(view["actions"]["abort"], false);
   EXPECT_EQ(view["actions"]["promote"], false);
@@ -187,7 +203,7 @@ TEST(DeploymentView, AnAutoScalingDeploymentNamesTheProvidersStage) {
 TEST(DeploymentView, AnElastigroupDeploymentFollowsSpotAndOffersNoAction) {
   for (Step step : {Step::install, Step::terminate_blue}) {
     auto view = deployment_view_json(
-        cloud_deployment_in(kElastigroup, step, Phase::install, "follow"), kCreated);
+        cloud_deployment_in(kElastigroup, step, Phase::install, "follow"), kCreated, true);
     EXPECT_EQ(view["waitingOn"]["what"], "Elastigroup flow: follow");
     EXPECT_EQ(view["actions"]["promote"], false);
     EXPECT_EQ(view["actions"]["rollback"], false);

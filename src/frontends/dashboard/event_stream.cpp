@@ -123,7 +123,8 @@ class Stream {
       backlog_.insert(item.dump());
       list.push_back(std::move(item));
     }
-    return send(out, "deployment", deployment_view_json(*record, now)) &&
+    return send(out, "deployment",
+                deployment_view_json(*record, now, service_.takes_requests(record->id))) &&
            send(out, "logs", json{{"events", list}});
   }
 
@@ -137,7 +138,9 @@ class Stream {
     const auto& d = std::get<Deployment>(item);
     sent = true;
     if (deployment_id_.empty()) return send(out, "deployment", history_item_json(d));
-    return send(out, "deployment", deployment_view_json(d, std::chrono::system_clock::now()));
+    return send(
+        out, "deployment",
+        deployment_view_json(d, std::chrono::system_clock::now(), service_.takes_requests(d.id)));
   }
 
   // Sends the groups' status when it differs from what was sent last; false when the client
