@@ -347,7 +347,10 @@ function renderDeployment() {
 
 function renderActions(d) {
   const buttons = [];
-  if (d.status === "running") {
+  // Spot and CodeDeploy move a PROVIDER=elastigroup deployment's traffic and end it themselves:
+  // no button would ever be offered, so none is shown.
+  const movesItsOwnTraffic = d.parameters && d.parameters.PROVIDER === "elastigroup";
+  if (d.status === "running" && !movesItsOwnTraffic) {
     const manual = d.parameters && d.parameters.PROMOTION === "manual";
     // Shown only while there is something to promote (green waits on the preview listener).
     if (manual && d.actions.promote) {
