@@ -1,6 +1,7 @@
-"""What the CLI prints, through the real binary: user-supplied text (GROUP_ID, hook output)
-never reaches the terminal with its control characters, and a deploy whose server dies under
-it names the deployment it was following and says the server was lost."""
+"""What the CLI prints, through the real binary: user-supplied text (a refused GROUP_ID, a
+revision's path, hook output) never reaches the terminal with its control characters, and a
+deploy whose server dies under it names the deployment it was following and says the server
+was lost."""
 
 import json
 import os
@@ -27,10 +28,21 @@ class CliOutputTest(ReliabilityTestCase):
         self.assertIsNone(found, f"{what} prints a raw control character: {text!r}")
 
     def test_control_characters_from_users_are_escaped_in_every_text_output(self):
+        # A GROUP_ID with control characters is refused (a group is known by its printed name),
+        # and the refusal prints the value escaped; nothing starts.
         code, result, done = self.deploy(self.params(make_bundle(1, self.tmp), GROUP_ID=HOSTILE))
+        self.assertEqual(code, 2, done.stderr)
+        self.assert_no_raw_control(done.stdout + done.stderr, "a refused deploy")
+        self.assertIn("GROUP_ID \"web\\u001b]0;pwned", done.stderr)
+        self.assertEqual(result["status"], "rejected")
+        self.assertEqual(self.history(), [])
+        # The revision's path is the user's too: it reaches every text output escaped.
+        hostile_dir = os.path.join(self.tmp, "rev" + HOSTILE.removeprefix("web"))
+        os.makedirs(hostile_dir)
+        code, result, done = self.deploy(self.params(make_bundle(1, hostile_dir)))
         self.assertEqual(code, 0, done.stderr)
         self.assert_no_raw_control(done.stdout + done.stderr, "deploy")
-        self.assertEqual(result["group"], HOSTILE, "the JSON line keeps the value itself")
+        self.assertIn(hostile_dir, result["revision"], "the JSON line keeps the value itself")
         self.assertIn("\\u001b", done.stdout.splitlines()[-1])
         outputs = {"status": self.cli("status"), "history": self.cli("history"),
                    "logs": self.cli("logs", result["deploymentId"])}
@@ -38,12 +50,12 @@ class CliOutputTest(ReliabilityTestCase):
             with self.subTest(command=name):
                 self.assertEqual(run.returncode, 0, run.stderr)
                 self.assert_no_raw_control(run.stdout + run.stderr, name)
-        self.assertIn("web\\e]0;pwned\\x07\\e[2J\\u009b31m\\r", outputs["history"].stdout)
+        self.assertIn("rev\\e]0;pwned\\x07\\e[2J\\u009b31m\\r", outputs["history"].stdout)
         # A failing hook's output reaches the deployment's error and its log.
         failing = make_bundle(2, self.tmp, lambda path: append_line(
             os.path.join(path, "scripts", "before_install.sh"),
             r"printf 'hook says \033[31mred\033[0m and \a bell\n'; exit 1"))
-        code, result, done = self.deploy(self.params(failing, GROUP_ID=HOSTILE))
+        code, result, done = self.deploy(self.params(failing))
         self.assertEqual(code, 1, done.stderr)
         self.assert_no_raw_control(done.stdout + done.stderr, "a failed deploy")
         for args in (["history"], ["logs", result["deploymentId"]]):
@@ -55,7 +67,7 @@ class CliOutputTest(ReliabilityTestCase):
             self.assertEqual(done.returncode, 0, done.stderr)
             self.assert_no_raw_control(done.stdout, name + " --output json")
         [group] = self.groups()
-        self.assertEqual(group["group"], HOSTILE)
+        self.assertIn(hostile_dir, group["serving"]["revision"])
 
     def test_a_deploy_that_loses_its_server_names_the_deployment_and_says_so(self):
         bundle = make_bundle(1, self.tmp, lambda path: append_line(
