@@ -183,8 +183,9 @@ struct GroupStatus {
 // server gives while it has not yet resumed the deployments it was running (recover_first):
 // a client may ask again in a moment.
 inline constexpr std::string_view kStartingCode = "starting";
-// The error code of the conflict a deployment gets when its GROUP_ID names a group of the other
-// kind (local against cloud): unlike a running deployment's conflict, waiting does not end it.
+// The error code of the conflict a deployment gets when its GROUP_ID names a group of another
+// kind (local against cloud, or another cloud provider's): unlike a running deployment's
+// conflict, waiting does not end it.
 inline constexpr std::string_view kNameTakenCode = "group_name_taken";
 
 class DeploymentService {
@@ -298,8 +299,9 @@ class DeploymentService {
   void cloud_finished(const Deployment& deployment);
   void resume_cloud(Deployment deployment);  // mutex_ held
   void stop_cloud_runs();                    // mutex_ held
-  // The conflict error of a deployment of `spec` whose GROUP_ID names a group of the other kind
-  // (local against cloud); none when the name is free for it. mutex_ held.
+  // The conflict error of a deployment of `spec` whose GROUP_ID names a group of another kind
+  // (local against cloud, or another cloud provider's); none when the name is free for it.
+  // mutex_ held.
   std::optional<Error> name_taken(const DeploymentSpec& spec) const;
   // The conflict error of a deployment refused because `running_id` runs on `where`.
   std::unexpected<Error> busy(const std::string& running_id, const std::string& where,
