@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "core/text.h"
+
 namespace bluegreen {
 namespace {
 
@@ -20,15 +22,6 @@ const std::set<std::string_view> kGitHubKeys = {"GITHUB_REPO"};
 
 std::unexpected<Error> invalid(std::string message) {
   return fail(ErrorKind::invalid_input, std::move(message));
-}
-
-// A value as it appears in a message: quoted, with control characters and invalid UTF-8
-// escaped, so that a hostile value cannot break a log line or a terminal, and cut short.
-std::string quoted(const std::string& value) {
-  constexpr std::size_t kShown = 100;
-  std::string shown =
-      json(value.substr(0, kShown)).dump(-1, ' ', false, json::error_handler_t::replace);
-  return value.size() > kShown ? shown + "…" : shown;
 }
 
 // The keys only the local provider acts on, and what the elastigroup provider (Spot launches

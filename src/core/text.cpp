@@ -1,5 +1,7 @@
 #include "core/text.h"
 
+#include <nlohmann/json.hpp>
+
 namespace bluegreen {
 
 std::string_view utf8_prefix(std::string_view text, std::size_t max) {
@@ -15,6 +17,13 @@ std::string clip(std::string_view text, std::size_t max) {
   static constexpr std::string_view kMark = "...";
   std::string out(utf8_prefix(text, max > kMark.size() ? max - kMark.size() : 0));
   return out + std::string(kMark);
+}
+
+std::string quoted(const std::string& value) {
+  constexpr std::size_t kShown = 100;
+  std::string shown = nlohmann::json(value.substr(0, kShown))
+                          .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return value.size() > kShown ? shown + "…" : shown;
 }
 
 }  // namespace bluegreen

@@ -23,5 +23,12 @@ TEST(Text, ClipMarksTheCutWithinTheLimit) {
   EXPECT_EQ(clip("0123456789", 2), "...");
 }
 
+TEST(Text, QuotedEscapesWhatCouldBreakALineAndCutsALongValue) {
+  EXPECT_EQ(quoted("web"), "\"web\"");
+  EXPECT_EQ(quoted("web\x1b[2J\r"), "\"web\\u001b[2J\\r\"");
+  EXPECT_EQ(quoted("a\xff"), "\"a\xEF\xBF\xBD\"");  // invalid UTF-8 replaced, not thrown
+  EXPECT_EQ(quoted(std::string(150, 'x')), "\"" + std::string(100, 'x') + "\"\u2026");
+}
+
 }  // namespace
 }  // namespace bluegreen

@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
-#include <nlohmann/json.hpp>
 #include <set>
 
 #include "core/flow.h"
+#include "core/text.h"
 #include "engine/crash_hook.h"
 #include "engine/ids.h"
 
@@ -46,7 +46,7 @@ Result<void> check_group_name(const std::string& name) {
     return fail(ErrorKind::invalid_input,
                 fmt::format("GROUP_ID {} begins or ends with white space or holds a control "
                             "character; a group's name is printed as it is, so write it without",
-                            nlohmann::json(name).dump()));
+                            quoted(name)));
   }
   return {};
 }
