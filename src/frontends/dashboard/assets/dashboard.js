@@ -345,11 +345,16 @@ function renderDeployment() {
   renderHooks(d);
 }
 
+// The deployment's PROVIDER: local, elastigroup or asg.
+function providerOf(d) {
+  return (d.parameters && d.parameters.PROVIDER) || "local";
+}
+
 function renderActions(d) {
   const buttons = [];
   // Spot and CodeDeploy move a PROVIDER=elastigroup deployment's traffic and end it themselves:
   // no button would ever be offered, so none is shown.
-  const movesItsOwnTraffic = d.parameters && d.parameters.PROVIDER === "elastigroup";
+  const movesItsOwnTraffic = providerOf(d) === "elastigroup";
   if (d.status === "running" && !movesItsOwnTraffic) {
     const manual = d.parameters && d.parameters.PROMOTION === "manual";
     // Shown only while there is something to promote (green waits on the preview listener).
@@ -366,7 +371,7 @@ function renderActions(d) {
       buttons.push(h("button", { class: "button warn", id: "rollback", disabled: !d.actions.rollback,
         onclick: () => act("rollback", d, "Roll back " + d.deploymentId + "?",
           "Traffic goes back to blue" + (d.blueFleet ? " (fleet " + d.blueFleet.fleetId + ")" : "") +
-          (d.parameters && d.parameters.PROVIDER === "asg"
+          (providerOf(d) === "asg"
             ? " once blue's Auto Scaling group is healthy in the target groups again." : " at once.") +
           " Green is drained and terminated.", "Roll back") }, "Roll back"));
     }
@@ -437,7 +442,7 @@ function renderFacts(d) {
 // The phases a deployment like this one passes when all goes well, to show what is still ahead.
 // In the cloud CodeDeploy fetches the revision; Spot also gates, switches and retires blue itself.
 function plannedPhases(d) {
-  const provider = (d.parameters && d.parameters.PROVIDER) || "local";
+  const provider = providerOf(d);
   if (provider === "elastigroup") return ["validate", "launch_green", "install", "terminate_blue"];
   const manual = d.parameters && d.parameters.PROMOTION === "manual";
   const phases = provider === "local" ? ["validate", "fetch_revision"] : ["validate"];
@@ -483,7 +488,7 @@ function renderCloudTraffic(d, box) {
   const c = d.cloud;
   const p = d.parameters || {};
   const fact = (name, value) => h("div", {}, h("dt", {}, name), h("dd", { class: "mono" }, value || "—"));
-  if (p.PROVIDER === "asg") {
+  if (providerOf(d) === "asg") {
     box.replaceChildren(
       h("p", { id: "traffic-mover" }, "EC2 Auto Scaling + CodeDeploy: CodeDeploy installs green's Auto Scaling ",
         "group, then the service's target groups move from blue's Auto Scaling group to green's."),
