@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <thread>
 
 #include "adapters/elastigroup/elastigroup_fakes.h"
@@ -115,6 +116,21 @@ class CloudServiceTest : public ::testing::Test {
     });
   }
 
+  // Starts an Elastigroup deployment of kGroup and runs `check` while Spot holds it, then once
+  // it has succeeded (its group serving). Its id is `started_id_`.
+  void check_while_it_runs_and_once_it_serves(const std::function<void(const char*)>& check) {
+    auto cloud = service_->start_deployment(cloud_spec(), "alice");
+    ASSERT_TRUE(cloud) << cloud.error().message;
+    started_id_ = cloud->id;
+    spot_.wait_until_held();
+    check("while the Elastigroup deployment runs");
+
+    spot_.release();
+    service_->wait_idle();
+    ASSERT_EQ(service_->deployment(cloud->id)->status, DeploymentStatus::succeeded);
+    check("once the Elastigroup serves");
+  }
+
   // A deployment started, then the server shut down while Spot held its first call: the
   // journal keeps it running.
   Result<Deployment> start_and_shut_down() {
@@ -167,7 +183,9 @@ class CloudServiceTest : public ::testing::Test {
   FakeTraffic traffic_;
   MemoryJournal journal_;
   LiveLog log_;
-  bool recover_first_ = false;              // as `bluegreen server` runs it
+  bool recover_first_ = false;
+  std::string started_id_;  // check_while_it_runs_and_once_it_serves's deployment              //
+                            // as `bluegreen server` runs it
   std::atomic<bool> listen_taken_ = false;  // another process holds every LISTEN
   std::unique_ptr<eg::ElastigroupProviders> providers_;
   NoAutoScalingGroups asg_;
@@ -266,15 +284,8 @@ TEST_F(CloudServiceTest, ALocalDeploymentIsRefusedTheNameOfACloudGroup) {
     EXPECT_TRUE(fleet_.list().empty()) << when;
     EXPECT_TRUE(traffic_.fleets().empty()) << when;
   };
-  auto cloud = service_->start_deployment(cloud_spec(), "alice");
-  ASSERT_TRUE(cloud) << cloud.error().message;
-  spot_.wait_until_held();
-  refused("while the cloud deployment runs");
-
-  spot_.release();
-  service_->wait_idle();
-  ASSERT_EQ(service_->deployment(cloud->id)->status, DeploymentStatus::succeeded);
-  refused("once the cloud group serves");
+  check_while_it_runs_and_once_it_serves(refused);
+  if (HasFatalFailure()) return;
 
   open_service(/*held=*/false);
   ASSERT_TRUE(service_->recover());
@@ -296,20 +307,13 @@ TEST_F(CloudServiceTest, ACloudDeploymentIsRefusedTheNameOfTheOtherProvidersGrou
         << when;
     EXPECT_EQ(service_->deployments()->size(), 1u) << when;
   };
-  auto cloud = service_->start_deployment(cloud_spec(), "alice");
-  ASSERT_TRUE(cloud) << cloud.error().message;
-  spot_.wait_until_held();
-  refused("while the Elastigroup deployment runs");
-
-  spot_.release();
-  service_->wait_idle();
-  ASSERT_EQ(service_->deployment(cloud->id)->status, DeploymentStatus::succeeded);
-  refused("once the Elastigroup serves");
+  check_while_it_runs_and_once_it_serves(refused);
+  if (HasFatalFailure()) return;
   auto status = service_->status();
   ASSERT_EQ(status.size(), 1u);
   EXPECT_EQ(status[0].provider, Provider::elastigroup);
   ASSERT_TRUE(status[0].serving);
-  EXPECT_EQ(status[0].serving->id, cloud->id);
+  EXPECT_EQ(status[0].serving->id, started_id_);
 }
 
 // A cloud deployment the restarted server cannot resume (its cloud is out of reach) still runs as
