@@ -183,9 +183,8 @@ class CloudServiceTest : public ::testing::Test {
   FakeTraffic traffic_;
   MemoryJournal journal_;
   LiveLog log_;
-  bool recover_first_ = false;
-  std::string started_id_;  // check_while_it_runs_and_once_it_serves's deployment              //
-                            // as `bluegreen server` runs it
+  bool recover_first_ = false;              // as `bluegreen server` runs it
+  std::string started_id_;                  // check_while_it_runs_and_once_it_serves's deployment
   std::atomic<bool> listen_taken_ = false;  // another process holds every LISTEN
   std::unique_ptr<eg::ElastigroupProviders> providers_;
   NoAutoScalingGroups asg_;
