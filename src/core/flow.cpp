@@ -160,6 +160,8 @@ class Machine {
       if (const auto* failed = std::get_if<input::Failed>(&event)) {
         record_hooks(failed->results, failed->reported);
         cause += ": " + failed->error.message;
+      } else if (d_.phase == Phase::health_gate && !d_.health_last.empty()) {
+        cause += ": " + health_story();
       } else if (d_.step == Step::await_promotion ||
                  (d_.step == Step::traffic_step && d_.spec.promotion == Promotion::manual)) {
         cause += " (nobody ran `promote`)";
@@ -496,17 +498,26 @@ class Machine {
     }
     d_.next_check = at_ + d_.spec.health_check_interval;
     if (d_.next_check >= d_.deadline) {
-      std::vector<std::string> causes;
-      for (const auto& [id, detail] : d_.health_last) causes.push_back(id + ": " + detail);
       for (auto& instance : d_.green) {
         if (d_.health_last.contains(instance.id)) instance.state = InstanceState::unhealthy;
       }
-      unwind(Error{ErrorKind::timeout,
-                   fmt::format("green not healthy before the TIMEOUT of {}: {}{}",
-                               seconds_text(d_.spec.timeout), fmt::join(causes, "; "),
-                               d_.health_hint.empty() ? "" : "\n" + d_.health_hint)},
+      unwind(Error{ErrorKind::timeout, fmt::format("green not healthy before the TIMEOUT of {}: {}",
+                                                   seconds_text(d_.spec.timeout), health_story())},
              PhaseOutcome::failed);
     }
+  }
+
+  // What the greens that are not healthy answered last, and what to change when they all gave
+  // the same wrong answer. A TIMEOUT ends the wait for more rounds, so the last round's common
+  // answer gets its hint even before kHealthHintRounds.
+  std::string health_story() const {
+    std::vector<std::string> causes;
+    for (const auto& [id, detail] : d_.health_last) causes.push_back(id + ": " + detail);
+    std::string hint = d_.health_hint;
+    if (hint.empty() && !d_.health_same_answer.empty()) {
+      hint = wrong_answer_hint(d_.spec, d_.health_same_answer);
+    }
+    return fmt::format("{}{}", fmt::join(causes, "; "), hint.empty() ? "" : "\n" + hint);
   }
 
   // Tracks whether every green keeps giving the same wrong answer (see flow.h); true when

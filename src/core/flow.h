@@ -39,6 +39,9 @@
 //   A 4xx is the service's definite answer; a refused connection may be a slow start, so it
 //   only gets the hint and TIMEOUT still bounds it. 408, 425 and 429 ("not now": a service
 //   still starting or rate limiting its probes) are no wrong path: neither hint nor early end.
+// - a TIMEOUT during the health gate, whenever it strikes (between rounds, or a round whose
+//   answer comes back after the deadline), fails with each green's last answer and the hint for
+//   the last round's common wrong answer, even before kHealthHintRounds.
 //
 // Providers. The same machine runs every provider; what differs is which of the flow's steps a
 // provider does by itself (ProviderTraits). The local provider does none: the flow fetches,

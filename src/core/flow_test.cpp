@@ -385,6 +385,50 @@ TEST(Flow, AWrongHealthPathIsNamedAfterAFewRoundsAndFailsAfterAMinuteOfTheSame4x
   EXPECT_EQ(walk.d().green[0].state, InstanceState::unhealthy);
 }
 
+TEST(Flow, ATimeoutInTheHealthGateSaysWhatTheGreensAnsweredAndWhatToChange) {
+  // The round whose answer comes back after the deadline ends the deployment; the failure still
+  // carries what every earlier round said, hint included.
+  auto wrong = [](Walk& walk, std::chrono::seconds after) {
+    walk.feed(input::HealthChecked{{answering("i-g1", "answered 404"),
+                                    answering("i-g2", "answered 404")}},
+              after);
+  };
+  const std::string hint =
+      "GET /healthz answered 404 on every green: set HEALTH_CHECK_PATH to a path your service "
+      "answers with 2xx";
+  for (int rounds : {1, kHealthHintRounds}) {
+    Walk walk(spec_with());
+    walk.to_health_gate();
+    for (int i = 0; i < rounds; ++i) wrong(walk, 1s);
+    EXPECT_EQ(walk.d().phase, Phase::health_gate);
+    wrong(walk, 40s);
+    ASSERT_TRUE(walk.d().error) << rounds;
+    const std::string& message = walk.d().error->message;
+    EXPECT_NE(message.find("TIMEOUT of 30 s passed during health_gate: i-g1: GET "
+                           "http://127.0.0.1:1/healthz answered 404; i-g2: "),
+              std::string::npos)
+        << message;
+    EXPECT_NE(message.find(hint), std::string::npos)
+        << "after " << rounds << " round(s), the deadline leaves no time for more: " << message;
+    EXPECT_EQ(walk.d().phase, Phase::clean_up);
+  }
+
+  // Greens that answered differently get no hint, only their answers.
+  Walk mixed(spec_with());
+  mixed.to_health_gate();
+  mixed.feed(input::HealthChecked{{answering("i-g1", "answered 404"),
+                                   answering("i-g2", "connection refused")}},
+             1s);
+  wrong(mixed, 40s);
+  ASSERT_TRUE(mixed.d().error);
+  EXPECT_NE(
+      mixed.d().error->message.find("i-g2: GET http://127.0.0.1:1/healthz connection refused"),
+      std::string::npos)
+      << mixed.d().error->message;
+  EXPECT_EQ(mixed.d().error->message.find("set HEALTH_CHECK_PATH"), std::string::npos)
+      << mixed.d().error->message;
+}
+
 TEST(Flow, OnlyTheSame4xxOnEveryGreenFailsEarly) {
   // A refused connection may be a slow start: it gets its hint, and TIMEOUT bounds it.
   Walk refused(long_health_gate());
