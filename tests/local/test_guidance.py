@@ -65,8 +65,9 @@ class GuidanceTest(LocalTestCase):
     def test_a_wrong_health_path_is_named_on_every_channel(self):
         bundle = make_bundle(1, self.tmp)
         # examples/hello answers /healthz; /health is a 404 there. TIMEOUT ends the test: the
-        # point is the hint, which comes after three rounds of the same answer (launch and
-        # install come first, and a loaded machine makes them slow).
+        # point is the hint, logged after three rounds of the same answer (launch and install
+        # come first, and a loaded machine makes them slow), and carried by the failure
+        # however TIMEOUT strikes in the health gate (between rounds, or during one).
         code, result, done = self.deploy(self.params(bundle, HEALTH_CHECK_PATH="/health",
                                                      TIMEOUT=30))
         hint = ("GET /health answered 404 on every green: set HEALTH_CHECK_PATH to a path your "
