@@ -422,7 +422,7 @@ TEST(CloudDeployment, ACleanUpTheFlowAsksForLooksForItsCodeDeployDeploymentFirst
     h.sink.on_update([&h](const Deployment& d) {
       if (!d.cloud || d.cloud->token.empty()) return;
       auto state = eg::from_token(d.cloud->token);
-      if (state && state->phase == eg::Phase::find_codedeploy) h.stop = true;
+      if (state && state->stage == eg::Stage::find_codedeploy) h.stop = true;
     });
     h.cloud.secrets["ssm:/spot/token"] = Secret(kLiteralToken);
     Deployment stopped = h.run(h.fresh("ssm:/spot/token"), CloudStart::fresh);

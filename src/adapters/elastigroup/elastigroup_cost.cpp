@@ -20,7 +20,7 @@ std::string with_cost(const std::string& text, const DeploymentCost& cost, std::
 
 }  // namespace
 
-bool prices_overlap(const FlowState& state, const Action& report) {
+bool prices_overlap(const FlowState& state, const Report& report) {
   return state.greens_since != TimePoint{} && (std::holds_alternative<ReportSuccess>(report) ||
                                                std::holds_alternative<ReportFailure>(report));
 }
@@ -50,7 +50,7 @@ DeploymentCost spot_overlap_cost(const FlowState& state, TimePoint ended,
   return cost;
 }
 
-void add_cost(Action& report, const DeploymentCost& cost) {
+void add_cost(Report& report, const DeploymentCost& cost) {
   if (auto* success = std::get_if<ReportSuccess>(&report)) {
     success->details.summary = with_cost(success->details.summary, cost, kMaxSummary);
     if (cost.spot_usd) success->output_variables["DeploymentCost"] = usd_text(*cost.spot_usd);

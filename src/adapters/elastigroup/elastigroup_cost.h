@@ -22,7 +22,7 @@ inline constexpr Duration kCostRequestTime = std::chrono::seconds(15);
 
 // What the plan's report leads to: the overlap began (greens_since is set) and the report is
 // a success or a failure (a hand-over prices nothing: the deployment goes on).
-bool prices_overlap(const FlowState& state, const Action& report);
+bool prices_overlap(const FlowState& state, const Report& report);
 
 // The overlap's cost from Spot's answer for [state.greens_since, ended]: the instances that ran
 // together are blue's (state.blue_count) and the greens (the target capacity, or as many as
@@ -35,6 +35,6 @@ DeploymentCost spot_overlap_cost(const FlowState& state, TimePoint ended,
 // (within CodePipeline's 2048 characters) and, when Spot had costs, it sets the output
 // variables DeploymentCost and OnDemandCost (USD, "0.0123"); a failure's message ends with the
 // cost line when the money is known. A hand-over is left as it is.
-void add_cost(Action& report, const DeploymentCost& cost);
+void add_cost(Report& report, const DeploymentCost& cost);
 
 }  // namespace bluegreen::elastigroup

@@ -19,7 +19,7 @@ bool retryable(const Error& error) {
 // Where a continued job stands in the flow, from the plan's saved state.
 void resume_at(Deployment& d, const FlowState& state) {
   d.green_identifier = state.green_identifier;
-  Phase plan = state.phase;
+  Stage plan = state.stage;
   bluegreen::Phase phase = user_phase(plan);
   bluegreen::Step step = bluegreen::Step::launch_green;
   switch (phase) {
@@ -102,7 +102,7 @@ RunOutcome ElastigroupExecutor::run(const ElastigroupJob& job, TimePoint must_en
   Inbox inbox;
   Deployment last = resumed ? executor.resume(d, inbox) : executor.run(d, inbox);
 
-  std::optional<Action> report = provider.report();
+  std::optional<Report> report = provider.report();
   if (!report) {
     // The flow ended without the plan's report (the plan never started): the record says how.
     if (last.status == DeploymentStatus::succeeded) {
@@ -116,7 +116,7 @@ RunOutcome ElastigroupExecutor::run(const ElastigroupJob& job, TimePoint must_en
 }
 
 RunOutcome deliver_report(PipelineReporter& reporter, Clock& clock, CallBudget& budget,
-                          int attempts, const std::string& job_id, const Action& report,
+                          int attempts, const std::string& job_id, const Report& report,
                           TimePoint must_end_by,
                           const std::function<void(EventKind, std::string, std::string)>& say) {
   budget.deadline = must_end_by;
@@ -161,12 +161,12 @@ RunOutcome deliver_report(PipelineReporter& reporter, Clock& clock, CallBudget& 
   }
 }
 
-RunOutcome ElastigroupExecutor::deliver(const std::string& job_id, const Action& report,
+RunOutcome ElastigroupExecutor::deliver(const std::string& job_id, const Report& report,
                                         TimePoint must_end_by,
                                         const ElastigroupProvider& provider) {
   const auto& state = provider.state();
   const bluegreen::Phase phase =
-      state ? user_phase(state->phase == Phase::done ? Phase::stopping : state->phase)
+      state ? user_phase(state->stage == Stage::done ? Stage::stopping : state->stage)
             : bluegreen::Phase::validate;
   return deliver_report(ports_.reporter, ports_.clock, ports_.budget, options_.report_attempts,
                         job_id, report, must_end_by,

@@ -81,7 +81,7 @@ class TokenJournal final : public Journal {
 // unavailable endpoint) with backoff while `attempts` and the run's time last; `say` publishes
 // what happened (level, event name, message).
 RunOutcome deliver_report(PipelineReporter& reporter, Clock& clock, CallBudget& budget,
-                          int attempts, const std::string& job_id, const Action& report,
+                          int attempts, const std::string& job_id, const Report& report,
                           TimePoint must_end_by,
                           const std::function<void(EventKind, std::string, std::string)>& say);
 
@@ -94,7 +94,7 @@ class ElastigroupExecutor {
   RunOutcome run(const ElastigroupJob& job, TimePoint must_end_by);
 
  private:
-  RunOutcome deliver(const std::string& job_id, const Action& report, TimePoint must_end_by,
+  RunOutcome deliver(const std::string& job_id, const Report& report, TimePoint must_end_by,
                      const ElastigroupProvider& provider);
   // One event of the executor's own (a report sent, a report retried).
   void publish(EventKind level, std::string name, std::string message,

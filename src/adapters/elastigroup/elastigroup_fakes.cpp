@@ -230,7 +230,7 @@ Result<void> FakeElastigroupCloud::stop_deployment(const std::string& deployment
 }
 
 Result<void> FakeElastigroupCloud::record_report(const std::string& method,
-                                                 const std::string& job_id, Action report) {
+                                                 const std::string& job_id, Report report) {
   std::lock_guard lock(mutex_);
   if (auto error = enter(method)) return std::unexpected(*error);
   // Like CodePipeline: a job takes one result; a continued job goes on under a new id.
@@ -281,7 +281,7 @@ int FakeElastigroupCloud::count(const std::string& method) const {
       std::ranges::count_if(calls_, [&](const Call& c) { return c.method == method; }));
 }
 
-std::vector<FakeElastigroupCloud::Report> FakeElastigroupCloud::reports() const {
+std::vector<FakeElastigroupCloud::Delivered> FakeElastigroupCloud::reports() const {
   std::lock_guard lock(mutex_);
   return reports_;
 }

@@ -87,13 +87,13 @@ class FakeElastigroupCloud final : public SpotBlueGreen,
     std::string method;
     TimePoint time;
   };
-  struct Report {
+  struct Delivered {
     std::string job_id;
-    Action report;
+    elastigroup::Report report;
   };
   std::vector<Call> calls() const;
   int count(const std::string& method) const;
-  std::vector<Report> reports() const;
+  std::vector<Delivered> reports() const;
   std::vector<DeploymentEvent> events() const;   // every event published, in order
   std::vector<std::string> tokens_seen() const;  // Spot tokens, to check what reached Spot
   std::vector<CodeDeployRequest> codedeploy_requests() const;
@@ -103,14 +103,15 @@ class FakeElastigroupCloud final : public SpotBlueGreen,
 
  private:
   std::optional<Error> enter(const std::string& method);
-  Result<void> record_report(const std::string& method, const std::string& job_id, Action report);
+  Result<void> record_report(const std::string& method, const std::string& job_id,
+                             elastigroup::Report report);
   void seen_token(const SpotAccess& access);
 
   Clock& clock_;
   mutable std::mutex mutex_;
   std::map<std::string, std::deque<Error>> faults_;
   std::vector<Call> calls_;
-  std::vector<Report> reports_;
+  std::vector<Delivered> reports_;
   std::vector<DeploymentEvent> events_;
   std::vector<std::string> tokens_;
   std::vector<CodeDeployRequest> codedeploy_requests_;

@@ -477,7 +477,7 @@ TEST(ElastigroupFaults, ACleanUpCutShortByTheInvocationsEndIsFinishedByTheNextDe
     if (auto* progress = std::get_if<ReportProgress>(&report.report)) {
       auto state = from_token(progress->continuation_token);
       ASSERT_TRUE(state.has_value());
-      if (state->phase == Phase::stopping) ++handed_over_while_cleaning_up;
+      if (state->stage == Stage::stopping) ++handed_over_while_cleaning_up;
     }
   }
   EXPECT_GE(handed_over_while_cleaning_up, 1);

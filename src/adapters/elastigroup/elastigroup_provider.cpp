@@ -12,41 +12,6 @@ namespace {
 
 constexpr const char* kGreenTag = "GreenIdentifier";
 
-// The answer to a request: the event built from its value, or CallFailed.
-template <typename T, typename Make>
-EventBody answer_of(Result<T> result, Make make) {
-  if (!result) return CallFailed{result.error()};
-  if constexpr (std::is_void_v<T>) {
-    return make();
-  } else {
-    return make(std::move(*result));
-  }
-}
-
-// A service's answer may quote the request back, the Spot token with it (an endpoint that
-// misbehaves, or a proxy in front of it): the token never reaches a message the plan keeps.
-void hide(const Secret& token, Error& error) {
-  const std::string& value = token.reveal();
-  if (value.empty()) return;
-  for (std::string* text : {&error.message, &error.code}) {
-    const std::string_view redacted = Secret::kRedacted;
-    for (auto at = text->find(value); at != std::string::npos;
-         at = text->find(value, at + redacted.size())) {
-      text->replace(at, value.size(), redacted);
-    }
-  }
-}
-
-// Without a run deadline (the server, the CLI) a request still ends by the plan's own: TIMEOUT,
-// or the end of the cleanup grace while cleaning up. One that goes out past it (the last look
-// at TIMEOUT, cleanup's last requests) gets one attempt's time.
-constexpr Duration kRequestPastTheLimit = std::chrono::seconds(30);
-
-TimePoint request_deadline(const FlowState& state, TimePoint now) {
-  TimePoint limit = state.phase == Phase::stopping ? state.cleanup_deadline : state.deadline;
-  return std::max(limit, now + kRequestPastTheLimit);
-}
-
 // A failure the plan reported, as the flow's error: its CodePipeline failure type is the code.
 Error error_of(FailureType type, const std::string& message) {
   return Error{
@@ -76,7 +41,7 @@ void note_greens(Deployment& d, const FlowState& state) {
     }
     known->state = state.greens_serving ? InstanceState::healthy : InstanceState::running;
   }
-  if (state.phase == Phase::stopping || state.phase == Phase::wait_greens) {
+  if (state.stage == Stage::stopping || state.stage == Stage::wait_greens) {
     for (auto& green : d.green) {
       if (std::ranges::find(state.green_ids, green.id) == state.green_ids.end()) {
         green.state = InstanceState::terminated;
@@ -163,7 +128,7 @@ InputEvent ElastigroupProvider::clean_up(ProviderCall& call) {
 void ElastigroupProvider::annotate(DeploymentEvent& event) const {
   auto& fields = event.fields;
   if (!fields.contains("flow_phase")) {
-    fields["flow_phase"] = state_ ? std::string(to_string(state_->phase)) : "validate";
+    fields["flow_phase"] = state_ ? std::string(to_string(state_->stage)) : "validate";
   }
   fields["job_id"] = job_id_;
   auto put = [&fields](const char* key, const std::string& value) {
@@ -182,7 +147,7 @@ void ElastigroupProvider::publish(std::vector<DeploymentEvent> events, ProviderC
     event.deployment_id = d.id;
     event.at = ports_.clock.now();
     annotate(event);
-    if (auto phase = phase_from_string(field(event, "flow_phase"))) {
+    if (auto phase = stage_from_string(field(event, "flow_phase"))) {
       event.phase = user_phase(*phase);
     }
     if (event.name == "lifecycle_event") {
@@ -200,10 +165,10 @@ void ElastigroupProvider::publish(std::vector<DeploymentEvent> events, ProviderC
 void ElastigroupProvider::checkpoint(ProviderCall& call) {
   const FlowState& state = *state_;
   // A reported plan is done; its token would resume nothing. The one before it stays.
-  if (state.phase == Phase::done) return;
+  if (state.stage == Stage::done) return;
   Deployment& d = call.deployment;
   if (!d.cloud) d.cloud = CloudProgress{};
-  d.cloud->flow_phase = std::string(to_string(state.phase));
+  d.cloud->flow_phase = std::string(to_string(state.stage));
   d.cloud->spot_deployment_id = state.spot_deployment_id;
   d.cloud->codedeploy_deployment_id = state.codedeploy_deployment_id;
   d.cloud->token = to_token(state);
@@ -217,7 +182,7 @@ void ElastigroupProvider::checkpoint(ProviderCall& call) {
 std::optional<InputEvent> ElastigroupProvider::answer(Step step, const ProviderCall& call) const {
   const FlowState& s = *state_;
   const Deployment& d = call.deployment;
-  if (s.phase == Phase::stopping) {
+  if (s.stage == Stage::stopping) {
     // After the switch the flow has no clean_up step: the plan's own (it found the greens
     // never served) runs within this step, and its report is the answer.
     if (step == Step::clean_up || d.traffic_moved) return std::nullopt;
@@ -226,7 +191,7 @@ std::optional<InputEvent> ElastigroupProvider::answer(Step step, const ProviderC
   }
   switch (step) {
     case Step::launch_green:
-      if (s.phase >= Phase::find_codedeploy && s.phase <= Phase::wait_blue_detached) {
+      if (s.stage >= Stage::find_codedeploy && s.stage <= Stage::wait_blue_detached) {
         return input::GreenLaunched{
             d.green,
             s.spot_deployment_id.empty()
@@ -252,7 +217,7 @@ std::optional<InputEvent> ElastigroupProvider::answer(Step step, const ProviderC
             "CodeDeploy's AllowTraffic passed on the greens: Spot routes the group's traffic to "
             "them"};
       }
-      if (s.phase == Phase::wait_blue_detached) {
+      if (s.stage == Stage::wait_blue_detached) {
         return input::ActionDone{"Spot had already finished this job's deployment"};
       }
       return std::nullopt;
@@ -294,6 +259,53 @@ InputEvent ElastigroupProvider::run(Step step, ProviderCall& call) {
   if (state_ && state_->greens_serving) call.deployment.traffic_moved = true;
   return outcome;
 }
+
+// The plan's host for one call of the provider: the record saved before every request, the
+// run's bounds and stop requests, the clock.
+class ElastigroupProvider::Host final : public PlanHost {
+ public:
+  Host(ElastigroupProvider& provider, ProviderCall& call) : p_(provider), call_(call) {}
+
+  TimePoint now() override { return std::chrono::floor<Duration>(p_.ports_.clock.now()); }
+
+  bool before_request(const FlowState& /*state*/, TimePoint limit) override {
+    p_.checkpoint(call_);
+    const auto [stop_at, call_deadline] = *p_.run_bounds_;
+    if (p_.ports_.clock.now() >= stop_at || stopping()) return false;
+    p_.ports_.budget.deadline = std::min(call_deadline, limit);
+    return true;
+  }
+
+  bool pause_until(TimePoint until) override {
+    p_.checkpoint(call_);
+    Clock& clock = p_.ports_.clock;
+    if (until >= p_.run_bounds_->first) return false;
+    if (p_.options_.stop == nullptr && call_.stop == nullptr) {
+      clock.sleep_until(until);
+      return true;
+    }
+    // Less when the run is asked to stop.
+    while (!stopping() && clock.now() < until) {
+      clock.sleep_until(std::min(until, clock.now() + kStopCheck));
+    }
+    return !stopping();
+  }
+
+  void publish(DeploymentEvent event) override {
+    std::vector<DeploymentEvent> events;
+    events.push_back(std::move(event));
+    p_.publish(std::move(events), call_);
+  }
+
+ private:
+  bool stopping() const {
+    return (p_.options_.stop != nullptr && p_.options_.stop->load()) ||
+           (call_.stop != nullptr && call_.stop->load());
+  }
+
+  ElastigroupProvider& p_;
+  ProviderCall& call_;
+};
 
 InputEvent ElastigroupProvider::run_plan(Step step, ProviderCall& call) {
   Deployment& d = call.deployment;
@@ -337,187 +349,49 @@ InputEvent ElastigroupProvider::run_plan(Step step, ProviderCall& call) {
     run_bounds_.emplace(unbounded ? TimePoint::max() : call.must_end_by - reserve,
                         unbounded ? TimePoint::max() : call.must_end_by - reserve / 2);
   }
-  const auto [stop_at, call_deadline] = *run_bounds_;
-  // The plan's state counts in milliseconds, as its continuation token does, so that a
-  // resumed run sees the same times as one that went on.
-  auto now = [&clock]() -> TimePoint { return std::chrono::floor<Duration>(clock.now()); };
-  auto stopping = [&] {
-    return (options_.stop != nullptr && options_.stop->load()) ||
-           (call.stop != nullptr && call.stop->load());
-  };
-  // Sleeps until `until`, or less when the run is asked to stop; true when it slept it all.
-  auto sleep_until = [&](TimePoint until) {
-    if (options_.stop == nullptr && call.stop == nullptr) {
-      clock.sleep_until(until);
-      return true;
-    }
-    while (!stopping() && clock.now() < until) {
-      clock.sleep_until(std::min(until, clock.now() + kStopCheck));
-    }
-    return !stopping();
-  };
-
-  Decision decision;
-  if (pending_) {
-    decision = std::move(*pending_);
-    pending_.reset();
-  } else if (!state_) {
+  Host host(*this, call);
+  if (!plan_) {
     state_.emplace();
     state_->original_job_id = job_id_;
+    plan_.emplace(*config_, *state_,
+                  PlanPorts{ports_.spot, ports_.ec2, ports_.codedeploy, ports_.secrets},
+                  spot_access_);
     std::optional<std::string> token;
     if (d.cloud && !d.cloud->token.empty()) token = d.cloud->token;
-    decision = elastigroup::step(*config_, *state_, Event{now(), Started{token}});
-  } else {
-    decision = elastigroup::step(*config_, *state_, Event{now(), Woke{}});
+    plan_->start(host, token);
   }
-  if (step == Step::clean_up && !is_report(decision.next) && state_->phase != Phase::stopping) {
+  if (step == Step::clean_up && !plan_->report() && state_->stage != Stage::stopping) {
     // The deployment failed outside the plan (its record could not be kept): the plan cleans
     // up as after a failure of its own, once it knows its CodeDeploy deployment.
-    publish(std::move(decision.events), call);
     learn_own_codedeploy(d.spec);
-    decision = elastigroup::step(
-        *config_, *state_,
-        Event{now(), Abandoned{d.error ? d.error->message : "the deployment failed"}});
+    plan_->abandon(host, d.error ? d.error->message : "the deployment failed");
   }
-  for (;;) {
-    publish(std::move(decision.events), call);
-    decision.events.clear();
-    if (is_report(decision.next)) {
-      report_ = decision.next;
-      price_overlap(call);
-      if (const auto* progress = std::get_if<ReportProgress>(&*report_)) {
-        // The hand-over: the next run resumes from it.
-        if (!d.cloud) d.cloud = CloudProgress{};
-        d.cloud->token = progress->continuation_token;
-        call.save();
-        return input::Suspended{};
-      }
-      if (std::holds_alternative<ReportFailure>(*report_) && !state_->greens_serving) {
-        // What clean-up left: the greens it last saw running; the others are gone.
-        for (auto& green : d.green) {
-          if (std::ranges::find(state_->green_ids, green.id) == state_->green_ids.end()) {
-            green.state = InstanceState::terminated;
-          }
-        }
-        call.save();
-      }
-      return *answer_report(step, call);
-    }
+  std::optional<InputEvent> done;
+  plan_->go(host, [&] {
     checkpoint(call);
-    if (auto done = answer(step, call)) {
-      pending_ = std::move(decision);
-      return *done;
-    }
-    EventBody body;
-    if (const auto* wait = std::get_if<Wait>(&decision.next)) {
-      if (wait->until >= stop_at || !sleep_until(wait->until)) {
-        body = InvocationEnding{};
-      } else {
-        body = Woke{};
-      }
-    } else if (clock.now() >= stop_at || stopping()) {
-      body = InvocationEnding{};
-    } else {
-      ports_.budget.deadline = std::min(call_deadline, request_deadline(*state_, now()));
-      body = perform(decision.next, d.spec);
-      if (auto* failed = std::get_if<CallFailed>(&body)) hide(spot_access_.token, failed->error);
-    }
-    decision = elastigroup::step(*config_, *state_, Event{now(), body});
+    done = answer(step, call);
+    return done.has_value();
+  });
+  if (done) return *done;
+  report_ = *plan_->report();
+  price_overlap(call);
+  if (const auto* progress = std::get_if<ReportProgress>(&*report_)) {
+    // The hand-over: the next run resumes from it.
+    if (!d.cloud) d.cloud = CloudProgress{};
+    d.cloud->token = progress->continuation_token;
+    call.save();
+    return input::Suspended{};
   }
-}
-
-EventBody ElastigroupProvider::perform(const Action& action, const DeploymentSpec& spec) {
-  SpotBlueGreen& spot = ports_.spot;
-  CodeDeployService& codedeploy = ports_.codedeploy;
-  const SpotAccess& access = spot_access_;
-  const FlowConfig& config = *config_;
-  return std::visit(
-      Overloaded{
-          [&](const ResolveApiToken&) -> EventBody {
-            auto token = ports_.secrets.resolve(config.token_reference);
-            if (!token) return CallFailed{token.error()};
-            spot_access_.token = std::move(*token);
-            return TokenResolved{};
-          },
-          [&](const ReadGroup& a) {
-            return answer_of(
-                spot.read_group(access, a.with_capacity), [](SpotGroup group) -> EventBody {
-                  return GroupRead{group.target_capacity, std::move(group.instance_ids)};
-                });
-          },
-          [&](const ListSpotDeployments&) {
-            return answer_of(spot.list_deployments(access), [](auto list) -> EventBody {
-              return SpotDeploymentsListed{std::move(list)};
-            });
-          },
-          [&](const CreateSpotDeployment& a) {
-            SpotBlueGreenRequest request{a.green_identifier, a.timeout_seconds, config.app_name,
-                                         config.deployment_group};
-            return answer_of(spot.create_deployment(access, request), [](auto d) -> EventBody {
-              return SpotDeploymentCreated{std::move(d)};
-            });
-          },
-          [&](const StopSpotDeployment& a) {
-            return answer_of(spot.stop_deployment(access, a.deployment_id),
-                             []() -> EventBody { return Done{}; });
-          },
-          [&](const DescribeGreens& a) {
-            return answer_of(
-                ports_.ec2.describe_tagged(kGreenTag, a.green_identifier),
-                [](auto list) -> EventBody { return GreensDescribed{std::move(list)}; });
-          },
-          [&](const DescribeInstanceHealth& a) {
-            return answer_of(
-                ports_.ec2.describe_health(a.instance_ids),
-                [](auto list) -> EventBody { return InstanceHealthDescribed{std::move(list)}; });
-          },
-          [&](const TagInstances& a) {
-            return answer_of(ports_.ec2.tag_instances(a.instance_ids, a.tags),
-                             []() -> EventBody { return Done{}; });
-          },
-          [&](const DetachGreens& a) {
-            return answer_of(spot.detach_and_terminate(access, a.instance_ids),
-                             []() -> EventBody { return Done{}; });
-          },
-          [&](const FindLastCodeDeployDeployment&) {
-            return answer_of(
-                codedeploy.last_attempted_deployment(config.app_name, config.deployment_group),
-                [](auto id) -> EventBody { return LastCodeDeployDeployment{std::move(id)}; });
-          },
-          [&](const GetCodeDeployDeployment& a) {
-            return answer_of(codedeploy.get_deployment(a.deployment_id), [](auto d) -> EventBody {
-              return CodeDeployDeploymentRead{std::move(d)};
-            });
-          },
-          [&](const CreateCodeDeployDeployment& a) {
-            CodeDeployRequest request{config.app_name, config.deployment_group,
-                                      spec.revision,   a.tag_key,
-                                      a.tag_value,     a.description};
-            return answer_of(
-                codedeploy.create_deployment(request),
-                [](std::string id) -> EventBody { return CodeDeployCreated{std::move(id)}; });
-          },
-          [&](const ListCodeDeployTargets& a) {
-            return answer_of(codedeploy.list_targets(a.deployment_id), [](auto ids) -> EventBody {
-              return CodeDeployTargetsListed{std::move(ids)};
-            });
-          },
-          [&](const GetCodeDeployTargets& a) {
-            return answer_of(codedeploy.get_targets(a.deployment_id, a.target_ids),
-                             [](auto targets) -> EventBody {
-                               return CodeDeployTargetsRead{std::move(targets)};
-                             });
-          },
-          [&](const StopCodeDeployDeployment& a) {
-            return answer_of(codedeploy.stop_deployment(a.deployment_id, /*auto_rollback=*/true),
-                             []() -> EventBody { return Done{}; });
-          },
-          [&](const auto& other) -> EventBody {
-            return CallFailed{{ErrorKind::internal,
-                               fmt::format("{} is not a request", action_name(Action{other}))}};
-          },
-      },
-      action);
+  if (std::holds_alternative<ReportFailure>(*report_) && !state_->greens_serving) {
+    // What clean-up left: the greens it last saw running; the others are gone.
+    for (auto& green : d.green) {
+      if (std::ranges::find(state_->green_ids, green.id) == state_->green_ids.end()) {
+        green.state = InstanceState::terminated;
+      }
+    }
+    call.save();
+  }
+  return *answer_report(step, call);
 }
 
 InputEvent ElastigroupProvider::end_without_token(Step step, ProviderCall& call) {
@@ -582,10 +456,11 @@ void ElastigroupProvider::price_overlap(ProviderCall& call) {
   Result<SpotCosts> costs = std::unexpected(
       Error{ErrorKind::permission_denied, "API_TOKEN's reference could not be resolved"});
   // Without its token Spot is never called.
+  if (plan_) spot_access_ = plan_->access();
   if (!state_->spot_out_of_reach && !spot_access_.token.reveal().empty()) {
     ports_.budget.deadline = std::min(run_bounds_->second, ended + kCostRequestTime);
     costs = ports_.spot.group_costs(spot_access_, state_->greens_since, ended);
-    if (!costs) hide(spot_access_.token, costs.error());
+    if (!costs) detail::hide(spot_access_.token, costs.error());
   }
   DeploymentCost cost = spot_overlap_cost(*state_, ended, costs);
   call.deployment.cost = cost;
@@ -598,7 +473,7 @@ void ElastigroupProvider::learn_own_codedeploy(const DeploymentSpec& spec) {
   std::optional<CodeDeployDeployment> ours;
   if (!s.codedeploy_deployment_id.empty()) {
     if (auto read = ports_.codedeploy.get_deployment(s.codedeploy_deployment_id)) ours = *read;
-  } else if (s.phase == Phase::find_codedeploy || s.phase == Phase::create_codedeploy) {
+  } else if (s.stage == Stage::find_codedeploy || s.stage == Stage::create_codedeploy) {
     // The run may have died after CodeDeploy answered a create: find ours as the plan would.
     auto found = own_codedeploy_deployment(ports_.codedeploy, s.green_identifier, spec);
     if (!found) {

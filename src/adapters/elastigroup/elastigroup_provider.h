@@ -1,8 +1,8 @@
 // ElastigroupProvider: PROVIDER=elastigroup behind the FleetProvider port (engine/provider.h).
 // Spot launches the greens and retires blue, CodeDeploy fetches the revision and installs it;
-// the requests that make each step happen, in order, paced and retried, are the Elastigroup
-// request plan (adapters/elastigroup/request_plan.h), which this provider performs through its
-// ports:
+// each port call makes the requests of the Elastigroup request plan (request_plan.h) that its
+// step needs, in order, paced and retried, through the plan's ports (RequestPlan,
+// request_plan_run.h, with this provider as its host: the record saved before every request):
 //   launch_green  read_group, find_spot, create_spot, wait_greens
 //   install       find_codedeploy, create_codedeploy, follow (ValidateService is the gate)
 //   move_traffic  confirms that CodeDeploy's AllowTraffic passed on the greens
@@ -32,7 +32,7 @@
 #include <string>
 
 #include "adapters/elastigroup/elastigroup_ports.h"
-#include "adapters/elastigroup/request_plan.h"
+#include "adapters/elastigroup/request_plan_run.h"
 #include "core/clock.h"
 #include "engine/provider.h"
 
@@ -98,7 +98,7 @@ class ElastigroupProvider final : public FleetProvider {
 
   // The plan's report, once it made one: success, failure, or the hand-over (ReportProgress,
   // with the continuation token) of a run that had to end.
-  const std::optional<Action>& report() const { return report_; }
+  const std::optional<Report>& report() const { return report_; }
   // The plan's state; none before the first call.
   const std::optional<FlowState>& state() const { return state_; }
   // Adds where the deployment stands to an event: job_id, original_job_id (when it differs),
@@ -108,12 +108,12 @@ class ElastigroupProvider final : public FleetProvider {
 
  private:
   enum class Step { launch_green, install, move_traffic, retire_blue, clean_up };
+  class Host;
   InputEvent run(Step step, ProviderCall& call);
   InputEvent run_plan(Step step, ProviderCall& call);
   // The answer to `step` once the plan has got as far as it asks, or failed; none to go on.
   std::optional<InputEvent> answer(Step step, const ProviderCall& call) const;
   std::optional<InputEvent> answer_report(Step step, const ProviderCall& call) const;
-  EventBody perform(const Action& action, const DeploymentSpec& spec);
   // The plan's state into the record (saved state, ids, greens), and the record saved.
   void checkpoint(ProviderCall& call);
   void publish(std::vector<DeploymentEvent> events, ProviderCall& call);
@@ -144,8 +144,8 @@ class ElastigroupProvider final : public FleetProvider {
   bool token_lost_ = false;
   std::optional<FlowConfig> config_;
   std::optional<FlowState> state_;
-  std::optional<Decision> pending_;  // decided but not done when the last step ended
-  std::optional<Action> report_;
+  std::optional<RequestPlan> plan_;  // once the first step began
+  std::optional<Report> report_;
   // When the run stops starting requests and when its requests must be over, set at its first
   // step: the reserve is a third of the whole run at most, not of what is left of it.
   std::optional<std::pair<TimePoint, TimePoint>> run_bounds_;

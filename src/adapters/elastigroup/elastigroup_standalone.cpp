@@ -43,12 +43,12 @@ Result<void> CapturingReporter::progress(const std::string&, const ReportProgres
   return {};
 }
 
-std::optional<Action> CapturingReporter::report() const {
+std::optional<Report> CapturingReporter::report() const {
   std::lock_guard lock(mutex_);
   return report_;
 }
 
-StandaloneResult result_of(const std::optional<Action>& report) {
+StandaloneResult result_of(const std::optional<Report>& report) {
   StandaloneResult result;
   if (const auto* success = report ? std::get_if<ReportSuccess>(&*report) : nullptr) {
     result.outcome = RunOutcome::succeeded;

@@ -20,11 +20,11 @@ class CapturingReporter final : public PipelineReporter {
   Result<void> success(const std::string& job_id, const ReportSuccess& report) override;
   Result<void> failure(const std::string& job_id, const ReportFailure& report) override;
   Result<void> progress(const std::string& job_id, const ReportProgress& report) override;
-  std::optional<Action> report() const;
+  std::optional<Report> report() const;
 
  private:
   mutable std::mutex mutex_;
-  std::optional<Action> report_;
+  std::optional<Report> report_;
 };
 
 struct StandaloneResult {
@@ -38,7 +38,7 @@ struct StandaloneResult {
 };
 
 // What a report action says, as a StandaloneResult (the server's record of a run uses it too).
-StandaloneResult result_of(const std::optional<Action>& report);
+StandaloneResult result_of(const std::optional<Report>& report);
 
 // Runs the flow to its end with `ports` (whose reporter is ignored: the result is returned).
 StandaloneResult run_standalone(const ElastigroupPorts& ports,

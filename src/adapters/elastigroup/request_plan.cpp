@@ -1,14 +1,16 @@
-#include "adapters/elastigroup/request_plan.h"
-
 #include <fmt/format.h>
 
 #include <algorithm>
 
-#include "adapters/elastigroup/request_plan_stepper.h"
+#include "adapters/elastigroup/request_plan_run.h"
 
 namespace bluegreen::elastigroup {
-namespace detail {
 namespace {
+
+using detail::add_once;
+using detail::holds;
+using detail::is_transient;
+using detail::whole_seconds;
 
 bool is_live(const Ec2Instance& instance) {
   return instance.state != "terminated" && instance.state != "shutting-down" &&
@@ -29,46 +31,46 @@ std::string last_line(std::string_view text) {
 }
 
 // What a request was for, in words, for failure messages.
-std::string_view purpose(std::string_view awaiting) {
-  if (awaiting == "group") return "reading the Elastigroup (GROUP_ID)";
-  if (awaiting == "spot_list" || awaiting == "spot_check") {
+std::string_view purpose(std::string_view what) {
+  if (what == "group") return "reading the Elastigroup (GROUP_ID)";
+  if (what == "spot_list" || what == "spot_check") {
     return "reading the group's Spot B/G deployments";
   }
-  if (awaiting == "spot_create") return "creating the Spot B/G deployment";
-  if (awaiting == "greens" || awaiting == "cleanup_greens") {
+  if (what == "spot_create") return "creating the Spot B/G deployment";
+  if (what == "greens" || what == "cleanup_greens") {
     return "describing the green instances in EC2";
   }
-  if (awaiting == "health") return "reading the green instances' EC2 status checks";
-  if (awaiting == "cd_last" || awaiting == "cd_last_get") {
+  if (what == "health") return "reading the green instances' EC2 status checks";
+  if (what == "cd_last" || what == "cd_last_get") {
     return "reading the CodeDeploy deployment group (APP_NAME, DEPLOYMENT_GROUP)";
   }
-  if (awaiting == "cd_create") return "creating the CodeDeploy deployment";
-  if (awaiting == "cd_get" || awaiting == "cd_targets" || awaiting == "cd_target_batch") {
+  if (what == "cd_create") return "creating the CodeDeploy deployment";
+  if (what == "cd_get" || what == "cd_targets" || what == "cd_target_batch") {
     return "following the CodeDeploy deployment";
   }
-  if (awaiting == "cd_stop") return "stopping the CodeDeploy deployment";
-  if (awaiting == "cleanup_cd_get") return "reading the CodeDeploy deployment";
-  if (awaiting == "spot_stop") return "stopping the Spot B/G deployment";
-  if (awaiting == "detach") return "detaching the green instances";
-  if (awaiting == "tag_replacement" || awaiting == "tag_for_install") {
+  if (what == "cd_stop") return "stopping the CodeDeploy deployment";
+  if (what == "cleanup_cd_get") return "reading the CodeDeploy deployment";
+  if (what == "spot_stop") return "stopping the Spot B/G deployment";
+  if (what == "detach") return "detaching the green instances";
+  if (what == "tag_replacement" || what == "tag_for_install") {
     return "tagging the replacement green instances in EC2";
   }
   return "calling the cloud";
 }
 
 // What to check, for each kind of failure.
-std::string_view hint(FailureType type, std::string_view awaiting) {
+std::string_view hint(FailureType type, std::string_view what) {
   switch (type) {
     case FailureType::permission_error:
-      return awaiting.starts_with("spot") || awaiting == "group" || awaiting == "detach"
+      return what.starts_with("spot") || what == "group" || what == "detach"
                  ? "check API_TOKEN and ACCOUNT_ID: the Spot token must have access to the group"
                  : "the function's role is not allowed to do this: compare it with "
                    "deploy/iam-policy.json";
     case FailureType::revision_unavailable:
       return "check S3_BUCKET/S3_KEY/S3_BUNDLE or GITHUB_REPO/COMMIT_ID";
     case FailureType::configuration_error:
-      if (awaiting == "group") return "check GROUP_ID and ACCOUNT_ID";
-      if (awaiting.starts_with("spot")) {
+      if (what == "group") return "check GROUP_ID and ACCOUNT_ID";
+      if (what.starts_with("spot")) {
         return "check the group's CodeDeploy integration, APP_NAME and DEPLOYMENT_GROUP";
       }
       return "check APP_NAME and DEPLOYMENT_GROUP";
@@ -115,24 +117,34 @@ std::string cleanup_step_failed(const FlowState& s, const FlowConfig& c, std::st
   return fmt::format("{} failed ({})", purpose(what), detail);
 }
 
+// Without a run deadline (the server, the CLI) a request still ends by the plan's own: TIMEOUT,
+// or the end of the cleanup grace while cleaning up. One that goes out past it (the last look
+// at TIMEOUT, cleanup's last requests) gets one attempt's time.
+constexpr Duration kRequestPastTheLimit = std::chrono::seconds(30);
+
 }  // namespace
 
-Decision Stepper::on(const EventBody& body) {
-  if (s_.phase == Phase::done) {
-    return finish(ReportFailure{FailureType::job_failed, "internal error: event after the report",
-                                s_.codedeploy_deployment_id});
+void detail::hide(const Secret& token, Error& error) {
+  const std::string& value = token.reveal();
+  if (value.empty()) return;
+  for (std::string* text : {&error.message, &error.code}) {
+    const std::string_view redacted = Secret::kRedacted;
+    for (auto at = text->find(value); at != std::string::npos;
+         at = text->find(value, at + redacted.size())) {
+      text->replace(at, value.size(), redacted);
+    }
   }
-  if (!std::holds_alternative<Started>(body) && !std::holds_alternative<Woke>(body) &&
-      !std::holds_alternative<InvocationEnding>(body) && !std::holds_alternative<Abandoned>(body)) {
-    s_.last_request = now_;
-    ++s_.requests;
-  }
-  return std::visit([this](const auto& e) { return handle(e); }, body);
 }
 
-Decision Stepper::handle(const Started& e) {
-  if (e.continuation_token) {
-    auto restored = from_token(*e.continuation_token);
+RequestPlan::RequestPlan(const FlowConfig& config, FlowState& state, PlanPorts ports,
+                         SpotAccess access)
+    : c_(config), s_(state), ports_(ports), access_(std::move(access)) {}
+
+void RequestPlan::start(PlanHost& host, const std::optional<std::string>& token) {
+  host_ = &host;
+  now_ = host.now();
+  if (token) {
+    auto restored = from_token(*token);
     if (!restored) {
       return finish(ReportFailure{
           FailureType::job_failed,
@@ -142,157 +154,183 @@ Decision Stepper::handle(const Started& e) {
                       restored.error().message)});
     }
     s_ = *restored;
-    s_.round_step = 0;
     log(EventKind::info, "resumed",
-        fmt::format("resuming job {} in phase {}", s_.original_job_id, to_string(s_.phase)));
+        fmt::format("resuming job {} in phase {}", s_.original_job_id, to_string(s_.stage)));
     // A state saved just before a create cannot tell whether the create went out and was
     // answered after it (the process may have died in between): look for it before creating.
-    if (s_.phase == Phase::create_spot) return enter(Phase::find_spot);
-    if (s_.phase == Phase::create_codedeploy) return enter(Phase::find_codedeploy);
-    return advance();
+    if (s_.stage == Stage::create_spot) enter(Stage::find_spot);
+    if (s_.stage == Stage::create_codedeploy) enter(Stage::find_codedeploy);
+    return;
   }
   s_ = FlowState{};
   s_.original_job_id = c_.job_id;
   s_.green_identifier = c_.green_identifier;
   s_.started = now_;
   s_.deadline = now_ + c_.timeout;
-  s_.phase = Phase::read_group;
+  s_.stage = Stage::read_group;
   log(EventKind::info, "started",
       fmt::format("blue/green deployment of {} to Elastigroup {} (TIMEOUT {} s)", c_.revision,
                   c_.group_id, whole_seconds(c_.timeout)),
       {{"green_identifier", s_.green_identifier}});
-  return advance();
 }
 
-Decision Stepper::handle(const TokenResolved& /*event*/) {
+const std::optional<Report>& RequestPlan::go(PlanHost& host, const std::function<bool()>& reached) {
+  host_ = &host;
+  while (!done() && !reached()) {
+    now_ = host.now();
+    move();
+  }
+  return report_;
+}
+
+void RequestPlan::abandon(PlanHost& host, const std::string& reason) {
+  host_ = &host;
+  now_ = host.now();
+  if (done() || s_.stage == Stage::stopping) return;
+  fail(FailureType::job_failed, reason);
+}
+
+bool RequestPlan::may_send() {
+  if (s_.stage != Stage::stopping && now_ >= s_.deadline && !s_.final_look) {
+    timed_out();
+    return false;
+  }
+  TimePoint limit = s_.stage == Stage::stopping ? s_.cleanup_deadline : s_.deadline;
+  if (!host_->before_request(s_, std::max(limit, now_ + kRequestPastTheLimit))) {
+    hand_over();
+    return false;
+  }
+  return true;
+}
+
+void RequestPlan::answered(Error* error) {
+  now_ = host_->now();
+  s_.last_request = now_;
+  ++s_.requests;
+  if (error != nullptr) detail::hide(access_.token, *error);
+}
+
+bool RequestPlan::pause(TimePoint until) {
+  until = std::max(now_, std::min(until, wait_limit()));
+  if (!host_->pause_until(until)) {
+    hand_over();
+    return false;
+  }
+  now_ = host_->now();
+  return true;
+}
+
+void RequestPlan::hand_over() {
+  std::string token = to_token(s_);
+  log(EventKind::info, "continuing",
+      fmt::format("handing over to the next invocation in phase {}", to_string(s_.stage)));
+  finish(ReportProgress{details(), std::move(token)});
+}
+
+void RequestPlan::resolve_token() {
+  auto token = ask("resolve", [&] { return ports_.secrets.resolve(c_.token_reference); });
+  if (!token) return;
+  access_.token = std::move(**token);
   s_.api_token_ready = true;
-  return advance();
 }
 
-Decision Stepper::handle(const GroupRead& e) {
-  s_.transient_failures = 0;
-  if (s_.phase == Phase::read_group) {
-    s_.target_capacity = e.target_capacity;
-    s_.blue_count = static_cast<int>(e.instance_ids.size());
-    s_.blue_ids = e.instance_ids;
-    std::ranges::sort(s_.blue_ids);
-    if (e.target_capacity <= 0) {
-      return fail(FailureType::configuration_error,
-                  fmt::format("Elastigroup {} (GROUP_ID) has target capacity {}: there is no "
-                              "instance to deploy to; raise the group's capacity",
-                              c_.group_id, e.target_capacity));
-    }
-    log(EventKind::info, "group_read",
-        fmt::format("group {}: target capacity {}, {} blue instance(s)", c_.group_id,
-                    e.target_capacity, e.instance_ids.size()));
-    return enter(Phase::find_spot);
+void RequestPlan::group_read(const SpotGroup& group) {
+  s_.target_capacity = group.target_capacity;
+  s_.blue_count = static_cast<int>(group.instance_ids.size());
+  s_.blue_ids = group.instance_ids;
+  std::ranges::sort(s_.blue_ids);
+  if (group.target_capacity <= 0) {
+    return fail(FailureType::configuration_error,
+                fmt::format("Elastigroup {} (GROUP_ID) has target capacity {}: there is no "
+                            "instance to deploy to; raise the group's capacity",
+                            c_.group_id, group.target_capacity));
   }
-  if (s_.phase != Phase::wait_blue_detached) return group_looked(e.instance_ids);
-  s_.group_instance_ids = e.instance_ids;
-  return next_step(1);
+  log(EventKind::info, "group_read",
+      fmt::format("group {}: target capacity {}, {} blue instance(s)", c_.group_id,
+                  group.target_capacity, group.instance_ids.size()));
+  enter(Stage::find_spot);
 }
 
-Decision Stepper::handle(const SpotDeploymentsListed& e) {
-  s_.transient_failures = 0;
+bool RequestPlan::is_ours(const SpotDeployment& d) const {
+  return (!s_.spot_deployment_id.empty() && d.id == s_.spot_deployment_id) ||
+         (!d.green_identifier.empty() && d.green_identifier == s_.green_identifier);
+}
+
+void RequestPlan::spot_listed(const std::vector<SpotDeployment>& deployments) {
   const SpotDeployment* ours = nullptr;
-  for (const auto& d : e.deployments) {
-    if ((!s_.spot_deployment_id.empty() && d.id == s_.spot_deployment_id) ||
-        (!d.green_identifier.empty() && d.green_identifier == s_.green_identifier)) {
-      ours = &d;
-      break;
-    }
+  for (const auto& d : deployments) {
+    if (!is_ours(d)) continue;
+    ours = &d;
+    break;
   }
-  if (s_.phase == Phase::find_spot) {
-    if (ours == nullptr) return enter(Phase::create_spot);
-    s_.spot_deployment_id = ours->id;
-    if (s_.greens_since == TimePoint{}) s_.greens_since = now_;
-    log(EventKind::info, "spot_deployment_adopted",
-        fmt::format("this job's Spot B/G deployment {} exists already (state {}, status {}); "
-                    "following it instead of starting another",
-                    ours->id, ours->state, ours->status));
-    switch (classify(*ours)) {
-      case SpotProgress::failed:
-        return spot_failed(*ours);
-      case SpotProgress::finished:
-        s_.spot_finished = true;
-        return enter(Phase::find_codedeploy);
-      case SpotProgress::running:
-        // CodeDeploy may have finished on its greens already (an earlier delivery got that
-        // far): ask before anything else, so that nothing this delivery does removes them.
-        s_.adopted_spot = true;
-        return enter(Phase::find_codedeploy);
-    }
-  }
-  // A check while waiting.
-  if (ours != nullptr) {
-    log_spot_state(*ours);
-    if (classify(*ours) == SpotProgress::failed) return spot_failed(*ours);
-    if (classify(*ours) == SpotProgress::finished) s_.spot_finished = true;
-  }
-  return after_spot_check();
-}
-
-Decision Stepper::handle(const SpotDeploymentCreated& e) {
-  s_.transient_failures = 0;
-  s_.spot_deployment_id = e.deployment.id;
+  if (ours == nullptr) return enter(Stage::create_spot);
+  s_.spot_deployment_id = ours->id;
   if (s_.greens_since == TimePoint{}) s_.greens_since = now_;
-  log(EventKind::info, "spot_deployment_created",
-      fmt::format("Spot B/G deployment {} created: greens will be tagged GreenIdentifier={}",
-                  e.deployment.id, s_.green_identifier));
-  return enter(Phase::wait_greens);
+  log(EventKind::info, "spot_deployment_adopted",
+      fmt::format("this job's Spot B/G deployment {} exists already (state {}, status {}); "
+                  "following it instead of starting another",
+                  ours->id, ours->state, ours->status));
+  switch (classify(*ours)) {
+    case SpotProgress::failed:
+      return spot_failed(*ours);
+    case SpotProgress::finished:
+      s_.spot_finished = true;
+      return enter(Stage::find_codedeploy);
+    case SpotProgress::running:
+      // CodeDeploy may have finished on its greens already (an earlier delivery got that
+      // far): ask before anything else, so that nothing this delivery does removes them.
+      s_.adopted_spot = true;
+      return enter(Stage::find_codedeploy);
+  }
 }
 
-Decision Stepper::handle(const GreensDescribed& e) {
-  s_.transient_failures = 0;
+bool RequestPlan::spot_checked(const std::vector<SpotDeployment>& deployments) {
+  for (const auto& d : deployments) {
+    if (!is_ours(d)) continue;
+    log_spot_state(d);
+    if (classify(d) == SpotProgress::failed) {
+      spot_failed(d);
+      return false;
+    }
+    if (classify(d) == SpotProgress::finished) s_.spot_finished = true;
+    break;
+  }
+  return true;
+}
+
+bool RequestPlan::greens_described(const std::vector<Ec2Instance>& instances, bool* changed) {
   // A tagged instance is never blue: a delivery that joined a deployment under way read the
   // greens with the group.
   std::erase_if(s_.blue_ids, [&](const std::string& id) {
-    return std::ranges::any_of(e.instances, [&](const Ec2Instance& i) { return i.id == id; });
+    return std::ranges::any_of(instances, [&](const Ec2Instance& i) { return i.id == id; });
   });
   std::vector<std::string> live, running;
-  for (const auto& instance : e.instances) {
+  for (const auto& instance : instances) {
     if (!is_live(instance)) continue;
     live.push_back(instance.id);
     if (instance.state == "running") running.push_back(instance.id);
   }
   std::ranges::sort(live);
   std::ranges::sort(running);
-  bool changed = live != s_.green_ids || static_cast<int>(running.size()) != s_.greens_running;
+  *changed = live != s_.green_ids || static_cast<int>(running.size()) != s_.greens_running;
   // Greens going away while cleanup removes them are expected; at any other time they were
   // taken from the deployment.
-  bool within_limit = s_.phase == Phase::stopping || note_reclaimed(e.instances);
+  bool within_limit = s_.stage == Stage::stopping || note_reclaimed(instances);
   s_.green_ids = live;
   s_.greens_running = static_cast<int>(running.size());
-  if (s_.phase == Phase::stopping) return cleanup_greens_seen();
-  if (!within_limit) {
-    return fail(FailureType::job_failed,
-                fmt::format("{} green instance(s) were taken by spot interruptions during this "
-                            "deployment, more than the fleet's {}: {}. The spot market of this "
-                            "group is too volatile to deploy on now; try again later or widen "
-                            "the group's instance types",
-                            s_.reclaimed.size(), s_.target_capacity, reclaimed_words()));
-  }
-  if (s_.phase == Phase::wait_blue_detached) return blue_detached_check();
-  if (s_.phase == Phase::follow) {
-    if (changed) s_.round_changed = true;
-    return s_.codedeploy_terminal ? install_ended() : next_step(4);
-  }
-
-  if (changed) {
-    log(EventKind::info, "greens",
-        fmt::format("{} green instance(s) tagged GreenIdentifier={}, {} running (expecting {})",
-                    live.size(), s_.green_identifier, running.size(), s_.target_capacity));
-    s_.round_changed = true;
-  }
-  bool all_running = !live.empty() && running.size() == live.size() &&
-                     static_cast<int>(running.size()) >= s_.target_capacity;
-  return next_step(all_running ? 1 : 2);
+  if (within_limit) return true;
+  fail(FailureType::job_failed,
+       fmt::format("{} green instance(s) were taken by spot interruptions during this "
+                   "deployment, more than the fleet's {}: {}. The spot market of this "
+                   "group is too volatile to deploy on now; try again later or widen "
+                   "the group's instance types",
+                   s_.reclaimed.size(), s_.target_capacity, reclaimed_words()));
+  return false;
 }
 
-Decision Stepper::handle(const InstanceHealthDescribed& e) {
-  s_.transient_failures = 0;
+bool RequestPlan::health_read(const std::vector<InstanceHealth>& health) {
   int passing = 0;
-  for (const auto& h : e.instances) {
+  for (const auto& h : health) {
     if (h.system_ok && h.instance_ok && holds(s_.green_ids, h.id)) {
       ++passing;
     }
@@ -304,62 +342,50 @@ Decision Stepper::handle(const InstanceHealthDescribed& e) {
                     s_.green_ids.size()));
   }
   s_.greens_passing = passing;
-  if (passing >= s_.target_capacity && passing == static_cast<int>(s_.green_ids.size())) {
-    return greens_ready();
-  }
-  return next_step(2);
+  return passing >= s_.target_capacity && passing == static_cast<int>(s_.green_ids.size());
 }
 
-Decision Stepper::handle(const LastCodeDeployDeployment& e) {
-  s_.transient_failures = 0;
-  if (!e.deployment_id) return no_codedeploy_of_ours();
-  s_.codedeploy_candidate = *e.deployment_id;
-  return next_step(1);
+void RequestPlan::cleanup_codedeploy_read(const CodeDeployDeployment& d) {
+  s_.codedeploy_recheck = false;
+  s_.codedeploy_status = d.status;
+  s_.codedeploy_terminal = codedeploy_terminal(d.status);
+  if (d.status == "Succeeded") {
+    s_.greens_serving = true;
+    log(EventKind::warning, "codedeploy_succeeded",
+        fmt::format("CodeDeploy deployment {} had already succeeded on the greens: they are "
+                    "left serving",
+                    d.id));
+  } else if (!s_.codedeploy_terminal) {
+    s_.codedeploy_stop_sent = false;  // it is still going after all: stop it
+  }
 }
 
-Decision Stepper::handle(const CodeDeployDeploymentRead& e) {
-  s_.transient_failures = 0;
-  const auto& d = e.deployment;
-  if (s_.phase == Phase::stopping) {  // cleanup_cd_get: a stop was refused as completed
-    s_.codedeploy_recheck = false;
-    s_.codedeploy_status = d.status;
-    s_.codedeploy_terminal = codedeploy_terminal(d.status);
-    if (d.status == "Succeeded") {
-      s_.greens_serving = true;
-      log(EventKind::warning, "codedeploy_succeeded",
-          fmt::format("CodeDeploy deployment {} had already succeeded on the greens: they are "
-                      "left serving",
-                      d.id));
-    } else if (!s_.codedeploy_terminal) {
-      s_.codedeploy_stop_sent = false;  // it is still going after all: stop it
-    }
-    return advance();
+void RequestPlan::candidate_read(const CodeDeployDeployment& d) {
+  // Ours: an install of this job, not one of an earlier round, and in a round of our own,
+  // that round's.
+  int round = 0;
+  bool ours =
+      installs_for(d, s_.green_identifier, &round) && !holds(s_.earlier_codedeploy_ids, d.id);
+  if (ours && s_.install_round > 0) ours = holds(d.green_tag_values, install_tag_value());
+  if (!ours) return no_codedeploy_of_ours();
+  if (round > 0 && s_.install_round == 0) {
+    // A delivery that joins a replacement round: such a round exists only once the install
+    // on every green succeeded, so the greens serve.
+    s_.greens_serving = true;
+    s_.replacements_only = true;
+    s_.install_round = round;
   }
-  if (s_.phase == Phase::find_codedeploy) {
-    // Ours: an install of this job, not one of an earlier round, and in a round of our own,
-    // that round's.
-    int round = 0;
-    bool ours =
-        installs_for(d, s_.green_identifier, &round) && !holds(s_.earlier_codedeploy_ids, d.id);
-    if (ours && s_.install_round > 0) ours = holds(d.green_tag_values, install_tag_value());
-    if (!ours) return no_codedeploy_of_ours();
-    if (round > 0 && s_.install_round == 0) {
-      // A delivery that joins a replacement round: such a round exists only once the install
-      // on every green succeeded, so the greens serve.
-      s_.greens_serving = true;
-      s_.replacements_only = true;
-      s_.install_round = round;
-    }
-    s_.adopted_spot = false;
-    if (d.status == "Succeeded") s_.greens_serving = true;
-    s_.codedeploy_deployment_id = d.id;
-    if (!s_.replacements_only) s_.main_codedeploy_id = d.id;
-    log(EventKind::info, "codedeploy_deployment_adopted",
-        fmt::format("CodeDeploy deployment {} of this job exists already ({}); following it", d.id,
-                    d.status));
-    return enter(Phase::follow);
-  }
-  // follow
+  s_.adopted_spot = false;
+  if (d.status == "Succeeded") s_.greens_serving = true;
+  s_.codedeploy_deployment_id = d.id;
+  if (!s_.replacements_only) s_.main_codedeploy_id = d.id;
+  log(EventKind::info, "codedeploy_deployment_adopted",
+      fmt::format("CodeDeploy deployment {} of this job exists already ({}); following it", d.id,
+                  d.status));
+  enter(Stage::follow);
+}
+
+bool RequestPlan::codedeploy_read(const CodeDeployDeployment& d) {
   std::string overview = fmt::format("{}/{}/{}/{}/{}/{}/{}", d.status, d.pending, d.in_progress,
                                      d.succeeded, d.failed, d.skipped, d.ready);
   bool changed = overview != s_.codedeploy_overview;
@@ -380,77 +406,10 @@ Decision Stepper::handle(const CodeDeployDeploymentRead& e) {
   if (changed) s_.round_changed = true;
   // Read the targets whenever something moved, and always at the end (for the final
   // lifecycle events and, on failure, the event that failed).
-  if (changed || s_.codedeploy_terminal) return next_step(1);
-  return next_step(3);
+  return changed || s_.codedeploy_terminal;
 }
 
-Decision Stepper::handle(const CodeDeployCreated& e) {
-  s_.transient_failures = 0;
-  s_.codedeploy_deployment_id = e.deployment_id;
-  if (!s_.replacements_only) s_.main_codedeploy_id = e.deployment_id;
-  log(EventKind::info, "codedeploy_deployment_created",
-      fmt::format("CodeDeploy deployment {} created for {} on instances tagged {}={}",
-                  e.deployment_id, c_.revision, install_tag_key(), install_tag_value()));
-  return enter(Phase::follow);
-}
-
-Decision Stepper::handle(const CodeDeployTargetsListed& e) {
-  s_.transient_failures = 0;
-  s_.pending_target_ids = e.target_ids;
-  for (const auto& id : e.target_ids) add_once(s_.installed_ids, id);
-  return next_step(2);
-}
-
-Decision Stepper::handle(const CodeDeployTargetsRead& e) {
-  s_.transient_failures = 0;
-  for (const auto& target : e.targets) log_target(target);
-  return next_step(2);
-}
-
-Decision Stepper::handle(const Done& /*event*/) {
-  s_.transient_failures = 0;
-  if (s_.awaiting == "cd_stop") {
-    s_.codedeploy_stop_sent = true;
-    log(EventKind::info, "codedeploy_stopped",
-        fmt::format("CodeDeploy deployment {} stopped with rollback", s_.codedeploy_deployment_id));
-  } else if (s_.awaiting == "spot_stop") {
-    s_.spot_stop_sent = true;
-    log(EventKind::info, "spot_deployment_stopped",
-        fmt::format("Spot B/G deployment {} stopped", s_.spot_deployment_id));
-  } else if (s_.awaiting == "detach") {
-    s_.detach_sent = true;
-    log(EventKind::info, "greens_detached",
-        fmt::format("green instance(s) {} detached and terminated", fmt::join(s_.green_ids, ",")));
-  } else if (s_.awaiting == "tag_replacement") {
-    s_.round_changed = true;
-    return next_step(3);  // the next look at the greens finds it
-  } else if (s_.awaiting == "tag_for_install") {
-    return enter(Phase::find_codedeploy);
-  }
-  return advance();
-}
-
-Decision Stepper::handle(const Woke& /*event*/) {
-  if (s_.awaiting == "round") {
-    ++s_.round;
-    s_.round_step = 0;
-  }
-  return advance();
-}
-
-Decision Stepper::handle(const Abandoned& e) {
-  if (s_.phase == Phase::stopping) return advance();
-  return fail(FailureType::job_failed, e.reason);
-}
-
-Decision Stepper::handle(const InvocationEnding& /*event*/) {
-  std::string token = to_token(s_);
-  log(EventKind::info, "continuing",
-      fmt::format("handing over to the next invocation in phase {}", to_string(s_.phase)));
-  return finish(ReportProgress{details(), std::move(token)});
-}
-
-void Stepper::log_target(const InstanceTarget& target) {
+void RequestPlan::log_target(const InstanceTarget& target) {
   if (target.status == "Failed") add_once(s_.failed_targets, target.instance_id);
   const auto& events = target.events;
   int latest = -1;
@@ -496,7 +455,7 @@ void Stepper::log_target(const InstanceTarget& target) {
   seen = fmt::format("{}:{}", events[latest].name, events[latest].status);
 }
 
-void Stepper::log_spot_state(const SpotDeployment& deployment) {
+void RequestPlan::log_spot_state(const SpotDeployment& deployment) {
   std::string state = fmt::format("{}/{}", deployment.state, deployment.status);
   if (state == s_.spot_state) return;
   s_.spot_state = state;
@@ -505,16 +464,14 @@ void Stepper::log_spot_state(const SpotDeployment& deployment) {
                   deployment.status));
 }
 
-Decision Stepper::handle(const CallFailed& e) {
-  const Error& error = e.error;
-  std::string what = s_.awaiting;
+bool RequestPlan::trouble(std::string_view what, const Error& error) {
   std::string detail =
       error.code.empty() ? error.message : fmt::format("{}: {}", error.code, error.message);
-  if (s_.phase == Phase::stopping) {
+  if (s_.stage == Stage::stopping) {
     // Cleanup retries what may pass later, until its grace is over, and otherwise goes on
     // (each step is given up once): what it could not do is told in the report.
     if (is_transient(error) && now_ < s_.cleanup_deadline) {
-      return retry_later(error, Phase::stopping);
+      return retry_later(error, Stage::stopping);
     }
     s_.transient_failures = 0;
     if (what == "cd_stop" && error.code == "DeploymentAlreadyCompletedException") {
@@ -522,7 +479,7 @@ Decision Stepper::handle(const CallFailed& e) {
       // anything on the Spot side.
       s_.codedeploy_stop_sent = true;
       s_.codedeploy_recheck = true;
-      return advance();
+      return false;
     }
     if (what == "cleanup_cd_get") {
       // Whether the greens serve is unknown: they are left alone (see the header).
@@ -533,7 +490,7 @@ Decision Stepper::handle(const CallFailed& e) {
           "green instances tagged GreenIdentifier={} were left as they are: if it did not "
           "succeed, stop the Spot B/G deployment {} in the Spot console",
           s_.codedeploy_deployment_id, detail, s_.green_identifier, s_.spot_deployment_id));
-      return advance();
+      return false;
     }
     if (what == "cd_stop") s_.codedeploy_stop_sent = true;
     if (what == "spot_stop") s_.spot_stop_sent = true;
@@ -551,53 +508,36 @@ Decision Stepper::handle(const CallFailed& e) {
       add_cleanup_note(note);
       log(EventKind::warning, "cleanup_step_failed", note);
     }
-    if (what == "cleanup_greens") return report_failure();
-    return advance();
+    if (what == "cleanup_greens") report_failure();
+    return false;
   }
   if (what == "resolve") {
-    if (is_transient(error)) return retry_later(error, s_.phase);
+    if (is_transient(error)) return retry_later(error, s_.stage);
     // Cleanup cannot call Spot without the token; EC2 can still tell whether greens remain.
     s_.api_token_ready = true;
     s_.spot_stop_sent = s_.detach_sent = true;
     s_.spot_out_of_reach = true;
     add_cleanup_note(cleanup_step_failed(s_, c_, what, detail));
-    FailureType type = failure_type_of(error);
+    FailureType type = detail::failure_type_of(error);
     if (type != FailureType::permission_error) type = FailureType::configuration_error;
-    return fail(
-        type,
-        fmt::format("API_TOKEN reference {} could not be resolved ({}); check that "
-                    "it exists and that the AWS identity this runs with (the Lambda function's "
-                    "role, the server's or the CLI's credentials) may read it",
-                    c_.token_reference, detail));
+    fail(type, fmt::format("API_TOKEN reference {} could not be resolved ({}); check that "
+                           "it exists and that the AWS identity this runs with (the Lambda "
+                           "function's role, the server's or the CLI's credentials) may read it",
+                           c_.token_reference, detail));
+    return false;
   }
   if (what == "spot_create" && (error.kind == ErrorKind::conflict || is_transient(error))) {
     // It may have been created after all, or by a second delivery of this job: look again.
-    return retry_later(error, Phase::find_spot);
+    return retry_later(error, Stage::find_spot);
   }
   if (what == "cd_create" && (error.code == "DeploymentLimitExceededException" ||
                               error.kind == ErrorKind::conflict || is_transient(error))) {
-    return retry_later(error, Phase::find_codedeploy);
+    return retry_later(error, Stage::find_codedeploy);
   }
-  if (what == "cd_targets" && error.code == "DeploymentNotStartedException") {
-    s_.pending_target_ids.clear();
-    return next_step(2);
-  }
-  if (what == "health" && error.code.starts_with("InvalidInstanceID")) {
-    return next_step(2);  // EC2 does not know the instance yet: look again next round
-  }
-  if ((what == "tag_replacement" || what == "tag_for_install") &&
-      error.code.starts_with("InvalidInstanceID")) {
-    return next_step(3);  // it went away meanwhile: the next round looks again
-  }
-  if (is_transient(error)) return retry_later(error, s_.phase);
-  FailureType type = failure_type_of(error);
-  return fail(type, fmt::format("{} failed: {}; {}", purpose(what), detail, hint(type, what)));
-}
-
-}  // namespace detail
-
-Decision step(const FlowConfig& config, FlowState& state, const Event& event) {
-  return detail::Stepper(config, state, event.now).on(event.body);
+  if (is_transient(error)) return retry_later(error, s_.stage);
+  FailureType type = detail::failure_type_of(error);
+  fail(type, fmt::format("{} failed: {}; {}", purpose(what), detail, hint(type, what)));
+  return false;
 }
 
 }  // namespace bluegreen::elastigroup

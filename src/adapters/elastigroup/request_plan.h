@@ -1,15 +1,16 @@
 // The Elastigroup request plan: the Spot, EC2 and CodeDeploy requests that make each step of
-// a PROVIDER=elastigroup deployment happen, in order, paced and retried, as a pure state
-// machine: step(config, state, event) -> (state, decision). The deployment's flow is the one
-// flow of every provider (core/flow.h); ElastigroupProvider (elastigroup_provider.h) performs
-// this plan's decisions for the flow's steps (launch_green: read_group .. wait_greens;
-// install: find_codedeploy .. follow; retire_blue: wait_blue_detached; clean_up: stopping)
-// and answers each step when the plan gets past it. No I/O, no clock reads: every event
-// carries the time it was observed at, and every decision names exactly one next thing to do
-// (one cloud request, a wait, or a report: the report is what CodePipeline is told).
+// a PROVIDER=elastigroup deployment happen, in order, paced and retried. The deployment's flow
+// is the one flow of every provider (core/flow.h); these requests are what
+// ElastigroupProvider's ports do (elastigroup_provider.h): launch_green makes those of
+// read_group .. wait_greens, install those of find_codedeploy .. follow, retire_blue those of
+// wait_blue_detached, clean_up those of stopping, and each port call answers the flow once its
+// requests got past its step. RequestPlan (request_plan_run.h) makes them through the ports,
+// one after the other; the stage below is where they stand, kept in FlowState with what they
+// learnt, which the provider saves before every request (the record, or the Lambda's
+// continuation token), so that a run resumed anywhere goes on without creating anything twice.
 //
-// Phases (see design.md section 4). Every invocation first resolves API_TOKEN when it is an
-// ssm:/secretsmanager: reference (ResolveApiToken), then goes on from its phase:
+// Stages (see design.md section 4). Every invocation first resolves API_TOKEN when it is an
+// ssm:/secretsmanager: reference (the secret store), then goes on from its stage:
 //   read_group         Spot: the group's target capacity and current (blue) instances
 //   find_spot          Spot: is there already a B/G deployment tagged with our GreenIdentifier?
 //   create_spot        Spot: create the CodeDeploy B/G deployment with the tag and the timeout
@@ -116,7 +117,7 @@
 
 namespace bluegreen::elastigroup {
 
-enum class Phase {
+enum class Stage {
   read_group,
   find_spot,
   create_spot,
@@ -128,8 +129,8 @@ enum class Phase {
   stopping,
   done,
 };
-std::string_view to_string(Phase phase);
-std::optional<Phase> phase_from_string(std::string_view text);
+std::string_view to_string(Stage stage);
+std::optional<Stage> stage_from_string(std::string_view text);
 
 // CodePipeline failureDetails.type values this flow reports.
 enum class FailureType {
@@ -210,59 +211,7 @@ struct InstanceTarget {
   std::vector<LifecycleEvent> events;
 };
 
-// ---- Decisions: the one next thing to do ---------------------------------------------------
-
-struct ResolveApiToken {};
-struct ReadGroup {
-  bool with_capacity = true;  // false: only the instance list is needed (one call less)
-};
-struct ListSpotDeployments {};
-struct CreateSpotDeployment {
-  std::string green_identifier;
-  long long timeout_seconds = 0;  // what is left of TIMEOUT
-};
-struct StopSpotDeployment {
-  std::string deployment_id;
-};
-struct DescribeGreens {
-  std::string green_identifier;
-};
-struct DescribeInstanceHealth {
-  std::vector<std::string> instance_ids;  // never empty
-};
-struct DetachGreens {
-  std::vector<std::string> instance_ids;  // terminate them and shrink the group back
-};
-// EC2 CreateTags: a replacement green gets the deployment's tags (answered by Done).
-struct TagInstances {
-  std::vector<std::string> instance_ids;  // never empty
-  std::vector<std::pair<std::string, std::string>> tags;
-};
-struct FindLastCodeDeployDeployment {};
-struct GetCodeDeployDeployment {
-  std::string deployment_id;
-};
-struct CreateCodeDeployDeployment {
-  // targetInstances.tagFilters: GreenIdentifier=<the deployment's>, or, for the replacements of
-  // reclaimed greens, GreenReplacement=<GreenIdentifier>-r<round>.
-  std::string tag_key;
-  std::string tag_value;
-  std::string description;
-};
-struct ListCodeDeployTargets {
-  std::string deployment_id;
-};
-struct GetCodeDeployTargets {
-  std::string deployment_id;
-  std::vector<std::string> target_ids;  // at most 25
-};
-struct StopCodeDeployDeployment {
-  std::string deployment_id;  // stopped with autoRollbackEnabled
-};
-struct Wait {
-  TimePoint until;
-  std::string reason;
-};
+// ---- Reports: what CodePipeline is told ------------------------------------------------------
 
 struct ExecutionDetails {
   std::string summary;
@@ -282,83 +231,8 @@ struct ReportProgress {
   ExecutionDetails details;
   std::string continuation_token;  // at most kMaxTokenLength characters
 };
-
-using Action =
-    std::variant<ResolveApiToken, ReadGroup, ListSpotDeployments, CreateSpotDeployment,
-                 StopSpotDeployment, DescribeGreens, DescribeInstanceHealth, DetachGreens,
-                 TagInstances, FindLastCodeDeployDeployment, GetCodeDeployDeployment,
-                 CreateCodeDeployDeployment, ListCodeDeployTargets, GetCodeDeployTargets,
-                 StopCodeDeployDeployment, Wait, ReportSuccess, ReportFailure, ReportProgress>;
-
-// True for the actions that end the invocation (the three reports).
-bool is_report(const Action& action);
-// True for the actions that are a request to Spot or AWS.
-bool is_request(const Action& action);
-std::string_view action_name(const Action& action);
-
-// ---- Events: what happened since the last decision -----------------------------------------
-
-struct Started {
-  std::optional<std::string> continuation_token;
-};
-struct TokenResolved {};
-struct GroupRead {
-  int target_capacity = 0;
-  std::vector<std::string> instance_ids;  // every instance in the group now
-};
-struct SpotDeploymentsListed {
-  std::vector<SpotDeployment> deployments;
-};
-struct SpotDeploymentCreated {
-  SpotDeployment deployment;
-};
-struct GreensDescribed {
-  std::vector<Ec2Instance> instances;  // every instance carrying our tag, any state
-};
-struct InstanceHealthDescribed {
-  std::vector<InstanceHealth> instances;  // instances EC2 has no status for are absent
-};
-struct LastCodeDeployDeployment {
-  std::optional<std::string> deployment_id;
-};
-struct CodeDeployDeploymentRead {
-  CodeDeployDeployment deployment;
-};
-struct CodeDeployCreated {
-  std::string deployment_id;
-};
-struct CodeDeployTargetsListed {
-  std::vector<std::string> target_ids;
-};
-struct CodeDeployTargetsRead {
-  std::vector<InstanceTarget> targets;
-};
-struct Done {};  // a stop or detach request succeeded
-// A request failed. The error's `code` is the service's own (AccessDeniedException,
-// RevisionDoesNotExistException, DEPLOYMENT_ALREADY_IN_PROGRESS…), empty when unknown; the
-// flow classifies the failure (FailureType) from it and from the kind.
-struct CallFailed {
-  Error error;
-};
-struct Woke {};
-// The invocation must end soon: hand the state over as a continuation token.
-struct InvocationEnding {};
-// The deployment failed outside the flow (its record could not be kept): clean up as after a
-// failure of the flow's own, unless the greens may serve.
-struct Abandoned {
-  std::string reason;
-};
-
-using EventBody =
-    std::variant<Started, TokenResolved, GroupRead, SpotDeploymentsListed, SpotDeploymentCreated,
-                 GreensDescribed, InstanceHealthDescribed, LastCodeDeployDeployment,
-                 CodeDeployDeploymentRead, CodeDeployCreated, CodeDeployTargetsListed,
-                 CodeDeployTargetsRead, Done, CallFailed, Woke, InvocationEnding, Abandoned>;
-
-struct Event {
-  TimePoint now;  // when it was observed
-  EventBody body;
-};
+using Report = std::variant<ReportSuccess, ReportFailure, ReportProgress>;
+std::string_view report_name(const Report& report);  // "ReportSuccess", …
 
 // ---- Configuration and state ---------------------------------------------------------------
 
@@ -369,8 +243,9 @@ struct FlowConfig {
   std::string group_id;
   std::string app_name;
   std::string deployment_group;
-  Duration timeout{0};   // TIMEOUT
-  std::string revision;  // describe(spec.revision), for messages
+  Duration timeout{0};             // TIMEOUT
+  std::string revision;            // describe(spec.revision), for messages
+  RevisionSource revision_source;  // what CodeDeploy installs (S3 or GitHub)
 
   // Polling: the pause between two rounds of polls starts at `poll_interval` and grows by
   // half again up to `max_poll_interval` while nothing changes. Over the whole flow there
@@ -400,7 +275,7 @@ struct PendingFailure {
 };
 
 struct FlowState {
-  Phase phase = Phase::read_group;
+  Stage stage = Stage::read_group;
   std::string original_job_id;  // the job that started the deployment
   std::string green_identifier;
   std::string spot_deployment_id;
@@ -450,15 +325,13 @@ struct FlowState {
   TimePoint last_request;      // when the last request was answered
   int requests = 0;            // requests answered since the flow started
   Duration poll_interval{0};   // current pause between rounds; 0 = the configured start
-  int round = 0;               // rounds in this phase
-  int round_step = 0;          // which request of the round is next
+  int round = 0;               // rounds in this stage
   int transient_failures = 0;  // consecutive retryable failures
   bool unreachable = false;    // the last of them: unavailable or timed out (not throttled)
   std::string last_transient_error;
 
   // Per instance, "<lifecycle event>:<status>" as last logged, so only changes are logged.
   std::map<std::string, std::string> instance_progress;
-  std::vector<std::string> pending_target_ids;  // targets still to read in this round
 
   std::optional<PendingFailure> failure;
   TimePoint cleanup_deadline;
@@ -472,17 +345,15 @@ struct FlowState {
 
   // Per invocation, never in the token.
   bool api_token_ready = false;
-  std::string awaiting;        // what the last decision asked for, to interpret its answer
-  bool round_changed = false;  // something moved in this polling round
+  bool round_changed = false;                   // something moved in this polling round
   std::vector<std::string> group_instance_ids;  // the group's instances, read this round
   // wait_blue_detached: instances in the group that are neither blue nor known greens (a
   // replacement, Spot's or Elastigroup's): blue counts as gone with them there only once Spot
   // has finished.
   std::vector<std::string> group_unknown_ids;
-  bool unclear_logged = false;       // "replacement_unclear" was said in this invocation
-  std::string codedeploy_candidate;  // the deployment group's last deployment
-  bool final_look = false;  // TIMEOUT passed in wait_blue_detached: one last look is under way
-  bool blue_known = false;  // group_instance_ids was read in this round
+  bool unclear_logged = false;  // "replacement_unclear" was said in this invocation
+  bool final_look = false;      // TIMEOUT passed in wait_blue_detached: one last look is under way
+  bool blue_known = false;      // group_instance_ids was read in this round
   // API_TOKEN's reference could not be resolved: nothing this invocation does can make Spot
   // remove the greens, so cleanup looks at them once and reports.
   bool spot_out_of_reach = false;
@@ -490,27 +361,13 @@ struct FlowState {
 
 // ---- What happened ------------------------------------------------------------------------
 
-// The phase a user sees for a phase of this flow, the one the deployment record and its
+// The phase a user sees for a stage of the plan, the one the deployment record and its
 // events carry:
 //   read_group, find_spot, create_spot, wait_greens        launch_green (Spot launches them)
 //   find_codedeploy, create_codedeploy, follow             install (CodeDeploy's lifecycle)
 //   wait_blue_detached                                     terminate_blue (Spot detaches blue)
 //   stopping, done                                         clean_up
-bluegreen::Phase user_phase(Phase phase);
-
-// The flow speaks in DeploymentEvents (core/deployment.h), as the local flow does: `name` is
-// a stable name ("green_ready", "lifecycle_event", …), `phase` the user_phase of the flow's
-// phase at the time, which is also in fields["flow_phase"]; `instance_id` names the instance
-// an event is about. The provider adds where the deployment stands (job and cloud ids).
-struct Decision {
-  std::vector<DeploymentEvent> events;  // to publish before doing `next`
-  Action next;
-};
-
-// The transition function. `state` is updated in place; the returned decision holds the
-// events of this step and the one next action. After a report action the flow is done and
-// takes no further events.
-Decision step(const FlowConfig& config, FlowState& state, const Event& event);
+bluegreen::Phase user_phase(Stage stage);
 
 // ---- Continuation token --------------------------------------------------------------------
 
@@ -519,7 +376,7 @@ inline constexpr std::size_t kMaxTokenLength = 2048;
 // The state as a compact JSON string of at most kMaxTokenLength characters. Times travel as
 // Unix epoch milliseconds and durations as milliseconds. What does not
 // fit is dropped in order of least use (per-instance log memory, the green id list, the tail
-// of a failure message); the ids and the phase always fit.
+// of a failure message); the ids and the stage always fit.
 std::string to_token(const FlowState& state);
 // Reads a token written by to_token. Errors are invalid_input.
 Result<FlowState> from_token(std::string_view token);

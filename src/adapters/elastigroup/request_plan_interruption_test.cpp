@@ -39,7 +39,7 @@ const ReportSuccess& success_of(const Invocation& run) {
   const auto* success = std::get_if<ReportSuccess>(&run.report);
   if (success == nullptr) {
     const auto* failure = std::get_if<ReportFailure>(&run.report);
-    ADD_FAILURE() << action_name(run.report) << ": " << (failure ? failure->message : "");
+    ADD_FAILURE() << report_name(run.report) << ": " << (failure ? failure->message : "");
     static const ReportSuccess none;
     return none;
   }
@@ -198,7 +198,7 @@ TEST(SpotInterruption, AnInstallThatFailedOnAGreenThatWasNotReclaimedIsTheRevisi
   Invocation run = invoke(world, config_for());
 
   const auto* failure = std::get_if<ReportFailure>(&run.report);
-  ASSERT_NE(failure, nullptr) << action_name(run.report);
+  ASSERT_NE(failure, nullptr) << report_name(run.report);
   EXPECT_THAT(failure->message, HasSubstr("ValidateService failed on i-green10"));
   EXPECT_EQ(world.codedeploy.size(), 1u);  // not installed again
   EXPECT_TRUE(world.live_greens(config_for().green_identifier).empty());
@@ -212,7 +212,7 @@ TEST(SpotInterruption, NoReplacementByTimeoutFailsWithThatCauseAndCleansUp) {
   Invocation run = invoke(world, config);
 
   const auto* failure = std::get_if<ReportFailure>(&run.report);
-  ASSERT_NE(failure, nullptr) << action_name(run.report);
+  ASSERT_NE(failure, nullptr) << report_name(run.report);
   EXPECT_THAT(failure->message, HasSubstr("TIMEOUT (1800 s) passed while waiting for Elastigroup "
                                           "to replace reclaimed green instance(s): i-green10 was "
                                           "reclaimed by a spot interruption"));
@@ -232,7 +232,7 @@ TEST(SpotInterruption, MoreInterruptionsThanTheFleetHasInstancesFailAndCleanUp) 
   Invocation run = invoke(world, config);
 
   const auto* failure = std::get_if<ReportFailure>(&run.report);
-  ASSERT_NE(failure, nullptr) << action_name(run.report);
+  ASSERT_NE(failure, nullptr) << report_name(run.report);
   EXPECT_THAT(failure->message, HasSubstr("3 green instance(s) were taken by spot interruptions "
                                           "during this deployment, more than the fleet's 2"));
   EXPECT_LT(world.now, world.spot[0].created + config.timeout);  // did not wait for TIMEOUT
@@ -314,7 +314,7 @@ TEST(SpotInterruption, ADeliveryThatJoinsAReplacementInstallKnowsTheGreensServe)
   ASSERT_EQ(world.codedeploy.size(), 2u);
   ASSERT_EQ(world.codedeploy[1].tag_key, "GreenReplacement");
   // The same job again, from scratch; every read of a later install is refused.
-  world.fault = [&](const Action& a) -> std::optional<Error> {
+  world.fault = [&](const Request& a) -> std::optional<Error> {
     if (const auto* get = std::get_if<GetCodeDeployDeployment>(&a);
         get && get->deployment_id > "d-2") {
       return Error{ErrorKind::permission_denied, "denied", "AccessDeniedException"};
@@ -346,7 +346,7 @@ TEST(SpotInterruption, EveryInstalledGreenReclaimedAfterTheSwitchIsNotASuccess) 
   Invocation run = invoke(world, config_for());
 
   const auto* failure = std::get_if<ReportFailure>(&run.report);
-  ASSERT_NE(failure, nullptr) << action_name(run.report);
+  ASSERT_NE(failure, nullptr) << report_name(run.report);
   EXPECT_THAT(failure->message, HasSubstr("every green instance that got"));
   EXPECT_THAT(failure->message, HasSubstr("i-repl2"));  // in the group without the revision
   expect_nothing_removed(world);
@@ -363,7 +363,7 @@ TEST(SpotInterruption, AnUntaggedNewcomerIsNotTaggedWhenItMayReplaceABlue) {
   TimePoint t0 = world.now;
   bool added = false;
   std::vector<std::string> tagged;
-  world.fault = [&](const Action& a) -> std::optional<Error> {
+  world.fault = [&](const Request& a) -> std::optional<Error> {
     if (!added && world.now >= t0 + 40 * kSecond) {
       world.group.push_back("i-blue9");  // Elastigroup's replacement of the blue
       added = true;
@@ -388,7 +388,7 @@ TEST(SpotInterruption, BlueIsNotDetachedWhileANewcomerStaysAndSpotHasNotFinished
   TimePoint t0 = world.now;
   bool added = false;
   world.blue_interruptions.emplace_back(t0 + kMinute, "i-blue1");
-  world.fault = [&](const Action&) -> std::optional<Error> {
+  world.fault = [&](const Request&) -> std::optional<Error> {
     if (!added && world.now >= t0 + 2 * kMinute) {
       world.group.push_back("i-blue9");
       added = true;

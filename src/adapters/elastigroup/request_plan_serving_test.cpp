@@ -38,7 +38,7 @@ void expect_nothing_removed(World& world, const FlowConfig& config) {
 const ReportFailure& failure_of(const Invocation& run) {
   static const ReportFailure none{FailureType::job_failed, "(no failure reported)", ""};
   const auto* failure = std::get_if<ReportFailure>(&run.report);
-  EXPECT_NE(failure, nullptr) << action_name(run.report);
+  EXPECT_NE(failure, nullptr) << report_name(run.report);
   return failure != nullptr ? *failure : none;
 }
 
@@ -85,10 +85,10 @@ TEST(ElastigroupFlowServing, BlueThatLeftWhileHandedOverIsASuccessAtTimeout) {
   // The first invocation ends while waiting for Spot to detach blue ...
   Invocation first = invoke(world, config, std::nullopt, world.now + 7 * kMinute);
   auto* progress = std::get_if<ReportProgress>(&first.report);
-  ASSERT_NE(progress, nullptr) << action_name(first.report);
+  ASSERT_NE(progress, nullptr) << report_name(first.report);
   auto state = from_token(progress->continuation_token);
   ASSERT_TRUE(state);
-  ASSERT_EQ(state->phase, Phase::wait_blue_detached);
+  ASSERT_EQ(state->stage, Stage::wait_blue_detached);
   ASSERT_TRUE(state->greens_serving);
   // ... and the next comes after TIMEOUT, when Spot has detached blue meanwhile.
   world.now += 13 * kMinute;
@@ -100,7 +100,7 @@ TEST(ElastigroupFlowServing, BlueThatLeftWhileHandedOverIsASuccessAtTimeout) {
 TEST(ElastigroupFlowServing, AFailedPollAfterSuccessRemovesNothing) {
   World world;
   world.detach_after = 60 * kMinute;
-  world.fault = [&](const Action& a) -> std::optional<Error> {
+  world.fault = [&](const Request& a) -> std::optional<Error> {
     if (std::holds_alternative<ReadGroup>(a) && codedeploy_succeeded(world)) {
       return Error{ErrorKind::permission_denied, "Unauthorized", "401"};
     }
@@ -118,7 +118,7 @@ TEST(ElastigroupFlowServing, SpotFailingOrStoppedAfterSuccessRemovesNothing) {
   for (std::string ended : {"FAILED", "STOPPED"}) {
     World world;
     world.detach_after = 60 * kMinute;
-    world.fault = [&](const Action& a) -> std::optional<Error> {
+    world.fault = [&](const Request& a) -> std::optional<Error> {
       if (std::holds_alternative<ListSpotDeployments>(a) && codedeploy_succeeded(world)) {
         world.spot[0].d.state = ended;  // someone stopped it, or Spot failed it
       }
@@ -139,7 +139,7 @@ TEST(ElastigroupFlowServing, AnOutageAfterSuccessIsSystemUnavailableAndRemovesNo
   world.detach_after = 60 * kMinute;
   // From the flow's first look at blue after it read CodeDeploy's success, nothing answers.
   bool success_read = false, outage = false;
-  world.fault = [&](const Action& a) -> std::optional<Error> {
+  world.fault = [&](const Request& a) -> std::optional<Error> {
     if (std::holds_alternative<GetCodeDeployDeployment>(a) && codedeploy_succeeded(world)) {
       success_read = true;
     }
@@ -184,7 +184,7 @@ TEST(ElastigroupFlowServing, ASuccessCleanupDidNotSeeIsLearntBeforeRemovingAnyth
   FlowConfig config = config_for();
   config.timeout = std::chrono::seconds(900);
   TimePoint deadline = world.now + 900 * kSecond;
-  world.fault = [&](const Action& a) -> std::optional<Error> {
+  world.fault = [&](const Request& a) -> std::optional<Error> {
     if (std::holds_alternative<GetCodeDeployDeployment>(a) && world.now < deadline) {
       return Error{ErrorKind::unavailable, "503 Service Unavailable"};
     }

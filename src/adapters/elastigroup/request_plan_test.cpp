@@ -22,7 +22,7 @@ TEST(ElastigroupFlow, SuccessfulDeploymentReportsOutputVariables) {
   Invocation run = invoke(world, config);
 
   auto* success = std::get_if<ReportSuccess>(&run.report);
-  ASSERT_NE(success, nullptr) << action_name(run.report);
+  ASSERT_NE(success, nullptr) << report_name(run.report);
   EXPECT_EQ(success->output_variables.at("GreenIdentifier"), config.green_identifier);
   EXPECT_EQ(success->output_variables.at("DeploymentId"), "d-1");
   EXPECT_EQ(success->output_variables.at("SpotDeploymentId"), "cdbg-1");
@@ -65,7 +65,7 @@ TEST(ElastigroupFlow, CodeDeployFailureNamesTheLifecycleEventAndStopsSpot) {
   Invocation run = invoke(world, config_for());
 
   auto* failure = std::get_if<ReportFailure>(&run.report);
-  ASSERT_NE(failure, nullptr) << action_name(run.report);
+  ASSERT_NE(failure, nullptr) << report_name(run.report);
   EXPECT_EQ(failure->type, FailureType::job_failed);
   EXPECT_THAT(failure->message, HasSubstr("ValidateService failed on i-green1"));
   EXPECT_THAT(failure->message, HasSubstr("scripts/validate.sh"));
@@ -127,7 +127,7 @@ TEST(ElastigroupFlow, ALongWaitAveragesAtMostSixRequestsAMinute) {
     config.timeout = std::chrono::seconds(7200);
     TimePoint start = world.now;
     Invocation run = invoke(world, config);
-    ASSERT_TRUE(std::holds_alternative<ReportSuccess>(run.report)) << action_name(run.report);
+    ASSERT_TRUE(std::holds_alternative<ReportSuccess>(run.report)) << report_name(run.report);
     long long minutes = (world.now - start) / kMinute;
     ASSERT_GE(minutes, 58);
     EXPECT_LE(static_cast<int>(world.requests.size()), 6 * minutes) << "churn " << churn;
@@ -146,7 +146,7 @@ TEST(ElastigroupFlow, StepsGoOutAtOnceAndPollsStartShort) {
   world.detach_after = Duration::zero();
   TimePoint start = world.now;
   Invocation run = invoke(world, config_for());
-  ASSERT_TRUE(std::holds_alternative<ReportSuccess>(run.report)) << action_name(run.report);
+  ASSERT_TRUE(std::holds_alternative<ReportSuccess>(run.report)) << report_name(run.report);
   auto at = [&](std::string_view name) {
     auto it = std::ranges::find_if(world.requests, [&](auto& r) { return r.second == name; });
     EXPECT_NE(it, world.requests.end()) << name;
@@ -172,7 +172,7 @@ TEST(ElastigroupFlow, ContinuesAcrossInvocationsWithATokenThenSucceeds) {
   FlowConfig first = config_for();
   std::optional<std::string> token;
   int invocations = 0;
-  Action report;
+  Report report;
   while (invocations < 20) {
     ++invocations;
     // Each continuation is a new CodePipeline job id; the token carries the original.
@@ -193,7 +193,7 @@ TEST(ElastigroupFlow, ContinuesAcrossInvocationsWithATokenThenSucceeds) {
   }
   EXPECT_GE(invocations, 3);
   auto* success = std::get_if<ReportSuccess>(&report);
-  ASSERT_NE(success, nullptr) << action_name(report);
+  ASSERT_NE(success, nullptr) << report_name(report);
   EXPECT_EQ(success->output_variables.at("GreenIdentifier"), first.green_identifier);
   EXPECT_EQ(world.spot_creates, 1);
   EXPECT_EQ(world.codedeploy_creates, 1);
@@ -208,7 +208,7 @@ TEST(ElastigroupFlow, SecondDeliveryOfAJobJoinsTheFirstDeployment) {
   ASSERT_EQ(world.codedeploy_creates, 1);
   // Delivered again, from scratch.
   Invocation again = invoke(world, config);
-  EXPECT_TRUE(std::holds_alternative<ReportSuccess>(again.report)) << action_name(again.report);
+  EXPECT_TRUE(std::holds_alternative<ReportSuccess>(again.report)) << report_name(again.report);
   EXPECT_EQ(world.spot_creates, 1);
   EXPECT_EQ(world.codedeploy_creates, 1);
   EXPECT_TRUE(logged(again, "spot_deployment_adopted"));
@@ -216,27 +216,27 @@ TEST(ElastigroupFlow, SecondDeliveryOfAJobJoinsTheFirstDeployment) {
 }
 
 // The state a server journals before every request, as saved just before the first
-// `Request`; that request then goes out and is answered, and the process dies before the next
+// `Create`; that request then goes out and is answered, and the process dies before the next
 // save.
-template <typename Request>
+template <typename Create>
 std::string saved_before_a_create_that_went_out(World& world, const FlowConfig& config) {
-  FlowState state;
-  Decision d = step(config, state, Event{world.now, Started{}});
-  for (int guard = 0; guard < 10'000 && !is_report(d.next); ++guard) {
-    std::string saved = to_token(state);
-    EventBody body;
-    if (auto* wait = std::get_if<Wait>(&d.next)) {
-      world.now = wait->until;
-      body = Woke{};
-    } else {
-      world.now += std::chrono::milliseconds(50);
-      body = world.answer(d.next);
-      if (std::holds_alternative<Request>(d.next)) return saved;
+  std::string saved, at_create;
+  bool sent = false;
+  world.fault = [&](const Request& request) -> std::optional<Error> {
+    if (std::holds_alternative<Create>(request) && !sent) {
+      sent = true;
+      at_create = saved;
     }
-    d = step(config, state, Event{world.now, body});
-  }
-  ADD_FAILURE() << "the flow never made the request";
-  return {};
+    return std::nullopt;
+  };
+  invoke(world, config, std::nullopt, TimePoint::max(), [&](const FlowState& state) {
+    if (sent) return false;  // the process died
+    saved = to_token(state);
+    return true;
+  });
+  world.fault = nullptr;
+  EXPECT_TRUE(sent) << "the flow never made the request";
+  return at_create;
 }
 
 TEST(ElastigroupFlow, AStateSavedBeforeACreateLooksForItOnResume) {
@@ -258,7 +258,7 @@ TEST(ElastigroupFlow, AStateSavedBeforeACreateLooksForItOnResume) {
     world.now += c.restart;
     Invocation resumed = invoke(world, config, saved);
     EXPECT_TRUE(std::holds_alternative<ReportSuccess>(resumed.report))
-        << c.adopted << ": " << action_name(resumed.report);
+        << c.adopted << ": " << report_name(resumed.report);
     EXPECT_EQ(world.spot_creates, 1) << c.adopted;
     EXPECT_EQ(world.codedeploy_creates, 1) << c.adopted;
     EXPECT_TRUE(logged(resumed, c.adopted));
@@ -282,7 +282,7 @@ TEST(ElastigroupFlow, ConcurrentCreateLosesToTheActiveDeploymentAndAdoptsIt) {
   FlowConfig config = config_for();
   // Another delivery of this job creates CodeDeploy between our check and our create.
   bool raced = false;
-  world.fault = [&](const Action& a) -> std::optional<Error> {
+  world.fault = [&](const Request& a) -> std::optional<Error> {
     if (std::holds_alternative<CreateCodeDeployDeployment>(a) && !raced) {
       raced = true;
       world.codedeploy.push_back({"d-twin", config.green_identifier, world.now});
@@ -292,7 +292,7 @@ TEST(ElastigroupFlow, ConcurrentCreateLosesToTheActiveDeploymentAndAdoptsIt) {
   };
   Invocation run = invoke(world, config);
   auto* success = std::get_if<ReportSuccess>(&run.report);
-  ASSERT_NE(success, nullptr) << action_name(run.report);
+  ASSERT_NE(success, nullptr) << report_name(run.report);
   EXPECT_EQ(success->output_variables.at("DeploymentId"), "d-twin");
   EXPECT_EQ(world.codedeploy.size(), 1u);
 }
@@ -300,7 +300,7 @@ TEST(ElastigroupFlow, ConcurrentCreateLosesToTheActiveDeploymentAndAdoptsIt) {
 TEST(ElastigroupFlow, ThrottlingIsRetriedAfterAWait) {
   World world;
   int throttled = 0;
-  world.fault = [&](const Action& a) -> std::optional<Error> {
+  world.fault = [&](const Request& a) -> std::optional<Error> {
     if (std::holds_alternative<ReadGroup>(a) && throttled < 2) {
       ++throttled;
       return Error{ErrorKind::throttled, "Too Many Requests", "429"};
@@ -318,7 +318,7 @@ TEST(ElastigroupFlow, ThrottlingIsRetriedAfterAWait) {
 
 TEST(ElastigroupFlow, AccessDeniedIsAPermissionError) {
   World world;
-  world.fault = [&](const Action& a) -> std::optional<Error> {
+  world.fault = [&](const Request& a) -> std::optional<Error> {
     if (std::holds_alternative<DescribeGreens>(a)) {
       return Error{ErrorKind::permission_denied, "not authorized to perform: ec2:DescribeInstances",
                    "UnauthorizedOperation"};
@@ -336,7 +336,7 @@ TEST(ElastigroupFlow, AccessDeniedIsAPermissionError) {
 
 TEST(ElastigroupFlow, MissingRevisionIsRevisionUnavailable) {
   World world;
-  world.fault = [&](const Action& a) -> std::optional<Error> {
+  world.fault = [&](const Request& a) -> std::optional<Error> {
     if (std::holds_alternative<CreateCodeDeployDeployment>(a)) {
       return Error{ErrorKind::invalid_input,
                    "The named revision does not exist with the applicationName",
@@ -354,7 +354,7 @@ TEST(ElastigroupFlow, MissingRevisionIsRevisionUnavailable) {
 
 TEST(ElastigroupFlow, UnknownGroupIsAConfigurationErrorNamingGroupId) {
   World world;
-  world.fault = [&](const Action& a) -> std::optional<Error> {
+  world.fault = [&](const Request& a) -> std::optional<Error> {
     if (std::holds_alternative<ReadGroup>(a)) {
       return Error{ErrorKind::not_found, "Group does not exist", "GROUP_DOESNT_EXIST"};
     }
@@ -371,7 +371,7 @@ TEST(ElastigroupFlow, UnknownGroupIsAConfigurationErrorNamingGroupId) {
 TEST(ElastigroupFlow, SpotFailingTheDeploymentStopsCodeDeploy) {
   World world;
   world.codedeploy_takes = 30 * kMinute;
-  world.fault = [&](const Action& a) -> std::optional<Error> {
+  world.fault = [&](const Request& a) -> std::optional<Error> {
     if (std::holds_alternative<GetCodeDeployTargets>(a) && !world.spot.empty()) {
       world.spot[0].d.state = "FAILED";
     }
@@ -389,7 +389,7 @@ TEST(ElastigroupFlow, CleanupRetriesAThrottledStop) {
   World world;
   world.codedeploy_fails_at = "ValidateService";
   int throttled = 0;
-  world.fault = [&](const Action& a) -> std::optional<Error> {
+  world.fault = [&](const Request& a) -> std::optional<Error> {
     if (std::holds_alternative<StopSpotDeployment>(a) && throttled++ == 0) {
       return Error{ErrorKind::throttled, "Too Many Requests", "429"};
     }
@@ -434,7 +434,7 @@ TEST(ElastigroupFlow, UnresolvableReferenceIsAConfigurationErrorBeforeSpot) {
   World world;
   FlowConfig config = config_for();
   config.token_reference = "ssm:/spot/token";
-  world.fault = [&](const Action& a) -> std::optional<Error> {
+  world.fault = [&](const Request& a) -> std::optional<Error> {
     if (std::holds_alternative<ResolveApiToken>(a)) {
       return Error{ErrorKind::not_found, "parameter not found", "ParameterNotFound"};
     }

@@ -9,14 +9,14 @@
 #include <nlohmann/json.hpp>
 
 #include "adapters/elastigroup/request_plan.h"
-#include "adapters/elastigroup/request_plan_stepper.h"
+#include "adapters/elastigroup/request_plan_run.h"
 
 namespace bluegreen::elastigroup {
 namespace {
 
 using nlohmann::json;
 
-constexpr std::array kPhaseNames = {
+constexpr std::array kStageNames = {
     "read_group",        "find_spot", "create_spot",        "wait_greens", "find_codedeploy",
     "create_codedeploy", "follow",    "wait_blue_detached", "stopping",    "done"};
 
@@ -45,33 +45,33 @@ std::unexpected<Error> invalid(std::string message) {
 
 }  // namespace
 
-std::string_view to_string(Phase phase) {
-  return kPhaseNames[static_cast<std::size_t>(phase)];
+std::string_view to_string(Stage stage) {
+  return kStageNames[static_cast<std::size_t>(stage)];
 }
 
-bluegreen::Phase user_phase(Phase phase) {
-  switch (phase) {
-    case Phase::read_group:
-    case Phase::find_spot:
-    case Phase::create_spot:
-    case Phase::wait_greens:
+bluegreen::Phase user_phase(Stage stage) {
+  switch (stage) {
+    case Stage::read_group:
+    case Stage::find_spot:
+    case Stage::create_spot:
+    case Stage::wait_greens:
       return bluegreen::Phase::launch_green;
-    case Phase::find_codedeploy:
-    case Phase::create_codedeploy:
-    case Phase::follow:
+    case Stage::find_codedeploy:
+    case Stage::create_codedeploy:
+    case Stage::follow:
       return bluegreen::Phase::install;
-    case Phase::wait_blue_detached:
+    case Stage::wait_blue_detached:
       return bluegreen::Phase::terminate_blue;
-    case Phase::stopping:
-    case Phase::done:
+    case Stage::stopping:
+    case Stage::done:
       return bluegreen::Phase::clean_up;
   }
   return bluegreen::Phase::clean_up;
 }
 
-std::optional<Phase> phase_from_string(std::string_view text) {
-  for (std::size_t i = 0; i < kPhaseNames.size(); ++i) {
-    if (kPhaseNames[i] == text) return static_cast<Phase>(i);
+std::optional<Stage> stage_from_string(std::string_view text) {
+  for (std::size_t i = 0; i < kStageNames.size(); ++i) {
+    if (kStageNames[i] == text) return static_cast<Stage>(i);
   }
   return std::nullopt;
 }
@@ -107,38 +107,10 @@ SpotProgress classify(const SpotDeployment& deployment) {
   return SpotProgress::running;
 }
 
-bool is_report(const Action& action) {
-  return std::holds_alternative<ReportSuccess>(action) ||
-         std::holds_alternative<ReportFailure>(action) ||
-         std::holds_alternative<ReportProgress>(action);
-}
-
-bool is_request(const Action& action) {
-  return !is_report(action) && !std::holds_alternative<Wait>(action);
-}
-
-std::string_view action_name(const Action& action) {
-  static constexpr std::array kNames = {"ResolveApiToken",
-                                        "ReadGroup",
-                                        "ListSpotDeployments",
-                                        "CreateSpotDeployment",
-                                        "StopSpotDeployment",
-                                        "DescribeGreens",
-                                        "DescribeInstanceHealth",
-                                        "DetachGreens",
-                                        "TagInstances",
-                                        "FindLastCodeDeployDeployment",
-                                        "GetCodeDeployDeployment",
-                                        "CreateCodeDeployDeployment",
-                                        "ListCodeDeployTargets",
-                                        "GetCodeDeployTargets",
-                                        "StopCodeDeployDeployment",
-                                        "Wait",
-                                        "ReportSuccess",
-                                        "ReportFailure",
-                                        "ReportProgress"};
-  static_assert(kNames.size() == std::variant_size_v<Action>);
-  return kNames[action.index()];
+std::string_view report_name(const Report& report) {
+  static constexpr std::array kNames = {"ReportSuccess", "ReportFailure", "ReportProgress"};
+  static_assert(kNames.size() == std::variant_size_v<Report>);
+  return kNames[report.index()];
 }
 
 bool installs_for(const CodeDeployDeployment& d, const std::string& green_identifier, int* round) {
@@ -207,6 +179,7 @@ Result<FlowConfig> make_flow_config(const DeploymentSpec& spec, std::string job_
   config.deployment_group = spec.deployment_group;
   config.timeout = spec.timeout;
   config.revision = describe(spec.revision);
+  config.revision_source = spec.revision;
   return config;
 }
 
@@ -216,7 +189,7 @@ std::string to_token(const FlowState& s) {
   json j = {{"v", 1},
             {"job", s.original_job_id},
             {"gid", s.green_identifier},
-            {"ph", std::string(to_string(s.phase))},
+            {"ph", std::string(to_string(s.stage))},
             {"t0", to_epoch_ms(s.started)},
             {"dl", to_epoch_ms(s.deadline)},
             {"cap", s.target_capacity},
@@ -302,9 +275,9 @@ Result<FlowState> from_token(std::string_view token) {
   if (j.value("v", 0) != 1) return invalid("continuation token has an unknown version");
   try {
     FlowState s;
-    auto phase = phase_from_string(j.at("ph").get<std::string>());
-    if (!phase || *phase == Phase::done) return invalid("continuation token has no valid phase");
-    s.phase = *phase;
+    auto stage = stage_from_string(j.at("ph").get<std::string>());
+    if (!stage || *stage == Stage::done) return invalid("continuation token has no valid phase");
+    s.stage = *stage;
     s.original_job_id = j.at("job").get<std::string>();
     s.green_identifier = j.at("gid").get<std::string>();
     if (s.original_job_id.empty() || s.green_identifier.empty()) {
@@ -371,7 +344,7 @@ Result<FlowState> from_token(std::string_view token) {
       s.failure = failure;
       s.cleanup_deadline = from_epoch_ms(j.value("cdl", 0LL));
     }
-    if ((s.phase == Phase::stopping) != s.failure.has_value()) {
+    if ((s.stage == Stage::stopping) != s.failure.has_value()) {
       return invalid("continuation token is inconsistent (stopping without a failure)");
     }
     return s;

@@ -14,7 +14,7 @@ using ::testing::HasSubstr;
 
 FlowState sample_state() {
   FlowState s;
-  s.phase = Phase::follow;
+  s.stage = Stage::follow;
   s.original_job_id = "11111111-2222-3333-4444-555555555555";
   s.green_identifier = green_identifier_for_job(s.original_job_id);
   s.spot_deployment_id = "cdbg-611a38d3";
@@ -42,7 +42,7 @@ TEST(ElastigroupToken, RoundTripsTheState) {
   EXPECT_LE(token.size(), kMaxTokenLength);
   auto back = from_token(token);
   ASSERT_TRUE(back) << back.error().message;
-  EXPECT_EQ(back->phase, Phase::follow);
+  EXPECT_EQ(back->stage, Stage::follow);
   EXPECT_EQ(back->original_job_id, s.original_job_id);
   EXPECT_EQ(back->green_identifier, s.green_identifier);
   EXPECT_EQ(back->spot_deployment_id, "cdbg-611a38d3");
@@ -57,7 +57,7 @@ TEST(ElastigroupToken, RoundTripsTheState) {
 
 TEST(ElastigroupToken, RoundTripsAFailureBeingCleanedUp) {
   FlowState s = sample_state();
-  s.phase = Phase::stopping;
+  s.stage = Stage::stopping;
   s.failure = PendingFailure{FailureType::revision_unavailable, "revision missing"};
   s.cleanup_deadline = from_epoch_ms(42);
   s.codedeploy_stop_sent = true;
@@ -95,7 +95,7 @@ TEST(ElastigroupToken, TimesTravelAsEpochMilliseconds) {
 
 TEST(ElastigroupToken, AHugeStateStillFitsAndKeepsWhatMatters) {
   FlowState s = sample_state();
-  s.phase = Phase::stopping;
+  s.stage = Stage::stopping;
   for (int i = 0; i < 300; ++i) {
     std::string id = fmt::format("i-{:017x}", i);
     s.green_ids.push_back(id);
@@ -111,7 +111,7 @@ TEST(ElastigroupToken, AHugeStateStillFitsAndKeepsWhatMatters) {
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(back->spot_deployment_id, s.spot_deployment_id);
   EXPECT_EQ(back->codedeploy_deployment_id, s.codedeploy_deployment_id);
-  EXPECT_EQ(back->phase, Phase::stopping);
+  EXPECT_EQ(back->stage, Stage::stopping);
   ASSERT_TRUE(back->failure);
   EXPECT_FALSE(back->failure->message.empty());
 }
@@ -160,7 +160,7 @@ TEST(ElastigroupToken, AGroupOfTwentyKeepsTheBlueInstancesAnUntaggedReplacementN
 
 TEST(ElastigroupToken, StaysWithinItsLimitWhateverIsReclaimed) {
   FlowState s = sample_state();
-  s.phase = Phase::wait_blue_detached;
+  s.stage = Stage::wait_blue_detached;
   s.greens_serving = true;
   for (int i = 0; i < 60; ++i) {
     s.reclaimed[fmt::format("i-06e0{:013x}", i)] =

@@ -55,7 +55,7 @@ eg::RunOutcome run_asg_job(const std::string& job_id, const DeploymentSpec& spec
     event.fields["flow_phase"] = "invocation";
     sink.publish(event);
   };
-  auto deliver = [&](const eg::Action& report) {
+  auto deliver = [&](const eg::Report& report) {
     return eg::deliver_report(ports.reporter, ports.clock, ports.budget, options.report_attempts,
                               job_id, report, must_end_by, say);
   };

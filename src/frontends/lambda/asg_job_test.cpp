@@ -55,7 +55,7 @@ class AsgJobTest : public ::testing::Test {
     return most;
   }
 
-  eg::Action last_report() const { return fake_.reports().back().report; }
+  eg::Report last_report() const { return fake_.reports().back().report; }
 
   FakeClock clock_;
   asg::testing::World world_{clock_};

@@ -1,14 +1,23 @@
-// Phase decisions of the Elastigroup request plan: which request comes next, when to wait, when to
-// give up, and the words of every report.
+// The moves of the Elastigroup request plan: each phase's requests, when to wait, when to give
+// up, and the words of every report.
 #include <fmt/format.h>
 
 #include <algorithm>
 
-#include "adapters/elastigroup/request_plan.h"
-#include "adapters/elastigroup/request_plan_stepper.h"
+#include "adapters/elastigroup/request_plan_run.h"
 
-namespace bluegreen::elastigroup::detail {
+namespace bluegreen::elastigroup {
 namespace {
+
+using detail::holds;
+using detail::whole_seconds;
+
+constexpr const char* kGreenTag = "GreenIdentifier";
+
+// EC2 does not know the instance (yet, or any more).
+bool unknown_instance(const Error& error) {
+  return error.code.starts_with("InvalidInstanceID");
+}
 
 // CodeDeploy reads at most 25 targets per BatchGetDeploymentTargets.
 constexpr std::size_t kTargetBatch = 25;
@@ -45,115 +54,259 @@ Overview parse_overview(const std::string& overview) {
 
 }  // namespace
 
-Decision Stepper::enter(Phase phase) {
-  s_.phase = phase;
+void RequestPlan::enter(Stage stage) {
+  s_.stage = stage;
   s_.round = 0;
-  s_.round_step = 0;
   s_.poll_interval = Duration::zero();
   s_.round_changed = false;
-  return advance();
 }
 
-Decision Stepper::next_step(int step) {
-  s_.round_step = step;
-  return advance();
-}
-
-Decision Stepper::advance() {
-  if (!c_.token_reference.empty() && !s_.api_token_ready) {
-    return issue(ResolveApiToken{}, "resolve");
-  }
-  if (s_.phase == Phase::stopping) return advance_stopping();
+void RequestPlan::move() {
+  if (!c_.token_reference.empty() && !s_.api_token_ready) return resolve_token();
+  if (s_.stage == Stage::stopping) return stop_move();
   if (now_ >= s_.deadline && !s_.final_look) return timed_out();
-  const std::string& gid = s_.green_identifier;
-  bool checks_now = s_.round % kSpotCheckEvery == kSpotCheckEvery - 1;
-  switch (s_.phase) {
-    case Phase::read_group:
-      return issue(ReadGroup{}, "group");
-    case Phase::find_spot:
-      return issue(ListSpotDeployments{}, "spot_list");
-    case Phase::create_spot:
-      return issue(CreateSpotDeployment{gid, std::max(1LL, whole_seconds(s_.deadline - now_))},
-                   "spot_create");
-    case Phase::wait_greens:
-      if (s_.round_step == 0) return issue(DescribeGreens{gid}, "greens");
-      if (s_.round_step == 1) return issue(DescribeInstanceHealth{s_.green_ids}, "health");
-      // The group: every round while a replacement is awaited, else now and then (a blue
-      // that left early is reported).
-      if (s_.round_step == 2 && (wants_replacement() || checks_now)) {
-        return issue(ReadGroup{false}, "group_look");
-      }
-      if (s_.round_step <= 3 && checks_now) return issue(ListSpotDeployments{}, "spot_check");
-      return end_round();
-    case Phase::find_codedeploy:
-      if (s_.round_step == 0) return issue(FindLastCodeDeployDeployment{}, "cd_last");
-      return issue(GetCodeDeployDeployment{s_.codedeploy_candidate}, "cd_last_get");
-    case Phase::create_codedeploy:
-      return issue(
-          CreateCodeDeployDeployment{
-              install_tag_key(), install_tag_value(),
-              s_.install_round == 0
-                  ? fmt::format("bluegreen: CodePipeline job {}, GreenIdentifier={}",
-                                s_.original_job_id, gid)
-                  : fmt::format("bluegreen: CodePipeline job {}, GreenIdentifier={}, install {} "
-                                "after spot interruptions ({}={})",
-                                s_.original_job_id, gid, s_.install_round + 1, install_tag_key(),
-                                install_tag_value())},
-          "cd_create");
-    case Phase::follow:
-      if (s_.round_step == 0) {
-        return issue(GetCodeDeployDeployment{s_.codedeploy_deployment_id}, "cd_get");
-      }
-      if (s_.round_step == 1) {
-        return issue(ListCodeDeployTargets{s_.codedeploy_deployment_id}, "cd_targets");
-      }
-      if (s_.round_step == 2) {
-        // The greens are looked at in every round, and once more when CodeDeploy has ended: an
-        // instance that failed may have been reclaimed.
-        if (s_.pending_target_ids.empty()) return next_step(3);
-        auto& pending = s_.pending_target_ids;
-        std::size_t n = std::min(kTargetBatch, pending.size());
-        GetCodeDeployTargets request{s_.codedeploy_deployment_id,
-                                     {pending.begin(), pending.begin() + n}};
-        pending.erase(pending.begin(), pending.begin() + n);
-        return issue(std::move(request), "cd_target_batch");
-      }
-      if (s_.round_step == 3) return issue(DescribeGreens{gid}, "greens");
-      if (s_.round_step == 4 && checks_now) return issue(ReadGroup{false}, "group_look");
-      if (s_.round_step <= 5 && !s_.spot_deployment_id.empty() && checks_now) {
-        return issue(ListSpotDeployments{}, "spot_check");
-      }
-      return end_round();
-    case Phase::wait_blue_detached:
-      if (s_.round_step == 0) return issue(ReadGroup{false}, "group");
-      if (s_.round_step == 1) return issue(DescribeGreens{gid}, "greens");
-      if (!s_.spot_deployment_id.empty()) return issue(ListSpotDeployments{}, "spot_check");
-      return after_spot_check();
-    case Phase::stopping:
-    case Phase::done:
+  switch (s_.stage) {
+    case Stage::read_group:
+      return read_group();
+    case Stage::find_spot:
+      return find_spot();
+    case Stage::create_spot:
+      return create_spot();
+    case Stage::wait_greens:
+      return greens_round();
+    case Stage::find_codedeploy:
+      return find_codedeploy();
+    case Stage::create_codedeploy:
+      return create_codedeploy();
+    case Stage::follow:
+      return follow_round();
+    case Stage::wait_blue_detached:
+      return blue_round();
+    case Stage::stopping:
+    case Stage::done:
       break;
   }
-  return finish(ReportFailure{FailureType::job_failed, "internal error: no next step",
-                              s_.codedeploy_deployment_id});
+  finish(ReportFailure{FailureType::job_failed, "internal error: no next step",
+                       s_.codedeploy_deployment_id});
 }
 
-Decision Stepper::advance_stopping() {
+void RequestPlan::read_group() {
+  auto group = ask("group", [&] { return ports_.spot.read_group(access_, true); });
+  if (group) group_read(**group);
+}
+
+void RequestPlan::find_spot() {
+  auto list = ask("spot_list", [&] { return ports_.spot.list_deployments(access_); });
+  if (list) spot_listed(**list);
+}
+
+void RequestPlan::create_spot() {
+  SpotBlueGreenRequest request{s_.green_identifier,
+                               std::max(1LL, whole_seconds(s_.deadline - now_)), c_.app_name,
+                               c_.deployment_group};
+  auto created =
+      ask("spot_create", [&] { return ports_.spot.create_deployment(access_, request); });
+  if (!created) return;
+  s_.spot_deployment_id = (*created)->id;
+  if (s_.greens_since == TimePoint{}) s_.greens_since = now_;
+  log(EventKind::info, "spot_deployment_created",
+      fmt::format("Spot B/G deployment {} created: greens will be tagged GreenIdentifier={}",
+                  (*created)->id, s_.green_identifier));
+  enter(Stage::wait_greens);
+}
+
+void RequestPlan::greens_round() {
+  const bool checks_now = s_.round % kSpotCheckEvery == kSpotCheckEvery - 1;
+  auto greens =
+      ask("greens", [&] { return ports_.ec2.describe_tagged(kGreenTag, s_.green_identifier); });
+  if (!greens) return;
+  bool changed = false;
+  if (!greens_described(**greens, &changed)) return;
+  const std::vector<std::string>& live = s_.green_ids;
+  if (changed) {
+    log(EventKind::info, "greens",
+        fmt::format("{} green instance(s) tagged GreenIdentifier={}, {} running (expecting {})",
+                    live.size(), s_.green_identifier, s_.greens_running, s_.target_capacity));
+    s_.round_changed = true;
+  }
+  bool all_running = !live.empty() && s_.greens_running == static_cast<int>(live.size()) &&
+                     s_.greens_running >= s_.target_capacity;
+  // The group: every round while a replacement is awaited, else now and then (a blue that
+  // left early is reported).
+  bool look_at_group = wants_replacement() || checks_now;
+  if (all_running) {
+    // EC2 may not know a green yet: it is looked at again next round.
+    auto health = ask(
+        "health", [&] { return ports_.ec2.describe_health(s_.green_ids); }, unknown_instance);
+    if (!health) return;
+    if (*health && health_read(**health)) {
+      if (!greens_ready()) return;
+      look_at_group = false;  // a replacement to tag went away: the next round looks again
+    }
+  }
+  if (look_at_group) {
+    auto group = ask("group_look", [&] { return ports_.spot.read_group(access_, false); });
+    if (!group || !group_looked((*group)->instance_ids)) return;
+  }
+  if (checks_now) {
+    auto list = ask("spot_check", [&] { return ports_.spot.list_deployments(access_); });
+    if (!list || !spot_checked(**list)) return;
+  }
+  end_round();
+}
+
+void RequestPlan::find_codedeploy() {
+  auto last = ask("cd_last", [&] {
+    return ports_.codedeploy.last_attempted_deployment(c_.app_name, c_.deployment_group);
+  });
+  if (!last) return;
+  if (!**last) return no_codedeploy_of_ours();
+  const std::string candidate = ***last;
+  auto read = ask("cd_last_get", [&] { return ports_.codedeploy.get_deployment(candidate); });
+  if (read) candidate_read(**read);
+}
+
+void RequestPlan::create_codedeploy() {
+  const std::string& gid = s_.green_identifier;
+  CodeDeployRequest request{
+      c_.app_name,
+      c_.deployment_group,
+      c_.revision_source,
+      install_tag_key(),
+      install_tag_value(),
+      s_.install_round == 0
+          ? fmt::format("bluegreen: CodePipeline job {}, GreenIdentifier={}", s_.original_job_id,
+                        gid)
+          : fmt::format("bluegreen: CodePipeline job {}, GreenIdentifier={}, install {} after "
+                        "spot interruptions ({}={})",
+                        s_.original_job_id, gid, s_.install_round + 1, install_tag_key(),
+                        install_tag_value())};
+  auto created = ask("cd_create", [&] { return ports_.codedeploy.create_deployment(request); });
+  if (!created) return;
+  const std::string& id = **created;
+  s_.codedeploy_deployment_id = id;
+  if (!s_.replacements_only) s_.main_codedeploy_id = id;
+  log(EventKind::info, "codedeploy_deployment_created",
+      fmt::format("CodeDeploy deployment {} created for {} on instances tagged {}={}", id,
+                  c_.revision, install_tag_key(), install_tag_value()));
+  enter(Stage::follow);
+}
+
+void RequestPlan::follow_round() {
+  const bool checks_now = s_.round % kSpotCheckEvery == kSpotCheckEvery - 1;
+  const std::string id = s_.codedeploy_deployment_id;
+  auto read = ask("cd_get", [&] { return ports_.codedeploy.get_deployment(id); });
+  if (!read) return;
+  if (codedeploy_read(**read)) {
+    // CodeDeploy cannot list the targets of a deployment that has not started yet.
+    auto targets = ask(
+        "cd_targets", [&] { return ports_.codedeploy.list_targets(id); },
+        [](const Error& e) { return e.code == "DeploymentNotStartedException"; });
+    if (!targets) return;
+    std::vector<std::string> pending;
+    if (*targets) pending = **targets;
+    for (const auto& target : pending) detail::add_once(s_.installed_ids, target);
+    for (std::size_t at = 0; at < pending.size(); at += kTargetBatch) {
+      std::vector<std::string> batch(pending.begin() + static_cast<std::ptrdiff_t>(at),
+                                     pending.begin() + static_cast<std::ptrdiff_t>(std::min(
+                                                           pending.size(), at + kTargetBatch)));
+      // The targets only feed the per-instance lines of the log: a batch that fails for a
+      // while is left to the next round's read, after the pause of a retry.
+      auto batch_read = ask(
+          "cd_target_batch", [&] { return ports_.codedeploy.get_targets(id, batch); },
+          detail::is_transient);
+      if (!batch_read) return;
+      if (!*batch_read) {
+        if (!retry_later(batch_read->error(), s_.stage)) return;
+        continue;
+      }
+      for (const auto& target : **batch_read) log_target(target);
+    }
+  }
+  // The greens are looked at in every round, and once more when CodeDeploy has ended: an
+  // instance that failed may have been reclaimed.
+  auto greens =
+      ask("greens", [&] { return ports_.ec2.describe_tagged(kGreenTag, s_.green_identifier); });
+  if (!greens) return;
+  bool changed = false;
+  if (!greens_described(**greens, &changed)) return;
+  if (changed) s_.round_changed = true;
+  if (s_.codedeploy_terminal) return install_ended();
+  if (checks_now) {
+    auto group = ask("group_look", [&] { return ports_.spot.read_group(access_, false); });
+    if (!group || !group_looked((*group)->instance_ids)) return;
+    if (!s_.spot_deployment_id.empty()) {
+      auto list = ask("spot_check", [&] { return ports_.spot.list_deployments(access_); });
+      if (!list || !spot_checked(**list)) return;
+    }
+  }
+  end_round();
+}
+
+void RequestPlan::blue_round() {
+  auto group = ask("group", [&] { return ports_.spot.read_group(access_, false); });
+  if (!group) return;
+  s_.group_instance_ids = (*group)->instance_ids;
+  auto greens =
+      ask("greens", [&] { return ports_.ec2.describe_tagged(kGreenTag, s_.green_identifier); });
+  if (!greens) return;
+  bool changed = false;
+  if (!greens_described(**greens, &changed)) return;
+  blue_detached_check();
+  if (!s_.spot_deployment_id.empty()) {
+    auto list = ask("spot_check", [&] { return ports_.spot.list_deployments(access_); });
+    if (!list || !spot_checked(**list)) return;
+  }
+  after_spot_check();
+}
+
+void RequestPlan::stop_move() {
   // Never remove what may serve: once CodeDeploy succeeded on the greens, nothing is stopped.
   if (s_.greens_serving) return report_failure();
-  if (!s_.codedeploy_deployment_id.empty() && !s_.codedeploy_terminal && !s_.codedeploy_stop_sent) {
-    return issue(StopCodeDeployDeployment{s_.codedeploy_deployment_id}, "cd_stop");
+  const std::string& codedeploy = s_.codedeploy_deployment_id;
+  if (!codedeploy.empty() && !s_.codedeploy_terminal && !s_.codedeploy_stop_sent) {
+    auto stopped = ask("cd_stop", [&] {
+      return ports_.codedeploy.stop_deployment(codedeploy, /*auto_rollback=*/true);
+    });
+    if (!stopped) return;
+    s_.codedeploy_stop_sent = true;
+    log(EventKind::info, "codedeploy_stopped",
+        fmt::format("CodeDeploy deployment {} stopped with rollback", codedeploy));
+    return;
   }
   if (s_.codedeploy_recheck) {
-    return issue(GetCodeDeployDeployment{s_.codedeploy_deployment_id}, "cleanup_cd_get");
+    auto read = ask("cleanup_cd_get", [&] { return ports_.codedeploy.get_deployment(codedeploy); });
+    if (read) cleanup_codedeploy_read(**read);
+    return;
   }
-  if (!s_.spot_deployment_id.empty() && !s_.spot_ended && !s_.spot_stop_sent) {
-    return issue(StopSpotDeployment{s_.spot_deployment_id}, "spot_stop");
+  const std::string& spot = s_.spot_deployment_id;
+  if (!spot.empty() && !s_.spot_ended && !s_.spot_stop_sent) {
+    auto stopped = ask("spot_stop", [&] { return ports_.spot.stop_deployment(access_, spot); });
+    if (!stopped) return;
+    s_.spot_stop_sent = true;
+    log(EventKind::info, "spot_deployment_stopped",
+        fmt::format("Spot B/G deployment {} stopped", spot));
+    return;
   }
-  if (s_.spot_deployment_id.empty() && s_.green_ids.empty()) return report_failure();
-  return issue(DescribeGreens{s_.green_identifier}, "cleanup_greens");
+  if (spot.empty() && s_.green_ids.empty()) return report_failure();
+  auto greens = ask("cleanup_greens",
+                    [&] { return ports_.ec2.describe_tagged(kGreenTag, s_.green_identifier); });
+  if (!greens) return;
+  bool changed = false;
+  greens_described(**greens, &changed);
+  cleanup_greens_seen();
 }
 
-Decision Stepper::cleanup_greens_seen() {
+void RequestPlan::detach_greens() {
+  auto detached =
+      ask("detach", [&] { return ports_.spot.detach_and_terminate(access_, s_.green_ids); });
+  if (!detached) return;
+  s_.detach_sent = true;
+  log(EventKind::info, "greens_detached",
+      fmt::format("green instance(s) {} detached and terminated", fmt::join(s_.green_ids, ",")));
+}
+
+void RequestPlan::cleanup_greens_seen() {
   if (s_.green_ids.empty()) {
     log(EventKind::info, "greens_gone", "no green instance is left running");
     return report_failure();
@@ -163,20 +316,18 @@ Decision Stepper::cleanup_greens_seen() {
   // report (and hold the group).
   if (now_ >= s_.cleanup_deadline || s_.spot_out_of_reach) {
     // Greens left running cost money: one last attempt to detach them, even past the grace.
-    if (may_detach) return issue(DetachGreens{s_.green_ids}, "detach");
+    if (may_detach) return detach_greens();
     add_cleanup_note(
         fmt::format("green instance(s) {} were still running when cleanup ended; terminate them "
                     "in EC2 (or detach them from the Elastigroup) if they are still there",
                     fmt::join(s_.green_ids, ", ")));
     return report_failure();
   }
-  if (may_detach && s_.round >= kRoundsBeforeDetach) {
-    return issue(DetachGreens{s_.green_ids}, "detach");
-  }
-  return end_round();
+  if (may_detach && s_.round >= kRoundsBeforeDetach) return detach_greens();
+  end_round();
 }
 
-Decision Stepper::blue_detached_check() {
+void RequestPlan::blue_detached_check() {
   // Blue is what was in the group when the deployment began; without that list (a token that
   // had to drop it), whatever in the group is not a green. An instance that is neither (a
   // replacement, of a green or of a blue) is told apart by Spot finishing.
@@ -202,16 +353,15 @@ Decision Stepper::blue_detached_check() {
     log(EventKind::info, "waiting_blue_detach",
         fmt::format("waiting for Spot to detach blue instance(s) {}", fmt::join(blue_left, ",")));
   }
-  return next_step(2);
 }
 
-bool Stepper::blue_gone() const {
+bool RequestPlan::blue_gone() const {
   return s_.blue_known && s_.group_instance_ids.empty() &&
          (s_.group_unknown_ids.empty() || s_.spot_finished);
 }
 
-Decision Stepper::after_spot_check() {
-  if (s_.phase == Phase::wait_blue_detached) {
+void RequestPlan::after_spot_check() {
+  if (s_.stage == Stage::wait_blue_detached) {
     if (blue_gone()) return succeed();
     if (s_.final_look)
       return report_pending(fmt::format("TIMEOUT ({} s) passed", whole_seconds(c_.timeout)));
@@ -219,21 +369,21 @@ Decision Stepper::after_spot_check() {
   return end_round();
 }
 
-Decision Stepper::no_codedeploy_of_ours() {
-  if (s_.install_round > 0) return enter(Phase::create_codedeploy);
+void RequestPlan::no_codedeploy_of_ours() {
+  if (s_.install_round > 0) return enter(Stage::create_codedeploy);
   if (s_.adopted_spot && !s_.spot_finished) {
     s_.adopted_spot = false;
-    return enter(Phase::wait_greens);
+    return enter(Stage::wait_greens);
   }
   if (s_.spot_finished) {
     log(EventKind::info, "already_finished",
         "Spot had already finished this job's deployment; checking that blue is detached");
-    return enter(Phase::wait_blue_detached);
+    return enter(Stage::wait_blue_detached);
   }
-  return enter(Phase::create_codedeploy);
+  return enter(Stage::create_codedeploy);
 }
 
-Decision Stepper::install_ended() {
+void RequestPlan::install_ended() {
   const std::string& id = s_.codedeploy_deployment_id;
   // Every install round after the first answers an interruption: there are never more of them
   // than greens reclaimed.
@@ -245,7 +395,7 @@ Decision Stepper::install_ended() {
     if (may_repeat && static_cast<int>(serving_greens().size()) < s_.target_capacity) {
       return start_replacement_round(true);
     }
-    return enter(Phase::wait_blue_detached);
+    return enter(Stage::wait_blue_detached);
   }
   // Failed only on targets reclaimed: the revision is not to blame, install again. CodeDeploy
   // targets running instances only, so its targets were reclaimed while it ran (perhaps before
@@ -274,7 +424,7 @@ Decision Stepper::install_ended() {
                           says, check));
 }
 
-Decision Stepper::end_round() {
+void RequestPlan::end_round() {
   if (s_.round_changed || s_.poll_interval == Duration::zero()) {
     s_.poll_interval = c_.poll_interval;
   } else {
@@ -288,20 +438,20 @@ Decision Stepper::end_round() {
     TimePoint paced = s_.started + beyond_burst * c_.request_spacing;
     due = std::max(due, paced);
   }
-  return wait_until(due, "round", fmt::format("polling ({})", to_string(s_.phase)));
+  if (pause(due)) ++s_.round;
 }
 
-Decision Stepper::spot_failed(const SpotDeployment& deployment) {
+void RequestPlan::spot_failed(const SpotDeployment& deployment) {
   s_.spot_ended = true;
   return fail(
       FailureType::job_failed,
       fmt::format("Spot B/G deployment {} ended in state {} (status {}) during {}; check "
                   "the Elastigroup's CodeDeploy B/G tab and its log",
                   deployment.id, deployment.state.empty() ? "?" : deployment.state,
-                  deployment.status.empty() ? "?" : deployment.status, to_string(s_.phase)));
+                  deployment.status.empty() ? "?" : deployment.status, to_string(s_.stage)));
 }
 
-Decision Stepper::retry_later(const Error& error, Phase resume_in) {
+bool RequestPlan::retry_later(const Error& error, Stage resume_in) {
   ++s_.transient_failures;
   std::string detail =
       error.code.empty() ? error.message : fmt::format("{}: {}", error.code, error.message);
@@ -309,11 +459,14 @@ Decision Stepper::retry_later(const Error& error, Phase resume_in) {
   s_.unreachable = error.kind == ErrorKind::unavailable || error.kind == ErrorKind::timeout;
   // Past the deadline a retry would have no time to wait and would come at once, again and
   // again: the deployment has run out of time instead.
-  if (s_.phase != Phase::stopping && now_ >= s_.deadline) return timed_out();
-  if (resume_in != s_.phase) {
-    s_.phase = resume_in;
+  if (s_.stage != Stage::stopping && now_ >= s_.deadline) {
+    timed_out();
+    return false;
+  }
+  bool same = resume_in == s_.stage;
+  if (!same) {
+    s_.stage = resume_in;
     s_.round = 0;
-    s_.round_step = 0;
   }
   int doublings = std::min(s_.transient_failures - 1, 8);
   Duration backoff = std::min(c_.max_poll_interval, c_.poll_interval * (1 << doublings));
@@ -321,10 +474,10 @@ Decision Stepper::retry_later(const Error& error, Phase resume_in) {
       fmt::format("{} (attempt {}); trying again in {:.1f} s", s_.last_transient_error,
                   s_.transient_failures, std::chrono::duration<double>(backoff).count()),
       {{"code", error.code}});
-  return wait_until(now_ + backoff, "retry", "retrying after a transient failure");
+  return pause(now_ + backoff) && same;
 }
 
-Decision Stepper::fail(FailureType type, const std::string& message) {
+void RequestPlan::fail(FailureType type, const std::string& message) {
   s_.failure = PendingFailure{type, clip(message, 1500)};
   log(EventKind::error, "failed", s_.failure->message,
       {{"failure_type", std::string(to_string(type))}});
@@ -332,15 +485,15 @@ Decision Stepper::fail(FailureType type, const std::string& message) {
   if (s_.greens_serving) return report_failure();
   s_.cleanup_deadline = now_ + c_.cleanup_grace;
   s_.transient_failures = 0;  // cleanup's retries back off from the start
-  return enter(Phase::stopping);
+  return enter(Stage::stopping);
 }
 
-void Stepper::add_cleanup_note(const std::string& note) {
+void RequestPlan::add_cleanup_note(const std::string& note) {
   if (note.empty()) return;
   s_.cleanup_note = clip(s_.cleanup_note.empty() ? note : s_.cleanup_note + "; " + note, 600);
 }
 
-Decision Stepper::timed_out() {
+void RequestPlan::timed_out() {
   std::string limit = fmt::format("TIMEOUT ({} s) passed", whole_seconds(c_.timeout));
   std::string last = s_.last_transient_error.empty()
                          ? ""
@@ -348,12 +501,12 @@ Decision Stepper::timed_out() {
   // The clouds were unreachable up to the deadline: an outage, as CodePipeline calls it.
   FailureType type = s_.transient_failures > 0 && s_.unreachable ? FailureType::system_unavailable
                                                                  : FailureType::job_failed;
-  if (s_.greens_serving && s_.phase != Phase::wait_blue_detached) {
-    s_.phase = Phase::wait_blue_detached;
+  if (s_.greens_serving && s_.stage != Stage::wait_blue_detached) {
+    s_.stage = Stage::wait_blue_detached;
     s_.round = 0;
   }
-  switch (s_.phase) {
-    case Phase::wait_greens:
+  switch (s_.stage) {
+    case Stage::wait_greens:
       if (!s_.reclaimed.empty()) {
         return fail(type, fmt::format("{} while waiting for Elastigroup to replace reclaimed "
                                       "green instance(s): {}. No replacement was ready in time "
@@ -368,7 +521,7 @@ Decision Stepper::timed_out() {
                               "checks in EC2",
                               limit, s_.green_identifier, s_.greens_running, s_.target_capacity,
                               s_.greens_passing, last));
-    case Phase::follow: {
+    case Stage::follow: {
       std::string where = s_.failed_lifecycle.empty()
                               ? std::string()
                               : fmt::format("; lifecycle event {}", s_.failed_lifecycle);
@@ -383,24 +536,23 @@ Decision Stepper::timed_out() {
                             limit, s_.codedeploy_deployment_id, s_.codedeploy_status, where, latest,
                             last));
     }
-    case Phase::wait_blue_detached:
+    case Stage::wait_blue_detached:
       if (!s_.final_look) {
         // One last look before saying what is pending: Spot may have finished meanwhile.
         s_.final_look = true;
         s_.blue_known = false;
         s_.group_instance_ids.clear();
-        s_.round_step = 0;
         log(EventKind::info, "final_look",
             "TIMEOUT passed: looking once more whether Spot has detached the blue instances");
-        return advance();
+        return;
       }
       return report_pending(limit);
     default:
-      return fail(type, fmt::format("{} during {}{}", limit, to_string(s_.phase), last));
+      return fail(type, fmt::format("{} during {}{}", limit, to_string(s_.stage), last));
   }
 }
 
-Decision Stepper::report_pending(const std::string& limit) {
+void RequestPlan::report_pending(const std::string& limit) {
   if (blue_gone()) return succeed();  // blue has left
   std::string spot_state =
       s_.spot_state.empty() ? "" : fmt::format(" (last seen {})", s_.spot_state);
@@ -425,7 +577,7 @@ Decision Stepper::report_pending(const std::string& limit) {
   return finish(ReportFailure{type, clip(message, 5000), s_.codedeploy_deployment_id});
 }
 
-std::string Stepper::serving_note() const {
+std::string RequestPlan::serving_note() const {
   return fmt::format(
       "Nothing was stopped, detached or terminated: the greens{} keep serving and both fleets "
       "are left as they are. Follow Spot B/G deployment {} in the CodeDeploy B/G tab of "
@@ -435,7 +587,7 @@ std::string Stepper::serving_note() const {
       s_.spot_deployment_id.empty() ? "(unknown)" : s_.spot_deployment_id, c_.group_id);
 }
 
-Decision Stepper::report_failure() {
+void RequestPlan::report_failure() {
   PendingFailure failure = s_.failure.value_or(PendingFailure{});
   std::string message = sentence(failure.message);
   if (s_.greens_serving) {
@@ -452,7 +604,7 @@ Decision Stepper::report_failure() {
   return finish(ReportFailure{failure.type, clip(message, 5000), s_.codedeploy_deployment_id});
 }
 
-Decision Stepper::succeed() {
+void RequestPlan::succeed() {
   std::vector<std::string> serving = serving_greens();
   std::vector<std::string> not_installed;
   for (const auto& id : s_.green_ids) {
@@ -518,7 +670,7 @@ Decision Stepper::succeed() {
 
 // ---- Spot interruptions ---------------------------------------------------------------------
 
-bool Stepper::note_reclaimed(const std::vector<Ec2Instance>& seen) {
+bool RequestPlan::note_reclaimed(const std::vector<Ec2Instance>& seen) {
   auto record = [&](const std::string& id, std::string words, const std::string& reason) {
     if (s_.reclaimed.contains(id)) return;
     s_.round_changed = true;
@@ -552,7 +704,7 @@ bool Stepper::note_reclaimed(const std::vector<Ec2Instance>& seen) {
   return s_.greens_serving || static_cast<int>(s_.reclaimed.size()) <= s_.target_capacity;
 }
 
-Decision Stepper::group_looked(const std::vector<std::string>& group) {
+bool RequestPlan::group_looked(const std::vector<std::string>& group) {
   for (const auto& id : s_.blue_ids) {
     // Once CodeDeploy succeeded on the greens, Spot detaching blue is the deployment ending
     // (a replacement may still be installing): blue leaving then is no news.
@@ -566,8 +718,8 @@ Decision Stepper::group_looked(const std::vector<std::string>& group) {
                     id, c_.group_id),
         {{"instance", id}});
   }
-  if (s_.phase != Phase::wait_greens || !wants_replacement() || s_.blue_ids.empty()) {
-    return next_step(s_.phase == Phase::follow ? 5 : 3);
+  if (s_.stage != Stage::wait_greens || !wants_replacement() || s_.blue_ids.empty()) {
+    return true;
   }
   // A replacement Spot did not tag: in the group, neither blue nor one of ours.
   auto known = [&](const std::string& id) {
@@ -592,31 +744,55 @@ Decision Stepper::group_looked(const std::vector<std::string>& group) {
     }
     untagged.clear();
   }
-  if (untagged.empty()) return next_step(3);
+  if (untagged.empty()) return true;
   log(EventKind::info, "replacement_tagged",
       fmt::format("Elastigroup launched {} without this deployment's tag: tagging it "
                   "GreenIdentifier={}",
                   fmt::join(untagged, ", "), s_.green_identifier));
-  return issue(TagInstances{untagged, {{"GreenIdentifier", s_.green_identifier}}},
-               "tag_replacement");
+  // One that went away meanwhile is looked at again next round.
+  auto tagged = ask(
+      "tag_replacement",
+      [&] {
+        return ports_.ec2.tag_instances(untagged, {{kGreenTag, s_.green_identifier}});
+      },
+      unknown_instance);
+  if (!tagged) return false;
+  if (*tagged) s_.round_changed = true;  // the next look at the greens finds it
+  return true;
 }
 
-Decision Stepper::greens_ready() {
+bool RequestPlan::greens_ready() {
   log(EventKind::info, "greens_ready",
       fmt::format("{} green instance(s) running and passing status checks", s_.green_ids.size()),
       {{"instances", fmt::format("{}", fmt::join(s_.green_ids, ","))}});
-  if (!s_.replacements_only) return enter(Phase::find_codedeploy);
+  if (!s_.replacements_only) {
+    enter(Stage::find_codedeploy);
+    return false;
+  }
   // The greens no install has targeted (none when the targets are unknown).
   std::vector<std::string> fresh;
   for (const auto& id : s_.green_ids) {
     if (!s_.installed_ids.empty() && !holds(s_.installed_ids, id)) fresh.push_back(id);
   }
-  if (fresh.empty()) return enter(Phase::wait_blue_detached);
-  return issue(TagInstances{fresh, {{std::string(kReplacementTag), install_tag_value()}}},
-               "tag_for_install");
+  if (fresh.empty()) {
+    enter(Stage::wait_blue_detached);
+    return false;
+  }
+  // One that went away meanwhile is looked at again next round.
+  auto tagged = ask(
+      "tag_for_install",
+      [&] {
+        return ports_.ec2.tag_instances(fresh,
+                                        {{std::string(kReplacementTag), install_tag_value()}});
+      },
+      unknown_instance);
+  if (!tagged) return false;
+  if (!*tagged) return true;
+  enter(Stage::find_codedeploy);
+  return false;
 }
 
-Decision Stepper::start_replacement_round(bool only) {
+void RequestPlan::start_replacement_round(bool only) {
   s_.earlier_codedeploy_ids.push_back(s_.codedeploy_deployment_id);
   s_.codedeploy_deployment_id.clear();
   s_.codedeploy_status.clear();
@@ -632,10 +808,10 @@ Decision Stepper::start_replacement_round(bool only) {
                   "Elastigroup's replacements, then installing {} on {}",
                   reclaimed_words(), c_.revision,
                   only ? "the replacements alone" : "every green again"));
-  return enter(Phase::wait_greens);
+  return enter(Stage::wait_greens);
 }
 
-std::vector<std::string> Stepper::serving_greens() const {
+std::vector<std::string> RequestPlan::serving_greens() const {
   if (s_.installed_ids.empty()) return s_.green_ids;
   std::vector<std::string> out;
   for (const auto& id : s_.green_ids) {
@@ -644,36 +820,36 @@ std::vector<std::string> Stepper::serving_greens() const {
   return out;
 }
 
-bool Stepper::wants_replacement() const {
+bool RequestPlan::wants_replacement() const {
   return !s_.reclaimed.empty() && static_cast<int>(s_.green_ids.size()) < s_.target_capacity;
 }
 
-std::string Stepper::install_tag_key() const {
+std::string RequestPlan::install_tag_key() const {
   return s_.replacements_only ? std::string(kReplacementTag) : "GreenIdentifier";
 }
 
-std::string Stepper::install_tag_value() const {
+std::string RequestPlan::install_tag_value() const {
   return s_.replacements_only ? fmt::format("{}-r{}", s_.green_identifier, s_.install_round)
                               : s_.green_identifier;
 }
 
-std::string Stepper::reclaimed_words() const {
+std::string RequestPlan::reclaimed_words() const {
   std::vector<std::string> parts;
   for (const auto& [id, words] : s_.reclaimed) parts.push_back(fmt::format("{} {}", id, words));
   return clip(fmt::format("{}", fmt::join(parts, "; ")), 600);
 }
 
-ExecutionDetails Stepper::details() const {
+ExecutionDetails RequestPlan::details() const {
   ExecutionDetails d;
   d.external_execution_id = s_.codedeploy_deployment_id;
-  switch (s_.phase) {
-    case Phase::read_group:
-    case Phase::find_spot:
-    case Phase::create_spot:
+  switch (s_.stage) {
+    case Stage::read_group:
+    case Stage::find_spot:
+    case Stage::create_spot:
       d.summary = fmt::format("Starting the Spot B/G deployment on Elastigroup {}", c_.group_id);
       d.percent_complete = 5;
       break;
-    case Phase::wait_greens: {
+    case Stage::wait_greens: {
       int target = std::max(1, s_.target_capacity);
       d.summary = fmt::format(
           "Waiting for green instances (GreenIdentifier={}): {} of {} running, {} passing status "
@@ -682,12 +858,12 @@ ExecutionDetails Stepper::details() const {
       d.percent_complete = 10 + 20 * std::min(s_.greens_passing, target) / target;
       break;
     }
-    case Phase::find_codedeploy:
-    case Phase::create_codedeploy:
+    case Stage::find_codedeploy:
+    case Stage::create_codedeploy:
       d.summary = fmt::format("Starting the CodeDeploy deployment of {}", c_.revision);
       d.percent_complete = 35;
       break;
-    case Phase::follow: {
+    case Stage::follow: {
       Overview o = parse_overview(s_.codedeploy_overview);
       d.summary =
           fmt::format("CodeDeploy deployment {} is {}: {} of {} instance(s) done",
@@ -696,15 +872,15 @@ ExecutionDetails Stepper::details() const {
           40 + static_cast<int>(o.total > 0 ? 50 * std::min(o.succeeded, o.total) / o.total : 0);
       break;
     }
-    case Phase::wait_blue_detached:
+    case Stage::wait_blue_detached:
       d.summary = fmt::format(
           "CodeDeploy deployment {} succeeded; waiting for Spot to detach the "
           "blue instances",
           s_.codedeploy_deployment_id);
       d.percent_complete = 92;
       break;
-    case Phase::stopping:
-    case Phase::done:
+    case Stage::stopping:
+    case Stage::done:
       d.summary = fmt::format("Failed, cleaning up: {}",
                               s_.failure ? s_.failure->message : std::string("unknown"));
       d.percent_complete = 95;
@@ -714,32 +890,20 @@ ExecutionDetails Stepper::details() const {
   return d;
 }
 
-TimePoint Stepper::wait_limit() const {
-  return s_.phase == Phase::stopping ? s_.cleanup_deadline : s_.deadline;
+TimePoint RequestPlan::wait_limit() const {
+  return s_.stage == Stage::stopping ? s_.cleanup_deadline : s_.deadline;
 }
 
-Decision Stepper::issue(Action action, std::string awaiting) {
-  s_.awaiting = std::move(awaiting);
-  return Decision{std::move(events_), std::move(action)};
+void RequestPlan::finish(Report report) {
+  s_.stage = Stage::done;
+  report_ = std::move(report);
 }
 
-Decision Stepper::wait_until(TimePoint until, std::string awaiting, std::string reason) {
-  s_.awaiting = std::move(awaiting);
-  return Decision{std::move(events_),
-                  Wait{std::max(now_, std::min(until, wait_limit())), std::move(reason)}};
-}
-
-Decision Stepper::finish(Action report) {
-  s_.phase = Phase::done;
-  s_.awaiting.clear();
-  return Decision{std::move(events_), std::move(report)};
-}
-
-void Stepper::log(EventKind level, std::string event, std::string message,
-                  std::map<std::string, std::string> fields) {
+void RequestPlan::log(EventKind level, std::string event, std::string message,
+                      std::map<std::string, std::string> fields) {
   DeploymentEvent out;
   out.at = now_;
-  out.phase = user_phase(s_.phase);
+  out.phase = user_phase(s_.stage);
   out.kind = level;
   out.message = std::move(message);
   out.name = std::move(event);
@@ -748,8 +912,8 @@ void Stepper::log(EventKind level, std::string event, std::string message,
     fields.erase(instance);
   }
   out.fields = std::move(fields);
-  out.fields["flow_phase"] = std::string(to_string(s_.phase));
-  events_.push_back(std::move(out));
+  out.fields["flow_phase"] = std::string(to_string(s_.stage));
+  host_->publish(std::move(out));
 }
 
-}  // namespace bluegreen::elastigroup::detail
+}  // namespace bluegreen::elastigroup
