@@ -505,7 +505,7 @@ function renderCloudTraffic(d, box) {
     h("dl", { class: "facts" },
       fact("Spot B/G deployment", c.spotDeploymentId),
       fact("CodeDeploy deployment", c.codeDeployDeploymentId),
-      fact("Flow phase", c.flowPhase),
+      fact("Provider stage", c.flowPhase),
       fact("GreenIdentifier", d.greenIdentifier)));
 }
 
