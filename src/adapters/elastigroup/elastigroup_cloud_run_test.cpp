@@ -149,6 +149,8 @@ TEST(CloudDeployment, ShowsTheFlowAsPhasesGreensAndLifecycleEvents) {
   ASSERT_TRUE(saved);
   EXPECT_EQ(saved->status, DeploymentStatus::succeeded);
   EXPECT_THAT(to_json(*saved).dump(), Not(HasSubstr(kLiteralToken)));
+  ASSERT_TRUE(saved->cloud);
+  EXPECT_EQ(saved->cloud->flow_phase, "done") << "not the stage its requests stood at last";
 }
 
 TEST(CloudDeployment, JournalsTheFlowBeforeEveryRequest) {

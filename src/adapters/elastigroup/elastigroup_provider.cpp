@@ -375,6 +375,10 @@ InputEvent ElastigroupProvider::run_plan(Step step, ProviderCall& call) {
   if (done) return *done;
   report_ = *plan_->report();
   price_overlap(call);
+  // A finished deployment's record no longer shows where its requests stood last.
+  if (d.cloud && !std::holds_alternative<ReportProgress>(*report_)) {
+    d.cloud->flow_phase = std::string(to_string(Stage::done));
+  }
   if (const auto* progress = std::get_if<ReportProgress>(&*report_)) {
     // The hand-over: the next run resumes from it.
     if (!d.cloud) d.cloud = CloudProgress{};
