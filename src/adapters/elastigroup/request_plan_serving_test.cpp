@@ -198,5 +198,28 @@ TEST(ElastigroupFlowServing, ASuccessCleanupDidNotSeeIsLearntBeforeRemovingAnyth
   expect_nothing_removed(world, config);
 }
 
+TEST(ElastigroupFlowServing, ARedeliveryThatFindsSpotFinishedRemovesNothingWhateverFails) {
+  // Spot finalises its deployment only once CodeDeploy succeeded on the greens: a delivery that
+  // finds it finished knows the greens serve, even when CodeDeploy's last deployment is not ours.
+  World world;
+  FlowConfig config = config_for();
+  ASSERT_TRUE(std::holds_alternative<ReportSuccess>(invoke(world, config).report));
+  world.codedeploy.push_back({"d-other", "someone-else", world.now - 10 * kMinute});
+  world.fault = [&](const Request& a) -> std::optional<Error> {
+    const auto* read = std::get_if<ReadGroup>(&a);
+    if (read != nullptr && !read->with_capacity) {
+      return Error{ErrorKind::permission_denied, "Unauthorized", "401"};
+    }
+    return std::nullopt;
+  };
+  Invocation again = invoke(world, config);
+  const ReportFailure& failure = failure_of(again);
+  EXPECT_THAT(failure.message, HasSubstr("Nothing was stopped, detached or terminated"));
+  EXPECT_EQ(world.spot[0].d.state, "FINISHED");
+  EXPECT_EQ(world.live_greens(config.green_identifier).size(), 2u);
+  EXPECT_EQ(world.spot_creates, 1);
+  EXPECT_EQ(world.codedeploy_creates, 1);
+}
+
 }  // namespace
 }  // namespace bluegreen::elastigroup
