@@ -221,5 +221,34 @@ TEST(ElastigroupFlowServing, ARedeliveryThatFindsSpotFinishedRemovesNothingWhate
   EXPECT_EQ(world.codedeploy_creates, 1);
 }
 
+TEST(ElastigroupFlowServing, AHandOverJustAfterTheSuccessWasReadCarriesItAndRemovesNothing) {
+  World world;
+  world.detach_after = 10 * 60 * kMinute;
+  FlowConfig config = config_for();
+  config.timeout = std::chrono::seconds(900);
+  // The invocation ends at the first request after CodeDeploy's success was read, in the
+  // middle of the round that read it.
+  Invocation first = invoke(world, config, std::nullopt, TimePoint::max(),
+                            [](const FlowState& s) { return !s.greens_serving; });
+  const auto* progress = std::get_if<ReportProgress>(&first.report);
+  ASSERT_NE(progress, nullptr) << report_name(first.report);
+  auto state = from_token(progress->continuation_token);
+  ASSERT_TRUE(state);
+  EXPECT_EQ(state->stage, Stage::follow);
+  EXPECT_TRUE(state->greens_serving);
+  // The next invocation comes after TIMEOUT, and Spot refuses every request.
+  world.now += 20 * kMinute;
+  world.fault = [](const Request& a) -> std::optional<Error> {
+    if (std::holds_alternative<ReadGroup>(a) || std::holds_alternative<ListSpotDeployments>(a)) {
+      return Error{ErrorKind::permission_denied, "Unauthorized", "401"};
+    }
+    return std::nullopt;
+  };
+  Invocation resumed = invoke(world, config, progress->continuation_token);
+  EXPECT_THAT(failure_of(resumed).message,
+              HasSubstr("Nothing was stopped, detached or terminated"));
+  expect_nothing_removed(world, config);
+}
+
 }  // namespace
 }  // namespace bluegreen::elastigroup
