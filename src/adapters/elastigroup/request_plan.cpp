@@ -274,7 +274,9 @@ void RequestPlan::spot_listed(const std::vector<SpotDeployment>& deployments) {
     case SpotProgress::failed:
       return spot_failed(*ours);
     case SpotProgress::finished:
-      s_.spot_finished = true;
+      // Spot finalises its deployment only once CodeDeploy succeeded on the greens: they serve,
+      // whatever CodeDeploy's last deployment is now.
+      s_.spot_finished = s_.greens_serving = true;
       return enter(Stage::find_codedeploy);
     case SpotProgress::running:
       // CodeDeploy may have finished on its greens already (an earlier delivery got that
@@ -292,7 +294,7 @@ bool RequestPlan::spot_checked(const std::vector<SpotDeployment>& deployments) {
       spot_failed(d);
       return false;
     }
-    if (classify(d) == SpotProgress::finished) s_.spot_finished = true;
+    if (classify(d) == SpotProgress::finished) s_.spot_finished = s_.greens_serving = true;
     break;
   }
   return true;

@@ -52,9 +52,11 @@
 // is still pending: the blue instances still attached, the Spot deployment id and what to
 // do) and leaves both fleets as they are. Cleanup learns of a success it did not see itself:
 // a CodeDeploy stop refused because the deployment already completed is followed by a read of
-// that deployment, and a delivery that adopts a running Spot deployment asks CodeDeploy
-// before it waits for greens. At TIMEOUT in wait_blue_detached the flow looks once more
-// (group, greens, Spot) and reports success if blue has left.
+// that deployment, a delivery that adopts a running Spot deployment asks CodeDeploy before it
+// waits for greens, and a Spot deployment of ours seen finished (Spot finalises only after
+// CodeDeploy's success) means the greens serve, whatever CodeDeploy's last deployment is now.
+// At TIMEOUT in wait_blue_detached the flow looks once more (group, greens, Spot) and reports
+// success if blue has left.
 //
 // Spot interruptions. EC2 may reclaim a green at any moment (it ends shutting-down/terminated
 // with state reason Server.SpotInstanceTermination) and Elastigroup launches a replacement,

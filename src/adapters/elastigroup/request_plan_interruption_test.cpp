@@ -303,6 +303,62 @@ TEST(SpotInterruption, AReplacementInstallResumesFromTheTokenWithoutInstallingTw
   expect_nothing_removed(world);
 }
 
+TEST(SpotInterruption, AReplacementInstallCreatedAfterTheLastSaveIsAdoptedOnResume) {
+  World world;
+  world.reclaimed_target_fails = false;
+  world.interruptions.push_back({.at = world.now + 3 * kMinute, .green = 0});
+  FlowConfig config = config_for();
+  // The state is saved before every request; the replacements' create goes out and is
+  // answered, and the process dies before the next save.
+  std::string saved, at_create;
+  bool sent = false;
+  world.fault = [&](const Request& a) -> std::optional<Error> {
+    const auto* create = std::get_if<CreateCodeDeployDeployment>(&a);
+    if (create != nullptr && create->tag_key == kReplacementTag && !sent) {
+      sent = true;
+      at_create = saved;
+    }
+    return std::nullopt;
+  };
+  invoke(world, config, std::nullopt, TimePoint::max(), [&](const FlowState& state) {
+    if (sent) return false;
+    saved = to_token(state);
+    return true;
+  });
+  ASSERT_TRUE(sent);
+  ASSERT_EQ(world.codedeploy.size(), 2u);
+  world.fault = nullptr;
+  world.now += kMinute;
+  Invocation resumed = invoke(world, config, at_create);
+  success_of(resumed);
+  EXPECT_EQ(world.codedeploy.size(), 2u);  // adopted, not made twice
+  EXPECT_EQ(world.codedeploy[1].targets, (std::vector<std::string>{"i-repl2"}));
+  EXPECT_FALSE(named(resumed, "codedeploy_deployment_adopted").empty());
+  expect_nothing_removed(world);
+}
+
+TEST(SpotInterruption, ATagThatFailsForAWhileIsMadeAgainAndTheReplacementGetsTheRevision) {
+  World world;
+  world.reclaimed_target_fails = false;
+  world.interruptions.push_back(
+      {.at = world.now + 3 * kMinute, .green = 0, .spot_tags_replacement = false});
+  int refused = 0;
+  world.fault = [&](const Request& a) -> std::optional<Error> {
+    if (std::holds_alternative<TagInstances>(a) && refused < 4) {
+      ++refused;
+      return Error{ErrorKind::throttled, "Request limit exceeded", "RequestLimitExceeded"};
+    }
+    return std::nullopt;
+  };
+  Invocation run = invoke(world, config_for());
+  success_of(run);
+  EXPECT_EQ(refused, 4);
+  ASSERT_EQ(world.codedeploy.size(), 2u);
+  EXPECT_EQ(world.codedeploy[1].targets, (std::vector<std::string>{"i-repl2"}));
+  EXPECT_EQ(named(run, "replacement_tagged").size(), 1u);
+  expect_nothing_removed(world);
+}
+
 TEST(SpotInterruption, ADeliveryThatJoinsAReplacementInstallKnowsTheGreensServe) {
   World world;
   world.reclaimed_target_fails = false;

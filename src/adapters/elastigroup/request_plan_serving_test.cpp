@@ -198,5 +198,57 @@ TEST(ElastigroupFlowServing, ASuccessCleanupDidNotSeeIsLearntBeforeRemovingAnyth
   expect_nothing_removed(world, config);
 }
 
+TEST(ElastigroupFlowServing, ARedeliveryThatFindsSpotFinishedRemovesNothingWhateverFails) {
+  // Spot finalises its deployment only once CodeDeploy succeeded on the greens: a delivery that
+  // finds it finished knows the greens serve, even when CodeDeploy's last deployment is not ours.
+  World world;
+  FlowConfig config = config_for();
+  ASSERT_TRUE(std::holds_alternative<ReportSuccess>(invoke(world, config).report));
+  world.codedeploy.push_back({"d-other", "someone-else", world.now - 10 * kMinute});
+  world.fault = [&](const Request& a) -> std::optional<Error> {
+    const auto* read = std::get_if<ReadGroup>(&a);
+    if (read != nullptr && !read->with_capacity) {
+      return Error{ErrorKind::permission_denied, "Unauthorized", "401"};
+    }
+    return std::nullopt;
+  };
+  Invocation again = invoke(world, config);
+  const ReportFailure& failure = failure_of(again);
+  EXPECT_THAT(failure.message, HasSubstr("Nothing was stopped, detached or terminated"));
+  EXPECT_EQ(world.spot[0].d.state, "FINISHED");
+  EXPECT_EQ(world.live_greens(config.green_identifier).size(), 2u);
+  EXPECT_EQ(world.spot_creates, 1);
+  EXPECT_EQ(world.codedeploy_creates, 1);
+}
+
+TEST(ElastigroupFlowServing, AHandOverJustAfterTheSuccessWasReadCarriesItAndRemovesNothing) {
+  World world;
+  world.detach_after = 10 * 60 * kMinute;
+  FlowConfig config = config_for();
+  config.timeout = std::chrono::seconds(900);
+  // The invocation ends at the first request after CodeDeploy's success was read, in the
+  // middle of the round that read it.
+  Invocation first = invoke(world, config, std::nullopt, TimePoint::max(),
+                            [](const FlowState& s) { return !s.greens_serving; });
+  const auto* progress = std::get_if<ReportProgress>(&first.report);
+  ASSERT_NE(progress, nullptr) << report_name(first.report);
+  auto state = from_token(progress->continuation_token);
+  ASSERT_TRUE(state);
+  EXPECT_EQ(state->stage, Stage::follow);
+  EXPECT_TRUE(state->greens_serving);
+  // The next invocation comes after TIMEOUT, and Spot refuses every request.
+  world.now += 20 * kMinute;
+  world.fault = [](const Request& a) -> std::optional<Error> {
+    if (std::holds_alternative<ReadGroup>(a) || std::holds_alternative<ListSpotDeployments>(a)) {
+      return Error{ErrorKind::permission_denied, "Unauthorized", "401"};
+    }
+    return std::nullopt;
+  };
+  Invocation resumed = invoke(world, config, progress->continuation_token);
+  EXPECT_THAT(failure_of(resumed).message,
+              HasSubstr("Nothing was stopped, detached or terminated"));
+  expect_nothing_removed(world, config);
+}
+
 }  // namespace
 }  // namespace bluegreen::elastigroup

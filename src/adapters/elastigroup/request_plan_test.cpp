@@ -4,12 +4,15 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "adapters/elastigroup/request_plan_test_world.h"
 
 namespace bluegreen::elastigroup {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using namespace bluegreen::elastigroup::flow_testing;
 
 bool logged(const Invocation& run, std::string_view event) {
@@ -446,6 +449,69 @@ TEST(ElastigroupFlow, UnresolvableReferenceIsAConfigurationErrorBeforeSpot) {
   EXPECT_EQ(failure->type, FailureType::configuration_error);
   EXPECT_THAT(failure->message, HasSubstr("API_TOKEN reference ssm:/spot/token"));
   EXPECT_EQ(world.requests.size(), 1u);
+}
+
+TEST(ElastigroupFlow, ATargetBatchThatKeepsFailingCostsOnlyItsLifecycleLines) {
+  // The targets only feed the per-instance lines of the log: a batch that cannot be read is
+  // given up after one pause, in every round, and the deployment goes on.
+  World world;
+  world.fault = [](const Request& a) -> std::optional<Error> {
+    if (std::holds_alternative<GetCodeDeployTargets>(a)) {
+      return Error{ErrorKind::unavailable, "503 Service Unavailable"};
+    }
+    return std::nullopt;
+  };
+  Invocation run = invoke(world, config_for());
+  ASSERT_TRUE(std::holds_alternative<ReportSuccess>(run.report)) << report_name(run.report);
+  EXPECT_FALSE(logged(run, "lifecycle_event"));
+  auto count = [&](std::string_view name) {
+    return std::ranges::count_if(world.requests, [&](const auto& r) { return r.second == name; });
+  };
+  EXPECT_GT(count("GetCodeDeployTargets"), 0);
+  EXPECT_EQ(count("GetCodeDeployTargets"), count("ListCodeDeployTargets"));
+}
+
+TEST(ElastigroupFlow, ASpotTokenThatAnAnswerQuotesBackReachesNoEventAndNoReport) {
+  auto quoting = [](ErrorKind kind) {
+    return Error{kind, "the request was: Authorization: Bearer spot-token", "spot-token"};
+  };
+  auto expect_hidden = [](const Invocation& run) {
+    for (const auto& e : run.events) {
+      EXPECT_THAT(e.message, Not(HasSubstr("spot-token"))) << e.name;
+      for (const auto& [key, value] : e.fields) {
+        EXPECT_THAT(value, Not(HasSubstr("spot-token"))) << e.name << " " << key;
+      }
+    }
+    if (const auto* failure = std::get_if<ReportFailure>(&run.report)) {
+      EXPECT_THAT(failure->message, Not(HasSubstr("spot-token")));
+    }
+  };
+  // Every kind of request fails once, retryably (the target batch's failure is the plan's
+  // own to deal with), then answers.
+  World world;
+  std::set<std::string> failed_once;
+  world.fault = [&](const Request& a) -> std::optional<Error> {
+    if (!failed_once.insert(std::string(request_name(a))).second) return std::nullopt;
+    return quoting(ErrorKind::unavailable);
+  };
+  Invocation run = invoke(world, config_for());
+  ASSERT_TRUE(std::holds_alternative<ReportSuccess>(run.report)) << report_name(run.report);
+  EXPECT_TRUE(failed_once.contains("GetCodeDeployTargets"));
+  EXPECT_TRUE(logged(run, "retrying"));
+  expect_hidden(run);
+  // A refusal fails the deployment; cleanup's own requests are refused too.
+  World refusing;
+  refusing.fault = [&](const Request& a) -> std::optional<Error> {
+    if (std::holds_alternative<DescribeGreens>(a) ||
+        std::holds_alternative<StopSpotDeployment>(a)) {
+      return quoting(ErrorKind::permission_denied);
+    }
+    return std::nullopt;
+  };
+  Invocation failed = invoke(refusing, config_for());
+  ASSERT_TRUE(std::holds_alternative<ReportFailure>(failed.report)) << report_name(failed.report);
+  EXPECT_THAT(std::get<ReportFailure>(failed.report).message, HasSubstr("***"));
+  expect_hidden(failed);
 }
 
 TEST(ElastigroupFlow, UnreadableTokenFailsTheJob) {
