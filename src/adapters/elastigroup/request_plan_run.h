@@ -45,8 +45,7 @@ class PlanHost {
   virtual void publish(DeploymentEvent event) = 0;
 };
 
-// The ports a plan calls, and the Spot group it works on. `access.token` is the literal
-// API_TOKEN, or empty until the plan resolves the configuration's reference.
+// The ports a plan calls.
 struct PlanPorts {
   SpotBlueGreen& spot;
   Ec2Instances& ec2;
@@ -84,6 +83,8 @@ FailureType failure_type_of(const Error& error);
 
 class RequestPlan {
  public:
+  // `access` names the Spot group; its token is the literal API_TOKEN, or empty until the plan
+  // resolves the configuration's reference. `state` is the plan's, kept by the caller.
   RequestPlan(const FlowConfig& config, FlowState& state, PlanPorts ports, SpotAccess access);
 
   // Begins a run of the deployment: from `token` (a continuation, or the record's saved state),
