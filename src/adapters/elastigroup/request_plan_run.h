@@ -121,7 +121,7 @@ class RequestPlan {
   void stop_move();
   void detach_greens();
 
-  // Requests (request_plan.cpp). send() makes one: the host saves the state first, and the
+  // Requests (defined below). send() makes one: the host saves the state first, and the
   // deadline is checked; nothing when the plan moved on instead (handed over, timed out).
   // ask() makes it until it is answered or given up: an error is dealt with (retried after a
   // pause, a failure of the deployment, a step of cleanup given up) unless `tolerated` takes
