@@ -10,8 +10,6 @@
 namespace bluegreen::elastigroup {
 namespace {
 
-constexpr const char* kGreenTag = "GreenIdentifier";
-
 // A failure the plan reported, as the flow's error: its CodePipeline failure type is the code.
 Error error_of(FailureType type, const std::string& message) {
   return Error{

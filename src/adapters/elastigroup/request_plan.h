@@ -170,6 +170,8 @@ struct Ec2Instance {
   std::string state_reason;
 };
 
+// The tag every green carries: GreenIdentifier=<the deployment's>.
+inline constexpr char kGreenTag[] = "GreenIdentifier";
 // The state reason EC2 gives an instance it reclaimed (a spot interruption).
 inline constexpr std::string_view kSpotInterruption = "Server.SpotInstanceTermination";
 // The tag a replacement install targets (see "Spot interruptions" above): GreenIdentifier

@@ -12,8 +12,6 @@ namespace {
 using detail::holds;
 using detail::whole_seconds;
 
-constexpr const char* kGreenTag = "GreenIdentifier";
-
 // EC2 does not know the instance (yet, or any more).
 bool unknown_instance(const Error& error) {
   return error.code.starts_with("InvalidInstanceID");

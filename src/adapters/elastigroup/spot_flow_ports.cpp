@@ -5,8 +5,6 @@
 namespace bluegreen::elastigroup {
 namespace {
 
-constexpr const char* kGreenTag = "GreenIdentifier";
-
 std::unexpected<Error> failed(const spot::SpotError& error) {
   std::string code = error.code();
   if (code.empty() && error.http_status != 0) code = std::to_string(error.http_status);
