@@ -286,8 +286,10 @@ void RequestPlan::spot_listed(const std::vector<SpotDeployment>& deployments) {
   }
 }
 
-bool RequestPlan::spot_checked(const std::vector<SpotDeployment>& deployments) {
-  for (const auto& d : deployments) {
+bool RequestPlan::check_spot() {
+  auto deployments = ask("spot_check", [&] { return ports_.spot.list_deployments(access_); });
+  if (!deployments) return false;
+  for (const auto& d : **deployments) {
     if (!is_ours(d)) continue;
     log_spot_state(d);
     if (classify(d) == SpotProgress::failed) {
@@ -300,7 +302,11 @@ bool RequestPlan::spot_checked(const std::vector<SpotDeployment>& deployments) {
   return true;
 }
 
-bool RequestPlan::greens_described(const std::vector<Ec2Instance>& instances, bool* changed) {
+bool RequestPlan::look_at_greens(std::string_view what, bool* changed) {
+  auto described =
+      ask(what, [&] { return ports_.ec2.describe_tagged(kGreenTag, s_.green_identifier); });
+  if (!described) return false;
+  const std::vector<Ec2Instance>& instances = **described;
   // A tagged instance is never blue: a delivery that joined a deployment under way read the
   // greens with the group.
   std::erase_if(s_.blue_ids, [&](const std::string& id) {

@@ -144,8 +144,9 @@ class RequestPlan {
   bool is_ours(const SpotDeployment& d) const;  // this job's Spot B/G deployment
   void group_read(const SpotGroup& group);
   void spot_listed(const std::vector<SpotDeployment>& deployments);
-  // Every tagged instance EC2 describes: false when the plan moved on (it failed).
-  bool greens_described(const std::vector<Ec2Instance>& instances, bool* changed);
+  // Describes every instance tagged with our GreenIdentifier (`what`: the request's purpose)
+  // and notes what changed and what was reclaimed: false when the plan moved on.
+  bool look_at_greens(std::string_view what, bool* changed);
   // The greens' status checks: true when every green passes.
   bool health_read(const std::vector<InstanceHealth>& health);
   void candidate_read(const CodeDeployDeployment& d);
@@ -154,8 +155,9 @@ class RequestPlan {
   void cleanup_codedeploy_read(const CodeDeployDeployment& d);
   void log_target(const InstanceTarget& target);
   void log_spot_state(const SpotDeployment& deployment);
-  // A periodic look at the Spot deployment: false when the plan moved on (Spot failed it).
-  bool spot_checked(const std::vector<SpotDeployment>& deployments);
+  // A periodic look at the Spot deployment: false when the plan moved on (the request failed
+  // for good, or Spot failed the deployment).
+  bool check_spot();
 
   // Stages (request_plan_stages.cpp).
   void enter(Stage stage);

@@ -115,11 +115,8 @@ void RequestPlan::create_spot() {
 
 void RequestPlan::greens_round() {
   const bool checks_now = s_.round % kSpotCheckEvery == kSpotCheckEvery - 1;
-  auto greens =
-      ask("greens", [&] { return ports_.ec2.describe_tagged(kGreenTag, s_.green_identifier); });
-  if (!greens) return;
   bool changed = false;
-  if (!greens_described(**greens, &changed)) return;
+  if (!look_at_greens("greens", &changed)) return;
   const std::vector<std::string>& live = s_.green_ids;
   if (changed) {
     log(EventKind::info, "greens",
@@ -147,8 +144,7 @@ void RequestPlan::greens_round() {
     if (!group || !group_looked((*group)->instance_ids)) return;
   }
   if (checks_now) {
-    auto list = ask("spot_check", [&] { return ports_.spot.list_deployments(access_); });
-    if (!list || !spot_checked(**list)) return;
+    if (!check_spot()) return;
   }
   end_round();
 }
@@ -223,19 +219,15 @@ void RequestPlan::follow_round() {
   }
   // The greens are looked at in every round, and once more when CodeDeploy has ended: an
   // instance that failed may have been reclaimed.
-  auto greens =
-      ask("greens", [&] { return ports_.ec2.describe_tagged(kGreenTag, s_.green_identifier); });
-  if (!greens) return;
   bool changed = false;
-  if (!greens_described(**greens, &changed)) return;
+  if (!look_at_greens("greens", &changed)) return;
   if (changed) s_.round_changed = true;
   if (s_.codedeploy_terminal) return install_ended();
   if (checks_now) {
     auto group = ask("group_look", [&] { return ports_.spot.read_group(access_, false); });
     if (!group || !group_looked((*group)->instance_ids)) return;
     if (!s_.spot_deployment_id.empty()) {
-      auto list = ask("spot_check", [&] { return ports_.spot.list_deployments(access_); });
-      if (!list || !spot_checked(**list)) return;
+      if (!check_spot()) return;
     }
   }
   end_round();
@@ -245,15 +237,11 @@ void RequestPlan::blue_round() {
   auto group = ask("group", [&] { return ports_.spot.read_group(access_, false); });
   if (!group) return;
   s_.group_instance_ids = (*group)->instance_ids;
-  auto greens =
-      ask("greens", [&] { return ports_.ec2.describe_tagged(kGreenTag, s_.green_identifier); });
-  if (!greens) return;
   bool changed = false;
-  if (!greens_described(**greens, &changed)) return;
+  if (!look_at_greens("greens", &changed)) return;
   blue_detached_check();
   if (!s_.spot_deployment_id.empty()) {
-    auto list = ask("spot_check", [&] { return ports_.spot.list_deployments(access_); });
-    if (!list || !spot_checked(**list)) return;
+    if (!check_spot()) return;
   }
   after_spot_check();
 }
@@ -287,11 +275,8 @@ void RequestPlan::stop_move() {
     return;
   }
   if (spot.empty() && s_.green_ids.empty()) return report_failure();
-  auto greens = ask("cleanup_greens",
-                    [&] { return ports_.ec2.describe_tagged(kGreenTag, s_.green_identifier); });
-  if (!greens) return;
   bool changed = false;
-  greens_described(**greens, &changed);
+  if (!look_at_greens("cleanup_greens", &changed)) return;
   cleanup_greens_seen();
 }
 
