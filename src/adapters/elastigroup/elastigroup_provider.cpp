@@ -139,32 +139,33 @@ void ElastigroupProvider::annotate(DeploymentEvent& event) const {
   put("codedeploy_deployment_id", state_->codedeploy_deployment_id);
 }
 
-void ElastigroupProvider::publish(std::vector<DeploymentEvent> events, ProviderCall& call) {
+void ElastigroupProvider::publish(DeploymentEvent event, ProviderCall& call) {
   Deployment& d = call.deployment;
-  for (auto& event : events) {
-    event.deployment_id = d.id;
-    event.at = ports_.clock.now();
-    annotate(event);
-    if (auto phase = stage_from_string(field(event, "flow_phase"))) {
-      event.phase = user_phase(*phase);
-    }
-    if (event.name == "lifecycle_event") {
-      std::string status = field(event, "status");
-      if (status == "Succeeded" || status == "Failed") {
-        d.hooks.push_back(HookResult{event.instance_id, field(event, "lifecycle_event"), "",
-                                     status == "Succeeded" ? 0 : 1, false,
-                                     status == "Failed" ? event.message : "", 0});
-      }
-    }
-    call.publish(event);
+  event.deployment_id = d.id;
+  event.at = ports_.clock.now();
+  annotate(event);
+  if (auto phase = stage_from_string(field(event, "flow_phase"))) {
+    event.phase = user_phase(*phase);
   }
+  if (event.name == "lifecycle_event") {
+    std::string status = field(event, "status");
+    if (status == "Succeeded" || status == "Failed") {
+      d.hooks.push_back(HookResult{event.instance_id, field(event, "lifecycle_event"), "",
+                                   status == "Succeeded" ? 0 : 1, false,
+                                   status == "Failed" ? event.message : "", 0});
+    }
+  }
+  call.publish(event);
 }
 
 void ElastigroupProvider::checkpoint(ProviderCall& call) {
+  if (note_progress(call.deployment)) call.save();
+}
+
+bool ElastigroupProvider::note_progress(Deployment& d) const {
   const FlowState& state = *state_;
   // A reported plan is done; its token would resume nothing. The one before it stays.
-  if (state.stage == Stage::done) return;
-  Deployment& d = call.deployment;
+  if (state.stage == Stage::done) return false;
   if (!d.cloud) d.cloud = CloudProgress{};
   d.cloud->flow_phase = std::string(to_string(state.stage));
   d.cloud->spot_deployment_id = state.spot_deployment_id;
@@ -174,7 +175,7 @@ void ElastigroupProvider::checkpoint(ProviderCall& call) {
   // invariant 4): a restart from this record never cleans them up.
   if (state.greens_serving) d.traffic_moved = true;
   note_greens(d, state);
-  call.save();
+  return true;
 }
 
 std::optional<InputEvent> ElastigroupProvider::answer(Step step, const ProviderCall& call) const {
@@ -289,11 +290,7 @@ class ElastigroupProvider::Host final : public PlanHost {
     return !stopping();
   }
 
-  void publish(DeploymentEvent event) override {
-    std::vector<DeploymentEvent> events;
-    events.push_back(std::move(event));
-    p_.publish(std::move(events), call_);
-  }
+  void publish(DeploymentEvent event) override { p_.publish(std::move(event), call_); }
 
  private:
   bool stopping() const {
@@ -318,9 +315,7 @@ InputEvent ElastigroupProvider::run_plan(Step step, ProviderCall& call) {
       event.name = "invalid_parameters";
       event.message = failure.message;
       event.fields["flow_phase"] = "validate";
-      std::vector<DeploymentEvent> events;
-      events.push_back(std::move(event));
-      publish(std::move(events), call);
+      publish(std::move(event), call);
       report_ = failure;
       return *answer_report(step, call);
     }
@@ -329,8 +324,6 @@ InputEvent ElastigroupProvider::run_plan(Step step, ProviderCall& call) {
     if (options_.poll_interval) config_->poll_interval = *options_.poll_interval;
     if (options_.max_poll_interval) config_->max_poll_interval = *options_.max_poll_interval;
     if (options_.cleanup_grace) config_->cleanup_grace = *options_.cleanup_grace;
-    spot_access_ = SpotAccess{config_->token_reference.empty() ? d.spec.api_token : Secret(),
-                              d.spec.account_id, d.spec.group_id};
   }
   if (token_lost_) return end_without_token(step, call);
   if (report_) return *answer_report(step, call);
@@ -351,9 +344,11 @@ InputEvent ElastigroupProvider::run_plan(Step step, ProviderCall& call) {
   if (!plan_) {
     state_.emplace();
     state_->original_job_id = job_id_;
+    // The literal token, or none until the plan resolves the reference.
     plan_.emplace(*config_, *state_,
                   PlanPorts{ports_.spot, ports_.ec2, ports_.codedeploy, ports_.secrets},
-                  spot_access_);
+                  SpotAccess{config_->token_reference.empty() ? d.spec.api_token : Secret(),
+                             d.spec.account_id, d.spec.group_id});
     std::optional<std::string> token;
     if (d.cloud && !d.cloud->token.empty()) token = d.cloud->token;
     plan_->start(host, token);
@@ -366,7 +361,9 @@ InputEvent ElastigroupProvider::run_plan(Step step, ProviderCall& call) {
   }
   std::optional<InputEvent> done;
   plan_->go(host, [&] {
-    checkpoint(call);
+    // The record as the plan stands; it is saved before the next request, or by the executor
+    // with the step's answer.
+    note_progress(d);
     done = answer(step, call);
     return done.has_value();
   });
@@ -453,16 +450,16 @@ InputEvent ElastigroupProvider::end_without_token(Step step, ProviderCall& call)
 }
 
 void ElastigroupProvider::price_overlap(ProviderCall& call) {
-  if (!state_ || !report_ || !prices_overlap(*state_, *report_)) return;
+  if (!plan_ || !report_ || !prices_overlap(*state_, *report_)) return;
   const TimePoint ended = std::chrono::floor<Duration>(ports_.clock.now());
   Result<SpotCosts> costs = std::unexpected(
       Error{ErrorKind::permission_denied, "API_TOKEN's reference could not be resolved"});
   // Without its token Spot is never called.
-  if (plan_) spot_access_ = plan_->access();
-  if (!state_->spot_out_of_reach && !spot_access_.token.reveal().empty()) {
+  const SpotAccess& access = plan_->access();
+  if (!state_->spot_out_of_reach && !access.token.reveal().empty()) {
     ports_.budget.deadline = std::min(run_bounds_->second, ended + kCostRequestTime);
-    costs = ports_.spot.group_costs(spot_access_, state_->greens_since, ended);
-    if (!costs) detail::hide(spot_access_.token, costs.error());
+    costs = ports_.spot.group_costs(access, state_->greens_since, ended);
+    if (!costs) detail::hide(access.token, costs.error());
   }
   DeploymentCost cost = spot_overlap_cost(*state_, ended, costs);
   call.deployment.cost = cost;

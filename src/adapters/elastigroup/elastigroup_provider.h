@@ -116,7 +116,9 @@ class ElastigroupProvider final : public FleetProvider {
   std::optional<InputEvent> answer_report(Step step, const ProviderCall& call) const;
   // The plan's state into the record (saved state, ids, greens), and the record saved.
   void checkpoint(ProviderCall& call);
-  void publish(std::vector<DeploymentEvent> events, ProviderCall& call);
+  // The same into the record, unsaved; false (and nothing) once the plan reported.
+  bool note_progress(Deployment& d) const;
+  void publish(DeploymentEvent event, ProviderCall& call);
   // A server restarted with a literal API_TOKEN: what can be done without it.
   InputEvent end_without_token(Step step, ProviderCall& call);
   // A plan saved while it looked for (or was creating) its CodeDeploy deployment: reads the
@@ -149,7 +151,6 @@ class ElastigroupProvider final : public FleetProvider {
   // When the run stops starting requests and when its requests must be over, set at its first
   // step: the reserve is a third of the whole run at most, not of what is left of it.
   std::optional<std::pair<TimePoint, TimePoint>> run_bounds_;
-  SpotAccess spot_access_;
 };
 
 // PROVIDER=elastigroup deployments run by the server: the one flow on the engine's Executor,
