@@ -335,6 +335,66 @@ TEST(CloudDeployment, AFailureCleansUpAndSaysWhy) {
   for (const auto& green : d.green) EXPECT_EQ(green.state, InstanceState::terminated);
 }
 
+// The fake cloud's Spot, with a look at the journal when the deployment's cost is asked for.
+class CostWatchingSpot final : public eg::SpotBlueGreen {
+ public:
+  CostWatchingSpot(eg::FakeElastigroupCloud& cloud, std::function<void()> on_costs)
+      : cloud_(cloud), on_costs_(std::move(on_costs)) {}
+  Result<eg::SpotGroup> read_group(const eg::SpotAccess& a, bool capacity) override {
+    return cloud_.read_group(a, capacity);
+  }
+  Result<std::vector<eg::SpotDeployment>> list_deployments(const eg::SpotAccess& a) override {
+    return cloud_.list_deployments(a);
+  }
+  Result<eg::SpotDeployment> create_deployment(const eg::SpotAccess& a,
+                                               const eg::SpotBlueGreenRequest& r) override {
+    return cloud_.create_deployment(a, r);
+  }
+  Result<void> stop_deployment(const eg::SpotAccess& a, const std::string& id) override {
+    return cloud_.stop_deployment(a, id);
+  }
+  Result<void> detach_and_terminate(const eg::SpotAccess& a,
+                                    const std::vector<std::string>& ids) override {
+    return cloud_.detach_and_terminate(a, ids);
+  }
+  Result<eg::SpotCosts> group_costs(const eg::SpotAccess& a, TimePoint from,
+                                    TimePoint to) override {
+    on_costs_();
+    return cloud_.group_costs(a, from, to);
+  }
+
+ private:
+  eg::FakeElastigroupCloud& cloud_;
+  std::function<void()> on_costs_;
+};
+
+TEST(CloudDeployment, ASuccessCleanUpLearnsIsJournaledBeforeTheCostIsAskedFor) {
+  // TIMEOUT passes while CodeDeploy runs; cleanup's stop is refused as completed, and the read
+  // that follows says Succeeded: the greens may serve. The plan reports without another
+  // request, and the provider asks Spot for the cost: a server killed during that request
+  // must find the greens recorded as serving.
+  Harness h;
+  h.cloud.codedeploy_statuses = {"InProgress"};
+  h.cloud.fail_next("codedeploy.stop", Error{ErrorKind::invalid_input, "already completed",
+                                             "DeploymentAlreadyCompletedException"});
+  h.sink.on_update([&h](const Deployment& d) {
+    if (d.cloud && d.cloud->flow_phase == "stopping") h.cloud.codedeploy_statuses = {"Succeeded"};
+  });
+  std::optional<Deployment> journaled;
+  CostWatchingSpot spot(h.cloud, [&] { journaled = h.journal.saved("d-cloud1"); });
+  eg::FakeCloudConnection connection(h.cloud, h.clock, &spot);
+  Deployment d = h.run(h.fresh(kLiteralToken, "120"), CloudStart::fresh, &connection);
+  ASSERT_TRUE(journaled) << "the cost was asked for";
+  EXPECT_TRUE(journaled->traffic_moved);
+  ASSERT_TRUE(journaled->cloud);
+  auto state = eg::from_token(journaled->cloud->token);
+  ASSERT_TRUE(state);
+  EXPECT_TRUE(state->greens_serving);
+  EXPECT_EQ(h.cloud.count("spot.stop"), 0) << "nothing that may serve is removed";
+  EXPECT_EQ(h.cloud.live_greens().size(), 2u);
+  EXPECT_EQ(d.status, DeploymentStatus::failed);
+}
+
 // Stops the run once CodeDeploy has succeeded on the greens, before the flow's own switch.
 void stop_when_serving(Harness& h) {
   h.sink.on_update([&h](const Deployment& d) {

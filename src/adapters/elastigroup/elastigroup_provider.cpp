@@ -159,13 +159,10 @@ void ElastigroupProvider::publish(DeploymentEvent event, ProviderCall& call) {
 }
 
 void ElastigroupProvider::checkpoint(ProviderCall& call) {
-  if (note_progress(call.deployment)) call.save();
-}
-
-bool ElastigroupProvider::note_progress(Deployment& d) const {
   const FlowState& state = *state_;
   // A reported plan is done; its token would resume nothing. The one before it stays.
-  if (state.stage == Stage::done) return false;
+  if (state.stage == Stage::done) return;
+  Deployment& d = call.deployment;
   if (!d.cloud) d.cloud = CloudProgress{};
   d.cloud->flow_phase = std::string(to_string(state.stage));
   d.cloud->spot_deployment_id = state.spot_deployment_id;
@@ -175,7 +172,7 @@ bool ElastigroupProvider::note_progress(Deployment& d) const {
   // invariant 4): a restart from this record never cleans them up.
   if (state.greens_serving) d.traffic_moved = true;
   note_greens(d, state);
-  return true;
+  call.save();
 }
 
 std::optional<InputEvent> ElastigroupProvider::answer(Step step, const ProviderCall& call) const {
@@ -361,9 +358,9 @@ InputEvent ElastigroupProvider::run_plan(Step step, ProviderCall& call) {
   }
   std::optional<InputEvent> done;
   plan_->go(host, [&] {
-    // The record as the plan stands; it is saved before the next request, or by the executor
-    // with the step's answer.
-    note_progress(d);
+    // Saved after every move too: a move may learn that the greens serve and then report
+    // without a request (the cost request that follows must not go out before it is saved).
+    checkpoint(call);
     done = answer(step, call);
     return done.has_value();
   });

@@ -116,8 +116,6 @@ class ElastigroupProvider final : public FleetProvider {
   std::optional<InputEvent> answer_report(Step step, const ProviderCall& call) const;
   // The plan's state into the record (saved state, ids, greens), and the record saved.
   void checkpoint(ProviderCall& call);
-  // The same into the record, unsaved; false (and nothing) once the plan reported.
-  bool note_progress(Deployment& d) const;
   void publish(DeploymentEvent event, ProviderCall& call);
   // A server restarted with a literal API_TOKEN: what can be done without it.
   InputEvent end_without_token(Step step, ProviderCall& call);
